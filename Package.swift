@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// Skiff: a daemonless, rootless container engine serving the Docker Engine API.
+import PackageDescription
+
+let package = Package(
+    name: "skiff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "skiff", targets: ["skiff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libsqlite3 from Debian's libsqlite3-dev, plus a header shim for what Swift cannot import.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        // containers.conf / storage.conf: our own TOML reader (keeps file:line for every value).
+        .target(name: "Config"),
+        // SQLite state and (later) blobs, layers and image formats.
+        .target(name: "Store", dependencies: ["CSQLite"]),
+        // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
+        .target(name: "Runtime"),
+        // The HTTP service: route table, Docker wire types, idle shutdown.
+        .target(name: "APIServer", dependencies: [
+            "Config", "Store", "Runtime",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "skiff", dependencies: [
+            "APIServer", "Config",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Test helper: a separate process that writes to a Store (two-writer test).
+        .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "APIServerTests", dependencies: [
+            "APIServer",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+    ]
+)

@@ -1,0 +1,53 @@
+import Config
+import Store
+import NIOConcurrencyHelpers
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What handlers work with: the effective configuration, the Store (opened on first use, so a
+/// `/_ping` after socket activation never waits for SQLite), and facts about the host.
+public final class Engine: Sendable {
+    public static let name = "Skiff"
+    public static let version = "0.1.0"
+
+    public let config: EngineConfig
+    /// The Store is one SQLite connection (opened without SQLite's own mutex): `storeLock`
+    /// serializes every use of it.
+    private let storeLock = NIOLock()
+    private let storeSlot = StoreSlot()
+    private let host = Mutex<HostInfo?>(nil)
+
+    public init(config: EngineConfig) {
+        self.config = config
+    }
+
+    /// Runs `body` with the Store, opening it first if needed. Calls are serialized: one SQLite
+    /// connection per service process.
+    public func withStore<T>(_ body: (Store) throws -> T) throws -> T {
+        try storeLock.withLock {
+            if storeSlot.store == nil {
+                storeSlot.store = try Store(root: config.skiffRoot)
+            }
+            return try body(storeSlot.store!)
+        }
+    }
+
+    var hostInfo: HostInfo {
+        host.withLock { info in
+            if let info { return info }
+            let read = HostInfo.read()
+            info = read
+            return read
+        }
+    }
+
+    var isRootless: Bool { getuid() != 0 }
+}
+
+/// Holds the Store; only touched with `Engine.storeLock` held.
+private final class StoreSlot: @unchecked Sendable {
+    var store: Store?
+}

@@ -1,0 +1,170 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One connection's request handling: collects a request (within the route's body limit), runs
+/// its handler (on the thread pool when it blocks), writes the response with Docker's headers.
+final class HTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let router: Router
+    private let engine: Engine
+    private let activity: ActivityMonitor
+    private let pool: NIOThreadPool
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, Router.Match, body: ByteBuffer?, limit: Int)
+        /// The request was refused before its end; its remaining parts are ignored.
+        case ignoringRest
+        case responding
+    }
+
+    private var state = State.idle
+    /// Whether this connection currently counts as activity for the idle timer.
+    private var counted = false
+
+    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: NIOThreadPool) {
+        self.router = router
+        self.engine = engine
+        self.activity = activity
+        self.pool = pool
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        beginActivity()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        endActivity()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            beginActivity()
+            let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
+            let match = router.match(method: head.method.rawValue, path: String(path))
+            var limit = Router.defaultMaxBody
+            if case .found(let route, _, _) = match { limit = route.maxBody }
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
+                refuseBody(context: context, head: head, limit: limit)
+                return
+            }
+            state = .receiving(head, match, body: nil, limit: limit)
+        case .body(var chunk):
+            guard case .receiving(let head, let match, var body, let limit) = state else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
+                refuseBody(context: context, head: head, limit: limit)
+                return
+            }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+            state = .receiving(head, match, body: body, limit: limit)
+        case .end:
+            guard case .receiving(let head, let match, let body, _) = state else {
+                if case .ignoringRest = state { state = .idle }
+                return
+            }
+            state = .responding
+            dispatch(context: context, head: head, match: match, body: body)
+        }
+    }
+
+    private func refuseBody(context: ChannelHandlerContext, head: HTTPRequestHead, limit: Int) {
+        state = .ignoringRest
+        let error = APIError(.payloadTooLarge, "request body is larger than the limit of \(limit) bytes")
+        write(context: context, head: head, response: .error(error), keepAlive: false)
+    }
+
+    private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead, match: Router.Match,
+                          body: ByteBuffer?) {
+        let keepAlive = head.isKeepAlive
+        switch match {
+        case .notFound:
+            write(context: context, head: head, response: .error(APIError(.notFound, "page not found")),
+                  keepAlive: keepAlive)
+        case .methodNotAllowed:
+            write(context: context, head: head,
+                  response: .error(APIError(.methodNotAllowed, "method \(head.method.rawValue) not allowed")),
+                  keepAlive: keepAlive)
+        case .badVersion(let error):
+            write(context: context, head: head, response: .error(error), keepAlive: keepAlive)
+        case .found(let route, let parameters, let version):
+            let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+            let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
+            let request = Request(method: head.method.rawValue, path: String(path), version: version,
+                                  query: Router.parseQuery(query),
+                                  headers: head.headers.map { ($0.name, $0.value) },
+                                  body: body.map { Array($0.readableBytesView) } ?? [],
+                                  parameters: parameters)
+            let engine = self.engine
+            if route.blocking {
+                pool.runIfActive(eventLoop: context.eventLoop) {
+                    HTTPHandler.run(route, request, engine)
+                }.assumeIsolated().whenComplete { result in
+                    let response = (try? result.get())
+                        ?? .error(APIError(.serviceUnavailable, "the service is shutting down"))
+                    self.write(context: context, head: head, response: response, keepAlive: keepAlive)
+                }
+            } else {
+                write(context: context, head: head, response: HTTPHandler.run(route, request, engine),
+                      keepAlive: keepAlive)
+            }
+        }
+    }
+
+    private static func run(_ route: Route, _ request: Request, _ engine: Engine) -> Response {
+        do {
+            return try route.handler(request, engine)
+        } catch {
+            return .error(APIError.from(error))
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, head request: HTTPRequestHead, response: Response,
+                       keepAlive: Bool) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(response.headers.count + 6)
+        headers.add(name: "Api-Version", value: APIVersion.current.description)
+        headers.add(name: "Docker-Experimental", value: "false")
+        headers.add(name: "Ostype", value: "linux")
+        headers.add(name: "Server", value: HTTPHandler.serverHeader)
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reason)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status,
+                                                             headers: headers))), promise: nil)
+        if request.method != .HEAD && !response.body.isEmpty {
+            let buffer = context.channel.allocator.buffer(bytes: response.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if case .responding = state { state = .idle }
+        endActivity()
+        if !keepAlive {
+            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    static let serverHeader = "\(Engine.name)/\(Engine.version) (linux)"
+
+    private func beginActivity() {
+        guard !counted else { return }
+        counted = true
+        activity.begin()
+    }
+
+    private func endActivity() {
+        guard counted else { return }
+        counted = false
+        activity.end()
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the service listens: a socket systemd handed over, or a path of its own.
+public enum ListenSocket: Equatable, Sendable {
+    /// Socket activation: the descriptor systemd passed (always 3, `SD_LISTEN_FDS_START`).
+    case inherited(fd: CInt)
+    case path(String)
+
+    /// The socket passed by systemd socket activation, if this process is its target:
+    /// `LISTEN_PID` names this process and `LISTEN_FDS` is at least 1. The variables are unset
+    /// so that children do not take them for their own.
+    public static func fromActivation() -> ListenSocket? {
+        defer {
+            unsetenv("LISTEN_PID")
+            unsetenv("LISTEN_FDS")
+            unsetenv("LISTEN_FDNAMES")
+        }
+        guard let pidText = getenv("LISTEN_PID").map({ String(cString: $0) }),
+              let fdsText = getenv("LISTEN_FDS").map({ String(cString: $0) }),
+              let pid = Int32(pidText), pid == getpid(),
+              let count = Int32(fdsText), count >= 1 else {
+            return nil
+        }
+        let fd: CInt = 3
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return .inherited(fd: fd)
+    }
+
+    /// Makes the socket's directory (0700) and clears the way for binding: a socket file left
+    /// by a dead service is removed; a live one, or a file that is not a socket, is refused.
+    public static func prepare(path: String) throws {
+        guard path.utf8.count < 108 else {
+            throw ServiceError("socket path is too long (\(path.utf8.count) bytes, at most 107): \(path)")
+        }
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            .joined(separator: "/")
+        if !directory.isEmpty {
+            try makeDirectory(directory)
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw ServiceError("\(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw ServiceError("\(path) exists and is not a socket; refusing to replace it")
+        }
+        if isLive(path) {
+            throw ServiceError("another service is already listening on \(path)")
+        }
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw ServiceError("remove stale socket \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Whether something accepts connections on the socket at `path`.
+    static func isLive(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return rc == 0
+    }
+
+    /// `mkdir -p`; the last directory gets mode 0700 and must belong to this user.
+    static func makeDirectory(_ directory: String) throws {
+        var prefix = ""
+        let parts = directory.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            prefix += "/" + part
+            let isLast = i == parts.count - 1
+            if mkdir(prefix, isLast ? 0o700 : 0o755) != 0 && errno != EEXIST {
+                throw ServiceError("mkdir \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+        var info = stat()
+        guard stat(directory, &info) == 0 else {
+            throw ServiceError("\(directory): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_uid == geteuid() else {
+            throw ServiceError("\(directory) belongs to uid \(info.st_uid), not to this user (\(geteuid()))")
+        }
+        if info.st_mode & 0o777 != 0o700 && chmod(directory, 0o700) != 0 {
+            throw ServiceError("chmod 0700 \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Why the service could not start.
+public struct ServiceError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

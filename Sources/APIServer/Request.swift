@@ -1,0 +1,66 @@
+/// A decoded API request, handed to a route's handler.
+public struct Request: Sendable {
+    public var method: String
+    /// The path without the `/v1.NN` prefix and without the query.
+    public var path: String
+    /// The API version the client asked for (the prefix), or the current one.
+    public var version: APIVersion
+    public var query: [String: [String]]
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Values of `{name}` segments of the matched route.
+    public var parameters: [String: String] = [:]
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    public func queryValue(_ name: String) -> String? { query[name]?.last }
+}
+
+/// What a handler answers.
+public struct Response: Sendable {
+    public var status: HTTPStatus
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: HTTPStatus = .ok, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON body with Docker's trailing newline.
+    public static func json(_ bytes: [UInt8], status: HTTPStatus = .ok) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json")], body: bytes + [0x0A])
+    }
+
+    /// `{"message": "..."}`, Docker's error body.
+    public static func error(_ error: APIError) -> Response {
+        json(Array(("{\"message\":" + JSONText.quote(error.message) + "}").utf8), status: error.status)
+    }
+}
+
+/// Small JSON text helpers for bodies built by hand.
+enum JSONText {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,135 @@
+/// One API route: method, path template (`/containers/{id}/json`), moby's operation name, handler.
+public struct Route: Sendable {
+    public typealias Handler = @Sendable (Request, Engine) throws -> Response
+
+    public let method: String
+    public let template: String
+    /// moby's operation name; also the `operationId` in openapi.yaml.
+    public let operationId: String
+    /// Runs on the blocking thread pool (it touches SQLite or files) instead of the event loop.
+    public let blocking: Bool
+    /// Largest request body the handler accepts, bytes; more is answered with 413.
+    public let maxBody: Int
+    let handler: Handler
+    let segments: [Substring]
+
+    public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
+                maxBody: Int = Router.defaultMaxBody, _ handler: @escaping Handler) {
+        self.method = method
+        self.template = template
+        self.operationId = operationId
+        self.blocking = blocking
+        self.maxBody = maxBody
+        self.handler = handler
+        self.segments = template.split(separator: "/")
+    }
+}
+
+/// The route table and how a request target finds its route.
+public struct Router: Sendable {
+    /// Stated limit for a buffered request body (JSON bodies): 4 MiB. Docker has none; a client
+    /// sending more to a JSON endpoint is broken or hostile.
+    public static let defaultMaxBody = 4 << 20
+
+    public let routes: [Route]
+
+    public init(routes: [Route]) {
+        self.routes = routes
+    }
+
+    public enum Match {
+        case found(Route, parameters: [String: String], version: APIVersion)
+        case notFound
+        case methodNotAllowed
+        case badVersion(APIError)
+    }
+
+    /// Finds the route for `method` and `path` (no query). Paths may carry a `/v1.NN` prefix;
+    /// the version is checked only once a route matched, as Docker's middleware does.
+    public func match(method: String, path: String) -> Match {
+        var segments = path.split(separator: "/")
+        var requested: Substring?
+        if let first = segments.first, first.count > 1, first.first == "v",
+           first.dropFirst().allSatisfy({ $0.isNumber || $0 == "." }) {
+            requested = first.dropFirst()
+            segments.removeFirst()
+        }
+        var pathMatched = false
+        for route in routes where route.segments.count == segments.count {
+            var parameters: [String: String] = [:]
+            var matches = true
+            for (pattern, segment) in zip(route.segments, segments) {
+                if pattern.first == "{" && pattern.last == "}" {
+                    parameters[String(pattern.dropFirst().dropLast())] = Router.percentDecode(segment)
+                } else if pattern != segment {
+                    matches = false
+                    break
+                }
+            }
+            guard matches else { continue }
+            pathMatched = true
+            guard route.method == method else { continue }
+            var version = APIVersion.current
+            if let requested {
+                guard let parsed = APIVersion(requested) else {
+                    return .badVersion(APIError(.badRequest, "invalid API version: \(requested)"))
+                }
+                if parsed > APIVersion.current {
+                    return .badVersion(APIError(.badRequest,
+                        "client version \(parsed) is too new. Maximum supported API version is \(APIVersion.current)"))
+                }
+                if parsed < APIVersion.minimum {
+                    return .badVersion(APIError(.badRequest,
+                        "client version \(parsed) is too old. Minimum supported API version is \(APIVersion.minimum), please upgrade your client to a newer version"))
+                }
+                version = parsed
+            }
+            return .found(route, parameters: parameters, version: version)
+        }
+        return pathMatched ? .methodNotAllowed : .notFound
+    }
+
+    /// `a=1&b=x%20y&b=z` -> ["a": ["1"], "b": ["x y", "z"]].
+    public static func parseQuery(_ query: Substring) -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = percentDecode(parts[0], plusIsSpace: true)
+            let value = parts.count > 1 ? percentDecode(parts[1], plusIsSpace: true) : ""
+            result[name, default: []].append(value)
+        }
+        return result
+    }
+
+    /// Decodes `%XX` escapes; malformed escapes are kept as written.
+    public static func percentDecode(_ text: Substring, plusIsSpace: Bool = false) -> String {
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "%"), i + 2 < bytes.count,
+               let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) {
+                out.append(hi << 4 | lo)
+                i += 3
+            } else if plusIsSpace && c == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+                i += 1
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x41 + 10
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// Runtime: the OCI runtime (issue 4).

@@ -1,0 +1,87 @@
+/// One step of the schema. Versions are 1, 2, 3, ... in order; `PRAGMA user_version` holds the
+/// version a database file is at. A released migration is never edited: a change is a new one.
+public struct Migration: Sendable {
+    public let version: Int
+    public let summary: String
+    public let sql: String
+
+    public init(version: Int, summary: String, sql: String) {
+        self.version = version
+        self.summary = summary
+        self.sql = sql
+    }
+}
+
+extension Migration {
+    /// Every migration Skiff knows, oldest first.
+    public static let all: [Migration] = [
+        Migration(version: 1, summary: "images and their names", sql: """
+            CREATE TABLE images (
+                id      TEXT PRIMARY KEY,            -- sha256:<hex> of the image config
+                created INTEGER NOT NULL,            -- unix seconds
+                size    INTEGER NOT NULL DEFAULT 0,  -- bytes of all layers
+                config  BLOB NOT NULL                -- the image config JSON
+            ) STRICT;
+            CREATE TABLE image_names (
+                name     TEXT PRIMARY KEY,           -- docker.io/library/busybox:latest
+                image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+            ) STRICT;
+            CREATE INDEX image_names_by_image ON image_names(image_id);
+            """),
+        Migration(version: 2, summary: "containers", sql: """
+            CREATE TABLE containers (
+                id       TEXT PRIMARY KEY,           -- 64 hex
+                name     TEXT NOT NULL UNIQUE,       -- without the leading '/'
+                image_id TEXT NOT NULL REFERENCES images(id),   -- an image in use cannot go
+                created  INTEGER NOT NULL,
+                state    TEXT NOT NULL CHECK (state IN
+                         ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')),
+                config   BLOB NOT NULL               -- create request as stored
+            ) STRICT;
+            CREATE INDEX containers_by_image ON containers(image_id);
+            """),
+        Migration(version: 3, summary: "engine identity", sql: """
+            CREATE TABLE engine (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                id        TEXT NOT NULL,             -- random UUID, reported as /info ID
+                created   INTEGER NOT NULL
+            ) STRICT;
+            """),
+    ]
+
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+}
+
+extension Database {
+    /// The schema version of this file.
+    public func schemaVersion() throws -> Int {
+        Int(try queryScalarInt("PRAGMA user_version") ?? 0)
+    }
+
+    /// Brings the file up to `target` (default: the newest). Runs under `BEGIN IMMEDIATE` and reads
+    /// `user_version` under that lock, so two processes opening a new file at once apply each
+    /// migration exactly once. A file newer than this program is refused, not touched.
+    @discardableResult
+    public func migrate(to target: Int = Migration.latestVersion,
+                        migrations: [Migration] = Migration.all) throws -> (from: Int, to: Int) {
+        try transaction {
+            let current = try schemaVersion()
+            let newest = migrations.last?.version ?? 0
+            if current > newest {
+                throw StoreError(.corrupt,
+                    "\(path): schema version \(current) is newer than this skiff understands (\(newest)); upgrade skiff")
+            }
+            for migration in migrations where migration.version > current && migration.version <= target {
+                do {
+                    try execute(migration.sql)
+                } catch let error as StoreError {
+                    throw StoreError(error.code,
+                        "migration \(migration.version) (\(migration.summary)): \(error.message)",
+                        sqliteCode: error.sqliteCode)
+                }
+                try execute("PRAGMA user_version = \(migration.version)")
+            }
+            return (current, max(current, min(target, newest)))
+        }
+    }
+}
