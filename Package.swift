@@ -39,9 +39,9 @@ let package = Package(
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
+            "Config",
             .product(name: "Yams", package: "Yams"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,69 @@
+import Testing
+@testable import APIServer
+
+struct RouterTests {
+    static let router = Router(routes: [
+        Route("GET", "/_ping", "systemPing") { _, _ in Response() },
+        Route("HEAD", "/_ping", "systemPingHead") { _, _ in Response() },
+        Route("GET", "/containers/{id}/json", "containerInspect") { _, _ in Response() },
+    ])
+
+    enum Outcome: Equatable, Sendable {
+        case found(String, [String: String], String)
+        case notFound, methodNotAllowed
+        case badVersion(Int, String)
+    }
+
+    static let cases: [(String, String, Outcome)] = [
+        ("GET", "/_ping", .found("systemPing", [:], "1.44")),
+        ("HEAD", "/_ping", .found("systemPingHead", [:], "1.44")),
+        ("GET", "/v1.44/_ping", .found("systemPing", [:], "1.44")),
+        ("GET", "/v1.24/_ping", .found("systemPing", [:], "1.24")),
+        ("GET", "/v1.41/containers/abc/json", .found("containerInspect", ["id": "abc"], "1.41")),
+        ("GET", "/containers/a%2Fb/json", .found("containerInspect", ["id": "a/b"], "1.44")),
+        ("GET", "/v1.45/_ping", .badVersion(400, "client version 1.45 is too new. Maximum supported API version is 1.44")),
+        ("GET", "/v1.23/_ping", .badVersion(400, "client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version")),
+        ("GET", "/v2.0/_ping", .badVersion(400, "client version 2.0 is too new. Maximum supported API version is 1.44")),
+        ("GET", "/v1..2/_ping", .badVersion(400, "invalid API version: 1..2")),
+        ("GET", "/v1.45/nope", .notFound),
+        ("GET", "/nope", .notFound),
+        ("GET", "/_ping/extra", .notFound),
+        ("GET", "/vx/_ping", .notFound),
+        ("POST", "/_ping", .methodNotAllowed),
+        ("DELETE", "/v1.44/containers/x/json", .methodNotAllowed),
+    ]
+
+    @Test(arguments: cases)
+    func matches(_ method: String, _ path: String, _ expected: Outcome) {
+        let outcome: Outcome
+        switch Self.router.match(method: method, path: path) {
+        case .found(let route, let parameters, let version):
+            outcome = .found(route.operationId, parameters, version.description)
+        case .notFound: outcome = .notFound
+        case .methodNotAllowed: outcome = .methodNotAllowed
+        case .badVersion(let error): outcome = .badVersion(error.status.code, error.message)
+        }
+        #expect(outcome == expected)
+    }
+
+    @Test func parsesQueries() {
+        let query = Router.parseQuery("all=1&filters=%7B%22a%22%3A1%7D&name=x+y&name=z&flag&bad=%zz")
+        #expect(query["all"] == ["1"])
+        #expect(query["filters"] == ["{\"a\":1}"])
+        #expect(query["name"] == ["x y", "z"])
+        #expect(query["flag"] == [""])
+        #expect(query["bad"] == ["%zz"])
+    }
+
+    @Test(arguments: [("1.44", true), ("1.9", true), ("10.0", true), ("1", false), ("1.", false),
+                      ("1.2.3", false), (".1", false), ("a.b", false)])
+    func parsesVersions(_ text: String, _ valid: Bool) {
+        #expect((APIVersion(text[...]) != nil) == valid)
+    }
+
+    @Test func comparesVersionsNumerically() {
+        #expect(APIVersion("1.9")! < APIVersion("1.24")!)
+        #expect(APIVersion("1.44")! > APIVersion("1.24")!)
+        #expect(APIVersion("2.0")! > APIVersion.current)
+    }
+}
