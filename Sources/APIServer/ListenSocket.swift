@@ -47,18 +47,24 @@ public enum ListenSocket: Equatable, Sendable {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw ServiceError("\(path) exists and is not a socket; refusing to replace it")
         }
-        if isLive(path) {
+        switch probe(path) {
+        case 0:
             throw ServiceError("another service is already listening on \(path)")
+        case ECONNREFUSED:
+            break   // nobody listens: a dead service's socket
+        case let error:
+            throw ServiceError("cannot tell whether \(path) is in use: \(String(cString: strerror(error)))")
         }
         guard unlink(path) == 0 || errno == ENOENT else {
             throw ServiceError("remove stale socket \(path): \(String(cString: strerror(errno)))")
         }
     }
 
-    /// Whether something accepts connections on the socket at `path`.
-    static func isLive(_ path: String) -> Bool {
+    /// Connects to the socket at `path`: 0 when something accepts connections there, else the
+    /// errno (`ECONNREFUSED`: a socket file nobody listens on).
+    static func probe(_ path: String) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return errno }
         defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -70,7 +76,7 @@ public enum ListenSocket: Equatable, Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        return rc == 0
+        return rc == 0 ? 0 : errno
     }
 
     /// `mkdir -p`; the last directory gets mode 0700 and must belong to this user.

@@ -1,0 +1,225 @@
+"""Shared fixtures for the end-to-end tests: the skiff binary, the unprivileged test user, and a
+running service (as that user or as root) on a socket of the test's own.
+
+Tests here need root (to switch to the test user) and the user made by
+scripts/setup-test-user.sh; `make test` provides both.
+"""
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEST_USER = os.environ.get("SKIFF_TEST_USER", "skiff-test")
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        raise pytest.UsageError("the integration tests run as root (they switch to the test user); use `make test`")
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        raise pytest.UsageError(f"test user {TEST_USER} missing: run scripts/setup-test-user.sh (make test does)")
+
+
+class User:
+    """Who a service or command runs as, with an environment of its own."""
+
+    def __init__(self, name):
+        self.name = name
+        entry = pwd.getpwnam(name)
+        self.uid, self.gid, self.home = entry.pw_uid, entry.pw_gid, entry.pw_dir
+        self.runtime_dir = "/run/skiff-root-tests" if self.uid == 0 else f"/run/user/{self.uid}"
+
+    @property
+    def is_root(self):
+        return self.uid == 0
+
+    def command(self, argv, env):
+        """argv run as this user with exactly `env` (plus HOME/USER/PATH)."""
+        base = {"HOME": self.home, "USER": self.name, "LOGNAME": self.name,
+                "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+        if not self.is_root:
+            base["XDG_RUNTIME_DIR"] = self.runtime_dir
+        base.update(env)
+        assignments = [f"{k}={v}" for k, v in base.items()]
+        if self.is_root:
+            return ["env", "-i", *assignments, *argv]
+        return ["runuser", "-u", self.name, "--", "env", "-i", *assignments, *argv]
+
+    def run(self, argv, env, **kwargs):
+        return subprocess.run(self.command(argv, env), capture_output=True, text=True, timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def skiff_binary():
+    """The skiff binary, copied where the test user can run it."""
+    source = os.environ.get("SKIFF_BIN") or os.path.join(REPO, ".build", "debug", "skiff")
+    if not os.path.exists(source):
+        raise pytest.UsageError(f"{source} missing: build first (make test does)")
+    directory = tempfile.mkdtemp(prefix="skiff-it-bin.")
+    os.chmod(directory, 0o755)
+    target = os.path.join(directory, "skiff")
+    shutil.copy2(source, target)
+    os.chmod(target, 0o755)
+    yield target
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(params=["rootless"])
+def user(request):
+    return User(TEST_USER if request.param == "rootless" else "root")
+
+
+@pytest.fixture
+def workdir(user):
+    """A directory of this test's own, owned by the user the service runs as."""
+    path = tempfile.mkdtemp(prefix=f"skiff-it-{uuid.uuid4().hex[:8]}.")
+    os.chmod(path, 0o755)
+    os.chown(path, user.uid, user.gid)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def isolated_env(user, workdir):
+    """Environment that keeps the service's config and storage inside `workdir`."""
+    env = {"XDG_CONFIG_HOME": os.path.join(workdir, "config"),
+           "XDG_DATA_HOME": os.path.join(workdir, "data")}
+    if user.is_root:
+        storage_conf = os.path.join(workdir, "storage.conf")
+        with open(storage_conf, "w") as f:
+            f.write(f'[storage]\ngraphroot = "{workdir}/graph"\nrunroot = "{workdir}/run"\n')
+        env["CONTAINERS_STORAGE_CONF"] = storage_conf
+        os.makedirs(user.runtime_dir, mode=0o700, exist_ok=True)
+    return env
+
+
+class Service:
+    def __init__(self, user, binary, socket_path, args, env):
+        self.user, self.socket_path = user, socket_path
+        self.stdout = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()
+        argv = [binary, "service", *args]
+        if socket_path is not None and "--socket" not in args:
+            argv += ["--socket", socket_path]
+        self.process = subprocess.Popen(user.command(argv, env), stdout=self.stdout, stderr=self.stderr,
+                                        start_new_session=True)
+
+    def wait_ready(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"service exited with {self.process.returncode}: {self.errors()}")
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(self.socket_path)
+                    return self
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("service did not start listening")
+
+    def errors(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    @property
+    def pid(self):
+        """The skiff process itself (runuser forks it as a child)."""
+        if self.user.is_root:
+            return self.process.pid
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        return int(children[0]) if children else self.process.pid
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout=20):
+        return self.process.wait(timeout=timeout)
+
+    def stop(self):
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_service(user, skiff_binary, workdir, isolated_env):
+    """start_service(args=[], env={}, socket=<path>|None, ready=True) -> Service; all stopped afterwards."""
+    started = []
+
+    def start(args=(), env=None, socket_path="default", ready=True):
+        if socket_path == "default":
+            socket_path = os.path.join(workdir, "s", "skiff.sock")
+        merged = dict(isolated_env)
+        merged.update(env or {})
+        service = Service(user, skiff_binary, socket_path, list(args), merged)
+        started.append(service)
+        if ready:
+            service.wait_ready()
+        return service
+
+    yield start
+    for service in reversed(started):
+        service.stop()
+
+
+def http(socket_path, raw, timeout=10):
+    """Sends raw bytes, reads until the server closes or one full response arrived.
+    Returns (status, headers dict lower-cased, body bytes, closed_by_server)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(socket_path)
+        s.sendall(raw)
+        return read_response(s)
+
+
+def read_response(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    closed = False
+    if headers.get("connection", "").lower() == "close":
+        s.settimeout(5)
+        try:
+            closed = s.recv(1) == b""
+        except OSError:
+            closed = True
+    return status, headers, body, closed
+
+
+def get(socket_path, path, method="GET"):
+    status, headers, body, _ = http(socket_path, f"{method} {path} HTTP/1.1\r\nHost: skiff\r\n\r\n".encode())
+    return status, headers, body
+
+
+def get_json(socket_path, path):
+    status, headers, body = get(socket_path, path)
+    return status, json.loads(body) if body else None
