@@ -1,0 +1,32 @@
+# Skiff. `make run` and `make test` each set up what they need on a fresh Debian 12 machine.
+PREFIX ?= /usr/local
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+.PHONY: run test build install bench clean
+
+## Install dependencies, build (release) and serve the API on the default socket.
+run:
+	bash scripts/run.sh
+
+## Install dependencies and the test user, build, and run every test (as root).
+test:
+	bash scripts/test.sh
+
+build:
+	bash scripts/install-deps.sh
+	swift build -c release --static-swift-stdlib --product skiff
+
+## Binary to $(PREFIX)/bin, systemd user units to $(PREFIX)/lib/systemd/user.
+install: build
+	install -D -m 0755 .build/release/skiff $(DESTDIR)$(PREFIX)/bin/skiff
+	install -D -m 0644 systemd/skiff.socket $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.socket
+	sed 's|/usr/local/bin/skiff|$(PREFIX)/bin/skiff|' systemd/skiff.service > skiff.service.tmp
+	install -D -m 0644 skiff.service.tmp $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.service
+	rm -f skiff.service.tmp
+
+## Side-by-side benchmarks against Podman and Docker (installs them).
+bench:
+	bash bench/run.sh
+
+clean:
+	rm -rf .build bench/out

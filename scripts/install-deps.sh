@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what Skiff needs on Debian 12: build and run (default), or also what the tests need
+# (--test). Installs only what is missing, so a second run is quick. Needs root (or sudo).
+set -euo pipefail
+
+mode=${1:-run}
+packages=(libseccomp-dev libcap-dev libselinux1-dev libsqlite3-dev pkg-config uidmap)
+if [ "$mode" = "--test" ]; then
+    # systemd: systemd-socket-activate and systemd-analyze; busybox-static: test images later.
+    packages+=(systemd busybox-static python3 sqlite3 util-linux procps)
+fi
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
+    sudo=sudo
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "install-deps: swift is at /opt/swift/usr/bin; add it to PATH" >&2
+    else
+        echo "install-deps: a Swift 6 toolchain is needed (swift on PATH)" >&2
+    fi
+    exit 1
+fi
+
+if [ "$mode" = "--test" ]; then
+    # Python clients for the end-to-end tests: pytest, docker-py, openapi-spec-validator.
+    py=python3
+    if ! $py -c 'import pytest, docker, openapi_spec_validator' 2>/dev/null; then
+        echo "install-deps: installing pytest docker openapi-spec-validator"
+        $py -m pip install -q pytest 'docker>=7.1' openapi-spec-validator
+    fi
+    command -v docker >/dev/null || { echo "install-deps: the docker CLI (28.x) is expected at /usr/local/bin/docker" >&2; exit 1; }
+fi

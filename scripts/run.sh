@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds Skiff (release) and runs the service in the foreground on
+# the default socket: $XDG_RUNTIME_DIR/skiff/skiff.sock for a user, /run/skiff/skiff.sock for root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+bash scripts/install-deps.sh
+swift build -c release --static-swift-stdlib --product skiff
+if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+    export XDG_RUNTIME_DIR=/run/user/$(id -u)
+fi
+echo "skiff: serving until Ctrl-C; in another shell:"
+if [ "$(id -u)" = 0 ]; then
+    echo "  export DOCKER_HOST=unix:///run/skiff/skiff.sock"
+else
+    echo "  export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/skiff/skiff.sock"
+fi
+exec .build/release/skiff service --time 0

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Everything the tests need, then every test: `make test` runs this, and so does CI.
+#  1. apt and pip packages, the unprivileged test user (with /etc/subuid ranges)
+#  2. a debug build, the Swift unit tests (Swift Testing)
+#  3. the end-to-end tests (pytest) against the built binary, as the test user and as root
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test: run as root (the tests switch to an unprivileged user)" >&2; exit 1; }
+
+export PATH="/opt/swift/usr/bin:$PATH"
+bash scripts/install-deps.sh --test
+bash scripts/setup-test-user.sh
+
+swift build --build-tests
+swift test
+python3 -m pytest Tests/integration -v -p no:cacheprovider
