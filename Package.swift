@@ -10,13 +10,14 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // libsqlite3 from Debian's libsqlite3-dev, plus a header shim for what Swift cannot import.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        // glibc calls Swift's Glibc module does not export (malloc_trim).
+        .target(name: "CLinux"),
         // containers.conf / storage.conf: our own TOML reader (keeps file:line for every value).
         .target(name: "Config"),
         // SQLite state and (later) blobs, layers and image formats.
@@ -25,16 +26,13 @@ let package = Package(
         .target(name: "Runtime"),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "Runtime",
+            "Config", "Store", "Runtime", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .executableTarget(name: "skiff", dependencies: [
-            "APIServer", "Config",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(name: "skiff", dependencies: ["APIServer", "Config"]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),

@@ -27,6 +27,8 @@
 #   BENCH_RPS_SECONDS=5     duration of each throughput level
 #   BENCH_NO_INSTALL=1      do not check/install Debian packages
 #   BENCH_STRICT=1          exit 1 when a target is missed (default: report only)
+#   BENCH_TMPDIR=DIR        base for the temp dir (default /tmp, else /var/tmp or /run
+#                           when /tmp is not traversable by the test user)
 #   SKIFF_TEST_USER=skiff-test
 set -euo pipefail
 export LC_ALL=C
@@ -96,7 +98,16 @@ if has_peer skiff; then
 fi
 
 # ---------------------------------------------------------------- bookkeeping, cleanup
-T=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+# the test user must reach its sockets and the skiff binary: use a base directory that
+# others may traverse (a test run that leaves /tmp at 0700 must not break the benchmark)
+TMP_BASE=""
+for d in ${BENCH_TMPDIR:-} /tmp /var/tmp /run; do
+    [ -d "$d" ] && [ "$(( 0$(stat -c %a "$d") & 01 ))" != 0 ] && { TMP_BASE=$d; break; }
+done
+[ -n "$TMP_BASE" ] || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
+[ "$TMP_BASE" = /tmp ] || [ "$TMP_BASE" = "${BENCH_TMPDIR:-}" ] ||
+    log "note: /tmp is not traversable by other users ($(stat -c %a /tmp)); using $TMP_BASE"
+T=$(mktemp -d "$TMP_BASE/skiff-bench.XXXXXX")
 chmod 0755 "$T"
 mkdir -p "$T/bin" "$T/home" "$T/xdg" "$T/logs" "$T/docker"
 chown "$TUID:$TGID" "$T/home" "$T/xdg"
@@ -178,7 +189,8 @@ mem_breakdown() {
     local p out=""
     for p in "$@"; do
         proc_alive "$p" || continue
-        out+="$(cat "/proc/$p/comm")[$p] $(awk '/^Pss:/{printf "%.1f", $2/1024}' "/proc/$p/smaps_rollup") MiB, "
+        out+="$(cat "/proc/$p/comm")[$p] $(awk '/^Pss:/{t=$2} /^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2}
+            END{printf "%.1f MiB (anon %.1f, file %.1f)", t/1024, a/1024, f/1024}' "/proc/$p/smaps_rollup"), "
     done
     echo "${out%, }"
 }
@@ -288,8 +300,7 @@ podman_pause() {   # podman's rootless pause process (catatonit) holds its user 
 # ---------------------------------------------------------------- Skiff
 if has_peer skiff; then
     install -m 0755 "$SKIFF_BIN" "$T/bin/skiff"
-    R[skiff.version]=$(timeout 5 "$T/bin/skiff" --version 2>/dev/null | head -1 || true)
-    [ -n "${R[skiff.version]}" ] || R[skiff.version]="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    R[skiff.version]="$(timeout 5 "$T/bin/skiff" --version 2>/dev/null | head -1 || true) (tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
     run_sa_peer skiff no_extra "$T/bin/skiff" service --time "$IDLE_TIME"
 fi
 

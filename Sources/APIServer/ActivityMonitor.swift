@@ -30,6 +30,11 @@ final class ActivityMonitor: Sendable {
             break
         case .scheduleCheck(let deadline):
             loop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { self.check() }
+        case .releaseMemory(let next):
+            MemoryTrim.releaseIdlePages()
+            if let next {
+                loop.scheduleTask(deadline: .uptimeNanoseconds(next)) { self.check() }
+            }
         case .exit:
             if !exited.exchange(true, ordering: .acquiringAndReleasing) {
                 onExit()

@@ -6,7 +6,10 @@ import Glibc
 public enum ListenSocket: Equatable, Sendable {
     /// Socket activation: the descriptor systemd passed (always 3, `SD_LISTEN_FDS_START`).
     case inherited(fd: CInt)
-    case path(String)
+    /// A socket file of the service's own. `ownDirectory`: the directory is Skiff's (the default
+    /// `$XDG_RUNTIME_DIR/skiff`), so it is made private (0700) even if it exists; a directory
+    /// named with `--socket` is only created when missing, never changed.
+    case path(String, ownDirectory: Bool)
 
     /// The socket passed by systemd socket activation, if this process is its target:
     /// `LISTEN_PID` names this process and `LISTEN_FDS` is at least 1. The variables are unset
@@ -28,16 +31,16 @@ public enum ListenSocket: Equatable, Sendable {
         return .inherited(fd: fd)
     }
 
-    /// Makes the socket's directory (0700) and clears the way for binding: a socket file left
-    /// by a dead service is removed; a live one, or a file that is not a socket, is refused.
-    public static func prepare(path: String) throws {
+    /// Makes the socket's directory and clears the way for binding: a socket file left by a dead
+    /// service is removed; a live one, or a file that is not a socket, is refused.
+    public static func prepare(path: String, ownDirectory: Bool) throws {
         guard path.utf8.count < 108 else {
             throw ServiceError("socket path is too long (\(path.utf8.count) bytes, at most 107): \(path)")
         }
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
             .joined(separator: "/")
         if !directory.isEmpty {
-            try makeDirectory(directory)
+            try makeDirectory(directory, enforcePrivate: ownDirectory)
         }
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -79,17 +82,17 @@ public enum ListenSocket: Equatable, Sendable {
         return rc == 0 ? 0 : errno
     }
 
-    /// `mkdir -p`; the last directory gets mode 0700 and must belong to this user.
-    static func makeDirectory(_ directory: String) throws {
+    /// `mkdir -p`, directories it creates get mode 0700. With `enforcePrivate` the directory
+    /// must belong to this user and is made 0700 if it is not.
+    static func makeDirectory(_ directory: String, enforcePrivate: Bool) throws {
         var prefix = ""
-        let parts = directory.split(separator: "/")
-        for (i, part) in parts.enumerated() {
+        for part in directory.split(separator: "/") {
             prefix += "/" + part
-            let isLast = i == parts.count - 1
-            if mkdir(prefix, isLast ? 0o700 : 0o755) != 0 && errno != EEXIST {
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
                 throw ServiceError("mkdir \(prefix): \(String(cString: strerror(errno)))")
             }
         }
+        guard enforcePrivate else { return }
         var info = stat()
         guard stat(directory, &info) == 0 else {
             throw ServiceError("\(directory): \(String(cString: strerror(errno)))")

@@ -31,36 +31,14 @@ public struct Response: Sendable {
     }
 
     /// A JSON body with Docker's trailing newline.
-    public static func json(_ bytes: [UInt8], status: HTTPStatus = .ok) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json")], body: bytes + [0x0A])
+    public static func json(_ value: JSON, status: HTTPStatus = .ok) -> Response {
+        var body = value.bytes
+        body.append(0x0A)
+        return Response(status: status, headers: [("Content-Type", "application/json")], body: body)
     }
 
     /// `{"message": "..."}`, Docker's error body.
     public static func error(_ error: APIError) -> Response {
-        json(Array(("{\"message\":" + JSONText.quote(error.message) + "}").utf8), status: error.status)
-    }
-}
-
-/// Small JSON text helpers for bodies built by hand.
-enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        json(["message": JSON(error.message)], status: error.status)
     }
 }

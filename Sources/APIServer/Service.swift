@@ -36,8 +36,8 @@ public struct Service {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
 
-        if case .path(let path) = listen {
-            try ListenSocket.prepare(path: path)
+        if case .path(let path, let ownDirectory) = listen {
+            try ListenSocket.prepare(path: path, ownDirectory: ownDirectory)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(System.coreCount, 2))
         let pool = NIOThreadPool(numberOfThreads: 2)
@@ -80,7 +80,7 @@ public struct Service {
         switch listen {
         case .inherited(let fd):
             channel = try bootstrap.withBoundSocket(fd).wait()
-        case .path(let path):
+        case .path(let path, _):
             let previous = umask(0o177)
             defer { umask(previous) }
             channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
@@ -89,6 +89,7 @@ public struct Service {
             if stat(path, &info) == 0 { ownedSocket = (path, info.st_ino) }
         }
         serverChannel.withLock { $0 = channel }
+
         activity.started()
 
         // SIGTERM: stop accepting, let requests in flight finish (up to the limit), then exit.

@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,22 +19,35 @@ enum SystemHandlers {
                  body: Array("OK".utf8))
     }
 
+    /// moby's `SystemVersion`.
     @Sendable static func version(_ request: Request, _ engine: Engine) throws -> Response {
         let host = engine.hostInfo
-        let details = SystemVersion.Component.Details(
-            ApiVersion: APIVersion.current.description, Arch: host.goArch, BuildTime: "",
-            Experimental: "false", GitCommit: "", KernelVersion: host.kernelVersion,
-            MinAPIVersion: APIVersion.minimum.description, Os: "linux")
-        let body = SystemVersion(
-            Platform: .init(Name: Engine.name),
-            Components: [.init(Name: "Engine", Version: Engine.version, Details: details)],
-            Version: Engine.version, ApiVersion: APIVersion.current.description,
-            MinAPIVersion: APIVersion.minimum.description, GitCommit: "", GoVersion: "",
-            Os: "linux", Arch: host.goArch, KernelVersion: host.kernelVersion, Experimental: false,
-            BuildTime: "")
-        return try .json(encode(body))
+        let api = JSON(APIVersion.current.description)
+        let minimum = JSON(APIVersion.minimum.description)
+        let kernel = JSON(host.kernelVersion)
+        let arch = JSON(host.goArch)
+        let details: JSON = [
+            "ApiVersion": api, "Arch": arch, "BuildTime": "", "Experimental": "false", "GitCommit": "",
+            "KernelVersion": kernel, "MinAPIVersion": minimum, "Os": "linux",
+        ]
+        let engineComponent: JSON = ["Name": "Engine", "Version": JSON(Engine.version), "Details": details]
+        return .json([
+            "Platform": ["Name": JSON(Engine.name)],
+            "Components": [engineComponent],
+            "Version": JSON(Engine.version),
+            "ApiVersion": api,
+            "MinAPIVersion": minimum,
+            "GitCommit": "",
+            "GoVersion": "",
+            "Os": "linux",
+            "Arch": arch,
+            "KernelVersion": kernel,
+            "Experimental": false,
+            "BuildTime": "",
+        ])
     }
 
+    /// moby's `SystemInfo`: the fields the docker CLI and docker-py read.
     @Sendable static func info(_ request: Request, _ engine: Engine) throws -> Response {
         let host = engine.hostInfo
         let config = engine.config
@@ -53,37 +64,65 @@ enum SystemHandlers {
             warnings.append("WARNING: \(warning)")
         }
         let runtime = config.runtimeName.isEmpty ? "skiff" : config.runtimeName  // "" in a file: the built-in
-        let body = SystemInfo(
-            ID: id, Containers: counts.total, ContainersRunning: counts.running,
-            ContainersPaused: counts.paused, ContainersStopped: counts.stopped, Images: images,
-            Driver: config.storageDriver,
-            DriverStatus: [["Graph Root", config.graphRootPath], ["Run Root", config.runRootPath]],
-            Plugins: .init(Volume: ["local"], Network: ["none", "host"], Authorization: nil,
-                           Log: ["k8s-file"]),
-            MemoryLimit: false, SwapLimit: false, CpuCfsPeriod: false, CpuCfsQuota: false,
-            CPUShares: false, CPUSet: false, PidsLimit: !engine.isRootless, IPv4Forwarding: false,
-            Debug: false, NFd: openFileCount(), OomKillDisable: false, NGoroutines: 0,
-            SystemTime: Timestamp.rfc3339Nano(Timestamp.now()), LoggingDriver: "k8s-file",
-            CgroupDriver: config.cgroupManager, CgroupVersion: host.cgroupVersion,
-            NEventsListener: 0, KernelVersion: host.kernelVersion,
-            OperatingSystem: host.operatingSystem, OSVersion: host.osVersion, OSType: "linux",
-            Architecture: host.machine, IndexServerAddress: "https://index.docker.io/v1/",
-            RegistryConfig: .init(InsecureRegistryCIDRs: ["127.0.0.0/8"], IndexConfigs: [:], Mirrors: []),
-            NCPU: host.cpus, MemTotal: host.memoryTotal, DockerRootDir: config.skiffRoot,
-            HttpProxy: "", HttpsProxy: "", NoProxy: "", Name: host.hostname, Labels: [],
-            ExperimentalBuild: false, ServerVersion: Engine.version,
-            Runtimes: [runtime: .init(path: runtime)], DefaultRuntime: runtime,
-            Swarm: .init(NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false,
-                         Error: "", RemoteManagers: nil),
-            LiveRestoreEnabled: true, Isolation: "", InitBinary: "", SecurityOptions: security,
-            Warnings: warnings)
-        return try .json(encode(body))
-    }
-
-    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(value))
+        let plugins: JSON = [
+            "Volume": ["local"], "Network": ["none", "host"], "Authorization": nil, "Log": ["k8s-file"],
+        ]
+        let registry: JSON = [
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": [:], "Mirrors": [],
+        ]
+        let swarm: JSON = [
+            "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false,
+            "Error": "", "RemoteManagers": nil,
+        ]
+        let counters: [JSON.Member] = [
+            .init("ID", JSON(id)),
+            .init("Containers", JSON(counts.total)),
+            .init("ContainersRunning", JSON(counts.running)),
+            .init("ContainersPaused", JSON(counts.paused)),
+            .init("ContainersStopped", JSON(counts.stopped)),
+            .init("Images", JSON(images)),
+            .init("Driver", JSON(config.storageDriver)),
+            .init("DriverStatus", [["Graph Root", JSON(config.graphRootPath)], ["Run Root", JSON(config.runRootPath)]]),
+            .init("Plugins", plugins),
+        ]
+        let features: [JSON.Member] = [
+            .init("MemoryLimit", false), .init("SwapLimit", false), .init("CpuCfsPeriod", false),
+            .init("CpuCfsQuota", false), .init("CPUShares", false), .init("CPUSet", false),
+            .init("PidsLimit", .bool(!engine.isRootless)), .init("IPv4Forwarding", false),
+            .init("Debug", false), .init("NFd", JSON(openFileCount())), .init("OomKillDisable", false),
+            .init("NGoroutines", 0),
+        ]
+        let system: [JSON.Member] = [
+            .init("SystemTime", JSON(Timestamp.rfc3339Nano(Timestamp.now()))),
+            .init("LoggingDriver", "k8s-file"),
+            .init("CgroupDriver", JSON(config.cgroupManager)),
+            .init("CgroupVersion", JSON(host.cgroupVersion)),
+            .init("NEventsListener", 0),
+            .init("KernelVersion", JSON(host.kernelVersion)),
+            .init("OperatingSystem", JSON(host.operatingSystem)),
+            .init("OSVersion", JSON(host.osVersion)),
+            .init("OSType", "linux"),
+            .init("Architecture", JSON(host.machine)),
+            .init("IndexServerAddress", "https://index.docker.io/v1/"),
+            .init("RegistryConfig", registry),
+            .init("NCPU", JSON(host.cpus)),
+            .init("MemTotal", .int(host.memoryTotal)),
+            .init("DockerRootDir", JSON(config.skiffRoot)),
+            .init("HttpProxy", ""), .init("HttpsProxy", ""), .init("NoProxy", ""),
+            .init("Name", JSON(host.hostname)),
+            .init("Labels", []),
+            .init("ExperimentalBuild", false),
+            .init("ServerVersion", JSON(Engine.version)),
+            .init("Runtimes", .object([.init(runtime, ["path": JSON(runtime)])])),
+            .init("DefaultRuntime", JSON(runtime)),
+            .init("Swarm", swarm),
+            .init("LiveRestoreEnabled", true),
+            .init("Isolation", ""),
+            .init("InitBinary", ""),
+            .init("SecurityOptions", JSON(security)),
+            .init("Warnings", JSON(warnings)),
+        ]
+        return .json(.object(counters + features + system))
     }
 
     private static func openFileCount() -> Int {

@@ -1,102 +1,123 @@
 import APIServer
-import ArgumentParser
 import Config
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// `skiff service | config | version | help`
 @main
-struct Skiff: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "skiff",
-        abstract: "A daemonless, rootless container engine serving the Docker Engine API.",
-        version: Engine.version,
-        subcommands: [ServiceCommand.self, ConfigCommand.self])
-}
+enum Skiff {
+    static let usage = """
+        Usage: skiff COMMAND [OPTIONS]
 
-struct ServiceCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "service",
-        abstract: "Serve the Docker Engine API on a unix socket until idle.",
-        discussion: """
-            Under systemd socket activation (LISTEN_FDS) the inherited socket is served; otherwise \
-            the service listens on $XDG_RUNTIME_DIR/skiff/skiff.sock (/run/skiff/skiff.sock for root).
-            """)
+        A daemonless, rootless container engine serving the Docker Engine API.
 
-    @Option(name: .long, help: "Listen on this unix socket path instead of the default.")
-    var socket: String?
+        Commands:
+          service [--socket PATH] [--time SECONDS]
+                  Serve the API on a unix socket until idle. Under systemd socket activation
+                  (LISTEN_FDS) the inherited socket is served; otherwise $XDG_RUNTIME_DIR/skiff/skiff.sock
+                  (/run/skiff/skiff.sock for root). --time: idle seconds before exiting, 0 = never
+                  (default: containers.conf [engine] service_timeout, 5).
+          config [KEY] [--files]
+                  Print the effective configuration as ORIGIN<TAB>KEY=VALUE lines, like
+                  `git config --show-origin --list`; KEY limits it to one key or table.
+          version Print the version.
+          help    Print this help.
 
-    @Option(name: .long, help: "Exit after this many idle seconds; 0 = never (default: containers.conf service_timeout, 5).")
-    var time: Int?
+        """
 
-    func validate() throws {
-        if let time, time < 0 { throw ValidationError("--time must be 0 or more seconds") }
+    static func main() {
+        var arguments = CommandLine.arguments.dropFirst()
+        let command = arguments.popFirst() ?? "help"
+        do {
+            switch command {
+            case "service":
+                try service(arguments)
+            case "config":
+                try config(arguments)
+            case "version", "--version":
+                print("skiff version \(Engine.version)")
+            case "help", "--help", "-h":
+                print(usage, terminator: "")
+            default:
+                throw Arguments.UsageError(message: "unknown command '\(command)'")
+            }
+        } catch let error as Arguments.UsageError {
+            fail("skiff: \(error)\n\n\(usage)")
+        } catch {
+            fail("skiff: \(error)")
+        }
     }
 
-    func run() throws {
+    static func service(_ arguments: ArraySlice<String>) throws {
+        let parsed = try Arguments(arguments, valued: ["--socket", "--time"], booleans: ["--help"])
+        if parsed.flags.contains("--help") { print(usage, terminator: ""); return }
+        guard parsed.positionals.isEmpty else {
+            throw Arguments.UsageError(message: "service takes no arguments, got '\(parsed.positionals[0])'")
+        }
+        let time = try parsed.integer("--time")
+        if let time, time < 0 { throw Arguments.UsageError(message: "--time must be 0 or more seconds") }
+        let socket = parsed.options["--socket"]
+        if let socket, !socket.hasPrefix("/") {
+            throw Arguments.UsageError(message: "--socket must be an absolute path")
+        }
+
         let config = try loadConfig()
         let listen: ListenSocket
         if let inherited = ListenSocket.fromActivation(), socket == nil {
             listen = inherited
         } else {
-            listen = .path(socket ?? config.defaultSocketPath)
+            listen = .path(socket ?? config.defaultSocketPath, ownDirectory: socket == nil)
         }
         let service = Service(listen: listen, idleTimeout: time ?? config.serviceTimeout,
                               engine: Engine(config: config))
         do {
             try service.run()
         } catch let error as ServiceError {
-            throw failure("skiff service: \(error)")
+            fail("skiff service: \(error)")
         }
     }
-}
 
-struct ConfigCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "config",
-        abstract: "Print the effective configuration and where each value came from.",
-        discussion: "Lines read ORIGIN<TAB>KEY=VALUE, as `git config --show-origin --list` prints them.")
-
-    @Argument(help: "Print only this key, or the keys of this table (e.g. containers.default_capabilities, engine).")
-    var key: String?
-
-    @Flag(name: .long, help: "Also list the files that were read.")
-    var files = false
-
-    func run() throws {
+    static func config(_ arguments: ArraySlice<String>) throws {
+        let parsed = try Arguments(arguments, valued: [], booleans: ["--files", "--help"])
+        if parsed.flags.contains("--help") { print(usage, terminator: ""); return }
+        guard parsed.positionals.count <= 1 else {
+            throw Arguments.UsageError(message: "config takes at most one KEY")
+        }
+        let key = parsed.positionals.first
         let config = try loadConfig()
         let lines = config.listing(filter: key)
         if let key, lines.isEmpty {
-            throw failure("skiff config: no such key: \(key)")
+            fail("skiff config: no such key: \(key)")
         }
-        if files {
+        if parsed.flags.contains("--files") {
             for file in config.filesRead { print("# read \(file)") }
         }
         for line in lines { print(line) }
     }
-}
 
-/// Reads the configuration; warnings go to stderr, errors end the command with the file and line.
-func loadConfig() throws -> EngineConfig {
-    do {
-        let config = try ConfigLoader().load()
-        for warning in config.warnings {
-            printError("skiff: warning: \(warning)")
+    /// Reads the configuration; warnings go to stderr, errors end the command with file and line.
+    static func loadConfig() throws -> EngineConfig {
+        do {
+            let config = try ConfigLoader().load()
+            for warning in config.warnings {
+                printError("skiff: warning: \(warning)")
+            }
+            return config
+        } catch let error as ConfigError {
+            fail("skiff: configuration: \(error)")
         }
-        return config
-    } catch let error as ConfigError {
-        throw failure("skiff: configuration: \(error)")
     }
-}
 
-func printError(_ message: String) {
-    let line = message + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-}
+    static func printError(_ message: String) {
+        let line = message + "\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
 
-/// Prints `message` and exits 125, the status Docker and Podman use for an engine error.
-func failure(_ message: String) -> ExitCode {
-    printError(message)
-    return ExitCode(125)
+    /// Prints `message` and exits 125, the status Docker and Podman use for an engine error.
+    static func fail(_ message: String) -> Never {
+        printError(message)
+        exit(125)
+    }
 }

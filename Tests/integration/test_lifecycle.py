@@ -245,3 +245,21 @@ def test_a_socket_that_cannot_be_probed_is_left_alone(start_service, workdir, us
         assert service.wait() == 125
         assert f"cannot tell whether {path} is in use: Permission denied" in service.errors()
         assert os.stat(path).st_uid == 0
+
+
+def test_an_existing_directory_named_by_socket_is_not_changed(start_service, workdir, user):
+    """--socket in a shared directory (like /tmp) must not make that directory private."""
+    shared = os.path.join(workdir, "shared")
+    os.makedirs(shared)
+    os.chmod(shared, 0o1777)
+    service = start_service(socket_path=os.path.join(shared, "skiff.sock"))
+    assert get(service.socket_path, "/_ping")[0] == 200
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777
+
+
+def test_missing_directories_for_socket_are_created_private(start_service, workdir, user):
+    path = os.path.join(workdir, "a", "b", "skiff.sock")
+    os.chmod(workdir, 0o777)
+    service = start_service(socket_path=path)
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    assert os.stat(os.path.dirname(path)).st_uid == user.uid
