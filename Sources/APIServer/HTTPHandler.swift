@@ -11,7 +11,7 @@ final class HTTPHandler: ChannelInboundHandler {
     private let router: Router
     private let engine: Engine
     private let activity: ActivityMonitor
-    private let pool: NIOThreadPool
+    private let pool: BlockingPool
 
     private enum State {
         case idle
@@ -25,7 +25,7 @@ final class HTTPHandler: ChannelInboundHandler {
     /// Whether this connection currently counts as activity for the idle timer.
     private var counted = false
 
-    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: NIOThreadPool) {
+    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool) {
         self.router = router
         self.engine = engine
         self.activity = activity
@@ -106,7 +106,7 @@ final class HTTPHandler: ChannelInboundHandler {
                                   parameters: parameters)
             let engine = self.engine
             if route.blocking {
-                pool.runIfActive(eventLoop: context.eventLoop) {
+                pool.run(on: context.eventLoop) {
                     HTTPHandler.run(route, request, engine)
                 }.assumeIsolated().whenComplete { result in
                     let response = (try? result.get())

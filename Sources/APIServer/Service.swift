@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -27,12 +27,13 @@ public struct Service {
 
     /// Serves until idle or terminated; returns when the service has stopped.
     public func run() throws {
-        // SIGTERM and SIGINT are taken by one thread with sigwait: block them before any thread
-        // exists so that every thread inherits the mask.
+        // Signals are taken by the main thread with sigwait: block them before any thread exists
+        // so that every thread inherits the mask. SIGUSR1 is how the service tells itself to exit.
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGUSR1)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
 
@@ -40,23 +41,20 @@ public struct Service {
             try ListenSocket.prepare(path: path, ownDirectory: ownDirectory)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(System.coreCount, 2))
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        let signalThread = NIOThreadPool(numberOfThreads: 1)
-        signalThread.start()
+        let pool = BlockingPool(threads: 2)
         defer {
             try? group.syncShutdownGracefully()
-            try? pool.syncShutdownGracefully()
+            pool.shutdown()
         }
 
-        let exit = group.next().makePromise(of: Void.self)
-        let serverChannel = Mutex<(any Channel)?>(nil)
+        let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
         let activity = ActivityMonitor(timeoutSeconds: idleTimeout, loop: group.next()) {
-            let channel = serverChannel.withLock { $0 }
+            let channel = serverChannel.withLockedValue { $0 }
+            let exit = { _ = kill(getpid(), SIGUSR1) }
             if let channel {
-                channel.close().whenComplete { _ in exit.succeed() }
+                channel.close().whenComplete { _ in exit() }
             } else {
-                exit.succeed()
+                exit()
             }
         }
         let router = Router(routes: Service.routes)
@@ -88,22 +86,25 @@ public struct Service {
             var info = stat()
             if stat(path, &info) == 0 { ownedSocket = (path, info.st_ino) }
         }
-        serverChannel.withLock { $0 = channel }
-
+        serverChannel.withLockedValue { $0 = channel }
         activity.started()
 
-        // SIGTERM: stop accepting, let requests in flight finish (up to the limit), then exit.
-        let awaited = signals
-        signalThread.submit { _ in
-            var set = awaited
+        // SIGUSR1: the idle timer decided to exit. SIGTERM/SIGINT: stop accepting, let requests in
+        // flight finish (up to the drain limit), then exit.
+        var draining = false
+        while true {
             var caught: Int32 = 0
-            sigwait(&set, &caught)
-            channel.close(promise: nil)
-            activity.drain()
-            channel.eventLoop.scheduleTask(in: .seconds(Service.drainLimitSeconds)) { exit.succeed() }
+            guard sigwait(&signals, &caught) == 0 else { continue }
+            if caught == SIGUSR1 { break }
+            if !draining {
+                draining = true
+                channel.close(promise: nil)
+                activity.drain()
+                channel.eventLoop.scheduleTask(in: .seconds(Service.drainLimitSeconds)) {
+                    _ = kill(getpid(), SIGUSR1)
+                }
+            }
         }
-
-        try exit.futureResult.wait()
         channel.close(promise: nil)
         if let owned = ownedSocket {
             var info = stat()
