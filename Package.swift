@@ -22,11 +22,18 @@ let package = Package(
         .target(name: "Config"),
         // SQLite state and (later) blobs, layers and image formats.
         .target(name: "Store", dependencies: ["CSQLite"]),
+        // libseccomp, libcap, libselinux from Debian's -dev packages.
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
+                       providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CSELinux", path: "Sources/CSELinux", pkgConfig: "libselinux",
+                       providers: [.apt(["libselinux1-dev"])]),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
-        .target(name: "Runtime"),
+        .target(name: "Runtime", dependencies: ["CLinux", "CSeccomp", "CCap", "CSELinux"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "Runtime", "CLinux",
+            "Config", "Store", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -37,6 +44,7 @@ let package = Package(
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",

@@ -1,1 +1,0 @@
-// Runtime: the OCI runtime (issue 4).
