@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
+        .executable(name: "skiff-runtime", targets: ["skiff-runtime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -29,8 +30,10 @@ let package = Package(
                        providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSELinux", path: "Sources/CSELinux", pkgConfig: "libselinux",
                        providers: [.apt(["libselinux1-dev"])]),
+        // The child side of container creation, clone to execve, in C.
+        .target(name: "CRuntime"),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
-        .target(name: "Runtime", dependencies: ["CLinux", "CSeccomp", "CCap", "CSELinux"]),
+        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
             "Config", "Store", "CLinux",
@@ -40,6 +43,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(name: "skiff", dependencies: ["APIServer", "Config"]),
+        // The OCI runtime command line (`skiff runtime ...` execs it): kept out of `skiff` so
+        // the service does not load libseccomp, libcap and libselinux.
+        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime"]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),

@@ -22,6 +22,8 @@ enum Skiff {
           config [KEY] [--files]
                   Print the effective configuration as ORIGIN<TAB>KEY=VALUE lines, like
                   `git config --show-origin --list`; KEY limits it to one key or table.
+          runtime [--root DIR] create|start|state|kill|delete|run ...
+                  The OCI runtime (runs skiff-runtime, installed beside skiff).
           version Print the version.
           help    Print this help.
 
@@ -36,6 +38,8 @@ enum Skiff {
                 try service(arguments)
             case "config":
                 try config(arguments)
+            case "runtime":
+                runtime(arguments)
             case "version", "--version":
                 print("skiff version \(Engine.version)")
             case "help", "--help", "-h":
@@ -95,6 +99,19 @@ enum Skiff {
             for file in config.filesRead { print("# read \(file)") }
         }
         for line in lines { print(line) }
+    }
+
+    /// `skiff runtime ...` is `skiff-runtime ...` from the same directory: the runtime links
+    /// libseccomp, libcap and libselinux, which the service should not load.
+    static func runtime(_ arguments: ArraySlice<String>) -> Never {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let directory = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let path = directory + "/skiff-runtime"
+        var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        execv(path, &argv)
+        fail("skiff: cannot run \(path): \(String(cString: strerror(errno)))")
     }
 
     /// Reads the configuration; warnings go to stderr, errors end the command with file and line.

@@ -1,0 +1,594 @@
+/*
+ * The container's first process, from clone() to execve(). See include/cruntime.h.
+ *
+ * Rules for this file: no malloc (another thread of the parent may have held the allocator's
+ * lock at clone time), no stdio, identity changes through raw syscalls, every failure reported
+ * to the parent as a step, an errno and the object it concerned.
+ */
+#define _GNU_SOURCE
+#include "cruntime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+
+/* ---- reporting ------------------------------------------------------------------------- */
+
+static int sync_fd = -1;
+
+static void send_error(int step, int err, int index, const char *detail) {
+    struct skiff_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = SKIFF_MSG_ERROR;
+    msg.step = step;
+    msg.err = err;
+    msg.index = index;
+    if (detail) {
+        strncpy(msg.detail, detail, sizeof msg.detail - 1);
+    }
+    (void)skiff_msg_send(sync_fd, &msg);
+}
+
+/* Reports and ends the child. Exit 127 like a shell that could not run the command. */
+static void __attribute__((noreturn)) fail(int step, int err, int index, const char *detail) {
+    send_error(step, err, index, detail);
+    _exit(127);
+}
+
+#define CHECK(expr, step, index, detail)                      \
+    do {                                                      \
+        if ((expr) < 0) fail((step), errno, (index), (detail)); \
+    } while (0)
+
+/* ---- paths inside the new root (before pivot_root) -------------------------------------- */
+
+static int rootfd = -1;
+
+/* Opens `path` (absolute, inside the container) relative to the root without leaving it:
+ * symlinks resolve inside the root; with `no_symlinks` any symlink is refused (ELOOP). */
+static int open_in_root(const char *path, int flags, mode_t mode, int no_symlinks) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.mode = mode;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    if (no_symlinks) how.resolve |= RESOLVE_NO_SYMLINKS;
+    while (*path == '/') path++;
+    if (*path == 0) path = ".";
+    int fd;
+    do {
+        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    } while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+    return fd;
+}
+
+/* mkdir -p inside the root; the last component is a directory or (is_dir == 0) an empty file.
+ * Returns an O_PATH descriptor of it. */
+static int make_in_root(const char *path, int is_dir, int no_symlinks) {
+    char partial[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof partial) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(partial, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (partial[i] != '/' && partial[i] != 0) continue;
+        int last = partial[i] == 0;
+        char saved = partial[i];
+        partial[i] = 0;
+        int fd = open_in_root(partial, O_PATH, 0, no_symlinks);
+        if (fd < 0 && errno == ENOENT) {
+            /* Create it in its parent (resolved inside the root too). */
+            char *slash = strrchr(partial, '/');
+            const char *name = slash ? slash + 1 : partial;
+            int parent;
+            if (slash && slash != partial) {
+                *slash = 0;
+                parent = open_in_root(partial, O_PATH | O_DIRECTORY, 0, no_symlinks);
+                *slash = '/';
+            } else {
+                parent = open_in_root("/", O_PATH | O_DIRECTORY, 0, no_symlinks);
+            }
+            if (parent < 0) return -1;
+            int rc;
+            if (!last || is_dir) {
+                rc = mkdirat(parent, name, 0755);
+            } else {
+                rc = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (rc >= 0) close(rc);
+            }
+            close(parent);
+            if (rc < 0 && errno != EEXIST) return -1;
+            fd = open_in_root(partial, O_PATH, 0, no_symlinks);
+        }
+        if (fd < 0) return -1;
+        partial[i] = saved;
+        if (last) return fd;
+        close(fd);
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+static void fd_path(char *buf, size_t size, int fd) {
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* Flags a bind-mount remount in a user namespace must keep (the kernel locks them). */
+static unsigned long locked_flags(const char *path) {
+    struct statvfs st;
+    if (statvfs(path, &st) < 0) return 0;
+    unsigned long flags = 0;
+    if (st.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+    if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    return flags;
+}
+
+static int is_path_under(const char *path, const char *prefix) {
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+static void do_mount(const struct skiff_mount *m, int index) {
+    char target[64];
+    /* /proc and /sys must be real directories of the rootfs: a symlink there could redirect
+     * the kernel interfaces (CVE-2019-19921 and friends). Only procfs goes on /proc. */
+    int guarded = is_path_under(m->destination, "/proc") || is_path_under(m->destination, "/sys");
+    if (strcmp(m->destination, "/proc") == 0 && (m->kind != SKIFF_MOUNT_FS || strcmp(m->fstype, "proc") != 0)) {
+        fail(SKIFF_STEP_MOUNT, EINVAL, index, m->destination);
+    }
+    int is_dir = m->kind == SKIFF_MOUNT_BIND ? m->source_is_dir : 1;
+    int fd = make_in_root(m->destination, is_dir, guarded);
+    if (fd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+    fd_path(target, sizeof target, fd);
+
+    if (m->kind == SKIFF_MOUNT_BIND) {
+        unsigned long flags = MS_BIND | (m->recursive ? MS_REC : 0);
+        CHECK(mount(m->source, target, NULL, flags, NULL), SKIFF_STEP_MOUNT, index, m->destination);
+        close(fd);
+        unsigned long wanted = m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                           MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_NOSYMFOLLOW);
+        if (wanted) {
+            fd = open_in_root(m->destination, O_PATH, 0, guarded);
+            if (fd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+            fd_path(target, sizeof target, fd);
+            unsigned long flags2 = MS_BIND | MS_REMOUNT | wanted | locked_flags(target);
+            CHECK(mount(NULL, target, NULL, flags2, NULL), SKIFF_STEP_MOUNT, index, m->destination);
+        }
+    } else {
+        int rc = mount(m->source, target, m->fstype, m->flags, m->data);
+        if (rc < 0 && errno == EPERM && strcmp(m->fstype, "sysfs") == 0) {
+            /* No network namespace of our own (or not its owner): bind the host's, read-only. */
+            rc = mount("/sys", target, NULL, MS_BIND | MS_REC, NULL);
+            if (rc == 0) {
+                close(fd);
+                fd = open_in_root(m->destination, O_PATH, 0, guarded);
+                if (fd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+                fd_path(target, sizeof target, fd);
+                rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                           MS_NOEXEC | locked_flags(target), NULL);
+            }
+        } else if (rc < 0 && errno == EPERM && strcmp(m->fstype, "mqueue") == 0) {
+            /* No IPC namespace of our own: bind the host's message queues. */
+            rc = mount("/dev/mqueue", target, NULL, MS_BIND | MS_REC, NULL);
+        }
+        if (rc < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+    }
+    if (m->propagation) {
+        close(fd);
+        fd = open_in_root(m->destination, O_PATH, 0, guarded);
+        if (fd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+        fd_path(target, sizeof target, fd);
+        CHECK(mount(NULL, target, NULL, m->propagation, NULL), SKIFF_STEP_MOUNT, index, m->destination);
+    }
+    close(fd);
+}
+
+/* /dev on a tmpfs: the usual devices and links. In a user namespace mknod is not allowed, so
+ * the host's device nodes are bind-mounted instead (as crun and runc do rootless). */
+static void make_devices(const struct skiff_child_config *c) {
+    static const struct { const char *name; unsigned maj, min; } devices[] = {
+        {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+    };
+    char path[64], host[64], target[64];
+    for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
+        snprintf(path, sizeof path, "/dev/%s", devices[i].name);
+        if (c->bind_devices) {
+            int fd = make_in_root(path, 0, 1);
+            if (fd < 0) fail(SKIFF_STEP_DEVICES, errno, (int)i, path);
+            fd_path(target, sizeof target, fd);
+            snprintf(host, sizeof host, "/dev/%s", devices[i].name);
+            CHECK(mount(host, target, NULL, MS_BIND, NULL), SKIFF_STEP_DEVICES, (int)i, path);
+            close(fd);
+        } else {
+            int dev = open_in_root("/dev", O_PATH | O_DIRECTORY, 0, 1);
+            if (dev < 0) fail(SKIFF_STEP_DEVICES, errno, (int)i, "/dev");
+            int rc = mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].maj, devices[i].min));
+            if (rc < 0 && errno != EEXIST) fail(SKIFF_STEP_DEVICES, errno, (int)i, path);
+            /* mknod honours the umask: set the mode explicitly. */
+            char p2[64];
+            int nfd = openat(dev, devices[i].name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+            if (nfd >= 0) {
+                fd_path(p2, sizeof p2, nfd);
+                (void)chmod(p2, 0666);
+                close(nfd);
+            }
+            close(dev);
+        }
+    }
+    static const struct { const char *name, *target; } links[] = {
+        {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+        {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}, {"ptmx", "pts/ptmx"},
+    };
+    int dev = open_in_root("/dev", O_PATH | O_DIRECTORY, 0, 1);
+    if (dev < 0) fail(SKIFF_STEP_DEVICES, errno, -1, "/dev");
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST) {
+            snprintf(path, sizeof path, "/dev/%s", links[i].name);
+            fail(SKIFF_STEP_DEVICES, errno, -1, path);
+        }
+    }
+    close(dev);
+}
+
+static int has_dev_mount(const struct skiff_child_config *c) {
+    for (int i = 0; i < c->n_mounts; i++) {
+        if (strcmp(c->mounts[i].destination, "/dev") == 0) return 1;
+    }
+    return 0;
+}
+
+static void setup_rootfs(const struct skiff_child_config *c) {
+    unsigned long propagation = c->rootfs_propagation ? c->rootfs_propagation : (MS_REC | MS_PRIVATE);
+    CHECK(mount(NULL, "/", NULL, propagation, NULL), SKIFF_STEP_MOUNT_PRIVATE, -1, "/");
+    if (c->rootfs_fstype) {
+        CHECK(mount(c->rootfs_fstype, c->rootfs, c->rootfs_fstype, 0, c->rootfs_data),
+              SKIFF_STEP_ROOTFS_MOUNT, -1, c->rootfs);
+    }
+    /* pivot_root needs the new root to be a mount point. */
+    CHECK(mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL), SKIFF_STEP_ROOTFS_BIND, -1, c->rootfs);
+    rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) fail(SKIFF_STEP_ROOTFS_BIND, errno, -1, c->rootfs);
+
+    for (int i = 0; i < c->n_mounts; i++) {
+        do_mount(&c->mounts[i], i);
+        if (strcmp(c->mounts[i].destination, "/dev") == 0 && has_dev_mount(c)) {
+            make_devices(c);
+        }
+    }
+
+    CHECK(fchdir(rootfd), SKIFF_STEP_PIVOT_ROOT, -1, c->rootfs);
+    CHECK(syscall(SYS_pivot_root, ".", "."), SKIFF_STEP_PIVOT_ROOT, -1, c->rootfs);
+    /* The old root is stacked under the new one: make it private, then detach it. */
+    CHECK(mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL), SKIFF_STEP_PIVOT_ROOT, -1, "old root");
+    CHECK(umount2(".", MNT_DETACH), SKIFF_STEP_PIVOT_ROOT, -1, "old root");
+    CHECK(chdir("/"), SKIFF_STEP_PIVOT_ROOT, -1, "/");
+    close(rootfd);
+    rootfd = -1;
+
+    for (int i = 0; i < c->n_masked_paths; i++) {
+        const char *p = c->masked_paths[i];
+        struct stat st;
+        if (stat(p, &st) < 0) {
+            if (errno == ENOENT) continue;
+            fail(SKIFF_STEP_MASK, errno, i, p);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            CHECK(mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k"),
+                  SKIFF_STEP_MASK, i, p);
+        } else {
+            CHECK(mount("/dev/null", p, NULL, MS_BIND, NULL), SKIFF_STEP_MASK, i, p);
+        }
+    }
+    for (int i = 0; i < c->n_readonly_paths; i++) {
+        const char *p = c->readonly_paths[i];
+        if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+            if (errno == ENOENT) continue;
+            fail(SKIFF_STEP_READONLY_PATH, errno, i, p);
+        }
+        CHECK(mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(p), NULL),
+              SKIFF_STEP_READONLY_PATH, i, p);
+    }
+    if (c->rootfs_readonly) {
+        CHECK(mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL),
+              SKIFF_STEP_ROOTFS_READONLY, -1, "/");
+    }
+}
+
+/* ---- the rest of the process set-up ------------------------------------------------------ */
+
+static void write_file(const char *path, const char *text, int step, int index) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail(step, errno, index, path);
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len) fail(step, errno, index, path);
+    close(fd);
+}
+
+static void set_identity(const struct skiff_child_config *c) {
+    CHECK(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), SKIFF_STEP_CAPS, -1, "keepcaps");
+    for (int cap = 0; cap <= c->last_cap; cap++) {
+        if (c->cap_bounding & (1ULL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+            fail(SKIFF_STEP_CAPS_BOUNDING, errno, cap, "bounding set");
+        }
+    }
+    if (c->n_groups > 0) {
+        gid_t groups[64];
+        int n = c->n_groups < 64 ? c->n_groups : 64;
+        for (int i = 0; i < n; i++) groups[i] = c->groups[i];
+        CHECK(syscall(SYS_setgroups, n, groups), SKIFF_STEP_GROUPS, -1, "setgroups");
+    } else if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM) {
+        /* EPERM: a user namespace with setgroups denied (single-id map): nothing to drop. */
+        fail(SKIFF_STEP_GROUPS, errno, -1, "setgroups");
+    }
+    CHECK(syscall(SYS_setresgid, c->gid, c->gid, c->gid), SKIFF_STEP_SETGID, (int)c->gid, "setresgid");
+    CHECK(syscall(SYS_setresuid, c->uid, c->uid, c->uid), SKIFF_STEP_SETUID, (int)c->uid, "setresuid");
+
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    data[0].effective = (uint32_t)c->cap_effective;
+    data[1].effective = (uint32_t)(c->cap_effective >> 32);
+    data[0].permitted = (uint32_t)c->cap_permitted;
+    data[1].permitted = (uint32_t)(c->cap_permitted >> 32);
+    data[0].inheritable = (uint32_t)c->cap_inheritable;
+    data[1].inheritable = (uint32_t)(c->cap_inheritable >> 32);
+    CHECK(syscall(SYS_capset, &header, data), SKIFF_STEP_CAPS, -1, "capset");
+    CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), SKIFF_STEP_CAPS_AMBIENT, -1, "clear");
+    for (int cap = 0; cap <= c->last_cap; cap++) {
+        if (!(c->cap_ambient & (1ULL << cap))) continue;
+        CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), SKIFF_STEP_CAPS_AMBIENT, cap, "raise");
+    }
+    CHECK(prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), SKIFF_STEP_CAPS, -1, "keepcaps");
+}
+
+/* Finds argv[0] in PATH (from the container's environment) the way execvp would, so that a
+ * missing command is reported before `start` (Docker: exit 127 "executable file not found"). */
+static const char *find_executable(const struct skiff_child_config *c, char *buf, size_t size) {
+    const char *name = c->argv[0];
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) < 0) fail(SKIFF_STEP_EXEC, errno, -1, name);
+        struct stat st;
+        if (stat(name, &st) == 0 && S_ISDIR(st.st_mode)) fail(SKIFF_STEP_EXEC, EACCES, -1, name);
+        return name;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (int i = 0; c->envp[i]; i++) {
+        if (strncmp(c->envp[i], "PATH=", 5) == 0) {
+            path = c->envp[i] + 5;
+            break;
+        }
+    }
+    int denied = 0;
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len == 0) {
+            snprintf(buf, size, "./%s", name);
+        } else {
+            snprintf(buf, size, "%.*s/%s", (int)len, path, name);
+        }
+        struct stat st;
+        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(buf, X_OK) == 0) return buf;
+            denied = 1;
+        }
+        path += len;
+        if (*path == ':') path++;
+    }
+    fail(SKIFF_STEP_EXEC, denied ? EACCES : ENOENT, -1, name);
+}
+
+/* Closes every descriptor from 3 up except those in keep[]. */
+static void close_others(const int *keep, int n) {
+    int sorted[8];
+    int count = 0;
+    for (int i = 0; i < n && count < 8; i++) {
+        if (keep[i] >= 3) sorted[count++] = keep[i];
+    }
+    for (int i = 1; i < count; i++) {
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    }
+    unsigned int from = 3;
+    for (int i = 0; i < count; i++) {
+        if ((unsigned)sorted[i] > from) syscall(SYS_close_range, from, (unsigned)sorted[i] - 1, 0);
+        from = (unsigned)sorted[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static void make_terminal(void) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) fail(SKIFF_STEP_TERMINAL, errno, -1, "/dev/ptmx");
+    int unlock = 0;
+    CHECK(ioctl(master, TIOCSPTLCK, &unlock), SKIFF_STEP_TERMINAL, -1, "unlockpt");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0) fail(SKIFF_STEP_TERMINAL, errno, -1, "open pty");
+    struct skiff_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = SKIFF_MSG_CONSOLE;
+    if (skiff_msg_send(sync_fd, &msg) < 0 || skiff_send_fd(sync_fd, master) < 0) {
+        fail(SKIFF_STEP_TERMINAL, errno, -1, "send pty");
+    }
+    close(master);
+    CHECK(setsid(), SKIFF_STEP_TERMINAL, -1, "setsid");
+    CHECK(ioctl(slave, TIOCSCTTY, 0), SKIFF_STEP_TERMINAL, -1, "TIOCSCTTY");
+    for (int fd = 0; fd < 3; fd++) CHECK(dup2(slave, fd), SKIFF_STEP_TERMINAL, fd, "dup2");
+    if (slave > 2) close(slave);
+}
+
+static void __attribute__((noreturn)) child_main(const struct skiff_child_config *c) {
+    sync_fd = c->sync_fd;
+    /* Until the container is created, it dies with its creator. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* Nothing in the container may ptrace or open /proc/PID/exe of this process while it still
+     * runs the runtime's code (CVE-2019-5736). execve resets it for the container's program. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    for (int i = 0; i < c->n_setns; i++) {
+        CHECK(setns(c->setns_fds[i], c->setns_types[i]), SKIFF_STEP_SETNS, i, "setns");
+        close(c->setns_fds[i]);
+    }
+    if (c->join_pid_namespace) {
+        /* setns(CLONE_NEWPID) applies to children: the container process is our child. */
+        pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0) fail(SKIFF_STEP_SETNS, errno, -1, "fork into pid namespace");
+        if (pid > 0) {
+            struct skiff_msg msg;
+            memset(&msg, 0, sizeof msg);
+            msg.type = SKIFF_MSG_PID;
+            msg.index = pid;
+            (void)skiff_msg_send(sync_fd, &msg);
+            _exit(0);
+        }
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    }
+
+    int keep[4] = {sync_fd, c->start_fifo_fd, -1, -1};
+    close_others(keep, 2);
+
+    if (c->wait_for_mapping) {
+        struct skiff_msg msg;
+        memset(&msg, 0, sizeof msg);
+        msg.type = SKIFF_MSG_NEED_MAPPING;
+        if (skiff_msg_send(sync_fd, &msg) < 0) _exit(127);
+        if (skiff_msg_recv(sync_fd, &msg) < 0 || msg.type != SKIFF_MSG_MAPPED) _exit(127);
+        /* Become root of the new namespace (our own id maps to 0). */
+        CHECK(syscall(SYS_setresgid, 0, 0, 0), SKIFF_STEP_SETUP_IDENTITY, -1, "setresgid 0");
+        CHECK(syscall(SYS_setresuid, 0, 0, 0), SKIFF_STEP_SETUP_IDENTITY, -1, "setresuid 0");
+    }
+
+    if (c->clone_flags & CLONE_NEWNET) {
+        /* A private network namespace starts with loopback down. */
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail(SKIFF_STEP_NETWORK, errno, -1, "lo");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(SKIFF_STEP_NETWORK, errno, -1, "lo");
+        close(s);
+    }
+
+    if (c->rootfs) setup_rootfs(c);
+
+    if (c->hostname) CHECK(sethostname(c->hostname, strlen(c->hostname)), SKIFF_STEP_HOSTNAME, -1, c->hostname);
+    if (c->domainname) {
+        CHECK(setdomainname(c->domainname, strlen(c->domainname)), SKIFF_STEP_HOSTNAME, -1, c->domainname);
+    }
+    for (int i = 0; i < c->n_sysctls; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "/proc/sys/%s", c->sysctl_keys[i]);
+        write_file(path, c->sysctl_values[i], SKIFF_STEP_SYSCTL, i);
+    }
+    for (int i = 0; i < c->n_rlimits; i++) {
+        struct rlimit limit = {(rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard};
+        CHECK(setrlimit(c->rlimits[i].resource, &limit), SKIFF_STEP_RLIMIT, i, "setrlimit");
+    }
+    if (c->set_oom_score_adj) {
+        char text[32];
+        snprintf(text, sizeof text, "%d", c->oom_score_adj);
+        write_file("/proc/self/oom_score_adj", text, SKIFF_STEP_OOM_SCORE, -1);
+    }
+    if (c->terminal) make_terminal();
+
+    set_identity(c);
+
+    /* The working directory must lie inside the container: refuse descriptor paths, and
+     * refuse a directory the kernel cannot name from the new root (CVE-2024-21626). */
+    const char *cwd = c->cwd ? c->cwd : "/";
+    if (cwd[0] != '/' || is_path_under(cwd, "/proc/self/fd") || is_path_under(cwd, "/proc/thread-self/fd")) {
+        fail(SKIFF_STEP_CWD, EINVAL, -1, cwd);
+    }
+    CHECK(chdir(cwd), SKIFF_STEP_CWD, -1, cwd);
+    char actual[PATH_MAX];
+    if (syscall(SYS_getcwd, actual, sizeof actual) < 0 || actual[0] != '/') {
+        fail(SKIFF_STEP_CWD, ENOENT, -1, cwd);
+    }
+
+    if (c->no_new_privs) CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), SKIFF_STEP_NO_NEW_PRIVS, -1, "");
+    if (c->selinux_exec_label) {
+        write_file("/proc/thread-self/attr/exec", c->selinux_exec_label, SKIFF_STEP_SELINUX, -1);
+    }
+
+    char found[PATH_MAX];
+    const char *executable = find_executable(c, found, sizeof found);
+
+    struct skiff_msg ready;
+    memset(&ready, 0, sizeof ready);
+    ready.type = SKIFF_MSG_READY;
+    if (skiff_msg_send(sync_fd, &ready) < 0) _exit(127);
+
+    if (c->start_fifo_fd >= 0) {
+        /* Created: wait for `start`, which opens the fifo for reading. The creator may be gone
+         * by then, so the container must not die with it any more. */
+        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        char fifo[64];
+        fd_path(fifo, sizeof fifo, c->start_fifo_fd);
+        int fd = open(fifo, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) fail(SKIFF_STEP_WAIT_START, errno, -1, "exec.fifo");
+        if (write(fd, "0", 1) != 1) fail(SKIFF_STEP_WAIT_START, errno, -1, "exec.fifo");
+        close(fd);
+        close(c->start_fifo_fd);
+    }
+
+    /* Only 0, 1 and 2 survive execve. */
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) fail(SKIFF_STEP_CLOSE_FDS, errno, -1, "");
+
+    if (c->seccomp_bpf && c->seccomp_len > 0) {
+        struct sock_fprog prog = {(unsigned short)(c->seccomp_len / sizeof(struct sock_filter)),
+                                  (struct sock_filter *)c->seccomp_bpf};
+        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), SKIFF_STEP_SECCOMP, -1, "");
+    }
+    execve(executable, (char *const *)c->argv, (char *const *)c->envp);
+    fail(SKIFF_STEP_EXEC, errno, -1, executable);
+}
+
+pid_t skiff_clone_child(const struct skiff_child_config *config) {
+    /* A raw clone without CLONE_VM behaves like fork (the child runs on a copy of this stack),
+     * so no separate stack is needed; the namespaces come from the flags. */
+    long pid = syscall(SYS_clone, (unsigned long)config->clone_flags | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) return -errno;
+    if (pid == 0) child_main(config);
+    return (pid_t)pid;
+}

@@ -1,0 +1,293 @@
+import CRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the child side needs, resolved by the parent. The C code runs it between clone and
+/// execve.
+struct LaunchPlan {
+    struct BindOrMount {
+        var kind: Int32
+        var source: String
+        var destination: String
+        var fstype: String
+        var flags: UInt
+        var propagation: UInt
+        var data: String
+        var recursive: Bool
+        var sourceIsDirectory: Bool
+    }
+
+    var cloneFlags: Int32 = 0
+    /// Namespaces to join: (path, CLONE_NEW* type), user namespace first.
+    var join: [(path: String, type: Int32)] = []
+    var newUserNamespace = false
+    var uidMappings: [IDMapping] = []
+    var gidMappings: [IDMapping] = []
+    var rootfs: String?
+    var rootfsFSType: String?
+    var rootfsData: String?
+    var rootfsReadonly = false
+    var rootfsPropagation: UInt = 0
+    var mounts: [BindOrMount] = []
+    var bindDevices = false
+    var maskedPaths: [String] = []
+    var readonlyPaths: [String] = []
+    var hostname: String?
+    var domainname: String?
+    var sysctls: [(String, String)] = []
+    var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+    var oomScoreAdj: Int32?
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+    var groups: [UInt32] = []
+    var capabilities = (bounding: UInt64(0), effective: UInt64(0), permitted: UInt64(0),
+                        inheritable: UInt64(0), ambient: UInt64(0))
+    var noNewPrivileges = false
+    var selinuxExecLabel: String?
+    var seccomp: [UInt8]?
+    var cwd = "/"
+    var args: [String] = []
+    var env: [String] = []
+    var terminal = false
+    /// Wait on this fifo for `start`; nil: exec as soon as set up.
+    var startFifo: String?
+    var joinsPidNamespace: Bool { join.contains { $0.type == Int32(SKIFF_CLONE_NEWPID) } }
+}
+
+/// A child created and set up, stopped before exec (waiting for `start`) or already running.
+struct LaunchedChild {
+    var pid: Int32
+    /// The pty master when the plan asked for a terminal.
+    var consoleMaster: Int32?
+}
+
+enum ChildLauncher {
+    /// Clones the child, answers its requests (id maps), and returns once it reports ready. Any
+    /// failure in the child comes back as "step: object: errno text".
+    static func launch(_ plan: LaunchPlan, idForErrors id: String) throws -> LaunchedChild {
+        var fds: [Int32] = [-1, -1]
+        let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
+        guard rc == 0 else { throw RuntimeError(.system, "create \(id): socketpair: \(errnoText(-rc))", errno: -rc) }
+        let (parentEnd, childEnd) = (fds[0], fds[1])
+        defer { close(parentEnd) }
+
+        var joinFDs: [Int32] = []
+        defer { for fd in joinFDs { close(fd) } }
+        for (path, _) in plan.join {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                close(childEnd)
+                throw FileIO.system("create \(id): open namespace \(path)", .notFound)
+            }
+            joinFDs.append(fd)
+        }
+        var fifoFD: Int32 = -1
+        if let fifo = plan.startFifo {
+            fifoFD = open(fifo, Int32(SKIFF_O_PATH) | O_CLOEXEC)
+            guard fifoFD >= 0 else {
+                close(childEnd)
+                throw FileIO.system("create \(id): open \(fifo)")
+            }
+        }
+        defer { if fifoFD >= 0 { close(fifoFD) } }
+
+        let strings = CStrings()
+        var mounts = plan.mounts.map { m in
+            skiff_mount(kind: m.kind, source: strings.add(m.source), destination: strings.add(m.destination),
+                        fstype: strings.add(m.fstype), flags: m.flags, propagation: m.propagation,
+                        data: m.data.isEmpty ? nil : strings.add(m.data), recursive: m.recursive ? 1 : 0,
+                        source_is_dir: m.sourceIsDirectory ? 1 : 0)
+        }
+        var rlimits = plan.rlimits.map { skiff_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
+        var masked = strings.array(plan.maskedPaths)
+        var readonly = strings.array(plan.readonlyPaths)
+        var sysctlKeys = strings.array(plan.sysctls.map { $0.0.replacingDots() })
+        var sysctlValues = strings.array(plan.sysctls.map { $0.1 })
+        var argv = strings.array(plan.args) + [nil]
+        var envp = strings.array(plan.env) + [nil]
+        var groups = plan.groups
+        var seccomp = plan.seccomp ?? []
+
+        var config = skiff_child_config()
+        config.clone_flags = plan.cloneFlags
+        withUnsafeMutableBytes(of: &config.setns_fds) { raw in
+            let p = raw.bindMemory(to: Int32.self)
+            for (i, fd) in joinFDs.prefix(8).enumerated() { p[i] = fd }
+        }
+        withUnsafeMutableBytes(of: &config.setns_types) { raw in
+            let p = raw.bindMemory(to: Int32.self)
+            for (i, j) in plan.join.prefix(8).enumerated() { p[i] = j.type }
+        }
+        config.n_setns = Int32(min(joinFDs.count, 8))
+        config.join_pid_namespace = plan.joinsPidNamespace ? 1 : 0
+        config.sync_fd = childEnd
+        config.wait_for_mapping = plan.newUserNamespace ? 1 : 0
+        config.rootfs = plan.rootfs.map(strings.add)
+        config.rootfs_fstype = plan.rootfsFSType.map(strings.add)
+        config.rootfs_data = plan.rootfsData.map(strings.add)
+        config.rootfs_readonly = plan.rootfsReadonly ? 1 : 0
+        config.rootfs_propagation = plan.rootfsPropagation
+        config.n_mounts = Int32(mounts.count)
+        config.bind_devices = plan.bindDevices ? 1 : 0
+        config.n_masked_paths = Int32(masked.count)
+        config.n_readonly_paths = Int32(readonly.count)
+        config.hostname = plan.hostname.map(strings.add)
+        config.domainname = plan.domainname.map(strings.add)
+        config.n_sysctls = Int32(plan.sysctls.count)
+        config.n_rlimits = Int32(rlimits.count)
+        config.set_oom_score_adj = plan.oomScoreAdj == nil ? 0 : 1
+        config.oom_score_adj = plan.oomScoreAdj ?? 0
+        config.uid = plan.uid
+        config.gid = plan.gid
+        config.n_groups = Int32(groups.count)
+        config.cap_bounding = plan.capabilities.bounding
+        config.cap_effective = plan.capabilities.effective
+        config.cap_permitted = plan.capabilities.permitted
+        config.cap_inheritable = plan.capabilities.inheritable
+        config.cap_ambient = plan.capabilities.ambient
+        config.last_cap = skiff_last_cap()
+        config.no_new_privs = plan.noNewPrivileges ? 1 : 0
+        config.selinux_exec_label = plan.selinuxExecLabel.map(strings.add)
+        config.seccomp_len = seccomp.count
+        config.cwd = strings.add(plan.cwd)
+        config.start_fifo_fd = fifoFD
+        config.terminal = plan.terminal ? 1 : 0
+
+        let pid: pid_t = mounts.withUnsafeBufferPointer { mountsPointer in
+            rlimits.withUnsafeBufferPointer { rlimitsPointer in
+                masked.withUnsafeBufferPointer { maskedPointer in
+                    readonly.withUnsafeBufferPointer { readonlyPointer in
+                        sysctlKeys.withUnsafeBufferPointer { keysPointer in
+                            sysctlValues.withUnsafeBufferPointer { valuesPointer in
+                                argv.withUnsafeBufferPointer { argvPointer in
+                                    envp.withUnsafeBufferPointer { envpPointer in
+                                        groups.withUnsafeBufferPointer { groupsPointer in
+                                            seccomp.withUnsafeBufferPointer { seccompPointer in
+                                                config.mounts = mountsPointer.baseAddress
+                                                config.rlimits = rlimitsPointer.baseAddress
+                                                config.masked_paths = maskedPointer.baseAddress.map { UnsafePointer($0) }
+                                                config.readonly_paths = readonlyPointer.baseAddress.map { UnsafePointer($0) }
+                                                config.sysctl_keys = keysPointer.baseAddress.map { UnsafePointer($0) }
+                                                config.sysctl_values = valuesPointer.baseAddress.map { UnsafePointer($0) }
+                                                config.argv = argvPointer.baseAddress.map { UnsafePointer($0) }
+                                                config.envp = envpPointer.baseAddress.map { UnsafePointer($0) }
+                                                config.groups = groupsPointer.baseAddress
+                                                config.seccomp_bpf = seccompPointer.count > 0 ? seccompPointer.baseAddress : nil
+                                                return skiff_clone_child(&config)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        close(childEnd)
+        _ = withExtendedLifetime(strings) {}
+        _ = (mounts.count, rlimits.count)
+        guard pid > 0 else {
+            throw RuntimeError(.system, "create \(id): clone: \(errnoText(-pid))", errno: -pid)
+        }
+
+        var child = LaunchedChild(pid: pid, consoleMaster: nil)
+        var containerPid = pid
+        do {
+            while true {
+                var message = skiff_msg()
+                var passed: Int32 = -1
+                let rc = skiff_msg_recv_fd(parentEnd, &message, &passed)
+                if rc == -EPIPE {
+                    throw RuntimeError(.system, "create \(id): the container process exited during set-up")
+                }
+                guard rc == 0 else {
+                    throw RuntimeError(.system, "create \(id): sync: \(errnoText(-rc))", errno: -rc)
+                }
+                switch Int(message.type) {
+                case Int(SKIFF_MSG_NEED_MAPPING.rawValue):
+                    try IDMapWriter.write(pid: containerPid, uid: plan.uidMappings, gid: plan.gidMappings, id: id)
+                    var reply = skiff_msg()
+                    reply.type = Int32(SKIFF_MSG_MAPPED.rawValue)
+                    _ = skiff_msg_send(parentEnd, &reply)
+                case Int(SKIFF_MSG_PID.rawValue):
+                    // The intermediate process forked the real one into the joined pid namespace.
+                    var status: Int32 = 0
+                    _ = waitpid(pid, &status, 0)
+                    containerPid = message.index
+                    child.pid = containerPid
+                case Int(SKIFF_MSG_CONSOLE.rawValue):
+                    if passed >= 0 { child.consoleMaster = passed }
+                case Int(SKIFF_MSG_READY.rawValue):
+                    return child
+                case Int(SKIFF_MSG_ERROR.rawValue):
+                    throw childError(message, id: id)
+                default:
+                    throw RuntimeError(.system, "create \(id): unexpected message \(message.type) from the child")
+                }
+            }
+        } catch {
+            kill(containerPid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(containerPid, &status, 0)
+            if let master = child.consoleMaster { close(master) }
+            throw error
+        }
+    }
+
+    /// "create ID: mount /proc: Operation not permitted", with the errno kept.
+    static func childError(_ message: skiff_msg, id: String) -> RuntimeError {
+        let step = String(cString: skiff_step_name(message.step))
+        let detail = withUnsafeBytes(of: message.detail) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+        let code: RuntimeError.Code
+        switch message.err {
+        case ENOENT: code = .notFound
+        case EPERM, EACCES: code = .permissionDenied
+        case EINVAL: code = .invalidArgument
+        default: code = .system
+        }
+        let object = detail.isEmpty ? "" : " \(detail)"
+        if Int(message.step) == Int(SKIFF_STEP_EXEC.rawValue) && message.err == ENOENT {
+            return RuntimeError(.notFound, "create \(id): exec: \"\(detail)\": executable file not found in $PATH",
+                                errno: ENOENT)
+        }
+        if Int(message.step) == Int(SKIFF_STEP_EXEC.rawValue) && message.err == EACCES {
+            return RuntimeError(.permissionDenied, "create \(id): exec: \"\(detail)\": permission denied", errno: EACCES)
+        }
+        return RuntimeError(code, "create \(id): \(step)\(object): \(errnoText(message.err))", errno: message.err)
+    }
+}
+
+func errnoText(_ value: Int32) -> String {
+    String(cString: strerror(value))
+}
+
+/// C strings that live as long as this object.
+final class CStrings {
+    private var pointers: [UnsafeMutablePointer<CChar>] = []
+
+    func add(_ s: String) -> UnsafePointer<CChar> {
+        let p = strdup(s)!
+        pointers.append(p)
+        return UnsafePointer(p)
+    }
+
+    func array(_ strings: [String]) -> [UnsafePointer<CChar>?] {
+        strings.map { add($0) }
+    }
+
+    deinit {
+        for p in pointers { free(p) }
+    }
+}
+
+extension String {
+    /// `net.ipv4.ip_forward` -> `net/ipv4/ip_forward` (a /proc/sys path).
+    func replacingDots() -> String {
+        String(map { $0 == "." ? "/" : $0 })
+    }
+}

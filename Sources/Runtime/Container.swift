@@ -1,0 +1,236 @@
+import CRuntime
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One container under a state root, with the OCI runtime lifecycle: create, start, state, kill,
+/// delete (and run = create + start + wait).
+public struct Container: Sendable {
+    public let id: String
+    /// The state root (`--root`): one directory per container.
+    public let root: String
+
+    public init(id: String, root: String) throws {
+        try Container.validate(id: id)
+        self.id = id
+        self.root = root
+    }
+
+    var directory: StateDirectory { StateDirectory(path: root + "/" + id) }
+
+    /// Ids as runc accepts them: letters, digits, `_`, `+`, `-`, `.`; not `.` or `..`.
+    static func validate(id: String) throws {
+        let allowed = id.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+        }
+        guard !id.isEmpty, id.utf8.count <= 1024, allowed, id != ".", id != ".." else {
+            throw RuntimeError(.invalidArgument, "invalid container id \"\(id)\"")
+        }
+    }
+
+    /// The default state root: `$XDG_RUNTIME_DIR/skiff/runtime`, `/run/skiff/runtime` for root.
+    public static func defaultRoot(environment: [String: String]) -> String {
+        if getuid() == 0 { return "/run/skiff/runtime" }
+        let runtime = environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/user/\(getuid())"
+        return runtime + "/skiff/runtime"
+    }
+
+    // MARK: - create
+
+    /// Creates the container from `bundle`: its process is set up and waits for `start`.
+    /// Returns the pid. A failure leaves no state behind.
+    @discardableResult
+    public func create(bundle: String, consoleSocket: String? = nil, pidFile: String? = nil,
+                       warn: (String) -> Void = { _ in }) throws -> Int32 {
+        let bundle = try Container.absolute(bundle)
+        let spec = try Spec.load(bundle: bundle)
+        var plan = try LaunchPlan(spec: spec, bundle: bundle, warn: warn)
+        if plan.terminal && consoleSocket == nil {
+            throw RuntimeError(.invalidArgument, "create \(id): process.terminal needs --console-socket")
+        }
+
+        try makeDirectory(root, mode: 0o700)
+        guard mkdir(directory.path, 0o700) == 0 else {
+            if errno == EEXIST { throw RuntimeError(.exists, "container \"\(id)\" already exists") }
+            throw FileIO.system("create \(id): mkdir \(directory.path)")
+        }
+        do {
+            guard mkfifo(directory.startFifo, 0o600) == 0 else { throw FileIO.system("create \(id): mkfifo") }
+            plan.startFifo = directory.startFifo
+            let child = try ChildLauncher.launch(plan, idForErrors: id)
+            do {
+                if let master = child.consoleMaster {
+                    defer { close(master) }
+                    try Container.sendConsole(master, to: consoleSocket!, id: id)
+                }
+                guard let info = ProcessInfo.stat(child.pid) else {
+                    throw RuntimeError(.system, "create \(id): the container process exited during set-up")
+                }
+                try directory.write(ContainerState(
+                    ociVersion: spec.ociVersion, id: id, pid: child.pid, pidStartTime: info.startTime,
+                    bundle: bundle, rootfs: plan.rootfs ?? "", created: Container.now(),
+                    annotations: spec.annotations))
+                if let pidFile {
+                    try FileIO.writeAtomically(pidFile, Array("\(child.pid)".utf8), mode: 0o644)
+                }
+            } catch {
+                Glibc.kill(child.pid, SIGKILL)
+                throw error
+            }
+            return child.pid
+        } catch {
+            FileIO.removeTree(directory.path)
+            throw error
+        }
+    }
+
+    // MARK: - start, state, kill, delete
+
+    /// Lets a created container's process exec its program.
+    public func start() throws {
+        let state = try directory.read(id: id)
+        guard status(of: state) == .created else {
+            throw RuntimeError(.invalidState, "cannot start container \"\(id)\": it is \(status(of: state).rawValue), not created")
+        }
+        let fd = open(directory.startFifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIO.system("start \(id): open exec.fifo") }
+        defer { close(fd) }
+        // The process opens the fifo for writing as soon as a reader exists, then writes a byte.
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var waited = 0
+        while waited < 10_000 {
+            let n = poll(&poller, 1, 100)
+            if n > 0 && poller.revents & Int16(POLLIN) != 0 { break }
+            if !ProcessInfo.isAlive(state.pid, startTime: state.pidStartTime) {
+                throw RuntimeError(.invalidState, "start \(id): the container process has exited")
+            }
+            waited += 100
+        }
+        var byte: UInt8 = 0
+        let n = read(fd, &byte, 1)
+        guard n == 1 else { throw RuntimeError(.system, "start \(id): the container process did not answer") }
+        unlink(directory.startFifo)
+    }
+
+    public func state() throws -> StateOutput {
+        let state = try directory.read(id: id)
+        let current = status(of: state)
+        return StateOutput(ociVersion: state.ociVersion, id: id, status: current.rawValue,
+                           pid: current == .stopped ? 0 : state.pid, bundle: state.bundle, rootfs: state.rootfs,
+                           created: state.created, annotations: state.annotations)
+    }
+
+    public func kill(signal: Int32) throws {
+        let state = try directory.read(id: id)
+        let current = status(of: state)
+        guard current == .created || current == .running else {
+            throw RuntimeError(.invalidState, "cannot kill container \"\(id)\": it is \(current.rawValue)")
+        }
+        guard Glibc.kill(state.pid, signal) == 0 else { throw FileIO.system("kill \(id)") }
+    }
+
+    /// Removes a stopped container; with `force`, kills it first.
+    public func delete(force: Bool) throws {
+        let state: ContainerState
+        do {
+            state = try directory.read(id: id)
+        } catch let error as RuntimeError where error.code == .system {
+            // Unreadable state is moved aside, never silently lost.
+            if force {
+                rename(directory.path, directory.path + ".broken-\(time(nil))")
+                return
+            }
+            throw error
+        }
+        let current = status(of: state)
+        if current != .stopped {
+            guard force else {
+                throw RuntimeError(.invalidState, "cannot delete container \"\(id)\" that is not stopped: \(current.rawValue)")
+            }
+            _ = Glibc.kill(state.pid, SIGKILL)
+            for _ in 0..<500 where ProcessInfo.isAlive(state.pid, startTime: state.pidStartTime) {
+                usleep(10_000)
+            }
+            if ProcessInfo.isAlive(state.pid, startTime: state.pidStartTime) {
+                throw RuntimeError(.system, "delete \(id): the process \(state.pid) did not die")
+            }
+        }
+        FileIO.removeTree(directory.path)
+    }
+
+    /// create + start + wait: returns the exit code (128 + signal when killed). The state is
+    /// deleted afterwards.
+    public func run(bundle: String, warn: (String) -> Void = { _ in }) throws -> Int32 {
+        let pid = try create(bundle: bundle, warn: warn)
+        defer { try? delete(force: true) }
+        try start()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw FileIO.system("run \(id): wait") }
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    func status(of state: ContainerState) -> ContainerState.Status {
+        guard ProcessInfo.isAlive(state.pid, startTime: state.pidStartTime) else { return .stopped }
+        return access(directory.startFifo, F_OK) == 0 ? .created : .running
+    }
+
+    // MARK: - helpers
+
+    static func absolute(_ path: String) throws -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { throw FileIO.system("getcwd") }
+        return String(cString: buffer) + "/" + path
+    }
+
+    static func now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var seconds = ts.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: Int32, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        let fraction = String(ts.tv_nsec)
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + String(repeating: "0", count: 9 - fraction.count) + fraction + "Z"
+    }
+
+    func makeDirectory(_ path: String, mode: mode_t) throws {
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, mode) != 0 && errno != EEXIST { throw FileIO.system("mkdir \(prefix)") }
+        }
+    }
+
+    /// Sends the pty master to the OCI `--console-socket`.
+    static func sendConsole(_ master: Int32, to socketPath: String, id: String) throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw FileIO.system("create \(id): console socket") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard socketPath.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw RuntimeError(.invalidArgument, "create \(id): console socket path too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0 else { throw FileIO.system("create \(id): connect \(socketPath)") }
+        guard skiff_send_fd(fd, master) == 0 else { throw FileIO.system("create \(id): send console") }
+    }
+}

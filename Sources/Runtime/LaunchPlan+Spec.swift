@@ -1,0 +1,177 @@
+import CRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LaunchPlan {
+    /// Resolves an OCI spec into what the child does, checking what can be checked up front.
+    init(spec: Spec, bundle: String, warn: (String) -> Void) throws {
+        self.init()
+        guard let process = spec.process, let args = process.args, !args.isEmpty else {
+            throw RuntimeError(.invalidArgument, "config.json: process.args must name a program")
+        }
+        let isRoot = getuid() == 0
+
+        // Namespaces: new ones become clone flags, ones with a path are joined (user first).
+        var seen: Set<String> = []
+        for namespace in spec.linux?.namespaces ?? [] {
+            guard let flag = LaunchPlan.namespaceFlags[namespace.type] else {
+                throw RuntimeError(.invalidArgument, "config.json: unknown namespace type \"\(namespace.type)\"")
+            }
+            guard seen.insert(namespace.type).inserted else {
+                throw RuntimeError(.invalidArgument, "config.json: namespace \"\(namespace.type)\" listed twice")
+            }
+            if let path = namespace.path, !path.isEmpty {
+                if flag == Int32(SKIFF_CLONE_NEWUSER) {
+                    join.insert((path, flag), at: 0)
+                } else {
+                    join.append((path, flag))
+                }
+            } else {
+                cloneFlags |= flag
+            }
+        }
+        newUserNamespace = cloneFlags & Int32(SKIFF_CLONE_NEWUSER) != 0
+        let inUserNamespace = newUserNamespace || join.contains { $0.type == Int32(SKIFF_CLONE_NEWUSER) }
+        if !isRoot && !inUserNamespace {
+            throw RuntimeError(.invalidArgument, "config.json: a rootless container needs a user namespace")
+        }
+        if newUserNamespace {
+            let specUID = (spec.linux?.uidMappings ?? []).map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+            let specGID = (spec.linux?.gidMappings ?? []).map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+            if !specUID.isEmpty && !specGID.isEmpty {
+                uidMappings = specUID
+                gidMappings = specGID
+            } else if isRoot {
+                throw RuntimeError(.invalidArgument, "config.json: a user namespace needs linux.uidMappings and linux.gidMappings")
+            } else {
+                (uidMappings, gidMappings) = LaunchPlan.rootlessMappings(warn: warn)
+            }
+        }
+
+        // Root file system.
+        if let root = spec.root {
+            let path = root.path.hasPrefix("/") ? root.path : bundle + "/" + root.path
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw RuntimeError(.notFound, "config.json: root.path \(path) is not a directory")
+            }
+            rootfs = path
+            rootfsReadonly = root.readonly ?? false
+        }
+        if cloneFlags & Int32(SKIFF_CLONE_NEWNS) == 0 && rootfs != nil && !join.contains(where: { $0.type == Int32(SKIFF_CLONE_NEWNS) }) {
+            throw RuntimeError(.invalidArgument, "config.json: a root file system needs a mount namespace")
+        }
+        rootfsPropagation = try MountOptions.propagation(spec.linux?.rootfsPropagation)
+        bindDevices = inUserNamespace
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            mounts.append(try LaunchPlan.resolve(mount, index: index, bundle: bundle))
+        }
+        maskedPaths = spec.linux?.maskedPaths ?? []
+        readonlyPaths = spec.linux?.readonlyPaths ?? []
+        for path in maskedPaths + readonlyPaths + mounts.map(\.destination) where !path.hasPrefix("/") {
+            throw RuntimeError(.invalidArgument, "config.json: \"\(path)\" is not an absolute path")
+        }
+
+        if let hostname = spec.hostname, !hostname.isEmpty {
+            guard cloneFlags & Int32(SKIFF_CLONE_NEWUTS) != 0 || join.contains(where: { $0.type == Int32(SKIFF_CLONE_NEWUTS) }) else {
+                throw RuntimeError(.invalidArgument, "config.json: hostname needs a private uts namespace")
+            }
+            self.hostname = hostname
+        }
+        if let domainname = spec.domainname, !domainname.isEmpty { self.domainname = domainname }
+        sysctls = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+
+        for limit in process.rlimits ?? [] {
+            guard let resource = LaunchPlan.rlimitResources[limit.type] else {
+                throw RuntimeError(.invalidArgument, "config.json: unknown rlimit \"\(limit.type)\"")
+            }
+            guard limit.soft <= limit.hard else {
+                throw RuntimeError(.invalidArgument, "config.json: rlimit \(limit.type): soft limit above hard limit")
+            }
+            rlimits.append((resource, limit.soft, limit.hard))
+        }
+        oomScoreAdj = process.oomScoreAdj.map(Int32.init)
+        uid = process.user.uid
+        gid = process.user.gid
+        groups = process.user.additionalGids ?? []
+
+        let caps = process.capabilities
+        capabilities = (
+            bounding: try CapabilityMask(names: caps?.bounding ?? []).rawValue,
+            effective: try CapabilityMask(names: caps?.effective ?? []).rawValue,
+            permitted: try CapabilityMask(names: caps?.permitted ?? []).rawValue,
+            inheritable: try CapabilityMask(names: caps?.inheritable ?? []).rawValue,
+            ambient: try CapabilityMask(names: caps?.ambient ?? []).rawValue)
+        noNewPrivileges = process.noNewPrivileges ?? false
+        if let label = process.selinuxLabel, !label.isEmpty, SELinux.isEnabled {
+            selinuxExecLabel = label
+        }
+        if spec.linux?.seccomp != nil {
+            throw RuntimeError(.unsupported, "config.json: linux.seccomp is not supported yet")
+        }
+        cwd = process.cwd
+        self.args = args
+        env = process.env ?? []
+        terminal = process.terminal ?? false
+    }
+
+    /// The rootless map: the user's own ids as 0, then the /etc/subuid and /etc/subgid ranges.
+    static func rootlessMappings(warn: (String) -> Void) -> ([IDMapping], [IDMapping]) {
+        let uid = getuid(), gid = getgid()
+        var name = ""
+        if let pw = getpwuid(uid) { name = String(cString: pw.pointee.pw_name) }
+        var groupName = ""
+        if let gr = getgrgid(gid) { groupName = String(cString: gr.pointee.gr_name) }
+        let subuid = String(decoding: FileIO.read("/etc/subuid") ?? [], as: UTF8.self)
+        let subgid = String(decoding: FileIO.read("/etc/subgid") ?? [], as: UTF8.self)
+        let uids = SubordinateIDs.parse(subuid, user: name, id: uid)
+        var gids = SubordinateIDs.parse(subgid, user: groupName, id: gid)
+        if gids.ranges.isEmpty { gids = SubordinateIDs.parse(subgid, user: name, id: uid) }
+        if uids.ranges.isEmpty || gids.ranges.isEmpty {
+            warn("no subordinate ids for \(name.isEmpty ? String(uid) : name) in /etc/subuid or /etc/subgid: "
+                 + "the container gets a single uid and gid (its root); files owned by other ids will not work")
+            return ([IDMapping(containerID: 0, hostID: uid, size: 1)], [IDMapping(containerID: 0, hostID: gid, size: 1)])
+        }
+        return (uids.mappings(hostID: uid), gids.mappings(hostID: gid))
+    }
+
+    static func resolve(_ mount: Spec.Mount, index: Int, bundle: String) throws -> BindOrMount {
+        let options = try MountOptions(mount.options ?? [])
+        let type = mount.type ?? ""
+        let isBind = options.isBind || type == "bind"
+        if isBind {
+            guard var source = mount.source, !source.isEmpty else {
+                throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)]: a bind mount needs a source")
+            }
+            if !source.hasPrefix("/") { source = bundle + "/" + source }
+            var info = stat()
+            guard stat(source, &info) == 0 else {
+                throw RuntimeError(.notFound, "config.json: mounts[\(index)]: source \(source) does not exist")
+            }
+            return BindOrMount(kind: Int32(SKIFF_MOUNT_BIND.rawValue), source: source, destination: mount.destination,
+                               fstype: "", flags: options.flags, propagation: options.propagation, data: "",
+                               recursive: options.isRecursive, sourceIsDirectory: info.st_mode & S_IFMT == S_IFDIR)
+        }
+        guard !type.isEmpty else {
+            throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)] (\(mount.destination)): no type")
+        }
+        return BindOrMount(kind: Int32(SKIFF_MOUNT_FS.rawValue), source: mount.source ?? type,
+                           destination: mount.destination, fstype: type, flags: options.flags,
+                           propagation: options.propagation, data: options.data.joined(separator: ","),
+                           recursive: false, sourceIsDirectory: true)
+    }
+
+    static let namespaceFlags: [String: Int32] = [
+        "pid": Int32(SKIFF_CLONE_NEWPID), "network": Int32(SKIFF_CLONE_NEWNET), "mount": Int32(SKIFF_CLONE_NEWNS), "ipc": Int32(SKIFF_CLONE_NEWIPC),
+        "uts": Int32(SKIFF_CLONE_NEWUTS), "user": Int32(SKIFF_CLONE_NEWUSER), "cgroup": Int32(SKIFF_CLONE_NEWCGROUP),
+    ]
+
+    static let rlimitResources: [String: Int32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+        "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+        "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+        "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
+}

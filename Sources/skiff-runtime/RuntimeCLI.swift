@@ -1,0 +1,157 @@
+import FoundationEssentials
+import Runtime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `skiff-runtime`: an OCI runtime command line (what `skiff runtime` runs), compatible with the
+/// way engines call crun and runc: `[--root DIR] COMMAND [OPTIONS] ID`.
+@main
+enum RuntimeCLI {
+    static let usage = """
+        Usage: skiff runtime [--root DIR] COMMAND [OPTIONS] ID
+
+        An OCI runtime: runs a bundle (config.json + rootfs) in namespaces, rootless or as root.
+
+        Commands:
+          create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] ID
+                 Set up the container; its process waits for start.
+          start ID        Let the created container run its program.
+          state ID        Print the OCI state as JSON.
+          kill ID [SIGNAL]  Send a signal (default SIGTERM).
+          delete [--force] ID  Remove a stopped container (--force: kill it first).
+          run [--bundle DIR] ID  create + start + wait; exits with the container's status.
+
+        Global options:
+          --root DIR      State directory (default $XDG_RUNTIME_DIR/skiff/runtime, /run/skiff/runtime for root).
+          --log FILE, --log-format text|json, --debug, --systemd-cgroup  Accepted for compatibility.
+
+        """
+
+    static func main() {
+        var arguments = CommandLine.arguments.dropFirst()
+        var root: String?
+        // Global options come before the command.
+        while let first = arguments.first, first.hasPrefix("-") {
+            arguments.removeFirst()
+            let (name, inline) = split(first)
+            switch name {
+            case "--root": root = inline ?? arguments.popFirst()
+            case "--log", "--log-format", "--criu", "--rootless": _ = inline ?? arguments.popFirst()
+            case "--debug", "--systemd-cgroup": break
+            case "--help", "-h": print(usage, terminator: ""); return
+            case "--version", "-v": print("skiff-runtime version 0.1.0\nspec: 1.1.0"); return
+            default: usageError("unknown global option \(name)")
+            }
+        }
+        guard let command = arguments.popFirst() else { usageError("a command is needed") }
+        let stateRoot = root ?? Container.defaultRoot(environment: environment())
+        do {
+            switch command {
+            case "create":
+                let options = try parse(arguments, valued: ["--bundle", "-b", "--console-socket", "--pid-file"],
+                                        flags: ["--no-pivot", "--no-new-keyring"])
+                let container = try Container(id: options.id, root: stateRoot)
+                try container.create(bundle: options.values["--bundle"] ?? options.values["-b"] ?? ".",
+                                     consoleSocket: options.values["--console-socket"],
+                                     pidFile: options.values["--pid-file"], warn: warn)
+            case "start":
+                try Container(id: parse(arguments).id, root: stateRoot).start()
+            case "state":
+                let state = try Container(id: parse(arguments).id, root: stateRoot).state()
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(state), as: UTF8.self))
+            case "kill":
+                let options = try parse(arguments, valued: [], flags: ["--all", "-a"], extra: 1)
+                let signal = try Signals.number(options.extra.first ?? "SIGTERM")
+                try Container(id: options.id, root: stateRoot).kill(signal: signal)
+            case "delete":
+                let options = try parse(arguments, valued: [], flags: ["--force", "-f"])
+                try Container(id: options.id, root: stateRoot)
+                    .delete(force: options.flags.contains("--force") || options.flags.contains("-f"))
+            case "run":
+                let options = try parse(arguments, valued: ["--bundle", "-b"], flags: ["--detach", "-d"])
+                let code = try Container(id: options.id, root: stateRoot)
+                    .run(bundle: options.values["--bundle"] ?? options.values["-b"] ?? ".", warn: warn)
+                exit(code)
+            default:
+                usageError("unknown command \(command)")
+            }
+        } catch let error as RuntimeError {
+            fail(error.message)
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    struct Parsed {
+        var id = ""
+        var values: [String: String] = [:]
+        var flags: Set<String> = []
+        var extra: [String] = []
+    }
+
+    static func parse(_ arguments: ArraySlice<String>, valued: Set<String> = [], flags: Set<String> = [],
+                      extra: Int = 0) throws -> Parsed {
+        var parsed = Parsed()
+        var rest = arguments
+        var positionals: [String] = []
+        while let argument = rest.popFirst() {
+            if argument.hasPrefix("-") && argument.count > 1 {
+                let (name, inline) = split(argument)
+                if valued.contains(name) {
+                    guard let value = inline ?? rest.popFirst() else { usageError("option \(name) needs a value") }
+                    parsed.values[name] = value
+                } else if flags.contains(name) {
+                    parsed.flags.insert(name)
+                } else {
+                    usageError("unknown option \(name)")
+                }
+            } else {
+                positionals.append(argument)
+            }
+        }
+        guard let id = positionals.first else { usageError("a container id is needed") }
+        guard positionals.count <= 1 + extra else { usageError("unexpected argument \(positionals[1 + extra])") }
+        parsed.id = id
+        parsed.extra = Array(positionals.dropFirst())
+        return parsed
+    }
+
+    static func split(_ argument: String) -> (String, String?) {
+        guard let eq = argument.firstIndex(of: "=") else { return (argument, nil) }
+        return (String(argument[..<eq]), String(argument[argument.index(after: eq)...]))
+    }
+
+    static func environment() -> [String: String] {
+        var result: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let pair = String(cString: pointer)
+            if let eq = pair.firstIndex(of: "=") { result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...]) }
+            entry += 1
+        }
+        return result
+    }
+
+    static func warn(_ message: String) {
+        printError("skiff runtime: warning: \(message)")
+    }
+
+    static func printError(_ message: String) {
+        let line = message + "\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+
+    static func usageError(_ message: String) -> Never {
+        printError("skiff runtime: \(message)\n\n\(usage)")
+        exit(2)
+    }
+
+    static func fail(_ message: String) -> Never {
+        printError("skiff runtime: \(message)")
+        exit(1)
+    }
+}
