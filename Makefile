@@ -21,6 +21,7 @@ build:
 install: build
 	install -D -m 0755 .build/release/skiff $(DESTDIR)$(PREFIX)/bin/skiff
 	install -D -m 0755 .build/release/skiff-runtime $(DESTDIR)$(PREFIX)/bin/skiff-runtime
+	install -D -m 0644 share/seccomp.json $(DESTDIR)$(PREFIX)/share/skiff/seccomp.json
 	install -D -m 0644 systemd/skiff.socket $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.socket
 	sed 's|/usr/local/bin/skiff|$(PREFIX)/bin/skiff|' systemd/skiff.service > skiff.service.tmp
 	install -D -m 0644 skiff.service.tmp $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.service

@@ -7,7 +7,7 @@ mode=${1:-run}
 packages=(libseccomp-dev libcap-dev libselinux1-dev libsqlite3-dev pkg-config uidmap)
 if [ "$mode" = "--test" ]; then
     # systemd: systemd-socket-activate and systemd-analyze; busybox-static: test images later.
-    packages+=(systemd busybox-static python3 sqlite3 util-linux procps)
+    packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc)
 fi
 
 sudo=""

@@ -457,6 +457,13 @@ static void make_terminal(void) {
     if (slave > 2) close(slave);
 }
 
+static void load_seccomp(const struct skiff_child_config *c) {
+    if (!c->seccomp_bpf || c->seccomp_len == 0) return;
+    struct sock_fprog prog = {(unsigned short)(c->seccomp_len / sizeof(struct sock_filter)),
+                              (struct sock_filter *)c->seccomp_bpf};
+    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), SKIFF_STEP_SECCOMP, -1, "");
+}
+
 static void __attribute__((noreturn)) child_main(const struct skiff_child_config *c) {
     sync_fd = c->sync_fd;
     /* Until the container is created, it dies with its creator. */
@@ -532,6 +539,9 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     }
     if (c->terminal) make_terminal();
 
+    /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while the process
+     * still has every capability (as runc does); with no_new_privs, as late as possible. */
+    if (!c->no_new_privs) load_seccomp(c);
     set_identity(c);
 
     /* The working directory must lie inside the container: refuse descriptor paths, and
@@ -575,11 +585,7 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     /* Only 0, 1 and 2 survive execve. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) fail(SKIFF_STEP_CLOSE_FDS, errno, -1, "");
 
-    if (c->seccomp_bpf && c->seccomp_len > 0) {
-        struct sock_fprog prog = {(unsigned short)(c->seccomp_len / sizeof(struct sock_filter)),
-                                  (struct sock_filter *)c->seccomp_bpf};
-        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), SKIFF_STEP_SECCOMP, -1, "");
-    }
+    if (c->no_new_privs) load_seccomp(c);
     execve(executable, (char *const *)c->argv, (char *const *)c->envp);
     fail(SKIFF_STEP_EXEC, errno, -1, executable);
 }

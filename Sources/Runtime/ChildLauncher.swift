@@ -61,6 +61,18 @@ struct LaunchedChild {
     var pid: Int32
     /// The pty master when the plan asked for a terminal.
     var consoleMaster: Int32?
+    /// The parent's end of the sync socket: after `ready`, it reports a failure before exec, or
+    /// reaches EOF when the program has been executed. The caller closes it.
+    var sync: Int32
+
+    /// Waits until the child has executed its program (EOF) or reports why it could not.
+    func waitForExec(id: String) throws {
+        var message = skiff_msg()
+        let rc = skiff_msg_recv(sync, &message)
+        if rc == 0 && Int(message.type) == Int(SKIFF_MSG_ERROR.rawValue) {
+            throw ChildLauncher.childError(message, id: id)
+        }
+    }
 }
 
 enum ChildLauncher {
@@ -71,7 +83,8 @@ enum ChildLauncher {
         let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
         guard rc == 0 else { throw RuntimeError(.system, "create \(id): socketpair: \(errnoText(-rc))", errno: -rc) }
         let (parentEnd, childEnd) = (fds[0], fds[1])
-        defer { close(parentEnd) }
+        var handedOver = false
+        defer { if !handedOver { close(parentEnd) } }
 
         var joinFDs: [Int32] = []
         defer { for fd in joinFDs { close(fd) } }
@@ -193,7 +206,7 @@ enum ChildLauncher {
             throw RuntimeError(.system, "create \(id): clone: \(errnoText(-pid))", errno: -pid)
         }
 
-        var child = LaunchedChild(pid: pid, consoleMaster: nil)
+        var child = LaunchedChild(pid: pid, consoleMaster: nil, sync: parentEnd)
         var containerPid = pid
         do {
             while true {
@@ -221,6 +234,7 @@ enum ChildLauncher {
                 case Int(SKIFF_MSG_CONSOLE.rawValue):
                     if passed >= 0 { child.consoleMaster = passed }
                 case Int(SKIFF_MSG_READY.rawValue):
+                    handedOver = true
                     return child
                 case Int(SKIFF_MSG_ERROR.rawValue):
                     throw childError(message, id: id)

@@ -45,6 +45,13 @@ public struct Container: Sendable {
     @discardableResult
     public func create(bundle: String, consoleSocket: String? = nil, pidFile: String? = nil,
                        warn: (String) -> Void = { _ in }) throws -> Int32 {
+        let child = try createChild(bundle: bundle, consoleSocket: consoleSocket, pidFile: pidFile, warn: warn)
+        close(child.sync)
+        return child.pid
+    }
+
+    func createChild(bundle: String, consoleSocket: String?, pidFile: String?,
+                     warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.load(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, warn: warn)
@@ -78,9 +85,10 @@ public struct Container: Sendable {
                 }
             } catch {
                 Glibc.kill(child.pid, SIGKILL)
+                close(child.sync)
                 throw error
             }
-            return child.pid
+            return child
         } catch {
             FileIO.removeTree(directory.path)
             throw error
@@ -164,9 +172,19 @@ public struct Container: Sendable {
     /// create + start + wait: returns the exit code (128 + signal when killed). The state is
     /// deleted afterwards.
     public func run(bundle: String, warn: (String) -> Void = { _ in }) throws -> Int32 {
-        let pid = try create(bundle: bundle, warn: warn)
+        let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, warn: warn)
+        let pid = child.pid
         defer { try? delete(force: true) }
-        try start()
+        do {
+            defer { close(child.sync) }
+            try start()
+            // What fails between start and exec (seccomp, exec itself) is reported here.
+            try child.waitForExec(id: id)
+        } catch {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            throw error
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw FileIO.system("run \(id): wait") }

@@ -1,4 +1,5 @@
 import CRuntime
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -108,8 +109,17 @@ extension LaunchPlan {
         if let label = process.selinuxLabel, !label.isEmpty, SELinux.isEnabled {
             selinuxExecLabel = label
         }
-        if spec.linux?.seccomp != nil {
-            throw RuntimeError(.unsupported, "config.json: linux.seccomp is not supported yet")
+        if let seccomp = spec.linux?.seccomp {
+            // OCI's seccomp object is the profile format without includes/excludes: compile it
+            // with the same compiler (unknown syscall names skipped, as crun and runc do).
+            let encoder = JSONEncoder()
+            let json = try encoder.encode(seccomp)
+            let profile = try SeccompProfile.parse(Array(json), source: "config.json linux.seccomp")
+            let program = try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: capabilities.effective).names)
+            if !program.skippedSyscalls.isEmpty {
+                warn("seccomp: syscalls unknown on this system ignored: \(program.skippedSyscalls.joined(separator: ", "))")
+            }
+            self.seccomp = program.bytes
         }
         cwd = process.cwd
         self.args = args

@@ -70,6 +70,11 @@ def skiff_binary():
     target = os.path.join(directory, "skiff")
     shutil.copy2(source, target)
     os.chmod(target, 0o755)
+    # skiff-runtime lives beside skiff (`skiff runtime` runs it).
+    runtime = os.path.join(os.path.dirname(source), "skiff-runtime")
+    if os.path.exists(runtime):
+        shutil.copy2(runtime, os.path.join(directory, "skiff-runtime"))
+        os.chmod(os.path.join(directory, "skiff-runtime"), 0o755)
     yield target
     shutil.rmtree(directory, ignore_errors=True)
 

@@ -1,0 +1,329 @@
+"""The OCI runtime (`skiff runtime`) on real namespaces, as the unprivileged test user and as
+root: identity, capabilities, masks, the seed scenario, and the CVE regressions."""
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+import bundle as bundles
+
+BOTH = pytest.mark.parametrize("user", ["rootless", "root"], indirect=True)
+
+
+@pytest.fixture
+def runtime(user, skiff_binary, workdir):
+    """runtime(*args, bundle=None) -> CompletedProcess of `skiff runtime --root ROOT args...`."""
+    root = os.path.join(workdir, "state")
+
+    def run(*args, cwd=None, timeout=60):
+        # Output goes to files, not pipes: a created container keeps the runtime's stdout and
+        # stderr open, and a pipe would not reach EOF until the container exits.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            result = subprocess.run(user.command([skiff_binary, "runtime", "--root", root, *args], {}),
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, timeout=timeout)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(result.args, result.returncode,
+                                               out.read().decode(errors="replace"),
+                                               err.read().decode(errors="replace"))
+
+    run.root = root
+    yield run
+    # Remove whatever a failed test left running.
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            run("delete", "--force", name)
+
+
+@pytest.fixture
+def make_bundle(user, workdir):
+    """make_bundle(args, **config changes) -> bundle directory owned by the user."""
+    counter = [0]
+
+    def make(args, mutate=None, **kwargs):
+        counter[0] += 1
+        path = os.path.join(workdir, f"bundle{counter[0]}")
+        cfg = bundles.config(args, **kwargs)
+        if user.is_root:
+            # As root: no user namespace (the spec's mappings or none).
+            cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
+        if mutate:
+            mutate(cfg)
+        bundles.write_bundle(path, cfg, owner=(user.uid, user.gid))
+        return path
+
+    return make
+
+
+def container_id():
+    return "t-" + uuid.uuid4().hex[:12]
+
+
+def run_in(runtime, path, expect=0):
+    result = runtime("run", "--bundle", path, container_id())
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result
+
+
+@BOTH
+def test_root_in_the_container_with_podmans_default_capabilities(runtime, make_bundle):
+    path = make_bundle(["sh", "-c", "id; grep -E '^Cap' /proc/self/status; hostname"])
+    out = run_in(runtime, path).stdout
+    assert "uid=0(root) gid=0(root)" in out
+    assert "CapEff:\t00000000800405fb" in out
+    assert "CapPrm:\t00000000800405fb" in out
+    assert "CapBnd:\t00000000800405fb" in out
+    assert "CapInh:\t0000000000000000" in out
+    assert "CapAmb:\t0000000000000000" in out
+    assert out.strip().endswith("skiff-test")
+
+
+def test_rootless_maps_the_user_to_root_and_subuids_after(runtime, make_bundle, user, workdir):
+    start = None
+    for line in open("/etc/subuid"):
+        name, first, count = line.strip().split(":")
+        if name == user.name:
+            start, count = int(first), int(count)
+    path = make_bundle(["sh", "-c", "cat /proc/self/uid_map; cat /proc/self/gid_map; touch /root/made; "
+                                    "chown 1000:1000 /tmp; ls -ln /root"])
+    out = run_in(runtime, path).stdout
+    rows = [line.split() for line in out.splitlines() if re.match(r"^\s*\d+\s+\d+\s+\d+$", line)]
+    assert ["0", str(user.uid), "1"] in rows
+    assert ["1", str(start), str(count)] in rows
+    # Outside, root's file belongs to the user, and uid 1000 is subuid start + 999.
+    assert os.stat(os.path.join(path, "rootfs", "root", "made")).st_uid == user.uid
+    assert os.stat(os.path.join(path, "rootfs", "tmp")).st_uid == start + 999
+
+
+@BOTH
+def test_masked_paths_read_empty_and_readonly_paths_refuse_writes(runtime, make_bundle):
+    path = make_bundle(["sh", "-c",
+                        "wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l; "
+                        "echo x > /proc/sys/kernel/domainname 2>&1 || echo refused; "
+                        "echo 1 > /proc/sysrq-trigger 2>&1 || echo refused-sysrq"])
+    result = run_in(runtime, path)
+    lines = result.stdout.split()
+    assert lines[0] == "0" and lines[1] == "0"
+    assert "refused" in lines and "refused-sysrq" in lines
+    assert "Read-only file system" in result.stderr
+
+
+@BOTH
+def test_private_network_has_loopback_up_and_nothing_else(runtime, make_bundle):
+    out = run_in(runtime, make_bundle(["ip", "-o", "link"])).stdout
+    assert out.count(": ") >= 1
+    assert out.startswith("1: lo: <LOOPBACK,UP,LOWER_UP>")
+    assert len(out.strip().splitlines()) == 1
+
+
+def seed_bundle(make_bundle, caps, script):
+    def add_root(cfg):
+        cfg["mounts"].append({"destination": "/rootfs", "type": "bind", "source": "/", "options": ["rbind"]})
+    return make_bundle(["sh", "-c", script], mutate=add_root, caps=caps)
+
+
+@BOTH
+def test_seed_without_sys_chroot_chroot_fails(runtime, make_bundle):
+    caps = [c for c in bundles.DEFAULT_CAPS if c != "CAP_SYS_CHROOT"]
+    result = run_in(runtime, seed_bundle(make_bundle, caps, "chroot /rootfs /bin/true"), expect=1)
+    assert "chroot: can't change root directory to '/rootfs': Operation not permitted" in result.stderr
+
+
+def test_seed_with_sys_chroot_escapes_but_cannot_write_host_root_files(runtime, make_bundle, workdir):
+    target = os.path.join(workdir, "owned-by-root")
+    with open(target, "w") as f:
+        f.write("host\n")
+    os.chmod(target, 0o644)
+    script = (f"chroot /rootfs /bin/sh -c 'cat /etc/os-release | head -1; "
+              f"echo owned > {target} && echo WROTE || echo DENIED'")
+    result = run_in(runtime, seed_bundle(make_bundle, bundles.DEFAULT_CAPS, script))
+    assert "PRETTY_NAME=" in result.stdout or "NAME=" in result.stdout   # the host's root, through the bind
+    assert "DENIED" in result.stdout, result.stdout + result.stderr
+    assert "Permission denied" in result.stderr
+    assert open(target).read() == "host\n"
+
+
+@BOTH
+def test_only_stdio_is_open_at_exec(runtime, make_bundle):
+    out = run_in(runtime, make_bundle(["sh", "-c", "ls /proc/$$/fd | sort -n | tr '\\n' ' '"])).stdout
+    assert out.split() == ["0", "1", "2"]
+
+
+@BOTH
+def test_cwd_through_a_descriptor_is_refused(runtime, make_bundle):
+    def cwd(cfg):
+        cfg["process"]["cwd"] = "/proc/self/fd/5"
+    result = runtime("run", "--bundle", make_bundle(["true"], mutate=cwd), container_id())
+    assert result.returncode == 1
+    assert "chdir /proc/self/fd/5: Invalid argument" in result.stderr
+
+
+@BOTH
+def test_only_procfs_may_be_mounted_on_proc(runtime, make_bundle):
+    def tmpfs_on_proc(cfg):
+        cfg["mounts"][0] = {"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}
+    result = runtime("run", "--bundle", make_bundle(["true"], mutate=tmpfs_on_proc), container_id())
+    assert result.returncode == 1
+    assert "mount /proc: Invalid argument" in result.stderr
+
+
+@BOTH
+def test_a_proc_symlink_in_the_rootfs_is_refused(runtime, make_bundle, user):
+    path = make_bundle(["true"])
+    proc = os.path.join(path, "rootfs", "proc")
+    os.rmdir(proc)
+    os.symlink("/tmp", proc)
+    os.lchown(proc, user.uid, user.gid)
+    result = runtime("run", "--bundle", path, container_id())
+    assert result.returncode == 1
+    assert "mount /proc: Too many levels of symbolic links" in result.stderr
+
+
+def test_created_process_hides_its_runtime_binary(runtime, make_bundle, user):
+    """CVE-2019-5736: until it execs, the container's process runs the runtime's code; it is not
+    dumpable, so nothing running as the container's root can open /proc/PID/exe."""
+    name = container_id()
+    result = runtime("create", "--bundle", make_bundle(["sleep", "30"]), name)
+    assert result.returncode == 0, result.stderr
+    state = json.loads(runtime("state", name).stdout)
+    assert state["status"] == "created"
+    probe = user.run(["sh", "-c", f"cat /proc/{state['pid']}/exe > /dev/null"], {})
+    assert probe.returncode != 0
+    assert "Permission denied" in probe.stderr
+    # After start the process runs the container's program, which it cannot overwrite either.
+    assert runtime("start", name).returncode == 0
+    runtime("delete", "--force", name)
+
+
+@BOTH
+def test_the_container_cannot_write_its_own_exe(runtime, make_bundle):
+    out = run_in(runtime, make_bundle(["sh", "-c", "echo x > /proc/self/exe 2>&1 || echo refused"])).stdout
+    assert "refused" in out
+
+
+@BOTH
+def test_lifecycle_create_start_state_kill_delete(runtime, make_bundle):
+    name = container_id()
+    path = make_bundle(["sleep", "60"])
+    assert runtime("create", "--bundle", path, name).returncode == 0
+    state = json.loads(runtime("state", name).stdout)
+    assert state["status"] == "created" and state["pid"] > 0 and state["id"] == name
+    assert state["bundle"] == path and state["ociVersion"] == "1.1.0"
+    again = runtime("create", "--bundle", path, name)
+    assert again.returncode == 1 and f'container "{name}" already exists' in again.stderr
+
+    assert runtime("start", name).returncode == 0
+    assert json.loads(runtime("state", name).stdout)["status"] == "running"
+    refused = runtime("delete", name)
+    assert refused.returncode == 1
+    assert f'cannot delete container "{name}" that is not stopped: running' in refused.stderr
+
+    assert runtime("kill", name, "KILL").returncode == 0
+    for _ in range(100):
+        if json.loads(runtime("state", name).stdout)["status"] == "stopped":
+            break
+        time.sleep(0.05)
+    assert json.loads(runtime("state", name).stdout)["status"] == "stopped"
+    assert runtime("delete", name).returncode == 0
+    gone = runtime("state", name)
+    assert gone.returncode == 1 and f'container "{name}" does not exist' in gone.stderr
+
+
+@BOTH
+def test_force_delete_kills_a_running_container(runtime, make_bundle):
+    name = container_id()
+    assert runtime("create", "--bundle", make_bundle(["sleep", "60"]), name).returncode == 0
+    pid = json.loads(runtime("state", name).stdout)["pid"]
+    assert runtime("start", name).returncode == 0
+    assert runtime("delete", "--force", name).returncode == 0
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z"
+    assert not os.path.exists(os.path.join(runtime.root, name))
+
+
+@BOTH
+def test_exit_status_and_a_missing_program(runtime, make_bundle):
+    assert runtime("run", "--bundle", make_bundle(["sh", "-c", "exit 3"]), container_id()).returncode == 3
+    name = container_id()
+    result = runtime("run", "--bundle", make_bundle(["no-such-program"]), name)
+    assert result.returncode == 1
+    assert 'exec: "no-such-program": executable file not found in $PATH' in result.stderr
+    assert not os.path.exists(os.path.join(runtime.root, name)), "a failed create leaves no state"
+
+
+@BOTH
+def test_bad_config_is_reported_clearly(runtime, make_bundle):
+    path = make_bundle(["true"])
+    with open(os.path.join(path, "config.json"), "w") as f:
+        f.write('{"ociVersion": "1.1.0", "process": {"user": {"uid": "zero"}}}')
+    result = runtime("run", "--bundle", path, container_id())
+    assert result.returncode == 1
+    assert "config.json: process.user.uid: expected" in result.stderr
+    bad_id = runtime("run", "--bundle", path, "../escape")
+    assert bad_id.returncode == 1 and 'invalid container id "../escape"' in bad_id.stderr
+
+
+@BOTH
+def test_a_syscall_the_profile_denies_returns_its_errno(runtime, make_bundle):
+    def deny_mkdir(cfg):
+        cfg["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+        }
+    path = make_bundle(["sh", "-c", "grep -E '^Seccomp:' /proc/self/status; mkdir /tmp/denied"], mutate=deny_mkdir)
+    result = runtime("run", "--bundle", path, container_id())
+    assert result.returncode == 1
+    assert "Seccomp:\t2" in result.stdout
+    assert "mkdir: can't create directory '/tmp/denied': Permission denied" in result.stderr
+    assert not os.path.exists(os.path.join(path, "rootfs", "tmp", "denied"))
+
+
+@BOTH
+def test_the_shipped_default_profile_runs_a_shell(runtime, make_bundle):
+    profile = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "share", "seccomp.json")))
+
+    def applies(rule):
+        # What the engine does for a container: keep the rules whose includes hold and whose
+        # excludes do not, for amd64 and Podman's 11 default capabilities.
+        caps = set(bundles.DEFAULT_CAPS)
+        inc, exc = rule.get("includes", {}), rule.get("excludes", {})
+        kernel = tuple(int(x) for x in os.uname().release.split(".")[:2])
+        if not set(inc.get("caps", [])) <= caps:
+            return False
+        if inc.get("arches") and "amd64" not in inc["arches"]:
+            return False
+        if inc.get("minKernel") and tuple(int(x) for x in inc["minKernel"].split(".")[:2]) > kernel:
+            return False
+        if set(exc.get("caps", [])) & caps or "amd64" in exc.get("arches", []):
+            return False
+        return True
+
+    def default_profile(cfg):
+        cfg["linux"]["seccomp"] = {"defaultAction": profile["defaultAction"],
+                                   "defaultErrnoRet": profile.get("defaultErrnoRet"),
+                                   "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                                   "syscalls": [{k: v for k, v in r.items() if k in ("names", "action", "errnoRet", "args")}
+                                                for r in profile["syscalls"] if applies(r)]}
+    path = make_bundle(["sh", "-c", "echo ok; grep -E '^Seccomp:' /proc/self/status; ls / > /dev/null && echo listed"],
+                       mutate=default_profile)
+    result = run_in(runtime, path)
+    assert result.stdout.splitlines() == ["ok", "Seccomp:\t2", "listed"], result.stderr
+
+
+@pytest.mark.parametrize("user", ["root"], indirect=True)
+def test_the_same_bundle_runs_under_runc(runtime, make_bundle):
+    runc = shutil.which("runc")
+    assert runc, "runc is installed by the test setup"
+    path = make_bundle(["sh", "-c", "id -u; grep CapEff /proc/self/status; hostname"])
+    ours = run_in(runtime, path).stdout
+    theirs = subprocess.run([runc, "--root", os.path.join(path, "runc-state"), "run", "--bundle", path,
+                             container_id()], capture_output=True, text=True, timeout=60)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours == theirs.stdout
