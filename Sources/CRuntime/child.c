@@ -468,6 +468,13 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     sync_fd = c->sync_fd;
     /* Until the container is created, it dies with its creator. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* While dumpable, /proc/self belongs to us: set the OOM score now (raising it needs no
+     * privilege; lowering it needs CAP_SYS_RESOURCE, as anywhere). */
+    if (c->set_oom_score_adj) {
+        char text[32];
+        snprintf(text, sizeof text, "%d", c->oom_score_adj);
+        write_file("/proc/self/oom_score_adj", text, SKIFF_STEP_OOM_SCORE, -1);
+    }
     /* Nothing in the container may ptrace or open /proc/PID/exe of this process while it still
      * runs the runtime's code (CVE-2019-5736). execve resets it for the container's program. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -476,7 +483,12 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         CHECK(setns(c->setns_fds[i], c->setns_types[i]), SKIFF_STEP_SETNS, i, "setns");
         close(c->setns_fds[i]);
     }
-    if (c->join_pid_namespace) {
+    int fork_into_pid_namespace = c->join_pid_namespace;
+    if (c->unshare_after_join && c->clone_flags) {
+        CHECK(unshare(c->clone_flags), SKIFF_STEP_SETNS, -1, "unshare");
+        if (c->clone_flags & CLONE_NEWPID) fork_into_pid_namespace = 1;
+    }
+    if (fork_into_pid_namespace) {
         /* setns(CLONE_NEWPID) applies to children: the container process is our child. */
         pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
         if (pid < 0) fail(SKIFF_STEP_SETNS, errno, -1, "fork into pid namespace");
@@ -488,7 +500,8 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
             (void)skiff_msg_send(sync_fd, &msg);
             _exit(0);
         }
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* No death signal here: our parent (the intermediate) exits at once. If the runtime dies,
+         * the ready message cannot be sent and this process exits before exec. */
     }
 
     int keep[4] = {sync_fd, c->start_fifo_fd, -1, -1};
@@ -531,11 +544,6 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     for (int i = 0; i < c->n_rlimits; i++) {
         struct rlimit limit = {(rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard};
         CHECK(setrlimit(c->rlimits[i].resource, &limit), SKIFF_STEP_RLIMIT, i, "setrlimit");
-    }
-    if (c->set_oom_score_adj) {
-        char text[32];
-        snprintf(text, sizeof text, "%d", c->oom_score_adj);
-        write_file("/proc/self/oom_score_adj", text, SKIFF_STEP_OOM_SCORE, -1);
     }
     if (c->terminal) make_terminal();
 
@@ -593,7 +601,8 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
 pid_t skiff_clone_child(const struct skiff_child_config *config) {
     /* A raw clone without CLONE_VM behaves like fork (the child runs on a copy of this stack),
      * so no separate stack is needed; the namespaces come from the flags. */
-    long pid = syscall(SYS_clone, (unsigned long)config->clone_flags | SIGCHLD, 0, 0, 0, 0);
+    unsigned long flags = config->unshare_after_join ? 0 : (unsigned long)config->clone_flags;
+    long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) return -errno;
     if (pid == 0) child_main(config);
     return (pid_t)pid;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -123,4 +124,8 @@ const char *skiff_step_name(int step) {
     case SKIFF_STEP_NETWORK: return "bring up loopback";
     default: return "set up";
     }
+}
+
+int skiff_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? -errno : 0;
 }

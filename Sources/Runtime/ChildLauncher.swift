@@ -81,7 +81,7 @@ enum ChildLauncher {
     static func launch(_ plan: LaunchPlan, idForErrors id: String) throws -> LaunchedChild {
         var fds: [Int32] = [-1, -1]
         let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
-        guard rc == 0 else { throw RuntimeError(.system, "create \(id): socketpair: \(errnoText(-rc))", errno: -rc) }
+        guard rc == 0 else { throw RuntimeError(.system, "\(id): socketpair: \(errnoText(-rc))", errno: -rc) }
         let (parentEnd, childEnd) = (fds[0], fds[1])
         var handedOver = false
         defer { if !handedOver { close(parentEnd) } }
@@ -92,7 +92,7 @@ enum ChildLauncher {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 close(childEnd)
-                throw FileIO.system("create \(id): open namespace \(path)", .notFound)
+                throw FileIO.system("\(id): open namespace \(path)", .notFound)
             }
             joinFDs.append(fd)
         }
@@ -101,7 +101,7 @@ enum ChildLauncher {
             fifoFD = open(fifo, Int32(SKIFF_O_PATH) | O_CLOEXEC)
             guard fifoFD >= 0 else {
                 close(childEnd)
-                throw FileIO.system("create \(id): open \(fifo)")
+                throw FileIO.system("\(id): open \(fifo)")
             }
         }
         defer { if fifoFD >= 0 { close(fifoFD) } }
@@ -135,6 +135,7 @@ enum ChildLauncher {
         }
         config.n_setns = Int32(min(joinFDs.count, 8))
         config.join_pid_namespace = plan.joinsPidNamespace ? 1 : 0
+        config.unshare_after_join = plan.join.contains { $0.type == Int32(SKIFF_CLONE_NEWUSER) } ? 1 : 0
         config.sync_fd = childEnd
         config.wait_for_mapping = plan.newUserNamespace ? 1 : 0
         config.rootfs = plan.rootfs.map(strings.add)
@@ -203,7 +204,7 @@ enum ChildLauncher {
         _ = withExtendedLifetime(strings) {}
         _ = (mounts.count, rlimits.count)
         guard pid > 0 else {
-            throw RuntimeError(.system, "create \(id): clone: \(errnoText(-pid))", errno: -pid)
+            throw RuntimeError(.system, "\(id): clone: \(errnoText(-pid))", errno: -pid)
         }
 
         var child = LaunchedChild(pid: pid, consoleMaster: nil, sync: parentEnd)
@@ -214,10 +215,10 @@ enum ChildLauncher {
                 var passed: Int32 = -1
                 let rc = skiff_msg_recv_fd(parentEnd, &message, &passed)
                 if rc == -EPIPE {
-                    throw RuntimeError(.system, "create \(id): the container process exited during set-up")
+                    throw RuntimeError(.system, "\(id): the container process exited during set-up")
                 }
                 guard rc == 0 else {
-                    throw RuntimeError(.system, "create \(id): sync: \(errnoText(-rc))", errno: -rc)
+                    throw RuntimeError(.system, "\(id): sync: \(errnoText(-rc))", errno: -rc)
                 }
                 switch Int(message.type) {
                 case Int(SKIFF_MSG_NEED_MAPPING.rawValue):
@@ -239,7 +240,7 @@ enum ChildLauncher {
                 case Int(SKIFF_MSG_ERROR.rawValue):
                     throw childError(message, id: id)
                 default:
-                    throw RuntimeError(.system, "create \(id): unexpected message \(message.type) from the child")
+                    throw RuntimeError(.system, "\(id): unexpected message \(message.type) from the child")
                 }
             }
         } catch {
@@ -266,13 +267,13 @@ enum ChildLauncher {
         }
         let object = detail.isEmpty ? "" : " \(detail)"
         if Int(message.step) == Int(SKIFF_STEP_EXEC.rawValue) && message.err == ENOENT {
-            return RuntimeError(.notFound, "create \(id): exec: \"\(detail)\": executable file not found in $PATH",
+            return RuntimeError(.notFound, "\(id): exec: \"\(detail)\": executable file not found in $PATH",
                                 errno: ENOENT)
         }
         if Int(message.step) == Int(SKIFF_STEP_EXEC.rawValue) && message.err == EACCES {
-            return RuntimeError(.permissionDenied, "create \(id): exec: \"\(detail)\": permission denied", errno: EACCES)
+            return RuntimeError(.permissionDenied, "\(id): exec: \"\(detail)\": permission denied", errno: EACCES)
         }
-        return RuntimeError(code, "create \(id): \(step)\(object): \(errnoText(message.err))", errno: message.err)
+        return RuntimeError(code, "\(id): \(step)\(object): \(errnoText(message.err))", errno: message.err)
     }
 }
 

@@ -67,7 +67,7 @@ public struct Container: Sendable {
         do {
             guard mkfifo(directory.startFifo, 0o600) == 0 else { throw FileIO.system("create \(id): mkfifo") }
             plan.startFifo = directory.startFifo
-            let child = try ChildLauncher.launch(plan, idForErrors: id)
+            let child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
             do {
                 if let master = child.consoleMaster {
                     defer { close(master) }
@@ -172,6 +172,9 @@ public struct Container: Sendable {
     /// create + start + wait: returns the exit code (128 + signal when killed). The state is
     /// deleted afterwards.
     public func run(bundle: String, warn: (String) -> Void = { _ in }) throws -> Int32 {
+        // With a new pid namespace unshared after joining a user namespace, the container's
+        // process is our grandchild: become its subreaper to wait for it.
+        _ = skiff_set_child_subreaper()
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, warn: warn)
         let pid = child.pid
         defer { try? delete(force: true) }

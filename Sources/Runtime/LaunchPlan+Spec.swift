@@ -84,6 +84,14 @@ extension LaunchPlan {
         if let domainname = spec.domainname, !domainname.isEmpty { self.domainname = domainname }
         sysctls = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
 
+        try applyProcess(process, spec: spec, warn: warn)
+    }
+
+    /// The process part of the plan (also what `exec` runs in an existing container).
+    mutating func applyProcess(_ process: Spec.Process, spec: Spec, warn: (String) -> Void) throws {
+        guard let args = process.args, !args.isEmpty else {
+            throw RuntimeError(.invalidArgument, "process.args must name a program")
+        }
         for limit in process.rlimits ?? [] {
             guard let resource = LaunchPlan.rlimitResources[limit.type] else {
                 throw RuntimeError(.invalidArgument, "config.json: unknown rlimit \"\(limit.type)\"")

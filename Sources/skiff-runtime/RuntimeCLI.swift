@@ -22,6 +22,9 @@ enum RuntimeCLI {
           kill ID [SIGNAL]  Send a signal (default SIGTERM).
           delete [--force] ID  Remove a stopped container (--force: kill it first).
           run [--bundle DIR] ID  create + start + wait; exits with the container's status.
+          exec [--process FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]
+                 Run another process in the running container (its namespaces, capabilities,
+                 seccomp filter and label); exits with its status.
 
         Global options:
           --root DIR      State directory (default $XDG_RUNTIME_DIR/skiff/runtime, /run/skiff/runtime for root).
@@ -71,6 +74,27 @@ enum RuntimeCLI {
                 let options = try parse(arguments, valued: [], flags: ["--force", "-f"])
                 try Container(id: options.id, root: stateRoot)
                     .delete(force: options.flags.contains("--force") || options.flags.contains("-f"))
+            case "exec":
+                let options = try parse(arguments, valued: ["--process", "-p", "--cwd", "--env", "-e", "--user", "-u"],
+                                        flags: ["--tty", "-t", "--detach", "-d"], extra: 1_000, stopAtFirstPositional: true)
+                var exec = Container.ExecOptions(args: options.extra)
+                if let file = options.values["--process"] ?? options.values["-p"] {
+                    let data = try Data(contentsOf: URL(fileURLWithPath: file))
+                    exec.process = try JSONDecoder().decode(Spec.Process.self, from: data)
+                } else if exec.args.isEmpty {
+                    usageError("exec needs a command or --process FILE")
+                }
+                exec.env = options.multi["--env", default: []] + options.multi["-e", default: []]
+                exec.cwd = options.values["--cwd"]
+                if let user = options.values["--user"] ?? options.values["-u"] {
+                    let parts = user.split(separator: ":")
+                    guard let uid = UInt32(parts[0]), parts.count <= 2, let gid = UInt32(parts.count == 2 ? parts[1] : parts[0]) else {
+                        usageError("--user takes UID[:GID]")
+                    }
+                    exec.user = (uid, gid)
+                }
+                exec.terminal = options.flags.contains("--tty") || options.flags.contains("-t")
+                exit(try Container(id: options.id, root: stateRoot).exec(exec, warn: warn))
             case "run":
                 let options = try parse(arguments, valued: ["--bundle", "-b"], flags: ["--detach", "-d"])
                 let code = try Container(id: options.id, root: stateRoot)
@@ -91,19 +115,28 @@ enum RuntimeCLI {
         var values: [String: String] = [:]
         var flags: Set<String> = []
         var extra: [String] = []
+        /// Options given more than once (`--env A=1 --env B=2`).
+        var multi: [String: [String]] = [:]
     }
 
     static func parse(_ arguments: ArraySlice<String>, valued: Set<String> = [], flags: Set<String> = [],
-                      extra: Int = 0) throws -> Parsed {
+                      extra: Int = 0, stopAtFirstPositional: Bool = false) throws -> Parsed {
         var parsed = Parsed()
         var rest = arguments
         var positionals: [String] = []
         while let argument = rest.popFirst() {
+            if stopAtFirstPositional && !positionals.isEmpty {
+                // `exec ID CMD ARGS...`: everything after the id belongs to the command.
+                positionals.append(argument)
+                positionals += rest
+                break
+            }
             if argument.hasPrefix("-") && argument.count > 1 {
                 let (name, inline) = split(argument)
                 if valued.contains(name) {
                     guard let value = inline ?? rest.popFirst() else { usageError("option \(name) needs a value") }
                     parsed.values[name] = value
+                    parsed.multi[name, default: []].append(value)
                 } else if flags.contains(name) {
                     parsed.flags.insert(name)
                 } else {

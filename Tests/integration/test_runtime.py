@@ -327,3 +327,73 @@ def test_the_same_bundle_runs_under_runc(runtime, make_bundle):
                              container_id()], capture_output=True, text=True, timeout=60)
     assert theirs.returncode == 0, theirs.stderr
     assert ours == theirs.stdout
+
+
+@BOTH
+def test_exec_joins_the_running_container(runtime, make_bundle):
+    name = container_id()
+    assert runtime("create", "--bundle", make_bundle(["sleep", "60"]), name).returncode == 0
+    assert runtime("start", name).returncode == 0
+    result = runtime("exec", "--env", "EXTRA=1", "--cwd", "/tmp", name, "sh", "-c",
+                     "cat /proc/1/cmdline | tr '\\0' ' '; echo; grep CapEff /proc/self/status; "
+                     "hostname; pwd; echo $EXTRA; ls /proc/$$/fd | tr '\\n' ' '; exit 5")
+    assert result.returncode == 5, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].strip() == "sleep 60"                  # pid 1 of the container: same pid namespace
+    assert lines[1] == "CapEff:\t00000000800405fb"
+    assert lines[2:5] == ["skiff-test", "/tmp", "1"]
+    assert lines[5].split() == ["0", "1", "2"]
+    missing = runtime("exec", name, "no-such-program")
+    assert missing.returncode == 1
+    assert f'exec {name}: exec: "no-such-program": executable file not found in $PATH' in missing.stderr
+    assert runtime("delete", "--force", name).returncode == 0
+    stopped = runtime("exec", name, "true")
+    assert stopped.returncode == 1 and f'container "{name}" does not exist' in stopped.stderr
+
+
+@BOTH
+def test_mount_options_readonly_rootfs_rlimits_and_identity(runtime, make_bundle, workdir, user):
+    shared = os.path.join(workdir, "shared")
+    os.makedirs(shared)
+    os.chown(shared, user.uid, user.gid)
+
+    def shape(cfg):
+        cfg["root"]["readonly"] = True
+        cfg["mounts"] += [
+            {"destination": "/data", "type": "bind", "source": shared, "options": ["rbind", "ro", "nosuid"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["noexec", "size=1m", "mode=700"]},
+        ]
+        cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]
+        cfg["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [10, 20]}
+        cfg["process"]["noNewPrivileges"] = True
+        cfg["process"]["oomScoreAdj"] = 500
+    script = ("id; ulimit -n; ulimit -Hn; grep -E '^NoNewPrivs' /proc/self/status; cat /proc/self/oom_score_adj; "
+              "touch /rootfile 2>&1 || echo ro-root; touch /data/x 2>&1 || echo ro-data; "
+              "grep -E ' /(data|scratch) ' /proc/self/mounts")
+    result = run_in(runtime, make_bundle(["sh", "-c", script], mutate=shape))
+    out = result.stdout
+    assert "uid=1000 gid=1000 groups=10,20" in out.splitlines()[0]
+    assert out.splitlines()[1:5] == ["256", "512", "NoNewPrivs:\t1", "500"]
+    assert "ro-root" in out and "ro-data" in out
+    data = [l for l in out.splitlines() if " /data " in l][0].split()[3].split(",")
+    scratch = [l for l in out.splitlines() if " /scratch " in l][0].split()[3].split(",")
+    assert "ro" in data and "nosuid" in data
+    assert "noexec" in scratch and "size=1024k" in scratch and "mode=700" in scratch
+
+
+@pytest.mark.parametrize("user", ["rootless"], indirect=True)
+def test_joining_another_containers_network_namespace_by_path(runtime, make_bundle):
+    first = container_id()
+    assert runtime("create", "--bundle", make_bundle(["sleep", "60"]), first).returncode == 0
+    # Started: until it execs, a created container's process is not dumpable and its
+    # namespaces cannot be opened (see test_created_process_hides_its_runtime_binary).
+    assert runtime("start", first).returncode == 0
+    pid = json.loads(runtime("state", first).stdout)["pid"]
+
+    def join(cfg):
+        for ns in cfg["linux"]["namespaces"]:
+            if ns["type"] in ("user", "network"):
+                ns["path"] = f"/proc/{pid}/ns/{'net' if ns['type'] == 'network' else 'user'}"
+    out = run_in(runtime, make_bundle(["readlink", "/proc/self/ns/net"], mutate=join)).stdout.strip()
+    assert out == os.readlink(f"/proc/{pid}/ns/net")
+    runtime("delete", "--force", first)

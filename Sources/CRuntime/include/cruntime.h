@@ -148,6 +148,8 @@ struct skiff_child_config {
     int start_fifo_fd;             /* O_PATH fd of exec.fifo: wait for `start`; -1: exec at once */
     int terminal;                  /* make a pty in the container's devpts, send the master */
     int join_pid_namespace;        /* setns joined a pid namespace: fork once more */
+    int unshare_after_join;        /* clone_flags are unshared after the setns calls (a joined user
+                                    * namespace must own them); a new pid namespace then forks */
 };
 
 /* Clones the container's first process. Returns its pid (in the parent's pid namespace), or
@@ -167,5 +169,6 @@ int skiff_msg_recv_fd(int fd, struct skiff_msg *msg, int *passed_fd);
 int skiff_socketpair(int fds[2]);           /* AF_UNIX SOCK_SEQPACKET, CLOEXEC */
 int skiff_last_cap(void);                   /* /proc/sys/kernel/cap_last_cap */
 int skiff_send_fd(int socket_fd, int fd);   /* SCM_RIGHTS one descriptor with one byte */
+int skiff_set_child_subreaper(void);        /* prctl(PR_SET_CHILD_SUBREAPER, 1) */
 
 #endif
