@@ -51,6 +51,11 @@ struct LaunchPlan {
     var args: [String] = []
     var env: [String] = []
     var terminal = false
+    /// The layers of an overlay root (lowest last, as in `lowerdir=`), for the copy fallback.
+    var overlayLowerDirs: [String] = []
+    var overlayUpperDir: String?
+    /// `run.skiff.rootfs-copy` annotation: use the copy fallback even where overlay works.
+    var forceRootfsCopy = false
     /// Wait on this fifo for `start`; nil: exec as soon as set up.
     var startFifo: String?
     var joinsPidNamespace: Bool { join.contains { $0.type == Int32(SKIFF_CLONE_NEWPID) } }
@@ -266,6 +271,13 @@ enum ChildLauncher {
         default: code = .system
         }
         let object = detail.isEmpty ? "" : " \(detail)"
+        var error = childErrorWithoutStep(message, id: id, step: step, code: code, object: object, detail: detail)
+        error.childStep = message.step
+        return error
+    }
+
+    private static func childErrorWithoutStep(_ message: skiff_msg, id: String, step: String, code: RuntimeError.Code,
+                                              object: String, detail: String) -> RuntimeError {
         if Int(message.step) == Int(SKIFF_STEP_EXEC.rawValue) && message.err == ENOENT {
             return RuntimeError(.notFound, "\(id): exec: \"\(detail)\": executable file not found in $PATH",
                                 errno: ENOENT)

@@ -67,7 +67,19 @@ public struct Container: Sendable {
         do {
             guard mkfifo(directory.startFifo, 0o600) == 0 else { throw FileIO.system("create \(id): mkfifo") }
             plan.startFifo = directory.startFifo
-            let child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
+            if plan.rootfsFSType == "overlay" && plan.forceRootfsCopy {
+                try RootfsCopy.apply(plan, id: "create \(id)")
+                plan.rootfsFSType = nil
+            }
+            let child: LaunchedChild
+            do {
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
+            } catch let error as RuntimeError where plan.rootfsFSType == "overlay" && RootfsCopy.isUnavailable(error) {
+                warn("\(error.message); copying the layers instead")
+                try RootfsCopy.apply(plan, id: "create \(id)")
+                plan.rootfsFSType = nil
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
+            }
             do {
                 if let master = child.consoleMaster {
                     defer { close(master) }

@@ -67,8 +67,13 @@ extension LaunchPlan {
         rootfsPropagation = try MountOptions.propagation(spec.linux?.rootfsPropagation)
         bindDevices = inUserNamespace
         for (index, mount) in (spec.mounts ?? []).enumerated() {
+            if mount.destination == "/" {
+                try useOverlayRoot(mount, index: index)
+                continue
+            }
             mounts.append(try LaunchPlan.resolve(mount, index: index, bundle: bundle))
         }
+        forceRootfsCopy = spec.annotations?["run.skiff.rootfs-copy"] == "true"
         maskedPaths = spec.linux?.maskedPaths ?? []
         readonlyPaths = spec.linux?.readonlyPaths ?? []
         for path in maskedPaths + readonlyPaths + mounts.map(\.destination) where !path.hasPrefix("/") {
@@ -133,6 +138,35 @@ extension LaunchPlan {
         self.args = args
         env = process.env ?? []
         terminal = process.terminal ?? false
+    }
+
+    /// A mount on "/" of type overlay is the root file system itself: mounted on `root.path`
+    /// inside the container's user and mount namespaces, before anything else.
+    mutating func useOverlayRoot(_ mount: Spec.Mount, index: Int) throws {
+        guard mount.type == "overlay", rootfs != nil else {
+            throw RuntimeError(.invalidArgument,
+                "config.json: mounts[\(index)]: only an overlay (with root.path as its mount point) may go on /")
+        }
+        let options = try MountOptions(mount.options ?? [])
+        var lower: [String] = [], upper: String?, work: String?
+        for option in options.data {
+            if option.hasPrefix("lowerdir=") { lower = option.dropFirst(9).split(separator: ":").map(String.init) }
+            if option.hasPrefix("upperdir=") { upper = String(option.dropFirst(9)) }
+            if option.hasPrefix("workdir=") { work = String(option.dropFirst(8)) }
+        }
+        guard !lower.isEmpty else {
+            throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)]: an overlay root needs lowerdir=")
+        }
+        guard (upper == nil) == (work == nil) else {
+            throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)]: upperdir= and workdir= go together")
+        }
+        for dir in lower + [upper, work].compactMap({ $0 }) where !dir.hasPrefix("/") {
+            throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)]: \(dir) is not an absolute path")
+        }
+        rootfsFSType = "overlay"
+        rootfsData = options.data.joined(separator: ",")
+        overlayLowerDirs = lower
+        overlayUpperDir = upper
     }
 
     /// The rootless map: the user's own ids as 0, then the /etc/subuid and /etc/subgid ranges.

@@ -14,6 +14,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public var code: Code
     public var message: String
     public var errno: Int32?
+    /// For failures in the container's child process: which step failed (`skiff_step`).
+    public var childStep: Int32?
 
     public init(_ code: Code, _ message: String, errno: Int32? = nil) {
         self.code = code

@@ -397,3 +397,87 @@ def test_joining_another_containers_network_namespace_by_path(runtime, make_bund
     out = run_in(runtime, make_bundle(["readlink", "/proc/self/ns/net"], mutate=join)).stdout.strip()
     assert out == os.readlink(f"/proc/{pid}/ns/net")
     runtime("delete", "--force", first)
+
+
+def overlay_bundle(make_bundle, user, workdir, script, copy=False):
+    """A root made of two layers (busybox, then one adding /etc/motd and whiting out /bin/vi)
+    and an upper directory, as an engine lays them out."""
+    base = make_bundle(["true"])
+    lower1 = os.path.join(base, "rootfs")
+    lower2 = os.path.join(workdir, "layer2")
+    os.makedirs(os.path.join(lower2, "etc"))
+    os.makedirs(os.path.join(lower2, "bin"))
+    with open(os.path.join(lower2, "etc", "motd"), "w") as f:
+        f.write("hello from layer 2\n")
+    os.mknod(os.path.join(lower2, "bin", "vi"), stat.S_IFCHR | 0o600, os.makedev(0, 0))
+    upper, work, merged = (os.path.join(workdir, d) for d in ("upper", "work", "merged"))
+    for path in (lower2, os.path.join(lower2, "etc"), os.path.join(lower2, "bin"), os.path.join(lower2, "etc", "motd"),
+                 upper, work, merged):
+        os.makedirs(path, exist_ok=True) if not os.path.exists(path) else None
+        os.lchown(path, user.uid, user.gid)
+
+    def overlay(cfg):
+        cfg["root"]["path"] = merged
+        cfg["mounts"].insert(0, {"destination": "/", "type": "overlay", "source": "overlay",
+                                 "options": [f"lowerdir={lower2}:{lower1}", f"upperdir={upper}", f"workdir={work}"]})
+        if copy:
+            cfg["annotations"] = {"run.skiff.rootfs-copy": "true"}
+    path = make_bundle(["sh", "-c", script], mutate=overlay)
+    return path, lower1, lower2, upper, merged
+
+
+@BOTH
+def test_overlay_root_from_layers_with_an_upper_directory(runtime, make_bundle, user, workdir):
+    path, lower1, lower2, upper, merged = overlay_bundle(
+        make_bundle, user, workdir, "cat /etc/motd; ls /bin/vi 2>/dev/null || echo vi-gone; echo new > /newfile; "
+                                    "grep ' / ' /proc/self/mounts | cut -d' ' -f3")
+    out = run_in(runtime, path).stdout.splitlines()
+    assert out == ["hello from layer 2", "vi-gone", "overlay"]
+    assert open(os.path.join(upper, "newfile")).read() == "new\n"          # changes land in the upper layer
+    assert os.stat(os.path.join(upper, "newfile")).st_uid == user.uid
+    assert not os.path.exists(os.path.join(lower1, "newfile")) and os.listdir(merged) == []
+
+
+@BOTH
+def test_copy_fallback_gives_the_same_root(runtime, make_bundle, user, workdir):
+    path, lower1, lower2, upper, merged = overlay_bundle(
+        make_bundle, user, workdir, "cat /etc/motd; ls /bin/vi 2>/dev/null || echo vi-gone; echo new > /newfile; "
+                                    "ls -ln /bin/busybox | awk '{print $3}'", copy=True)
+    out = run_in(runtime, path).stdout.splitlines()
+    assert out == ["hello from layer 2", "vi-gone", "0"]
+    assert open(os.path.join(merged, "newfile")).read() == "new\n"
+    assert os.stat(os.path.join(merged, "bin", "busybox")).st_uid == user.uid   # owners kept through the map
+    assert not os.path.lexists(os.path.join(merged, "bin", "vi"))
+    assert os.path.lexists(os.path.join(lower1, "bin", "vi")), "the layers are not touched"
+
+
+@BOTH
+def test_terminal_master_is_handed_to_the_console_socket(runtime, make_bundle, workdir, user):
+    import socket as sock
+    listen_path = os.path.join(workdir, "console.sock")
+    server = sock.socket(sock.AF_UNIX)
+    server.bind(listen_path)
+    os.chown(listen_path, user.uid, user.gid)
+    server.listen(1)
+    name = container_id()
+    path = make_bundle(["sh", "-c", "tty; test -t 0 && echo stdin-is-tty; read line; echo got:$line"], terminal=True)
+    assert runtime("create", "--bundle", path, "--console-socket", listen_path, name).returncode == 0
+    connection, _ = server.accept()
+    _, fds, _, _ = sock.recv_fds(connection, 1024, 1)
+    assert len(fds) == 1
+    master = fds[0]
+    assert runtime("start", name).returncode == 0
+    os.write(master, b"typed\n")
+    output = b""
+    deadline = time.monotonic() + 10
+    while b"got:typed" not in output and time.monotonic() < deadline:
+        try:
+            output += os.read(master, 4096)
+        except OSError:
+            break
+    text = output.decode(errors="replace").replace("\r", "")
+    assert "/dev/pts/0" in text and "stdin-is-tty" in text and "got:typed" in text, text
+    os.close(master)
+    connection.close()
+    server.close()
+    runtime("delete", "--force", name)
