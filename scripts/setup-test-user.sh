@@ -28,3 +28,15 @@ rt=/run/user/$uid
 mkdir -p "$rt"
 chown "$uid:$gid" "$rt"
 chmod 0700 "$rt"
+
+# A second user with no subordinate ranges: the runtime must fall back to a single-id map.
+nosub=${SKIFF_TEST_USER_NOSUB:-skiff-nosub}
+if ! id -u "$nosub" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash "$nosub"
+    echo "setup-test-user: created user $nosub (no subordinate ids)"
+fi
+sed -i "/^$nosub:/d" /etc/subuid /etc/subgid
+nuid=$(id -u "$nosub")
+mkdir -p "/run/user/$nuid"
+chown "$nuid:$(id -g "$nosub")" "/run/user/$nuid"
+chmod 0700 "/run/user/$nuid"

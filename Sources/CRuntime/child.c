@@ -475,9 +475,6 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         snprintf(text, sizeof text, "%d", c->oom_score_adj);
         write_file("/proc/self/oom_score_adj", text, SKIFF_STEP_OOM_SCORE, -1);
     }
-    /* Nothing in the container may ptrace or open /proc/PID/exe of this process while it still
-     * runs the runtime's code (CVE-2019-5736). execve resets it for the container's program. */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     for (int i = 0; i < c->n_setns; i++) {
         CHECK(setns(c->setns_fds[i], c->setns_types[i]), SKIFF_STEP_SETNS, i, "setns");
@@ -507,12 +504,18 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     int keep[4] = {sync_fd, c->start_fifo_fd, -1, -1};
     close_others(keep, 2);
 
+    /* Nothing in the container may ptrace or open /proc/PID/exe of this process while it still
+     * runs the runtime's code (CVE-2019-5736); execve resets it for the container's program.
+     * With a new user namespace, only after the parent has written the id maps: an
+     * unprivileged parent writes them through /proc/PID, which needs the process dumpable. */
+    if (!c->wait_for_mapping) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (c->wait_for_mapping) {
         struct skiff_msg msg;
         memset(&msg, 0, sizeof msg);
         msg.type = SKIFF_MSG_NEED_MAPPING;
         if (skiff_msg_send(sync_fd, &msg) < 0) _exit(127);
         if (skiff_msg_recv(sync_fd, &msg) < 0 || msg.type != SKIFF_MSG_MAPPED) _exit(127);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* Become root of the new namespace (our own id maps to 0). */
         CHECK(syscall(SYS_setresgid, 0, 0, 0), SKIFF_STEP_SETUP_IDENTITY, -1, "setresgid 0");
         CHECK(syscall(SYS_setresuid, 0, 0, 0), SKIFF_STEP_SETUP_IDENTITY, -1, "setresuid 0");

@@ -65,7 +65,16 @@ public struct Container: Sendable {
             throw FileIO.system("create \(id): mkdir \(directory.path)")
         }
         do {
-            guard mkfifo(directory.startFifo, 0o600) == 0 else { throw FileIO.system("create \(id): mkfifo") }
+            // The container's process opens the fifo for writing after it took the container's
+            // identity: 0622 as runc makes it (the state directory itself is 0700), and as root
+            // owned by the host ids the container's user maps to.
+            guard mkfifo(directory.startFifo, 0o622) == 0, chmod(directory.startFifo, 0o622) == 0 else {
+                throw FileIO.system("create \(id): mkfifo")
+            }
+            if getuid() == 0 && plan.newUserNamespace,
+               let hostUID = plan.uidMappings.hostID(for: plan.uid), let hostGID = plan.gidMappings.hostID(for: plan.gid) {
+                guard chown(directory.startFifo, hostUID, hostGID) == 0 else { throw FileIO.system("create \(id): chown exec.fifo") }
+            }
             plan.startFifo = directory.startFifo
             if plan.rootfsFSType == "overlay" && plan.forceRootfsCopy {
                 try RootfsCopy.apply(plan, id: "create \(id)")

@@ -81,7 +81,9 @@ def skiff_binary():
 
 @pytest.fixture(params=["rootless"])
 def user(request):
-    return User(TEST_USER if request.param == "rootless" else "root")
+    names = {"rootless": TEST_USER, "root": "root",
+             "nosubids": os.environ.get("SKIFF_TEST_USER_NOSUB", "skiff-nosub")}
+    return User(names[request.param])
 
 
 @pytest.fixture

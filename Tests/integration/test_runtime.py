@@ -152,8 +152,17 @@ def test_seed_with_sys_chroot_escapes_but_cannot_write_host_root_files(runtime, 
 
 @BOTH
 def test_only_stdio_is_open_at_exec(runtime, make_bundle):
-    out = run_in(runtime, make_bundle(["sh", "-c", "ls /proc/$$/fd | sort -n | tr '\\n' ' '"])).stdout
-    assert out.split() == ["0", "1", "2"]
+    # The container's program itself lists its descriptors: 0-2, plus the one ls opened to read
+    # the directory (it points at /proc/PID/fd).
+    out = run_in(runtime, make_bundle(["ls", "-l", "/proc/self/fd"])).stdout
+    fds = {}
+    for line in out.splitlines():
+        match = re.search(r" (\d+)(?: -> (.*))?$", line)
+        if match and line.startswith("l"):
+            fds[match.group(1)] = match.group(2)
+    assert set(fds) == {"0", "1", "2", "3"}, out
+    # fd 3 is ls's own directory descriptor, already closed when ls reads its link.
+    assert fds["3"] is None or fds["3"].endswith("/fd"), out
 
 
 @BOTH
@@ -481,3 +490,39 @@ def test_terminal_master_is_handed_to_the_console_socket(runtime, make_bundle, w
     connection.close()
     server.close()
     runtime("delete", "--force", name)
+
+
+@pytest.mark.parametrize("user", ["nosubids"], indirect=True)
+def test_without_subordinate_ids_a_single_id_map_and_a_warning(runtime, make_bundle, user):
+    result = run_in(runtime, make_bundle(["sh", "-c", "id -u; cat /proc/self/uid_map"]))
+    assert result.stdout.split() == ["0", "0", str(user.uid), "1"]
+    assert (f"skiff runtime: warning: no subordinate ids for {user.name} in /etc/subuid or /etc/subgid: "
+            "the container gets a single uid and gid (its root)") in result.stderr
+
+
+@pytest.mark.parametrize("user", ["root"], indirect=True)
+def test_root_uses_the_specs_mappings(runtime, make_bundle):
+    def mapped(cfg):
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    path = make_bundle(["sh", "-c", "id -u; cat /proc/self/uid_map"], mutate=mapped)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), 200000, 200000)
+    os.lchown(path, 200000, 200000)
+    assert run_in(runtime, path).stdout.split() == ["0", "0", "200000", "65536"]
+    missing = make_bundle(["true"], mutate=lambda cfg: cfg["linux"]["namespaces"].append({"type": "user"}))
+    result = runtime("run", "--bundle", missing, container_id())
+    assert result.returncode == 1
+    assert "a user namespace needs linux.uidMappings and linux.gidMappings" in result.stderr
+
+
+@BOTH
+def test_a_seccomp_profile_naming_an_unknown_syscall_fails_clearly(runtime, make_bundle):
+    def unknown(cfg):
+        cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                   "syscalls": [{"names": ["no_such_syscall"], "action": "SCMP_ACT_ERRNO"}]}
+    result = runtime("run", "--bundle", make_bundle(["true"], mutate=unknown), container_id())
+    assert result.returncode == 1
+    assert 'seccomp profile config.json linux.seccomp: unknown syscall "no_such_syscall"' in result.stderr
