@@ -19,10 +19,12 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         // glibc calls Swift's Glibc module does not export (malloc_trim).
         .target(name: "CLinux"),
+        // File operations every module shares (read, mkdir -p, atomic write), without Foundation.
+        .target(name: "Platform"),
         // containers.conf / storage.conf: our own TOML reader (keeps file:line for every value).
-        .target(name: "Config"),
+        .target(name: "Config", dependencies: ["Platform"]),
         // SQLite state and (later) blobs, layers and image formats.
-        .target(name: "Store", dependencies: ["CSQLite"]),
+        .target(name: "Store", dependencies: ["CSQLite", "Platform"]),
         // libseccomp, libcap, libselinux from Debian's -dev packages.
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
                        providers: [.apt(["libseccomp-dev"])]),
@@ -33,10 +35,10 @@ let package = Package(
         // The child side of container creation, clone to execve, in C.
         .target(name: "CRuntime"),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
-        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux"]),
+        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "Platform"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "CLinux",
+            "Config", "Store", "CLinux", "Platform",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,11 +21,7 @@ struct HostInfo: Sendable {
     static func read() -> HostInfo {
         var names = utsname()
         uname(&names)
-        func field<T>(_ value: T) -> String {
-            withUnsafeBytes(of: value) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-        }
+        func field<T>(_ value: T) -> String { String(fixedCString: value) }
         let machine = field(names.machine)
         let goArch: String
         switch machine {
@@ -62,20 +60,13 @@ struct HostInfo: Sendable {
     }
 }
 
-/// Reads small text files without Foundation.
+/// Reads small text files.
 enum FileText {
     static func read(_ path: String, limit: Int = 1 << 20) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw APIError(.internalServerError, "open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        while bytes.count < limit {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
+        do {
+            return String(decoding: try FileSystem.readFile(path, limit: limit), as: UTF8.self)
+        } catch {
+            throw APIError(.internalServerError, error.description)
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

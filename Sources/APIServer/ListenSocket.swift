@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -85,12 +87,10 @@ public enum ListenSocket: Equatable, Sendable {
     /// `mkdir -p`, directories it creates get mode 0700. With `enforcePrivate` the directory
     /// must belong to this user and is made 0700 if it is not.
     static func makeDirectory(_ directory: String, enforcePrivate: Bool) throws {
-        var prefix = ""
-        for part in directory.split(separator: "/") {
-            prefix += "/" + part
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw ServiceError("mkdir \(prefix): \(String(cString: strerror(errno)))")
-            }
+        do {
+            try FileSystem.makeDirectories(directory, mode: 0o700)
+        } catch {
+            throw ServiceError(error.description)
         }
         guard enforcePrivate else { return }
         var info = stat()

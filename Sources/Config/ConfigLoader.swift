@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,15 +68,7 @@ public struct ConfigLoader: Sendable {
     }
 
     private func dropIns(_ dir: String, userLevel: Bool) -> [Layer] {
-        guard let handle = opendir(dir) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name.hasSuffix(".conf") && !name.hasPrefix(".") { names.append(name) }
-        }
+        let names = (FileSystem.directoryEntries(dir) ?? []).filter { $0.hasSuffix(".conf") && !$0.hasPrefix(".") }
         return names.sorted().map { Layer(path: dir + "/" + $0, required: false, isUserLevel: userLevel) }
     }
 
@@ -159,29 +153,18 @@ public struct ConfigLoader: Sendable {
 
     /// The file's bytes; nil when an optional layer does not exist.
     static func read(_ layer: Layer) throws -> [UInt8]? {
-        let fd = open(layer.path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let e = errno
-            if e == ENOENT && !layer.required { return nil }
-            if e == ENOENT {
+        do {
+            return try FileSystem.readFile(layer.path, limit: 16 << 20)
+        } catch {
+            switch error.errno {
+            case ENOENT where !layer.required:
+                return nil
+            case ENOENT:
                 throw ConfigError(.missingFile, file: layer.path, "no such file (named by the environment)")
-            }
-            throw ConfigError(.unreadable, file: layer.path, String(cString: strerror(e)))
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                throw ConfigError(.unreadable, file: layer.path, String(cString: strerror(e)))
-            }
-            if n == 0 { return bytes }
-            bytes.append(contentsOf: buffer[0..<n])
-            if bytes.count > 16 << 20 {
+            case EFBIG:
                 throw ConfigError(.unreadable, file: layer.path, "file larger than 16 MiB")
+            default:
+                throw ConfigError(.unreadable, file: layer.path, error.text)
             }
         }
     }

@@ -1,4 +1,5 @@
 import CRuntime
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -260,9 +261,7 @@ enum ChildLauncher {
     /// "create ID: mount /proc: Operation not permitted", with the errno kept.
     static func childError(_ message: skiff_msg, id: String) -> RuntimeError {
         let step = String(cString: skiff_step_name(message.step))
-        let detail = withUnsafeBytes(of: message.detail) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
+        let detail = String(fixedCString: message.detail)
         let code: RuntimeError.Code
         switch message.err {
         case ENOENT: code = .notFound

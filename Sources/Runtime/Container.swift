@@ -1,5 +1,6 @@
 import CRuntime
 import FoundationEssentials
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -247,10 +248,10 @@ public struct Container: Sendable {
     }
 
     func makeDirectory(_ path: String, mode: mode_t) throws {
-        var prefix = ""
-        for part in path.split(separator: "/") {
-            prefix += "/" + part
-            if mkdir(prefix, mode) != 0 && errno != EEXIST { throw FileIO.system("mkdir \(prefix)") }
+        do {
+            try FileSystem.makeDirectories(path, mode: mode)
+        } catch {
+            throw RuntimeError(.system, error.description, errno: error.errno)
         }
     }
 

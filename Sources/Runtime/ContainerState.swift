@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -63,45 +64,19 @@ struct StateDirectory {
     }
 }
 
-/// Small file operations with errors that name the path.
+/// The shared file operations, with errors as the runtime reports them.
 enum FileIO {
     static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw system("open \(temporary)") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let error = system("write \(temporary)")
-                close(fd)
-                throw error
-            }
-            offset += n
+        do {
+            try FileSystem.writeAtomically(path, bytes, mode: mode)
+        } catch {
+            throw RuntimeError(.system, error.description, errno: error.errno)
         }
-        guard fsync(fd) == 0 else {
-            let error = system("fsync \(temporary)")
-            close(fd)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw system("rename \(temporary)") }
     }
 
+    /// A small file's bytes, or nil when it cannot be read.
     static func read(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < limit {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return bytes
+        try? FileSystem.readFile(path, limit: limit)
     }
 
     static func system(_ what: String, _ code: RuntimeError.Code = .system) -> RuntimeError {
@@ -109,25 +84,8 @@ enum FileIO {
         return RuntimeError(code, "\(what): \(String(cString: strerror(e)))", errno: e)
     }
 
-    /// `rm -r` without following symlinks.
     static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            if let dir = opendir(path) {
-                while let entry = readdir(dir) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                        String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                    }
-                    if name == "." || name == ".." { continue }
-                    removeTree(path + "/" + name)
-                }
-                closedir(dir)
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
+        FileSystem.removeTree(path)
     }
 }
 

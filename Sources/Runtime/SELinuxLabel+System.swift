@@ -1,4 +1,5 @@
 import CSELinux
+import Platform
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,27 +31,12 @@ public enum SELinux {
 
     /// A small text file's contents; nil when it does not exist.
     static func readTextFile(_ path: String) throws -> String? {
-        var fd: Int32
-        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-        if fd < 0 {
-            let err = errno
-            if err == ENOENT || err == ENOTDIR { return nil }
-            throw RuntimeError(.system, "selinux: open \(path): errno \(err)", errno: err)
+        do {
+            return String(decoding: try FileSystem.readFile(path), as: UTF8.self)
+        } catch {
+            if error.errno == ENOENT || error.errno == ENOTDIR { return nil }
+            throw RuntimeError(.system, "selinux: \(error.operation) \(path): errno \(error.errno)", errno: error.errno)
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let err = errno
-                if err == EINTR { continue }
-                throw RuntimeError(.system, "selinux: read \(path): errno \(err)", errno: err)
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Platform
 import Glibc
 
 /// A seccomp profile in the JSON format Docker and Podman share (moby `profiles/seccomp`,
@@ -221,30 +222,16 @@ public struct SeccompProfile: Sendable, Equatable {
     }
 
     private static func readFile(_ path: String) throws(RuntimeError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let err = errno
-            let code: RuntimeError.Code = switch err {
+        do {
+            return try FileSystem.readFile(path)
+        } catch {
+            let code: RuntimeError.Code = switch error.errno {
             case ENOENT: .notFound
             case EACCES, EPERM: .permissionDenied
             default: .system
             }
-            throw RuntimeError(code, "seccomp profile \(path): open: \(errnoName(err))", errno: err)
+            throw RuntimeError(code, "seccomp profile \(path): \(error.operation): \(errnoName(error.errno))", errno: error.errno)
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let err = errno
-                if err == EINTR { continue }
-                throw RuntimeError(.system, "seccomp profile \(path): read: \(errnoName(err))", errno: err)
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return bytes
     }
 
     // MARK: - Rule selection

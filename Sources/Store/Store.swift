@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +16,11 @@ public final class Store {
     /// brings the schema up to date.
     public init(root: String) throws {
         self.root = root
-        try Store.makeDirectories(root, mode: 0o700)
+        do {
+            try FileSystem.makeDirectories(root, mode: 0o700)
+        } catch {
+            throw StoreError(.io, error.description)
+        }
         self.database = try Database(path: root + "/" + Store.databaseName)
         try database.migrate()
     }
@@ -36,18 +42,6 @@ public final class Store {
     /// Number of images (not names), for `/info`.
     public func imageCount() throws -> Int {
         Int(try database.queryScalarInt("SELECT count(*) FROM images") ?? 0)
-    }
-
-    /// `mkdir -p` with `mode` for the directories it creates.
-    public static func makeDirectories(_ path: String, mode: mode_t) throws {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, mode) != 0 && errno != EEXIST {
-                let e = errno
-                throw StoreError(.io, "mkdir \(prefix): \(String(cString: strerror(e)))")
-            }
-        }
     }
 }
 

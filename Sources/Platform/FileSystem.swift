@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: the errno, the call, and the path it concerned.
+public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var errno: Int32
+    public var operation: String
+    public var path: String
+
+    public init(errno: Int32, operation: String, path: String) {
+        self.errno = errno
+        self.operation = operation
+        self.path = path
+    }
+
+    /// `strerror(errno)`: "No such file or directory".
+    public var text: String { String(cString: strerror(errno)) }
+
+    /// "open /etc/x: No such file or directory"
+    public var description: String { "\(operation) \(path): \(text)" }
+}
+
+/// File operations the modules share, without Foundation. Each retries EINTR and reports
+/// failures as `SystemError`.
+public enum FileSystem {
+    /// A whole (small) file. More than `limit` bytes fails with EFBIG.
+    public static func readFile(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> [UInt8] {
+        var fd: Int32
+        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else { throw SystemError(errno: errno, operation: "open", path: path) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(errno: errno, operation: "read", path: path)
+            }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: buffer[0..<n])
+            if bytes.count > limit { throw SystemError(errno: EFBIG, operation: "read", path: path) }
+        }
+    }
+
+    /// `mkdir -p`; directories it creates get `mode`.
+    public static func makeDirectories(_ path: String, mode: mode_t) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw SystemError(errno: errno, operation: "mkdir", path: prefix)
+            }
+        }
+    }
+
+    /// Writes a temporary file beside `path`, syncs it and renames it over `path`, so a crash
+    /// leaves the old contents or the new, never a mix.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(SystemError) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError(errno: errno, operation: "open", path: temporary) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = SystemError(errno: errno, operation: "write", path: temporary)
+                close(fd)
+                unlink(temporary)
+                throw error
+            }
+            offset += n
+        }
+        guard fsync(fd) == 0 else {
+            let error = SystemError(errno: errno, operation: "fsync", path: temporary)
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = SystemError(errno: errno, operation: "rename", path: temporary)
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// The names in a directory (without `.` and `..`); nil when it cannot be opened.
+    public static func directoryEntries(_ path: String) -> [String]? {
+        guard let dir = opendir(path) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = String(fixedCString: entry.pointee.d_name)
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// `rm -r` that never follows symlinks.
+    public static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            for name in directoryEntries(path) ?? [] {
+                removeTree(path + "/" + name)
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}
+
+extension String {
+    /// A NUL-terminated C string held in a fixed-size array (a tuple in Swift: `utsname`
+    /// fields, `dirent.d_name`, message buffers).
+    public init<T>(fixedCString tuple: T) {
+        self = withUnsafeBytes(of: tuple) { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            return String(decoding: bytes[..<end], as: UTF8.self)
+        }
+    }
+}
