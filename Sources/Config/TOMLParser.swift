@@ -427,20 +427,26 @@ public struct TOMLParser {
     }
 
     private mutating func multilineBasicString() throws -> String {
+        try multilineString(quote: UInt8(ascii: "\""), escapes: true)
+    }
+
+    /// `"""..."""` (with escapes and line-ending backslashes) or `'''...'''` (raw).
+    private mutating func multilineString(quote: UInt8, escapes: Bool) throws -> String {
+        let delimiter = String(repeating: Character(UnicodeScalar(quote)), count: 3)
         pos += 3
         skipOneNewline()
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw error("unterminated multi-line string") }
-            if startsWith("\"\"\"") {
+            if startsWith(delimiter) {
                 // Up to two quotes may stand right before the closing delimiter.
                 var quotes = 3
-                while pos + quotes < bytes.count, bytes[pos + quotes] == UInt8(ascii: "\""), quotes < 5 { quotes += 1 }
-                out.append(contentsOf: repeatElement(UInt8(ascii: "\""), count: quotes - 3))
+                while pos + quotes < bytes.count, bytes[pos + quotes] == quote, quotes < 5 { quotes += 1 }
+                out.append(contentsOf: repeatElement(quote, count: quotes - 3))
                 pos += quotes
                 break
             }
-            if c == UInt8(ascii: "\\") {
+            if escapes && c == UInt8(ascii: "\\") {
                 // A backslash at the end of a line trims the newline and following whitespace.
                 var j = pos + 1
                 while j < bytes.count, bytes[j] == UInt8(ascii: " ") || bytes[j] == UInt8(ascii: "\t") { j += 1 }
@@ -482,28 +488,7 @@ public struct TOMLParser {
     }
 
     private mutating func multilineLiteralString() throws -> String {
-        pos += 3
-        skipOneNewline()
-        var out: [UInt8] = []
-        while true {
-            guard let c = peek() else { throw error("unterminated multi-line string") }
-            if startsWith("'''") {
-                var quotes = 3
-                while pos + quotes < bytes.count, bytes[pos + quotes] == UInt8(ascii: "'"), quotes < 5 { quotes += 1 }
-                out.append(contentsOf: repeatElement(UInt8(ascii: "'"), count: quotes - 3))
-                pos += quotes
-                break
-            }
-            if isNewlineStart(c) {
-                try newline()
-                out.append(UInt8(ascii: "\n"))
-                continue
-            }
-            try checkControl(c)
-            out.append(c)
-            advance()
-        }
-        return String(decoding: out, as: UTF8.self)
+        try multilineString(quote: UInt8(ascii: "'"), escapes: false)
     }
 
     private mutating func escape(into out: inout [UInt8]) throws {
