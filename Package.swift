@@ -36,6 +36,10 @@ let package = Package(
         .target(name: "CRuntime"),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
         .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "Platform"]),
+        // zlib from Debian's zlib1g-dev (gzip layers).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Images: references, digests, layer tar archives and their safe unpacking.
+        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
             "Config", "Store", "CLinux", "Platform",
@@ -53,6 +57,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 mode=${1:-run}
-packages=(libseccomp-dev libcap-dev libselinux1-dev libsqlite3-dev pkg-config uidmap)
+packages=(libseccomp-dev libcap-dev libselinux1-dev libsqlite3-dev zlib1g-dev pkg-config uidmap)
 if [ "$mode" = "--test" ]; then
     # systemd: systemd-socket-activate and systemd-analyze; busybox-static: test images later.
     packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc)
