@@ -1,3 +1,4 @@
+import Platform
 /// A decoded API request, handed to a route's handler.
 public struct Request: Sendable {
     public var method: String

@@ -187,7 +187,7 @@ public struct CapabilityMask: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// OCI `process.capabilities`: five lists of `CAP_` names, each optional.
-public struct OCICapabilities: Codable, Sendable, Equatable {
+public struct OCICapabilities: Sendable, Equatable {
     public var bounding: [String]?
     public var effective: [String]?
     public var inheritable: [String]?

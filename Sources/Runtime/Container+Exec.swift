@@ -1,5 +1,4 @@
 import CRuntime
-import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,4 @@
 import CRuntime
-import FoundationEssentials
 import Platform
 
 #if canImport(Glibc)

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Platform
 
 #if canImport(Glibc)
@@ -6,7 +5,7 @@ import Glibc
 #endif
 
 /// What the runtime remembers of a container, in `<root>/<id>/state.json`.
-public struct ContainerState: Codable, Sendable, Equatable {
+public struct ContainerState: Sendable, Equatable {
     public var ociVersion: String
     public var id: String
     public var pid: Int32
@@ -20,10 +19,56 @@ public struct ContainerState: Codable, Sendable, Equatable {
 
     /// The OCI status, worked out from the process and the start fifo.
     public enum Status: String, Sendable { case creating, created, running, stopped }
+
+    var json: JSON {
+        var members: [JSON.Member] = [
+            .init("ociVersion", JSON(ociVersion)), .init("id", JSON(id)), .init("pid", .int(Int64(pid))),
+            .init("pidStartTime", .uint(pidStartTime)), .init("bundle", JSON(bundle)),
+            .init("rootfs", JSON(rootfs)), .init("created", JSON(created)),
+        ]
+        if let annotations {
+            members.append(.init("annotations", .object(annotations.sorted { $0.key < $1.key }
+                .map { JSON.Member($0.key, JSON($0.value)) })))
+        }
+        return .object(members)
+    }
+
+    init(ociVersion: String, id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String,
+         created: String, annotations: [String: String]?) {
+        self.ociVersion = ociVersion
+        self.id = id
+        self.pid = pid
+        self.pidStartTime = pidStartTime
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.created = created
+        self.annotations = annotations
+    }
+
+    init?(json: JSON) {
+        func text(_ key: String) -> String? { if case .string(let s)? = json[key] { return s }; return nil }
+        func number(_ key: String) -> UInt64? {
+            switch json[key] {
+            case .int(let n)?: return n >= 0 ? UInt64(n) : nil
+            case .uint(let n)?: return n
+            default: return nil
+            }
+        }
+        guard let ociVersion = text("ociVersion"), let id = text("id"), let pid = number("pid"),
+              let start = number("pidStartTime"), let bundle = text("bundle"), let rootfs = text("rootfs"),
+              let created = text("created"), pid <= UInt64(Int32.max) else { return nil }
+        var annotations: [String: String]?
+        if case .object(let members)? = json["annotations"] {
+            annotations = [:]
+            for member in members { if case .string(let v) = member.value { annotations?[member.key] = v } }
+        }
+        self.init(ociVersion: ociVersion, id: id, pid: Int32(pid), pidStartTime: start, bundle: bundle,
+                  rootfs: rootfs, created: created, annotations: annotations)
+    }
 }
 
 /// The OCI `state` output.
-public struct StateOutput: Encodable, Sendable {
+public struct StateOutput: Sendable {
     public var ociVersion: String
     public var id: String
     public var status: String
@@ -32,6 +77,19 @@ public struct StateOutput: Encodable, Sendable {
     public var rootfs: String
     public var created: String
     public var annotations: [String: String]?
+
+    public var json: JSON {
+        var members: [JSON.Member] = [
+            .init("ociVersion", JSON(ociVersion)), .init("id", JSON(id)), .init("status", JSON(status)),
+            .init("pid", .int(Int64(pid))), .init("bundle", JSON(bundle)), .init("rootfs", JSON(rootfs)),
+            .init("created", JSON(created)),
+        ]
+        if let annotations, !annotations.isEmpty {
+            members.append(.init("annotations", .object(annotations.sorted { $0.key < $1.key }
+                .map { JSON.Member($0.key, JSON($0.value)) })))
+        }
+        return .object(members)
+    }
 }
 
 /// One container's directory under the state root.
@@ -42,25 +100,21 @@ struct StateDirectory {
     var startFifo: String { path + "/exec.fifo" }
 
     func read(id: String) throws -> ContainerState {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: stateFile))
+            bytes = try FileSystem.readFile(stateFile)
         } catch {
             throw RuntimeError(.notFound, "container \"\(id)\" does not exist")
         }
-        do {
-            return try JSONDecoder().decode(ContainerState.self, from: data)
-        } catch {
-            throw RuntimeError(.system, "container \"\(id)\": \(stateFile) cannot be read: \(error)")
+        guard let json = try? JSONParser.parse(bytes), let state = ContainerState(json: json) else {
+            throw RuntimeError(.system, "container \"\(id)\": \(stateFile) cannot be read")
         }
+        return state
     }
 
     /// Written to a temporary file, synced, then renamed over the old one.
     func write(_ state: ContainerState) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(state)
-        try FileIO.writeAtomically(stateFile, Array(data))
+        try FileIO.writeAtomically(stateFile, state.json.bytes)
     }
 }
 

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// One contiguous id mapping, as in OCI `linux.uidMappings` and `/proc/PID/uid_map`.
-public struct IDMapping: Sendable, Equatable, Codable {
+public struct IDMapping: Sendable, Equatable {
     public var containerID: UInt32
     public var hostID: UInt32
     public var size: UInt32

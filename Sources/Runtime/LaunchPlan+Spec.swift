@@ -1,5 +1,5 @@
 import CRuntime
-import FoundationEssentials
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -133,9 +133,7 @@ extension LaunchPlan {
             // with the same compiler. A syscall libseccomp does not know fails the create, naming
             // it (crun and runc skip such names silently; a filter that is not what the profile
             // says is worse than a clear error).
-            let encoder = JSONEncoder()
-            let json = try encoder.encode(seccomp)
-            let profile = try SeccompProfile.parse(Array(json), source: "config.json linux.seccomp")
+            let profile = try SeccompProfile.parse(json: seccomp, source: "config.json linux.seccomp")
             let program = try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: capabilities.effective).names,
                                               options: Seccomp.Options(failOnUnknownSyscall: true))
             self.seccomp = program.bytes

@@ -1,11 +1,11 @@
-import FoundationEssentials
+import Platform
 
-// Decoding in two steps: JSONDecoder reads the text into a plain JSON tree, then `Reader` walks
+// Decoding in two steps: JSONParser reads the text into a plain JSON tree, then `Reader` walks
 // it, so every complaint can name the field (`syscalls[3].args[0].op`) and say what it found.
 // Unknown keys are ignored, as Docker and Podman ignore them (`comment`, `listenerPath`...).
 
 extension SeccompProfile {
-    enum JSONValue: Decodable, Sendable {
+    enum JSONValue: Sendable {
         case object([String: JSONValue])
         case array([JSONValue])
         case string(String)
@@ -15,16 +15,21 @@ extension SeccompProfile {
         case bool(Bool)
         case null
 
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null }
-            else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-            else if let v = try? c.decode(UInt64.self) { self = .unsigned(v) }
-            else if let v = try? c.decode(Int64.self) { self = .signed(v) }
-            else if let v = try? c.decode(Double.self) { self = .fractional(v) }
-            else if let v = try? c.decode(String.self) { self = .string(v) }
-            else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
-            else { self = .object(try c.decode([String: JSONValue].self)) }
+        /// From the shared JSON value; in an object the last of repeated keys wins.
+        init(_ json: JSON) {
+            switch json {
+            case .null: self = .null
+            case .bool(let b): self = .bool(b)
+            case .int(let n): self = n >= 0 ? .unsigned(UInt64(n)) : .signed(n)
+            case .uint(let n): self = .unsigned(n)
+            case .double(let d): self = .fractional(d)
+            case .string(let s): self = .string(s)
+            case .array(let elements): self = .array(elements.map(JSONValue.init))
+            case .object(let members):
+                var object: [String: JSONValue] = [:]
+                for member in members { object[member.key] = JSONValue(member.value) }
+                self = .object(object)
+            }
         }
 
         var kind: String {

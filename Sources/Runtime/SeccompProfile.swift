@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Platform
 import Glibc
 
@@ -205,15 +204,18 @@ public struct SeccompProfile: Sendable, Equatable {
 
     /// Parses profile JSON; `source` names it in error messages.
     public static func parse(_ json: some Collection<UInt8>, source: String) throws(RuntimeError) -> SeccompProfile {
-        let data = Data(json)
-        let value: JSONValue
+        let value: JSON
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
+            value = try JSONParser.parse(Array(json))
         } catch {
-            let detail = JSONSyntax.firstError(in: Array(data)).map { ": \($0)" } ?? ""
-            throw RuntimeError(.invalidArgument, "seccomp profile \(source): not valid JSON\(detail)")
+            throw RuntimeError(.invalidArgument, "seccomp profile \(source): not valid JSON: \(error.message)")
         }
-        return try Reader(source: source).profile(from: value)
+        return try parse(json: value, source: source)
+    }
+
+    /// Reads a profile already parsed (OCI `linux.seccomp` arrives this way).
+    public static func parse(json value: JSON, source: String) throws(RuntimeError) -> SeccompProfile {
+        try Reader(source: source).profile(from: JSONValue(value))
     }
 
     /// Parses profile JSON given as a string.

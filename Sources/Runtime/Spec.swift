@@ -1,8 +1,8 @@
-import FoundationEssentials
+import Platform
 
 /// The OCI runtime-spec `config.json` (the parts a Linux runtime acts on). Unknown fields are
 /// ignored, as the spec asks of runtimes; a field of the wrong type is an error.
-public struct Spec: Codable, Sendable, Equatable {
+public struct Spec: Sendable, Equatable {
     public var ociVersion: String
     public var process: Process?
     public var root: Root?
@@ -12,7 +12,7 @@ public struct Spec: Codable, Sendable, Equatable {
     public var linux: Linux?
     public var annotations: [String: String]?
 
-    public struct Process: Codable, Sendable, Equatable {
+    public struct Process: Sendable, Equatable {
         public var terminal: Bool?
         public var user: User
         public var args: [String]?
@@ -26,32 +26,32 @@ public struct Spec: Codable, Sendable, Equatable {
         public var apparmorProfile: String?
     }
 
-    public struct User: Codable, Sendable, Equatable {
+    public struct User: Sendable, Equatable {
         public var uid: UInt32
         public var gid: UInt32
         public var umask: UInt32?
         public var additionalGids: [UInt32]?
     }
 
-    public struct Rlimit: Codable, Sendable, Equatable {
+    public struct Rlimit: Sendable, Equatable {
         public var type: String
         public var hard: UInt64
         public var soft: UInt64
     }
 
-    public struct Root: Codable, Sendable, Equatable {
+    public struct Root: Sendable, Equatable {
         public var path: String
         public var readonly: Bool?
     }
 
-    public struct Mount: Codable, Sendable, Equatable {
+    public struct Mount: Sendable, Equatable {
         public var destination: String
         public var type: String?
         public var source: String?
         public var options: [String]?
     }
 
-    public struct Linux: Codable, Sendable, Equatable {
+    public struct Linux: Sendable, Equatable {
         public var namespaces: [Namespace]?
         public var uidMappings: [Mapping]?
         public var gidMappings: [Mapping]?
@@ -60,74 +60,54 @@ public struct Spec: Codable, Sendable, Equatable {
         public var rootfsPropagation: String?
         public var mountLabel: String?
         public var sysctl: [String: String]?
-        public var seccomp: Seccomp?
+        /// OCI `linux.seccomp`, kept as JSON: the seccomp profile reader checks it.
+        public var seccomp: JSON?
     }
 
-    public struct Namespace: Codable, Sendable, Equatable {
+    public struct Namespace: Sendable, Equatable {
         public var type: String
         public var path: String?
     }
 
-    public struct Mapping: Codable, Sendable, Equatable {
+    public struct Mapping: Sendable, Equatable {
         public var containerID: UInt32
         public var hostID: UInt32
         public var size: UInt32
     }
 
-    /// OCI `linux.seccomp`: a profile already resolved for this container (no includes/excludes).
-    public struct Seccomp: Codable, Sendable, Equatable {
-        public var defaultAction: String
-        public var defaultErrnoRet: UInt32?
-        public var architectures: [String]?
-        public var flags: [String]?
-        public var syscalls: [Syscall]?
-
-        public struct Syscall: Codable, Sendable, Equatable {
-            public var names: [String]
-            public var action: String
-            public var errnoRet: UInt32?
-            public var args: [Arg]?
-        }
-
-        public struct Arg: Codable, Sendable, Equatable {
-            public var index: UInt32
-            public var value: UInt64
-            public var valueTwo: UInt64?
-            public var op: String
-        }
-    }
 }
 
 extension Spec {
     /// Reads `<bundle>/config.json`.
     public static func load(bundle: String) throws -> Spec {
         let path = bundle + "/config.json"
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try FileSystem.readFile(path)
         } catch {
-            throw RuntimeError(.notFound, "bundle \(bundle): cannot read config.json")
+            throw RuntimeError(.notFound, "bundle \(bundle): cannot read config.json: \(error.text)")
         }
-        return try decode(data, source: path)
+        return try decode(bytes, source: path)
     }
 
-    public static func decode(_ data: Data, source: String) throws -> Spec {
+    public static func decode(_ bytes: [UInt8], source: String) throws -> Spec {
+        let json: JSON
         do {
-            return try JSONDecoder().decode(Spec.self, from: data)
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw RuntimeError(.invalidArgument, "\(source): missing \(path(context.codingPath + [key]))")
-        } catch let DecodingError.typeMismatch(type, context) {
-            throw RuntimeError(.invalidArgument, "\(source): \(path(context.codingPath)): expected \(type)")
-        } catch let DecodingError.valueNotFound(type, context) {
-            throw RuntimeError(.invalidArgument, "\(source): \(path(context.codingPath)): expected \(type), found null")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw RuntimeError(.invalidArgument, "\(source): \(context.debugDescription)")
+            json = try JSONParser.parse(bytes)
         } catch {
-            throw RuntimeError(.invalidArgument, "\(source): \(error)")
+            throw RuntimeError(.invalidArgument, "\(source): not valid JSON: \(error.message)")
         }
+        return try SpecReader(source: source).spec(json)
     }
 
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+    /// An OCI process object on its own (`exec --process FILE`).
+    public static func decodeProcess(_ bytes: [UInt8], source: String) throws -> Process {
+        let json: JSON
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            throw RuntimeError(.invalidArgument, "\(source): not valid JSON: \(error.message)")
+        }
+        return try SpecReader(source: source).process(json, "process")
     }
 }

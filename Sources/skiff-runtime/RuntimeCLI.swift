@@ -1,4 +1,4 @@
-import FoundationEssentials
+import Platform
 import Runtime
 
 #if canImport(Glibc)
@@ -63,9 +63,7 @@ enum RuntimeCLI {
                 try Container(id: parse(arguments).id, root: stateRoot).start()
             case "state":
                 let state = try Container(id: parse(arguments).id, root: stateRoot).state()
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(state), as: UTF8.self))
+                print(state.json.text)
             case "kill":
                 let options = try parse(arguments, valued: [], flags: ["--all", "-a"], extra: 1)
                 let signal = try Signals.number(options.extra.first ?? "SIGTERM")
@@ -79,8 +77,7 @@ enum RuntimeCLI {
                                         flags: ["--tty", "-t", "--detach", "-d"], extra: 1_000, stopAtFirstPositional: true)
                 var exec = Container.ExecOptions(args: options.extra)
                 if let file = options.values["--process"] ?? options.values["-p"] {
-                    let data = try Data(contentsOf: URL(fileURLWithPath: file))
-                    exec.process = try JSONDecoder().decode(Spec.Process.self, from: data)
+                    exec.process = try Spec.decodeProcess(try FileSystem.readFile(file), source: file)
                 } else if exec.args.isEmpty {
                     usageError("exec needs a command or --process FILE")
                 }

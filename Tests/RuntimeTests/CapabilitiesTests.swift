@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Testing
 @testable import Runtime
 
@@ -133,12 +132,13 @@ struct CapabilitiesTests {
 
     @Test func buildsTheFiveSetsFromOCIJSON() throws {
         let json = """
+            {"user": {"uid": 0, "gid": 0}, "cwd": "/", "capabilities":
             {"bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"],
              "effective": ["CAP_CHOWN", "CAP_KILL"],
              "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"],
-             "ambient": ["CAP_KILL"]}
+             "ambient": ["CAP_KILL"]}}
             """
-        let oci = try JSONDecoder().decode(OCICapabilities.self, from: Data(json.utf8))
+        let oci = try #require(try Spec.decodeProcess(Array(json.utf8), source: "test").capabilities)
         #expect(oci.inheritable == nil)
         let set = try CapabilitySet(oci)
         #expect(set.bounding.hex == "0000000000040021")

@@ -9,6 +9,8 @@ public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
+    /// Unsigned integers above `Int64.max` (seccomp argument values reach 2^64 - 1).
+    case uint(UInt64)
     case double(Double)
     case string(String)
     case array([JSON])
@@ -39,6 +41,7 @@ public enum JSON: Sendable, Equatable {
         case .null: out += "null".utf8
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .int(let i): out += String(i).utf8
+        case .uint(let u): out += String(u).utf8
         case .double(let d):
             if d.isFinite {
                 if d == d.rounded(.towardZero) && abs(d) < 1e15 {
