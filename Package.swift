@@ -54,6 +54,7 @@ let package = Package(
         .executableTarget(name: "skiff-runtime", dependencies: ["Runtime"]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
