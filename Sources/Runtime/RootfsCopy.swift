@@ -1,4 +1,6 @@
+import CLinux
 import CRuntime
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +16,15 @@ enum RootfsCopy {
         set -eu
         target=$1; shift
         for layer in "$@"; do
+            # An opaque directory (listed in $layer.opaque by the runtime) hides what lower
+            # layers put in it: empty it first.
+            if [ -f "$layer.opaque" ]; then
+                while IFS= read -r -d '' dir; do
+                    if [ -d "$target/$dir" ]; then
+                        find "$target/$dir" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+                    fi
+                done < "$layer.opaque"
+            fi
             excludes=$(mktemp)
             cd "$layer"
             find . -type c -print0 | while IFS= read -r -d '' path; do
@@ -27,11 +38,55 @@ enum RootfsCopy {
         done
         """#
 
+    /// Directories of `layer` that overlay treats as opaque (`user.overlay.opaque` or
+    /// `trusted.overlay.opaque` set to "y"), relative to the layer.
+    static func opaqueDirectories(in layer: String) -> [String] {
+        var result: [String] = []
+        func walk(_ relative: String) {
+            let path = relative.isEmpty ? layer : layer + "/" + relative
+            for name in FileSystem.directoryEntries(path) ?? [] {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                var info = stat()
+                guard lstat(layer + "/" + child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+                if isOpaque(layer + "/" + child) { result.append(child) }
+                walk(child)
+            }
+        }
+        walk("")
+        return result
+    }
+
+    private static func isOpaque(_ path: String) -> Bool {
+        for name in ["user.overlay.opaque", "trusted.overlay.opaque"] {
+            var value: UInt8 = 0
+            if skiff_lgetxattr(path, name, &value, 1) == 1 && value == UInt8(ascii: "y") { return true }
+        }
+        return false
+    }
+
     /// Copies the plan's layers into its rootfs directory.
     static func apply(_ plan: LaunchPlan, id: String) throws {
         guard let target = plan.rootfs else { return }
         let layers = plan.overlayLowerDirs.reversed() + (plan.overlayUpperDir.map { [$0] } ?? [])
-        let args = ["/bin/bash", "-c", script, "rootfs-copy", target] + layers
+        // The opaque directories of each layer, NUL-separated, in a file beside the state.
+        var listFiles: [String] = []
+        defer { for file in listFiles { unlink(file) } }
+        let scratch = try makeScratchDirectory()
+        defer { FileSystem.removeTree(scratch) }
+        var layerArguments: [String] = []
+        for (i, layer) in layers.enumerated() {
+            let opaque = opaqueDirectories(in: layer)
+            guard !opaque.isEmpty else {
+                layerArguments.append(layer)
+                continue
+            }
+            // The script reads "$layer.opaque": give it a link to the layer with the list beside.
+            let alias = scratch + "/layer\(i)"
+            guard symlink(layer, alias) == 0 else { throw FileIO.system("\(id): symlink \(alias)") }
+            try FileIO.writeAtomically(alias + ".opaque", Array(opaque.joined(separator: "\0").utf8) + [0], mode: 0o644)
+            layerArguments.append(alias)
+        }
+        let args = ["/bin/bash", "-c", script, "rootfs-copy", target] + layerArguments
         if !plan.newUserNamespace {
             let result = try Subprocess.run(args)
             guard result.status == 0 else {
@@ -56,6 +111,15 @@ enum RootfsCopy {
         guard status == 0 else {
             throw RuntimeError(.system, "\(id): copying the layers into \(target) failed (status \(status >> 8))")
         }
+    }
+
+    private static func makeScratchDirectory() throws -> String {
+        var template = Array("/tmp/skiff-rootfs-copy.XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw FileIO.system("mkdtemp")
+        }
+        chmod(made, 0o755)
+        return String(cString: made)
     }
 
     /// Errors from the overlay mount that mean "not possible here", not "wrong".

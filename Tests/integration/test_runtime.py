@@ -451,9 +451,16 @@ def test_overlay_root_from_layers_with_an_upper_directory(runtime, make_bundle, 
 def test_copy_fallback_gives_the_same_root(runtime, make_bundle, user, workdir):
     path, lower1, lower2, upper, merged = overlay_bundle(
         make_bundle, user, workdir, "cat /etc/motd; ls /bin/vi 2>/dev/null || echo vi-gone; echo new > /newfile; "
-                                    "ls -ln /bin/busybox | awk '{print $3}'", copy=True)
+                                    "ls -ln /bin/busybox | awk '{print $3}'; ls /opt/data | tr '\\n' ' '", copy=True)
+    # An opaque directory in layer 2 hides what layer 1 has there.
+    for layer, name in ((lower1, "old"), (lower2, "new")):
+        os.makedirs(os.path.join(layer, "opt", "data"), exist_ok=True)
+        open(os.path.join(layer, "opt", "data", name), "w").close()
+        for p in (os.path.join(layer, "opt"), os.path.join(layer, "opt", "data"), os.path.join(layer, "opt", "data", name)):
+            os.lchown(p, user.uid, user.gid)
+    os.setxattr(os.path.join(lower2, "opt", "data"), "user.overlay.opaque", b"y")
     out = run_in(runtime, path).stdout.splitlines()
-    assert out == ["hello from layer 2", "vi-gone", "0"]
+    assert out == ["hello from layer 2", "vi-gone", "0", "new "]
     assert open(os.path.join(merged, "newfile")).read() == "new\n"
     assert os.stat(os.path.join(merged, "bin", "busybox")).st_uid == user.uid   # owners kept through the map
     assert not os.path.lexists(os.path.join(merged, "bin", "vi"))

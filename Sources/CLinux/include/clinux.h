@@ -2,6 +2,13 @@
 #define SKIFF_CLINUX_H
 /* glibc functions Swift's Glibc module does not export. */
 #include <malloc.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+/* lgetxattr from <sys/xattr.h>, which Swift's Glibc module does not include. */
+static inline ssize_t skiff_lgetxattr(const char *path, const char *name, void *value, size_t size) {
+    return lgetxattr(path, name, value, size);
+}
 
 static inline int skiff_malloc_trim(void) {
     return malloc_trim(0);
