@@ -1,0 +1,162 @@
+import CZlib
+import Glibc
+import Store
+
+/// Something bytes are pulled from: a file, a buffer, a decompressor over another source.
+/// `read` fills at most `buffer.count` bytes and returns how many; 0 means the end.
+public protocol ByteSource: AnyObject {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int
+}
+
+/// Bytes read from an open file descriptor (not closed by this type).
+public final class FileByteSource: ByteSource {
+    public let fd: Int32
+    /// Names the file in errors.
+    public let name: String
+
+    public init(fd: Int32, name: String) {
+        self.fd = fd
+        self.name = name
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR {
+                throw StoreError(.io, "read \(name): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+/// Bytes held in memory.
+public final class BufferByteSource: ByteSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { all in
+            buffer.baseAddress!.copyMemory(from: all.baseAddress! + offset, byteCount: n)
+        }
+        offset += n
+        return n
+    }
+}
+
+/// Streaming gzip decompression (zlib `inflate`, windowBits 31), itself a `ByteSource`.
+///
+/// Memory stays bounded whatever the input: a fixed 64 KiB input buffer, zlib's 32 KiB window,
+/// and the caller's output buffer. Output beyond `limit` bytes fails with
+/// "layer expands beyond the limit of N bytes" as soon as the first byte past the limit is
+/// produced, so a gzip bomb costs at most `limit` bytes of work. Concatenated gzip members (as
+/// `cat a.gz b.gz` makes, and as parallel compressors write) are read as one stream.
+public final class Gunzip: ByteSource {
+    /// The most decompressed bytes allowed.
+    public let limit: Int
+    /// Decompressed bytes produced so far.
+    public private(set) var totalOut = 0
+    /// Compressed bytes consumed so far.
+    public private(set) var totalIn = 0
+
+    private let source: any ByteSource
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let input: UnsafeMutableRawBufferPointer
+    /// The source returned 0.
+    private var sourceEnded = false
+    /// Between members: the previous member ended and the next has not started.
+    private var atMemberBoundary = false
+    private var finished = false
+
+    public init(source: any ByteSource, limit: Int, inputBufferSize: Int = 64 << 10) throws(StoreError) {
+        precondition(limit >= 0 && inputBufferSize > 0)
+        self.source = source
+        self.limit = limit
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        input = .allocate(byteCount: inputBufferSize, alignment: 16)
+        let status = skiff_inflate_init2(stream, 31)
+        guard status == Z_OK else {
+            input.deallocate()
+            stream.deallocate()
+            throw StoreError(.io, "gzip: inflateInit2 failed (\(status))")
+        }
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deallocate()
+        input.deallocate()
+    }
+
+    /// Fills `buffer` with decompressed bytes; 0 at the end of the last member.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+        guard totalOut <= limit else {
+            throw StoreError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
+        }
+        guard !finished, buffer.count > 0 else { return 0 }
+        // Allow one byte past the limit so exceeding it is detected, never more.
+        let room = min(buffer.count, limit - totalOut + 1)
+        stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = uInt(room)
+        while stream.pointee.avail_out > 0 {
+            if stream.pointee.avail_in == 0 {
+                guard try refill() else {
+                    if atMemberBoundary {
+                        finished = true
+                        break
+                    }
+                    throw StoreError(.invalidArgument, "gzip stream is truncated after \(totalIn) bytes")
+                }
+            }
+            if atMemberBoundary {
+                atMemberBoundary = false
+                inflateReset(stream)
+            }
+            let before = stream.pointee.avail_in
+            let status = inflate(stream, Z_NO_FLUSH)
+            totalIn += Int(before - stream.pointee.avail_in)
+            switch status {
+            case Z_OK:
+                continue
+            case Z_STREAM_END:
+                atMemberBoundary = true
+            case Z_BUF_ERROR:
+                // No progress possible: more input is needed (handled at the top of the loop).
+                if stream.pointee.avail_in != 0 && stream.pointee.avail_out != 0 {
+                    throw StoreError(.invalidArgument, "invalid gzip data after \(totalIn) bytes")
+                }
+            case Z_MEM_ERROR:
+                throw StoreError(.io, "gzip: out of memory")
+            default:
+                let detail = stream.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
+                throw StoreError(.invalidArgument, "invalid gzip data after \(totalIn) bytes: \(detail)")
+            }
+        }
+        let produced = room - Int(stream.pointee.avail_out)
+        totalOut += produced
+        if totalOut > limit {
+            throw StoreError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
+        }
+        return produced
+    }
+
+    /// Reads more compressed input; false at the end of the source.
+    private func refill() throws(StoreError) -> Bool {
+        if sourceEnded { return false }
+        let n = try source.read(into: input)
+        if n == 0 {
+            sourceEnded = true
+            return false
+        }
+        stream.pointee.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_in = uInt(n)
+        return true
+    }
+}
