@@ -121,6 +121,11 @@ public final class TarReader {
             for (key, value) in records {
                 try TarReader.apply(key, value, to: &entry, at: headerOffset)
             }
+            // Old tar marks directories with a trailing slash on a regular entry (checked on the
+            // full name: a long name's truncated header copy may end in "/" by chance).
+            if entry.kind == .regular && header[156] != UInt8(ascii: "7") && entry.path.hasSuffix("/") {
+                entry.kind = .directory
+            }
             if entry.kind != .regular { entry.size = 0 }
             // Header-only types carry no data blocks whatever their size field says.
             remaining = entry.kind == .regular ? entry.size : 0
@@ -253,17 +258,15 @@ public final class TarReader {
             let prefix = trimNUL(Array(h[345..<500]))
             if !prefix.isEmpty { path = String(decoding: prefix, as: UTF8.self) + "/" + path }
         }
-        // Old tar marks directories with a trailing slash on a regular entry.
-        let resolvedKind = (kind == .regular && h[156] != UInt8(ascii: "7") && path.hasSuffix("/")) ? .directory : kind
         let mode = try number(h, 100, 8, field: "mode", at: headerOffset)
-        let hasDevice = resolvedKind == .characterDevice || resolvedKind == .blockDevice
+        let hasDevice = kind == .characterDevice || kind == .blockDevice
         let major = hasDevice ? try number(h, 329, 8, field: "devmajor", at: headerOffset) : 0
         let minor = hasDevice ? try number(h, 337, 8, field: "devminor", at: headerOffset) : 0
         guard major <= Int(UInt32.max), minor <= Int(UInt32.max) else {
             throw StoreError(.invalidArgument, "tar entry \"\(path)\" at offset \(headerOffset) has an invalid device number")
         }
         return TarEntry(
-            path: path, kind: resolvedKind, size: size, mode: UInt32(truncatingIfNeeded: mode) & 0o7777,
+            path: path, kind: kind, size: size, mode: UInt32(truncatingIfNeeded: mode) & 0o7777,
             uid: try number(h, 108, 8, field: "uid", at: headerOffset),
             gid: try number(h, 116, 8, field: "gid", at: headerOffset),
             mtime: Int64(try number(h, 136, 12, field: "mtime", at: headerOffset)),

@@ -80,6 +80,13 @@ struct TarReaderTests {
         #expect(entries[2].0.linkTarget == longName)
     }
 
+    @Test func longFileNameWhoseHeaderCopyEndsInASlashStaysAFile() throws {
+        var tar = TarWriter()
+        tar.file(String(repeating: "long/", count: 40) + "name", "data")  // header keeps 90 bytes: "long/.../"
+        let entries = try TarReaderTests.readAll(tar.finish())
+        #expect(entries.count == 1 && entries[0].0.kind == .regular && entries[0].1 == Array("data".utf8))
+    }
+
     @Test func paxRecordsOverrideTheHeader() throws {
         var tar = TarWriter()
         tar.globalPAX([("mtime", Array("1234".utf8)), ("comment", Array("made by a test".utf8))])
