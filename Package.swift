@@ -39,7 +39,7 @@ let package = Package(
         // zlib from Debian's zlib1g-dev (gzip layers).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Images: references, digests, layer tar archives and their safe unpacking.
-        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib"]),
+        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CLinux"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
             "Config", "Store", "CLinux", "Platform",
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",

@@ -9,11 +9,3 @@ static inline int skiff_inflate_init2(z_streamp stream, int window_bits) {
 static inline int skiff_deflate_init2(z_streamp stream, int level, int window_bits) {
     return deflateInit2(stream, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
 }
-
-/* Not zlib: the layer applier (Images, whose only C module this is) also needs the xattr
-   calls and makedev, which the Glibc module does not export. */
-#include <sys/xattr.h>
-#include <sys/sysmacros.h>
-static inline unsigned long skiff_makedev(unsigned int major, unsigned int minor) {
-    return makedev(major, minor);
-}

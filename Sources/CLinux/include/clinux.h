@@ -5,7 +5,15 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 
-/* lgetxattr from <sys/xattr.h>, which Swift's Glibc module does not include. */
+#include <sys/sysmacros.h>
+
+/* makedev is a macro Swift cannot import. */
+static inline unsigned long skiff_makedev(unsigned int major, unsigned int minor) {
+    return makedev(major, minor);
+}
+
+/* lgetxattr from <sys/xattr.h>, which Swift's Glibc module does not include (the xattr
+ * calls are reachable through this header's include of <sys/xattr.h>). */
 static inline ssize_t skiff_lgetxattr(const char *path, const char *name, void *value, size_t size) {
     return lgetxattr(path, name, value, size);
 }
