@@ -55,9 +55,11 @@ public enum FileSystem {
         }
     }
 
-    /// Writes a temporary file beside `path`, syncs it and renames it over `path`, so a crash
-    /// leaves the old contents or the new, never a mix.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(SystemError) {
+    /// Writes a temporary file beside `path` and renames it over `path`, so a crash leaves the old
+    /// contents or the new, never a mix. `durable`: fsync before the rename, so that the new
+    /// contents also survive a power cut (not needed for state that a reboot makes meaningless).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600,
+                                       durable: Bool = true) throws(SystemError) {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError(errno: errno, operation: "open", path: temporary) }
@@ -73,7 +75,7 @@ public enum FileSystem {
             }
             offset += n
         }
-        guard fsync(fd) == 0 else {
+        guard !durable || fsync(fd) == 0 else {
             let error = SystemError(errno: errno, operation: "fsync", path: temporary)
             close(fd)
             unlink(temporary)

@@ -50,7 +50,9 @@ public struct Container: Sendable {
         return child.pid
     }
 
-    func createChild(bundle: String, consoleSocket: String?, pidFile: String?,
+    /// `waitForStart`: the process waits on exec.fifo for `start` (create); without it, it execs
+    /// as soon as it is set up (run).
+    func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.load(bundle: bundle)
@@ -65,17 +67,22 @@ public struct Container: Sendable {
             throw FileIO.system("create \(id): mkdir \(directory.path)")
         }
         do {
-            // The container's process opens the fifo for writing after it took the container's
-            // identity: 0622 as runc makes it (the state directory itself is 0700), and as root
-            // owned by the host ids the container's user maps to.
-            guard mkfifo(directory.startFifo, 0o622) == 0, chmod(directory.startFifo, 0o622) == 0 else {
-                throw FileIO.system("create \(id): mkfifo")
+            if waitForStart {
+                // The container's process opens the fifo for writing after it took the container's
+                // identity: 0622 as runc makes it (the state directory itself is 0700), and as
+                // root owned by the host ids the container's user maps to.
+                guard mkfifo(directory.startFifo, 0o622) == 0, chmod(directory.startFifo, 0o622) == 0 else {
+                    throw FileIO.system("create \(id): mkfifo")
+                }
+                if getuid() == 0 && plan.newUserNamespace,
+                   let hostUID = plan.uidMappings.hostID(for: plan.uid),
+                   let hostGID = plan.gidMappings.hostID(for: plan.gid) {
+                    guard chown(directory.startFifo, hostUID, hostGID) == 0 else {
+                        throw FileIO.system("create \(id): chown exec.fifo")
+                    }
+                }
+                plan.startFifo = directory.startFifo
             }
-            if getuid() == 0 && plan.newUserNamespace,
-               let hostUID = plan.uidMappings.hostID(for: plan.uid), let hostGID = plan.gidMappings.hostID(for: plan.gid) {
-                guard chown(directory.startFifo, hostUID, hostGID) == 0 else { throw FileIO.system("create \(id): chown exec.fifo") }
-            }
-            plan.startFifo = directory.startFifo
             if plan.rootfsFSType == "overlay" && plan.forceRootfsCopy {
                 try RootfsCopy.apply(plan, id: "create \(id)")
                 plan.rootfsFSType = nil
@@ -196,13 +203,13 @@ public struct Container: Sendable {
         // With a new pid namespace unshared after joining a user namespace, the container's
         // process is our grandchild: become its subreaper to wait for it.
         _ = skiff_set_child_subreaper()
-        let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, warn: warn)
+        // No create/start split: the process execs as soon as it is set up.
+        let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, waitForStart: false, warn: warn)
         let pid = child.pid
         defer { try? delete(force: true) }
         do {
             defer { close(child.sync) }
-            try start()
-            // What fails between start and exec (seccomp, exec itself) is reported here.
+            // What fails between set-up and exec (seccomp, exec itself) is reported here.
             try child.waitForExec(id: id)
         } catch {
             var status: Int32 = 0

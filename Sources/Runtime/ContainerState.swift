@@ -112,17 +112,19 @@ struct StateDirectory {
         return state
     }
 
-    /// Written to a temporary file, synced, then renamed over the old one.
+    /// Written to a temporary file, then renamed over the old one: a crash of the runtime leaves
+    /// the old state or the new. Not synced: the state describes processes, which a power cut
+    /// ends anyway (and the state root is normally a tmpfs under /run).
     func write(_ state: ContainerState) throws {
-        try FileIO.writeAtomically(stateFile, state.json.bytes)
+        try FileIO.writeAtomically(stateFile, state.json.bytes, durable: false)
     }
 }
 
 /// The shared file operations, with errors as the runtime reports them.
 enum FileIO {
-    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600, durable: Bool = true) throws {
         do {
-            try FileSystem.writeAtomically(path, bytes, mode: mode)
+            try FileSystem.writeAtomically(path, bytes, mode: mode, durable: durable)
         } catch {
             throw RuntimeError(.system, error.description, errno: error.errno)
         }
