@@ -533,3 +533,18 @@ def test_a_seccomp_profile_naming_an_unknown_syscall_fails_clearly(runtime, make
     result = runtime("run", "--bundle", make_bundle(["true"], mutate=unknown), container_id())
     assert result.returncode == 1
     assert 'seccomp profile config.json linux.seccomp: unknown syscall "no_such_syscall"' in result.stderr
+
+
+@BOTH
+def test_every_namespace_type_is_private_when_asked(runtime, make_bundle, user):
+    def with_cgroup(cfg):
+        cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    kinds = ["cgroup", "ipc", "mnt", "net", "pid", "uts", "user"]
+    script = "; ".join(f"readlink /proc/self/ns/{k}" for k in kinds)
+    inside = dict(zip(kinds, run_in(runtime, make_bundle(["sh", "-c", script], mutate=with_cgroup)).stdout.split()))
+    for kind in kinds:
+        host = os.readlink(f"/proc/self/ns/{kind}")
+        if kind == "user" and user.is_root:
+            assert inside[kind] == host       # as root the bundle asks for no user namespace
+        else:
+            assert inside[kind] != host, f"{kind} namespace is the host's"
