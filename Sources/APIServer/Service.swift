@@ -25,6 +25,11 @@ public struct Service {
 
     public static var routes: [Route] { SystemHandlers.routes }
 
+    /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
+    static func wakeMainThread() {
+        _ = kill(getpid(), SIGUSR1)
+    }
+
     /// Serves until idle or terminated; returns when the service has stopped.
     public func run() throws {
         // Signals are taken by the main thread with sigwait: block them before any thread exists
@@ -50,11 +55,10 @@ public struct Service {
         let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
         let activity = ActivityMonitor(timeoutSeconds: idleTimeout, loop: group.next()) {
             let channel = serverChannel.withLockedValue { $0 }
-            let exit = { _ = kill(getpid(), SIGUSR1) }
             if let channel {
-                channel.close().whenComplete { _ in exit() }
+                channel.close().whenComplete { _ in Service.wakeMainThread() }
             } else {
-                exit()
+                Service.wakeMainThread()
             }
         }
         let router = Router(routes: Service.routes)
@@ -101,7 +105,7 @@ public struct Service {
                 channel.close(promise: nil)
                 activity.drain()
                 channel.eventLoop.scheduleTask(in: .seconds(Service.drainLimitSeconds)) {
-                    _ = kill(getpid(), SIGUSR1)
+                    Service.wakeMainThread()
                 }
             }
         }

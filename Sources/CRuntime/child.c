@@ -575,15 +575,16 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     char found[PATH_MAX];
     const char *executable = find_executable(c, found, sizeof found);
 
+    /* Created and waiting for `start`: the creator exits as soon as it reads "ready", so the
+     * container must stop dying with it before saying so (after would be a race). */
+    if (c->start_fifo_fd >= 0) prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     struct skiff_msg ready;
     memset(&ready, 0, sizeof ready);
     ready.type = SKIFF_MSG_READY;
     if (skiff_msg_send(sync_fd, &ready) < 0) _exit(127);
 
     if (c->start_fifo_fd >= 0) {
-        /* Created: wait for `start`, which opens the fifo for reading. The creator may be gone
-         * by then, so the container must not die with it any more. */
-        prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        /* Wait for `start`, which opens the fifo for reading. */
         char fifo[64];
         fd_path(fifo, sizeof fifo, c->start_fifo_fd);
         int fd = open(fifo, O_WRONLY | O_CLOEXEC);

@@ -113,21 +113,21 @@ enum ChildLauncher {
         defer { if fifoFD >= 0 { close(fifoFD) } }
 
         let strings = CStrings()
-        var mounts = plan.mounts.map { m in
+        let mounts = plan.mounts.map { m in
             skiff_mount(kind: m.kind, source: strings.add(m.source), destination: strings.add(m.destination),
                         fstype: strings.add(m.fstype), flags: m.flags, propagation: m.propagation,
                         data: m.data.isEmpty ? nil : strings.add(m.data), recursive: m.recursive ? 1 : 0,
                         source_is_dir: m.sourceIsDirectory ? 1 : 0)
         }
-        var rlimits = plan.rlimits.map { skiff_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
-        var masked = strings.array(plan.maskedPaths)
-        var readonly = strings.array(plan.readonlyPaths)
-        var sysctlKeys = strings.array(plan.sysctls.map { $0.0.replacingDots() })
-        var sysctlValues = strings.array(plan.sysctls.map { $0.1 })
-        var argv = strings.array(plan.args) + [nil]
-        var envp = strings.array(plan.env) + [nil]
-        var groups = plan.groups
-        var seccomp = plan.seccomp ?? []
+        let rlimits = plan.rlimits.map { skiff_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
+        let masked = strings.array(plan.maskedPaths)
+        let readonly = strings.array(plan.readonlyPaths)
+        let sysctlKeys = strings.array(plan.sysctls.map { $0.0.replacingDots() })
+        let sysctlValues = strings.array(plan.sysctls.map { $0.1 })
+        let argv = strings.array(plan.args) + [nil]
+        let envp = strings.array(plan.env) + [nil]
+        let groups = plan.groups
+        let seccomp = plan.seccomp ?? []
 
         var config = skiff_child_config()
         config.clone_flags = plan.cloneFlags
@@ -207,8 +207,7 @@ enum ChildLauncher {
             }
         }
         close(childEnd)
-        _ = withExtendedLifetime(strings) {}
-        _ = (mounts.count, rlimits.count)
+        withExtendedLifetime(strings) {}
         guard pid > 0 else {
             throw RuntimeError(.system, "\(id): clone: \(errnoText(-pid))", errno: -pid)
         }

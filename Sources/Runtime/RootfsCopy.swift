@@ -69,8 +69,6 @@ enum RootfsCopy {
         guard let target = plan.rootfs else { return }
         let layers = plan.overlayLowerDirs.reversed() + (plan.overlayUpperDir.map { [$0] } ?? [])
         // The opaque directories of each layer, NUL-separated, in a file beside the state.
-        var listFiles: [String] = []
-        defer { for file in listFiles { unlink(file) } }
         let scratch = try makeScratchDirectory()
         defer { FileSystem.removeTree(scratch) }
         var layerArguments: [String] = []
