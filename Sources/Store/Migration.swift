@@ -47,6 +47,30 @@ extension Migration {
                 created   INTEGER NOT NULL
             ) STRICT;
             """),
+        Migration(version: 4, summary: "layers, the layers of each image, repository digests", sql: """
+            CREATE TABLE layers (
+                chain_id        TEXT PRIMARY KEY,    -- sha256:<hex> chain id; the directory layers/<hex>
+                diff_id         TEXT NOT NULL,       -- sha256:<hex> of the uncompressed tar (rootfs.diff_ids)
+                parent_chain_id TEXT REFERENCES layers(chain_id),  -- NULL for a base layer; a parent
+                                                     -- cannot go while a child row names it
+                size            INTEGER NOT NULL DEFAULT 0,  -- bytes unpacked, known once ready
+                created         INTEGER NOT NULL,    -- unix seconds the unpacking began
+                state           TEXT NOT NULL CHECK (state IN ('unpacking', 'ready'))
+            ) STRICT;
+            CREATE INDEX layers_by_parent ON layers(parent_chain_id);
+            CREATE TABLE image_layers (
+                image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,           -- 0 = base layer; every layer of the stack is listed
+                chain_id TEXT NOT NULL REFERENCES layers(chain_id),  -- a layer in use cannot go
+                PRIMARY KEY (image_id, position)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX image_layers_by_chain ON image_layers(chain_id);
+            CREATE TABLE repo_digests (
+                name     TEXT PRIMARY KEY,           -- docker.io/library/busybox@sha256:<manifest hex>
+                image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+            ) STRICT;
+            CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
