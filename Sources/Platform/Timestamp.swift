@@ -3,26 +3,30 @@ import Glibc
 #endif
 
 /// Wall-clock and monotonic time without Foundation.
-enum Timestamp {
-    static func now() -> timespec {
+public enum Timestamp {
+    public static func now() -> timespec {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return ts
     }
 
     /// Monotonic nanoseconds, for timers.
-    static func monotonicNanos() -> UInt64 {
+    public static func monotonicNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
-    /// `2006-01-02T15:04:05.999999999Z07:00` in local time, as Go's RFC3339Nano prints it
-    /// (trailing zeros of the fraction dropped).
-    static func rfc3339Nano(_ ts: timespec) -> String {
+    /// `2006-01-02T15:04:05.999999999Z07:00` as Go's RFC3339Nano prints it (trailing zeros of
+    /// the fraction dropped), in local time or (`utc`) in UTC with `Z`.
+    public static func rfc3339Nano(_ ts: timespec, utc: Bool = false) -> String {
         var seconds = ts.tv_sec
         var parts = tm()
-        localtime_r(&seconds, &parts)
+        if utc {
+            gmtime_r(&seconds, &parts)
+        } else {
+            localtime_r(&seconds, &parts)
+        }
         func pad(_ v: Int, _ width: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, width - s.count)) + s
