@@ -188,7 +188,7 @@ extension ManifestIndex {
 
     /// The manifest for `platform`, chosen as Docker (through containerd's platform matcher)
     /// chooses: the same OS; the same architecture with the wanted variant, else an older
-    /// compatible one (amd64 v4 down to v1; arm64 v8 and later down to v8; arm v8 down to v5),
+    /// compatible one (amd64 v4 down to v1; arm64 v8.x down to v8, v9.x down to v8; arm v8 down to v5),
     /// else an architecture the CPU also runs (386 on amd64, 32-bit arm on arm64). Attestation
     /// entries and entries without a platform are never chosen; on a tie the first entry wins.
     public func select(_ platform: Descriptor.Platform) throws(StoreError) -> Descriptor {
@@ -264,13 +264,13 @@ extension Descriptor.Platform {
             guard let wanted = Descriptor.Platform.version(variant), wanted.major >= 8 else {
                 return [(architecture, variant)]
             }
-            // v8, v8.1 ... v8.9, v9, v9.1 ...: every one up to the wanted version, newest first.
-            var result: [(architecture: String, variant: String)] = []
-            for major in stride(from: wanted.major, through: 8, by: -1) {
-                let top = major == wanted.major ? wanted.minor : 9
-                for minor in stride(from: top, through: 0, by: -1) {
-                    result.append(("arm64", minor == 0 ? "v\(major)" : "v\(major).\(minor)"))
-                }
+            // As containerd: v8.x runs v8.x down to v8.0; v9.x runs v9.x down to v9.0 and then
+            // v8.(x+5) down to v8.0 (v9.0 has the features of v8.5). Newest first.
+            guard wanted.major <= 9 else { return [(architecture, variant)] }
+            func name(_ major: Int, _ minor: Int) -> String { minor == 0 ? "v\(major)" : "v\(major).\(minor)" }
+            var result = stride(from: wanted.minor, through: 0, by: -1).map { ("arm64", name(wanted.major, $0)) }
+            if wanted.major == 9 {
+                result += stride(from: min(wanted.minor + 5, 9), through: 0, by: -1).map { ("arm64", name(8, $0)) }
             }
             return result + arm(from: 8)
         case "arm":

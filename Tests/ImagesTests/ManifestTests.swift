@@ -251,6 +251,11 @@ struct ManifestTests {
         (["linux/arm/v7", "linux/arm/v6"], "linux/arm64", "0"),
         (["linux/arm64/v8.2"], "linux/arm64", "no matching manifest for linux/arm64/v8 in the manifest list entries"),
         (["linux/arm64/v8", "linux/arm64/v8.2"], "linux/arm64/v9", "1"),
+        (["linux/arm64/v8.6"], "linux/arm64/v9", "no matching manifest for linux/arm64/v9 in the manifest list entries"),
+        (["linux/arm64/v8", "linux/arm64/v8.6", "linux/arm64/v9"], "linux/arm64/v9.1", "2"),
+        (["linux/arm64/v8", "linux/arm64/v8.6"], "linux/arm64/v9.1", "1"),
+        (["linux/arm64/v8.1", "linux/arm64/v8.3"], "linux/arm64/v8.2", "0"),
+        (["linux/arm/v8", "linux/arm/v7"], "linux/arm64", "0"),
         (["linux/arm/v6", "linux/arm/v7"], "linux/arm/v7", "1"),
         (["linux/arm/v7"], "linux/arm/v6", "no matching manifest for linux/arm/v6 in the manifest list entries"),
         // Another OS or architecture is never chosen.
