@@ -10,8 +10,8 @@ enum LayoutAnnotation {
 
 extension Loader {
     /// Reads `oci-layout` and `index.json`: every manifest the index names (through nested
-    /// indexes, keeping the host's platform) becomes an image; descriptors naming the same
-    /// manifest merge their names.
+    /// indexes, choosing the host's platform as Docker does) becomes an image; descriptors naming
+    /// the same manifest merge their names.
     mutating func describeOCILayout() throws(StoreError) -> [ArchiveImage] {
         if let layout = json["oci-layout"] {
             let file = JSONFile(name: "oci-layout")
@@ -20,63 +20,58 @@ extension Loader {
                 throw file.fail("imageLayoutVersion", "unsupported version \"\(version)\"")
             }
         }
+        let file = JSONFile(name: "index.json")
+        let index = try file.parse(json["index.json"] ?? [])
         var images: [ArchiveImage] = []
-        try describeIndex(json["index.json"] ?? [], file: JSONFile(name: "index.json"), names: [], depth: 0, into: &images)
-        return images
-    }
-
-    mutating func describeIndex(_ bytes: [UInt8], file: JSONFile, names: [String], depth: Int,
-                                into images: inout [ArchiveImage]) throws(StoreError) {
-        let index = try file.parse(bytes)
-        let manifests = try file.array(file.required(index, "manifests", ""), "manifests")
-        let nested = depth > 0
-        var matched = false
-        for (i, descriptor) in manifests.enumerated() {
+        for (i, descriptor) in try file.array(file.required(index, "manifests", ""), "manifests").enumerated() {
             let path = "manifests[\(i)]"
-            let digest = try file.digest(file.required(descriptor, "digest", path), path + ".digest")
-            if nested, let platform = descriptor["platform"], !Loader.isHostPlatform(platform) { continue }
-            matched = true
-            var tags = names
-            if !nested, let annotations = descriptor["annotations"] {
+            var digest = try file.digest(file.required(descriptor, "digest", path), path + ".digest")
+            var tags: [String] = []
+            if let annotations = descriptor["annotations"] {
                 if case .string(let name) = annotations[LayoutAnnotation.containerdName] ?? .null {
                     tags.append(name)
                 } else if case .string(let name) = annotations[LayoutAnnotation.refName] ?? .null,
                           name.contains(":") || name.contains("/") {
-                    tags.append(name)
+                    tags.append(name)  // a bare tag ("latest") names no repository
                 }
             }
-            let manifestBytes = try manifestBlob(digest, named: "\(file.name): \(path).digest")
-            let manifestFile = JSONFile(name: "blob \(digest)")
-            let manifest = try manifestFile.parse(manifestBytes)
-            let hasManifests = manifest["manifests"] != nil
-            let hasLayers = manifest["layers"] != nil
-            if hasManifests && hasLayers {
-                throw manifestFile.fail("", "a manifest may not have both layers and manifests")
+            var source = "index.json: \(path).digest"
+            var depth = 0
+            var manifest: ImageManifest
+            while true {
+                switch try manifestBlob(digest, named: source) {
+                case .image(let image):
+                    manifest = image
+                case .index(let nested):
+                    guard depth < 4 else { throw StoreError(.invalidArgument, "blob \(digest): indexes nested too deeply") }
+                    usedIndexes.insert(digest)
+                    let chosen: Descriptor
+                    do {
+                        chosen = try nested.select(Descriptor.Platform(os: "linux", architecture: Loader.hostArchitecture))
+                    } catch {
+                        throw StoreError(.invalidArgument, "blob \(digest): \(error.message)")
+                    }
+                    source = "blob \(digest): the manifest for linux/\(Loader.hostArchitecture)"
+                    digest = chosen.digest
+                    depth += 1
+                    continue
+                }
+                break
             }
-            if hasManifests {
-                guard depth < 4 else { throw manifestFile.fail("", "indexes nested too deeply") }
-                usedIndexes.insert(digest)
-                try describeIndex(manifestBytes, file: manifestFile, names: tags, depth: depth + 1, into: &images)
-                continue
-            }
-            let config = try manifestFile.digest(
-                manifestFile.required(manifestFile.required(manifest, "config", ""), "digest", "config"), "config.digest")
-            try requireInArchive(config, named: "\(manifestFile.name): config.digest")
+            let name = "blob \(digest)"
+            try requireInArchive(manifest.config.digest, named: "\(name): config.digest")
             var layers: [ArchiveImage.Layer] = []
-            for (j, value) in try manifestFile.array(manifestFile.required(manifest, "layers", ""), "layers").enumerated() {
-                let layerDigest = try manifestFile.digest(manifestFile.required(value, "digest", "layers[\(j)]"), "layers[\(j)].digest")
-                try requireInArchive(layerDigest, named: "\(manifestFile.name): layers[\(j)].digest")
-                layers.append(layer(layerDigest))
+            for (j, descriptor) in manifest.layers.enumerated() {
+                try requireInArchive(descriptor.digest, named: "\(name): layers[\(j)].digest")
+                layers.append(layer(descriptor.digest))
             }
             if let k = images.firstIndex(where: { $0.manifest == digest }) {
                 for tag in tags where !images[k].repoTags.contains(tag) { images[k].repoTags.append(tag) }
             } else {
-                images.append(ArchiveImage(config: config, layers: layers, repoTags: tags, manifest: digest))
+                images.append(ArchiveImage(config: manifest.config.digest, layers: layers, repoTags: tags, manifest: digest))
             }
         }
-        if nested && !matched && !manifests.isEmpty {
-            throw file.fail("manifests", "no manifest for the platform linux/\(Loader.hostArchitecture)")
-        }
+        return images
     }
 
     func requireInArchive(_ digest: Digest, named source: String) throws(StoreError) {
@@ -85,9 +80,15 @@ extension Loader {
         }
     }
 
-    func manifestBlob(_ digest: Digest, named source: String) throws(StoreError) -> [UInt8] {
+    /// A manifest or index from the archive, read with `Manifest.read`; errors name the blob.
+    func manifestBlob(_ digest: Digest, named source: String) throws(StoreError) -> Manifest {
         try requireInArchive(digest, named: source)
-        return try store.read(digest, limit: ImageArchive.jsonLimit)
+        let bytes = try store.read(digest, limit: ImageArchive.jsonLimit)
+        do {
+            return try Manifest.read(bytes)
+        } catch {
+            throw StoreError(.invalidArgument, "blob \(digest): \(error.message)")
+        }
     }
 
     static var hostArchitecture: String {
@@ -98,10 +99,6 @@ extension Loader {
         #else
         return "unknown"
         #endif
-    }
-
-    static func isHostPlatform(_ platform: JSON) -> Bool {
-        platform["os"] == .string("linux") && platform["architecture"] == .string(hostArchitecture)
     }
 }
 

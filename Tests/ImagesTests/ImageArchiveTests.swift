@@ -133,19 +133,23 @@ import Testing
             let layer = Self.layerTar(name)
             let config = Self.config([layer])
             let manifest = JSON.object([
-                .init("schemaVersion", 2),
-                .init("config", .object([.init("digest", .string(Digest.sha256(of: config).description))])),
-                .init("layers", .array([.object([.init("digest", .string(Digest.sha256(of: layer).description))])])),
+                .init("schemaVersion", 2), .init("mediaType", .string(MediaType.dockerManifest)),
+                .init("config", .object([.init("mediaType", .string(MediaType.dockerConfig)),
+                                         .init("digest", .string(Digest.sha256(of: config).description)), .init("size", JSON(config.count))])),
+                .init("layers", .array([.object([.init("mediaType", .string(MediaType.dockerLayerGzip)),
+                                                 .init("digest", .string(Digest.sha256(of: layer).description)),
+                                                 .init("size", JSON(layer.count))])])),
             ]).bytes
             return (layer, config, manifest)
         }
         let host = image("host"), other = image("other")
         func platform(_ arch: String, _ manifest: [UInt8]) -> JSON {
-            .object([.init("digest", .string(Digest.sha256(of: manifest).description)),
+            .object([.init("mediaType", .string(MediaType.dockerManifest)),
+                     .init("digest", .string(Digest.sha256(of: manifest).description)), .init("size", JSON(manifest.count)),
                      .init("platform", .object([.init("os", "linux"), .init("architecture", .string(arch))]))])
         }
-        let inner = JSON.object([.init("schemaVersion", 2), .init("manifests", .array([
-            platform("s390x-not-this-host", other.manifest), platform(Loader.hostArchitecture, host.manifest),
+        let inner = JSON.object([.init("schemaVersion", 2), .init("mediaType", .string(MediaType.dockerManifestList)), .init("manifests", .array([
+            platform(Loader.hostArchitecture == "s390x" ? "ppc64le" : "s390x", other.manifest), platform(Loader.hostArchitecture, host.manifest),
         ]))]).bytes
         var tar = TarWriter()
         for blob in [host.layer, host.config, host.manifest, other.layer, other.config, other.manifest, inner] {
@@ -247,6 +251,9 @@ import Testing
     static let freshConfig = config([fresh])
     static let wrongName = "blobs/sha256/" + Digest.sha256(of: [0]).encoded
 
+    /// An index whose only manifest is for another platform (the manifest itself is absent).
+    static let onlyOther = #"{"schemaVersion": 2, "mediaType": "\#(MediaType.ociIndex)", "manifests": [{"mediaType": "\#(MediaType.ociManifest)", "digest": "\#(Digest.sha256(of: [7]))", "size": 1, "platform": {"os": "linux", "architecture": "not-this-one"}}]}"#
+
     static let refusals: [Refusal] = [
         Refusal(name: "dot-dot", message: #"archive entry "a/../../evil" escapes the archive ("..")"#) { $0.file("a/../../evil", "x") },
         Refusal(name: "absolute", message: #"archive entry "/etc/passwd" has an absolute path"#) { $0.file("/etc/passwd", "x") },
@@ -294,10 +301,18 @@ import Testing
             $0.file("index.json", #"{"manifests": [{"digest": "\#(Digest.sha256(of: [9]))"}]}"#)
         },
         Refusal(name: "layers and manifests",
-                message: "blob \(Digest.sha256(of: Array(#"{"layers": [], "manifests": []}"#.utf8))): (top level): a manifest may not have both layers and manifests") {
-            let both = Array(#"{"layers": [], "manifests": []}"#.utf8)
+                message: "blob \(Digest.sha256(of: Array(#"{"schemaVersion": 2, "layers": [], "manifests": []}"#.utf8))): manifest has both layers and manifests") {
+            let both = Array(#"{"schemaVersion": 2, "layers": [], "manifests": []}"#.utf8)
             $0.entry(blobPath(both), type: "0", content: both)
             $0.file("index.json", #"{"manifests": [{"digest": "\#(Digest.sha256(of: both))"}]}"#)
+        },
+        Refusal(name: "no manifest for this platform",
+                message: "blob \(Digest.sha256(of: Array(onlyOther.utf8))): no matching manifest for linux/\(Loader.hostArchitecture) in the manifest list entries") {
+            $0.entry(blobPath(Array(onlyOther.utf8)), type: "0", content: Array(onlyOther.utf8))
+            $0.file("index.json", #"{"manifests": [{"digest": "\#(Digest.sha256(of: Array(onlyOther.utf8)))"}]}"#)
+        },
+        Refusal(name: "duplicate blob", message: "archive entry \"\(blobPath(fresh))\" appears twice") {
+            $0.entry(blobPath(fresh), type: "0", content: fresh)
         },
         Refusal(name: "layout version", message: #"oci-layout: imageLayoutVersion: unsupported version "2.0.0""#) {
             $0.file("oci-layout", #"{"imageLayoutVersion": "2.0.0"}"#)
