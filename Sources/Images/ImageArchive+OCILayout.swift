@@ -14,14 +14,15 @@ extension Loader {
     /// the same manifest merge their names.
     mutating func describeOCILayout() throws(StoreError) -> [ArchiveImage] {
         if let layout = json["oci-layout"] {
-            let file = JSONFile(name: "oci-layout")
-            let version = try file.string(file.required(file.parse(layout), "imageLayoutVersion", ""), "imageLayoutVersion")
+            let file = FieldReader(source: "oci-layout")
+            let version = try file.string(file.required(file.parse(layout, limit: ImageArchive.jsonLimit), "imageLayoutVersion", ""),
+                                          "imageLayoutVersion")
             guard version == "1.0.0" else {
                 throw file.fail("imageLayoutVersion", "unsupported version \"\(version)\"")
             }
         }
-        let file = JSONFile(name: "index.json")
-        let index = try file.parse(json["index.json"] ?? [])
+        let file = FieldReader(source: "index.json")
+        let index = try file.parse(json["index.json"] ?? [], limit: ImageArchive.jsonLimit)
         var images: [ArchiveImage] = []
         for (i, descriptor) in try file.array(file.required(index, "manifests", ""), "manifests").enumerated() {
             let path = "manifests[\(i)]"

@@ -244,14 +244,25 @@ struct Loader {
     }
 
     mutating func describeDockerArchive(_ bytes: [UInt8]) throws(StoreError) -> [ArchiveImage] {
-        let file = JSONFile(name: "manifest.json")
-        let top = try file.parse(bytes)
+        let file = FieldReader(source: "manifest.json")
+        let top: JSON
+        do {
+            top = try JSONParser.parse(bytes)
+        } catch {
+            throw file.fail("", "invalid JSON: \(error.message)")
+        }
         var images: [ArchiveImage] = []
         for (i, entry) in try file.array(top, "").enumerated() {
             let path = "[\(i)]"
             let configPath = try file.string(file.required(entry, "Config", path), path + ".Config")
             let config: Digest
-            if let bytes = json[(try? ImageArchive.cleanPath(configPath)) ?? configPath] {
+            let cleanConfigPath = (try? ImageArchive.cleanPath(configPath)) ?? configPath
+            if let bytes = json[cleanConfigPath] {
+                // Docker names the config by its digest (the image ID): a mismatch is a corrupt archive.
+                let digest = Digest.sha256(of: bytes)
+                if let named = try? Digest(parsing: "sha256:" + cleanConfigPath.dropLast(".json".count)), named != digest {
+                    throw StoreError(.invalidArgument, "archive entry \"\(configPath)\" does not match its digest: it hashes to \(digest)")
+                }
                 config = try ingestConfig(bytes)
             } else {
                 config = try blob(configPath, named: "manifest.json\(path).Config")
@@ -301,48 +312,5 @@ struct Loader {
     mutating func removeCreated() {
         for digest in created.reversed() { try? store.delete(digest) }
         created.removeAll()
-    }
-}
-
-/// Reads one JSON file with the field path in every complaint
-/// (`manifest.json: [0].Layers[1]: expected a string, found a number`).
-struct JSONFile {
-    let name: String
-
-    func fail(_ path: String, _ what: String) -> StoreError {
-        StoreError(.invalidArgument, "\(name): \(path.isEmpty ? "(top level)" : path): \(what)")
-    }
-
-    func parse(_ bytes: [UInt8]) throws(StoreError) -> JSON {
-        do {
-            return try JSONParser.parse(bytes)
-        } catch {
-            throw StoreError(.invalidArgument, "\(name): invalid JSON: \(error.message)")
-        }
-    }
-
-    func required(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> JSON {
-        guard case .object = json else { throw fail(path, "expected an object, found \(json.kind)") }
-        guard let value = json[key] else { throw fail(path.isEmpty ? key : path + "." + key, "missing") }
-        return value
-    }
-
-    func string(_ json: JSON, _ path: String) throws(StoreError) -> String {
-        guard case .string(let s) = json else { throw fail(path, "expected a string, found \(json.kind)") }
-        return s
-    }
-
-    func array(_ json: JSON, _ path: String) throws(StoreError) -> [JSON] {
-        guard case .array(let a) = json else { throw fail(path, "expected an array, found \(json.kind)") }
-        return a
-    }
-
-    func digest(_ json: JSON, _ path: String) throws(StoreError) -> Digest {
-        let text = try string(json, path)
-        do {
-            return try Digest(parsing: text)
-        } catch {
-            throw fail(path, error.message)
-        }
     }
 }

@@ -282,6 +282,11 @@ import Testing
                 message: "archive entry \"\(wrongName)\" does not match its digest: blob digest mismatch: expected \(Digest.sha256(of: [0])), got \(Digest.sha256(of: Array("evil".utf8)))") {
             $0.file(wrongName, "evil")
         },
+        Refusal(name: "config not matching its name",
+                message: "archive entry \"\(Digest.sha256(of: [0]).encoded).json\" does not match its digest: it hashes to \(Digest.sha256(of: Array("{}".utf8)))") {
+            $0.file(Digest.sha256(of: [0]).encoded + ".json", "{}")
+            $0.file("manifest.json", manifestJSON(config: Digest.sha256(of: [0]).encoded + ".json", tags: nil, layers: [blobPath(fresh)]))
+        },
         Refusal(name: "blob name not a digest", message: #"archive entry "blobs/sha256/../x" escapes the archive ("..")"#) {
             $0.file("blobs/sha256/../x", "evil")
         },
