@@ -354,6 +354,37 @@ import Testing
         }
     }
 
+    /// The Sources tar writer: names past 100 bytes go into the ustar prefix, and TarReader
+    /// reads back exactly what was written; a file must get exactly its declared size.
+    @Test func tarWriterWritesWhatTarReaderReads() throws {
+        let long = String(repeating: "d", count: 80) + "/" + String(repeating: "f", count: 90)
+        let sink = BufferByteSink()
+        let tar = Images.TarWriter(sink: sink, mtime: 1_700_000_000)
+        try tar.directory("dir")
+        try tar.file(long, Array("hello".utf8), mode: 0o600)
+        try tar.file("empty", [])
+        try tar.finish()
+        #expect(sink.bytes.count % 512 == 0)
+        let reader = TarReader(source: BufferByteSource(sink.bytes))
+        var seen: [(String, TarEntry.Kind, Int, UInt32, Int64)] = []
+        while let entry = try reader.next() { seen.append((entry.path, entry.kind, entry.size, entry.mode, entry.mtime)) }
+        #expect(seen.map(\.0) == ["dir/", long, "empty"])
+        #expect(seen.map(\.1) == [.directory, .regular, .regular])
+        #expect(seen.map(\.2) == [0, 5, 0])
+        #expect(seen.map(\.3) == [0o755, 0o600, 0o644])
+        #expect(seen.allSatisfy { $0.4 == 1_700_000_000 })
+
+        let short = Images.TarWriter(sink: BufferByteSink())
+        try short.beginFile("f", size: 3)
+        expectStoreError(.invalidArgument, #"tar entry "f": more content than its declared size"#) {
+            try Images.TarWriter.withBytes([1, 2, 3, 4]) { (b) throws(StoreError) in try short.write(b) }
+        }
+        expectStoreError(.invalidArgument, #"tar entry "f": 3 bytes of content missing"#) { try short.finish() }
+        expectStoreError(.invalidArgument, "tar entry \"\(String(repeating: "x", count: 101))\": name too long") {
+            try Images.TarWriter(sink: BufferByteSink()).file(String(repeating: "x", count: 101), [])
+        }
+    }
+
     @Test(arguments: [
         ("./a//b/./c", "a/b/c"), ("manifest.json", "manifest.json"), ("blobs/sha256/", "blobs/sha256"),
     ]) func cleansPaths(_ raw: String, _ clean: String) throws {
