@@ -347,7 +347,7 @@ import Testing
         tar.entry(Self.blobPath(Self.fresh), type: "0", content: Self.fresh)
         tar.entry("second", type: "0", content: Self.existing)
         let archive = Array(tar.finish().prefix(1536 + 512 + 100))
-        try Self.withStore { store in
+        Self.withStore { store in
             #expect(throws: StoreError.self) { try Self.load(archive, into: store) }
             #expect(store.list().isEmpty)
             #expect(Self.ingestLeftovers(store).isEmpty)
