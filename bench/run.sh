@@ -38,6 +38,7 @@ set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/common.sh"
 OUT=$ROOT/bench/out
 USER_NAME=${SKIFF_TEST_USER:-skiff-test}
 PEERS=${BENCH_PEERS:-skiff podman docker}
@@ -69,17 +70,7 @@ has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- set-up
 PKGS=(podman docker.io runc crun conmon systemd uidmap slirp4netns fuse-overlayfs gcc procps util-linux)
 if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
-    missing=()
-    for p in "${PKGS[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -q "${missing[@]}" >/dev/null ||
-            { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; } ||
-            die "apt-get install ${missing[*]} failed"
-    fi
+    bash "$ROOT/scripts/apt-install-missing.sh" "${PKGS[@]}" || die "apt-get install of ${PKGS[*]} failed"
 fi
 for t in gcc setpriv systemd-socket-activate ps; do
     command -v "$t" >/dev/null || die "$t not found"
@@ -113,11 +104,7 @@ fi
 # ---------------------------------------------------------------- bookkeeping, cleanup
 # the test user must reach its sockets and the skiff binary: use a base directory that
 # others may traverse (a test run that leaves /tmp at 0700 must not break the benchmark)
-TMP_BASE=""
-for d in ${BENCH_TMPDIR:-} /tmp /var/tmp /run; do
-    [ -d "$d" ] && [ "$(( 0$(stat -c %a "$d") & 01 ))" != 0 ] && { TMP_BASE=$d; break; }
-done
-[ -n "$TMP_BASE" ] || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
+TMP_BASE=$(traversable_tmp_base) || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
 [ "$TMP_BASE" = /tmp ] || [ "$TMP_BASE" = "${BENCH_TMPDIR:-}" ] ||
     log "note: /tmp is not traversable by other users ($(stat -c %a /tmp)); using $TMP_BASE"
 T=$(mktemp -d "$TMP_BASE/skiff-bench.XXXXXX")

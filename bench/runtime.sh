@@ -44,6 +44,7 @@ set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/common.sh"
 OUT=$ROOT/bench/out
 USER_NAME=${SKIFF_TEST_USER:-skiff-test}
 RUNTIMES=${BENCH_RUNTIMES:-skiff crun runc unshare}
@@ -73,17 +74,7 @@ has_rt() { [[ " $RUNTIMES " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- set-up
 PKGS=(crun runc util-linux busybox-static python3 gcc procps)
 if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
-    missing=()
-    for p in "${PKGS[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "installing ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -q "${missing[@]}" >/dev/null ||
-            { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; } ||
-            die "apt-get install ${missing[*]} failed"
-    fi
+    bash "$ROOT/scripts/apt-install-missing.sh" "${PKGS[@]}" || die "apt-get install of ${PKGS[*]} failed"
 fi
 for t in gcc setpriv unshare python3 pgrep; do
     command -v "$t" >/dev/null || die "$t not found"
@@ -135,11 +126,7 @@ if has_rt skiff; then
 fi
 
 # ---------------------------------------------------------------- bookkeeping, cleanup
-TMP_BASE=""
-for d in ${BENCH_TMPDIR:-} /tmp /var/tmp /run; do
-    [ -d "$d" ] && [ "$(( 0$(stat -c %a "$d") & 01 ))" != 0 ] && { TMP_BASE=$d; break; }
-done
-[ -n "$TMP_BASE" ] || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
+TMP_BASE=$(traversable_tmp_base) || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
 T=$(mktemp -d "$TMP_BASE/skiff-bench-rt.XXXXXX")
 chmod 0755 "$T"
 mkdir -p "$T/bin" "$T/state/root" "$T/state/rootless" "$T/logs/root" "$T/logs/rootless" "$T/results" "$T/home"

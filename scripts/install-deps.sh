@@ -10,21 +10,7 @@ if [ "$mode" = "--test" ]; then
     packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc)
 fi
 
-sudo=""
-if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
-    sudo=sudo
-fi
-
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "install-deps: installing ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
 
 if ! command -v swift >/dev/null; then
     if [ -x /opt/swift/usr/bin/swift ]; then
