@@ -15,10 +15,22 @@ final class HTTPHandler: ChannelInboundHandler {
 
     private enum State {
         case idle
-        case receiving(HTTPRequestHead, Router.Match, body: ByteBuffer?, limit: Int)
+        case receiving(HTTPRequestHead, Target, Router.Match, body: ByteBuffer?, limit: Int)
         /// The request was refused before its end; its remaining parts are ignored.
         case ignoringRest
         case responding
+    }
+
+    /// The request target split once: path and query string.
+    private struct Target {
+        var path: Substring
+        var query: Substring
+
+        init(_ uri: String) {
+            let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            path = parts.first ?? ""
+            query = parts.count > 1 ? parts[1] : ""
+        }
     }
 
     private var state = State.idle
@@ -46,17 +58,17 @@ final class HTTPHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             beginActivity()
-            let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
-            let match = router.match(method: head.method.rawValue, path: String(path))
+            let target = Target(head.uri)
+            let match = router.match(method: head.method.rawValue, path: String(target.path))
             var limit = Router.defaultMaxBody
             if case .found(let route, _, _) = match { limit = route.maxBody }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 refuseBody(context: context, head: head, limit: limit)
                 return
             }
-            state = .receiving(head, match, body: nil, limit: limit)
+            state = .receiving(head, target, match, body: nil, limit: limit)
         case .body(var chunk):
-            guard case .receiving(let head, let match, var body, let limit) = state else { return }
+            guard case .receiving(let head, let target, let match, var body, let limit) = state else { return }
             if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
                 refuseBody(context: context, head: head, limit: limit)
                 return
@@ -66,14 +78,14 @@ final class HTTPHandler: ChannelInboundHandler {
             } else {
                 body!.writeBuffer(&chunk)
             }
-            state = .receiving(head, match, body: body, limit: limit)
+            state = .receiving(head, target, match, body: body, limit: limit)
         case .end:
-            guard case .receiving(let head, let match, let body, _) = state else {
+            guard case .receiving(let head, let target, let match, let body, _) = state else {
                 if case .ignoringRest = state { state = .idle }
                 return
             }
             state = .responding
-            dispatch(context: context, head: head, match: match, body: body)
+            dispatch(context: context, head: head, target: target, match: match, body: body)
         }
     }
 
@@ -83,8 +95,8 @@ final class HTTPHandler: ChannelInboundHandler {
         write(context: context, head: head, response: .error(error), keepAlive: false)
     }
 
-    private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead, match: Router.Match,
-                          body: ByteBuffer?) {
+    private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead, target: Target,
+                          match: Router.Match, body: ByteBuffer?) {
         let keepAlive = head.isKeepAlive
         switch match {
         case .notFound:
@@ -97,10 +109,8 @@ final class HTTPHandler: ChannelInboundHandler {
         case .badVersion(let error):
             write(context: context, head: head, response: .error(error), keepAlive: keepAlive)
         case .found(let route, let parameters, let version):
-            let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
-            let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
-            let request = Request(method: head.method.rawValue, path: String(path), version: version,
-                                  query: Router.parseQuery(query),
+            let request = Request(method: head.method.rawValue, path: String(target.path), version: version,
+                                  query: Router.parseQuery(target.query),
                                   headers: head.headers.map { ($0.name, $0.value) },
                                   body: body.map { Array($0.readableBytesView) } ?? [],
                                   parameters: parameters)

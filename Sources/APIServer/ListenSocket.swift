@@ -68,20 +68,12 @@ public enum ListenSocket: Equatable, Sendable {
     /// Connects to the socket at `path`: 0 when something accepts connections there, else the
     /// errno (`ECONNREFUSED`: a socket file nobody listens on).
     static func probe(_ path: String) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return errno }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        do {
+            close(try UnixSocket.connect(path))
+            return 0
+        } catch {
+            return error.errno
         }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return rc == 0 ? 0 : errno
     }
 
     /// `mkdir -p`, directories it creates get mode 0700. With `enforcePrivate` the directory

@@ -2,7 +2,7 @@ import Platform
 /// A decoded API request, handed to a route's handler.
 public struct Request: Sendable {
     public var method: String
-    /// The path without the `/v1.NN` prefix and without the query.
+    /// The path as requested (with any `/v1.NN` prefix), without the query.
     public var path: String
     /// The API version the client asked for (the prefix), or the current one.
     public var version: APIVersion

@@ -126,11 +126,8 @@ enum SystemHandlers {
         return .json(.object(counters + features + system))
     }
 
+    /// Open descriptors, not counting the one that lists them.
     private static func openFileCount() -> Int {
-        guard let dir = opendir("/proc/self/fd") else { return 0 }
-        defer { closedir(dir) }
-        var count = 0
-        while readdir(dir) != nil { count += 1 }
-        return max(0, count - 3)   // ".", ".." and the directory's own descriptor
+        max(0, (FileSystem.directoryEntries("/proc/self/fd")?.count ?? 1) - 1)
     }
 }

@@ -251,23 +251,15 @@ public struct Container: Sendable {
 
     /// Sends the pty master to the OCI `--console-socket`.
     static func sendConsole(_ master: Int32, to socketPath: String, id: String) throws {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw FileIO.system("create \(id): console socket") }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard socketPath.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        let fd: Int32
+        do {
+            fd = try UnixSocket.connect(socketPath)
+        } catch where error.errno == ENAMETOOLONG {
             throw RuntimeError(.invalidArgument, "create \(id): console socket path too long")
+        } catch {
+            throw RuntimeError(.system, "create \(id): \(error)", errno: error.errno)
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard rc == 0 else { throw FileIO.system("create \(id): connect \(socketPath)") }
+        defer { close(fd) }
         guard skiff_send_fd(fd, master) == 0 else { throw FileIO.system("create \(id): send console") }
     }
 }
