@@ -20,48 +20,39 @@ public struct MountOptions: Sendable, Equatable {
     static let unbindable: UInt = 1 << 17, `private`: UInt = 1 << 18, slave: UInt = 1 << 19, shared: UInt = 1 << 20
     static let relatime: UInt = 1 << 21, strictatime: UInt = 1 << 24, lazytime: UInt = 1 << 25
 
+    /// Options that set a flag, and the ones that clear it again (`ro` / `rw`).
+    static let setting: [String: UInt] = [
+        "ro": rdonly, "nosuid": nosuid, "nodev": nodev, "noexec": noexec, "sync": synchronous,
+        "dirsync": dirsync, "mand": mandlock, "noatime": noatime, "nodiratime": nodiratime,
+        "relatime": relatime, "strictatime": strictatime, "lazytime": lazytime,
+        "nosymfollow": nosymfollow, "silent": silent,
+    ]
+    static let clearing: [String: UInt] = [
+        "rw": rdonly, "suid": nosuid, "dev": nodev, "exec": noexec, "async": synchronous,
+        "nomand": mandlock, "atime": noatime, "diratime": nodiratime, "norelatime": relatime,
+        "nostrictatime": strictatime,
+    ]
+    static let propagations: [String: UInt] = [
+        "private": `private`, "rprivate": `private` | rec, "slave": slave, "rslave": slave | rec,
+        "shared": shared, "rshared": shared | rec, "unbindable": unbindable, "runbindable": unbindable | rec,
+    ]
+    /// Engine-level options: the engine acts on them before the runtime sees the mount.
+    static let engineOptions: Set<String> = [
+        "defaults", "", "tmpcopyup", "copy", "nocopy", "notmpcopyup", "idmap", "ridmap", "U", "z", "Z",
+    ]
+
     public init(_ options: [String]) throws {
         for option in options {
-            switch option {
-            case "ro": flags |= Self.rdonly
-            case "rw": flags &= ~Self.rdonly
-            case "nosuid": flags |= Self.nosuid
-            case "suid": flags &= ~Self.nosuid
-            case "nodev": flags |= Self.nodev
-            case "dev": flags &= ~Self.nodev
-            case "noexec": flags |= Self.noexec
-            case "exec": flags &= ~Self.noexec
-            case "sync": flags |= Self.synchronous
-            case "async": flags &= ~Self.synchronous
-            case "dirsync": flags |= Self.dirsync
-            case "mand": flags |= Self.mandlock
-            case "nomand": flags &= ~Self.mandlock
-            case "noatime": flags |= Self.noatime
-            case "atime": flags &= ~Self.noatime
-            case "nodiratime": flags |= Self.nodiratime
-            case "diratime": flags &= ~Self.nodiratime
-            case "relatime": flags |= Self.relatime
-            case "norelatime": flags &= ~Self.relatime
-            case "strictatime": flags |= Self.strictatime
-            case "nostrictatime": flags &= ~Self.strictatime
-            case "lazytime": flags |= Self.lazytime
-            case "nosymfollow": flags |= Self.nosymfollow
-            case "silent": flags |= Self.silent
-            case "bind": isBind = true
-            case "rbind": isBind = true; isRecursive = true
-            case "private": propagation = Self.private
-            case "rprivate": propagation = Self.private | Self.rec
-            case "slave": propagation = Self.slave
-            case "rslave": propagation = Self.slave | Self.rec
-            case "shared": propagation = Self.shared
-            case "rshared": propagation = Self.shared | Self.rec
-            case "unbindable": propagation = Self.unbindable
-            case "runbindable": propagation = Self.unbindable | Self.rec
-            case "defaults", "": break
-            case "tmpcopyup", "copy", "nocopy", "notmpcopyup", "idmap", "ridmap", "U", "z", "Z":
-                // Engine-level options: the engine acts on them before the runtime sees the mount.
-                break
-            default:
+            if let flag = Self.setting[option] {
+                flags |= flag
+            } else if let flag = Self.clearing[option] {
+                flags &= ~flag
+            } else if let value = Self.propagations[option] {
+                propagation = value
+            } else if option == "bind" || option == "rbind" {
+                isBind = true
+                isRecursive = isRecursive || option == "rbind"
+            } else if !Self.engineOptions.contains(option) {
                 guard !option.contains(","), option.utf8.count < 256 else {
                     throw RuntimeError(.invalidArgument, "invalid mount option \"\(option)\"")
                 }
