@@ -4,10 +4,13 @@
 set -euo pipefail
 
 mode=${1:-run}
-packages=(libseccomp-dev libcap-dev libselinux1-dev libsqlite3-dev zlib1g-dev pkg-config uidmap)
+packages=(libseccomp-dev libcap-dev libselinux1-dev libsqlite3-dev zlib1g-dev libssl-dev libzstd-dev pkg-config uidmap)
 if [ "$mode" = "--test" ]; then
-    # systemd: systemd-socket-activate and systemd-analyze; busybox-static: test images later.
-    packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc)
+    # systemd: systemd-socket-activate and systemd-analyze; busybox-static: the test images.
+    # docker-registry, skopeo, apache2-utils (htpasswd), openssl, zstd: the image tests' registries
+    # (their own instances on free 127.0.0.1 ports; they never use the package's :5000 service).
+    packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc
+               docker-registry skopeo apache2-utils openssl zstd)
 fi
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
