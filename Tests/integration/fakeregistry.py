@@ -79,6 +79,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def fake(self):
         return self.server.fake
 
+    def handle(self):
+        # In hang mode a TLS ClientHello (a client trying https first, as Docker does) gets no
+        # answer either, rather than the 400 an HTTP parser would send.
+        if self.fake.hang:
+            try:
+                self.connection.settimeout(5)
+                first = self.connection.recv(1, socket.MSG_PEEK)
+                self.connection.settimeout(None)
+            except OSError:
+                first = b""
+            if first == b"\x16":
+                self.fake._record(Request("TLS", None, {}))
+                self.fake._release.wait()
+                self.close_connection = True
+                return
+        super().handle()
+
     def do_GET(self):
         self._serve(head=False)
 
@@ -92,7 +109,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_PUT = do_PATCH = do_DELETE = do_POST
 
     def _record(self):
-        self.fake._record(Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+        headers = {}  # repeated headers (Docker sends one Accept per media type) joined with ", "
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        self.fake._record(Request(self.command, self.path, headers))
 
     def _serve(self, head):
         self._record()

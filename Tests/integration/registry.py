@@ -14,6 +14,7 @@ Pytest fixtures (register with `pytest_plugins = ["registry"]` in conftest.py):
 Nothing here uses port 5000 (the Debian package's own service, if one runs).
 """
 import base64
+import ctypes
 import os
 import shutil
 import signal
@@ -29,6 +30,13 @@ import pytest
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 DEFAULT_USER = ("skiff", "skiff-secret-pw")
+
+
+def _die_with_parent():
+    """preexec_fn: SIGKILL the child when the process that started it dies (a killed pytest
+    leaves no registry behind)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port():
@@ -153,7 +161,8 @@ class Registry:
             self.log_path = os.path.join(self.directory, "registry.log")
             self._log = open(self.log_path, "ab")
             self.process = subprocess.Popen([REGISTRY_BINARY, "serve", config], stdout=self._log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
             try:
                 self._wait_ready(timeout)
                 return self

@@ -348,6 +348,16 @@ def test_fake_registry_hang(fake):
     assert _get(fake, "/v2/")[0] == 200
 
 
+def test_fake_registry_hang_leaves_a_tls_hello_unanswered(fake):
+    fake.hang = True
+    context = ssl.create_default_context()
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=5) as raw:
+        raw.settimeout(1)
+        with pytest.raises((socket.timeout, TimeoutError)):
+            context.wrap_socket(raw, server_hostname="127.0.0.1")
+    assert [r.method for r in fake.requests] == ["TLS"]
+
+
 def test_fake_registry_drop_blob(fake, cache):
     layer = cache.busybox.layers[0]
     fake.drop_blob[layer.digest] = 2
