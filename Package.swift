@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-runtime", targets: ["skiff-runtime"]),
+        .executable(name: "skiff-image", targets: ["skiff-image"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -38,11 +39,19 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "Platform"]),
         // zlib from Debian's zlib1g-dev (gzip layers).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libzstd from Debian's libzstd-dev (zstd layers).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Images: references, digests, layer tar archives and their safe unpacking.
-        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CLinux"]),
+        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CZstd", "CLinux"]),
+        // OpenSSL from Debian's libssl-dev: TLS for registry connections.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        // The OCI distribution protocol: a blocking HTTP/1.1 client (TLS by OpenSSL), registry
+        // auth (bearer tokens, basic), credentials from X-Registry-Auth and auth.json.
+        .target(name: "Distribution", dependencies: ["Images", "Platform", "COpenSSL"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "CLinux", "Platform",
+            "Config", "Store", "Images", "CLinux", "Platform",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -52,13 +61,17 @@ let package = Package(
         // The OCI runtime command line (`skiff runtime ...` execs it): kept out of `skiff` so
         // the service does not load libseccomp, libcap and libselinux.
         .executableTarget(name: "skiff-runtime", dependencies: ["Runtime"]),
+        // The image worker the service spawns for pull, push, load, import, save and layer
+        // removal: it enters the user's namespace (rootless) so layers keep their owners.
+        .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "Runtime", "Store", "Config", "CLinux"]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib", "CZstd"]),
+        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",

@@ -1,4 +1,6 @@
+import CLinux
 import Config
+import Platform
 import Store
 import NIOConcurrencyHelpers
 import Synchronization
@@ -45,6 +47,23 @@ public final class Engine: Sendable {
     }
 
     var isRootless: Bool { getuid() != 0 }
+
+    /// An unnamed temporary file for a spooled request body, in `<skiff root>/tmp` (on the
+    /// storage file system: an archive's size is bounded by the disk, not by memory).
+    func spoolFile() throws -> SpooledBody {
+        let directory = config.skiffRoot + "/tmp"
+        do {
+            try FileSystem.makeDirectories(directory, mode: 0o700)
+        } catch {
+            throw APIError(.internalServerError, "spooling the request body: \(error)")
+        }
+        let fd = skiff_open_tmpfile(directory)
+        guard fd >= 0 else {
+            throw APIError(.internalServerError,
+                           "spooling the request body: open \(directory): \(String(cString: strerror(errno)))")
+        }
+        return SpooledBody(fd: fd)
+    }
 }
 
 /// Holds the Store; only touched with `Engine.storeLock` held.

@@ -12,10 +12,12 @@ final class HTTPHandler: ChannelInboundHandler {
     private let engine: Engine
     private let activity: ActivityMonitor
     private let pool: BlockingPool
+    /// Threads for streamed responses, which may run for minutes (a pull).
+    private let streams: BlockingPool
 
     private enum State {
         case idle
-        case receiving(HTTPRequestHead, Target, Router.Match, body: ByteBuffer?, limit: Int)
+        case receiving(HTTPRequestHead, Target, Router.Match, body: ByteBuffer?, limit: Int, spooled: SpooledBody?)
         /// The request was refused before its end; its remaining parts are ignored.
         case ignoringRest
         case responding
@@ -37,11 +39,12 @@ final class HTTPHandler: ChannelInboundHandler {
     /// Whether this connection currently counts as activity for the idle timer.
     private var counted = false
 
-    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool) {
+    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool, streams: BlockingPool) {
         self.router = router
         self.engine = engine
         self.activity = activity
         self.pool = pool
+        self.streams = streams
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -61,14 +64,35 @@ final class HTTPHandler: ChannelInboundHandler {
             let target = Target(head.uri)
             let match = router.match(method: head.method.rawValue, path: String(target.path))
             var limit = Router.defaultMaxBody
-            if case .found(let route, _, _) = match { limit = route.maxBody }
+            var spooled: SpooledBody?
+            if case .found(let route, _, _) = match {
+                limit = route.maxBody
+                if route.spool {
+                    do {
+                        spooled = try engine.spoolFile()
+                    } catch {
+                        state = .ignoringRest
+                        write(context: context, head: head, response: .error(APIError.from(error)), keepAlive: false)
+                        return
+                    }
+                }
+            }
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 refuseBody(context: context, head: head, limit: limit)
                 return
             }
-            state = .receiving(head, target, match, body: nil, limit: limit)
+            state = .receiving(head, target, match, body: nil, limit: limit, spooled: spooled)
         case .body(var chunk):
-            guard case .receiving(let head, let target, let match, var body, let limit) = state else { return }
+            guard case .receiving(let head, let target, let match, var body, let limit, let spooled) = state else { return }
+            if let spooled {
+                do {
+                    try chunk.withUnsafeReadableBytes { try spooled.append($0) }
+                } catch {
+                    state = .ignoringRest
+                    write(context: context, head: head, response: .error(APIError.from(error)), keepAlive: false)
+                }
+                return
+            }
             if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
                 refuseBody(context: context, head: head, limit: limit)
                 return
@@ -78,14 +102,14 @@ final class HTTPHandler: ChannelInboundHandler {
             } else {
                 body!.writeBuffer(&chunk)
             }
-            state = .receiving(head, target, match, body: body, limit: limit)
+            state = .receiving(head, target, match, body: body, limit: limit, spooled: nil)
         case .end:
-            guard case .receiving(let head, let target, let match, let body, _) = state else {
+            guard case .receiving(let head, let target, let match, let body, _, let spooled) = state else {
                 if case .ignoringRest = state { state = .idle }
                 return
             }
             state = .responding
-            dispatch(context: context, head: head, target: target, match: match, body: body)
+            dispatch(context: context, head: head, target: target, match: match, body: body, spooled: spooled)
         }
     }
 
@@ -96,7 +120,7 @@ final class HTTPHandler: ChannelInboundHandler {
     }
 
     private func dispatch(context: ChannelHandlerContext, head: HTTPRequestHead, target: Target,
-                          match: Router.Match, body: ByteBuffer?) {
+                          match: Router.Match, body: ByteBuffer?, spooled: SpooledBody?) {
         let keepAlive = head.isKeepAlive
         switch match {
         case .notFound:
@@ -113,7 +137,7 @@ final class HTTPHandler: ChannelInboundHandler {
                                   query: Router.parseQuery(target.query),
                                   headers: head.headers.map { ($0.name, $0.value) },
                                   body: body.map { Array($0.readableBytesView) } ?? [],
-                                  parameters: parameters)
+                                  parameters: parameters, spooled: spooled)
             let engine = self.engine
             if route.blocking {
                 pool.run(on: context.eventLoop) {
@@ -138,8 +162,8 @@ final class HTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func write(context: ChannelHandlerContext, head request: HTTPRequestHead, response: Response,
-                       keepAlive: Bool) {
+    private static func responseHead(_ request: HTTPRequestHead, _ response: Response, keepAlive: Bool,
+                                      streamed: Bool) -> HTTPResponseHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(response.headers.count + 6)
         headers.add(name: "Api-Version", value: APIVersion.current.description)
@@ -147,21 +171,65 @@ final class HTTPHandler: ChannelInboundHandler {
         headers.add(name: "Ostype", value: "linux")
         headers.add(name: "Server", value: HTTPHandler.serverHeader)
         for (name, value) in response.headers { headers.add(name: name, value: value) }
-        headers.add(name: "Content-Length", value: String(response.body.count))
+        if !streamed { headers.add(name: "Content-Length", value: String(response.body.count)) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reason)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status,
-                                                             headers: headers))), promise: nil)
+        return HTTPResponseHead(version: request.version, status: status, headers: headers)
+    }
+
+    /// Runs a streamed response on a stream thread. A stream that fails before sending anything
+    /// is answered as an error; one that fails later ends the connection without the final
+    /// chunk, so the client sees the body was cut short.
+    private func stream(context: ChannelHandlerContext, head request: HTTPRequestHead, response: Response,
+                        keepAlive: Bool) {
+        guard let body = response.stream else { return }
+        let writer = ResponseWriter(channel: context.channel,
+                                    head: HTTPHandler.responseHead(request, response, keepAlive: keepAlive, streamed: true),
+                                    isHead: request.method == .HEAD)
+        streams.run(on: context.eventLoop) {
+            try body(writer)
+        }.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success:
+                writer.commit()
+                let done = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+                self.finishResponse(context: context, done: done, keepAlive: keepAlive)
+            case .failure(let error):
+                if writer.committed {
+                    self.finishResponse(context: context, done: nil, keepAlive: false)
+                } else {
+                    self.write(context: context, head: request, response: .error(APIError.from(error)),
+                               keepAlive: keepAlive)
+                }
+            }
+        }
+    }
+
+    private func finishResponse(context: ChannelHandlerContext, done: EventLoopFuture<Void>?, keepAlive: Bool) {
+        if case .responding = state { state = .idle }
+        endActivity()
+        if !keepAlive {
+            if let done {
+                done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, head request: HTTPRequestHead, response: Response,
+                       keepAlive: Bool) {
+        if response.stream != nil {
+            stream(context: context, head: request, response: response, keepAlive: keepAlive)
+            return
+        }
+        context.write(wrapOutboundOut(.head(HTTPHandler.responseHead(request, response, keepAlive: keepAlive,
+                                                                     streamed: false))), promise: nil)
         if request.method != .HEAD && !response.body.isEmpty {
             let buffer = context.channel.allocator.buffer(bytes: response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if case .responding = state { state = .idle }
-        endActivity()
-        if !keepAlive {
-            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
+        finishResponse(context: context, done: context.writeAndFlush(wrapOutboundOut(.end(nil))), keepAlive: keepAlive)
     }
 
     static let serverHeader = "\(Engine.name)/\(Engine.version) (linux)"

@@ -1,4 +1,9 @@
 import Platform
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A decoded API request, handed to a route's handler.
 public struct Request: Sendable {
     public var method: String
@@ -11,24 +16,68 @@ public struct Request: Sendable {
     public var body: [UInt8]
     /// Values of `{name}` segments of the matched route.
     public var parameters: [String: String] = [:]
+    /// The body of a spooling route, in an unnamed temporary file.
+    public var spooled: SpooledBody?
 
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
     public func queryValue(_ name: String) -> String? { query[name]?.last }
+
+    /// A boolean query parameter as moby reads one: absent, "", "0", "false" (any case) and
+    /// "no" are false, anything else true.
+    public func queryBool(_ name: String) -> Bool {
+        guard let value = queryValue(name)?.lowercased() else { return false }
+        return !(value.isEmpty || value == "0" || value == "false" || value == "no")
+    }
+}
+
+/// A request body written to an unnamed temporary file (`O_TMPFILE`): nothing to remove
+/// afterwards, whatever happens. Closed when the last user lets go.
+public final class SpooledBody: @unchecked Sendable {
+    public let fd: Int32
+    public private(set) var size: Int64 = 0
+
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Appends bytes; only the connection's event loop calls this, before the handler runs.
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw APIError(.internalServerError, "spooling the request body: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        size += Int64(bytes.count)
+    }
 }
 
 /// What a handler answers.
 public struct Response: Sendable {
+    public typealias Stream = @Sendable (ResponseWriter) throws -> Void
+
     public var status: HTTPStatus
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// A body produced as it goes (pull progress, `docker save`): run on a thread of its own,
+    /// sent chunked. The head goes out with the first bytes, so a stream that fails before it
+    /// wrote anything is answered as an ordinary error.
+    public var stream: Stream?
 
-    public init(status: HTTPStatus = .ok, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: HTTPStatus = .ok, headers: [(String, String)] = [], body: [UInt8] = [],
+                stream: Stream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
 
     /// A JSON body with Docker's trailing newline.

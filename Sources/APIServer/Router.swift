@@ -10,18 +10,57 @@ public struct Route: Sendable {
     public let blocking: Bool
     /// Largest request body the handler accepts, bytes; more is answered with 413.
     public let maxBody: Int
+    /// The body is written to an unnamed temporary file as it arrives (archives, rootfs
+    /// tarballs) instead of being held in memory; the handler gets it as `Request.spooled`.
+    public let spool: Bool
     let handler: Handler
     let segments: [Substring]
+    /// The index of a `{name:.*}` segment, which takes one or more path segments (image names
+    /// have slashes: `/images/127.0.0.1:5000/busybox/json`).
+    let greedy: Int?
 
     public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
-                maxBody: Int = Router.defaultMaxBody, _ handler: @escaping Handler) {
+                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, _ handler: @escaping Handler) {
         self.method = method
         self.template = template
         self.operationId = operationId
-        self.blocking = blocking
-        self.maxBody = maxBody
+        self.blocking = blocking || spool
+        self.maxBody = spool ? Int.max : maxBody
+        self.spool = spool
         self.handler = handler
-        self.segments = template.split(separator: "/")
+        let segments = template.split(separator: "/")
+        self.segments = segments
+        self.greedy = segments.firstIndex { $0.hasSuffix(":.*}") }
+    }
+
+    /// The path parameters when `path` matches this template.
+    func parameters(_ path: [Substring]) -> [String: String]? {
+        var parameters: [String: String] = [:]
+        if let greedy {
+            let after = segments.count - greedy - 1
+            guard path.count >= segments.count else { return nil }
+            let middle = path[greedy..<(path.count - after)]
+            let name = segments[greedy].dropFirst().dropLast(4)
+            parameters[String(name)] = middle.map { Router.percentDecode($0) }.joined(separator: "/")
+            guard Route.bind(segments[..<greedy], path[..<greedy], into: &parameters),
+                  Route.bind(segments[(greedy + 1)...], path[(path.count - after)...], into: &parameters) else { return nil }
+            return parameters
+        }
+        guard Route.bind(segments[...], path[...], into: &parameters) else { return nil }
+        return parameters
+    }
+
+    private static func bind(_ patterns: ArraySlice<Substring>, _ values: ArraySlice<Substring>,
+                             into parameters: inout [String: String]) -> Bool {
+        guard patterns.count == values.count else { return false }
+        for (pattern, segment) in zip(patterns, values) {
+            if pattern.first == "{" && pattern.last == "}" {
+                parameters[String(pattern.dropFirst().dropLast())] = Router.percentDecode(segment)
+            } else if pattern != segment {
+                return false
+            }
+        }
+        return true
     }
 }
 
@@ -55,18 +94,8 @@ public struct Router: Sendable {
             segments.removeFirst()
         }
         var pathMatched = false
-        for route in routes where route.segments.count == segments.count {
-            var parameters: [String: String] = [:]
-            var matches = true
-            for (pattern, segment) in zip(route.segments, segments) {
-                if pattern.first == "{" && pattern.last == "}" {
-                    parameters[String(pattern.dropFirst().dropLast())] = Router.percentDecode(segment)
-                } else if pattern != segment {
-                    matches = false
-                    break
-                }
-            }
-            guard matches else { continue }
+        for route in routes {
+            guard let parameters = route.parameters(segments) else { continue }
             pathMatched = true
             guard route.method == method else { continue }
             var version = APIVersion.current

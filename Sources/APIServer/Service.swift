@@ -23,7 +23,7 @@ public struct Service {
         self.engine = engine
     }
 
-    public static var routes: [Route] { SystemHandlers.routes }
+    public static var routes: [Route] { SystemHandlers.routes + ImageHandlers.routes }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
     static func wakeMainThread() {
@@ -47,9 +47,11 @@ public struct Service {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(System.coreCount, 2))
         let pool = BlockingPool(threads: 2)
+        let streams = BlockingPool(threads: 8)
         defer {
             try? group.syncShutdownGracefully()
             pool.shutdown()
+            streams.shutdown()
         }
 
         let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
@@ -73,7 +75,8 @@ public struct Service {
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
                     try sync.addHandler(HTTPServerPipelineHandler())
                     try sync.addHandler(HTTPServerProtocolErrorHandler())
-                    try sync.addHandler(HTTPHandler(router: router, engine: engine, activity: activity, pool: pool))
+                    try sync.addHandler(HTTPHandler(router: router, engine: engine, activity: activity, pool: pool,
+                                                            streams: streams))
                 }
             }
 

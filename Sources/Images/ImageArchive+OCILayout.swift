@@ -48,11 +48,11 @@ extension Loader {
                     usedIndexes.insert(digest)
                     let chosen: Descriptor
                     do {
-                        chosen = try nested.select(Descriptor.Platform(os: "linux", architecture: Loader.hostArchitecture))
+                        chosen = try nested.select(Descriptor.Platform(os: "linux", architecture: Descriptor.Platform.hostArchitecture))
                     } catch {
                         throw StoreError(.invalidArgument, "blob \(digest): \(error.message)")
                     }
-                    source = "blob \(digest): the manifest for linux/\(Loader.hostArchitecture)"
+                    source = "blob \(digest): the manifest for linux/\(Descriptor.Platform.hostArchitecture)"
                     digest = chosen.digest
                     depth += 1
                     continue
@@ -90,16 +90,6 @@ extension Loader {
         } catch {
             throw StoreError(.invalidArgument, "blob \(digest): \(error.message)")
         }
-    }
-
-    static var hostArchitecture: String {
-        #if arch(x86_64)
-        return "amd64"
-        #elseif arch(arm64)
-        return "arm64"
-        #else
-        return "unknown"
-        #endif
     }
 }
 
@@ -233,4 +223,20 @@ extension ImageArchive {
             throw StoreError(.corrupt, "save: layer \(layer.digest) at \(layer.path) hashes to \(actual)")
         }
     }
+}
+
+extension Descriptor.Platform {
+    /// This machine's CPU as Go (and so Docker) names it.
+    public static var hostArchitecture: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "arm64"
+        #else
+        return "unknown"
+        #endif
+    }
+
+    /// The platform images are pulled and loaded for: linux on this CPU.
+    public static var host: Descriptor.Platform { Descriptor.Platform(os: "linux", architecture: hostArchitecture) }
 }

@@ -83,12 +83,6 @@ public enum ImageArchive {
         path == "manifest.json" || path == "index.json" || path == "oci-layout"
             || (path.hasSuffix(".json") && !path.contains("/"))
     }
-
-    static func compression(_ magic: [UInt8]) -> MediaType.Compression {
-        if magic.starts(with: [0x1f, 0x8b]) { return .gzip }
-        if magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { return .zstd }
-        return .none
-    }
 }
 
 /// One load: what was read, and which blobs it created.
@@ -230,7 +224,7 @@ struct Loader {
     }
 
     func layer(_ digest: Digest) -> ArchiveImage.Layer {
-        ArchiveImage.Layer(digest: digest, compression: ImageArchive.compression(magic[digest] ?? []))
+        ArchiveImage.Layer(digest: digest, compression: LayerStream.sniff(magic[digest] ?? []))
     }
 
     mutating func describe() throws(StoreError) -> [ArchiveImage] {

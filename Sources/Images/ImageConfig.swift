@@ -196,7 +196,8 @@ public struct ImageConfig: Sendable, Equatable {
 }
 
 extension ImageConfig.Container {
-    var json: JSON {
+    /// Docker's `ContainerConfig` names, absent fields left out.
+    public var json: JSON {
         func strings(_ values: [String]) -> JSON { .array(values.map(JSON.string)) }
         func set(_ keys: [String]) -> JSON { .object(keys.sorted().map { JSON.Member($0, .object([])) }) }
         var members: [JSON.Member] = []
@@ -217,7 +218,7 @@ extension ImageConfig.Container {
 }
 
 extension ImageConfig.Healthcheck {
-    var json: JSON {
+    public var json: JSON {
         var members: [JSON.Member] = []
         if let interval { members.append(JSON.Member("Interval", .int(interval))) }
         if let retries { members.append(JSON.Member("Retries", .int(retries))) }

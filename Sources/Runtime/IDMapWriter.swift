@@ -5,8 +5,8 @@ import Glibc
 /// Writes a new user namespace's id maps: directly when allowed (root, or only the caller's own
 /// id), else through the setuid `newuidmap`/`newgidmap` helpers, which check /etc/subuid and
 /// /etc/subgid.
-enum IDMapWriter {
-    static func write(pid: Int32, uid: [IDMapping], gid: [IDMapping], id: String) throws {
+public enum IDMapWriter {
+    public static func write(pid: Int32, uid: [IDMapping], gid: [IDMapping], id: String) throws {
         let isRoot = getuid() == 0
         let ownGIDOnly = gid.count == 1 && gid[0].hostID == getgid() && gid[0].size == 1
         let ownUIDOnly = uid.count == 1 && uid[0].hostID == getuid() && uid[0].size == 1

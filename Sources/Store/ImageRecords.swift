@@ -168,6 +168,11 @@ extension Store {
         }
     }
 
+    /// Whether any container (in any state) was created from the image.
+    public func imageInUse(_ id: String) throws -> Bool {
+        try database.queryScalarInt("SELECT count(*) FROM containers WHERE image_id = ?", [.text(id)]) ?? 0 > 0
+    }
+
     /// Every image, newest first. `all` is accepted for the API's sake: without build parent
     /// links every image is top-level, so both answers are the same list.
     public func images(all: Bool = false) throws -> [ImageRecord] {

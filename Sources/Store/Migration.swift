@@ -71,6 +71,15 @@ extension Migration {
             ) STRICT;
             CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
             """),
+        Migration(version: 5, summary: "the blob each layer came from", sql: """
+            CREATE TABLE layer_blobs (
+                digest     TEXT PRIMARY KEY,         -- sha256:<hex> of the blob in blobs/ (as pulled or loaded)
+                diff_id    TEXT NOT NULL,            -- sha256:<hex> of its uncompressed tar
+                media_type TEXT NOT NULL,            -- the layer media type it was pulled or loaded as
+                size       INTEGER NOT NULL          -- bytes of the blob
+            ) STRICT;
+            CREATE INDEX layer_blobs_by_diff ON layer_blobs(diff_id);
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

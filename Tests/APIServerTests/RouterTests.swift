@@ -6,6 +6,9 @@ struct RouterTests {
         Route("GET", "/_ping", "systemPing") { _, _ in Response() },
         Route("HEAD", "/_ping", "systemPingHead") { _, _ in Response() },
         Route("GET", "/containers/{id}/json", "containerInspect") { _, _ in Response() },
+        Route("GET", "/images/json", "ImageList") { _, _ in Response() },
+        Route("GET", "/images/{name:.*}/json", "ImageInspect") { _, _ in Response() },
+        Route("DELETE", "/images/{name:.*}", "ImageDelete") { _, _ in Response() },
     ])
 
     enum Outcome: Equatable, Sendable {
@@ -31,6 +34,15 @@ struct RouterTests {
         ("GET", "/vx/_ping", .notFound),
         ("POST", "/_ping", .methodNotAllowed),
         ("DELETE", "/v1.44/containers/x/json", .methodNotAllowed),
+        // Image names have slashes: a {name:.*} segment takes one or more segments.
+        ("GET", "/images/json", .found("ImageList", [:], "1.44")),
+        ("GET", "/images/busybox/json", .found("ImageInspect", ["name": "busybox"], "1.44")),
+        ("GET", "/v1.43/images/127.0.0.1:5000/a/b:1/json",
+         .found("ImageInspect", ["name": "127.0.0.1:5000/a/b:1"], "1.43")),
+        ("DELETE", "/images/127.0.0.1:5000/busybox", .found("ImageDelete", ["name": "127.0.0.1:5000/busybox"], "1.44")),
+        ("DELETE", "/images/sha256%3Aabc", .found("ImageDelete", ["name": "sha256:abc"], "1.44")),
+        ("GET", "/images/busybox", .methodNotAllowed),
+        ("DELETE", "/images", .notFound),
     ]
 
     @Test(arguments: cases)

@@ -149,7 +149,7 @@ import Testing
                      .init("platform", .object([.init("os", "linux"), .init("architecture", .string(arch))]))])
         }
         let inner = JSON.object([.init("schemaVersion", 2), .init("mediaType", .string(MediaType.dockerManifestList)), .init("manifests", .array([
-            platform(Loader.hostArchitecture == "s390x" ? "ppc64le" : "s390x", other.manifest), platform(Loader.hostArchitecture, host.manifest),
+            platform(Descriptor.Platform.hostArchitecture == "s390x" ? "ppc64le" : "s390x", other.manifest), platform(Descriptor.Platform.hostArchitecture, host.manifest),
         ]))]).bytes
         var tar = TarWriter()
         for blob in [host.layer, host.config, host.manifest, other.layer, other.config, other.manifest, inner] {
@@ -312,7 +312,7 @@ import Testing
             $0.file("index.json", #"{"manifests": [{"digest": "\#(Digest.sha256(of: both))"}]}"#)
         },
         Refusal(name: "no manifest for this platform",
-                message: "blob \(Digest.sha256(of: Array(onlyOther.utf8))): no matching manifest for linux/\(Loader.hostArchitecture) in the manifest list entries") {
+                message: "blob \(Digest.sha256(of: Array(onlyOther.utf8))): no matching manifest for linux/\(Descriptor.Platform.hostArchitecture) in the manifest list entries") {
             $0.entry(blobPath(Array(onlyOther.utf8)), type: "0", content: Array(onlyOther.utf8))
             $0.file("index.json", #"{"manifests": [{"digest": "\#(Digest.sha256(of: Array(onlyOther.utf8)))"}]}"#)
         },

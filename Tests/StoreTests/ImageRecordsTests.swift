@@ -57,7 +57,7 @@ struct ImageRecordsTests {
         try db.query("INSERT INTO images (id, created, size, config) VALUES (?, 5, 7, x'7b7d')", [.text(imageA)])
         try db.query("INSERT INTO image_names (name, image_id) VALUES ('localhost/a:latest', ?)", [.text(imageA)])
         try db.query("INSERT INTO containers (id, name, image_id, created, state, config) VALUES ('c1', 'web', ?, 1, 'exited', x'7b7d')", [.text(imageA)])
-        #expect(try db.migrate() == (3, 4))
+        #expect(try db.migrate() == (3, Migration.latestVersion))
         let store = try Store(root: dir.path)
         let image = try #require(try store.image(byNameOrID: "localhost/a:latest"))
         #expect(image == ImageRecord(id: imageA, created: 5, size: 7, config: Array("{}".utf8),
@@ -256,5 +256,25 @@ struct ImageRecordsTests {
         #expect(try f.count("layers") == 0)
         #expect(try f.count("images") == 0)
         #expect(try f.count("image_layers") == 0)
+    }
+
+    @Test func layerBlobsAreReleasedWithTheirLastLayer() throws {
+        let f = try Fixture()
+        let blob = digest("c1"), raw = digest("c2")
+        let diffID = try #require(try f.store.layer(chainID: f.top)).diffID
+        try f.store.recordLayerBlob(LayerBlobRecord(digest: raw, diffID: diffID,
+                                                    mediaType: "application/vnd.oci.image.layer.v1.tar", size: 30))
+        try f.store.recordLayerBlob(LayerBlobRecord(digest: blob, diffID: diffID,
+                                                    mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", size: 10))
+        // Compressed first: a push sends what was pulled.
+        #expect(try f.store.layerBlobs(diffID: diffID).map(\.digest) == [blob, raw])
+        #expect(try f.store.releaseUnusedLayerBlobs() == [])
+        expectError(.invalidArgument, "invalid layer blob digest \"sha256:../x\": want sha256:<64 hex digits>") {
+            try f.store.recordLayerBlob(LayerBlobRecord(digest: "sha256:../x", diffID: diffID, mediaType: "m", size: 1))
+        }
+        try f.store.removeLayer(chainID: f.top)
+        #expect(try f.store.releaseUnusedLayerBlobs() == [blob, raw].sorted())
+        #expect(try f.store.layerBlob(digest: blob) == nil)
+        #expect(try f.count("layer_blobs") == 0)
     }
 }

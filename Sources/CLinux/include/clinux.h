@@ -102,4 +102,62 @@ static inline int skiff_run_with_seccomp_output(const void *bpf, size_t len, con
 static inline int skiff_run_with_seccomp(const void *bpf, size_t len, const char *path, char *const argv[]) {
     return skiff_run_with_seccomp_output(bpf, len, path, argv, -1);
 }
+
+/* ---- the image worker's user namespace ---- */
+#ifndef CLONE_NEWUSER
+#define CLONE_NEWUSER 0x10000000
+#endif
+
+/* Forks a child that unshares a user namespace, writes one byte to ready_w (1 = unshared,
+ * 0 = unshare failed), waits for one byte 1 on go_r (the parent wrote its id maps), becomes
+ * uid and gid 0 in the namespace, asks for SIGTERM should the parent die, and execs path with
+ * envp. The child closes parent_fds[0..1] (the parent's ends of both pipes) first. Only
+ * async-signal-safe calls run in the child. Returns the child's pid, or -errno. */
+static inline int skiff_userns_exec(const char *path, char *const argv[], char *const envp[],
+                                    int ready_w, int go_r, const int parent_fds[2]) {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        close(parent_fds[0]);
+        close(parent_fds[1]);
+        char ok = syscall(SYS_unshare, CLONE_NEWUSER) == 0 ? 1 : 0;
+        if (write(ready_w, &ok, 1) != 1 || !ok)
+            _exit(125);
+        char go = 0;
+        ssize_t n;
+        do {
+            n = read(go_r, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1 || go != 1)
+            _exit(125);
+        if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0)
+            _exit(125);
+        (void)syscall(SYS_setgroups, 0, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(125);
+        close(ready_w);
+        close(go_r);
+        execve(path, argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* An unnamed temporary file in dir (O_TMPFILE, which Swift's Glibc does not export): gone
+ * when the last descriptor closes. Returns the descriptor or -1 with errno. */
+static inline int skiff_open_tmpfile(const char *dir) {
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/* pipe2(2) (a _GNU_SOURCE declaration): both ends close-on-exec with O_CLOEXEC. */
+static inline int skiff_pipe2(int fds[2], int flags) {
+    return (int)syscall(SYS_pipe2, fds, flags);
+}
+
 #endif

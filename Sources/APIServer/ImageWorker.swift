@@ -1,0 +1,191 @@
+import CLinux
+import Platform
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running `skiff-image` (installed beside `skiff`): its standard output is what the client
+/// gets, its failure arrives as `{"status", "message"}` on a pipe at its descriptor 3.
+final class ImageWorker {
+    let pid: pid_t
+    let output: Int32
+    private let failure: Int32
+    private var reaped = false
+
+    /// The worker program: beside this executable.
+    static var path: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
+        let directory = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return directory + "/skiff-image"
+    }
+
+    /// Starts `skiff-image command --root <root> [--userns] arguments...`; `input` becomes its
+    /// standard input (rewound first), else /dev/null. `environment` is added to this process's.
+    init(engine: Engine, command: String, arguments: [String], input: SpooledBody? = nil,
+         environment: [String: String] = [:]) throws {
+        var argv = [ImageWorker.path, command, "--root", engine.config.skiffRoot]
+        if engine.isRootless { argv.append("--userns") }
+        argv += arguments
+        var outputPipe: [Int32] = [-1, -1], failurePipe: [Int32] = [-1, -1]
+        guard skiff_pipe2(&outputPipe, O_CLOEXEC) == 0 else { throw ImageWorker.systemError("pipe") }
+        guard skiff_pipe2(&failurePipe, O_CLOEXEC) == 0 else {
+            close(outputPipe[0]); close(outputPipe[1])
+            throw ImageWorker.systemError("pipe")
+        }
+        defer {
+            close(outputPipe[1])
+            close(failurePipe[1])
+        }
+        var inputFD: Int32
+        if let input {
+            lseek(input.fd, 0, SEEK_SET)
+            inputFD = input.fd
+        } else {
+            inputFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+        defer { if input == nil { close(inputFD) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inputFD, 0)
+        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, failurePipe[1], 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The service blocks SIGTERM and friends for sigwait: the worker must not inherit that.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var env: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+            if environment[name] == nil { env.append(text) }
+            entry += 1
+        }
+        for (name, value) in environment { env.append(name + "=" + value) }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
+        guard status == 0 else {
+            close(outputPipe[0]); close(failurePipe[0])
+            throw APIError(.internalServerError, "cannot run \(argv[0]): \(String(cString: strerror(status)))")
+        }
+        pid = child
+        output = outputPipe[0]
+        failure = failurePipe[0]
+    }
+
+    deinit {
+        if !reaped {
+            kill(pid, SIGTERM)
+            _ = wait()
+        }
+        close(output)
+        close(failure)
+    }
+
+    /// Reads standard output; 0 at its end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        while true {
+            let n = Glibc.read(output, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { return 0 }
+        }
+    }
+
+    /// Asks the worker to stop (the client went away).
+    func terminate() {
+        if !reaped { kill(pid, SIGTERM) }
+    }
+
+    /// Waits for the worker; nil when it succeeded, else the error it reported.
+    func wait() -> APIError? {
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while text.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(failure, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            text += chunk[0..<n]
+        }
+        var status: Int32 = 0
+        if !reaped {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            reaped = true
+        }
+        if status == 0 && text.isEmpty { return nil }
+        if let json = try? JSONParser.parse(text), case .string(let message)? = json["message"] {
+            var code = 500
+            if case .int(let value)? = json["status"] { code = Int(value) }
+            return APIError(HTTPStatus.from(code: code), message)
+        }
+        let signal = status & 0x7f
+        return APIError(.internalServerError, signal != 0 ? "the image worker was killed by signal \(signal)"
+            : "the image worker failed (exit status \((status >> 8) & 0xff))")
+    }
+
+    private static func systemError(_ what: String) -> APIError {
+        APIError(.internalServerError, "\(what): \(String(cString: strerror(errno)))")
+    }
+
+    /// Runs a worker whose output is a JSON message stream, relaying it to the client. A
+    /// failure before any output is the response's error; after, it becomes an `errorDetail`
+    /// message, as moby reports errors in a progress stream.
+    static func relayMessages(_ worker: ImageWorker, to writer: ResponseWriter) throws {
+        try relay(worker, to: writer)
+        if let error = worker.wait() {
+            guard writer.committed else { throw error }
+            let line = JSON.object([JSON.Member("errorDetail", .object([JSON.Member("message", .string(error.message))])),
+                                    JSON.Member("error", .string(error.message))]).bytes + [0x0A]
+            try writer.write(line)
+        }
+    }
+
+    /// Copies standard output to the client until it ends; a client that went away stops the
+    /// worker.
+    static func relay(_ worker: ImageWorker, to writer: ResponseWriter) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = worker.read(into: buffer)
+            if n == 0 { break }
+            do {
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            } catch {
+                worker.terminate()
+                _ = worker.wait()
+                throw error
+            }
+        }
+    }
+}
+
+extension HTTPStatus {
+    /// The status for a code a worker reported (reason phrases for the ones the API uses).
+    static func from(code: Int) -> HTTPStatus {
+        for status in [HTTPStatus.badRequest, .notFound, .conflict, .payloadTooLarge, .serviceUnavailable,
+                       .unauthorized, .forbidden] where status.code == code {
+            return status
+        }
+        return code >= 400 && code < 600 ? HTTPStatus(code: code, reason: code < 500 ? "Bad Request" : "Internal Server Error")
+            : .internalServerError
+    }
+}
