@@ -387,6 +387,11 @@ class ImageCache:
                 shutil.rmtree(target, ignore_errors=True)
                 os.makedirs(target, mode=0o755)
                 self._built[name] = BUILDERS[name](target)
+                for root, dirs, files in os.walk(target):  # whatever the umask: the test user reads them
+                    for d in dirs:
+                        os.chmod(os.path.join(root, d), 0o755)
+                    for f in files:
+                        os.chmod(os.path.join(root, f), 0o644)
             return self._built[name]
 
     def __getattr__(self, name):

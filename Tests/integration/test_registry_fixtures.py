@@ -277,6 +277,27 @@ def pushed_here(cache):
     return images.make_pusher(cache)
 
 
+def test_bench_image(plain, cache):
+    """Built lazily (a few seconds): busybox + 4 layers of this machine's /usr files, ~100 MB."""
+    image = cache.bench
+    assert len(image.layers) == 5 and image.layers[0].digest == cache.busybox.layers[0].digest
+    assert 100 << 20 <= image.size <= 130 << 20
+    assert all(l.media_type == images.OCI_LAYER_GZIP and l.size < l.tar_size for l in image.layers)
+    push(image, plain, "fixtures/bench")
+    assert plain.manifest("fixtures/bench", "latest")[2] == image.manifest_digest
+
+
+def test_gzip_bomb_image(cache):
+    """Built lazily, streaming (~6 s): > 2 GiB of zeros in a few MB of gzip; its diff_id is right."""
+    image = cache.gzip_bomb
+    layer = image.layers[0]
+    assert layer.tar_size > 2 << 30 and layer.size < 4 << 20 and layer.tar_path is None
+    assert image.config["rootfs"]["diff_ids"] == [layer.diff_id]
+    with tarfile.open(image.archive) as tar:
+        member = tar.getmember(json.load(tar.extractfile("manifest.json"))[0]["Layers"][0])
+        assert member.size == layer.size  # the archive carries the gzip blob
+
+
 # --- the fake registry --------------------------------------------------------------------------
 
 @pytest.fixture
