@@ -394,7 +394,11 @@ def write_docker25_archive(path, ref, config, layers):
     manifest_digest = "sha256:" + sha256_hex(manifest_bytes)
     blobs[manifest_digest] = ("bytes", manifest_bytes)
     name, _, tag = ref.rpartition(":")
-    full = name if "/" in name.split("/")[0] or "." in name.split("/")[0] else f"docker.io/library/{name}"
+    first, _, rest = name.partition("/")  # Docker 25 writes the fully qualified name here
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        full = name
+    else:
+        full = f"docker.io/{name}" if rest else f"docker.io/library/{name}"
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
         "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": len(manifest_bytes),
         "annotations": {"io.containerd.image.name": f"{full}:{tag}", REF_NAME: tag}}]}
