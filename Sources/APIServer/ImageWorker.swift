@@ -28,6 +28,9 @@ final class ImageWorker {
          environment: [String: String] = [:]) throws {
         var argv = [ImageWorker.path, command, "--root", engine.config.skiffRoot]
         if engine.isRootless { argv.append("--userns") }
+        if let limit = getenv("SKIFF_MAX_LAYER_SIZE").map({ String(cString: $0) }), Int(limit) != nil {
+            argv += ["--max-layer-size", limit]
+        }
         argv += arguments
         var outputPipe: [Int32] = [-1, -1], failurePipe: [Int32] = [-1, -1]
         guard skiff_pipe2(&outputPipe, O_CLOEXEC) == 0 else { throw ImageWorker.systemError("pipe") }

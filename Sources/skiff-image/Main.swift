@@ -26,6 +26,7 @@ enum SkiffImage {
           pull   --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           push   --image ID --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           sweep                                       remove layers and blobs nothing uses
+        Every command takes --max-layer-size BYTES (default 32 GiB): the most a layer may expand to.
         Registry credentials come from $SKIFF_REGISTRY_AUTH (Docker's X-Registry-Auth) or the
         user's auth.json.
         """

@@ -24,10 +24,10 @@ extension Worker {
         case .image(let single):
             image = single
         case .index(let index):
-            let chosen = try index.select(Descriptor.Platform.host)
+            let chosen = try index.select(try platform())
             let inner = try fetchManifest(client, chosen.digest.description, reference: reference)
             guard case .image(let single) = try Manifest.read(inner.bytes, contentType: inner.mediaType) else {
-                throw WorkerError(500, "manifest \(chosen.digest) for \(Descriptor.Platform.host) is an index, not an image manifest")
+                throw WorkerError(500, "manifest \(chosen.digest) for \(try platform()) is an index, not an image manifest")
             }
             image = single
         }
@@ -49,10 +49,8 @@ extension Worker {
 
         Progress.status("Pulling from \(reference.path)", id: reference.digest ?? reference.tag ?? Reference.defaultTag)
         let chain = LayerStore.chainIDs(config.rootfs.diffIDs)
-        var present: [Bool] = []
         for (i, layer) in image.layers.enumerated() {
             let ready = try store.layer(chainID: chain[i].description)?.state == .ready
-            present.append(ready)
             if !ready { Progress.status("Pulling fs layer", id: Progress.shortID(layer.digest)) }
         }
         var created: [Digest] = []
@@ -70,7 +68,8 @@ extension Worker {
                         if case .unpacked = outcome {
                             created.append(chain[i])
                             Progress.status("Pull complete", id: id)
-                        } else {
+                        } else if existing == nil {
+                            // An image that is already here is reported in three lines, as Docker does.
                             Progress.status("Already exists", id: id)
                         }
                         break
@@ -97,6 +96,16 @@ extension Worker {
         Progress.status(upToDate ? "Status: Image is up to date for \(shown)" : "Status: Downloaded newer image for \(shown)")
     }
 
+    /// `--platform os/arch[/variant]`, else linux on this machine's CPU.
+    func platform() throws -> Descriptor.Platform {
+        guard let text = options.value("--platform") else { return Descriptor.Platform.host }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
+            throw WorkerError(400, "invalid platform \"\(text)\": want os/arch[/variant]")
+        }
+        return Descriptor.Platform(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : "")
+    }
+
     /// A layer: already there, or downloaded and unpacked in one pass (the blob is kept).
     private func fetchLayer(_ client: RegistryClient, _ layer: Descriptor, compression: MediaType.Compression,
                             chainID: Digest, diffID: Digest, parent: Digest?) throws -> LayerStore.Outcome {
@@ -117,7 +126,7 @@ extension Worker {
             let tee = TeeSource(opened, into: blobWriter) { count in
                 Progress.bar("Downloading", id: id, current: count, total: layer.size)
             }
-            return try LayerStream.decompressed(tee, compression)
+            return try LayerStream.decompressed(tee, compression, limit: layerLimit)
             }
         } catch {
             // A broken download surfaces as the reader's StoreError: report what the registry did.

@@ -14,10 +14,21 @@ final class Worker {
     let store: Store
     let blobs: BlobStore
     let layers: LayerStore
+    /// The most bytes one layer may expand to (`--max-layer-size`): a gzip or zstd bomb stops there.
+    let layerLimit: Int
+
+    /// Without `--max-layer-size`: 32 GiB, far above any real layer, far below a full disk.
+    static let defaultLayerLimit = 32 << 30
 
     init(options: Options) throws {
         self.options = options
         root = try options.required("--root")
+        if let text = options.value("--max-layer-size") {
+            guard let limit = Int(text), limit > 0 else { throw WorkerError(400, "skiff-image: bad --max-layer-size \(text)") }
+            layerLimit = limit
+        } else {
+            layerLimit = Worker.defaultLayerLimit
+        }
         guard root.hasPrefix("/") else { throw WorkerError(400, "skiff-image: --root must be absolute") }
         store = try Store(root: root)
         blobs = BlobStore(root: root)
@@ -54,7 +65,7 @@ final class Worker {
                 let outcome = try layers.ensure(chainID: chain[i], diffID: diffIDs[i], parent: i > 0 ? chain[i - 1] : nil,
                                                 store: store) {
                     try LayerStream.decompressed(OwnedFileSource(fd: try blobs.open(source.digest), name: "blob \(source.digest)"),
-                                                 source.compression)
+                                                 source.compression, limit: layerLimit)
                 }
                 if case .unpacked = outcome { created.append(chain[i]) }
                 try store.recordLayerBlob(LayerBlobRecord(digest: source.digest.description, diffID: diffIDs[i].description,
@@ -182,7 +193,7 @@ final class Worker {
             // The diff id first (one pass through the decompressor), so the layer is unpacked
             // under its chain id.
             let hashing = HashingSource(try LayerStream.decompressed(
-                OwnedFileSource(fd: try blobs.open(blob), name: "the rootfs tarball"), compression))
+                OwnedFileSource(fd: try blobs.open(blob), name: "the rootfs tarball"), compression, limit: layerLimit))
             let diffID = try hashing.finish()
             let now = Timestamp.rfc3339Nano(Timestamp.now(), utc: true)
             var config = ImageConfig.imported(diffID: diffID, os: "linux", architecture: Descriptor.Platform.hostArchitecture,

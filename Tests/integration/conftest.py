@@ -20,6 +20,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEST_USER = os.environ.get("SKIFF_TEST_USER", "skiff-test")
 
+# Test images, registries: images.py and registry.py fixtures.
+pytest_plugins = ["images", "registry", "fakeregistry"]
+
 
 def pytest_configure(config):
     if os.geteuid() != 0:
@@ -70,11 +73,12 @@ def skiff_binary():
     target = os.path.join(directory, "skiff")
     shutil.copy2(source, target)
     os.chmod(target, 0o755)
-    # skiff-runtime lives beside skiff (`skiff runtime` runs it).
-    runtime = os.path.join(os.path.dirname(source), "skiff-runtime")
-    if os.path.exists(runtime):
-        shutil.copy2(runtime, os.path.join(directory, "skiff-runtime"))
-        os.chmod(os.path.join(directory, "skiff-runtime"), 0o755)
+    # skiff-runtime and skiff-image live beside skiff (`skiff runtime` and the image routes run them).
+    for helper in ("skiff-runtime", "skiff-image"):
+        path = os.path.join(os.path.dirname(source), helper)
+        if os.path.exists(path):
+            shutil.copy2(path, os.path.join(directory, helper))
+            os.chmod(os.path.join(directory, helper), 0o755)
     yield target
     shutil.rmtree(directory, ignore_errors=True)
 
