@@ -53,7 +53,6 @@ final class Connection {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_ADDRCONFIG
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &list)
         guard rc == 0, let list else {
@@ -120,7 +119,7 @@ final class Connection {
         let deadline = Deadline(seconds: timeoutSeconds)
         while true {
             ERR_clear_error()
-            let rc = SSL_connect(ssl)
+            let rc = Connection.withoutSIGPIPE { SSL_connect(ssl) }
             if rc == 1 { return }
             let error = SSL_get_error(ssl, rc)
             let savedErrno = errno
@@ -278,7 +277,8 @@ final class Connection {
         while true {
             if let ssl {
                 ERR_clear_error()
-                let rc = SSL_read(ssl, destination.baseAddress, Int32(clamping: destination.count))
+                // SSL_read may write too (a key update, an alert).
+                let rc = Connection.withoutSIGPIPE { SSL_read(ssl, destination.baseAddress, Int32(clamping: destination.count)) }
                 if rc > 0 {
                     receivedAny = true
                     return Int(rc)

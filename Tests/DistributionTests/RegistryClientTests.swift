@@ -132,6 +132,37 @@ struct ManifestTests {
         #expect(server.requests.map(\.connection) == [0, 1])
     }
 
+    @Test func aKeptConnectionClosedWithoutAnAnswerIsRetriedOnce() throws {
+        // The second request arrives on the kept connection; the server drops it unanswered.
+        let server = TestServer { request in
+            request.sequence == 1 ? .sendAndClose([]) : .http(200, body: manifestBytes)
+        }
+        defer { server.stop() }
+        let client = plainClient(server)
+        _ = try client.getManifest("latest", accept: [])
+        #expect(try client.getManifest("latest", accept: []).digest == manifestDigest)
+        #expect(server.requests.map(\.connection) == [0, 0, 1])
+    }
+
+    @Test func aNewConnectionClosedWithoutAnAnswerIsAnError() {
+        let server = TestServer { _ in .sendAndClose([]) }
+        defer { server.stop() }
+        let error = expectRegistryError(.network) { _ = try plainClient(server).getManifest("latest", accept: []) }
+        #expect(error?.message == "Get \"http://\(server.authority)/v2/library/alpine/manifests/latest\": "
+                    + "read tcp \(server.authority): connection closed before a response (EOF)")
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func headersOverTheLimitAreRefused() {
+        let padding = String(repeating: "x", count: 1000)
+        let headers = (0..<70).map { ("X-Padding-\($0)", padding) }
+        let server = TestServer { _ in .http(200, headers, body: manifestBytes) }
+        defer { server.stop() }
+        let error = expectRegistryError(.protocolError) { _ = try plainClient(server).getManifest("latest", accept: []) }
+        #expect(error?.message == "Get \"http://\(server.authority)/v2/library/alpine/manifests/latest\": "
+                    + "response headers larger than 64 KiB")
+    }
+
     @Test func registryErrorBodyGivesCodeAndMessage() {
         let server = TestServer { request in
             request.path.hasSuffix("/denied") ? .registryError(403, code: "DENIED", message: "requested access to the resource is denied")
