@@ -119,10 +119,9 @@ final class Connection {
         let deadline = Deadline(seconds: timeoutSeconds)
         while true {
             ERR_clear_error()
-            let rc = Connection.withoutSIGPIPE { SSL_connect(ssl) }
+            let (rc, savedErrno) = Connection.withoutSIGPIPE { (SSL_connect(ssl), errno) }
             if rc == 1 { return }
             let error = SSL_get_error(ssl, rc)
-            let savedErrno = errno
             if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE {
                 var pfd = pollfd(fd: fd, events: Int16(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), revents: 0)
                 if Connection.pollRetrying(&pfd, deadline.remainingMilliseconds) == 0 {
@@ -194,10 +193,11 @@ final class Connection {
         while true {
             if let ssl {
                 ERR_clear_error()
-                let rc = Connection.withoutSIGPIPE { SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count)) }
+                let (rc, savedErrno) = Connection.withoutSIGPIPE {
+                    (SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count)), errno)
+                }
                 if rc > 0 { return Int(rc) }
                 let error = SSL_get_error(ssl, rc)
-                let savedErrno = errno
                 switch error {
                 case SSL_ERROR_WANT_READ: try wait(POLLIN, "write")
                 case SSL_ERROR_WANT_WRITE: try wait(POLLOUT, "write")
@@ -278,13 +278,14 @@ final class Connection {
             if let ssl {
                 ERR_clear_error()
                 // SSL_read may write too (a key update, an alert).
-                let rc = Connection.withoutSIGPIPE { SSL_read(ssl, destination.baseAddress, Int32(clamping: destination.count)) }
+                let (rc, savedErrno) = Connection.withoutSIGPIPE {
+                    (SSL_read(ssl, destination.baseAddress, Int32(clamping: destination.count)), errno)
+                }
                 if rc > 0 {
                     receivedAny = true
                     return Int(rc)
                 }
                 let error = SSL_get_error(ssl, rc)
-                let savedErrno = errno
                 switch error {
                 case SSL_ERROR_ZERO_RETURN: return 0
                 case SSL_ERROR_WANT_READ: try wait(POLLIN, "read")

@@ -243,7 +243,8 @@ func testServerConnectionLoop(_ argument: UnsafeMutableRawPointer?) -> UnsafeMut
     return nil
 }
 
-/// The server's side of one connection: plain or TLS, blocking.
+/// The server's side of one connection: plain or TLS, blocking. OpenSSL calls run with SIGPIPE
+/// blocked (a client that gave up must not kill the test process).
 final class ServerStream {
     let fd: Int32
     private var ssl: OpaquePointer?
@@ -259,14 +260,14 @@ final class ServerStream {
 
     func handshake() -> Bool {
         guard let ssl else { return true }
-        return SSL_accept(ssl) == 1
+        return Connection.withoutSIGPIPE { SSL_accept(ssl) } == 1
     }
 
     /// Ends the connection: the client sees the end of the stream (the descriptor itself is
     /// closed by `TestServer.stop`).
     func finish() {
         if let ssl {
-            SSL_shutdown(ssl)
+            _ = Connection.withoutSIGPIPE { SSL_shutdown(ssl) }
             SSL_free(ssl)
             self.ssl = nil
         }
@@ -276,7 +277,7 @@ final class ServerStream {
     private func receive(_ count: Int) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: count)
         let n: Int = buffer.withUnsafeMutableBytes { raw in
-            if let ssl { return Int(SSL_read(ssl, raw.baseAddress, Int32(raw.count))) }
+            if let ssl { return Int(Connection.withoutSIGPIPE { SSL_read(ssl, raw.baseAddress, Int32(raw.count)) }) }
             while true {
                 let n = recv(fd, raw.baseAddress, raw.count, 0)
                 if n < 0 && errno == EINTR { continue }
@@ -292,7 +293,7 @@ final class ServerStream {
         var offset = 0
         while offset < bytes.count {
             let n: Int = bytes[offset...].withUnsafeBytes { raw in
-                if let ssl { return Int(SSL_write(ssl, raw.baseAddress, Int32(raw.count))) }
+                if let ssl { return Int(Connection.withoutSIGPIPE { SSL_write(ssl, raw.baseAddress, Int32(raw.count)) }) }
                 return send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
             }
             if n <= 0 { return false }
