@@ -161,6 +161,10 @@ final class HTTPBody {
     /// Reads a small rest so the connection can be reused; closes it instead when the rest is
     /// large or unknown.
     func discard() {
+        if case .untilClose = framing {
+            close()   // never reusable: no need to wait for the server to close
+            return
+        }
         if !isComplete, let length = contentLength, length > 64 << 10 {
             close()
             return

@@ -200,12 +200,12 @@ public final class RegistryClient {
                  body: HTTPRequest.Body = .none, push: Bool = false,
                  extraScopes: [String] = []) throws(RegistryError) -> HTTPResponse {
         let scopes = ["repository:\(repository):\(push ? "pull,push" : "pull")"] + extraScopes
-        let registry = try registryURL("/")
         var url = first
         var redirects = 0
         var authenticated = false
         while true {
-            let onRegistry = url.isSameServer(registry)
+            // Computed each time: the scheme (and so the default port) may have just been decided.
+            let onRegistry = url.isSameServer(try registryURL("/"))
             var request = HTTPRequest(method, url, headers: headers, body: body)
             if onRegistry, let authorization = try authorization(scopes: scopes) {
                 request.headers.append(("Authorization", authorization))
