@@ -75,6 +75,9 @@ let package = Package(
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",
+            "Images",
+            "Platform",
+            "Store",
             .product(name: "Yams", package: "Yams"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

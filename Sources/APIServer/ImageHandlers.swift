@@ -57,13 +57,12 @@ enum ImageHandlers {
             if let dangling = try filters.bool("dangling") {
                 images = images.filter { $0.isDangling == dangling }
             }
-            if let before = filters.values("before").first {
-                let anchor = try find(before, store).image
-                images = images.filter { $0.created < anchor.created }
-            }
-            if let since = filters.values("since").first {
-                let anchor = try find(since, store).image
-                images = images.filter { $0.created > anchor.created }
+            // As moby: the earliest of the before-times (`before` images, `until`), the latest `since`.
+            var before: [Int64] = try filters.values("before").map { try find($0, store).image.created }
+            before += try filters.values("until").map(Filters.parseUntil)
+            if let limit = before.min() { images = images.filter { $0.created < limit } }
+            if let limit = try filters.values("since").map({ try find($0, store).image.created }).max() {
+                images = images.filter { $0.created > limit }
             }
             return images
         }
@@ -196,7 +195,7 @@ enum ImageHandlers {
                 JSON.Member("CreatedBy", .string(entry.createdBy ?? "")),
                 JSON.Member("Id", .string(isTop ? image.id : "<missing>")),
                 JSON.Member("Size", .int(size)),
-                JSON.Member("Tags", isTop ? JSON(image.names.map(familiar)) : .null),
+                JSON.Member("Tags", isTop && !image.names.isEmpty ? JSON(image.names.map(familiar)) : .null),
             ]))
         }
         return .json(.array(result.reversed()))
@@ -237,7 +236,7 @@ enum ImageHandlers {
             if let reference {
                 // A name: untag it; the image goes with its last name, unless a container uses it.
                 let inUse = try store.imageInUse(image.id)
-                if image.names.count + image.digests.count == 1 && inUse && !force {
+                if isSingleReference(image) && inUse && !force {
                     throw APIError(.conflict, "conflict: unable to remove repository reference \"\(name)\" (must force) "
                         + "- a container is using its referenced image \(Store.shortID(image.id))")
                 }
@@ -257,6 +256,13 @@ enum ImageHandlers {
         }
         if released { try sweep(engine) }
         return .json(.array(items))
+    }
+
+    /// moby's `isSingleReference`: at most one tag, and every name in one repository (a pulled
+    /// image's tag and digest count as one reference).
+    static func isSingleReference(_ image: ImageRecord) -> Bool {
+        let repositories = Set((image.names + image.digests).compactMap { try? Reference(parsing: $0).name })
+        return image.names.count <= 1 && repositories.count <= 1
     }
 
     /// Removes the directories and blobs of released layers (in the user's namespace).
@@ -283,12 +289,14 @@ enum ImageHandlers {
                 if let until, image.created >= until { continue }
                 if !filters.labelsMatch(config(of: image)?.config?.labels ?? [:]) { continue }
                 if try store.imageInUse(image.id) { continue }
+                var layerSizes: [String: Int64] = [:]
+                for chainID in image.layers { layerSizes[chainID] = try store.layer(chainID: chainID)?.size ?? 0 }
                 let deletion = try store.deleteImage(id: image.id, force: true)
                 items += deletion.untagged.map { JSON.object([JSON.Member("Untagged", .string(familiar($0)))]) }
                 if deletion.deleted {
                     items.append(.object([JSON.Member("Deleted", .string(image.id))]))
                     items += deletion.releasedLayers.map { JSON.object([JSON.Member("Deleted", .string($0))]) }
-                    reclaimed += image.size
+                    reclaimed += deletion.releasedLayers.reduce(0) { $0 + (layerSizes[$1] ?? 0) }
                     released = released || !deletion.releasedLayers.isEmpty
                 }
             }
@@ -309,31 +317,37 @@ enum ImageHandlers {
     }
 
     static func pull(_ request: Request, _ engine: Engine, _ fromImage: String) throws -> Response {
-        var text = fromImage
-        if let tag = request.queryValue("tag"), !tag.isEmpty {
-            text += (tag.hasPrefix("sha256:") ? "@" : ":") + tag
-        }
         let shortNames: ShortNames
-        let candidates: [Reference]
+        var candidates: [Reference]
         do {
             shortNames = try ShortNames.load()
-            candidates = try shortNames.candidates(for: text).map(\.withDefaultTag)
+            candidates = try shortNames.candidates(for: fromImage)
+            // The tag parameter replaces a tag in fromImage, as moby does; a digest goes after @.
+            if let tag = request.queryValue("tag"), !tag.isEmpty {
+                candidates = try candidates.map { candidate throws(StoreError) in
+                    let bare = try Reference(parsing: candidate.name)
+                    return tag.contains(":") ? try bare.withDigest(tag) : try bare.withTag(tag)
+                }
+            }
+            candidates = candidates.map(\.withDefaultTag)
         } catch {
             throw APIError(error.code == .invalidArgument ? .badRequest : .internalServerError, error.message)
         }
         var platform: [String] = []
         if let value = request.queryValue("platform"), !value.isEmpty {
             let parts = value.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count >= 2, parts.count <= 3, parts.allSatisfy({ !$0.isEmpty }) else {
-                throw APIError(.badRequest, "invalid platform \"\(value)\": want os/arch[/variant]")
+            guard parts.count <= 3, parts.allSatisfy({ !$0.isEmpty }) else {
+                throw APIError(.badRequest, "invalid platform \"\(value)\": want os[/arch[/variant]]")
             }
-            platform = ["--platform", value]
+            // An OS alone means this machine's CPU.
+            platform = ["--platform", parts.count == 1 ? value + "/" + Descriptor.Platform.hostArchitecture : value]
         }
         let auth = request.header("X-Registry-Auth") ?? ""
         let platformArguments = platform
+        let references = candidates
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             var lastError: APIError?
-            for (i, candidate) in candidates.enumerated() {
+            for (i, candidate) in references.enumerated() {
                 if shortNames.isBlocked(candidate) {
                     lastError = APIError(.forbidden, "registry \(candidate.domain) is blocked in registries.conf")
                     continue
@@ -345,7 +359,7 @@ enum ImageHandlers {
                 try ImageWorker.relay(worker, to: writer)
                 guard let error = worker.wait() else { return }
                 // Before any output, a further search registry may have it.
-                if !writer.committed && i < candidates.count - 1 {
+                if !writer.committed && i < references.count - 1 {
                     lastError = error
                     continue
                 }
@@ -470,7 +484,7 @@ enum ImageHandlers {
                                              arguments: ["--image", target.id, "--reference", target.reference.normalized]
                                                  + registryArguments(target.reference.domain, shortNames, engine),
                                              environment: ["SKIFF_REGISTRY_AUTH": auth])
-                try ImageWorker.relayMessages(worker, to: writer)
+                guard try ImageWorker.relayMessages(worker, to: writer) else { return }
             }
         }
     }
@@ -493,15 +507,24 @@ enum ImageHandlers {
         var images: [SaveImage] = []
         try engine.withStore { store in
             var byID: [String: Int] = [:]
+            var wanted: [(image: ImageRecord, tags: [String])] = []
+            let all = try store.images()
             for name in names {
-                let (image, reference) = try find(name, store)
-                var tags: [String] = []
-                if let reference, !reference.contains("@") {
-                    tags = [familiar(reference)]
-                } else if reference == nil, let parsed = try? Reference(parsing: name), parsed.tag == nil, parsed.digest == nil,
-                          !name.hasPrefix("sha256:") {
-                    tags = image.names.filter { $0.hasPrefix(parsed.name + ":") }.map(familiar)
+                // A repository without tag or digest: every tag it has, as `docker save busybox` does.
+                if let parsed = try? Reference(parsing: name), parsed.tag == nil, parsed.digest == nil {
+                    let tagged = all.compactMap { image -> (ImageRecord, [String])? in
+                        let tags = image.names.filter { $0.hasPrefix(parsed.name + ":") }
+                        return tags.isEmpty ? nil : (image, tags.map(familiar))
+                    }
+                    if !tagged.isEmpty {
+                        wanted += tagged.map { (image: $0.0, tags: $0.1) }
+                        continue
+                    }
                 }
+                let (image, reference) = try find(name, store)
+                wanted.append((image, reference.map { $0.contains("@") ? [] : [familiar($0)] } ?? []))
+            }
+            for (image, tags) in wanted {
                 if let index = byID[image.id] {
                     images[index].repoTags += tags.filter { !images[index].repoTags.contains($0) }
                     continue

@@ -151,15 +151,13 @@ final class ImageWorker {
 
     /// Runs a worker whose output is a JSON message stream, relaying it to the client. A
     /// failure before any output is the response's error; after, it becomes an `errorDetail`
-    /// message, as moby reports errors in a progress stream.
-    static func relayMessages(_ worker: ImageWorker, to writer: ResponseWriter) throws {
+    /// message, as moby reports errors in a progress stream. Returns whether the worker succeeded.
+    @discardableResult
+    static func relayMessages(_ worker: ImageWorker, to writer: ResponseWriter) throws -> Bool {
         try relay(worker, to: writer)
-        if let error = worker.wait() {
-            guard writer.committed else { throw error }
-            let line = JSON.object([JSON.Member("errorDetail", .object([JSON.Member("message", .string(error.message))])),
-                                    JSON.Member("error", .string(error.message))]).bytes + [0x0A]
-            try writer.write(line)
-        }
+        guard let error = worker.wait() else { return true }
+        try ImageHandlers.report(error, writer)
+        return false
     }
 
     /// Copies standard output to the client until it ends; a client that went away stops the

@@ -6,10 +6,10 @@ import Glibc
 /// `/_ping`, `/version`, `/info`: the calls every client makes first.
 enum SystemHandlers {
     static let routes: [Route] = [
-        Route("GET", "/_ping", "systemPing", ping),
-        Route("HEAD", "/_ping", "systemPingHead", ping),
-        Route("GET", "/version", "systemVersion", version),
-        Route("GET", "/info", "systemInfo", blocking: true, info),
+        Route("GET", "/_ping", "SystemPing", ping),
+        Route("HEAD", "/_ping", "SystemPingHead", ping),
+        Route("GET", "/version", "SystemVersion", version),
+        Route("GET", "/info", "SystemInfo", blocking: true, info),
     ]
 
     /// Body `OK`; the version headers are added to every response by the HTTP layer.

@@ -34,7 +34,8 @@ public final class LayerApplier {
 
     public struct Options: Sendable {
         public var mode: Mode = .flatten
-        /// Keep going when lchown or mknod of a device fails with EPERM (rootless unpacking
+        /// Keep going when lchown fails with EPERM or EINVAL (an id the user namespace does not
+        /// map), or mknod of a device with EPERM (rootless unpacking
         /// outside a user namespace with the full id map). Off: such failures are errors.
         public var tolerateEPERM = false
         /// Fail when an xattr cannot be set. Off: best effort, failures are counted.
@@ -325,7 +326,8 @@ public final class LayerApplier {
     }
 
     private func ownershipFailed() throws(StoreError) {
-        if errno == EPERM && options.tolerateEPERM {
+        // EPERM outside a user namespace; EINVAL inside one whose map lacks the id.
+        if (errno == EPERM || errno == EINVAL) && options.tolerateEPERM {
             summary.skippedOwnership += 1
             return
         }

@@ -166,10 +166,10 @@ extension Worker {
         case .notFound:
             let shown = reference.digest == nil ? reference.withDefaultTag.familiarString : reference.familiarString
             return WorkerError(404, "manifest for \(shown) not found: \(error.message)")
-        case .unauthorized:
-            return WorkerError(401, denied)
-        case .denied:
-            return WorkerError(403, denied)
+        case .unauthorized, .denied:
+            // Docker answers these with 500: a 401 would make the docker CLI prompt for a login
+            // it then sends to POST /auth.
+            return WorkerError(500, denied)
         default:
             return error
         }

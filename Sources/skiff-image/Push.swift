@@ -82,8 +82,6 @@ extension Worker {
                                     JSON.Member("aux", .object([JSON.Member("Tag", .string(tag)),
                                                                 JSON.Member("Digest", .string(digest.description)),
                                                                 JSON.Member("Size", .int(Int64(manifest.count)))]))]))
-        } catch let error as RegistryError where error.code == .unauthorized || error.code == .denied {
-            throw WorkerError(error.code == .denied ? 403 : 401, error.message)
         }
     }
 

@@ -38,8 +38,7 @@ enum RegistryErrors {
         guard let error = error as? RegistryError else { return nil }
         switch error.code {
         case .notFound: return WorkerError(404, error.message)
-        case .unauthorized: return WorkerError(401, error.message)
-        case .denied: return WorkerError(403, error.message)
+        case .unauthorized, .denied: return WorkerError(500, error.message)
         case .invalidArgument: return WorkerError(400, error.message)
         case .timeout, .network, .tls, .protocolError, .tooLarge, .digestMismatch:
             return WorkerError(500, error.message)

@@ -3,8 +3,8 @@ import Testing
 
 struct RouterTests {
     static let router = Router(routes: [
-        Route("GET", "/_ping", "systemPing") { _, _ in Response() },
-        Route("HEAD", "/_ping", "systemPingHead") { _, _ in Response() },
+        Route("GET", "/_ping", "SystemPing") { _, _ in Response() },
+        Route("HEAD", "/_ping", "SystemPingHead") { _, _ in Response() },
         Route("GET", "/containers/{id}/json", "containerInspect") { _, _ in Response() },
         Route("GET", "/images/json", "ImageList") { _, _ in Response() },
         Route("GET", "/images/{name:.*}/json", "ImageInspect") { _, _ in Response() },
@@ -18,10 +18,10 @@ struct RouterTests {
     }
 
     static let cases: [(String, String, Outcome)] = [
-        ("GET", "/_ping", .found("systemPing", [:], "1.44")),
-        ("HEAD", "/_ping", .found("systemPingHead", [:], "1.44")),
-        ("GET", "/v1.44/_ping", .found("systemPing", [:], "1.44")),
-        ("GET", "/v1.24/_ping", .found("systemPing", [:], "1.24")),
+        ("GET", "/_ping", .found("SystemPing", [:], "1.44")),
+        ("HEAD", "/_ping", .found("SystemPingHead", [:], "1.44")),
+        ("GET", "/v1.44/_ping", .found("SystemPing", [:], "1.44")),
+        ("GET", "/v1.24/_ping", .found("SystemPing", [:], "1.24")),
         ("GET", "/v1.41/containers/abc/json", .found("containerInspect", ["id": "abc"], "1.41")),
         ("GET", "/containers/a%2Fb/json", .found("containerInspect", ["id": "a/b"], "1.44")),
         ("GET", "/v1.45/_ping", .badVersion(400, "client version 1.45 is too new. Maximum supported API version is 1.44")),

@@ -12,4 +12,6 @@ def test_openapi_yaml_is_valid():
     validate(spec)
     assert spec["openapi"].startswith("3.")
     operations = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
-    assert operations == {"systemPing", "systemPingHead", "systemVersion", "systemInfo"}
+    assert operations == {"SystemPing", "SystemPingHead", "SystemVersion", "SystemInfo",
+                          "ImageList", "ImageCreate", "ImageLoad", "ImageGetAll", "ImagePrune", "ImageInspect",
+                          "ImageHistory", "ImageGet", "ImageTag", "ImagePush", "ImageDelete"}
