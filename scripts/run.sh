@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 bash scripts/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff
+# The image routes run skiff-image (beside skiff) for pull, push, load and import.
+swift build -c release --static-swift-stdlib --product skiff-image
 if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ]; then
     export XDG_RUNTIME_DIR=/run/user/$(id -u)
 fi
