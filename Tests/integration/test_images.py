@@ -125,6 +125,12 @@ def test_load_save_roundtrip_keeps_the_image(cli, test_images, workdir, user):
     assert manifest[0]["RepoTags"] == ["busybox:latest"]
     assert manifest[0]["Config"] == f"blobs/sha256/{busybox.id[7:]}"
 
+    # Another reader of docker-archives agrees: skopeo sees the same image in it.
+    inspected = subprocess.run(["skopeo", "inspect", "--config", f"docker-archive:{saved}"], capture_output=True,
+                               text=True, timeout=60)
+    assert inspected.returncode == 0, inspected.stderr
+    assert json.loads(inspected.stdout)["rootfs"]["diff_ids"] == busybox.diff_ids
+
     _, out, _, _ = cli("rmi", "busybox")
     assert f"Deleted: {busybox.id}" in out
     assert cli.out("images", "-q") == ""
@@ -310,6 +316,24 @@ def test_layers_present_are_not_downloaded_again(cli, fake_registry, test_images
     assert fake.blob_gets(base) == 1
     for layer in multilayer.layers[1:]:
         assert fake.blob_gets(layer.digest) == 1
+
+
+def test_short_names_use_the_unqualified_search_registries(user, workdir, start_service, registry, pushed,
+                                                          test_images):
+    pushed("busybox", registry, repo="shortname")
+    config = os.path.join(workdir, "config", "containers")
+    os.makedirs(config, exist_ok=True)
+    with open(os.path.join(config, "registries.conf"), "w") as f:
+        f.write(f'unqualified-search-registries = ["{registry.host}"]\n')
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", os.path.join(workdir, "config")], check=True)
+    service = start_service()
+    client = docker.APIClient(base_url=f"unix://{service.socket_path}", version="1.44")
+    try:
+        messages = list(client.pull("shortname", tag="latest", stream=True, decode=True))
+        assert messages[-1] == {"status": f"Status: Downloaded newer image for {registry.host}/shortname:latest"}
+        assert client.inspect_image(f"{registry.host}/shortname")["Id"] == test_images.busybox.id
+    finally:
+        client.close()
 
 
 def test_pull_multiarch_chooses_the_platform(cli, registry, pushed, test_images):
