@@ -133,3 +133,24 @@ struct GunzipTests {
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }
+
+struct GzipSinkTests {
+    @Test func whatItWritesGunzipsBack() throws {
+        let data = (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        let buffer = BufferByteSink()
+        let sink = try GzipSink(into: buffer)
+        for chunk in stride(from: 0, to: data.count, by: 70_001) {
+            try data[chunk..<min(chunk + 70_001, data.count)].withUnsafeBytes { try sink.write($0) }
+        }
+        try sink.finish()
+        #expect(buffer.bytes.starts(with: [0x1f, 0x8b]))
+        #expect(try drain(Gunzip(source: BufferByteSource(buffer.bytes), limit: 1 << 20)) == data)
+    }
+
+    @Test func anEmptyStreamIsAValidMember() throws {
+        let buffer = BufferByteSink()
+        let sink = try GzipSink(into: buffer)
+        try sink.finish()
+        #expect(try drain(Gunzip(source: BufferByteSource(buffer.bytes), limit: 16)) == [])
+    }
+}

@@ -19,23 +19,23 @@ struct ZstdTests {
     @Test func framesDecompressAndConcatenate() throws {
         let a = Array("hello ".utf8), b = [UInt8](repeating: 0x61, count: 300_000)
         let source = try Zstd(source: BufferByteSource(zstd(a) + zstd(b)), limit: 1 << 20)
-        #expect(try readAll(source) == a + b)
+        #expect(try drain(source) == a + b)
     }
 
     @Test func theLimitStopsABomb() throws {
         let bomb = zstd([UInt8](repeating: 0, count: 8 << 20), level: 19)
         #expect(bomb.count < 4096)
         let source = try Zstd(source: BufferByteSource(bomb), limit: 1 << 20)
-        #expect(throws: StoreError.self) { try readAll(source) }
+        #expect(throws: StoreError.self) { try drain(source) }
         #expect(source.totalOut <= (1 << 20) + 1)
     }
 
     @Test func truncationAndGarbageAreErrors() throws {
         let frame = zstd(Array(repeating: 7, count: 100_000))
         let truncated = try Zstd(source: BufferByteSource(Array(frame.dropLast(3))), limit: 1 << 20)
-        #expect(throws: StoreError.self) { try readAll(truncated) }
+        #expect(throws: StoreError.self) { try drain(truncated) }
         let garbage = try Zstd(source: BufferByteSource([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5]), limit: 1 << 20)
-        #expect(throws: StoreError.self) { try readAll(garbage) }
+        #expect(throws: StoreError.self) { try drain(garbage) }
     }
 
     @Test func sniffing() {
@@ -43,16 +43,6 @@ struct ZstdTests {
         #expect(LayerStream.sniff([0x28, 0xb5, 0x2f, 0xfd]) == .zstd)
         #expect(LayerStream.sniff(Array("bin/".utf8)) == .none)
         #expect(LayerStream.sniff([]) == .none)
-    }
-}
-
-func readAll(_ source: any ByteSource) throws -> [UInt8] {
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 7000)
-    while true {
-        let n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
-        if n == 0 { return out }
-        out += buffer[0..<n]
     }
 }
 

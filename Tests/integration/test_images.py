@@ -374,7 +374,11 @@ def test_push_then_pull_back(cli, registry, test_images, user):
     status, content_type, digest, body = registry.manifest(f"pushed-{user.name}/multilayer", "v1")
     assert status == 200
     assert f"v1: digest: {digest} size: {len(body)}" in out
-    assert json.loads(body)["config"]["digest"] == test_images.multilayer.id
+    manifest = json.loads(body)
+    assert manifest["config"]["digest"] == test_images.multilayer.id
+    # Loaded as plain tars, pushed gzip-compressed in a Docker schema 2 manifest, as Docker does.
+    assert content_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
     assert f"{registry.host}/pushed-{user.name}/multilayer@{digest}" in cli.inspect(target)["RepoDigests"]
     # A second push finds every layer there.
     _, out, _, _ = cli("push", target)
