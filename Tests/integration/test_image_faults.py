@@ -16,7 +16,7 @@ import urllib.parse
 import pytest
 
 from conftest import get, get_json, http
-from imagewriter import (OCI_CONFIG, OCI_MANIFEST, OCI_INDEX, REF_NAME, Layout, canonical, history_for,
+from imagewriter import (OCI_CONFIG, OCI_MANIFEST, REF_NAME, Layout, history_for,
                          image_config)
 
 BOTH = pytest.mark.parametrize("user", ["rootless", "root"], indirect=True)
