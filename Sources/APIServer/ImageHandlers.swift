@@ -33,7 +33,9 @@ enum ImageHandlers {
     static func find(_ input: String, _ store: Store) throws -> (image: ImageRecord, reference: String?) {
         let normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
         guard !input.isEmpty, let image = try store.image(byNameOrID: input, normalizedName: normalized) else {
-            throw APIError(.notFound, "No such image: \(input)")
+            // moby names a reference with its default tag: "No such image: busybox:latest".
+            let shown = (try? Reference(parsing: input))?.withDefaultTag.familiarString ?? input
+            throw APIError(.notFound, "No such image: \(shown)")
         }
         let byName = normalized.flatMap { image.names.contains($0) || image.digests.contains($0) ? $0 : nil }
         return (image, byName)
@@ -321,12 +323,14 @@ enum ImageHandlers {
         var candidates: [Reference]
         do {
             shortNames = try ShortNames.load()
-            candidates = try shortNames.candidates(for: fromImage)
+            // moby drops one trailing ':' (what `docker pull -a name` sends).
+            let name = fromImage.hasSuffix(":") ? String(fromImage.dropLast()) : fromImage
+            candidates = try shortNames.candidates(for: name)
             // The tag parameter replaces a tag in fromImage, as moby does; a digest goes after @.
             if let tag = request.queryValue("tag"), !tag.isEmpty {
                 candidates = try candidates.map { candidate throws(StoreError) in
                     let bare = try Reference(parsing: candidate.name)
-                    return tag.contains(":") ? try bare.withDigest(tag) : try bare.withTag(tag)
+                    return (try? Digest(parsing: tag)) != nil ? try bare.withDigest(tag) : try bare.withTag(tag)
                 }
             }
             candidates = candidates.map(\.withDefaultTag)
@@ -577,20 +581,20 @@ struct Filters {
     init(_ text: String?, allowed: Set<String>) throws {
         guard let text, !text.isEmpty else { return }
         guard let json = try? JSONParser.parse(text), case .object(let members) = json else {
-            throw APIError(.badRequest, "invalid filter: \(text)")
+            throw APIError(.badRequest, "invalid filter")
         }
         for member in members {
             guard allowed.contains(member.key) else { throw APIError(.badRequest, "invalid filter '\(member.key)'") }
             switch member.value {
             case .array(let values):
                 for value in values {
-                    guard case .string(let s) = value else { throw APIError(.badRequest, "invalid filter: \(text)") }
+                    guard case .string(let s) = value else { throw APIError(.badRequest, "invalid filter") }
                     entries[member.key, default: []].append(s)
                 }
             case .object(let set):
                 entries[member.key, default: []] += set.map(\.key)
             default:
-                throw APIError(.badRequest, "invalid filter: \(text)")
+                throw APIError(.badRequest, "invalid filter")
             }
         }
     }
@@ -603,7 +607,7 @@ struct Filters {
         switch value.lowercased() {
         case "true", "1": return true
         case "false", "0": return false
-        default: throw APIError(.badRequest, "invalid filter '\(key)=\(value)'")
+        default: throw APIError(.badRequest, "invalid filter '\(key)=[\(values(key).joined(separator: " "))]'")
         }
     }
 

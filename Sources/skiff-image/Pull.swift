@@ -15,6 +15,15 @@ extension Worker {
     /// layer not present yet, streamed once: hashed, kept as a blob and unpacked as it arrives.
     func pull() throws {
         let reference = try Reference(parsing: try options.required("--reference"))
+        do {
+            try pull(reference)
+        } catch let error as StoreError where error.code == .invalidArgument {
+            // The reference was checked above: what fails now is what the registry sent.
+            throw WorkerError(500, error.message)
+        }
+    }
+
+    private func pull(_ reference: Reference) throws {
         let client = try client(for: reference, push: false)
         let wanted = reference.digest ?? reference.tag ?? Reference.defaultTag
         let top = try fetchManifest(client, wanted, reference: reference)
@@ -78,9 +87,12 @@ extension Worker {
                         sleep(UInt32(attempt))
                     }
                 }
-                try store.recordLayerBlob(LayerBlobRecord(digest: layer.digest.description,
-                                                          diffID: config.rootfs.diffIDs[i].description,
-                                                          mediaType: layer.mediaType, size: layer.size))
+                // Only a blob this store holds is recorded (a layer already present was not fetched).
+                if blobs.contains(layer.digest) {
+                    try store.recordLayerBlob(LayerBlobRecord(digest: layer.digest.description,
+                                                              diffID: config.rootfs.diffIDs[i].description,
+                                                              mediaType: layer.mediaType, size: layer.size))
+                }
                 size += try store.layer(chainID: chain[i].description)?.size ?? 0
             }
             try store.addImage(id: imageID, config: configBytes, size: size,

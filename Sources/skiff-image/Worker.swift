@@ -61,6 +61,7 @@ final class Worker {
         var created: [Digest] = []
         do {
             var size: Int64 = 0
+            var records: [LayerBlobRecord] = []
             for (i, source) in sources.enumerated() {
                 let outcome = try layers.ensure(chainID: chain[i], diffID: diffIDs[i], parent: i > 0 ? chain[i - 1] : nil,
                                                 store: store) {
@@ -68,14 +69,17 @@ final class Worker {
                                                  source.compression, limit: layerLimit)
                 }
                 if case .unpacked = outcome { created.append(chain[i]) }
-                try store.recordLayerBlob(LayerBlobRecord(digest: source.digest.description, diffID: diffIDs[i].description,
-                                                          mediaType: source.mediaType, size: try blobs.size(of: source.digest)))
+                records.append(LayerBlobRecord(digest: source.digest.description, diffID: diffIDs[i].description,
+                                               mediaType: source.mediaType, size: try blobs.size(of: source.digest)))
                 size += try store.layer(chainID: chain[i].description)?.size ?? 0
                 progress?(i, outcome)
             }
             let created = config.created.flatMap(Timestamp.parseRFC3339) ?? 0
             try store.addImage(id: Digest.sha256(of: configBytes).description, config: configBytes, size: size,
                                created: created, layers: chain.map(\.description), names: names, digests: digests)
+            // The blobs are recorded once the image is in: a failure before leaves them unrecorded,
+            // and the caller deletes unrecorded blobs.
+            for record in records { try store.recordLayerBlob(record) }
         } catch {
             release(created)
             throw error

@@ -210,12 +210,15 @@ def read_response(s):
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = read_chunked(s, body)
+    else:
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
     closed = False
     if headers.get("connection", "").lower() == "close":
         s.settimeout(5)
@@ -224,6 +227,29 @@ def read_response(s):
         except OSError:
             closed = True
     return status, headers, body, closed
+
+
+def read_chunked(s, data):
+    """Decodes a chunked body whose first bytes are `data`; stops at the last chunk or when the
+    server closes (a cut-off stream is returned as far as it came)."""
+    body = b""
+    while True:
+        while b"\r\n" not in data:
+            more = s.recv(65536)
+            if not more:
+                return body
+            data += more
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(data) < size + 2:
+            more = s.recv(65536)
+            if not more:
+                return body + data[:size]
+            data += more
+        if size == 0:
+            return body
+        body += data[:size]
+        data = data[size + 2:]
 
 
 def get(socket_path, path, method="GET"):

@@ -219,12 +219,8 @@ def shared_base_layout(directory, busybox, hostile):
     return archive
 
 
-PRESENT_BASE_BUG = ("a failed install keeps the layer_blobs row it wrote for a base layer that was already "
-                    "present (Worker.swift install / Pull.swift pull record it before the next layer fails, "
-                    "and nothing removes it); on load, removeTransientBlobs then keeps that blob file too")
 
 
-@pytest.mark.xfail(strict=True, reason=PRESENT_BASE_BUG)
 def test_load_of_a_hostile_layer_over_a_present_base_layer_leaves_no_trace(env, test_images, workdir):
     """The base layer is in the store (busybox loaded from a docker-archive: its blob is the
     uncompressed tar); this archive (an OCI layout) carries it as its gzip blob. The refused second
@@ -238,7 +234,6 @@ def test_load_of_a_hostile_layer_over_a_present_base_layer_leaves_no_trace(env, 
     store.assert_unchanged(before)
 
 
-@pytest.mark.xfail(strict=True, reason=PRESENT_BASE_BUG)
 def test_pull_of_a_hostile_layer_over_a_present_base_layer_leaves_no_trace(env, test_images, fake_registry, workdir):
     cli, store, service = env
     busybox = test_images.busybox
@@ -453,9 +448,6 @@ def test_a_manifest_with_layers_and_manifests_is_refused(env, test_images, fake_
     store.assert_unchanged(before)
 
 
-@pytest.mark.xfail(strict=True, reason="a manifest the registry got wrong is the registry's fault: moby answers 500 "
-                                       "(an unclassified error); Skiff's worker maps the manifest parser's "
-                                       "StoreError(.invalidArgument) to 400 (skiff-image Main.swift WorkerError.from)")
 def test_a_malformed_manifest_from_the_registry_is_a_server_error(env, test_images, fake_registry, workdir):
     cli, store, service = env
     busybox = test_images.busybox
@@ -500,9 +492,6 @@ def test_a_config_over_4_mib_is_refused(env, test_images, fake_registry, tmp_pat
 # --- invalid references, filters and bodies -------------------------------------------------------
 
 HEX64 = "a" * 64
-TAG_DIGEST_BUG = ("ImageHandlers.pull (ImageHandlers.swift:329) treats any tag with a ':' as a digest and answers "
-                  "\"invalid digest format\"; moby parses it as a digest only when it is one, else WithTag gives "
-                  "\"invalid tag format\"")
 
 
 @pytest.mark.parametrize("query,message", [
@@ -512,8 +501,7 @@ TAG_DIGEST_BUG = ("ImageHandlers.pull (ImageHandlers.swift:329) treats any tag w
     ("fromImage=busybox&tag=" + "t" * 129, "invalid tag format"),
     ("fromImage=" + urllib.parse.quote("busybox@sha256:../../x", safe=""), "invalid reference format"),
     # moby takes a tag that is no valid digest for a tag (digest.Parse, else reference.WithTag).
-    pytest.param("fromImage=busybox&tag=" + urllib.parse.quote("sha256:../../x", safe=""), "invalid tag format",
-                 marks=pytest.mark.xfail(strict=True, reason=TAG_DIGEST_BUG)),
+    ("fromImage=busybox&tag=" + urllib.parse.quote("sha256:../../x", safe=""), "invalid tag format"),
     ("fromImage=", "fromImage or fromSrc is required"),
     ("", "fromImage or fromSrc is required"),
 ])
@@ -526,15 +514,13 @@ def test_pull_of_an_invalid_reference_is_400(env, query, message):
     store.assert_unchanged(before)
 
 
-@pytest.mark.xfail(strict=True, reason="moby trims one trailing ':' from fromImage (`pull -a` sends "
-                                       "\"name:\"); ImageHandlers.pull refuses it as \"invalid reference format\"")
 def test_pull_with_a_trailing_colon_is_accepted_as_moby_does(env, test_images, fake_registry):
     cli, store, service = env
     busybox = test_images.busybox
     fake = fake_registry(busybox.oci)
     status, _, body = post(service, f"/images/create?fromImage={fake.host}/busybox:&tag=latest")
     assert status == 200, body
-    assert stream_messages(body)[-1] == {"status": f"Status: Downloaded newer image for {fake.host}/busybox:latest"}
+    assert stream_messages(body)[-1] == {"status": f"Status: Downloaded newer image for {fake.host}/busybox:latest"}, body
 
 
 def test_tag_with_a_bad_repository_or_tag_is_400(env, test_images):
@@ -552,7 +538,7 @@ def test_tag_with_a_bad_repository_or_tag_is_400(env, test_images):
         status, _, body = post(service, "/images/busybox/tag?" + query)
         assert (status, api_error(body)) == (400, message), query
     status, _, body = post(service, "/images/nope/tag?repo=ok&tag=v1")
-    assert (status, api_error(body)) == (404, "No such image: nope")
+    assert (status, api_error(body)) == (404, "No such image: nope:latest")
     store.assert_unchanged(before)
 
 
@@ -560,7 +546,7 @@ def test_unknown_images_are_404(env, test_images):
     cli, store, service = env
     before = loaded(env, test_images)
     status, body = get_json(service.socket_path, "/images/nope/json")
-    assert (status, body) == (404, {"message": "No such image: nope"})
+    assert (status, body) == (404, {"message": "No such image: nope:latest"})
     status, _, body = get(service.socket_path, "/images/nope", method="DELETE")
     assert status == 404 and api_error(body).startswith("No such image: nope"), body
     status, _, body = get(service.socket_path, "/images/nope/history")
@@ -570,19 +556,14 @@ def test_unknown_images_are_404(env, test_images):
     store.assert_unchanged(before)
 
 
-FILTER_JSON_BUG = ("moby's filters.FromJSON answers JSON it cannot read with \"invalid filter\"; Skiff's "
-                   "Filters.init (ImageHandlers.swift) appends \": <the text>\"")
-FILTER_BOOL_BUG = ("moby's GetBoolOrDefault prints the values as a Go slice (\"invalid filter 'dangling=[maybe]'\"); "
-                   "Skiff's Filters.bool (ImageHandlers.swift) prints \"'dangling=maybe'\"")
 
 
 @pytest.mark.parametrize("filters,message", [
-    pytest.param('{"dangling":["true"]', "invalid filter", marks=pytest.mark.xfail(strict=True, reason=FILTER_JSON_BUG)),
-    pytest.param("not json", "invalid filter", marks=pytest.mark.xfail(strict=True, reason=FILTER_JSON_BUG)),
-    pytest.param('{"dangling":"true"}', "invalid filter", marks=pytest.mark.xfail(strict=True, reason=FILTER_JSON_BUG)),
+    ('{"dangling":["true"]', "invalid filter"),
+    ("not json", "invalid filter"),
+    ('{"dangling":"true"}', "invalid filter"),
     ('{"nope":["x"]}', "invalid filter 'nope'"),
-    pytest.param('{"dangling":["maybe"]}', "invalid filter 'dangling=[maybe]'",
-                 marks=pytest.mark.xfail(strict=True, reason=FILTER_BOOL_BUG)),
+    ('{"dangling":["maybe"]}', "invalid filter 'dangling=[maybe]'"),
 ])
 def test_images_json_with_bad_filters_is_400(env, filters, message):
     cli, store, service = env
