@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: Skiff vs Podman vs Docker on the Docker Engine API's /_ping,
-# then (bench/runtime.sh) Skiff's OCI runtime vs crun and runc. BENCH_PARTS picks the parts.
+# then (bench/runtime.sh) Skiff's OCI runtime vs crun and runc, then (bench/images.sh) pull, load
+# and list of images, Skiff vs Podman. BENCH_PARTS picks the parts.
 #
 # Measures, in one run and one peer at a time (so they never compete for the CPU):
 #   1. cold start to the first /_ping. Skiff and Podman: the listening socket is held by
@@ -21,9 +22,11 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime"  which parts to run: api (this script's /_ping benchmark),
+#   BENCH_PARTS="api runtime images"  which parts to run: api (this script's /_ping benchmark),
 #                           runtime (bench/runtime.sh: `run` of /bin/true with Skiff's runtime,
-#                           crun and runc; see its knobs there)
+#                           crun and runc; see its knobs there), images (bench/images.sh: pull,
+#                           load, import and list through the API, Skiff vs Podman, against one
+#                           local registry; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -53,14 +56,24 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime}
+PARTS=${BENCH_PARTS:-api runtime images}
 for p in $PARTS; do
-    case $p in api|runtime) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime)" ;; esac
+    case $p in api|runtime|images) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+# the parts in scripts of their own (after the api part): each runs even when another failed
+other_parts() {
+    local part rc=0
+    for part in runtime images; do
+        if has_part "$part"; then
+            bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
+        fi
+    done
+    return "$rc"
+}
 if ! has_part api; then
-    if has_part runtime; then exec bash "$ROOT/bench/runtime.sh"; fi
-    exit 0
+    other_parts
+    exit $?
 fi
 for p in $PEERS; do
     case $p in skiff|podman|docker) ;; *) die "unknown peer '$p' in BENCH_PEERS" ;; esac
@@ -489,13 +502,11 @@ TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
 cp "$TABLE" "$OUT/bench-last.txt"
 log "table saved to $TABLE"
 
-# ---------------------------------------------------------------- the OCI runtime part
-runtime_rc=0
-if has_part runtime; then
-    bash "$ROOT/bench/runtime.sh" || runtime_rc=$?
-fi
+# ---------------------------------------------------------------- the OCI runtime and images parts
+other_rc=0
+other_parts || other_rc=$?
 
 if [ "${BENCH_STRICT:-0}" = 1 ] && grep -q ' FAIL$' "$TABLE"; then
     die "a target was missed (BENCH_STRICT=1)"
 fi
-[ "$runtime_rc" = 0 ] || die "bench/runtime.sh failed (exit status $runtime_rc)"
+[ "$other_rc" = 0 ] || die "a part in its own script failed (exit status $other_rc)"
