@@ -41,8 +41,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libzstd from Debian's libzstd-dev (zstd layers).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // libcrypto from Debian's libssl-dev: SHA-256 (digests of every blob and layer).
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         // Images: references, digests, layer tar archives and their safe unpacking.
-        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CZstd", "CLinux"]),
+        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CZstd", "CLinux", "CCrypto"]),
         // OpenSSL from Debian's libssl-dev: TLS for registry connections.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
