@@ -18,8 +18,9 @@ let package = Package(
         // libsqlite3 from Debian's libsqlite3-dev, plus a header shim for what Swift cannot import.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
-        // glibc calls Swift's Glibc module does not export (malloc_trim).
-        .target(name: "CLinux"),
+        // glibc calls Swift's Glibc module does not export (malloc_trim), and libcrypto's SHA-256
+        // loaded on first use (dlopen: the service does not map libcrypto at start-up).
+        .target(name: "CLinux", linkerSettings: [.linkedLibrary("dl")]),
         // File operations every module shares (read, mkdir -p, atomic write), without Foundation.
         .target(name: "Platform"),
         // containers.conf / storage.conf: our own TOML reader (keeps file:line for every value).
@@ -41,11 +42,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libzstd from Debian's libzstd-dev (zstd layers).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        // libcrypto from Debian's libssl-dev: SHA-256 (digests of every blob and layer).
-        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
-                       providers: [.apt(["libssl-dev"])]),
         // Images: references, digests, layer tar archives and their safe unpacking.
-        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CZstd", "CLinux", "CCrypto"]),
+        .target(name: "Images", dependencies: ["Store", "Config", "Platform", "CZlib", "CZstd", "CLinux"]),
         // OpenSSL from Debian's libssl-dev: TLS for registry connections.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),

@@ -160,4 +160,17 @@ static inline int skiff_pipe2(int fds[2], int flags) {
     return (int)syscall(SYS_pipe2, fds, flags);
 }
 
+/* ---- SHA-256 from libcrypto, loaded on first use (sha256.c) ---- */
+/* Room for OpenSSL's SHA256_CTX (112 bytes), kept opaque: a plain struct Swift copies by value. */
+typedef struct {
+    _Alignas(8) unsigned char bytes[128];
+} skiff_sha256_ctx;
+
+/* 1 when libcrypto's SHA256_Init/Update/Final could be loaded (once, thread-safe), else 0. */
+int skiff_sha256_load(void);
+/* Only after skiff_sha256_load() returned 1. */
+void skiff_sha256_init(skiff_sha256_ctx *context);
+void skiff_sha256_update(skiff_sha256_ctx *context, const void *bytes, size_t count);
+void skiff_sha256_final(skiff_sha256_ctx *context, unsigned char digest[32]);
+
 #endif
