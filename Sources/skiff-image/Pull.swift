@@ -131,14 +131,14 @@ extension Worker {
         let outcome: LayerStore.Outcome
         do {
             outcome = try layers.ensure(chainID: chainID, diffID: diffID, parent: parent, store: store) {
-            let opened = try client.openBlob(layer.digest, expectedSize: layer.size)
-            reader = opened
-            let blobWriter = try blobs.writer()
-            writer = blobWriter
-            let tee = TeeSource(opened, into: blobWriter) { count in
-                Progress.bar("Downloading", id: id, current: count, total: layer.size)
-            }
-            return try LayerStream.decompressed(tee, compression, limit: layerLimit)
+                let opened = try client.openBlob(layer.digest, expectedSize: layer.size)
+                reader = opened
+                let blobWriter = try blobs.writer()
+                writer = blobWriter
+                let tee = TeeSource(opened, into: blobWriter) { count in
+                    Progress.bar("Downloading", id: id, current: count, total: layer.size)
+                }
+                return try LayerStream.decompressed(tee, compression, limit: layerLimit)
             }
         } catch {
             // A broken download surfaces as the reader's StoreError: report what the registry did.
