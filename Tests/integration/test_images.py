@@ -466,3 +466,30 @@ def test_docker_py_images_api(cli, registry, pushed, test_images, workdir):
         assert client.images.list() == []
     finally:
         client.close()
+
+
+def test_images_json_label_before_and_since_filters(cli, test_images):
+    cli("load", "-i", test_images.busybox.archive)
+    rootfs = io.BytesIO()
+    with tarfile.open(fileobj=rootfs, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    cli("import", "-c", "LABEL team=boats", "-c", "LABEL tier=1", "-", "labelled:v1", input=rootfs.getvalue())
+    sock = cli.service.socket_path
+
+    def listed(filters):
+        status, images = get_json(sock, "/images/json?filters=" + json.dumps(filters).replace(" ", ""))
+        assert status == 200, images
+        return sorted(tag for image in images for tag in image["RepoTags"])
+
+    assert listed({"label": ["team=boats"]}) == ["labelled:v1"]
+    assert listed({"label": ["team"]}) == ["labelled:v1"]
+    assert listed({"label": ["team=other"]}) == []
+    assert listed({"label": ["team=boats", "tier=1"]}) == ["labelled:v1"]
+    # busybox was created in 2024, the import now.
+    assert listed({"before": ["labelled:v1"]}) == ["busybox:latest"]
+    assert listed({"since": ["busybox"]}) == ["labelled:v1"]
+    assert listed({"until": ["2025-01-01T00:00:00Z"]}) == ["busybox:latest"]
+    status, body = get_json(sock, '/images/json?filters={"before":["nothere"]}')
+    assert status == 404 and body["message"] == "No such image: nothere:latest"
