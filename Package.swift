@@ -50,6 +50,9 @@ let package = Package(
         // The OCI distribution protocol: a blocking HTTP/1.1 client (TLS by OpenSSL), registry
         // auth (bearer tokens, basic), credentials from X-Registry-Auth and auth.json.
         .target(name: "Distribution", dependencies: ["Images", "Platform", "COpenSSL"]),
+        // Container log files (the k8s-file layout conmon writes): the monitor appends, `logs`
+        // reads with since/until/tail and follows; Docker's stream framing.
+        .target(name: "ContainerLogs", dependencies: ["Platform"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
             "Config", "Store", "Images", "CLinux", "Platform",
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib", "CZstd"]),
         .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
+        .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",

@@ -1,0 +1,318 @@
+import Platform
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A container's log file, in the k8s-file layout conmon writes, one record per line:
+///
+///     2024-01-02T03:04:05.000000001Z stdout F hello
+///
+/// time (UTC, always nine fraction digits, so records sort as text and a time can be found by
+/// binary search), stream, `F` for a full line (its newline dropped) or `P` for a partial one
+/// (output that did not end in a newline before it was written out), then the bytes. The
+/// monitor appends; `docker logs` reads with since/until/tail and follows the file as it grows.
+public enum LogStream: String, Sendable, Equatable {
+    case stdout, stderr
+
+    /// The stream byte of Docker's multiplexed framing.
+    public var frameType: UInt8 { self == .stdout ? 1 : 2 }
+}
+
+/// One record: what the container wrote, with the time it was read.
+public struct LogRecord: Sendable, Equatable {
+    public var time: timespec
+    public var stream: LogStream
+    /// The bytes, with the newline restored for a full line.
+    public var bytes: [UInt8]
+    public var isPartial: Bool
+
+    public init(time: timespec, stream: LogStream, bytes: [UInt8], isPartial: Bool) {
+        self.time = time
+        self.stream = stream
+        self.bytes = bytes
+        self.isPartial = isPartial
+    }
+
+    public static func == (a: LogRecord, b: LogRecord) -> Bool {
+        a.time.tv_sec == b.time.tv_sec && a.time.tv_nsec == b.time.tv_nsec && a.stream == b.stream
+            && a.bytes == b.bytes && a.isPartial == b.isPartial
+    }
+
+    /// `2024-01-02T03:04:05.000000001Z`: fixed width, UTC.
+    public static func format(_ time: timespec) -> String {
+        var seconds = time.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
+            + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
+            + "." + pad(Int(time.tv_nsec), 9) + "Z"
+    }
+
+    /// The inverse of `format` (and of any RFC 3339 time with a `Z` or offset).
+    public static func parseTime(_ text: Substring) -> timespec? {
+        let string = String(text)
+        guard let seconds = Timestamp.parseRFC3339(string) else { return nil }
+        var nanos = 0
+        if let dot = string.firstIndex(of: ".") {
+            var digits = 0
+            for c in string[string.index(after: dot)...] {
+                guard let d = c.wholeNumberValue else { break }
+                if digits < 9 { nanos = nanos * 10 + d }
+                digits += 1
+            }
+            for _ in digits..<9 where digits < 9 { nanos *= 10 }
+        }
+        return timespec(tv_sec: Int(seconds), tv_nsec: nanos)
+    }
+}
+
+/// Appends records; one `write(2)` per record so that a reader never sees half of one.
+public final class LogWriter {
+    public let path: String
+    private let fd: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LogError("open \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// Writes `bytes` read from `stream` at `time`: a record per line, and a partial record for
+    /// what follows the last newline.
+    public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream, time: timespec = Timestamp.now()) throws {
+        guard bytes.count > 0 else { return }
+        let prefix = Array("\(LogRecord.format(time)) \(stream.rawValue) ".utf8)
+        var record: [UInt8] = []
+        record.reserveCapacity(bytes.count + (prefix.count + 3) * 2)
+        var start = 0
+        while start < bytes.count {
+            let newline = bytes[start...].firstIndex(of: 0x0A)
+            let end = newline ?? bytes.count
+            record += prefix
+            record.append(newline == nil ? UInt8(ascii: "P") : UInt8(ascii: "F"))
+            record.append(0x20)
+            record += bytes[start..<end]
+            record.append(0x0A)
+            start = end + 1
+        }
+        try record.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw LogError("write \(path): \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+
+    public func append(_ bytes: [UInt8], stream: LogStream, time: timespec = Timestamp.now()) throws {
+        try bytes.withUnsafeBytes { try append($0, stream: stream, time: time) }
+    }
+}
+
+public struct LogError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Reads records with Docker's `logs` options.
+public final class LogReader {
+    public struct Options: Sendable {
+        /// Only records at or after this time.
+        public var since: timespec?
+        /// Only records before this time.
+        public var until: timespec?
+        /// Only the last N lines (a partial record and the records completing it count as one).
+        public var tail: Int?
+        public var stdout = true
+        public var stderr = true
+
+        public init(since: timespec? = nil, until: timespec? = nil, tail: Int? = nil,
+                    stdout: Bool = true, stderr: Bool = true) {
+            self.since = since
+            self.until = until
+            self.tail = tail
+            self.stdout = stdout
+            self.stderr = stderr
+        }
+    }
+
+    public let path: String
+    private let fd: Int32
+    /// Where the next unread record starts.
+    public private(set) var offset: Int64 = 0
+    private var pending: [UInt8] = []
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LogError("open \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// The records now in the file that match `options`. Afterwards `more()` returns what is
+    /// appended later (following).
+    public func records(_ options: Options) throws -> [LogRecord] {
+        var start: Int64 = 0
+        if let since = options.since { start = try firstOffset(atOrAfter: since) }
+        offset = start
+        pending = []
+        var result = try readAvailable().filter { matches($0, options) }
+        if let tail = options.tail {
+            result = lastLines(result, tail)
+        }
+        return result
+    }
+
+    /// Records appended since the last call (complete lines only), filtered by `options`
+    /// except `tail`. An empty answer means nothing new yet.
+    public func more(_ options: Options) throws -> [LogRecord] {
+        try readAvailable().filter { matches($0, options) }
+    }
+
+    private func matches(_ record: LogRecord, _ options: Options) -> Bool {
+        if record.stream == .stdout && !options.stdout { return false }
+        if record.stream == .stderr && !options.stderr { return false }
+        if let since = options.since, LogReader.compare(record.time, since) < 0 { return false }
+        if let until = options.until, LogReader.compare(record.time, until) >= 0 { return false }
+        return true
+    }
+
+    private func lastLines(_ records: [LogRecord], _ count: Int) -> [LogRecord] {
+        guard count >= 0 else { return records }
+        var lines = 0
+        var index = records.count
+        while index > 0 {
+            let record = records[index - 1]
+            // A full record ends a line; the partials before it belong to the same line.
+            if !record.isPartial || index == records.count {
+                if lines == count { break }
+                lines += 1
+            }
+            index -= 1
+        }
+        return Array(records[index...])
+    }
+
+    static func compare(_ a: timespec, _ b: timespec) -> Int {
+        if a.tv_sec != b.tv_sec { return a.tv_sec < b.tv_sec ? -1 : 1 }
+        if a.tv_nsec != b.tv_nsec { return a.tv_nsec < b.tv_nsec ? -1 : 1 }
+        return 0
+    }
+
+    /// Reads whole records from `offset` to the end of the file.
+    private func readAvailable() throws -> [LogRecord] {
+        var result: [LogRecord] = []
+        var buffer = [UInt8](repeating: 0, count: 256 << 10)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset) + off_t(pending.count)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LogError("read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            pending += buffer[0..<n]
+            var lineStart = 0
+            while let newline = pending[lineStart...].firstIndex(of: 0x0A) {
+                if let record = LogReader.parse(pending[lineStart..<newline]) { result.append(record) }
+                lineStart = newline + 1
+            }
+            offset += Int64(lineStart)
+            pending.removeFirst(lineStart)
+        }
+        return result
+    }
+
+    /// One line of the file (without its newline); nil when it is not a record.
+    static func parse(_ line: ArraySlice<UInt8>) -> LogRecord? {
+        guard let first = line.firstIndex(of: 0x20),
+              let second = line[(first + 1)...].firstIndex(of: 0x20),
+              let time = LogRecord.parseTime(Substring(String(decoding: line[line.startIndex..<first], as: UTF8.self))),
+              let stream = LogStream(rawValue: String(decoding: line[(first + 1)..<second], as: UTF8.self)),
+              second + 1 < line.endIndex else { return nil }
+        let flag = line[second + 1]
+        guard flag == UInt8(ascii: "F") || flag == UInt8(ascii: "P") else { return nil }
+        let contentStart = min(second + 3, line.endIndex)
+        var bytes = Array(line[contentStart...])
+        if flag == UInt8(ascii: "F") { bytes.append(0x0A) }
+        return LogRecord(time: time, stream: stream, bytes: bytes, isPartial: flag == UInt8(ascii: "P"))
+    }
+
+    /// A record start at or before the first record at or after `time` (reading from there and
+    /// dropping earlier records gives the answer): a binary search on the file, since records are
+    /// appended in time order, that stops within 64 KiB and leaves the rest to the scan.
+    private func firstOffset(atOrAfter time: timespec) throws -> Int64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LogError("stat \(path): \(String(cString: strerror(errno)))") }
+        // Invariant: `low` is 0 or the start of a record earlier than `time`.
+        var low: Int64 = 0, high = Int64(info.st_size)
+        while high - low > 64 << 10 {
+            let middle = low + (high - low) / 2
+            if let (start, record) = try recordStarting(after: middle), LogReader.compare(record.time, time) < 0 {
+                low = start
+            } else {
+                high = middle
+            }
+        }
+        return low
+    }
+
+    /// The first record that starts at or after `position` (position 0 is a record start;
+    /// otherwise records start after a newline).
+    private func recordStarting(after position: Int64) throws -> (Int64, LogRecord)? {
+        var start = position
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        if position > 0 {
+            // Find the newline at or after position - 1.
+            var cursor = position - 1
+            search: while true {
+                let n = scratch.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(cursor)) }
+                guard n > 0 else { return nil }
+                if let i = scratch[0..<n].firstIndex(of: 0x0A) {
+                    start = cursor + Int64(i) + 1
+                    break search
+                }
+                cursor += Int64(n)
+            }
+        }
+        var line: [UInt8] = []
+        var cursor = start
+        while true {
+            let n = scratch.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(cursor)) }
+            guard n > 0 else { return nil }
+            if let i = scratch[0..<n].firstIndex(of: 0x0A) {
+                line += scratch[0..<i]
+                break
+            }
+            line += scratch[0..<n]
+            cursor += Int64(n)
+        }
+        guard let record = LogReader.parse(line[...]) else { return nil }
+        return (start, record)
+    }
+}
+
+/// Docker's multiplexed stream framing (non-TTY attach and logs): an 8-byte header
+/// `[stream, 0, 0, 0, size as big-endian UInt32]` before each payload.
+public enum StreamFrame {
+    public static func frame(_ stream: LogStream, _ payload: ArraySlice<UInt8>) -> [UInt8] {
+        let size = UInt32(payload.count)
+        var out: [UInt8] = [stream.frameType, 0, 0, 0,
+                            UInt8(size >> 24), UInt8(truncatingIfNeeded: size >> 16),
+                            UInt8(truncatingIfNeeded: size >> 8), UInt8(truncatingIfNeeded: size)]
+        out += payload
+        return out
+    }
+}

@@ -1,0 +1,104 @@
+import Glibc
+import Platform
+import Testing
+@testable import ContainerLogs
+
+/// A log file in a fresh temp dir.
+final class LogScratch {
+    let directory: String
+    var path: String { directory + "/ctr.log" }
+
+    init() {
+        var template = Array("/tmp/skiff-logs-test-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { FileSystem.removeTree(directory) }
+
+    func text() throws -> String { String(decoding: try FileSystem.readFile(path), as: UTF8.self) }
+}
+
+func at(_ seconds: Int, _ nanos: Int = 0) -> timespec { timespec(tv_sec: seconds, tv_nsec: nanos) }
+
+func text(_ records: [LogRecord]) -> String { String(decoding: records.flatMap(\.bytes), as: UTF8.self) }
+
+struct LogFileTests {
+    @Test func linesBecomeFullAndPartialRecords() throws {
+        let s = LogScratch()
+        let writer = try LogWriter(path: s.path)
+        try writer.append(Array("one\ntwo\nthr".utf8), stream: .stdout, time: at(1_700_000_000, 5))
+        try writer.append(Array("ee\n".utf8), stream: .stdout, time: at(1_700_000_001))
+        try writer.append(Array("oops\n".utf8), stream: .stderr, time: at(1_700_000_002, 123_456_789))
+        #expect(try s.text() == """
+            2023-11-14T22:13:20.000000005Z stdout F one
+            2023-11-14T22:13:20.000000005Z stdout F two
+            2023-11-14T22:13:20.000000005Z stdout P thr
+            2023-11-14T22:13:21.000000000Z stdout F ee
+            2023-11-14T22:13:22.123456789Z stderr F oops
+
+            """)
+        let records = try LogReader(path: s.path).records(.init())
+        #expect(text(records) == "one\ntwo\nthree\noops\n")
+        #expect(records.map(\.isPartial) == [false, false, true, false, false])
+        #expect(records[4].stream == .stderr && records[4].time.tv_nsec == 123_456_789)
+        #expect(text(try LogReader(path: s.path).records(.init(stdout: false))) == "oops\n")
+    }
+
+    @Test func emptyLinesAndBinaryBytesSurvive() throws {
+        let s = LogScratch()
+        let writer = try LogWriter(path: s.path)
+        let bytes: [UInt8] = [0x0A, 0x00, 0xFF, 0x20, 0x0A]
+        try writer.append(bytes, stream: .stdout, time: at(10))
+        #expect(try LogReader(path: s.path).records(.init()).flatMap(\.bytes) == bytes)
+    }
+
+    @Test func tailCountsLinesNotRecords() throws {
+        let s = LogScratch()
+        let writer = try LogWriter(path: s.path)
+        for i in 0..<10 { try writer.append(Array("line \(i)\n".utf8), stream: .stdout, time: at(100 + i)) }
+        try writer.append(Array("split ".utf8), stream: .stdout, time: at(200))
+        try writer.append(Array("line\n".utf8), stream: .stdout, time: at(201))
+        #expect(text(try LogReader(path: s.path).records(.init(tail: 2))) == "line 9\nsplit line\n")
+        #expect(text(try LogReader(path: s.path).records(.init(tail: 0))) == "")
+        #expect(try LogReader(path: s.path).records(.init(tail: 100)).count == 12)
+    }
+
+    @Test func sinceAndUntilFindTheirPlaceInALargeFile() throws {
+        let s = LogScratch()
+        let writer = try LogWriter(path: s.path)
+        // About 3 MB: the binary search has to narrow it down.
+        let filler = String(repeating: "x", count: 100)
+        for i in 0..<30_000 { try writer.append(Array("\(i) \(filler)\n".utf8), stream: i % 2 == 0 ? .stdout : .stderr, time: at(1000 + i)) }
+        let reader = try LogReader(path: s.path)
+        let window = try reader.records(.init(since: at(1000 + 20_000), until: at(1000 + 20_003)))
+        #expect(window.map { String(decoding: $0.bytes.prefix { $0 != 0x20 }, as: UTF8.self) } == ["20000", "20001", "20002"])
+        #expect(try reader.records(.init(since: at(1_000_000))).isEmpty)
+        #expect(try reader.records(.init(since: at(0))).count == 30_000)
+        let last = try reader.records(.init(since: at(1000 + 29_999, 1)))
+        #expect(last.isEmpty)
+    }
+
+    @Test func followingSeesWhatIsAppendedLater() throws {
+        let s = LogScratch()
+        let writer = try LogWriter(path: s.path)
+        try writer.append(Array("before\n".utf8), stream: .stdout, time: at(1))
+        let reader = try LogReader(path: s.path)
+        #expect(text(try reader.records(.init())) == "before\n")
+        #expect(try reader.more(.init()).isEmpty)
+        try writer.append(Array("after\n".utf8), stream: .stdout, time: at(2))
+        #expect(text(try reader.more(.init())) == "after\n")
+    }
+
+    @Test func timesRoundTrip() {
+        let time = at(1_709_210_096, 7)
+        let text = LogRecord.format(time)
+        #expect(text == "2024-02-29T12:34:56.000000007Z")
+        #expect(LogRecord.parseTime(text[...]).map { ($0.tv_sec, $0.tv_nsec) } ?? (0, 0) == (1_709_210_096, 7))
+        #expect(LogRecord.parseTime("2024-02-29T12:34:56.5Z").map { $0.tv_nsec } == 500_000_000)
+    }
+
+    @Test func dockerFraming() {
+        #expect(StreamFrame.frame(.stderr, Array("hi\n".utf8)[...]) == [2, 0, 0, 0, 0, 0, 0, 3, 0x68, 0x69, 0x0A])
+        #expect(StreamFrame.frame(.stdout, ArraySlice(repeating: 0, count: 0x0102)).prefix(8) == [1, 0, 0, 0, 0, 0, 1, 2])
+    }
+}
