@@ -51,6 +51,8 @@ public final class LayerApplier {
     /// What an application did.
     public struct Summary: Sendable, Equatable {
         public var entries = 0
+        /// What the layer adds, as Docker sizes it: file contents plus symlink target lengths
+        /// (the st_size of every non-directory entry; a hard link counts once, a whiteout 0).
         public var bytes = 0
         public var skippedOwnership = 0
         public var skippedDevices = 0
@@ -137,6 +139,7 @@ public final class LayerApplier {
             try setTime(parent, name, entry)
         case .symlink:
             guard symlinkat(entry.linkTarget, parent, name) == 0 else { throw fail("symlinkat") }
+            summary.bytes += entry.linkTarget.utf8.count
             try setMetadata(parent: parent, name: name, entry, setMode: false)
         case .hardlink:
             let target = try clean(entry.linkTarget, what: "hardlink target")

@@ -110,6 +110,10 @@ def test_load_save_roundtrip_keeps_the_image(cli, test_images, workdir, user):
     assert out.strip() == "Loaded image: busybox:latest"
     info = cli.inspect("busybox")
     assert info["Id"] == busybox.id
+    # Docker's Size: contents of regular files plus symlink target lengths, hard links once.
+    with tarfile.open(busybox.layers[0].tar_path) as layer:
+        expected = sum(m.size if m.isreg() else len(m.linkname) if m.issym() else 0 for m in layer.getmembers())
+    assert info["Size"] == expected
     assert info["RepoTags"] == ["busybox:latest"] and info["RepoDigests"] == []
     assert info["RootFS"] == {"Type": "layers", "Layers": busybox.diff_ids}
     assert info["Config"]["Cmd"] == ["sh"] and info["Architecture"] == "amd64" and info["Os"] == "linux"
