@@ -512,11 +512,13 @@ enum ImageHandlers {
         try engine.withStore { store in
             var byID: [String: Int] = [:]
             var wanted: [(image: ImageRecord, tags: [String])] = []
-            let all = try store.images()
+            // Every image, read only when a name is a bare repository.
+            var all: [ImageRecord]?
             for name in names {
                 // A repository without tag or digest: every tag it has, as `docker save busybox` does.
                 if let parsed = try? Reference(parsing: name), parsed.tag == nil, parsed.digest == nil {
-                    let tagged = all.compactMap { image -> (ImageRecord, [String])? in
+                    if all == nil { all = try store.images() }
+                    let tagged = all!.compactMap { image -> (ImageRecord, [String])? in
                         let tags = image.names.filter { $0.hasPrefix(parsed.name + ":") }
                         return tags.isEmpty ? nil : (image, tags.map(familiar))
                     }

@@ -8,15 +8,21 @@ public protocol ByteSource: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int
 }
 
-/// Bytes read from an open file descriptor (not closed by this type).
+/// Bytes read from an open file descriptor, closed when the source goes if it `owns` it.
 public final class FileByteSource: ByteSource {
     public let fd: Int32
     /// Names the file in errors.
     public let name: String
+    private let owns: Bool
 
-    public init(fd: Int32, name: String) {
+    public init(fd: Int32, name: String, owns: Bool = false) {
         self.fd = fd
         self.name = name
+        self.owns = owns
+    }
+
+    deinit {
+        if owns { close(fd) }
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {

@@ -86,7 +86,7 @@ extension Worker {
     /// A plain-tar layer blob gzip-compressed into a new blob, recorded for the same diff id so
     /// later pushes (and the repository digest they give) reuse it.
     private func compressed(_ blob: LayerBlobRecord) throws -> LayerBlobRecord {
-        let source = OwnedFileSource(fd: try blobs.open(try Digest(parsing: blob.digest)), name: "blob \(blob.digest)")
+        let source = FileByteSource(fd: try blobs.open(try Digest(parsing: blob.digest)), name: "blob \(blob.digest)", owns: true)
         let writer = try blobs.writer()
         do {
             let gzip = try GzipSink(into: writer)

@@ -65,7 +65,7 @@ final class Worker {
             for (i, source) in sources.enumerated() {
                 let outcome = try layers.ensure(chainID: chain[i], diffID: diffIDs[i], parent: i > 0 ? chain[i - 1] : nil,
                                                 store: store) {
-                    try LayerStream.decompressed(OwnedFileSource(fd: try blobs.open(source.digest), name: "blob \(source.digest)"),
+                    try LayerStream.decompressed(FileByteSource(fd: try blobs.open(source.digest), name: "blob \(source.digest)", owns: true),
                                                  source.compression, limit: layerLimit)
                 }
                 if case .unpacked = outcome { created.append(chain[i]) }
@@ -197,7 +197,7 @@ final class Worker {
             // The diff id first (one pass through the decompressor), so the layer is unpacked
             // under its chain id.
             let hashing = HashingSource(try LayerStream.decompressed(
-                OwnedFileSource(fd: try blobs.open(blob), name: "the rootfs tarball"), compression, limit: layerLimit))
+                FileByteSource(fd: try blobs.open(blob), name: "the rootfs tarball", owns: true), compression, limit: layerLimit))
             let diffID = try hashing.finish()
             let now = Timestamp.rfc3339Nano(Timestamp.now(), utc: true)
             var config = ImageConfig.imported(diffID: diffID, os: "linux", architecture: Descriptor.Platform.hostArchitecture,
@@ -225,20 +225,5 @@ final class Worker {
         try layers.sweep(store: store)
         deleteReleasedBlobs()
         _ = blobs.removeStaleIngest(olderThan: 3600)
-    }
-}
-
-/// A file byte source that closes its descriptor when done.
-final class OwnedFileSource: ByteSource {
-    private let file: FileByteSource
-
-    init(fd: Int32, name: String) {
-        file = FileByteSource(fd: fd, name: name)
-    }
-
-    deinit { close(file.fd) }
-
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
-        try file.read(into: buffer)
     }
 }
