@@ -594,3 +594,46 @@ def test_empty_and_truncated_bodies(env, test_images, workdir):
     status, _, body = post(service, "/images/load", data[:len(data) // 2], ["Content-Type: application/x-tar"])
     assert status == 400 and api_error(body).startswith("tar archive is truncated at offset "), body
     store.assert_unchanged(before)
+
+
+@pytest.mark.parametrize("method,path,body,status,message", [
+    ("POST", "/images/nope/push?tag=v1", b"", 404, "An image does not exist locally with the tag: nope:v1"),
+    ("POST", "/images/nope/push", b"", 404, "An image does not exist locally with the tag: nope"),
+    ("POST", "/images/Bad/push", b"", 400, "invalid reference format: repository name (library/Bad) must be lowercase"),
+    ("GET", "/images/get", b"", 400, "no images named: give names=..."),
+    ("GET", "/images/nope/get", b"", 404, "No such image: nope:latest"),
+    ("GET", "/images/get?names=busybox&names=nope", b"", 404, "No such image: nope:latest"),
+    ("POST", "/images/prune?filters=" + urllib.parse.quote('{"nope":["x"]}'), b"", 400, "invalid filter 'nope'"),
+    ("POST", "/images/prune?filters=" + urllib.parse.quote('{"until":["soon"]}'), b"", 400, "invalid filter 'until=soon'"),
+    ("POST", "/images/create?fromSrc=" + urllib.parse.quote("http://127.0.0.1:1/rootfs.tar"), b"", 400,
+     "importing from a URL is not supported: send the tarball as the request body with fromSrc=-"),
+    ("POST", "/images/create?fromSrc=-&repo=ok&changes=" + urllib.parse.quote("RUN rm -rf /"), b"x" * 512, 400,
+     "RUN is not a valid change command"),
+    ("POST", "/images/create?fromSrc=-&repo=Bad", b"x" * 512, 400,
+     "invalid reference format: repository name (library/Bad) must be lowercase"),
+    ("POST", "/images/create?fromImage=busybox&platform=a/b/c/d", b"", 400,
+     'invalid platform "a/b/c/d": want os[/arch[/variant]]'),
+])
+def test_push_save_prune_and_import_refusals(env, test_images, method, path, body, status, message):
+    cli, store, service = env
+    before = loaded(env, test_images)
+    head = [f"{method} {path} HTTP/1.1", "Host: skiff", f"Content-Length: {len(body)}", "Connection: close"]
+    got, headers, data, _ = http(service.socket_path, ("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    assert (got, api_error(data)) == (status, message)
+    assert headers["content-type"] == "application/json"
+    store.assert_unchanged(before)
+
+
+def test_push_to_a_registry_that_is_not_there_ends_the_stream_with_an_error(env, test_images):
+    cli, store, service = env
+    loaded(env, test_images)
+    before = get_json(service.socket_path, "/images/json")[1]
+    cli("tag", "busybox", "127.0.0.1:1/nowhere:v1")
+    status, _, body = post(service, "/images/127.0.0.1:1/nowhere/push?tag=v1")
+    messages = stream_messages(body)
+    assert status == 200
+    assert messages[0] == {"status": "The push refers to repository [127.0.0.1:1/nowhere]"}
+    assert "127.0.0.1:1" in messages[-1]["error"] and messages[-1]["errorDetail"]["message"] == messages[-1]["error"]
+    cli("rmi", "127.0.0.1:1/nowhere:v1")
+    # The push gzipped the loaded plain-tar layer once (kept for later pushes); no image changed.
+    assert get_json(service.socket_path, "/images/json")[1] == before
