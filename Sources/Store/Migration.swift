@@ -80,6 +80,41 @@ extension Migration {
             ) STRICT;
             CREATE INDEX layer_blobs_by_diff ON layer_blobs(diff_id);
             """),
+        Migration(version: 6, summary: "container run state, events, volumes", sql: """
+            -- containers.created is unix nanoseconds from here on (no rows existed before).
+            ALTER TABLE containers ADD COLUMN image_name TEXT NOT NULL DEFAULT '';   -- as the user gave it
+            ALTER TABLE containers ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;        -- container process, 0 when not running
+            ALTER TABLE containers ADD COLUMN monitor_pid INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE containers ADD COLUMN monitor_start INTEGER NOT NULL DEFAULT 0;  -- /proc/<pid>/stat starttime
+            ALTER TABLE containers ADD COLUMN exit_code INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE containers ADD COLUMN started_at TEXT NOT NULL DEFAULT '';   -- RFC 3339 nano, UTC
+            ALTER TABLE containers ADD COLUMN finished_at TEXT NOT NULL DEFAULT '';
+            ALTER TABLE containers ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;  -- no restart policy after a stop
+            ALTER TABLE containers ADD COLUMN error TEXT NOT NULL DEFAULT '';         -- State.Error
+            CREATE TABLE events (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+                time_nano  INTEGER NOT NULL,         -- unix nanoseconds
+                type       TEXT NOT NULL,            -- container, image, volume
+                action     TEXT NOT NULL,            -- create, start, die, destroy, pull, ...
+                actor_id   TEXT NOT NULL,
+                attributes BLOB NOT NULL             -- JSON object of strings
+            ) STRICT;
+            CREATE INDEX events_by_time ON events(time_nano);
+            CREATE TABLE volumes (
+                name      TEXT PRIMARY KEY,
+                created   INTEGER NOT NULL,          -- unix seconds
+                labels    BLOB NOT NULL,             -- JSON object of strings
+                anonymous INTEGER NOT NULL DEFAULT 0 -- made for one container (removed by rm -v)
+            ) STRICT;
+            CREATE TABLE container_volumes (
+                container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+                volume_name  TEXT NOT NULL REFERENCES volumes(name),  -- a volume in use cannot go
+                PRIMARY KEY (container_id, volume_name)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX container_volumes_by_volume ON container_volumes(volume_name);
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
