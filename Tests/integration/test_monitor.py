@@ -340,6 +340,24 @@ def test_a_missing_executable_is_reported_and_leaves_nothing(env):
 
 
 @BOTH
+def test_an_exec_failure_after_start_is_the_answer_to_start(env, user):
+    # Executable by its mode, but not a program: found at create, refused by execve at start.
+    bad = os.path.join(env.lower, "bad")
+    with open(bad, "wb") as f:
+        f.write(b"\x00\x01\x02\x03 not a program")
+    os.chmod(bad, 0o755)
+    os.lchown(bad, user.uid, user.gid)
+    env.create(["/bad"])
+    sync = env.spawn()
+    assert sync.recv(64).startswith(b"created ")
+    sync.send(b"start")
+    assert sync.recv(4096).decode() == "error exec /bad: Exec format error"
+    wait_for(lambda: not env.monitors(), what="the monitor to exit")
+    assert not os.path.exists(env.run_dir)
+    assert not os.path.exists(os.path.join(env.runtime_root, env.id))
+
+
+@BOTH
 def test_eof_instead_of_start_kills_the_container(env):
     env.create(["sleep", "1000"])
     sync = env.spawn()
@@ -397,6 +415,28 @@ def test_tty_raw_output_stdin_and_resize(env):
     assert not (seen + rest).startswith(b"\x01\x00\x00\x00")
     assert env.wait_exited()["exit_code"] == 5
     assert b"30 100\r" in b"".join(r[2] for r in env.log_records())
+
+
+@BOTH
+def test_a_client_attaching_after_start_feeds_stdin(env):
+    env.create(["sh", "-c", "read x; echo got $x"])
+    env.handshake("--stdin")
+    late = connect(os.path.join(env.run_dir, "attach"))
+    late.sendall(bytes([1 | 2 | 4]) + b"hi\n")
+    assert frames(read_all(late)) == {1: b"got hi\n", 2: b""}
+    assert env.wait_exited()["exit_code"] == 0
+
+
+@BOTH
+def test_a_client_that_goes_away_mid_stream_does_not_stop_the_monitor(env):
+    env.create(["sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; exit 4"])
+    _, _, attach = env.handshake(attach_mask=2 | 4)
+    attach.recv(100)
+    # Closed with output unread: the monitor's next send fails (EPIPE/ECONNRESET), no SIGPIPE.
+    attach.close()
+    row = env.wait_exited()
+    assert row["exit_code"] == 4
+    assert env.log_records()[-1] == [b"stdout", b"F", b"line 19999"]
 
 
 # ---- the monitor on its own ------------------------------------------------------------------
