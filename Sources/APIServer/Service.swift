@@ -23,7 +23,11 @@ public struct Service {
         self.engine = engine
     }
 
-    public static var routes: [Route] { SystemHandlers.routes + ImageHandlers.routes }
+    public static var routes: [Route] {
+        SystemHandlers.routes + ImageHandlers.routes
+            // Containers, static side (create, inspect, list): ContainerSpecHandlers.swift.
+            + ContainerSpecHandlers.routes
+    }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
     static func wakeMainThread() {
