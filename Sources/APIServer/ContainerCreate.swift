@@ -306,17 +306,9 @@ struct ContainerPlanner {
         for entry in config.env { ContainerPlanner.setEnv(&env, entry) }
         if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + user.home) }
 
-        // Sysctls: containers.conf's defaults (network ones need a network namespace), then the request's.
+        // Sysctls: the request's. containers.conf's default_sysctls are not applied: the runtime
+        // writes sysctls after /proc/sys is read-only, so every container would fail to start.
         var sysctls: [String: String] = [:]
-        if case .stringArray(let defaults)? = settings["containers.default_sysctls"]?.value {
-            for entry in defaults {
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { continue }
-                let key = String(parts[0]).trimmingSpaces
-                if key.hasPrefix("net.") && host.networkMode == "host" { continue }
-                sysctls[key] = String(parts[1]).trimmingSpaces
-            }
-        }
         for (key, value) in host.sysctls {
             if key.hasPrefix("net.") && host.networkMode == "host" {
                 throw APIError(.badRequest, "sysctl '\(key)' is not allowed in host network namespace")
