@@ -23,7 +23,12 @@ public struct Service {
         self.engine = engine
     }
 
-    public static var routes: [Route] { SystemHandlers.routes + ImageHandlers.routes + ContainerLifecycle.routes }
+    public static var routes: [Route] {
+        SystemHandlers.routes + ImageHandlers.routes
+            // Containers: create, inspect, list (ContainerSpecHandlers.swift); start, stop and
+            // the rest of the run state (ContainerLifecycle.swift).
+            + ContainerSpecHandlers.routes + ContainerLifecycle.routes
+    }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
     static func wakeMainThread() {
