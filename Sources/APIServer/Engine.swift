@@ -21,6 +21,8 @@ public final class Engine: Sendable {
     private let storeLock = NIOLock()
     private let storeSlot = StoreSlot()
     private let host = Mutex<HostInfo?>(nil)
+    /// Attach sessions waiting for their container's start (`AttachRegistry`).
+    public let attachments = AttachRegistry()
 
     public init(config: EngineConfig) {
         self.config = config

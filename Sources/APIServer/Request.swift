@@ -71,6 +71,8 @@ public struct Response: Sendable {
     /// sent chunked. The head goes out with the first bytes, so a stream that fails before it
     /// wrote anything is answered as an ordinary error.
     public var stream: Stream?
+    /// The connection is taken over after the head (attach): see `Hijack`.
+    public var hijack: Hijack?
 
     public init(status: HTTPStatus = .ok, headers: [(String, String)] = [], body: [UInt8] = [],
                 stream: Stream? = nil) {
@@ -78,6 +80,13 @@ public struct Response: Sendable {
         self.headers = headers
         self.body = body
         self.stream = stream
+    }
+
+    /// A response that hijacks the connection.
+    public static func hijack(_ hijack: Hijack) -> Response {
+        var response = Response(status: .ok)
+        response.hijack = hijack
+        return response
     }
 
     /// A JSON body with Docker's trailing newline.
