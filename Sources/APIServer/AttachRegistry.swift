@@ -18,6 +18,9 @@ import Glibc
 /// the monitor accepts them before the program runs and they see its first byte of output.
 /// A session that attaches to a container whose monitor listens connects at once; one that
 /// attaches to an exited container waits for the next start, or for its client to leave.
+/// Waiting sessions also try the socket every `retryMilliseconds`: a container started by
+/// another service process, or restarted by its monitor, is found that way (later than
+/// through `connectPending`, so possibly after its first output).
 public final class AttachRegistry: Sendable {
     private let pending = Mutex<[String: [AttachSession]]>([:])
 
@@ -68,6 +71,23 @@ public final class AttachRegistry: Sendable {
             return nil
         }
         if let fd { session.connected(fd: fd) }
+    }
+
+    static let retryMilliseconds: Int64 = 250
+
+    /// Tries a waiting session's socket again; true when it is no longer waiting (connected,
+    /// or gone from the registry).
+    func retry(_ session: AttachSession, directory: String) -> Bool {
+        let result: (waiting: Bool, fd: Int32?) = pending.withLock { pending in
+            let id = session.options.containerID
+            guard var sessions = pending[id], sessions.contains(where: { $0 === session }) else { return (false, nil) }
+            guard let fd = AttachRegistry.open(session, directory: directory) else { return (true, nil) }
+            sessions.removeAll { $0 === session }
+            pending[id] = sessions.isEmpty ? nil : sessions
+            return (false, fd)
+        }
+        if let fd = result.fd { session.connected(fd: fd) }
+        return !result.waiting
     }
 
     func remove(_ session: AttachSession) {

@@ -107,7 +107,24 @@ final class AttachSession: HijackSession, @unchecked Sendable {
             // Connecting blocks (briefly, under the registry's lock): a pool thread does it.
             pool.run(on: client.eventLoop) {
                 self.registry.attachOrWait(self, directory: options.runDirectory)
-            }.whenFailure { _ in self.cancel() }
+            }.whenComplete { result in
+                if case .failure = result { self.cancel() }
+                self.scheduleRetry()
+            }
+        }
+    }
+
+    /// While waiting, tries the monitor's socket now and then (`AttachRegistry`).
+    private func scheduleRetry() {
+        guard let loop else { return }
+        loop.scheduleTask(in: .milliseconds(AttachRegistry.retryMilliseconds)) {
+            guard self.phase == .waiting else { return }
+            let directory = self.options.runDirectory
+            NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
+                self.registry.retry(self, directory: directory)
+            }.whenSuccess { done in
+                if !done { self.scheduleRetry() }
+            }
         }
     }
 

@@ -4,7 +4,7 @@ import NIOPosix
 
 /// One connection's request handling: collects a request (within the route's body limit), runs
 /// its handler (on the thread pool when it blocks), writes the response with Docker's headers.
-final class HTTPHandler: ChannelInboundHandler {
+final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 

@@ -128,13 +128,19 @@ extension HTTPHandler {
         let pipeline = context.pipeline.syncOperations
         do {
             try pipeline.addHandler(raw)
+            var removals: [EventLoopFuture<Void>] = []
             for name in [PipelineNames.encoder, PipelineNames.errors, PipelineNames.pipelining] {
-                _ = pipeline.removeHandler(name: name)
+                removals.append(pipeline.removeHandler(name: name))
             }
             let head = Hijack.head(upgraded: request.upgrade, multiplexed: hijack.multiplexed)
             context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: head)), promise: nil)
-            _ = pipeline.removeHandler(context: context)
-            _ = pipeline.removeHandler(name: PipelineNames.decoder)
+            removals.append(pipeline.removeHandler(context: context))
+            removals.append(pipeline.removeHandler(name: PipelineNames.decoder))
+            // A handler left in place would take the raw bytes for HTTP: give up the connection.
+            let channel = context.channel
+            for removal in removals {
+                removal.whenFailure { _ in channel.close(promise: nil) }
+            }
         } catch {
             context.close(promise: nil)
             return
