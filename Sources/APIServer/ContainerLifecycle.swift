@@ -69,7 +69,7 @@ enum ContainerLifecycle {
         defer { monitor.finish() }
         do {
             _ = try monitor.waitCreated()
-            engine.containerStarting(record.id, paths)
+            _ = engine.attachments.connectPending(containerID: record.id, attachSocketDirectory: paths.run)
             try monitor.start()
         } catch let failure as MonitorLauncher.Failure {
             try failStart(before, failure.message, options: options, engine: engine)
@@ -399,6 +399,7 @@ enum ContainerLifecycle {
             }
             return try store.volumes(of: record.id).filter(\.anonymous)
         }
+        engine.attachments.cancelPending(containerID: record.id)
         let paths = ContainerPaths(engine: engine, id: record.id)
         FileSystem.removeTree(paths.run)
         FileSystem.removeTree(paths.runtimeRoot + "/" + record.id)
