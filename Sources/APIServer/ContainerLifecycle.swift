@@ -19,7 +19,7 @@ enum ContainerLifecycle {
             Route("POST", "/containers/{id}/unpause", "ContainerUnpause", blocking: true, unpause),
             Route("POST", "/containers/{id}/rename", "ContainerRename", blocking: true, rename),
             Route("GET", "/containers/{id}/top", "ContainerTop", blocking: true, top),
-            Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, ContainerWaiter.handle),
+            Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, long: true, ContainerWaiter.handle),
             Route("DELETE", "/containers/{id}", "ContainerDelete", blocking: true, long: true, delete),
             Route("POST", "/containers/prune", "ContainerPrune", blocking: true, long: true, prune),
         ]
@@ -426,6 +426,8 @@ enum ContainerLifecycle {
     /// `<skiff root>/containers/<id>`, removed by the image worker in the user namespace when
     /// rootless, directly as root.
     static func removeTree(_ path: String, id: String, engine: Engine) throws {
+        // Most trees hold only files of the user's own id: they go without the worker.
+        FileSystem.removeTree(path)
         guard access(path, F_OK) == 0 else { return }
         if engine.isRootless {
             let worker = try ImageWorker(engine: engine, command: "remove-container", arguments: [id])

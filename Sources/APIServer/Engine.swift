@@ -23,7 +23,7 @@ public final class Engine: Sendable {
     private let host = Mutex<HostInfo?>(nil)
     /// Threads for requests that mostly wait (container wait, stop, start): many may be in
     /// flight at once (every `docker run` holds a wait). Started on first use.
-    let longPool = BlockingPool(threads: 64)
+    let longPool = BlockingPool(threads: 32)
     /// Attach sessions waiting for their container's start (`AttachRegistry`).
     public let attachments = AttachRegistry()
 
