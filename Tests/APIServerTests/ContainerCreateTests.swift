@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import Config
 import Images
 import Platform
 import Store
@@ -16,10 +17,9 @@ struct ContainerCreateDecodingTests {
         do {
             try body()
             return nil
-        } catch let error as APIError {
-            return "\(error.status.code) \(error.message)"
         } catch {
-            return "\(error)"
+            let error = APIError.from(error)
+            return "\(error.status.code) \(error.message)"
         }
     }
 
@@ -460,5 +460,75 @@ struct ContainerViewTests {
         #expect(stored.restartArgument == "on-failure:2" && stored.stopTimeout == 3 && stored.stopSignal == "SIGTERM")
         #expect(stored.stopSignalNumber == 15)
         #expect(StoredContainer(json: [:]).restartArgument == "no" && StoredContainer(json: [:]).stopTimeout == 10)
+    }
+}
+
+/// The engine operation over a real Store in a temporary directory: what a create writes, and
+/// that a failure part-way leaves nothing (row, volume, directories).
+struct ContainerCommitTests {
+    final class Setup {
+        let dir: String
+        let engine: Engine
+
+        init() throws {
+            var template = Array("/tmp/skiff-create-test.XXXXXX".utf8CString)
+            dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            let storageConf = dir + "/storage.conf"
+            try FileSystem.writeAtomically(storageConf, Array("[storage]\ngraphroot = \"\(dir)/graph\"\n".utf8), durable: false)
+            var environment = ConfigEnvironment.current()
+            environment.variables = ["CONTAINERS_STORAGE_CONF": storageConf, "XDG_RUNTIME_DIR": dir]
+            environment.systemDirectories = [dir + "/nonexistent"]
+            engine = Engine(config: try ConfigLoader(environment: environment).load())
+            let config: JSON = ["architecture": "amd64", "os": "linux", "config": ["Cmd": ["sh"], "Env": ["PATH=/bin"]],
+                                "rootfs": ["type": "layers", "diff_ids": []]]
+            try engine.withStore { store in
+                try store.addImage(id: "sha256:" + String(repeating: "1", count: 64), config: config.bytes, size: 10,
+                                   created: 0, layers: [], names: ["docker.io/library/tiny:latest"])
+            }
+        }
+
+        deinit { FileSystem.removeTree(dir) }
+
+        var root: String { engine.config.skiffRoot }
+
+        func request(_ text: String) throws -> CreateRequest { try CreateRequest.decode(Array(text.utf8)) }
+    }
+
+    @Test func aCreateWritesTheRowTheBundleTheVolumeAndTheEvent() throws {
+        let s = try Setup()
+        let body = #"{"Image":"tiny","HostConfig":{"SecurityOpt":["seccomp=unconfined"],"Binds":["vol1:/v","\#(s.dir)/made/here:/m"]}}"#
+        let (id, warnings) = try s.engine.createContainer(try s.request(body), name: "first")
+        #expect(warnings.isEmpty)
+        let record = try s.engine.withStore { try $0.resolveContainer("first") }
+        #expect(record.id == id && record.state == .created && record.imageName == "tiny")
+        let stored = try StoredContainer(record)
+        #expect(stored.path == "sh" && stored.restartArgument == "no" && stored.networkMode == "bridge")
+        #expect(stored.volumes.map(\.name) == ["vol1"])
+        for file in ["config.json", "hostname", "hosts", "resolv.conf", "rootfs", "upper", "work", "empty"] {
+            #expect(access(s.root + "/containers/" + id + "/" + file, F_OK) == 0, "\(file)")
+        }
+        #expect(access(s.root + "/volumes/vol1/_data", F_OK) == 0)
+        #expect(access(s.dir + "/made/here", F_OK) == 0)
+        let events = try s.engine.withStore { try $0.events() }
+        #expect(events.last?.action == "create" && events.last?.actorID == id)
+        #expect(events.last?.attributes.first { $0.0 == "name" }?.1 == "first")
+        // The name is taken now.
+        #expect(ContainerCreateDecodingTests.message { _ = try s.engine.createContainer(try s.request(body), name: "first") }?
+                    .hasPrefix("409 Conflict. The container name \"/first\" is already in use") == true)
+    }
+
+    @Test func aFailurePartWayRemovesWhatWasMade() throws {
+        let s = try Setup()
+        // `containers` is a file: making the container's directory fails after the row and the volume.
+        try FileSystem.makeDirectories(s.root, mode: 0o700)
+        try FileSystem.writeAtomically(s.root + "/containers", [], durable: false)
+        let body = #"{"Image":"tiny","HostConfig":{"SecurityOpt":["seccomp=unconfined"],"Binds":["vol2:/v","\#(s.dir)/new/dir:/m"]}}"#
+        let error = ContainerCreateDecodingTests.message { _ = try s.engine.createContainer(try s.request(body), name: "doomed") }
+        #expect(error?.hasPrefix("500 ") == true)
+        #expect(try s.engine.withStore { try $0.containers() }.isEmpty)
+        #expect(try s.engine.withStore { try $0.volume(name: "vol2") } == nil)
+        #expect(access(s.root + "/volumes/vol2", F_OK) != 0)
+        #expect(access(s.dir + "/new", F_OK) != 0)
+        #expect(try s.engine.withStore { try $0.events() }.isEmpty)
     }
 }
