@@ -498,6 +498,18 @@ def test_a_requested_stop_prevents_the_restart(env):
 
 
 @BOTH
+def test_always_restarts_until_a_stop_is_requested(env):
+    env.create(["sh", "-c", "exit 2"])
+    env.handshake("--restart", "always")
+    wait_for(lambda: env.row()["restart_count"] >= 3, what="three restarts")
+    with env.db() as db:
+        db.execute("UPDATE containers SET stop_requested = 1 WHERE id = ?", (env.id,))
+    row = env.wait_exited()
+    assert row["state"] == "exited" and row["exit_code"] == 2 and row["restart_count"] >= 3
+    assert env.exit_file()["ExitCode"] == 2
+
+
+@BOTH
 def test_auto_remove_leaves_no_row_and_no_files(env, user):
     # Files of other owners in upper/: as rootless, sub-ids the user cannot remove directly.
     env.create(["sh", "-c", "mkdir -p /data/sub && touch /data/sub/f && chown -R 1000:1000 /data && chmod 700 /data"])
