@@ -24,7 +24,7 @@ public struct Service {
     }
 
     public static var routes: [Route] {
-        SystemHandlers.routes + ImageHandlers.routes + ContainerStreamHandlers.routes
+        SystemHandlers.routes + ImageHandlers.routes + ContainerStreamHandlers.routes + EventHandlers.routes
     }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.

@@ -659,3 +659,104 @@ def test_resize_writes_to_the_control_socket(streams):
     status, _, body = request(streams.socket, "POST", f"{API}/containers/{stopped}/resize?h=1&w=1")
     assert status == 409
     assert json.loads(body)["message"] == f"container {stopped} is not running"
+
+
+# MARK: - Events
+
+
+def ndjson(body):
+    return [json.loads(line) for line in body.decode().splitlines() if line]
+
+
+def test_events_replay_in_docker_shape_and_until_in_the_past_ends(streams):
+    base = (int(time.time()) - 100) * 1_000_000_000
+    cid = "ab" * 32
+    streams.store.add_event("container", "start", cid, {"image": "busybox", "name": "web", "tier": "front"},
+                            time_nano=base + 1)
+    streams.store.add_event("image", "pull", "busybox:latest", {"name": "busybox"}, time_nano=base + 2)
+    streams.store.add_event("volume", "create", "data", {"driver": "local"}, time_nano=base + 3)
+    streams.store.add_event("container", "die", cid, {"image": "busybox", "name": "web", "exitCode": "0"},
+                            time_nano=base + 4_000_000_000)
+    since, until = base // 1_000_000_000, base // 1_000_000_000 + 3
+    status, headers, body = get(streams.socket, f"{API}/events?since={since}&until={until}")
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    events = ndjson(body)
+    assert [e["Action"] for e in events] == ["start", "pull", "create"]
+    assert events[0] == {"status": "start", "id": cid, "from": "busybox", "Type": "container", "Action": "start",
+                         "Actor": {"ID": cid, "Attributes": {"image": "busybox", "name": "web", "tier": "front"}},
+                         "scope": "local", "time": base // 1_000_000_000, "timeNano": base + 1}
+    assert events[1]["status"] == "pull" and events[1]["id"] == "busybox:latest" and "from" not in events[1]
+    assert "status" not in events[2] and "id" not in events[2]
+    # until includes its instant; RFC 3339 works too.
+    assert len(ndjson(get(streams.socket, f"{API}/events?since={since}&until={until + 1}")[2])) == 4
+    text = rfc3339(since + 4)
+    assert len(ndjson(get(streams.socket, f"{API}/events?since={since}&until={text}")[2])) == 4
+    status, _, body = get(streams.socket, f"{API}/events?since={until}&until={since}")
+    assert status == 400
+
+    def actions(filters):
+        query = f"since={since}&until={until + 10}&filters=" + json.dumps(filters)
+        status, _, body = get(streams.socket, f"{API}/events?" + query.replace(" ", "%20").replace('"', "%22"))
+        assert status == 200, body
+        return [e["Action"] for e in ndjson(body)]
+
+    assert actions({"type": ["container"]}) == ["start", "die"]
+    assert actions({"type": {"image": True}}) == ["pull"]
+    assert actions({"event": ["die", "create"]}) == ["create", "die"]
+    assert actions({"container": ["web"]}) == ["start", "die"]
+    assert actions({"container": [cid[:6]]}) == ["start", "die"]
+    assert actions({"container": ["other"]}) == []
+    assert actions({"image": ["busybox"]}) == ["start", "pull", "die"]
+    # The container's image attribute is `busybox`: a tag in the filter must then be absent.
+    assert actions({"image": ["busybox:latest"]}) == ["pull"]
+    assert actions({"label": ["tier=front"]}) == ["start"]
+    assert actions({"label": ["tier"], "type": ["container"]}) == ["start"]
+    assert actions({"volume": ["data"]}) == ["create"]
+    assert actions({"type": ["container"], "event": ["start"]}) == ["start"]
+    status, _, _ = get(streams.socket, f"{API}/events?filters=notjson")
+    assert status == 400
+
+
+def test_events_stream_new_ones_until_the_until_time(streams):
+    streams.store.add_event("container", "create", "cd" * 32, {"name": "old"})
+    until = time.time() + 3
+    reader = ChunkedReader(streams.socket, f"{API}/events?until={until:.3f}&filters=%7B%22type%22%3A%5B%22container%22%5D%7D")
+    assert reader.status == 200
+    time.sleep(0.3)
+    streams.store.add_event("image", "tag", "sha256:" + "1" * 64, {"name": "x:y"})
+    streams.store.add_event("container", "start", "ef" * 32, {"name": "new", "image": "alpine"})
+    # With `until` (and no `since`), moby replays every recorded event before it first.
+    old, event = ndjson(reader.read(lambda d: d.count(b"\n") == 2))
+    assert old["Actor"]["Attributes"]["name"] == "old"
+    assert event["Actor"]["Attributes"]["name"] == "new"
+    assert event["from"] == "alpine"
+    assert reader.rest() == b""
+    assert time.time() >= until - 0.5
+    reader.close()
+
+
+def test_events_with_the_docker_cli(streams, user, workdir):
+    base = int(time.time()) - 50
+    streams.store.add_event("container", "create", "12" * 32, {"image": "busybox", "name": "cli-test"},
+                            time_nano=base * 1_000_000_000)
+    streams.store.add_event("image", "pull", "busybox:latest", {"name": "busybox"}, time_nano=(base + 1) * 1_000_000_000)
+    env = {"DOCKER_HOST": f"unix://{streams.socket}", "DOCKER_CONFIG": f"{workdir}/docker-config"}
+    result = user.run(["docker", "events", "--since", str(base), "--until", str(base + 2),
+                       "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["container create cli-test", "image pull busybox"]
+    result = user.run(["docker", "events", "--since", str(base), "--until", str(base + 2),
+                       "--filter", "type=image", "--format", "{{json .}}"], env)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["Action"] for line in result.stdout.splitlines()] == ["pull"]
+
+
+def test_events_without_since_stream_only_new_ones(streams):
+    streams.store.add_event("container", "create", "cd" * 32, {"name": "before"})
+    reader = ChunkedReader(streams.socket, f"{API}/events")
+    assert reader.status == 200, "the head comes before any event"
+    streams.store.add_event("container", "start", "cd" * 32, {"name": "after"})
+    event = json.loads(reader.read(lambda d: d.endswith(b"\n")))
+    assert (event["Action"], event["Actor"]["Attributes"]["name"]) == ("start", "after")
+    reader.close()
