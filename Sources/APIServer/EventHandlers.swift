@@ -16,7 +16,7 @@ enum EventHandlers {
         Route("GET", "/events", "SystemEvents", blocking: true, events),
     ]
 
-    static let pollMicroseconds: UInt32 = 100_000
+    static let pollMilliseconds: Int64 = 100
     static let batch = 1000
 
     @Sendable static func events(_ request: Request, _ engine: Engine) throws -> Response {
@@ -31,34 +31,65 @@ enum EventHandlers {
         let onlyPast = untilNanos.map { $0 < StreamTime.nanoseconds(Timestamp.now()) } ?? false
         // Events recorded up to now are the replay's; later ones are streamed.
         let newest = try engine.withStore { try $0.lastEventSeq() }
-        return Response(headers: [("Content-Type", "application/json")]) { writer in
-            writer.sendHead()
-            if sinceNanos != nil || untilNanos != nil {
-                var cursor: Int64 = 0
-                while cursor < newest {
-                    let events = try engine.withStore {
-                        try $0.events(after: cursor, since: sinceNanos, until: untilNanos, limit: batch)
-                    }
-                    try send(events.filter { $0.seq <= newest }, filter, writer)
-                    guard let last = events.last, events.count == batch else { break }
-                    cursor = last.seq
-                }
+        let stream = EventStream(filter: filter, since: sinceNanos, until: untilNanos, onlyPast: onlyPast,
+                                 newest: newest, engine: engine)
+        return .poll(headers: [("Content-Type", "application/json")], every: pollMilliseconds, stream.step)
+    }
+
+    /// The steps of one `GET /events` response: the replay first, then what was recorded since.
+    final class EventStream: @unchecked Sendable {
+        let filter: EventFilter
+        let since: Int64?
+        let until: Int64?
+        let onlyPast: Bool
+        let engine: Engine
+        /// The last event seen.
+        var cursor: Int64
+        var first = true
+
+        init(filter: EventFilter, since: Int64?, until: Int64?, onlyPast: Bool, newest: Int64, engine: Engine) {
+            self.filter = filter
+            self.since = since
+            self.until = until
+            self.onlyPast = onlyPast
+            self.cursor = newest
+            self.engine = engine
+        }
+
+        @Sendable func step(_ writer: ResponseWriter) throws -> Bool {
+            if first {
+                first = false
+                writer.sendHead()
+                if since != nil || until != nil { try replay(writer) }
+                return !onlyPast
             }
-            if onlyPast { return }
-            var cursor = newest
+            if writer.isClientGone { return false }
+            let now = StreamTime.nanoseconds(Timestamp.now())
             while true {
-                usleep(pollMicroseconds)
-                if writer.isClientGone { return }
-                let now = StreamTime.nanoseconds(Timestamp.now())
                 let events = try engine.withStore { try $0.events(after: cursor, limit: batch) }
                 if let last = events.last { cursor = last.seq }
-                try send(events.filter { untilNanos == nil || $0.timeNano <= untilNanos! }, filter, writer)
-                if let untilNanos, now > untilNanos { return }
+                try send(events.filter { until == nil || $0.timeNano <= until! }, filter, writer)
+                if events.count < batch { break }
+            }
+            if let until, now > until { return false }
+            return true
+        }
+
+        /// The recorded events in the window, up to the newest when the request came.
+        private func replay(_ writer: ResponseWriter) throws {
+            var after: Int64 = 0
+            while after < cursor {
+                let events = try engine.withStore { [after, since, until] in
+                    try $0.events(after: after, since: since, until: until, limit: batch)
+                }
+                try send(events.filter { $0.seq <= cursor }, filter, writer)
+                guard let last = events.last, events.count == batch else { break }
+                after = last.seq
             }
         }
     }
 
-    private static func send(_ events: [EventRecord], _ filter: EventFilter, _ writer: ResponseWriter) throws {
+    fileprivate static func send(_ events: [EventRecord], _ filter: EventFilter, _ writer: ResponseWriter) throws {
         var out: [UInt8] = []
         for event in events where filter.includes(event) {
             message(event).write(into: &out)

@@ -760,3 +760,21 @@ def test_events_without_since_stream_only_new_ones(streams):
     event = json.loads(reader.read(lambda d: d.endswith(b"\n")))
     assert (event["Action"], event["Actor"]["Attributes"]["name"]) == ("start", "after")
     reader.close()
+
+
+def test_many_followers_at_once(streams):
+    """Followers hold no thread while they wait: more of them than the service has stream
+    threads (8) all get their events and lines."""
+    cid, _ = streams.container(state="running")
+    streams.write_log(cid, [])
+    events = [ChunkedReader(streams.socket, f"{API}/events") for _ in range(12)]
+    followers = [ChunkedReader(streams.socket, f"{API}/containers/{cid}/logs?stdout=1&follow=1") for _ in range(12)]
+    assert get(streams.socket, "/images/json")[0] == 200
+    streams.store.add_event("container", "start", cid, {"name": "many"})
+    streams.write_log(cid, ["2024-01-02T03:04:05.000000000Z stdout F to everyone"], append=True)
+    for reader in events:
+        assert json.loads(reader.read(lambda d: d.endswith(b"\n")))["Actor"]["Attributes"]["name"] == "many"
+    for reader in followers:
+        assert unframe(reader.read(lambda d: len(d) >= 20)) == [(1, b"to everyone\n")]
+    for reader in events + followers:
+        reader.close()
