@@ -778,3 +778,35 @@ def test_many_followers_at_once(streams):
         assert unframe(reader.read(lambda d: len(d) >= 20)) == [(1, b"to everyone\n")]
     for reader in events + followers:
         reader.close()
+
+
+def test_image_actions_record_events(user, workdir, start_service, test_images):
+    """docker load, tag, rmi and import record moby's image events, seen by `docker events`."""
+    service = start_service()
+    env = {"DOCKER_HOST": f"unix://{service.socket_path}", "DOCKER_CONFIG": f"{workdir}/docker-config"}
+
+    def docker(*args, **kwargs):
+        result = user.run(["docker", *args], env, **kwargs)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    since = time.time() - 1
+    busybox = test_images.busybox
+    docker("load", "-i", busybox.archive)
+    docker("tag", "busybox", "example.test/boats/busybox:1.0")
+    docker("rmi", "example.test/boats/busybox:1.0")
+    docker("rmi", "busybox")
+    rootfs = os.path.join(workdir, "rootfs.tar")
+    subprocess.run(["tar", "-cf", rootfs, "-C", "/etc", "hostname"], check=True)
+    os.chmod(rootfs, 0o644)
+    docker("import", rootfs, "imported:1")
+    out = docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}", "--filter", "type=image",
+                 "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+    lines = out.splitlines()
+    imported = docker("image", "inspect", "--format", "{{.Id}}", "imported:1").strip()
+    assert lines == [f"load {busybox.id} {busybox.id}",
+                     f"tag {busybox.id} example.test/boats/busybox:1.0",
+                     f"untag {busybox.id} {busybox.id}",
+                     f"untag {busybox.id} {busybox.id}",
+                     f"delete {busybox.id} {busybox.id}",
+                     f"import {imported} {imported}"]
