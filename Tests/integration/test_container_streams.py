@@ -810,3 +810,27 @@ def test_image_actions_record_events(user, workdir, start_service, test_images):
                      f"untag {busybox.id} {busybox.id}",
                      f"delete {busybox.id} {busybox.id}",
                      f"import {imported} {imported}"]
+
+
+def test_docker_py_attach_socket(streams):
+    """docker-py's attach_socket (the hijack docker-py's attach and compose build on) reads
+    the 101 and the frames, and its stdin reaches the container."""
+    import docker
+    cid, _ = streams.container(open_stdin=True, stdin_once=True)
+    monitor = streams.monitor(cid)
+    client = docker.APIClient(base_url=f"unix://{streams.socket}", version="1.44")
+    sock = client.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    raw = sock._sock
+    connection = monitor.connection()
+    raw.sendall(b"from docker-py")
+    monitor.wait(lambda: bytes(connection.stdin) == b"from docker-py")
+    monitor.output(2, b"err\n")
+    monitor.exit()
+    data = b""
+    while True:
+        chunk = raw.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert unframe(data) == [(2, b"err\n")]
+    client.close()
