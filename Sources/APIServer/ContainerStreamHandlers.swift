@@ -11,7 +11,7 @@ import Glibc
 /// hold the container.
 enum ContainerStreamHandlers {
     static let routes: [Route] = [
-        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, attach),
+        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, hijacks: true, attach),
         Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, logs),
         Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, resize),
     ]

@@ -70,6 +70,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             var spooled: SpooledBody?
             if case .found(let route, _, _) = match {
                 limit = route.maxBody
+                if route.hijacks { (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.hold() }
                 if route.spool {
                     do {
                         spooled = try engine.spoolFile()
@@ -240,6 +241,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func finishResponse(context: ChannelHandlerContext, done: EventLoopFuture<Void>?, keepAlive: Bool) {
         if case .responding = state { state = .idle }
+        (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
         endActivity()
         if !keepAlive {
             if let done {

@@ -73,6 +73,7 @@ public struct Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(InputEndGate(), name: PipelineNames.gate)
                     try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
                                         name: PipelineNames.decoder)

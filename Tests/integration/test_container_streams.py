@@ -527,6 +527,60 @@ def test_attach_before_start_waits_for_the_monitor(streams):
     assert read_to_end(s) == b""
 
 
+def test_attach_with_stdin_and_its_end_sent_with_the_request(streams):
+    """`printf 'POST ...attach...\r\n\r\ninput' | nc -U` then EOF: nothing is lost."""
+    cid, _ = streams.container(open_stdin=True, stdin_once=True)
+    monitor = streams.monitor(cid)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(streams.socket)
+    s.sendall(f"POST {API}/containers/{cid}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: skiff\r\n"
+              "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\nall at once".encode())
+    s.shutdown(socket.SHUT_WR)
+    connection = monitor.connection()
+    monitor.wait(lambda: connection.eof.is_set())
+    assert bytes(connection.stdin) == b"all at once"
+    monitor.output(1, b"reply\n")
+    monitor.exit()
+    data = read_to_end(s)
+    assert data.startswith(b"HTTP/1.1 101 UPGRADED\r\n")
+    assert unframe(data.partition(b"\r\n\r\n")[2]) == [(1, b"reply\n")]
+
+
+def test_a_waiting_attach_whose_client_leaves_is_dropped(streams):
+    cid, _ = streams.container(state="exited", monitor=False)
+    s, status, _, _ = open_attach(streams.socket, cid, "stream=1&stdout=1")
+    assert status == 101
+    s.shutdown(socket.SHUT_WR)  # as the docker CLI does without stdin: the attach still waits
+    time.sleep(0.3)
+    s.close()
+    time.sleep(0.5)
+    monitor = streams.monitor(cid)
+    time.sleep(1)
+    assert monitor.connections == []
+
+
+def test_attach_output_is_flushed_with_back_pressure_before_the_close(streams):
+    cid, _ = streams.container(tty=True)
+    monitor = streams.monitor(cid, tty=True)
+    s, status, _, _ = open_attach(streams.socket, cid, "stream=1&stdout=1")
+    monitor.connection()
+    payload = bytes(range(256)) * 4096 * 8  # 8 MiB
+    writer = threading.Thread(target=lambda: (monitor.output(1, payload), monitor.exit()))
+    writer.start()
+    time.sleep(1)  # the client reads nothing for a while: the relay must wait, not buffer it all
+    assert writer.is_alive(), "the service took 8 MiB its client did not read"
+    received = bytearray()
+    while True:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        received += chunk
+    writer.join()
+    assert len(received) == len(payload)
+    assert bytes(received) == payload
+
+
 def test_attach_logs_replay_then_stream_and_stream_0(streams):
     cid, _ = streams.container()
     streams.write_log(cid, ["2024-01-02T03:04:05.000000000Z stdout F old out",
