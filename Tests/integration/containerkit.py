@@ -399,6 +399,9 @@ class _ReferenceService:
         self.socket_path = socket_path
         self.process = type("P", (), {"poll": staticmethod(lambda: None)})()
 
+    def stop(self):
+        pass
+
 
 class _ReferenceStore(Store):
     def _ids(self):
@@ -436,14 +439,20 @@ class _ReferenceEngine(Engine):
         return self.service
 
 
-@pytest.fixture
-def engine(user, workdir, start_service, service_env, run_dir_base, test_images):
+def make_engine(user, workdir, start_service, env, run_dir, busybox):
+    """An Engine with busybox loaded (or, with SKIFF_REFERENCE_DOCKER, the reference daemon)."""
     if REFERENCE:
-        e = _ReferenceEngine(user, workdir, test_images.busybox)
+        e = _ReferenceEngine(user, workdir, busybox)
         e.cleanup()
     else:
-        e = Engine(user, workdir, start_service, service_env, skiff_run_dir(user, run_dir_base), test_images.busybox)
+        e = Engine(user, workdir, start_service, env, run_dir, busybox)
     e.load_busybox()
+    return e
+
+
+@pytest.fixture
+def engine(user, workdir, start_service, service_env, run_dir_base, test_images):
+    e = make_engine(user, workdir, start_service, service_env, skiff_run_dir(user, run_dir_base), test_images.busybox)
     yield e
     e.cleanup()
 

@@ -12,8 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import (BOTH, Collector, alive, engine, read_lines_until, run_dir_base,  # noqa: F401
-                          service_env, wait_for)
+from containerkit import BOTH, alive, read_lines_until, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -203,7 +202,7 @@ def test_rm_force_of_a_running_container(engine):
     pid = engine.pid("doomed")
     assert alive(pid)
     refused = engine.cli.fails("rm", "doomed")
-    assert refused.stderr.strip() == (f"Error response from daemon: cannot remove container \"/doomed\": container is "
+    assert refused.stderr.strip() == ("Error response from daemon: cannot remove container \"/doomed\": container is "
                                       "running: stop the container before removing or force remove")
     assert engine.cli.out("rm", "-f", "doomed") == "doomed\n"
     assert engine.cli.out("ps", "-aq") == ""

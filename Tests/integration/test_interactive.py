@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from containerkit import BOTH, engine, run_dir_base, service_env, wait_for  # noqa: F401
+from containerkit import BOTH, wait_for
 
 
 class Tmux:
