@@ -21,6 +21,17 @@ public final class Engine: Sendable {
     private let storeLock = NIOLock()
     private let storeSlot = StoreSlot()
     private let host = Mutex<HostInfo?>(nil)
+    /// Threads for requests that mostly wait (container wait, stop, start): many may be in
+    /// flight at once (every `docker run` holds a wait). Started on first use.
+    let longPool = BlockingPool(threads: 64)
+    /// Called once a container's monitor has created it, just before its program starts: the
+    /// attach sessions waiting for this start connect to the monitor here.
+    let startObservers = Mutex<[@Sendable (String, ContainerPaths) -> Void]>([])
+
+    func containerStarting(_ id: String, _ paths: ContainerPaths) {
+        let observers = startObservers.withLock { $0 }
+        for observer in observers { observer(id, paths) }
+    }
 
     public init(config: EngineConfig) {
         self.config = config
@@ -47,6 +58,15 @@ public final class Engine: Sendable {
     }
 
     var isRootless: Bool { getuid() != 0 }
+
+    /// A program installed beside this executable (`skiff-image`, `skiff-monitor`).
+    static func executableBeside(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
+        let directory = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return directory + "/" + name
+    }
 
     /// An unnamed temporary file for a spooled request body, in `<skiff root>/tmp` (on the
     /// storage file system: an archive's size is bounded by the disk, not by memory).

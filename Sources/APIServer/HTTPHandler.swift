@@ -140,7 +140,7 @@ final class HTTPHandler: ChannelInboundHandler {
                                   parameters: parameters, spooled: spooled)
             let engine = self.engine
             if route.blocking {
-                pool.run(on: context.eventLoop) {
+                (route.long ? engine.longPool : pool).run(on: context.eventLoop) {
                     HTTPHandler.run(route, request, engine)
                 }.assumeIsolated().whenComplete { result in
                     let response = (try? result.get())
@@ -186,7 +186,7 @@ final class HTTPHandler: ChannelInboundHandler {
         let writer = ResponseWriter(channel: context.channel,
                                     head: HTTPHandler.responseHead(request, response, keepAlive: keepAlive, streamed: true),
                                     isHead: request.method == .HEAD)
-        streams.run(on: context.eventLoop) {
+        (response.longRunning ? engine.longPool : streams).run(on: context.eventLoop) {
             try body(writer)
         }.assumeIsolated().whenComplete { result in
             switch result {

@@ -14,13 +14,7 @@ final class ImageWorker {
     private var reaped = false
 
     /// The worker program: beside this executable.
-    static var path: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
-        let directory = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return directory + "/skiff-image"
-    }
+    static var path: String { Engine.executableBeside("skiff-image") }
 
     /// Starts `skiff-image command --root <root> [--userns] arguments...`; `input` becomes its
     /// standard input (rewound first), else /dev/null. `environment` is added to this process's.

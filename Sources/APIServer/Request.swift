@@ -71,6 +71,8 @@ public struct Response: Sendable {
     /// sent chunked. The head goes out with the first bytes, so a stream that fails before it
     /// wrote anything is answered as an ordinary error.
     public var stream: Stream?
+    /// The stream mostly waits (a container wait): it runs on the pool for long waits.
+    public var longRunning = false
 
     public init(status: HTTPStatus = .ok, headers: [(String, String)] = [], body: [UInt8] = [],
                 stream: Stream? = nil) {

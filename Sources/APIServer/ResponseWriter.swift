@@ -36,6 +36,12 @@ public final class ResponseWriter: Sendable {
         }
     }
 
+    /// Sends the head now (if not sent yet) and everything written so far.
+    public func flush() throws {
+        commit()
+        channel.flush()
+    }
+
     /// Sends the head if it has not gone yet.
     func commit() {
         let first = state.withLockedValue { sent in

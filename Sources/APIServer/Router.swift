@@ -13,6 +13,9 @@ public struct Route: Sendable {
     /// The body is written to an unnamed temporary file as it arrives (archives, rootfs
     /// tarballs) instead of being held in memory; the handler gets it as `Request.spooled`.
     public let spool: Bool
+    /// May block for long (a stop waits out its timeout): runs on the pool for long waits, so
+    /// it cannot hold up the short blocking handlers.
+    public let long: Bool
     let handler: Handler
     let segments: [Substring]
     /// The index of a `{name:.*}` segment, which takes one or more path segments (image names
@@ -20,13 +23,15 @@ public struct Route: Sendable {
     let greedy: Int?
 
     public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
-                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, _ handler: @escaping Handler) {
+                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, long: Bool = false,
+                _ handler: @escaping Handler) {
         self.method = method
         self.template = template
         self.operationId = operationId
         self.blocking = blocking || spool
         self.maxBody = spool ? Int.max : maxBody
         self.spool = spool
+        self.long = long
         self.handler = handler
         let segments = template.split(separator: "/")
         self.segments = segments

@@ -23,7 +23,7 @@ public struct Service {
         self.engine = engine
     }
 
-    public static var routes: [Route] { SystemHandlers.routes + ImageHandlers.routes }
+    public static var routes: [Route] { SystemHandlers.routes + ImageHandlers.routes + ContainerLifecycle.routes }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
     static func wakeMainThread() {
@@ -52,6 +52,7 @@ public struct Service {
             try? group.syncShutdownGracefully()
             pool.shutdown()
             streams.shutdown()
+            engine.longPool.shutdown()
         }
 
         let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)

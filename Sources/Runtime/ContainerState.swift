@@ -145,22 +145,8 @@ enum FileIO {
     }
 }
 
-/// Facts about a process from /proc.
+/// Facts about a process from /proc (Platform's ProcessStat).
 enum ProcessInfo {
-    /// Field 22 of /proc/PID/stat (start time in clock ticks) and the state letter; nil if gone.
-    static func stat(_ pid: Int32) -> (startTime: UInt64, state: Character)? {
-        guard pid > 0, let bytes = FileIO.read("/proc/\(pid)/stat") else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is the state (field 3); start time is field 22 -> index 19.
-        guard fields.count > 19, let start = UInt64(fields[19]), let state = fields[0].first else { return nil }
-        return (start, state)
-    }
-
-    /// Alive and the same process (start time matches), zombies count as gone.
-    static func isAlive(_ pid: Int32, startTime: UInt64) -> Bool {
-        guard let info = stat(pid) else { return false }
-        return info.startTime == startTime && info.state != "Z" && info.state != "X"
-    }
+    static func stat(_ pid: Int32) -> (startTime: UInt64, state: Character)? { ProcessStat.read(pid) }
+    static func isAlive(_ pid: Int32, startTime: UInt64) -> Bool { ProcessStat.isAlive(pid, startTime: startTime) }
 }

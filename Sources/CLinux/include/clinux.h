@@ -160,6 +160,16 @@ static inline int skiff_pipe2(int fds[2], int flags) {
     return (int)syscall(SYS_pipe2, fds, flags);
 }
 
+/* pidfd_open(2): a descriptor that polls readable when the process exits. -1 with errno. */
+static inline int skiff_pidfd_open(int pid) {
+    return (int)syscall(434 /* SYS_pidfd_open */, pid, 0);
+}
+
+/* posix_spawn's POSIX_SPAWN_SETSID (a _GNU_SOURCE flag): the child starts a new session. */
+static inline short skiff_posix_spawn_setsid(void) {
+    return 0x80;
+}
+
 /* ---- SHA-256 from libcrypto, loaded on first use (sha256.c) ---- */
 /* Room for OpenSSL's SHA256_CTX (112 bytes), kept opaque: a plain struct Swift copies by value. */
 typedef struct {

@@ -1,0 +1,129 @@
+import CLinux
+import Platform
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts a container's monitor (`skiff-monitor`, installed beside `skiff`) and talks the sync
+/// protocol of docs/containers.md with it: `created <pid>`, then `start`, then `started` or
+/// `error <message>`.
+struct MonitorLauncher {
+    static var path: String { Engine.executableBeside("skiff-monitor") }
+
+    /// Why a start failed: the runtime's or the monitor's message.
+    struct Failure: Error {
+        var message: String
+    }
+
+    let sync: Int32
+
+    /// Spawns the monitor in a session of its own; returns once its first process has exited
+    /// (the monitor carries on in a child of it, nobody's child but init's).
+    init(engine: Engine, record: ContainerRecord, options: StoredRunOptions, paths: ContainerPaths) throws {
+        var argv = [MonitorLauncher.path, "--id", record.id, "--bundle", paths.bundle, "--run-dir", paths.run,
+                    "--runtime-root", paths.runtimeRoot, "--store", engine.config.skiffRoot,
+                    "--image-worker", ImageWorker.path, "--restart", options.restartArgument]
+        if options.tty { argv.append("--tty") }
+        if options.openStdin { argv.append("--stdin") }
+        if options.stdinOnce { argv.append("--stdin-once") }
+        if options.autoRemove { argv.append("--auto-remove") }
+
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw APIError(.internalServerError, "starting the monitor: socketpair: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fds[1]) }
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        // The monitor's own diagnostics go to a file beside the log (it has no terminal).
+        let diagnostics = open(paths.bundle + "/monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        defer { if diagnostics >= 0 { close(diagnostics) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, null, 0)
+        posix_spawn_file_actions_adddup2(&actions, null, 1)
+        posix_spawn_file_actions_adddup2(&actions, diagnostics >= 0 ? diagnostics : null, 2)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes,
+                                 Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | skiff_posix_spawn_setsid())
+        var env: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            env.append(String(cString: pointer))
+            entry += 1
+        }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
+        guard status == 0 else {
+            close(fds[0])
+            throw APIError(.internalServerError, "cannot run \(argv[0]): \(String(cString: strerror(status)))")
+        }
+        var ignored: Int32 = 0
+        while waitpid(child, &ignored, 0) < 0 && errno == EINTR {}
+        sync = fds[0]
+    }
+
+    func finish() { _ = Glibc.close(sync) }
+
+    /// Reads one message; nil at EOF (the monitor exited) or after `timeout` milliseconds.
+    func receive(timeout: Int32) -> String? {
+        var poller = pollfd(fd: sync, events: Int16(POLLIN), revents: 0)
+        while true {
+            let n = poll(&poller, 1, timeout)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return nil }
+            break
+        }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = buffer.withUnsafeMutableBytes { recv(sync, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[..<n], as: UTF8.self)
+    }
+
+    func send(_ message: String) -> Bool {
+        let bytes = Array(message.utf8)
+        return bytes.withUnsafeBytes { Glibc.send(sync, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// Waits for `created <pid>`; throws the monitor's error.
+    func waitCreated() throws -> Int32 {
+        guard let message = receive(timeout: 60_000) else {
+            throw Failure(message: "the container's monitor exited before the container was created")
+        }
+        if message.hasPrefix("created "), let pid = Int32(message.dropFirst(8)) { return pid }
+        throw Failure(message: MonitorLauncher.errorText(message))
+    }
+
+    /// Sends `start` and waits for `started`.
+    func start() throws {
+        guard send("start") else { throw Failure(message: "the container's monitor went away before start") }
+        guard let message = receive(timeout: 60_000) else {
+            throw Failure(message: "the container's monitor exited while starting the container")
+        }
+        guard message == "started" else { throw Failure(message: MonitorLauncher.errorText(message)) }
+    }
+
+    static func errorText(_ message: String) -> String {
+        message.hasPrefix("error ") ? String(message.dropFirst(6)) : message
+    }
+}

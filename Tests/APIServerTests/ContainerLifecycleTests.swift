@@ -1,0 +1,71 @@
+import Platform
+import Store
+import Testing
+@testable import APIServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ContainerLifecycleTests {
+    @Test func namesFollowDockersRule() {
+        for name in ["web", "/web", "a1", "my_app.v2-x", "A-b"] { #expect(ContainerLifecycle.isValidName(name), "\(name)") }
+        for name in ["", "/", "a", "-web", "_x", ".x", "we b", "web/1", "wéb", "//web"] {
+            #expect(!ContainerLifecycle.isValidName(name), "\(name)")
+        }
+    }
+
+    @Test func runOptionsComeFromTheStoredConfig() {
+        let config = """
+            {"Config":{"Tty":true,"OpenStdin":true,"StdinOnce":true,"StopSignal":"SIGINT","StopTimeout":3},
+             "HostConfig":{"AutoRemove":false,"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":2}}}
+            """
+        let record = ContainerRecord(id: String(repeating: "a", count: 64), name: "x", imageID: "sha256:" + String(repeating: "b", count: 64),
+                                     imageName: "busybox", created: 0, state: .created, config: Array(config.utf8))
+        let options = StoredRunOptions(record)
+        #expect(options.tty && options.openStdin && options.stdinOnce && !options.autoRemove)
+        #expect(options.stopSignal == "SIGINT")
+        #expect(options.stopTimeout == 3)
+        #expect(options.restartArgument == "on-failure:2")
+        var plain = record
+        plain.config = Array("{}".utf8)
+        let defaults = StoredRunOptions(plain)
+        #expect(defaults.stopSignal == "SIGTERM" && defaults.stopTimeout == nil && defaults.restartArgument == "no")
+    }
+
+    @Test func signalNamesAsDockerTakesThem() {
+        #expect(SignalNames.number("SIGTERM") == 15)
+        #expect(SignalNames.number("term") == 15)
+        #expect(SignalNames.number("9") == 9)
+        #expect(SignalNames.number("RTMIN+2") == 36)
+        #expect(SignalNames.number("SIGNOPE") == nil)
+        #expect(SignalNames.number("0") == nil)
+        #expect(SignalNames.number("65") == nil)
+    }
+
+    @Test func processTreeFindsChildren() throws {
+        var child: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("5"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&child, "/bin/sleep", nil, nil, argv, environ) == 0)
+        defer {
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+        }
+        let tree = ContainerLifecycle.processTree(getpid())
+        #expect(tree.first == getpid())
+        #expect(tree.contains(child))
+    }
+
+    @Test func exitFileIsRead() throws {
+        let path = "/tmp/skiff-exitfile-\(getpid())"
+        defer { unlink(path) }
+        try FileSystem.writeAtomically(path, Array(#"{"ExitCode":137,"FinishedAt":"2026-11-29T10:00:00.5Z","OOMKilled":true}"#.utf8))
+        let exit = ExitFile.read(path)
+        #expect(exit?.exitCode == 137)
+        #expect(exit?.finishedAt == "2026-11-29T10:00:00.5Z")
+        #expect(exit?.oomKilled == true)
+        #expect(ExitFile.read(path + ".missing") == nil)
+    }
+}
