@@ -59,12 +59,14 @@ def test_unknown_command_is_127_and_not_executable_is_126_with_dockers_messages(
              ("/nonexistent/x", 127, 'exec: "/nonexistent/x": stat /nonexistent/x: no such file or directory'),
              ("/etc/passwd", 126, 'exec: "/etc/passwd": permission denied'),
              ("/etc", 126, 'exec: "/etc": permission denied')]
+    wrong = []
     for command, code, message in cases:
         result = engine.cli("run", "--rm", "busybox", command, ok=False)
-        assert result.returncode == code, (command, result.stderr)
-        assert result.stderr.startswith("docker: " + DAEMON), result.stderr
-        assert message in result.stderr, result.stderr
-        assert result.stdout == ""
+        if (result.returncode != code or not result.stderr.startswith("docker: " + DAEMON)
+                or message not in result.stderr or result.stdout != ""):
+            wrong.append(f"{command}: exit {result.returncode}, stderr {result.stderr.splitlines()[:1]}; "
+                         f"expected exit {code} and {message!r}")
+    assert not wrong, "\n".join(wrong)
     wait_for(lambda: engine.cli.out("ps", "-aq") == "", 5, what="--rm containers to go")
     # Through the API: create is fine, start is a 400 with the message; the container stays
     # "created" with the exit code Docker gives it and the message in State.Error.
