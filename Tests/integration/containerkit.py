@@ -258,6 +258,16 @@ class Store:
         return points
 
 
+def listeners(path):
+    """[(pid, command)] of the processes that hold a listening unix socket bound to `path`."""
+    out = subprocess.run(["ss", "-xlpH"], capture_output=True, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        if f" {path} " in line:
+            found += [(int(pid), name) for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', line)]
+    return found
+
+
 def alive(pid):
     """The process exists and is not a zombie."""
     try:
@@ -320,9 +330,20 @@ class Engine:
         self.tracked_pids = set()   # container processes a test saw: killed at the end if still there
 
     def restart_service(self, args=None):
-        """A new service instance on the same socket (the old one must be gone)."""
+        """A new service instance on the same socket (the old one must be gone). Ready means it
+        answers /_ping itself: a connect alone can succeed on a socket some other process holds."""
         self.service = self.start_service(args=list(args) if args is not None else self.args, env=self.env,
                                           socket_path=self.socket)
+        try:
+            status, _ = self.api.request("GET", "/_ping", timeout=5)
+        except OSError as e:
+            status = f"no answer ({e})"
+        time.sleep(0.2)
+        alive_now = self.service.process.poll() is None
+        assert status == 200 and alive_now, (
+            f"the new service does not serve {self.socket}: /_ping {status}, service "
+            f"{'running' if alive_now else f'exited {self.service.process.returncode}'}: {self.service.errors()}; "
+            f"processes holding a listening socket there: {listeners(self.socket)}")
         return self.service
 
     def load_busybox(self):

@@ -41,7 +41,7 @@ def test_kill_9_of_the_service_loses_no_container_and_no_log_line(engine):
     # kill -9 of the service's whole process group, mid-stream.
     os.killpg(os.getpgid(service_pid), signal.SIGKILL)
     engine.service.process.wait(timeout=10)
-    assert not alive(service_pid)
+    wait_for(lambda: not alive(service_pid), 5, what="the killed service to be gone")
     follow.wait(timeout=10)
     first.join(5)
     got = first.lines
