@@ -339,7 +339,8 @@ struct ContainerPlanner {
             readonlyPaths: host.readonlyPaths,
             seccomp: seccompProfile.map { SeccompSelection.oci($0, capabilities: capabilities) },
             sysctls: sysctls, annotations: host.annotations, oomScoreAdj: host.oomScoreAdj, mounts: mounts,
-            initPath: initPath)
+            initPath: initPath,
+            pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil))
         let spec = ContainerSpec.build(input)
 
         request.config = config

@@ -38,6 +38,9 @@ struct ContainerSpecInput: Sendable {
     var mounts: [PlannedMount] = []
     /// Host path of an init binary (HostConfig.Init), mounted at /sbin/docker-init.
     var initPath: String?
+    /// Recorded as `linux.resources.pids.limit` for a runtime that manages cgroups; Skiff's own
+    /// runtime does not (rootless, no cgroup delegation), so it is not enforced there.
+    var pidsLimit: Int64?
     var selinuxProcessLabel = ""
     var selinuxMountLabel = ""
 }
@@ -94,6 +97,9 @@ enum ContainerSpec {
         }
         if !input.sysctls.isEmpty {
             linux.append(JSON.Member("sysctl", .object(input.sysctls.keys.sorted().map { JSON.Member($0, .string(input.sysctls[$0]!)) })))
+        }
+        if let pids = input.pidsLimit, pids > 0 {
+            linux.append(JSON.Member("resources", ["pids": ["limit": .int(pids)]]))
         }
         if !input.selinuxMountLabel.isEmpty { linux.append(JSON.Member("mountLabel", .string(input.selinuxMountLabel))) }
         if let seccomp = input.seccomp { linux.append(JSON.Member("seccomp", seccomp)) }

@@ -15,7 +15,7 @@ enum ContainerSpecHandlers {
 
     @Sendable static func create(_ request: Request, _ engine: Engine) throws -> Response {
         if let type = request.header("Content-Type"), !request.body.isEmpty {
-            let media = type.split(separator: ";").first.map { String($0).trimmingSpaces.lowercased() } ?? ""
+            let media = type.split(separator: ";").first.map { String($0).trimmingBlanksForContainerSpec.lowercased() } ?? ""
             guard media == "application/json" else {
                 throw APIError(.badRequest, "unsupported Content-Type header (\(type)): must be 'application/json'")
             }

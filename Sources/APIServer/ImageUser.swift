@@ -82,7 +82,7 @@ struct ImageUser: Sendable, Equatable {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: ":", omittingEmptySubsequences: false)
             guard f.count >= 3, !line.hasPrefix("#"), let gid = UInt32(f[2]) else { return nil }
-            let members = f.count > 3 ? f[3].split(separator: ",").map { String($0).trimmingSpaces } : []
+            let members = f.count > 3 ? f[3].split(separator: ",").map { String($0).trimmingBlanksForContainerSpec } : []
             return GroupEntry(name: String(f[0]), gid: gid, members: members)
         }
     }
@@ -129,7 +129,7 @@ struct ImageUser: Sendable, Equatable {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    var trimmingBlanksForContainerSpec: String {
         var s = Substring(self)
         while let c = s.first, c == " " || c == "\t" || c == "\r" { s.removeFirst() }
         while let c = s.last, c == " " || c == "\t" || c == "\r" { s.removeLast() }

@@ -27,8 +27,9 @@ public struct Service {
         SystemHandlers.routes + ImageHandlers.routes
             // Containers: create, inspect, list (ContainerSpecHandlers.swift); start, stop and
             // the rest of the run state (ContainerLifecycle.swift); attach, logs, resize
-            // (ContainerStreamHandlers.swift).
+            // (ContainerStreamHandlers.swift); events (EventHandlers.swift).
             + ContainerSpecHandlers.routes + ContainerLifecycle.routes + ContainerStreamHandlers.routes
+            + EventHandlers.routes
     }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
@@ -78,6 +79,7 @@ public struct Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(InputEndGate(), name: PipelineNames.gate)
                     try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
                                         name: PipelineNames.decoder)

@@ -89,6 +89,15 @@ extension Monitor {
         } ?? false
     }
 
+    /// A stop came during the back-off: the last exit stands (`restarting` becomes `exited`).
+    func recordRestartCancelled() {
+        _ = withStore { store in
+            try store.updateContainer(options.id) { r in
+                if r.state == .restarting { r.state = .exited }
+            }
+        }
+    }
+
     /// A restart that could not create or start the process: recorded as an exit with the
     /// runtime's message (127: not found, 126: not executable, 125 otherwise, as Docker does).
     func recordFailedRestart(_ error: any Error) {

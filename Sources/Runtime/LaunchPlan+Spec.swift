@@ -7,7 +7,8 @@ import Glibc
 
 extension LaunchPlan {
     /// Resolves an OCI spec into what the child does, checking what can be checked up front.
-    init(spec: Spec, bundle: String, warn: (String) -> Void) throws {
+    /// `seccompCache`: a directory for compiled seccomp programs (`SeccompCache`), nil: none.
+    init(spec: Spec, bundle: String, seccompCache: String? = nil, warn: (String) -> Void) throws {
         self.init()
         guard let process = spec.process, let args = process.args, !args.isEmpty else {
             throw RuntimeError(.invalidArgument, "config.json: process.args must name a program")
@@ -95,11 +96,12 @@ extension LaunchPlan {
         if let domainname = spec.domainname, !domainname.isEmpty { self.domainname = domainname }
         sysctls = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
 
-        try applyProcess(process, spec: spec, warn: warn)
+        try applyProcess(process, spec: spec, seccompCache: seccompCache, warn: warn)
     }
 
     /// The process part of the plan (also what `exec` runs in an existing container).
-    mutating func applyProcess(_ process: Spec.Process, spec: Spec, warn: (String) -> Void) throws {
+    mutating func applyProcess(_ process: Spec.Process, spec: Spec, seccompCache: String? = nil,
+                               warn: (String) -> Void) throws {
         guard let args = process.args, !args.isEmpty else {
             throw RuntimeError(.invalidArgument, "process.args must name a program")
         }
@@ -133,9 +135,13 @@ extension LaunchPlan {
             // with the same compiler. A syscall libseccomp does not know fails the create, naming
             // it (crun and runc skip such names silently; a filter that is not what the profile
             // says is worse than a clear error).
-            let profile = try SeccompProfile.parse(json: seccomp, source: "config.json linux.seccomp")
-            let program = try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: capabilities.effective).names,
-                                              options: Seccomp.Options(failOnUnknownSyscall: true))
+            let effective = capabilities.effective
+            let program = try SeccompCache.program(profileJSON: seccomp.bytes, capabilities: effective,
+                                                   directory: seccompCache) {
+                let profile = try SeccompProfile.parse(json: seccomp, source: "config.json linux.seccomp")
+                return try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: effective).names,
+                                           options: Seccomp.Options(failOnUnknownSyscall: true))
+            }
             self.seccomp = program.bytes
         }
         cwd = process.cwd

@@ -131,6 +131,7 @@ def test_the_bundle_has_the_process_identity_mounts_and_namespaces(env):
     assert "network" in namespaces and "pid" in namespaces and "mount" in namespaces
     assert ("user" in namespaces) == (not env.user.is_root)
     assert "seccomp" in spec["linux"] and spec["linux"]["seccomp"]["syscalls"]
+    assert spec["linux"]["resources"]["pids"]["limit"] > 0   # containers.conf pids_limit, recorded (no cgroups)
     mounts = {m["destination"]: m for m in spec["mounts"]}
     root = mounts["/"]
     assert root["type"] == "overlay" and len(root["options"][0].split(":")) == 3   # three layers
