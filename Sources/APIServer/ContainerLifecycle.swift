@@ -323,7 +323,11 @@ enum ContainerLifecycle {
             throw APIError(.badRequest, "Renaming a container with the same name as its current name")
         }
         try engine.withStore { store in
-            _ = try store.updateContainer(record.id) { $0.name = name }
+            do {
+                _ = try store.updateContainer(record.id) { $0.name = name }
+            } catch let error as StoreError where error.code == .exists {
+                throw StoreError(.exists, "Error when allocating new name: " + error.message)
+            }
             _ = try store.addEvent(type: "container", action: "rename", actorID: record.id,
                                    attributes: eventAttributes(record).merging(["name": name, "oldName": "/" + record.name]) { $1 })
         }
@@ -444,7 +448,7 @@ enum ContainerLifecycle {
         let records = try engine.withStore { store in try store.containers().map { try engine.reconcile($0, store: store) } }
         for record in records where !record.isActive && record.state != .removing {
             if let until, record.created / 1_000_000_000 >= until { continue }
-            let labels = ContainerLifecycle.labels(record)
+            let labels = record.labels
             guard filters.labelsMatch(labels) else { continue }
             do {
                 try removeContainer(record, engine: engine, volumes: false)
@@ -456,19 +460,8 @@ enum ContainerLifecycle {
         return .json(["ContainersDeleted": deleted.isEmpty ? .null : .array(deleted), "SpaceReclaimed": 0])
     }
 
-    static func labels(_ record: ContainerRecord) -> [String: String] {
-        var labels: [String: String] = [:]
-        if case .object(let members)? = (try? JSONParser.parse(record.config))?["Config"]?["Labels"] {
-            for m in members { if case .string(let v) = m.value { labels[m.key] = v } }
-        }
-        return labels
-    }
-
     static func eventAttributes(_ record: ContainerRecord) -> [String: String] {
-        var attributes = labels(record)
-        attributes["name"] = record.name
-        attributes["image"] = record.imageName
-        return attributes
+        record.eventAttributes()
     }
 }
 

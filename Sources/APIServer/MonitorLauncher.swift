@@ -48,6 +48,7 @@ struct MonitorLauncher {
         posix_spawn_file_actions_adddup2(&actions, null, 1)
         posix_spawn_file_actions_adddup2(&actions, diagnostics >= 0 ? diagnostics : null, 2)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        _ = skiff_spawn_closefrom(&actions, 4)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
