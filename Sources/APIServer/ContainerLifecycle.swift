@@ -225,13 +225,18 @@ enum ContainerLifecycle {
     }
 
     static func kill(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
+        let record: ContainerRecord
+        do {
+            record = try engine.currentContainer(request.parameters["id"] ?? "")
+        } catch let error as StoreError where error.code == .notFound {
+            throw StoreError(.notFound, "Cannot kill container: \(request.parameters["id"] ?? ""): \(error.message)")
+        }
         let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? "SIGKILL"
         guard let signal = SignalNames.number(name) else {
             throw APIError(.badRequest, "Invalid signal: \(name)")
         }
         guard record.isActive, record.pid > 0 else {
-            throw APIError(.conflict, "cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
+            throw APIError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
         }
         try engine.withStore { store in
             if signal == SIGKILL || signal == SignalNames.number(StoredRunOptions(record).stopSignal) {
@@ -256,7 +261,7 @@ enum ContainerLifecycle {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .paused { throw APIError(.conflict, "Container \(record.id) is already paused") }
         guard record.state == .running, record.pid > 0 else {
-            throw APIError(.conflict, "Container \(record.id) is not running")
+            throw APIError(.conflict, "container \(record.id) is not running")
         }
         // No cgroup freezer here (rootless, cgroup v1): every process of the container stops.
         signalTree(record.pid, SIGSTOP)
@@ -269,7 +274,8 @@ enum ContainerLifecycle {
 
     static func unpause(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        guard record.state == .paused else { throw APIError(.conflict, "Container \(record.id) is not paused") }
+        // moby answers this with a plain error: 500.
+        guard record.state == .paused else { throw APIError(.internalServerError, "Container \(record.id) is not paused") }
         try resume(record, engine: engine)
         try engine.withStore { store in
             _ = try store.addEvent(type: "container", action: "unpause", actorID: record.id, attributes: eventAttributes(record))
@@ -316,7 +322,8 @@ enum ContainerLifecycle {
             throw APIError(.badRequest, "Neither old nor new names may be empty")
         }
         guard ContainerLifecycle.isValidName(name) else {
-            throw APIError(.badRequest, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            let shown = name.hasPrefix("/") ? name : "/" + name
+            throw APIError(.badRequest, "Error when allocating new name: Invalid container name (\(shown)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
         if name.hasPrefix("/") { name.removeFirst() }
         guard name != record.name else {
@@ -350,7 +357,7 @@ enum ContainerLifecycle {
     static func top(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard record.isActive, record.pid > 0 else {
-            throw APIError(.conflict, "Container \(record.id) is not running")
+            throw APIError(.conflict, "container \(record.id) is not running")
         }
         let arguments = request.queryValue("ps_args").flatMap { $0.isEmpty ? nil : $0 } ?? "-ef"
         let pids = Set(processTree(record.pid))

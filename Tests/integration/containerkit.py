@@ -195,8 +195,10 @@ class Store:
         return self.entries(os.path.join(self.root, "containers"))
 
     def run_dirs(self):
+        """Per-container run directories (the runtime's `.seccomp-cache` of compiled filters is
+        shared state, not a container's)."""
         return {"containers": self.entries(os.path.join(self.run, "containers")),
-                "runtime": self.entries(os.path.join(self.run, "runtime"))}
+                "runtime": [e for e in self.entries(os.path.join(self.run, "runtime")) if e != ".seccomp-cache"]}
 
     def rows(self, table="containers", columns="*"):
         path = os.path.join(self.root, "skiff.db")

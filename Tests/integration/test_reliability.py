@@ -85,7 +85,11 @@ def activate(user, skiff_binary, env, listen, idle="1"):
     os.makedirs(os.path.dirname(listen), exist_ok=True)
     os.chown(os.path.dirname(listen), user.uid, user.gid)
     process = subprocess.Popen(
-        user.command(["systemd-socket-activate", "-l", listen, skiff_binary, "service", "--time", idle], env),
+        # systemd-socket-activate passes on only what -E names: the service must get the
+        # test's own storage and runtime directories.
+        user.command(["systemd-socket-activate", "-l", listen,
+                      *[f"-E{name}" for name in sorted(env) if name.startswith(("XDG_", "CONTAINERS_", "HOME"))],
+                      skiff_binary, "service", "--time", idle], env),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     wait_for(lambda: os.path.exists(listen), 10, what="systemd-socket-activate to listen")
     return process
