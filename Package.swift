@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "skiff-runtime", targets: ["skiff-runtime"]),
         .executable(name: "skiff-image", targets: ["skiff-image"]),
         .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
+        .executable(name: "skiff-relay", targets: ["skiff-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -79,6 +80,7 @@ let package = Package(
         // output, which it never parses; the libraries it loads keep their ASLR.
         .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "CLinux"],
                           linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]),
+        .executableTarget(name: "skiff-relay", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),

@@ -105,6 +105,9 @@ public struct LogRecord: Sendable, Equatable {
 public final class LogWriter {
     public let path: String
     private let fd: Int32
+    /// The open file (O_APPEND, close-on-exec), for a process that takes over the appending
+    /// (skiff-relay).
+    public var descriptor: Int32 { fd }
 
     public init(path: String) throws {
         self.path = path

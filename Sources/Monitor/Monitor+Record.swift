@@ -54,9 +54,10 @@ extension Monitor {
     /// The process ended with `code`: the exit file, then the row (`exited`, or `restarting`
     /// when the policy restarts it and no stop was asked for) and a `die` event. Returns whether
     /// to restart.
-    func recordExit(code: Int32, error: String = "") -> Bool {
-        let finishedAt = Monitor.now()
-        writeExitFile(code: code, finishedAt: finishedAt)
+    /// `exitFileWritten`: skiff-relay wrote it (with `finishedAt`) before handing back.
+    func recordExit(code: Int32, error: String = "", finishedAt: String = Monitor.now(),
+                    exitFileWritten: Bool = false) -> Bool {
+        if !exitFileWritten { writeExitFile(code: code, finishedAt: finishedAt) }
         let policy = options.autoRemove ? RestartPolicy.no : options.restart
         let restarts = self.restarts
         let restart = withStore { store -> Bool in
@@ -168,11 +169,15 @@ extension Monitor {
 
     /// A program installed beside this one.
     static func besideSelf(_ name: String) -> String {
+        guard let path = selfPath(), let slash = path.lastIndex(of: "/") else { return name }
+        return String(path[...slash]) + name
+    }
+
+    /// This program's path (/proc/self/exe); nil when unreadable.
+    static func selfPath() -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return name }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return name }
-        return String(path[...slash]) + name
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

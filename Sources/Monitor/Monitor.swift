@@ -10,7 +10,9 @@ import Glibc
 /// The per-container supervisor (conmon's role): the container's parent. It creates and starts
 /// the container through the Runtime, relays its output to the log file and to attach clients,
 /// feeds it stdin, resizes its terminal, and records how it ended (exit file, Store), then
-/// restarts or removes it as asked. One thread, one poll loop.
+/// restarts or removes it as asked. One thread, one poll loop. While the container runs, the
+/// poll loop is skiff-relay's (C, a fraction of this program's memory), which this process execs
+/// and which execs it back when the container's process exits (`Monitor+Handover.swift`).
 public final class Monitor {
     let options: MonitorOptions
     let container: Container
@@ -75,6 +77,7 @@ public final class Monitor {
             send(.error("\(error)"), on: sync)
             return 1
         }
+        if let handBack = options.handBack { return monitor.resume(handBack) }
         return monitor.supervise()
     }
 
@@ -122,41 +125,80 @@ public final class Monitor {
         Monitor.send(.started, on: sync)
         close(sync)
         sync = -1
+        superviseRuns()
+        return finish()
+    }
 
+    /// From a started run on: relay it (skiff-relay takes over this process when it can; it
+    /// comes back through `resume`), record its end, restart it as the policy says.
+    func superviseRuns() {
         while true {
             let startedAt = Timestamp.monotonicNanos()
+            handOverToRelay(startedAt: startedAt)
             let status = relayUntilExit()
-            let code = exitCode(waitStatus: status)
             finishRun()
-            let restart = recordExit(code: code)
-            container.removeState()
-            guard restart else { break }
-            let delay = backoff.next(ranFor: Timestamp.monotonicNanos() &- startedAt)
-            guard waitBeforeRestart(delay) else {
-                recordRestartCancelled()
-                break
-            }
-            restarts += 1
-            do {
-                let created = try create()
-                acceptQueuedClients()
-                do {
-                    try container.start(created)
-                } catch {
-                    container.abandon(created)
-                    throw error
-                }
-            } catch {
-                closeRun()
-                recordFailedRestart(error)
-                break
-            }
-            unlink(options.exitPath)
-            recordRunning(restarted: true)
+            guard runEnded(waitStatus: status, finishedAt: Monitor.now(), startedAt: startedAt,
+                           exitFileWritten: false) else { return }
         }
+    }
 
+    /// Back from skiff-relay after the process exited: the exit file is written and the attach
+    /// connections are closed; the listening sockets and control connections come back.
+    func resume(_ handBack: HandBack) -> Int32 {
+        for fd in [handBack.attachListener, handBack.controlListener] + handBack.controls {
+            _ = skiff_monitor_set_cloexec(fd)
+        }
+        attachListener = handBack.attachListener
+        controlListener = handBack.controlListener
+        controls = handBack.controls.map { ControlClient(fd: $0) }
+        restarts = options.runState.restarts
+        backoff = RestartBackoff(delay: options.runState.backoffDelay)
+        if runEnded(waitStatus: handBack.waitStatus, finishedAt: handBack.finishedAt,
+                    startedAt: options.runState.startedAt, exitFileWritten: true) {
+            superviseRuns()
+        }
+        return finish()
+    }
+
+    /// A run ended (its output relayed, its clients closed): the exit recorded, then, when the
+    /// policy says so and after the back-off, the container created and started again. True when
+    /// a new run is going.
+    func runEnded(waitStatus: Int32, finishedAt: String, startedAt: UInt64, exitFileWritten: Bool) -> Bool {
+        let code = exitCode(waitStatus: waitStatus)
+        let restart = recordExit(code: code, finishedAt: finishedAt, exitFileWritten: exitFileWritten)
+        container.removeState()
+        guard restart else { return false }
+        let delay = backoff.next(ranFor: Timestamp.monotonicNanos() &- startedAt)
+        guard waitBeforeRestart(delay) else {
+            recordRestartCancelled()
+            return false
+        }
+        restarts += 1
+        do {
+            let created = try create()
+            acceptQueuedClients()
+            do {
+                try container.start(created)
+            } catch {
+                container.abandon(created)
+                throw error
+            }
+        } catch {
+            closeRun()
+            recordFailedRestart(error)
+            return false
+        }
+        unlink(options.exitPath)
+        recordRunning(restarted: true)
+        return true
+    }
+
+    /// No more runs: the sockets go (the whole container with --auto-remove).
+    func finish() -> Int32 {
         close(attachListener)
         close(controlListener)
+        for control in controls { close(control.fd) }
+        controls = []
         if options.autoRemove {
             removeContainer()
         } else {

@@ -3,6 +3,11 @@
 ///     skiff-monitor --id <64hex> --bundle DIR --run-dir DIR --runtime-root DIR --store DIR
 ///                   [--image-worker PATH] [--tty] [--stdin] [--stdin-once]
 ///                   [--restart no|always|unless-stopped|on-failure[:N]] [--auto-remove]
+///
+/// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
+///
+///     --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
+///     [--started NS] [--restarts N] [--backoff NS]
 public struct MonitorOptions: Sendable, Equatable {
     public var id: String
     /// `<skiffRoot>/containers/<id>`: config.json, and the log file `ctr.log`.
@@ -20,13 +25,24 @@ public struct MonitorOptions: Sendable, Equatable {
     public var stdinOnce = false
     public var restart: RestartPolicy = .no
     public var autoRemove = false
+    /// Set when skiff-relay execs this program back after the process exited.
+    public var handBack: HandBack?
+    /// What a run carries through skiff-relay and back.
+    public var runState = RunState()
 
     public var logPath: String { bundle + "/ctr.log" }
     public var exitPath: String { runDirectory + "/exit" }
 
     static let flags: Set<String> = ["--tty", "--stdin", "--stdin-once", "--auto-remove"]
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
-                                      "--image-worker", "--restart"]
+                                      "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
+                                      "--controls", "--started", "--restarts", "--backoff"]
+
+    /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
+    /// process is detached already).
+    public static func isHandBack(_ arguments: [String]) -> Bool {
+        arguments.contains { $0 == "--exited" || $0.hasPrefix("--exited=") }
+    }
 
     /// Parses the arguments after the program name; the error is a sentence for `error <message>`.
     public init(parsing arguments: [String]) throws(MonitorError) {
@@ -86,6 +102,108 @@ public struct MonitorOptions: Sendable, Equatable {
         if autoRemove && restart != .no {
             throw MonitorError("skiff-monitor: --auto-remove and a restart policy exclude each other")
         }
+        runState = try RunState(values)
+        handBack = try HandBack(values)
+    }
+
+    /// The arguments that give these options again (without `handBack`): what skiff-relay passes
+    /// back to this program.
+    public var arguments: [String] {
+        var list = ["--id", id, "--bundle", bundle, "--run-dir", runDirectory, "--runtime-root", runtimeRoot,
+                    "--store", store]
+        if let imageWorker { list += ["--image-worker", imageWorker] }
+        if tty { list.append("--tty") }
+        if stdin { list.append("--stdin") }
+        if stdinOnce { list.append("--stdin-once") }
+        if restart != .no { list += ["--restart", restart.argument] }
+        if autoRemove { list.append("--auto-remove") }
+        if runState != RunState() {
+            list += ["--started", String(runState.startedAt), "--restarts", String(runState.restarts),
+                     "--backoff", String(runState.backoffDelay)]
+        }
+        return list
+    }
+}
+
+/// What a run carries through skiff-relay: when it started, the restarts so far, the back-off.
+public struct RunState: Sendable, Equatable {
+    /// CLOCK_MONOTONIC nanoseconds when the run started (the back-off resets after 10 s up).
+    public var startedAt: UInt64 = 0
+    /// Restarts done by this monitor (on-failure's limit counts these).
+    public var restarts = 0
+    /// The back-off's last delay (`RestartBackoff.delay`).
+    public var backoffDelay: UInt64 = 0
+
+    public init(startedAt: UInt64 = 0, restarts: Int = 0, backoffDelay: UInt64 = 0) {
+        self.startedAt = startedAt
+        self.restarts = restarts
+        self.backoffDelay = backoffDelay
+    }
+
+    init(_ values: [String: String]) throws(MonitorError) {
+        func number<T: FixedWidthInteger>(_ name: String, _: T.Type) throws(MonitorError) -> T {
+            guard let text = values[name] else { return 0 }
+            guard let value = T(text), value >= 0 else { throw MonitorError("skiff-monitor: \(name): bad number '\(text)'") }
+            return value
+        }
+        startedAt = try number("--started", UInt64.self)
+        restarts = try number("--restarts", Int.self)
+        backoffDelay = try number("--backoff", UInt64.self)
+    }
+}
+
+/// What skiff-relay hands back once the container's process exited: its wait status, the time
+/// it wrote in the exit file, and the descriptors it kept (the listening sockets, the control
+/// connections). The attach connections are closed by then.
+public struct HandBack: Sendable, Equatable {
+    public var waitStatus: Int32
+    public var finishedAt: String
+    public var attachListener: Int32
+    public var controlListener: Int32
+    public var controls: [Int32]
+
+    public init(waitStatus: Int32, finishedAt: String, attachListener: Int32, controlListener: Int32,
+                controls: [Int32] = []) {
+        self.waitStatus = waitStatus
+        self.finishedAt = finishedAt
+        self.attachListener = attachListener
+        self.controlListener = controlListener
+        self.controls = controls
+    }
+
+    /// nil without `--exited`; the three go together.
+    init?(_ values: [String: String]) throws(MonitorError) {
+        let names = ["--exited", "--finished-at", "--listeners"]
+        let given = names.filter { values[$0] != nil }
+        if given.isEmpty {
+            guard values["--controls"] == nil else { throw MonitorError("skiff-monitor: --controls needs --exited") }
+            return nil
+        }
+        guard given.count == names.count else {
+            throw MonitorError("skiff-monitor: --exited, --finished-at and --listeners go together")
+        }
+        func descriptors(_ name: String) throws(MonitorError) -> [Int32] {
+            guard let text = values[name], !text.isEmpty else { return [] }
+            var fds: [Int32] = []
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let fd = Int32(part), fd >= 0 else {
+                    throw MonitorError("skiff-monitor: \(name): bad descriptor '\(part)'")
+                }
+                fds.append(fd)
+            }
+            return fds
+        }
+        guard let status = Int32(values["--exited"]!) else {
+            throw MonitorError("skiff-monitor: --exited: bad wait status '\(values["--exited"]!)'")
+        }
+        let listeners = try descriptors("--listeners")
+        guard listeners.count == 2 else {
+            throw MonitorError("skiff-monitor: --listeners: two descriptors, attach and ctl")
+        }
+        let finishedAt = values["--finished-at"]!
+        guard !finishedAt.isEmpty else { throw MonitorError("skiff-monitor: --finished-at is empty") }
+        self.init(waitStatus: status, finishedAt: finishedAt, attachListener: listeners[0],
+                  controlListener: listeners[1], controls: try descriptors("--controls"))
     }
 }
 

@@ -21,6 +21,16 @@ public enum RestartPolicy: Sendable, Equatable {
         }
     }
 
+    /// The `--restart` value that parses back to this policy.
+    public var argument: String {
+        switch self {
+        case .no: return "no"
+        case .always: return "always"
+        case .unlessStopped: return "unless-stopped"
+        case .onFailure(let maximum): return maximum == 0 ? "on-failure" : "on-failure:\(maximum)"
+        }
+    }
+
     /// Whether a process that ended with `exitCode` is started again. `restarts`: how many
     /// times this monitor restarted it so far; `stopRequested`: the API stopped or killed it
     /// (no policy restarts that).
@@ -46,6 +56,11 @@ public struct RestartBackoff: Sendable, Equatable {
     public private(set) var delay: UInt64 = 0
 
     public init() {}
+
+    /// A back-off whose last delay was `delay` (carried across skiff-relay).
+    public init(delay: UInt64) {
+        self.delay = min(delay, RestartBackoff.maximum)
+    }
 
     /// The delay before the next restart of a process that ran `ranFor` nanoseconds.
     public mutating func next(ranFor: UInt64) -> UInt64 {

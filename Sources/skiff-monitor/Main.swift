@@ -7,9 +7,15 @@ import Glibc
 
 /// `skiff-monitor`: one per started container, spawned by the service (see docs/containers.md).
 /// It detaches (the service reaps the first process at once), then supervises the container.
+/// skiff-relay execs it again (`--exited ...`) when the container's process exits: that process
+/// is detached already and fd 3 is no sync socket then.
 @main
 enum SkiffMonitor {
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if MonitorOptions.isHandBack(arguments) {
+            exit(Monitor.main(arguments: arguments, sync: -1))
+        }
         let sync: Int32 = fcntl(3, F_GETFD) >= 0 ? 3 : -1
         if sync >= 0 { _ = skiff_monitor_set_cloexec(sync) }
         let pid = skiff_monitor_fork()
@@ -20,6 +26,6 @@ enum SkiffMonitor {
         }
         if pid > 0 { _exit(0) }
         _ = chdir("/")
-        exit(Monitor.main(arguments: Array(CommandLine.arguments.dropFirst()), sync: sync))
+        exit(Monitor.main(arguments: arguments, sync: sync))
     }
 }

@@ -327,6 +327,41 @@ def test_running_is_recorded_and_a_kill_by_signal_exits_137(env):
     assert env.exit_file()["ExitCode"] == 137
 
 
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+@BOTH
+def test_skiff_relay_carries_the_run_in_the_monitors_process_and_hands_back(env):
+    """Once `started`, the monitor's process is skiff-relay (exec keeps the pid: the container's
+    parent and the pid recorded in the row); at the exit skiff-monitor is back and records it."""
+    env.create(["sh", "-c", "read x; echo got $x; exit 7"])
+    _, pid, _ = env.handshake("--stdin", "--restart", "on-failure:1")
+    row = wait_for(lambda: (r := env.row())["state"] == "running" and r, what="running")
+    monitor = row["monitor_pid"]
+    wait_for(lambda: os.path.basename(os.readlink(f"/proc/{monitor}/exe")) == "skiff-relay", what="the relay")
+    assert parent(pid) == monitor
+    attach = connect(os.path.join(env.run_dir, "attach"))
+    attach.sendall(bytes([1 | 2 | 4]) + b"one\n")
+    assert frames(read_all(attach)) == {1: b"got one\n", 2: b""}
+    # Restarted by skiff-monitor, relayed again by skiff-relay, in the same process.
+    row = wait_for(lambda: (r := env.row())["state"] == "running" and r["restart_count"] == 1 and r,
+                   what="the restart")
+    assert row["monitor_pid"] == monitor
+    wait_for(lambda: os.path.basename(os.readlink(f"/proc/{monitor}/exe")) == "skiff-relay", what="the relay")
+    assert parent(row["pid"]) == monitor
+    attach = connect(os.path.join(env.run_dir, "attach"))
+    attach.sendall(bytes([1 | 2 | 4]) + b"two\n")
+    assert frames(read_all(attach)) == {1: b"got two\n", 2: b""}
+    row = env.wait_exited()
+    assert row["state"] == "exited" and row["exit_code"] == 7 and row["restart_count"] == 1
+    assert row["finished_at"] == env.exit_file()["FinishedAt"]
+    assert [r for r in env.log_records() if r[0] == b"stdout"] == [[b"stdout", b"F", b"got one"],
+                                                                   [b"stdout", b"F", b"got two"]]
+    assert sorted(os.listdir(env.run_dir)) == ["exit"]
+
+
 @BOTH
 def test_a_missing_executable_is_reported_and_leaves_nothing(env):
     env.create(["nope"])

@@ -62,6 +62,13 @@ static inline int skiff_monitor_set_cloexec(int fd) {
     return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -errno : 0;
 }
 
+/* Lets `fd` through an exec (the hand-over to skiff-relay). */
+static inline int skiff_monitor_clear_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) return -errno;
+    return 0;
+}
+
 /* TIOCSWINSZ on a pty master. */
 static inline int skiff_monitor_set_winsize(int fd, unsigned short rows, unsigned short cols) {
     struct winsize size;

@@ -1,0 +1,57 @@
+import CLinux
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The hand-over to skiff-relay: one monitor runs per container, and while the container runs
+/// this process only relays bytes. skiff-relay (C, installed beside this program) does that in a
+/// fraction of this program's memory: this process execs it with the descriptors it holds (the
+/// pid stays, so the container stays its child and it stays the subreaper), and it execs this
+/// program back with `--exited` when the container's process has exited (`Monitor.resume`).
+/// docs/containers.md, "The relay", has the command lines.
+extension Monitor {
+    /// Execs skiff-relay for the run that just started; returns only when it cannot (no
+    /// skiff-relay beside this program, or exec failed): the run is then relayed here.
+    func handOverToRelay(startedAt: UInt64) {
+        // The state the relay starts from is a fresh run's: nothing read from clients yet.
+        guard run.stdinPending.isEmpty, !run.closeStdinWhenFlushed, !run.terminalClosed,
+              !clients.contains(where: { $0.isDead || $0.backlog > 0 || $0.inputClosed }),
+              let monitor = Monitor.selfPath() else { return }
+        let relay = Monitor.besideSelf("skiff-relay")
+        guard access(relay, X_OK) == 0 else { return }
+
+        var back = options
+        back.handBack = nil
+        back.runState = RunState(startedAt: startedAt, restarts: restarts, backoffDelay: backoff.delay)
+        var inherited = [log.descriptor, attachListener, controlListener]
+        var argv = [relay, "--pid", String(run.pid), "--monitor", monitor, "--run-dir", options.runDirectory,
+                    "--log-fd", String(log.descriptor), "--attach-fd", String(attachListener),
+                    "--ctl-fd", String(controlListener)]
+        for (name, fd) in [("--stdin-fd", run.stdin), ("--stdout-fd", run.stdout), ("--stderr-fd", run.stderr),
+                           ("--terminal-fd", run.terminal)] where fd >= 0 {
+            argv += [name, String(fd)]
+            inherited.append(fd)
+        }
+        if options.tty { argv.append("--tty") }
+        if options.stdin { argv.append("--stdin") }
+        if options.stdinOnce { argv.append("--stdin-once") }
+        if !clients.isEmpty {
+            argv += ["--clients", clients.map { "\($0.fd):" + ($0.mask.map { String($0.rawValue) } ?? "-") }
+                .joined(separator: ",")]
+            inherited += clients.map(\.fd)
+        }
+        if !controls.isEmpty {
+            argv += ["--controls", controls.map { String($0.fd) }.joined(separator: ",")]
+            inherited += controls.map(\.fd)
+        }
+        argv += ["--"] + back.arguments
+
+        for fd in inherited { _ = skiff_monitor_clear_cloexec(fd) }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        execv(relay, cArgs)
+        // Still here: exec failed. Everything goes back as it was.
+        for p in cArgs { free(p) }
+        for fd in inherited { _ = skiff_monitor_set_cloexec(fd) }
+    }
+}

@@ -1,0 +1,568 @@
+/*
+ * The poll loop of one run (Monitor+Relay.swift's relayUntilExit, drainOutput, closeClients):
+ * output to the log and to attach clients, stdin from them, resize from control clients, SIGCHLD
+ * to find the end.
+ */
+#define _GNU_SOURCE
+#include "relay.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* read(2) retrying EINTR: bytes, 0 at EOF, -errno. */
+static ssize_t read_some(int fd, void *bytes, size_t count) {
+    for (;;) {
+        ssize_t n = read(fd, bytes, count);
+        if (n >= 0) return n;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+/* write(2) of what goes now: bytes, -errno. */
+static ssize_t write_some(int fd, const void *bytes, size_t count) {
+    if (count == 0) return 0;
+    for (;;) {
+        ssize_t n = write(fd, bytes, count);
+        if (n >= 0) return n;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+/* send(2) without SIGPIPE, never blocking: bytes, -errno. */
+static ssize_t send_some(int fd, const void *bytes, size_t count) {
+    for (;;) {
+        ssize_t n = send(fd, bytes, count, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) return n;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+static int poll_retrying(struct pollfd *fds, nfds_t count, int timeout) {
+    for (;;) {
+        int n = poll(fds, count, timeout);
+        if (n >= 0 || errno != EINTR) return n;
+    }
+}
+
+static int accept_one(int listener) {
+    for (;;) {
+        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0 || errno != EINTR) return fd;
+    }
+}
+
+/* Reaps every child that ended (a subreaper: the container's orphans come here); true when the
+ * container's process was among them, with its status. */
+static bool reap(const struct relay *r, int *status) {
+    bool found = false;
+    for (;;) {
+        int st = 0;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) break;
+        if (pid == r->pid) {
+            found = true;
+            *status = st;
+        }
+    }
+    return found;
+}
+
+static void drain_signals(int fd) {
+    struct signalfd_siginfo info;
+    for (;;) {
+        ssize_t n = read(fd, &info, sizeof info);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != (ssize_t)sizeof info) return;
+    }
+}
+
+/* ---- attach clients -------------------------------------------------------------------------- */
+
+static bool client_wants(const struct client *c, enum relay_stream stream) {
+    if (c->mask == MASK_UNKNOWN) return false;
+    return (c->mask & (stream == RELAY_STDOUT ? MASK_STDOUT : MASK_STDERR)) != 0;
+}
+
+/* Queues output and sends what the socket takes now. */
+static void client_enqueue(struct client *c, const unsigned char *bytes, size_t count) {
+    if (c->dead || count == 0) return;
+    size_t sent = 0;
+    if (buffer_length(&c->pending) == 0) {
+        ssize_t n = send_some(c->fd, bytes, count);
+        if (n < 0 && n != -EAGAIN) {
+            c->dead = true;
+            return;
+        }
+        sent = n > 0 ? (size_t)n : 0;
+        if (sent == count) return;
+    }
+    if (buffer_append(&c->pending, bytes + sent, count - sent, RELAY_CLIENT_HARD_LIMIT) != 0) c->dead = true;
+}
+
+/* Sends queued output; true when nothing is left. */
+static bool client_flush(struct client *c) {
+    while (buffer_length(&c->pending) > 0 && !c->dead) {
+        ssize_t n = send_some(c->fd, c->pending.data + c->pending.start, buffer_length(&c->pending));
+        if (n == -EAGAIN) break;
+        if (n <= 0) {
+            c->dead = true;
+            break;
+        }
+        buffer_consume(&c->pending, (size_t)n);
+    }
+    if (c->dead) buffer_free(&c->pending);
+    return buffer_length(&c->pending) == 0;
+}
+
+static void client_close(struct client *c) {
+    /* Fails only when the peer is gone already (ENOTCONN): the close ends it all the same. */
+    (void)shutdown(c->fd, SHUT_RDWR);
+    close_fd(c->fd);
+    c->fd = -1;
+    c->dead = true;
+    buffer_free(&c->pending);
+}
+
+static void accept_clients(struct relay *r) {
+    for (;;) {
+        int fd = accept_one(r->attach_listener);
+        if (fd < 0) return;
+        if (r->client_count >= RELAY_MAX_CLIENTS) {
+            close_fd(fd);
+            continue;
+        }
+        struct client *c = &r->clients[r->client_count++];
+        memset(c, 0, sizeof *c);
+        c->fd = fd;
+        c->mask = MASK_UNKNOWN;
+    }
+}
+
+static void read_mask(struct client *c) {
+    unsigned char byte = 0;
+    ssize_t n = read_some(c->fd, &byte, 1);
+    if (n == 1) {
+        if ((byte & ~7u) == 0) {
+            c->mask = byte;
+        } else {
+            c->dead = true;
+        }
+    } else if (n != -EAGAIN) {
+        c->dead = true;
+    }
+}
+
+/* Where stdin bytes go: the pipe or the pty master; -1 when nowhere. */
+static int stdin_target(const struct relay *r) {
+    if (r->terminal >= 0) return r->terminal_closed ? -1 : r->terminal;
+    return r->stdin_fd;
+}
+
+/* --stdin-once: the container's stdin closes when the client that fed it stops. */
+static void stdin_ended(struct relay *r, const struct client *c) {
+    if (!r->stdin_once || c->mask == MASK_UNKNOWN || (c->mask & MASK_STDIN) == 0) return;
+    r->close_stdin_when_flushed = true;
+}
+
+/* Bytes a client sent after its mask: the container's stdin when it asked for stdin and the
+ * container has one; dropped otherwise. With `all` (it hung up) everything it had sent. */
+static void read_input(struct relay *r, struct client *c, bool all) {
+    do {
+        size_t room = sizeof r->chunk;
+        if (!all) {
+            size_t pending = buffer_length(&r->stdin_pending);
+            size_t left = pending < RELAY_STDIN_BACKLOG_LIMIT ? RELAY_STDIN_BACKLOG_LIMIT - pending : 0;
+            if (left < room) room = left;
+        }
+        if (room == 0) return;
+        ssize_t n = read_some(c->fd, r->chunk, room);
+        if (n > 0) {
+            if ((c->mask & MASK_STDIN) != 0 && r->stdin_open && stdin_target(r) >= 0) {
+                /* Past the hard limit (only a hung-up client's last bytes can get there): dropped. */
+                (void)buffer_append(&r->stdin_pending, r->chunk, (size_t)n, RELAY_STDIN_HARD_LIMIT);
+            }
+            continue;
+        }
+        if (n == 0) {
+            c->input_closed = true;
+            stdin_ended(r, c);
+        } else if (n != -EAGAIN) {
+            c->dead = true;
+            stdin_ended(r, c);
+        }
+        return;
+    } while (all);
+}
+
+static void serve_client(struct relay *r, struct client *c, short revents) {
+    if (revents & POLLOUT) (void)client_flush(c);
+    bool hung_up = (revents & (POLLHUP | POLLERR)) != 0;
+    if ((revents & POLLIN) || hung_up) {
+        if (c->mask == MASK_UNKNOWN) {
+            read_mask(c);
+            if (hung_up) c->dead = true;
+            return;
+        }
+        read_input(r, c, hung_up);
+    }
+    if (hung_up) {
+        /* Gone both ways: its stdin ends too. */
+        stdin_ended(r, c);
+        c->dead = true;
+    }
+}
+
+/* ---- control clients ------------------------------------------------------------------------- */
+
+static void accept_controls(struct relay *r) {
+    for (;;) {
+        int fd = accept_one(r->control_listener);
+        if (fd < 0) return;
+        if (r->control_count >= RELAY_MAX_CLIENTS) {
+            close_fd(fd);
+            continue;
+        }
+        struct control *c = &r->controls[r->control_count++];
+        c->fd = fd;
+        c->dead = false;
+        c->overlong = false;
+        c->length = 0;
+    }
+}
+
+/* A decimal UInt16 as Swift's UInt16(_:) reads it: an optional sign, ASCII digits. */
+static bool parse_u16(const char *text, size_t length, unsigned short *value) {
+    size_t i = 0;
+    bool negative = false;
+    if (length > 0 && (text[0] == '+' || text[0] == '-')) {
+        negative = text[0] == '-';
+        i = 1;
+    }
+    if (i == length) return false;
+    unsigned long v = 0;
+    for (; i < length; i++) {
+        if (text[i] < '0' || text[i] > '9') return false;
+        v = v * 10 + (unsigned long)(text[i] - '0');
+        if (v > 65535) return false;
+    }
+    if (negative && v != 0) return false;
+    *value = (unsigned short)v;
+    return true;
+}
+
+/* `resize <rows> <cols>` (a trailing \r ignored): TIOCSWINSZ on the pty master. */
+static void apply_line(struct relay *r, const char *line, size_t length) {
+    if (length > 0 && line[length - 1] == '\r') length--;
+    const char *words[4];
+    size_t lengths[4];
+    size_t count = 0;
+    size_t i = 0;
+    while (i < length) {
+        while (i < length && line[i] == ' ') i++;
+        if (i == length) break;
+        size_t start = i;
+        while (i < length && line[i] != ' ') i++;
+        if (count == 3) return;
+        words[count] = line + start;
+        lengths[count] = i - start;
+        count++;
+    }
+    unsigned short rows, columns;
+    if (count != 3 || lengths[0] != 6 || memcmp(words[0], "resize", 6) != 0 ||
+        !parse_u16(words[1], lengths[1], &rows) || !parse_u16(words[2], lengths[2], &columns)) {
+        return;
+    }
+    if (r->terminal < 0) return;
+    struct winsize size;
+    memset(&size, 0, sizeof size);
+    size.ws_row = rows;
+    size.ws_col = columns;
+    /* A terminal that went away refuses it (EIO): nothing to resize then. */
+    if (ioctl(r->terminal, TIOCSWINSZ, &size) != 0) return;
+}
+
+static void serve_control(struct relay *r, struct control *c) {
+    char bytes[512];
+    for (;;) {
+        ssize_t n = read_some(c->fd, bytes, sizeof bytes);
+        if (n == -EAGAIN) return;
+        if (n <= 0) {
+            c->dead = true;
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char byte = bytes[i];
+            if (byte == '\n') {
+                if (!c->overlong) apply_line(r, c->line, c->length);
+                c->length = 0;
+                c->overlong = false;
+            } else if (!c->overlong) {
+                c->line[c->length++] = byte;
+                if (c->length > RELAY_CONTROL_LINE_LIMIT) {
+                    c->overlong = true;
+                    c->length = 0;
+                }
+            }
+        }
+    }
+}
+
+static void prune(struct relay *r) {
+    size_t kept = 0;
+    for (size_t i = 0; i < r->client_count; i++) {
+        if (r->clients[i].dead) {
+            if (r->clients[i].fd >= 0) client_close(&r->clients[i]);
+            continue;
+        }
+        if (kept != i) r->clients[kept] = r->clients[i];
+        kept++;
+    }
+    r->client_count = kept;
+    kept = 0;
+    for (size_t i = 0; i < r->control_count; i++) {
+        if (r->controls[i].dead) {
+            close_fd(r->controls[i].fd);
+            continue;
+        }
+        if (kept != i) r->controls[kept] = r->controls[i];
+        kept++;
+    }
+    r->control_count = kept;
+}
+
+/* ---- output and stdin ------------------------------------------------------------------------ */
+
+/* One chunk of the container's output: to the log, then to every client that asked for the
+ * stream (raw with a terminal, else in Docker's 8-byte frames). */
+static void relay_output(struct relay *r, const unsigned char *bytes, size_t count, enum relay_stream stream) {
+    /* A log that cannot be written (a full disk) loses the record; the clients still get it. */
+    (void)log_append(r->log, bytes, count, stream);
+    unsigned char header[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(count >> 24),
+                               (unsigned char)(count >> 16), (unsigned char)(count >> 8), (unsigned char)count};
+    for (size_t i = 0; i < r->client_count; i++) {
+        struct client *c = &r->clients[i];
+        if (!client_wants(c, stream)) continue;
+        if (!r->tty) client_enqueue(c, header, sizeof header);
+        client_enqueue(c, bytes, count);
+    }
+}
+
+/* EOF (pipe) or EIO (pty: the slave side is closed). */
+static void output_ended(struct relay *r, int fd) {
+    if (fd == r->terminal) {
+        r->terminal_closed = true;
+    } else if (fd == r->stdout_fd) {
+        close_fd(fd);
+        r->stdout_fd = -1;
+    } else if (fd == r->stderr_fd) {
+        close_fd(fd);
+        r->stderr_fd = -1;
+    }
+}
+
+static void read_output(struct relay *r, int fd, enum relay_stream stream) {
+    ssize_t n = read_some(fd, r->chunk, sizeof r->chunk);
+    if (n > 0) {
+        relay_output(r, r->chunk, (size_t)n, stream);
+    } else if (n != -EAGAIN) {
+        output_ended(r, fd);
+    }
+}
+
+/* Writes pending client bytes to the container's stdin; closes it after them when asked. */
+static void flush_stdin(struct relay *r) {
+    int target = stdin_target(r);
+    if (target >= 0 && buffer_length(&r->stdin_pending) > 0) {
+        ssize_t n = write_some(target, r->stdin_pending.data + r->stdin_pending.start,
+                               buffer_length(&r->stdin_pending));
+        if (n > 0) {
+            buffer_consume(&r->stdin_pending, (size_t)n);
+        } else if (n != -EAGAIN) {
+            /* The reader is gone (EPIPE): nothing more can be written. */
+            buffer_free(&r->stdin_pending);
+            if (r->terminal < 0 && r->stdin_fd >= 0) {
+                close_fd(r->stdin_fd);
+                r->stdin_fd = -1;
+            }
+        }
+    }
+    if (buffer_length(&r->stdin_pending) == 0 && r->close_stdin_when_flushed && r->terminal < 0 &&
+        r->stdin_fd >= 0) {
+        close_fd(r->stdin_fd);
+        r->stdin_fd = -1;
+    }
+}
+
+/* After the process ended: what is left in the pipes or the pty, until EOF or until nothing
+ * came for 100 ms (a process that outlived it may hold a pipe open), within 2 s. */
+static void drain_output(struct relay *r) {
+    unsigned long long deadline = monotonic_nanos() + 2000000000ULL;
+    while (monotonic_nanos() < deadline) {
+        struct pollfd fds[3];
+        enum relay_stream streams[3];
+        nfds_t count = 0;
+        if (r->stdout_fd >= 0) {
+            fds[count] = (struct pollfd){.fd = r->stdout_fd, .events = POLLIN};
+            streams[count++] = RELAY_STDOUT;
+        }
+        if (r->stderr_fd >= 0) {
+            fds[count] = (struct pollfd){.fd = r->stderr_fd, .events = POLLIN};
+            streams[count++] = RELAY_STDERR;
+        }
+        if (r->terminal >= 0 && !r->terminal_closed) {
+            fds[count] = (struct pollfd){.fd = r->terminal, .events = POLLIN};
+            streams[count++] = RELAY_STDOUT;
+        }
+        if (count == 0 || poll_retrying(fds, count, 100) <= 0) break;
+        for (nfds_t i = 0; i < count; i++) {
+            if (fds[i].revents != 0) read_output(r, fds[i].fd, streams[i]);
+        }
+    }
+}
+
+/* ---- the loop -------------------------------------------------------------------------------- */
+
+enum slot_kind {
+    SLOT_SIGNALS,
+    SLOT_ATTACH_LISTENER,
+    SLOT_CONTROL_LISTENER,
+    SLOT_STDOUT,
+    SLOT_STDERR,
+    SLOT_TERMINAL,
+    SLOT_STDIN,
+    SLOT_CLIENT,
+    SLOT_CONTROL,
+};
+
+struct slot {
+    enum slot_kind kind;
+    size_t index;
+};
+
+#define MAX_SLOTS (7 + 2 * RELAY_MAX_CLIENTS)
+
+struct poll_set {
+    struct pollfd fds[MAX_SLOTS];
+    struct slot slots[MAX_SLOTS];
+    nfds_t count;
+};
+
+static void add(struct poll_set *set, int fd, short events, enum slot_kind kind, size_t index) {
+    set->fds[set->count] = (struct pollfd){.fd = fd, .events = events};
+    set->slots[set->count] = (struct slot){.kind = kind, .index = index};
+    set->count++;
+}
+
+int relay_run(struct relay *r) {
+    int status = 0;
+    bool exited = reap(r, &status);
+    struct poll_set set;
+    while (!exited) {
+        set.count = 0;
+        add(&set, r->signals, POLLIN, SLOT_SIGNALS, 0);
+        add(&set, r->attach_listener, POLLIN, SLOT_ATTACH_LISTENER, 0);
+        add(&set, r->control_listener, POLLIN, SLOT_CONTROL_LISTENER, 0);
+        /* A client this far behind holds the output back (the container then blocks on a full
+         * pipe), as Docker's attach does; nothing piles up here. */
+        bool held = false;
+        for (size_t i = 0; i < r->client_count; i++) {
+            if (buffer_length(&r->clients[i].pending) >= RELAY_CLIENT_BACKLOG_LIMIT) held = true;
+        }
+        if (!held) {
+            if (r->stdout_fd >= 0) add(&set, r->stdout_fd, POLLIN, SLOT_STDOUT, 0);
+            if (r->stderr_fd >= 0) add(&set, r->stderr_fd, POLLIN, SLOT_STDERR, 0);
+        }
+        bool stdin_waiting = buffer_length(&r->stdin_pending) > 0;
+        if (r->terminal >= 0 && !r->terminal_closed) {
+            short events = held ? 0 : POLLIN;
+            if (stdin_waiting) events |= POLLOUT;
+            if (events != 0) add(&set, r->terminal, events, SLOT_TERMINAL, 0);
+        } else if (r->stdin_fd >= 0 && stdin_waiting) {
+            add(&set, r->stdin_fd, POLLOUT, SLOT_STDIN, 0);
+        }
+        bool takes_stdin = buffer_length(&r->stdin_pending) < RELAY_STDIN_BACKLOG_LIMIT;
+        for (size_t i = 0; i < r->client_count; i++) {
+            const struct client *c = &r->clients[i];
+            short events = 0;
+            if (!c->input_closed && (c->mask == MASK_UNKNOWN || takes_stdin)) events |= POLLIN;
+            if (buffer_length(&c->pending) > 0) events |= POLLOUT;
+            add(&set, c->fd, events, SLOT_CLIENT, i);
+        }
+        for (size_t i = 0; i < r->control_count; i++) add(&set, r->controls[i].fd, POLLIN, SLOT_CONTROL, i);
+
+        if (poll_retrying(set.fds, set.count, -1) <= 0) continue;
+        for (nfds_t i = 0; i < set.count; i++) {
+            short revents = set.fds[i].revents;
+            if (revents == 0) continue;
+            switch (set.slots[i].kind) {
+            case SLOT_SIGNALS:
+                drain_signals(r->signals);
+                if (reap(r, &status)) exited = true;
+                break;
+            case SLOT_ATTACH_LISTENER:
+                accept_clients(r);
+                break;
+            case SLOT_CONTROL_LISTENER:
+                accept_controls(r);
+                break;
+            case SLOT_STDOUT:
+                read_output(r, set.fds[i].fd, RELAY_STDOUT);
+                break;
+            case SLOT_STDERR:
+                read_output(r, set.fds[i].fd, RELAY_STDERR);
+                break;
+            case SLOT_TERMINAL:
+                if (revents & (POLLIN | POLLHUP | POLLERR)) read_output(r, r->terminal, RELAY_STDOUT);
+                if (revents & POLLOUT) flush_stdin(r);
+                break;
+            case SLOT_STDIN:
+                flush_stdin(r);
+                break;
+            case SLOT_CLIENT:
+                serve_client(r, &r->clients[set.slots[i].index], revents);
+                break;
+            case SLOT_CONTROL:
+                serve_control(r, &r->controls[set.slots[i].index]);
+                break;
+            }
+        }
+        flush_stdin(r);
+        prune(r);
+    }
+    drain_output(r);
+    return status;
+}
+
+void relay_finish(struct relay *r) {
+    unsigned long long deadline = monotonic_nanos() + 5000000000ULL;
+    while (monotonic_nanos() < deadline) {
+        struct pollfd fds[RELAY_MAX_CLIENTS];
+        nfds_t behind = 0;
+        for (size_t i = 0; i < r->client_count; i++) {
+            struct client *c = &r->clients[i];
+            if (!c->dead && !client_flush(c)) fds[behind++] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
+        }
+        if (behind == 0) break;
+        /* Only a wait: the next round sends, or finds the client dead. */
+        (void)poll_retrying(fds, behind, 100);
+    }
+    for (size_t i = 0; i < r->client_count; i++) {
+        if (r->clients[i].fd >= 0) client_close(&r->clients[i]);
+    }
+    r->client_count = 0;
+    buffer_free(&r->stdin_pending);
+    int *run[] = {&r->stdin_fd, &r->stdout_fd, &r->stderr_fd, &r->terminal};
+    for (size_t i = 0; i < sizeof run / sizeof run[0]; i++) {
+        close_fd(*run[i]);
+        *run[i] = -1;
+    }
+}

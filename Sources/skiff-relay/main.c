@@ -1,0 +1,298 @@
+/*
+ * skiff-relay's command line and the two hand-overs (see relay.h and docs/containers.md).
+ *
+ * skiff-monitor execs it, once the container runs, as
+ *
+ *   skiff-relay --pid PID --monitor PATH --run-dir DIR --log-fd FD --attach-fd FD --ctl-fd FD
+ *               [--stdin-fd FD] [--stdout-fd FD] [--stderr-fd FD] [--terminal-fd FD]
+ *               [--tty] [--stdin] [--stdin-once] [--clients FD:MASK,...] [--controls FD,...]
+ *               -- MONITOR-ARGUMENTS...
+ *
+ * (MASK: 0-7, or `-` for a client whose first byte has not come.) When the container's process
+ * has exited and its output is relayed, it writes `<run-dir>/exit` and execs
+ *
+ *   PATH --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
+ *        MONITOR-ARGUMENTS...
+ *
+ * Every descriptor it is given is made close-on-exec at once; the listening sockets and the
+ * control connections lose that flag again just before the exec back.
+ */
+#define _GNU_SOURCE
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+/* swiftc links every executable with Swift's image registration (swiftrt.o); this program has no
+ * Swift code, so it has nothing to register, and these keep the Swift runtime out of it. */
+void swift_addNewDSOImage(const void *image);
+void swift_addNewDSOImage(const void *image) {
+    (void)image;
+}
+int _swift_backtrace_isThunkFunction(const char *name);
+int _swift_backtrace_isThunkFunction(const char *name) {
+    (void)name;
+    return 0;
+}
+
+static struct relay relay;
+
+struct options {
+    pid_t pid;
+    const char *monitor;
+    const char *run_dir;
+    char **monitor_arguments;
+    int monitor_argument_count;
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) usage(const char *format, ...);
+
+static void usage(const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    (void)fputs("skiff-relay: ", stderr);
+    (void)vfprintf(stderr, format, args);
+    (void)fputc('\n', stderr);
+    va_end(args);
+    exit(2);
+}
+
+/* A decimal in [minimum, maximum]; the whole text. */
+static bool parse_number(const char *text, long minimum, long maximum, long *value) {
+    if (*text == 0) return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || *end != 0 || v < minimum || v > maximum) return false;
+    *value = v;
+    return true;
+}
+
+/* A descriptor this process holds: made close-on-exec and non-blocking. */
+static int adopt_fd(const char *name, const char *text) {
+    long value;
+    if (!parse_number(text, 0, INT_MAX, &value)) usage("%s: not a descriptor: '%s'", name, text);
+    int fd = (int)value;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) usage("%s %d: %s", name, fd, strerror(errno));
+    if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) usage("%s %d: F_SETFD: %s", name, fd, strerror(errno));
+    int status = fcntl(fd, F_GETFL);
+    if (status < 0 || fcntl(fd, F_SETFL, status | O_NONBLOCK) != 0) {
+        usage("%s %d: F_SETFL: %s", name, fd, strerror(errno));
+    }
+    return fd;
+}
+
+/* `FD:MASK,...`; MASK 0-7 or `-`. */
+static void parse_clients(char *text) {
+    for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
+        char *colon = strchr(item, ':');
+        if (colon == NULL) usage("--clients: '%s' is not FD:MASK", item);
+        *colon = 0;
+        const char *mask = colon + 1;
+        if (relay.client_count >= RELAY_MAX_CLIENTS) usage("--clients: more than %d", RELAY_MAX_CLIENTS);
+        struct client *c = &relay.clients[relay.client_count];
+        memset(c, 0, sizeof *c);
+        c->fd = adopt_fd("--clients", item);
+        if (strcmp(mask, "-") == 0) {
+            c->mask = MASK_UNKNOWN;
+        } else {
+            long value;
+            if (!parse_number(mask, 0, 7, &value)) usage("--clients: bad mask '%s'", mask);
+            c->mask = (int)value;
+        }
+        relay.client_count++;
+    }
+}
+
+static void parse_controls(char *text) {
+    for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
+        if (relay.control_count >= RELAY_MAX_CLIENTS) usage("--controls: more than %d", RELAY_MAX_CLIENTS);
+        struct control *c = &relay.controls[relay.control_count++];
+        c->fd = adopt_fd("--controls", item);
+        c->dead = false;
+        c->overlong = false;
+        c->length = 0;
+    }
+}
+
+static void parse(int argc, char **argv, struct options *options) {
+    memset(options, 0, sizeof *options);
+    relay.signals = relay.attach_listener = relay.control_listener = relay.log = -1;
+    relay.stdin_fd = relay.stdout_fd = relay.stderr_fd = relay.terminal = -1;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *name = argv[i];
+        if (strcmp(name, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(name, "--tty") == 0) {
+            relay.tty = true;
+            continue;
+        }
+        if (strcmp(name, "--stdin") == 0) {
+            relay.stdin_open = true;
+            continue;
+        }
+        if (strcmp(name, "--stdin-once") == 0) {
+            relay.stdin_once = true;
+            continue;
+        }
+        if (i + 1 >= argc) usage("%s needs a value", name);
+        char *value = argv[++i];
+        long number;
+        if (strcmp(name, "--pid") == 0) {
+            if (!parse_number(value, 1, INT_MAX, &number)) usage("--pid: bad pid '%s'", value);
+            options->pid = (pid_t)number;
+        } else if (strcmp(name, "--monitor") == 0) {
+            options->monitor = value;
+        } else if (strcmp(name, "--run-dir") == 0) {
+            options->run_dir = value;
+        } else if (strcmp(name, "--log-fd") == 0) {
+            relay.log = adopt_fd(name, value);
+        } else if (strcmp(name, "--attach-fd") == 0) {
+            relay.attach_listener = adopt_fd(name, value);
+        } else if (strcmp(name, "--ctl-fd") == 0) {
+            relay.control_listener = adopt_fd(name, value);
+        } else if (strcmp(name, "--stdin-fd") == 0) {
+            relay.stdin_fd = adopt_fd(name, value);
+        } else if (strcmp(name, "--stdout-fd") == 0) {
+            relay.stdout_fd = adopt_fd(name, value);
+        } else if (strcmp(name, "--stderr-fd") == 0) {
+            relay.stderr_fd = adopt_fd(name, value);
+        } else if (strcmp(name, "--terminal-fd") == 0) {
+            relay.terminal = adopt_fd(name, value);
+        } else if (strcmp(name, "--clients") == 0) {
+            parse_clients(value);
+        } else if (strcmp(name, "--controls") == 0) {
+            parse_controls(value);
+        } else {
+            usage("unknown argument '%s'", name);
+        }
+    }
+    if (options->pid <= 0 || options->monitor == NULL || options->run_dir == NULL || relay.log < 0 ||
+        relay.attach_listener < 0 || relay.control_listener < 0) {
+        usage("--pid, --monitor, --run-dir, --log-fd, --attach-fd and --ctl-fd are required");
+    }
+    relay.pid = options->pid;
+    options->monitor_arguments = argv + i;
+    options->monitor_argument_count = argc - i;
+}
+
+/* SIGCHLD through a signalfd (it stayed blocked across the exec: none is lost), SIGPIPE
+ * ignored, and the subreaper flag (kept across exec; set again in case). */
+static void set_up_signals(void) {
+    sigset_t set;
+    if (sigemptyset(&set) != 0 || sigaddset(&set, SIGCHLD) != 0) usage("sigset: %s", strerror(errno));
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) usage("sigprocmask: %s", strerror(errno));
+    relay.signals = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (relay.signals < 0) usage("signalfd: %s", strerror(errno));
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    if (sigemptyset(&ignore.sa_mask) != 0 || sigaction(SIGPIPE, &ignore, NULL) != 0) {
+        usage("SIGPIPE: %s", strerror(errno));
+    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) usage("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+}
+
+static int clear_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+}
+
+/* Docker's exit code for a wait status: the status, or 128 + the signal. */
+static int exit_code(int status) {
+    unsigned int s = (unsigned int)status;
+    return (s & 0x7fu) == 0 ? (int)((s >> 8) & 0xffu) : 128 + (int)(s & 0x7fu);
+}
+
+/* The exec back did not happen: the exit file is written (the service records the exit from it
+ * when it sees this process gone); the sockets go. */
+static void __attribute__((noreturn)) give_up(const struct options *options, const char *what, int err) {
+    (void)fprintf(stderr, "skiff-relay: %s %s: %s\n", what, options->monitor, strerror(err));
+    close_fd(relay.attach_listener);
+    close_fd(relay.control_listener);
+    const char *names[] = {"attach", "ctl"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof path, "%s/%s", options->run_dir, names[i]);
+        if (n > 0 && (size_t)n < sizeof path && unlink(path) != 0 && errno != ENOENT) {
+            (void)fprintf(stderr, "skiff-relay: unlink %s: %s\n", path, strerror(errno));
+        }
+    }
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    struct options options;
+    parse(argc, argv, &options);
+    set_up_signals();
+
+    int status = relay_run(&relay);
+    relay_finish(&relay);
+
+    struct timespec now;
+    char finished_at[64];
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0 || format_rfc3339_nano(finished_at, sizeof finished_at, &now) != 0) {
+        give_up(&options, "the time for", errno != 0 ? errno : EOVERFLOW);
+    }
+    if (write_exit_file(options.run_dir, exit_code(status), finished_at) != 0) {
+        /* skiff-monitor records the exit in the Store all the same. */
+        (void)fprintf(stderr, "skiff-relay: %s/exit: %s\n", options.run_dir, strerror(errno));
+    }
+    close_fd(relay.log);
+    close_fd(relay.signals);
+
+    /* Back to skiff-monitor with the listening sockets and the control connections. */
+    static char status_text[16], listeners[32], controls[RELAY_MAX_CLIENTS * 12 + 1];
+    int n = snprintf(status_text, sizeof status_text, "%d", status);
+    int m = snprintf(listeners, sizeof listeners, "%d,%d", relay.attach_listener, relay.control_listener);
+    if (n < 0 || (size_t)n >= sizeof status_text || m < 0 || (size_t)m >= sizeof listeners) {
+        give_up(&options, "the arguments for", EOVERFLOW);
+    }
+    if (clear_cloexec(relay.attach_listener) != 0 || clear_cloexec(relay.control_listener) != 0) {
+        give_up(&options, "the listeners for", errno);
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < relay.control_count; i++) {
+        if (clear_cloexec(relay.controls[i].fd) != 0) {
+            close_fd(relay.controls[i].fd);
+            continue;
+        }
+        int k = snprintf(controls + used, sizeof controls - used, "%s%d", used > 0 ? "," : "", relay.controls[i].fd);
+        if (k < 0 || (size_t)k >= sizeof controls - used) give_up(&options, "the arguments for", EOVERFLOW);
+        used += (size_t)k;
+    }
+    /* The program, three named values, --controls and its value, the rest, NULL. */
+    size_t count = 7 + 2 + (size_t)options.monitor_argument_count + 1;
+    char **args = calloc(count, sizeof *args);
+    if (args == NULL) give_up(&options, "the arguments for", ENOMEM);
+    size_t a = 0;
+    args[a++] = (char *)options.monitor;
+    args[a++] = "--exited";
+    args[a++] = status_text;
+    args[a++] = "--finished-at";
+    args[a++] = finished_at;
+    args[a++] = "--listeners";
+    args[a++] = listeners;
+    if (used > 0) {
+        args[a++] = "--controls";
+        args[a++] = controls;
+    }
+    for (int i = 0; i < options.monitor_argument_count; i++) args[a++] = options.monitor_arguments[i];
+    args[a] = NULL;
+    execv(options.monitor, args);
+    give_up(&options, "exec", errno);
+}
