@@ -7,8 +7,9 @@ the same N by conmon (with skiff-runtime as its OCI runtime), and the PSS of eac
 
 skiff-monitor runs as --user (rootless, the default case) and as root; conmon runs as root (its
 rootless mode needs Podman's id-mapped bundle). Build skiff-monitor first:
-`swift build -c release --static-swift-stdlib --product skiff-monitor`; skiff-image (any build,
-default the debug one) makes the Store."""
+`swift build -c release --static-swift-stdlib --product skiff-monitor --product skiff-relay` (the
+monitor execs skiff-relay, found beside it, once the container runs; without it the Swift monitor
+relays); skiff-image (any build, default the debug one) makes the Store."""
 import argparse
 import json
 import os
@@ -78,7 +79,8 @@ def skiff_monitors(user, monitor, copies, workdir):
             row = wait_for(lambda: (r := env.row())["state"] == "running" and r, what="running")
             pids.append(row["monitor_pid"])
         time.sleep(1)
-        report(f"skiff-monitor ({'root' if user.is_root else 'rootless'})", pids)
+        program = os.path.basename(os.readlink(f"/proc/{pids[0]}/exe"))
+        report(f"{program} ({'root' if user.is_root else 'rootless'})", pids)
     finally:
         for env in envs:
             env.cleanup()
@@ -143,6 +145,9 @@ def main():
         bindir = os.path.join(workdir, "bin")
         os.makedirs(bindir)
         shutil.copy2(monitor, os.path.join(bindir, "skiff-monitor"))
+        relay = os.path.join(os.path.dirname(monitor), "skiff-relay")
+        if os.path.exists(relay):
+            shutil.copy2(relay, os.path.join(bindir, "skiff-relay"))
         shutil.copy2(args.image_worker, os.path.join(bindir, "skiff-image"))
         os.chmod(bindir, 0o755)
         try:

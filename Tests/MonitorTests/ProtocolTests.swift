@@ -42,6 +42,18 @@ import Testing
         #expect(delays[11] == 60_000_000_000)
     }
 
+    @Test func goesOnFromADelayCarriedAcrossTheRelay() {
+        var backoff = RestartBackoff(delay: 400_000_000)
+        #expect(backoff.next(ranFor: 0) == 800_000_000)
+        #expect(RestartBackoff(delay: 0) == RestartBackoff())
+    }
+
+    @Test(arguments: [RestartPolicy.no, .always, .unlessStopped, .onFailure(maximumRetries: 0),
+                      .onFailure(maximumRetries: 5)])
+    func policyArgumentParsesBack(policy: RestartPolicy) {
+        #expect(RestartPolicy(parsing: policy.argument) == policy)
+    }
+
     @Test func resetsAfterTenSecondsUp() {
         var backoff = RestartBackoff()
         _ = backoff.next(ranFor: 0)
