@@ -476,6 +476,23 @@ def test_a_client_that_goes_away_mid_stream_does_not_stop_the_monitor(env):
     assert env.log_records()[-1] == [b"stdout", b"F", b"line 19999"]
 
 
+@BOTH
+def test_a_client_that_does_not_read_holds_the_output_back(env):
+    env.create(["sh", "-c", "dd if=/dev/zero bs=65536 count=128 2>/dev/null; echo end >&2"])
+    _, pid, attach = env.handshake(attach_mask=2 | 4)
+    time.sleep(2)
+    # The client took nothing: about 1 MiB waits for it in the monitor, the rest in the container's
+    # pipe (it is blocked there), and the log has no more than what was read.
+    assert alive(pid)
+    assert os.path.getsize(os.path.join(env.bundle, "ctr.log")) < 3 << 20
+    streams = frames(read_all(attach, timeout=60))
+    assert streams[1] == b"\0" * (8 << 20) and streams[2] == b"end\n"
+    assert env.wait_exited()["exit_code"] == 0
+    records = env.log_records()
+    assert sum(len(r[2]) for r in records if r[0] == b"stdout") == 8 << 20
+    assert records[-1] == [b"stderr", b"F", b"end"]
+
+
 # ---- the monitor on its own ------------------------------------------------------------------
 
 SPAWNER = r"""
