@@ -21,7 +21,7 @@ struct MonitorLauncher {
 
     /// Spawns the monitor in a session of its own; returns once its first process has exited
     /// (the monitor carries on in a child of it, nobody's child but init's).
-    init(engine: Engine, record: ContainerRecord, options: StoredRunOptions, paths: ContainerPaths) throws {
+    init(engine: Engine, record: ContainerRecord, options: StoredContainer, paths: ContainerPaths) throws {
         var argv = [MonitorLauncher.path, "--id", record.id, "--bundle", paths.bundle, "--run-dir", paths.run,
                     "--runtime-root", paths.runtimeRoot, "--store", engine.config.skiffRoot,
                     "--image-worker", ImageWorker.path, "--restart", options.restartArgument]
