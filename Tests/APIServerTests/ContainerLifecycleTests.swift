@@ -69,3 +69,13 @@ struct ContainerLifecycleTests {
         #expect(ExitFile.read(path + ".missing") == nil)
     }
 }
+
+struct LabelAnnotationTests {
+    @Test func labelsAreRequestedUnlessDisabled() {
+        let on = ContainerSpec.labelAnnotations(["a": "b"], options: ["type:x_t"], enabled: true)
+        #expect(on["a"] == "b")
+        #expect(on[ContainerSpec.selinuxAnnotation] == #"["type:x_t"]"#)
+        #expect(ContainerSpec.labelAnnotations([:], options: ["disable"], enabled: true).isEmpty)
+        #expect(ContainerSpec.labelAnnotations([:], options: [], enabled: false).isEmpty)
+    }
+}
