@@ -195,8 +195,10 @@ class Store:
         return self.entries(os.path.join(self.root, "containers"))
 
     def run_dirs(self):
-        return {"containers": self.entries(os.path.join(self.run, "containers")),
-                "runtime": self.entries(os.path.join(self.run, "runtime"))}
+        """Entries of <run>/containers and <run>/runtime, leaving out dot-names (the runtime's
+        compiled seccomp cache, .seccomp-cache, is meant to stay)."""
+        return {sub: [e for e in self.entries(os.path.join(self.run, sub)) if not e.startswith(".")]
+                for sub in ("containers", "runtime")}
 
     def rows(self, table="containers", columns="*"):
         path = os.path.join(self.root, "skiff.db")

@@ -84,11 +84,25 @@ def activate(user, skiff_binary, env, listen, idle="1"):
     connection (as the systemd user units do)."""
     os.makedirs(os.path.dirname(listen), exist_ok=True)
     os.chown(os.path.dirname(listen), user.uid, user.gid)
+    # systemd-socket-activate gives the service only the variables named with -E.
+    passed = [arg for name in sorted(set(env) | {"HOME", "USER", "PATH", "XDG_RUNTIME_DIR"}) for arg in ("-E", name)]
     process = subprocess.Popen(
-        user.command(["systemd-socket-activate", "-l", listen, skiff_binary, "service", "--time", idle], env),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        user.command(["systemd-socket-activate", *passed, "-l", listen, skiff_binary, "service", "--time", idle],
+                     env),
+        stdout=subprocess.DEVNULL, stderr=open(listen + ".stderr", "ab"), start_new_session=True)
+    process.stderr_path = listen + ".stderr"
     wait_for(lambda: os.path.exists(listen), 10, what="systemd-socket-activate to listen")
     return process
+
+
+def exits_idle(process, timeout, what):
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with open(process.stderr_path, errors="replace") as f:
+            errors = f.read()
+        raise AssertionError(f"the service did not exit within {timeout} s of idleness (--time 1) {what}; "
+                             f"its stderr: {errors!r}") from None
 
 
 def test_exits_while_no_service_runs_are_recorded_for_the_next_activation(user, workdir, skiff_binary, isolated_env,
@@ -108,7 +122,7 @@ def test_exits_while_no_service_runs_are_recorded_for_the_next_activation(user, 
         zero = cli.out("run", "-d", "--name", "zero", "busybox", "sh", "-c", "sleep 3").strip()
         pids = [int(cli.out("inspect", "-f", "{{.State.Pid}}", name)) for name in ("seven", "zero")]
         # The service idles out (--time 1) while both still run.
-        assert first.wait(timeout=15) == 0, first.stderr.read()
+        assert exits_idle(first, 15, "after starting two containers that still run") == 0
         assert all(alive(pid) for pid in pids), "a container died with the service's idle exit"
         wait_for(lambda: not any(alive(pid) for pid in pids), 15, what="both containers to exit")
         os.unlink(listen)
