@@ -13,7 +13,7 @@ import subprocess
 import time
 
 
-from containerkit import Collector, Docker, Store, alive, children, skiff_run_dir, wait_for
+from containerkit import BOTH, Collector, Docker, Store, alive, children, skiff_run_dir, wait_for
 
 LINES = 150
 
@@ -27,6 +27,7 @@ def sequence_script(lines=LINES, then="sleep 1000"):
 EXPECTED = [f"seq {i}" for i in range(LINES)] + ["done"]
 
 
+@BOTH
 def test_kill_9_of_the_service_loses_no_container_and_no_log_line(engine):
     names = [f"seq{n}" for n in range(5)]
     ids = {name: engine.run_id("--name", name, "busybox", *sequence_script()) for name in names}
@@ -195,6 +196,7 @@ def test_50_parallel_run_rm_from_8_clients_leave_nothing_behind(engine):
     print(f"50 runs through 8 clients: {elapsed:.1f} s")
 
 
+@BOTH
 def test_a_container_whose_monitor_was_killed_is_exited_with_an_unknown_code_and_rm_f_works(engine):
     cid = engine.run_id("--name", "orphan", "busybox", "sleep", "1000")
     pid = engine.pid("orphan")
