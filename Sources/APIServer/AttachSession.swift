@@ -299,17 +299,25 @@ final class AttachSession: HijackSession, @unchecked Sendable {
         guard options.stdout || options.stderr, let reader = try? LogReader(path: options.logPath) else { return true }
         let format = LogFormat(multiplexed: !options.tty, timestamps: false)
         let selection = LogReader.Options(stdout: options.stdout, stderr: options.stderr)
-        guard let records = try? reader.records(selection) else { return true }
+        struct ClientGone: Error {}
         var chunk: [UInt8] = []
-        for record in records {
-            format.append(record, to: &chunk)
-            if chunk.count >= 64 << 10 {
-                guard (try? client.writeAndFlush(client.allocator.buffer(bytes: chunk)).wait()) != nil else { return false }
-                chunk = []
-            }
+        func flush() throws {
+            guard !chunk.isEmpty else { return }
+            guard (try? client.writeAndFlush(client.allocator.buffer(bytes: chunk)).wait()) != nil else { throw ClientGone() }
+            chunk = []
         }
-        if !chunk.isEmpty {
-            guard (try? client.writeAndFlush(client.allocator.buffer(bytes: chunk)).wait()) != nil else { return false }
+        do {
+            try reader.read(selection) { records in
+                for record in records {
+                    format.append(record, to: &chunk)
+                    if chunk.count >= 64 << 10 { try flush() }
+                }
+            }
+            try flush()
+        } catch is ClientGone {
+            return false
+        } catch {
+            return true
         }
         return true
     }

@@ -131,6 +131,13 @@ extension Engine {
         }
     }
 
+    /// Reconciles every row that says running, paused or restarting (for counts).
+    func reconcileAll(_ store: Store) throws {
+        for record in try store.containers() where record.isActive {
+            _ = try reconcile(record, store: store)
+        }
+    }
+
     /// Resolves `input` and reconciles it, under the Store lock.
     func currentContainer(_ input: String) throws -> ContainerRecord {
         try withStore { store in try reconcile(try store.resolveContainer(input), store: store) }

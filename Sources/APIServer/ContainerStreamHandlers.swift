@@ -26,7 +26,7 @@ enum ContainerStreamHandlers {
         let name = request.parameters["id"] ?? ""
         // moby checks the keys before it looks for the container.
         let keys = try DetachKeys(parsing: request.queryValue("detachKeys") ?? "")
-        let record = try engine.withStore { try $0.resolveContainer(name) }
+        let record = try engine.currentContainer(name)
         switch record.state {
         case .paused:
             throw APIError(.conflict, "container \(name) is paused, unpause the container before attach")
@@ -63,7 +63,7 @@ enum ContainerStreamHandlers {
         }
         let since = try StreamTime.query(request, "since")
         let until = request.queryValue("until") == "0" ? nil : try StreamTime.query(request, "until")
-        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .removing || record.state == .dead {
             throw APIError(.conflict, "can not get logs from container which is dead or marked for removal")
         }
@@ -94,7 +94,7 @@ enum ContainerStreamHandlers {
     @Sendable static func resize(_ request: Request, _ engine: Engine) throws -> Response {
         let height = try dimension(request, "h", "height")
         let width = try dimension(request, "w", "width")
-        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        let record = try engine.currentContainer(request.parameters["id"] ?? "")
         let notRunning = APIError(.conflict, "container \(record.id) is not running")
         guard record.state == .running || record.state == .paused else { throw notRunning }
         do {
@@ -195,7 +195,7 @@ final class LogFollower: @unchecked Sendable {
     private func readExisting(_ writer: ResponseWriter) throws {
         guard let reader = try? LogReader(path: path) else { return }
         self.reader = reader
-        try send(try records { try reader.records(options) }, writer)
+        try readAll(reader, options, writer)
     }
 
     private func sendMore(_ writer: ResponseWriter) throws {
@@ -203,13 +203,23 @@ final class LogFollower: @unchecked Sendable {
             // The monitor creates the file when the container starts.
             guard let opened = try? LogReader(path: path) else { return }
             reader = opened
-            try send(try records { try opened.records(LogReader.Options(since: options.since, until: options.until,
-                                                                        stdout: options.stdout, stderr: options.stderr)) },
-                     writer)
+            try readAll(opened, LogReader.Options(since: options.since, until: options.until,
+                                                  stdout: options.stdout, stderr: options.stderr), writer)
             return
         }
         guard let reader else { return }
         try send(try records { try reader.more(options) }, writer)
+    }
+
+    /// The file as it is now, sent in batches (bounded memory for a log of any size).
+    private func readAll(_ reader: LogReader, _ options: LogReader.Options, _ writer: ResponseWriter) throws {
+        do {
+            try reader.read(options) { batch in try send(batch, writer) }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.internalServerError, "reading the log: \(error)")
+        }
     }
 
     private func records(_ read: () throws -> [LogRecord]) throws -> [LogRecord] {

@@ -53,7 +53,8 @@ enum SystemHandlers {
         let host = engine.hostInfo
         let config = engine.config
         let (counts, images, id) = try engine.withStore { store in
-            (try store.containerCounts(), try store.imageCount(), try store.engineID())
+            try engine.reconcileAll(store)
+            return (try store.containerCounts(), try store.imageCount(), try store.engineID())
         }
         var security: [String] = []
         if engine.isRootless { security.append("name=rootless") }
