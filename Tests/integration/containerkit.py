@@ -260,6 +260,16 @@ class Store:
         return points
 
 
+def rfc3339_ns(text):
+    """Nanoseconds since the epoch of a Docker timestamp ("2024-01-01T00:00:00.123456789Z", any
+    number of fraction digits); comparing the strings themselves goes wrong (".1Z" > ".12Z")."""
+    import calendar
+    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z", text)
+    assert match, f"not an RFC 3339 UTC time: {text!r}"
+    seconds = calendar.timegm(tuple(int(g) for g in match.groups()[:6]))
+    return seconds * 10**9 + int((match.group(7) or "0").ljust(9, "0")[:9])
+
+
 def listeners(path):
     """[(pid, command)] of the processes that hold a listening unix socket bound to `path`."""
     out = subprocess.run(["ss", "-xlpH"], capture_output=True, text=True).stdout

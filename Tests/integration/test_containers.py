@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import BOTH, alive, read_lines_until, wait_for
+from containerkit import BOTH, alive, read_lines_until, rfc3339_ns, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -409,7 +409,7 @@ def test_restart(engine):
     assert engine.cli.fmt("again", "{{.State.Status}}") == "running"
     second_pid, second_start = engine.pid("again"), engine.cli.fmt("again", "{{.State.StartedAt}}")
     assert second_pid != first_pid and not alive(first_pid)
-    assert second_start > first_start
+    assert rfc3339_ns(second_start) > rfc3339_ns(first_start)
     wait_for(lambda: engine.cli.out("logs", "again") == "started\nstarted\n", 10, what="second start's output")
     # A restart through the API is not a restart-policy restart.
     assert engine.cli.fmt("again", "{{.RestartCount}}") == "0"

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 
-from containerkit import BOTH, Collector, Docker, Store, alive, children, skiff_run_dir, wait_for
+from containerkit import BOTH, Collector, Docker, Store, alive, children, rfc3339_ns, skiff_run_dir, wait_for
 
 LINES = 150
 
@@ -65,7 +65,7 @@ def test_kill_9_of_the_service_loses_no_container_and_no_log_line(engine):
     assert re.fullmatch(r"Exited \(7\) .* ago", rows["early"][1]), rows["early"]
     state = engine.cli.inspect(early)["State"]
     assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 7, False)
-    assert state["FinishedAt"] > state["StartedAt"] and not state["FinishedAt"].startswith("0001")
+    assert rfc3339_ns(state["FinishedAt"]) > rfc3339_ns(state["StartedAt"]) > 0
 
     # A new `logs -f` picks up where the writer is and follows to the end; nothing was lost.
     again = engine.cli.popen("logs", "-f", "seq0")
@@ -134,7 +134,7 @@ def test_exits_while_no_service_runs_are_recorded_for_the_next_activation(user, 
         assert re.fullmatch(r"Exited \(0\) .* ago", rows["zero"]), rows
         state = json_state(cli, seven)
         assert (state["Status"], state["ExitCode"], state["Running"], state["Pid"]) == ("exited", 7, False, 0)
-        assert state["FinishedAt"] > state["StartedAt"]
+        assert rfc3339_ns(state["FinishedAt"]) > rfc3339_ns(state["StartedAt"]) > 0
         assert json_state(cli, zero)["ExitCode"] == 0
         assert cli.out("wait", "seven") == "7\n"
         assert cli.out("logs", "seven") == "bye\n"
