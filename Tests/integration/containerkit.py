@@ -78,6 +78,7 @@ class Docker:
 
     def __init__(self, user, workdir, socket_path):
         self.user = user
+        self.started = []
         self.env = {"DOCKER_HOST": f"unix://{socket_path}", "DOCKER_CONFIG": f"{workdir}/docker-config"}
 
     def argv(self, *args):
@@ -99,16 +100,34 @@ class Docker:
         return result
 
     def popen(self, *args, **kwargs):
+        """A long-running docker command (logs -f, events) in a session of its own; end it with
+        stop(process) (runuser's pid is not the CLI's: killing only it leaves the CLI running)."""
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
-        return subprocess.Popen(self.argv(*args), start_new_session=True, **kwargs)
+        process = subprocess.Popen(self.argv(*args), start_new_session=True, **kwargs)
+        self.started.append(process)
+        return process
+
+    def stop_all(self):
+        for process in self.started:
+            stop(process)
 
     def inspect(self, name):
         return json.loads(self.out("container", "inspect", name))[0]
 
     def fmt(self, name, template):
         return self.out("container", "inspect", "--format", template, name).rstrip("\n")
+
+
+def stop(process):
+    """Ends a process started in a session of its own, with everything in that session."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=10)
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -375,7 +394,9 @@ class Engine:
 
     def cleanup(self):
         """Removes every container through the API if a service still answers, then ends what is
-        left by pid: this test's monitors and their children, the container processes it saw."""
+        left by pid: this test's monitors and their children, the container processes it saw,
+        and the docker commands it left running."""
+        self.cli.stop_all()
         try:
             if self.service.process.poll() is None:
                 status, listed = self.api.get("/containers/json?all=1")

@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import BOTH, alive, read_lines_until, rfc3339_ns, wait_for
+from containerkit import BOTH, alive, read_lines_until, rfc3339_ns, stop, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -131,8 +131,7 @@ def test_run_detached_and_logs_follow_sees_new_lines(engine):
         engine.cli("kill", "counter")
         assert follow.wait(timeout=10) == 0, follow.stderr.read()
     finally:
-        if follow.poll() is None:
-            follow.kill()
+        stop(follow)
     assert engine.cli.fmt(cid, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
     everything = engine.cli.out("logs", "counter").splitlines()
     assert everything[:len(numbers)] == [f"line {n}" for n in numbers]
@@ -454,8 +453,7 @@ def test_events_with_since_until_and_filters(engine):
         engine.cli("rm", "ev1")
         live = read_lines_until(stream.stdout, lambda lines: "container destroy ev1" in lines, 10)
     finally:
-        stream.kill()
-        stream.wait()
+        stop(stream)
     time.sleep(1.1)
     until = int(time.time())
     expected = ["container create ev1", "container attach ev1", "container start ev1", "container die ev1",
