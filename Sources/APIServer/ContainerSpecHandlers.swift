@@ -120,8 +120,7 @@ struct ContainerListQuery {
         }
         for value in filters.values("status") {
             guard ContainerListQuery.states.contains(value) else {
-                throw APIError(.badRequest, "invalid filter 'status=\(value)': invalid value for state (\(value)): must be one of "
-                               + ContainerListQuery.states.joined(separator: ", "))
+                throw APIError(.badRequest, "invalid filter 'status=\(value)'")
             }
             self.all = true
         }

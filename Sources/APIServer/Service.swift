@@ -56,10 +56,13 @@ public struct Service {
         let pool = BlockingPool(threads: 2)
         let streams = BlockingPool(threads: 8)
         defer {
-            try? group.syncShutdownGracefully()
+            // Requests that wait (container waits) see `stopping` and end; the pools drain
+            // while the event loops still run, since their work completes on them.
+            engine.stopping.withLock { $0 = true }
             pool.shutdown()
             streams.shutdown()
             engine.longPool.shutdown()
+            try? group.syncShutdownGracefully()
         }
 
         let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)

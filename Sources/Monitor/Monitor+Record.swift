@@ -21,10 +21,7 @@ extension Monitor {
 
     /// Event attributes Docker gives container events: name and image (plus what is added).
     static func attributes(_ record: ContainerRecord, _ extra: [String: String] = [:]) -> [String: String] {
-        var attributes = extra
-        attributes["name"] = record.name
-        attributes["image"] = record.imageName.isEmpty ? record.imageID : record.imageName
-        return attributes
+        record.eventAttributes(extra)
     }
 
     /// The process runs: state `running` with its pid, this monitor's pid and start time
