@@ -340,7 +340,9 @@ struct ContainerPlanner {
             privileged: host.privileged, shmSize: host.shmSize, maskedPaths: host.maskedPaths,
             readonlyPaths: host.readonlyPaths,
             seccomp: seccompProfile.map { SeccompSelection.oci($0, capabilities: capabilities) },
-            sysctls: sysctls, annotations: host.annotations, oomScoreAdj: host.oomScoreAdj, mounts: mounts,
+            sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
+                                                                   enabled: settings.labelsEnabled && !host.privileged),
+            oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil))
         let spec = ContainerSpec.build(input)

@@ -44,7 +44,7 @@ enum ContainerLifecycle {
     /// monitor to record `running`. A failed start leaves the row `created` or `exited` with the
     /// error and Docker's exit code (127 not found, 126 not executable), as moby does.
     static func startContainer(_ record: ContainerRecord, engine: Engine) throws {
-        let options = StoredRunOptions(record)
+        let options = try StoredContainer(record)
         let paths = ContainerPaths(engine: engine, id: record.id)
         do {
             try FileSystem.makeDirectories(engine.config.runtimeDirectoryPath + "/containers", mode: 0o700)
@@ -91,7 +91,7 @@ enum ContainerLifecycle {
     }
 
     /// Records a start that failed and throws moby's answer for it.
-    static func failStart(_ record: ContainerRecord, _ message: String, options: StoredRunOptions,
+    static func failStart(_ record: ContainerRecord, _ message: String, options: StoredContainer,
                           engine: Engine) throws -> Never {
         let command = (try? JSONParser.parse(record.config))?["Path"]?.stringValue ?? ""
         var code: Int32 = 128
@@ -155,12 +155,12 @@ enum ContainerLifecycle {
     /// `signal` (else the container's StopSignal) and `t` (else its StopTimeout, else 10 s; -1:
     /// no limit).
     static func stopParameters(_ request: Request, _ record: ContainerRecord) throws -> (Int32, Int) {
-        let options = StoredRunOptions(record)
+        let options = try StoredContainer(record)
         let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? options.stopSignal
         guard let signal = SignalNames.number(name) else {
             throw APIError(.badRequest, "Invalid signal: \(name)")
         }
-        var timeout = options.stopTimeout ?? 10
+        var timeout = options.stopTimeout
         if let t = request.queryValue("t"), !t.isEmpty {
             guard let value = Int(t) else { throw APIError(.badRequest, "invalid value for t: \(t)") }
             timeout = value
@@ -239,7 +239,7 @@ enum ContainerLifecycle {
             throw APIError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
         }
         try engine.withStore { store in
-            if signal == SIGKILL || signal == SignalNames.number(StoredRunOptions(record).stopSignal) {
+            if signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM") {
                 _ = try store.updateContainer(record.id) { $0.stopRequested = true }
             }
             _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,

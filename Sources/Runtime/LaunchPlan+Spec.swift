@@ -67,7 +67,9 @@ extension LaunchPlan {
         }
         rootfsPropagation = try MountOptions.propagation(spec.linux?.rootfsPropagation)
         bindDevices = inUserNamespace
-        let mountLabel = SELinux.isEnabled ? spec.linux?.mountLabel.flatMap { $0.isEmpty ? nil : $0 } : nil
+        let chosen = try LaunchPlan.chosenLabel(spec)
+        let mountLabel = SELinux.isEnabled
+            ? (spec.linux?.mountLabel.flatMap { $0.isEmpty ? nil : $0 } ?? chosen?.mountLabel) : nil
         for (index, mount) in (spec.mounts ?? []).enumerated() {
             if mount.destination == "/" {
                 try useOverlayRoot(mount, index: index)
@@ -97,6 +99,9 @@ extension LaunchPlan {
         sysctls = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
 
         try applyProcess(process, spec: spec, seccompCache: seccompCache, warn: warn)
+        if selinuxExecLabel == nil, SELinux.isEnabled, let label = chosen?.processLabel, !label.isEmpty {
+            selinuxExecLabel = label
+        }
     }
 
     /// The process part of the plan (also what `exec` runs in an existing container).
@@ -148,6 +153,24 @@ extension LaunchPlan {
         self.args = args
         env = process.env ?? []
         terminal = process.terminal ?? false
+    }
+
+    /// The annotation an engine writes when the runtime is to choose the container's SELinux
+    /// labels (Skiff's service does: it has no libselinux): a JSON array of `label=` options.
+    static let selinuxOptionsAnnotation = "run.skiff.selinux-label-options"
+
+    /// The labels chosen for the annotation's options (checked even with SELinux off, so a bad
+    /// option fails the same way on every host); nil without the annotation.
+    static func chosenLabel(_ spec: Spec) throws -> SELinuxLabel? {
+        guard let text = spec.annotations?[selinuxOptionsAnnotation] else { return nil }
+        guard case .array(let items)? = try? JSONParser.parse(text) else {
+            throw RuntimeError(.invalidArgument, "config.json: annotation \(selinuxOptionsAnnotation) is not a JSON array")
+        }
+        let options = items.compactMap { item -> String? in
+            if case .string(let s) = item { return s }
+            return nil
+        }
+        return try SELinuxLabel.forContainer(options: options, inUse: [])
     }
 
     /// A mount on "/" of type overlay is the root file system itself: mounted on `root.path`

@@ -78,6 +78,7 @@ class Docker:
 
     def __init__(self, user, workdir, socket_path):
         self.user = user
+        self.started = []
         self.env = {"DOCKER_HOST": f"unix://{socket_path}", "DOCKER_CONFIG": f"{workdir}/docker-config"}
 
     def argv(self, *args):
@@ -99,16 +100,34 @@ class Docker:
         return result
 
     def popen(self, *args, **kwargs):
+        """A long-running docker command (logs -f, events) in a session of its own; end it with
+        stop(process) (runuser's pid is not the CLI's: killing only it leaves the CLI running)."""
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
-        return subprocess.Popen(self.argv(*args), start_new_session=True, **kwargs)
+        process = subprocess.Popen(self.argv(*args), start_new_session=True, **kwargs)
+        self.started.append(process)
+        return process
+
+    def stop_all(self):
+        for process in self.started:
+            stop(process)
 
     def inspect(self, name):
         return json.loads(self.out("container", "inspect", name))[0]
 
     def fmt(self, name, template):
         return self.out("container", "inspect", "--format", template, name).rstrip("\n")
+
+
+def stop(process):
+    """Ends a process started in a session of its own, with everything in that session."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=10)
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -195,10 +214,10 @@ class Store:
         return self.entries(os.path.join(self.root, "containers"))
 
     def run_dirs(self):
-        """Per-container run directories (the runtime's `.seccomp-cache` of compiled filters is
-        shared state, not a container's)."""
-        return {"containers": self.entries(os.path.join(self.run, "containers")),
-                "runtime": [e for e in self.entries(os.path.join(self.run, "runtime")) if e != ".seccomp-cache"]}
+        """Entries of <run>/containers and <run>/runtime, leaving out dot-names (the runtime's
+        compiled seccomp cache, .seccomp-cache, is meant to stay)."""
+        return {sub: [e for e in self.entries(os.path.join(self.run, sub)) if not e.startswith(".")]
+                for sub in ("containers", "runtime")}
 
     def rows(self, table="containers", columns="*"):
         path = os.path.join(self.root, "skiff.db")
@@ -258,6 +277,16 @@ class Store:
                 if point.startswith(self.workdir) or (self.run and point.startswith(self.run + "/")):
                     points.append(point)
         return points
+
+
+def rfc3339_ns(text):
+    """Nanoseconds since the epoch of a Docker timestamp ("2024-01-01T00:00:00.123456789Z", any
+    number of fraction digits); comparing the strings themselves goes wrong (".1Z" > ".12Z")."""
+    import calendar
+    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z", text)
+    assert match, f"not an RFC 3339 UTC time: {text!r}"
+    seconds = calendar.timegm(tuple(int(g) for g in match.groups()[:6]))
+    return seconds * 10**9 + int((match.group(7) or "0").ljust(9, "0")[:9])
 
 
 def listeners(path):
@@ -365,7 +394,9 @@ class Engine:
 
     def cleanup(self):
         """Removes every container through the API if a service still answers, then ends what is
-        left by pid: this test's monitors and their children, the container processes it saw."""
+        left by pid: this test's monitors and their children, the container processes it saw,
+        and the docker commands it left running."""
+        self.cli.stop_all()
         try:
             if self.service.process.poll() is None:
                 status, listed = self.api.get("/containers/json?all=1")

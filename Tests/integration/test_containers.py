@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import BOTH, alive, read_lines_until, wait_for
+from containerkit import BOTH, alive, read_lines_until, rfc3339_ns, stop, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -131,8 +131,7 @@ def test_run_detached_and_logs_follow_sees_new_lines(engine):
         engine.cli("kill", "counter")
         assert follow.wait(timeout=10) == 0, follow.stderr.read()
     finally:
-        if follow.poll() is None:
-            follow.kill()
+        stop(follow)
     assert engine.cli.fmt(cid, "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
     everything = engine.cli.out("logs", "counter").splitlines()
     assert everything[:len(numbers)] == [f"line {n}" for n in numbers]
@@ -409,7 +408,7 @@ def test_restart(engine):
     assert engine.cli.fmt("again", "{{.State.Status}}") == "running"
     second_pid, second_start = engine.pid("again"), engine.cli.fmt("again", "{{.State.StartedAt}}")
     assert second_pid != first_pid and not alive(first_pid)
-    assert second_start > first_start
+    assert rfc3339_ns(second_start) > rfc3339_ns(first_start)
     wait_for(lambda: engine.cli.out("logs", "again") == "started\nstarted\n", 10, what="second start's output")
     # A restart through the API is not a restart-policy restart.
     assert engine.cli.fmt("again", "{{.RestartCount}}") == "0"
@@ -454,8 +453,7 @@ def test_events_with_since_until_and_filters(engine):
         engine.cli("rm", "ev1")
         live = read_lines_until(stream.stdout, lambda lines: "container destroy ev1" in lines, 10)
     finally:
-        stream.kill()
-        stream.wait()
+        stop(stream)
     time.sleep(1.1)
     until = int(time.time())
     expected = ["container create ev1", "container attach ev1", "container start ev1", "container die ev1",
@@ -473,15 +471,19 @@ def test_events_with_since_until_and_filters(engine):
                           "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}").splitlines()
     assert in_order(past), past
     assert past == [line for line in past if line]
-    die = engine.cli.out("events", "--since", str(since), "--until", str(until), "--filter", "type=container",
-                         "--filter", "event=die", "--filter", "label=k=v", "--format", "{{json .}}").splitlines()
-    assert len(die) == 1, die
-    event = json.loads(die[0])
+    dies = [json.loads(line) for line in engine.cli.out(
+        "events", "--since", str(since), "--until", str(until), "--filter", "type=container", "--filter", "event=die",
+        "--format", "{{json .}}").splitlines()]
+    assert len(dies) == 1, dies
+    event = dies[0]
     assert event["Type"] == "container" and event["Action"] == "die" and event["status"] == "die"
     assert ID.fullmatch(event["id"]) and event["Actor"]["ID"] == event["id"]
     attributes = event["Actor"]["Attributes"]
-    assert (attributes["name"], attributes["image"], attributes["exitCode"], attributes["k"]) == \
-        ("ev1", "busybox", "4", "v")
+    # Docker puts the container's labels into every container event's attributes, die included.
+    assert attributes == {"name": "ev1", "image": "busybox", "exitCode": "4", "k": "v"}, attributes
+    labelled = engine.cli.out("events", "--since", str(since), "--until", str(until), "--filter", "label=k=v",
+                              "--format", "{{.Action}}").split()
+    assert labelled == ["create", "attach", "start", "die", "destroy"], labelled
     assert event["scope"] == "local" and event["timeNano"] // 10**9 == event["time"]
     assert since <= event["time"] <= until
     by_name = engine.cli.out("events", "--since", str(since), "--until", str(until), "--filter", "container=ev1",
