@@ -173,11 +173,14 @@ extension Monitor {
         return String(path[...slash]) + name
     }
 
-    /// This program's path (/proc/self/exe); nil when unreadable.
+    /// This program's path (/proc/self/exe); nil when unreadable. An upgrade that replaced the
+    /// file leaves ` (deleted)` on the link: the path is where the new one is.
     static func selfPath() -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let deleted = " (deleted)"
+        return path.hasSuffix(deleted) ? String(path.dropLast(deleted.count)) : path
     }
 }
