@@ -16,8 +16,10 @@
 
 void close_fd(int fd) {
     if (fd < 0) return;
-    /* On Linux the descriptor is gone even when close reports EINTR or EIO: never retry. */
-    if (close(fd) != 0) return;
+    /* Linux frees the descriptor even when close reports EINTR or EIO, so it is never retried;
+     * and nothing written through these descriptors needs close's report (the exit file's data
+     * is complete once write returned, and it is not fsynced: durable is not asked for). */
+    (void)close(fd);
 }
 
 unsigned long long monotonic_nanos(void) {

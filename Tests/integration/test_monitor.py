@@ -6,6 +6,7 @@ The Store is made by the image worker (`skiff-image sweep` opens it, which runs 
 the container row is then inserted with sqlite3, as the service's create would write it."""
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -299,6 +300,24 @@ def test_output_goes_to_the_log_and_to_an_attach_client_and_the_exit_is_recorded
     assert os.listdir(env.run_dir) == ["exit"]
     assert not os.path.exists(os.path.join(env.runtime_root, env.id))
     assert not alive(pid)
+
+
+@BOTH
+def test_the_log_file_layout(env):
+    """k8s-file: fixed-width UTC time with nine fraction digits, stream, F (full line, its newline
+    dropped) or P (no newline yet), the bytes; empty lines are records too."""
+    env.create(["sh", "-c", "printf 'a\\n\\nb\\nc'; printf 'x\\ny' >&2"])
+    env.handshake()
+    env.wait_exited()
+    with open(os.path.join(env.bundle, "ctr.log"), "rb") as f:
+        lines = f.read().split(b"\n")
+    assert lines[-1] == b""
+    for line in lines[:-1]:
+        assert re.match(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) [FP] ", line), line
+    records = [line[31:] for line in lines[:-1]]
+    assert [r for r in records if r.startswith(b"stdout")] == [b"stdout F a", b"stdout F ", b"stdout F b",
+                                                               b"stdout P c"]
+    assert [r for r in records if r.startswith(b"stderr")] == [b"stderr F x", b"stderr P y"]
 
 
 @BOTH
