@@ -17,12 +17,14 @@ build:
 	swift build -c release --static-swift-stdlib --product skiff
 	swift build -c release --static-swift-stdlib --product skiff-runtime
 	swift build -c release --static-swift-stdlib --product skiff-image
+	swift build -c release --static-swift-stdlib --product skiff-monitor
 
 ## Binary to $(PREFIX)/bin, systemd user units to $(PREFIX)/lib/systemd/user.
 install: build
 	install -D -m 0755 .build/release/skiff $(DESTDIR)$(PREFIX)/bin/skiff
 	install -D -m 0755 .build/release/skiff-runtime $(DESTDIR)$(PREFIX)/bin/skiff-runtime
 	install -D -m 0755 .build/release/skiff-image $(DESTDIR)$(PREFIX)/bin/skiff-image
+	install -D -m 0755 .build/release/skiff-monitor $(DESTDIR)$(PREFIX)/bin/skiff-monitor
 	install -D -m 0644 share/seccomp.json $(DESTDIR)$(PREFIX)/share/skiff/seccomp.json
 	install -D -m 0644 systemd/skiff.socket $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.socket
 	sed 's|/usr/local/bin/skiff|$(PREFIX)/bin/skiff|' systemd/skiff.service > skiff.service.tmp

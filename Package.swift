@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "skiff", targets: ["skiff"]),
         .executable(name: "skiff-runtime", targets: ["skiff-runtime"]),
         .executable(name: "skiff-image", targets: ["skiff-image"]),
+        .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -68,6 +69,11 @@ let package = Package(
         // The image worker the service spawns for pull, push, load, import, save and layer
         // removal: it enters the user's namespace (rootless) so layers keep their owners.
         .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "Runtime", "Store", "Config", "CLinux"]),
+        // The per-container supervisor (conmon's role): creates the container in-process, relays
+        // its output and stdin, records its exit, restarts or removes it. No NIO, no Foundation:
+        // one copy runs per container.
+        .target(name: "Monitor", dependencies: ["Runtime", "Store", "ContainerLogs", "Platform", "CLinux"]),
+        .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "CLinux"]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
@@ -77,6 +83,7 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib", "CZstd"]),
         .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
         .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "Config",

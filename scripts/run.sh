@@ -8,6 +8,8 @@ bash scripts/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff
 # The image routes run skiff-image (beside skiff) for pull, push, load and import.
 swift build -c release --static-swift-stdlib --product skiff-image
+# Container start runs skiff-monitor (beside skiff), one per running container.
+swift build -c release --static-swift-stdlib --product skiff-monitor
 if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ]; then
     export XDG_RUNTIME_DIR=/run/user/$(id -u)
 fi

@@ -464,10 +464,42 @@ static void load_seccomp(const struct skiff_child_config *c) {
     CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), SKIFF_STEP_SECCOMP, -1, "");
 }
 
+/* The caller's descriptors as 0, 1 and 2. Copied above 2 first, so that a descriptor already
+ * in 0-2 is not overwritten before it is used; dup2 leaves the copies without close-on-exec. */
+static void set_stdio(const struct skiff_child_config *c) {
+    int copies[3];
+    for (int i = 0; i < 3; i++) {
+        copies[i] = fcntl(c->stdio_fds[i], F_DUPFD_CLOEXEC, 3);
+        if (copies[i] < 0) fail(SKIFF_STEP_STDIO, errno, i, "dup");
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK(dup2(copies[i], i), SKIFF_STEP_STDIO, i, "dup2");
+        close(copies[i]);
+    }
+}
+
+/* A creator that blocks or ignores signals (a monitor blocks SIGCHLD for its signalfd and
+ * ignores SIGPIPE) must not hand that on: both survive execve. */
+static void reset_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        struct sigaction old;
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN) (void)sigaction(sig, &dfl, NULL);
+    }
+}
+
 static void __attribute__((noreturn)) child_main(const struct skiff_child_config *c) {
     sync_fd = c->sync_fd;
     /* Until the container is created, it dies with its creator. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    reset_signals();
+    if (c->set_stdio) set_stdio(c);
     /* While dumpable, /proc/self belongs to us: set the OOM score now (raising it needs no
      * privilege; lowering it needs CAP_SYS_RESOURCE, as anywhere). */
     if (c->set_oom_score_adj) {

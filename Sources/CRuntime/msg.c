@@ -122,6 +122,7 @@ const char *skiff_step_name(int step) {
     case SKIFF_STEP_TERMINAL: return "set up terminal";
     case SKIFF_STEP_SYSCTL: return "set sysctl";
     case SKIFF_STEP_NETWORK: return "bring up loopback";
+    case SKIFF_STEP_STDIO: return "set up stdio";
     default: return "set up";
     }
 }

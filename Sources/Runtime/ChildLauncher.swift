@@ -59,6 +59,8 @@ struct LaunchPlan {
     var forceRootfsCopy = false
     /// Wait on this fifo for `start`; nil: exec as soon as set up.
     var startFifo: String?
+    /// The process's standard input, output and error; nil: this process's own 0, 1 and 2.
+    var stdio: (Int32, Int32, Int32)?
     var joinsPidNamespace: Bool { join.contains { $0.type == Int32(SKIFF_CLONE_NEWPID) } }
 }
 
@@ -174,6 +176,10 @@ enum ChildLauncher {
         config.cwd = strings.add(plan.cwd)
         config.start_fifo_fd = fifoFD
         config.terminal = plan.terminal ? 1 : 0
+        if let stdio = plan.stdio {
+            config.set_stdio = 1
+            config.stdio_fds = stdio
+        }
 
         let pid: pid_t = mounts.withUnsafeBufferPointer { mountsPointer in
             rlimits.withUnsafeBufferPointer { rlimitsPointer in

@@ -52,14 +52,17 @@ public struct Container: Sendable {
 
     /// `waitForStart`: the process waits on exec.fifo for `start` (create); without it, it execs
     /// as soon as it is set up (run).
+    /// `stdio`: the process's 0, 1 and 2 (else this process's own); with it, a terminal's master
+    /// stays with the caller (`LaunchedChild.consoleMaster`) instead of going to a console socket.
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
-                     warn: (String) -> Void) throws -> LaunchedChild {
+                     stdio: ProcessIO? = nil, warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.load(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, warn: warn)
-        if plan.terminal && consoleSocket == nil {
+        if plan.terminal && consoleSocket == nil && stdio == nil {
             throw RuntimeError(.invalidArgument, "create \(id): process.terminal needs --console-socket")
         }
+        if let stdio { plan.stdio = (stdio.stdin, stdio.stdout, stdio.stderr) }
 
         try makeDirectory(root, mode: 0o700)
         guard mkdir(directory.path, 0o700) == 0 else {
@@ -87,7 +90,7 @@ public struct Container: Sendable {
                 try RootfsCopy.apply(plan, id: "create \(id)")
                 plan.rootfsFSType = nil
             }
-            let child: LaunchedChild
+            var child: LaunchedChild
             do {
                 child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
             } catch let error as RuntimeError where plan.rootfsFSType == "overlay" && RootfsCopy.isUnavailable(error) {
@@ -97,9 +100,9 @@ public struct Container: Sendable {
                 child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
             }
             do {
-                if let master = child.consoleMaster {
+                if let master = child.consoleMaster, let consoleSocket {
                     defer { close(master) }
-                    try Container.sendConsole(master, to: consoleSocket!, id: id)
+                    try Container.sendConsole(master, to: consoleSocket, id: id)
                 }
                 guard let info = ProcessInfo.stat(child.pid) else {
                     throw RuntimeError(.system, "create \(id): the container process exited during set-up")
@@ -113,9 +116,13 @@ public struct Container: Sendable {
                 }
             } catch {
                 Glibc.kill(child.pid, SIGKILL)
+                var status: Int32 = 0
+                _ = waitpid(child.pid, &status, 0)
                 close(child.sync)
+                if let master = child.consoleMaster, consoleSocket == nil { close(master) }
                 throw error
             }
+            if consoleSocket != nil { child.consoleMaster = nil }
             return child
         } catch {
             FileIO.removeTree(directory.path)

@@ -26,6 +26,8 @@ enum SkiffImage {
           pull   --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           push   --image ID --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           sweep                                       remove layers and blobs nothing uses
+          remove-container ID                         remove <root>/containers/ID (its upper/ holds
+                                                      files of sub-ids: run it with --userns rootless)
         Every command takes --max-layer-size BYTES (default 32 GiB): the most a layer may expand to.
         Registry credentials come from $SKIFF_REGISTRY_AUTH (Docker's X-Registry-Auth) or the
         user's auth.json.
@@ -36,6 +38,10 @@ enum SkiffImage {
         do {
             let options = try Options(arguments)
             if options.flag("--userns") { try UserNamespace.enterIfNeeded() }
+            if options.command == "remove-container" {
+                try ContainerRemoval.remove(options)
+                return
+            }
             let worker = try Worker(options: options)
             switch options.command {
             case "load": try worker.load()
@@ -95,6 +101,8 @@ struct Options {
     var command: String
     var values: [(String, String)] = []
     var flags: Set<String> = []
+    /// Arguments that are not options (only `remove-container` takes one).
+    var positional: [String] = []
 
     static let booleans: Set<String> = ["--userns", "--quiet", "--insecure"]
 
@@ -104,7 +112,12 @@ struct Options {
         var i = 1
         while i < arguments.count {
             let name = arguments[i]
-            guard name.hasPrefix("--") else { throw WorkerError(400, "skiff-image: unexpected argument '\(name)'") }
+            guard name.hasPrefix("--") else {
+                guard first == "remove-container" else { throw WorkerError(400, "skiff-image: unexpected argument '\(name)'") }
+                positional.append(name)
+                i += 1
+                continue
+            }
             if Options.booleans.contains(name) {
                 flags.insert(name)
                 i += 1

@@ -73,8 +73,9 @@ def skiff_binary():
     target = os.path.join(directory, "skiff")
     shutil.copy2(source, target)
     os.chmod(target, 0o755)
-    # skiff-runtime and skiff-image live beside skiff (`skiff runtime` and the image routes run them).
-    for helper in ("skiff-runtime", "skiff-image"):
+    # skiff-runtime, skiff-image and skiff-monitor live beside skiff (`skiff runtime`, the image
+    # routes and container start run them).
+    for helper in ("skiff-runtime", "skiff-image", "skiff-monitor"):
         path = os.path.join(os.path.dirname(source), helper)
         if os.path.exists(path):
             shutil.copy2(path, os.path.join(directory, helper))

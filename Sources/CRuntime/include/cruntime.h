@@ -65,6 +65,7 @@ enum skiff_step {
     SKIFF_STEP_TERMINAL,
     SKIFF_STEP_SYSCTL,
     SKIFF_STEP_NETWORK,
+    SKIFF_STEP_STDIO,
 };
 
 struct skiff_msg {
@@ -150,6 +151,8 @@ struct skiff_child_config {
     int join_pid_namespace;        /* setns joined a pid namespace: fork once more */
     int unshare_after_join;        /* clone_flags are unshared after the setns calls (a joined user
                                     * namespace must own them); a new pid namespace then forks */
+    int set_stdio;                 /* 1: stdio_fds become the process's 0, 1 and 2 (0: inherit) */
+    int stdio_fds[3];
 };
 
 /* Clones the container's first process. Returns its pid (in the parent's pid namespace), or

@@ -1,0 +1,169 @@
+import CLinux
+import Platform
+import Runtime
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the monitor writes down: the Store row, events, the exit file; and `--auto-remove`.
+/// The Store is opened for each write and closed again (no SQLite cache kept between runs).
+extension Monitor {
+    func withStore<T>(_ body: (Store) throws -> T) -> T? {
+        guard let store = try? Store(root: options.store) else { return nil }
+        return try? body(store)
+    }
+
+    static func now() -> String {
+        Timestamp.rfc3339Nano(Timestamp.now(), utc: true)
+    }
+
+    /// Event attributes Docker gives container events: name and image (plus what is added).
+    static func attributes(_ record: ContainerRecord, _ extra: [String: String] = [:]) -> [String: String] {
+        var attributes = extra
+        attributes["name"] = record.name
+        attributes["image"] = record.imageName.isEmpty ? record.imageID : record.imageName
+        return attributes
+    }
+
+    /// The process runs: state `running` with its pid, this monitor's pid and start time
+    /// (for the service's liveness check), StartedAt; on a restart, RestartCount + 1 and a
+    /// `restart` event.
+    func recordRunning(restarted: Bool) {
+        let pid = run.pid
+        let monitorPID = getpid()
+        let monitorStart = Sys.startTime(of: monitorPID)
+        let startedAt = Monitor.now()
+        _ = withStore { store in
+            let record = try store.updateContainer(options.id) { r in
+                r.state = .running
+                r.pid = pid
+                r.monitorPID = monitorPID
+                r.monitorStartTime = monitorStart
+                r.startedAt = startedAt
+                r.exitCode = 0
+                r.oomKilled = false
+                r.error = ""
+                if restarted { r.restartCount += 1 }
+            }
+            if restarted {
+                try store.addEvent(type: "container", action: "restart", actorID: options.id,
+                                   attributes: Monitor.attributes(record))
+            }
+        }
+    }
+
+    /// The process ended with `code`: the exit file, then the row (`exited`, or `restarting`
+    /// when the policy restarts it and no stop was asked for) and a `die` event. Returns whether
+    /// to restart.
+    func recordExit(code: Int32, error: String = "") -> Bool {
+        let finishedAt = Monitor.now()
+        writeExitFile(code: code, finishedAt: finishedAt)
+        let policy = options.autoRemove ? RestartPolicy.no : options.restart
+        let restarts = self.restarts
+        let restart = withStore { store -> Bool in
+            var restart = false
+            let record = try store.updateContainer(options.id) { r in
+                restart = error.isEmpty
+                    && policy.shouldRestart(exitCode: code, restarts: restarts, stopRequested: r.stopRequested)
+                r.state = restart ? .restarting : .exited
+                r.pid = 0
+                r.exitCode = code
+                r.finishedAt = finishedAt
+                r.oomKilled = false
+                r.error = error
+            }
+            try store.addEvent(type: "container", action: "die", actorID: options.id,
+                               attributes: Monitor.attributes(record, ["exitCode": String(code)]))
+            return restart
+        }
+        return restart ?? false
+    }
+
+    /// After the back-off: the row is still there, still `restarting`, and nobody asked for a stop.
+    func stillWantsRestart() -> Bool {
+        withStore { store in
+            guard let record = try store.container(id: options.id) else { return false }
+            return record.state == .restarting && !record.stopRequested
+        } ?? false
+    }
+
+    /// A restart that could not create or start the process: recorded as an exit with the
+    /// runtime's message (127: not found, 126: not executable, 125 otherwise, as Docker does).
+    func recordFailedRestart(_ error: any Error) {
+        var code: Int32 = 125
+        var message = "\(error)"
+        if let error = error as? RuntimeError {
+            message = error.message(withoutContext: options.id)
+            if error.code == .notFound { code = 127 }
+            if error.code == .permissionDenied { code = 126 }
+        }
+        _ = recordExit(code: code, error: message)
+    }
+
+    /// `{"ExitCode":N,"FinishedAt":"...","OOMKilled":false}`, atomically.
+    func writeExitFile(code: Int32, finishedAt: String) {
+        let json = JSON.object([JSON.Member("ExitCode", .int(Int64(code))),
+                                JSON.Member("FinishedAt", .string(finishedAt)),
+                                JSON.Member("OOMKilled", .bool(false))])
+        try? FileSystem.writeAtomically(options.exitPath, json.bytes, mode: 0o600, durable: false)
+    }
+
+    // MARK: - --auto-remove
+
+    /// Removes the container: its tree (by `skiff-image remove-container`, inside the user
+    /// namespace when rootless, since upper/ holds files of sub-ids), the run directory, the row,
+    /// and a `destroy` event.
+    func removeContainer() {
+        let tree = options.bundle
+        if !runImageWorker(["remove-container", "--root", options.store, options.id]) {
+            FileSystem.removeTree(tree)
+        }
+        removeRunDirectory()
+        _ = withStore { store in
+            let record = try store.container(id: options.id)
+            if try store.deleteContainer(options.id), let record {
+                try store.addEvent(type: "container", action: "destroy", actorID: options.id,
+                                   attributes: Monitor.attributes(record))
+            }
+        }
+    }
+
+    /// Runs `skiff-image [--userns] ARGS` and waits; true when it succeeded.
+    func runImageWorker(_ arguments: [String]) -> Bool {
+        let worker = options.imageWorker ?? Monitor.besideSelf("skiff-image")
+        var argv = [worker] + arguments
+        if getuid() != 0 { argv.insert("--userns", at: 2) }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, worker, nil, &attributes, cArgs, environ) == 0 else { return false }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return false }
+        }
+        return status == 0
+    }
+
+    /// A program installed beside this one.
+    static func besideSelf(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return name }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return name }
+        return String(path[...slash]) + name
+    }
+}

@@ -1,0 +1,285 @@
+import CLinux
+import ContainerLogs
+import Platform
+import Runtime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The per-container supervisor (conmon's role): the container's parent. It creates and starts
+/// the container through the Runtime, relays its output to the log file and to attach clients,
+/// feeds it stdin, resizes its terminal, and records how it ended (exit file, Store), then
+/// restarts or removes it as asked. One thread, one poll loop.
+public final class Monitor {
+    let options: MonitorOptions
+    let container: Container
+    /// The service's end of the sync socket (fd 3) until `started` or `error`; -1 after.
+    var sync: Int32
+    let log: LogWriter
+    let signals: Int32
+    var attachListener: Int32 = -1
+    var controlListener: Int32 = -1
+    var clients: [AttachClient] = []
+    var controls: [ControlClient] = []
+    /// The current run's process and descriptors.
+    var run = RunIO()
+    /// Restarts done by this monitor (on-failure's limit counts these).
+    var restarts = 0
+    var backoff = RestartBackoff()
+
+    /// Output read per call; attach clients that are this far behind stop the reading.
+    static let chunk = 16 << 10
+    static let clientBacklogLimit = 1 << 20
+    static let stdinBacklogLimit = 64 << 10
+
+    init(options: MonitorOptions, sync: Int32, signals: Int32) throws {
+        self.options = options
+        self.sync = sync
+        self.signals = signals
+        do {
+            container = try Container(id: options.id, root: options.runtimeRoot)
+        } catch {
+            throw MonitorError("\(error)")
+        }
+        do {
+            log = try LogWriter(path: options.logPath)
+        } catch {
+            throw MonitorError("\(error)")
+        }
+    }
+
+    // MARK: - Entry point
+
+    /// Runs the monitor in this (already detached) process; returns the exit status.
+    public static func main(arguments: [String], sync: Int32) -> Int32 {
+        let options: MonitorOptions
+        do {
+            options = try MonitorOptions(parsing: arguments)
+        } catch {
+            send(.error(error.message), on: sync)
+            return 2
+        }
+        _ = skiff_monitor_set_subreaper()
+        skiff_monitor_ignore_sigpipe()
+        let wanted: [Int32] = [SIGCHLD]
+        let signals = skiff_monitor_signalfd(wanted, Int32(wanted.count))
+        guard signals >= 0 else {
+            send(.error("signalfd: \(errnoText(-signals))"), on: sync)
+            return 1
+        }
+        let monitor: Monitor
+        do {
+            monitor = try Monitor(options: options, sync: sync, signals: signals)
+        } catch {
+            send(.error("\(error)"), on: sync)
+            return 1
+        }
+        return monitor.supervise()
+    }
+
+    /// The whole life: create, handshake, start, relay, record, restart or remove.
+    func supervise() -> Int32 {
+        do {
+            try FileSystem.makeDirectories(options.runDirectory, mode: 0o700)
+            unlink(options.exitPath)
+            attachListener = try Listener.listen(directory: options.runDirectory, name: "attach")
+            controlListener = try Listener.listen(directory: options.runDirectory, name: "ctl")
+        } catch {
+            reportFailure("\(error)")
+            removeRunDirectory()
+            return 1
+        }
+
+        // Created, then told to start.
+        let created: CreatedProcess
+        do {
+            created = try create()
+        } catch {
+            reportFailure(error)
+            removeRunDirectory()
+            return 1
+        }
+        Monitor.send(.created(pid: created.pid), on: sync)
+        guard waitForStart() else {
+            // The service went away (or said something else): nobody will start this container.
+            container.abandon(created)
+            closeRun()
+            removeRunDirectory()
+            return 1
+        }
+        acceptQueuedClients()
+        do {
+            try container.start(created)
+        } catch {
+            reportFailure(error)
+            container.abandon(created)
+            closeRun()
+            removeRunDirectory()
+            return 1
+        }
+        recordRunning(restarted: false)
+        Monitor.send(.started, on: sync)
+        close(sync)
+        sync = -1
+
+        while true {
+            let startedAt = Timestamp.monotonicNanos()
+            let status = relayUntilExit()
+            let code = exitCode(waitStatus: status)
+            finishRun()
+            let restart = recordExit(code: code)
+            container.removeState()
+            guard restart else { break }
+            let delay = backoff.next(ranFor: Timestamp.monotonicNanos() &- startedAt)
+            Sys.sleep(nanoseconds: delay)
+            guard stillWantsRestart() else { break }
+            restarts += 1
+            do {
+                let created = try create()
+                acceptQueuedClients()
+                do {
+                    try container.start(created)
+                } catch {
+                    container.abandon(created)
+                    throw error
+                }
+            } catch {
+                closeRun()
+                recordFailedRestart(error)
+                break
+            }
+            unlink(options.exitPath)
+            recordRunning(restarted: true)
+        }
+
+        close(attachListener)
+        close(controlListener)
+        if options.autoRemove {
+            removeContainer()
+        } else {
+            unlink(options.runDirectory + "/attach")
+            unlink(options.runDirectory + "/ctl")
+        }
+        return 0
+    }
+
+    // MARK: - Create and start
+
+    /// Creates the container with fresh stdio: pipes (stdin only with --stdin), or the pty.
+    func create() throws -> CreatedProcess {
+        let null = try Sys.openDevNull()
+        defer { close(null) }
+        var io = ProcessIO(stdin: null, stdout: null, stderr: null)
+        var childEnds: [Int32] = []
+        defer { for fd in childEnds { close(fd) } }
+        var next = RunIO()
+        if !options.tty {
+            if options.stdin {
+                let p = try Sys.pipe()
+                io.stdin = p.read
+                childEnds.append(p.read)
+                next.stdin = p.write
+            }
+            let out = try Sys.pipe()
+            childEnds.append(out.write)
+            io.stdout = out.write
+            next.stdout = out.read
+            let err = try Sys.pipe()
+            childEnds.append(err.write)
+            io.stderr = err.write
+            next.stderr = err.read
+        }
+        let created: CreatedProcess
+        do {
+            created = try container.create(bundle: options.bundle, stdio: io)
+        } catch {
+            next.closeAll()
+            throw error
+        }
+        if let master = created.terminal {
+            next.terminal = master
+            _ = skiff_monitor_set_cloexec(master)
+        }
+        for fd in [next.stdin, next.stdout, next.stderr, next.terminal] where fd >= 0 {
+            _ = skiff_monitor_set_nonblocking(fd)
+        }
+        next.pid = created.pid
+        run = next
+        return created
+    }
+
+    /// Waits for `start` on the sync socket; false on EOF or anything else.
+    func waitForStart() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { skiff_monitor_recv(sync, $0.baseAddress, $0.count) }
+        guard n > 0 else { return false }
+        return SyncMessage(text: String(decoding: buffer[0..<n], as: UTF8.self)) == .start
+    }
+
+    /// `error <message>` to the service, while it listens.
+    func reportFailure(_ error: any Error) {
+        let message: String
+        if let error = error as? RuntimeError {
+            message = error.message(withoutContext: options.id)
+        } else {
+            message = "\(error)"
+        }
+        reportFailure(message)
+    }
+
+    func reportFailure(_ message: String) {
+        guard sync >= 0 else { return }
+        Monitor.send(.error(message), on: sync)
+        close(sync)
+        sync = -1
+    }
+
+    static func send(_ message: SyncMessage, on fd: Int32) {
+        guard fd >= 0 else { return }
+        let bytes = Array(message.text.utf8)
+        _ = bytes.withUnsafeBytes { skiff_monitor_send(fd, $0.baseAddress, $0.count) }
+    }
+
+    // MARK: - Files
+
+    func removeRunDirectory() {
+        FileSystem.removeTree(options.runDirectory)
+    }
+
+    /// Closes the run's descriptors (the process is gone or abandoned).
+    func closeRun() {
+        run.closeAll()
+        run = RunIO()
+    }
+}
+
+/// The descriptors of one run of the container's process, on the monitor's side.
+struct RunIO {
+    var pid: Int32 = 0
+    /// Write end of the container's stdin pipe (-1: none, or closed).
+    var stdin: Int32 = -1
+    /// Read ends of its stdout and stderr pipes (-1 once at EOF).
+    var stdout: Int32 = -1
+    var stderr: Int32 = -1
+    /// The pty master (output, and stdin); -1 without a terminal.
+    var terminal: Int32 = -1
+    /// The master reported EIO (the slave side is closed): no more polling it for input.
+    var terminalClosed = false
+    /// Client bytes not yet written to the container's stdin.
+    var stdinPending: [UInt8] = []
+    /// Close stdin once `stdinPending` is written (--stdin-once).
+    var closeStdinWhenFlushed = false
+
+    /// Where stdin bytes go: the pipe or the pty master.
+    var stdinTarget: Int32 { terminal >= 0 ? (terminalClosed ? -1 : terminal) : stdin }
+
+    mutating func closeAll() {
+        for fd in [stdin, stdout, stderr, terminal] where fd >= 0 { close(fd) }
+        stdin = -1
+        stdout = -1
+        stderr = -1
+        terminal = -1
+        stdinPending = []
+    }
+}
