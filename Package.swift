@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "ContainerLogs", dependencies: ["Platform"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "Images", "CLinux", "Platform",
+            "Config", "Store", "Images", "CLinux", "Platform", "ContainerLogs",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

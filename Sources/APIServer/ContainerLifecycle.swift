@@ -19,7 +19,7 @@ enum ContainerLifecycle {
             Route("POST", "/containers/{id}/unpause", "ContainerUnpause", blocking: true, unpause),
             Route("POST", "/containers/{id}/rename", "ContainerRename", blocking: true, rename),
             Route("GET", "/containers/{id}/top", "ContainerTop", blocking: true, top),
-            Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, ContainerWaiter.handle),
+            Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, long: true, ContainerWaiter.handle),
             Route("DELETE", "/containers/{id}", "ContainerDelete", blocking: true, long: true, delete),
             Route("POST", "/containers/prune", "ContainerPrune", blocking: true, long: true, prune),
         ]
@@ -69,7 +69,7 @@ enum ContainerLifecycle {
         defer { monitor.finish() }
         do {
             _ = try monitor.waitCreated()
-            engine.containerStarting(record.id, paths)
+            _ = engine.attachments.connectPending(containerID: record.id, attachSocketDirectory: paths.run)
             try monitor.start()
         } catch let failure as MonitorLauncher.Failure {
             try failStart(before, failure.message, options: options, engine: engine)
@@ -399,6 +399,7 @@ enum ContainerLifecycle {
             }
             return try store.volumes(of: record.id).filter(\.anonymous)
         }
+        engine.attachments.cancelPending(containerID: record.id)
         let paths = ContainerPaths(engine: engine, id: record.id)
         FileSystem.removeTree(paths.run)
         FileSystem.removeTree(paths.runtimeRoot + "/" + record.id)
@@ -425,6 +426,8 @@ enum ContainerLifecycle {
     /// `<skiff root>/containers/<id>`, removed by the image worker in the user namespace when
     /// rootless, directly as root.
     static func removeTree(_ path: String, id: String, engine: Engine) throws {
+        // Most trees hold only files of the user's own id: they go without the worker.
+        FileSystem.removeTree(path)
         guard access(path, F_OK) == 0 else { return }
         if engine.isRootless {
             let worker = try ImageWorker(engine: engine, command: "remove-container", arguments: [id])

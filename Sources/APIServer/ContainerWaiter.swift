@@ -18,7 +18,7 @@ enum ContainerWaiter {
         }
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         var response = Response(headers: [("Content-Type", "application/json")]) { writer in
-            try writer.flush()
+            writer.sendHead()
             let (code, error) = try wait(record, condition: condition, engine: engine)
             var body: [JSON.Member] = [JSON.Member("StatusCode", .int(Int64(code)))]
             body.append(JSON.Member("Error", error.map { ["Message": JSON($0)] } ?? .null))

@@ -23,15 +23,9 @@ public final class Engine: Sendable {
     private let host = Mutex<HostInfo?>(nil)
     /// Threads for requests that mostly wait (container wait, stop, start): many may be in
     /// flight at once (every `docker run` holds a wait). Started on first use.
-    let longPool = BlockingPool(threads: 64)
-    /// Called once a container's monitor has created it, just before its program starts: the
-    /// attach sessions waiting for this start connect to the monitor here.
-    let startObservers = Mutex<[@Sendable (String, ContainerPaths) -> Void]>([])
-
-    func containerStarting(_ id: String, _ paths: ContainerPaths) {
-        let observers = startObservers.withLock { $0 }
-        for observer in observers { observer(id, paths) }
-    }
+    let longPool = BlockingPool(threads: 32)
+    /// Attach sessions waiting for their container's start (`AttachRegistry`).
+    public let attachments = AttachRegistry()
 
     public init(config: EngineConfig) {
         self.config = config

@@ -4,7 +4,7 @@ import NIOPosix
 
 /// One connection's request handling: collects a request (within the route's body limit), runs
 /// its handler (on the thread pool when it blocks), writes the response with Docker's headers.
-final class HTTPHandler: ChannelInboundHandler {
+final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -21,6 +21,8 @@ final class HTTPHandler: ChannelInboundHandler {
         /// The request was refused before its end; its remaining parts are ignored.
         case ignoringRest
         case responding
+        /// The connection was handed to a hijack session; HTTP parts still queued are ignored.
+        case hijacked
     }
 
     /// The request target split once: path and query string.
@@ -58,6 +60,7 @@ final class HTTPHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .hijacked = state { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
             beginActivity()
@@ -219,6 +222,15 @@ final class HTTPHandler: ChannelInboundHandler {
 
     private func write(context: ChannelHandlerContext, head request: HTTPRequestHead, response: Response,
                        keepAlive: Bool) {
+        if let hijack = response.hijack {
+            // The raw connection's handler takes over this connection's count of activity.
+            state = .hijacked
+            beginActivity()
+            counted = false
+            switchToRaw(context: context, request: HTTPRequestHeadInfo(upgrade: request.headers.contains(name: "upgrade")),
+                        hijack: hijack, activity: activity, pool: streams)
+            return
+        }
         if response.stream != nil {
             stream(context: context, head: request, response: response, keepAlive: keepAlive)
             return

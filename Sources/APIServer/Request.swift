@@ -73,6 +73,8 @@ public struct Response: Sendable {
     public var stream: Stream?
     /// The stream mostly waits (a container wait): it runs on the pool for long waits.
     public var longRunning = false
+    /// The connection is taken over after the head (attach): see `Hijack`.
+    public var hijack: Hijack?
 
     public init(status: HTTPStatus = .ok, headers: [(String, String)] = [], body: [UInt8] = [],
                 stream: Stream? = nil) {
@@ -80,6 +82,13 @@ public struct Response: Sendable {
         self.headers = headers
         self.body = body
         self.stream = stream
+    }
+
+    /// A response that hijacks the connection.
+    public static func hijack(_ hijack: Hijack) -> Response {
+        var response = Response(status: .ok)
+        response.hijack = hijack
+        return response
     }
 
     /// A JSON body with Docker's trailing newline.

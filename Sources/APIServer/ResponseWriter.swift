@@ -36,11 +36,15 @@ public final class ResponseWriter: Sendable {
         }
     }
 
-    /// Sends the head now (if not sent yet) and everything written so far.
-    public func flush() throws {
+    /// Sends the head now: a stream that may stay silent for a while (`logs -f`, events) lets
+    /// its client know it is there, as moby's flush of the head does.
+    public func sendHead() {
         commit()
         channel.flush()
     }
+
+    /// Whether the client closed the connection (a silent stream notices this way).
+    public var isClientGone: Bool { !channel.isActive }
 
     /// Sends the head if it has not gone yet.
     func commit() {

@@ -23,7 +23,13 @@ public struct Service {
         self.engine = engine
     }
 
-    public static var routes: [Route] { SystemHandlers.routes + ImageHandlers.routes + ContainerLifecycle.routes }
+    public static var routes: [Route] {
+        SystemHandlers.routes + ImageHandlers.routes
+            // Containers: create, inspect, list (ContainerSpecHandlers.swift); start, stop and
+            // the rest of the run state (ContainerLifecycle.swift); attach, logs, resize
+            // (ContainerStreamHandlers.swift).
+            + ContainerSpecHandlers.routes + ContainerLifecycle.routes + ContainerStreamHandlers.routes
+    }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
     static func wakeMainThread() {
@@ -72,10 +78,11 @@ public struct Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(HTTPResponseEncoder())
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
-                    try sync.addHandler(HTTPServerPipelineHandler())
-                    try sync.addHandler(HTTPServerProtocolErrorHandler())
+                    try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+                                        name: PipelineNames.decoder)
+                    try sync.addHandler(HTTPServerPipelineHandler(), name: PipelineNames.pipelining)
+                    try sync.addHandler(HTTPServerProtocolErrorHandler(), name: PipelineNames.errors)
                     try sync.addHandler(HTTPHandler(router: router, engine: engine, activity: activity, pool: pool,
                                                             streams: streams))
                 }

@@ -273,6 +273,17 @@ static int has_dev_mount(const struct skiff_child_config *c) {
     return 0;
 }
 
+static void write_file(const char *path, const char *text, int step, int index);
+
+/* The spec's sysctls, written to the container's own /proc/sys. */
+static void write_sysctls(const struct skiff_child_config *c) {
+    for (int i = 0; i < c->n_sysctls; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "/proc/sys/%s", c->sysctl_keys[i]);
+        write_file(path, c->sysctl_values[i], SKIFF_STEP_SYSCTL, i);
+    }
+}
+
 static void setup_rootfs(const struct skiff_child_config *c) {
     unsigned long propagation = c->rootfs_propagation ? c->rootfs_propagation : (MS_REC | MS_PRIVATE);
     CHECK(mount(NULL, "/", NULL, propagation, NULL), SKIFF_STEP_MOUNT_PRIVATE, -1, "/");
@@ -301,6 +312,8 @@ static void setup_rootfs(const struct skiff_child_config *c) {
     close(rootfd);
     rootfd = -1;
 
+    /* Before /proc/sys becomes read-only (a readonly path). */
+    write_sysctls(c);
     for (int i = 0; i < c->n_masked_paths; i++) {
         const char *p = c->masked_paths[i];
         struct stat st;
@@ -571,11 +584,7 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     if (c->domainname) {
         CHECK(setdomainname(c->domainname, strlen(c->domainname)), SKIFF_STEP_HOSTNAME, -1, c->domainname);
     }
-    for (int i = 0; i < c->n_sysctls; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "/proc/sys/%s", c->sysctl_keys[i]);
-        write_file(path, c->sysctl_values[i], SKIFF_STEP_SYSCTL, i);
-    }
+    if (!c->rootfs) write_sysctls(c);
     for (int i = 0; i < c->n_rlimits; i++) {
         struct rlimit limit = {(rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard};
         CHECK(setrlimit(c->rlimits[i].resource, &limit), SKIFF_STEP_RLIMIT, i, "setrlimit");

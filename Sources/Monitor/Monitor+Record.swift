@@ -117,7 +117,10 @@ extension Monitor {
     /// and a `destroy` event.
     func removeContainer() {
         let tree = options.bundle
-        if !runImageWorker(["remove-container", "--root", options.store, options.id]) {
+        // Most trees hold only files of the user's own id (the container's root): they go
+        // without the worker. What is left (sub-id files) goes in the user namespace.
+        FileSystem.removeTree(tree)
+        if access(tree, F_OK) == 0 && !runImageWorker(["remove-container", "--root", options.store, options.id]) {
             FileSystem.removeTree(tree)
         }
         removeRunDirectory()

@@ -53,7 +53,8 @@ public struct MountOptions: Sendable, Equatable {
                 isBind = true
                 isRecursive = isRecursive || option == "rbind"
             } else if !Self.engineOptions.contains(option) {
-                guard !option.contains(","), option.utf8.count < 256 else {
+                // The kernel copies at most a page of mount data (an overlay's lowerdir= lists every layer).
+                guard !option.contains(","), option.utf8.count < 4096 else {
                     throw RuntimeError(.invalidArgument, "invalid mount option \"\(option)\"")
                 }
                 data.append(option)

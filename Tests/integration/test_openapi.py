@@ -14,4 +14,5 @@ def test_openapi_yaml_is_valid():
     operations = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
     assert operations == {"SystemPing", "SystemPingHead", "SystemVersion", "SystemInfo",
                           "ImageList", "ImageCreate", "ImageLoad", "ImageGetAll", "ImagePrune", "ImageInspect",
-                          "ImageHistory", "ImageGet", "ImageTag", "ImagePush", "ImageDelete"}
+                          "ImageHistory", "ImageGet", "ImageTag", "ImagePush", "ImageDelete",
+                          "ContainerCreate", "ContainerList", "ContainerInspect"}

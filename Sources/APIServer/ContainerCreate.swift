@@ -1,0 +1,503 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Config
+import Images
+import Platform
+import Store
+
+/// `POST /containers/create` as an engine operation: validate (moby's order and messages),
+/// resolve the image, merge its defaults, then record the row and write the bundle, undoing
+/// everything made when a step fails.
+extension Engine {
+    /// Creates a container; returns its id and Docker's warnings.
+    func createContainer(_ request: CreateRequest, name requestedName: String?) throws -> (id: String, warnings: [String]) {
+        var plan = try ContainerPlanner(engine: self).plan(request, name: requestedName)
+        try commit(&plan)
+        return (plan.id, plan.warnings)
+    }
+
+    /// Records the row, the volumes and the event, and writes the files; on a failure removes
+    /// what it made, newest first.
+    func commit(_ plan: inout ContainerPlan) throws {
+        var undo: [() -> Void] = []
+        func rollback() { for step in undo.reversed() { step() } }
+        do {
+            let record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
+                                         created: plan.created, state: .created, config: plan.stored.bytes)
+            let id = plan.id
+            try withStore { store in
+                try store.addContainer(record)
+            }
+            undo.append { [self] in _ = try? self.withStore { try $0.deleteContainer(id) } }
+
+            // Volumes: rows first (a new one is ours to remove on failure), then their directories.
+            for mount in plan.mounts where mount.kind == .volume {
+                let (_, isNew) = try withStore { store -> (VolumeRecord, Bool) in
+                    let result = try store.ensureVolume(name: mount.volumeName, labels: mount.volumeLabels,
+                                                        anonymous: mount.anonymous, created: plan.created / 1_000_000_000)
+                    try store.linkVolume(mount.volumeName, to: id)
+                    return result
+                }
+                let directory = config.skiffRoot + "/volumes/" + mount.volumeName
+                if isNew {
+                    let name = mount.volumeName
+                    undo.append { [self] in
+                        _ = try? self.withStore { store in
+                            try store.deleteContainer(id)
+                            try store.deleteVolume(name: name)
+                        }
+                        FileSystem.removeTree(directory)
+                    }
+                }
+                try makeDirectories(directory + "/_data", created: &undo)
+            }
+            for mount in plan.mounts where mount.kind == .bind && mount.createSource {
+                try makeDirectories(mount.source, created: &undo)
+            }
+
+            let dir = plan.containerDir
+            try makeDirectories(config.skiffRoot + "/containers", mode: 0o700, created: &undo)
+            guard mkdir(dir, 0o700) == 0 else {
+                throw APIError(.internalServerError, "create \(Store.shortID(id)): mkdir \(dir): \(String(cString: strerror(errno)))")
+            }
+            undo.append { FileSystem.removeTree(dir) }
+            for sub in ["rootfs", "upper", "work"] + (plan.lowerDirs.isEmpty ? ["empty"] : []) {
+                guard mkdir(dir + "/" + sub, 0o755) == 0 else {
+                    throw APIError(.internalServerError, "create \(Store.shortID(id)): mkdir \(dir)/\(sub): \(String(cString: strerror(errno)))")
+                }
+            }
+            for (file, text) in [("hostname", plan.hostnameFile), ("hosts", plan.hostsFile), ("resolv.conf", plan.resolvConf)] {
+                try write(dir + "/" + file, Array(text.utf8), id: id)
+            }
+            var spec = plan.spec.bytes
+            spec.append(0x0A)
+            try write(dir + "/config.json", spec, id: id)
+
+            var attributes = plan.labels
+            attributes["name"] = plan.name
+            attributes["image"] = plan.imageName
+            try withStore { store in
+                _ = try store.addEvent(type: "container", action: "create", actorID: id, attributes: attributes)
+            }
+        } catch {
+            rollback()
+            throw error
+        }
+    }
+
+    private func write(_ path: String, _ bytes: [UInt8], id: String) throws {
+        do {
+            try FileSystem.writeAtomically(path, bytes, mode: 0o644, durable: false)
+        } catch {
+            throw APIError(.internalServerError, "create \(Store.shortID(id)): \(error)")
+        }
+    }
+
+    /// `mkdir -p` that records each directory it made, so a rollback removes exactly those.
+    private func makeDirectories(_ path: String, mode: mode_t = 0o755, created: inout [() -> Void]) throws {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) == 0 {
+                let made = prefix
+                created.append { rmdir(made) }
+            } else if errno != EEXIST {
+                throw APIError(.internalServerError, "mkdir \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+/// A container resolved and ready to be recorded and written.
+struct ContainerPlan: Sendable {
+    var id: String
+    var name: String
+    var imageID: String
+    var imageName: String
+    /// Unix nanoseconds.
+    var created: Int64
+    var warnings: [String]
+    var containerDir: String
+    var lowerDirs: [String]
+    var mounts: [PlannedMount]
+    var labels: [String: String]
+    var spec: JSON
+    var stored: JSON
+    var hostnameFile: String
+    var hostsFile: String
+    var resolvConf: String
+}
+
+/// Validation and resolution of a create request: everything before anything is written.
+struct ContainerPlanner {
+    let engine: Engine
+    var now: () -> timespec = { Timestamp.now() }
+    var hostResolvConf = "/etc/resolv.conf"
+    var hostHosts = "/etc/hosts"
+
+    func plan(_ original: CreateRequest, name requestedName: String?) throws -> ContainerPlan {
+        var request = original
+        var warnings: [String] = []
+        var config = request.config
+        var host = request.hostConfig
+        let settings = engine.config
+
+        // moby's order: the name, the request's own checks, then the image.
+        var name: String?
+        if let requestedName, !requestedName.isEmpty { name = try ContainerValidation.checkName(requestedName) }
+        if host.restartPolicy.name.isEmpty { host.restartPolicy.name = "no" }
+        config.workingDir = try ContainerValidation.workingDir(config.workingDir)
+        if !config.stopSignal.isEmpty { _ = try ContainerValidation.parseSignal(config.stopSignal) }
+        try ContainerValidation.checkEnv(config.env)
+        try ContainerValidation.checkHealthcheck(config.healthcheck)
+        if host.autoRemove && host.restartPolicy.name != "no" {
+            throw APIError(.badRequest, "can't create 'AutoRemove' container with restart policy")
+        }
+        let planner = MountPlanner(volumesRoot: settings.skiffRoot + "/volumes", randomName: ContainerNames.newID)
+        for mount in host.mounts { _ = try planner.mount(mount) }
+        let extraHosts = try host.extraHosts.map(ContainerValidation.extraHost)
+        try ContainerValidation.checkRestartPolicy(host.restartPolicy, autoRemove: host.autoRemove)
+        do {
+            _ = try ContainerValidation.normalizeCapabilities(host.capAdd)
+        } catch let error as APIError {
+            throw APIError(.badRequest, "invalid CapAdd: " + error.message)
+        }
+        do {
+            _ = try ContainerValidation.normalizeCapabilities(host.capDrop)
+        } catch let error as APIError {
+            throw APIError(.badRequest, "invalid CapDrop: " + error.message)
+        }
+        guard host.shmSize >= 0 else { throw APIError(.badRequest, "SHM size can not be less than 0") }
+        if host.shmSize == 0 { host.shmSize = 64 << 20 }
+        for ulimit in host.ulimits { try ContainerValidation.checkUlimit(ulimit) }
+        if host.oomScoreAdj < -1000 || host.oomScoreAdj > 1000 {
+            throw APIError(.badRequest, "Invalid value \(host.oomScoreAdj), range for oom score adj is [-1000, 1000]")
+        }
+
+        // Network, namespaces.
+        switch host.networkMode {
+        case "", "default", "bridge": host.networkMode = "bridge"
+        case "none", "host": break
+        default:
+            if host.networkMode.hasPrefix("container:") {
+                throw APIError(.badRequest, "network mode \(host.networkMode) is not supported")
+            }
+            throw APIError(.notFound, "network \(host.networkMode) not found")
+        }
+        if host.networkMode == "host" && !host.links.isEmpty {
+            throw APIError(.badRequest, "conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+        }
+        for (field, value) in [("IpcMode", host.ipcMode), ("PidMode", host.pidMode), ("UTSMode", host.utsMode)] {
+            let allowed: Set<String> = field == "IpcMode" ? ["", "private", "shareable", "host", "none"] : ["", "host", "private"]
+            guard allowed.contains(value) else {
+                throw APIError(.badRequest, "invalid \(field): \(value) is not supported")
+            }
+        }
+        if host.utsMode == "host" && !config.hostname.isEmpty {
+            throw APIError(.badRequest, "conflicting options: hostname and the UTS mode")
+        }
+        if host.ipcMode.isEmpty { host.ipcMode = "private" }
+        if host.cgroupnsMode.isEmpty { host.cgroupnsMode = "private" }
+        guard host.usernsMode.isEmpty || host.usernsMode == "host" else {
+            throw APIError(.badRequest, "invalid UsernsMode: \(host.usernsMode) is not supported")
+        }
+        guard host.volumesFrom.isEmpty else { throw APIError(.badRequest, "VolumesFrom is not supported") }
+        if !host.links.isEmpty { throw APIError(.badRequest, "Links are not supported: Skiff has no container networks") }
+        if let devices = host.devices, devices != .array([]) { throw APIError(.badRequest, "Devices are not supported") }
+        switch host.logType {
+        case "": host.logType = "k8s-file"
+        case "k8s-file", "json-file", "none": break
+        default: throw APIError(.badRequest, "logger: no log driver named '\(host.logType)' is registered")
+        }
+        if host.runtime.isEmpty { host.runtime = "skiff" }
+
+        let security = try ContainerValidation.securityOptions(host.securityOpt)
+        var seccompProfile: JSON?
+        if !host.privileged && security.seccomp != "unconfined" {
+            if let given = security.seccomp, !given.isEmpty {
+                if given.hasPrefix("{") {
+                    seccompProfile = try SeccompSelection.parse(Array(given.utf8), source: "SecurityOpt")
+                } else {
+                    let bytes: [UInt8]
+                    do {
+                        bytes = try FileSystem.readFile(given)
+                    } catch {
+                        throw APIError(.badRequest, "opening seccomp profile (\(given)) failed: open \(given): \(error.text.lowercased())")
+                    }
+                    seccompProfile = try SeccompSelection.parse(bytes, source: given)
+                }
+            } else {
+                seccompProfile = try SeccompSelection.loadProfile(configured: settings.seccompProfile).0
+            }
+        }
+
+        // Binds, Mounts, Tmpfs (before the image, as moby parses them with the host config).
+        var mounts = try planner.plan(binds: host.binds, mounts: host.mounts, tmpfs: host.tmpfs, imageVolumes: [])
+        if host.networkMode != "host" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
+            throw APIError(.badRequest, "add-host: host-gateway needs host networking (Skiff has no bridge gateway)")
+        }
+
+        // The image.
+        guard !config.image.isEmpty else { throw APIError(.badRequest, "invalid reference format") }
+        let (image, layers) = try engine.withStore { store -> (ImageRecord, [String]) in
+            let image = try ImageHandlers.find(config.image, store).image
+            return (image, image.layers)
+        }
+        let imageConfig = ImageHandlers.config(of: image)?.config ?? ImageConfig.Container()
+        ContainerPlanner.merge(&config, image: imageConfig)
+        if config.entrypoint == [""] { config.entrypoint = nil }
+        let command = (config.entrypoint ?? []) + (config.cmd ?? [])
+        guard !command.isEmpty else { throw APIError(.badRequest, "no command specified") }
+
+        // Identity.
+        let id = ContainerNames.newID()
+        let resolvedName = try name ?? engine.withStore { store -> String in
+            for attempt in 0..<6 {
+                let candidate = ContainerNames.randomName(attempt: attempt)
+                if try store.containerName(candidate) == nil { return candidate }
+            }
+            return String(id.prefix(12))
+        }
+        if config.hostname.isEmpty && host.utsMode != "host" {
+            config.hostname = String(id.prefix(12))
+        }
+        let hostname = host.utsMode == "host" ? ContainerPlanner.hostHostname() : config.hostname
+
+        // Layers, top first; the user.
+        let layersRoot = settings.skiffRoot + "/layers/"
+        let lowerDirs = layers.reversed().map { layersRoot + ($0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0) + "/diff" }
+        let user = try ImageUser.resolve(config.user, layers: lowerDirs, groupAdd: host.groupAdd)
+
+        // Image volumes become anonymous volumes where nothing else is mounted.
+        let taken = Set(mounts.map(\.destination))
+        mounts += try planner.plan(binds: [], mounts: [], tmpfs: [:],
+                                   imageVolumes: config.volumes.filter { !taken.contains(ContainerValidation.cleanPath($0)) })
+
+        // Capabilities, seccomp, rlimits.
+        let capabilities = try ContainerValidation.capabilities(defaults: settings.defaultCapabilities, add: host.capAdd,
+                                                                drop: host.capDrop, privileged: host.privileged)
+        var ulimits: [String: CreateRequest.Ulimit] = [:]
+        for text in settings.defaultUlimits {
+            let ulimit = try ContainerValidation.parseUlimit(text)
+            ulimits[ulimit.name] = ulimit
+        }
+        for ulimit in host.ulimits { ulimits[ulimit.name] = ulimit }
+        let rlimits = ulimits.keys.sorted().map { key -> (String, UInt64, UInt64) in
+            let u = ulimits[key]!
+            func value(_ v: Int64) -> UInt64 { v < 0 ? UInt64.max : UInt64(v) }
+            return (ContainerValidation.rlimitNames[key]!, value(u.soft), value(u.hard))
+        }
+
+        // Init.
+        var initPath: String?
+        if host.initialize == true {
+            guard let found = ContainerPlanner.initBinary(settings) else {
+                throw APIError(.badRequest, "Init: no init binary found: install catatonit or tini (looked in "
+                               + ContainerPlanner.initCandidates(settings).joined(separator: ", ") + ")")
+            }
+            initPath = found
+        }
+
+        // Environment: containers.conf's, HOSTNAME, TERM with a TTY, the config's, HOME from passwd.
+        var env = settings.defaultEnvironment
+        ContainerPlanner.setEnv(&env, "HOSTNAME=" + hostname)
+        if config.tty { ContainerPlanner.setEnv(&env, "TERM=xterm") }
+        for entry in config.env { ContainerPlanner.setEnv(&env, entry) }
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + user.home) }
+
+        // Sysctls: the request's. containers.conf's default_sysctls are not applied: the runtime
+        // writes sysctls after /proc/sys is read-only, so every container would fail to start.
+        var sysctls: [String: String] = [:]
+        for (key, value) in host.sysctls {
+            if key.hasPrefix("net.") && host.networkMode == "host" {
+                throw APIError(.badRequest, "sysctl '\(key)' is not allowed in host network namespace")
+            }
+            sysctls[key] = value
+        }
+
+        if host.maskedPaths == nil && !host.privileged { host.maskedPaths = ContainerSpec.maskedPaths }
+        if host.readonlyPaths == nil && !host.privileged { host.readonlyPaths = ContainerSpec.readonlyPaths }
+        if host.memory != 0 || host.nanoCpus != 0 || host.cpuShares != 0 || host.cpuQuota != 0 || host.memorySwap > 0
+            || !host.cpusetCpus.isEmpty || (host.pidsLimit ?? 0) > 0 || host.blkioWeight != 0 {
+            warnings.append("Resource limits are recorded but not applied: Skiff does not manage cgroups")
+        }
+        if let ports = host.portBindings, ports != .object([]) {
+            warnings.append("Published ports are discarded: Skiff has no port forwarding")
+        }
+
+        let containerDir = settings.skiffRoot + "/containers/" + id
+        let runDir = settings.runtimeDirectoryPath + "/containers/" + id
+        let rootless = engine.isRootless
+        let input = ContainerSpecInput(
+            args: command, env: env, cwd: config.workingDir.isEmpty ? "/" : config.workingDir, user: user,
+            terminal: config.tty, capabilities: capabilities, rlimits: rlimits, noNewPrivileges: security.noNewPrivileges,
+            hostname: hostname, domainname: config.domainname, readonlyRoot: host.readonlyRootfs, lowerDirs: lowerDirs,
+            containerDir: containerDir, networkMode: host.networkMode, pidHost: host.pidMode == "host",
+            ipcHost: host.ipcMode == "host", utsHost: host.utsMode == "host", userNamespace: rootless,
+            privileged: host.privileged, shmSize: host.shmSize, maskedPaths: host.maskedPaths,
+            readonlyPaths: host.readonlyPaths,
+            seccomp: seccompProfile.map { SeccompSelection.oci($0, capabilities: capabilities) },
+            sysctls: sysctls, annotations: host.annotations, oomScoreAdj: host.oomScoreAdj, mounts: mounts,
+            initPath: initPath,
+            pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil))
+        let spec = ContainerSpec.build(input)
+
+        request.config = config
+        request.hostConfig = host
+        let path = command[0]
+        let created = now()
+        let createdNanos = Int64(created.tv_sec) * 1_000_000_000 + Int64(created.tv_nsec)
+        let volumes = mounts.filter { $0.kind == .volume }
+        var graph: [JSON.Member] = []
+        if !lowerDirs.isEmpty { graph.append(JSON.Member("LowerDir", .string(lowerDirs.joined(separator: ":")))) }
+        graph += [JSON.Member("MergedDir", .string(containerDir + "/rootfs")),
+                  JSON.Member("UpperDir", .string(containerDir + "/upper")),
+                  JSON.Member("WorkDir", .string(containerDir + "/work"))]
+        let stored: JSON = .object([
+            JSON.Member("Version", 1),
+            JSON.Member("Created", .string(Timestamp.rfc3339Nano(created, utc: true))),
+            JSON.Member("Path", .string(path)),
+            JSON.Member("Args", JSON(Array(command.dropFirst()))),
+            JSON.Member("Config", config.json),
+            JSON.Member("HostConfig", host.json),
+            JSON.Member("Mounts", .array(mounts.filter(\.shownInInspect).map(\.inspect))),
+            JSON.Member("Volumes", .array(volumes.map { .object([JSON.Member("Name", .string($0.volumeName)),
+                                                                 JSON.Member("Anonymous", .bool($0.anonymous))]) })),
+            JSON.Member("ResolvConfPath", .string(containerDir + "/resolv.conf")),
+            JSON.Member("HostnamePath", .string(containerDir + "/hostname")),
+            JSON.Member("HostsPath", .string(containerDir + "/hosts")),
+            JSON.Member("LogPath", .string(containerDir + "/ctr.log")),
+            JSON.Member("RunDirectory", .string(runDir)),
+            JSON.Member("Bundle", .string(containerDir)),
+            JSON.Member("GraphDriver", .object([JSON.Member("Data", .object(graph)), JSON.Member("Name", "overlay")])),
+            JSON.Member("Platform", "linux"),
+            JSON.Member("ProcessLabel", ""),
+            JSON.Member("MountLabel", ""),
+            JSON.Member("AppArmorProfile", ""),
+            JSON.Member("Endpoints", JSON(request.endpoints)),
+        ])
+
+        return ContainerPlan(
+            id: id, name: resolvedName, imageID: image.id, imageName: config.image, created: createdNanos,
+            warnings: warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
+            spec: spec, stored: stored, hostnameFile: hostname + "\n",
+            hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, extraHosts: extraHosts),
+            resolvConf: resolvConf(host))
+    }
+
+    /// moby's merge: the image's values where the request left a field empty.
+    static func merge(_ config: inout CreateRequest.ContainerConfig, image: ImageConfig.Container) {
+        if config.user.isEmpty { config.user = image.user ?? "" }
+        for port in image.exposedPorts ?? [] where !config.exposedPorts.contains(port) { config.exposedPorts.append(port) }
+        config.exposedPorts.sort()
+        if config.env.isEmpty {
+            config.env = image.env ?? []
+        } else {
+            for entry in image.env ?? [] {
+                let key = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                if !config.env.contains(where: { $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == key }) {
+                    config.env.append(entry)
+                }
+            }
+        }
+        for (key, value) in image.labels ?? [:] where config.labels[key] == nil { config.labels[key] = value }
+        if (config.entrypoint ?? []).isEmpty {
+            if (config.cmd ?? []).isEmpty { config.cmd = image.cmd }
+            if config.entrypoint == nil { config.entrypoint = image.entrypoint }
+        }
+        if let health = image.healthcheck {
+            var merged = config.healthcheck ?? CreateRequest.Healthcheck()
+            if (merged.test ?? []).isEmpty { merged.test = health.test }
+            if merged.interval == 0 { merged.interval = health.interval ?? 0 }
+            if merged.timeout == 0 { merged.timeout = health.timeout ?? 0 }
+            if merged.startPeriod == 0 { merged.startPeriod = health.startPeriod ?? 0 }
+            if merged.startInterval == 0 { merged.startInterval = health.startInterval ?? 0 }
+            if merged.retries == 0 { merged.retries = Int(health.retries ?? 0) }
+            config.healthcheck = merged
+        }
+        if config.workingDir.isEmpty { config.workingDir = image.workingDir ?? "" }
+        if config.volumes.isEmpty {
+            config.volumes = image.volumes ?? []
+        } else {
+            config.volumes = Array(Set(config.volumes + (image.volumes ?? []))).sorted()
+        }
+        if config.stopSignal.isEmpty { config.stopSignal = image.stopSignal ?? "" }
+    }
+
+    /// `KEY=value` replaces an entry with the same key, or is appended.
+    static func setEnv(_ env: inout [String], _ entry: String) {
+        let key = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        if let i = env.firstIndex(where: { $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == key }) {
+            env[i] = entry
+        } else {
+            env.append(entry)
+        }
+    }
+
+    static func initCandidates(_ settings: EngineConfig) -> [String] {
+        var paths: [String] = []
+        for key in ["containers.init_path", "engine.init_path"] {
+            if case .string(let path)? = settings[key]?.value, !path.isEmpty { paths.append(path) }
+        }
+        return paths + ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/bin/docker-init",
+                        "/usr/bin/tini-static", "/usr/local/bin/docker-init", "/usr/bin/tini"]
+    }
+
+    static func initBinary(_ settings: EngineConfig) -> String? {
+        initCandidates(settings).first { access($0, X_OK) == 0 }
+    }
+
+    static func hostHostname() -> String {
+        var names = utsname()
+        guard uname(&names) == 0 else { return "" }
+        return String(fixedCString: names.nodename)
+    }
+
+    /// /etc/hosts: the host's with host networking, else the loopback entries and the
+    /// container's own name on 127.0.0.1 (a bridge network here has loopback only); then ExtraHosts.
+    func hostsFile(networkMode: String, hostname: String, extraHosts: [(name: String, address: String)]) -> String {
+        var text: String
+        if networkMode == "host", let bytes = try? FileSystem.readFile(hostHosts) {
+            text = String(decoding: bytes, as: UTF8.self)
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+        } else {
+            text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+            if networkMode != "none" { text += "127.0.0.1\t\(hostname)\n" }
+        }
+        for entry in extraHosts {
+            let address = entry.address == "host-gateway" ? "127.0.0.1" : entry.address
+            text += "\(address)\t\(entry.name)\n"
+        }
+        return text
+    }
+
+    /// resolv.conf: the request's Dns/DnsSearch/DnsOptions over the host's file; without host
+    /// networking, loopback name servers of the host are dropped (they are not reachable).
+    func resolvConf(_ host: CreateRequest.HostConfig) -> String {
+        let hostText = (try? FileSystem.readFile(hostResolvConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        var servers: [String] = [], search: [String] = [], options: [String] = []
+        for line in hostText.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let first = words.first else { continue }
+            switch first {
+            case "nameserver" where words.count > 1: servers.append(words[1])
+            case "search", "domain": search = Array(words.dropFirst())
+            case "options": options += words.dropFirst()
+            default: break
+            }
+        }
+        if host.networkMode != "host" {
+            servers = servers.filter { !$0.hasPrefix("127.") && $0 != "::1" }
+        }
+        if !host.dns.isEmpty { servers = host.dns }
+        if !host.dnsSearch.isEmpty { search = host.dnsSearch == ["."] ? [] : host.dnsSearch }
+        if !host.dnsOptions.isEmpty { options = host.dnsOptions }
+        var text = ""
+        if !search.isEmpty { text += "search " + search.joined(separator: " ") + "\n" }
+        for server in servers { text += "nameserver \(server)\n" }
+        if !options.isEmpty { text += "options " + options.joined(separator: " ") + "\n" }
+        return text
+    }
+}

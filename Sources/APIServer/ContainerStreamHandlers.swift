@@ -1,0 +1,231 @@
+import ContainerLogs
+import Platform
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The streaming container routes (moby's ContainerAttach, ContainerLogs, ContainerResize):
+/// they talk to the container's monitor through its sockets and read its log file; they never
+/// hold the container.
+enum ContainerStreamHandlers {
+    static let routes: [Route] = [
+        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, attach),
+        Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, logs),
+        Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, resize),
+    ]
+
+    static let multiplexedFrom = APIVersion(major: 1, minor: 42)
+
+    // MARK: - POST /containers/{id}/attach
+
+    /// Hijacks the connection and relays it to the monitor's attach socket, now when the
+    /// monitor listens, else when the container starts (`AttachRegistry`).
+    @Sendable static func attach(_ request: Request, _ engine: Engine) throws -> Response {
+        let name = request.parameters["id"] ?? ""
+        // moby checks the keys before it looks for the container.
+        let keys = try DetachKeys(parsing: request.queryValue("detachKeys") ?? "")
+        let record = try engine.withStore { try $0.resolveContainer(name) }
+        switch record.state {
+        case .paused:
+            throw APIError(.conflict, "container \(name) is paused, unpause the container before attach")
+        case .restarting:
+            throw APIError(.conflict, "container \(name) is restarting, wait until the container is running")
+        default:
+            break
+        }
+        let settings = ContainerSettings(record)
+        let options = AttachOptions(
+            containerID: record.id,
+            stdin: request.queryBool("stdin") && settings.openStdin,
+            stdout: request.queryBool("stdout"),
+            stderr: request.queryBool("stderr"),
+            logs: request.queryBool("logs"),
+            stream: request.queryBool("stream"),
+            tty: settings.tty,
+            stdinOnce: settings.stdinOnce,
+            detachKeys: keys,
+            logPath: MonitorConnection.logPath(engine, containerID: record.id),
+            runDirectory: MonitorConnection.runDirectory(engine, containerID: record.id))
+        let actor = ContainerEvents.Actor(record, settings)
+        return .hijack(Hijack(multiplexed: !settings.tty && request.version >= multiplexedFrom) {
+            AttachSession(options: options, engine: engine, actor: actor)
+        })
+    }
+
+    // MARK: - GET /containers/{id}/logs
+
+    @Sendable static func logs(_ request: Request, _ engine: Engine) throws -> Response {
+        let stdout = request.queryBool("stdout"), stderr = request.queryBool("stderr")
+        guard stdout || stderr else {
+            throw APIError(.badRequest, "Bad parameters: you must choose at least one stream")
+        }
+        let since = try StreamTime.query(request, "since")
+        let until = request.queryValue("until") == "0" ? nil : try StreamTime.query(request, "until")
+        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        if record.state == .removing || record.state == .dead {
+            throw APIError(.conflict, "can not get logs from container which is dead or marked for removal")
+        }
+        let settings = ContainerSettings(record)
+        // moby: a tail that is not a number (`all`) or is negative means every line.
+        let tail = request.queryValue("tail").flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
+        let follow = request.queryBool("follow") && isRunning(record)
+        let options = LogReader.Options(since: since, until: until.map(StreamTime.nextNanosecond), tail: tail,
+                                        stdout: stdout, stderr: stderr)
+        let format = LogFormat(multiplexed: !settings.tty, timestamps: request.queryBool("timestamps"))
+        let contentType = !settings.tty && request.version >= multiplexedFrom ? Hijack.multiplexedStream : Hijack.rawStream
+        let path = MonitorConnection.logPath(engine, containerID: record.id)
+        let id = record.id
+        return Response(headers: [("Content-Type", contentType)]) { writer in
+            writer.sendHead()
+            let follower = LogFollower(path: path, options: options, format: format, writer: writer)
+            try follower.readExisting()
+            guard follow else { return }
+            try follower.follow(until: until) {
+                guard let current = try? engine.withStore({ try $0.container(id: id) }) else { return false }
+                return isRunning(current)
+            }
+        }
+    }
+
+    /// Running (or paused, or between restarts) with its monitor alive.
+    static func isRunning(_ record: ContainerRecord) -> Bool {
+        record.isActive && MonitorConnection.isAlive(record)
+    }
+
+    // MARK: - POST /containers/{id}/resize
+
+    @Sendable static func resize(_ request: Request, _ engine: Engine) throws -> Response {
+        let height = try dimension(request, "h", "height")
+        let width = try dimension(request, "w", "width")
+        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        let notRunning = APIError(.conflict, "container \(record.id) is not running")
+        guard record.state == .running || record.state == .paused else { throw notRunning }
+        do {
+            try MonitorConnection.resize(engine, containerID: record.id, rows: height, columns: width)
+        } catch {
+            if error.errno == ENOENT || error.errno == ECONNREFUSED { throw notRunning }
+            throw APIError(.internalServerError, "resize: \(error)")
+        }
+        ContainerEvents.record(engine, ContainerEvents.Actor(record, ContainerSettings(record)), action: "resize",
+                               attributes: ["height": String(height), "width": String(width)])
+        return Response(status: .ok)
+    }
+
+    /// `h` or `w` as moby reads it (`httputils.Uint32Value`): digits only, within UInt32.
+    static func dimension(_ request: Request, _ key: String, _ what: String) throws(APIError) -> UInt32 {
+        let value = request.queryValue(key) ?? ""
+        let digits = value.hasPrefix("-") ? String(value.dropFirst()) : value
+        let reason: String
+        if digits.isEmpty || !digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            reason = "invalid syntax"
+        } else if value.hasPrefix("-") || UInt32(digits) == nil {
+            reason = "value out of range"
+        } else {
+            return UInt32(digits)!
+        }
+        throw APIError(.badRequest, "invalid resize \(what) \"\(value)\": \(reason)")
+    }
+}
+
+/// How log records go to a client: Docker's 8-byte frames (non-TTY) or raw bytes (TTY),
+/// with `timestamps` each record starts with its time as moby prints it (RFC 3339, nine
+/// fraction digits, UTC) and a space.
+struct LogFormat: Sendable {
+    var multiplexed: Bool
+    var timestamps: Bool
+
+    func append(_ record: LogRecord, to out: inout [UInt8]) {
+        var payload: [UInt8]
+        if timestamps {
+            payload = Array((LogRecord.format(record.time) + " ").utf8)
+            payload += record.bytes
+        } else {
+            payload = record.bytes
+        }
+        if multiplexed {
+            out += StreamFrame.frame(record.stream, payload[...])
+        } else {
+            out += payload
+        }
+    }
+}
+
+/// Reads a container's log file for `GET /logs`, and follows it while the container runs.
+final class LogFollower {
+    private let path: String
+    private let options: LogReader.Options
+    private let format: LogFormat
+    private let writer: ResponseWriter
+    private var reader: LogReader?
+
+    /// How often a follower looks for more (the monitor appends; no notification).
+    static let pollMicroseconds: UInt32 = 100_000
+    /// How often it asks whether the container still runs.
+    static let stateCheckEvery = 3
+
+    init(path: String, options: LogReader.Options, format: LogFormat, writer: ResponseWriter) {
+        self.path = path
+        self.options = options
+        self.format = format
+        self.writer = writer
+    }
+
+    /// What the file holds now (since, until, tail applied). A missing file (a container
+    /// never started) is an empty log.
+    func readExisting() throws {
+        guard let reader = try? LogReader(path: path) else { return }
+        self.reader = reader
+        try send(try records { try reader.records(options) })
+    }
+
+    /// Sends what is appended until `isRunning` says no (then what is left), `until` passes,
+    /// or the client leaves.
+    func follow(until: timespec?, isRunning: () -> Bool) throws {
+        var round = 0
+        while true {
+            usleep(LogFollower.pollMicroseconds)
+            if writer.isClientGone { return }
+            round += 1
+            var running = true
+            if round % LogFollower.stateCheckEvery == 0 { running = isRunning() }
+            try sendMore()
+            if let until, StreamTime.isAfter(Timestamp.now(), until) { return }
+            if !running { return }
+        }
+    }
+
+    private func sendMore() throws {
+        if reader == nil {
+            // The monitor creates the file when the container starts.
+            guard let opened = try? LogReader(path: path) else { return }
+            reader = opened
+            try send(try records { try opened.records(LogReader.Options(since: options.since, until: options.until,
+                                                                        stdout: options.stdout, stderr: options.stderr)) })
+            return
+        }
+        guard let reader else { return }
+        try send(try records { try reader.more(options) })
+    }
+
+    private func records(_ read: () throws -> [LogRecord]) throws -> [LogRecord] {
+        do {
+            return try read()
+        } catch {
+            throw APIError(.internalServerError, "reading the log: \(error)")
+        }
+    }
+
+    private func send(_ records: [LogRecord]) throws {
+        var chunk: [UInt8] = []
+        for record in records {
+            format.append(record, to: &chunk)
+            if chunk.count >= 64 << 10 {
+                try writer.write(chunk)
+                chunk = []
+            }
+        }
+        if !chunk.isEmpty { try writer.write(chunk) }
+    }
+}

@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Platform
+import Store
+
+/// Docker's views of a container (ContainerInspect, ContainerSummary, the status text) as pure
+/// functions of the Store row and the time: call them after the row has been reconciled with
+/// its monitor.
+public enum ContainerView {
+    /// Docker's zero time, shown for a StartedAt/FinishedAt that never happened.
+    public static let zeroTime = "0001-01-01T00:00:00Z"
+
+    /// `GET /containers/{id}/json`. `size`: SizeRw and SizeRootFs when asked for (`?size=1`).
+    public static func inspect(_ record: ContainerRecord, size: (rw: Int64, rootFs: Int64)? = nil) throws -> JSON {
+        let stored = try StoredContainer(record)
+        let s = stored.json
+        var members: [JSON.Member] = [
+            JSON.Member("Id", .string(record.id)),
+            JSON.Member("Created", .string(createdText(record))),
+            JSON.Member("Path", .string(stored.path)),
+            JSON.Member("Args", JSON(stored.args)),
+            JSON.Member("State", state(record)),
+            JSON.Member("Image", .string(record.imageID)),
+            JSON.Member("ResolvConfPath", .string(stored.resolvConfPath)),
+            JSON.Member("HostnamePath", .string(stored.hostnamePath)),
+            JSON.Member("HostsPath", .string(stored.hostsPath)),
+            JSON.Member("LogPath", .string(stored.logPath)),
+            JSON.Member("Name", .string("/" + record.name)),
+            JSON.Member("RestartCount", .int(Int64(record.restartCount))),
+            JSON.Member("Driver", "overlay"),
+            JSON.Member("Platform", s["Platform"] ?? "linux"),
+            JSON.Member("MountLabel", s["MountLabel"] ?? ""),
+            JSON.Member("ProcessLabel", s["ProcessLabel"] ?? ""),
+            JSON.Member("AppArmorProfile", s["AppArmorProfile"] ?? ""),
+            JSON.Member("ExecIDs", .null),
+            JSON.Member("HostConfig", stored.hostConfig),
+            JSON.Member("GraphDriver", s["GraphDriver"] ?? .object([JSON.Member("Data", .null), JSON.Member("Name", "overlay")])),
+        ]
+        if let size {
+            members.append(JSON.Member("SizeRw", .int(size.rw)))
+            members.append(JSON.Member("SizeRootFs", .int(size.rootFs)))
+        }
+        members += [
+            JSON.Member("Mounts", .array(stored.mounts)),
+            JSON.Member("Config", stored.config),
+            JSON.Member("NetworkSettings", networkSettings(stored.networkMode)),
+        ]
+        return .object(members)
+    }
+
+    /// Docker's `State` object.
+    public static func state(_ record: ContainerRecord) -> JSON {
+        let running = record.state == .running || record.state == .paused || record.state == .restarting
+        return .object([
+            JSON.Member("Status", .string(record.state.rawValue)),
+            JSON.Member("Running", .bool(running)),
+            JSON.Member("Paused", .bool(record.state == .paused)),
+            JSON.Member("Restarting", .bool(record.state == .restarting)),
+            JSON.Member("OOMKilled", .bool(record.oomKilled)),
+            JSON.Member("Dead", .bool(record.state == .dead)),
+            JSON.Member("Pid", .int(running ? Int64(record.pid) : 0)),
+            JSON.Member("ExitCode", .int(Int64(record.exitCode))),
+            JSON.Member("Error", .string(record.error)),
+            JSON.Member("StartedAt", .string(record.startedAt.isEmpty ? zeroTime : record.startedAt)),
+            JSON.Member("FinishedAt", .string(record.finishedAt.isEmpty ? zeroTime : record.finishedAt)),
+        ])
+    }
+
+    /// `Created` as RFC 3339 with nanoseconds, UTC.
+    public static func createdText(_ record: ContainerRecord) -> String {
+        var ts = timespec()
+        ts.tv_sec = Int(record.created / 1_000_000_000)
+        ts.tv_nsec = Int(record.created % 1_000_000_000)
+        return Timestamp.rfc3339Nano(ts, utc: true)
+    }
+
+    /// `NetworkSettings` for inspect: no addresses; one network named after the mode.
+    public static func networkSettings(_ mode: String) -> JSON {
+        .object([
+            JSON.Member("Bridge", ""), JSON.Member("SandboxID", ""), JSON.Member("SandboxKey", ""),
+            JSON.Member("Ports", .object([])), JSON.Member("HairpinMode", false),
+            JSON.Member("LinkLocalIPv6Address", ""), JSON.Member("LinkLocalIPv6PrefixLen", 0),
+            JSON.Member("SecondaryIPAddresses", .null), JSON.Member("SecondaryIPv6Addresses", .null),
+            JSON.Member("EndpointID", ""), JSON.Member("Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
+            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("IPAddress", ""), JSON.Member("IPPrefixLen", 0),
+            JSON.Member("IPv6Gateway", ""), JSON.Member("MacAddress", ""),
+            JSON.Member("Networks", networks(mode)),
+        ])
+    }
+
+    static func networks(_ mode: String) -> JSON {
+        .object([JSON.Member(mode.isEmpty ? "bridge" : mode, .object([
+            JSON.Member("IPAMConfig", .null), JSON.Member("Links", .null), JSON.Member("Aliases", .null),
+            JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),
+            JSON.Member("EndpointID", ""), JSON.Member("Gateway", ""), JSON.Member("IPAddress", ""),
+            JSON.Member("IPPrefixLen", 0), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
+            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("DNSNames", .null),
+        ]))])
+    }
+
+    /// `GET /containers/json`'s `ContainerSummary`. `image`: what `Image` shows (the name the
+    /// user gave while it still names the same image, else the image id); `now`: unix nanoseconds.
+    public static func summary(_ record: ContainerRecord, image: String, now: Int64,
+                               size: (rw: Int64, rootFs: Int64)? = nil) throws -> JSON {
+        let stored = try StoredContainer(record)
+        let labels = stored.config["Labels"] ?? .object([])
+        var members: [JSON.Member] = [
+            JSON.Member("Id", .string(record.id)),
+            JSON.Member("Names", JSON(["/" + record.name])),
+            JSON.Member("Image", .string(image)),
+            JSON.Member("ImageID", .string(record.imageID)),
+            JSON.Member("Command", .string(([stored.path] + stored.args).joined(separator: " "))),
+            JSON.Member("Created", .int(record.created / 1_000_000_000)),
+            JSON.Member("Ports", .array([])),
+        ]
+        if let size {
+            members.append(JSON.Member("SizeRw", .int(size.rw)))
+            members.append(JSON.Member("SizeRootFs", .int(size.rootFs)))
+        }
+        members += [
+            JSON.Member("Labels", labels == .null ? .object([]) : labels),
+            JSON.Member("State", .string(record.state.rawValue)),
+            JSON.Member("Status", .string(status(record, now: now))),
+            JSON.Member("HostConfig", .object([JSON.Member("NetworkMode", .string(stored.networkMode))])),
+            JSON.Member("NetworkSettings", .object([JSON.Member("Networks", networks(stored.networkMode))])),
+            JSON.Member("Mounts", .array(stored.mounts)),
+        ]
+        return .object(members)
+    }
+
+    /// `docker ps`'s STATUS: "Up 3 seconds", "Up 2 hours (Paused)", "Restarting (1) 5 seconds ago",
+    /// "Exited (3) 5 seconds ago", "Created", "Dead", "Removal In Progress". `now`: unix nanoseconds.
+    public static func status(_ record: ContainerRecord, now: Int64) -> String {
+        func since(_ text: String) -> String {
+            let nanos = parseNanos(text) ?? now
+            return humanDuration(max(0, now - nanos))
+        }
+        switch record.state {
+        case .running:
+            return "Up " + since(record.startedAt)
+        case .paused:
+            return "Up " + since(record.startedAt) + " (Paused)"
+        case .restarting:
+            return "Restarting (\(record.exitCode)) \(since(record.finishedAt)) ago"
+        case .removing:
+            return "Removal In Progress"
+        case .dead:
+            return "Dead"
+        case .created, .exited:
+            if record.startedAt.isEmpty { return "Created" }
+            if record.finishedAt.isEmpty { return "" }
+            return "Exited (\(record.exitCode)) \(since(record.finishedAt)) ago"
+        }
+    }
+
+    /// go-units HumanDuration.
+    public static func humanDuration(_ nanos: Int64) -> String {
+        let seconds = nanos / 1_000_000_000
+        if seconds < 1 { return "Less than a second" }
+        if seconds == 1 { return "1 second" }
+        if seconds < 60 { return "\(seconds) seconds" }
+        let minutes = seconds / 60
+        if minutes == 1 { return "About a minute" }
+        if minutes < 60 { return "\(minutes) minutes" }
+        let hours = Int64((Double(nanos) / 3.6e12).rounded())
+        if hours == 1 { return "About an hour" }
+        if hours < 48 { return "\(hours) hours" }
+        if hours < 24 * 7 * 2 { return "\(hours / 24) days" }
+        if hours < 24 * 30 * 2 { return "\(hours / 24 / 7) weeks" }
+        if hours < 24 * 365 * 2 { return "\(hours / 24 / 30) months" }
+        return "\(Int64(Double(nanos) / 3.6e12 / 24 / 365)) years"
+    }
+
+    /// Unix nanoseconds of an RFC 3339 time with an optional fraction.
+    public static func parseNanos(_ text: String) -> Int64? {
+        guard let seconds = Timestamp.parseRFC3339(text) else { return nil }
+        var fraction: Int64 = 0
+        if let dot = text.firstIndex(of: ".") {
+            let digits = text[text.index(after: dot)...].prefix { $0.isNumber }
+            let padded = String(digits.prefix(9)) + String(repeating: "0", count: max(0, 9 - digits.count))
+            fraction = Int64(padded) ?? 0
+        }
+        return seconds * 1_000_000_000 + fraction
+    }
+
+    /// Bytes in the container's upper directory (its changes): regular file sizes and symlink
+    /// target lengths, each inode once. Directories it cannot read are skipped.
+    public static func sizeRw(containerDir: String) -> Int64 {
+        var total: Int64 = 0
+        var seen: Set<UInt64> = []
+        func walk(_ path: String) {
+            for name in FileSystem.directoryEntries(path) ?? [] {
+                let child = path + "/" + name
+                var info = stat()
+                guard lstat(child, &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: walk(child)
+                case S_IFREG:
+                    if info.st_nlink > 1 && !seen.insert(UInt64(info.st_ino)).inserted { continue }
+                    total += Int64(info.st_size)
+                case S_IFLNK: total += Int64(info.st_size)
+                default: break
+                }
+            }
+        }
+        walk(containerDir + "/upper")
+        return total
+    }
+}

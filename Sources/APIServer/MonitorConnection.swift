@@ -1,0 +1,86 @@
+import Platform
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Talking to a container's monitor (docs/containers.md): its unix sockets in
+/// `<run>/containers/<id>/` and whether it still runs.
+public enum MonitorConnection {
+    /// `<run>/containers/<id>`: the monitor's run directory (attach, ctl, exit).
+    public static func runDirectory(_ engine: Engine, containerID: String) -> String {
+        engine.config.runtimeDirectoryPath + "/containers/" + containerID
+    }
+
+    /// `<skiffRoot>/containers/<id>/ctr.log`.
+    public static func logPath(_ engine: Engine, containerID: String) -> String {
+        engine.config.skiffRoot + "/containers/" + containerID + "/ctr.log"
+    }
+
+    /// Connects to the unix stream socket `name` in `directory`. A path too long for
+    /// `sun_path` is reached as `/proc/self/fd/<dirfd>/name` through the opened directory. Returns the descriptor (close-on-exec, blocking); the caller closes it.
+    public static func connect(directory: String, name: String) throws(SystemError) -> Int32 {
+        let path = directory + "/" + name
+        if path.utf8.count < 108 {
+            return try UnixSocket.connect(path)
+        }
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { throw SystemError(errno: errno, operation: "open", path: directory) }
+        defer { close(dirfd) }
+        do throws(SystemError) {
+            return try UnixSocket.connect("/proc/self/fd/\(dirfd)/\(name)")
+        } catch {
+            throw SystemError(errno: error.errno, operation: "connect", path: path)
+        }
+    }
+
+    /// Writes all of `bytes` to a blocking descriptor.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    /// Sends `resize <rows> <cols>\n` on the container's control socket.
+    public static func resize(_ engine: Engine, containerID: String, rows: UInt32, columns: UInt32) throws(SystemError) {
+        let fd = try connect(directory: runDirectory(engine, containerID: containerID), name: "ctl")
+        defer { close(fd) }
+        guard writeAll(fd, Array("resize \(rows) \(columns)\n".utf8)) else {
+            throw SystemError(errno: errno, operation: "write", path: runDirectory(engine, containerID: containerID) + "/ctl")
+        }
+    }
+
+    /// Whether the monitor recorded for `record` still runs: the pid exists and its
+    /// `/proc/<pid>/stat` start time is the one recorded (a recycled pid is someone else).
+    public static func isAlive(_ record: ContainerRecord) -> Bool {
+        isAlive(pid: record.monitorPID, startTime: record.monitorStartTime)
+    }
+
+    public static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
+        guard pid > 0, let start = processStartTime(pid) else { return false }
+        return startTime == 0 || start == startTime
+    }
+
+    /// Field 22 of `/proc/<pid>/stat` (clock ticks after boot); nil when there is no such
+    /// process (or it is a zombie: it has exited).
+    public static func processStartTime(_ pid: Int32) -> UInt64? {
+        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/stat") else { return nil }
+        // The command name is in parentheses and may hold spaces: fields count from the last ')'.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // fields[0] is field 3 (state), so field 22 is fields[19].
+        guard fields.count > 19 else { return nil }
+        if fields[0].first == UInt8(ascii: "Z") || fields[0].first == UInt8(ascii: "X") { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+}
