@@ -481,7 +481,8 @@ for peer in "${peers[@]}"; do
         running=$c
         sleep 2
         pss=() rss=()
-        for m in $(monitors "$peer"); do
+        mons=($(monitors "$peer"))
+        for m in "${mons[@]}"; do
             read -r a b < <(awk '/^Pss:/{p=$2} /^Rss:/{r=$2} END{print p+0, r+0}' "/proc/$m/smaps_rollup" 2>/dev/null || echo "0 0")
             pss+=("$a"); rss+=("$b")
         done
@@ -492,7 +493,7 @@ for peer in "${peers[@]}"; do
             R[$peer.rss$c]=$(printf '%s\n' "${rss[@]}" | awk '{s += $1} END{printf "%.2f", s / NR / 1024}')
         fi
         if [ "$peer" = skiff ] && [ "${#pss[@]}" -gt 0 ]; then
-            m=$(monitors skiff | head -1)
+            m=${mons[0]}
             note "skiff: one skiff-monitor at $c containers: $(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} /^Rss:/{r=$2}
                 END{printf "Pss_Anon %.2f MiB, Pss_File %.2f MiB, Rss %.2f MiB", a/1024, f/1024, r/1024}' "/proc/$m/smaps_rollup" 2>/dev/null)"
         fi
