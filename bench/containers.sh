@@ -218,6 +218,18 @@ monitors() {
 cleanup() {
     local rc=$? p peer m
     trap - EXIT INT TERM
+    if [ "$rc" != 0 ] && [ -n "${T:-}" ] && [ -d "$T/logs" ]; then
+        # on a failure: the services' logs are kept, and the end of each printed
+        m=$OUT/containers-failed-$(date -u +%Y%m%dT%H%M%SZ)
+        mkdir -p "$m" && cp -r "$T/logs/." "$m/" 2>/dev/null && log "the services' logs are kept in $m"
+        for peer in "${!SVC[@]}"; do
+            proc_alive "${SVC[$peer]}" || log "$peer: the service (pid ${SVC[$peer]}) is not running"
+            p=$T/logs/$peer.log; [ "$peer" = docker ] && p=$T/logs/dockerd.log
+            [ -s "$p" ] || continue
+            log "$peer: the end of $(basename "$p"):"
+            tail -n 15 "$p" >&2 || true
+        done
+    fi
     # running containers first, through their engines, while the engines are up (bounded; the
     # others have no process and go with the temp dir)
     for peer in "${!SOCK[@]}"; do
