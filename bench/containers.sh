@@ -294,6 +294,8 @@ field() { awk -v s="$1" -v i="$2" 'BEGIN{split(s, a, " "); print a[i]}'; }
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.6f", b - a}'; }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # ---------------------------------------------------------------- the image
 log "building the busybox image (Tests/integration/images.py, from /bin/busybox)"
 IMAGE_ARCHIVE=$(python3 - "$ROOT/Tests/integration" "$T/image" <<'EOF'
@@ -444,10 +446,21 @@ for peer in "${peers[@]}"; do
     log "$peer: $(printf '%.2f' "${R[$peer.rate]}") containers/s"
 done
 
+# svc_hwm PEER : the largest peak RSS (VmHWM, MiB) among the service's processes (docker: dockerd)
+svc_hwm() {
+    local p best=0 v
+    for p in "${SVC[$1]}" $(descendants "${SVC[$1]}"); do
+        v=$(awk '/^VmHWM:/{print $2}' "/proc/$p/status" 2>/dev/null) || continue
+        [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v
+    done
+    awk -v k="$best" 'BEGIN{printf "%.1f", k / 1024}'
+}
+
 # ---------------------------------------------------------------- 4. logs
 LOG_TEXT=$(printf "%0$((LOG_LINE - 1))d" 0 | tr 0 x)
 log "4. logs: a container writes $LOG_BYTES bytes in $LOG_LINE-byte lines; then docker logs > /dev/null"
 for peer in "${peers[@]}"; do
+    R[$peer.hwm_before]=$(svc_hwm "$peer")
     t0=$(now)
     cid=$(dk "$peer" run -d --network none busybox sh -c 'yes "$0" | head -c "$1"' "$LOG_TEXT" "$LOG_BYTES") ||
         die "$peer: docker run -d of the logging container failed"
@@ -480,6 +493,7 @@ for peer in "${peers[@]}"; do
         R[$peer.logs_bytes]=$bytes
         [ "$bytes" = "$LOG_BYTES" ] || note "$peer: docker logs gave $bytes bytes, not $LOG_BYTES"
     fi
+    R[$peer.hwm]=$(svc_hwm "$peer")
     dk "$peer" rm -f "$cid" >/dev/null || die "$peer: docker rm -f of the logging container failed"
     log "$peer: write $(printf '%.1f' "${V[$peer.logwrite]}") s, logs${V[$peer.logs]:- -}${R[$peer.logs_timeout]:+ (stopped at ${LOGS_TIMEOUT}s)}"
 done
@@ -619,6 +633,7 @@ TABLE=$OUT/containers-$TS.txt
     has_peer docker && echo "  Docker: ${R[docker.version]}, rootful, runc, --bridge=none, json-file logs"
     echo "  client: docker CLI $("$DOCKER_CLI" --version | awk '{print $3}' | tr -d ,) ($DOCKER_CLI) for run/logs; bench/ctclient.py (Python, one keep-alive connection, API 1.41) for the API steps"
     echo "  busybox image built from Debian's busybox-static, loaded with docker load; every container --network none"
+    echo "  load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare within one run)"
     echo
     printf '%-46s' "metric: median (min-max)"
     for p in "${peers[@]}"; do printf '%-30s' "${LABEL[$p]}"; done
@@ -640,6 +655,7 @@ TABLE=$OUT/containers-$TS.txt
     row "  create of those $LIST_N (ms each)"             create    low  "%.1f"
     row "write $((LOG_BYTES / 1000000)) MB of log, run -d to exit (s)"  logwrite  low  "%.2f" 1000
     row "docker logs > /dev/null, $((LOG_BYTES / 1000000)) MB (s)"      logs      low  "%.2f" 1000
+    row "  service peak RSS after docker logs (MiB)"   hwm       low  "%.0f"
     for c in $MEM_COUNTS; do
         row "monitor PSS, $c running, avg (MiB)"          "pss$c"   low  "%.2f"
     done
@@ -654,6 +670,10 @@ TABLE=$OUT/containers-$TS.txt
         printf '\n'
     done
     echo "Logs: $((LOG_BYTES / LOG_LINE)) lines of $LOG_LINE bytes; the write row is docker run -d until docker wait returns."
+    printf '  service peak RSS: the largest VmHWM of the service'"'"'s processes (Docker: dockerd) after the logs runs; before them:'
+    for p in "${peers[@]}"; do printf ' %s %s MiB;' "${LABEL[$p]%% *}" "${R[$p.hwm_before]:-?}"; done
+    printf '\n'
+
     for p in "${peers[@]}"; do
         [ -n "${R[$p.logs_bytes]:-}" ] && echo "  $p: docker logs | wc -c = ${R[$p.logs_bytes]}"
     done
