@@ -25,6 +25,8 @@ struct AttachOptions: Sendable {
     var logPath: String
     /// `<run>/containers/<id>`.
     var runDirectory: String
+    /// Held until the session is registered or ends (a start waits for it).
+    var ticket: AttachTicket?
 
     /// The byte the monitor reads first: 1 stdin, 2 stdout, 4 stderr.
     var mask: UInt8 { (stdin ? 1 : 0) | (stdout ? 2 : 0) | (stderr ? 4 : 0) }
@@ -269,6 +271,7 @@ final class AttachSession: HijackSession, @unchecked Sendable {
     private func finish(flush: Bool) {
         guard phase != .finished else { return }
         phase = .finished
+        options.ticket?.give()
         registry.remove(self)
         heldInput = []
         if let monitor {
@@ -299,17 +302,25 @@ final class AttachSession: HijackSession, @unchecked Sendable {
         guard options.stdout || options.stderr, let reader = try? LogReader(path: options.logPath) else { return true }
         let format = LogFormat(multiplexed: !options.tty, timestamps: false)
         let selection = LogReader.Options(stdout: options.stdout, stderr: options.stderr)
-        guard let records = try? reader.records(selection) else { return true }
+        struct ClientGone: Error {}
         var chunk: [UInt8] = []
-        for record in records {
-            format.append(record, to: &chunk)
-            if chunk.count >= 64 << 10 {
-                guard (try? client.writeAndFlush(client.allocator.buffer(bytes: chunk)).wait()) != nil else { return false }
-                chunk = []
-            }
+        func flush() throws {
+            guard !chunk.isEmpty else { return }
+            guard (try? client.writeAndFlush(client.allocator.buffer(bytes: chunk)).wait()) != nil else { throw ClientGone() }
+            chunk = []
         }
-        if !chunk.isEmpty {
-            guard (try? client.writeAndFlush(client.allocator.buffer(bytes: chunk)).wait()) != nil else { return false }
+        do {
+            try reader.read(selection) { records in
+                for record in records {
+                    format.append(record, to: &chunk)
+                    if chunk.count >= 64 << 10 { try flush() }
+                }
+            }
+            try flush()
+        } catch is ClientGone {
+            return false
+        } catch {
+            return true
         }
         return true
     }

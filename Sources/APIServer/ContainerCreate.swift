@@ -206,7 +206,9 @@ struct ContainerPlanner {
         if !host.links.isEmpty { throw APIError(.badRequest, "Links are not supported: Skiff has no container networks") }
         if let devices = host.devices, devices != .array([]) { throw APIError(.badRequest, "Devices are not supported") }
         switch host.logType {
-        case "": host.logType = "k8s-file"
+        // The file is conmon's k8s-file layout, but clients read the type to decide whether
+        // `logs` can be read back (docker-py's `run()` only does for json-file, journald, local).
+        case "": host.logType = "json-file"
         case "k8s-file", "json-file", "none": break
         default: throw APIError(.badRequest, "logger: no log driver named '\(host.logType)' is registered")
         }
@@ -338,7 +340,9 @@ struct ContainerPlanner {
             privileged: host.privileged, shmSize: host.shmSize, maskedPaths: host.maskedPaths,
             readonlyPaths: host.readonlyPaths,
             seccomp: seccompProfile.map { SeccompSelection.oci($0, capabilities: capabilities) },
-            sysctls: sysctls, annotations: host.annotations, oomScoreAdj: host.oomScoreAdj, mounts: mounts,
+            sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
+                                                                   enabled: settings.labelsEnabled && !host.privileged),
+            oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil))
         let spec = ContainerSpec.build(input)

@@ -170,15 +170,21 @@ extension CreateRequest {
     /// `config cannot be empty in order to create a container`).
     static func decode(_ body: [UInt8]) throws -> CreateRequest {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            throw APIError(.badRequest, "invalid JSON: EOF")
+            throw APIError(.badRequest, "invalid JSON: got EOF while reading request body")
         }
         let json: JSON
         do {
             json = try JSONParser.parse(body)
         } catch {
+            // moby decodes one value and then refuses anything after it.
+            if error.message.contains("after the end of the JSON value") {
+                throw APIError(.badRequest, "unexpected content after JSON")
+            }
             throw APIError(.badRequest, "invalid JSON: \(error.message)")
         }
-        if json == .null {
+        // moby's wrapper embeds the Config: with none of its fields it stays nil.
+        let wrapperOnly: Set<String> = ["hostconfig", "networkingconfig"]
+        if json == .null || (json.objectKeys.map { $0.allSatisfy { wrapperOnly.contains($0.lowercased()) } } ?? false) {
             throw APIError(.badRequest, "config cannot be empty in order to create a container")
         }
         let d = GoDecoder(root: "CreateRequest")
@@ -512,5 +518,13 @@ struct GoDecoder {
             m.otherOptions.append(other)
         }
         return m
+    }
+}
+
+extension JSON {
+    /// The member names of an object; nil for anything else.
+    var objectKeys: [String]? {
+        if case .object(let members) = self { return members.map(\.key) }
+        return nil
     }
 }

@@ -44,7 +44,7 @@ enum ContainerLifecycle {
     /// monitor to record `running`. A failed start leaves the row `created` or `exited` with the
     /// error and Docker's exit code (127 not found, 126 not executable), as moby does.
     static func startContainer(_ record: ContainerRecord, engine: Engine) throws {
-        let options = StoredRunOptions(record)
+        let options = try StoredContainer(record)
         let paths = ContainerPaths(engine: engine, id: record.id)
         do {
             try FileSystem.makeDirectories(engine.config.runtimeDirectoryPath + "/containers", mode: 0o700)
@@ -91,7 +91,7 @@ enum ContainerLifecycle {
     }
 
     /// Records a start that failed and throws moby's answer for it.
-    static func failStart(_ record: ContainerRecord, _ message: String, options: StoredRunOptions,
+    static func failStart(_ record: ContainerRecord, _ message: String, options: StoredContainer,
                           engine: Engine) throws -> Never {
         let command = (try? JSONParser.parse(record.config))?["Path"]?.stringValue ?? ""
         var code: Int32 = 128
@@ -155,12 +155,12 @@ enum ContainerLifecycle {
     /// `signal` (else the container's StopSignal) and `t` (else its StopTimeout, else 10 s; -1:
     /// no limit).
     static func stopParameters(_ request: Request, _ record: ContainerRecord) throws -> (Int32, Int) {
-        let options = StoredRunOptions(record)
+        let options = try StoredContainer(record)
         let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? options.stopSignal
         guard let signal = SignalNames.number(name) else {
             throw APIError(.badRequest, "Invalid signal: \(name)")
         }
-        var timeout = options.stopTimeout ?? 10
+        var timeout = options.stopTimeout
         if let t = request.queryValue("t"), !t.isEmpty {
             guard let value = Int(t) else { throw APIError(.badRequest, "invalid value for t: \(t)") }
             timeout = value
@@ -225,16 +225,21 @@ enum ContainerLifecycle {
     }
 
     static func kill(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
+        let record: ContainerRecord
+        do {
+            record = try engine.currentContainer(request.parameters["id"] ?? "")
+        } catch let error as StoreError where error.code == .notFound {
+            throw StoreError(.notFound, "Cannot kill container: \(request.parameters["id"] ?? ""): \(error.message)")
+        }
         let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? "SIGKILL"
         guard let signal = SignalNames.number(name) else {
             throw APIError(.badRequest, "Invalid signal: \(name)")
         }
         guard record.isActive, record.pid > 0 else {
-            throw APIError(.conflict, "cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
+            throw APIError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
         }
         try engine.withStore { store in
-            if signal == SIGKILL || signal == SignalNames.number(StoredRunOptions(record).stopSignal) {
+            if signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM") {
                 _ = try store.updateContainer(record.id) { $0.stopRequested = true }
             }
             _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
@@ -256,7 +261,7 @@ enum ContainerLifecycle {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .paused { throw APIError(.conflict, "Container \(record.id) is already paused") }
         guard record.state == .running, record.pid > 0 else {
-            throw APIError(.conflict, "Container \(record.id) is not running")
+            throw APIError(.conflict, "container \(record.id) is not running")
         }
         // No cgroup freezer here (rootless, cgroup v1): every process of the container stops.
         signalTree(record.pid, SIGSTOP)
@@ -269,7 +274,8 @@ enum ContainerLifecycle {
 
     static func unpause(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        guard record.state == .paused else { throw APIError(.conflict, "Container \(record.id) is not paused") }
+        // moby answers this with a plain error: 500.
+        guard record.state == .paused else { throw APIError(.internalServerError, "Container \(record.id) is not paused") }
         try resume(record, engine: engine)
         try engine.withStore { store in
             _ = try store.addEvent(type: "container", action: "unpause", actorID: record.id, attributes: eventAttributes(record))
@@ -316,14 +322,19 @@ enum ContainerLifecycle {
             throw APIError(.badRequest, "Neither old nor new names may be empty")
         }
         guard ContainerLifecycle.isValidName(name) else {
-            throw APIError(.badRequest, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            let shown = name.hasPrefix("/") ? name : "/" + name
+            throw APIError(.badRequest, "Error when allocating new name: Invalid container name (\(shown)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
         if name.hasPrefix("/") { name.removeFirst() }
         guard name != record.name else {
             throw APIError(.badRequest, "Renaming a container with the same name as its current name")
         }
         try engine.withStore { store in
-            _ = try store.updateContainer(record.id) { $0.name = name }
+            do {
+                _ = try store.updateContainer(record.id) { $0.name = name }
+            } catch let error as StoreError where error.code == .exists {
+                throw StoreError(.exists, "Error when allocating new name: " + error.message)
+            }
             _ = try store.addEvent(type: "container", action: "rename", actorID: record.id,
                                    attributes: eventAttributes(record).merging(["name": name, "oldName": "/" + record.name]) { $1 })
         }
@@ -346,7 +357,7 @@ enum ContainerLifecycle {
     static func top(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard record.isActive, record.pid > 0 else {
-            throw APIError(.conflict, "Container \(record.id) is not running")
+            throw APIError(.conflict, "container \(record.id) is not running")
         }
         let arguments = request.queryValue("ps_args").flatMap { $0.isEmpty ? nil : $0 } ?? "-ef"
         let pids = Set(processTree(record.pid))
@@ -444,7 +455,7 @@ enum ContainerLifecycle {
         let records = try engine.withStore { store in try store.containers().map { try engine.reconcile($0, store: store) } }
         for record in records where !record.isActive && record.state != .removing {
             if let until, record.created / 1_000_000_000 >= until { continue }
-            let labels = ContainerLifecycle.labels(record)
+            let labels = record.labels
             guard filters.labelsMatch(labels) else { continue }
             do {
                 try removeContainer(record, engine: engine, volumes: false)
@@ -456,19 +467,8 @@ enum ContainerLifecycle {
         return .json(["ContainersDeleted": deleted.isEmpty ? .null : .array(deleted), "SpaceReclaimed": 0])
     }
 
-    static func labels(_ record: ContainerRecord) -> [String: String] {
-        var labels: [String: String] = [:]
-        if case .object(let members)? = (try? JSONParser.parse(record.config))?["Config"]?["Labels"] {
-            for m in members { if case .string(let v) = m.value { labels[m.key] = v } }
-        }
-        return labels
-    }
-
     static func eventAttributes(_ record: ContainerRecord) -> [String: String] {
-        var attributes = labels(record)
-        attributes["name"] = record.name
-        attributes["image"] = record.imageName
-        return attributes
+        record.eventAttributes()
     }
 }
 

@@ -30,38 +30,6 @@ struct ContainerPaths: Sendable {
     var runtimeState: String { runtimeRoot + "/" + id + "/state.json" }
 }
 
-/// The parts of a container's stored config (`ContainerRecord.config`: Docker's `Config` and
-/// `HostConfig` objects) that starting, stopping and waiting need.
-struct StoredRunOptions: Sendable {
-    var tty = false
-    var openStdin = false
-    var stdinOnce = false
-    var autoRemove = false
-    var restartPolicy = "no"
-    var restartRetries = 0
-    var stopSignal = "SIGTERM"
-    /// Seconds; nil: Docker's default of 10.
-    var stopTimeout: Int?
-
-    init(_ record: ContainerRecord) {
-        guard let json = try? JSONParser.parse(record.config) else { return }
-        let config = json["Config"], host = json["HostConfig"]
-        tty = config?["Tty"]?.boolValue ?? false
-        openStdin = config?["OpenStdin"]?.boolValue ?? false
-        stdinOnce = config?["StdinOnce"]?.boolValue ?? false
-        if let signal = config?["StopSignal"]?.stringValue, !signal.isEmpty { stopSignal = signal }
-        stopTimeout = config?["StopTimeout"]?.intValue.map { Int($0) }
-        autoRemove = host?["AutoRemove"]?.boolValue ?? false
-        if let name = host?["RestartPolicy"]?["Name"]?.stringValue, !name.isEmpty { restartPolicy = name }
-        restartRetries = Int(host?["RestartPolicy"]?["MaximumRetryCount"]?.intValue ?? 0)
-    }
-
-    /// `--restart` as the monitor takes it.
-    var restartArgument: String {
-        restartPolicy == "on-failure" && restartRetries > 0 ? "on-failure:\(restartRetries)" : restartPolicy
-    }
-}
-
 extension JSON {
     var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
     var stringValue: String? { if case .string(let s) = self { return s }; return nil }
@@ -128,6 +96,13 @@ extension Engine {
         let p = Int32(truncatingIfNeeded: pid)
         if ProcessStat.isAlive(p, startTime: UInt64(bitPattern: start)) {
             kill(p, SIGKILL)
+        }
+    }
+
+    /// Reconciles every row that says running, paused or restarting (for counts).
+    func reconcileAll(_ store: Store) throws {
+        for record in try store.containers() where record.isActive {
+            _ = try reconcile(record, store: store)
         }
     }
 

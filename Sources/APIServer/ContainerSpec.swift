@@ -46,6 +46,18 @@ struct ContainerSpecInput: Sendable {
 }
 
 enum ContainerSpec {
+    /// SELinux labels are chosen where libselinux is: the monitor, just before the runtime
+    /// creates the container (`SELinuxLabel.forContainer`). The bundle carries the request:
+    /// containers.conf `label` (on unless `label=disable` or privileged) and the `label=` options.
+    static let selinuxAnnotation = "run.skiff.selinux-label-options"
+
+    static func labelAnnotations(_ given: [String: String], options: [String], enabled: Bool) -> [String: String] {
+        var annotations = given
+        guard enabled, !options.contains("disable") else { return annotations }
+        annotations[selinuxAnnotation] = JSON(options).text
+        return annotations
+    }
+
     static let maskedPaths = ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                               "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux",
                               "/sys/dev/block"]

@@ -28,7 +28,7 @@ enum ContainerSpecHandlers {
     // MARK: - GET /containers/{id}/json
 
     @Sendable static func inspect(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        let record = try engine.currentContainer(request.parameters["id"] ?? "")
         var size: (Int64, Int64)?
         if request.queryBool("size") {
             let imageSize = try engine.withStore { try $0.image(byNameOrID: record.imageID, normalizedName: nil)?.size } ?? 0
@@ -62,7 +62,8 @@ enum ContainerSpecHandlers {
                 }
             }
             var images: [String: ImageRecord] = [:]
-            let records = try store.containers()
+            // A row whose monitor died is brought up to date first.
+            let records = try store.containers().map { try engine.reconcile($0, store: store) }
             for record in records where images[record.imageID] == nil {
                 images[record.imageID] = try store.image(byNameOrID: record.imageID, normalizedName: nil)
             }
@@ -119,8 +120,7 @@ struct ContainerListQuery {
         }
         for value in filters.values("status") {
             guard ContainerListQuery.states.contains(value) else {
-                throw APIError(.badRequest, "invalid filter 'status=\(value)': invalid value for state (\(value)): must be one of "
-                               + ContainerListQuery.states.joined(separator: ", "))
+                throw APIError(.badRequest, "invalid filter 'status=\(value)'")
             }
             self.all = true
         }

@@ -11,7 +11,7 @@ import Glibc
 /// hold the container.
 enum ContainerStreamHandlers {
     static let routes: [Route] = [
-        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, attach),
+        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, hijacks: true, attach),
         Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, logs),
         Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, resize),
     ]
@@ -26,7 +26,7 @@ enum ContainerStreamHandlers {
         let name = request.parameters["id"] ?? ""
         // moby checks the keys before it looks for the container.
         let keys = try DetachKeys(parsing: request.queryValue("detachKeys") ?? "")
-        let record = try engine.withStore { try $0.resolveContainer(name) }
+        let record = try engine.currentContainer(name)
         switch record.state {
         case .paused:
             throw APIError(.conflict, "container \(name) is paused, unpause the container before attach")
@@ -47,7 +47,8 @@ enum ContainerStreamHandlers {
             stdinOnce: settings.stdinOnce,
             detachKeys: keys,
             logPath: MonitorConnection.logPath(engine, containerID: record.id),
-            runDirectory: MonitorConnection.runDirectory(engine, containerID: record.id))
+            runDirectory: MonitorConnection.runDirectory(engine, containerID: record.id),
+            ticket: request.queryBool("stream") ? engine.attachments.expect(containerID: record.id) : nil)
         let actor = ContainerEvents.Actor(record, settings)
         return .hijack(Hijack(multiplexed: !settings.tty && request.version >= multiplexedFrom) {
             AttachSession(options: options, engine: engine, actor: actor)
@@ -63,7 +64,7 @@ enum ContainerStreamHandlers {
         }
         let since = try StreamTime.query(request, "since")
         let until = request.queryValue("until") == "0" ? nil : try StreamTime.query(request, "until")
-        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .removing || record.state == .dead {
             throw APIError(.conflict, "can not get logs from container which is dead or marked for removal")
         }
@@ -77,16 +78,11 @@ enum ContainerStreamHandlers {
         let contentType = !settings.tty && request.version >= multiplexedFrom ? Hijack.multiplexedStream : Hijack.rawStream
         let path = MonitorConnection.logPath(engine, containerID: record.id)
         let id = record.id
-        return Response(headers: [("Content-Type", contentType)]) { writer in
-            writer.sendHead()
-            let follower = LogFollower(path: path, options: options, format: format, writer: writer)
-            try follower.readExisting()
-            guard follow else { return }
-            try follower.follow(until: until) {
-                guard let current = try? engine.withStore({ try $0.container(id: id) }) else { return false }
-                return isRunning(current)
-            }
+        let follower = LogFollower(path: path, options: options, format: format, follow: follow, until: until) {
+            guard let current = try? engine.withStore({ try $0.container(id: id) }) else { return false }
+            return isRunning(current)
         }
+        return .poll(headers: [("Content-Type", contentType)], every: LogFollower.pollMilliseconds, follower.step)
     }
 
     /// Running (or paused, or between restarts) with its monitor alive.
@@ -99,7 +95,7 @@ enum ContainerStreamHandlers {
     @Sendable static func resize(_ request: Request, _ engine: Engine) throws -> Response {
         let height = try dimension(request, "h", "height")
         let width = try dimension(request, "w", "width")
-        let record = try engine.withStore { try $0.resolveContainer(request.parameters["id"] ?? "") }
+        let record = try engine.currentContainer(request.parameters["id"] ?? "")
         let notRunning = APIError(.conflict, "container \(record.id) is not running")
         guard record.state == .running || record.state == .paused else { throw notRunning }
         do {
@@ -152,61 +148,79 @@ struct LogFormat: Sendable {
     }
 }
 
-/// Reads a container's log file for `GET /logs`, and follows it while the container runs.
-final class LogFollower {
+/// Reads a container's log file for `GET /logs`, and follows it while the container runs:
+/// the steps of a polled response (the first sends what the file holds, each later one what
+/// was appended).
+final class LogFollower: @unchecked Sendable {
     private let path: String
     private let options: LogReader.Options
     private let format: LogFormat
-    private let writer: ResponseWriter
+    private let follow: Bool
+    private let until: timespec?
+    private let isRunning: @Sendable () -> Bool
     private var reader: LogReader?
+    private var round = 0
 
     /// How often a follower looks for more (the monitor appends; no notification).
-    static let pollMicroseconds: UInt32 = 100_000
-    /// How often it asks whether the container still runs.
+    static let pollMilliseconds: Int64 = 100
+    /// Every how many steps it asks whether the container still runs.
     static let stateCheckEvery = 3
 
-    init(path: String, options: LogReader.Options, format: LogFormat, writer: ResponseWriter) {
+    init(path: String, options: LogReader.Options, format: LogFormat, follow: Bool, until: timespec?,
+         isRunning: @escaping @Sendable () -> Bool) {
         self.path = path
         self.options = options
         self.format = format
-        self.writer = writer
+        self.follow = follow
+        self.until = until
+        self.isRunning = isRunning
+    }
+
+    /// One step; true when there is more to wait for.
+    @Sendable func step(_ writer: ResponseWriter) throws -> Bool {
+        round += 1
+        if round == 1 {
+            writer.sendHead()
+            try readExisting(writer)
+            return follow
+        }
+        if writer.isClientGone { return false }
+        let running = round % LogFollower.stateCheckEvery == 0 ? isRunning() : true
+        try sendMore(writer)
+        if let until, StreamTime.isAfter(Timestamp.now(), until) { return false }
+        return running
     }
 
     /// What the file holds now (since, until, tail applied). A missing file (a container
     /// never started) is an empty log.
-    func readExisting() throws {
+    private func readExisting(_ writer: ResponseWriter) throws {
         guard let reader = try? LogReader(path: path) else { return }
         self.reader = reader
-        try send(try records { try reader.records(options) })
+        try readAll(reader, options, writer)
     }
 
-    /// Sends what is appended until `isRunning` says no (then what is left), `until` passes,
-    /// or the client leaves.
-    func follow(until: timespec?, isRunning: () -> Bool) throws {
-        var round = 0
-        while true {
-            usleep(LogFollower.pollMicroseconds)
-            if writer.isClientGone { return }
-            round += 1
-            var running = true
-            if round % LogFollower.stateCheckEvery == 0 { running = isRunning() }
-            try sendMore()
-            if let until, StreamTime.isAfter(Timestamp.now(), until) { return }
-            if !running { return }
-        }
-    }
-
-    private func sendMore() throws {
+    private func sendMore(_ writer: ResponseWriter) throws {
         if reader == nil {
             // The monitor creates the file when the container starts.
             guard let opened = try? LogReader(path: path) else { return }
             reader = opened
-            try send(try records { try opened.records(LogReader.Options(since: options.since, until: options.until,
-                                                                        stdout: options.stdout, stderr: options.stderr)) })
+            try readAll(opened, LogReader.Options(since: options.since, until: options.until,
+                                                  stdout: options.stdout, stderr: options.stderr), writer)
             return
         }
         guard let reader else { return }
-        try send(try records { try reader.more(options) })
+        try send(try records { try reader.more(options) }, writer)
+    }
+
+    /// The file as it is now, sent in batches (bounded memory for a log of any size).
+    private func readAll(_ reader: LogReader, _ options: LogReader.Options, _ writer: ResponseWriter) throws {
+        do {
+            try reader.read(options) { batch in try send(batch, writer) }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.internalServerError, "reading the log: \(error)")
+        }
     }
 
     private func records(_ read: () throws -> [LogRecord]) throws -> [LogRecord] {
@@ -217,7 +231,7 @@ final class LogFollower {
         }
     }
 
-    private func send(_ records: [LogRecord]) throws {
+    private func send(_ records: [LogRecord], _ writer: ResponseWriter) throws {
         var chunk: [UInt8] = []
         for record in records {
             format.append(record, to: &chunk)

@@ -86,31 +86,11 @@ enum ContainerValidation {
 
     // MARK: - Signals
 
-    static let signalNumbers: [String: Int32] = [
-        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
-        "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
-        "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
-        "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
-    ]
 
     /// moby's ParseSignal: a number, or a name with or without `SIG` (`RTMIN+3` too).
     static func parseSignal(_ text: String) throws -> Int32 {
-        if let n = Int32(text) {
-            guard n > 0 && n <= 64 else { throw APIError(.badRequest, "Invalid signal: \(text)") }
-            return n
-        }
-        var name = text.uppercased()
-        if name.hasPrefix("SIG") { name = String(name.dropFirst(3)) }
-        if let n = signalNumbers[name] { return n }
-        if name.hasPrefix("RTMIN") || name.hasPrefix("RTMAX") {
-            let rest = name.dropFirst(5)
-            let isMin = name.hasPrefix("RTMIN")
-            if rest.isEmpty { return isMin ? 34 : 64 }
-            if let offset = Int32(rest), (isMin ? offset > 0 : offset < 0), abs(offset) <= 30 {
-                return (isMin ? 34 : 64) + offset
-            }
-        }
-        throw APIError(.badRequest, "Invalid signal: \(text)")
+        guard let n = SignalNames.number(text) else { throw APIError(.badRequest, "Invalid signal: \(text)") }
+        return n
     }
 
     // MARK: - Restart policy

@@ -8,6 +8,17 @@ import Store
 /// functions of the Store row and the time: call them after the row has been reconciled with
 /// its monitor.
 public enum ContainerView {
+    /// An argument as `docker ps` shows it (moby quotes the command for the list): left as it is
+    /// when only plain characters, else in single quotes.
+    static func shellQuoted(_ argument: String) -> String {
+        let plain = !argument.isEmpty && argument.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || "@%+=:,./-_".utf8.contains(c)
+        }
+        if plain { return argument }
+        return "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\"'\"'") + "'"
+    }
+
     /// Docker's zero time, shown for a StartedAt/FinishedAt that never happened.
     public static let zeroTime = "0001-01-01T00:00:00Z"
 
@@ -110,7 +121,7 @@ public enum ContainerView {
             JSON.Member("Names", JSON(["/" + record.name])),
             JSON.Member("Image", .string(image)),
             JSON.Member("ImageID", .string(record.imageID)),
-            JSON.Member("Command", .string(([stored.path] + stored.args).joined(separator: " "))),
+            JSON.Member("Command", .string(([stored.path] + stored.args).map(ContainerView.shellQuoted).joined(separator: " "))),
             JSON.Member("Created", .int(record.created / 1_000_000_000)),
             JSON.Member("Ports", .array([])),
         ]

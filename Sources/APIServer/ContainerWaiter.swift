@@ -19,7 +19,9 @@ enum ContainerWaiter {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         var response = Response(headers: [("Content-Type", "application/json")]) { writer in
             writer.sendHead()
-            let (code, error) = try wait(record, condition: condition, engine: engine)
+            let (code, error) = try wait(record, condition: condition, engine: engine) {
+                writer.isClientGone || engine.isStopping
+            }
             var body: [JSON.Member] = [JSON.Member("StatusCode", .int(Int64(code)))]
             body.append(JSON.Member("Error", error.map { ["Message": JSON($0)] } ?? .null))
             var bytes = JSON.object(body).bytes
@@ -31,13 +33,16 @@ enum ContainerWaiter {
     }
 
     /// Blocks until `condition` holds; returns the exit code and the container's error, if any.
-    static func wait(_ initial: ContainerRecord, condition: String, engine: Engine) throws -> (Int32, String?) {
+    /// `abandoned`: the client went away or the service stops; the wait ends with an error.
+    static func wait(_ initial: ContainerRecord, condition: String, engine: Engine,
+                     abandoned: () -> Bool = { false }) throws -> (Int32, String?) {
         let baseline = initial.finishedAt
         var last = initial
         var pidfd: Int32 = -1
         var watched: Int32 = 0
         defer { if pidfd >= 0 { close(pidfd) } }
         while true {
+            if abandoned() { throw APIError(.serviceUnavailable, "the wait was abandoned") }
             let current = try engine.withStore { store in
                 try store.container(id: initial.id).map { try engine.reconcile($0, store: store) }
             }

@@ -24,6 +24,9 @@ public final class Engine: Sendable {
     /// Threads for requests that mostly wait (container wait, stop, start): many may be in
     /// flight at once (every `docker run` holds a wait). Started on first use.
     let longPool = BlockingPool(threads: 32)
+    /// The service is shutting down: requests that wait give up.
+    let stopping = Mutex(false)
+    var isStopping: Bool { stopping.withLock { $0 } }
     /// Attach sessions waiting for their container's start (`AttachRegistry`).
     public let attachments = AttachRegistry()
 

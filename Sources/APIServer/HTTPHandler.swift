@@ -70,6 +70,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             var spooled: SpooledBody?
             if case .found(let route, _, _) = match {
                 limit = route.maxBody
+                if route.hijacks { (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.hold() }
                 if route.spool {
                     do {
                         spooled = try engine.spoolFile()
@@ -185,31 +186,62 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// chunk, so the client sees the body was cut short.
     private func stream(context: ChannelHandlerContext, head request: HTTPRequestHead, response: Response,
                         keepAlive: Bool) {
-        guard let body = response.stream else { return }
         let writer = ResponseWriter(channel: context.channel,
                                     head: HTTPHandler.responseHead(request, response, keepAlive: keepAlive, streamed: true),
                                     isHead: request.method == .HEAD)
+        if let poll = response.poll {
+            step(context: context, head: request, poll: poll, writer: writer, keepAlive: keepAlive)
+            return
+        }
+        guard let body = response.stream else { return }
         (response.longRunning ? engine.longPool : streams).run(on: context.eventLoop) {
             try body(writer)
         }.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success:
-                writer.commit()
-                let done = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
-                self.finishResponse(context: context, done: done, keepAlive: keepAlive)
-            case .failure(let error):
-                if writer.committed {
-                    self.finishResponse(context: context, done: nil, keepAlive: false)
-                } else {
-                    self.write(context: context, head: request, response: .error(APIError.from(error)),
-                               keepAlive: keepAlive)
-                }
+            self.streamEnded(context: context, head: request, writer: writer, result: result, keepAlive: keepAlive)
+        }
+    }
+
+    /// Runs one step of a polled response, and schedules the next.
+    private func step(context: ChannelHandlerContext, head request: HTTPRequestHead, poll: Poll, writer: ResponseWriter,
+                      keepAlive: Bool) {
+        streams.run(on: context.eventLoop) {
+            try poll.step(writer)
+        }.assumeIsolated().whenComplete { result in
+            guard case .success(true) = result else {
+                self.streamEnded(context: context, head: request, writer: writer, result: result.map { _ in () },
+                                 keepAlive: keepAlive)
+                return
+            }
+            guard context.channel.isActive else {
+                self.finishResponse(context: context, done: nil, keepAlive: false)
+                return
+            }
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(poll.milliseconds)) {
+                self.step(context: context, head: request, poll: poll, writer: writer, keepAlive: keepAlive)
+            }
+        }
+    }
+
+    private func streamEnded(context: ChannelHandlerContext, head request: HTTPRequestHead, writer: ResponseWriter,
+                             result: Result<Void, any Error>, keepAlive: Bool) {
+        switch result {
+        case .success:
+            writer.commit()
+            let done = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+            self.finishResponse(context: context, done: done, keepAlive: keepAlive)
+        case .failure(let error):
+            if writer.committed {
+                self.finishResponse(context: context, done: nil, keepAlive: false)
+            } else {
+                self.write(context: context, head: request, response: .error(APIError.from(error)),
+                           keepAlive: keepAlive)
             }
         }
     }
 
     private func finishResponse(context: ChannelHandlerContext, done: EventLoopFuture<Void>?, keepAlive: Bool) {
         if case .responding = state { state = .idle }
+        (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
         endActivity()
         if !keepAlive {
             if let done {
@@ -231,7 +263,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                         hijack: hijack, activity: activity, pool: streams)
             return
         }
-        if response.stream != nil {
+        if response.stream != nil || response.poll != nil {
             stream(context: context, head: request, response: response, keepAlive: keepAlive)
             return
         }

@@ -104,8 +104,52 @@ final class RawConnectionHandler: ChannelInboundHandler {
     }
 }
 
+/// First in a connection's pipeline: holds back the client's end of input (half-close) while a
+/// request that may hijack the connection is handled. Otherwise the HTTP decoder would see the
+/// end first and drop the bytes that came after the request (stdin sent with it) instead of
+/// handing them to the raw connection; released once the response is decided.
+final class InputEndGate: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private var context: ChannelHandlerContext?
+    private var holding = false
+    private var held = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if holding, case .inputClosed? = event as? ChannelEvent {
+            held = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// From now on the end of input waits for `release`.
+    func hold() {
+        holding = true
+    }
+
+    /// Delivers an end of input that was held.
+    func release() {
+        holding = false
+        if held, let context {
+            held = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+    }
+}
+
 /// Names of the HTTP handlers in a connection's pipeline (Service), so a hijack can remove them.
 enum PipelineNames {
+    static let gate = "input-end-gate"
     static let encoder = "http-encoder"
     static let decoder = "http-decoder"
     static let pipelining = "http-pipelining"
@@ -135,11 +179,20 @@ extension HTTPHandler {
             let head = Hijack.head(upgraded: request.upgrade, multiplexed: hijack.multiplexed)
             context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: head)), promise: nil)
             removals.append(pipeline.removeHandler(context: context))
-            removals.append(pipeline.removeHandler(name: PipelineNames.decoder))
+            let decoderRemoved = pipeline.removeHandler(name: PipelineNames.decoder)
+            removals.append(decoderRemoved)
             // A handler left in place would take the raw bytes for HTTP: give up the connection.
             let channel = context.channel
             for removal in removals {
                 removal.whenFailure { _ in channel.close(promise: nil) }
+            }
+            // An end of input held while the request was handled reaches the session once the
+            // decoder has handed over the bytes that came before it (its removal is deferred).
+            if let gate = try? pipeline.handler(type: InputEndGate.self) {
+                decoderRemoved.assumeIsolated().whenSuccess {
+                    gate.release()
+                    _ = channel.pipeline.syncOperations.removeHandler(gate)
+                }
             }
         } catch {
             context.close(promise: nil)

@@ -221,6 +221,7 @@ enum ImageHandlers {
         try engine.withStore { store in
             let image = try find(name, store).image
             try store.tag(imageID: image.id, name: normalized)
+            ImageEvents.record(store, "tag", actorID: image.id, name: familiar(normalized), image: image)
         }
         return Response(status: .created)
     }
@@ -244,11 +245,13 @@ enum ImageHandlers {
                 }
                 let untagging = try store.untag(name: reference)
                 items += untagging.untagged.map { JSON.object([JSON.Member("Untagged", .string(familiar($0)))]) }
+                ImageEvents.recordRemoval(store, image: image, untagged: untagging.untagged.count, deleted: false)
                 deleteByID = untagging.isNameless && !inUse
             }
             if deleteByID {
                 let deletion = try store.deleteImage(id: image.id, force: force)
                 items += deletion.untagged.map { JSON.object([JSON.Member("Untagged", .string(familiar($0)))]) }
+                ImageEvents.recordRemoval(store, image: image, untagged: deletion.untagged.count, deleted: deletion.deleted)
                 if deletion.deleted {
                     items.append(.object([JSON.Member("Deleted", .string(image.id))]))
                     items += deletion.releasedLayers.map { JSON.object([JSON.Member("Deleted", .string($0))]) }
@@ -295,6 +298,7 @@ enum ImageHandlers {
                 for chainID in image.layers { layerSizes[chainID] = try store.layer(chainID: chainID)?.size ?? 0 }
                 let deletion = try store.deleteImage(id: image.id, force: true)
                 items += deletion.untagged.map { JSON.object([JSON.Member("Untagged", .string(familiar($0)))]) }
+                ImageEvents.recordRemoval(store, image: image, untagged: deletion.untagged.count, deleted: deletion.deleted)
                 if deletion.deleted {
                     items.append(.object([JSON.Member("Deleted", .string(image.id))]))
                     items += deletion.releasedLayers.map { JSON.object([JSON.Member("Deleted", .string($0))]) }
@@ -361,7 +365,10 @@ enum ImageHandlers {
                                                  + registryArguments(candidate.domain, shortNames, engine) + platformArguments,
                                              environment: ["SKIFF_REGISTRY_AUTH": auth])
                 try ImageWorker.relay(worker, to: writer)
-                guard let error = worker.wait() else { return }
+                guard let error = worker.wait() else {
+                    ImageEvents.recordReference(engine, "pull", candidate)
+                    return
+                }
                 // Before any output, a further search registry may have it.
                 if !writer.committed && i < references.count - 1 {
                     lastError = error
@@ -432,7 +439,8 @@ enum ImageHandlers {
         let workerArguments = arguments
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             let worker = try ImageWorker(engine: engine, command: "import", arguments: workerArguments, input: body)
-            try ImageWorker.relayMessages(worker, to: writer)
+            let output = ImageEvents.Output()
+            if try ImageWorker.relayMessages(worker, to: writer, observer: output) { output.record(engine, "import") }
         }
     }
 
@@ -445,7 +453,8 @@ enum ImageHandlers {
         let arguments = request.queryBool("quiet") ? ["--quiet"] : []
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             let worker = try ImageWorker(engine: engine, command: "load", arguments: arguments, input: body)
-            try ImageWorker.relayMessages(worker, to: writer)
+            let output = ImageEvents.Output()
+            if try ImageWorker.relayMessages(worker, to: writer, observer: output) { output.record(engine, "load") }
         }
     }
 
@@ -489,6 +498,7 @@ enum ImageHandlers {
                                                  + registryArguments(target.reference.domain, shortNames, engine),
                                              environment: ["SKIFF_REGISTRY_AUTH": auth])
                 guard try ImageWorker.relayMessages(worker, to: writer) else { return }
+                ImageEvents.recordReference(engine, "push", target.reference)
             }
         }
     }

@@ -51,6 +51,7 @@ final class ImageWorker {
         posix_spawn_file_actions_adddup2(&actions, inputFD, 0)
         posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, failurePipe[1], 3)
+        _ = skiff_spawn_closefrom(&actions, 4)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -147,21 +148,23 @@ final class ImageWorker {
     /// failure before any output is the response's error; after, it becomes an `errorDetail`
     /// message, as moby reports errors in a progress stream. Returns whether the worker succeeded.
     @discardableResult
-    static func relayMessages(_ worker: ImageWorker, to writer: ResponseWriter) throws -> Bool {
-        try relay(worker, to: writer)
+    static func relayMessages(_ worker: ImageWorker, to writer: ResponseWriter,
+                              observer: ImageEvents.Output? = nil) throws -> Bool {
+        try relay(worker, to: writer, observer: observer)
         guard let error = worker.wait() else { return true }
         try ImageHandlers.report(error, writer)
         return false
     }
 
-    /// Copies standard output to the client until it ends; a client that went away stops the
-    /// worker.
-    static func relay(_ worker: ImageWorker, to writer: ResponseWriter) throws {
+    /// Copies standard output to the client until it ends (and to `observer`); a client that
+    /// went away stops the worker.
+    static func relay(_ worker: ImageWorker, to writer: ResponseWriter, observer: ImageEvents.Output? = nil) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let n = worker.read(into: buffer)
             if n == 0 { break }
+            observer?.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             do {
                 try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             } catch {

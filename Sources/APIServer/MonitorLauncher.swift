@@ -21,7 +21,7 @@ struct MonitorLauncher {
 
     /// Spawns the monitor in a session of its own; returns once its first process has exited
     /// (the monitor carries on in a child of it, nobody's child but init's).
-    init(engine: Engine, record: ContainerRecord, options: StoredRunOptions, paths: ContainerPaths) throws {
+    init(engine: Engine, record: ContainerRecord, options: StoredContainer, paths: ContainerPaths) throws {
         var argv = [MonitorLauncher.path, "--id", record.id, "--bundle", paths.bundle, "--run-dir", paths.run,
                     "--runtime-root", paths.runtimeRoot, "--store", engine.config.skiffRoot,
                     "--image-worker", ImageWorker.path, "--restart", options.restartArgument]
@@ -48,6 +48,7 @@ struct MonitorLauncher {
         posix_spawn_file_actions_adddup2(&actions, null, 1)
         posix_spawn_file_actions_adddup2(&actions, diagnostics >= 0 ? diagnostics : null, 2)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        _ = skiff_spawn_closefrom(&actions, 4)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

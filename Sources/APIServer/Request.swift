@@ -73,6 +73,8 @@ public struct Response: Sendable {
     public var stream: Stream?
     /// The stream mostly waits (a container wait): it runs on the pool for long waits.
     public var longRunning = false
+    /// A body that waits for things to happen (`logs -f`, events), produced in steps: see `Poll`.
+    public var poll: Poll?
     /// The connection is taken over after the head (attach): see `Hijack`.
     public var hijack: Hijack?
 
@@ -82,6 +84,14 @@ public struct Response: Sendable {
         self.headers = headers
         self.body = body
         self.stream = stream
+    }
+
+    /// A streamed response produced in steps.
+    public static func poll(headers: [(String, String)], every milliseconds: Int64,
+                            _ step: @escaping Poll.Step) -> Response {
+        var response = Response(headers: headers)
+        response.poll = Poll(milliseconds: milliseconds, step: step)
+        return response
     }
 
     /// A response that hijacks the connection.
@@ -102,4 +112,16 @@ public struct Response: Sendable {
     public static func error(_ error: APIError) -> Response {
         json(["message": JSON(error.message)], status: error.status)
     }
+}
+
+/// A streamed body for a stream that mostly waits (following a log, events): each `step` runs
+/// on a stream thread, writes what there is and answers whether to run again, which happens
+/// `milliseconds` later. No thread is held in between, so many followers cost no threads.
+/// Steps of one response never overlap. As with `stream`, a failure before anything was
+/// written is answered as an error.
+public struct Poll: Sendable {
+    public typealias Step = @Sendable (ResponseWriter) throws -> Bool
+
+    public var milliseconds: Int64
+    public var step: Step
 }

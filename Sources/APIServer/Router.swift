@@ -16,6 +16,9 @@ public struct Route: Sendable {
     /// May block for long (a stop waits out its timeout): runs on the pool for long waits, so
     /// it cannot hold up the short blocking handlers.
     public let long: Bool
+    /// The handler may take over the connection (`Response.hijack`): the client's end of input
+    /// is held back until it has decided, so bytes sent with the request are not lost.
+    public let hijacks: Bool
     let handler: Handler
     let segments: [Substring]
     /// The index of a `{name:.*}` segment, which takes one or more path segments (image names
@@ -23,7 +26,7 @@ public struct Route: Sendable {
     let greedy: Int?
 
     public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
-                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, long: Bool = false,
+                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, long: Bool = false, hijacks: Bool = false,
                 _ handler: @escaping Handler) {
         self.method = method
         self.template = template
@@ -32,6 +35,7 @@ public struct Route: Sendable {
         self.maxBody = spool ? Int.max : maxBody
         self.spool = spool
         self.long = long
+        self.hijacks = hijacks
         self.handler = handler
         let segments = template.split(separator: "/")
         self.segments = segments

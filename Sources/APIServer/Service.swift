@@ -27,8 +27,9 @@ public struct Service {
         SystemHandlers.routes + ImageHandlers.routes
             // Containers: create, inspect, list (ContainerSpecHandlers.swift); start, stop and
             // the rest of the run state (ContainerLifecycle.swift); attach, logs, resize
-            // (ContainerStreamHandlers.swift).
+            // (ContainerStreamHandlers.swift); events (EventHandlers.swift).
             + ContainerSpecHandlers.routes + ContainerLifecycle.routes + ContainerStreamHandlers.routes
+            + EventHandlers.routes
     }
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
@@ -55,10 +56,13 @@ public struct Service {
         let pool = BlockingPool(threads: 2)
         let streams = BlockingPool(threads: 8)
         defer {
-            try? group.syncShutdownGracefully()
+            // Requests that wait (container waits) see `stopping` and end; the pools drain
+            // while the event loops still run, since their work completes on them.
+            engine.stopping.withLock { $0 = true }
             pool.shutdown()
             streams.shutdown()
             engine.longPool.shutdown()
+            try? group.syncShutdownGracefully()
         }
 
         let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
@@ -78,6 +82,7 @@ public struct Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(InputEndGate(), name: PipelineNames.gate)
                     try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
                                         name: PipelineNames.decoder)

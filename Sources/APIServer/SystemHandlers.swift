@@ -53,7 +53,8 @@ enum SystemHandlers {
         let host = engine.hostInfo
         let config = engine.config
         let (counts, images, id) = try engine.withStore { store in
-            (try store.containerCounts(), try store.imageCount(), try store.engineID())
+            try engine.reconcileAll(store)
+            return (try store.containerCounts(), try store.imageCount(), try store.engineID())
         }
         var security: [String] = []
         if engine.isRootless { security.append("name=rootless") }
@@ -66,7 +67,7 @@ enum SystemHandlers {
         }
         let runtime = config.runtimeName.isEmpty ? "skiff" : config.runtimeName  // "" in a file: the built-in
         let plugins: JSON = [
-            "Volume": ["local"], "Network": ["none", "host"], "Authorization": nil, "Log": ["k8s-file"],
+            "Volume": ["local"], "Network": ["none", "host"], "Authorization": nil, "Log": ["json-file", "k8s-file"],
         ]
         let registry: JSON = [
             "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": [:], "Mirrors": [],
@@ -95,7 +96,7 @@ enum SystemHandlers {
         ]
         let system: [JSON.Member] = [
             .init("SystemTime", JSON(Timestamp.rfc3339Nano(Timestamp.now()))),
-            .init("LoggingDriver", "k8s-file"),
+            .init("LoggingDriver", "json-file"),
             .init("CgroupDriver", JSON(config.cgroupManager)),
             .init("CgroupVersion", JSON(host.cgroupVersion)),
             .init("NEventsListener", 0),

@@ -53,6 +53,36 @@ public struct LogRecord: Sendable, Equatable {
             + "." + pad(Int(time.tv_nsec), 9) + "Z"
     }
 
+    /// `format`'s own layout read straight from bytes (no String): the log reader parses one
+    /// per record. Nil for anything else (`parseTime` reads the general form).
+    static func parseFixedTime(_ b: ArraySlice<UInt8>) -> timespec? {
+        guard b.count == 30 else { return nil }
+        let i = b.startIndex
+        func digits(_ from: Int, _ count: Int) -> Int? {
+            var v = 0
+            for k in 0..<count {
+                let c = b[i + from + k]
+                guard c >= 0x30 && c <= 0x39 else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            return v
+        }
+        guard b[i + 4] == 0x2D, b[i + 7] == 0x2D, b[i + 10] == 0x54, b[i + 13] == 0x3A, b[i + 16] == 0x3A,
+              b[i + 19] == 0x2E, b[i + 29] == 0x5A,
+              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2), let hour = digits(11, 2),
+              let minute = digits(14, 2), let second = digits(17, 2), let nanos = digits(20, 9),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        // Days from the civil date (proleptic Gregorian), as in Howard Hinnant's algorithm.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return timespec(tv_sec: days * 86_400 + hour * 3600 + minute * 60 + second, tv_nsec: nanos)
+    }
+
     /// The inverse of `format` (and of any RFC 3339 time with a `Z` or offset).
     public static func parseTime(_ text: Substring) -> timespec? {
         let string = String(text)
@@ -182,6 +212,101 @@ public final class LogReader {
         try readAvailable().filter { matches($0, options) }
     }
 
+    /// What `records(options)` returns, handed to `body` in batches of about `batchBytes` of
+    /// file, so a log of any size is sent with bounded memory. `tail` is found by reading the
+    /// file backwards from its end (with `until` the whole selection is read first, as the tail
+    /// counts lines before that time). Afterwards `more()` returns what is appended later.
+    public func read(_ options: Options, batchBytes: Int = 1 << 20, _ body: ([LogRecord]) throws -> Void) throws {
+        if options.tail != nil && options.until != nil {
+            let all = try records(options)
+            if !all.isEmpty { try body(all) }
+            return
+        }
+        var start: Int64 = 0
+        if let since = options.since { start = try firstOffset(atOrAfter: since) }
+        if let tail = options.tail, tail >= 0 { start = max(start, try tailOffset(lines: tail, options)) }
+        offset = start
+        pending = []
+        while true {
+            let batch = try readAvailable(limit: batchBytes)
+            if batch.isEmpty && pending.isEmpty { break }
+            let selected = batch.filter { matches($0, options) }
+            if !selected.isEmpty { try body(selected) }
+            if batch.isEmpty { break }
+        }
+    }
+
+    /// Where the last `lines` lines (of the streams `options` selects) begin: the file is read
+    /// backwards in blocks; a full record ends a line, partial records before it belong to it,
+    /// and partial records at the very end count as one line.
+    func tailOffset(lines: Int, _ options: Options) throws -> Int64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LogError("stat \(path): \(String(cString: strerror(errno)))") }
+        var end = Int64(info.st_size)
+        // Bytes after the last newline are a record still being written: not counted.
+        var last: UInt8 = 0x0A
+        while end > 0 {
+            guard pread(fd, &last, 1, off_t(end - 1)) == 1 else { break }
+            if last == 0x0A { break }
+            end -= 1
+        }
+        guard lines > 0 else { return end }
+        let fileEnd = end
+        var counted = 0
+        var carry: [UInt8] = []          // the start of a line whose beginning is in an earlier block
+        var lineEnd = end                 // where the record after the one looked at starts
+        var sawRecordAfter = false        // a selected record lies after the current position
+        var block = [UInt8](repeating: 0, count: 64 << 10)
+        while end > 0 {
+            let size = Int(min(Int64(block.count), end))
+            let from = end - Int64(size)
+            let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, size, off_t(from)) }
+            guard n == size else { throw LogError("read \(path): \(String(cString: strerror(errno)))") }
+            var bytes = Array(block[0..<size]) + carry
+            // Records in this block, from the last one back; the first (maybe cut) waits.
+            var cursor = bytes.count
+            if cursor > 0 && bytes[cursor - 1] == 0x0A && from + Int64(size) == fileEnd && carry.isEmpty {
+                cursor -= 1   // the file's final newline
+            }
+            while let newline = bytes[..<cursor].lastIndex(of: 0x0A) {
+                let record = bytes[(newline + 1)..<cursor]
+                let recordStart = from + Int64(newline + 1)
+                if let (stream, partial) = LogReader.streamAndFlag(record),
+                   (stream == .stdout ? options.stdout : options.stderr) {
+                    if !partial || !sawRecordAfter {
+                        if counted == lines { return lineEnd }
+                        counted += 1
+                    }
+                    sawRecordAfter = true
+                }
+                lineEnd = recordStart
+                cursor = newline
+            }
+            carry = Array(bytes[..<cursor])
+            bytes = []
+            end = from
+        }
+        // The first record of the file.
+        if let (stream, partial) = LogReader.streamAndFlag(carry[...]),
+           (stream == .stdout ? options.stdout : options.stderr), !partial || !sawRecordAfter, counted == lines {
+            return lineEnd
+        }
+        return 0
+    }
+
+    /// The stream and whether the record is partial, without parsing the rest.
+    static func streamAndFlag(_ line: ArraySlice<UInt8>) -> (LogStream, Bool)? {
+        guard let first = line.firstIndex(of: 0x20), let second = line[(first + 1)...].firstIndex(of: 0x20),
+              second + 1 < line.endIndex, let stream = stream(line[(first + 1)..<second]) else { return nil }
+        return (stream, line[second + 1] == UInt8(ascii: "P"))
+    }
+
+    static func stream(_ bytes: ArraySlice<UInt8>) -> LogStream? {
+        if bytes.elementsEqual("stdout".utf8) { return .stdout }
+        if bytes.elementsEqual("stderr".utf8) { return .stderr }
+        return nil
+    }
+
     private func matches(_ record: LogRecord, _ options: Options) -> Bool {
         if record.stream == .stdout && !options.stdout { return false }
         if record.stream == .stderr && !options.stderr { return false }
@@ -212,11 +337,12 @@ public final class LogReader {
         return 0
     }
 
-    /// Reads whole records from `offset` to the end of the file.
-    private func readAvailable() throws -> [LogRecord] {
+    /// Reads whole records from `offset` to the end of the file, or about `limit` bytes of it.
+    private func readAvailable(limit: Int = Int.max) throws -> [LogRecord] {
         var result: [LogRecord] = []
         var buffer = [UInt8](repeating: 0, count: 256 << 10)
-        while true {
+        var consumed = 0
+        while consumed < limit {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset) + off_t(pending.count)) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -231,6 +357,7 @@ public final class LogReader {
             }
             offset += Int64(lineStart)
             pending.removeFirst(lineStart)
+            consumed += n
         }
         return result
     }
@@ -239,8 +366,9 @@ public final class LogReader {
     static func parse(_ line: ArraySlice<UInt8>) -> LogRecord? {
         guard let first = line.firstIndex(of: 0x20),
               let second = line[(first + 1)...].firstIndex(of: 0x20),
-              let time = LogRecord.parseTime(Substring(String(decoding: line[line.startIndex..<first], as: UTF8.self))),
-              let stream = LogStream(rawValue: String(decoding: line[(first + 1)..<second], as: UTF8.self)),
+              let time = LogRecord.parseFixedTime(line[line.startIndex..<first])
+                ?? LogRecord.parseTime(Substring(String(decoding: line[line.startIndex..<first], as: UTF8.self))),
+              let stream = LogReader.stream(line[(first + 1)..<second]),
               second + 1 < line.endIndex else { return nil }
         let flag = line[second + 1]
         guard flag == UInt8(ascii: "F") || flag == UInt8(ascii: "P") else { return nil }

@@ -21,10 +21,7 @@ extension Monitor {
 
     /// Event attributes Docker gives container events: name and image (plus what is added).
     static func attributes(_ record: ContainerRecord, _ extra: [String: String] = [:]) -> [String: String] {
-        var attributes = extra
-        attributes["name"] = record.name
-        attributes["image"] = record.imageName.isEmpty ? record.imageID : record.imageName
-        return attributes
+        record.eventAttributes(extra)
     }
 
     /// The process runs: state `running` with its pid, this monitor's pid and start time
@@ -87,6 +84,15 @@ extension Monitor {
             guard let record = try store.container(id: options.id) else { return false }
             return record.state == .restarting && !record.stopRequested
         } ?? false
+    }
+
+    /// A stop came during the back-off: the last exit stands (`restarting` becomes `exited`).
+    func recordRestartCancelled() {
+        _ = withStore { store in
+            try store.updateContainer(options.id) { r in
+                if r.state == .restarting { r.state = .exited }
+            }
+        }
     }
 
     /// A restart that could not create or start the process: recorded as an exit with the

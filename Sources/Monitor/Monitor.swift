@@ -132,8 +132,10 @@ public final class Monitor {
             container.removeState()
             guard restart else { break }
             let delay = backoff.next(ranFor: Timestamp.monotonicNanos() &- startedAt)
-            Sys.sleep(nanoseconds: delay)
-            guard stillWantsRestart() else { break }
+            guard waitBeforeRestart(delay) else {
+                recordRestartCancelled()
+                break
+            }
             restarts += 1
             do {
                 let created = try create()
@@ -162,6 +164,20 @@ public final class Monitor {
             unlink(options.runDirectory + "/ctl")
         }
         return 0
+    }
+
+    /// Sleeps `delay` (the back-off) in slices, so that a stop asked for meanwhile is seen within
+    /// a quarter of a second; false when the restart is off.
+    func waitBeforeRestart(_ delay: UInt64) -> Bool {
+        let slice: UInt64 = 250_000_000
+        var left = delay
+        while left > slice {
+            Sys.sleep(nanoseconds: slice)
+            left -= slice
+            guard stillWantsRestart() else { return false }
+        }
+        Sys.sleep(nanoseconds: left)
+        return stillWantsRestart()
     }
 
     // MARK: - Create and start

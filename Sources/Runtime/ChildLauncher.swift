@@ -283,6 +283,11 @@ enum ChildLauncher {
     private static func childErrorWithoutStep(_ message: skiff_msg, id: String, step: String, code: RuntimeError.Code,
                                               object: String, detail: String) -> RuntimeError {
         if Int(message.step) == Int(SKIFF_STEP_EXEC.rawValue) && message.err == ENOENT {
+            // A path is looked at, not searched for (Go's exec.LookPath, as runc words it).
+            if detail.contains("/") {
+                return RuntimeError(.notFound, "\(id): exec: \"\(detail)\": stat \(detail): no such file or directory",
+                                    errno: ENOENT)
+            }
             return RuntimeError(.notFound, "\(id): exec: \"\(detail)\": executable file not found in $PATH",
                                 errno: ENOENT)
         }

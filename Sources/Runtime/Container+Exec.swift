@@ -53,7 +53,7 @@ extension Container {
             let file = type == "mount" ? "mnt" : type == "network" ? "net" : type
             plan.join.append(("/proc/\(state.pid)/ns/\(file)", LaunchPlan.namespaceFlags[type]!))
         }
-        try plan.applyProcess(process, spec: spec, warn: warn)
+        try plan.applyProcess(process, spec: spec, seccompCache: root + "/.seccomp-cache", warn: warn)
         if plan.terminal {
             throw RuntimeError(.unsupported, "exec \(id): a terminal needs the engine's console handling")
         }

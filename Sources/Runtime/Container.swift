@@ -58,7 +58,7 @@ public struct Container: Sendable {
                      stdio: ProcessIO? = nil, warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.load(bundle: bundle)
-        var plan = try LaunchPlan(spec: spec, bundle: bundle, warn: warn)
+        var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
         if plan.terminal && consoleSocket == nil && stdio == nil {
             throw RuntimeError(.invalidArgument, "create \(id): process.terminal needs --console-socket")
         }

@@ -7,7 +7,8 @@ import Glibc
 
 extension LaunchPlan {
     /// Resolves an OCI spec into what the child does, checking what can be checked up front.
-    init(spec: Spec, bundle: String, warn: (String) -> Void) throws {
+    /// `seccompCache`: a directory for compiled seccomp programs (`SeccompCache`), nil: none.
+    init(spec: Spec, bundle: String, seccompCache: String? = nil, warn: (String) -> Void) throws {
         self.init()
         guard let process = spec.process, let args = process.args, !args.isEmpty else {
             throw RuntimeError(.invalidArgument, "config.json: process.args must name a program")
@@ -66,7 +67,9 @@ extension LaunchPlan {
         }
         rootfsPropagation = try MountOptions.propagation(spec.linux?.rootfsPropagation)
         bindDevices = inUserNamespace
-        let mountLabel = SELinux.isEnabled ? spec.linux?.mountLabel.flatMap { $0.isEmpty ? nil : $0 } : nil
+        let chosen = try LaunchPlan.chosenLabel(spec)
+        let mountLabel = SELinux.isEnabled
+            ? (spec.linux?.mountLabel.flatMap { $0.isEmpty ? nil : $0 } ?? chosen?.mountLabel) : nil
         for (index, mount) in (spec.mounts ?? []).enumerated() {
             if mount.destination == "/" {
                 try useOverlayRoot(mount, index: index)
@@ -95,11 +98,15 @@ extension LaunchPlan {
         if let domainname = spec.domainname, !domainname.isEmpty { self.domainname = domainname }
         sysctls = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
 
-        try applyProcess(process, spec: spec, warn: warn)
+        try applyProcess(process, spec: spec, seccompCache: seccompCache, warn: warn)
+        if selinuxExecLabel == nil, SELinux.isEnabled, let label = chosen?.processLabel, !label.isEmpty {
+            selinuxExecLabel = label
+        }
     }
 
     /// The process part of the plan (also what `exec` runs in an existing container).
-    mutating func applyProcess(_ process: Spec.Process, spec: Spec, warn: (String) -> Void) throws {
+    mutating func applyProcess(_ process: Spec.Process, spec: Spec, seccompCache: String? = nil,
+                               warn: (String) -> Void) throws {
         guard let args = process.args, !args.isEmpty else {
             throw RuntimeError(.invalidArgument, "process.args must name a program")
         }
@@ -133,15 +140,37 @@ extension LaunchPlan {
             // with the same compiler. A syscall libseccomp does not know fails the create, naming
             // it (crun and runc skip such names silently; a filter that is not what the profile
             // says is worse than a clear error).
-            let profile = try SeccompProfile.parse(json: seccomp, source: "config.json linux.seccomp")
-            let program = try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: capabilities.effective).names,
-                                              options: Seccomp.Options(failOnUnknownSyscall: true))
+            let effective = capabilities.effective
+            let program = try SeccompCache.program(profileJSON: seccomp.bytes, capabilities: effective,
+                                                   directory: seccompCache) {
+                let profile = try SeccompProfile.parse(json: seccomp, source: "config.json linux.seccomp")
+                return try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: effective).names,
+                                           options: Seccomp.Options(failOnUnknownSyscall: true))
+            }
             self.seccomp = program.bytes
         }
         cwd = process.cwd
         self.args = args
         env = process.env ?? []
         terminal = process.terminal ?? false
+    }
+
+    /// The annotation an engine writes when the runtime is to choose the container's SELinux
+    /// labels (Skiff's service does: it has no libselinux): a JSON array of `label=` options.
+    static let selinuxOptionsAnnotation = "run.skiff.selinux-label-options"
+
+    /// The labels chosen for the annotation's options (checked even with SELinux off, so a bad
+    /// option fails the same way on every host); nil without the annotation.
+    static func chosenLabel(_ spec: Spec) throws -> SELinuxLabel? {
+        guard let text = spec.annotations?[selinuxOptionsAnnotation] else { return nil }
+        guard case .array(let items)? = try? JSONParser.parse(text) else {
+            throw RuntimeError(.invalidArgument, "config.json: annotation \(selinuxOptionsAnnotation) is not a JSON array")
+        }
+        let options = items.compactMap { item -> String? in
+            if case .string(let s) = item { return s }
+            return nil
+        }
+        return try SELinuxLabel.forContainer(options: options, inUse: [])
     }
 
     /// A mount on "/" of type overlay is the root file system itself: mounted on `root.path`

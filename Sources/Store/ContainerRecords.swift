@@ -185,3 +185,24 @@ extension Store {
             }
     }
 }
+
+extension ContainerRecord {
+    /// `Config.Labels` of the stored config.
+    public var labels: [String: String] {
+        var labels: [String: String] = [:]
+        if case .object(let members)? = (try? JSONParser.parse(config))?["Config"]?["Labels"] {
+            for m in members { if case .string(let v) = m.value { labels[m.key] = v } }
+        }
+        return labels
+    }
+
+    /// An event's actor attributes as moby writes them for a container: its labels, `name` and
+    /// `image`, and `extra` (exitCode, signal...).
+    public func eventAttributes(_ extra: [String: String] = [:]) -> [String: String] {
+        var attributes = labels
+        attributes["name"] = name
+        attributes["image"] = imageName.isEmpty ? imageID : imageName
+        for (key, value) in extra { attributes[key] = value }
+        return attributes
+    }
+}

@@ -19,7 +19,7 @@ enum ContainerRemoval {
         FileSystem.removeTree(path)
         var info = stat()
         if lstat(path, &info) == 0 {
-            throw WorkerError(500, "remove \(path): \(String(cString: strerror(errno == 0 ? EBUSY : errno)))")
+            throw WorkerError(500, "remove \(path): some of its files could not be removed")
         }
     }
 }

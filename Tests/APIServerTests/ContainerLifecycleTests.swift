@@ -15,22 +15,22 @@ struct ContainerLifecycleTests {
         }
     }
 
-    @Test func runOptionsComeFromTheStoredConfig() {
+    @Test func runOptionsComeFromTheStoredConfig() throws {
         let config = """
             {"Config":{"Tty":true,"OpenStdin":true,"StdinOnce":true,"StopSignal":"SIGINT","StopTimeout":3},
              "HostConfig":{"AutoRemove":false,"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":2}}}
             """
         let record = ContainerRecord(id: String(repeating: "a", count: 64), name: "x", imageID: "sha256:" + String(repeating: "b", count: 64),
                                      imageName: "busybox", created: 0, state: .created, config: Array(config.utf8))
-        let options = StoredRunOptions(record)
+        let options = try StoredContainer(record)
         #expect(options.tty && options.openStdin && options.stdinOnce && !options.autoRemove)
         #expect(options.stopSignal == "SIGINT")
         #expect(options.stopTimeout == 3)
         #expect(options.restartArgument == "on-failure:2")
         var plain = record
         plain.config = Array("{}".utf8)
-        let defaults = StoredRunOptions(plain)
-        #expect(defaults.stopSignal == "SIGTERM" && defaults.stopTimeout == nil && defaults.restartArgument == "no")
+        let defaults = try StoredContainer(plain)
+        #expect(defaults.stopSignal == "SIGTERM" && defaults.stopTimeout == 10 && defaults.restartArgument == "no")
     }
 
     @Test func signalNamesAsDockerTakesThem() {
@@ -67,5 +67,15 @@ struct ContainerLifecycleTests {
         #expect(exit?.finishedAt == "2026-11-29T10:00:00.5Z")
         #expect(exit?.oomKilled == true)
         #expect(ExitFile.read(path + ".missing") == nil)
+    }
+}
+
+struct LabelAnnotationTests {
+    @Test func labelsAreRequestedUnlessDisabled() {
+        let on = ContainerSpec.labelAnnotations(["a": "b"], options: ["type:x_t"], enabled: true)
+        #expect(on["a"] == "b")
+        #expect(on[ContainerSpec.selinuxAnnotation] == #"["type:x_t"]"#)
+        #expect(ContainerSpec.labelAnnotations([:], options: ["disable"], enabled: true).isEmpty)
+        #expect(ContainerSpec.labelAnnotations([:], options: [], enabled: false).isEmpty)
     }
 }

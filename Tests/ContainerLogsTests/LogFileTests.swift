@@ -102,3 +102,45 @@ struct LogFileTests {
         #expect(StreamFrame.frame(.stdout, ArraySlice(repeating: 0, count: 0x0102)).prefix(8) == [1, 0, 0, 0, 0, 0, 1, 2])
     }
 }
+
+/// The batched reader (`read`) against the whole-file one (`records`): same records for every
+/// tail, stream selection and since, on a log with partial records, both streams and lines
+/// crossing the 64 KiB blocks the tail scan reads.
+struct BatchedReadTests {
+    @Test func batchedReadingMatchesWholeFileReading() throws {
+        let log = LogScratch()
+        let writer = try LogWriter(path: log.path)
+        var generator = SystemRandomNumberGenerator()
+        var second = 1_700_000_000
+        for i in 0..<3000 {
+            let stream: LogStream = Int.random(in: 0..<3, using: &generator) == 0 ? .stderr : .stdout
+            var line = "line \(i) " + String(repeating: "x", count: Int.random(in: 0..<200, using: &generator))
+            if i % 7 == 0 { line += "\n" } else if i % 5 != 0 { line += "\n" }   // some partial writes
+            try writer.append(Array(line.utf8), stream: stream, time: at(second, i))
+            if i % 100 == 0 { second += 1 }
+        }
+        let reader = try LogReader(path: log.path)
+        for tail in [nil, 0, 1, 2, 3, 10, 999, 5000] as [Int?] {
+            for (stdout, stderr) in [(true, true), (true, false), (false, true)] {
+                for since in [nil, at(1_700_000_010)] as [timespec?] {
+                    let options = LogReader.Options(since: since, tail: tail, stdout: stdout, stderr: stderr)
+                    let whole = try LogReader(path: log.path).records(options)
+                    var batched: [LogRecord] = []
+                    try reader.read(options, batchBytes: 8 << 10) { batched += $0 }
+                    #expect(batched == whole, "tail \(String(describing: tail)) stdout \(stdout) stderr \(stderr) since \(since != nil)")
+                }
+            }
+        }
+    }
+
+    @Test func fixedTimesParseWithoutStrings() {
+        for seconds in [0, 1, 86_399, 951_782_400, 1_700_000_000, 4_102_444_800] {
+            let time = at(seconds, 123_456_789)
+            let text = LogRecord.format(time)
+            let parsed = LogRecord.parseFixedTime(Array(text.utf8)[...])
+            #expect(parsed?.tv_sec == seconds && parsed?.tv_nsec == 123_456_789, "\(text)")
+        }
+        #expect(LogRecord.parseFixedTime(Array("2024-13-01T00:00:00.000000000Z".utf8)[...]) == nil)
+        #expect(LogRecord.parseFixedTime(Array("2024-01-01T00:00:00Z".utf8)[...]) == nil)
+    }
+}

@@ -325,3 +325,27 @@ struct SELinuxLabelTests {
         #expect(path?.hasSuffix("/contexts/lxc_contexts") == true)
     }
 }
+
+/// The engine's request for labels (an annotation the service writes, since it has no libselinux).
+struct EngineLabelRequestTests {
+    func spec(_ annotations: String) throws -> Spec {
+        try Spec.decode(Array(#"{"ociVersion":"1.1.0","process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["true"]},"annotations":\#(annotations)}"#.utf8),
+                        source: "test")
+    }
+
+    @Test func noAnnotationNoChoice() throws {
+        #expect(try LaunchPlan.chosenLabel(try spec("{}")) == nil)
+    }
+
+    @Test func optionsAreCheckedEvenWithSELinuxOff() throws {
+        let chosen = try LaunchPlan.chosenLabel(try spec(#"{"run.skiff.selinux-label-options":"[\"type:container_t\",\"level:s0:c1,c2\"]"}"#))
+        #expect(chosen != nil)
+        if !SELinux.isEnabled { #expect(chosen == SELinuxLabel.none) }
+        #expect(throws: RuntimeError.self) {
+            _ = try LaunchPlan.chosenLabel(try spec(#"{"run.skiff.selinux-label-options":"[\"bogus:x\"]"}"#))
+        }
+        #expect(throws: RuntimeError.self) {
+            _ = try LaunchPlan.chosenLabel(try spec(#"{"run.skiff.selinux-label-options":"not json"}"#))
+        }
+    }
+}

@@ -20,8 +20,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEST_USER = os.environ.get("SKIFF_TEST_USER", "skiff-test")
 
-# Test images, registries: images.py and registry.py fixtures.
-pytest_plugins = ["images", "registry", "fakeregistry"]
+# Test images, registries, container engines: images.py, registry.py and containerkit.py fixtures.
+pytest_plugins = ["images", "registry", "fakeregistry", "containerkit"]
 
 
 def pytest_configure(config):

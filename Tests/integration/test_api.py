@@ -54,7 +54,7 @@ def test_head_ping_has_headers_and_no_body(start_service):
     ("/v1.12/version", 400, "client version 1.12 is too old. Minimum supported API version is 1.24, "
                             "please upgrade your client to a newer version"),
     ("/v1.44/no/such/route", 404, "page not found"),
-    ("/containers/json", 404, "page not found"),
+    ("/swarm", 404, "page not found"),
 ])
 def test_version_prefix_and_unknown_routes(start_service, path, status, message):
     service = start_service()

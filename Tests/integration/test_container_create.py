@@ -265,7 +265,7 @@ REFUSED = [
     ("", {"Image": "busybox", "HostConfig": {"Privileged": 1}}, 400,
      "invalid JSON: json: cannot unmarshal number 1 into Go struct field CreateRequest.HostConfig.Privileged of type bool"),
     ("", b'{"Image": "busybox",', 400, "invalid JSON: "),
-    ("", b"", 400, "invalid JSON: EOF"),
+    ("", b"", 400, "invalid JSON: got EOF while reading request body"),
     ("", {"Image": "busybox", "User": "nosuchuser"}, 400, "unable to find user nosuchuser: no matching entries in passwd file"),
     ("", {"Image": "busybox", "WorkingDir": "rel"}, 400, "the working directory 'rel' is invalid, it needs to be an absolute path"),
     ("", {"Image": "busybox", "StopSignal": "SIGNOPE"}, 400, "Invalid signal: SIGNOPE"),

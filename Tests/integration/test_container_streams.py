@@ -527,6 +527,60 @@ def test_attach_before_start_waits_for_the_monitor(streams):
     assert read_to_end(s) == b""
 
 
+def test_attach_with_stdin_and_its_end_sent_with_the_request(streams):
+    """`printf 'POST ...attach...\r\n\r\ninput' | nc -U` then EOF: nothing is lost."""
+    cid, _ = streams.container(open_stdin=True, stdin_once=True)
+    monitor = streams.monitor(cid)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(streams.socket)
+    s.sendall(f"POST {API}/containers/{cid}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: skiff\r\n"
+              "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\nall at once".encode())
+    s.shutdown(socket.SHUT_WR)
+    connection = monitor.connection()
+    monitor.wait(lambda: connection.eof.is_set())
+    assert bytes(connection.stdin) == b"all at once"
+    monitor.output(1, b"reply\n")
+    monitor.exit()
+    data = read_to_end(s)
+    assert data.startswith(b"HTTP/1.1 101 UPGRADED\r\n")
+    assert unframe(data.partition(b"\r\n\r\n")[2]) == [(1, b"reply\n")]
+
+
+def test_a_waiting_attach_whose_client_leaves_is_dropped(streams):
+    cid, _ = streams.container(state="exited", monitor=False)
+    s, status, _, _ = open_attach(streams.socket, cid, "stream=1&stdout=1")
+    assert status == 101
+    s.shutdown(socket.SHUT_WR)  # as the docker CLI does without stdin: the attach still waits
+    time.sleep(0.3)
+    s.close()
+    time.sleep(0.5)
+    monitor = streams.monitor(cid)
+    time.sleep(1)
+    assert monitor.connections == []
+
+
+def test_attach_output_is_flushed_with_back_pressure_before_the_close(streams):
+    cid, _ = streams.container(tty=True)
+    monitor = streams.monitor(cid, tty=True)
+    s, status, _, _ = open_attach(streams.socket, cid, "stream=1&stdout=1")
+    monitor.connection()
+    payload = bytes(range(256)) * 4096 * 8  # 8 MiB
+    writer = threading.Thread(target=lambda: (monitor.output(1, payload), monitor.exit()))
+    writer.start()
+    time.sleep(1)  # the client reads nothing for a while: the relay must wait, not buffer it all
+    assert writer.is_alive(), "the service took 8 MiB its client did not read"
+    received = bytearray()
+    while True:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        received += chunk
+    writer.join()
+    assert len(received) == len(payload)
+    assert bytes(received) == payload
+
+
 def test_attach_logs_replay_then_stream_and_stream_0(streams):
     cid, _ = streams.container()
     streams.write_log(cid, ["2024-01-02T03:04:05.000000000Z stdout F old out",
@@ -659,3 +713,178 @@ def test_resize_writes_to_the_control_socket(streams):
     status, _, body = request(streams.socket, "POST", f"{API}/containers/{stopped}/resize?h=1&w=1")
     assert status == 409
     assert json.loads(body)["message"] == f"container {stopped} is not running"
+
+
+# MARK: - Events
+
+
+def ndjson(body):
+    return [json.loads(line) for line in body.decode().splitlines() if line]
+
+
+def test_events_replay_in_docker_shape_and_until_in_the_past_ends(streams):
+    base = (int(time.time()) - 100) * 1_000_000_000
+    cid = "ab" * 32
+    streams.store.add_event("container", "start", cid, {"image": "busybox", "name": "web", "tier": "front"},
+                            time_nano=base + 1)
+    streams.store.add_event("image", "pull", "busybox:latest", {"name": "busybox"}, time_nano=base + 2)
+    streams.store.add_event("volume", "create", "data", {"driver": "local"}, time_nano=base + 3)
+    streams.store.add_event("container", "die", cid, {"image": "busybox", "name": "web", "exitCode": "0"},
+                            time_nano=base + 4_000_000_000)
+    since, until = base // 1_000_000_000, base // 1_000_000_000 + 3
+    status, headers, body = get(streams.socket, f"{API}/events?since={since}&until={until}")
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    events = ndjson(body)
+    assert [e["Action"] for e in events] == ["start", "pull", "create"]
+    assert events[0] == {"status": "start", "id": cid, "from": "busybox", "Type": "container", "Action": "start",
+                         "Actor": {"ID": cid, "Attributes": {"image": "busybox", "name": "web", "tier": "front"}},
+                         "scope": "local", "time": base // 1_000_000_000, "timeNano": base + 1}
+    assert events[1]["status"] == "pull" and events[1]["id"] == "busybox:latest" and "from" not in events[1]
+    assert "status" not in events[2] and "id" not in events[2]
+    # until includes its instant; RFC 3339 works too.
+    assert len(ndjson(get(streams.socket, f"{API}/events?since={since}&until={until + 1}")[2])) == 4
+    text = rfc3339(since + 4)
+    assert len(ndjson(get(streams.socket, f"{API}/events?since={since}&until={text}")[2])) == 4
+    status, _, body = get(streams.socket, f"{API}/events?since={until}&until={since}")
+    assert status == 400
+
+    def actions(filters):
+        query = f"since={since}&until={until + 10}&filters=" + json.dumps(filters)
+        status, _, body = get(streams.socket, f"{API}/events?" + query.replace(" ", "%20").replace('"', "%22"))
+        assert status == 200, body
+        return [e["Action"] for e in ndjson(body)]
+
+    assert actions({"type": ["container"]}) == ["start", "die"]
+    assert actions({"type": {"image": True}}) == ["pull"]
+    assert actions({"event": ["die", "create"]}) == ["create", "die"]
+    assert actions({"container": ["web"]}) == ["start", "die"]
+    assert actions({"container": [cid[:6]]}) == ["start", "die"]
+    assert actions({"container": ["other"]}) == []
+    assert actions({"image": ["busybox"]}) == ["start", "pull", "die"]
+    # The container's image attribute is `busybox`: a tag in the filter must then be absent.
+    assert actions({"image": ["busybox:latest"]}) == ["pull"]
+    assert actions({"label": ["tier=front"]}) == ["start"]
+    assert actions({"label": ["tier"], "type": ["container"]}) == ["start"]
+    assert actions({"volume": ["data"]}) == ["create"]
+    assert actions({"type": ["container"], "event": ["start"]}) == ["start"]
+    status, _, _ = get(streams.socket, f"{API}/events?filters=notjson")
+    assert status == 400
+
+
+def test_events_stream_new_ones_until_the_until_time(streams):
+    streams.store.add_event("container", "create", "cd" * 32, {"name": "old"})
+    until = time.time() + 3
+    reader = ChunkedReader(streams.socket, f"{API}/events?until={until:.3f}&filters=%7B%22type%22%3A%5B%22container%22%5D%7D")
+    assert reader.status == 200
+    time.sleep(0.3)
+    streams.store.add_event("image", "tag", "sha256:" + "1" * 64, {"name": "x:y"})
+    streams.store.add_event("container", "start", "ef" * 32, {"name": "new", "image": "alpine"})
+    # With `until` (and no `since`), moby replays every recorded event before it first.
+    old, event = ndjson(reader.read(lambda d: d.count(b"\n") == 2))
+    assert old["Actor"]["Attributes"]["name"] == "old"
+    assert event["Actor"]["Attributes"]["name"] == "new"
+    assert event["from"] == "alpine"
+    assert reader.rest() == b""
+    assert time.time() >= until - 0.5
+    reader.close()
+
+
+def test_events_with_the_docker_cli(streams, user, workdir):
+    base = int(time.time()) - 50
+    streams.store.add_event("container", "create", "12" * 32, {"image": "busybox", "name": "cli-test"},
+                            time_nano=base * 1_000_000_000)
+    streams.store.add_event("image", "pull", "busybox:latest", {"name": "busybox"}, time_nano=(base + 1) * 1_000_000_000)
+    env = {"DOCKER_HOST": f"unix://{streams.socket}", "DOCKER_CONFIG": f"{workdir}/docker-config"}
+    result = user.run(["docker", "events", "--since", str(base), "--until", str(base + 2),
+                       "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["container create cli-test", "image pull busybox"]
+    result = user.run(["docker", "events", "--since", str(base), "--until", str(base + 2),
+                       "--filter", "type=image", "--format", "{{json .}}"], env)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["Action"] for line in result.stdout.splitlines()] == ["pull"]
+
+
+def test_events_without_since_stream_only_new_ones(streams):
+    streams.store.add_event("container", "create", "cd" * 32, {"name": "before"})
+    reader = ChunkedReader(streams.socket, f"{API}/events")
+    assert reader.status == 200, "the head comes before any event"
+    streams.store.add_event("container", "start", "cd" * 32, {"name": "after"})
+    event = json.loads(reader.read(lambda d: d.endswith(b"\n")))
+    assert (event["Action"], event["Actor"]["Attributes"]["name"]) == ("start", "after")
+    reader.close()
+
+
+def test_many_followers_at_once(streams):
+    """Followers hold no thread while they wait: more of them than the service has stream
+    threads (8) all get their events and lines."""
+    cid, _ = streams.container(state="running")
+    streams.write_log(cid, [])
+    events = [ChunkedReader(streams.socket, f"{API}/events") for _ in range(12)]
+    followers = [ChunkedReader(streams.socket, f"{API}/containers/{cid}/logs?stdout=1&follow=1") for _ in range(12)]
+    assert get(streams.socket, "/images/json")[0] == 200
+    streams.store.add_event("container", "start", cid, {"name": "many"})
+    streams.write_log(cid, ["2024-01-02T03:04:05.000000000Z stdout F to everyone"], append=True)
+    for reader in events:
+        assert json.loads(reader.read(lambda d: d.endswith(b"\n")))["Actor"]["Attributes"]["name"] == "many"
+    for reader in followers:
+        assert unframe(reader.read(lambda d: len(d) >= 20)) == [(1, b"to everyone\n")]
+    for reader in events + followers:
+        reader.close()
+
+
+def test_image_actions_record_events(user, workdir, start_service, test_images):
+    """docker load, tag, rmi and import record moby's image events, seen by `docker events`."""
+    service = start_service()
+    env = {"DOCKER_HOST": f"unix://{service.socket_path}", "DOCKER_CONFIG": f"{workdir}/docker-config"}
+
+    def docker(*args, **kwargs):
+        result = user.run(["docker", *args], env, **kwargs)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    since = time.time() - 1
+    busybox = test_images.busybox
+    docker("load", "-i", busybox.archive)
+    docker("tag", "busybox", "example.test/boats/busybox:1.0")
+    docker("rmi", "example.test/boats/busybox:1.0")
+    docker("rmi", "busybox")
+    rootfs = os.path.join(workdir, "rootfs.tar")
+    subprocess.run(["tar", "-cf", rootfs, "-C", "/etc", "hostname"], check=True)
+    os.chmod(rootfs, 0o644)
+    docker("import", rootfs, "imported:1")
+    out = docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}", "--filter", "type=image",
+                 "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+    lines = out.splitlines()
+    imported = docker("image", "inspect", "--format", "{{.Id}}", "imported:1").strip()
+    assert lines == [f"load {busybox.id} {busybox.id}",
+                     f"tag {busybox.id} example.test/boats/busybox:1.0",
+                     f"untag {busybox.id} {busybox.id}",
+                     f"untag {busybox.id} {busybox.id}",
+                     f"delete {busybox.id} {busybox.id}",
+                     f"import {imported} {imported}"]
+
+
+def test_docker_py_attach_socket(streams):
+    """docker-py's attach_socket (the hijack docker-py's attach and compose build on) reads
+    the 101 and the frames, and its stdin reaches the container."""
+    import docker
+    cid, _ = streams.container(open_stdin=True, stdin_once=True)
+    monitor = streams.monitor(cid)
+    client = docker.APIClient(base_url=f"unix://{streams.socket}", version="1.44")
+    sock = client.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    raw = sock._sock
+    connection = monitor.connection()
+    raw.sendall(b"from docker-py")
+    monitor.wait(lambda: bytes(connection.stdin) == b"from docker-py")
+    monitor.output(2, b"err\n")
+    monitor.exit()
+    data = b""
+    while True:
+        chunk = raw.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert unframe(data) == [(2, b"err\n")]
+    client.close()

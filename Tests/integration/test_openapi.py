@@ -15,4 +15,8 @@ def test_openapi_yaml_is_valid():
     assert operations == {"SystemPing", "SystemPingHead", "SystemVersion", "SystemInfo",
                           "ImageList", "ImageCreate", "ImageLoad", "ImageGetAll", "ImagePrune", "ImageInspect",
                           "ImageHistory", "ImageGet", "ImageTag", "ImagePush", "ImageDelete",
-                          "ContainerCreate", "ContainerList", "ContainerInspect"}
+                          "ContainerCreate", "ContainerList", "ContainerInspect",
+                          "ContainerStart", "ContainerStop", "ContainerRestart", "ContainerKill",
+                          "ContainerPause", "ContainerUnpause", "ContainerRename", "ContainerTop",
+                          "ContainerWait", "ContainerDelete", "ContainerPrune",
+                          "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents"}
