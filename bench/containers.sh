@@ -48,7 +48,7 @@
 # (scripts/setup-test-user.sh), builds skiff, skiff-image and skiff-monitor (release, static Swift
 # stdlib) unless SKIFF_BIN names a skiff with the others beside it. Everything it starts or creates
 # (services, containers, monitors, shims, mounts, cgroups, the temp dir) is removed at the end, also
-# on failure. About 8 minutes with all three peers (the logs step is most of Podman's and Docker's).
+# on failure. About 5 minutes with all three peers here (the logs step is most of Podman's and Docker's).
 #
 # Knobs (environment):
 #   SKIFF_BIN=PATH              use this skiff (skiff-image, skiff-monitor beside it), do not build
