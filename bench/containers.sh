@@ -3,8 +3,8 @@
 # listing, logging and monitoring containers, each through its own unix socket.
 #
 # Peers (one service each, all three up for the whole part, used one at a time):
-#   Skiff   `skiff service --time 0`, rootless as the test user (skiff-image and skiff-monitor
-#           installed beside it),
+#   Skiff   `skiff service --time 0`, rootless as the test user (skiff-image, skiff-monitor and
+#           skiff-relay installed beside it),
 #   Podman  `podman system service --time 0`, rootless as the test user, --runtime runc
 #           --cgroup-manager=cgroupfs --storage-driver $BENCH_PODMAN_DRIVER (crun refuses this
 #           kind of VM's hybrid cgroup layout),
@@ -33,7 +33,8 @@
 #      byte count. 10-byte lines (10M of them) are the shape that costs Podman about a minute.
 #   5. monitor memory: BENCH_CT_MEM_COUNTS (10, then 50 in all) containers running `sleep 3600`
 #      (created and started through the API); 2 s later the PSS (/proc/PID/smaps_rollup) of every
-#      monitor process of that peer: skiff-monitor, conmon, containerd-shim-runc-v2 (found by
+#      monitor process of that peer: skiff-monitor (skiff-relay while the container runs: the
+#      monitor execs it), conmon, containerd-shim-runc-v2 (found by
 #      executable and by this run's paths in their command lines); average per monitor, and
 #      min-max over the monitors. Then all are force-removed.
 # Prints one table (median, min-max, ratio against the faster peer of each row) and Skiff's
@@ -156,7 +157,7 @@ if has_peer skiff; then
     elif ! grep -q '\.executable(name: "skiff-monitor"' "$ROOT/Package.swift"; then
         SKIFF_SKIPPED="this tree ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')) has no skiff-monitor product yet: containers are not merged"
     else
-        for product in skiff skiff-image skiff-monitor; do
+        for product in skiff skiff-image skiff-monitor skiff-relay; do
             log "building $product (release, static Swift stdlib)"
             (cd "$ROOT" && swift build -c release --static-swift-stdlib --product "$product") >&2 ||
                 die "swift build of $product failed"
@@ -203,12 +204,16 @@ podman_pause() {   # podman's rootless pause process (catatonit) holds its user 
 monitors() {
     local exe p
     case $1 in
-        skiff) exe=$T/bin/skiff-monitor ;;
+        skiff) exe=$T/bin/skiff-monitor ;;  # or skiff-relay, below
         podman) exe=${CONMON:-/usr/bin/conmon} ;;
         docker) exe=${SHIM:-/usr/bin/containerd-shim-runc-v2} ;;
     esac
     for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] || continue
+        case $(readlink "$p/exe" 2>/dev/null) in
+            "$exe") ;;
+            "$T/bin/skiff-relay") [ "$1" = skiff ] || continue ;;
+            *) continue ;;
+        esac
         tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$T/" || continue
         proc_alive "${p#/proc/}" && echo "${p#/proc/}"
     done
@@ -325,6 +330,8 @@ EOF
 
 start_skiff() {
     install -m 0755 "$SKIFF_DIR/skiff" "$SKIFF_DIR/skiff-image" "$SKIFF_DIR/skiff-monitor" "$T/bin/"
+    # Without skiff-relay (an older tree) the Swift monitor relays itself.
+    if [ -x "$SKIFF_DIR/skiff-relay" ]; then install -m 0755 "$SKIFF_DIR/skiff-relay" "$T/bin/"; fi
     local tree="built from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     git -C "$ROOT" diff --quiet HEAD -- Sources Package.swift 2>/dev/null || tree+=" + uncommitted changes under Sources/"
     [ -n "${SKIFF_BIN_GIVEN:-}" ] && tree="SKIFF_BIN=$SKIFF_BIN"
@@ -520,7 +527,7 @@ for peer in "${peers[@]}"; do
         fi
         if [ "$peer" = skiff ] && [ "${#pss[@]}" -gt 0 ]; then
             m=${mons[0]}
-            note "skiff: one skiff-monitor at $c containers: $(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} /^Rss:/{r=$2}
+            note "skiff: one monitor ($(basename "$(readlink "/proc/$m/exe")")) at $c containers: $(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} /^Rss:/{r=$2}
                 END{printf "Pss_Anon %.2f MiB, Pss_File %.2f MiB, Rss %.2f MiB", a/1024, f/1024, r/1024}' "/proc/$m/smaps_rollup" 2>/dev/null)"
         fi
     done
@@ -663,7 +670,7 @@ TABLE=$OUT/containers-$TS.txt
     echo "* = the best peer of that row. Times are medians with min-max; monitor PSS is the average per monitor"
     echo "process with min-max over the processes. Skiff vs the faster peer: the ratio of the medians against"
     echo "the better of the other peers (for containers/s, Skiff's rate over theirs)."
-    echo "Monitors: Skiff skiff-monitor, Podman conmon, Docker containerd-shim-runc-v2; count at each step:"
+    echo "Monitors: Skiff skiff-monitor (skiff-relay while running), Podman conmon, Docker containerd-shim-runc-v2; count at each step:"
     for c in $MEM_COUNTS; do
         printf '  %s running:' "$c"
         for p in "${peers[@]}"; do printf ' %s %s monitors (RSS avg %s MiB);' "${LABEL[$p]%% *}" "${R[$p.mon$c]:-?}" "${R[$p.rss$c]:-?}"; done
