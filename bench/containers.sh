@@ -348,6 +348,10 @@ start_podman() {
     R[podman.version]=$(podman --version | awk '{print $3}')
     mkdir -p "$T/store/podman"; chown "$TUID:$TGID" "$T/store/podman"
     SOCK[podman]=$XDG/podman.sock
+    # Podman keeps its container locks in shared memory across runs; stores deleted by earlier
+    # (interrupted) runs leave them taken until "exceeded num_locks (2048)". With no Podman of
+    # this user running, nothing holds them.
+    if ! pgrep -u "$TUID" -x podman >/dev/null; then rm -f "/dev/shm/libpod_rootless_lock_$TUID"; fi
     "${AS_USER[@]}" podman --runtime runc --cgroup-manager=cgroupfs --storage-driver "$PODMAN_DRIVER" \
         --root "$T/store/podman/root" --runroot "$XDG/podman-run" \
         system service --time 0 "unix://${SOCK[podman]}" >"$T/logs/podman.log" 2>&1 &
