@@ -113,6 +113,29 @@ def test_image_config_and_request_config_reach_the_process(engine, workdir):
     assert not os.path.exists(os.path.join(bind, "new"))
 
 
+def test_more_create_options_reach_the_process(engine):
+    out = engine.cli.out("run", "--rm", "--shm-size", "8m", "--entrypoint", "sh", "--domainname", "example.org",
+                         "--hostname", "h", "busybox", "-c",
+                         "df -k /dev/shm | tail -1; echo $0; hostname; cat /proc/sys/kernel/domainname")
+    lines = out.splitlines()
+    assert lines[0].split()[1] == "8192", out          # --shm-size 8m
+    assert lines[1:] == ["sh", "h", "example.org"], out
+    # Docker's default /dev/shm is 64 MiB.
+    assert engine.cli.out("run", "--rm", "busybox", "sh", "-c", "df -k /dev/shm | tail -1").split()[1] == "65536"
+    # --init: pid 1 is the init Docker calls /sbin/docker-init, the command its child.
+    ps = engine.cli.out("run", "--rm", "--init", "busybox", "ps", "-o", "pid,args").splitlines()
+    assert ps[1].split()[:3] == ["1", "/sbin/docker-init", "--"], ps
+    assert any(line.split()[1:] == ["ps", "-o", "pid,args"] for line in ps[2:]), ps
+    # A healthcheck is stored as given.
+    cid = engine.cli.out("create", "--health-cmd", "true", "--health-interval", "5s", "busybox").strip()
+    assert json.loads(engine.cli.fmt(cid, "{{json .Config.Healthcheck}}")) == \
+        {"Test": ["CMD-SHELL", "true"], "Interval": 5000000000}
+
+
+def test_a_working_directory_that_is_not_in_the_image_is_created(engine):
+    assert engine.cli.out("run", "--rm", "-w", "/new/dir", "busybox", "pwd") == "/new/dir\n"
+
+
 # --- detached, logs ---------------------------------------------------------------------------
 
 def test_run_detached_and_logs_follow_sees_new_lines(engine):
