@@ -23,8 +23,36 @@ import Glibc
 /// through `connectPending`, so possibly after its first output).
 public final class AttachRegistry: Sendable {
     private let pending = Mutex<[String: [AttachSession]]>([:])
+    /// Attaches answered (or about to be) but not yet in `pending`: the client may send
+    /// `/start` as soon as it has the 101, before its session has registered. A start waits
+    /// for them (`connectPending`), so it never runs the program before they are connected.
+    private let expected = Mutex<[String: Int]>([:])
 
     public init() {}
+
+    /// Called by the attach handler before it answers: the session it makes will register
+    /// (`attachOrWait`) or end, and either gives the ticket back.
+    func expect(containerID: String) -> AttachTicket {
+        expected.withLock { $0[containerID, default: 0] += 1 }
+        return AttachTicket(registry: self, containerID: containerID)
+    }
+
+    fileprivate func redeem(_ containerID: String) {
+        expected.withLock { counts in
+            let left = (counts[containerID] ?? 1) - 1
+            counts[containerID] = left > 0 ? left : nil
+        }
+    }
+
+    /// Waits (briefly) until no attach of `containerID` is between its answer and its
+    /// registration.
+    func waitForExpected(containerID: String, timeoutMilliseconds: Int = 2000) {
+        var waited = 0
+        while expected.withLock({ $0[containerID] ?? 0 }) > 0 && waited < timeoutMilliseconds * 4 {
+            usleep(250)
+            waited += 1
+        }
+    }
 
     /// Connects every session waiting for `containerID` to the monitor's attach socket in
     /// `attachSocketDirectory` (`<run>/containers/<id>`) and sends each its mask byte; then they
@@ -34,6 +62,7 @@ public final class AttachRegistry: Sendable {
     /// Returns how many sessions were connected.
     @discardableResult
     public func connectPending(containerID: String, attachSocketDirectory: String) -> Int {
+        waitForExpected(containerID: containerID)
         var connected: [(AttachSession, Int32)] = []
         var failed: [AttachSession] = []
         pending.withLock { pending in
@@ -70,6 +99,7 @@ public final class AttachRegistry: Sendable {
             pending[session.options.containerID, default: []].append(session)
             return nil
         }
+        session.options.ticket?.give()
         if let fd { session.connected(fd: fd) }
     }
 
@@ -109,4 +139,27 @@ public final class AttachRegistry: Sendable {
         }
         return fd
     }
+}
+
+/// One attach between its answer and its registration (`AttachRegistry.expect`). Given back
+/// once, by the registration or by the session's end, whichever comes first.
+final class AttachTicket: Sendable {
+    private let registry: AttachRegistry
+    private let containerID: String
+    private let given = Mutex(false)
+
+    fileprivate init(registry: AttachRegistry, containerID: String) {
+        self.registry = registry
+        self.containerID = containerID
+    }
+
+    func give() {
+        let first = given.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { registry.redeem(containerID) }
+    }
+
+    deinit { give() }
 }

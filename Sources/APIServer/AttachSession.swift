@@ -25,6 +25,8 @@ struct AttachOptions: Sendable {
     var logPath: String
     /// `<run>/containers/<id>`.
     var runDirectory: String
+    /// Held until the session is registered or ends (a start waits for it).
+    var ticket: AttachTicket?
 
     /// The byte the monitor reads first: 1 stdin, 2 stdout, 4 stderr.
     var mask: UInt8 { (stdin ? 1 : 0) | (stdout ? 2 : 0) | (stderr ? 4 : 0) }
@@ -269,6 +271,7 @@ final class AttachSession: HijackSession, @unchecked Sendable {
     private func finish(flush: Bool) {
         guard phase != .finished else { return }
         phase = .finished
+        options.ticket?.give()
         registry.remove(self)
         heldInput = []
         if let monitor {

@@ -47,7 +47,8 @@ enum ContainerStreamHandlers {
             stdinOnce: settings.stdinOnce,
             detachKeys: keys,
             logPath: MonitorConnection.logPath(engine, containerID: record.id),
-            runDirectory: MonitorConnection.runDirectory(engine, containerID: record.id))
+            runDirectory: MonitorConnection.runDirectory(engine, containerID: record.id),
+            ticket: request.queryBool("stream") ? engine.attachments.expect(containerID: record.id) : nil)
         let actor = ContainerEvents.Actor(record, settings)
         return .hijack(Hijack(multiplexed: !settings.tty && request.version >= multiplexedFrom) {
             AttachSession(options: options, engine: engine, actor: actor)

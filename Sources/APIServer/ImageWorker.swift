@@ -45,46 +45,14 @@ final class ImageWorker {
         }
         defer { if input == nil { close(inputFD) } }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, inputFD, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, failurePipe[1], 3)
-        _ = skiff_spawn_closefrom(&actions, 4)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The service blocks SIGTERM and friends for sigwait: the worker must not inherit that.
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var env: [String] = []
-        var entry = environ
-        while let pointer = entry.pointee {
-            let text = String(cString: pointer)
-            let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
-            if environment[name] == nil { env.append(text) }
-            entry += 1
-        }
-        for (name, value) in environment { env.append(name + "=" + value) }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
-        guard status == 0 else {
+        // Standard error stays the service's own.
+        let child: pid_t
+        do {
+            child = try Spawn.start(argv, descriptors: [inputFD, outputPipe[1], 2, failurePipe[1]],
+                                    environment: environment)
+        } catch {
             close(outputPipe[0]); close(failurePipe[0])
-            throw APIError(.internalServerError, "cannot run \(argv[0]): \(String(cString: strerror(status)))")
+            throw error
         }
         pid = child
         output = outputPipe[0]

@@ -41,43 +41,13 @@ struct MonitorLauncher {
         let diagnostics = open(paths.bundle + "/monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         defer { if diagnostics >= 0 { close(diagnostics) } }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, null, 0)
-        posix_spawn_file_actions_adddup2(&actions, null, 1)
-        posix_spawn_file_actions_adddup2(&actions, diagnostics >= 0 ? diagnostics : null, 2)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
-        _ = skiff_spawn_closefrom(&actions, 4)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes,
-                                 Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | skiff_posix_spawn_setsid())
-        var env: [String] = []
-        var entry = environ
-        while let pointer = entry.pointee {
-            env.append(String(cString: pointer))
-            entry += 1
-        }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
-        guard status == 0 else {
+        let child: pid_t
+        do {
+            child = try Spawn.start(argv, descriptors: [null, null, diagnostics >= 0 ? diagnostics : null, fds[1]],
+                                    newSession: true)
+        } catch {
             close(fds[0])
-            throw APIError(.internalServerError, "cannot run \(argv[0]): \(String(cString: strerror(status)))")
+            throw error
         }
         var ignored: Int32 = 0
         while waitpid(child, &ignored, 0) < 0 && errno == EINTR {}
