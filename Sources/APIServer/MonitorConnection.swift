@@ -10,12 +10,12 @@ import Glibc
 public enum MonitorConnection {
     /// `<run>/containers/<id>`: the monitor's run directory (attach, ctl, exit).
     public static func runDirectory(_ engine: Engine, containerID: String) -> String {
-        engine.config.runtimeDirectoryPath + "/containers/" + containerID
+        ContainerPaths(engine: engine, id: containerID).run
     }
 
     /// `<skiffRoot>/containers/<id>/ctr.log`.
     public static func logPath(_ engine: Engine, containerID: String) -> String {
-        engine.config.skiffRoot + "/containers/" + containerID + "/ctr.log"
+        ContainerPaths(engine: engine, id: containerID).log
     }
 
     /// Connects to the unix stream socket `name` in `directory`. A path too long for
@@ -63,24 +63,6 @@ public enum MonitorConnection {
     /// Whether the monitor recorded for `record` still runs: the pid exists and its
     /// `/proc/<pid>/stat` start time is the one recorded (a recycled pid is someone else).
     public static func isAlive(_ record: ContainerRecord) -> Bool {
-        isAlive(pid: record.monitorPID, startTime: record.monitorStartTime)
-    }
-
-    public static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
-        guard pid > 0, let start = processStartTime(pid) else { return false }
-        return startTime == 0 || start == startTime
-    }
-
-    /// Field 22 of `/proc/<pid>/stat` (clock ticks after boot); nil when there is no such
-    /// process (or it is a zombie: it has exited).
-    public static func processStartTime(_ pid: Int32) -> UInt64? {
-        guard let bytes = try? FileSystem.readFile("/proc/\(pid)/stat") else { return nil }
-        // The command name is in parentheses and may hold spaces: fields count from the last ')'.
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state), so field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        if fields[0].first == UInt8(ascii: "Z") || fields[0].first == UInt8(ascii: "X") { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
+        ProcessStat.isAlive(record.monitorPID, startTime: record.monitorStartTime)
     }
 }
