@@ -520,6 +520,22 @@ def test_events_with_since_until_and_filters(engine):
     assert engine.cli.out("events", "--since", str(since - 100000), "--until", str(since - 90000)) == ""
 
 
+def test_events_of_a_short_lived_container_come_in_dockers_order(engine):
+    """start is always before die, however soon the process exits (Docker serializes the two)."""
+    since = int(time.time()) - 1
+    for n in range(10):
+        engine.cli("run", "--name", f"quick{n}", "busybox", "true")
+    until = int(time.time()) + 1
+    lines = engine.cli.out("events", "--since", str(since), "--until", str(until), "--filter", "type=container",
+                           "--format", "{{.Actor.Attributes.name}} {{.Action}}").splitlines()
+    wrong = {}
+    for n in range(10):
+        actions = [line.split()[1] for line in lines if line.split()[0] == f"quick{n}"]
+        if actions != ["create", "attach", "start", "die"]:
+            wrong[f"quick{n}"] = actions
+    assert not wrong, wrong
+
+
 # --- restart policies -------------------------------------------------------------------------
 
 def test_restart_policy_on_failure_counts_restarts(engine):
