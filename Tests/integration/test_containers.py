@@ -557,11 +557,29 @@ def test_restart_policy_always_survives_exit_until_stopped(engine):
     wait_for(lambda: int(engine.cli.fmt("phoenix", "{{.RestartCount}}")) >= 2, 20, what="two restarts")
     assert engine.cli.fmt("phoenix", "{{.State.Status}}") in ("running", "restarting")
     wait_for(lambda: engine.cli.out("logs", "phoenix").count("up\n") >= 3, 10, what="a third run's output")
+    # The policy is the monitor's: it goes on while no service runs at all.
+    count = int(engine.cli.fmt("phoenix", "{{.RestartCount}}"))
+    pid = engine.service.pid
+    engine.service.stop()
+    wait_for(lambda: not alive(pid), 10, what="the service to be gone")
+    time.sleep(2)
+    engine.restart_service()
+    assert int(engine.cli.fmt("phoenix", "{{.RestartCount}}")) >= count + 2
     engine.cli("stop", "-t", "1", "phoenix")
     count = engine.cli.fmt("phoenix", "{{.RestartCount}}")
     time.sleep(1.5)
     assert engine.cli.fmt("phoenix", "{{.State.Status}} {{.RestartCount}}") == f"exited {count}"
     assert engine.store.monitors() == {}
+
+
+def test_restart_policy_unless_stopped(engine):
+    engine.run_id("--name", "stubborn", "--restart", "unless-stopped", "busybox", "sh", "-c", "sleep 0.2; exit 3")
+    wait_for(lambda: int(engine.cli.fmt("stubborn", "{{.RestartCount}}")) >= 1, 20, what="a restart")
+    engine.cli("stop", "-t", "1", "stubborn")
+    count = engine.cli.fmt("stubborn", "{{.RestartCount}}")
+    time.sleep(1.5)
+    assert engine.cli.fmt("stubborn", "{{.State.Status}} {{.RestartCount}} {{.HostConfig.RestartPolicy.Name}}") == \
+        f"exited {count} unless-stopped"
 
 
 def test_rm_flag_removes_a_detached_container_when_it_exits(engine):
