@@ -31,8 +31,9 @@ install: build
 	install -D -m 0644 skiff.service.tmp $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.service
 	rm -f skiff.service.tmp
 
-## Side-by-side benchmarks: the API against Podman and Docker, the runtime against crun and runc
-## (installs them). BENCH_PARTS="api runtime" picks parts.
+## Side-by-side benchmarks: the API against Podman and Docker, the runtime against crun and runc,
+## images against Podman, containers against Podman and Docker (installs them).
+## BENCH_PARTS="api runtime images containers" picks parts.
 bench:
 	bash bench/run.sh
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh — `make bench`: Skiff vs Podman vs Docker on the Docker Engine API's /_ping,
 # then (bench/runtime.sh) Skiff's OCI runtime vs crun and runc, then (bench/images.sh) pull, load
-# and list of images, Skiff vs Podman. BENCH_PARTS picks the parts.
+# and list of images, Skiff vs Podman, then (bench/containers.sh) containers: `docker run --rm`,
+# create+start+wait+rm, list, logs and monitor memory, Skiff vs Podman vs Docker. BENCH_PARTS picks
+# the parts.
 #
 # Measures, in one run and one peer at a time (so they never compete for the CPU):
 #   1. cold start to the first /_ping. Skiff and Podman: the listening socket is held by
@@ -22,11 +24,15 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime images"  which parts to run: api (this script's /_ping benchmark),
-#                           runtime (bench/runtime.sh: `run` of /bin/true with Skiff's runtime,
-#                           crun and runc; see its knobs there), images (bench/images.sh: pull,
-#                           load, import and list through the API, Skiff vs Podman, against one
-#                           local registry; see its knobs there)
+#   BENCH_PARTS="api runtime images containers"  which parts to run: api (this script's /_ping
+#                           benchmark), runtime (bench/runtime.sh: `run` of /bin/true with Skiff's
+#                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
+#                           pull, load, import and list through the API, Skiff vs Podman, against
+#                           one local registry; see its knobs there), containers
+#                           (bench/containers.sh: `docker run --rm` latency, create+start+wait+rm
+#                           of 50 containers, GET /containers/json with 500, `docker logs` of
+#                           100 MB, per-container monitor PSS with 10 and 50 running; Skiff, Podman
+#                           and Docker through the same docker CLI; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -56,15 +62,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images}
+PARTS=${BENCH_PARTS:-api runtime images containers}
 for p in $PARTS; do
-    case $p in api|runtime|images) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images)" ;; esac
+    case $p in api|runtime|images|containers) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images; do
+    for part in runtime images containers; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi
@@ -470,7 +476,7 @@ TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
 cp "$TABLE" "$OUT/bench-last.txt"
 log "table saved to $TABLE"
 
-# ---------------------------------------------------------------- the OCI runtime and images parts
+# ---------------------------------------------------------------- the runtime, images and containers parts
 other_rc=0
 other_parts || other_rc=$?
 

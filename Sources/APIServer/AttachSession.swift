@@ -310,13 +310,11 @@ final class AttachSession: HijackSession, @unchecked Sendable {
             chunk = []
         }
         do {
-            try reader.read(selection) { records in
-                for record in records {
-                    format.append(record, to: &chunk)
-                    if chunk.count >= 64 << 10 { try flush() }
-                }
+            try reader.copy(selection, as: LogEncoding(multiplexed: format.multiplexed, timestamps: format.timestamps),
+                            chunkBytes: 64 << 10) { bytes in
+                chunk = bytes
+                try flush()
             }
-            try flush()
         } catch is ClientGone {
             return false
         } catch {

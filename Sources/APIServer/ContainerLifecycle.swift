@@ -54,6 +54,7 @@ enum ContainerLifecycle {
             throw APIError(.internalServerError, "starting \(record.id): \(error)")
         }
         let before = try engine.withStore { store in
+            // updateContainer writes only when something changed.
             try store.updateContainer(record.id) { row in
                 row.stopRequested = false
                 row.error = ""

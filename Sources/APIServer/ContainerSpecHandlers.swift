@@ -161,8 +161,10 @@ struct ContainerListQuery {
                                                             || ContainerListQuery.regexMatches($0, record.name) }) { continue }
             let ids = filters.values("id")
             if !ids.isEmpty && !ids.contains(where: { record.id.hasPrefix($0) || ContainerListQuery.regexMatches($0, record.id) }) { continue }
-            let labels = (try? StoredContainer(record))?.labels ?? [:]
-            if !filters.labelsMatch(labels) { continue }
+            // The stored config is parsed only when a filter needs it (a list parses each once more).
+            if !filters.values("label").isEmpty || !filters.values("label!").isEmpty {
+                if !filters.labelsMatch((try? StoredContainer(record))?.labels ?? [:]) { continue }
+            }
             if limit > 0 && selected.count == limit { break }
             if !exited.isEmpty && !(exited.contains(record.exitCode) && !running && !record.startedAt.isEmpty) { continue }
             let statuses = filters.values("status")

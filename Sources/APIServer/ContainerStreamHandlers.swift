@@ -215,7 +215,9 @@ final class LogFollower: @unchecked Sendable {
     /// The file as it is now, sent in batches (bounded memory for a log of any size).
     private func readAll(_ reader: LogReader, _ options: LogReader.Options, _ writer: ResponseWriter) throws {
         do {
-            try reader.read(options) { batch in try send(batch, writer) }
+            try reader.copy(options, as: LogEncoding(multiplexed: format.multiplexed, timestamps: format.timestamps)) {
+                try writer.write($0)
+            }
         } catch let error as APIError {
             throw error
         } catch {

@@ -179,10 +179,10 @@ public final class LogReader {
     }
 
     public let path: String
-    private let fd: Int32
+    let fd: Int32
     /// Where the next unread record starts.
-    public private(set) var offset: Int64 = 0
-    private var pending: [UInt8] = []
+    public internal(set) var offset: Int64 = 0
+    var pending: [UInt8] = []
 
     public init(path: String) throws {
         self.path = path
@@ -381,7 +381,7 @@ public final class LogReader {
     /// A record start at or before the first record at or after `time` (reading from there and
     /// dropping earlier records gives the answer): a binary search on the file, since records are
     /// appended in time order, that stops within 64 KiB and leaves the rest to the scan.
-    private func firstOffset(atOrAfter time: timespec) throws -> Int64 {
+    func firstOffset(atOrAfter time: timespec) throws -> Int64 {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw LogError("stat \(path): \(String(cString: strerror(errno)))") }
         // Invariant: `low` is 0 or the start of a record earlier than `time`.

@@ -10,6 +10,9 @@ public enum IDMapWriter {
         let isRoot = getuid() == 0
         let ownGIDOnly = gid.count == 1 && gid[0].hostID == getgid() && gid[0].size == 1
         let ownUIDOnly = uid.count == 1 && uid[0].hostID == getuid() && uid[0].size == 1
+        // The setuid helpers run at the same time (each takes a millisecond or two to start).
+        var helpers: [(String, [IDMapping], Subprocess.Running)] = []
+        defer { for (_, _, running) in helpers { _ = running.finish() } }
         if isRoot || ownGIDOnly {
             if !isRoot {
                 // An unprivileged process may map its own gid only after giving up setgroups.
@@ -17,12 +20,20 @@ public enum IDMapWriter {
             }
             try writeProc(pid: pid, file: "gid_map", text: gid.procText, id: id)
         } else {
-            try runHelper("newgidmap", pid: pid, mappings: gid, id: id)
+            helpers.append(("newgidmap", gid, try Subprocess.start(["newgidmap", String(pid)] + gid.helperArguments)))
         }
         if isRoot || ownUIDOnly {
             try writeProc(pid: pid, file: "uid_map", text: uid.procText, id: id)
         } else {
-            try runHelper("newuidmap", pid: pid, mappings: uid, id: id)
+            helpers.append(("newuidmap", uid, try Subprocess.start(["newuidmap", String(pid)] + uid.helperArguments)))
+        }
+        let finished = helpers.map { ($0.0, $0.1, $0.2.finish()) }
+        helpers = []
+        for (helper, mappings, result) in finished where result.status != 0 {
+            let message = result.stderr.trimmingNewline
+            throw RuntimeError(.permissionDenied,
+                "create \(id): \(helper) \(pid) \(mappings.helperArguments.joined(separator: " ")): "
+                + (message.isEmpty ? "exit status \(result.status)" : message))
         }
     }
 
@@ -33,16 +44,6 @@ public enum IDMapWriter {
         defer { close(fd) }
         let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }
         guard written == text.utf8.count else { throw FileIO.system("create \(id): write \(path) \"\(text.trimmingNewline)\"") }
-    }
-
-    private static func runHelper(_ helper: String, pid: Int32, mappings: [IDMapping], id: String) throws {
-        let result = try Subprocess.run([helper, String(pid)] + mappings.helperArguments)
-        guard result.status == 0 else {
-            let message = result.stderr.trimmingNewline
-            throw RuntimeError(.permissionDenied,
-                "create \(id): \(helper) \(pid) \(mappings.helperArguments.joined(separator: " ")): "
-                + (message.isEmpty ? "exit status \(result.status)" : message))
-        }
     }
 }
 
@@ -56,7 +57,43 @@ extension String {
 
 /// Runs a helper program and collects its exit status and standard error.
 enum Subprocess {
+    /// A started helper: its pid and the read end of its standard error.
+    final class Running {
+        let pid: pid_t
+        let stderr: Int32
+        private var result: (status: Int32, stderr: String)?
+
+        init(pid: pid_t, stderr: Int32) {
+            self.pid = pid
+            self.stderr = stderr
+        }
+
+        /// Reads its standard error to the end and waits for it (once; later calls repeat it).
+        func finish() -> (status: Int32, stderr: String) {
+            if let result { return result }
+            var output: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(stderr, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                if output.count < 65536 { output += buffer[0..<n] }
+            }
+            close(stderr)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let done = (exit, String(decoding: output, as: UTF8.self))
+            result = done
+            return done
+        }
+    }
+
     static func run(_ argv: [String]) throws -> (status: Int32, stderr: String) {
+        try start(argv).finish()
+    }
+
+    static func start(_ argv: [String]) throws -> Running {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { throw FileIO.system("pipe") }
         _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
@@ -80,21 +117,10 @@ enum Subprocess {
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, environ)
         close(pipeFDs[1])
-        defer { close(pipeFDs[0]) }
         guard rc == 0 else {
+            close(pipeFDs[0])
             throw RuntimeError(rc == ENOENT ? .notFound : .system, "\(argv[0]): \(errnoText(rc))", errno: rc)
         }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            if output.count < 65536 { output += buffer[0..<n] }
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exit, String(decoding: output, as: UTF8.self))
+        return Running(pid: pid, stderr: pipeFDs[0])
     }
 }

@@ -104,7 +104,13 @@ extension Store {
     /// `.notFound` when the row is gone (removed meanwhile).
     @discardableResult
     public func updateContainer(_ id: String, _ body: (inout ContainerRecord) throws -> Void) throws -> ContainerRecord {
-        try database.transaction {
+        // A change that changes nothing takes no write lock (it is as if it came first).
+        if let current = try container(id: id) {
+            var copy = current
+            try body(&copy)
+            if copy == current { return current }
+        }
+        return try database.transaction {
             guard var record = try container(id: id) else {
                 throw StoreError(.notFound, "No such container: \(id)")
             }

@@ -22,7 +22,11 @@ public final class Store {
             throw StoreError(.io, error.description)
         }
         self.database = try Database(path: root + "/" + Store.databaseName)
-        try database.migrate()
+        // Up to date (the usual case, e.g. a monitor opening the store): no write lock taken.
+        // Otherwise `migrate` checks again under BEGIN IMMEDIATE.
+        if try database.schemaVersion() != Migration.latestVersion {
+            try database.migrate()
+        }
     }
 
     /// Container counts by state, for `/info`.

@@ -144,3 +144,67 @@ struct BatchedReadTests {
         #expect(LogRecord.parseFixedTime(Array("2024-01-01T00:00:00Z".utf8)[...]) == nil)
     }
 }
+
+/// `copy` (one pass over the bytes, frames shared by runs of one stream) says what `records`
+/// says, once frames are taken apart: same streams, same bytes, in the same order.
+struct LogCopyTests {
+    /// Stream runs: consecutive bytes of one stream joined.
+    func runs(_ pieces: [(LogStream, [UInt8])]) -> [(LogStream, [UInt8])] {
+        var result: [(LogStream, [UInt8])] = []
+        for (stream, bytes) in pieces where !bytes.isEmpty {
+            if let last = result.last, last.0 == stream { result[result.count - 1].1 += bytes } else { result.append((stream, bytes)) }
+        }
+        return result
+    }
+
+    func demux(_ bytes: [UInt8]) -> [(LogStream, [UInt8])] {
+        var pieces: [(LogStream, [UInt8])] = []
+        var i = 0
+        while i + 8 <= bytes.count {
+            let size = Int(bytes[i + 4]) << 24 | Int(bytes[i + 5]) << 16 | Int(bytes[i + 6]) << 8 | Int(bytes[i + 7])
+            pieces.append((bytes[i] == 1 ? .stdout : .stderr, Array(bytes[(i + 8)..<(i + 8 + size)])))
+            i += 8 + size
+        }
+        #expect(i == bytes.count)
+        return pieces
+    }
+
+    @Test func copyMatchesRecords() throws {
+        let log = LogScratch()
+        let writer = try LogWriter(path: log.path)
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<4000 {
+            let stream: LogStream = Int.random(in: 0..<4, using: &generator) == 0 ? .stderr : .stdout
+            var line = "l\(i)" + String(repeating: "y", count: Int.random(in: 0..<50, using: &generator))
+            if i % 9 != 0 { line += "\n" }
+            try writer.append(Array(line.utf8), stream: stream, time: at(1_700_000_000 + i / 50, i * 7))
+        }
+        for tail in [nil, 0, 3, 100] as [Int?] {
+            for (stdout, stderr) in [(true, true), (false, true)] {
+                for since in [nil, at(1_700_000_040)] as [timespec?] {
+                    for timestamps in [false, true] {
+                        let options = LogReader.Options(since: since, tail: tail, stdout: stdout, stderr: stderr)
+                        let records = try LogReader(path: log.path).records(options)
+                        let expected = runs(records.map { r in
+                            (r.stream, (timestamps ? Array((LogRecord.format(r.time) + " ").utf8) : []) + r.bytes)
+                        })
+                        var framed: [UInt8] = []
+                        try LogReader(path: log.path).copy(options, as: LogEncoding(multiplexed: true, timestamps: timestamps),
+                                                           chunkBytes: 4096) { framed += $0 }
+                        let got = runs(demux(framed))
+                        #expect(got.map(\.0) == expected.map(\.0) && got.map(\.1) == expected.map(\.1),
+                                "tail \(String(describing: tail)) since \(since != nil) ts \(timestamps)")
+                        var raw: [UInt8] = []
+                        try LogReader(path: log.path).copy(options, as: LogEncoding(multiplexed: false, timestamps: timestamps)) { raw += $0 }
+                        #expect(raw == expected.flatMap(\.1))
+                    }
+                }
+            }
+        }
+        // until: stops at the first record at or after it.
+        let until = at(1_700_000_010)
+        var bytes: [UInt8] = []
+        try LogReader(path: log.path).copy(LogReader.Options(until: until), as: LogEncoding(multiplexed: false, timestamps: false)) { bytes += $0 }
+        #expect(bytes == (try LogReader(path: log.path).records(LogReader.Options(until: until))).flatMap(\.bytes))
+    }
+}

@@ -85,7 +85,7 @@ struct DatabaseTests {
         #expect(try db.queryScalarText("PRAGMA journal_mode") == "wal")
         #expect(try db.queryScalarInt("PRAGMA foreign_keys") == 1)
         #expect(try db.queryScalarInt("PRAGMA busy_timeout") == Int64(Database.defaultBusyTimeout))
-        #expect(try db.queryScalarInt("PRAGMA synchronous") == 2)   // FULL
+        #expect(try db.queryScalarInt("PRAGMA synchronous") == 1)   // NORMAL
     }
 
     @Test func aTransactionThatFailsHalfWayLeavesNothing() throws {

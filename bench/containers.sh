@@ -1,0 +1,735 @@
+#!/usr/bin/env bash
+# bench/containers.sh — the containers part of `make bench`: Skiff vs Podman vs Docker running,
+# listing, logging and monitoring containers, each through its own unix socket.
+#
+# Peers (one service each, all three up for the whole part, used one at a time):
+#   Skiff   `skiff service --time 0`, rootless as the test user (skiff-image and skiff-monitor
+#           installed beside it),
+#   Podman  `podman system service --time 0`, rootless as the test user, --runtime runc
+#           --cgroup-manager=cgroupfs --storage-driver $BENCH_PODMAN_DRIVER (crun refuses this
+#           kind of VM's hybrid cgroup layout),
+#   Docker  dockerd + containerd from Debian, rootful, in a temp dir (--bridge=none, no iptables,
+#           --cgroup-parent of its own).
+# The same busybox image (Tests/integration/images.py: Debian's busybox-static, one layer, built
+# here, nothing pulled) is loaded into each with `docker load`. Clients: the docker CLI
+# ($BENCH_DOCKER_CLI, default /usr/local/bin/docker) with DOCKER_HOST=unix://<peer socket>, and for
+# the API steps bench/ctclient.py (Python, one keep-alive connection, API /v1.41). Every container
+# has --network none. Measures:
+#   1. `docker run --rm --network none busybox true`: wall time of the CLI process, BENCH_CT_RUNS
+#      runs after BENCH_CT_WARMUPS, round-robin over the peers; median and min-max. The CLI floor
+#      (`docker image inspect busybox`: the CLI's start plus two requests) is given beside it.
+#   2. BENCH_CT_LIFECYCLE containers, sequential, through the API (ctclient.py lifecycle):
+#      POST /containers/create (Cmd true), POST /start, POST /wait, DELETE, one after the other on
+#      one connection; containers/s = count / wall time; per-step medians too. One unmeasured
+#      cycle of 2 first.
+#   3. BENCH_CT_LIST_CONTAINERS containers created through the API and never started (state
+#      "created"), then GET /containers/json?all=1: BENCH_CT_LIST_REQS measured requests after 2.
+#      Run last, so the created containers are in no other step.
+#   4. logs: `docker run -d` of a container writing BENCH_CT_LOG_BYTES bytes to stdout as lines of
+#      BENCH_CT_LOG_LINE bytes (`yes <line> | head -c BYTES`), waited to completion (that time is
+#      reported too, "write"), then `docker logs <id> > /dev/null` timed: up to BENCH_CT_LOGS_RUNS
+#      runs while a peer's runs total under 30 s, each capped at BENCH_CT_LOGS_TIMEOUT (reported
+#      as "> N s"). Unless the runs were slow, an untimed `docker logs <id> | wc -c` checks the
+#      byte count. 10-byte lines (10M of them) are the shape that costs Podman about a minute.
+#   5. monitor memory: BENCH_CT_MEM_COUNTS (10, then 50 in all) containers running `sleep 3600`
+#      (created and started through the API); 2 s later the PSS (/proc/PID/smaps_rollup) of every
+#      monitor process of that peer: skiff-monitor, conmon, containerd-shim-runc-v2 (found by
+#      executable and by this run's paths in their command lines); average per monitor, and
+#      min-max over the monitors. Then all are force-removed.
+# Prints one table (median, min-max, ratio against the faster peer of each row) and Skiff's
+# targets: run <= 0.15x the faster peer, lifecycle >= 8x, list <= 0.2x, logs <= 1 s, monitor PSS
+# <= conmon's. Raw numbers go to bench/out/containers-<time>.raw, the table to
+# bench/out/containers-<time>.txt (and containers-last.txt).
+#
+# Skiff is skipped with a note, the others still measured, when the tree has no skiff-monitor
+# product or when a first `docker run --rm` against it fails (containers not merged yet).
+#
+# Must run as root on Debian 12. Installs what is missing, creates the unprivileged user
+# (scripts/setup-test-user.sh), builds skiff, skiff-image and skiff-monitor (release, static Swift
+# stdlib) unless SKIFF_BIN names a skiff with the others beside it. Everything it starts or creates
+# (services, containers, monitors, shims, mounts, cgroups, the temp dir) is removed at the end, also
+# on failure. About 5 minutes with all three peers here (the logs step is most of Podman's and Docker's).
+#
+# Knobs (environment):
+#   SKIFF_BIN=PATH              use this skiff (skiff-image, skiff-monitor beside it), do not build
+#   BENCH_PEERS="skiff podman docker"  which peers to run
+#   BENCH_CT_RUNS=10            measured `docker run --rm` per peer
+#   BENCH_CT_WARMUPS=2          unmeasured ones first
+#   BENCH_CT_LIFECYCLE=50       containers in the create+start+wait+rm run
+#   BENCH_CT_LIST_CONTAINERS=500  containers present for the list
+#   BENCH_CT_LIST_REQS=10       measured GET /containers/json?all=1
+#   BENCH_CT_LOG_BYTES=100000000  bytes the logging container writes
+#   BENCH_CT_LOG_LINE=10        bytes per line, newline included (2..4096)
+#   BENCH_CT_LOGS_RUNS=3        most `docker logs` runs per peer
+#   BENCH_CT_LOGS_TIMEOUT=120   seconds before one `docker logs` is stopped
+#   BENCH_CT_MEM_COUNTS="10 50" running containers at each memory measurement (increasing)
+#   BENCH_PODMAN_DRIVER=overlay Podman's storage driver (native rootless overlay)
+#   BENCH_DOCKER_CLI=/usr/local/bin/docker   the client (falls back to `docker` on PATH)
+#   BENCH_NO_INSTALL=1          do not check/install Debian packages
+#   BENCH_STRICT=1              exit 1 when a target is missed or Skiff could not be measured
+#   BENCH_TMPDIR=DIR            base for the temp dir (default /tmp, else /var/tmp or /run)
+#   SKIFF_TEST_USER=skiff-test
+set -euo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/common.sh"
+OUT=$ROOT/bench/out
+USER_NAME=${SKIFF_TEST_USER:-skiff-test}
+PEERS=${BENCH_PEERS:-skiff podman docker}
+RUNS=${BENCH_CT_RUNS:-10}
+WARMUPS=${BENCH_CT_WARMUPS:-2}
+LIFECYCLE=${BENCH_CT_LIFECYCLE:-50}
+LIST_N=${BENCH_CT_LIST_CONTAINERS:-500}
+LIST_REQS=${BENCH_CT_LIST_REQS:-10}
+LOG_BYTES=${BENCH_CT_LOG_BYTES:-100000000}
+LOG_LINE=${BENCH_CT_LOG_LINE:-10}
+LOGS_RUNS=${BENCH_CT_LOGS_RUNS:-3}
+LOGS_TIMEOUT=${BENCH_CT_LOGS_TIMEOUT:-120}
+MEM_COUNTS=${BENCH_CT_MEM_COUNTS:-10 50}
+PODMAN_DRIVER=${BENCH_PODMAN_DRIVER:-overlay}
+SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/opt/swift/usr/bin:$SYS_PATH
+
+log() { printf '[bench-containers %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
+for v in RUNS LIFECYCLE LIST_N LIST_REQS LOG_BYTES LOGS_RUNS LOGS_TIMEOUT; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_CT_*) must be a positive integer, not '${!v}'"
+done
+[[ $WARMUPS =~ ^[0-9]+$ ]] || die "BENCH_CT_WARMUPS must be an integer >= 0"
+[[ $LOG_LINE =~ ^[0-9]+$ ]] && [ "$LOG_LINE" -ge 2 ] && [ "$LOG_LINE" -le 4096 ] || die "BENCH_CT_LOG_LINE must be 2..4096"
+prev=0
+for c in $MEM_COUNTS; do
+    [[ $c =~ ^[1-9][0-9]*$ ]] && [ "$c" -gt "$prev" ] || die "BENCH_CT_MEM_COUNTS must be increasing positive integers"
+    prev=$c
+done
+peers=()
+for p in $PEERS; do
+    case $p in skiff|podman|docker) peers+=("$p") ;; *) die "unknown peer '$p' in BENCH_PEERS" ;; esac
+done
+[ ${#peers[@]} -gt 0 ] || { log "BENCH_PEERS is empty: nothing to do"; exit 0; }
+has_peer() { [[ " ${peers[*]} " == *" $1 "* ]]; }
+drop_peer() { local p keep=(); for p in "${peers[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; peers=("${keep[@]}"); }
+
+declare -A R=()            # R[peer.metric]: figures for the table
+declare -A V=()            # V[peer.metric]: raw measured values, space-separated
+declare -a NOTES=()
+note() { NOTES+=("$*"); log "note: $*"; }
+SKIFF_SKIPPED=""           # why Skiff was not measured
+
+# ---------------------------------------------------------------- set-up
+PKGS=(podman docker.io containerd runc conmon uidmap slirp4netns fuse-overlayfs busybox-static
+      python3 procps util-linux)
+if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
+    bash "$ROOT/scripts/apt-install-missing.sh" "${PKGS[@]}" || die "apt-get install of ${PKGS[*]} failed"
+fi
+for t in setpriv python3 ps timeout findmnt; do
+    command -v "$t" >/dev/null || die "$t not found"
+done
+[ -x /bin/busybox ] || die "/bin/busybox not found (Debian package busybox-static)"
+if has_peer podman; then
+    command -v podman >/dev/null || die "podman not found"
+    CONMON=$(command -v conmon) || die "conmon not found"
+fi
+if has_peer docker; then
+    for t in dockerd containerd containerd-shim-runc-v2; do command -v "$t" >/dev/null || die "$t not found"; done
+    SHIM=$(command -v containerd-shim-runc-v2)
+fi
+DOCKER_CLI=${BENCH_DOCKER_CLI:-/usr/local/bin/docker}
+if [ ! -x "$DOCKER_CLI" ]; then
+    DOCKER_CLI=$(command -v docker) || die "no docker CLI ($BENCH_DOCKER_CLI missing and none on PATH)"
+    note "the docker CLI ${BENCH_DOCKER_CLI:-/usr/local/bin/docker} is missing; using $DOCKER_CLI"
+fi
+
+SKIFF_TEST_USER=$USER_NAME bash "$ROOT/scripts/setup-test-user.sh"
+TUID=$(id -u "$USER_NAME")
+TGID=$(id -g "$USER_NAME")
+
+if has_peer skiff; then
+    if [ -n "${SKIFF_BIN:-}" ]; then
+        [ -x "$SKIFF_BIN" ] || die "SKIFF_BIN=$SKIFF_BIN is not an executable"
+        SKIFF_BIN_GIVEN=1
+        [ -x "$(dirname "$SKIFF_BIN")/skiff-monitor" ] ||
+            SKIFF_SKIPPED="no skiff-monitor beside SKIFF_BIN=$SKIFF_BIN"
+    elif ! grep -q '\.executable(name: "skiff-monitor"' "$ROOT/Package.swift"; then
+        SKIFF_SKIPPED="this tree ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')) has no skiff-monitor product yet: containers are not merged"
+    else
+        for product in skiff skiff-image skiff-monitor; do
+            log "building $product (release, static Swift stdlib)"
+            (cd "$ROOT" && swift build -c release --static-swift-stdlib --product "$product") >&2 ||
+                die "swift build of $product failed"
+        done
+        SKIFF_BIN=$ROOT/.build/release/skiff
+    fi
+    if [ -z "$SKIFF_SKIPPED" ]; then
+        SKIFF_DIR=$(dirname "$SKIFF_BIN")
+        for b in skiff skiff-image skiff-monitor; do [ -x "$SKIFF_DIR/$b" ] || die "$SKIFF_DIR/$b missing"; done
+    else
+        drop_peer skiff
+        note "Skiff skipped: $SKIFF_SKIPPED"
+    fi
+fi
+
+# ---------------------------------------------------------------- bookkeeping, cleanup
+TMP_BASE=$(traversable_tmp_base) || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
+T=$(mktemp -d "$TMP_BASE/skiff-bench-ct.XXXXXX")
+chmod 0755 "$T"
+mkdir -p "$T/bin" "$T/home" "$T/config" "$T/xdg" "$T/logs" "$T/store" "$T/image" "$T/out" "$T/dockercfg" "$T/docker"
+chown "$TUID:$TGID" "$T/home" "$T/config" "$T/xdg" "$T/store"
+chmod 0700 "$T/xdg" "$T/dockercfg"
+XDG=$T/xdg
+D=$T/docker
+CGPARENT=skiff-bench-ct-$$       # dockerd's --cgroup-parent: its containers' cgroups, removed at the end
+
+ETC_DOCKER_KEY_EXISTED=0; [ -e /etc/docker/key.json ] && ETC_DOCKER_KEY_EXISTED=1
+RUN_DOCKER_EXISTED=0; [ -e /run/docker ] && RUN_DOCKER_EXISTED=1
+
+declare -a STARTED=()      # "PID:STARTTIME" of every process we started
+declare -A SOCK=()         # SOCK[peer]: the peer's API socket
+declare -A SVC=()          # SVC[peer]: the service's pid (docker: dockerd)
+
+podman_pause() {   # podman's rootless pause process (catatonit) holds its user namespace
+    local f=$XDG/libpod/tmp/pause.pid p
+    [ -s "$f" ] || return 0
+    p=$(cat "$f")
+    if proc_alive "$p" && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = catatonit ] &&
+       [ "$(stat -c %u "/proc/$p")" = "$TUID" ]; then echo "$p"; fi
+}
+
+# monitors PEER : pids of that peer's per-container monitors started by this run: the executable
+# is the monitor's and the command line names this run's temp dir
+monitors() {
+    local exe p
+    case $1 in
+        skiff) exe=$T/bin/skiff-monitor ;;
+        podman) exe=${CONMON:-/usr/bin/conmon} ;;
+        docker) exe=${SHIM:-/usr/bin/containerd-shim-runc-v2} ;;
+    esac
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$T/" || continue
+        proc_alive "${p#/proc/}" && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+cleanup() {
+    local rc=$? p peer m
+    trap - EXIT INT TERM
+    if [ "$rc" != 0 ] && [ -n "${T:-}" ] && [ -d "$T/logs" ]; then
+        # on a failure: the services' logs are kept, and the end of each printed
+        m=$OUT/containers-failed-$(date -u +%Y%m%dT%H%M%SZ)
+        mkdir -p "$m" && cp -r "$T/logs/." "$m/" 2>/dev/null && log "the services' logs are kept in $m"
+        for peer in "${!SVC[@]}"; do
+            proc_alive "${SVC[$peer]}" || log "$peer: the service (pid ${SVC[$peer]}) is not running"
+            p=$T/logs/$peer.log; [ "$peer" = docker ] && p=$T/logs/dockerd.log
+            [ -s "$p" ] || continue
+            log "$peer: the end of $(basename "$p"):"
+            tail -n 15 "$p" >&2 || true
+        done
+    fi
+    # running containers first, through their engines, while the engines are up (bounded; the
+    # others have no process and go with the temp dir)
+    for peer in "${!SOCK[@]}"; do
+        if [ -S "${SOCK[$peer]}" ] && proc_alive "${SVC[$peer]:-0}"; then
+            timeout 120 python3 "$ROOT/bench/ctclient.py" "${SOCK[$peer]}" rmrunning >/dev/null 2>&1 ||
+                log "cleanup: removing $peer's containers failed; stopping their monitors"
+        fi
+    done
+    for p in "${STARTED[@]}"; do   # only if it is still the process we started (no pid reuse)
+        if proc_alive "${p%%:*}" && [ "$(starttime "${p%%:*}")" = "${p#*:}" ]; then stop_pids 10 "${p%%:*}"; fi
+    done
+    # monitors (and so their containers) that outlived their engine
+    for peer in skiff podman docker; do
+        for m in $(monitors "$peer"); do stop_pids 5 "$m"; done
+    done
+    if [ -n "${XDG:-}" ]; then
+        p=$(podman_pause)
+        if [ -n "$p" ]; then stop_pids 5 "$p"; fi
+    fi
+    if [ -n "${T:-}" ] && [ -d "$T" ]; then
+        # mounts left below the temp dir (dockerd's overlay2, shm), deepest first
+        findmnt -rn -o TARGET | awk -v t="$T/" 'index($0, t) == 1' | sort -r | while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done
+        # Podman's and Skiff's rootless storage holds files owned by sub-uids: remove as root
+        rm -rf "$T" 2>/dev/null || { sleep 1; rm -rf "$T" || log "could not remove $T"; }
+    fi
+    find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "$CGPARENT" 2>/dev/null | while read -r m; do
+        find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+    if [ "$ETC_DOCKER_KEY_EXISTED" = 0 ]; then rm -f /etc/docker/key.json; fi
+    if [ "$RUN_DOCKER_EXISTED" = 0 ]; then rm -rf /run/docker 2>/dev/null || true; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# a command as the test user with a clean environment: "${AS_USER[@]}" [VAR=VALUE...] CMD ...
+# (an array, not a function, so that `... &` gives the service's own pid in $!)
+AS_USER=(setpriv --reuid="$TUID" --regid="$TGID" --init-groups
+         env -i PATH="$SYS_PATH" HOME="$T/home" USER="$USER_NAME" LOGNAME="$USER_NAME" XDG_RUNTIME_DIR="$XDG"
+         XDG_CONFIG_HOME="$T/config")
+
+# dk PEER ARGS... : the docker CLI against that peer's socket, with a config dir of its own
+dk() {
+    local peer=$1; shift
+    env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" DOCKER_HOST="unix://${SOCK[$peer]}" \
+        "$DOCKER_CLI" "$@"
+}
+api() { local peer=$1; shift; python3 "$ROOT/bench/ctclient.py" "${SOCK[$peer]}" "$@"; }
+
+# stats VALUE_S... : seconds in, "median min max p90" in milliseconds out
+stats() {
+    printf '%s\n' "$@" | sort -g | awk '
+        {v[NR] = $1}
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              k = int(0.9 * NR); if (k < 0.9 * NR) k++
+              printf "%.3f %.3f %.3f %.3f", m * 1000, v[1] * 1000, v[NR] * 1000, v[k] * 1000 }'
+}
+field() { awk -v s="$1" -v i="$2" 'BEGIN{split(s, a, " "); print a[i]}'; }
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.6f", b - a}'; }
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- the image
+log "building the busybox image (Tests/integration/images.py, from /bin/busybox)"
+IMAGE_ARCHIVE=$(python3 - "$ROOT/Tests/integration" "$T/image" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import images
+print(images.build_busybox(sys.argv[2]).archive)
+EOF
+) || die "building the busybox image failed"
+chmod -R a+rX "$T/image"
+
+# ---------------------------------------------------------------- services
+wait_ping() {   # wait_ping PEER LOG : until the socket answers /_ping (60 s)
+    local peer=$1 lg=$2 i
+    for ((i = 0; i < 3000; i++)); do
+        if [ -S "${SOCK[$peer]}" ] && python3 - "${SOCK[$peer]}" <<'EOF' 2>/dev/null; then return 0; fi
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+sys.exit(0 if s.recv(64).startswith(b"HTTP/1.1 200") else 1)
+EOF
+        proc_alive "${SVC[$peer]}" || { tail -n 30 "$lg" >&2; die "$peer: the service exited"; }
+        sleep 0.02
+    done
+    tail -n 30 "$lg" >&2; die "$peer: no /_ping after 60 s"
+}
+
+start_skiff() {
+    install -m 0755 "$SKIFF_DIR/skiff" "$SKIFF_DIR/skiff-image" "$SKIFF_DIR/skiff-monitor" "$T/bin/"
+    local tree="built from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    git -C "$ROOT" diff --quiet HEAD -- Sources Package.swift 2>/dev/null || tree+=" + uncommitted changes under Sources/"
+    [ -n "${SKIFF_BIN_GIVEN:-}" ] && tree="SKIFF_BIN=$SKIFF_BIN"
+    R[skiff.version]="$(timeout 5 "$T/bin/skiff" --version 2>/dev/null | head -1 || true) ($tree)"
+    mkdir -p "$T/store/skiff"; chown "$TUID:$TGID" "$T/store/skiff"
+    SOCK[skiff]=$XDG/skiff.sock
+    "${AS_USER[@]}" XDG_DATA_HOME="$T/store/skiff" "$T/bin/skiff" service --socket "${SOCK[skiff]}" --time 0 \
+        >"$T/logs/skiff.log" 2>&1 &
+    SVC[skiff]=$!; track "${SVC[skiff]}"
+    wait_ping skiff "$T/logs/skiff.log"
+}
+
+start_podman() {
+    R[podman.version]=$(podman --version | awk '{print $3}')
+    mkdir -p "$T/store/podman"; chown "$TUID:$TGID" "$T/store/podman"
+    SOCK[podman]=$XDG/podman.sock
+    "${AS_USER[@]}" podman --runtime runc --cgroup-manager=cgroupfs --storage-driver "$PODMAN_DRIVER" \
+        --root "$T/store/podman/root" --runroot "$XDG/podman-run" \
+        system service --time 0 "unix://${SOCK[podman]}" >"$T/logs/podman.log" 2>&1 &
+    SVC[podman]=$!; track "${SVC[podman]}"
+    wait_ping podman "$T/logs/podman.log"
+}
+
+start_docker() {
+    R[docker.version]="$(dockerd --version | sed -n 's/^Docker version \([^,+]*\).*/\1/p') + containerd $(containerd --version | awk '{print $3}')"
+    mkdir -p "$D/containerd"
+    cat >"$D/containerd/config.toml" <<EOF
+version = 2
+root = "$D/containerd/root"
+state = "$D/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$D/containerd/containerd.sock"
+[debug]
+  address = "$D/containerd/debug.sock"
+  level = "warn"
+EOF
+    env -i PATH="$SYS_PATH" containerd --config "$D/containerd/config.toml" >"$T/logs/containerd.log" 2>&1 &
+    CTD_PID=$!; track "$CTD_PID"
+    local i
+    for ((i = 0; i < 3000; i++)); do
+        [ -S "$D/containerd/containerd.sock" ] && break
+        proc_alive "$CTD_PID" || { tail "$T/logs/containerd.log" >&2; die "containerd exited"; }
+        sleep 0.02
+    done
+    SOCK[docker]=$D/docker.sock
+    env -i PATH="$SYS_PATH" dockerd --containerd "$D/containerd/containerd.sock" \
+        --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+        -H "unix://${SOCK[docker]}" --iptables=false --ip-forward=false --ip-masq=false \
+        --bridge=none --cgroup-parent "/$CGPARENT" >"$T/logs/dockerd.log" 2>&1 &
+    SVC[docker]=$!; track "${SVC[docker]}"
+    wait_ping docker "$T/logs/dockerd.log"
+}
+
+for peer in "${peers[@]}"; do
+    log "$peer: starting the service, loading busybox"
+    "start_$peer"
+    dk "$peer" load -i "$IMAGE_ARCHIVE" >"$T/logs/$peer-load.log" 2>&1 ||
+        { cat "$T/logs/$peer-load.log" >&2; die "$peer: docker load failed"; }
+done
+
+# a first `docker run --rm` per peer: Skiff is dropped (with the reason) when it cannot run it yet
+for peer in "${peers[@]}"; do
+    if out=$(timeout 60 env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+             DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" run --rm --network none busybox echo ok 2>&1) &&
+       [ "$out" = ok ]; then
+        continue
+    fi
+    out=$(tr '\n' ' ' <<<"$out" | cut -c1-300)
+    if [ "$peer" = skiff ]; then
+        SKIFF_SKIPPED="its first \`docker run --rm --network none busybox echo ok\` failed: ${out:-no output (timeout?)}"
+        note "Skiff skipped: $SKIFF_SKIPPED"
+        tail -n 20 "$T/logs/skiff.log" >&2 || true
+        timeout 60 python3 "$ROOT/bench/ctclient.py" "${SOCK[skiff]}" rmall >/dev/null 2>&1 || true
+        stop_pids 10 "${SVC[skiff]}"
+        for m in $(monitors skiff); do stop_pids 5 "$m"; done
+        unset 'SOCK[skiff]'
+        drop_peer skiff
+    else
+        die "$peer: \`docker run --rm --network none busybox echo ok\` failed: $out"
+    fi
+done
+[ ${#peers[@]} -gt 0 ] || die "no peer left to measure"
+
+# ---------------------------------------------------------------- 0. the CLI floor
+for peer in "${peers[@]}"; do
+    ts=()
+    for i in 0 1 2 3 4 5; do
+        t0=$(now); dk "$peer" image inspect -f . busybox >/dev/null || die "$peer: docker image inspect failed"
+        [ "$i" -gt 0 ] && ts+=("$(since "$t0")")
+    done
+    V[$peer.floor]="${ts[*]}"
+done
+
+# ---------------------------------------------------------------- 1. docker run --rm latency
+log "1. docker run --rm --network none busybox true: $WARMUPS warm-up + $RUNS runs per peer, round-robin"
+for ((i = 0; i < WARMUPS + RUNS; i++)); do
+    for peer in "${peers[@]}"; do
+        t0=$(now)
+        out=$(timeout 60 env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+              DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" run --rm --network none busybox true 2>&1) ||
+            die "$peer: docker run --rm failed (run $i): $out"
+        t=$(since "$t0")
+        [ -z "$out" ] || note "$peer: docker run --rm printed: $(head -c 200 <<<"$out")"
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.run]+=" $t"
+    done
+done
+
+# ---------------------------------------------------------------- 2. create+start+wait+rm
+log "2. create+start+wait+delete of $LIFECYCLE containers through the API, sequential"
+for peer in "${peers[@]}"; do
+    api "$peer" lifecycle 2 busybox >/dev/null || die "$peer: the warm-up lifecycle failed"
+    api "$peer" lifecycle "$LIFECYCLE" busybox >"$T/out/$peer-lifecycle" || die "$peer: the lifecycle run failed"
+    wall=$(awk '$1 == "wall" {print $2}' "$T/out/$peer-lifecycle")
+    R[$peer.rate]=$(awk -v n="$LIFECYCLE" -v w="$wall" 'BEGIN{printf "%.3f", n / w}')
+    for k in 1:create 2:start 3:wait 4:delete 5:cycle; do
+        V[$peer.lc_${k#*:}]=$(awk -v c="${k%%:*}" '$1 != "wall" {print $c}' "$T/out/$peer-lifecycle" | tr '\n' ' ')
+    done
+    log "$peer: $(printf '%.2f' "${R[$peer.rate]}") containers/s"
+done
+
+# svc_hwm PEER : the largest peak RSS (VmHWM, MiB) among the service's processes (docker: dockerd)
+svc_hwm() {
+    local p best=0 v
+    for p in "${SVC[$1]}" $(descendants "${SVC[$1]}"); do
+        v=$(awk '/^VmHWM:/{print $2}' "/proc/$p/status" 2>/dev/null) || continue
+        [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v
+    done
+    awk -v k="$best" 'BEGIN{printf "%.1f", k / 1024}'
+}
+
+# ---------------------------------------------------------------- 4. logs
+LOG_TEXT=$(printf "%0$((LOG_LINE - 1))d" 0 | tr 0 x)
+log "4. logs: a container writes $LOG_BYTES bytes in $LOG_LINE-byte lines; then docker logs > /dev/null"
+for peer in "${peers[@]}"; do
+    R[$peer.hwm_before]=$(svc_hwm "$peer")
+    t0=$(now)
+    cid=$(dk "$peer" run -d --network none busybox sh -c 'yes "$0" | head -c "$1"' "$LOG_TEXT" "$LOG_BYTES") ||
+        die "$peer: docker run -d of the logging container failed"
+    code=$(timeout 600 env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+           DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" wait "$cid") || die "$peer: docker wait of the logging container failed"
+    [ "$code" = 0 ] || die "$peer: the logging container exited with $code"
+    V[$peer.logwrite]=$(since "$t0")
+    total=0 n=0
+    while [ "$n" -lt "$LOGS_RUNS" ] && awk -v t="$total" 'BEGIN{exit !(t < 30)}'; do
+        t0=$(now)
+        if timeout "$LOGS_TIMEOUT" env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+           DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" logs "$cid" >/dev/null 2>"$T/out/$peer-logs.err"; then
+            t=$(since "$t0")
+            V[$peer.logs]+=" $t"
+            total=$(awk -v a="$total" -v b="$t" 'BEGIN{print a + b}')
+        else
+            rc=$?
+            if [ "$rc" = 124 ]; then
+                R[$peer.logs_timeout]=$LOGS_TIMEOUT
+                note "$peer: docker logs was stopped after ${LOGS_TIMEOUT}s (BENCH_CT_LOGS_TIMEOUT)"
+                break
+            fi
+            die "$peer: docker logs failed ($rc): $(head -c 300 "$T/out/$peer-logs.err")"
+        fi
+        n=$((n + 1))
+    done
+    if [ -z "${R[$peer.logs_timeout]:-}" ] && awk -v t="$total" -v n="$n" 'BEGIN{exit !(t / n < 15)}'; then
+        bytes=$(timeout "$LOGS_TIMEOUT" env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+                DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" logs "$cid" 2>/dev/null | wc -c) || true
+        R[$peer.logs_bytes]=$bytes
+        [ "$bytes" = "$LOG_BYTES" ] || note "$peer: docker logs gave $bytes bytes, not $LOG_BYTES"
+    fi
+    R[$peer.hwm]=$(svc_hwm "$peer")
+    dk "$peer" rm -f "$cid" >/dev/null || die "$peer: docker rm -f of the logging container failed"
+    log "$peer: write $(printf '%.1f' "${V[$peer.logwrite]}") s, logs${V[$peer.logs]:- -}${R[$peer.logs_timeout]:+ (stopped at ${LOGS_TIMEOUT}s)}"
+done
+
+# ---------------------------------------------------------------- 5. monitor memory
+log "5. monitor memory with $MEM_COUNTS containers running sleep"
+for peer in "${peers[@]}"; do
+    running=0
+    for c in $MEM_COUNTS; do
+        api "$peer" sleepers $((c - running)) busybox >>"$T/out/$peer-sleepers" || die "$peer: starting sleep containers failed"
+        running=$c
+        sleep 2
+        pss=() rss=()
+        mons=($(monitors "$peer"))
+        for m in "${mons[@]}"; do
+            read -r a b < <(awk '/^Pss:/{p=$2} /^Rss:/{r=$2} END{print p+0, r+0}' "/proc/$m/smaps_rollup" 2>/dev/null || echo "0 0")
+            pss+=("$a"); rss+=("$b")
+        done
+        R[$peer.mon$c]=${#pss[@]}
+        [ "${#pss[@]}" = "$c" ] || note "$peer: ${#pss[@]} monitor processes for $c running containers"
+        if [ "${#pss[@]}" -gt 0 ]; then
+            V[$peer.pss$c]="${pss[*]}"
+            R[$peer.rss$c]=$(printf '%s\n' "${rss[@]}" | awk '{s += $1} END{printf "%.2f", s / NR / 1024}')
+        fi
+        if [ "$peer" = skiff ] && [ "${#pss[@]}" -gt 0 ]; then
+            m=${mons[0]}
+            note "skiff: one skiff-monitor at $c containers: $(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} /^Rss:/{r=$2}
+                END{printf "Pss_Anon %.2f MiB, Pss_File %.2f MiB, Rss %.2f MiB", a/1024, f/1024, r/1024}' "/proc/$m/smaps_rollup" 2>/dev/null)"
+        fi
+    done
+    api "$peer" rmall || die "$peer: removing the sleep containers failed"
+    for ((i = 0; i < 100; i++)); do [ -z "$(monitors "$peer")" ] && break; sleep 0.1; done
+    [ -z "$(monitors "$peer")" ] || note "$peer: monitors still running 10 s after the containers were removed: $(monitors "$peer" | tr '\n' ' ')"
+done
+
+# ---------------------------------------------------------------- 3. list with many containers
+log "3. $LIST_N created containers, then GET /containers/json?all=1"
+for peer in "${peers[@]}"; do
+    api "$peer" create "$LIST_N" busybox "bench-list" >"$T/out/$peer-create" || die "$peer: creating $LIST_N containers failed"
+    V[$peer.create]=$(awk '$1 != "wall" {print $1}' "$T/out/$peer-create" | tr '\n' ' ')
+    api "$peer" list "$LIST_REQS" 2 "$LIST_N" >"$T/out/$peer-list" || die "$peer: the list run failed"
+    V[$peer.list]=$(awk '{print $1}' "$T/out/$peer-list" | tr '\n' ' ')
+    R[$peer.list_bytes]=$(awk 'END{print $3}' "$T/out/$peer-list")
+    R[$peer.list_count]=$(awk 'END{print $2}' "$T/out/$peer-list")
+    log "$peer: list median $(stats ${V[$peer.list]} | awk '{printf "%.1f ms", $1}')"
+done
+
+# ---------------------------------------------------------------- stop the services
+for peer in "${peers[@]}"; do
+    stop_pids 20 "${SVC[$peer]}"
+done
+if has_peer docker; then stop_pids 10 "$CTD_PID"; fi
+p=$(podman_pause); if [ -n "$p" ]; then stop_pids 5 "$p"; fi
+for peer in "${peers[@]}"; do
+    left=$(monitors "$peer" | tr '\n' ' ')
+    [ -z "$left" ] || note "$peer: monitor processes left after the service stopped: $left (stopped by the clean-up)"
+done
+
+# ---------------------------------------------------------------- figures
+for peer in "${peers[@]}"; do
+    for m in floor run lc_create lc_start lc_wait lc_delete lc_cycle create list logwrite logs; do
+        # shellcheck disable=SC2086
+        [ -n "${V[$peer.$m]:-}" ] && R[$peer.$m]=$(stats ${V[$peer.$m]})
+    done
+    # a peer whose docker logs hit the time bound is reported as "> N s", not by its faster runs
+    if [ -n "${R[$peer.logs_timeout]:-}" ]; then unset "R[$peer.logs]"; fi
+    for c in $MEM_COUNTS; do
+        [ -n "${V[$peer.pss$c]:-}" ] &&
+            R[$peer.pss$c]=$(printf '%s\n' ${V[$peer.pss$c]} | sort -n | awk '{v[NR] = $1; s += $1}
+                END{printf "%.3f %.3f %.3f", s / NR / 1024, v[1] / 1024, v[NR] / 1024}')
+    done
+done
+
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+RAW=$OUT/containers-$TS.raw
+{
+    echo "# bench/containers.sh raw figures, $TS: PEER METRIC VALUES (seconds unless named otherwise)"
+    for peer in "${peers[@]}"; do
+        for k in $(printf '%s\n' "${!V[@]}" | grep "^$peer\." | sort); do echo "$peer ${k#*.} ${V[$k]}"; done
+        for k in $(printf '%s\n' "${!R[@]}" | grep "^$peer\." | sort); do echo "$peer ${k#*.}(table) ${R[$k]}"; done
+    done
+} >"$RAW"
+
+# ---------------------------------------------------------------- report
+declare -A LABEL=([skiff]="Skiff" [podman]="Podman ${R[podman.version]:-}" [docker]="Docker ${R[docker.version]:-}")
+LABEL[docker]=${LABEL[docker]%% + *}
+others=()
+for p in "${peers[@]}"; do [ "$p" = skiff ] || others+=("$p"); done
+
+# best PEER... METRIC DIR(low|high) : the peer with the best median among those given
+best_of() {
+    local metric=$1 dir=$2 p v best="" bestv=""; shift 2
+    for p in "$@"; do
+        v=${R[$p.$metric]:-}; [ -n "$v" ] || continue
+        v=$(field "$v" 1)
+        if [ -z "$best" ] || awk -v a="$v" -v b="$bestv" -v d="$dir" 'BEGIN{exit !((d == "low") ? a < b : a > b)}'; then
+            best=$p; bestv=$v
+        fi
+    done
+    echo "$best"
+}
+# cell PEER METRIC FMT SCALE : "median (min-max)" of R[PEER.METRIC] ("median min max ..."), values / SCALE
+cell() {
+    local v=${R[$1.$2]:-}
+    [ -n "$v" ] || { echo "n/a"; return; }
+    awk -v s="$v" -v f="$3" -v k="$4" 'BEGIN{n = split(s, a, " ")
+        if (n == 1) printf f, a[1] / k; else printf (f " (" f "-" f ")"), a[1] / k, a[2] / k, a[3] / k}'
+}
+# row TITLE METRIC DIR FMT [SCALE] : one line; the last column is Skiff against the best other peer
+row() {
+    local title=$1 m=$2 dir=$3 fmt=$4 scale=${5:-1} p c b ratio=""
+    printf '%-46s' "$title"
+    for p in "${peers[@]}"; do
+        c=$(cell "$p" "$m" "$fmt" "$scale")
+        if [ "$p" = "$(best_of "$m" "$dir" "${peers[@]}")" ] && [ ${#peers[@]} -gt 1 ]; then c+=" *"; fi
+        if [ "$m" = logs ] && [ -n "${R[$p.logs_timeout]:-}" ]; then c="> ${LOGS_TIMEOUT} s"; fi
+        printf '%-30s' "$c"
+    done
+    if has_peer skiff && [ -n "${R[skiff.$m]:-}" ] && [ ${#others[@]} -gt 0 ]; then
+        b=$(best_of "$m" "$dir" "${others[@]}")
+        if [ -n "$b" ]; then
+            ratio=$(awk -v a="$(field "${R[skiff.$m]}" 1)" -v b="$(field "${R[$b.$m]}" 1)" -v d="$dir" -v n="${LABEL[$b]%% *}" \
+                'BEGIN{ if (d == "low") printf "%.3fx of %s", (b > 0 ? a / b : 0), n; else printf "%.2fx %s", (b > 0 ? a / b : 0), n }')
+        fi
+    fi
+    printf '%s\n' "$ratio"
+}
+
+TABLE=$OUT/containers-$TS.txt
+{
+    echo
+    echo "Skiff containers benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, Linux $(uname -r)"
+    if has_peer skiff; then echo "  Skiff:  ${R[skiff.version]}, rootless as $USER_NAME"
+    elif [ -n "$SKIFF_SKIPPED" ]; then echo "  Skiff:  not measured: $SKIFF_SKIPPED"; fi
+    has_peer podman && echo "  Podman: ${R[podman.version]}, rootless as $USER_NAME, system service, --runtime runc --cgroup-manager=cgroupfs, storage driver $PODMAN_DRIVER, conmon $(conmon --version 2>/dev/null | awk 'NR == 1 {print $3}')"
+    has_peer docker && echo "  Docker: ${R[docker.version]}, rootful, runc, --bridge=none, json-file logs"
+    echo "  client: docker CLI $("$DOCKER_CLI" --version | awk '{print $3}' | tr -d ,) ($DOCKER_CLI) for run/logs; bench/ctclient.py (Python, one keep-alive connection, API 1.41) for the API steps"
+    echo "  busybox image built from Debian's busybox-static, loaded with docker load; every container --network none"
+    echo "  load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare within one run)"
+    echo
+    printf '%-46s' "metric: median (min-max)"
+    for p in "${peers[@]}"; do printf '%-30s' "${LABEL[$p]}"; done
+    has_peer skiff && [ ${#others[@]} -gt 0 ] && printf '%s' "Skiff vs the faster peer"
+    printf '\n'
+    printf '%-46s' "------"
+    for p in "${peers[@]}"; do printf '%-30s' "------"; done
+    has_peer skiff && [ ${#others[@]} -gt 0 ] && printf '%s' "------"
+    printf '\n'
+    row "docker run --rm busybox true (ms), n=$RUNS"   run       low  "%.0f"
+    row "  CLI floor: docker image inspect (ms)"         floor     low  "%.0f"
+    row "create+start+wait+rm x$LIFECYCLE (containers/s)"     rate      high "%.2f"
+    row "  per container, API (ms)"                      lc_cycle  low  "%.1f"
+    row "  POST /containers/create (ms)"                 lc_create low  "%.1f"
+    row "  POST /containers/{id}/start (ms)"             lc_start  low  "%.1f"
+    row "  POST /containers/{id}/wait (ms)"              lc_wait   low  "%.1f"
+    row "  DELETE /containers/{id} (ms)"                 lc_delete low  "%.1f"
+    row "GET /containers/json?all=1, $LIST_N ctrs (ms)"    list      low  "%.1f"
+    row "  create of those $LIST_N (ms each)"             create    low  "%.1f"
+    row "write $((LOG_BYTES / 1000000)) MB of log, run -d to exit (s)"  logwrite  low  "%.2f" 1000
+    row "docker logs > /dev/null, $((LOG_BYTES / 1000000)) MB (s)"      logs      low  "%.2f" 1000
+    row "  service peak RSS after docker logs (MiB)"   hwm       low  "%.0f"
+    for c in $MEM_COUNTS; do
+        row "monitor PSS, $c running, avg (MiB)"          "pss$c"   low  "%.2f"
+    done
+    echo
+    echo "* = the best peer of that row. Times are medians with min-max; monitor PSS is the average per monitor"
+    echo "process with min-max over the processes. Skiff vs the faster peer: the ratio of the medians against"
+    echo "the better of the other peers (for containers/s, Skiff's rate over theirs)."
+    echo "Monitors: Skiff skiff-monitor, Podman conmon, Docker containerd-shim-runc-v2; count at each step:"
+    for c in $MEM_COUNTS; do
+        printf '  %s running:' "$c"
+        for p in "${peers[@]}"; do printf ' %s %s monitors (RSS avg %s MiB);' "${LABEL[$p]%% *}" "${R[$p.mon$c]:-?}" "${R[$p.rss$c]:-?}"; done
+        printf '\n'
+    done
+    echo "Logs: $((LOG_BYTES / LOG_LINE)) lines of $LOG_LINE bytes; the write row is docker run -d until docker wait returns."
+    printf '  service peak RSS: the largest VmHWM of the service'"'"'s processes (Docker: dockerd) after the logs runs; before them:'
+    for p in "${peers[@]}"; do printf ' %s %s MiB;' "${LABEL[$p]%% *}" "${R[$p.hwm_before]:-?}"; done
+    printf '\n'
+
+    for p in "${peers[@]}"; do
+        [ -n "${R[$p.logs_bytes]:-}" ] && echo "  $p: docker logs | wc -c = ${R[$p.logs_bytes]}"
+    done
+    echo "List: the containers were created and never started; GET /containers/json?all=1 listed"
+    for p in "${peers[@]}"; do
+        [ -n "${R[$p.list_count]:-}" ] && echo "  $p: ${R[$p.list_count]} containers, ${R[$p.list_bytes]} bytes"
+    done
+    echo
+    echo "targets (Skiff):"
+    target() {   # target TEXT RESULT(PASS|FAIL|SKIP) DETAIL
+        printf '  %-50s %-52s %s\n' "$1" "$3" "$2"
+    }
+    # ratio_target TEXT METRIC DIR LIMIT : Skiff's median against the best other peer's
+    ratio_target() {
+        local text=$1 m=$2 dir=$3 limit=$4 b s o
+        if ! has_peer skiff || [ -z "${R[skiff.$m]:-}" ]; then target "$text" SKIP "Skiff not measured"; return; fi
+        b=$(best_of "$m" "$dir" "${others[@]}")
+        if [ -z "$b" ]; then target "$text" SKIP "no other peer measured"; return; fi
+        s=$(field "${R[skiff.$m]}" 1); o=$(field "${R[$b.$m]}" 1)
+        if [ "$dir" = low ]; then
+            target "$text" "$(awk -v s="$s" -v o="$o" -v l="$limit" 'BEGIN{print (s <= l * o) ? "PASS" : "FAIL"}')" \
+                "$(awk -v s="$s" -v o="$o" -v n="${LABEL[$b]%% *}" 'BEGIN{printf "%.1f vs %.1f (%s) = %.3fx", s, o, n, s / o}')"
+        else
+            target "$text" "$(awk -v s="$s" -v o="$o" -v l="$limit" 'BEGIN{print (s >= l * o) ? "PASS" : "FAIL"}')" \
+                "$(awk -v s="$s" -v o="$o" -v n="${LABEL[$b]%% *}" 'BEGIN{printf "%.2f vs %.2f/s (%s) = %.2fx", s, o, n, s / o}')"
+        fi
+    }
+    ratio_target "docker run --rm <= 0.15x the faster peer" run low 0.15
+    ratio_target "create+start+wait+rm >= 8x the faster peer" rate high 8
+    ratio_target "GET /containers/json ($LIST_N) <= 0.2x the faster peer" list low 0.2
+    if has_peer skiff && [ -n "${R[skiff.logs]:-}" ] && [ -z "${R[skiff.logs_timeout]:-}" ]; then
+        s=$(field "${R[skiff.logs]}" 1)
+        target "docker logs of $((LOG_BYTES / 1000000)) MB <= 1 s" "$(awk -v s="$s" 'BEGIN{print (s <= 1000) ? "PASS" : "FAIL"}')" \
+            "$(awk -v s="$s" 'BEGIN{printf "%.2f s", s / 1000}')"
+    elif has_peer skiff; then target "docker logs of $((LOG_BYTES / 1000000)) MB <= 1 s" FAIL "> ${LOGS_TIMEOUT} s"
+    else target "docker logs of $((LOG_BYTES / 1000000)) MB <= 1 s" SKIP "Skiff not measured"; fi
+    for c in $MEM_COUNTS; do
+        if ! has_peer skiff || [ -z "${R[skiff.pss$c]:-}" ]; then target "monitor PSS ($c running) <= conmon's" SKIP "Skiff not measured"
+        elif ! has_peer podman || [ -z "${R[podman.pss$c]:-}" ]; then target "monitor PSS ($c running) <= conmon's" SKIP "Podman not measured"
+        else
+            s=$(field "${R[skiff.pss$c]}" 1); o=$(field "${R[podman.pss$c]}" 1)
+            target "monitor PSS ($c running) <= conmon's" "$(awk -v s="$s" -v o="$o" 'BEGIN{print (s <= o) ? "PASS" : "FAIL"}')" \
+                "$(awk -v s="$s" -v o="$o" 'BEGIN{printf "%.2f vs %.2f MiB = %.2fx", s, o, s / o}')"
+        fi
+    done
+    if [ ${#NOTES[@]} -gt 0 ]; then
+        echo
+        echo "notes:"
+        for n in "${NOTES[@]}"; do echo "  - $n"; done
+    fi
+    echo
+    echo "raw figures: $RAW"
+} | tee "$TABLE"
+cp "$TABLE" "$OUT/containers-last.txt"
+log "table saved to $TABLE"
+
+if [ "${BENCH_STRICT:-0}" = 1 ] && grep -Eq ' (FAIL|SKIP)$' "$TABLE"; then
+    die "a target was missed or not measured (BENCH_STRICT=1)"
+fi
