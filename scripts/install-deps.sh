@@ -9,9 +9,9 @@ if [ "$mode" = "--test" ]; then
     # systemd: systemd-socket-activate and systemd-analyze; busybox-static: the test images.
     # docker-registry, skopeo, apache2-utils (htpasswd), openssl, zstd: the image tests' registries
     # (their own instances on free 127.0.0.1 ports; they never use the package's :5000 service).
-    # tmux: the interactive container tests drive `docker run -it` in a tmux pane.
+    # tmux: the interactive container tests drive `docker run -it` in a tmux pane; catatonit: --init.
     packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc
-               docker-registry skopeo apache2-utils openssl zstd tmux)
+               docker-registry skopeo apache2-utils openssl zstd tmux catatonit)
 fi
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"

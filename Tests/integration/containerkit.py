@@ -359,22 +359,28 @@ class Engine:
         self.store = Store(user, workdir, self.socket, run_dir)
         self.root = self.store.root
         self.tracked_pids = set()   # container processes a test saw: killed at the end if still there
+        self.check_serving()
+
+    def check_serving(self):
+        """The service answers /_ping itself: a connect alone can succeed on a socket some other
+        process holds."""
+        try:
+            status, _ = self.api.request("GET", "/_ping", timeout=5)
+        except OSError as e:
+            status = f"no answer ({e})"
+        time.sleep(0.1)
+        alive_now = self.service.process.poll() is None
+        assert status == 200 and alive_now, (
+            f"the service does not serve {self.socket}: /_ping {status}, service "
+            f"{'running' if alive_now else f'exited {self.service.process.returncode}'}: {self.service.errors()}; "
+            f"processes holding a listening socket there: {listeners(self.socket)}")
 
     def restart_service(self, args=None):
         """A new service instance on the same socket (the old one must be gone). Ready means it
         answers /_ping itself: a connect alone can succeed on a socket some other process holds."""
         self.service = self.start_service(args=list(args) if args is not None else self.args, env=self.env,
                                           socket_path=self.socket)
-        try:
-            status, _ = self.api.request("GET", "/_ping", timeout=5)
-        except OSError as e:
-            status = f"no answer ({e})"
-        time.sleep(0.2)
-        alive_now = self.service.process.poll() is None
-        assert status == 200 and alive_now, (
-            f"the new service does not serve {self.socket}: /_ping {status}, service "
-            f"{'running' if alive_now else f'exited {self.service.process.returncode}'}: {self.service.errors()}; "
-            f"processes holding a listening socket there: {listeners(self.socket)}")
+        self.check_serving()
         return self.service
 
     def load_busybox(self):

@@ -113,6 +113,29 @@ def test_image_config_and_request_config_reach_the_process(engine, workdir):
     assert not os.path.exists(os.path.join(bind, "new"))
 
 
+def test_more_create_options_reach_the_process(engine):
+    out = engine.cli.out("run", "--rm", "--shm-size", "8m", "--entrypoint", "sh", "--domainname", "example.org",
+                         "--hostname", "h", "busybox", "-c",
+                         "df -k /dev/shm | tail -1; echo $0; hostname; cat /proc/sys/kernel/domainname")
+    lines = out.splitlines()
+    assert lines[0].split()[1] == "8192", out          # --shm-size 8m
+    assert lines[1:] == ["sh", "h", "example.org"], out
+    # Docker's default /dev/shm is 64 MiB.
+    assert engine.cli.out("run", "--rm", "busybox", "sh", "-c", "df -k /dev/shm | tail -1").split()[1] == "65536"
+    # --init: pid 1 is the init Docker calls /sbin/docker-init, the command its child.
+    ps = engine.cli.out("run", "--rm", "--init", "busybox", "ps", "-o", "pid,args").splitlines()
+    assert ps[1].split()[:3] == ["1", "/sbin/docker-init", "--"], ps
+    assert any(line.split()[1:] == ["ps", "-o", "pid,args"] for line in ps[2:]), ps
+    # A healthcheck is stored as given.
+    cid = engine.cli.out("create", "--health-cmd", "true", "--health-interval", "5s", "busybox").strip()
+    assert json.loads(engine.cli.fmt(cid, "{{json .Config.Healthcheck}}")) == \
+        {"Test": ["CMD-SHELL", "true"], "Interval": 5000000000}
+
+
+def test_a_working_directory_that_is_not_in_the_image_is_created(engine):
+    assert engine.cli.out("run", "--rm", "-w", "/new/dir", "busybox", "pwd") == "/new/dir\n"
+
+
 # --- detached, logs ---------------------------------------------------------------------------
 
 def test_run_detached_and_logs_follow_sees_new_lines(engine):
@@ -497,6 +520,22 @@ def test_events_with_since_until_and_filters(engine):
     assert engine.cli.out("events", "--since", str(since - 100000), "--until", str(since - 90000)) == ""
 
 
+def test_events_of_a_short_lived_container_come_in_dockers_order(engine):
+    """start is always before die, however soon the process exits (Docker serializes the two)."""
+    since = int(time.time()) - 1
+    for n in range(10):
+        engine.cli("run", "--name", f"quick{n}", "busybox", "true")
+    until = int(time.time()) + 1
+    lines = engine.cli.out("events", "--since", str(since), "--until", str(until), "--filter", "type=container",
+                           "--format", "{{.Actor.Attributes.name}} {{.Action}}").splitlines()
+    wrong = {}
+    for n in range(10):
+        actions = [line.split()[1] for line in lines if line.split()[0] == f"quick{n}"]
+        if actions != ["create", "attach", "start", "die"]:
+            wrong[f"quick{n}"] = actions
+    assert not wrong, wrong
+
+
 # --- restart policies -------------------------------------------------------------------------
 
 def test_restart_policy_on_failure_counts_restarts(engine):
@@ -518,11 +557,29 @@ def test_restart_policy_always_survives_exit_until_stopped(engine):
     wait_for(lambda: int(engine.cli.fmt("phoenix", "{{.RestartCount}}")) >= 2, 20, what="two restarts")
     assert engine.cli.fmt("phoenix", "{{.State.Status}}") in ("running", "restarting")
     wait_for(lambda: engine.cli.out("logs", "phoenix").count("up\n") >= 3, 10, what="a third run's output")
+    # The policy is the monitor's: it goes on while no service runs at all.
+    count = int(engine.cli.fmt("phoenix", "{{.RestartCount}}"))
+    pid = engine.service.pid
+    engine.service.stop()
+    wait_for(lambda: not alive(pid), 10, what="the service to be gone")
+    time.sleep(2)
+    engine.restart_service()
+    assert int(engine.cli.fmt("phoenix", "{{.RestartCount}}")) >= count + 2
     engine.cli("stop", "-t", "1", "phoenix")
     count = engine.cli.fmt("phoenix", "{{.RestartCount}}")
     time.sleep(1.5)
     assert engine.cli.fmt("phoenix", "{{.State.Status}} {{.RestartCount}}") == f"exited {count}"
     assert engine.store.monitors() == {}
+
+
+def test_restart_policy_unless_stopped(engine):
+    engine.run_id("--name", "stubborn", "--restart", "unless-stopped", "busybox", "sh", "-c", "sleep 0.2; exit 3")
+    wait_for(lambda: int(engine.cli.fmt("stubborn", "{{.RestartCount}}")) >= 1, 20, what="a restart")
+    engine.cli("stop", "-t", "1", "stubborn")
+    count = engine.cli.fmt("stubborn", "{{.RestartCount}}")
+    time.sleep(1.5)
+    assert engine.cli.fmt("stubborn", "{{.State.Status}} {{.RestartCount}} {{.HostConfig.RestartPolicy.Name}}") == \
+        f"exited {count} unless-stopped"
 
 
 def test_rm_flag_removes_a_detached_container_when_it_exits(engine):

@@ -127,19 +127,28 @@ def test_exits_while_no_service_runs_are_recorded_for_the_next_activation(user, 
         assert all(alive(pid) for pid in pids), "a container died with the service's idle exit"
         wait_for(lambda: not any(alive(pid) for pid in pids), 15, what="both containers to exit")
         os.unlink(listen)
-        second = activate(user, skiff_binary, env, listen)
+        # The next instance (idle time 2 s: systemd-socket-activate starts one instance only, the
+        # CLI calls below must not fall into an idle gap).
+        second = activate(user, skiff_binary, env, listen, idle="2")
         processes.append(second)
-        rows = dict(line.split("|") for line in cli.out("ps", "-a", "--format", "{{.Names}}|{{.Status}}").splitlines())
-        assert re.fullmatch(r"Exited \(7\) .* ago", rows["seven"]), rows
-        assert re.fullmatch(r"Exited \(0\) .* ago", rows["zero"]), rows
-        state = json_state(cli, seven)
-        assert (state["Status"], state["ExitCode"], state["Running"], state["Pid"]) == ("exited", 7, False, 0)
-        assert rfc3339_ns(state["FinishedAt"]) > rfc3339_ns(state["StartedAt"]) > 0
-        assert json_state(cli, zero)["ExitCode"] == 0
-        assert cli.out("wait", "seven") == "7\n"
-        assert cli.out("logs", "seven") == "bye\n"
-        assert store.monitors() == {}
-        cli("rm", "seven", "zero")
+        try:
+            rows = dict(line.split("|") for line in
+                        cli.out("ps", "-a", "--format", "{{.Names}}|{{.Status}}").splitlines())
+            assert re.fullmatch(r"Exited \(7\) .* ago", rows["seven"]), rows
+            assert re.fullmatch(r"Exited \(0\) .* ago", rows["zero"]), rows
+            state = json_state(cli, seven)
+            assert (state["Status"], state["ExitCode"], state["Running"], state["Pid"]) == ("exited", 7, False, 0)
+            assert rfc3339_ns(state["FinishedAt"]) > rfc3339_ns(state["StartedAt"]) > 0
+            assert json_state(cli, zero)["ExitCode"] == 0
+            assert cli.out("wait", "seven") == "7\n"
+            assert cli.out("logs", "seven") == "bye\n"
+            assert store.monitors() == {}
+            cli("rm", "seven", "zero")
+        except AssertionError as e:
+            with open(second.stderr_path, errors="replace") as f:
+                raise AssertionError(f"{e}\n(the second instance: {'running' if second.poll() is None else 'exited'}"
+                                     f" {second.returncode}; its stderr: {f.read()!r})") from None
+        assert exits_idle(second, 15, "after its containers were removed") == 0
     finally:
         for process in processes:
             if process.poll() is None:

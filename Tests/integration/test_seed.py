@@ -8,13 +8,14 @@ The article: without SYS_CHROOT in default_capabilities, `chroot /rootfs` in a c
 the host's / bound at /rootfs fails with "Operation not permitted"; with it, chroot works, but the
 shell that escaped is the user's (root in the container is the user on the host), so host files
 owned by root stay out of reach."""
+import json
 import os
 import uuid
 
 import pytest
 
 from containerkit import (ALL_CAPS, BOTH, PODMAN_DEFAULT_CAPS, cap_mask, cap_names, proc_caps,
-                          make_engine, skiff_run_dir)
+                          alive, make_engine, skiff_run_dir, wait_for)
 
 ARTICLE_WITHOUT_CHROOT = [c for c in PODMAN_DEFAULT_CAPS if c != "SYS_CHROOT"]
 
@@ -35,8 +36,13 @@ def seed(user, workdir, start_service, run_dir_base, test_images):
 
     def start(conf):
         if engines:   # a new configuration needs a new service (it reads the files at start)
-            engines[-1].cleanup()
-            engines[-1].service.stop()
+            old = engines[-1]
+            old.cleanup()
+            pid = old.service.pid
+            old.service.stop()
+            # Until the old process is gone its socket still listens: the new service would take
+            # the path for another service's and refuse to start.
+            wait_for(lambda: not alive(pid), 10, what="the previous service to be gone")
         if user.is_root:
             path = os.path.join(workdir, "containers.conf")
             env = {"CONTAINERS_CONF": path}
@@ -173,6 +179,23 @@ def test_containers_conf_env_and_default_ulimits_apply_unless_the_request_overri
     # The image's PATH is still there.
     assert engine.cli.out("run", "--rm", "busybox", "sh", "-c", "echo $PATH") == \
         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+
+
+def test_pids_limit_from_containers_conf_is_in_the_bundle_unless_the_request_sets_one(seed):
+    """Without a delegated cgroup (this host's rootless case) the limit cannot be enforced; it is
+    recorded in the OCI bundle (linux.resources.pids.limit) where a runtime with cgroups applies it."""
+    engine = seed(conf_text(extra="pids_limit = 77\n"))
+
+    def bundle_limit(cid):
+        with open(os.path.join(engine.root, "containers", cid, "config.json")) as f:
+            spec = json.load(f)
+        return spec.get("linux", {}).get("resources", {}).get("pids", {}).get("limit")
+
+    default = engine.cli.out("create", "busybox").strip()
+    assert bundle_limit(default) == 77
+    asked = engine.cli.out("create", "--pids-limit", "5", "busybox").strip()
+    assert bundle_limit(asked) == 5
+    assert engine.cli.fmt(asked, "{{.HostConfig.PidsLimit}}") == "5"
 
 
 MKDIR_DENIED = ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], '
