@@ -23,8 +23,9 @@ extension Engine {
         var undo: [() -> Void] = []
         func rollback() { for step in undo.reversed() { step() } }
         do {
-            let record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
+            var record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
                                          created: plan.created, state: .created, config: plan.stored.bytes)
+            record.summary = try ContainerView.staticSummary(record)
             let id = plan.id
             try withStore { store in
                 try store.addContainer(record)
