@@ -177,7 +177,13 @@ enum ContainerLifecycle {
                                    attributes: eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
         }
         if record.pid > 0 { Glibc.kill(record.pid, signal) }
-        if record.state == .paused { signalTree(record.pid, SIGCONT) }
+        if record.state == .paused {
+            // A frozen process gets the signal once thawed.
+            if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+                try? ContainerCgroups.thaw(freezer)
+            }
+            signalTree(record.pid, SIGCONT)
+        }
         if !(try waitStopped(record, engine: engine, milliseconds: timeout < 0 ? Int.max : timeout * 1000)) {
             let now = try engine.currentContainer(record.id)
             if now.isActive && now.pid > 0 { Glibc.kill(now.pid, SIGKILL) }
@@ -263,8 +269,17 @@ enum ContainerLifecycle {
         guard record.state == .running, record.pid > 0 else {
             throw APIError(.conflict, "container \(record.id) is not running")
         }
-        // No cgroup freezer here (rootless, cgroup v1): every process of the container stops.
-        signalTree(record.pid, SIGSTOP)
+        // As root the runtime gave the container a freezer cgroup: freeze it. Rootless there is
+        // none (no delegated cgroup v1 hierarchy): every process of the container stops.
+        if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+            do {
+                try ContainerCgroups.freeze(freezer)
+            } catch let error as APIError {
+                throw APIError(.internalServerError, "Cannot pause container \(record.id): \(error.message)")
+            }
+        } else {
+            signalTree(record.pid, SIGSTOP)
+        }
         try engine.withStore { store in
             _ = try store.updateContainer(record.id) { row in if row.state == .running { row.state = .paused } }
             _ = try store.addEvent(type: "container", action: "pause", actorID: record.id, attributes: eventAttributes(record))
@@ -284,7 +299,15 @@ enum ContainerLifecycle {
     }
 
     static func resume(_ record: ContainerRecord, engine: Engine) throws {
-        signalTree(record.pid, SIGCONT)
+        if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+            do {
+                try ContainerCgroups.thaw(freezer)
+            } catch let error as APIError {
+                throw APIError(.internalServerError, "Cannot unpause container \(record.id): \(error.message)")
+            }
+        } else {
+            signalTree(record.pid, SIGCONT)
+        }
         try engine.withStore { store in
             _ = try store.updateContainer(record.id) { row in if row.state == .paused { row.state = .running } }
         }
@@ -413,6 +436,7 @@ enum ContainerLifecycle {
         engine.attachments.cancelPending(containerID: record.id)
         let paths = ContainerPaths(engine: engine, id: record.id)
         FileSystem.removeTree(paths.run)
+        ContainerCgroups.removeLeftovers(paths, isRootless: engine.isRootless)
         FileSystem.removeTree(paths.runtimeRoot + "/" + record.id)
         do {
             try removeTree(paths.bundle, id: record.id, engine: engine)
