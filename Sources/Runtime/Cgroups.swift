@@ -37,6 +37,10 @@ struct CgroupV1: Sendable, Equatable {
     /// but /sys/fs/cgroup): writes create their files and removal deletes them, as the kernel's
     /// files appear and vanish with their directory; no process found there is ever signalled.
     var emulated = false
+    /// An existing directory is replaced (removed and made again, so that its counts start from
+    /// zero): the default `skiff/<id>`, left by a container of this id that ended without
+    /// removing it. A `linux.cgroupsPath` the caller chose is joined as it is, as runc does.
+    var replaceExisting = true
 
     // MARK: - Planning
 
@@ -63,6 +67,7 @@ struct CgroupV1: Sendable, Equatable {
         }
         var plan = CgroupV1(directories: controllers.map { Directory(controller: $0, path: "\(root)/\($0)/\(relative)") },
                             emulated: root != defaultRoot)
+        plan.replaceExisting = cgroupsPath?.isEmpty ?? true
         if let limit = r.pidsLimit, limit != 0 {
             // As runc: 0 is "not set", a negative limit is none at all.
             plan.writes.append(Write(controller: "pids", file: "pids.max", value: limit > 0 ? String(limit) : "max"))
@@ -160,17 +165,26 @@ struct CgroupV1: Sendable, Equatable {
     }
 
     private func makeDirectory(_ directory: Directory, context: String) throws {
-        let parent = String(directory.path[..<(directory.path.lastIndex(of: "/") ?? directory.path.endIndex)])
-        do {
-            try FileSystem.makeDirectories(parent, mode: 0o755)
-        } catch {
-            throw RuntimeError(.system, "\(context): cgroup \(directory.controller): \(parent): \(errnoText(error.errno))",
-                               errno: error.errno)
-        }
         if mkdir(directory.path, 0o755) == 0 { return }
         var err = errno
+        if err == ENOENT {
+            // The first container: the parents (`skiff/`) are made once and stay.
+            let parent = String(directory.path[..<(directory.path.lastIndex(of: "/") ?? directory.path.endIndex)])
+            do {
+                try FileSystem.makeDirectories(parent, mode: 0o755)
+            } catch {
+                throw RuntimeError(.system, "\(context): cgroup \(directory.controller): \(parent): \(errnoText(error.errno))",
+                                   errno: error.errno)
+            }
+            if mkdir(directory.path, 0o755) == 0 { return }
+            err = errno
+        }
+        if err == EEXIST && !replaceExisting {
+            var info = stat()
+            if stat(directory.path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { return }
+        }
         if err == EEXIST {
-            // Left by a container of this name that ended without removing it: the kernel refuses
+            // Left by a container of this id that ended without removing it: the kernel refuses
             // (EBUSY) while any process is still in it, and then it is not ours to take.
             let failed = CgroupV1(directories: [directory], emulated: emulated).removeOnce()
             if let first = failed.first {

@@ -172,6 +172,15 @@ struct CgroupsTests {
         try cgroups.create(context: "create c1")
         #expect(text(root + "/pids/skiff/c1/cgroup.procs") == nil)
 
+        // A cgroupsPath the caller chose is joined as it is.
+        let chosen = try #require(try CgroupV1.plan(id: "c1", resources: nil, cgroupsPath: "/machine/c1", root: root,
+                                                    isRoot: true, warn: { _ in }))
+        try chosen.create(context: "create c1")
+        try chosen.add(pid: 4242, context: "create c1")
+        try chosen.create(context: "create c1")
+        #expect(text(root + "/pids/machine/c1/cgroup.procs") == "4242")
+        #expect(chosen.remove().isEmpty)
+
         #expect(cgroups.remove().isEmpty)
         for controller in ["pids", "memory", "freezer", "cpu"] {
             #expect(access("\(root)/\(controller)/skiff/c1", F_OK) != 0)
