@@ -244,8 +244,9 @@ enum ContainerLifecycle {
         guard record.isActive, record.pid > 0 else {
             throw APIError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
         }
+        let ending = signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM")
         try engine.withStore { store in
-            if signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM") {
+            if ending {
                 _ = try store.updateContainer(record.id) { $0.stopRequested = true }
             }
             _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
@@ -253,6 +254,11 @@ enum ContainerLifecycle {
         }
         guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
             throw APIError(.internalServerError, "kill \(record.id): \(String(cString: strerror(errno)))")
+        }
+        if ending && record.state == .paused && ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) != nil {
+            // As Docker: a paused container is resumed after SIGKILL or its stop signal, which a
+            // frozen process gets only once thawed (cgroup v1).
+            try resume(record, engine: engine)
         }
         if signal == SIGKILL {
             // The exit is the monitor's to record; answer once it has, as Docker does.

@@ -163,6 +163,13 @@ def test_pause_freezes_the_cgroup_and_unpause_thaws_it(engine):
     assert engine.cli.fmt("frozen", "{{.State.Status}}") == "exited"
     engine.cli("rm", "frozen")
     assert leftovers(cid) == []
+    # docker kill resumes a paused container, as Docker does: the SIGKILL reaches it.
+    cid = engine.run_id("--name", "killed", "busybox", "sleep", "1000")
+    engine.cli("pause", "killed")
+    engine.cli("kill", "killed")
+    assert engine.cli.fmt("killed", "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
+    engine.cli("rm", "killed")
+    assert leftovers(cid) == []
 
 
 def test_no_cgroup_is_left_after_rm_rm_f_run_rm_and_a_restart(engine):
