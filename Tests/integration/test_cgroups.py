@@ -104,8 +104,6 @@ def test_memory_limit_is_written_and_an_allocation_above_it_is_oom_killed(engine
     assert leftovers(hog) == []
 
 
-@pytest.mark.xfail(strict=False, reason="the monitor does not ask Runtime's Container.cgroupOOMKilled() yet: "
-                                        "the exit file's OOMKilled is always false")
 def test_inspect_reports_oom_killed(engine):
     engine.cli("run", "--name", "hog", "--memory", "32m", "busybox",
                "dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1", ok=False)
