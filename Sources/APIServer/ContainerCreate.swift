@@ -349,7 +349,8 @@ struct ContainerPlanner {
             readonlyPaths: host.readonlyPaths,
             seccomp: seccompProfile.map { SeccompSelection.oci($0, capabilities: capabilities) },
             sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
-                                                                   enabled: settings.labelsEnabled && !host.privileged),
+                                                                   enabled: settings.labelsEnabled && !host.privileged)
+                .merging(["run.skiff.create-cwd": "true"]) { given, _ in given },
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil),

@@ -85,10 +85,7 @@ enum ContainerLifecycle {
             }
             usleep(5_000)
         }
-        try engine.withStore { store in
-            _ = try store.addEvent(type: "container", action: "start", actorID: record.id,
-                                   attributes: eventAttributes(record))
-        }
+        // The `start` event is the monitor's (recordRunning): it must come before `die`.
     }
 
     /// Records a start that failed and throws moby's answer for it.

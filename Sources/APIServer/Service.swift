@@ -32,6 +32,8 @@ public struct Service {
             + EventHandlers.routes
     }
 
+    static let pipelineSetup = NIOLock()
+
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
     static func wakeMainThread() {
         _ = kill(getpid(), SIGUSR1)
@@ -76,11 +78,20 @@ public struct Service {
         }
         let router = Router(routes: Service.routes)
         let engine = self.engine
+        // The pipeline's handler types are made once here, before two connections can make
+        // them at once on two event loops (a crash in the runtime's type metadata was seen on
+        // the first concurrent connections).
+        _ = HTTPResponseEncoder()
+        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        _ = HTTPServerPipelineHandler()
+        _ = HTTPServerProtocolErrorHandler()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // One pipeline is set up at a time: see the types made above.
+                    try Service.pipelineSetup.withLock {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(InputEndGate(), name: PipelineNames.gate)
                     try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
@@ -90,6 +101,7 @@ public struct Service {
                     try sync.addHandler(HTTPServerProtocolErrorHandler(), name: PipelineNames.errors)
                     try sync.addHandler(HTTPHandler(router: router, engine: engine, activity: activity, pool: pool,
                                                             streams: streams))
+                    }
                 }
             }
 

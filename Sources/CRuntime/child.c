@@ -273,6 +273,24 @@ static int has_dev_mount(const struct skiff_child_config *c) {
     return 0;
 }
 
+/* mkdir -p inside the container's root (after pivot_root), 0755, owned by the container's
+ * root: what Docker does for a WORKDIR the image lacks. Errors other than EEXIST fail the step. */
+static void make_directories(const char *path) {
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) fail(SKIFF_STEP_CWD, ENAMETOOLONG, -1, path);
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) < 0 && errno != EEXIST) fail(SKIFF_STEP_CWD, errno, -1, buf);
+            *p = saved;
+            if (saved == '\0') break;
+        }
+    }
+}
+
 static void write_file(const char *path, const char *text, int step, int index);
 
 /* The spec's sysctls, written to the container's own /proc/sys. */
@@ -608,6 +626,7 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
 
     /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while the process
      * still has every capability (as runc does); with no_new_privs, as late as possible. */
+    if (c->create_cwd && c->cwd && c->cwd[0] == '/') make_directories(c->cwd);
     if (!c->no_new_privs) load_seccomp(c);
     set_identity(c);
 

@@ -44,10 +44,10 @@ extension Monitor {
                 r.error = ""
                 if restarted { r.restartCount += 1 }
             }
-            if restarted {
-                try store.addEvent(type: "container", action: "restart", actorID: options.id,
-                                   attributes: Monitor.attributes(record))
-            }
+            // The monitor writes `start` (not the service): it comes before this run's `die`,
+            // which the monitor writes too, however soon the process exits.
+            try store.addEvent(type: "container", action: restarted ? "restart" : "start", actorID: options.id,
+                               attributes: Monitor.attributes(record))
         }
     }
 

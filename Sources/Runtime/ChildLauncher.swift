@@ -46,6 +46,8 @@ struct LaunchPlan {
     var capabilities = (bounding: UInt64(0), effective: UInt64(0), permitted: UInt64(0),
                         inheritable: UInt64(0), ambient: UInt64(0))
     var noNewPrivileges = false
+    /// Make a missing working directory before entering it (annotation `run.skiff.create-cwd`).
+    var createCwd = false
     var selinuxExecLabel: String?
     var seccomp: [UInt8]?
     var cwd = "/"
@@ -183,6 +185,7 @@ enum ChildLauncher {
         config.selinux_exec_label = plan.selinuxExecLabel.map(strings.add)
         config.seccomp_len = seccomp.count
         config.cwd = strings.add(plan.cwd)
+        config.create_cwd = plan.createCwd ? 1 : 0
         config.start_fifo_fd = fifoFD
         config.terminal = plan.terminal ? 1 : 0
         if let stdio = plan.stdio {

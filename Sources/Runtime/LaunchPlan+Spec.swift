@@ -67,6 +67,9 @@ extension LaunchPlan {
         }
         rootfsPropagation = try MountOptions.propagation(spec.linux?.rootfsPropagation)
         bindDevices = inUserNamespace
+        // Docker makes a missing WORKDIR; an engine asks for that with this annotation (OCI's
+        // own rule is that cwd exists).
+        createCwd = spec.annotations?["run.skiff.create-cwd"] == "true"
         let chosen = try LaunchPlan.chosenLabel(spec)
         let mountLabel = SELinux.isEnabled
             ? (spec.linux?.mountLabel.flatMap { $0.isEmpty ? nil : $0 } ?? chosen?.mountLabel) : nil

@@ -295,7 +295,9 @@ def test_output_goes_to_the_log_and_to_an_attach_client_and_the_exit_is_recorded
     assert exit_file["FinishedAt"].endswith("Z")
     assert row["state"] == "exited" and row["exit_code"] == 3 and row["pid"] == 0
     assert row["started_at"].endswith("Z") and row["finished_at"] == exit_file["FinishedAt"]
-    assert env.events() == [("die", {"exitCode": "3", "image": "busybox", "name": env.name})]
+    # The monitor writes `start` (so it always comes before `die`) and `die`.
+    assert env.events() == [("start", {"image": "busybox", "name": env.name}),
+                            ("die", {"exitCode": "3", "image": "busybox", "name": env.name})]
     # What stays: the exit file; the sockets and the runtime's state go.
     assert os.listdir(env.run_dir) == ["exit"]
     assert not os.path.exists(os.path.join(env.runtime_root, env.id))
@@ -558,7 +560,7 @@ def test_on_failure_2_restarts_twice(env):
     assert row["state"] == "exited" and row["exit_code"] == 1 and row["restart_count"] == 2
     assert [r for r in env.log_records() if r == [b"stdout", b"F", b"run"]] == [[b"stdout", b"F", b"run"]] * 3
     actions = [action for action, _ in env.events()]
-    assert actions == ["die", "restart", "die", "restart", "die"]
+    assert actions == ["start", "die", "restart", "die", "restart", "die"]
 
 
 @BOTH
@@ -595,4 +597,4 @@ def test_auto_remove_leaves_no_row_and_no_files(env, user):
     assert not os.path.exists(env.bundle)
     assert not os.path.exists(env.run_dir)
     assert not os.path.exists(os.path.join(env.runtime_root, env.id))
-    assert [action for action, _ in env.events()] == ["die", "destroy"]
+    assert [action for action, _ in env.events()] == ["start", "die", "destroy"]

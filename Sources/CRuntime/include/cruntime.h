@@ -147,6 +147,7 @@ struct skiff_child_config {
     size_t seccomp_len;
 
     const char *cwd;
+    int create_cwd;                /* make a missing cwd (Docker's WORKDIR rule), as root in the container */
     const char *const *argv;
     const char *const *envp;
     int start_fifo_fd;             /* O_PATH fd of exec.fifo: wait for `start`; -1: exec at once */
