@@ -159,7 +159,10 @@ def activate(user, skiff_binary, env, extra=()):
     argv = unit_values("skiff.service", "ExecStart")[0].split()
     argv[0] = skiff_binary
     process = subprocess.Popen(
-        user.command(["systemd-socket-activate", "-l", listen, *argv, *extra], env),
+        # systemd-socket-activate passes on only what -E names: the test's own directories.
+        user.command(["systemd-socket-activate", "-l", listen,
+                      *[f"-E{name}" for name in sorted(env) if name.startswith(("XDG_", "CONTAINERS_"))],
+                      *argv, *extra], env),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 10
     while not os.path.exists(listen):
