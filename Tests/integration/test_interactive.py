@@ -60,7 +60,23 @@ class Tmux:
         self.tmux("resize-window", "-t", "t", "-x", str(width), "-y", str(height))
 
     def kill(self):
+        """Ends the server and waits until it is gone: a session started while it is still
+        exiting fails with "server exited unexpectedly"."""
         self.tmux("kill-server", check=False)
+        deadline = time.monotonic() + 5
+        while os.path.exists(self.socket) and time.monotonic() < deadline:
+            if self.tmux("has-session", check=False).returncode != 0 and not self._server_alive():
+                break
+            time.sleep(0.05)
+        try:
+            os.unlink(self.socket)
+        except FileNotFoundError:
+            pass
+
+    def _server_alive(self):
+        """A tmux server process still has this socket in its command line or open."""
+        out = subprocess.run(["pgrep", "-f", f"tmux -S {self.socket}"], capture_output=True, text=True).stdout
+        return bool(out.strip())
 
 
 @pytest.fixture
