@@ -23,8 +23,9 @@ extension Engine {
         var undo: [() -> Void] = []
         func rollback() { for step in undo.reversed() { step() } }
         do {
-            let record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
+            var record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
                                          created: plan.created, state: .created, config: plan.stored.bytes)
+            record.summary = try ContainerView.staticSummary(record)
             let id = plan.id
             try withStore { store in
                 try store.addContainer(record)
@@ -320,9 +321,16 @@ struct ContainerPlanner {
 
         if host.maskedPaths == nil && !host.privileged { host.maskedPaths = ContainerSpec.maskedPaths }
         if host.readonlyPaths == nil && !host.privileged { host.readonlyPaths = ContainerSpec.readonlyPaths }
-        if host.memory != 0 || host.nanoCpus != 0 || host.cpuShares != 0 || host.cpuQuota != 0 || host.memorySwap > 0
-            || !host.cpusetCpus.isEmpty || (host.pidsLimit ?? 0) > 0 || host.blkioWeight != 0 {
-            warnings.append("Resource limits are recorded but not applied: Skiff does not manage cgroups")
+        let resources: ContainerSpecInput.Resources
+        if ContainerCgroups.applied(isRootless: engine.isRootless) {
+            // As root on cgroup v1 the runtime applies them: Docker's checks and defaults first.
+            (resources, warnings) = try ContainerPlanner.cgroupResources(host, warnings: warnings)
+        } else {
+            resources = ContainerPlanner.recordedResources(host)
+            if host.memory != 0 || host.nanoCpus != 0 || host.cpuShares != 0 || host.cpuQuota != 0 || host.memorySwap > 0
+                || !host.cpusetCpus.isEmpty || (host.pidsLimit ?? 0) > 0 || host.blkioWeight != 0 {
+                warnings.append("Resource limits are recorded but not applied: Skiff does not manage cgroups")
+            }
         }
         if let ports = host.portBindings, ports != .object([]) {
             warnings.append("Published ports are discarded: Skiff has no port forwarding")
@@ -344,7 +352,8 @@ struct ContainerPlanner {
                                                                    enabled: settings.labelsEnabled && !host.privileged),
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
-            pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil))
+            pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil),
+            resources: resources)
         let spec = ContainerSpec.build(input)
 
         request.config = config

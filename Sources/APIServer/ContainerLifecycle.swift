@@ -178,7 +178,13 @@ enum ContainerLifecycle {
                                    attributes: eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
         }
         if record.pid > 0 { Glibc.kill(record.pid, signal) }
-        if record.state == .paused { signalTree(record.pid, SIGCONT) }
+        if record.state == .paused {
+            // A frozen process gets the signal once thawed.
+            if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+                try? ContainerCgroups.thaw(freezer)
+            }
+            signalTree(record.pid, SIGCONT)
+        }
         if !(try waitStopped(record, engine: engine, milliseconds: timeout < 0 ? Int.max : timeout * 1000)) {
             let now = try engine.currentContainer(record.id)
             if now.isActive && now.pid > 0 { Glibc.kill(now.pid, SIGKILL) }
@@ -239,8 +245,9 @@ enum ContainerLifecycle {
         guard record.isActive, record.pid > 0 else {
             throw APIError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
         }
+        let ending = signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM")
         try engine.withStore { store in
-            if signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM") {
+            if ending {
                 _ = try store.updateContainer(record.id) { $0.stopRequested = true }
             }
             _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
@@ -248,6 +255,11 @@ enum ContainerLifecycle {
         }
         guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
             throw APIError(.internalServerError, "kill \(record.id): \(String(cString: strerror(errno)))")
+        }
+        if ending && record.state == .paused && ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) != nil {
+            // As Docker: a paused container is resumed after SIGKILL or its stop signal, which a
+            // frozen process gets only once thawed (cgroup v1).
+            try resume(record, engine: engine)
         }
         if signal == SIGKILL {
             // The exit is the monitor's to record; answer once it has, as Docker does.
@@ -264,8 +276,17 @@ enum ContainerLifecycle {
         guard record.state == .running, record.pid > 0 else {
             throw APIError(.conflict, "container \(record.id) is not running")
         }
-        // No cgroup freezer here (rootless, cgroup v1): every process of the container stops.
-        signalTree(record.pid, SIGSTOP)
+        // As root the runtime gave the container a freezer cgroup: freeze it. Rootless there is
+        // none (no delegated cgroup v1 hierarchy): every process of the container stops.
+        if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+            do {
+                try ContainerCgroups.freeze(freezer)
+            } catch let error as APIError {
+                throw APIError(.internalServerError, "Cannot pause container \(record.id): \(error.message)")
+            }
+        } else {
+            signalTree(record.pid, SIGSTOP)
+        }
         try engine.withStore { store in
             _ = try store.updateContainer(record.id) { row in if row.state == .running { row.state = .paused } }
             _ = try store.addEvent(type: "container", action: "pause", actorID: record.id, attributes: eventAttributes(record))
@@ -285,7 +306,15 @@ enum ContainerLifecycle {
     }
 
     static func resume(_ record: ContainerRecord, engine: Engine) throws {
-        signalTree(record.pid, SIGCONT)
+        if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+            do {
+                try ContainerCgroups.thaw(freezer)
+            } catch let error as APIError {
+                throw APIError(.internalServerError, "Cannot unpause container \(record.id): \(error.message)")
+            }
+        } else {
+            signalTree(record.pid, SIGCONT)
+        }
         try engine.withStore { store in
             _ = try store.updateContainer(record.id) { row in if row.state == .paused { row.state = .running } }
         }
@@ -414,6 +443,7 @@ enum ContainerLifecycle {
         engine.attachments.cancelPending(containerID: record.id)
         let paths = ContainerPaths(engine: engine, id: record.id)
         FileSystem.removeTree(paths.run)
+        ContainerCgroups.removeLeftovers(paths, isRootless: engine.isRootless)
         FileSystem.removeTree(paths.runtimeRoot + "/" + record.id)
         do {
             try removeTree(paths.bundle, id: record.id, engine: engine)

@@ -38,9 +38,22 @@ struct ContainerSpecInput: Sendable {
     var mounts: [PlannedMount] = []
     /// Host path of an init binary (HostConfig.Init), mounted at /sbin/docker-init.
     var initPath: String?
-    /// Recorded as `linux.resources.pids.limit` for a runtime that manages cgroups; Skiff's own
-    /// runtime does not (rootless, no cgroup delegation), so it is not enforced there.
+    /// `linux.resources`: Skiff's runtime applies them as root on cgroup v1 (pids.max,
+    /// memory.limit_in_bytes, memory.soft_limit_in_bytes, memory.memsw.limit_in_bytes,
+    /// cpu.shares, cpu.cfs_quota_us/cfs_period_us); rootless they are recorded only (no cgroup
+    /// delegation on cgroup v1).
     var pidsLimit: Int64?
+    var resources = Resources()
+
+    struct Resources: Sendable, Equatable {
+        var memoryLimit: Int64?
+        var memoryReservation: Int64?
+        /// memory + swap; -1: unlimited.
+        var memorySwap: Int64?
+        var cpuShares: Int64?
+        var cpuQuota: Int64?
+        var cpuPeriod: Int64?
+    }
     var selinuxProcessLabel = ""
     var selinuxMountLabel = ""
 }
@@ -110,9 +123,20 @@ enum ContainerSpec {
         if !input.sysctls.isEmpty {
             linux.append(JSON.Member("sysctl", .object(input.sysctls.keys.sorted().map { JSON.Member($0, .string(input.sysctls[$0]!)) })))
         }
+        var resources: [JSON.Member] = []
         if let pids = input.pidsLimit, pids > 0 {
-            linux.append(JSON.Member("resources", ["pids": ["limit": .int(pids)]]))
+            resources.append(JSON.Member("pids", ["limit": .int(pids)]))
         }
+        let r = input.resources
+        let memory = [("limit", r.memoryLimit), ("reservation", r.memoryReservation), ("swap", r.memorySwap)]
+            .compactMap { key, value in value.map { JSON.Member(key, .int($0)) } }
+        if !memory.isEmpty { resources.append(JSON.Member("memory", .object(memory))) }
+        var cpu: [JSON.Member] = []
+        if let shares = r.cpuShares { cpu.append(JSON.Member("shares", .uint(UInt64(max(shares, 0))))) }
+        if let quota = r.cpuQuota { cpu.append(JSON.Member("quota", .int(quota))) }
+        if let period = r.cpuPeriod { cpu.append(JSON.Member("period", .uint(UInt64(max(period, 0))))) }
+        if !cpu.isEmpty { resources.append(JSON.Member("cpu", .object(cpu))) }
+        if !resources.isEmpty { linux.append(JSON.Member("resources", .object(resources))) }
         if !input.selinuxMountLabel.isEmpty { linux.append(JSON.Member("mountLabel", .string(input.selinuxMountLabel))) }
         if let seccomp = input.seccomp { linux.append(JSON.Member("seccomp", seccomp)) }
 

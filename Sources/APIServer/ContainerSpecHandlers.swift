@@ -63,7 +63,10 @@ enum ContainerSpecHandlers {
             }
             var images: [String: ImageRecord] = [:]
             // A row whose monitor died is brought up to date first.
-            let records = try store.containers().map { try engine.reconcile($0, store: store) }
+            // The stored configs are read only when a filter needs them (the entries' static
+            // parts are kept apart: `ContainerRecord.summary`).
+            let needConfig = ["label", "label!", "volume", "network", "expose"].contains { !filters.values($0).isEmpty }
+            let records = try store.containers(withConfig: needConfig).map { try engine.reconcile($0, store: store) }
             for record in records where images[record.imageID] == nil {
                 images[record.imageID] = try store.image(byNameOrID: record.imageID, normalizedName: nil)
             }
@@ -77,8 +80,10 @@ enum ContainerSpecHandlers {
         let query = try ContainerListQuery(filters: filters, all: request.queryBool("all"), limit: limit,
                                            ancestors: ancestors, records: records)
         let now = Store.nowNanosPublic()
-        var result: [JSON] = []
-        for record in query.select(records) {
+        var body: [UInt8] = [UInt8(ascii: "[")]
+        body.reserveCapacity(records.count * 640)
+        for (index, record) in query.select(records).enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
             var shown = record.imageName
             if images["name:" + record.imageName]?.id != record.imageID { shown = record.imageID }
             var size: (Int64, Int64)?
@@ -86,9 +91,15 @@ enum ContainerSpecHandlers {
                 let rw = ContainerView.sizeRw(containerDir: engine.config.skiffRoot + "/containers/" + record.id)
                 size = (rw, rw + (images[record.imageID]?.size ?? 0))
             }
-            result.append(try ContainerView.summary(record, image: shown, now: now, size: size))
+            if ContainerView.appendSummary(record, image: shown, now: now, size: size, to: &body) { continue }
+            var full = record
+            if full.config.isEmpty, let stored = try engine.withStore({ try $0.container(id: record.id) }) {
+                full.config = stored.config
+            }
+            try ContainerView.summary(full, image: shown, now: now, size: size).write(into: &body)
         }
-        return .json(.array(result))
+        body += Array("]\n".utf8)
+        return Response(headers: [("Content-Type", "application/json")], body: body)
     }
 }
 

@@ -140,6 +140,49 @@ public enum ContainerView {
         return .object(members)
     }
 
+    /// The members of a summary that depend on the row or the time: the rest never changes
+    /// after create and is kept in the row (`ContainerRecord.summary`).
+    static let dynamicSummaryMembers: Set<String> = ["Id", "Names", "Image", "ImageID", "Created", "State", "Status",
+                                                     "SizeRw", "SizeRootFs"]
+
+    /// The static members of `summary`, as JSON text without braces.
+    static func staticSummary(_ record: ContainerRecord) throws -> [UInt8] {
+        guard case .object(let members) = try summary(record, image: "", now: 0) else { return [] }
+        var out: [UInt8] = []
+        for member in members where !dynamicSummaryMembers.contains(member.key) {
+            if !out.isEmpty { out.append(UInt8(ascii: ",")) }
+            let text = JSON.object([member]).bytes      // {"key":value}
+            out += text[1..<(text.count - 1)]
+        }
+        return out
+    }
+
+    /// Appends one list entry: the dynamic members, then the row's static ones. Nil when the
+    /// row has none (made before they were kept): the caller renders it with `summary`.
+    static func appendSummary(_ record: ContainerRecord, image: String, now: Int64,
+                              size: (rw: Int64, rootFs: Int64)?, to out: inout [UInt8]) -> Bool {
+        guard !record.summary.isEmpty else { return false }
+        var members: [JSON.Member] = [
+            JSON.Member("Id", .string(record.id)),
+            JSON.Member("Names", JSON(["/" + record.name])),
+            JSON.Member("Image", .string(image)),
+            JSON.Member("ImageID", .string(record.imageID)),
+            JSON.Member("Created", .int(record.created / 1_000_000_000)),
+            JSON.Member("State", .string(record.state.rawValue)),
+            JSON.Member("Status", .string(status(record, now: now))),
+        ]
+        if let size {
+            members.append(JSON.Member("SizeRw", .int(size.rw)))
+            members.append(JSON.Member("SizeRootFs", .int(size.rootFs)))
+        }
+        JSON.object(members).write(into: &out)
+        out.removeLast()           // "}"
+        out.append(UInt8(ascii: ","))
+        out += record.summary
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
     /// `docker ps`'s STATUS: "Up 3 seconds", "Up 2 hours (Paused)", "Restarting (1) 5 seconds ago",
     /// "Exited (3) 5 seconds ago", "Created", "Dead", "Removal In Progress". `now`: unix nanoseconds.
     public static func status(_ record: ContainerRecord, now: Int64) -> String {

@@ -87,9 +87,12 @@ enum SystemHandlers {
             .init("DriverStatus", [["Graph Root", JSON(config.graphRootPath)], ["Run Root", JSON(config.runRootPath)]]),
             .init("Plugins", plugins),
         ]
+        // As root on cgroup v1 the runtime applies memory, swap and cpu limits (ContainerCgroups).
+        let cgroups = ContainerCgroups.applied(isRootless: engine.isRootless)
+        let cpu = JSON.bool(cgroups && ContainerCgroups.hasCPU())
         let features: [JSON.Member] = [
-            .init("MemoryLimit", false), .init("SwapLimit", false), .init("CpuCfsPeriod", false),
-            .init("CpuCfsQuota", false), .init("CPUShares", false), .init("CPUSet", false),
+            .init("MemoryLimit", .bool(cgroups)), .init("SwapLimit", .bool(cgroups && ContainerCgroups.swapAccounted())),
+            .init("CpuCfsPeriod", cpu), .init("CpuCfsQuota", cpu), .init("CPUShares", cpu), .init("CPUSet", false),
             .init("PidsLimit", .bool(!engine.isRootless)), .init("IPv4Forwarding", false),
             .init("Debug", false), .init("NFd", JSON(openFileCount())), .init("OomKillDisable", false),
             .init("NGoroutines", 0),

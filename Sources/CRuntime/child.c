@@ -546,6 +546,17 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
          * the ready message cannot be sent and this process exits before exec. */
     }
 
+    if (c->join_cgroups) {
+        /* This is the container's process (after any fork into a pid namespace): the parent
+         * moves it into the container's cgroups before anything else runs here, so set-up and
+         * program are limited and charged there, and every later process inherits them. */
+        struct skiff_msg msg;
+        memset(&msg, 0, sizeof msg);
+        msg.type = SKIFF_MSG_JOIN_CGROUPS;
+        if (skiff_msg_send(sync_fd, &msg) < 0) _exit(127);
+        if (skiff_msg_recv(sync_fd, &msg) < 0 || msg.type != SKIFF_MSG_CGROUPS_JOINED) _exit(127);
+    }
+
     int keep[4] = {sync_fd, c->start_fifo_fd, -1, -1};
     close_others(keep, 2);
 
@@ -564,6 +575,10 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         /* Become root of the new namespace (our own id maps to 0). */
         CHECK(syscall(SYS_setresgid, 0, 0, 0), SKIFF_STEP_SETUP_IDENTITY, -1, "setresgid 0");
         CHECK(syscall(SYS_setresuid, 0, 0, 0), SKIFF_STEP_SETUP_IDENTITY, -1, "setresuid 0");
+    }
+    if (c->unshare_cgroupns) {
+        /* Now that the process is in its cgroups, a new cgroup namespace has them as its root. */
+        CHECK(unshare(CLONE_NEWCGROUP), SKIFF_STEP_CGROUP_NS, -1, "unshare");
     }
 
     if (c->clone_flags & CLONE_NEWNET) {

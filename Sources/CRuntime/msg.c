@@ -123,6 +123,7 @@ const char *skiff_step_name(int step) {
     case SKIFF_STEP_SYSCTL: return "set sysctl";
     case SKIFF_STEP_NETWORK: return "bring up loopback";
     case SKIFF_STEP_STDIO: return "set up stdio";
+    case SKIFF_STEP_CGROUP_NS: return "make cgroup namespace";
     default: return "set up";
     }
 }

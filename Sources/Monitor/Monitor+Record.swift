@@ -56,8 +56,9 @@ extension Monitor {
     /// to restart.
     /// `exitFileWritten`: skiff-relay wrote it (with `finishedAt`) before handing back.
     func recordExit(code: Int32, error: String = "", finishedAt: String = Monitor.now(),
-                    exitFileWritten: Bool = false) -> Bool {
-        if !exitFileWritten { writeExitFile(code: code, finishedAt: finishedAt) }
+                    exitFileWritten: Bool = false, oomKilled: Bool = false) -> Bool {
+        // The relay writes the exit file without knowing of OOM kills: written again then.
+        if !exitFileWritten || oomKilled { writeExitFile(code: code, finishedAt: finishedAt, oomKilled: oomKilled) }
         let policy = options.autoRemove ? RestartPolicy.no : options.restart
         let restarts = self.restarts
         let restart = withStore { store -> Bool in
@@ -69,7 +70,7 @@ extension Monitor {
                 r.pid = 0
                 r.exitCode = code
                 r.finishedAt = finishedAt
-                r.oomKilled = false
+                r.oomKilled = oomKilled
                 r.error = error
             }
             try store.addEvent(type: "container", action: "die", actorID: options.id,
@@ -110,10 +111,10 @@ extension Monitor {
     }
 
     /// `{"ExitCode":N,"FinishedAt":"...","OOMKilled":false}`, atomically.
-    func writeExitFile(code: Int32, finishedAt: String) {
+    func writeExitFile(code: Int32, finishedAt: String, oomKilled: Bool = false) {
         let json = JSON.object([JSON.Member("ExitCode", .int(Int64(code))),
                                 JSON.Member("FinishedAt", .string(finishedAt)),
-                                JSON.Member("OOMKilled", .bool(false))])
+                                JSON.Member("OOMKilled", .bool(oomKilled))])
         try? FileSystem.writeAtomically(options.exitPath, json.bytes, mode: 0o600, durable: false)
     }
 

@@ -165,7 +165,11 @@ public final class Monitor {
     /// a new run is going.
     func runEnded(waitStatus: Int32, finishedAt: String, startedAt: UInt64, exitFileWritten: Bool) -> Bool {
         let code = exitCode(waitStatus: waitStatus)
-        let restart = recordExit(code: code, finishedAt: finishedAt, exitFileWritten: exitFileWritten)
+        // Asked before removeState, which removes the cgroup and its count (root on cgroup v1;
+        // false without cgroups).
+        let oomKilled = container.cgroupOOMKilled()
+        let restart = recordExit(code: code, finishedAt: finishedAt, exitFileWritten: exitFileWritten,
+                                 oomKilled: oomKilled)
         container.removeState()
         guard restart else { return false }
         let delay = backoff.next(ranFor: Timestamp.monotonicNanos() &- startedAt)

@@ -61,7 +61,16 @@ struct LaunchPlan {
     var startFifo: String?
     /// The process's standard input, output and error; nil: this process's own 0, 1 and 2.
     var stdio: (Int32, Int32, Int32)?
+    /// The cgroups (made, limits written) the process is moved into before it is set up; nil:
+    /// none (rootless, no cgroup v1).
+    var cgroups: CgroupV1?
     var joinsPidNamespace: Bool { join.contains { $0.type == Int32(SKIFF_CLONE_NEWPID) } }
+    /// The process that runs the program is forked once more inside the child (a joined pid
+    /// namespace, or a new one unshared after joining a user namespace): its pid comes in a
+    /// SKIFF_MSG_PID message.
+    var forksIntoPidNamespace: Bool {
+        joinsPidNamespace || (join.contains { $0.type == Int32(SKIFF_CLONE_NEWUSER) } && cloneFlags & Int32(SKIFF_CLONE_NEWPID) != 0)
+    }
 }
 
 /// A child created and set up, stopped before exec (waiting for `start`) or already running.
@@ -180,6 +189,14 @@ enum ChildLauncher {
             config.set_stdio = 1
             config.stdio_fds = stdio
         }
+        if plan.cgroups != nil {
+            config.join_cgroups = 1
+            if plan.cloneFlags & Int32(SKIFF_CLONE_NEWCGROUP) != 0 {
+                // Made after the move, so that the container's cgroups are the namespace's root.
+                config.clone_flags &= ~Int32(SKIFF_CLONE_NEWCGROUP)
+                config.unshare_cgroupns = 1
+            }
+        }
 
         let pid: pid_t = mounts.withUnsafeBufferPointer { mountsPointer in
             rlimits.withUnsafeBufferPointer { rlimitsPointer in
@@ -220,6 +237,15 @@ enum ChildLauncher {
 
         var child = LaunchedChild(pid: pid, consoleMaster: nil, sync: parentEnd)
         var containerPid = pid
+        // The forked process may ask to join its cgroups before its parent has told us its pid.
+        var pidKnown = !plan.forksIntoPidNamespace
+        var joinPending = false
+        func joinCgroups() throws {
+            try plan.cgroups?.add(pid: containerPid, context: id)
+            var reply = skiff_msg()
+            reply.type = Int32(SKIFF_MSG_CGROUPS_JOINED.rawValue)
+            _ = skiff_msg_send(parentEnd, &reply)
+        }
         do {
             while true {
                 var message = skiff_msg()
@@ -243,6 +269,13 @@ enum ChildLauncher {
                     _ = waitpid(pid, &status, 0)
                     containerPid = message.index
                     child.pid = containerPid
+                    pidKnown = true
+                    if joinPending {
+                        joinPending = false
+                        try joinCgroups()
+                    }
+                case Int(SKIFF_MSG_JOIN_CGROUPS.rawValue):
+                    if pidKnown { try joinCgroups() } else { joinPending = true }
                 case Int(SKIFF_MSG_CONSOLE.rawValue):
                     if passed >= 0 { child.consoleMaster = passed }
                 case Int(SKIFF_MSG_READY.rawValue):

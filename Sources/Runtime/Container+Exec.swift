@@ -54,6 +54,8 @@ extension Container {
             plan.join.append(("/proc/\(state.pid)/ns/\(file)", LaunchPlan.namespaceFlags[type]!))
         }
         try plan.applyProcess(process, spec: spec, seccompCache: root + "/.seccomp-cache", warn: warn)
+        // Into the container's cgroups too (its limits count this process), before it runs.
+        plan.cgroups = CgroupV1(recorded: state.cgroups)
         if plan.terminal {
             throw RuntimeError(.unsupported, "exec \(id): a terminal needs the engine's console handling")
         }

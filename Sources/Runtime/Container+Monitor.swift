@@ -62,8 +62,14 @@ extension Container {
     }
 
     /// Removes the state of a container whose process has exited (and was reaped by the
-    /// caller). Nothing to do when it is already gone.
+    /// caller), and its cgroups (as `removeCgroups()`: ask `cgroupOOMKilled()` before). Nothing
+    /// to do when it is already gone.
     public func removeState() {
+        if let state = try? directory.read(id: id) {
+            try? removeCgroups(of: state, context: "delete \(id)")
+        } else {
+            try? removeDefaultCgroups(context: "delete \(id)")
+        }
         FileIO.removeTree(directory.path)
     }
 }

@@ -11,6 +11,9 @@ public struct Container: Sendable {
     public let id: String
     /// The state root (`--root`): one directory per container.
     public let root: String
+    /// Where the cgroup v1 hierarchies are mounted; tests point it at a directory tree of their
+    /// own (see `CgroupV1.emulated`).
+    var cgroupRoot = CgroupV1.defaultRoot
 
     public init(id: String, root: String) throws {
         try Container.validate(id: id)
@@ -64,12 +67,19 @@ public struct Container: Sendable {
         }
         if let stdio { plan.stdio = (stdio.stdin, stdio.stdout, stdio.stderr) }
 
+        let cgroups = try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
+                                        root: cgroupRoot, warn: warn)
+
         try makeDirectory(root, mode: 0o700)
         guard mkdir(directory.path, 0o700) == 0 else {
             if errno == EEXIST { throw RuntimeError(.exists, "container \"\(id)\" already exists") }
             throw FileIO.system("create \(id): mkdir \(directory.path)")
         }
         do {
+            if let cgroups {
+                try cgroups.create(context: "create \(id)")
+                plan.cgroups = cgroups
+            }
             if waitForStart {
                 // The container's process opens the fifo for writing after it took the container's
                 // identity: 0622 as runc makes it (the state directory itself is 0700), and as
@@ -110,7 +120,7 @@ public struct Container: Sendable {
                 try directory.write(ContainerState(
                     ociVersion: spec.ociVersion, id: id, pid: child.pid, pidStartTime: info.startTime,
                     bundle: bundle, rootfs: plan.rootfs ?? "", created: Container.now(),
-                    annotations: spec.annotations))
+                    annotations: spec.annotations, cgroups: cgroups?.recorded))
                 if let pidFile {
                     try FileIO.writeAtomically(pidFile, Array("\(child.pid)".utf8), mode: 0o644)
                 }
@@ -125,6 +135,7 @@ public struct Container: Sendable {
             if consoleSocket != nil { child.consoleMaster = nil }
             return child
         } catch {
+            cgroups?.remove()
             FileIO.removeTree(directory.path)
             throw error
         }
@@ -161,7 +172,11 @@ public struct Container: Sendable {
     public func state() throws -> StateOutput {
         let state = try directory.read(id: id)
         let current = status(of: state)
-        return StateOutput(ociVersion: state.ociVersion, id: id, status: current.rawValue,
+        var status = current.rawValue
+        if current == .running, let cgroups = CgroupV1(recorded: state.cgroups), cgroups.freezerState == "FROZEN" {
+            status = "paused"
+        }
+        return StateOutput(ociVersion: state.ociVersion, id: id, status: status,
                            pid: current == .stopped ? 0 : state.pid, bundle: state.bundle, rootfs: state.rootfs,
                            created: state.created, annotations: state.annotations)
     }
@@ -194,6 +209,10 @@ public struct Container: Sendable {
                 throw RuntimeError(.invalidState, "cannot delete container \"\(id)\" that is not stopped: \(current.rawValue)")
             }
             _ = Glibc.kill(state.pid, SIGKILL)
+            // A frozen process dies only once thawed (cgroup v1).
+            if let cgroups = CgroupV1(recorded: state.cgroups), cgroups.freezerState != "THAWED" {
+                try? cgroups.thaw(context: "delete \(id)")
+            }
             for _ in 0..<500 where ProcessInfo.isAlive(state.pid, startTime: state.pidStartTime) {
                 usleep(10_000)
             }
@@ -201,6 +220,7 @@ public struct Container: Sendable {
                 throw RuntimeError(.system, "delete \(id): the process \(state.pid) did not die")
             }
         }
+        try removeCgroups(of: state, context: "delete \(id)")
         FileIO.removeTree(directory.path)
     }
 

@@ -16,6 +16,10 @@ public struct ContainerState: Sendable, Equatable {
     public var rootfs: String
     public var created: String
     public var annotations: [String: String]?
+    /// The container's cgroup directories, controller -> path (`freezer` ->
+    /// `/sys/fs/cgroup/freezer/skiff/<id>`); nil when it has none (rootless, or no cgroup v1).
+    /// The service reads `cgroups.freezer` to pause with the freezer.
+    public var cgroups: [String: String]?
 
     /// The OCI status, worked out from the process and the start fifo.
     public enum Status: String, Sendable { case creating, created, running, stopped }
@@ -30,11 +34,15 @@ public struct ContainerState: Sendable, Equatable {
             members.append(.init("annotations", .object(annotations.sorted { $0.key < $1.key }
                 .map { JSON.Member($0.key, JSON($0.value)) })))
         }
+        if let cgroups, !cgroups.isEmpty {
+            members.append(.init("cgroups", .object(cgroups.sorted { $0.key < $1.key }
+                .map { JSON.Member($0.key, JSON($0.value)) })))
+        }
         return .object(members)
     }
 
     init(ociVersion: String, id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String,
-         created: String, annotations: [String: String]?) {
+         created: String, annotations: [String: String]?, cgroups: [String: String]? = nil) {
         self.ociVersion = ociVersion
         self.id = id
         self.pid = pid
@@ -43,6 +51,7 @@ public struct ContainerState: Sendable, Equatable {
         self.rootfs = rootfs
         self.created = created
         self.annotations = annotations
+        self.cgroups = cgroups
     }
 
     init?(json: JSON) {
@@ -62,8 +71,13 @@ public struct ContainerState: Sendable, Equatable {
             annotations = [:]
             for member in members { if case .string(let v) = member.value { annotations?[member.key] = v } }
         }
+        var cgroups: [String: String]?
+        if case .object(let members)? = json["cgroups"] {
+            cgroups = [:]
+            for member in members { if case .string(let v) = member.value { cgroups?[member.key] = v } }
+        }
         self.init(ociVersion: ociVersion, id: id, pid: Int32(pid), pidStartTime: start, bundle: bundle,
-                  rootfs: rootfs, created: created, annotations: annotations)
+                  rootfs: rootfs, created: created, annotations: annotations, cgroups: cgroups)
     }
 }
 

@@ -62,6 +62,40 @@ public struct Spec: Sendable, Equatable {
         public var sysctl: [String: String]?
         /// OCI `linux.seccomp`, kept as JSON: the seccomp profile reader checks it.
         public var seccomp: JSON?
+        /// OCI `linux.resources`: applied through cgroup v1 when the runtime runs as root.
+        public var resources: Resources?
+        /// OCI `linux.cgroupsPath`: the container's cgroup under each hierarchy's root
+        /// (default `/skiff/<id>`).
+        public var cgroupsPath: String?
+    }
+
+    /// The parts of OCI `linux.resources` Skiff applies (cgroup v1 files in parentheses).
+    public struct Resources: Sendable, Equatable {
+        /// `pids.limit` (pids.max); 0 or less: no limit.
+        public var pidsLimit: Int64?
+        /// `memory.limit` (memory.limit_in_bytes); -1: no limit.
+        public var memoryLimit: Int64?
+        /// `memory.reservation` (memory.soft_limit_in_bytes).
+        public var memoryReservation: Int64?
+        /// `memory.swap`: memory plus swap (memory.memsw.limit_in_bytes); -1: no limit.
+        public var memorySwap: Int64?
+        /// `cpu.shares` (cpu.shares).
+        public var cpuShares: UInt64?
+        /// `cpu.quota` (cpu.cfs_quota_us); -1: no limit.
+        public var cpuQuota: Int64?
+        /// `cpu.period` (cpu.cfs_period_us).
+        public var cpuPeriod: UInt64?
+
+        public init(pidsLimit: Int64? = nil, memoryLimit: Int64? = nil, memoryReservation: Int64? = nil,
+                    memorySwap: Int64? = nil, cpuShares: UInt64? = nil, cpuQuota: Int64? = nil, cpuPeriod: UInt64? = nil) {
+            self.pidsLimit = pidsLimit
+            self.memoryLimit = memoryLimit
+            self.memoryReservation = memoryReservation
+            self.memorySwap = memorySwap
+            self.cpuShares = cpuShares
+            self.cpuQuota = cpuQuota
+            self.cpuPeriod = cpuPeriod
+        }
     }
 
     public struct Namespace: Sendable, Equatable {

@@ -107,7 +107,34 @@ struct SpecReader {
             rootfsPropagation: try optionalString(json["rootfsPropagation"], path + ".rootfsPropagation"),
             mountLabel: try optionalString(json["mountLabel"], path + ".mountLabel"),
             sysctl: sysctl,
-            seccomp: json["seccomp"].flatMap { $0 == .null ? nil : $0 })
+            seccomp: json["seccomp"].flatMap { $0 == .null ? nil : $0 },
+            resources: try resources(json["resources"], path + ".resources"),
+            cgroupsPath: try optionalString(json["cgroupsPath"], path + ".cgroupsPath"))
+    }
+
+    /// `linux.resources`: the pids, memory and cpu members Skiff applies; the others (devices,
+    /// blockIO, hugepageLimits, network, rdma, unified) are ignored.
+    func resources(_ json: JSON?, _ path: String) throws -> Spec.Resources? {
+        guard let json, json != .null else { return nil }
+        _ = try object(json, path)
+        var result = Spec.Resources()
+        if let pids = json["pids"], pids != .null {
+            _ = try object(pids, path + ".pids")
+            result.pidsLimit = try int64(required(pids, "limit", path + ".pids"), path + ".pids.limit")
+        }
+        if let memory = json["memory"], memory != .null {
+            _ = try object(memory, path + ".memory")
+            result.memoryLimit = try optionalInt64(memory["limit"], path + ".memory.limit")
+            result.memoryReservation = try optionalInt64(memory["reservation"], path + ".memory.reservation")
+            result.memorySwap = try optionalInt64(memory["swap"], path + ".memory.swap")
+        }
+        if let cpu = json["cpu"], cpu != .null {
+            _ = try object(cpu, path + ".cpu")
+            result.cpuShares = try cpu["shares"].flatMap { $0 == .null ? nil : try uint64($0, path + ".cpu.shares") }
+            result.cpuQuota = try optionalInt64(cpu["quota"], path + ".cpu.quota")
+            result.cpuPeriod = try cpu["period"].flatMap { $0 == .null ? nil : try uint64($0, path + ".cpu.period") }
+        }
+        return result
     }
 
     // MARK: - Typed access
@@ -155,6 +182,19 @@ struct SpecReader {
             throw fail(path, "expected an integer, found \(json.kind)")
         }
         return value
+    }
+
+    func int64(_ json: JSON, _ path: String) throws -> Int64 {
+        switch json {
+        case .int(let n): return n
+        case .uint: throw fail(path, "expected a number from -9223372036854775808 to 9223372036854775807")
+        default: throw fail(path, "expected an integer, found \(json.kind)")
+        }
+    }
+
+    func optionalInt64(_ json: JSON?, _ path: String) throws -> Int64? {
+        guard let json, json != .null else { return nil }
+        return try int64(json, path)
     }
 
     func uint64(_ json: JSON, _ path: String) throws -> UInt64 {

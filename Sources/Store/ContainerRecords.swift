@@ -34,6 +34,9 @@ public struct ContainerRecord: Sendable, Equatable {
     /// Set by stop and kill from the API: the restart policy does not apply to this exit.
     public var stopRequested = false
     public var error = ""
+    /// The static members of its `GET /containers/json` entry, as JSON text without braces
+    /// (written at create; empty: render them from `config`).
+    public var summary: [UInt8] = []
 
     public init(id: String, name: String, imageID: String, imageName: String, created: Int64,
                 state: State, config: [UInt8]) {
@@ -53,7 +56,7 @@ public struct ContainerRecord: Sendable, Equatable {
 extension Store {
     static let containerColumns = """
         id, name, image_id, image_name, created, state, config, pid, monitor_pid, monitor_start, exit_code,
-        started_at, finished_at, oom_killed, restart_count, stop_requested, error
+        started_at, finished_at, oom_killed, restart_count, stop_requested, error, summary
         """
 
     /// Adds a container row. A name in use is `.exists` with Docker's message; the UNIQUE
@@ -66,7 +69,7 @@ extension Store {
             if let holder = try database.queryScalarText("SELECT id FROM containers WHERE name = ?", [.text(record.name)]) {
                 throw Store.nameConflict(record.name, holder: holder)
             }
-            try database.query("INSERT INTO containers (\(Store.containerColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            try database.query("INSERT INTO containers (\(Store.containerColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                Store.values(record))
         }
     }
@@ -95,9 +98,10 @@ extension Store {
         throw StoreError(.notFound, "No such container: \(input)")
     }
 
-    /// Every container, newest first.
-    public func containers() throws -> [ContainerRecord] {
-        try containerRecords(where: "", [])
+    /// Every container, newest first. Without `config` (empty in the records) a list of many
+    /// containers reads much less.
+    public func containers(withConfig: Bool = true) throws -> [ContainerRecord] {
+        try containerRecords(where: "", [], withConfig: withConfig)
     }
 
     /// Changes one container in a transaction: `body` sees the current row. Returns the new row.
@@ -127,7 +131,8 @@ extension Store {
                 try database.query("""
                     UPDATE containers SET id = ?, name = ?, image_id = ?, image_name = ?, created = ?, state = ?,
                         config = ?, pid = ?, monitor_pid = ?, monitor_start = ?, exit_code = ?, started_at = ?,
-                        finished_at = ?, oom_killed = ?, restart_count = ?, stop_requested = ?, error = ?
+                        finished_at = ?, oom_killed = ?, restart_count = ?, stop_requested = ?, error = ?,
+                        summary = ?
                     WHERE id = ?
                     """, values)
             }
@@ -165,11 +170,12 @@ extension Store {
         [.text(r.id), .text(r.name), .text(r.imageID), .text(r.imageName), .integer(r.created), .text(r.state.rawValue),
          .blob(r.config), .integer(Int64(r.pid)), .integer(Int64(r.monitorPID)), .integer(Int64(bitPattern: r.monitorStartTime)),
          .integer(Int64(r.exitCode)), .text(r.startedAt), .text(r.finishedAt), .integer(r.oomKilled ? 1 : 0),
-         .integer(Int64(r.restartCount)), .integer(r.stopRequested ? 1 : 0), .text(r.error)]
+         .integer(Int64(r.restartCount)), .integer(r.stopRequested ? 1 : 0), .text(r.error), .blob(r.summary)]
     }
 
-    func containerRecords(where filter: String, _ arguments: [SQLValue]) throws -> [ContainerRecord] {
-        try database.query("SELECT \(Store.containerColumns) FROM containers \(filter) ORDER BY created DESC, id", arguments)
+    func containerRecords(where filter: String, _ arguments: [SQLValue], withConfig: Bool = true) throws -> [ContainerRecord] {
+        let columns = withConfig ? Store.containerColumns : Store.containerColumns.replacingConfig
+        return try database.query("SELECT \(columns) FROM containers \(filter) ORDER BY created DESC, id", arguments)
             .compactMap { row in
                 guard let id = row.text(0), let name = row.text(1), let image = row.text(2),
                       let state = row.text(5).flatMap(ContainerRecord.State.init(rawValue:)) else { return nil }
@@ -187,6 +193,7 @@ extension Store {
                 r.restartCount = Int(row.int(14) ?? 0)
                 r.stopRequested = (row.int(15) ?? 0) != 0
                 r.error = row.text(16) ?? ""
+                if row.values.count > 17, case .blob(let bytes) = row.values[17] { r.summary = bytes }
                 return r
             }
     }
@@ -210,5 +217,21 @@ extension ContainerRecord {
         attributes["image"] = imageName.isEmpty ? imageID : imageName
         for (key, value) in extra { attributes[key] = value }
         return attributes
+    }
+}
+
+extension String {
+    /// The column list with `config` read as an empty blob.
+    fileprivate var replacingConfig: String {
+        var parts = split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if let i = parts.firstIndex(where: { $0.trimmingCharacters == "config" }) { parts[i] = " x''" }
+        return parts.joined(separator: ",")
+    }
+
+    fileprivate var trimmingCharacters: Substring {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\n" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\n" { s.removeLast() }
+        return s
     }
 }

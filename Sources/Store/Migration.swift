@@ -115,6 +115,12 @@ extension Migration {
             ) STRICT, WITHOUT ROWID;
             CREATE INDEX container_volumes_by_volume ON container_volumes(volume_name);
             """),
+        Migration(version: 7, summary: "the static part of each container's list entry", sql: """
+            -- JSON members (without braces) of GET /containers/json that never change after
+            -- create: the list splices them instead of parsing every stored config. Empty: render
+            -- from the config.
+            ALTER TABLE containers ADD COLUMN summary BLOB NOT NULL DEFAULT x'';
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

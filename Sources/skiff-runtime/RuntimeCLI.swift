@@ -22,6 +22,10 @@ enum RuntimeCLI {
           kill ID [SIGNAL]  Send a signal (default SIGTERM).
           delete [--force] ID  Remove a stopped container (--force: kill it first).
           run [--bundle DIR] ID  create + start + wait; exits with the container's status.
+          pause ID        Freeze every process of the container (cgroup freezer; as root only).
+          resume ID       Thaw a paused container.
+          cgroups ID      Print the container's cgroups as JSON: {"paths":{...},"oomKilled":BOOL,"freezer":STATE}
+                          ({} without cgroups: rootless, or no cgroup v1).
           exec [--process FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]
                  Run another process in the running container (its namespaces, capabilities,
                  seccomp filter and label); exits with its status.
@@ -92,6 +96,12 @@ enum RuntimeCLI {
                 }
                 exec.terminal = options.flags.contains("--tty") || options.flags.contains("-t")
                 exit(try Container(id: options.id, root: stateRoot).exec(exec, warn: warn))
+            case "pause":
+                try Container(id: parse(arguments).id, root: stateRoot).freeze()
+            case "resume":
+                try Container(id: parse(arguments).id, root: stateRoot).thaw()
+            case "cgroups":
+                print(try Container(id: parse(arguments).id, root: stateRoot).cgroupReport().text)
             case "run":
                 let options = try parse(arguments, valued: ["--bundle", "-b"], flags: ["--detach", "-d"])
                 let code = try Container(id: options.id, root: stateRoot)

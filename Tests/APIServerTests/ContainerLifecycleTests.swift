@@ -79,3 +79,28 @@ struct LabelAnnotationTests {
         #expect(ContainerSpec.labelAnnotations([:], options: [], enabled: false).isEmpty)
     }
 }
+
+struct ListEntryTests {
+    @Test func splicedEntryIsTheRenderedOne() throws {
+        let config = #"{"Path":"sh","Args":["-c","exit 3"],"Config":{"Labels":{"a":"b"},"Tty":false},"HostConfig":{"NetworkMode":"none"}}"#
+        var record = ContainerRecord(id: String(repeating: "c", count: 64), name: "web", imageID: "sha256:" + String(repeating: "d", count: 64),
+                                     imageName: "busybox", created: 1_700_000_000_000_000_000, state: .exited, config: Array(config.utf8))
+        record.startedAt = "2026-11-29T10:00:00.000000000Z"
+        record.finishedAt = "2026-11-29T10:00:01.000000000Z"
+        record.exitCode = 3
+        record.summary = try ContainerView.staticSummary(record)
+        let now: Int64 = 1_764_410_500_000_000_000
+        var spliced: [UInt8] = []
+        #expect(ContainerView.appendSummary(record, image: "busybox", now: now, size: nil, to: &spliced))
+        let rendered = try ContainerView.summary(record, image: "busybox", now: now)
+        func members(_ json: JSON) -> [String: JSON] {
+            guard case .object(let list) = json else { return [:] }
+            return Dictionary(list.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        }
+        #expect(members(try JSONParser.parse(spliced)) == members(rendered))
+        var empty = record
+        empty.summary = []
+        var unused: [UInt8] = []
+        #expect(!ContainerView.appendSummary(empty, image: "busybox", now: now, size: nil, to: &unused))
+    }
+}

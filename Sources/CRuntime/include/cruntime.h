@@ -31,6 +31,8 @@ enum skiff_msg_type {
     SKIFF_MSG_ERROR = 4,          /* child -> parent: step + errno + detail */
     SKIFF_MSG_PID = 5,            /* intermediate -> parent: the pid of the process in the joined pid ns (index) */
     SKIFF_MSG_CONSOLE = 6,        /* child -> parent: the pty master, as SCM_RIGHTS */
+    SKIFF_MSG_JOIN_CGROUPS = 7,   /* child -> parent: move me into the container's cgroups now */
+    SKIFF_MSG_CGROUPS_JOINED = 8, /* parent -> child: done */
 };
 
 enum skiff_step {
@@ -66,6 +68,7 @@ enum skiff_step {
     SKIFF_STEP_SYSCTL,
     SKIFF_STEP_NETWORK,
     SKIFF_STEP_STDIO,
+    SKIFF_STEP_CGROUP_NS,
 };
 
 struct skiff_msg {
@@ -153,6 +156,11 @@ struct skiff_child_config {
                                     * namespace must own them); a new pid namespace then forks */
     int set_stdio;                 /* 1: stdio_fds become the process's 0, 1 and 2 (0: inherit) */
     int stdio_fds[3];
+    int join_cgroups;              /* ask the parent to move this process into its cgroups (as
+                                    * root, cgroup v1) before anything else is set up */
+    int unshare_cgroupns;          /* a new cgroup namespace, made after joining the cgroups (so
+                                    * that they are its root); CLONE_NEWCGROUP is then not in
+                                    * clone_flags */
 };
 
 /* Clones the container's first process. Returns its pid (in the parent's pid namespace), or
