@@ -252,7 +252,8 @@ class Store:
             assert new == old, f"{what}: {key} changed:\nbefore {old}\nafter  {new}"
 
     def monitors(self):
-        """pid -> argv of the skiff-monitor processes that work for this test's store."""
+        """pid -> argv of the monitors that work for this test's store (skiff-monitor, or the
+        skiff-relay it execs into while the container runs; both name the store in their argv)."""
         found = {}
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -263,7 +264,7 @@ class Store:
             except OSError:
                 continue
             text = b" ".join(argv).decode(errors="replace")
-            if "skiff-monitor" in text and self.workdir in text:
+            if ("skiff-monitor" in text or "skiff-relay" in text) and self.workdir in text:
                 found[int(pid)] = text
         return found
 

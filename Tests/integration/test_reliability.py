@@ -222,7 +222,9 @@ def test_a_container_whose_monitor_was_killed_is_exited_with_an_unknown_code_and
     pid = engine.pid("orphan")
     state, row_pid, monitor_pid, _ = engine.store.row(cid)
     assert (state, row_pid) == ("running", pid)
-    assert monitor_pid in engine.store.monitors(), (monitor_pid, engine.store.monitors())
+    # (a monitor's command line reads empty for an instant while it execs skiff-relay)
+    wait_for(lambda: monitor_pid in engine.store.monitors(), 5,
+             what=f"monitor {monitor_pid} among this test's monitors {engine.store.monitors()}")
     os.kill(monitor_pid, signal.SIGKILL)
     wait_for(lambda: not alive(monitor_pid), 5, what="the monitor to die")
     state = wait_for(lambda: (s := json_state(engine.cli, "orphan"))["Status"] == "exited" and s, 10,
