@@ -48,3 +48,12 @@ stop_pids() {    # stop_pids TIMEOUT_S PID... : SIGTERM the first, then SIGKILL 
     for p in "${all[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
+# podman_pause: the pid of Podman's rootless pause process (catatonit, which holds its user
+# namespace) for the user $TUID whose XDG_RUNTIME_DIR is $XDG; nothing when there is none.
+podman_pause() {   # podman's rootless pause process (catatonit) holds its user namespace
+    local f=$XDG/libpod/tmp/pause.pid p
+    [ -s "$f" ] || return 0
+    p=$(cat "$f")
+    if proc_alive "$p" && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = catatonit ] &&
+       [ "$(stat -c %u "/proc/$p")" = "$TUID" ]; then echo "$p"; fi
+}

@@ -191,14 +191,6 @@ declare -a STARTED=()      # "PID:STARTTIME" of every process we started
 declare -A SOCK=()         # SOCK[peer]: the peer's API socket
 declare -A SVC=()          # SVC[peer]: the service's pid (docker: dockerd)
 
-podman_pause() {   # podman's rootless pause process (catatonit) holds its user namespace
-    local f=$XDG/libpod/tmp/pause.pid p
-    [ -s "$f" ] || return 0
-    p=$(cat "$f")
-    if proc_alive "$p" && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = catatonit ] &&
-       [ "$(stat -c %u "/proc/$p")" = "$TUID" ]; then echo "$p"; fi
-}
-
 # monitors PEER : pids of that peer's per-container monitors started by this run: the executable
 # is the monitor's and the command line names this run's temp dir
 monitors() {

@@ -121,14 +121,6 @@ XDG=$T/xdg
 
 declare -a STARTED=()      # "PID:STARTTIME" of every process we started
 
-podman_pause() {   # podman's rootless pause process (catatonit) holds its user namespace
-    local f=$XDG/libpod/tmp/pause.pid p
-    [ -s "$f" ] || return 0
-    p=$(cat "$f")
-    if proc_alive "$p" && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = catatonit ] &&
-       [ "$(stat -c %u "/proc/$p")" = "$TUID" ]; then echo "$p"; fi
-}
-
 cleanup() {
     local rc=$? p
     trap - EXIT INT TERM
