@@ -79,7 +79,7 @@ enum ContainerSpecHandlers {
         }
         let query = try ContainerListQuery(filters: filters, all: request.queryBool("all"), limit: limit,
                                            ancestors: ancestors, records: records)
-        let now = Store.nowNanosPublic()
+        let now = Store.nowNanos()
         var body: [UInt8] = [UInt8(ascii: "[")]
         body.reserveCapacity(records.count * 640)
         for (index, record) in query.select(records).enumerated() {
@@ -212,13 +212,5 @@ struct ContainerListQuery {
     static func regexMatches(_ pattern: String, _ text: String) -> Bool {
         guard let regex = try? Regex(pattern) else { return false }
         return text.contains(regex)
-    }
-}
-
-extension Store {
-    /// Unix nanoseconds now (the list's status text).
-    static func nowNanosPublic() -> Int64 {
-        let ts = Timestamp.now()
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

@@ -35,7 +35,7 @@ enum ContainerStreamHandlers {
         default:
             break
         }
-        let settings = ContainerSettings(record)
+        let settings = try StoredContainer(record)
         let options = AttachOptions(
             containerID: record.id,
             stdin: request.queryBool("stdin") && settings.openStdin,
@@ -49,7 +49,7 @@ enum ContainerStreamHandlers {
             logPath: MonitorConnection.logPath(engine, containerID: record.id),
             runDirectory: MonitorConnection.runDirectory(engine, containerID: record.id),
             ticket: request.queryBool("stream") ? engine.attachments.expect(containerID: record.id) : nil)
-        let actor = ContainerEvents.Actor(record, settings)
+        let actor = ContainerEvents.Actor(record)
         return .hijack(Hijack(multiplexed: !settings.tty && request.version >= multiplexedFrom) {
             AttachSession(options: options, engine: engine, actor: actor)
         })
@@ -68,7 +68,7 @@ enum ContainerStreamHandlers {
         if record.state == .removing || record.state == .dead {
             throw APIError(.conflict, "can not get logs from container which is dead or marked for removal")
         }
-        let settings = ContainerSettings(record)
+        let settings = try StoredContainer(record)
         // moby: a tail that is not a number (`all`) or is negative means every line.
         let tail = request.queryValue("tail").flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
         let follow = request.queryBool("follow") && isRunning(record)
@@ -104,7 +104,7 @@ enum ContainerStreamHandlers {
             if error.errno == ENOENT || error.errno == ECONNREFUSED { throw notRunning }
             throw APIError(.internalServerError, "resize: \(error)")
         }
-        ContainerEvents.record(engine, ContainerEvents.Actor(record, ContainerSettings(record)), action: "resize",
+        ContainerEvents.record(engine, ContainerEvents.Actor(record), action: "resize",
                                attributes: ["height": String(height), "width": String(width)])
         return Response(status: .ok)
     }

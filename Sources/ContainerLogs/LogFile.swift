@@ -215,30 +215,6 @@ public final class LogReader {
         try readAvailable().filter { matches($0, options) }
     }
 
-    /// What `records(options)` returns, handed to `body` in batches of about `batchBytes` of
-    /// file, so a log of any size is sent with bounded memory. `tail` is found by reading the
-    /// file backwards from its end (with `until` the whole selection is read first, as the tail
-    /// counts lines before that time). Afterwards `more()` returns what is appended later.
-    public func read(_ options: Options, batchBytes: Int = 1 << 20, _ body: ([LogRecord]) throws -> Void) throws {
-        if options.tail != nil && options.until != nil {
-            let all = try records(options)
-            if !all.isEmpty { try body(all) }
-            return
-        }
-        var start: Int64 = 0
-        if let since = options.since { start = try firstOffset(atOrAfter: since) }
-        if let tail = options.tail, tail >= 0 { start = max(start, try tailOffset(lines: tail, options)) }
-        offset = start
-        pending = []
-        while true {
-            let batch = try readAvailable(limit: batchBytes)
-            if batch.isEmpty && pending.isEmpty { break }
-            let selected = batch.filter { matches($0, options) }
-            if !selected.isEmpty { try body(selected) }
-            if batch.isEmpty { break }
-        }
-    }
-
     /// Where the last `lines` lines (of the streams `options` selects) begin: the file is read
     /// backwards in blocks; a full record ends a line, partial records before it belong to it,
     /// and partial records at the very end count as one line.
@@ -340,12 +316,11 @@ public final class LogReader {
         return 0
     }
 
-    /// Reads whole records from `offset` to the end of the file, or about `limit` bytes of it.
-    private func readAvailable(limit: Int = Int.max) throws -> [LogRecord] {
+    /// Reads whole records from `offset` to the end of the file.
+    private func readAvailable() throws -> [LogRecord] {
         var result: [LogRecord] = []
         var buffer = [UInt8](repeating: 0, count: 256 << 10)
-        var consumed = 0
-        while consumed < limit {
+        while true {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset) + off_t(pending.count)) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -360,7 +335,6 @@ public final class LogReader {
             }
             offset += Int64(lineStart)
             pending.removeFirst(lineStart)
-            consumed += n
         }
         return result
     }

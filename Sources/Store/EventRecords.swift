@@ -72,7 +72,8 @@ extension Store {
         try database.queryScalarInt("SELECT coalesce(max(seq), 0) FROM events") ?? 0
     }
 
-    static func nowNanos() -> Int64 {
+    /// Unix nanoseconds now.
+    public static func nowNanos() -> Int64 {
         let ts = Timestamp.now()
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
