@@ -63,7 +63,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .executableTarget(name: "skiff", dependencies: ["APIServer", "Config"]),
+        .executableTarget(name: "skiff", dependencies: ["APIServer", "Config", "Platform"]),
         // The OCI runtime command line (`skiff runtime ...` execs it): kept out of `skiff` so
         // the service does not load libseccomp, libcap and libselinux.
         .executableTarget(name: "skiff-runtime", dependencies: ["Runtime"]),

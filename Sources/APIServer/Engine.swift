@@ -57,13 +57,7 @@ public final class Engine: Sendable {
     var isRootless: Bool { getuid() != 0 }
 
     /// A program installed beside this executable (`skiff-image`, `skiff-monitor`).
-    static func executableBeside(_ name: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
-        let directory = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return directory + "/" + name
-    }
+    static func executableBeside(_ name: String) -> String { SelfExecutable.beside(name) }
 
     /// An unnamed temporary file for a spooled request body, in `<skiff root>/tmp` (on the
     /// storage file system: an archive's size is bounded by the disk, not by memory).

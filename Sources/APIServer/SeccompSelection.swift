@@ -25,12 +25,7 @@ enum SeccompSelection {
         return paths
     }
 
-    static func executablePath() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func executablePath() -> String? { SelfExecutable.path }
 
     /// The profile text and where it came from: containers.conf `seccomp_profile` when set,
     /// else the first default that exists.

@@ -1,3 +1,4 @@
+import Platform
 import CLinux
 
 #if canImport(Glibc)
@@ -17,8 +18,8 @@ extension Monitor {
         // The state the relay starts from is a fresh run's: nothing read from clients yet.
         guard run.stdinPending.isEmpty, !run.closeStdinWhenFlushed, !run.terminalClosed,
               !clients.contains(where: { $0.isDead || $0.backlog > 0 || $0.inputClosed }),
-              let monitor = Monitor.selfPath() else { return }
-        let relay = Monitor.besideSelf("skiff-relay")
+              let monitor = SelfExecutable.path else { return }
+        let relay = SelfExecutable.beside("skiff-relay")
         guard access(relay, X_OK) == 0 else { return }
 
         var back = options

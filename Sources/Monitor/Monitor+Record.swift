@@ -143,7 +143,7 @@ extension Monitor {
 
     /// Runs `skiff-image [--userns] ARGS` and waits; true when it succeeded.
     func runImageWorker(_ arguments: [String]) -> Bool {
-        let worker = options.imageWorker ?? Monitor.besideSelf("skiff-image")
+        let worker = options.imageWorker ?? SelfExecutable.beside("skiff-image")
         var argv = [worker] + arguments
         if getuid() != 0 { argv.insert("--userns", at: 2) }
         let cArgs = argv.map { strdup($0) } + [nil]
@@ -166,22 +166,5 @@ extension Monitor {
             guard errno == EINTR else { return false }
         }
         return status == 0
-    }
-
-    /// A program installed beside this one.
-    static func besideSelf(_ name: String) -> String {
-        guard let path = selfPath(), let slash = path.lastIndex(of: "/") else { return name }
-        return String(path[...slash]) + name
-    }
-
-    /// This program's path (/proc/self/exe); nil when unreadable. An upgrade that replaced the
-    /// file leaves ` (deleted)` on the link: the path is where the new one is.
-    static func selfPath() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let deleted = " (deleted)"
-        return path.hasSuffix(deleted) ? String(path.dropLast(deleted.count)) : path
     }
 }

@@ -1,5 +1,6 @@
 import APIServer
 import Config
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -104,11 +105,7 @@ enum Skiff {
     /// `skiff runtime ...` is `skiff-runtime ...` from the same directory: the runtime links
     /// libseccomp, libcap and libselinux, which the service should not load.
     static func runtime(_ arguments: ArraySlice<String>) -> Never {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        let directory = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let path = directory + "/skiff-runtime"
+        let path = SelfExecutable.beside("skiff-runtime")
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         execv(path, &argv)
         fail("skiff: cannot run \(path): \(String(cString: strerror(errno)))")
