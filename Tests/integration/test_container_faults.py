@@ -189,6 +189,9 @@ def test_impossible_state_changes(env):
         ("POST", "/containers/live/unpause", 500, f"Container {live} is not paused"),
         ("POST", "/containers/ended/kill", 409, f"Cannot kill container: ended: container {ended} is not running"),
         ("POST", "/containers/live/kill?signal=FOO", 400, "Invalid signal: FOO"),
+        ("POST", "/containers/live/stop?signal=FOO", 400, "Invalid signal: FOO"),
+        ("POST", "/containers/live/restart?signal=FOO", 400, "Invalid signal: FOO"),
+        ("POST", "/containers/prune?filters=" + '{"bogus":["x"]}', 400, "invalid filter 'bogus'"),
         ("GET", "/containers/ended/top", 409, f"container {ended} is not running"),
         ("DELETE", "/containers/live", 409, 'cannot remove container "/live": container is running: stop the '
                                             "container before removing or force remove"),
