@@ -44,6 +44,8 @@ enum ContainerLifecycle {
     /// monitor to record `running`. A failed start leaves the row `created` or `exited` with the
     /// error and Docker's exit code (127 not found, 126 not executable), as moby does.
     static func startContainer(_ record: ContainerRecord, engine: Engine) throws {
+        // Started or not, the row changed: waits look again.
+        defer { engine.containerSignals.signal(record.id) }
         let options = try StoredContainer(record)
         let paths = ContainerPaths(engine: engine, id: record.id)
         do {
@@ -425,6 +427,7 @@ enum ContainerLifecycle {
     /// namespace when rootless: upper/ holds sub-id files), anonymous volumes with `volumes`,
     /// the row, and a `destroy` event.
     static func removeContainer(_ record: ContainerRecord, engine: Engine, volumes: Bool) throws {
+        defer { engine.containerSignals.signal(record.id) }
         let anonymous = try engine.withStore { store -> [VolumeRecord] in
             _ = try store.updateContainer(record.id) { row in
                 if row.state == .removing {

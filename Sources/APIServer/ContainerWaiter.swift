@@ -34,13 +34,21 @@ enum ContainerWaiter {
 
     /// Blocks until `condition` holds; returns the exit code and the container's error, if any.
     /// `abandoned`: the client went away or the service stops; the wait ends with an error.
-    static func wait(_ initial: ContainerRecord, condition: String, engine: Engine,
+    /// It looks at the row again when the monitor's process exits (its pidfd: the monitor
+    /// writes the exit, the removal of an AutoRemove container, then exits), when this service
+    /// starts or removes the container (`ContainerSignals`), and every `tick` milliseconds
+    /// (a monitor that restarts the container stays).
+    static func wait(_ initial: ContainerRecord, condition: String, engine: Engine, tick: Int32 = 100,
                      abandoned: () -> Bool = { false }) throws -> (Int32, String?) {
         let baseline = initial.finishedAt
         var last = initial
         var pidfd: Int32 = -1
         var watched: Int32 = 0
-        defer { if pidfd >= 0 { close(pidfd) } }
+        let signal = engine.containerSignals.register(initial.id)
+        defer {
+            if pidfd >= 0 { close(pidfd) }
+            engine.containerSignals.unregister(initial.id, signal)
+        }
         while true {
             if abandoned() { throw APIError(.serviceUnavailable, "the wait was abandoned") }
             let current = try engine.withStore { store in
@@ -69,15 +77,38 @@ enum ContainerWaiter {
             if current.monitorPID != watched {
                 if pidfd >= 0 { close(pidfd); pidfd = -1 }
                 watched = current.monitorPID
-                if watched > 0 && current.isActive { pidfd = skiff_pidfd_open(watched) }
+                pidfd = openMonitor(current)
             }
-            if pidfd >= 0 && current.isActive {
-                var poller = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-                _ = poll(&poller, 1, 100)
-            } else {
-                usleep(20_000)
+            var fds = [pollfd]()
+            if pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            if signal >= 0 { fds.append(pollfd(fd: signal, events: Int16(POLLIN), revents: 0)) }
+            if fds.isEmpty {
+                usleep(UInt32(tick) * 1000)
+                continue
+            }
+            _ = poll(&fds, nfds_t(fds.count), tick)
+            if signal >= 0 { ContainerSignals.drain(signal) }
+            if pidfd >= 0, fds[0].revents != 0 {
+                // The monitor is gone: nothing more to follow there.
+                close(pidfd)
+                pidfd = -1
             }
         }
+    }
+
+    /// A pidfd on the container's monitor while that process lives (and is the one the row
+    /// names: same start time), whatever the row's state: an exited AutoRemove container's
+    /// monitor is still removing it. -1 otherwise.
+    static func openMonitor(_ record: ContainerRecord) -> Int32 {
+        guard record.monitorPID > 0 else { return -1 }
+        let fd = skiff_pidfd_open(record.monitorPID)
+        guard fd >= 0 else { return -1 }
+        // Checked after the pidfd pins the pid: it cannot be reused under us from here on.
+        guard ProcessStat.isAlive(record.monitorPID, startTime: record.monitorStartTime) else {
+            close(fd)
+            return -1
+        }
+        return fd
     }
 
     /// The exit code of the newest `die` event of `id`.

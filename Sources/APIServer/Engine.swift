@@ -29,6 +29,8 @@ public final class Engine: Sendable {
     var isStopping: Bool { stopping.withLock { $0 } }
     /// Attach sessions waiting for their container's start (`AttachRegistry`).
     public let attachments = AttachRegistry()
+    /// Waits to wake when this service starts or removes a container.
+    let containerSignals = ContainerSignals()
 
     public init(config: EngineConfig) {
         self.config = config

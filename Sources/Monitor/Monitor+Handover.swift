@@ -19,6 +19,7 @@ extension Monitor {
         guard run.stdinPending.isEmpty, !run.closeStdinWhenFlushed, !run.terminalClosed,
               !clients.contains(where: { $0.isDead || $0.backlog > 0 || $0.inputClosed }),
               let monitor = SelfExecutable.path else { return }
+        guard !exitsSoon() else { return }
         let relay = SelfExecutable.beside("skiff-relay")
         guard access(relay, X_OK) == 0 else { return }
 
@@ -48,11 +49,33 @@ extension Monitor {
         }
         argv += ["--"] + back.arguments
 
+        closeStore()
         for fd in inherited { _ = skiff_monitor_clear_cloexec(fd) }
         let cArgs = argv.map { strdup($0) } + [nil]
         execv(relay, cArgs)
         // Still here: exec failed. Everything goes back as it was.
         for p in cArgs { free(p) }
         for fd in inherited { _ = skiff_monitor_set_cloexec(fd) }
+    }
+
+    /// A quick command (`docker run --rm busybox true`) is finished here rather than by
+    /// skiff-relay: two execs and this program's start again would cost more than the little
+    /// relaying left. True when the run's process has exited, or does within `milliseconds`
+    /// (its exit takes a moment: the kernel tears down its namespaces and mounts before it can
+    /// be reaped); the status stays for `relayUntilExit` to reap.
+    func exitsSoon(within milliseconds: UInt64 = 5) -> Bool {
+        let deadline = Timestamp.monotonicNanos() &+ milliseconds * 1_000_000
+        while true {
+            // 1: exited; -ECHILD: not ours to wait for (the relay loop here sorts it out).
+            if skiff_monitor_has_exited(run.pid) != 0 { return true }
+            let now = Timestamp.monotonicNanos()
+            guard now < deadline else { return false }
+            var fds = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
+            let timeout = Int32((deadline - now + 999_999) / 1_000_000)
+            if Sys.poll(&fds, timeout: timeout) > 0 {
+                // A SIGCHLD: taken off the signalfd (both relay loops reap whatever is there).
+                _ = skiff_monitor_read_signal(signals)
+            }
+        }
     }
 }

@@ -8,11 +8,19 @@ import Glibc
 #endif
 
 /// What the monitor writes down: the Store row, events, the exit file; and `--auto-remove`.
-/// The Store is opened for each write and closed again (no SQLite cache kept between runs).
+/// The Store is opened on the first write and kept for the writes that follow (a start, then an
+/// exit and a removal), and closed before a long wait (`closeStore`): no SQLite connection or
+/// cache stays while the container runs.
 extension Monitor {
     func withStore<T>(_ body: (Store) throws -> T) -> T? {
-        guard let store = try? Store(root: options.store) else { return nil }
+        if store == nil { store = try? Store(root: options.store) }
+        guard let store else { return nil }
         return try? body(store)
+    }
+
+    /// Closes the Store until the next write.
+    func closeStore() {
+        store = nil
     }
 
     static func now() -> String {
@@ -82,7 +90,8 @@ extension Monitor {
 
     /// After the back-off: the row is still there, still `restarting`, and nobody asked for a stop.
     func stillWantsRestart() -> Bool {
-        withStore { store in
+        defer { closeStore() }   // asked between slices of the back-off
+        return withStore { store in
             guard let record = try store.container(id: options.id) else { return false }
             return record.state == .restarting && !record.stopRequested
         } ?? false

@@ -21,9 +21,12 @@ extension Monitor {
     func relayUntilExit() -> Int32 {
         var status = reap()
         var buffer = [UInt8](repeating: 0, count: Monitor.chunk)
-        // Setting up (the spec, SQLite, the runtime's plan) used heap that is free now: give it
-        // back before the long wait, since one monitor runs per container.
-        _ = skiff_malloc_trim()
+        if status == nil {
+            // Setting up (the spec, SQLite, the runtime's plan) used heap that is free now: give
+            // it back before the long wait, since one monitor runs per container.
+            closeStore()
+            _ = skiff_malloc_trim()
+        }
         while status == nil {
             var fds: [pollfd] = []
             var slots: [Slot] = []

@@ -2,6 +2,7 @@ import CLinux
 import ContainerLogs
 import Platform
 import Runtime
+import Store
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,8 @@ public final class Monitor {
     /// Restarts done by this monitor (on-failure's limit counts these).
     var restarts = 0
     var backoff = RestartBackoff()
+    /// The Store while writes follow one another (`withStore`, `closeStore`).
+    var store: Store?
 
     /// Output read per call; attach clients that are this far behind stop the reading.
     static let chunk = 16 << 10
@@ -173,6 +176,7 @@ public final class Monitor {
         container.removeState()
         guard restart else { return false }
         let delay = backoff.next(ranFor: Timestamp.monotonicNanos() &- startedAt)
+        closeStore()
         guard waitBeforeRestart(delay) else {
             recordRestartCancelled()
             return false
@@ -209,6 +213,7 @@ public final class Monitor {
             unlink(options.runDirectory + "/attach")
             unlink(options.runDirectory + "/ctl")
         }
+        closeStore()
         return 0
     }
 

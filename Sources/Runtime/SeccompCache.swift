@@ -1,4 +1,3 @@
-import CLinux
 import CSeccomp
 import Platform
 
@@ -15,10 +14,10 @@ enum SeccompCache {
     static let magic = "SKIFFBPF1"
 
     /// The program from `directory` when present and intact, else `compile()`, stored for the
-    /// next container. Without libcrypto (no SHA-256) nothing is cached.
+    /// next container.
     static func program(profileJSON: [UInt8], capabilities: UInt64, directory: String?,
                         compile: () throws -> Seccomp.Program) throws -> Seccomp.Program {
-        guard let directory, skiff_sha256_load() == 1 else { return try compile() }
+        guard let directory else { return try compile() }
         var keyInput = profileJSON
         keyInput += Array("|caps=\(String(capabilities, radix: 16))|kernel=\(kernelRelease())|arch=\(Seccomp.nativeArchitecture() ?? "")|libseccomp=\(libraryVersion())".utf8)
         let key = hex(sha256(keyInput))
@@ -64,13 +63,10 @@ enum SeccompCache {
         }
     }
 
+    /// Swift's SHA-256, not libcrypto's: for these few KiB loading libcrypto costs ten times
+    /// the hashing.
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var context = skiff_sha256_ctx()
-        skiff_sha256_init(&context)
-        bytes.withUnsafeBytes { skiff_sha256_update(&context, $0.baseAddress, $0.count) }
-        var digest = [UInt8](repeating: 0, count: 32)
-        skiff_sha256_final(&context, &digest)
-        return digest
+        PortableSHA256.hash(bytes)
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

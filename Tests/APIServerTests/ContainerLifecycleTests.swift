@@ -33,6 +33,29 @@ struct ContainerLifecycleTests {
         #expect(defaults.stopSignal == "SIGTERM" && defaults.stopTimeout == 10 && defaults.restartArgument == "no")
     }
 
+    /// A wait's eventfd is readable after a signal of its container only, once per signal.
+    @Test func containerSignalsWakeTheWaitsOfOneContainer() {
+        let signals = ContainerSignals()
+        let a1 = signals.register("a"), a2 = signals.register("a"), b = signals.register("b")
+        #expect(a1 >= 0 && a2 >= 0 && b >= 0)
+        func readable(_ fd: Int32) -> Bool {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            return poll(&p, 1, 0) == 1
+        }
+        #expect(!readable(a1) && !readable(a2) && !readable(b))
+        signals.signal("a")
+        #expect(readable(a1) && readable(a2) && !readable(b))
+        ContainerSignals.drain(a1)
+        #expect(!readable(a1) && readable(a2))
+        signals.unregister("a", a1)
+        ContainerSignals.drain(a2)
+        signals.signal("a")
+        #expect(readable(a2) && !readable(b))
+        signals.unregister("a", a2)
+        signals.unregister("b", b)
+        signals.signal("a")   // nobody waits: nothing to do
+    }
+
     @Test func signalNamesAsDockerTakesThem() {
         #expect(SignalNames.number("SIGTERM") == 15)
         #expect(SignalNames.number("term") == 15)

@@ -271,6 +271,20 @@ def test_wait(engine):
     assert engine.api.get(f"/containers/{rid}/json")[0] == 404
 
 
+def test_wait_removed_answers_when_the_container_is_removed(engine):
+    """A wait for `removed` on a container that never runs answers when a remove comes."""
+    cid = engine.api.create("bye", Cmd=["true"])
+    result = {}
+    waiter = threading.Thread(target=lambda: result.update(
+        r=engine.api.json("POST", f"/containers/{cid}/wait?condition=removed", timeout=30)))
+    waiter.start()
+    time.sleep(0.3)
+    assert waiter.is_alive(), "removed answered while the container is there"
+    assert engine.api.request("DELETE", f"/containers/{cid}")[0] == 204
+    waiter.join(30)
+    assert result["r"] == (200, {"Error": None, "StatusCode": 0})
+
+
 # --- ps, inspect ------------------------------------------------------------------------------
 
 def test_ps_shows_status_and_exit_code(engine):

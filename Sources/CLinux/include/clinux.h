@@ -165,6 +165,13 @@ static inline int skiff_pidfd_open(int pid) {
     return (int)syscall(434 /* SYS_pidfd_open */, pid, 0);
 }
 
+/* An eventfd (counter 0, close-on-exec, non-blocking): <sys/eventfd.h> is not in Swift's
+ * Glibc module. -1 with errno. */
+#include <sys/eventfd.h>
+static inline int skiff_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
 /* posix_spawn's POSIX_SPAWN_SETSID (a _GNU_SOURCE flag): the child starts a new session. */
 static inline short skiff_posix_spawn_setsid(void) {
     return 0x80;

@@ -48,6 +48,16 @@ static inline void skiff_monitor_ignore_sigpipe(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* 1 when `pid` (a child) has exited and waits to be reaped, 0 when it has not, -errno. The
+ * child stays a zombie (WNOWAIT): whoever reaps it next still gets its status. */
+#include <sys/wait.h>
+static inline int skiff_monitor_has_exited(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return -errno;
+    return info.si_pid == pid ? 1 : 0;
+}
+
 static inline pid_t skiff_monitor_fork(void) {
     return fork();
 }
