@@ -14,14 +14,24 @@ final class BlockingPool: Sendable {
 
     /// Runs `body` on a pool thread; the future completes on `eventLoop`.
     func run<T: Sendable>(on eventLoop: any EventLoop, _ body: @escaping @Sendable () throws -> T) -> EventLoopFuture<T> {
-        let pool = self.pool.withLockedValue { pool in
+        startedPool().runIfActive(eventLoop: eventLoop, body)
+    }
+
+    private func startedPool() -> NIOThreadPool {
+        pool.withLockedValue { pool in
             if let pool { return pool }
             let started = NIOThreadPool(numberOfThreads: threads)
             started.start()
             pool = started
             return started
         }
-        return pool.runIfActive(eventLoop: eventLoop, body)
+    }
+
+    /// Runs `body` on a pool thread, for work nobody waits for.
+    func submit(_ body: @escaping @Sendable () -> Void) {
+        startedPool().submit { state in
+            if state == .active { body() }
+        }
     }
 
     func shutdown() {

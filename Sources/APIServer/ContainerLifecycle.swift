@@ -48,12 +48,10 @@ enum ContainerLifecycle {
         defer { engine.containerSignals.signal(record.id) }
         let options = try StoredContainer(record)
         let paths = ContainerPaths(engine: engine, id: record.id)
-        do {
-            try FileSystem.makeDirectories(engine.config.runtimeDirectoryPath + "/containers", mode: 0o700)
-            FileSystem.removeTree(paths.run)
-            try FileSystem.makeDirectories(paths.run, mode: 0o700)
-        } catch {
-            throw APIError(.internalServerError, "starting \(record.id): \(error)")
+        // A monitor spawned at create (`PreparedStarts`) has created the container already.
+        let prepared = record.state == .created ? engine.preparedStarts.claim(record.id) : nil
+        if prepared == nil {
+            try makeRunDirectory(paths, engine: engine)
         }
         let before = try engine.withStore { store in
             // updateContainer writes only when something changed.
@@ -63,15 +61,19 @@ enum ContainerLifecycle {
             }
         }
         let monitor: MonitorLauncher
-        do {
-            monitor = try MonitorLauncher(engine: engine, record: before, options: options, paths: paths)
-        } catch {
-            FileSystem.removeTree(paths.run)
-            throw error
+        if let prepared {
+            monitor = prepared
+        } else {
+            do {
+                monitor = try MonitorLauncher(engine: engine, record: before, options: options, paths: paths)
+            } catch {
+                FileSystem.removeTree(paths.run)
+                throw error
+            }
         }
         defer { monitor.finish() }
         do {
-            _ = try monitor.waitCreated()
+            if prepared == nil { _ = try monitor.waitCreated() }
             _ = engine.attachments.connectPending(containerID: record.id, attachSocketDirectory: paths.run)
             try monitor.start()
         } catch let failure as MonitorLauncher.Failure {
@@ -88,6 +90,17 @@ enum ContainerLifecycle {
             usleep(5_000)
         }
         // The `start` event is the monitor's (recordRunning): it must come before `die`.
+    }
+
+    /// `<run>/containers/<id>`, empty, for the monitor's sockets and exit file.
+    static func makeRunDirectory(_ paths: ContainerPaths, engine: Engine) throws {
+        do {
+            try FileSystem.makeDirectories(engine.config.runtimeDirectoryPath + "/containers", mode: 0o700)
+            FileSystem.removeTree(paths.run)
+            try FileSystem.makeDirectories(paths.run, mode: 0o700)
+        } catch {
+            throw APIError(.internalServerError, "starting \(paths.id): \(error)")
+        }
     }
 
     /// Records a start that failed and throws moby's answer for it.
@@ -428,6 +441,8 @@ enum ContainerLifecycle {
     /// the row, and a `destroy` event.
     static func removeContainer(_ record: ContainerRecord, engine: Engine, volumes: Bool) throws {
         defer { engine.containerSignals.signal(record.id) }
+        // A monitor prepared for a start goes first: it removes what it made.
+        engine.preparedStarts.cancel(record.id)
         let anonymous = try engine.withStore { store -> [VolumeRecord] in
             _ = try store.updateContainer(record.id) { row in
                 if row.state == .removing {

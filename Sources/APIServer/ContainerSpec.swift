@@ -19,6 +19,9 @@ struct ContainerSpecInput: Sendable {
     var lowerDirs: [String]
     /// `<skiffRoot>/containers/<id>`.
     var containerDir: String
+    /// The overlay is mounted `volatile` (no sync of its upper layer, at the unmount either): an
+    /// AutoRemove container's, whose upper layer goes with it, as Podman does for `--rm`.
+    var volatileRoot = false
     /// `bridge`, `none` or `host`.
     var networkMode = "bridge"
     var pidHost = false
@@ -165,6 +168,7 @@ enum ContainerSpec {
         var overlay = ["lowerdir=" + input.lowerDirs.joined(separator: ":"),
                        "upperdir=" + dir + "/upper", "workdir=" + dir + "/work"]
         if input.lowerDirs.isEmpty { overlay[0] = "lowerdir=" + dir + "/empty" }
+        if input.volatileRoot { overlay.append("volatile") }
         var result: [JSON] = [
             ["destination": "/", "type": "overlay", "source": "overlay", "options": JSON(overlay)],
         ]

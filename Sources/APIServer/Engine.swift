@@ -31,6 +31,8 @@ public final class Engine: Sendable {
     public let attachments = AttachRegistry()
     /// Waits to wake when this service starts or removes a container.
     let containerSignals = ContainerSignals()
+    /// Monitors spawned at create for the start that follows (`docker run --rm`).
+    let preparedStarts = PreparedStarts()
 
     public init(config: EngineConfig) {
         self.config = config

@@ -56,6 +56,15 @@ struct MonitorLauncher {
 
     func finish() { _ = Glibc.close(sync) }
 
+    /// Gives up a monitor that waits for `start`: it sees the end of the sync socket, kills the
+    /// waiting process and removes what it made. Returns when it has exited (its end of the
+    /// socket closes), or after 10 s.
+    func abandon() {
+        _ = shutdown(sync, Int32(SHUT_WR))
+        while receive(timeout: 10_000) != nil {}
+        finish()
+    }
+
     /// Reads one message; nil at EOF (the monitor exited) or after `timeout` milliseconds.
     func receive(timeout: Int32) -> String? {
         var poller = pollfd(fd: sync, events: Int16(POLLIN), revents: 0)

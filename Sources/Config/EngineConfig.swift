@@ -103,6 +103,8 @@ extension EngineConfig {
     public var seccompProfile: String { string("containers.seccomp_profile") ?? "" }
     public var pidsLimit: Int { integer("containers.pids_limit") ?? 2048 }
     public var labelsEnabled: Bool { bool("containers.label") ?? true }
+    /// storage.conf: `volatile` is not used for `--rm` containers' overlays.
+    public var disableVolatile: Bool { bool("storage.options.disable-volatile") ?? false }
     public var runtimeName: String { string("engine.runtime") ?? "" }
     /// `[engine] service_timeout`: the service's idle timeout in seconds (0 = never).
     public var serviceTimeout: Int { integer("engine.service_timeout") ?? 5 }

@@ -259,7 +259,8 @@ public final class Monitor {
         }
         let created: CreatedProcess
         do {
-            created = try container.create(bundle: options.bundle, stdio: io)
+            created = try container.create(bundle: options.bundle, stdio: io,
+                                           sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"))
         } catch {
             next.closeAll()
             throw error

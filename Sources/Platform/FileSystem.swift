@@ -101,11 +101,13 @@ public enum FileSystem {
         return names
     }
 
-    /// `rm -r` that never follows symlinks.
+    /// `rm -r` that never follows symlinks. A directory of ours that we may not read or enter
+    /// (overlayfs makes its `work/work` mode 000) is opened up first.
     public static func removeTree(_ path: String) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if info.st_mode & S_IFMT == S_IFDIR {
+            if info.st_mode & 0o500 != 0o500 && info.st_uid == geteuid() { chmod(path, 0o700) }
             for name in directoryEntries(path) ?? [] {
                 removeTree(path + "/" + name)
             }

@@ -24,6 +24,9 @@ struct LaunchPlan {
     /// Namespaces to join: (path, CLONE_NEW* type), user namespace first.
     var join: [(path: String, type: Int32)] = []
     var newUserNamespace = false
+    /// The new user namespace would be mapped from /etc/subuid and /etc/subgid (rootless, no
+    /// maps in the spec): one the service's containers share may be joined instead.
+    var rootlessDefaultMappings = false
     var uidMappings: [IDMapping] = []
     var gidMappings: [IDMapping] = []
     var rootfs: String?

@@ -36,8 +36,11 @@ extension Container {
     /// with a terminal: the pty's slave is all three, and its master comes back). The process
     /// waits for `start(_:)`. A failure leaves no state and no process behind; a program that
     /// cannot be found fails here, as `exec: "foo": executable file not found in $PATH`.
-    public func create(bundle: String, stdio: ProcessIO, warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
-        let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio, warn: warn)
+    /// `sharedUserNamespaceKeeper`: as `createChild`'s (rootless: the shared user namespace).
+    public func create(bundle: String, stdio: ProcessIO, sharedUserNamespaceKeeper: String? = nil,
+                       warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
+        let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
+                                    sharedUserNamespaceKeeper: sharedUserNamespaceKeeper, warn: warn)
         return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync)
     }
 

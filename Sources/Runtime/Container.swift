@@ -57,11 +57,28 @@ public struct Container: Sendable {
     /// as soon as it is set up (run).
     /// `stdio`: the process's 0, 1 and 2 (else this process's own); with it, a terminal's master
     /// stays with the caller (`LaunchedChild.consoleMaster`) instead of going to a console socket.
+    /// `sharedUserNamespaceKeeper`: skiff-relay, to join (or make) the user namespace rootless
+    /// containers share (`SharedUserNamespace`) instead of mapping a new one.
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
-                     stdio: ProcessIO? = nil, warn: (String) -> Void) throws -> LaunchedChild {
+                     stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
+                     warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.load(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
+        // The plan as written: a copy of the layers (no overlay here) maps a namespace of its own.
+        let ownNamespacePlan = plan
+        var sharedNamespace: Int32 = -1
+        defer { if sharedNamespace >= 0 { close(sharedNamespace) } }
+        if let keeper = sharedUserNamespaceKeeper, plan.newUserNamespace, plan.rootlessDefaultMappings,
+           !plan.forceRootfsCopy, getuid() != 0 {
+            try makeDirectory(root, mode: 0o700)
+            // Without it (no keeper could be made) the container maps a namespace of its own.
+            if let fd = try? SharedUserNamespace.acquire(runtimeRoot: root, relay: keeper, uid: plan.uidMappings,
+                                                         gid: plan.gidMappings, id: "create \(id)") {
+                sharedNamespace = fd
+                plan.joinUserNamespace(fd: fd)
+            }
+        }
         if plan.terminal && consoleSocket == nil && stdio == nil {
             throw RuntimeError(.invalidArgument, "create \(id): process.terminal needs --console-socket")
         }
@@ -105,7 +122,7 @@ public struct Container: Sendable {
                 child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
             } catch let error as RuntimeError where plan.rootfsFSType == "overlay" && RootfsCopy.isUnavailable(error) {
                 warn("\(error.message); copying the layers instead")
-                try RootfsCopy.apply(plan, id: "create \(id)")
+                try RootfsCopy.apply(ownNamespacePlan, id: "create \(id)")
                 plan.rootfsFSType = nil
                 child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
             }

@@ -49,6 +49,7 @@ extension LaunchPlan {
                 throw RuntimeError(.invalidArgument, "config.json: a user namespace needs linux.uidMappings and linux.gidMappings")
             } else {
                 (uidMappings, gidMappings) = LaunchPlan.rootlessMappings(warn: warn)
+                rootlessDefaultMappings = true
             }
         }
 
@@ -265,4 +266,14 @@ extension LaunchPlan {
         "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
         "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
     ]
+}
+
+extension LaunchPlan {
+    /// Joins the user namespace `fd` names (`SharedUserNamespace`) instead of making one: the
+    /// other namespaces are made inside it after the join.
+    mutating func joinUserNamespace(fd: Int32) {
+        cloneFlags &= ~Int32(SKIFF_CLONE_NEWUSER)
+        newUserNamespace = false
+        join.insert(("/proc/self/fd/\(fd)", Int32(SKIFF_CLONE_NEWUSER)), at: 0)
+    }
 }

@@ -14,6 +14,9 @@
  *   PATH --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
  *        MONITOR-ARGUMENTS...
  *
+ * `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS` is another program: the user namespace
+ * keeper of rootless containers (keeper.c).
+ *
  * Every descriptor it is given is made close-on-exec at once; the listening sockets and the
  * control connections lose that flag again just before the exec back.
  */
@@ -236,6 +239,7 @@ static void __attribute__((noreturn)) give_up(const struct options *options, con
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--keep-userns") == 0) return keeper_main(argc, argv);
     struct options options;
     parse(argc, argv, &options);
     set_up_signals();

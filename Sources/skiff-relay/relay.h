@@ -125,4 +125,7 @@ unsigned long long monotonic_nanos(void);
 /* close(2) where nothing can be done about a failure (Linux frees the descriptor anyway). */
 void close_fd(int fd);
 
+/* keeper.c: `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS`, the user namespace keeper. */
+int keeper_main(int argc, char **argv);
+
 #endif

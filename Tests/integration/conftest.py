@@ -164,6 +164,23 @@ class Service:
             except ProcessLookupError:
                 pass
             self.process.wait(timeout=10)
+        self.wait_released()
+
+    def wait_released(self, timeout=10):
+        """Until the killed service's listening socket is closed. Its main thread shows as a
+        zombie while its other threads still exit, and until the last one has, the socket still
+        takes connections, which its end then resets: a new service on the same path would be
+        pinged through the old one."""
+        if not self.socket_path:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(self.socket_path)
+            except OSError:
+                return
+            time.sleep(0.02)
 
 
 @pytest.fixture

@@ -214,8 +214,9 @@ class Store:
         return self.entries(os.path.join(self.root, "containers"))
 
     def run_dirs(self):
-        """Entries of <run>/containers and <run>/runtime, leaving out dot-names (the runtime's
-        compiled seccomp cache, .seccomp-cache, is meant to stay)."""
+        """Entries of <run>/containers and <run>/runtime, leaving out dot-names (meant to stay: the
+        runtime's compiled seccomp cache, .seccomp-cache, and the shared user namespace keeper's
+        .userns.sock and .userns.lock)."""
         return {sub: [e for e in self.entries(os.path.join(self.run, sub)) if not e.startswith(".")]
                 for sub in ("containers", "runtime")}
 
@@ -379,6 +380,7 @@ class Engine:
     def restart_service(self, args=None):
         """A new service instance on the same socket (the old one must be gone). Ready means it
         answers /_ping itself: a connect alone can succeed on a socket some other process holds."""
+        self.service.wait_released()   # a killed one's last threads may still hold the socket
         self.service = self.start_service(args=list(args) if args is not None else self.args, env=self.env,
                                           socket_path=self.socket)
         self.check_serving()

@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import BOTH, alive, read_lines_until, rfc3339_ns, stop, wait_for
+from containerkit import BOTH, ROOTLESS, alive, read_lines_until, rfc3339_ns, stop, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -283,6 +283,53 @@ def test_wait_removed_answers_when_the_container_is_removed(engine):
     assert engine.api.request("DELETE", f"/containers/{cid}")[0] == 204
     waiter.join(30)
     assert result["r"] == (200, {"Error": None, "StatusCode": 0})
+
+
+def keepers(socket_path):
+    """Pids of `skiff-relay --keep-userns` processes serving `socket_path`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--keep-userns" in argv and socket_path.encode() in argv and alive(int(name)):
+            found.append(int(name))
+    return found
+
+
+@ROOTLESS
+def test_rootless_containers_share_one_user_namespace_held_by_a_keeper(engine):
+    """The subuid-mapped user namespace is made once (newuidmap, newgidmap) and kept by
+    `skiff-relay --keep-userns`; containers join it. Without its socket the keeper ends, and
+    the next container makes a new one."""
+    socket_path = os.path.join(engine.run, "runtime", ".userns.sock")
+    a = engine.pid(engine.run_id("busybox", "sleep", "1000"))
+    b = engine.pid(engine.run_id("busybox", "sleep", "1000"))
+
+    def namespace(pid):
+        return os.readlink(f"/proc/{pid}/ns/user")
+
+    assert namespace(a) == namespace(b) != namespace(os.getpid())
+    (keeper,) = keepers(socket_path)
+    assert namespace(keeper) == namespace(a)
+    with open(f"/proc/{a}/uid_map") as f:
+        uid_map = [line.split() for line in f.read().splitlines()]
+    assert uid_map == [["0", str(engine.user.uid), "1"], ["1", *uid_map[1][1:]]] and int(uid_map[1][2]) >= 65536
+    # Only the socket in the runtime directory (0600), and the keeper holds nothing else open.
+    assert os.stat(socket_path).st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(f"/proc/{keeper}/fd")) == ["0", "1", "2", "3", "4"]
+
+    os.unlink(socket_path)
+    wait_for(lambda: not alive(keeper), 5, what="the keeper to end without its socket")
+    assert alive(a) and alive(b), "the containers keep the namespace"
+    c = engine.pid(engine.run_id("busybox", "sleep", "1000"))
+    (new_keeper,) = keepers(socket_path)
+    assert new_keeper != keeper and namespace(c) == namespace(new_keeper) != namespace(a)
+    assert engine.cli.out("run", "--rm", "busybox", "id", "-u") == "0\n"
 
 
 # --- ps, inspect ------------------------------------------------------------------------------

@@ -183,4 +183,14 @@ int skiff_last_cap(void);                   /* /proc/sys/kernel/cap_last_cap */
 int skiff_send_fd(int socket_fd, int fd);   /* SCM_RIGHTS one descriptor with one byte */
 int skiff_set_child_subreaper(void);        /* prctl(PR_SET_CHILD_SUBREAPER, 1) */
 
+/* keeper.c: the rootless user namespace keeper (Runtime's SharedUserNamespace). */
+/* Starts a process in a new user namespace, init's child, that waits for a byte 'g' on *go_fd
+ * (then execs `relay` with `argv`, `listener` as its descriptor 3); its pid, or -errno. */
+pid_t skiff_keeper_start(const char *relay, char *const argv[], int listener, int *go_fd);
+/* Connects to a keeper's socket and receives its pid and its namespace's descriptor: 0, or
+ * -errno. */
+int skiff_keeper_connect(const char *path, int *namespace_fd, int *keeper_pid);
+/* A listening unix socket at `path` (an old one there is replaced), 0600: its fd, or -errno. */
+int skiff_keeper_listen(const char *path);
+
 #endif
