@@ -77,14 +77,20 @@ pid_t skiff_keeper_start(const char *relay, char *const argv[], int listener, in
     return (pid_t)value;
 }
 
+/* A stream socket and the address of `path`: its fd, or -errno. */
+static int unix_socket_for(const char *path, struct sockaddr_un *address) {
+    memset(address, 0, sizeof *address);
+    address->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof address->sun_path) return -ENAMETOOLONG;
+    strcpy(address->sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+}
+
 int skiff_keeper_connect(const char *path, int *namespace_fd, int *keeper_pid) {
     struct sockaddr_un address;
-    memset(&address, 0, sizeof address);
-    address.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof address.sun_path) return -ENAMETOOLONG;
-    strcpy(address.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
+    int fd = unix_socket_for(path, &address);
+    if (fd < 0) return fd;
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
         int err = errno;
         close(fd);
@@ -121,12 +127,8 @@ int skiff_keeper_connect(const char *path, int *namespace_fd, int *keeper_pid) {
 
 int skiff_keeper_listen(const char *path) {
     struct sockaddr_un address;
-    memset(&address, 0, sizeof address);
-    address.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof address.sun_path) return -ENAMETOOLONG;
-    strcpy(address.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
+    int fd = unix_socket_for(path, &address);
+    if (fd < 0) return fd;
     (void)unlink(path);
     mode_t old = umask(0177);
     int rc = bind(fd, (struct sockaddr *)&address, sizeof address);

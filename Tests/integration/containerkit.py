@@ -256,17 +256,10 @@ class Store:
         """pid -> argv of the monitors that work for this test's store (skiff-monitor, or the
         skiff-relay it execs into while the container runs; both name the store in their argv)."""
         found = {}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
+        for pid, argv in command_lines():
             text = b" ".join(argv).decode(errors="replace")
             if ("skiff-monitor" in text or "skiff-relay" in text) and self.workdir in text:
-                found[int(pid)] = text
+                found[pid] = text
         return found
 
     def mounts(self):
@@ -299,6 +292,18 @@ def listeners(path):
         if f" {path} " in line:
             found += [(int(pid), name) for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', line)]
     return found
+
+
+def command_lines():
+    """(pid, argv as bytes) of every process whose command line can be read."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                yield int(name), f.read().split(b"\0")
+        except OSError:
+            continue
 
 
 def alive(pid):

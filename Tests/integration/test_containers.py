@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import BOTH, ROOTLESS, alive, read_lines_until, rfc3339_ns, stop, wait_for
+from containerkit import BOTH, ROOTLESS, alive, command_lines, read_lines_until, rfc3339_ns, stop, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -287,18 +287,8 @@ def test_wait_removed_answers_when_the_container_is_removed(engine):
 
 def keepers(socket_path):
     """Pids of `skiff-relay --keep-userns` processes serving `socket_path`."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--keep-userns" in argv and socket_path.encode() in argv and alive(int(name)):
-            found.append(int(name))
-    return found
+    return [pid for pid, argv in command_lines()
+            if b"--keep-userns" in argv and socket_path.encode() in argv and alive(pid)]
 
 
 @ROOTLESS
