@@ -194,7 +194,7 @@ declare -A SVC=()          # SVC[peer]: the service's pid (docker: dockerd)
 # monitors PEER : pids of that peer's per-container monitors started by this run: the executable
 # is the monitor's and the command line names this run's temp dir
 monitors() {
-    local exe p
+    local exe p cmdline
     case $1 in
         skiff) exe=$T/bin/skiff-monitor ;;  # or skiff-relay, below
         podman) exe=${CONMON:-/usr/bin/conmon} ;;
@@ -206,7 +206,11 @@ monitors() {
             "$T/bin/skiff-relay") [ "$1" = skiff ] || continue ;;
             *) continue ;;
         esac
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$T/" || continue
+        cmdline=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
+        [[ $cmdline == *"$T/"* ]] || continue
+        # skiff-relay --keep-userns holds the rootless containers' shared user namespace: one
+        # for all of them, not a monitor (Podman's pause process is not counted either).
+        [[ $cmdline == *" --keep-userns "* ]] && continue
         proc_alive "${p#/proc/}" && echo "${p#/proc/}"
     done
     return 0
