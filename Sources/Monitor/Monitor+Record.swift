@@ -27,9 +27,19 @@ extension Monitor {
         Timestamp.rfc3339Nano(Timestamp.now(), utc: true)
     }
 
-    /// Event attributes Docker gives container events: name and image (plus what is added).
-    static func attributes(_ record: ContainerRecord, _ extra: [String: String] = [:]) -> [String: String] {
-        record.eventAttributes(extra)
+    /// Event attributes Docker gives container events: labels, name and image (plus what is
+    /// added). The labels are read once.
+    func attributes(_ record: ContainerRecord, _ extra: [String: String] = [:]) -> [String: String] {
+        if labels == nil { labels = record.labels }
+        return record.eventAttributes(labels: labels ?? [:], extra)
+    }
+
+    /// Opens the Store and reads the labels (`create` runs it while the container's process sets
+    /// itself up).
+    func readLabels() {
+        _ = withStore { store in
+            if labels == nil, let record = try store.container(id: options.id) { labels = record.labels }
+        }
     }
 
     /// The process runs: state `running` with its pid, this monitor's pid and start time
@@ -55,7 +65,7 @@ extension Monitor {
             // The monitor writes `start` (not the service): it comes before this run's `die`,
             // which the monitor writes too, however soon the process exits.
             try store.addEvent(type: "container", action: restarted ? "restart" : "start", actorID: options.id,
-                               attributes: Monitor.attributes(record))
+                               attributes: attributes(record))
         }
     }
 
@@ -82,7 +92,7 @@ extension Monitor {
                 r.error = error
             }
             try store.addEvent(type: "container", action: "die", actorID: options.id,
-                               attributes: Monitor.attributes(record, ["exitCode": String(code)]))
+                               attributes: attributes(record, ["exitCode": String(code)]))
             return restart
         }
         return restart ?? false
@@ -145,7 +155,7 @@ extension Monitor {
             let record = try store.container(id: options.id)
             if try store.deleteContainer(options.id), let record {
                 try store.addEvent(type: "container", action: "destroy", actorID: options.id,
-                                   attributes: Monitor.attributes(record))
+                                   attributes: attributes(record))
             }
         }
     }

@@ -32,6 +32,8 @@ public final class Monitor {
     var backoff = RestartBackoff()
     /// The Store while writes follow one another (`withStore`, `closeStore`).
     var store: Store?
+    /// The container's labels, for its events (they do not change): read once.
+    var labels: [String: String]?
 
     /// Output read per call; attach clients that are this far behind stop the reading.
     static let chunk = 16 << 10
@@ -259,8 +261,11 @@ public final class Monitor {
         }
         let created: CreatedProcess
         do {
+            // While the container's process mounts its root, the Store is opened and the labels
+            // read for the events (both are waited for otherwise, once the program runs).
             created = try container.create(bundle: options.bundle, stdio: io,
-                                           sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"))
+                                           sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"),
+                                           whileChildSetsUp: { [self] in readLabels() })
         } catch {
             next.closeAll()
             throw error

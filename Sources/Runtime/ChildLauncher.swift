@@ -100,7 +100,10 @@ struct LaunchedChild {
 enum ChildLauncher {
     /// Clones the child, answers its requests (id maps), and returns once it reports ready. Any
     /// failure in the child comes back as "step: object: errno text".
-    static func launch(_ plan: LaunchPlan, idForErrors id: String) throws -> LaunchedChild {
+    /// `whileChildSetsUp`: work of the caller's that fits in the time the child spends on its
+    /// mounts (run once, after the id maps are written).
+    static func launch(_ plan: LaunchPlan, idForErrors id: String,
+                       whileChildSetsUp: (() -> Void)? = nil) throws -> LaunchedChild {
         var fds: [Int32] = [-1, -1]
         let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
         guard rc == 0 else { throw RuntimeError(.system, "\(id): socketpair: \(errnoText(-rc))", errno: -rc) }
@@ -252,8 +255,16 @@ enum ChildLauncher {
             reply.type = Int32(SKIFF_MSG_CGROUPS_JOINED.rawValue)
             _ = skiff_msg_send(parentEnd, &reply)
         }
+        var helped = false
+        func help() {
+            guard !helped else { return }
+            helped = true
+            whileChildSetsUp?()
+        }
         do {
             while true {
+                // A child that waits for its id maps gets them first.
+                if !plan.newUserNamespace { help() }
                 var message = skiff_msg()
                 var passed: Int32 = -1
                 let rc = skiff_msg_recv_fd(parentEnd, &message, &passed)
@@ -269,6 +280,7 @@ enum ChildLauncher {
                     var reply = skiff_msg()
                     reply.type = Int32(SKIFF_MSG_MAPPED.rawValue)
                     _ = skiff_msg_send(parentEnd, &reply)
+                    help()
                 case Int(SKIFF_MSG_PID.rawValue):
                     // The intermediate process forked the real one into the joined pid namespace.
                     var status: Int32 = 0

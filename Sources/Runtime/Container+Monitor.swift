@@ -37,10 +37,13 @@ extension Container {
     /// waits for `start(_:)`. A failure leaves no state and no process behind; a program that
     /// cannot be found fails here, as `exec: "foo": executable file not found in $PATH`.
     /// `sharedUserNamespaceKeeper`: as `createChild`'s (rootless: the shared user namespace).
+    /// `whileChildSetsUp`: the caller's work that fits in the child's set-up (`ChildLauncher`).
     public func create(bundle: String, stdio: ProcessIO, sharedUserNamespaceKeeper: String? = nil,
+                       whileChildSetsUp: (() -> Void)? = nil,
                        warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
-                                    sharedUserNamespaceKeeper: sharedUserNamespaceKeeper, warn: warn)
+                                    sharedUserNamespaceKeeper: sharedUserNamespaceKeeper,
+                                    whileChildSetsUp: whileChildSetsUp, warn: warn)
         return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync)
     }
 

@@ -61,6 +61,7 @@ public struct Container: Sendable {
     /// containers share (`SharedUserNamespace`) instead of mapping a new one.
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
                      stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
+                     whileChildSetsUp: (() -> Void)? = nil,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.load(bundle: bundle)
@@ -119,12 +120,12 @@ public struct Container: Sendable {
             }
             var child: LaunchedChild
             do {
-                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp)
             } catch let error as RuntimeError where plan.rootfsFSType == "overlay" && RootfsCopy.isUnavailable(error) {
                 warn("\(error.message); copying the layers instead")
                 try RootfsCopy.apply(ownNamespacePlan, id: "create \(id)")
                 plan.rootfsFSType = nil
-                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)")
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp)
             }
             do {
                 if let master = child.consoleMaster, let consoleSocket {

@@ -212,6 +212,11 @@ extension ContainerRecord {
     /// An event's actor attributes as moby writes them for a container: its labels, `name` and
     /// `image`, and `extra` (exitCode, signal...).
     public func eventAttributes(_ extra: [String: String] = [:]) -> [String: String] {
+        eventAttributes(labels: labels, extra)
+    }
+
+    /// The same with the labels already read (`labels` parses the stored config).
+    public func eventAttributes(labels: [String: String], _ extra: [String: String] = [:]) -> [String: String] {
         var attributes = labels
         attributes["name"] = name
         attributes["image"] = imageName.isEmpty ? imageID : imageName
