@@ -27,11 +27,10 @@ final class BlockingPool: Sendable {
         }
     }
 
-    /// Runs `body` on a pool thread, for work nobody waits for.
-    func submit(_ body: @escaping @Sendable () -> Void) {
-        startedPool().submit { state in
-            if state == .active { body() }
-        }
+    /// Runs `body` on a pool thread, for work nobody waits for; `body(false)` when the pool is
+    /// shutting down (then it should only give up).
+    func submit(_ body: @escaping @Sendable (_ active: Bool) -> Void) {
+        startedPool().submit { state in body(state == .active) }
     }
 
     func shutdown() {

@@ -74,6 +74,12 @@ extension Engine {
             var spec = plan.spec.bytes
             spec.append(0x0A)
             try write(dir + "/config.json", spec, id: id)
+            // `docker run --rm`: the start follows at once, and its monitor can begin now that
+            // the bundle is written (`PreparedStarts`); a failure from here on abandons it.
+            if plan.autoRemove {
+                preparedStarts.prepare(record, engine: self)
+                undo.append { [self] in preparedStarts.cancel(id) }
+            }
 
             var attributes = plan.labels
             attributes["name"] = plan.name
@@ -128,6 +134,8 @@ struct ContainerPlan: Sendable {
     var hostnameFile: String
     var hostsFile: String
     var resolvConf: String
+    /// HostConfig.AutoRemove: the monitor is spawned as the files are written (`PreparedStarts`).
+    var autoRemove = false
 }
 
 /// Validation and resolution of a create request: everything before anything is written.
@@ -398,7 +406,7 @@ struct ContainerPlanner {
             warnings: warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
             spec: spec, stored: stored, hostnameFile: hostname + "\n",
             hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, extraHosts: extraHosts),
-            resolvConf: resolvConf(host))
+            resolvConf: resolvConf(host), autoRemove: host.autoRemove)
     }
 
     /// moby's merge: the image's values where the request left a field empty.

@@ -22,8 +22,6 @@ enum ContainerSpecHandlers {
         }
         let body = try CreateRequest.decode(request.body)
         let (id, warnings) = try engine.createContainer(body, name: request.queryValue("name"))
-        // `docker run --rm`: the start follows at once; its monitor can begin now.
-        if body.hostConfig.autoRemove { engine.preparedStarts.prepare(id, engine: engine) }
         return .json(.object([JSON.Member("Id", .string(id)), JSON.Member("Warnings", JSON(warnings))]), status: .created)
     }
 

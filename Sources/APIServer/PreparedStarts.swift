@@ -37,42 +37,56 @@ final class PreparedStarts: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
 
-    /// Spawns the monitor of the container `id` (just created) in the background, to create the
-    /// container and wait for `start`. Does nothing when `limit` preparations are going.
-    func prepare(_ id: String, engine: Engine) {
+    /// Spawns the monitor of `record` (being created: its bundle is written) to create the
+    /// container and wait for `start`; the answer is awaited in the background. Does nothing when
+    /// `limit` preparations are going or the service stops.
+    func prepare(_ record: ContainerRecord, engine: Engine) {
+        let id = record.id
         let entry = Entry()
         let added = entries.withLock { table -> Bool in
-            guard table.count < PreparedStarts.limit, table[id] == nil else { return false }
+            guard table.count < PreparedStarts.limit, table[id] == nil, !engine.isStopping else { return false }
             table[id] = entry
             return true
         }
         guard added else { return }
-        engine.longPool.submit { [self] in
-            let paths = ContainerPaths(engine: engine, id: id)
-            var launcher: MonitorLauncher?
+        let paths = ContainerPaths(engine: engine, id: id)
+        var launcher: MonitorLauncher?
+        do {
+            let options = try StoredContainer(record)
+            try ContainerLifecycle.makeRunDirectory(paths, engine: engine)
+            launcher = try MonitorLauncher(engine: engine, record: record, options: options, paths: paths)
+        } catch {
+            FileSystem.removeTree(paths.run)
+            settle(id, entry, nil)
+            return
+        }
+        let spawned = launcher!
+        engine.longPool.submit { [self] active in
+            var created: MonitorLauncher? = spawned
             do {
-                guard let record = try engine.withStore({ try $0.container(id: id) }), record.state == .created else {
-                    throw APIError(.notFound, "No such container: \(id)")
-                }
-                let options = try StoredContainer(record)
-                try ContainerLifecycle.makeRunDirectory(paths, engine: engine)
-                launcher = try MonitorLauncher(engine: engine, record: record, options: options, paths: paths)
-                _ = try launcher!.waitCreated()
+                // A stopping service gives up at once (a claim waits for this to settle).
+                guard active, !engine.isStopping else { throw APIError(.serviceUnavailable, "the service stops") }
+                _ = try spawned.waitCreated()
             } catch {
                 // The `/start` goes the usual way, and reports this failure as it always does.
-                launcher?.abandon()
-                launcher = nil
+                spawned.abandon()
+                created = nil
                 FileSystem.removeTree(paths.run)
             }
-            entry.phase.lock()
-            entry.launcher = launcher
-            entry.phase.unlock(withValue: Phase.settled.rawValue)
-            guard launcher != nil else {
-                forget(id, entry)
-                return
-            }
+            guard settle(id, entry, created) else { return }
             holdUntilClaimed(id, entry, engine: engine)
         }
+    }
+
+    /// Records how the preparation ended; false (and the entry gone unless a claim has it) when
+    /// it failed.
+    @discardableResult
+    private func settle(_ id: String, _ entry: Entry, _ launcher: MonitorLauncher?) -> Bool {
+        entry.phase.lock()
+        entry.launcher = launcher
+        entry.phase.unlock(withValue: Phase.settled.rawValue)
+        if launcher == nil { forget(id, entry) }
+        return launcher != nil
     }
 
     /// Waits for a `/start` to claim the prepared monitor; abandons it at the end of the lease,
