@@ -211,6 +211,9 @@ monitors() {
         # skiff-relay --keep-userns holds the rootless containers' shared user namespace: one
         # for all of them, not a monitor (Podman's pause process is not counted either).
         [[ $cmdline == *" --keep-userns "* ]] && continue
+        # skiff-monitor --warm waits for the next container (one per service): counted once it
+        # has one, which it holds open (its log).
+        if [[ $cmdline == *" --warm "* ]] && ! ls -l "$p/fd" 2>/dev/null | grep -qF "$T/"; then continue; fi
         proc_alive "${p#/proc/}" && echo "${p#/proc/}"
     done
     return 0

@@ -33,6 +33,8 @@ public final class Engine: Sendable {
     let containerSignals = ContainerSignals()
     /// Monitors spawned at create for the start that follows (`docker run --rm`).
     let preparedStarts = PreparedStarts()
+    /// A monitor spawned ahead of the next container.
+    let warmMonitors = WarmMonitors()
 
     public init(config: EngineConfig) {
         self.config = config

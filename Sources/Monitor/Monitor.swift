@@ -58,6 +58,34 @@ public final class Monitor {
 
     // MARK: - Entry point
 
+    /// A warm monitor (`skiff-monitor --warm`, spawned before its container): gets this
+    /// program's usual start-up work done, then waits for one datagram on `sync`,
+    /// `args\0<diagnostics file>\0<argument>\0<argument>...`. Its standard error then goes to
+    /// the diagnostics file. nil at EOF (the service went away, or stops: nothing to do).
+    public static func awaitArguments(sync: Int32) -> [String]? {
+        warmUp()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        let n = buffer.withUnsafeMutableBytes { skiff_monitor_recv(sync, $0.baseAddress, $0.count) }
+        guard n > 5, buffer[0..<5].elementsEqual(Array("args\0".utf8)) else { return nil }
+        var fields = buffer[5..<n].split(separator: 0, omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count >= 2 else { return nil }
+        let diagnostics = open(fields.removeFirst(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if diagnostics >= 0 {
+            _ = dup2(diagnostics, 2)
+            close(diagnostics)
+        }
+        return fields
+    }
+
+    /// What every monitor does first, done while a warm one waits: the option parser's and the
+    /// JSON reader's first use.
+    static func warmUp() {
+        _ = try? MonitorOptions(parsing: ["--id", String(repeating: "0", count: 64), "--bundle", "/", "--run-dir", "/",
+                                          "--runtime-root", "/", "--store", "/", "--restart", "no"])
+        _ = try? JSONParser.parse(Array(#"{"a":[1,"b",true,null,{"c":1.5}]}"#.utf8))
+    }
+
     /// Runs the monitor in this (already detached) process; returns the exit status.
     public static func main(arguments: [String], sync: Int32) -> Int32 {
         let options: MonitorOptions

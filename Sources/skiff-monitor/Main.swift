@@ -8,7 +8,8 @@ import Glibc
 /// `skiff-monitor`: one per started container, spawned by the service (see docs/containers.md).
 /// It detaches (the service reaps the first process at once), then supervises the container.
 /// skiff-relay execs it again (`--exited ...`) when the container's process exits: that process
-/// is detached already and fd 3 is no sync socket then.
+/// is detached already and fd 3 is no sync socket then. `skiff-monitor --warm` is one spawned
+/// before its container: it waits for its arguments on fd 3.
 @main
 enum SkiffMonitor {
     static func main() {
@@ -26,6 +27,12 @@ enum SkiffMonitor {
         }
         if pid > 0 { _exit(0) }
         _ = chdir("/")
+        if arguments == ["--warm"] {
+            // Spawned ahead of its container (the service's WarmMonitors): the arguments come on
+            // fd 3 when a container is created or started (docs/containers.md).
+            guard let given = Monitor.awaitArguments(sync: sync) else { exit(0) }
+            exit(Monitor.main(arguments: given, sync: sync))
+        }
         exit(Monitor.main(arguments: arguments, sync: sync))
     }
 }

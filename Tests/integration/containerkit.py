@@ -258,7 +258,8 @@ class Store:
         found = {}
         for pid, argv in command_lines():
             text = b" ".join(argv).decode(errors="replace")
-            if ("skiff-monitor" in text or "skiff-relay" in text) and self.workdir in text:
+            if ("skiff-monitor" in text or "skiff-relay" in text) and (
+                    self.workdir in text or ("--warm" in text and self.workdir in open_files(pid))):
                 found[pid] = text
         return found
 
@@ -304,6 +305,21 @@ def command_lines():
                 yield int(name), f.read().split(b"\0")
         except OSError:
             continue
+
+
+def open_files(pid):
+    """The paths of `pid`'s descriptors, one per line. A monitor spawned ahead of its container
+    (`skiff-monitor --warm`) names its container in no argument, only in what it holds open."""
+    paths = []
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                paths.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return "\n".join(paths)
 
 
 def alive(pid):

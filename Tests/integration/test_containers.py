@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from containerkit import BOTH, ROOTLESS, alive, command_lines, read_lines_until, rfc3339_ns, stop, wait_for
+from containerkit import BOTH, ROOTLESS, alive, command_lines, open_files, read_lines_until, rfc3339_ns, stop, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -320,6 +320,40 @@ def test_rootless_containers_share_one_user_namespace_held_by_a_keeper(engine):
     (new_keeper,) = keepers(socket_path)
     assert new_keeper != keeper and namespace(c) == namespace(new_keeper) != namespace(a)
     assert engine.cli.out("run", "--rm", "busybox", "id", "-u") == "0\n"
+
+
+def process_start(pid):
+    """When `pid` started, in unix seconds (clock-tick precision)."""
+    with open(f"/proc/{pid}/stat") as f:
+        ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/stat") as f:
+        boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_warm_monitor_waits_for_the_next_container_and_ends_with_the_service(engine):
+    """The service keeps one `skiff-monitor --warm` spawned ahead of the next container: that
+    container's monitor started before the container was created. It ends with the service."""
+    service_start = process_start(engine.service.pid)
+    engine.cli("run", "--rm", "busybox", "true")
+
+    def waiting():
+        return [pid for pid, argv in command_lines()
+                if argv[1:2] == [b"--warm"] and alive(pid) and process_start(pid) >= service_start - 0.02
+                and engine.workdir not in open_files(pid)]
+
+    (warm,) = wait_for(waiting, 10, what="a warm monitor")
+    time.sleep(0.3)
+    cid = engine.run_id("busybox", "sleep", "1000")
+    ((monitor,),) = engine.store.rows(columns="monitor_pid")
+    assert monitor == warm, "the container did not get the warm monitor"
+    created = engine.api.json("GET", f"/containers/{cid}/json")[1]["Created"]
+    assert process_start(monitor) < rfc3339_ns(created) / 1e9
+    assert engine.cli.out("logs", cid) == ""
+    engine.cli("rm", "-f", cid)
+    (spare,) = wait_for(waiting, 10, what="the next warm monitor")
+    engine.service.stop()
+    wait_for(lambda: not alive(spare), 10, what="the warm monitor to end with the service")
 
 
 # --- ps, inspect ------------------------------------------------------------------------------
