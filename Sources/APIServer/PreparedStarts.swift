@@ -10,9 +10,9 @@ import Glibc
 /// Starts made ready ahead of their `/start`. A container created with AutoRemove (`docker run
 /// --rm`) is started right after it is created: the docker CLI only attaches and registers its
 /// wait in between, some milliseconds in which nothing else happens. Its monitor is spawned
-/// then, as the create is answered, and creates the container up to `created` (namespaces,
-/// mounts, id maps; the program waits for `start`, as after `skiff runtime create`). The
-/// `/start` that follows takes that monitor (`claim`) and only has to say `start`.
+/// by the create itself, as soon as the bundle is written, and creates the container up to
+/// `created` (namespaces, mounts; the program waits for `start`, as after `skiff runtime
+/// create`). The `/start` that follows takes that monitor (`claim`) and only has to say `start`.
 ///
 /// A preparation is only a head start: the row stays `created` and nothing is recorded. One
 /// that no `/start` claims within `lease` is abandoned (the sync socket's end: the monitor kills
