@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -36,10 +37,16 @@ pid_t skiff_keeper_start(const char *relay, char *const argv[], int listener, in
         close(report[1]);
         return -err;
     }
+    /* A subreaper (the monitor is one) would adopt the keeper when the middle process exits:
+     * not one for that moment, so the keeper goes to init (or the user's manager) at once. */
+    int subreaper = 0;
+    (void)prctl(PR_GET_CHILD_SUBREAPER, &subreaper, 0, 0, 0);
+    if (subreaper) (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
     pid_t middle = fork();
     if (middle < 0) {
         int err = errno;
         close(report[0]); close(report[1]); close(go[0]); close(go[1]);
+        if (subreaper) (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         return -err;
     }
     if (middle == 0) {
@@ -69,6 +76,7 @@ pid_t skiff_keeper_start(const char *relay, char *const argv[], int listener, in
     close(report[0]);
     int status = 0;
     while (waitpid(middle, &status, 0) < 0 && errno == EINTR) {}
+    if (subreaper) (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     if (value <= 0) {
         close(go[1]);
         return value < 0 ? value : -ECHILD;

@@ -306,6 +306,9 @@ def test_rootless_containers_share_one_user_namespace_held_by_a_keeper(engine):
     assert namespace(a) == namespace(b) != namespace(os.getpid())
     (keeper,) = keepers(socket_path)
     assert namespace(keeper) == namespace(a)
+    with open(f"/proc/{keeper}/stat") as f:
+        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+    assert parent not in engine.store.monitors(), "a monitor (a subreaper) adopted the keeper"
     with open(f"/proc/{a}/uid_map") as f:
         uid_map = [line.split() for line in f.read().splitlines()]
     assert uid_map == [["0", str(engine.user.uid), "1"], ["1", *uid_map[1][1:]]] and int(uid_map[1][2]) >= 65536
