@@ -154,6 +154,6 @@ public final class BlobWriter {
             let word = generator.next()
             for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
         }
-        return Digest.hex(bytes) + ".partial"
+        return Hex.lowercase(bytes) + ".partial"
     }
 }

@@ -35,7 +35,7 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init(sha256 bytes: [UInt8]) {
         precondition(bytes.count == 32, "a SHA-256 digest has 32 bytes")
         self.algorithm = "sha256"
-        self.encoded = Digest.hex(bytes)
+        self.encoded = Hex.lowercase(bytes)
     }
 
     /// The digest of `bytes`.
@@ -49,17 +49,6 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var description: String { algorithm + ":" + encoded }
 
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     private static func isLowerHex(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))

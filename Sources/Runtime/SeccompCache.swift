@@ -20,7 +20,7 @@ enum SeccompCache {
         guard let directory else { return try compile() }
         var keyInput = profileJSON
         keyInput += Array("|caps=\(String(capabilities, radix: 16))|kernel=\(kernelRelease())|arch=\(Seccomp.nativeArchitecture() ?? "")|libseccomp=\(libraryVersion())".utf8)
-        let key = hex(sha256(keyInput))
+        let key = Hex.lowercase(sha256(keyInput))
         let path = directory + "/" + key + ".bpf"
         if let cached = read(path) { return cached }
         let program = try compile()
@@ -41,7 +41,7 @@ enum SeccompCache {
         guard lines.count == 3, String(decoding: lines[0], as: UTF8.self) == magic else { return nil }
         let program = Array(bytes[start...])
         guard !program.isEmpty, program.count % 8 == 0,
-              String(decoding: lines[2], as: UTF8.self) == hex(sha256(program)) else { return nil }
+              String(decoding: lines[2], as: UTF8.self) == Hex.lowercase(sha256(program)) else { return nil }
         let flags = String(decoding: lines[1], as: UTF8.self).split(separator: ",").map(String.init)
         return Seccomp.Program(bytes: program, flags: flags, skippedSyscalls: [])
     }
@@ -49,7 +49,7 @@ enum SeccompCache {
     /// Written under a name of this process, then renamed: concurrent starts never see half a file.
     static func write(_ program: Seccomp.Program, to path: String, directory: String) {
         guard (try? FileSystem.makeDirectories(directory, mode: 0o700)) != nil else { return }
-        var bytes = Array("\(magic)\n\(program.flags.joined(separator: ","))\n\(hex(sha256(program.bytes)))\n".utf8)
+        var bytes = Array("\(magic)\n\(program.flags.joined(separator: ","))\n\(Hex.lowercase(sha256(program.bytes)))\n".utf8)
         bytes += program.bytes
         let temporary = path + ".\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -67,17 +67,6 @@ enum SeccompCache {
     /// the hashing.
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         PortableSHA256.hash(bytes)
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func kernelRelease() -> String {

@@ -2,10 +2,6 @@ import Testing
 @testable import Platform
 
 struct PortableSHA256Tests {
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
     // FIPS 180-4 examples, plus lengths around the 55/56/64-byte padding boundaries.
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
@@ -17,7 +13,7 @@ struct PortableSHA256Tests {
         (String(repeating: "a", count: 64), "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"),
     ])
     func knownDigests(_ message: String, _ digest: String) {
-        #expect(Self.hex(PortableSHA256.hash(Array(message.utf8))) == digest)
+        #expect(Hex.lowercase(PortableSHA256.hash(Array(message.utf8))) == digest)
     }
 
     /// Fed in uneven pieces, the digest is the one of the whole.
@@ -32,6 +28,6 @@ struct PortableSHA256Tests {
         #expect(offset == message.count)
         let digest = hasher.finalizeBytes()
         #expect(digest == PortableSHA256.hash(message))
-        #expect(Self.hex(digest) == "89f4ff56a25dd1db06a4ce6033603775d705fb96f30f8693733fef602a1ca532")
+        #expect(Hex.lowercase(digest) == "89f4ff56a25dd1db06a4ce6033603775d705fb96f30f8693733fef602a1ca532")
     }
 }
