@@ -38,8 +38,9 @@ enum ContainerWaiter {
     /// writes the exit, the removal of an AutoRemove container, then exits), when this service
     /// starts or removes the container (`ContainerSignals`), and every `tick` milliseconds
     /// (a monitor that restarts the container stays).
-    static func wait(_ initial: ContainerRecord, condition: String, engine: Engine, tick: Int32 = 100,
+    static func wait(_ initial: ContainerRecord, condition: String, engine: Engine,
                      abandoned: () -> Bool = { false }) throws -> (Int32, String?) {
+        let tick: Int32 = 100
         let baseline = initial.finishedAt
         var last = initial
         var pidfd: Int32 = -1

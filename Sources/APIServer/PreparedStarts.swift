@@ -109,11 +109,7 @@ final class PreparedStarts: Sendable {
             }
             guard let mine = outcome else { return }
             guard mine else { continue }
-            entry.phase.lock()
-            let launcher = entry.launcher
-            entry.launcher = nil
-            entry.phase.unlock(withValue: Phase.abandoned.rawValue)
-            launcher?.abandon()
+            seize(entry, becoming: .abandoned)?.abandon()
             return
         }
     }
@@ -122,23 +118,24 @@ final class PreparedStarts: Sendable {
     /// there is none or it failed (the start then spawns one as usual).
     func claim(_ id: String) -> MonitorLauncher? {
         guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else { return nil }
-        // Bounded by the monitor's own `waitCreated` timeout.
-        entry.phase.lock(whenValue: Phase.settled.rawValue)
-        let launcher = entry.launcher
-        entry.launcher = nil
-        entry.phase.unlock(withValue: Phase.claimed.rawValue)
-        return launcher
+        return seize(entry, becoming: .claimed)
     }
 
     /// Abandons the preparation of `id`, if any, and returns once its monitor has removed what
     /// it made (before a removal of the container).
     func cancel(_ id: String) {
         guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else { return }
+        seize(entry, becoming: .abandoned)?.abandon()
+    }
+
+    /// Takes the monitor of an entry that its taker has removed from the table, once the
+    /// preparation has settled (bounded by the monitor's own `waitCreated` timeout).
+    private func seize(_ entry: Entry, becoming phase: Phase) -> MonitorLauncher? {
         entry.phase.lock(whenValue: Phase.settled.rawValue)
         let launcher = entry.launcher
         entry.launcher = nil
-        entry.phase.unlock(withValue: Phase.abandoned.rawValue)
-        launcher?.abandon()
+        entry.phase.unlock(withValue: phase.rawValue)
+        return launcher
     }
 
     private func forget(_ id: String, _ entry: Entry) {
