@@ -70,8 +70,9 @@ public struct Container: Sendable {
         let ownNamespacePlan = plan
         var sharedNamespace: Int32 = -1
         defer { if sharedNamespace >= 0 { close(sharedNamespace) } }
+        // (Default rootless maps: never as root.)
         if let keeper = sharedUserNamespaceKeeper, plan.newUserNamespace, plan.rootlessDefaultMappings,
-           !plan.forceRootfsCopy, getuid() != 0 {
+           !plan.forceRootfsCopy {
             try makeDirectory(root, mode: 0o700)
             // Without it (no keeper could be made) the container maps a namespace of its own.
             if let fd = try? SharedUserNamespace.acquire(runtimeRoot: root, relay: keeper, uid: plan.uidMappings,
