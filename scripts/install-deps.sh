@@ -10,9 +10,13 @@ if [ "$mode" = "--test" ]; then
     # docker-registry, skopeo, apache2-utils (htpasswd), openssl, zstd: the image tests' registries
     # (their own instances on free 127.0.0.1 ports; they never use the package's :5000 service).
     # tmux: the interactive container tests drive `docker run -it` in a tmux pane; catatonit: --init.
-    packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc
-               docker-registry skopeo apache2-utils openssl zstd tmux catatonit)
+    # python3-venv: the Python clients run from a virtual environment of the project's own
+    # (Debian's python3 refuses `pip install` into the system).
+    packages+=(systemd busybox-static python3 python3-venv sqlite3 util-linux procps iproute2 runc
+               docker-registry skopeo apache2-utils openssl zstd tmux)
 fi
+# catatonit: the init `--init` runs (containers.conf `init_path`), for `make run` as for the tests.
+packages+=(catatonit)
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
 
@@ -26,11 +30,36 @@ if ! command -v swift >/dev/null; then
 fi
 
 if [ "$mode" = "--test" ]; then
-    # Python clients for the end-to-end tests: pytest, docker-py, openapi-spec-validator.
-    py=python3
-    if ! $py -c 'import pytest, docker, openapi_spec_validator' 2>/dev/null; then
-        echo "install-deps: installing pytest docker openapi-spec-validator"
-        $py -m pip install -q pytest 'docker>=7.1' openapi-spec-validator
+    # Python clients for the end-to-end tests (pytest, docker-py, openapi-spec-validator), in a
+    # virtual environment of the project's own: SKIFF_TEST_VENV, default .venv in the checkout.
+    # Made from Debian's python3 where it is installed, so a stock Debian 12 behaves as CI does.
+    venv=${SKIFF_TEST_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.venv}
+    base=/usr/bin/python3
+    [ -x "$base" ] || base=$(command -v python3)
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "install-deps: making the test virtual environment $venv"
+        "$base" -m venv "$venv"
     fi
-    command -v docker >/dev/null || { echo "install-deps: the docker CLI (28.x) is expected at /usr/local/bin/docker" >&2; exit 1; }
+    if ! "$venv/bin/python" -c 'import pytest, docker, openapi_spec_validator' 2>/dev/null; then
+        echo "install-deps: installing pytest docker openapi-spec-validator into $venv"
+        "$venv/bin/python" -m pip install -q pytest 'docker>=7.1' openapi-spec-validator
+    fi
+
+    # The docker CLI the tests drive: the one on the tests' PATH (/usr/local/bin, then /usr/bin),
+    # else Debian's (package docker.io, CLI 20.10; its daemon is not started). Tests that depend
+    # on the CLI's version ask `docker_cli_version` (Tests/integration/conftest.py).
+    if ! PATH=/usr/local/bin:/usr/bin:/bin command -v docker >/dev/null; then
+        echo "install-deps: no docker CLI: installing Debian's docker.io for its CLI (dockerd stays stopped)"
+        policy=/usr/sbin/policy-rc.d
+        made_policy=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy"
+            chmod 0755 "$policy"
+            made_policy=1
+        fi
+        status=0
+        bash "$(dirname "$0")/apt-install-missing.sh" docker.io || status=$?
+        if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
+        [ "$status" = 0 ] || exit "$status"
+    fi
 fi

@@ -8,6 +8,8 @@ bash scripts/install-deps.sh
 swift build -c release --static-swift-stdlib --product skiff
 # The image routes run skiff-image (beside skiff) for pull, push, load and import.
 swift build -c release --static-swift-stdlib --product skiff-image
+# `skiff runtime` and the engine's pause, resume and clean-up run skiff-runtime (beside skiff).
+swift build -c release --static-swift-stdlib --product skiff-runtime
 # Container start runs skiff-monitor (beside skiff), one per running container; it execs
 # skiff-relay (beside it) while the container runs.
 swift build -c release --static-swift-stdlib --product skiff-monitor

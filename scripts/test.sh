@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the tests need, then every test: `make test` runs this, and so does CI.
-#  1. apt and pip packages, the unprivileged test user (with /etc/subuid ranges)
+#  1. apt packages, the Python clients in a virtual environment (.venv), the docker CLI, and the
+#     unprivileged test user (with /etc/subuid ranges)
 #  2. a debug build, the Swift unit tests (Swift Testing)
 #  3. the end-to-end tests (pytest) against the built binary, as the test user and as root
 set -euo pipefail
@@ -13,4 +14,4 @@ bash scripts/setup-test-user.sh
 
 swift build --build-tests
 swift test
-python3 -m pytest Tests/integration -v -p no:cacheprovider
+"${SKIFF_TEST_VENV:-$PWD/.venv}/bin/python" -m pytest Tests/integration -v -p no:cacheprovider

@@ -62,6 +62,29 @@ class User:
         return subprocess.run(self.command(argv, env), capture_output=True, text=True, timeout=60, **kwargs)
 
 
+def docker_cli_version():
+    """The docker CLI's version on the tests' PATH, as a tuple ((28, 2, 2) for 28.2.2), or None
+    when there is none. make test installs one (scripts/install-deps.sh): the CLI at
+    /usr/local/bin/docker where the machine has it, else Debian's (20.10). Tests whose result
+    depends on the CLI's version ask this and say what they expect of each."""
+    global _DOCKER_CLI_VERSION
+    if _DOCKER_CLI_VERSION is None:
+        path = shutil.which("docker", path="/usr/local/bin:/usr/bin:/bin")
+        version = ()
+        if path:
+            out = subprocess.run([path, "version", "--format", "{{.Client.Version}}"], capture_output=True,
+                                 text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "DOCKER_HOST": "unix:///nonexistent"})
+            digits = []
+            for part in out.stdout.strip().split("+")[0].split(".")[:3]:
+                digits.append(int(part) if part.isdigit() else 0)
+            version = tuple(digits)
+        _DOCKER_CLI_VERSION = version
+    return _DOCKER_CLI_VERSION or None
+
+
+_DOCKER_CLI_VERSION = None
+
+
 @pytest.fixture(scope="session")
 def skiff_binary():
     """The skiff binary, copied where the test user can run it."""
