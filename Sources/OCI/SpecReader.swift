@@ -138,12 +138,13 @@ struct SpecReader {
     }
 
     /// `linux.seccomp`, read as the profile format is (the same checks and messages, naming
-    /// `config.json linux.seccomp`). Conditions (`includes`, `excludes`) are not OCI fields and
-    /// are ignored, as runc and crun ignore them; an `archMap` is resolved for this machine.
+    /// the file without its directory: `config.json linux.seccomp`). Conditions (`includes`,
+    /// `excludes`) are not OCI fields and are ignored, as runc and crun ignore them; an `archMap`
+    /// is resolved for this machine.
     func seccomp(_ json: JSON?, _ path: String) throws -> Spec.Seccomp? {
         guard let json, json != .null else { return nil }
-        let name = source.hasSuffix("config.json") ? "config.json " + path : source + " " + path
-        let profile = try SeccompProfile.parse(json: json, source: name)
+        let file = source.split(separator: "/").last.map(String.init) ?? source
+        let profile = try SeccompProfile.parse(json: json, source: file + " " + path)
         return Spec.Seccomp(
             defaultAction: profile.defaultAction, defaultErrnoRet: profile.defaultErrnoRet,
             architectures: profile.architectures(for: SeccompProfile.Target.hostArchitecture()),
