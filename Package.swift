@@ -36,10 +36,14 @@ let package = Package(
                        providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSELinux", path: "Sources/CSELinux", pkgConfig: "libselinux",
                        providers: [.apt(["libselinux1-dev"])]),
+        // The OCI runtime spec (config.json) with its reader and writer, and seccomp profiles
+        // (parsing, rule selection): what the service writes and the runtime reads. Pure Swift,
+        // no Foundation (the static skiff-monitor links it through Runtime).
+        .target(name: "OCI", dependencies: ["Platform"]),
         // The child side of container creation, clone to execve, in C.
         .target(name: "CRuntime"),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
-        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "Platform"]),
+        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "OCI", "Platform"]),
         // zlib from Debian's zlib1g-dev (gzip layers).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libzstd from Debian's libzstd-dev (zstd layers).
@@ -57,7 +61,7 @@ let package = Package(
         .target(name: "ContainerLogs", dependencies: ["Platform"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "Images", "CLinux", "Platform", "ContainerLogs",
+            "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -66,7 +70,7 @@ let package = Package(
         .executableTarget(name: "skiff", dependencies: ["APIServer", "Config", "Platform"]),
         // The OCI runtime command line (`skiff runtime ...` execs it): kept out of `skiff` so
         // the service does not load libseccomp, libcap and libselinux.
-        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime"]),
+        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime", "OCI"]),
         // The image worker the service spawns for pull, push, load, import, save and layer
         // removal: it enters the user's namespace (rootless) so layers keep their owners.
         .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "Runtime", "Store", "Config", "CLinux"]),
@@ -87,7 +91,8 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "Platform"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "OCI"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib", "CZstd"]),
         .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
         .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
@@ -96,6 +101,7 @@ let package = Package(
             "APIServer",
             "Config",
             "Images",
+            "OCI",
             "Platform",
             "Store",
             .product(name: "Yams", package: "Yams"),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Config
 import Images
+import OCI
 import Platform
 import Store
 
@@ -71,9 +72,7 @@ extension Engine {
             for (file, text) in [("hostname", plan.hostnameFile), ("hosts", plan.hostsFile), ("resolv.conf", plan.resolvConf)] {
                 try write(dir + "/" + file, Array(text.utf8), id: id)
             }
-            var spec = plan.spec.bytes
-            spec.append(0x0A)
-            try write(dir + "/config.json", spec, id: id)
+            try write(dir + "/config.json", plan.spec.bytes, id: id)
             // `docker run --rm`: the start follows at once, and its monitor can begin now that
             // the bundle is written (`PreparedStarts`); a failure from here on abandons it.
             if plan.autoRemove {
@@ -129,7 +128,8 @@ struct ContainerPlan: Sendable {
     var lowerDirs: [String]
     var mounts: [PlannedMount]
     var labels: [String: String]
-    var spec: JSON
+    /// The OCI config.json.
+    var spec: Spec
     var stored: JSON
     var hostnameFile: String
     var hostsFile: String
@@ -224,11 +224,11 @@ struct ContainerPlanner {
         if host.runtime.isEmpty { host.runtime = "skiff" }
 
         let security = try ContainerValidation.securityOptions(host.securityOpt)
-        var seccompProfile: JSON?
+        var seccompProfile: SeccompProfile?
         if !host.privileged && security.seccomp != "unconfined" {
             if let given = security.seccomp, !given.isEmpty {
                 if given.hasPrefix("{") {
-                    seccompProfile = try SeccompSelection.parse(Array(given.utf8), source: "SecurityOpt")
+                    seccompProfile = try SeccompProfiles.parse(Array(given.utf8), source: "SecurityOpt")
                 } else {
                     let bytes: [UInt8]
                     do {
@@ -236,10 +236,10 @@ struct ContainerPlanner {
                     } catch {
                         throw APIError(.badRequest, "opening seccomp profile (\(given)) failed: open \(given): \(error.text.lowercased())")
                     }
-                    seccompProfile = try SeccompSelection.parse(bytes, source: given)
+                    seccompProfile = try SeccompProfiles.parse(bytes, source: given)
                 }
             } else {
-                seccompProfile = try SeccompSelection.loadProfile(configured: settings.seccompProfile).0
+                seccompProfile = try SeccompProfiles.load(configured: settings.seccompProfile)
             }
         }
 
@@ -356,7 +356,7 @@ struct ContainerPlanner {
             ipcHost: host.ipcMode == "host", utsHost: host.utsMode == "host", userNamespace: rootless,
             privileged: host.privileged, shmSize: host.shmSize, maskedPaths: host.maskedPaths,
             readonlyPaths: host.readonlyPaths,
-            seccomp: seccompProfile.map { SeccompSelection.oci($0, capabilities: capabilities) },
+            seccomp: seccompProfile?.oci(for: .host(capabilities: capabilities)),
             sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
                                                                    enabled: settings.labelsEnabled && !host.privileged)
                 .merging(["run.skiff.create-cwd": "true"]) { given, _ in given },

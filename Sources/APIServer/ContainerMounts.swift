@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OCI
 import Platform
 
 /// One mount the user asked for (Binds, Mounts, Tmpfs, an image VOLUME), resolved: what the OCI
@@ -29,12 +30,10 @@ struct PlannedMount: Sendable, Equatable {
     var shownInInspect = true
 
     /// The OCI mount.
-    var spec: JSON {
+    var spec: Spec.Mount {
         switch kind {
-        case .tmpfs:
-            return ["destination": .string(destination), "type": "tmpfs", "source": "tmpfs", "options": JSON(options)]
-        case .bind, .volume:
-            return ["destination": .string(destination), "type": "bind", "source": .string(source), "options": JSON(options)]
+        case .tmpfs: Spec.Mount(destination: destination, type: "tmpfs", source: "tmpfs", options: options)
+        case .bind, .volume: Spec.Mount(destination: destination, type: "bind", source: source, options: options)
         }
     }
 

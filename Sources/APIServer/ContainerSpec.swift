@@ -1,3 +1,4 @@
+import OCI
 import Platform
 
 /// Everything the OCI `config.json` of a container is made from, resolved (no I/O here):
@@ -33,8 +34,9 @@ struct ContainerSpecInput: Sendable {
     var shmSize: Int64 = 64 << 20
     var maskedPaths: [String]?
     var readonlyPaths: [String]?
-    /// The OCI `linux.seccomp` object; nil: unconfined.
-    var seccomp: JSON?
+    /// The OCI `linux.seccomp` object (the profile's rules chosen for this container); nil:
+    /// unconfined.
+    var seccomp: Spec.Seccomp?
     var sysctls: [String: String] = [:]
     var annotations: [String: String] = [:]
     var oomScoreAdj = 0
@@ -80,132 +82,98 @@ enum ContainerSpec {
     static let readonlyPaths = ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
     static let initDestination = "/sbin/docker-init"
 
-    static func build(_ input: ContainerSpecInput) -> JSON {
-        let caps = JSON(input.capabilities)
-        var user: [JSON.Member] = [JSON.Member("uid", .int(Int64(input.user.uid))), JSON.Member("gid", .int(Int64(input.user.gid))),
-                                   JSON.Member("umask", 0o022)]
-        if !input.user.additionalGids.isEmpty {
-            user.append(JSON.Member("additionalGids", .array(input.user.additionalGids.map { .int(Int64($0)) })))
-        }
+    /// The container's config.json, written through the OCI module's writer.
+    static func build(_ input: ContainerSpecInput) -> Spec {
+        let caps = input.capabilities
         var args = input.args
         if input.initPath != nil { args = [initDestination, "--"] + args }
-        var process: [JSON.Member] = [
-            JSON.Member("terminal", .bool(input.terminal)),
-            JSON.Member("user", .object(user)),
-            JSON.Member("args", JSON(args)),
-            JSON.Member("env", JSON(input.env)),
-            JSON.Member("cwd", .string(input.cwd.isEmpty ? "/" : input.cwd)),
-            JSON.Member("capabilities", ["bounding": caps, "effective": caps, "permitted": caps]),
-        ]
-        if !input.rlimits.isEmpty {
-            process.append(JSON.Member("rlimits", .array(input.rlimits.map {
-                ["type": .string($0.0), "hard": .uint($0.2), "soft": .uint($0.1)]
-            })))
-        }
-        process.append(JSON.Member("noNewPrivileges", .bool(input.noNewPrivileges)))
-        if input.oomScoreAdj != 0 { process.append(JSON.Member("oomScoreAdj", .int(Int64(input.oomScoreAdj)))) }
-        if !input.selinuxProcessLabel.isEmpty { process.append(JSON.Member("selinuxLabel", .string(input.selinuxProcessLabel))) }
+        let process = Spec.Process(
+            terminal: input.terminal,
+            user: Spec.User(uid: input.user.uid, gid: input.user.gid, umask: 0o022,
+                            additionalGids: input.user.additionalGids.isEmpty ? nil : input.user.additionalGids),
+            args: args, env: input.env, cwd: input.cwd.isEmpty ? "/" : input.cwd,
+            capabilities: Spec.Capabilities(bounding: caps, effective: caps, permitted: caps),
+            rlimits: input.rlimits.isEmpty ? nil : input.rlimits.map { Spec.Rlimit(type: $0.0, hard: $0.2, soft: $0.1) },
+            noNewPrivileges: input.noNewPrivileges,
+            oomScoreAdj: input.oomScoreAdj != 0 ? input.oomScoreAdj : nil,
+            selinuxLabel: input.selinuxProcessLabel.isEmpty ? nil : input.selinuxProcessLabel)
 
-        var namespaces: [JSON] = []
-        if !input.pidHost { namespaces.append(["type": "pid"]) }
-        if !input.ipcHost { namespaces.append(["type": "ipc"]) }
-        if !input.utsHost { namespaces.append(["type": "uts"]) }
-        namespaces.append(["type": "mount"])
-        if input.networkMode != "host" { namespaces.append(["type": "network"]) }
-        namespaces.append(["type": "cgroup"])
-        if input.userNamespace { namespaces.append(["type": "user"]) }
+        var namespaces: [String] = []
+        if !input.pidHost { namespaces.append("pid") }
+        if !input.ipcHost { namespaces.append("ipc") }
+        if !input.utsHost { namespaces.append("uts") }
+        namespaces.append("mount")
+        if input.networkMode != "host" { namespaces.append("network") }
+        namespaces.append("cgroup")
+        if input.userNamespace { namespaces.append("user") }
 
-        var linux: [JSON.Member] = [JSON.Member("namespaces", .array(namespaces))]
-        if !input.privileged {
-            linux.append(JSON.Member("maskedPaths", JSON(input.maskedPaths ?? maskedPaths)))
-            linux.append(JSON.Member("readonlyPaths", JSON(input.readonlyPaths ?? readonlyPaths)))
-        } else {
-            if let masked = input.maskedPaths { linux.append(JSON.Member("maskedPaths", JSON(masked))) }
-            if let readonly = input.readonlyPaths { linux.append(JSON.Member("readonlyPaths", JSON(readonly))) }
-        }
-        if !input.sysctls.isEmpty {
-            linux.append(JSON.Member("sysctl", .object(input.sysctls.keys.sorted().map { JSON.Member($0, .string(input.sysctls[$0]!)) })))
-        }
-        var resources: [JSON.Member] = []
-        if let pids = input.pidsLimit, pids > 0 {
-            resources.append(JSON.Member("pids", ["limit": .int(pids)]))
-        }
         let r = input.resources
-        let memory = [("limit", r.memoryLimit), ("reservation", r.memoryReservation), ("swap", r.memorySwap)]
-            .compactMap { key, value in value.map { JSON.Member(key, .int($0)) } }
-        if !memory.isEmpty { resources.append(JSON.Member("memory", .object(memory))) }
-        var cpu: [JSON.Member] = []
-        if let shares = r.cpuShares { cpu.append(JSON.Member("shares", .uint(UInt64(max(shares, 0))))) }
-        if let quota = r.cpuQuota { cpu.append(JSON.Member("quota", .int(quota))) }
-        if let period = r.cpuPeriod { cpu.append(JSON.Member("period", .uint(UInt64(max(period, 0))))) }
-        if !cpu.isEmpty { resources.append(JSON.Member("cpu", .object(cpu))) }
-        if !resources.isEmpty { linux.append(JSON.Member("resources", .object(resources))) }
-        if !input.selinuxMountLabel.isEmpty { linux.append(JSON.Member("mountLabel", .string(input.selinuxMountLabel))) }
-        if let seccomp = input.seccomp { linux.append(JSON.Member("seccomp", seccomp)) }
+        let pidsLimit = input.pidsLimit.flatMap { $0 > 0 ? $0 : nil }
+        let resources = Spec.Resources(
+            pidsLimit: pidsLimit, memoryLimit: r.memoryLimit, memoryReservation: r.memoryReservation,
+            memorySwap: r.memorySwap, cpuShares: r.cpuShares.map { UInt64(max($0, 0)) }, cpuQuota: r.cpuQuota,
+            cpuPeriod: r.cpuPeriod.map { UInt64(max($0, 0)) })
+        let linux = Spec.Linux(
+            namespaces: namespaces.map { Spec.Namespace(type: $0) },
+            maskedPaths: input.privileged ? input.maskedPaths : (input.maskedPaths ?? maskedPaths),
+            readonlyPaths: input.privileged ? input.readonlyPaths : (input.readonlyPaths ?? readonlyPaths),
+            mountLabel: input.selinuxMountLabel.isEmpty ? nil : input.selinuxMountLabel,
+            sysctl: input.sysctls.isEmpty ? nil : input.sysctls,
+            seccomp: input.seccomp,
+            resources: resources.isEmpty ? nil : resources)
 
-        var members: [JSON.Member] = [
-            JSON.Member("ociVersion", "1.1.0"),
-            JSON.Member("process", .object(process)),
-            JSON.Member("root", ["path": "rootfs", "readonly": .bool(input.readonlyRoot)]),
-            JSON.Member("hostname", .string(input.utsHost ? "" : input.hostname)),
-        ]
-        if !input.domainname.isEmpty && !input.utsHost { members.append(JSON.Member("domainname", .string(input.domainname))) }
-        members.append(JSON.Member("mounts", .array(mounts(input))))
-        members.append(JSON.Member("linux", .object(linux)))
-        if !input.annotations.isEmpty {
-            members.append(JSON.Member("annotations", .object(input.annotations.keys.sorted().map {
-                JSON.Member($0, .string(input.annotations[$0]!))
-            })))
-        }
-        return .object(members)
+        return Spec(
+            process: process,
+            root: Spec.Root(path: "rootfs", readonly: input.readonlyRoot),
+            hostname: input.utsHost ? "" : input.hostname,
+            domainname: !input.domainname.isEmpty && !input.utsHost ? input.domainname : nil,
+            mounts: mounts(input),
+            linux: linux,
+            annotations: input.annotations.isEmpty ? nil : input.annotations)
     }
 
     /// The root overlay, the kernel file systems, the container's hostname/hosts/resolv.conf,
     /// then the user's mounts (in the order planned; a mount over /dev/shm replaces ours).
-    static func mounts(_ input: ContainerSpecInput) -> [JSON] {
+    static func mounts(_ input: ContainerSpecInput) -> [Spec.Mount] {
         let dir = input.containerDir
         let userDestinations = Set(input.mounts.map(\.destination))
         var overlay = ["lowerdir=" + input.lowerDirs.joined(separator: ":"),
                        "upperdir=" + dir + "/upper", "workdir=" + dir + "/work"]
         if input.lowerDirs.isEmpty { overlay[0] = "lowerdir=" + dir + "/empty" }
         if input.volatileRoot { overlay.append("volatile") }
-        var result: [JSON] = [
-            ["destination": "/", "type": "overlay", "source": "overlay", "options": JSON(overlay)],
-        ]
+        var result = [Spec.Mount(destination: "/", type: "overlay", source: "overlay", options: overlay)]
         // Without a pid namespace of its own, a rootless container cannot mount a new proc: it binds the host's.
         if input.pidHost {
-            result.append(["destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind", "nosuid", "noexec", "nodev"]])
+            result.append(Spec.Mount(destination: "/proc", type: "bind", source: "/proc", options: ["rbind", "nosuid", "noexec", "nodev"]))
         } else {
-            result.append(["destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]])
+            result.append(Spec.Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]))
         }
         result += [
-            ["destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]],
-            ["destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]],
+            Spec.Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            Spec.Mount(destination: "/dev/pts", type: "devpts", source: "devpts",
+                       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
         ]
         if !userDestinations.contains("/dev/shm") {
             let size = "size=" + String(max(input.shmSize, 1) / 1024) + "k"
-            result.append(["destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                           "options": ["nosuid", "noexec", "nodev", "mode=1777", .string(size)]])
+            result.append(Spec.Mount(destination: "/dev/shm", type: "tmpfs", source: "shm",
+                                     options: ["nosuid", "noexec", "nodev", "mode=1777", size]))
         }
         if !input.ipcHost {
-            result.append(["destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]])
+            result.append(Spec.Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]))
         }
-        let sysReadOnly: JSON = input.privileged ? "rw" : "ro"
+        let sysReadOnly = input.privileged ? "rw" : "ro"
         if input.networkMode == "host" && input.userNamespace {
             // sysfs needs a network namespace the user namespace owns: bind the host's.
-            result.append(["destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", sysReadOnly]])
+            result.append(Spec.Mount(destination: "/sys", type: "bind", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", sysReadOnly]))
         } else {
-            result.append(["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", sysReadOnly]])
+            result.append(Spec.Mount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", sysReadOnly]))
         }
         for (file, destination) in [("hostname", "/etc/hostname"), ("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")]
             where !userDestinations.contains(destination) {
-            result.append(["destination": .string(destination), "type": "bind", "source": .string(dir + "/" + file),
-                           "options": ["rbind", "rprivate"]])
+            result.append(Spec.Mount(destination: destination, type: "bind", source: dir + "/" + file, options: ["rbind", "rprivate"]))
         }
         if let initPath = input.initPath {
-            result.append(["destination": .string(initDestination), "type": "bind", "source": .string(initPath),
-                           "options": ["bind", "rprivate", "ro"]])
+            result.append(Spec.Mount(destination: initDestination, type: "bind", source: initPath, options: ["bind", "rprivate", "ro"]))
         }
         result += input.mounts.map(\.spec)
         return result

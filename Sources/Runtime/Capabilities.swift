@@ -1,6 +1,7 @@
 import CCap
 #if canImport(Glibc)
 import Glibc
+import OCI
 #endif
 
 /// Linux capability names and numbers, through libcap, and the CapAdd/CapDrop merge rules.
@@ -186,24 +187,6 @@ public struct CapabilityMask: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// OCI `process.capabilities`: five lists of `CAP_` names, each optional.
-public struct OCICapabilities: Sendable, Equatable {
-    public var bounding: [String]?
-    public var effective: [String]?
-    public var inheritable: [String]?
-    public var permitted: [String]?
-    public var ambient: [String]?
-
-    public init(bounding: [String]? = nil, effective: [String]? = nil, inheritable: [String]? = nil,
-                permitted: [String]? = nil, ambient: [String]? = nil) {
-        self.bounding = bounding
-        self.effective = effective
-        self.inheritable = inheritable
-        self.permitted = permitted
-        self.ambient = ambient
-    }
-}
-
 /// The five capability sets of a process, as OCI describes them and the kernel applies them.
 public struct CapabilitySet: Sendable, Hashable {
     public var bounding: CapabilityMask
@@ -224,7 +207,7 @@ public struct CapabilitySet: Sendable, Hashable {
 
     /// From an OCI config; an absent list is an empty set, as crun and runc treat it. Names are
     /// accepted in any spelling `Capabilities.normalize` takes, except `ALL`.
-    public init(_ oci: OCICapabilities) throws {
+    public init(_ oci: Spec.Capabilities) throws {
         bounding = try CapabilityMask(names: oci.bounding ?? [])
         effective = try CapabilityMask(names: oci.effective ?? [])
         permitted = try CapabilityMask(names: oci.permitted ?? [])
@@ -240,8 +223,8 @@ public struct CapabilitySet: Sendable, Hashable {
     }
 
     /// Back to the OCI form, names in number order.
-    public var oci: OCICapabilities {
-        OCICapabilities(bounding: bounding.names, effective: effective.names,
+    public var oci: Spec.Capabilities {
+        Spec.Capabilities(bounding: bounding.names, effective: effective.names,
                         inheritable: inheritable.names, permitted: permitted.names,
                         ambient: ambient.names)
     }

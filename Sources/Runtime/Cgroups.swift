@@ -1,3 +1,4 @@
+import OCI
 import Platform
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import CRuntime
 
 #if canImport(Glibc)
 import Glibc
+import OCI
 #endif
 
 extension Container {
@@ -29,7 +30,7 @@ extension Container {
         guard current == .running || current == .created else {
             throw RuntimeError(.invalidState, "cannot exec in container \"\(id)\": it is \(current.rawValue)")
         }
-        let spec = try Spec.load(bundle: state.bundle)
+        let spec = try Spec.read(bundle: state.bundle)
         guard var process = options.process ?? spec.process else {
             throw RuntimeError(.invalidArgument, "exec \(id): config.json has no process")
         }

@@ -1,4 +1,5 @@
 import CRuntime
+import OCI
 import Platform
 
 #if canImport(Glibc)
@@ -64,7 +65,7 @@ public struct Container: Sendable {
                      whileChildSetsUp: (() -> Void)? = nil,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
-        let spec = try Spec.load(bundle: bundle)
+        let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
         // The plan as written: a copy of the layers (no overlay here) maps a namespace of its own.
         let ownNamespacePlan = plan

@@ -1,4 +1,5 @@
 import CRuntime
+import OCI
 import Platform
 
 #if canImport(Glibc)
@@ -140,16 +141,14 @@ extension LaunchPlan {
             selinuxExecLabel = label
         }
         if let seccomp = spec.linux?.seccomp {
-            // OCI's seccomp object is the profile format without includes/excludes: compile it
-            // with the same compiler. A syscall libseccomp does not know fails the create, naming
-            // it (crun and runc skip such names silently; a filter that is not what the profile
-            // says is worse than a clear error).
+            // The rules the engine chose for this container. A syscall libseccomp does not know
+            // fails the create, naming it (crun and runc skip such names silently; a filter that
+            // is not what the profile says is worse than a clear error).
             let effective = capabilities.effective
-            let program = try SeccompCache.program(profileJSON: seccomp.bytes, capabilities: effective,
+            let program = try SeccompCache.program(profileJSON: seccomp.json.bytes, capabilities: effective,
                                                    directory: seccompCache) {
-                let profile = try SeccompProfile.parse(json: seccomp, source: "config.json linux.seccomp")
-                return try Seccomp.compile(profile, capabilities: CapabilityMask(rawValue: effective).names,
-                                           options: Seccomp.Options(failOnUnknownSyscall: true))
+                try Seccomp.compile(seccomp, source: "config.json linux.seccomp",
+                                    options: Seccomp.Options(failOnUnknownSyscall: true))
             }
             self.seccomp = program.bytes
         }

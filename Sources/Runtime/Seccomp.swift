@@ -1,13 +1,14 @@
 import CLinux
 import CSeccomp
 import Glibc
+import OCI
 
-/// Compiles a `SeccompProfile` for one container into the BPF program the kernel runs, with
+/// Compiles the OCI `linux.seccomp` of a container (the rules an engine chose for it,
+/// `SeccompProfile.oci(for:)` in the OCI module) into the BPF program the kernel runs, with
 /// libseccomp, the way crun's `libcrun_generate_seccomp` does:
 ///
-/// - the rules that apply to the container's capabilities, architecture and kernel are chosen
-///   first (`SeccompProfile.rules(for:)`), then added in profile order. libseccomp keeps the
-///   first unconditional rule for a syscall and ignores later ones, so order matters;
+/// - rules are added in order. libseccomp keeps the first unconditional rule for a syscall and
+///   ignores later ones, so order matters;
 /// - a rule whose action is the default action is skipped (libseccomp refuses it);
 /// - several conditions on the same argument become separate rules (ORed), as in crun and runc;
 /// - a syscall name libseccomp does not know at all is skipped and reported in
@@ -24,12 +25,9 @@ public enum Seccomp {
     public struct Options: Sendable {
         /// Fail with `unknown syscall "name"` instead of skipping names libseccomp cannot resolve.
         public var failOnUnknownSyscall: Bool
-        /// Decides `minKernel` conditions; the running kernel by default.
-        public var kernel: SeccompProfile.KernelVersion?
 
-        public init(failOnUnknownSyscall: Bool = false, kernel: SeccompProfile.KernelVersion? = .host()) {
+        public init(failOnUnknownSyscall: Bool = false) {
             self.failOnUnknownSyscall = failOnUnknownSyscall
-            self.kernel = kernel
         }
     }
 
@@ -69,30 +67,24 @@ public enum Seccomp {
         return token == 0 ? nil : token
     }
 
-    /// Compiles `profile` for a container holding `capabilities` (names such as "CAP_SYS_ADMIN";
-    /// Podman decides on the bounding set) on the native architecture.
-    public static func compile(_ profile: SeccompProfile, capabilities: some Sequence<String>,
+    /// Compiles `seccomp` (from `source`, which errors name) for the native architecture.
+    public static func compile(_ seccomp: Spec.Seccomp, source: String,
                                options: Options = Options()) throws(RuntimeError) -> Program {
-        let source = profile.source
         func failure(_ code: RuntimeError.Code, _ what: String, errno: Int32? = nil) -> RuntimeError {
             RuntimeError(code, "seccomp profile \(source): \(what)", errno: errno)
         }
-        guard let arch = nativeArchitecture() else {
-            throw failure(.unsupported, "libseccomp does not know this machine's architecture")
-        }
-        let target = SeccompProfile.Target(capabilities: capabilities, architecture: arch, kernel: options.kernel)
-        let rules = profile.rules(for: target)
+        let rules = seccomp.syscalls
 
-        guard profile.defaultAction != .notify else {
+        guard seccomp.defaultAction != .notify else {
             throw failure(.unsupported, "defaultAction SCMP_ACT_NOTIFY is not supported (Skiff runs no seccomp agent)")
         }
-        let defaultAction = actionValue(profile.defaultAction, profile.defaultErrnoRet)
+        let defaultAction = actionValue(seccomp.defaultAction, seccomp.defaultErrnoRet)
         guard let ctx = seccomp_init(defaultAction) else {
             throw failure(.system, "seccomp_init failed")
         }
         defer { seccomp_release(ctx) }
 
-        for name in architectures(of: profile) {
+        for name in seccomp.architectures {
             guard let token = architectureToken(name) else {
                 throw failure(.invalidArgument, "unknown architecture \"\(name)\"")
             }
@@ -136,12 +128,7 @@ public enum Seccomp {
             }
         }
         let bytes = try export(ctx, failure: failure)
-        return Program(bytes: bytes, flags: profile.flags, skippedSyscalls: skipped)
-    }
-
-    /// The default profile compiled with `capabilities`.
-    public static func compileDefault(capabilities: some Sequence<String>, options: Options = Options()) throws(RuntimeError) -> Program {
-        try compile(try DefaultSeccompProfile.profile(), capabilities: capabilities, options: options)
+        return Program(bytes: bytes, flags: seccomp.flags, skippedSyscalls: skipped)
     }
 
     // MARK: - Steps
@@ -157,17 +144,6 @@ public enum Seccomp {
         case .log: SCMP_ACT_LOG
         case .notify: SCMP_ACT_NOTIFY
         }
-    }
-
-    /// The architectures to add besides the native one: the legacy list, or the `archMap` entry
-    /// of the native architecture with its sub-architectures.
-    static func architectures(of profile: SeccompProfile) -> [String] {
-        if !profile.architectures.isEmpty { return profile.architectures }
-        let native = seccomp_arch_native()
-        guard let entry = profile.archMap.first(where: { architectureToken($0.architecture) == native }) else {
-            return []
-        }
-        return [entry.architecture] + entry.subArchitectures
     }
 
     /// One condition list per rule to add: all conditions in one rule, or, when an argument is

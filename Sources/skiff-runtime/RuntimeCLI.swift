@@ -1,3 +1,4 @@
+import OCI
 import Platform
 import Runtime
 
@@ -81,7 +82,7 @@ enum RuntimeCLI {
                                         flags: ["--tty", "-t", "--detach", "-d"], extra: 1_000, stopAtFirstPositional: true)
                 var exec = Container.ExecOptions(args: options.extra)
                 if let file = options.values["--process"] ?? options.values["-p"] {
-                    exec.process = try Spec.decodeProcess(try FileSystem.readFile(file), source: file)
+                    exec.process = try Spec.readProcess(try FileSystem.readFile(file), source: file)
                 } else if exec.args.isEmpty {
                     usageError("exec needs a command or --process FILE")
                 }

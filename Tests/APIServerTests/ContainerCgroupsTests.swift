@@ -63,10 +63,10 @@ struct ContainerCgroupsTests {
         var input = ContainerSpecTests.input(rootless: false)
         input.pidsLimit = 20
         input.resources = r
-        let spec = ContainerSpec.build(input)
+        let spec = ContainerSpec.build(input).json
         #expect(spec["linux"]?["resources"]?.text
                 == #"{"pids":{"limit":20},"memory":{"limit":33554432,"swap":-1},"cpu":{"shares":512,"quota":20000,"period":50000}}"#)
-        #expect(ContainerSpec.build(ContainerSpecTests.input())["linux"]?["resources"] == nil)
+        #expect(ContainerSpec.build(ContainerSpecTests.input()).json["linux"]?["resources"] == nil)
     }
 
     @Test func withoutSwapAccountingOrACPUHierarchyTheyAreDroppedWithDockersWarnings() throws {

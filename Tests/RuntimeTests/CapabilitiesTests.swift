@@ -1,3 +1,4 @@
+import OCI
 import Testing
 @testable import Runtime
 
@@ -153,7 +154,7 @@ struct CapabilitiesTests {
             CapAmb:\t0000000000000020
 
             """)
-        #expect(set.oci == OCICapabilities(bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"],
+        #expect(set.oci == Spec.Capabilities(bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"],
                                            effective: ["CAP_CHOWN", "CAP_KILL"], inheritable: [],
                                            permitted: ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_CHROOT"],
                                            ambient: ["CAP_KILL"]))
@@ -173,7 +174,7 @@ struct CapabilitiesTests {
     }
 
     @Test func ociWithUnknownNameFails() {
-        let oci = OCICapabilities(bounding: ["CAP_CHOWN", "CAP_NOPE"])
+        let oci = Spec.Capabilities(bounding: ["CAP_CHOWN", "CAP_NOPE"])
         let error = #expect(throws: RuntimeError.self) { try CapabilitySet(oci) }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message == "unknown capability \"CAP_NOPE\"")

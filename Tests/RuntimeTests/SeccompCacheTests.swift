@@ -1,3 +1,4 @@
+import OCI
 import Platform
 import Testing
 @testable import Runtime

@@ -6,8 +6,8 @@ import Platform
 struct SpecReader {
     let source: String
 
-    func fail(_ path: String, _ what: String) -> RuntimeError {
-        RuntimeError(.invalidArgument, "\(source): \(path): \(what)")
+    func fail(_ path: String, _ what: String) -> OCIError {
+        OCIError(.invalidArgument, "\(source): \(path): \(what)")
     }
 
     func spec(_ json: JSON) throws -> Spec {
@@ -44,10 +44,10 @@ struct SpecReader {
     func process(_ json: JSON, _ path: String) throws -> Spec.Process {
         _ = try object(json, path)
         let user = try required(json, "user", path)
-        let capabilities = try json["capabilities"].flatMap { value -> OCICapabilities? in
+        let capabilities = try json["capabilities"].flatMap { value -> Spec.Capabilities? in
             if value == .null { return nil }
             let p = path + ".capabilities"
-            return OCICapabilities(bounding: try optionalStrings(value["bounding"], p + ".bounding"),
+            return Spec.Capabilities(bounding: try optionalStrings(value["bounding"], p + ".bounding"),
                                    effective: try optionalStrings(value["effective"], p + ".effective"),
                                    inheritable: try optionalStrings(value["inheritable"], p + ".inheritable"),
                                    permitted: try optionalStrings(value["permitted"], p + ".permitted"),
@@ -107,7 +107,7 @@ struct SpecReader {
             rootfsPropagation: try optionalString(json["rootfsPropagation"], path + ".rootfsPropagation"),
             mountLabel: try optionalString(json["mountLabel"], path + ".mountLabel"),
             sysctl: sysctl,
-            seccomp: json["seccomp"].flatMap { $0 == .null ? nil : $0 },
+            seccomp: try seccomp(json["seccomp"], path + ".seccomp"),
             resources: try resources(json["resources"], path + ".resources"),
             cgroupsPath: try optionalString(json["cgroupsPath"], path + ".cgroupsPath"))
     }
@@ -137,11 +137,28 @@ struct SpecReader {
         return result
     }
 
+    /// `linux.seccomp`, read as the profile format is (the same checks and messages, naming
+    /// the file without its directory: `config.json linux.seccomp`). Conditions (`includes`,
+    /// `excludes`) are not OCI fields and are ignored, as runc and crun ignore them; an `archMap`
+    /// is resolved for this machine.
+    func seccomp(_ json: JSON?, _ path: String) throws -> Spec.Seccomp? {
+        guard let json, json != .null else { return nil }
+        let file = source.split(separator: "/").last.map(String.init) ?? source
+        let profile = try SeccompProfile.parse(json: json, source: file + " " + path)
+        return Spec.Seccomp(
+            defaultAction: profile.defaultAction, defaultErrnoRet: profile.defaultErrnoRet,
+            architectures: profile.architectures(for: SeccompProfile.Target.hostArchitecture()),
+            flags: profile.flags,
+            syscalls: profile.syscalls.map {
+                Spec.Seccomp.Syscall(names: $0.names, action: $0.action, errnoRet: $0.errnoRet, args: $0.args)
+            })
+    }
+
     // MARK: - Typed access
 
     func required(_ json: JSON, _ key: String, _ path: String) throws -> JSON {
         guard let value = json[key], value != .null else {
-            throw RuntimeError(.invalidArgument, "\(source): missing \(path.isEmpty ? key : path + "." + key)")
+            throw OCIError(.invalidArgument, "\(source): missing \(path.isEmpty ? key : path + "." + key)")
         }
         return value
     }

@@ -1,5 +1,7 @@
-// The default seccomp profile: the same copy ships as `share/seccomp.json`, which
-// `containers.conf`'s `seccomp_profile` can name (a test keeps the two identical).
+// The built-in default seccomp profile: what the engine uses when containers.conf names no
+// `seccomp_profile` and no seccomp.json is installed, as Podman falls back on the default
+// compiled into containers/common. The same copy ships as `share/seccomp.json`, which
+// `seccomp_profile` can name (a test keeps the two identical).
 //
 // Where the facts come from: the syscall lists, the capability-conditional groups, the
 // personality(2) values and the socket(AF_NETLINK, NETLINK_AUDIT) rule are those of Podman's
@@ -22,12 +24,12 @@ public enum DefaultSeccompProfile {
     public static let source = "default"
 
     /// The profile, parsed once.
-    public static func profile() throws(RuntimeError) -> SeccompProfile {
+    public static func profile() throws(OCIError) -> SeccompProfile {
         try parsed.get()
     }
 
-    private static let parsed: Result<SeccompProfile, RuntimeError> = {
-        do throws(RuntimeError) {
+    private static let parsed: Result<SeccompProfile, OCIError> = {
+        do throws(OCIError) {
             return .success(try SeccompProfile.parse(json, source: source))
         } catch {
             return .failure(error)

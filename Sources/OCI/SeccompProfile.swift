@@ -6,8 +6,9 @@ import Glibc
 /// rules that apply only when their `includes`/`excludes` conditions (capabilities,
 /// architectures, kernel version) hold for the container.
 ///
-/// Parsing checks everything that can be checked without libseccomp; `compile` (Seccomp.swift)
-/// turns the rules that apply to one container into a BPF program.
+/// Parsing checks everything that can be checked without libseccomp; `oci(for:)`
+/// (`SeccompProfile+Selection.swift`) keeps the rules that apply to one container as the OCI
+/// `linux.seccomp` object, which the runtime's `Seccomp.compile` turns into a BPF program.
 public struct SeccompProfile: Sendable, Equatable {
     /// What to do when a rule matches (the `SCMP_ACT_*` names of the JSON).
     public enum Action: String, Sendable, CaseIterable {
@@ -143,23 +144,6 @@ public struct SeccompProfile: Sendable, Equatable {
         }
     }
 
-    /// What a profile is compiled for: the container's capabilities, the architecture and the
-    /// kernel, which decide which rules apply.
-    public struct Target: Sendable, Equatable {
-        /// Normalized to `CAP_XXX`.
-        public var capabilities: Set<String>
-        /// Go spelling (`amd64`), as `Filter.arches` uses.
-        public var architecture: String
-        /// nil: rules with a `minKernel` condition are treated as if the kernel were older.
-        public var kernel: KernelVersion?
-
-        public init(capabilities: some Sequence<String>, architecture: String, kernel: KernelVersion?) {
-            self.capabilities = Set(capabilities.map(SeccompProfile.normalizedCapability))
-            self.architecture = architecture
-            self.kernel = kernel
-        }
-    }
-
     /// Where the profile came from (a file path, or "default"); every error names it.
     public var source: String
     public var defaultAction: Action
@@ -197,64 +181,42 @@ public struct SeccompProfile: Sendable, Equatable {
     // MARK: - Loading
 
     /// Reads and parses a profile file (e.g. `containers.conf`'s `seccomp_profile`).
-    public static func load(path: String) throws(RuntimeError) -> SeccompProfile {
+    public static func load(path: String) throws(OCIError) -> SeccompProfile {
         let bytes = try readFile(path)
         return try parse(bytes, source: path)
     }
 
     /// Parses profile JSON; `source` names it in error messages.
-    public static func parse(_ json: some Collection<UInt8>, source: String) throws(RuntimeError) -> SeccompProfile {
+    public static func parse(_ json: some Collection<UInt8>, source: String) throws(OCIError) -> SeccompProfile {
         let value: JSON
         do {
             value = try JSONParser.parse(Array(json))
         } catch {
-            throw RuntimeError(.invalidArgument, "seccomp profile \(source): not valid JSON: \(error.message)")
+            throw OCIError(.invalidArgument, "seccomp profile \(source): not valid JSON: \(error.message)")
         }
         return try parse(json: value, source: source)
     }
 
     /// Reads a profile already parsed (OCI `linux.seccomp` arrives this way).
-    public static func parse(json value: JSON, source: String) throws(RuntimeError) -> SeccompProfile {
+    public static func parse(json value: JSON, source: String) throws(OCIError) -> SeccompProfile {
         try Reader(source: source).profile(from: JSONValue(value))
     }
 
     /// Parses profile JSON given as a string.
-    public static func parse(_ json: String, source: String) throws(RuntimeError) -> SeccompProfile {
+    public static func parse(_ json: String, source: String) throws(OCIError) -> SeccompProfile {
         try parse(Array(json.utf8), source: source)
     }
 
-    private static func readFile(_ path: String) throws(RuntimeError) -> [UInt8] {
+    private static func readFile(_ path: String) throws(OCIError) -> [UInt8] {
         do {
             return try FileSystem.readFile(path)
         } catch {
-            let code: RuntimeError.Code = switch error.errno {
+            let code: OCIError.Code = switch error.errno {
             case ENOENT: .notFound
             case EACCES, EPERM: .permissionDenied
             default: .system
             }
-            throw RuntimeError(code, "seccomp profile \(path): \(error.operation): \(errnoName(error.errno))", errno: error.errno)
-        }
-    }
-
-    // MARK: - Rule selection
-
-    /// The rules that apply to `target`, in profile order: a rule is dropped when any
-    /// `excludes` condition holds, or when any `includes` condition does not (Podman's and
-    /// moby's `setupSeccomp`).
-    public func rules(for target: Target) -> [Rule] {
-        syscalls.filter { rule in
-            let ex = rule.excludes
-            if ex.arches.contains(target.architecture) { return false }
-            if ex.caps.contains(where: target.capabilities.contains) { return false }
-            if let min = ex.minKernel, let kernel = target.kernel, kernel >= min { return false }
-
-            let inc = rule.includes
-            if !inc.arches.isEmpty && !inc.arches.contains(target.architecture) { return false }
-            if !inc.caps.allSatisfy(target.capabilities.contains) { return false }
-            if let min = inc.minKernel {
-                guard let kernel = target.kernel, kernel >= min else { return false }
-            }
-            return true
+            throw OCIError(code, "seccomp profile \(path): \(error.operation): \(errnoName(error.errno))", errno: error.errno)
         }
     }
 }

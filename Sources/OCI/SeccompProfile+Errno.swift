@@ -48,12 +48,12 @@ extension SeccompProfile {
     private static let nameByErrno: [Int32: String] = Dictionary(errnoTable.map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
 
     /// "EPERM" -> 1; nil for a name this platform does not have.
-    static func errnoValue(named name: String) -> Int32? {
+    public static func errnoValue(named name: String) -> Int32? {
         errnoByName[name]
     }
 
     /// 1 -> "EPERM"; an unknown number reads as "errno 1234".
-    static func errnoName(_ value: Int32) -> String {
+    public static func errnoName(_ value: Int32) -> String {
         nameByErrno[value] ?? "errno \(value)"
     }
 }

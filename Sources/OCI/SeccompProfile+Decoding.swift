@@ -47,11 +47,11 @@ extension SeccompProfile {
     struct Reader {
         let source: String
 
-        func fail(_ path: String, _ what: String) -> RuntimeError {
-            RuntimeError(.invalidArgument, "seccomp profile \(source): \(path.isEmpty ? "" : path + ": ")\(what)")
+        func fail(_ path: String, _ what: String) -> OCIError {
+            OCIError(.invalidArgument, "seccomp profile \(source): \(path.isEmpty ? "" : path + ": ")\(what)")
         }
 
-        func profile(from root: JSONValue) throws(RuntimeError) -> SeccompProfile {
+        func profile(from root: JSONValue) throws(OCIError) -> SeccompProfile {
             let top = try object(root, "")
             guard let actionValue = top["defaultAction"], actionValue != .null else {
                 throw fail("", "defaultAction is missing")
@@ -92,7 +92,7 @@ extension SeccompProfile {
                                   architectures: architectures, archMap: archMap, syscalls: rules, flags: flags)
         }
 
-        func rule(_ value: JSONValue, _ path: String) throws(RuntimeError) -> Rule {
+        func rule(_ value: JSONValue, _ path: String) throws(OCIError) -> Rule {
             let fields = try object(value, path)
             let names = try strings(fields["names"], path + ".names")
             let name = try optionalString(fields["name"], path + ".name")
@@ -125,7 +125,7 @@ extension SeccompProfile {
                         comment: try optionalString(fields["comment"], path + ".comment") ?? "")
         }
 
-        func argument(_ value: JSONValue, _ path: String) throws(RuntimeError) -> Argument {
+        func argument(_ value: JSONValue, _ path: String) throws(OCIError) -> Argument {
             let fields = try object(value, path)
             guard let indexValue = fields["index"] else { throw fail(path, "index is missing") }
             let index = try unsigned(indexValue, path + ".index")
@@ -137,12 +137,12 @@ extension SeccompProfile {
             guard let op = Operator(rawValue: opName) else {
                 throw fail(path + ".op", "unknown operator \"\(opName)\"")
             }
-            let v = try fields["value"].map { v throws(RuntimeError) in try unsigned(v, path + ".value") } ?? 0
-            let v2 = try fields["valueTwo"].map { v throws(RuntimeError) in try unsigned(v, path + ".valueTwo") } ?? 0
+            let v = try fields["value"].map { v throws(OCIError) in try unsigned(v, path + ".value") } ?? 0
+            let v2 = try fields["valueTwo"].map { v throws(OCIError) in try unsigned(v, path + ".valueTwo") } ?? 0
             return Argument(index: UInt32(index), value: v, valueTwo: v2, op: op)
         }
 
-        func filter(_ value: JSONValue?, _ path: String) throws(RuntimeError) -> Filter {
+        func filter(_ value: JSONValue?, _ path: String) throws(OCIError) -> Filter {
             guard let value, value != .null else { return Filter() }
             let fields = try object(value, path)
             var minKernel: KernelVersion?
@@ -162,7 +162,7 @@ extension SeccompProfile {
                           minKernel: minKernel)
         }
 
-        func action(_ value: JSONValue, _ path: String) throws(RuntimeError) -> Action {
+        func action(_ value: JSONValue, _ path: String) throws(OCIError) -> Action {
             let name = try string(value, path)
             guard let action = Action(rawValue: name) else {
                 throw fail(path, "unknown action \"\(name)\"")
@@ -171,7 +171,7 @@ extension SeccompProfile {
         }
 
         /// `errno` (a name such as "EPERM", or digits) wins over `errnoRet`, as in Podman.
-        func errno(number: JSONValue?, name: JSONValue?, numberPath: String, namePath: String) throws(RuntimeError) -> UInt16? {
+        func errno(number: JSONValue?, name: JSONValue?, numberPath: String, namePath: String) throws(OCIError) -> UInt16? {
             if let name, name != .null {
                 let text = try string(name, namePath)
                 if !text.isEmpty {
@@ -192,7 +192,7 @@ extension SeccompProfile {
 
         // MARK: Shapes
 
-        func object(_ value: JSONValue, _ path: String) throws(RuntimeError) -> [String: JSONValue] {
+        func object(_ value: JSONValue, _ path: String) throws(OCIError) -> [String: JSONValue] {
             guard case .object(let fields) = value else {
                 throw fail(path, "expected an object, found \(value.kind)")
             }
@@ -200,7 +200,7 @@ extension SeccompProfile {
         }
 
         /// A missing key or null reads as an empty array.
-        func array(_ value: JSONValue?, _ path: String) throws(RuntimeError) -> [JSONValue] {
+        func array(_ value: JSONValue?, _ path: String) throws(OCIError) -> [JSONValue] {
             guard let value else { return [] }
             switch value {
             case .null: return []
@@ -209,20 +209,20 @@ extension SeccompProfile {
             }
         }
 
-        func string(_ value: JSONValue, _ path: String) throws(RuntimeError) -> String {
+        func string(_ value: JSONValue, _ path: String) throws(OCIError) -> String {
             guard case .string(let text) = value else {
                 throw fail(path, "expected a string, found \(value.kind)")
             }
             return text
         }
 
-        func optionalString(_ value: JSONValue?, _ path: String) throws(RuntimeError) -> String? {
+        func optionalString(_ value: JSONValue?, _ path: String) throws(OCIError) -> String? {
             guard let value, value != .null else { return nil }
             let text = try string(value, path)
             return text.isEmpty ? nil : text
         }
 
-        func strings(_ value: JSONValue?, _ path: String) throws(RuntimeError) -> [String] {
+        func strings(_ value: JSONValue?, _ path: String) throws(OCIError) -> [String] {
             var result: [String] = []
             for (i, item) in try array(value, path).enumerated() {
                 result.append(try string(item, "\(path)[\(i)]"))
@@ -230,7 +230,7 @@ extension SeccompProfile {
             return result
         }
 
-        func unsigned(_ value: JSONValue, _ path: String) throws(RuntimeError) -> UInt64 {
+        func unsigned(_ value: JSONValue, _ path: String) throws(OCIError) -> UInt64 {
             switch value {
             case .unsigned(let n): return n
             case .signed(let n): throw fail(path, "\(n) is negative")
