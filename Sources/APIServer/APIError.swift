@@ -1,7 +1,9 @@
 import Config
 import Store
 
-/// An error that reaches the client as `{"message": "..."}` with an HTTP status.
+/// An error that reaches the client as `{"message": "..."}` with an HTTP status. Only the
+/// transport makes one directly (no route, wrong method, body too large, bad API version);
+/// everything else throws its module's error and `from` maps it here.
 public struct APIError: Error, CustomStringConvertible, Sendable {
     public var status: HTTPStatus
     public var message: String
@@ -19,6 +21,19 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
         switch error {
         case let error as APIError:
             return error
+        case let error as EngineError:
+            let status: HTTPStatus
+            switch error.code {
+            case .invalidArgument: status = .badRequest
+            case .unauthorized: status = .unauthorized
+            case .forbidden: status = .forbidden
+            case .notFound: status = .notFound
+            case .conflict: status = .conflict
+            case .tooLarge: status = .payloadTooLarge
+            case .unavailable: status = .serviceUnavailable
+            case .internal: status = .internalServerError
+            }
+            return APIError(status, error.message)
         case let error as StoreError:
             let status: HTTPStatus
             switch error.code {

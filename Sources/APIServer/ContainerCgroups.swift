@@ -55,7 +55,7 @@ enum ContainerCgroups {
             waited += 1
         }
         try? write(file, "THAWED")
-        throw APIError(.internalServerError, "\(file): still \(read(file) ?? "unreadable") after \(milliseconds) ms")
+        throw EngineError(.internal, "\(file): still \(read(file) ?? "unreadable") after \(milliseconds) ms")
     }
 
     static func thaw(_ directory: String) throws {
@@ -80,12 +80,12 @@ enum ContainerCgroups {
 
     static func write(_ path: String, _ value: String) throws {
         let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-        guard fd >= 0 else { throw APIError(.internalServerError, "\(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw EngineError(.internal, "\(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let bytes = Array(value.utf8)
         let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count else {
-            throw APIError(.internalServerError, "\(path): \(String(cString: strerror(n < 0 ? errno : EIO)))")
+            throw EngineError(.internal, "\(path): \(String(cString: strerror(n < 0 ? errno : EIO)))")
         }
     }
 
@@ -118,7 +118,7 @@ extension ContainerPlanner {
         throws -> (ContainerSpecInput.Resources, [String]) {
         var warnings = warnings
         let minimum: Int64 = 6 << 20
-        func invalid(_ message: String) -> APIError { APIError(.badRequest, message) }
+        func invalid(_ message: String) -> EngineError { EngineError(.invalidArgument, message) }
         if host.memory != 0 && host.memory < minimum { throw invalid("Minimum memory limit allowed is 6MB") }
         var swap = host.memorySwap
         if host.memory > 0 && swap != -1 && !ContainerCgroups.swapAccounted(root: cgroupRoot) {

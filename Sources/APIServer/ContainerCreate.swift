@@ -60,12 +60,12 @@ extension Engine {
             let dir = plan.containerDir
             try makeDirectories(config.skiffRoot + "/containers", mode: 0o700, created: &undo)
             guard mkdir(dir, 0o700) == 0 else {
-                throw APIError(.internalServerError, "create \(Store.shortID(id)): mkdir \(dir): \(String(cString: strerror(errno)))")
+                throw EngineError(.internal, "create \(Store.shortID(id)): mkdir \(dir): \(String(cString: strerror(errno)))")
             }
             undo.append { FileSystem.removeTree(dir) }
             for sub in ["rootfs", "upper", "work"] + (plan.lowerDirs.isEmpty ? ["empty"] : []) {
                 guard mkdir(dir + "/" + sub, 0o755) == 0 else {
-                    throw APIError(.internalServerError, "create \(Store.shortID(id)): mkdir \(dir)/\(sub): \(String(cString: strerror(errno)))")
+                    throw EngineError(.internal, "create \(Store.shortID(id)): mkdir \(dir)/\(sub): \(String(cString: strerror(errno)))")
                 }
             }
             for (file, text) in [("hostname", plan.hostnameFile), ("hosts", plan.hostsFile), ("resolv.conf", plan.resolvConf)] {
@@ -97,7 +97,7 @@ extension Engine {
         do {
             try FileSystem.writeAtomically(path, bytes, mode: 0o644, durable: false)
         } catch {
-            throw APIError(.internalServerError, "create \(Store.shortID(id)): \(error)")
+            throw EngineError(.internal, "create \(Store.shortID(id)): \(error)")
         }
     }
 
@@ -110,7 +110,7 @@ extension Engine {
                 let made = prefix
                 created.append { rmdir(made) }
             } else if errno != EEXIST {
-                throw APIError(.internalServerError, "mkdir \(prefix): \(String(cString: strerror(errno)))")
+                throw EngineError(.internal, "mkdir \(prefix): \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -161,7 +161,7 @@ struct ContainerPlanner {
         try ContainerValidation.checkEnv(config.env)
         try ContainerValidation.checkHealthcheck(config.healthcheck)
         if host.autoRemove && host.restartPolicy.name != "no" {
-            throw APIError(.badRequest, "can't create 'AutoRemove' container with restart policy")
+            throw EngineError(.invalidArgument, "can't create 'AutoRemove' container with restart policy")
         }
         let planner = MountPlanner(volumesRoot: settings.skiffRoot + "/volumes", randomName: ContainerNames.newID)
         for mount in host.mounts { _ = try planner.mount(mount) }
@@ -169,19 +169,19 @@ struct ContainerPlanner {
         try ContainerValidation.checkRestartPolicy(host.restartPolicy, autoRemove: host.autoRemove)
         do {
             _ = try ContainerValidation.normalizeCapabilities(host.capAdd)
-        } catch let error as APIError {
-            throw APIError(.badRequest, "invalid CapAdd: " + error.message)
+        } catch let error as EngineError {
+            throw EngineError(.invalidArgument, "invalid CapAdd: " + error.message)
         }
         do {
             _ = try ContainerValidation.normalizeCapabilities(host.capDrop)
-        } catch let error as APIError {
-            throw APIError(.badRequest, "invalid CapDrop: " + error.message)
+        } catch let error as EngineError {
+            throw EngineError(.invalidArgument, "invalid CapDrop: " + error.message)
         }
-        guard host.shmSize >= 0 else { throw APIError(.badRequest, "SHM size can not be less than 0") }
+        guard host.shmSize >= 0 else { throw EngineError(.invalidArgument, "SHM size can not be less than 0") }
         if host.shmSize == 0 { host.shmSize = 64 << 20 }
         for ulimit in host.ulimits { try ContainerValidation.checkUlimit(ulimit) }
         if host.oomScoreAdj < -1000 || host.oomScoreAdj > 1000 {
-            throw APIError(.badRequest, "Invalid value \(host.oomScoreAdj), range for oom score adj is [-1000, 1000]")
+            throw EngineError(.invalidArgument, "Invalid value \(host.oomScoreAdj), range for oom score adj is [-1000, 1000]")
         }
 
         // Network, namespaces.
@@ -190,36 +190,36 @@ struct ContainerPlanner {
         case "none", "host": break
         default:
             if host.networkMode.hasPrefix("container:") {
-                throw APIError(.badRequest, "network mode \(host.networkMode) is not supported")
+                throw EngineError(.invalidArgument, "network mode \(host.networkMode) is not supported")
             }
-            throw APIError(.notFound, "network \(host.networkMode) not found")
+            throw EngineError(.notFound, "network \(host.networkMode) not found")
         }
         if host.networkMode == "host" && !host.links.isEmpty {
-            throw APIError(.badRequest, "conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+            throw EngineError(.invalidArgument, "conflicting options: host type networking can't be used with links. This would result in undefined behavior")
         }
         for (field, value) in [("IpcMode", host.ipcMode), ("PidMode", host.pidMode), ("UTSMode", host.utsMode)] {
             let allowed: Set<String> = field == "IpcMode" ? ["", "private", "shareable", "host", "none"] : ["", "host", "private"]
             guard allowed.contains(value) else {
-                throw APIError(.badRequest, "invalid \(field): \(value) is not supported")
+                throw EngineError(.invalidArgument, "invalid \(field): \(value) is not supported")
             }
         }
         if host.utsMode == "host" && !config.hostname.isEmpty {
-            throw APIError(.badRequest, "conflicting options: hostname and the UTS mode")
+            throw EngineError(.invalidArgument, "conflicting options: hostname and the UTS mode")
         }
         if host.ipcMode.isEmpty { host.ipcMode = "private" }
         if host.cgroupnsMode.isEmpty { host.cgroupnsMode = "private" }
         guard host.usernsMode.isEmpty || host.usernsMode == "host" else {
-            throw APIError(.badRequest, "invalid UsernsMode: \(host.usernsMode) is not supported")
+            throw EngineError(.invalidArgument, "invalid UsernsMode: \(host.usernsMode) is not supported")
         }
-        guard host.volumesFrom.isEmpty else { throw APIError(.badRequest, "VolumesFrom is not supported") }
-        if !host.links.isEmpty { throw APIError(.badRequest, "Links are not supported: Skiff has no container networks") }
-        if let devices = host.devices, devices != .array([]) { throw APIError(.badRequest, "Devices are not supported") }
+        guard host.volumesFrom.isEmpty else { throw EngineError(.invalidArgument, "VolumesFrom is not supported") }
+        if !host.links.isEmpty { throw EngineError(.invalidArgument, "Links are not supported: Skiff has no container networks") }
+        if let devices = host.devices, devices != .array([]) { throw EngineError(.invalidArgument, "Devices are not supported") }
         switch host.logType {
         // The file is conmon's k8s-file layout, but clients read the type to decide whether
         // `logs` can be read back (docker-py's `run()` only does for json-file, journald, local).
         case "": host.logType = "json-file"
         case "k8s-file", "json-file", "none": break
-        default: throw APIError(.badRequest, "logger: no log driver named '\(host.logType)' is registered")
+        default: throw EngineError(.invalidArgument, "logger: no log driver named '\(host.logType)' is registered")
         }
         if host.runtime.isEmpty { host.runtime = "skiff" }
 
@@ -234,7 +234,7 @@ struct ContainerPlanner {
                     do {
                         bytes = try FileSystem.readFile(given)
                     } catch {
-                        throw APIError(.badRequest, "opening seccomp profile (\(given)) failed: open \(given): \(error.text.lowercased())")
+                        throw EngineError(.invalidArgument, "opening seccomp profile (\(given)) failed: open \(given): \(error.text.lowercased())")
                     }
                     seccompProfile = try SeccompSelection.parse(bytes, source: given)
                 }
@@ -246,11 +246,11 @@ struct ContainerPlanner {
         // Binds, Mounts, Tmpfs (before the image, as moby parses them with the host config).
         var mounts = try planner.plan(binds: host.binds, mounts: host.mounts, tmpfs: host.tmpfs, imageVolumes: [])
         if host.networkMode != "host" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
-            throw APIError(.badRequest, "add-host: host-gateway needs host networking (Skiff has no bridge gateway)")
+            throw EngineError(.invalidArgument, "add-host: host-gateway needs host networking (Skiff has no bridge gateway)")
         }
 
         // The image.
-        guard !config.image.isEmpty else { throw APIError(.badRequest, "invalid reference format") }
+        guard !config.image.isEmpty else { throw EngineError(.invalidArgument, "invalid reference format") }
         let (image, layers) = try engine.withStore { store -> (ImageRecord, [String]) in
             let image = try ImageHandlers.find(config.image, store).image
             return (image, image.layers)
@@ -259,7 +259,7 @@ struct ContainerPlanner {
         ContainerPlanner.merge(&config, image: imageConfig)
         if config.entrypoint == [""] { config.entrypoint = nil }
         let command = (config.entrypoint ?? []) + (config.cmd ?? [])
-        guard !command.isEmpty else { throw APIError(.badRequest, "no command specified") }
+        guard !command.isEmpty else { throw EngineError(.invalidArgument, "no command specified") }
 
         // Identity.
         let id = ContainerNames.newID()
@@ -304,7 +304,7 @@ struct ContainerPlanner {
         var initPath: String?
         if host.initialize == true {
             guard let found = ContainerPlanner.initBinary(settings) else {
-                throw APIError(.badRequest, "Init: no init binary found: install catatonit or tini (looked in "
+                throw EngineError(.invalidArgument, "Init: no init binary found: install catatonit or tini (looked in "
                                + ContainerPlanner.initCandidates(settings).joined(separator: ", ") + ")")
             }
             initPath = found
@@ -322,7 +322,7 @@ struct ContainerPlanner {
         var sysctls: [String: String] = [:]
         for (key, value) in host.sysctls {
             if key.hasPrefix("net.") && host.networkMode == "host" {
-                throw APIError(.badRequest, "sysctl '\(key)' is not allowed in host network namespace")
+                throw EngineError(.invalidArgument, "sysctl '\(key)' is not allowed in host network namespace")
             }
             sysctls[key] = value
         }

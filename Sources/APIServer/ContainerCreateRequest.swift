@@ -170,7 +170,7 @@ extension CreateRequest {
     /// `config cannot be empty in order to create a container`).
     static func decode(_ body: [UInt8]) throws -> CreateRequest {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            throw APIError(.badRequest, "invalid JSON: got EOF while reading request body")
+            throw EngineError(.invalidArgument, "invalid JSON: got EOF while reading request body")
         }
         let json: JSON
         do {
@@ -178,14 +178,14 @@ extension CreateRequest {
         } catch {
             // moby decodes one value and then refuses anything after it.
             if error.message.contains("after the end of the JSON value") {
-                throw APIError(.badRequest, "unexpected content after JSON")
+                throw EngineError(.invalidArgument, "unexpected content after JSON")
             }
-            throw APIError(.badRequest, "invalid JSON: \(error.message)")
+            throw EngineError(.invalidArgument, "invalid JSON: \(error.message)")
         }
         // moby's wrapper embeds the Config: with none of its fields it stays nil.
         let wrapperOnly: Set<String> = ["hostconfig", "networkingconfig"]
         if json == .null || (json.objectKeys.map { $0.allSatisfy { wrapperOnly.contains($0.lowercased()) } } ?? false) {
-            throw APIError(.badRequest, "config cannot be empty in order to create a container")
+            throw EngineError(.invalidArgument, "config cannot be empty in order to create a container")
         }
         let d = GoDecoder(root: "CreateRequest")
         let top = try d.object(json, "")
@@ -218,7 +218,7 @@ struct Fields {
 struct GoDecoder {
     let root: String
 
-    func fail(_ value: JSON, _ path: String, _ goType: String) -> APIError {
+    func fail(_ value: JSON, _ path: String, _ goType: String) -> EngineError {
         let kind: String
         switch value {
         case .string: kind = "string"
@@ -231,7 +231,7 @@ struct GoDecoder {
         case .null: kind = "null"
         }
         let field = path.isEmpty ? "Go value" : "Go struct field \(root).\(path)"
-        return APIError(.badRequest, "invalid JSON: json: cannot unmarshal \(kind) into \(field) of type \(goType)")
+        return EngineError(.invalidArgument, "invalid JSON: json: cannot unmarshal \(kind) into \(field) of type \(goType)")
     }
 
     func object(_ json: JSON, _ path: String, goType: String = "struct") throws -> Fields {

@@ -31,9 +31,9 @@ enum ContainerLifecycle {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         switch record.state {
         case .running, .restarting: return Response(status: .notModified)
-        case .paused: throw APIError(.conflict, "cannot start a paused container, try unpause instead")
-        case .removing: throw APIError(.conflict, "container is marked for removal and cannot be started")
-        case .dead: throw APIError(.conflict, "cannot start a dead container")
+        case .paused: throw EngineError(.conflict, "cannot start a paused container, try unpause instead")
+        case .removing: throw EngineError(.conflict, "container is marked for removal and cannot be started")
+        case .dead: throw EngineError(.conflict, "cannot start a dead container")
         case .created, .exited: break
         }
         try startContainer(record, engine: engine)
@@ -99,7 +99,7 @@ enum ContainerLifecycle {
             FileSystem.removeTree(paths.run)
             try FileSystem.makeDirectories(paths.run, mode: 0o700)
         } catch {
-            throw APIError(.internalServerError, "starting \(paths.id): \(error)")
+            throw EngineError(.internal, "starting \(paths.id): \(error)")
         }
     }
 
@@ -108,18 +108,18 @@ enum ContainerLifecycle {
                           engine: Engine) throws -> Never {
         let command = (try? JSONParser.parse(record.config))?["Path"]?.stringValue ?? ""
         var code: Int32 = 128
-        var status = HTTPStatus.internalServerError
+        var status = EngineError.Code.internal
         var text = message
         if text.contains("executable file not found") || (text.contains("no such file or directory") && text.contains(command)) {
             code = 127
-            status = .badRequest
+            status = .invalidArgument
         } else if text.contains("permission denied") {
             code = 126
-            status = .badRequest
+            status = .invalidArgument
         } else if text.contains("not a directory") {
             text += ": Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type"
             code = 127
-            status = .badRequest
+            status = .invalidArgument
         }
         let paths = ContainerPaths(engine: engine, id: record.id)
         FileSystem.removeTree(paths.run)
@@ -136,7 +136,7 @@ enum ContainerLifecycle {
                 }
             }
         }
-        throw APIError(status, full)
+        throw EngineError(status, full)
     }
 
     // MARK: - stop, restart, kill
@@ -171,11 +171,11 @@ enum ContainerLifecycle {
         let options = try StoredContainer(record)
         let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? options.stopSignal
         guard let signal = SignalNames.number(name) else {
-            throw APIError(.badRequest, "Invalid signal: \(name)")
+            throw EngineError(.invalidArgument, "Invalid signal: \(name)")
         }
         var timeout = options.stopTimeout
         if let t = request.queryValue("t"), !t.isEmpty {
-            guard let value = Int(t) else { throw APIError(.badRequest, "invalid value for t: \(t)") }
+            guard let value = Int(t) else { throw EngineError(.invalidArgument, "invalid value for t: \(t)") }
             timeout = value
         }
         return (signal, timeout)
@@ -252,10 +252,10 @@ enum ContainerLifecycle {
         }
         let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? "SIGKILL"
         guard let signal = SignalNames.number(name) else {
-            throw APIError(.badRequest, "Invalid signal: \(name)")
+            throw EngineError(.invalidArgument, "Invalid signal: \(name)")
         }
         guard record.isActive, record.pid > 0 else {
-            throw APIError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
+            throw EngineError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
         }
         let ending = signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM")
         try engine.withStore { store in
@@ -266,7 +266,7 @@ enum ContainerLifecycle {
                                    attributes: eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
         }
         guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
-            throw APIError(.internalServerError, "kill \(record.id): \(String(cString: strerror(errno)))")
+            throw EngineError(.internal, "kill \(record.id): \(String(cString: strerror(errno)))")
         }
         if ending && record.state == .paused && ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) != nil {
             // As Docker: a paused container is resumed after SIGKILL or its stop signal, which a
@@ -284,17 +284,17 @@ enum ContainerLifecycle {
 
     static func pause(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        if record.state == .paused { throw APIError(.conflict, "Container \(record.id) is already paused") }
+        if record.state == .paused { throw EngineError(.conflict, "Container \(record.id) is already paused") }
         guard record.state == .running, record.pid > 0 else {
-            throw APIError(.conflict, "container \(record.id) is not running")
+            throw EngineError(.conflict, "container \(record.id) is not running")
         }
         // As root the runtime gave the container a freezer cgroup: freeze it. Rootless there is
         // none (no delegated cgroup v1 hierarchy): every process of the container stops.
         if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
             do {
                 try ContainerCgroups.freeze(freezer)
-            } catch let error as APIError {
-                throw APIError(.internalServerError, "Cannot pause container \(record.id): \(error.message)")
+            } catch let error as EngineError {
+                throw EngineError(.internal, "Cannot pause container \(record.id): \(error.message)")
             }
         } else {
             signalTree(record.pid, SIGSTOP)
@@ -309,7 +309,7 @@ enum ContainerLifecycle {
     static func unpause(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         // moby answers this with a plain error: 500.
-        guard record.state == .paused else { throw APIError(.internalServerError, "Container \(record.id) is not paused") }
+        guard record.state == .paused else { throw EngineError(.internal, "Container \(record.id) is not paused") }
         try resume(record, engine: engine)
         try engine.withStore { store in
             _ = try store.addEvent(type: "container", action: "unpause", actorID: record.id, attributes: eventAttributes(record))
@@ -321,8 +321,8 @@ enum ContainerLifecycle {
         if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
             do {
                 try ContainerCgroups.thaw(freezer)
-            } catch let error as APIError {
-                throw APIError(.internalServerError, "Cannot unpause container \(record.id): \(error.message)")
+            } catch let error as EngineError {
+                throw EngineError(.internal, "Cannot unpause container \(record.id): \(error.message)")
             }
         } else {
             signalTree(record.pid, SIGCONT)
@@ -361,15 +361,15 @@ enum ContainerLifecycle {
     static func rename(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard var name = request.queryValue("name"), !name.isEmpty else {
-            throw APIError(.badRequest, "Neither old nor new names may be empty")
+            throw EngineError(.invalidArgument, "Neither old nor new names may be empty")
         }
         guard ContainerLifecycle.isValidName(name) else {
             let shown = name.hasPrefix("/") ? name : "/" + name
-            throw APIError(.badRequest, "Error when allocating new name: Invalid container name (\(shown)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            throw EngineError(.invalidArgument, "Error when allocating new name: Invalid container name (\(shown)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
         if name.hasPrefix("/") { name.removeFirst() }
         guard name != record.name else {
-            throw APIError(.badRequest, "Renaming a container with the same name as its current name")
+            throw EngineError(.invalidArgument, "Renaming a container with the same name as its current name")
         }
         try engine.withStore { store in
             do {
@@ -399,16 +399,16 @@ enum ContainerLifecycle {
     static func top(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard record.isActive, record.pid > 0 else {
-            throw APIError(.conflict, "container \(record.id) is not running")
+            throw EngineError(.conflict, "container \(record.id) is not running")
         }
         let arguments = request.queryValue("ps_args").flatMap { $0.isEmpty ? nil : $0 } ?? "-ef"
         let pids = Set(processTree(record.pid))
         let output = try ProcessOutput.run(["ps"] + arguments.split(separator: " ").map(String.init))
         let lines = output.split(separator: "\n").map(String.init)
-        guard let header = lines.first else { throw APIError(.internalServerError, "ps printed nothing") }
+        guard let header = lines.first else { throw EngineError(.internal, "ps printed nothing") }
         let titles = header.split(separator: " ").map(String.init)
         guard let pidColumn = titles.firstIndex(of: "PID") else {
-            throw APIError(.internalServerError, "Couldn't find PID field in ps output")
+            throw EngineError(.internal, "Couldn't find PID field in ps output")
         }
         var processes: [JSON] = []
         for line in lines.dropFirst() {
@@ -425,7 +425,7 @@ enum ContainerLifecycle {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.isActive {
             guard request.queryBool("force") else {
-                throw APIError(.conflict, "cannot remove container \"/\(record.name)\": container is \(record.state == .paused ? "paused" : "running"): stop the container before removing or force remove")
+                throw EngineError(.conflict, "cannot remove container \"/\(record.name)\": container is \(record.state == .paused ? "paused" : "running"): stop the container before removing or force remove")
             }
             try stopContainer(record, signal: SIGKILL, timeout: 0, engine: engine)
         }
@@ -446,10 +446,10 @@ enum ContainerLifecycle {
         let anonymous = try engine.withStore { store -> [VolumeRecord] in
             _ = try store.updateContainer(record.id) { row in
                 if row.state == .removing {
-                    throw APIError(.conflict, "removal of container \(record.id) is already in progress")
+                    throw EngineError(.conflict, "removal of container \(record.id) is already in progress")
                 }
                 if row.isActive {
-                    throw APIError(.conflict, "cannot remove container \"/\(row.name)\": container is running: stop the container before removing or force remove")
+                    throw EngineError(.conflict, "cannot remove container \"/\(row.name)\": container is running: stop the container before removing or force remove")
                 }
                 row.state = .removing
             }

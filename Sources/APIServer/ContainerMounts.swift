@@ -71,7 +71,7 @@ struct MountPlanner {
         for raw in binds {
             let mount = try bind(raw)
             if destinations.contains(mount.destination) || tmpfs[mount.destination] != nil {
-                throw APIError(.badRequest, "Duplicate mount point: \(mount.destination)")
+                throw EngineError(.invalidArgument, "Duplicate mount point: \(mount.destination)")
             }
             destinations.insert(mount.destination)
             planned.append(mount)
@@ -79,17 +79,17 @@ struct MountPlanner {
         for spec in mounts {
             let mount = try self.mount(spec)
             if destinations.contains(mount.destination) {
-                throw APIError(.badRequest, "Duplicate mount point: \(spec.target)")
+                throw EngineError(.invalidArgument, "Duplicate mount point: \(spec.target)")
             }
             destinations.insert(mount.destination)
             planned.append(mount)
         }
         for destination in tmpfs.keys.sorted() {
             guard destination.hasPrefix("/") else {
-                throw APIError(.badRequest, "invalid tmpfs mount: '\(destination)' mount path must be absolute")
+                throw EngineError(.invalidArgument, "invalid tmpfs mount: '\(destination)' mount path must be absolute")
             }
             let clean = ContainerValidation.cleanPath(destination)
-            if destinations.contains(clean) { throw APIError(.badRequest, "Duplicate mount point: \(destination)") }
+            if destinations.contains(clean) { throw EngineError(.invalidArgument, "Duplicate mount point: \(destination)") }
             destinations.insert(clean)
             var options = ["noexec", "nosuid", "nodev"]
             for option in (tmpfs[destination] ?? "").split(separator: ",").map(String.init) where !option.isEmpty {
@@ -120,14 +120,14 @@ struct MountPlanner {
 
     static func checkVolumeName(_ name: String) throws {
         guard ContainerValidation.isRestrictedName(name) else {
-            throw APIError(.badRequest, "create \(name): \"\(name)\" includes invalid characters for a local volume name, "
+            throw EngineError(.invalidArgument, "create \(name): \"\(name)\" includes invalid characters for a local volume name, "
                            + "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")
         }
     }
 
     /// moby's ParseMountRaw: `[source:]destination[:mode]`.
     func bind(_ raw: String) throws -> PlannedMount {
-        let invalid = APIError(.badRequest, "invalid volume specification: '\(raw)'")
+        let invalid = EngineError(.invalidArgument, "invalid volume specification: '\(raw)'")
         let parts = raw.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
         guard !parts[0].isEmpty else { throw invalid }
         var source = "", target = "", mode = ""
@@ -142,11 +142,11 @@ struct MountPlanner {
         default:
             throw invalid
         }
-        guard MountPlanner.isValidMode(mode) else { throw APIError(.badRequest, "invalid mode: \(mode)") }
+        guard MountPlanner.isValidMode(mode) else { throw EngineError(.invalidArgument, "invalid mode: \(mode)") }
         let isBind = source.hasPrefix("/")
         let type = isBind ? "bind" : "volume"
-        func fail(_ what: String) -> APIError {
-            APIError(.badRequest, "invalid volume specification: '\(raw)': invalid mount config for type \"\(type)\": \(what)")
+        func fail(_ what: String) -> EngineError {
+            EngineError(.invalidArgument, "invalid volume specification: '\(raw)': invalid mount config for type \"\(type)\": \(what)")
         }
         guard ContainerValidation.cleanPath(target) != "/" else { throw fail("invalid specification: destination can't be '/'") }
         guard target.hasPrefix("/") else { throw fail("invalid mount path: '\(target)' mount path must be absolute") }
@@ -189,8 +189,8 @@ struct MountPlanner {
 
     /// moby's ParseMountSpec for one `Mounts` entry.
     func mount(_ m: CreateRequest.Mount) throws -> PlannedMount {
-        func fail(_ what: String) -> APIError {
-            APIError(.badRequest, "invalid mount config for type \"\(m.type)\": \(what)")
+        func fail(_ what: String) -> EngineError {
+            EngineError(.invalidArgument, "invalid mount config for type \"\(m.type)\": \(what)")
         }
         if m.type != "bind" && m.bindOptions != nil { throw fail("field BindOptions must not be specified") }
         if m.type != "volume" && m.volumeOptions != nil { throw fail("field VolumeOptions must not be specified") }
@@ -220,7 +220,7 @@ struct MountPlanner {
                 throw fail("VolumeOptions.Subpath is not supported")
             }
             if let driver = m.volumeOptions?.driver, !driver.isEmpty, driver != "local" {
-                throw APIError(.notFound, "error looking up volume plugin \(driver): plugin \"\(driver)\" not found")
+                throw EngineError(.notFound, "error looking up volume plugin \(driver): plugin \"\(driver)\" not found")
             }
             if m.source.isEmpty {
                 return volume(name: randomName(), anonymous: true, destination: destination, readOnly: m.readOnly, mode: "",

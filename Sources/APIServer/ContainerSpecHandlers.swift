@@ -17,7 +17,7 @@ enum ContainerSpecHandlers {
         if let type = request.header("Content-Type"), !request.body.isEmpty {
             let media = type.split(separator: ";").first.map { String($0).trimmingBlanksForContainerSpec.lowercased() } ?? ""
             guard media == "application/json" else {
-                throw APIError(.badRequest, "unsupported Content-Type header (\(type)): must be 'application/json'")
+                throw EngineError(.invalidArgument, "unsupported Content-Type header (\(type)): must be 'application/json'")
             }
         }
         let body = try CreateRequest.decode(request.body)
@@ -48,7 +48,7 @@ enum ContainerSpecHandlers {
         var limit = 0
         if let text = request.queryValue("limit"), !text.isEmpty {
             guard let n = Int(text) else {
-                throw APIError(.badRequest, "strconv.Atoi: parsing \"\(text)\": invalid syntax")
+                throw EngineError(.invalidArgument, "strconv.Atoi: parsing \"\(text)\": invalid syntax")
             }
             limit = n
         }
@@ -125,22 +125,22 @@ struct ContainerListQuery {
         self.ancestors = ancestors
         for value in filters.values("exited") {
             guard let code = Int32(value) else {
-                throw APIError(.badRequest, "invalid filter 'exited=\(value)': strconv.Atoi: parsing \"\(value)\": invalid syntax")
+                throw EngineError(.invalidArgument, "invalid filter 'exited=\(value)': strconv.Atoi: parsing \"\(value)\": invalid syntax")
             }
             exited.append(code)
         }
         for value in filters.values("status") {
             guard ContainerListQuery.states.contains(value) else {
-                throw APIError(.badRequest, "invalid filter 'status=\(value)'")
+                throw EngineError(.invalidArgument, "invalid filter 'status=\(value)'")
             }
             self.all = true
         }
         for value in filters.values("health") where !ContainerListQuery.healths.contains(value) {
-            throw APIError(.badRequest, "invalid filter 'health=\(value)': invalid value for health (\(value)): must be one of "
+            throw EngineError(.invalidArgument, "invalid filter 'health=\(value)': invalid value for health (\(value)): must be one of "
                            + ContainerListQuery.healths.joined(separator: ", "))
         }
         if let isTask = filters.values("is-task").last, ContainerValidation.parseGoBool(isTask) == nil {
-            throw APIError(.badRequest, "invalid filter 'is-task=\(isTask)'")
+            throw EngineError(.invalidArgument, "invalid filter 'is-task=\(isTask)'")
         }
         for value in filters.values("before") { before = try ContainerListQuery.find(value, records) }
         for value in filters.values("since") { since = try ContainerListQuery.find(value, records) }
@@ -153,7 +153,7 @@ struct ContainerListQuery {
         if let named = records.first(where: { $0.name == name }) { return named.id }
         let prefixed = records.filter { $0.id.hasPrefix(value) }
         if prefixed.count == 1 && !value.isEmpty { return prefixed[0].id }
-        throw APIError(.notFound, "No such container: \(value)")
+        throw EngineError(.notFound, "No such container: \(value)")
     }
 
     func select(_ records: [ContainerRecord]) -> [ContainerRecord] {

@@ -29,9 +29,9 @@ enum ContainerStreamHandlers {
         let record = try engine.currentContainer(name)
         switch record.state {
         case .paused:
-            throw APIError(.conflict, "container \(name) is paused, unpause the container before attach")
+            throw EngineError(.conflict, "container \(name) is paused, unpause the container before attach")
         case .restarting:
-            throw APIError(.conflict, "container \(name) is restarting, wait until the container is running")
+            throw EngineError(.conflict, "container \(name) is restarting, wait until the container is running")
         default:
             break
         }
@@ -60,13 +60,13 @@ enum ContainerStreamHandlers {
     @Sendable static func logs(_ request: Request, _ engine: Engine) throws -> Response {
         let stdout = request.queryBool("stdout"), stderr = request.queryBool("stderr")
         guard stdout || stderr else {
-            throw APIError(.badRequest, "Bad parameters: you must choose at least one stream")
+            throw EngineError(.invalidArgument, "Bad parameters: you must choose at least one stream")
         }
         let since = try StreamTime.query(request, "since")
         let until = request.queryValue("until") == "0" ? nil : try StreamTime.query(request, "until")
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .removing || record.state == .dead {
-            throw APIError(.conflict, "can not get logs from container which is dead or marked for removal")
+            throw EngineError(.conflict, "can not get logs from container which is dead or marked for removal")
         }
         let settings = try StoredContainer(record)
         // moby: a tail that is not a number (`all`) or is negative means every line.
@@ -96,13 +96,13 @@ enum ContainerStreamHandlers {
         let height = try dimension(request, "h", "height")
         let width = try dimension(request, "w", "width")
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        let notRunning = APIError(.conflict, "container \(record.id) is not running")
+        let notRunning = EngineError(.conflict, "container \(record.id) is not running")
         guard record.state == .running || record.state == .paused else { throw notRunning }
         do {
             try MonitorConnection.resize(engine, containerID: record.id, rows: height, columns: width)
         } catch {
             if error.errno == ENOENT || error.errno == ECONNREFUSED { throw notRunning }
-            throw APIError(.internalServerError, "resize: \(error)")
+            throw EngineError(.internal, "resize: \(error)")
         }
         ContainerEvents.record(engine, ContainerEvents.Actor(record), action: "resize",
                                attributes: ["height": String(height), "width": String(width)])
@@ -110,7 +110,7 @@ enum ContainerStreamHandlers {
     }
 
     /// `h` or `w` as moby reads it (`httputils.Uint32Value`): digits only, within UInt32.
-    static func dimension(_ request: Request, _ key: String, _ what: String) throws(APIError) -> UInt32 {
+    static func dimension(_ request: Request, _ key: String, _ what: String) throws(EngineError) -> UInt32 {
         let value = request.queryValue(key) ?? ""
         let digits = value.hasPrefix("-") ? String(value.dropFirst()) : value
         let reason: String
@@ -121,7 +121,7 @@ enum ContainerStreamHandlers {
         } else {
             return UInt32(digits)!
         }
-        throw APIError(.badRequest, "invalid resize \(what) \"\(value)\": \(reason)")
+        throw EngineError(.invalidArgument, "invalid resize \(what) \"\(value)\": \(reason)")
     }
 }
 
@@ -221,7 +221,7 @@ final class LogFollower: @unchecked Sendable {
         } catch let error as APIError {
             throw error
         } catch {
-            throw APIError(.internalServerError, "reading the log: \(error)")
+            throw EngineError(.internal, "reading the log: \(error)")
         }
     }
 
@@ -229,7 +229,7 @@ final class LogFollower: @unchecked Sendable {
         do {
             return try read()
         } catch {
-            throw APIError(.internalServerError, "reading the log: \(error)")
+            throw EngineError(.internal, "reading the log: \(error)")
         }
     }
 

@@ -11,7 +11,7 @@ enum ContainerValidation {
     static func checkName(_ name: String) throws -> String {
         let bare = name.hasPrefix("/") ? String(name.dropFirst()) : name
         guard isRestrictedName(bare) else {
-            throw APIError(.badRequest, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            throw EngineError(.invalidArgument, "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         }
         return bare
     }
@@ -55,9 +55,9 @@ enum ContainerValidation {
             var name = raw.uppercased()
             if name == "ALL" { return name }
             if !name.hasPrefix("CAP_") { name = "CAP_" + name }
-            guard capabilityNames.contains(name) else { throw APIError(.badRequest, "unknown capability: \"\(name)\"") }
+            guard capabilityNames.contains(name) else { throw EngineError(.invalidArgument, "unknown capability: \"\(name)\"") }
             guard supported.contains(name) else {
-                throw APIError(.badRequest, "capability not supported by your kernel or not available in the current environment: \"\(name)\"")
+                throw EngineError(.invalidArgument, "capability not supported by your kernel or not available in the current environment: \"\(name)\"")
             }
             return name
         }
@@ -89,7 +89,7 @@ enum ContainerValidation {
 
     /// moby's ParseSignal: a number, or a name with or without `SIG` (`RTMIN+3` too).
     static func parseSignal(_ text: String) throws -> Int32 {
-        guard let n = SignalNames.number(text) else { throw APIError(.badRequest, "Invalid signal: \(text)") }
+        guard let n = SignalNames.number(text) else { throw EngineError(.invalidArgument, "Invalid signal: \(text)") }
         return n
     }
 
@@ -99,19 +99,19 @@ enum ContainerValidation {
         let name = policy.name
         // moby: AutoRemove with any policy but "no" fails first.
         if autoRemove && !(name.isEmpty || name == "no") {
-            throw APIError(.badRequest, "can't create 'AutoRemove' container with restart policy")
+            throw EngineError(.invalidArgument, "can't create 'AutoRemove' container with restart policy")
         }
         switch name {
         case "", "no", "always", "unless-stopped":
             if policy.maximumRetryCount != 0 {
-                throw APIError(.badRequest, "invalid restart policy: maximum retry count can only be used with 'on-failure'")
+                throw EngineError(.invalidArgument, "invalid restart policy: maximum retry count can only be used with 'on-failure'")
             }
         case "on-failure":
             if policy.maximumRetryCount < 0 {
-                throw APIError(.badRequest, "invalid restart policy: maximum retry count cannot be negative")
+                throw EngineError(.invalidArgument, "invalid restart policy: maximum retry count cannot be negative")
             }
         default:
-            throw APIError(.badRequest, "invalid restart policy: unknown policy '\(name)'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
+            throw EngineError(.invalidArgument, "invalid restart policy: unknown policy '\(name)'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")
         }
     }
 
@@ -137,17 +137,17 @@ enum ContainerValidation {
             } else if let colon = option.firstIndex(of: ":") {
                 key = String(option[..<colon]); value = String(option[option.index(after: colon)...])
             } else {
-                throw APIError(.badRequest, "invalid --security-opt 1: \"\(option)\"")
+                throw EngineError(.invalidArgument, "invalid --security-opt 1: \"\(option)\"")
             }
             switch key {
             case "label": result.labels.append(value)
             case "apparmor": result.apparmor = value
             case "seccomp": result.seccomp = value
             case "no-new-privileges":
-                guard let flag = parseGoBool(value) else { throw APIError(.badRequest, "invalid --security-opt 2: \"\(option)\"") }
+                guard let flag = parseGoBool(value) else { throw EngineError(.invalidArgument, "invalid --security-opt 2: \"\(option)\"") }
                 result.noNewPrivileges = flag
             default:
-                throw APIError(.badRequest, "invalid --security-opt 2: \"\(option)\"")
+                throw EngineError(.invalidArgument, "invalid --security-opt 2: \"\(option)\"")
             }
         }
         return result
@@ -172,19 +172,19 @@ enum ContainerValidation {
     ]
 
     static func checkUlimit(_ u: CreateRequest.Ulimit) throws {
-        guard rlimitNames[u.name] != nil else { throw APIError(.badRequest, "invalid ulimit type: \(u.name)") }
+        guard rlimitNames[u.name] != nil else { throw EngineError(.invalidArgument, "invalid ulimit type: \(u.name)") }
         if u.hard != -1 && u.soft != -1 && u.soft > u.hard {
-            throw APIError(.badRequest, "ulimit soft limit must be less than or equal to hard limit: \(u.soft) > \(u.hard)")
+            throw EngineError(.invalidArgument, "ulimit soft limit must be less than or equal to hard limit: \(u.soft) > \(u.hard)")
         }
     }
 
     /// containers.conf `default_ulimits` entries: `name=soft[:hard]` (go-units ParseUlimit).
     static func parseUlimit(_ text: String) throws -> CreateRequest.Ulimit {
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw APIError(.internalServerError, "containers.conf default_ulimits: invalid ulimit argument: \(text)") }
+        guard parts.count == 2 else { throw EngineError(.internal, "containers.conf default_ulimits: invalid ulimit argument: \(text)") }
         let limits = parts[1].split(separator: ":", omittingEmptySubsequences: false)
         guard limits.count <= 2, let soft = Int64(limits[0]), let hard = Int64(limits.count == 2 ? limits[1] : limits[0]) else {
-            throw APIError(.internalServerError, "containers.conf default_ulimits: invalid ulimit argument: \(text)")
+            throw EngineError(.internal, "containers.conf default_ulimits: invalid ulimit argument: \(text)")
         }
         let ulimit = CreateRequest.Ulimit(name: String(parts[0]), soft: soft, hard: hard)
         try checkUlimit(ulimit)
@@ -196,16 +196,16 @@ enum ContainerValidation {
     static func checkHealthcheck(_ h: CreateRequest.Healthcheck?) throws {
         guard let h else { return }
         let minimum: Int64 = 1_000_000
-        if h.interval != 0 && h.interval < minimum { throw APIError(.badRequest, "Interval in Healthcheck cannot be less than 1ms") }
-        if h.timeout != 0 && h.timeout < minimum { throw APIError(.badRequest, "Timeout in Healthcheck cannot be less than 1ms") }
-        if h.retries < 0 { throw APIError(.badRequest, "Retries in Healthcheck cannot be negative") }
-        if h.startPeriod != 0 && h.startPeriod < minimum { throw APIError(.badRequest, "StartPeriod in Healthcheck cannot be less than 1ms") }
-        if h.startInterval != 0 && h.startInterval < minimum { throw APIError(.badRequest, "StartInterval in Healthcheck cannot be less than 1ms") }
+        if h.interval != 0 && h.interval < minimum { throw EngineError(.invalidArgument, "Interval in Healthcheck cannot be less than 1ms") }
+        if h.timeout != 0 && h.timeout < minimum { throw EngineError(.invalidArgument, "Timeout in Healthcheck cannot be less than 1ms") }
+        if h.retries < 0 { throw EngineError(.invalidArgument, "Retries in Healthcheck cannot be negative") }
+        if h.startPeriod != 0 && h.startPeriod < minimum { throw EngineError(.invalidArgument, "StartPeriod in Healthcheck cannot be less than 1ms") }
+        if h.startInterval != 0 && h.startInterval < minimum { throw EngineError(.invalidArgument, "StartInterval in Healthcheck cannot be less than 1ms") }
     }
 
     static func checkEnv(_ env: [String]) throws {
         for entry in env where entry.isEmpty || entry.hasPrefix("=") {
-            throw APIError(.badRequest, "invalid environment variable: \(entry)")
+            throw EngineError(.invalidArgument, "invalid environment variable: \(entry)")
         }
     }
 
@@ -213,7 +213,7 @@ enum ContainerValidation {
     static func workingDir(_ dir: String) throws -> String {
         guard !dir.isEmpty else { return "" }
         guard dir.hasPrefix("/") else {
-            throw APIError(.badRequest, "the working directory '\(dir)' is invalid, it needs to be an absolute path")
+            throw EngineError(.invalidArgument, "the working directory '\(dir)' is invalid, it needs to be an absolute path")
         }
         return cleanPath(dir)
     }
@@ -221,13 +221,13 @@ enum ContainerValidation {
     /// `name:ip` (IPv6 allowed after the first colon), or `name:host-gateway`.
     static func extraHost(_ text: String) throws -> (name: String, address: String) {
         guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
-            throw APIError(.badRequest, "bad format for add-host: \"\(text)\"")
+            throw EngineError(.invalidArgument, "bad format for add-host: \"\(text)\"")
         }
         let name = String(text[..<colon])
         var address = String(text[text.index(after: colon)...])
         if address.hasPrefix("[") && address.hasSuffix("]") { address = String(address.dropFirst().dropLast()) }
         if address != "host-gateway" && !isIPAddress(address) {
-            throw APIError(.badRequest, "invalid IP address in add-host: \"\(address)\"")
+            throw EngineError(.invalidArgument, "invalid IP address in add-host: \"\(address)\"")
         }
         return (name, address)
     }

@@ -14,7 +14,7 @@ enum ContainerWaiter {
     static func handle(_ request: Request, _ engine: Engine) throws -> Response {
         let condition = request.queryValue("condition").flatMap { $0.isEmpty ? nil : $0 } ?? "not-running"
         guard ["not-running", "next-exit", "removed"].contains(condition) else {
-            throw APIError(.badRequest, "invalid condition: \"\(condition)\"")
+            throw EngineError(.invalidArgument, "invalid condition: \"\(condition)\"")
         }
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         var response = Response(headers: [("Content-Type", "application/json")]) { writer in
@@ -51,7 +51,7 @@ enum ContainerWaiter {
             engine.containerSignals.unregister(initial.id, signal)
         }
         while true {
-            if abandoned() { throw APIError(.serviceUnavailable, "the wait was abandoned") }
+            if abandoned() { throw EngineError(.unavailable, "the wait was abandoned") }
             let current = try engine.withStore { store in
                 try store.container(id: initial.id).map { try engine.reconcile($0, store: store) }
             }

@@ -13,7 +13,7 @@ struct DetachKeys: Equatable, Sendable {
 
     /// Parses a `detachKeys` value; an empty one is the default. A key moby does not know is
     /// moby's 400: `Invalid detach keys (<value>) provided`.
-    init(parsing text: String) throws(APIError) {
+    init(parsing text: String) throws(EngineError) {
         guard !text.isEmpty else {
             self = .default
             return
@@ -28,7 +28,7 @@ struct DetachKeys: Equatable, Sendable {
             } else if key == "DEL" {
                 bytes.append(127)
             } else {
-                throw APIError(.badRequest, "Invalid detach keys (\(text)) provided")
+                throw EngineError(.invalidArgument, "Invalid detach keys (\(text)) provided")
             }
         }
         self.bytes = bytes

@@ -72,11 +72,11 @@ public final class Engine: Sendable {
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
         } catch {
-            throw APIError(.internalServerError, "spooling the request body: \(error)")
+            throw EngineError(.internal, "spooling the request body: \(error)")
         }
         let fd = skiff_open_tmpfile(directory)
         guard fd >= 0 else {
-            throw APIError(.internalServerError,
+            throw EngineError(.internal,
                            "spooling the request body: open \(directory): \(String(cString: strerror(errno)))")
         }
         return SpooledBody(fd: fd)

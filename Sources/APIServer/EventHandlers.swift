@@ -23,7 +23,7 @@ enum EventHandlers {
         let since = try StreamTime.query(request, "since")
         let until = try StreamTime.query(request, "until")
         if let since, let until, StreamTime.isAfter(since, until) {
-            throw APIError(.badRequest, "`since` time (\(request.queryValue("since") ?? "")) cannot be after `until` time (\(request.queryValue("until") ?? ""))")
+            throw EngineError(.invalidArgument, "`since` time (\(request.queryValue("since") ?? "")) cannot be after `until` time (\(request.queryValue("until") ?? ""))")
         }
         let filter = try EventFilter(request.queryValue("filters"))
         let sinceNanos = since.map(StreamTime.nanoseconds)
@@ -133,22 +133,22 @@ enum EventHandlers {
 struct EventFilter: Sendable {
     private(set) var values: [String: [String]] = [:]
 
-    init(_ text: String?) throws(APIError) {
+    init(_ text: String?) throws(EngineError) {
         guard let text, !text.isEmpty else { return }
         guard let json = try? JSONParser.parse(text), case .object(let members) = json else {
-            throw APIError(.badRequest, "invalid filter: \(text)")
+            throw EngineError(.invalidArgument, "invalid filter: \(text)")
         }
         for member in members {
             switch member.value {
             case .array(let list):
                 for item in list {
-                    guard case .string(let value) = item else { throw APIError(.badRequest, "invalid filter: \(text)") }
+                    guard case .string(let value) = item else { throw EngineError(.invalidArgument, "invalid filter: \(text)") }
                     values[member.key, default: []].append(value)
                 }
             case .object(let set):
                 for entry in set where entry.value != .bool(false) { values[member.key, default: []].append(entry.key) }
             default:
-                throw APIError(.badRequest, "invalid filter: \(text)")
+                throw EngineError(.invalidArgument, "invalid filter: \(text)")
             }
         }
     }

@@ -66,7 +66,7 @@ enum FileText {
         do {
             return String(decoding: try FileSystem.readFile(path, limit: limit), as: UTF8.self)
         } catch {
-            throw APIError(.internalServerError, error.description)
+            throw EngineError(.internal, error.description)
         }
     }
 }

@@ -35,7 +35,7 @@ enum ImageHandlers {
         guard !input.isEmpty, let image = try store.image(byNameOrID: input, normalizedName: normalized) else {
             // moby names a reference with its default tag: "No such image: busybox:latest".
             let shown = (try? Reference(parsing: input))?.withDefaultTag.familiarString ?? input
-            throw APIError(.notFound, "No such image: \(shown)")
+            throw EngineError(.notFound, "No such image: \(shown)")
         }
         let byName = normalized.flatMap { image.names.contains($0) || image.digests.contains($0) ? $0 : nil }
         return (image, byName)
@@ -208,15 +208,15 @@ enum ImageHandlers {
     @Sendable static func tag(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         let repository = request.queryValue("repo") ?? ""
-        guard !repository.isEmpty else { throw APIError(.badRequest, "repository name must have at least one component") }
+        guard !repository.isEmpty else { throw EngineError(.invalidArgument, "repository name must have at least one component") }
         var target: Reference
         do {
             target = try Reference(parsing: repository)
             if let tag = request.queryValue("tag"), !tag.isEmpty { target = try target.withTag(tag) }
         } catch {
-            throw APIError(.badRequest, error.message)
+            throw EngineError(.invalidArgument, error.message)
         }
-        guard target.digest == nil else { throw APIError(.badRequest, "refusing to create a tag with a digest reference") }
+        guard target.digest == nil else { throw EngineError(.invalidArgument, "refusing to create a tag with a digest reference") }
         let normalized = target.withDefaultTag.normalized
         try engine.withStore { store in
             let image = try find(name, store).image
@@ -240,7 +240,7 @@ enum ImageHandlers {
                 // A name: untag it; the image goes with its last name, unless a container uses it.
                 let inUse = try store.imageInUse(image.id)
                 if isSingleReference(image) && inUse && !force {
-                    throw APIError(.conflict, "conflict: unable to remove repository reference \"\(name)\" (must force) "
+                    throw EngineError(.conflict, "conflict: unable to remove repository reference \"\(name)\" (must force) "
                         + "- a container is using its referenced image \(Store.shortID(image.id))")
                 }
                 let untagging = try store.untag(name: reference)
@@ -318,7 +318,7 @@ enum ImageHandlers {
         let fromImage = request.queryValue("fromImage") ?? ""
         let fromSource = request.queryValue("fromSrc") ?? ""
         if !fromImage.isEmpty { return try pull(request, engine, fromImage) }
-        guard !fromSource.isEmpty else { throw APIError(.badRequest, "fromImage or fromSrc is required") }
+        guard !fromSource.isEmpty else { throw EngineError(.invalidArgument, "fromImage or fromSrc is required") }
         return try importRootfs(request, engine, fromSource)
     }
 
@@ -339,13 +339,13 @@ enum ImageHandlers {
             }
             candidates = candidates.map(\.withDefaultTag)
         } catch {
-            throw APIError(error.code == .invalidArgument ? .badRequest : .internalServerError, error.message)
+            throw EngineError(error.code == .invalidArgument ? .invalidArgument : .internal, error.message)
         }
         var platform: [String] = []
         if let value = request.queryValue("platform"), !value.isEmpty {
             let parts = value.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count <= 3, parts.allSatisfy({ !$0.isEmpty }) else {
-                throw APIError(.badRequest, "invalid platform \"\(value)\": want os[/arch[/variant]]")
+                throw EngineError(.invalidArgument, "invalid platform \"\(value)\": want os[/arch[/variant]]")
             }
             // An OS alone means this machine's CPU.
             platform = ["--platform", parts.count == 1 ? value + "/" + Descriptor.Platform.hostArchitecture : value]
@@ -354,10 +354,10 @@ enum ImageHandlers {
         let platformArguments = platform
         let references = candidates
         return Response(headers: [("Content-Type", "application/json")]) { writer in
-            var lastError: APIError?
+            var lastError: EngineError?
             for (i, candidate) in references.enumerated() {
                 if shortNames.isBlocked(candidate) {
-                    lastError = APIError(.forbidden, "registry \(candidate.domain) is blocked in registries.conf")
+                    lastError = EngineError(.forbidden, "registry \(candidate.domain) is blocked in registries.conf")
                     continue
                 }
                 let worker = try ImageWorker(engine: engine, command: "pull",
@@ -383,7 +383,7 @@ enum ImageHandlers {
 
     /// An error from a message stream: the response's status before any output, else an
     /// `errorDetail` message.
-    static func report(_ error: APIError, _ writer: ResponseWriter) throws {
+    static func report(_ error: EngineError, _ writer: ResponseWriter) throws {
         guard writer.committed else { throw error }
         try writer.write(JSON.object([JSON.Member("errorDetail", .object([JSON.Member("message", .string(error.message))])),
                                       JSON.Member("error", .string(error.message))]).bytes + [0x0A])
@@ -413,17 +413,17 @@ enum ImageHandlers {
 
     static func importRootfs(_ request: Request, _ engine: Engine, _ source: String) throws -> Response {
         guard source == "-" else {
-            throw APIError(.badRequest, "importing from a URL is not supported: send the tarball as the request body with fromSrc=-")
+            throw EngineError(.invalidArgument, "importing from a URL is not supported: send the tarball as the request body with fromSrc=-")
         }
         var arguments: [String] = []
         if let repository = request.queryValue("repo"), !repository.isEmpty {
             do {
                 var reference = try Reference(parsing: repository)
                 if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
-                guard reference.digest == nil else { throw APIError(.badRequest, "cannot import with a digest reference") }
+                guard reference.digest == nil else { throw EngineError(.invalidArgument, "cannot import with a digest reference") }
                 arguments += ["--tag", reference.withDefaultTag.normalized]
             } catch let error as StoreError {
-                throw APIError(.badRequest, error.message)
+                throw EngineError(.invalidArgument, error.message)
             }
         }
         let changes = request.query["changes"] ?? []
@@ -431,11 +431,11 @@ enum ImageHandlers {
         do {
             try ImageChanges.apply(changes, to: &scratch)
         } catch {
-            throw APIError(.badRequest, error.message)
+            throw EngineError(.invalidArgument, error.message)
         }
         for change in changes { arguments += ["--change", change] }
         if let message = request.queryValue("message"), !message.isEmpty { arguments += ["--message", message] }
-        guard let body = request.spooled, body.size > 0 else { throw APIError(.badRequest, "the request body is empty: send the rootfs tarball") }
+        guard let body = request.spooled, body.size > 0 else { throw EngineError(.invalidArgument, "the request body is empty: send the rootfs tarball") }
         let workerArguments = arguments
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             let worker = try ImageWorker(engine: engine, command: "import", arguments: workerArguments, input: body)
@@ -448,7 +448,7 @@ enum ImageHandlers {
 
     @Sendable static func load(_ request: Request, _ engine: Engine) throws -> Response {
         guard let body = request.spooled, body.size > 0 else {
-            throw APIError(.badRequest, "the request body is empty: send an image archive (docker save, OCI layout)")
+            throw EngineError(.invalidArgument, "the request body is empty: send an image archive (docker save, OCI layout)")
         }
         let arguments = request.queryBool("quiet") ? ["--quiet"] : []
         return Response(headers: [("Content-Type", "application/json")]) { writer in
@@ -471,7 +471,7 @@ enum ImageHandlers {
             try engine.withStore { store in
                 if wanted.tag != nil || wanted.digest != nil {
                     guard let image = try store.image(byNameOrID: wanted.normalized, normalizedName: wanted.normalized) else {
-                        throw APIError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarString)")
+                        throw EngineError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarString)")
                     }
                     targets.append((image.id, wanted))
                 } else {
@@ -482,12 +482,12 @@ enum ImageHandlers {
                         }
                     }
                     guard !targets.isEmpty else {
-                        throw APIError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarName)")
+                        throw EngineError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarName)")
                     }
                 }
             }
         } catch let error as StoreError {
-            throw APIError(.badRequest, error.message)
+            throw EngineError(.invalidArgument, error.message)
         }
         let auth = request.header("X-Registry-Auth") ?? ""
         let pushes = targets
@@ -511,7 +511,7 @@ enum ImageHandlers {
 
     @Sendable static func saveAll(_ request: Request, _ engine: Engine) throws -> Response {
         let names = request.query["names"] ?? []
-        guard !names.isEmpty else { throw APIError(.badRequest, "no images named: give names=...") }
+        guard !names.isEmpty else { throw EngineError(.invalidArgument, "no images named: give names=...") }
         return try saveResponse(names, engine)
     }
 
@@ -546,14 +546,14 @@ enum ImageHandlers {
                     continue
                 }
                 guard let config = config(of: image) else {
-                    throw APIError(.internalServerError, "image \(image.id): unreadable config")
+                    throw EngineError(.internal, "image \(image.id): unreadable config")
                 }
                 var layers: [SaveImage.Layer] = []
                 for diffID in config.rootfs.diffIDs {
                     guard let blob = try store.layerBlobs(diffID: diffID.description).first(where: {
                         (try? Digest(parsing: $0.digest)).map(blobs.contains) ?? false
                     }), let digest = try? Digest(parsing: blob.digest) else {
-                        throw APIError(.internalServerError, "image \(image.id): layer \(diffID) has no blob to save")
+                        throw EngineError(.internal, "image \(image.id): layer \(diffID) has no blob to save")
                     }
                     layers.append(SaveImage.Layer(digest: digest, size: blob.size, path: blobs.path(of: digest),
                                                   compression: MediaType.layerCompression(blob.mediaType) ?? .none))
@@ -593,20 +593,20 @@ struct Filters {
     init(_ text: String?, allowed: Set<String>) throws {
         guard let text, !text.isEmpty else { return }
         guard let json = try? JSONParser.parse(text), case .object(let members) = json else {
-            throw APIError(.badRequest, "invalid filter")
+            throw EngineError(.invalidArgument, "invalid filter")
         }
         for member in members {
-            guard allowed.contains(member.key) else { throw APIError(.badRequest, "invalid filter '\(member.key)'") }
+            guard allowed.contains(member.key) else { throw EngineError(.invalidArgument, "invalid filter '\(member.key)'") }
             switch member.value {
             case .array(let values):
                 for value in values {
-                    guard case .string(let s) = value else { throw APIError(.badRequest, "invalid filter") }
+                    guard case .string(let s) = value else { throw EngineError(.invalidArgument, "invalid filter") }
                     entries[member.key, default: []].append(s)
                 }
             case .object(let set):
                 entries[member.key, default: []] += set.map(\.key)
             default:
-                throw APIError(.badRequest, "invalid filter")
+                throw EngineError(.invalidArgument, "invalid filter")
             }
         }
     }
@@ -619,7 +619,7 @@ struct Filters {
         switch value.lowercased() {
         case "true", "1": return true
         case "false", "0": return false
-        default: throw APIError(.badRequest, "invalid filter '\(key)=[\(values(key).joined(separator: " "))]'")
+        default: throw EngineError(.invalidArgument, "invalid filter '\(key)=[\(values(key).joined(separator: " "))]'")
         }
     }
 
@@ -649,17 +649,17 @@ struct Filters {
         var sawDigit = false
         for c in value {
             if let d = c.wholeNumberValue { number = number * 10 + Int64(d); sawDigit = true; continue }
-            guard sawDigit else { throw APIError(.badRequest, "invalid filter 'until=\(value)'") }
+            guard sawDigit else { throw EngineError(.invalidArgument, "invalid filter 'until=\(value)'") }
             switch c {
             case "h": total += number * 3600
             case "m": total += number * 60
             case "s": total += number
-            default: throw APIError(.badRequest, "invalid filter 'until=\(value)'")
+            default: throw EngineError(.invalidArgument, "invalid filter 'until=\(value)'")
             }
             number = 0
             sawDigit = false
         }
-        guard !sawDigit, total > 0 else { throw APIError(.badRequest, "invalid filter 'until=\(value)'") }
+        guard !sawDigit, total > 0 else { throw EngineError(.invalidArgument, "invalid filter 'until=\(value)'") }
         return Int64(time(nil)) - total
     }
 }

@@ -36,7 +36,7 @@ struct ImageUser: Sendable, Equatable {
             }
         } else {
             guard let entry = passwd.first(where: { $0.name == userPart }) else {
-                throw APIError(.badRequest, "unable to find user \(userPart): no matching entries in passwd file")
+                throw EngineError(.invalidArgument, "unable to find user \(userPart): no matching entries in passwd file")
             }
             result.uid = entry.uid; result.gid = entry.gid; result.home = entry.home; userName = entry.name
         }
@@ -45,7 +45,7 @@ struct ImageUser: Sendable, Equatable {
                 result.gid = gid
             } else {
                 guard let entry = groups.first(where: { $0.name == groupPart }) else {
-                    throw APIError(.badRequest, "unable to find group \(groupPart): no matching entries in group file")
+                    throw EngineError(.invalidArgument, "unable to find group \(groupPart): no matching entries in group file")
                 }
                 result.gid = entry.gid
             }
@@ -58,7 +58,7 @@ struct ImageUser: Sendable, Equatable {
                 gid = number
             } else {
                 guard let entry = groups.first(where: { $0.name == extra }) else {
-                    throw APIError(.badRequest, "Unable to find group \(extra): no matching entries in group file")
+                    throw EngineError(.invalidArgument, "Unable to find group \(extra): no matching entries in group file")
                 }
                 gid = entry.gid
             }

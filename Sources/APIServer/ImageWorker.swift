@@ -83,7 +83,7 @@ final class ImageWorker {
     }
 
     /// Waits for the worker; nil when it succeeded, else the error it reported.
-    func wait() -> APIError? {
+    func wait() -> EngineError? {
         var text: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while text.count < 1 << 20 {
@@ -101,15 +101,15 @@ final class ImageWorker {
         if let json = try? JSONParser.parse(text), case .string(let message)? = json["message"] {
             var code = 500
             if case .int(let value)? = json["status"] { code = Int(value) }
-            return APIError(HTTPStatus.from(code: code), message)
+            return EngineError(EngineError.Code(workerStatus: code), message)
         }
         let signal = status & 0x7f
-        return APIError(.internalServerError, signal != 0 ? "the image worker was killed by signal \(signal)"
+        return EngineError(.internal, signal != 0 ? "the image worker was killed by signal \(signal)"
             : "the image worker failed (exit status \((status >> 8) & 0xff))")
     }
 
-    private static func systemError(_ what: String) -> APIError {
-        APIError(.internalServerError, "\(what): \(String(cString: strerror(errno)))")
+    private static func systemError(_ what: String) -> EngineError {
+        EngineError(.internal, "\(what): \(String(cString: strerror(errno)))")
     }
 
     /// Runs a worker whose output is a JSON message stream, relaying it to the client. A
@@ -144,14 +144,18 @@ final class ImageWorker {
     }
 }
 
-extension HTTPStatus {
-    /// The status for a code a worker reported (reason phrases for the ones the API uses).
-    static func from(code: Int) -> HTTPStatus {
-        for status in [HTTPStatus.badRequest, .notFound, .conflict, .payloadTooLarge, .serviceUnavailable,
-                       .unauthorized, .forbidden] where status.code == code {
-            return status
+extension EngineError.Code {
+    /// The code for a status a worker reported (skiff-image reports HTTP statuses).
+    init(workerStatus: Int) {
+        switch workerStatus {
+        case 400: self = .invalidArgument
+        case 401: self = .unauthorized
+        case 403: self = .forbidden
+        case 404: self = .notFound
+        case 409: self = .conflict
+        case 413: self = .tooLarge
+        case 503: self = .unavailable
+        default: self = .internal
         }
-        return code >= 400 && code < 600 ? HTTPStatus(code: code, reason: code < 500 ? "Bad Request" : "Internal Server Error")
-            : .internalServerError
     }
 }

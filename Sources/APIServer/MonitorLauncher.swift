@@ -50,7 +50,7 @@ struct MonitorLauncher {
     static func spawn(_ argv: [String], diagnosticsPath: String?) throws -> Int32 {
         var fds: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-            throw APIError(.internalServerError, "starting the monitor: socketpair: \(String(cString: strerror(errno)))")
+            throw EngineError(.internal, "starting the monitor: socketpair: \(String(cString: strerror(errno)))")
         }
         defer { close(fds[1]) }
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)

@@ -65,7 +65,7 @@ final class PreparedStarts: Sendable {
             var created: MonitorLauncher? = spawned
             do {
                 // A stopping service gives up at once (a claim waits for this to settle).
-                guard active, !engine.isStopping else { throw APIError(.serviceUnavailable, "the service stops") }
+                guard active, !engine.isStopping else { throw EngineError(.unavailable, "the service stops") }
                 _ = try spawned.waitCreated()
             } catch {
                 // The `/start` goes the usual way, and reports this failure as it always does.

@@ -10,7 +10,7 @@ enum ProcessOutput {
     static func run(_ argv: [String], limit: Int = 16 << 20) throws -> String {
         var pipe: [Int32] = [-1, -1]
         guard skiff_pipe2(&pipe, O_CLOEXEC) == 0 else {
-            throw APIError(.internalServerError, "pipe: \(String(cString: strerror(errno)))")
+            throw EngineError(.internal, "pipe: \(String(cString: strerror(errno)))")
         }
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(null) }
@@ -36,7 +36,7 @@ enum ProcessOutput {
         while waitpid(child, &wstatus, 0) < 0 && errno == EINTR {}
         let text = String(decoding: output, as: UTF8.self)
         guard wstatus == 0 else {
-            throw APIError(.internalServerError, "\(argv.joined(separator: " ")) failed: \(text)")
+            throw EngineError(.internal, "\(argv.joined(separator: " ")) failed: \(text)")
         }
         return text
     }

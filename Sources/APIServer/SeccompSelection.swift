@@ -36,18 +36,18 @@ enum SeccompSelection {
             return (try parse(bytes, source: path), path)
         }
         if !configured.isEmpty {
-            throw APIError(.internalServerError, "opening seccomp profile (\(configured)) failed: containers.conf seccomp_profile: no such file")
+            throw EngineError(.internal, "opening seccomp profile (\(configured)) failed: containers.conf seccomp_profile: no such file")
         }
-        throw APIError(.internalServerError, "no default seccomp profile: none of \(candidates.joined(separator: ", ")) exists")
+        throw EngineError(.internal, "no default seccomp profile: none of \(candidates.joined(separator: ", ")) exists")
     }
 
     static func parse(_ bytes: [UInt8], source: String) throws -> JSON {
         do {
             let json = try JSONParser.parse(bytes)
-            guard case .object = json else { throw APIError(.badRequest, "decoding seccomp profile failed: \(source): not an object") }
+            guard case .object = json else { throw EngineError(.invalidArgument, "decoding seccomp profile failed: \(source): not an object") }
             return json
         } catch let error as JSONParser.Failure {
-            throw APIError(.badRequest, "decoding seccomp profile failed: \(source): \(error.message)")
+            throw EngineError(.invalidArgument, "decoding seccomp profile failed: \(source): \(error.message)")
         }
     }
 

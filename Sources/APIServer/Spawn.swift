@@ -54,7 +54,7 @@ enum Spawn {
         let status = searchPath ? posix_spawnp(&child, argv[0], &actions, &attributes, cArgs, cEnv)
                                 : posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
         guard status == 0 else {
-            throw APIError(.internalServerError, "cannot run \(argv[0]): \(String(cString: strerror(status)))")
+            throw EngineError(.internal, "cannot run \(argv[0]): \(String(cString: strerror(status)))")
         }
         return child
     }

@@ -21,7 +21,7 @@ public struct StoredContainer: Sendable, Equatable {
         do {
             json = try JSONParser.parse(record.config)
         } catch {
-            throw APIError(.internalServerError, "container \(record.id): stored configuration is not readable: \(error)")
+            throw EngineError(.internal, "container \(record.id): stored configuration is not readable: \(error)")
         }
     }
 

@@ -40,10 +40,10 @@ enum StreamTime {
     }
 
     /// A query parameter as a time; absent or empty is nil, malformed is moby's 400.
-    static func query(_ request: Request, _ name: String) throws(APIError) -> timespec? {
+    static func query(_ request: Request, _ name: String) throws(EngineError) -> timespec? {
         guard let value = request.queryValue(name), !value.isEmpty else { return nil }
         guard let time = parse(value) else {
-            throw APIError(.badRequest, "invalid value for \"\(name)\": failed to parse value as time: \"\(value)\"")
+            throw EngineError(.invalidArgument, "invalid value for \"\(name)\": failed to parse value as time: \"\(value)\"")
         }
         return time
     }
