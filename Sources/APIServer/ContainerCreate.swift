@@ -145,14 +145,76 @@ struct ContainerPlanner {
     var hostResolvConf = "/etc/resolv.conf"
     var hostHosts = "/etc/hosts"
 
+    /// Runs the steps in order, each on what the ones before produced. The order is moby's, so
+    /// a request with several faults gets the error Docker gives: the request's own checks, then
+    /// the image, then what depends on the image (the user, its volumes).
     func plan(_ original: CreateRequest, name requestedName: String?) throws -> ContainerPlan {
-        var request = original
-        var warnings: [String] = []
-        var config = request.config
-        var host = request.hostConfig
+        var request = try validate(original, name: requestedName)
+        let image = try resolveImage(&request)
+        let identity = try identify(&request)
+        let process = try planMountsAndSecurity(&request, image: image, identity: identity)
+        let spec = buildSpec(request, image: image, identity: identity, process: process)
+        return buildRecord(request, image: image, identity: identity, process: process, spec: spec)
+    }
+
+    /// The create request once `validate` accepted it: moby's defaults filled in, its parts parsed.
+    struct ValidatedRequest {
+        var request: CreateRequest
+        /// The name the client asked for, checked; nil when one is to be made up.
+        var name: String?
+        var config: CreateRequest.ContainerConfig
+        var host: CreateRequest.HostConfig
+        var extraHosts: [(name: String, address: String)]
+        var security: ContainerValidation.SecurityOptions
+        var seccompProfile: JSON?
+        var planner: MountPlanner
+        /// Binds, Mounts and Tmpfs; the image's volumes are added by `planMountsAndSecurity`.
+        var mounts: [PlannedMount]
+    }
+
+    /// The image the container runs and the command it starts with.
+    struct ResolvedImage {
+        var image: ImageRecord
+        /// Layer ids, bottom first.
+        var layers: [String]
+        /// Entrypoint then Cmd, after the image's defaults; never empty.
+        var command: [String]
+    }
+
+    /// The container's id, name and host name.
+    struct Identity {
+        var id: String
+        var name: String
+        var hostname: String
+        /// `<skiff root>/containers/<id>`: the bundle.
+        var containerDir: String
+        /// `<runtime directory>/containers/<id>`.
+        var runDir: String
+    }
+
+    /// What the container's process gets: its root layers, user and mounts, its privileges and
+    /// limits, its environment.
+    struct ProcessPlan {
+        /// Layer `diff` directories, top first.
+        var lowerDirs: [String]
+        var user: ImageUser
+        var mounts: [PlannedMount]
+        var capabilities: [String]
+        var rlimits: [(String, UInt64, UInt64)]
+        var initPath: String?
+        var env: [String]
+        var sysctls: [String: String]
+        var resources: ContainerSpecInput.Resources
+        var warnings: [String]
+    }
+
+    /// Step 1, in moby's order: the name, the request's own checks, the security options and
+    /// seccomp profile, then Binds, Mounts and Tmpfs (moby parses them with the host config).
+    func validate(_ original: CreateRequest, name requestedName: String?) throws -> ValidatedRequest {
+        var config = original.config
+        var host = original.hostConfig
         let settings = engine.config
 
-        // moby's order: the name, the request's own checks, then the image.
         var name: String?
         if let requestedName, !requestedName.isEmpty { name = try ContainerValidation.checkName(requestedName) }
         if host.restartPolicy.name.isEmpty { host.restartPolicy.name = "no" }
@@ -185,6 +247,39 @@ struct ContainerPlanner {
         }
 
         // Network, namespaces.
+        try ContainerPlanner.validateHostModes(&host, config: config)
+
+        let security = try ContainerValidation.securityOptions(host.securityOpt)
+        var seccompProfile: JSON?
+        if !host.privileged && security.seccomp != "unconfined" {
+            if let given = security.seccomp, !given.isEmpty {
+                if given.hasPrefix("{") {
+                    seccompProfile = try SeccompSelection.parse(Array(given.utf8), source: "SecurityOpt")
+                } else {
+                    let bytes: [UInt8]
+                    do {
+                        bytes = try FileSystem.readFile(given)
+                    } catch {
+                        throw EngineError(.invalidArgument, "opening seccomp profile (\(given)) failed: open \(given): \(error.text.lowercased())")
+                    }
+                    seccompProfile = try SeccompSelection.parse(bytes, source: given)
+                }
+            } else {
+                seccompProfile = try SeccompSelection.loadProfile(configured: settings.seccompProfile).0
+            }
+        }
+
+        // Binds, Mounts, Tmpfs (before the image, as moby parses them with the host config).
+        let mounts = try planner.plan(binds: host.binds, mounts: host.mounts, tmpfs: host.tmpfs, imageVolumes: [])
+        if host.networkMode != "host" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
+            throw EngineError(.invalidArgument, "add-host: host-gateway needs host networking (Skiff has no bridge gateway)")
+        }
+        return ValidatedRequest(request: original, name: name, config: config, host: host, extraHosts: extraHosts,
+                                security: security, seccompProfile: seccompProfile, planner: planner, mounts: mounts)
+    }
+
+    /// Network, namespaces, log driver, runtime: moby's checks and defaults.
+    static func validateHostModes(_ host: inout CreateRequest.HostConfig, config: CreateRequest.ContainerConfig) throws {
         switch host.networkMode {
         case "", "default", "bridge": host.networkMode = "bridge"
         case "none", "host": break
@@ -222,63 +317,61 @@ struct ContainerPlanner {
         default: throw EngineError(.invalidArgument, "logger: no log driver named '\(host.logType)' is registered")
         }
         if host.runtime.isEmpty { host.runtime = "skiff" }
+    }
 
-        let security = try ContainerValidation.securityOptions(host.securityOpt)
-        var seccompProfile: JSON?
-        if !host.privileged && security.seccomp != "unconfined" {
-            if let given = security.seccomp, !given.isEmpty {
-                if given.hasPrefix("{") {
-                    seccompProfile = try SeccompSelection.parse(Array(given.utf8), source: "SecurityOpt")
-                } else {
-                    let bytes: [UInt8]
-                    do {
-                        bytes = try FileSystem.readFile(given)
-                    } catch {
-                        throw EngineError(.invalidArgument, "opening seccomp profile (\(given)) failed: open \(given): \(error.text.lowercased())")
-                    }
-                    seccompProfile = try SeccompSelection.parse(bytes, source: given)
-                }
-            } else {
-                seccompProfile = try SeccompSelection.loadProfile(configured: settings.seccompProfile).0
-            }
-        }
-
-        // Binds, Mounts, Tmpfs (before the image, as moby parses them with the host config).
-        var mounts = try planner.plan(binds: host.binds, mounts: host.mounts, tmpfs: host.tmpfs, imageVolumes: [])
-        if host.networkMode != "host" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
-            throw EngineError(.invalidArgument, "add-host: host-gateway needs host networking (Skiff has no bridge gateway)")
-        }
-
-        // The image.
-        guard !config.image.isEmpty else { throw EngineError(.invalidArgument, "invalid reference format") }
+    /// Step 2: the image, its defaults merged into the config, and the command.
+    func resolveImage(_ request: inout ValidatedRequest) throws -> ResolvedImage {
+        guard !request.config.image.isEmpty else { throw EngineError(.invalidArgument, "invalid reference format") }
+        let reference = request.config.image
         let (image, layers) = try engine.withStore { store -> (ImageRecord, [String]) in
-            let image = try ImageHandlers.find(config.image, store).image
+            let image = try ImageHandlers.find(reference, store).image
             return (image, image.layers)
         }
         let imageConfig = ImageHandlers.config(of: image)?.config ?? ImageConfig.Container()
-        ContainerPlanner.merge(&config, image: imageConfig)
-        if config.entrypoint == [""] { config.entrypoint = nil }
-        let command = (config.entrypoint ?? []) + (config.cmd ?? [])
+        ContainerPlanner.merge(&request.config, image: imageConfig)
+        if request.config.entrypoint == [""] { request.config.entrypoint = nil }
+        let command = (request.config.entrypoint ?? []) + (request.config.cmd ?? [])
         guard !command.isEmpty else { throw EngineError(.invalidArgument, "no command specified") }
+        return ResolvedImage(image: image, layers: layers, command: command)
+    }
 
-        // Identity.
+    /// A new id, the requested name or a free random one, and the host name (the id's prefix
+    /// unless the request or the host's UTS namespace gives one).
+    func identify(_ request: inout ValidatedRequest) throws -> Identity {
         let id = ContainerNames.newID()
-        let resolvedName = try name ?? engine.withStore { store -> String in
+        let resolvedName = try request.name ?? engine.withStore { store -> String in
             for attempt in 0..<6 {
                 let candidate = ContainerNames.randomName(attempt: attempt)
                 if try store.containerName(candidate) == nil { return candidate }
             }
             return String(id.prefix(12))
         }
-        if config.hostname.isEmpty && host.utsMode != "host" {
-            config.hostname = String(id.prefix(12))
+        if request.config.hostname.isEmpty && request.host.utsMode != "host" {
+            request.config.hostname = String(id.prefix(12))
         }
-        let hostname = host.utsMode == "host" ? ContainerPlanner.hostHostname() : config.hostname
+        let hostname = request.host.utsMode == "host" ? ContainerPlanner.hostHostname() : request.config.hostname
+        let settings = engine.config
+        return Identity(id: id, name: resolvedName, hostname: hostname,
+                        containerDir: settings.skiffRoot + "/containers/" + id,
+                        runDir: settings.runtimeDirectoryPath + "/containers/" + id)
+    }
+
+    /// Step 3: layers and user, the image's volumes, capabilities and rlimits, init, environment,
+    /// sysctls, masked paths and resources.
+    func planMountsAndSecurity(_ request: inout ValidatedRequest, image: ResolvedImage,
+                               identity: Identity) throws -> ProcessPlan {
+        let config = request.config
+        var host = request.host
+        let settings = engine.config
+        let planner = request.planner
+        let hostname = identity.hostname
+        var warnings: [String] = []
+        var mounts = request.mounts
 
         // Layers, top first; the user.
         let layersRoot = settings.skiffRoot + "/layers/"
-        let lowerDirs = layers.reversed().map { layersRoot + ($0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0) + "/diff" }
-        let user = try ImageUser.resolve(config.user, layers: lowerDirs, groupAdd: host.groupAdd)
+        let lowerDirs = image.layers.reversed().map { layersRoot + ($0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0) + "/diff" }
+        let user = try ImageUser.resolve(config.user, layers: lowerDirs, groupAdd: request.host.groupAdd)
 
         // Image volumes become anonymous volumes where nothing else is mounted.
         let taken = Set(mounts.map(\.destination))
@@ -344,8 +437,24 @@ struct ContainerPlanner {
             warnings.append("Published ports are discarded: Skiff has no port forwarding")
         }
 
-        let containerDir = settings.skiffRoot + "/containers/" + id
-        let runDir = settings.runtimeDirectoryPath + "/containers/" + id
+        request.host = host
+        return ProcessPlan(lowerDirs: lowerDirs, user: user, mounts: mounts, capabilities: capabilities, rlimits: rlimits,
+                           initPath: initPath, env: env, sysctls: sysctls, resources: resources, warnings: warnings)
+    }
+
+    /// Step 4: the OCI config.json.
+    func buildSpec(_ request: ValidatedRequest, image: ResolvedImage, identity: Identity, process: ProcessPlan) -> JSON {
+        let config = request.config
+        let host = request.host
+        let settings = engine.config
+        let security = request.security
+        let seccompProfile = request.seccompProfile
+        let hostname = identity.hostname
+        let containerDir = identity.containerDir
+        let command = image.command
+        let (env, user, capabilities, rlimits) = (process.env, process.user, process.capabilities, process.rlimits)
+        let (lowerDirs, mounts, initPath, sysctls, resources) = (process.lowerDirs, process.mounts, process.initPath,
+                                                                 process.sysctls, process.resources)
         let rootless = engine.isRootless
         let input = ContainerSpecInput(
             args: command, env: env, cwd: config.workingDir.isEmpty ? "/" : config.workingDir, user: user,
@@ -365,7 +474,21 @@ struct ContainerPlanner {
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil),
             resources: resources)
         let spec = ContainerSpec.build(input)
+        return spec
+    }
 
+    /// Step 5: the stored configuration (what inspect shows) and the plan `commit` records and writes.
+    func buildRecord(_ validated: ValidatedRequest, image: ResolvedImage, identity: Identity, process: ProcessPlan,
+                     spec: JSON) -> ContainerPlan {
+        var request = validated.request
+        let config = validated.config
+        let host = validated.host
+        let command = image.command
+        let mounts = process.mounts
+        let lowerDirs = process.lowerDirs
+        let containerDir = identity.containerDir
+        let hostname = identity.hostname
+        let runDir = identity.runDir
         request.config = config
         request.hostConfig = host
         let path = command[0]
@@ -402,125 +525,10 @@ struct ContainerPlanner {
         ])
 
         return ContainerPlan(
-            id: id, name: resolvedName, imageID: image.id, imageName: config.image, created: createdNanos,
-            warnings: warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
+            id: identity.id, name: identity.name, imageID: image.image.id, imageName: config.image, created: createdNanos,
+            warnings: process.warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
             spec: spec, stored: stored, hostnameFile: hostname + "\n",
-            hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, extraHosts: extraHosts),
+            hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, extraHosts: validated.extraHosts),
             resolvConf: resolvConf(host), autoRemove: host.autoRemove)
-    }
-
-    /// moby's merge: the image's values where the request left a field empty.
-    static func merge(_ config: inout CreateRequest.ContainerConfig, image: ImageConfig.Container) {
-        if config.user.isEmpty { config.user = image.user ?? "" }
-        for port in image.exposedPorts ?? [] where !config.exposedPorts.contains(port) { config.exposedPorts.append(port) }
-        config.exposedPorts.sort()
-        if config.env.isEmpty {
-            config.env = image.env ?? []
-        } else {
-            for entry in image.env ?? [] {
-                let key = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                if !config.env.contains(where: { $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == key }) {
-                    config.env.append(entry)
-                }
-            }
-        }
-        for (key, value) in image.labels ?? [:] where config.labels[key] == nil { config.labels[key] = value }
-        if (config.entrypoint ?? []).isEmpty {
-            if (config.cmd ?? []).isEmpty { config.cmd = image.cmd }
-            if config.entrypoint == nil { config.entrypoint = image.entrypoint }
-        }
-        if let health = image.healthcheck {
-            var merged = config.healthcheck ?? CreateRequest.Healthcheck()
-            if (merged.test ?? []).isEmpty { merged.test = health.test }
-            if merged.interval == 0 { merged.interval = health.interval ?? 0 }
-            if merged.timeout == 0 { merged.timeout = health.timeout ?? 0 }
-            if merged.startPeriod == 0 { merged.startPeriod = health.startPeriod ?? 0 }
-            if merged.startInterval == 0 { merged.startInterval = health.startInterval ?? 0 }
-            if merged.retries == 0 { merged.retries = Int(health.retries ?? 0) }
-            config.healthcheck = merged
-        }
-        if config.workingDir.isEmpty { config.workingDir = image.workingDir ?? "" }
-        if config.volumes.isEmpty {
-            config.volumes = image.volumes ?? []
-        } else {
-            config.volumes = Array(Set(config.volumes + (image.volumes ?? []))).sorted()
-        }
-        if config.stopSignal.isEmpty { config.stopSignal = image.stopSignal ?? "" }
-    }
-
-    /// `KEY=value` replaces an entry with the same key, or is appended.
-    static func setEnv(_ env: inout [String], _ entry: String) {
-        let key = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        if let i = env.firstIndex(where: { $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == key }) {
-            env[i] = entry
-        } else {
-            env.append(entry)
-        }
-    }
-
-    static func initCandidates(_ settings: EngineConfig) -> [String] {
-        var paths: [String] = []
-        for key in ["containers.init_path", "engine.init_path"] {
-            if case .string(let path)? = settings[key]?.value, !path.isEmpty { paths.append(path) }
-        }
-        return paths + ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/bin/docker-init",
-                        "/usr/bin/tini-static", "/usr/local/bin/docker-init", "/usr/bin/tini"]
-    }
-
-    static func initBinary(_ settings: EngineConfig) -> String? {
-        initCandidates(settings).first { access($0, X_OK) == 0 }
-    }
-
-    static func hostHostname() -> String {
-        var names = utsname()
-        guard uname(&names) == 0 else { return "" }
-        return String(fixedCString: names.nodename)
-    }
-
-    /// /etc/hosts: the host's with host networking, else the loopback entries and the
-    /// container's own name on 127.0.0.1 (a bridge network here has loopback only); then ExtraHosts.
-    func hostsFile(networkMode: String, hostname: String, extraHosts: [(name: String, address: String)]) -> String {
-        var text: String
-        if networkMode == "host", let bytes = try? FileSystem.readFile(hostHosts) {
-            text = String(decoding: bytes, as: UTF8.self)
-            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-        } else {
-            text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-                + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-            if networkMode != "none" { text += "127.0.0.1\t\(hostname)\n" }
-        }
-        for entry in extraHosts {
-            let address = entry.address == "host-gateway" ? "127.0.0.1" : entry.address
-            text += "\(address)\t\(entry.name)\n"
-        }
-        return text
-    }
-
-    /// resolv.conf: the request's Dns/DnsSearch/DnsOptions over the host's file; without host
-    /// networking, loopback name servers of the host are dropped (they are not reachable).
-    func resolvConf(_ host: CreateRequest.HostConfig) -> String {
-        let hostText = (try? FileSystem.readFile(hostResolvConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        var servers: [String] = [], search: [String] = [], options: [String] = []
-        for line in hostText.split(separator: "\n") {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let first = words.first else { continue }
-            switch first {
-            case "nameserver" where words.count > 1: servers.append(words[1])
-            case "search", "domain": search = Array(words.dropFirst())
-            case "options": options += words.dropFirst()
-            default: break
-            }
-        }
-        if host.networkMode != "host" {
-            servers = servers.filter { !$0.hasPrefix("127.") && $0 != "::1" }
-        }
-        if !host.dns.isEmpty { servers = host.dns }
-        if !host.dnsSearch.isEmpty { search = host.dnsSearch == ["."] ? [] : host.dnsSearch }
-        if !host.dnsOptions.isEmpty { options = host.dnsOptions }
-        var text = ""
-        if !search.isEmpty { text += "search " + search.joined(separator: " ") + "\n" }
-        for server in servers { text += "nameserver \(server)\n" }
-        if !options.isEmpty { text += "options " + options.joined(separator: " ") + "\n" }
-        return text
     }
 }
