@@ -9,25 +9,9 @@ import Glibc
 /// Start, stop, kill, restart, pause, unpause, rename, top, remove and prune: what changes a
 /// container's run state. The monitor does the running; these handlers talk to it and the Store.
 enum ContainerLifecycle {
-    static var routes: [Route] {
-        [
-            Route("POST", "/containers/{id}/start", "ContainerStart", blocking: true, long: true, start),
-            Route("POST", "/containers/{id}/stop", "ContainerStop", blocking: true, long: true, stop),
-            Route("POST", "/containers/{id}/restart", "ContainerRestart", blocking: true, long: true, restart),
-            Route("POST", "/containers/{id}/kill", "ContainerKill", blocking: true, kill),
-            Route("POST", "/containers/{id}/pause", "ContainerPause", blocking: true, pause),
-            Route("POST", "/containers/{id}/unpause", "ContainerUnpause", blocking: true, unpause),
-            Route("POST", "/containers/{id}/rename", "ContainerRename", blocking: true, rename),
-            Route("GET", "/containers/{id}/top", "ContainerTop", blocking: true, top),
-            Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, long: true, ContainerWaiter.handle),
-            Route("DELETE", "/containers/{id}", "ContainerDelete", blocking: true, long: true, delete),
-            Route("POST", "/containers/prune", "ContainerPrune", blocking: true, long: true, prune),
-        ]
-    }
-
     // MARK: - start
 
-    static func start(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerStart(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         switch record.state {
         case .running, .restarting: return Response(status: .notModified)
@@ -141,7 +125,7 @@ enum ContainerLifecycle {
 
     // MARK: - stop, restart, kill
 
-    static func stop(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerStop(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard record.isActive else { return Response(status: .notModified) }
         let (signal, timeout) = try stopParameters(request, record)
@@ -149,7 +133,7 @@ enum ContainerLifecycle {
         return Response(status: .noContent)
     }
 
-    static func restart(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerRestart(_ request: Request, _ engine: Engine) throws -> Response {
         var record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .paused { try resume(record, engine: engine) }
         if record.isActive {
@@ -243,7 +227,7 @@ enum ContainerLifecycle {
         }
     }
 
-    static func kill(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerKill(_ request: Request, _ engine: Engine) throws -> Response {
         let record: ContainerRecord
         do {
             record = try engine.currentContainer(request.parameters["id"] ?? "")
@@ -282,7 +266,7 @@ enum ContainerLifecycle {
 
     // MARK: - pause, unpause
 
-    static func pause(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerPause(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.state == .paused { throw EngineError(.conflict, "Container \(record.id) is already paused") }
         guard record.state == .running, record.pid > 0 else {
@@ -306,7 +290,7 @@ enum ContainerLifecycle {
         return Response(status: .noContent)
     }
 
-    static func unpause(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerUnpause(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         // moby answers this with a plain error: 500.
         guard record.state == .paused else { throw EngineError(.internal, "Container \(record.id) is not paused") }
@@ -358,7 +342,7 @@ enum ContainerLifecycle {
 
     // MARK: - rename, top
 
-    static func rename(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerRename(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard var name = request.queryValue("name"), !name.isEmpty else {
             throw EngineError(.invalidArgument, "Neither old nor new names may be empty")
@@ -396,7 +380,7 @@ enum ContainerLifecycle {
         }
     }
 
-    static func top(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerTop(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         guard record.isActive, record.pid > 0 else {
             throw EngineError(.conflict, "container \(record.id) is not running")
@@ -421,7 +405,7 @@ enum ContainerLifecycle {
 
     // MARK: - remove, prune
 
-    static func delete(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerDelete(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         if record.isActive {
             guard request.queryBool("force") else {
@@ -494,7 +478,7 @@ enum ContainerLifecycle {
         }
     }
 
-    static func prune(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerPrune(_ request: Request, _ engine: Engine) throws -> Response {
         let filters = try Filters(request.queryValue("filters"), allowed: ["until", "label", "label!"])
         let until = try filters.values("until").first.map(Filters.parseUntil)
         var deleted: [JSON] = []

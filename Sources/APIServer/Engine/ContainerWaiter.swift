@@ -11,7 +11,7 @@ import Glibc
 /// the head); the body `{"StatusCode", "Error"}` follows when the condition is met. The wait
 /// follows the monitor's process with a pidfd, so an exit is seen as soon as it is recorded.
 enum ContainerWaiter {
-    static func handle(_ request: Request, _ engine: Engine) throws -> Response {
+    static func containerWait(_ request: Request, _ engine: Engine) throws -> Response {
         let condition = request.queryValue("condition").flatMap { $0.isEmpty ? nil : $0 } ?? "not-running"
         guard ["not-running", "next-exit", "removed"].contains(condition) else {
             throw EngineError(.invalidArgument, "invalid condition: \"\(condition)\"")

@@ -5,15 +5,9 @@ import Store
 /// The static side of the container routes: ContainerCreate, ContainerInspect, ContainerList.
 /// (Start, stop, attach, logs and the rest live in their own handler files.)
 enum ContainerSpecHandlers {
-    static let routes: [Route] = [
-        Route("POST", "/containers/create", "ContainerCreate", blocking: true, create),
-        Route("GET", "/containers/json", "ContainerList", blocking: true, list),
-        Route("GET", "/containers/{id}/json", "ContainerInspect", blocking: true, inspect),
-    ]
-
     // MARK: - POST /containers/create
 
-    @Sendable static func create(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func containerCreate(_ request: Request, _ engine: Engine) throws -> Response {
         if let type = request.header("Content-Type"), !request.body.isEmpty {
             let media = type.split(separator: ";").first.map { String($0).trimmingBlanksForContainerSpec.lowercased() } ?? ""
             guard media == "application/json" else {
@@ -27,7 +21,7 @@ enum ContainerSpecHandlers {
 
     // MARK: - GET /containers/{id}/json
 
-    @Sendable static func inspect(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func containerInspect(_ request: Request, _ engine: Engine) throws -> Response {
         let record = try engine.currentContainer(request.parameters["id"] ?? "")
         var size: (Int64, Int64)?
         if request.queryBool("size") {
@@ -43,7 +37,7 @@ enum ContainerSpecHandlers {
     static let listFilters: Set<String> = ["ancestor", "before", "exited", "id", "isolation", "label", "name", "status",
                                            "health", "since", "volume", "network", "is-task", "publish", "expose"]
 
-    @Sendable static func list(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func containerList(_ request: Request, _ engine: Engine) throws -> Response {
         let filters = try Filters(request.queryValue("filters"), allowed: listFilters)
         var limit = 0
         if let text = request.queryValue("limit"), !text.isEmpty {

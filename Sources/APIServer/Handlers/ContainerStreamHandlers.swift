@@ -10,19 +10,13 @@ import Glibc
 /// they talk to the container's monitor through its sockets and read its log file; they never
 /// hold the container.
 enum ContainerStreamHandlers {
-    static let routes: [Route] = [
-        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, hijacks: true, attach),
-        Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, logs),
-        Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, resize),
-    ]
-
     static let multiplexedFrom = APIVersion(major: 1, minor: 42)
 
     // MARK: - POST /containers/{id}/attach
 
     /// Hijacks the connection and relays it to the monitor's attach socket, now when the
     /// monitor listens, else when the container starts (`AttachRegistry`).
-    @Sendable static func attach(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func containerAttach(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["id"] ?? ""
         // moby checks the keys before it looks for the container.
         let keys = try DetachKeys(parsing: request.queryValue("detachKeys") ?? "")
@@ -57,7 +51,7 @@ enum ContainerStreamHandlers {
 
     // MARK: - GET /containers/{id}/logs
 
-    @Sendable static func logs(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func containerLogs(_ request: Request, _ engine: Engine) throws -> Response {
         let stdout = request.queryBool("stdout"), stderr = request.queryBool("stderr")
         guard stdout || stderr else {
             throw EngineError(.invalidArgument, "Bad parameters: you must choose at least one stream")
@@ -92,7 +86,7 @@ enum ContainerStreamHandlers {
 
     // MARK: - POST /containers/{id}/resize
 
-    @Sendable static func resize(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func containerResize(_ request: Request, _ engine: Engine) throws -> Response {
         let height = try dimension(request, "h", "height")
         let width = try dimension(request, "w", "width")
         let record = try engine.currentContainer(request.parameters["id"] ?? "")

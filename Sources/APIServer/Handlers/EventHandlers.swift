@@ -12,14 +12,10 @@ import Glibc
 /// recorded (the table is polled), until `until` passes or the client leaves. An `until` in
 /// the past ends the stream after the replay.
 enum EventHandlers {
-    static let routes: [Route] = [
-        Route("GET", "/events", "SystemEvents", blocking: true, events),
-    ]
-
     static let pollMilliseconds: Int64 = 100
     static let batch = 1000
 
-    @Sendable static func events(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func systemEvents(_ request: Request, _ engine: Engine) throws -> Response {
         let since = try StreamTime.query(request, "since")
         let until = try StreamTime.query(request, "until")
         if let since, let until, StreamTime.isAfter(since, until) {

@@ -11,20 +11,6 @@ import Glibc
 /// handled here; everything that writes layers or talks to a registry runs in the image
 /// worker (`skiff-image`), whose output is relayed to the client.
 enum ImageHandlers {
-    static let routes: [Route] = [
-        Route("GET", "/images/json", "ImageList", blocking: true, list),
-        Route("POST", "/images/create", "ImageCreate", spool: true, create),
-        Route("POST", "/images/load", "ImageLoad", spool: true, load),
-        Route("GET", "/images/get", "ImageGetAll", blocking: true, saveAll),
-        Route("POST", "/images/prune", "ImagePrune", blocking: true, prune),
-        Route("GET", "/images/{name:.*}/json", "ImageInspect", blocking: true, inspect),
-        Route("GET", "/images/{name:.*}/history", "ImageHistory", blocking: true, history),
-        Route("GET", "/images/{name:.*}/get", "ImageGet", blocking: true, save),
-        Route("POST", "/images/{name:.*}/tag", "ImageTag", blocking: true, tag),
-        Route("POST", "/images/{name:.*}/push", "ImagePush", blocking: true, push),
-        Route("DELETE", "/images/{name:.*}", "ImageDelete", blocking: true, delete),
-    ]
-
     // MARK: - Finding images
 
     /// The local image `input` names (full id, reference, or unique id prefix), as moby
@@ -52,7 +38,7 @@ enum ImageHandlers {
 
     // MARK: - GET /images/json
 
-    @Sendable static func list(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageList(_ request: Request, _ engine: Engine) throws -> Response {
         let filters = try Filters(request.queryValue("filters"), allowed: ["dangling", "label", "reference", "before", "since", "until"])
         let images = try engine.withStore { store -> [ImageRecord] in
             var images = try store.images(all: request.queryBool("all"))
@@ -108,7 +94,7 @@ enum ImageHandlers {
 
     // MARK: - GET /images/{name}/json
 
-    @Sendable static func inspect(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageInspect(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         let (image, diffIDs) = try engine.withStore { store -> (ImageRecord, [String]) in
             let image = try find(name, store).image
@@ -171,7 +157,7 @@ enum ImageHandlers {
 
     // MARK: - GET /images/{name}/history
 
-    @Sendable static func history(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageHistory(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         let (image, sizes) = try engine.withStore { store -> (ImageRecord, [Int64]) in
             let image = try find(name, store).image
@@ -205,7 +191,7 @@ enum ImageHandlers {
 
     // MARK: - POST /images/{name}/tag
 
-    @Sendable static func tag(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageTag(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         let repository = request.queryValue("repo") ?? ""
         guard !repository.isEmpty else { throw EngineError(.invalidArgument, "repository name must have at least one component") }
@@ -228,7 +214,7 @@ enum ImageHandlers {
 
     // MARK: - DELETE /images/{name}
 
-    @Sendable static func delete(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageDelete(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         let force = request.queryBool("force")
         var items: [JSON] = []
@@ -281,7 +267,7 @@ enum ImageHandlers {
 
     // MARK: - POST /images/prune
 
-    @Sendable static func prune(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imagePrune(_ request: Request, _ engine: Engine) throws -> Response {
         let filters = try Filters(request.queryValue("filters"), allowed: ["dangling", "label", "label!", "until"])
         let danglingOnly = try filters.bool("dangling") ?? true
         let until = try filters.values("until").first.map(Filters.parseUntil)
@@ -314,7 +300,7 @@ enum ImageHandlers {
 
     // MARK: - POST /images/create (pull, import)
 
-    @Sendable static func create(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageCreate(_ request: Request, _ engine: Engine) throws -> Response {
         let fromImage = request.queryValue("fromImage") ?? ""
         let fromSource = request.queryValue("fromSrc") ?? ""
         if !fromImage.isEmpty { return try pull(request, engine, fromImage) }
@@ -446,7 +432,7 @@ enum ImageHandlers {
 
     // MARK: - POST /images/load
 
-    @Sendable static func load(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageLoad(_ request: Request, _ engine: Engine) throws -> Response {
         guard let body = request.spooled, body.size > 0 else {
             throw EngineError(.invalidArgument, "the request body is empty: send an image archive (docker save, OCI layout)")
         }
@@ -460,7 +446,7 @@ enum ImageHandlers {
 
     // MARK: - POST /images/{name}/push
 
-    @Sendable static func push(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imagePush(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         var targets: [(id: String, reference: Reference)] = []
         let shortNames = (try? ShortNames.load()) ?? ShortNames()
@@ -505,11 +491,11 @@ enum ImageHandlers {
 
     // MARK: - GET /images/{name}/get, GET /images/get
 
-    @Sendable static func save(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageGet(_ request: Request, _ engine: Engine) throws -> Response {
         try saveResponse([request.parameters["name"] ?? ""], engine)
     }
 
-    @Sendable static func saveAll(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func imageGetAll(_ request: Request, _ engine: Engine) throws -> Response {
         let names = request.query["names"] ?? []
         guard !names.isEmpty else { throw EngineError(.invalidArgument, "no images named: give names=...") }
         return try saveResponse(names, engine)

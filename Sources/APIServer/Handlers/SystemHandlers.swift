@@ -5,23 +5,21 @@ import Glibc
 
 /// `/_ping`, `/version`, `/info`: the calls every client makes first.
 enum SystemHandlers {
-    static let routes: [Route] = [
-        Route("GET", "/_ping", "SystemPing", ping),
-        Route("HEAD", "/_ping", "SystemPingHead", ping),
-        Route("GET", "/version", "SystemVersion", version),
-        Route("GET", "/info", "SystemInfo", blocking: true, info),
-    ]
-
     /// Body `OK`; the version headers are added to every response by the HTTP layer.
-    @Sendable static func ping(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func systemPing(_ request: Request, _ engine: Engine) throws -> Response {
         Response(headers: [("Content-Type", "text/plain; charset=utf-8"),
                            ("Cache-Control", "no-cache, no-store, must-revalidate"),
                            ("Pragma", "no-cache")],
                  body: Array("OK".utf8))
     }
 
+    /// `HEAD /_ping`: the same answer; the HTTP layer sends no body for HEAD.
+    @Sendable static func systemPingHead(_ request: Request, _ engine: Engine) throws -> Response {
+        try systemPing(request, engine)
+    }
+
     /// moby's `SystemVersion`.
-    @Sendable static func version(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func systemVersion(_ request: Request, _ engine: Engine) throws -> Response {
         let host = engine.hostInfo
         let api = JSON(APIVersion.current.description)
         let minimum = JSON(APIVersion.minimum.description)
@@ -49,7 +47,7 @@ enum SystemHandlers {
     }
 
     /// moby's `SystemInfo`: the fields the docker CLI and docker-py read.
-    @Sendable static func info(_ request: Request, _ engine: Engine) throws -> Response {
+    @Sendable static func systemInfo(_ request: Request, _ engine: Engine) throws -> Response {
         let host = engine.hostInfo
         let config = engine.config
         let (counts, images, id) = try engine.withStore { store in

@@ -23,15 +23,6 @@ public struct Service {
         self.engine = engine
     }
 
-    public static var routes: [Route] {
-        SystemHandlers.routes + ImageHandlers.routes
-            // Containers: create, inspect, list (ContainerSpecHandlers.swift); start, stop and
-            // the rest of the run state (ContainerLifecycle.swift); attach, logs, resize
-            // (ContainerStreamHandlers.swift); events (EventHandlers.swift).
-            + ContainerSpecHandlers.routes + ContainerLifecycle.routes + ContainerStreamHandlers.routes
-            + EventHandlers.routes
-    }
-
     static let pipelineSetup = NIOLock()
 
     /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
@@ -76,7 +67,7 @@ public struct Service {
                 Service.wakeMainThread()
             }
         }
-        let router = Router(routes: Service.routes)
+        let router = Router(routes: Routes.all)
         let engine = self.engine
         // The pipeline's handler types are made once here, before two connections can make
         // them at once on two event loops (a crash in the runtime's type metadata was seen on
