@@ -324,10 +324,10 @@ struct ContainerPlanner {
         guard !request.config.image.isEmpty else { throw EngineError(.invalidArgument, "invalid reference format") }
         let reference = request.config.image
         let (image, layers) = try engine.withStore { store -> (ImageRecord, [String]) in
-            let image = try ImageHandlers.find(reference, store).image
+            let image = try LocalImages.find(reference, store).image
             return (image, image.layers)
         }
-        let imageConfig = ImageHandlers.config(of: image)?.config ?? ImageConfig.Container()
+        let imageConfig = LocalImages.config(of: image)?.config ?? ImageConfig.Container()
         ContainerPlanner.merge(&request.config, image: imageConfig)
         if request.config.entrypoint == [""] { request.config.entrypoint = nil }
         let command = (request.config.entrypoint ?? []) + (request.config.cmd ?? [])

@@ -8,7 +8,7 @@ import Store
 /// untag, delete, load and import name the image id twice.
 enum ImageEvents {
     static func record(_ store: Store, _ action: String, actorID: String, name: String, image: ImageRecord?) {
-        var attributes = (image.flatMap { ImageHandlers.config(of: $0) }?.config?.labels) ?? [:]
+        var attributes = (image.flatMap { LocalImages.config(of: $0) }?.config?.labels) ?? [:]
         if !name.isEmpty { attributes["name"] = name }
         _ = try? store.addEvent(type: "image", action: action, actorID: actorID, attributes: attributes)
     }

@@ -52,7 +52,7 @@ enum ContainerSpecHandlers {
             if !filters.values("ancestor").isEmpty {
                 ancestors = []
                 for name in filters.values("ancestor") {
-                    if let image = try? ImageHandlers.find(name, store).image { ancestors?.insert(image.id) }
+                    if let image = try? LocalImages.find(name, store).image { ancestors?.insert(image.id) }
                 }
             }
             var images: [String: ImageRecord] = [:]
@@ -67,7 +67,7 @@ enum ContainerSpecHandlers {
             // Image names the containers were created from, resolved now (a retag moves them).
             for record in records {
                 let key = "name:" + record.imageName
-                if images[key] == nil, let found = try? ImageHandlers.find(record.imageName, store).image { images[key] = found }
+                if images[key] == nil, let found = try? LocalImages.find(record.imageName, store).image { images[key] = found }
             }
             return (records, ancestors, images)
         }
