@@ -32,9 +32,9 @@ struct OpenAPITests {
                 described.insert("\(method.uppercased()) \(path) \(operationId)")
             }
         }
-        let served = Set(Service.routes.map { "\($0.method) \(Self.openAPIPath($0.template)) \($0.operationId)" })
+        let served = Set(Routes.all.map { "\($0.method) \(Self.openAPIPath($0.template)) \($0.operationId)" })
         #expect(described == served)
-        #expect(served.count == Service.routes.count, "a route is listed twice")
+        #expect(served.count == Routes.all.count, "a route is listed twice")
     }
 
     /// The route template as openapi.yaml writes it: `{name:.*}` (a parameter that may take
@@ -115,7 +115,7 @@ struct OpenAPITests {
         environment.systemDirectories = [dir + "/nonexistent"]
         let engine = Engine(config: try ConfigLoader(environment: environment).load())
 
-        let route = try #require(Service.routes.first { $0.template == path && $0.method == "GET" })
+        let route = try #require(Routes.all.first { $0.template == path && $0.method == "GET" })
         let request = Request(method: "GET", path: path, version: .current, query: [:], headers: [], body: [])
         let response = try route.handler(request, engine)
         #expect(response.status == .ok)

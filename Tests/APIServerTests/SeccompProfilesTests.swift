@@ -30,17 +30,18 @@ struct SeccompProfilesTests {
     }
 
     @Test func aConfiguredFileMustExist() {
-        let error = #expect(throws: APIError.self) {
+        let error = #expect(throws: EngineError.self) {
             try SeccompProfiles.load(configured: "/nonexistent/seccomp.json", candidates: [])
         }
+        #expect(error?.code == .internal)
         #expect(error?.message == "opening seccomp profile (/nonexistent/seccomp.json) failed: containers.conf seccomp_profile: no such file")
     }
 
     @Test func aProfileThatDoesNotParseIsABadRequest() {
-        let error = #expect(throws: APIError.self) {
+        let error = #expect(throws: EngineError.self) {
             try SeccompProfiles.parse(Array(#"{"defaultAction":"SCMP_ACT_NOPE"}"#.utf8), source: "SecurityOpt")
         }
-        #expect(error?.status == .badRequest)
+        #expect(error.map { APIError.from($0).status } == .badRequest)
         #expect(error?.message == #"decoding seccomp profile failed: seccomp profile SecurityOpt: defaultAction: unknown action "SCMP_ACT_NOPE""#)
     }
 }

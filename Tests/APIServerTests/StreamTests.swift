@@ -19,11 +19,11 @@ struct DetachKeysTests {
 
     @Test(arguments: ["ctrl-foo", "ctrl-P", "ab", "ctrl-a,", ",", "del", "ctrl-1", "ctrl-"])
     func refusesWhatMobyRefuses(_ text: String) {
-        #expect(throws: APIError.self) { try DetachKeys(parsing: text) }
+        #expect(throws: EngineError.self) { try DetachKeys(parsing: text) }
         do {
             _ = try DetachKeys(parsing: text)
         } catch {
-            #expect(error.status == .badRequest)
+            #expect(APIError.from(error).status == .badRequest)
             #expect(error.message == "Invalid detach keys (\(text)) provided")
         }
     }
@@ -130,7 +130,7 @@ struct EventFilterTests {
 
     @Test(arguments: ["x", "[]", #"{"type":"container"}"#, #"{"type":[1]}"#])
     func refusesMalformedFilters(_ text: String) {
-        #expect(throws: APIError.self) { try EventFilter(text) }
+        #expect(throws: EngineError.self) { try EventFilter(text) }
     }
 
     @Test func stripsTags() {

@@ -1,0 +1,89 @@
+import CLinux
+import Config
+import Platform
+import Store
+import NIOConcurrencyHelpers
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What handlers work with: the effective configuration, the Store (opened on first use, so a
+/// `/_ping` after socket activation never waits for SQLite), and facts about the host.
+public final class Engine: Sendable {
+    public static let name = "Skiff"
+    public static let version = "0.1.0"
+
+    public let config: EngineConfig
+    /// The Store is one SQLite connection (opened without SQLite's own mutex): `storeLock`
+    /// serializes every use of it.
+    private let storeLock = NIOLock()
+    private let storeSlot = StoreSlot()
+    private let host = Mutex<HostInfo?>(nil)
+    /// Threads for requests that mostly wait (container wait, stop, start): many may be in
+    /// flight at once (every `docker run` holds a wait). Started on first use.
+    let longPool = BlockingPool(threads: 32)
+    /// The service is shutting down: requests that wait give up.
+    let stopping = Mutex(false)
+    var isStopping: Bool { stopping.withLock { $0 } }
+    /// Attach sessions waiting for their container's start (`AttachRegistry`).
+    public let attachments = AttachRegistry()
+    /// Waits to wake when this service starts or removes a container.
+    let containerSignals = ContainerSignals()
+    /// Monitors spawned at create for the start that follows (`docker run --rm`).
+    let preparedStarts = PreparedStarts()
+    /// A monitor spawned ahead of the next container.
+    let warmMonitors = WarmMonitors()
+
+    public init(config: EngineConfig) {
+        self.config = config
+    }
+
+    /// Runs `body` with the Store, opening it first if needed. Calls are serialized: one SQLite
+    /// connection per service process.
+    public func withStore<T>(_ body: (Store) throws -> T) throws -> T {
+        try storeLock.withLock {
+            if storeSlot.store == nil {
+                storeSlot.store = try Store(root: config.skiffRoot)
+            }
+            return try body(storeSlot.store!)
+        }
+    }
+
+    var hostInfo: HostInfo {
+        host.withLock { info in
+            if let info { return info }
+            let read = HostInfo.read()
+            info = read
+            return read
+        }
+    }
+
+    var isRootless: Bool { getuid() != 0 }
+
+    /// A program installed beside this executable (`skiff-image`, `skiff-monitor`).
+    static func executableBeside(_ name: String) -> String { SelfExecutable.beside(name) }
+
+    /// An unnamed temporary file for a spooled request body, in `<skiff root>/tmp` (on the
+    /// storage file system: an archive's size is bounded by the disk, not by memory).
+    func spoolFile() throws -> SpooledBody {
+        let directory = config.skiffRoot + "/tmp"
+        do {
+            try FileSystem.makeDirectories(directory, mode: 0o700)
+        } catch {
+            throw EngineError(.internal, "spooling the request body: \(error)")
+        }
+        let fd = skiff_open_tmpfile(directory)
+        guard fd >= 0 else {
+            throw EngineError(.internal,
+                           "spooling the request body: open \(directory): \(String(cString: strerror(errno)))")
+        }
+        return SpooledBody(fd: fd)
+    }
+}
+
+/// Holds the Store; only touched with `Engine.storeLock` held.
+private final class StoreSlot: @unchecked Sendable {
+    var store: Store?
+}

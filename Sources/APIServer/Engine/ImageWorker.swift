@@ -1,0 +1,161 @@
+import CLinux
+import Platform
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running `skiff-image` (installed beside `skiff`): its standard output is what the client
+/// gets, its failure arrives as `{"status", "message"}` on a pipe at its descriptor 3.
+final class ImageWorker {
+    let pid: pid_t
+    let output: Int32
+    private let failure: Int32
+    private var reaped = false
+
+    /// The worker program: beside this executable.
+    static var path: String { Engine.executableBeside("skiff-image") }
+
+    /// Starts `skiff-image command --root <root> [--userns] arguments...`; `input` becomes its
+    /// standard input (rewound first), else /dev/null. `environment` is added to this process's.
+    init(engine: Engine, command: String, arguments: [String], input: SpooledBody? = nil,
+         environment: [String: String] = [:]) throws {
+        var argv = [ImageWorker.path, command, "--root", engine.config.skiffRoot]
+        if engine.isRootless { argv.append("--userns") }
+        if let limit = getenv("SKIFF_MAX_LAYER_SIZE").map({ String(cString: $0) }), Int(limit) != nil {
+            argv += ["--max-layer-size", limit]
+        }
+        argv += arguments
+        var outputPipe: [Int32] = [-1, -1], failurePipe: [Int32] = [-1, -1]
+        guard skiff_pipe2(&outputPipe, O_CLOEXEC) == 0 else { throw ImageWorker.systemError("pipe") }
+        guard skiff_pipe2(&failurePipe, O_CLOEXEC) == 0 else {
+            close(outputPipe[0]); close(outputPipe[1])
+            throw ImageWorker.systemError("pipe")
+        }
+        defer {
+            close(outputPipe[1])
+            close(failurePipe[1])
+        }
+        var inputFD: Int32
+        if let input {
+            lseek(input.fd, 0, SEEK_SET)
+            inputFD = input.fd
+        } else {
+            inputFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+        defer { if input == nil { close(inputFD) } }
+
+        // Standard error stays the service's own.
+        let child: pid_t
+        do {
+            child = try Spawn.start(argv, descriptors: [inputFD, outputPipe[1], 2, failurePipe[1]],
+                                    environment: environment)
+        } catch {
+            close(outputPipe[0]); close(failurePipe[0])
+            throw error
+        }
+        pid = child
+        output = outputPipe[0]
+        failure = failurePipe[0]
+    }
+
+    deinit {
+        if !reaped {
+            kill(pid, SIGTERM)
+            _ = wait()
+        }
+        close(output)
+        close(failure)
+    }
+
+    /// Reads standard output; 0 at its end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        while true {
+            let n = Glibc.read(output, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { return 0 }
+        }
+    }
+
+    /// Asks the worker to stop (the client went away).
+    func terminate() {
+        if !reaped { kill(pid, SIGTERM) }
+    }
+
+    /// Waits for the worker; nil when it succeeded, else the error it reported.
+    func wait() -> EngineError? {
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while text.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(failure, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            text += chunk[0..<n]
+        }
+        var status: Int32 = 0
+        if !reaped {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            reaped = true
+        }
+        if status == 0 && text.isEmpty { return nil }
+        if let json = try? JSONParser.parse(text), case .string(let message)? = json["message"] {
+            var code = 500
+            if case .int(let value)? = json["status"] { code = Int(value) }
+            return EngineError(EngineError.Code(workerStatus: code), message)
+        }
+        let signal = status & 0x7f
+        return EngineError(.internal, signal != 0 ? "the image worker was killed by signal \(signal)"
+            : "the image worker failed (exit status \((status >> 8) & 0xff))")
+    }
+
+    private static func systemError(_ what: String) -> EngineError {
+        EngineError(.internal, "\(what): \(String(cString: strerror(errno)))")
+    }
+
+    /// Runs a worker whose output is a JSON message stream, relaying it to the client. A
+    /// failure before any output is the response's error; after, it becomes an `errorDetail`
+    /// message, as moby reports errors in a progress stream. Returns whether the worker succeeded.
+    @discardableResult
+    static func relayMessages(_ worker: ImageWorker, to writer: ResponseWriter,
+                              observer: ImageEvents.Output? = nil) throws -> Bool {
+        try relay(worker, to: writer, observer: observer)
+        guard let error = worker.wait() else { return true }
+        try ImageHandlers.report(error, writer)
+        return false
+    }
+
+    /// Copies standard output to the client until it ends (and to `observer`); a client that
+    /// went away stops the worker.
+    static func relay(_ worker: ImageWorker, to writer: ResponseWriter, observer: ImageEvents.Output? = nil) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = worker.read(into: buffer)
+            if n == 0 { break }
+            observer?.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            do {
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            } catch {
+                worker.terminate()
+                _ = worker.wait()
+                throw error
+            }
+        }
+    }
+}
+
+extension EngineError.Code {
+    /// The code for a status a worker reported (skiff-image reports HTTP statuses).
+    init(workerStatus: Int) {
+        switch workerStatus {
+        case 400: self = .invalidArgument
+        case 401: self = .unauthorized
+        case 403: self = .forbidden
+        case 404: self = .notFound
+        case 409: self = .conflict
+        case 413: self = .tooLarge
+        case 503: self = .unavailable
+        default: self = .internal
+        }
+    }
+}

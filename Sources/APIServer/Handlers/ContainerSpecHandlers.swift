@@ -1,0 +1,210 @@
+import Images
+import Platform
+import Store
+
+/// The static side of the container routes: ContainerCreate, ContainerInspect, ContainerList.
+/// (Start, stop, attach, logs and the rest live in their own handler files.)
+enum ContainerSpecHandlers {
+    // MARK: - POST /containers/create
+
+    @Sendable static func containerCreate(_ request: Request, _ engine: Engine) throws -> Response {
+        if let type = request.header("Content-Type"), !request.body.isEmpty {
+            let media = type.split(separator: ";").first.map { String($0).trimmingBlanksForContainerSpec.lowercased() } ?? ""
+            guard media == "application/json" else {
+                throw EngineError(.invalidArgument, "unsupported Content-Type header (\(type)): must be 'application/json'")
+            }
+        }
+        let body = try CreateRequest.decode(request.body)
+        let (id, warnings) = try engine.createContainer(body, name: request.queryValue("name"))
+        return .json(.object([JSON.Member("Id", .string(id)), JSON.Member("Warnings", JSON(warnings))]), status: .created)
+    }
+
+    // MARK: - GET /containers/{id}/json
+
+    @Sendable static func containerInspect(_ request: Request, _ engine: Engine) throws -> Response {
+        let record = try engine.currentContainer(request.parameters["id"] ?? "")
+        var size: (Int64, Int64)?
+        if request.queryBool("size") {
+            let imageSize = try engine.withStore { try $0.image(byNameOrID: record.imageID, normalizedName: nil)?.size } ?? 0
+            let rw = ContainerView.sizeRw(containerDir: engine.config.skiffRoot + "/containers/" + record.id)
+            size = (rw, rw + imageSize)
+        }
+        return .json(try ContainerView.inspect(record, size: size))
+    }
+
+    // MARK: - GET /containers/json
+
+    static let listFilters: Set<String> = ["ancestor", "before", "exited", "id", "isolation", "label", "name", "status",
+                                           "health", "since", "volume", "network", "is-task", "publish", "expose"]
+
+    @Sendable static func containerList(_ request: Request, _ engine: Engine) throws -> Response {
+        let filters = try Filters(request.queryValue("filters"), allowed: listFilters)
+        var limit = 0
+        if let text = request.queryValue("limit"), !text.isEmpty {
+            guard let n = Int(text) else {
+                throw EngineError(.invalidArgument, "strconv.Atoi: parsing \"\(text)\": invalid syntax")
+            }
+            limit = n
+        }
+        let wantSize = request.queryBool("size")
+        let (records, ancestors, images) = try engine.withStore { store -> ([ContainerRecord], Set<String>?, [String: ImageRecord]) in
+            var ancestors: Set<String>?
+            if !filters.values("ancestor").isEmpty {
+                ancestors = []
+                for name in filters.values("ancestor") {
+                    if let image = try? LocalImages.find(name, store).image { ancestors?.insert(image.id) }
+                }
+            }
+            var images: [String: ImageRecord] = [:]
+            // A row whose monitor died is brought up to date first.
+            // The stored configs are read only when a filter needs them (the entries' static
+            // parts are kept apart: `ContainerRecord.summary`).
+            let needConfig = ["label", "label!", "volume", "network", "expose"].contains { !filters.values($0).isEmpty }
+            let records = try store.containers(withConfig: needConfig).map { try engine.reconcile($0, store: store) }
+            for record in records where images[record.imageID] == nil {
+                images[record.imageID] = try store.image(byNameOrID: record.imageID, normalizedName: nil)
+            }
+            // Image names the containers were created from, resolved now (a retag moves them).
+            for record in records {
+                let key = "name:" + record.imageName
+                if images[key] == nil, let found = try? LocalImages.find(record.imageName, store).image { images[key] = found }
+            }
+            return (records, ancestors, images)
+        }
+        let query = try ContainerListQuery(filters: filters, all: request.queryBool("all"), limit: limit,
+                                           ancestors: ancestors, records: records)
+        let now = Store.nowNanos()
+        var body: [UInt8] = [UInt8(ascii: "[")]
+        body.reserveCapacity(records.count * 640)
+        for (index, record) in query.select(records).enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            var shown = record.imageName
+            if images["name:" + record.imageName]?.id != record.imageID { shown = record.imageID }
+            var size: (Int64, Int64)?
+            if wantSize {
+                let rw = ContainerView.sizeRw(containerDir: engine.config.skiffRoot + "/containers/" + record.id)
+                size = (rw, rw + (images[record.imageID]?.size ?? 0))
+            }
+            if ContainerView.appendSummary(record, image: shown, now: now, size: size, to: &body) { continue }
+            var full = record
+            if full.config.isEmpty, let stored = try engine.withStore({ try $0.container(id: record.id) }) {
+                full.config = stored.config
+            }
+            try ContainerView.summary(full, image: shown, now: now, size: size).write(into: &body)
+        }
+        body += Array("]\n".utf8)
+        return Response(headers: [("Content-Type", "application/json")], body: body)
+    }
+}
+
+/// `GET /containers/json`'s selection (moby's foldFilter and includeContainerInList) over rows
+/// newest first; no I/O.
+struct ContainerListQuery {
+    var filters: Filters
+    var all: Bool
+    var limit: Int
+    /// Image ids of `ancestor` filters (nil: no such filter).
+    var ancestors: Set<String>?
+    var exited: [Int32] = []
+    var before: String?
+    var since: String?
+
+    static let states: [String] = ["created", "running", "paused", "restarting", "removing", "exited", "dead"]
+    static let healths: [String] = ["none", "starting", "healthy", "unhealthy"]
+
+    init(filters: Filters, all: Bool, limit: Int, ancestors: Set<String>?, records: [ContainerRecord]) throws {
+        self.filters = filters
+        self.all = all
+        self.limit = limit
+        self.ancestors = ancestors
+        for value in filters.values("exited") {
+            guard let code = Int32(value) else {
+                throw EngineError(.invalidArgument, "invalid filter 'exited=\(value)': strconv.Atoi: parsing \"\(value)\": invalid syntax")
+            }
+            exited.append(code)
+        }
+        for value in filters.values("status") {
+            guard ContainerListQuery.states.contains(value) else {
+                throw EngineError(.invalidArgument, "invalid filter 'status=\(value)'")
+            }
+            self.all = true
+        }
+        for value in filters.values("health") where !ContainerListQuery.healths.contains(value) {
+            throw EngineError(.invalidArgument, "invalid filter 'health=\(value)': invalid value for health (\(value)): must be one of "
+                           + ContainerListQuery.healths.joined(separator: ", "))
+        }
+        if let isTask = filters.values("is-task").last, ContainerValidation.parseGoBool(isTask) == nil {
+            throw EngineError(.invalidArgument, "invalid filter 'is-task=\(isTask)'")
+        }
+        for value in filters.values("before") { before = try ContainerListQuery.find(value, records) }
+        for value in filters.values("since") { since = try ContainerListQuery.find(value, records) }
+    }
+
+    /// moby's idOrNameFilter: an id, a unique id prefix or a name.
+    static func find(_ value: String, _ records: [ContainerRecord]) throws -> String {
+        if let exact = records.first(where: { $0.id == value }) { return exact.id }
+        let name = value.hasPrefix("/") ? String(value.dropFirst()) : value
+        if let named = records.first(where: { $0.name == name }) { return named.id }
+        let prefixed = records.filter { $0.id.hasPrefix(value) }
+        if prefixed.count == 1 && !value.isEmpty { return prefixed[0].id }
+        throw EngineError(.notFound, "No such container: \(value)")
+    }
+
+    func select(_ records: [ContainerRecord]) -> [ContainerRecord] {
+        var selected: [ContainerRecord] = []
+        var before = self.before
+        for record in records {
+            if let b = before {
+                if record.id == b { before = nil }
+                continue
+            }
+            if let since, record.id == since { break }
+            let running = record.state == .running || record.state == .paused || record.state == .restarting
+            if !running && !all && limit <= 0 { continue }
+            let names = filters.values("name")
+            if !names.isEmpty && !names.contains(where: { ContainerListQuery.regexMatches($0, "/" + record.name)
+                                                            || ContainerListQuery.regexMatches($0, record.name) }) { continue }
+            let ids = filters.values("id")
+            if !ids.isEmpty && !ids.contains(where: { record.id.hasPrefix($0) || ContainerListQuery.regexMatches($0, record.id) }) { continue }
+            // The stored config is parsed only when a filter needs it (a list parses each once more).
+            if !filters.values("label").isEmpty || !filters.values("label!").isEmpty {
+                if !filters.labelsMatch((try? StoredContainer(record))?.labels ?? [:]) { continue }
+            }
+            if limit > 0 && selected.count == limit { break }
+            if !exited.isEmpty && !(exited.contains(record.exitCode) && !running && !record.startedAt.isEmpty) { continue }
+            let statuses = filters.values("status")
+            if !statuses.isEmpty && !statuses.contains(record.state.rawValue) { continue }
+            let healths = filters.values("health")
+            if !healths.isEmpty && !healths.contains("none") { continue }
+            if let ancestors, !ancestors.contains(record.imageID) { continue }
+            if !filters.values("volume").isEmpty {
+                let mounts = (try? StoredContainer(record))?.mounts ?? []
+                let keys = mounts.flatMap { m -> [String] in
+                    [m["Name"], m["Source"], m["Destination"]].compactMap { if case .string(let s)? = $0, !s.isEmpty { return s }; return nil }
+                }
+                if !filters.values("volume").contains(where: keys.contains) { continue }
+            }
+            if !filters.values("network").isEmpty {
+                let mode = (try? StoredContainer(record))?.networkMode ?? ""
+                if !filters.values("network").contains(mode) { continue }
+            }
+            if let isTask = filters.values("is-task").last.flatMap(ContainerValidation.parseGoBool), isTask { continue }
+            if !filters.values("publish").isEmpty { continue }
+            if !filters.values("expose").isEmpty {
+                let exposed = (try? StoredContainer(record))?.config["ExposedPorts"]
+                var ports: [String] = []
+                if case .object(let members)? = exposed { ports = members.map(\.key) }
+                let wanted = filters.values("expose").map { $0.contains("/") ? $0 : $0 + "/tcp" }
+                if !wanted.contains(where: ports.contains) { continue }
+            }
+            selected.append(record)
+        }
+        return selected
+    }
+
+    /// Go's regexp.MatchString (unanchored); a pattern that does not compile matches nothing.
+    static func regexMatches(_ pattern: String, _ text: String) -> Bool {
+        guard let regex = try? Regex(pattern) else { return false }
+        return text.contains(regex)
+    }
+}

@@ -1,0 +1,50 @@
+/// The route table: every route the service answers, with moby's operationId (the same
+/// `operationId` as in openapi.yaml; `OpenAPITests` keeps the two equal) and its handler, named
+/// after the operationId. Order matters where templates overlap: the first match wins.
+enum Routes {
+    static let all: [Route] = [
+        // System
+        Route("GET", "/_ping", "SystemPing", SystemHandlers.systemPing),
+        Route("HEAD", "/_ping", "SystemPingHead", SystemHandlers.systemPingHead),
+        Route("GET", "/version", "SystemVersion", SystemHandlers.systemVersion),
+        Route("GET", "/info", "SystemInfo", blocking: true, SystemHandlers.systemInfo),
+
+        // Image
+        Route("GET", "/images/json", "ImageList", blocking: true, ImageHandlers.imageList),
+        Route("POST", "/images/create", "ImageCreate", spool: true, ImageHandlers.imageCreate),
+        Route("POST", "/images/load", "ImageLoad", spool: true, ImageHandlers.imageLoad),
+        Route("GET", "/images/get", "ImageGetAll", blocking: true, ImageHandlers.imageGetAll),
+        Route("POST", "/images/prune", "ImagePrune", blocking: true, ImageHandlers.imagePrune),
+        Route("GET", "/images/{name:.*}/json", "ImageInspect", blocking: true, ImageHandlers.imageInspect),
+        Route("GET", "/images/{name:.*}/history", "ImageHistory", blocking: true, ImageHandlers.imageHistory),
+        Route("GET", "/images/{name:.*}/get", "ImageGet", blocking: true, ImageHandlers.imageGet),
+        Route("POST", "/images/{name:.*}/tag", "ImageTag", blocking: true, ImageHandlers.imageTag),
+        Route("POST", "/images/{name:.*}/push", "ImagePush", blocking: true, ImageHandlers.imagePush),
+        Route("DELETE", "/images/{name:.*}", "ImageDelete", blocking: true, ImageHandlers.imageDelete),
+
+        // Container: create, inspect, list
+        Route("POST", "/containers/create", "ContainerCreate", blocking: true, ContainerSpecHandlers.containerCreate),
+        Route("GET", "/containers/json", "ContainerList", blocking: true, ContainerSpecHandlers.containerList),
+        Route("GET", "/containers/{id}/json", "ContainerInspect", blocking: true, ContainerSpecHandlers.containerInspect),
+        // Container: the run state
+        Route("POST", "/containers/{id}/start", "ContainerStart", blocking: true, long: true, ContainerLifecycle.containerStart),
+        Route("POST", "/containers/{id}/stop", "ContainerStop", blocking: true, long: true, ContainerLifecycle.containerStop),
+        Route("POST", "/containers/{id}/restart", "ContainerRestart", blocking: true, long: true, ContainerLifecycle.containerRestart),
+        Route("POST", "/containers/{id}/kill", "ContainerKill", blocking: true, ContainerLifecycle.containerKill),
+        Route("POST", "/containers/{id}/pause", "ContainerPause", blocking: true, ContainerLifecycle.containerPause),
+        Route("POST", "/containers/{id}/unpause", "ContainerUnpause", blocking: true, ContainerLifecycle.containerUnpause),
+        Route("POST", "/containers/{id}/rename", "ContainerRename", blocking: true, ContainerLifecycle.containerRename),
+        Route("GET", "/containers/{id}/top", "ContainerTop", blocking: true, ContainerLifecycle.containerTop),
+        Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, long: true, ContainerWaiter.containerWait),
+        Route("DELETE", "/containers/{id}", "ContainerDelete", blocking: true, long: true, ContainerLifecycle.containerDelete),
+        Route("POST", "/containers/prune", "ContainerPrune", blocking: true, long: true, ContainerLifecycle.containerPrune),
+        // Container: streams
+        Route("POST", "/containers/{id}/attach", "ContainerAttach", blocking: true, hijacks: true,
+              ContainerStreamHandlers.containerAttach),
+        Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, ContainerStreamHandlers.containerLogs),
+        Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, ContainerStreamHandlers.containerResize),
+
+        // System: events (last, as it was when each group had its own list)
+        Route("GET", "/events", "SystemEvents", blocking: true, EventHandlers.systemEvents),
+    ]
+}

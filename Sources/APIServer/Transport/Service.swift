@@ -1,0 +1,139 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `skiff service`: serves the API until it has been idle for the timeout or gets SIGTERM.
+public struct Service {
+    public var listen: ListenSocket
+    /// Seconds without activity before exiting; 0 = never.
+    public var idleTimeout: Int
+    public var engine: Engine
+
+    /// SIGTERM waits this long for requests in flight before it exits anyway.
+    public static let drainLimitSeconds: Int64 = 10
+
+    public init(listen: ListenSocket, idleTimeout: Int, engine: Engine) {
+        self.listen = listen
+        self.idleTimeout = idleTimeout
+        self.engine = engine
+    }
+
+    static let pipelineSetup = NIOLock()
+
+    /// The main thread waits in sigwait: SIGUSR1 tells it the service is done.
+    static func wakeMainThread() {
+        _ = kill(getpid(), SIGUSR1)
+    }
+
+    /// Serves until idle or terminated; returns when the service has stopped.
+    public func run() throws {
+        // Signals are taken by the main thread with sigwait: block them before any thread exists
+        // so that every thread inherits the mask. SIGUSR1 is how the service tells itself to exit.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGUSR1)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        if case .path(let path, let ownDirectory) = listen {
+            try ListenSocket.prepare(path: path, ownDirectory: ownDirectory)
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(System.coreCount, 2))
+        let pool = BlockingPool(threads: 2)
+        let streams = BlockingPool(threads: 8)
+        defer {
+            // Requests that wait (container waits) see `stopping` and end; the pools drain
+            // while the event loops still run, since their work completes on them.
+            engine.stopping.withLock { $0 = true }
+            pool.shutdown()
+            streams.shutdown()
+            engine.longPool.shutdown()
+            try? group.syncShutdownGracefully()
+        }
+
+        let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+        let activity = ActivityMonitor(timeoutSeconds: idleTimeout, loop: group.next()) {
+            let channel = serverChannel.withLockedValue { $0 }
+            if let channel {
+                channel.close().whenComplete { _ in Service.wakeMainThread() }
+            } else {
+                Service.wakeMainThread()
+            }
+        }
+        let router = Router(routes: Routes.all)
+        let engine = self.engine
+        // The pipeline's handler types are made once here, before two connections can make
+        // them at once on two event loops (a crash in the runtime's type metadata was seen on
+        // the first concurrent connections).
+        _ = HTTPResponseEncoder()
+        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        _ = HTTPServerPipelineHandler()
+        _ = HTTPServerProtocolErrorHandler()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // One pipeline is set up at a time: see the types made above.
+                    try Service.pipelineSetup.withLock {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(InputEndGate(), name: PipelineNames.gate)
+                    try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+                                        name: PipelineNames.decoder)
+                    try sync.addHandler(HTTPServerPipelineHandler(), name: PipelineNames.pipelining)
+                    try sync.addHandler(HTTPServerProtocolErrorHandler(), name: PipelineNames.errors)
+                    try sync.addHandler(HTTPHandler(router: router, engine: engine, activity: activity, pool: pool,
+                                                            streams: streams))
+                    }
+                }
+            }
+
+        let channel: any Channel
+        var ownedSocket: (path: String, inode: ino_t)?
+        switch listen {
+        case .inherited(let fd):
+            channel = try bootstrap.withBoundSocket(fd).wait()
+        case .path(let path, _):
+            let previous = umask(0o177)
+            defer { umask(previous) }
+            channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
+            chmod(path, 0o600)
+            var info = stat()
+            if stat(path, &info) == 0 { ownedSocket = (path, info.st_ino) }
+        }
+        serverChannel.withLockedValue { $0 = channel }
+        activity.started()
+
+        // SIGUSR1: the idle timer decided to exit. SIGTERM/SIGINT: stop accepting, let requests in
+        // flight finish (up to the drain limit), then exit.
+        var draining = false
+        while true {
+            var caught: Int32 = 0
+            guard sigwait(&signals, &caught) == 0 else { continue }
+            if caught == SIGUSR1 { break }
+            if !draining {
+                draining = true
+                channel.close(promise: nil)
+                activity.drain()
+                channel.eventLoop.scheduleTask(in: .seconds(Service.drainLimitSeconds)) {
+                    Service.wakeMainThread()
+                }
+            }
+        }
+        channel.close(promise: nil)
+        if let owned = ownedSocket {
+            var info = stat()
+            if stat(owned.path, &info) == 0 && info.st_ino == owned.inode {
+                unlink(owned.path)
+            }
+        }
+    }
+}
