@@ -1,5 +1,6 @@
 import CLinux
 import ContainerLogs
+import MonitorProtocol
 
 #if canImport(Glibc)
 import Glibc

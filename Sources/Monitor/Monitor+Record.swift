@@ -1,4 +1,5 @@
 import CLinux
+import MonitorProtocol
 import Platform
 import Runtime
 import Store
@@ -129,12 +130,9 @@ extension Monitor {
         _ = recordExit(code: code, error: message)
     }
 
-    /// `{"ExitCode":N,"FinishedAt":"...","OOMKilled":false}`, atomically.
+    /// The exit file (`ExitFile`), atomically.
     func writeExitFile(code: Int32, finishedAt: String, oomKilled: Bool = false) {
-        let json = JSON.object([JSON.Member("ExitCode", .int(Int64(code))),
-                                JSON.Member("FinishedAt", .string(finishedAt)),
-                                JSON.Member("OOMKilled", .bool(oomKilled))])
-        try? FileSystem.writeAtomically(options.exitPath, json.bytes, mode: 0o600, durable: false)
+        try? ExitFile(exitCode: code, finishedAt: finishedAt, oomKilled: oomKilled).write(to: options.exitPath)
     }
 
     // MARK: - --auto-remove

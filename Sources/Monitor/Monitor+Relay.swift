@@ -1,5 +1,6 @@
 import CLinux
 import ContainerLogs
+import MonitorProtocol
 import Platform
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import CLinux
 import ContainerLogs
+import MonitorProtocol
 import Platform
 import Runtime
 import Store
@@ -17,8 +18,8 @@ import Glibc
 public final class Monitor {
     let options: MonitorOptions
     let container: Container
-    /// The service's end of the sync socket (fd 3) until `started` or `error`; -1 after.
-    var sync: Int32
+    /// Our end of the sync socket (fd 3) until `started` or `error`; fd -1 after.
+    var sync: MonitorChannel
     let log: LogWriter
     let signals: Int32
     var attachListener: Int32 = -1
@@ -40,7 +41,7 @@ public final class Monitor {
     static let clientBacklogLimit = 1 << 20
     static let stdinBacklogLimit = 64 << 10
 
-    init(options: MonitorOptions, sync: Int32, signals: Int32) throws {
+    init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
         self.sync = sync
         self.signals = signals
@@ -59,23 +60,18 @@ public final class Monitor {
     // MARK: - Entry point
 
     /// A warm monitor (`skiff-monitor --warm`, spawned before its container): gets this
-    /// program's usual start-up work done, then waits for one datagram on `sync`,
-    /// `args\0<diagnostics file>\0<argument>\0<argument>...`. Its standard error then goes to
-    /// the diagnostics file. nil at EOF (the service went away, or stops: nothing to do).
-    public static func awaitArguments(sync: Int32) -> [String]? {
+    /// program's usual start-up work done, then waits for its arguments on `sync`
+    /// (`WarmArguments`). Its standard error then goes to the diagnostics file. nil at EOF (the
+    /// service went away, or stops: nothing to do) or for anything else.
+    public static func awaitArguments(sync: MonitorChannel) -> [String]? {
         warmUp()
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        let n = buffer.withUnsafeMutableBytes { skiff_monitor_recv(sync, $0.baseAddress, $0.count) }
-        guard n > 5, buffer[0..<5].elementsEqual(Array("args\0".utf8)) else { return nil }
-        var fields = buffer[5..<n].split(separator: 0, omittingEmptySubsequences: false)
-            .map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count >= 2 else { return nil }
-        let diagnostics = open(fields.removeFirst(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard let given = try? sync.waitForArguments() else { return nil }
+        let diagnostics = open(given.diagnosticsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if diagnostics >= 0 {
             _ = dup2(diagnostics, 2)
             close(diagnostics)
         }
-        return fields
+        return given.arguments
     }
 
     /// What every monitor does first, done while a warm one waits: the option parser's and the
@@ -87,12 +83,12 @@ public final class Monitor {
     }
 
     /// Runs the monitor in this (already detached) process; returns the exit status.
-    public static func main(arguments: [String], sync: Int32) -> Int32 {
+    public static func main(arguments: [String], sync: MonitorChannel) -> Int32 {
         let options: MonitorOptions
         do {
             options = try MonitorOptions(parsing: arguments)
         } catch {
-            send(.error(error.message), on: sync)
+            sync.failed(StartFailure(.monitor, error.message))
             return 2
         }
         _ = skiff_monitor_set_subreaper()
@@ -100,14 +96,14 @@ public final class Monitor {
         let wanted: [Int32] = [SIGCHLD]
         let signals = skiff_monitor_signalfd(wanted, Int32(wanted.count))
         guard signals >= 0 else {
-            send(.error("signalfd: \(errnoText(-signals))"), on: sync)
+            sync.failed(StartFailure(.monitor, errno: -signals, "signalfd: \(errnoText(-signals))"))
             return 1
         }
         let monitor: Monitor
         do {
             monitor = try Monitor(options: options, sync: sync, signals: signals)
         } catch {
-            send(.error("\(error)"), on: sync)
+            sync.failed(StartFailure(.monitor, "\(error)"))
             return 1
         }
         if let handBack = options.handBack { return monitor.resume(handBack) }
@@ -122,7 +118,7 @@ public final class Monitor {
             attachListener = try Listener.listen(directory: options.runDirectory, name: "attach")
             controlListener = try Listener.listen(directory: options.runDirectory, name: "ctl")
         } catch {
-            reportFailure("\(error)")
+            reportFailure(StartFailure(.monitor, "\(error)"))
             removeRunDirectory()
             return 1
         }
@@ -132,12 +128,12 @@ public final class Monitor {
         do {
             created = try create()
         } catch {
-            reportFailure(error)
+            reportFailure(error, during: .create)
             removeRunDirectory()
             return 1
         }
-        Monitor.send(.created(pid: created.pid), on: sync)
-        guard waitForStart() else {
+        sync.created(pid: created.pid)
+        guard (try? sync.waitForStart()) != nil else {
             // The service went away (or said something else): nobody will start this container.
             container.abandon(created)
             closeRun()
@@ -148,16 +144,16 @@ public final class Monitor {
         do {
             try container.start(created)
         } catch {
-            reportFailure(error)
+            reportFailure(error, during: .start)
             container.abandon(created)
             closeRun()
             removeRunDirectory()
             return 1
         }
         recordRunning(restarted: false)
-        Monitor.send(.started, on: sync)
-        close(sync)
-        sync = -1
+        sync.started()
+        close(sync.fd)
+        sync = MonitorChannel(fd: -1)
         superviseRuns()
         return finish()
     }
@@ -197,7 +193,7 @@ public final class Monitor {
     /// policy says so and after the back-off, the container created and started again. True when
     /// a new run is going.
     func runEnded(waitStatus: Int32, finishedAt: String, startedAt: UInt64, exitFileWritten: Bool) -> Bool {
-        let code = exitCode(waitStatus: waitStatus)
+        let code = ExitFile.exitCode(waitStatus: waitStatus)
         // Asked before removeState, which removes the cgroup and its count (root on cgroup v1;
         // false without cgroups).
         let oomKilled = container.cgroupOOMKilled()
@@ -240,8 +236,8 @@ public final class Monitor {
         if options.autoRemove {
             removeContainer()
         } else {
-            unlink(options.runDirectory + "/attach")
-            unlink(options.runDirectory + "/ctl")
+            unlink(options.paths.attachSocket)
+            unlink(options.paths.controlSocket)
         }
         closeStore()
         return 0
@@ -310,36 +306,22 @@ public final class Monitor {
         return created
     }
 
-    /// Waits for `start` on the sync socket; false on EOF or anything else.
-    func waitForStart() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let n = buffer.withUnsafeMutableBytes { skiff_monitor_recv(sync, $0.baseAddress, $0.count) }
-        guard n > 0 else { return false }
-        return SyncMessage(text: String(decoding: buffer[0..<n], as: UTF8.self)) == .start
-    }
-
-    /// `error <message>` to the service, while it listens.
-    func reportFailure(_ error: any Error) {
-        let message: String
-        if let error = error as? RuntimeError {
-            message = error.message(withoutContext: options.id)
-        } else {
-            message = "\(error)"
+    /// `error <step> <errno> <message>` to the service, while it listens: the runtime's step and
+    /// errno when it has them, else `step`.
+    func reportFailure(_ error: any Error, during step: StartFailure.Step) {
+        guard let error = error as? RuntimeError else {
+            reportFailure(StartFailure(step, "\(error)"))
+            return
         }
-        reportFailure(message)
+        reportFailure(StartFailure(error.failureStep ?? step, errno: error.errno ?? 0,
+                                   error.message(withoutContext: options.id)))
     }
 
-    func reportFailure(_ message: String) {
-        guard sync >= 0 else { return }
-        Monitor.send(.error(message), on: sync)
-        close(sync)
-        sync = -1
-    }
-
-    static func send(_ message: SyncMessage, on fd: Int32) {
-        guard fd >= 0 else { return }
-        let bytes = Array(message.text.utf8)
-        _ = bytes.withUnsafeBytes { skiff_monitor_send(fd, $0.baseAddress, $0.count) }
+    func reportFailure(_ failure: StartFailure) {
+        guard sync.fd >= 0 else { return }
+        sync.failed(failure)
+        close(sync.fd)
+        sync = MonitorChannel(fd: -1)
     }
 
     // MARK: - Files

@@ -4,7 +4,7 @@
  * to find the end.
  */
 #define _GNU_SOURCE
-#include "relay.h"
+#include "skiff_relay.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -239,49 +239,10 @@ static void accept_controls(struct relay *r) {
     }
 }
 
-/* A decimal UInt16 as Swift's UInt16(_:) reads it: an optional sign, ASCII digits. */
-static bool parse_u16(const char *text, size_t length, unsigned short *value) {
-    size_t i = 0;
-    bool negative = false;
-    if (length > 0 && (text[0] == '+' || text[0] == '-')) {
-        negative = text[0] == '-';
-        i = 1;
-    }
-    if (i == length) return false;
-    unsigned long v = 0;
-    for (; i < length; i++) {
-        if (text[i] < '0' || text[i] > '9') return false;
-        v = v * 10 + (unsigned long)(text[i] - '0');
-        if (v > 65535) return false;
-    }
-    if (negative && v != 0) return false;
-    *value = (unsigned short)v;
-    return true;
-}
-
-/* `resize <rows> <cols>` (a trailing \r ignored): TIOCSWINSZ on the pty master. */
+/* `resize <rows> <cols>`: TIOCSWINSZ on the pty master; anything else is ignored. */
 static void apply_line(struct relay *r, const char *line, size_t length) {
-    if (length > 0 && line[length - 1] == '\r') length--;
-    const char *words[4];
-    size_t lengths[4];
-    size_t count = 0;
-    size_t i = 0;
-    while (i < length) {
-        while (i < length && line[i] == ' ') i++;
-        if (i == length) break;
-        size_t start = i;
-        while (i < length && line[i] != ' ') i++;
-        if (count == 3) return;
-        words[count] = line + start;
-        lengths[count] = i - start;
-        count++;
-    }
     unsigned short rows, columns;
-    if (count != 3 || lengths[0] != 6 || memcmp(words[0], "resize", 6) != 0 ||
-        !parse_u16(words[1], lengths[1], &rows) || !parse_u16(words[2], lengths[2], &columns)) {
-        return;
-    }
-    if (r->terminal < 0) return;
+    if (!skiff_parse_control_line(line, length, &rows, &columns) || r->terminal < 0) return;
     struct winsize size;
     memset(&size, 0, sizeof size);
     size.ws_row = rows;
