@@ -1,7 +1,7 @@
 /*
- * The poll loop of one run (Monitor+Relay.swift's relayUntilExit, drainOutput, closeClients):
- * output to the log and to attach clients, stdin from them, resize from control clients, SIGCHLD
- * to find the end.
+ * The poll loop of one run: output to the log and to attach clients, stdin from them, resize from
+ * control clients, SIGCHLD to find the end. skiff-relay runs it while the container runs, and
+ * skiff-monitor for a run it relays itself (Monitor+Relay.swift), so both speak the same bytes.
  */
 #define _GNU_SOURCE
 #include "skiff_relay.h"
@@ -520,10 +520,78 @@ void relay_finish(struct relay *r) {
         if (r->clients[i].fd >= 0) client_close(&r->clients[i]);
     }
     r->client_count = 0;
+    relay_close_run(r);
+}
+
+void relay_init(struct relay *r) {
+    r->pid = 0;
+    r->tty = false;
+    r->stdin_open = false;
+    r->stdin_once = false;
+    r->signals = r->attach_listener = r->control_listener = r->log = -1;
+    r->stdin_fd = r->stdout_fd = r->stderr_fd = r->terminal = -1;
+    r->terminal_closed = false;
+    memset(&r->stdin_pending, 0, sizeof r->stdin_pending);
+    r->close_stdin_when_flushed = false;
+    r->client_count = 0;
+    r->control_count = 0;
+}
+
+void relay_close_run(struct relay *r) {
     buffer_free(&r->stdin_pending);
     int *run[] = {&r->stdin_fd, &r->stdout_fd, &r->stderr_fd, &r->terminal};
     for (size_t i = 0; i < sizeof run / sizeof run[0]; i++) {
         close_fd(*run[i]);
         *run[i] = -1;
     }
+    r->terminal_closed = false;
+    r->close_stdin_when_flushed = false;
+}
+
+void relay_accept_queued(struct relay *r) {
+    accept_clients(r);
+    unsigned long long deadline = monotonic_nanos() + 1000000000ULL;
+    while (monotonic_nanos() < deadline) {
+        struct pollfd fds[RELAY_MAX_CLIENTS];
+        size_t which[RELAY_MAX_CLIENTS];
+        nfds_t count = 0;
+        for (size_t i = 0; i < r->client_count; i++) {
+            const struct client *c = &r->clients[i];
+            if (c->mask != MASK_UNKNOWN || c->dead) continue;
+            fds[count] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+            which[count++] = i;
+        }
+        if (count == 0 || poll_retrying(fds, count, 50) < 0) break;
+        for (nfds_t i = 0; i < count; i++) {
+            if (fds[i].revents != 0) read_mask(&r->clients[which[i]]);
+        }
+    }
+    prune(r);
+    accept_controls(r);
+    for (size_t i = 0; i < r->control_count; i++) serve_control(r, &r->controls[i]);
+    prune(r);
+}
+
+bool relay_is_fresh(const struct relay *r) {
+    if (buffer_length(&r->stdin_pending) > 0 || r->close_stdin_when_flushed || r->terminal_closed) return false;
+    for (size_t i = 0; i < r->client_count; i++) {
+        const struct client *c = &r->clients[i];
+        if (c->dead || c->input_closed || buffer_length(&c->pending) > 0) return false;
+    }
+    return true;
+}
+
+bool relay_add_control(struct relay *r, int fd) {
+    if (r->control_count >= RELAY_MAX_CLIENTS) return false;
+    struct control *c = &r->controls[r->control_count++];
+    c->fd = fd;
+    c->dead = false;
+    c->overlong = false;
+    c->length = 0;
+    return true;
+}
+
+void relay_close_controls(struct relay *r) {
+    for (size_t i = 0; i < r->control_count; i++) close_fd(r->controls[i].fd);
+    r->control_count = 0;
 }

@@ -47,7 +47,7 @@ extension Monitor {
     /// (for the service's liveness check), StartedAt; on a restart, RestartCount + 1 and a
     /// `restart` event.
     func recordRunning(restarted: Bool) {
-        let pid = run.pid
+        let pid = loop.pointee.pid
         let monitorPID = getpid()
         let monitorStart = Sys.startTime(of: monitorPID)
         let startedAt = Monitor.now()

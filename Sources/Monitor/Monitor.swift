@@ -1,4 +1,5 @@
 import CLinux
+import CRelay
 import ContainerLogs
 import MonitorProtocol
 import Platform
@@ -22,12 +23,9 @@ public final class Monitor {
     var sync: MonitorChannel
     let log: LogWriter
     let signals: Int32
-    var attachListener: Int32 = -1
-    var controlListener: Int32 = -1
-    var clients: [AttachClient] = []
-    var controls: [ControlClient] = []
-    /// The current run's process and descriptors.
-    var run = RunIO()
+    /// The relay loop's state (CRelay, skiff-relay's too): the listening sockets, the attach
+    /// and control connections, the current run's process and descriptors.
+    let loop: UnsafeMutablePointer<relay>
     /// Restarts done by this monitor (on-failure's limit counts these).
     var restarts = 0
     var backoff = RestartBackoff()
@@ -35,11 +33,6 @@ public final class Monitor {
     var store: Store?
     /// The container's labels, for its events (they do not change): read once.
     var labels: [String: String]?
-
-    /// Output read per call; attach clients that are this far behind stop the reading.
-    static let chunk = 16 << 10
-    static let clientBacklogLimit = 1 << 20
-    static let stdinBacklogLimit = 64 << 10
 
     init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
@@ -55,6 +48,17 @@ public final class Monitor {
         } catch {
             throw MonitorError("\(error)")
         }
+        loop = UnsafeMutablePointer<relay>.allocate(capacity: 1)
+        relay_init(loop)
+        loop.pointee.signals = signals
+        loop.pointee.log = log.descriptor
+        loop.pointee.tty = options.tty
+        loop.pointee.stdin_open = options.stdin
+        loop.pointee.stdin_once = options.stdinOnce
+    }
+
+    deinit {
+        loop.deallocate()
     }
 
     // MARK: - Entry point
@@ -115,8 +119,10 @@ public final class Monitor {
         do {
             try FileSystem.makeDirectories(options.runDirectory, mode: 0o700)
             unlink(options.exitPath)
-            attachListener = try Listener.listen(directory: options.runDirectory, name: "attach")
-            controlListener = try Listener.listen(directory: options.runDirectory, name: "ctl")
+            loop.pointee.attach_listener = try Listener.listen(directory: options.runDirectory,
+                                                               name: ContainerPaths.attachName)
+            loop.pointee.control_listener = try Listener.listen(directory: options.runDirectory,
+                                                                name: ContainerPaths.controlName)
         } catch {
             reportFailure(StartFailure(.monitor, "\(error)"))
             removeRunDirectory()
@@ -177,9 +183,9 @@ public final class Monitor {
         for fd in [handBack.attachListener, handBack.controlListener] + handBack.controls {
             _ = skiff_monitor_set_cloexec(fd)
         }
-        attachListener = handBack.attachListener
-        controlListener = handBack.controlListener
-        controls = handBack.controls.map { ControlClient(fd: $0) }
+        loop.pointee.attach_listener = handBack.attachListener
+        loop.pointee.control_listener = handBack.controlListener
+        for fd in handBack.controls where !relay_add_control(loop, fd) { close(fd) }
         restarts = options.runState.restarts
         backoff = RestartBackoff(delay: options.runState.backoffDelay)
         if runEnded(waitStatus: handBack.waitStatus, finishedAt: handBack.finishedAt,
@@ -229,10 +235,11 @@ public final class Monitor {
 
     /// No more runs: the sockets go (the whole container with --auto-remove).
     func finish() -> Int32 {
-        close(attachListener)
-        close(controlListener)
-        for control in controls { close(control.fd) }
-        controls = []
+        close(loop.pointee.attach_listener)
+        close(loop.pointee.control_listener)
+        loop.pointee.attach_listener = -1
+        loop.pointee.control_listener = -1
+        relay_close_controls(loop)
         if options.autoRemove {
             removeContainer()
         } else {
@@ -266,22 +273,31 @@ public final class Monitor {
         var io = ProcessIO(stdin: null, stdout: null, stderr: null)
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
-        var next = RunIO()
-        if !options.tty {
-            if options.stdin {
-                let p = try Sys.pipe()
-                io.stdin = p.read
-                childEnds.append(p.read)
-                next.stdin = p.write
+        // Ours: stdin's write end, stdout's and stderr's read ends, the pty master.
+        var ours = (stdin: Int32(-1), stdout: Int32(-1), stderr: Int32(-1), terminal: Int32(-1))
+        func closeOurs() {
+            for fd in [ours.stdin, ours.stdout, ours.stderr] where fd >= 0 { close(fd) }
+        }
+        do {
+            if !options.tty {
+                if options.stdin {
+                    let p = try Sys.pipe()
+                    io.stdin = p.read
+                    childEnds.append(p.read)
+                    ours.stdin = p.write
+                }
+                let out = try Sys.pipe()
+                childEnds.append(out.write)
+                io.stdout = out.write
+                ours.stdout = out.read
+                let err = try Sys.pipe()
+                childEnds.append(err.write)
+                io.stderr = err.write
+                ours.stderr = err.read
             }
-            let out = try Sys.pipe()
-            childEnds.append(out.write)
-            io.stdout = out.write
-            next.stdout = out.read
-            let err = try Sys.pipe()
-            childEnds.append(err.write)
-            io.stderr = err.write
-            next.stderr = err.read
+        } catch {
+            closeOurs()
+            throw error
         }
         let created: CreatedProcess
         do {
@@ -291,18 +307,22 @@ public final class Monitor {
                                            sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"),
                                            whileChildSetsUp: { [self] in readLabels() })
         } catch {
-            next.closeAll()
+            closeOurs()
             throw error
         }
         if let master = created.terminal {
-            next.terminal = master
+            ours.terminal = master
             _ = skiff_monitor_set_cloexec(master)
         }
-        for fd in [next.stdin, next.stdout, next.stderr, next.terminal] where fd >= 0 {
+        for fd in [ours.stdin, ours.stdout, ours.stderr, ours.terminal] where fd >= 0 {
             _ = skiff_monitor_set_nonblocking(fd)
         }
-        next.pid = created.pid
-        run = next
+        relay_close_run(loop)
+        loop.pointee.pid = created.pid
+        loop.pointee.stdin_fd = ours.stdin
+        loop.pointee.stdout_fd = ours.stdout
+        loop.pointee.stderr_fd = ours.stderr
+        loop.pointee.terminal = ours.terminal
         return created
     }
 
@@ -332,37 +352,6 @@ public final class Monitor {
 
     /// Closes the run's descriptors (the process is gone or abandoned).
     func closeRun() {
-        run.closeAll()
-        run = RunIO()
-    }
-}
-
-/// The descriptors of one run of the container's process, on the monitor's side.
-struct RunIO {
-    var pid: Int32 = 0
-    /// Write end of the container's stdin pipe (-1: none, or closed).
-    var stdin: Int32 = -1
-    /// Read ends of its stdout and stderr pipes (-1 once at EOF).
-    var stdout: Int32 = -1
-    var stderr: Int32 = -1
-    /// The pty master (output, and stdin); -1 without a terminal.
-    var terminal: Int32 = -1
-    /// The master reported EIO (the slave side is closed): no more polling it for input.
-    var terminalClosed = false
-    /// Client bytes not yet written to the container's stdin.
-    var stdinPending: [UInt8] = []
-    /// Close stdin once `stdinPending` is written (--stdin-once).
-    var closeStdinWhenFlushed = false
-
-    /// Where stdin bytes go: the pipe or the pty master.
-    var stdinTarget: Int32 { terminal >= 0 ? (terminalClosed ? -1 : terminal) : stdin }
-
-    mutating func closeAll() {
-        for fd in [stdin, stdout, stderr, terminal] where fd >= 0 { close(fd) }
-        stdin = -1
-        stdout = -1
-        stderr = -1
-        terminal = -1
-        stdinPending = []
+        relay_close_run(loop)
     }
 }

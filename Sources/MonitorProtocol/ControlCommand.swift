@@ -22,31 +22,3 @@ public enum ControlCommand: Sendable, Equatable {
         self = .resize(rows: rows, columns: columns)
     }
 }
-
-/// Splits a byte stream into lines; a line longer than `limit` is dropped whole.
-public struct LineSplitter: Sendable {
-    public let limit: Int
-    private var partial: [UInt8] = []
-    private var overlong = false
-
-    public init(limit: Int = ControlCommand.lineLimit) { self.limit = limit }
-
-    /// The complete lines in `bytes` (after what came before), without their newlines.
-    public mutating func feed(_ bytes: some Collection<UInt8>) -> [String] {
-        var lines: [String] = []
-        for byte in bytes {
-            if byte == 0x0A {
-                if !overlong { lines.append(String(decoding: partial, as: UTF8.self)) }
-                partial.removeAll(keepingCapacity: false)
-                overlong = false
-            } else if !overlong {
-                partial.append(byte)
-                if partial.count > limit {
-                    overlong = true
-                    partial.removeAll(keepingCapacity: false)
-                }
-            }
-        }
-        return lines
-    }
-}

@@ -120,19 +120,15 @@ static void parse_clients(char *text) {
 
 static void parse_controls(char *text) {
     for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
-        if (relay.control_count >= RELAY_MAX_CLIENTS) usage("--controls: more than %d", RELAY_MAX_CLIENTS);
-        struct control *c = &relay.controls[relay.control_count++];
-        c->fd = adopt_fd("--controls", item);
-        c->dead = false;
-        c->overlong = false;
-        c->length = 0;
+        if (!relay_add_control(&relay, adopt_fd("--controls", item))) {
+            usage("--controls: more than %d", RELAY_MAX_CLIENTS);
+        }
     }
 }
 
 static void parse(int argc, char **argv, struct options *options) {
     memset(options, 0, sizeof *options);
-    relay.signals = relay.attach_listener = relay.control_listener = relay.log = -1;
-    relay.stdin_fd = relay.stdout_fd = relay.stderr_fd = relay.terminal = -1;
+    relay_init(&relay);
     int i = 1;
     for (; i < argc; i++) {
         const char *name = argv[i];

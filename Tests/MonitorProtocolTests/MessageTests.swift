@@ -96,21 +96,6 @@ import Testing
         #expect(line.last == 0x0A)
         #expect(ControlCommand(line: String(decoding: line.dropLast(), as: UTF8.self)) == command)
     }
-
-    @Test func splitsLinesAcrossReads() {
-        var splitter = LineSplitter(limit: 16)
-        #expect(splitter.feed(Array("resize 1".utf8)) == [])
-        #expect(splitter.feed(Array(" 2\nresize 3 4\nres".utf8)) == ["resize 1 2", "resize 3 4"])
-        #expect(splitter.feed(Array("ize 5 6\n".utf8)) == ["resize 5 6"])
-    }
-
-    @Test func dropsAnOverlongLineWhole() {
-        var splitter = LineSplitter(limit: 8)
-        #expect(splitter.feed(Array("resize 1000 1000\nshort\n".utf8)) == ["short"])
-        var other = LineSplitter(limit: 10)
-        #expect(other.feed(Array("xxxxxxxxxxxxxxxxxxxxxxx".utf8)) == [])
-        #expect(other.feed(Array("yyy\nresize 1 2\n".utf8)) == ["resize 1 2"])
-    }
 }
 
 @Suite struct ExitFileTests {

@@ -1,5 +1,5 @@
 /*
- * skiff-relay: the steady state of a container's monitor (docs/containers.md, "The relay").
+ * The relay loop, and skiff-relay: the steady state of a container's monitor (docs/containers.md, "The relay").
  *
  * skiff-monitor (Swift) creates and starts the container, then execs this program with the
  * descriptors it holds; this program relays the container's output to the log file and to attach
@@ -8,8 +8,8 @@
  * left, closes the attach connections, writes the exit file and execs skiff-monitor again, which
  * records the exit in the Store and restarts or removes the container.
  *
- * It does what Sources/Monitor/Monitor+Relay.swift does, byte for byte on every socket and in
- * the log file; the two are kept in step.
+ * The loop is this target's (CRelay): skiff-relay runs it, and skiff-monitor (Monitor+Relay.swift)
+ * for the runs it relays itself, so the two are one loop.
  */
 #ifndef SKIFF_RELAY_H
 #define SKIFF_RELAY_H
@@ -105,11 +105,38 @@ struct relay {
 };
 
 /* loop.c */
+/* No run, no clients, every descriptor -1. */
+void relay_init(struct relay *r);
+/* Before `start`: accepts the attach connections already queued and reads each one's mask (each
+ * sends it right after connecting; within 1 s), so they see the first byte of output; then the
+ * queued control connections and their lines (an initial resize). */
+void relay_accept_queued(struct relay *r);
 /* Relays until the container's process exits; its wait status, after its last output. */
 int relay_run(struct relay *r);
 /* After the exit: sends what clients have not taken (within 5 s), closes every attach connection
  * and the run's descriptors. */
 void relay_finish(struct relay *r);
+/* Closes the run's descriptors and drops the stdin not yet written (the process is gone, or
+ * abandoned). */
+void relay_close_run(struct relay *r);
+/* Nothing read from the run's clients yet (what skiff-relay can take over: its command line
+ * carries the clients' masks, not their pending bytes). */
+bool relay_is_fresh(const struct relay *r);
+/* Adds a control connection; false when there are RELAY_MAX_CLIENTS already. */
+bool relay_add_control(struct relay *r, int fd);
+/* Closes every control connection. */
+void relay_close_controls(struct relay *r);
+
+static inline int relay_client_fd(const struct relay *r, size_t i) {
+    return r->clients[i].fd;
+}
+/* 0-7, or MASK_UNKNOWN. */
+static inline int relay_client_mask(const struct relay *r, size_t i) {
+    return r->clients[i].mask;
+}
+static inline int relay_control_fd(const struct relay *r, size_t i) {
+    return r->controls[i].fd;
+}
 
 /* log.c */
 /* Appends the records for `count` bytes read from `stream` now: a record per line, and a
