@@ -1,15 +1,11 @@
 /*
- * The relay loop, and skiff-relay: the steady state of a container's monitor (docs/containers.md, "The relay").
- *
- * skiff-monitor (Swift) creates and starts the container, then execs this program with the
- * descriptors it holds; this program relays the container's output to the log file and to attach
- * clients, feeds it stdin, applies resizes, and reaps children (the process stays the container's
- * parent and subreaper: exec keeps the pid). When the container's process ends it writes what is
- * left, closes the attach connections, writes the exit file and execs skiff-monitor again, which
- * records the exit in the Store and restarts or removes the container.
- *
- * The loop is this target's (CRelay): skiff-relay runs it, and skiff-monitor (Monitor+Relay.swift)
- * for the runs it relays itself, so the two are one loop.
+ * The relay loop (docs/containers.md, "The relay"): one run's output to the log file and to attach
+ * clients, stdin from them, resizes from control clients, and the reaping of children (the process
+ * is the container's parent and subreaper). skiff-relay (C, the monitor's steady state: skiff-
+ * monitor execs it once the container runs) runs it until the container's process exits, then
+ * writes the exit file and execs skiff-monitor back; skiff-monitor (Monitor+Relay.swift) runs it
+ * for the runs it relays itself. One loop, so the bytes on every socket and in the log are the
+ * same either way.
  */
 #ifndef SKIFF_RELAY_H
 #define SKIFF_RELAY_H
