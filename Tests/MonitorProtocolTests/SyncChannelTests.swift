@@ -107,6 +107,30 @@ import Glibc
         #expect(throws: SyncError.closed) { try pair.monitor.waitForStart() }
     }
 
+    @Test func eachDirectionIsAChannelOfItsOwn() throws {
+        let pair = try Pair()
+        // The halves of each direction, as the two ends hold them.
+        let toMonitor = (sender: ToMonitor.Sender(fd: pair.service.fd), receiver: ToMonitor.Receiver(fd: pair.monitor.fd))
+        let toService = (sender: ToService.Sender(fd: pair.monitor.fd), receiver: ToService.Receiver(fd: pair.service.fd))
+        toService.sender.created(pid: 5)
+        #expect(try toService.receiver.waitCreated(timeout: 1000) == 5)
+        try toMonitor.sender.start()
+        try toMonitor.receiver.waitForStart()
+        toService.sender.started()
+        try toService.receiver.waitStarted(timeout: 1000)
+        // `started` twice: the second is out of order for a service that waits for `created`.
+        toService.sender.started()
+        #expect(throws: SyncError.unexpected(expected: "created", received: "started")) {
+            try toService.receiver.waitCreated(timeout: 1000)
+        }
+        toService.sender.created(pid: 6)
+        #expect(throws: SyncError.unexpected(expected: "started", received: "created")) {
+            try toService.receiver.waitStarted(timeout: 1000)
+        }
+        toMonitor.sender.end()
+        #expect(throws: SyncError.closed) { try toMonitor.receiver.waitForStart() }
+    }
+
     @Test func aMonitorWithoutASyncSocketDropsItsMessages() {
         let none = MonitorChannel(fd: -1)
         none.created(pid: 1)
