@@ -59,9 +59,17 @@ let package = Package(
         // Container log files (the k8s-file layout conmon writes): the monitor appends, `logs`
         // reads with since/until/tail and follows; Docker's stream framing.
         .target(name: "ContainerLogs", dependencies: ["Platform"]),
+        // Everything the service, the monitor and skiff-relay say to one another: the sync
+        // socket's messages (typed, one channel per end), the attach mask, control commands, the
+        // exit file, the run directory's layout. Pure Swift (the static monitor links it).
+        .target(name: "MonitorProtocol", dependencies: ["Platform"]),
+        // The relay loop (output to the log and attach clients, stdin, resize, reaping) in C:
+        // skiff-relay runs it, and the monitor for the runs it relays itself. Its header
+        // skiff_protocol.h names the run directory and the exit file as MonitorProtocol does.
+        .target(name: "CRelay"),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs",
+            "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -77,15 +85,16 @@ let package = Package(
         // The per-container supervisor (conmon's role): creates the container in-process, relays
         // its output and stdin, records its exit, restarts or removes it. No NIO, no Foundation:
         // one copy runs per container.
-        .target(name: "Monitor", dependencies: ["Runtime", "Store", "ContainerLogs", "Platform", "CLinux"]),
+        .target(name: "Monitor", dependencies: ["Runtime", "Store", "ContainerLogs", "Platform", "CLinux",
+                                               "MonitorProtocol", "CRelay", "CRuntime"]),
         // Linked as a static executable: no dynamic loader at its start (1.0 ms from exec to
         // main, against 3.5 ms with Swift's shared runtime and the libraries: a container start
         // waits for it, and an exit too when it comes back from skiff-relay), and no relocations
         // to dirty in every copy. Its getpwuid (the /etc/subuid owner) loads glibc's NSS
         // modules at run time, from the same glibc it is built against here.
-        .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "CLinux"],
+        .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "MonitorProtocol", "CLinux"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])]),
-        .executableTarget(name: "skiff-relay", linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        .executableTarget(name: "skiff-relay", dependencies: ["CRelay"], linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
@@ -97,8 +106,10 @@ let package = Package(
         .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
         .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor"]),
+        .testTarget(name: "MonitorProtocolTests", dependencies: ["MonitorProtocol", "CRelay", "Platform"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
+            "MonitorProtocol",
             "Config",
             "Images",
             "OCI",

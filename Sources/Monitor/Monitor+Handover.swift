@@ -1,5 +1,6 @@
-import Platform
 import CLinux
+import CRelay
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -16,9 +17,7 @@ extension Monitor {
     /// skiff-relay beside this program, or exec failed): the run is then relayed here.
     func handOverToRelay(startedAt: UInt64) {
         // The state the relay starts from is a fresh run's: nothing read from clients yet.
-        guard run.stdinPending.isEmpty, !run.closeStdinWhenFlushed, !run.terminalClosed,
-              !clients.contains(where: { $0.isDead || $0.backlog > 0 || $0.inputClosed }),
-              let monitor = SelfExecutable.path else { return }
+        guard relay_is_fresh(loop), let monitor = SelfExecutable.path else { return }
         guard !exitsSoon() else { return }
         let relay = SelfExecutable.beside("skiff-relay")
         guard access(relay, X_OK) == 0 else { return }
@@ -26,26 +25,27 @@ extension Monitor {
         var back = options
         back.handBack = nil
         back.runState = RunState(startedAt: startedAt, restarts: restarts, backoffDelay: backoff.delay)
-        var inherited = [log.descriptor, attachListener, controlListener]
-        var argv = [relay, "--pid", String(run.pid), "--monitor", monitor, "--run-dir", options.runDirectory,
-                    "--log-fd", String(log.descriptor), "--attach-fd", String(attachListener),
-                    "--ctl-fd", String(controlListener)]
-        for (name, fd) in [("--stdin-fd", run.stdin), ("--stdout-fd", run.stdout), ("--stderr-fd", run.stderr),
-                           ("--terminal-fd", run.terminal)] where fd >= 0 {
+        var inherited = [loop.pointee.log, loop.pointee.attach_listener, loop.pointee.control_listener]
+        var argv = [relay, "--pid", String(loop.pointee.pid), "--monitor", monitor, "--run-dir", options.runDirectory,
+                    "--log-fd", String(loop.pointee.log), "--attach-fd", String(loop.pointee.attach_listener),
+                    "--ctl-fd", String(loop.pointee.control_listener)]
+        for (name, fd) in [("--stdin-fd", loop.pointee.stdin_fd), ("--stdout-fd", loop.pointee.stdout_fd),
+                           ("--stderr-fd", loop.pointee.stderr_fd), ("--terminal-fd", loop.pointee.terminal)] where fd >= 0 {
             argv += [name, String(fd)]
             inherited.append(fd)
         }
         if options.tty { argv.append("--tty") }
         if options.stdin { argv.append("--stdin") }
         if options.stdinOnce { argv.append("--stdin-once") }
+        let clients = (0..<loop.pointee.client_count).map { (relay_client_fd(loop, $0), relay_client_mask(loop, $0)) }
         if !clients.isEmpty {
-            argv += ["--clients", clients.map { "\($0.fd):" + ($0.mask.map { String($0.rawValue) } ?? "-") }
-                .joined(separator: ",")]
-            inherited += clients.map(\.fd)
+            argv += ["--clients", clients.map { "\($0.0):" + ($0.1 >= 0 ? String($0.1) : "-") }.joined(separator: ",")]
+            inherited += clients.map(\.0)
         }
+        let controls = (0..<loop.pointee.control_count).map { relay_control_fd(loop, $0) }
         if !controls.isEmpty {
-            argv += ["--controls", controls.map { String($0.fd) }.joined(separator: ",")]
-            inherited += controls.map(\.fd)
+            argv += ["--controls", controls.map { String($0) }.joined(separator: ",")]
+            inherited += controls
         }
         argv += ["--"] + back.arguments
 
@@ -67,7 +67,7 @@ extension Monitor {
         let deadline = Timestamp.monotonicNanos() &+ milliseconds * 1_000_000
         while true {
             // 1: exited; -ECHILD: not ours to wait for (the relay loop here sorts it out).
-            if skiff_monitor_has_exited(run.pid) != 0 { return true }
+            if skiff_monitor_has_exited(loop.pointee.pid) != 0 { return true }
             let now = Timestamp.monotonicNanos()
             guard now < deadline else { return false }
             var fds = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]

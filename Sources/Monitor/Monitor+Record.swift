@@ -1,4 +1,5 @@
 import CLinux
+import MonitorProtocol
 import Platform
 import Runtime
 import Store
@@ -46,7 +47,7 @@ extension Monitor {
     /// (for the service's liveness check), StartedAt; on a restart, RestartCount + 1 and a
     /// `restart` event.
     func recordRunning(restarted: Bool) {
-        let pid = run.pid
+        let pid = loop.pointee.pid
         let monitorPID = getpid()
         let monitorStart = Sys.startTime(of: monitorPID)
         let startedAt = Monitor.now()
@@ -129,12 +130,9 @@ extension Monitor {
         _ = recordExit(code: code, error: message)
     }
 
-    /// `{"ExitCode":N,"FinishedAt":"...","OOMKilled":false}`, atomically.
+    /// The exit file (`ExitFile`), atomically.
     func writeExitFile(code: Int32, finishedAt: String, oomKilled: Bool = false) {
-        let json = JSON.object([JSON.Member("ExitCode", .int(Int64(code))),
-                                JSON.Member("FinishedAt", .string(finishedAt)),
-                                JSON.Member("OOMKilled", .bool(oomKilled))])
-        try? FileSystem.writeAtomically(options.exitPath, json.bytes, mode: 0o600, durable: false)
+        try? ExitFile(exitCode: code, finishedAt: finishedAt, oomKilled: oomKilled).write(to: options.exitPath)
     }
 
     // MARK: - --auto-remove

@@ -1,5 +1,7 @@
 import CLinux
+import CRelay
 import ContainerLogs
+import MonitorProtocol
 import Platform
 import Runtime
 import Store
@@ -17,16 +19,13 @@ import Glibc
 public final class Monitor {
     let options: MonitorOptions
     let container: Container
-    /// The service's end of the sync socket (fd 3) until `started` or `error`; -1 after.
-    var sync: Int32
+    /// Our end of the sync socket (fd 3) until `started` or `error`; fd -1 after.
+    var sync: MonitorChannel
     let log: LogWriter
     let signals: Int32
-    var attachListener: Int32 = -1
-    var controlListener: Int32 = -1
-    var clients: [AttachClient] = []
-    var controls: [ControlClient] = []
-    /// The current run's process and descriptors.
-    var run = RunIO()
+    /// The relay loop's state (CRelay, skiff-relay's too): the listening sockets, the attach
+    /// and control connections, the current run's process and descriptors.
+    let loop: UnsafeMutablePointer<relay>
     /// Restarts done by this monitor (on-failure's limit counts these).
     var restarts = 0
     var backoff = RestartBackoff()
@@ -35,12 +34,7 @@ public final class Monitor {
     /// The container's labels, for its events (they do not change): read once.
     var labels: [String: String]?
 
-    /// Output read per call; attach clients that are this far behind stop the reading.
-    static let chunk = 16 << 10
-    static let clientBacklogLimit = 1 << 20
-    static let stdinBacklogLimit = 64 << 10
-
-    init(options: MonitorOptions, sync: Int32, signals: Int32) throws {
+    init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
         self.sync = sync
         self.signals = signals
@@ -54,28 +48,34 @@ public final class Monitor {
         } catch {
             throw MonitorError("\(error)")
         }
+        loop = UnsafeMutablePointer<relay>.allocate(capacity: 1)
+        relay_init(loop)
+        loop.pointee.signals = signals
+        loop.pointee.log = log.descriptor
+        loop.pointee.tty = options.tty
+        loop.pointee.stdin_open = options.stdin
+        loop.pointee.stdin_once = options.stdinOnce
+    }
+
+    deinit {
+        loop.deallocate()
     }
 
     // MARK: - Entry point
 
     /// A warm monitor (`skiff-monitor --warm`, spawned before its container): gets this
-    /// program's usual start-up work done, then waits for one datagram on `sync`,
-    /// `args\0<diagnostics file>\0<argument>\0<argument>...`. Its standard error then goes to
-    /// the diagnostics file. nil at EOF (the service went away, or stops: nothing to do).
-    public static func awaitArguments(sync: Int32) -> [String]? {
+    /// program's usual start-up work done, then waits for its arguments on `sync`
+    /// (`WarmArguments`). Its standard error then goes to the diagnostics file. nil at EOF (the
+    /// service went away, or stops: nothing to do) or for anything else.
+    public static func awaitArguments(sync: MonitorChannel) -> [String]? {
         warmUp()
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        let n = buffer.withUnsafeMutableBytes { skiff_monitor_recv(sync, $0.baseAddress, $0.count) }
-        guard n > 5, buffer[0..<5].elementsEqual(Array("args\0".utf8)) else { return nil }
-        var fields = buffer[5..<n].split(separator: 0, omittingEmptySubsequences: false)
-            .map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count >= 2 else { return nil }
-        let diagnostics = open(fields.removeFirst(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard let given = try? sync.waitForArguments() else { return nil }
+        let diagnostics = open(given.diagnosticsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if diagnostics >= 0 {
             _ = dup2(diagnostics, 2)
             close(diagnostics)
         }
-        return fields
+        return given.arguments
     }
 
     /// What every monitor does first, done while a warm one waits: the option parser's and the
@@ -87,12 +87,12 @@ public final class Monitor {
     }
 
     /// Runs the monitor in this (already detached) process; returns the exit status.
-    public static func main(arguments: [String], sync: Int32) -> Int32 {
+    public static func main(arguments: [String], sync: MonitorChannel) -> Int32 {
         let options: MonitorOptions
         do {
             options = try MonitorOptions(parsing: arguments)
         } catch {
-            send(.error(error.message), on: sync)
+            sync.failed(StartFailure(.monitor, error.message))
             return 2
         }
         _ = skiff_monitor_set_subreaper()
@@ -100,14 +100,14 @@ public final class Monitor {
         let wanted: [Int32] = [SIGCHLD]
         let signals = skiff_monitor_signalfd(wanted, Int32(wanted.count))
         guard signals >= 0 else {
-            send(.error("signalfd: \(errnoText(-signals))"), on: sync)
+            sync.failed(StartFailure(.monitor, errno: -signals, "signalfd: \(errnoText(-signals))"))
             return 1
         }
         let monitor: Monitor
         do {
             monitor = try Monitor(options: options, sync: sync, signals: signals)
         } catch {
-            send(.error("\(error)"), on: sync)
+            sync.failed(StartFailure(.monitor, "\(error)"))
             return 1
         }
         if let handBack = options.handBack { return monitor.resume(handBack) }
@@ -119,10 +119,12 @@ public final class Monitor {
         do {
             try FileSystem.makeDirectories(options.runDirectory, mode: 0o700)
             unlink(options.exitPath)
-            attachListener = try Listener.listen(directory: options.runDirectory, name: "attach")
-            controlListener = try Listener.listen(directory: options.runDirectory, name: "ctl")
+            loop.pointee.attach_listener = try Listener.listen(directory: options.runDirectory,
+                                                               name: ContainerPaths.attachName)
+            loop.pointee.control_listener = try Listener.listen(directory: options.runDirectory,
+                                                                name: ContainerPaths.controlName)
         } catch {
-            reportFailure("\(error)")
+            reportFailure(StartFailure(.monitor, "\(error)"))
             removeRunDirectory()
             return 1
         }
@@ -132,12 +134,12 @@ public final class Monitor {
         do {
             created = try create()
         } catch {
-            reportFailure(error)
+            reportFailure(error, during: .create)
             removeRunDirectory()
             return 1
         }
-        Monitor.send(.created(pid: created.pid), on: sync)
-        guard waitForStart() else {
+        sync.created(pid: created.pid)
+        guard (try? sync.waitForStart()) != nil else {
             // The service went away (or said something else): nobody will start this container.
             container.abandon(created)
             closeRun()
@@ -148,16 +150,16 @@ public final class Monitor {
         do {
             try container.start(created)
         } catch {
-            reportFailure(error)
+            reportFailure(error, during: .start)
             container.abandon(created)
             closeRun()
             removeRunDirectory()
             return 1
         }
         recordRunning(restarted: false)
-        Monitor.send(.started, on: sync)
-        close(sync)
-        sync = -1
+        sync.started()
+        close(sync.fd)
+        sync = MonitorChannel(fd: -1)
         superviseRuns()
         return finish()
     }
@@ -181,9 +183,9 @@ public final class Monitor {
         for fd in [handBack.attachListener, handBack.controlListener] + handBack.controls {
             _ = skiff_monitor_set_cloexec(fd)
         }
-        attachListener = handBack.attachListener
-        controlListener = handBack.controlListener
-        controls = handBack.controls.map { ControlClient(fd: $0) }
+        loop.pointee.attach_listener = handBack.attachListener
+        loop.pointee.control_listener = handBack.controlListener
+        for fd in handBack.controls where !relay_add_control(loop, fd) { close(fd) }
         restarts = options.runState.restarts
         backoff = RestartBackoff(delay: options.runState.backoffDelay)
         if runEnded(waitStatus: handBack.waitStatus, finishedAt: handBack.finishedAt,
@@ -197,7 +199,7 @@ public final class Monitor {
     /// policy says so and after the back-off, the container created and started again. True when
     /// a new run is going.
     func runEnded(waitStatus: Int32, finishedAt: String, startedAt: UInt64, exitFileWritten: Bool) -> Bool {
-        let code = exitCode(waitStatus: waitStatus)
+        let code = ExitFile.exitCode(waitStatus: waitStatus)
         // Asked before removeState, which removes the cgroup and its count (root on cgroup v1;
         // false without cgroups).
         let oomKilled = container.cgroupOOMKilled()
@@ -233,15 +235,16 @@ public final class Monitor {
 
     /// No more runs: the sockets go (the whole container with --auto-remove).
     func finish() -> Int32 {
-        close(attachListener)
-        close(controlListener)
-        for control in controls { close(control.fd) }
-        controls = []
+        close(loop.pointee.attach_listener)
+        close(loop.pointee.control_listener)
+        loop.pointee.attach_listener = -1
+        loop.pointee.control_listener = -1
+        relay_close_controls(loop)
         if options.autoRemove {
             removeContainer()
         } else {
-            unlink(options.runDirectory + "/attach")
-            unlink(options.runDirectory + "/ctl")
+            unlink(options.paths.attachSocket)
+            unlink(options.paths.controlSocket)
         }
         closeStore()
         return 0
@@ -270,22 +273,31 @@ public final class Monitor {
         var io = ProcessIO(stdin: null, stdout: null, stderr: null)
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
-        var next = RunIO()
-        if !options.tty {
-            if options.stdin {
-                let p = try Sys.pipe()
-                io.stdin = p.read
-                childEnds.append(p.read)
-                next.stdin = p.write
+        // Ours: stdin's write end, stdout's and stderr's read ends, the pty master.
+        var ours = (stdin: Int32(-1), stdout: Int32(-1), stderr: Int32(-1), terminal: Int32(-1))
+        func closeOurs() {
+            for fd in [ours.stdin, ours.stdout, ours.stderr] where fd >= 0 { close(fd) }
+        }
+        do {
+            if !options.tty {
+                if options.stdin {
+                    let p = try Sys.pipe()
+                    io.stdin = p.read
+                    childEnds.append(p.read)
+                    ours.stdin = p.write
+                }
+                let out = try Sys.pipe()
+                childEnds.append(out.write)
+                io.stdout = out.write
+                ours.stdout = out.read
+                let err = try Sys.pipe()
+                childEnds.append(err.write)
+                io.stderr = err.write
+                ours.stderr = err.read
             }
-            let out = try Sys.pipe()
-            childEnds.append(out.write)
-            io.stdout = out.write
-            next.stdout = out.read
-            let err = try Sys.pipe()
-            childEnds.append(err.write)
-            io.stderr = err.write
-            next.stderr = err.read
+        } catch {
+            closeOurs()
+            throw error
         }
         let created: CreatedProcess
         do {
@@ -295,51 +307,41 @@ public final class Monitor {
                                            sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"),
                                            whileChildSetsUp: { [self] in readLabels() })
         } catch {
-            next.closeAll()
+            closeOurs()
             throw error
         }
         if let master = created.terminal {
-            next.terminal = master
+            ours.terminal = master
             _ = skiff_monitor_set_cloexec(master)
         }
-        for fd in [next.stdin, next.stdout, next.stderr, next.terminal] where fd >= 0 {
+        for fd in [ours.stdin, ours.stdout, ours.stderr, ours.terminal] where fd >= 0 {
             _ = skiff_monitor_set_nonblocking(fd)
         }
-        next.pid = created.pid
-        run = next
+        relay_close_run(loop)
+        loop.pointee.pid = created.pid
+        loop.pointee.stdin_fd = ours.stdin
+        loop.pointee.stdout_fd = ours.stdout
+        loop.pointee.stderr_fd = ours.stderr
+        loop.pointee.terminal = ours.terminal
         return created
     }
 
-    /// Waits for `start` on the sync socket; false on EOF or anything else.
-    func waitForStart() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let n = buffer.withUnsafeMutableBytes { skiff_monitor_recv(sync, $0.baseAddress, $0.count) }
-        guard n > 0 else { return false }
-        return SyncMessage(text: String(decoding: buffer[0..<n], as: UTF8.self)) == .start
-    }
-
-    /// `error <message>` to the service, while it listens.
-    func reportFailure(_ error: any Error) {
-        let message: String
-        if let error = error as? RuntimeError {
-            message = error.message(withoutContext: options.id)
-        } else {
-            message = "\(error)"
+    /// `error <step> <errno> <message>` to the service, while it listens: the runtime's step and
+    /// errno when it has them, else `step`.
+    func reportFailure(_ error: any Error, during step: StartFailure.Step) {
+        guard let error = error as? RuntimeError else {
+            reportFailure(StartFailure(step, "\(error)"))
+            return
         }
-        reportFailure(message)
+        reportFailure(StartFailure(error.failureStep ?? step, errno: error.errno ?? 0,
+                                   error.message(withoutContext: options.id)))
     }
 
-    func reportFailure(_ message: String) {
-        guard sync >= 0 else { return }
-        Monitor.send(.error(message), on: sync)
-        close(sync)
-        sync = -1
-    }
-
-    static func send(_ message: SyncMessage, on fd: Int32) {
-        guard fd >= 0 else { return }
-        let bytes = Array(message.text.utf8)
-        _ = bytes.withUnsafeBytes { skiff_monitor_send(fd, $0.baseAddress, $0.count) }
+    func reportFailure(_ failure: StartFailure) {
+        guard sync.fd >= 0 else { return }
+        sync.failed(failure)
+        close(sync.fd)
+        sync = MonitorChannel(fd: -1)
     }
 
     // MARK: - Files
@@ -350,37 +352,6 @@ public final class Monitor {
 
     /// Closes the run's descriptors (the process is gone or abandoned).
     func closeRun() {
-        run.closeAll()
-        run = RunIO()
-    }
-}
-
-/// The descriptors of one run of the container's process, on the monitor's side.
-struct RunIO {
-    var pid: Int32 = 0
-    /// Write end of the container's stdin pipe (-1: none, or closed).
-    var stdin: Int32 = -1
-    /// Read ends of its stdout and stderr pipes (-1 once at EOF).
-    var stdout: Int32 = -1
-    var stderr: Int32 = -1
-    /// The pty master (output, and stdin); -1 without a terminal.
-    var terminal: Int32 = -1
-    /// The master reported EIO (the slave side is closed): no more polling it for input.
-    var terminalClosed = false
-    /// Client bytes not yet written to the container's stdin.
-    var stdinPending: [UInt8] = []
-    /// Close stdin once `stdinPending` is written (--stdin-once).
-    var closeStdinWhenFlushed = false
-
-    /// Where stdin bytes go: the pipe or the pty master.
-    var stdinTarget: Int32 { terminal >= 0 ? (terminalClosed ? -1 : terminal) : stdin }
-
-    mutating func closeAll() {
-        for fd in [stdin, stdout, stderr, terminal] where fd >= 0 { close(fd) }
-        stdin = -1
-        stdout = -1
-        stderr = -1
-        terminal = -1
-        stdinPending = []
+        relay_close_run(loop)
     }
 }

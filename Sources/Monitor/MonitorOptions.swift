@@ -1,3 +1,5 @@
+import MonitorProtocol
+
 /// `skiff-monitor`'s command line (docs/containers.md):
 ///
 ///     skiff-monitor --id <64hex> --bundle DIR --run-dir DIR --runtime-root DIR --store DIR
@@ -30,8 +32,12 @@ public struct MonitorOptions: Sendable, Equatable {
     /// What a run carries through skiff-relay and back.
     public var runState = RunState()
 
-    public var logPath: String { bundle + "/ctr.log" }
-    public var exitPath: String { runDirectory + "/exit" }
+    /// The container's files, as the service and skiff-relay name them.
+    public var paths: ContainerPaths {
+        ContainerPaths(id: id, bundle: bundle, run: runDirectory, runtimeRoot: runtimeRoot)
+    }
+    public var logPath: String { paths.log }
+    public var exitPath: String { paths.exitFile }
 
     static let flags: Set<String> = ["--tty", "--stdin", "--stdin-once", "--auto-remove"]
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",

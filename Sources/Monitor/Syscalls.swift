@@ -19,25 +19,6 @@ enum Sys {
         return fd
     }
 
-    /// read(2): bytes read, 0 at EOF, -errno (-EAGAIN: nothing now).
-    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno != EINTR { return -Int(errno) }
-        }
-    }
-
-    /// write(2) of as much as goes now: bytes written, -errno.
-    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
-        guard bytes.count > 0 else { return 0 }
-        while true {
-            let n = Glibc.write(fd, bytes.baseAddress, bytes.count)
-            if n >= 0 { return n }
-            if errno != EINTR { return -Int(errno) }
-        }
-    }
-
     /// poll(2), retrying EINTR with the same timeout.
     static func poll(_ fds: inout [pollfd], timeout: Int32) -> Int32 {
         while true {

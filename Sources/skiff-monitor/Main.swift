@@ -1,5 +1,6 @@
 import CLinux
 import Monitor
+import MonitorProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -15,14 +16,15 @@ enum SkiffMonitor {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if MonitorOptions.isHandBack(arguments) {
-            exit(Monitor.main(arguments: arguments, sync: -1))
+            exit(Monitor.main(arguments: arguments, sync: MonitorChannel(fd: -1)))
         }
-        let sync: Int32 = fcntl(3, F_GETFD) >= 0 ? 3 : -1
-        if sync >= 0 { _ = skiff_monitor_set_cloexec(sync) }
+        let fd: Int32 = fcntl(3, F_GETFD) >= 0 ? 3 : -1
+        if fd >= 0 { _ = skiff_monitor_set_cloexec(fd) }
+        let sync = MonitorChannel(fd: fd)
         let pid = skiff_monitor_fork()
         if pid < 0 {
-            let text = "error fork: \(String(cString: strerror(errno)))"
-            _ = text.withCString { skiff_monitor_send(sync, $0, strlen($0)) }
+            let err = errno
+            sync.failed(StartFailure(.monitor, errno: err, "fork: \(String(cString: strerror(err)))"))
             exit(1)
         }
         if pid > 0 { _exit(0) }

@@ -1,5 +1,6 @@
 /*
- * skiff-relay's command line and the two hand-overs (see relay.h and docs/containers.md).
+ * skiff-relay's command line and the two hand-overs (see docs/containers.md). The relay loop, the
+ * log and the exit file are CRelay's (skiff_relay.h, skiff_protocol.h).
  *
  * skiff-monitor execs it, once the container runs, as
  *
@@ -119,19 +120,15 @@ static void parse_clients(char *text) {
 
 static void parse_controls(char *text) {
     for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
-        if (relay.control_count >= RELAY_MAX_CLIENTS) usage("--controls: more than %d", RELAY_MAX_CLIENTS);
-        struct control *c = &relay.controls[relay.control_count++];
-        c->fd = adopt_fd("--controls", item);
-        c->dead = false;
-        c->overlong = false;
-        c->length = 0;
+        if (!relay_add_control(&relay, adopt_fd("--controls", item))) {
+            usage("--controls: more than %d", RELAY_MAX_CLIENTS);
+        }
     }
 }
 
 static void parse(int argc, char **argv, struct options *options) {
     memset(options, 0, sizeof *options);
-    relay.signals = relay.attach_listener = relay.control_listener = relay.log = -1;
-    relay.stdin_fd = relay.stdout_fd = relay.stderr_fd = relay.terminal = -1;
+    relay_init(&relay);
     int i = 1;
     for (; i < argc; i++) {
         const char *name = argv[i];
@@ -215,23 +212,17 @@ static int clear_cloexec(int fd) {
     return fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
 }
 
-/* Docker's exit code for a wait status: the status, or 128 + the signal. */
-static int exit_code(int status) {
-    unsigned int s = (unsigned int)status;
-    return (s & 0x7fu) == 0 ? (int)((s >> 8) & 0xffu) : 128 + (int)(s & 0x7fu);
-}
-
 /* The exec back did not happen: the exit file is written (the service records the exit from it
  * when it sees this process gone); the sockets go. */
 static void __attribute__((noreturn)) give_up(const struct options *options, const char *what, int err) {
     (void)fprintf(stderr, "skiff-relay: %s %s: %s\n", what, options->monitor, strerror(err));
     close_fd(relay.attach_listener);
     close_fd(relay.control_listener);
-    const char *names[] = {"attach", "ctl"};
+    const char *names[] = {SKIFF_RUN_ATTACH, SKIFF_RUN_CONTROL};
     for (size_t i = 0; i < 2; i++) {
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof path, "%s/%s", options->run_dir, names[i]);
-        if (n > 0 && (size_t)n < sizeof path && unlink(path) != 0 && errno != ENOENT) {
+        if (skiff_run_path(path, sizeof path, options->run_dir, names[i]) == 0 && unlink(path) != 0 &&
+            errno != ENOENT) {
             (void)fprintf(stderr, "skiff-relay: unlink %s: %s\n", path, strerror(errno));
         }
     }
@@ -252,7 +243,7 @@ int main(int argc, char **argv) {
     if (clock_gettime(CLOCK_REALTIME, &now) != 0 || format_rfc3339_nano(finished_at, sizeof finished_at, &now) != 0) {
         give_up(&options, "the time for", errno != 0 ? errno : EOVERFLOW);
     }
-    if (write_exit_file(options.run_dir, exit_code(status), finished_at) != 0) {
+    if (write_exit_file(options.run_dir, skiff_exit_code(status), finished_at) != 0) {
         /* skiff-monitor records the exit in the Store all the same. */
         (void)fprintf(stderr, "skiff-relay: %s/exit: %s\n", options.run_dir, strerror(errno));
     }

@@ -1,3 +1,4 @@
+import MonitorProtocol
 import Platform
 import Store
 import Testing

@@ -391,7 +391,7 @@ def test_skiff_relay_carries_the_run_in_the_monitors_process_and_hands_back(env)
 def test_a_missing_executable_is_reported_and_leaves_nothing(env):
     env.create(["nope"])
     sync = env.spawn()
-    assert sync.recv(4096).decode() == 'error exec: "nope": executable file not found in $PATH'
+    assert sync.recv(4096).decode() == 'error exec 2 exec: "nope": executable file not found in $PATH'
     assert sync.recv(16) == b""
     wait_for(lambda: not env.monitors(), what="the monitor to exit")
     assert not os.path.exists(env.run_dir)
@@ -411,7 +411,7 @@ def test_an_exec_failure_after_start_is_the_answer_to_start(env, user):
     sync = env.spawn()
     assert sync.recv(64).startswith(b"created ")
     sync.send(b"start")
-    assert sync.recv(4096).decode() == "error exec /bad: Exec format error"
+    assert sync.recv(4096).decode() == "error exec 8 exec /bad: Exec format error"
     wait_for(lambda: not env.monitors(), what="the monitor to exit")
     assert not os.path.exists(env.run_dir)
     assert not os.path.exists(os.path.join(env.runtime_root, env.id))

@@ -1,3 +1,4 @@
+import MonitorProtocol
 import Platform
 import Synchronization
 
@@ -132,8 +133,10 @@ public final class AttachRegistry: Sendable {
     /// A connection to the attach socket with the session's mask byte sent; nil when nothing
     /// listens there.
     private static func open(_ session: AttachSession, directory: String) -> Int32? {
-        guard let fd = try? MonitorConnection.connect(directory: directory, name: "attach") else { return nil }
-        guard MonitorConnection.writeAll(fd, [session.options.mask]) else {
+        guard let fd = try? MonitorConnection.connect(directory: directory, name: ContainerPaths.attachName) else {
+            return nil
+        }
+        guard MonitorConnection.writeAll(fd, [session.options.mask.byte]) else {
             close(fd)
             return nil
         }

@@ -1,4 +1,5 @@
 import ContainerLogs
+import MonitorProtocol
 import NIOCore
 import NIOPosix
 import Platform
@@ -28,8 +29,14 @@ struct AttachOptions: Sendable {
     /// Held until the session is registered or ends (a start waits for it).
     var ticket: AttachTicket?
 
-    /// The byte the monitor reads first: 1 stdin, 2 stdout, 4 stderr.
-    var mask: UInt8 { (stdin ? 1 : 0) | (stdout ? 2 : 0) | (stderr ? 4 : 0) }
+    /// The streams asked for: the byte the monitor reads first.
+    var mask: AttachMask {
+        var mask: AttachMask = []
+        if stdin { mask.insert(.stdin) }
+        if stdout { mask.insert(.stdout) }
+        if stderr { mask.insert(.stderr) }
+        return mask
+    }
 
     /// A client's stdin EOF ends the attach (moby closes the output streams), except for a
     /// `StdinOnce` container without a TTY, whose stdin closes while its output goes on.

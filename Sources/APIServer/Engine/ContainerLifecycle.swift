@@ -1,4 +1,5 @@
 import CLinux
+import MonitorProtocol
 import Platform
 import Store
 
@@ -60,8 +61,8 @@ enum ContainerLifecycle {
             if prepared == nil { _ = try monitor.waitCreated() }
             _ = engine.attachments.connectPending(containerID: record.id, attachSocketDirectory: paths.run)
             try monitor.start()
-        } catch let failure as MonitorLauncher.Failure {
-            try failStart(before, failure.message, options: options, engine: engine)
+        } catch let failure as StartFailure {
+            try failStart(before, failure, options: options, engine: engine)
         }
         // The monitor records `running` right after `started`; wait for it so an inspect that
         // follows this answer sees the container running (or already exited).
@@ -87,23 +88,27 @@ enum ContainerLifecycle {
         }
     }
 
-    /// Records a start that failed and throws moby's answer for it.
-    static func failStart(_ record: ContainerRecord, _ message: String, options: StoredContainer,
+    /// Records a start that failed and throws moby's answer for it: from the failed step and its
+    /// errno, 127 for a program that is not there, 126 for one that cannot be executed, 127 and
+    /// moby's hint for a mount onto the wrong kind of file; 128 and a server error otherwise.
+    static func failStart(_ record: ContainerRecord, _ failure: StartFailure, options: StoredContainer,
                           engine: Engine) throws -> Never {
-        let command = (try? JSONParser.parse(record.config))?["Path"]?.stringValue ?? ""
         var code: Int32 = 128
         var status = EngineError.Code.internal
-        var text = message
-        if text.contains("executable file not found") || (text.contains("no such file or directory") && text.contains(command)) {
+        var text = failure.message
+        switch (failure.step, failure.errno) {
+        case (.exec, ENOENT):
             code = 127
             status = .invalidArgument
-        } else if text.contains("permission denied") {
+        case (.exec, EACCES):
             code = 126
             status = .invalidArgument
-        } else if text.contains("not a directory") {
+        case (.mount, ENOTDIR):
             text += ": Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type"
             code = 127
             status = .invalidArgument
+        default:
+            break
         }
         let paths = ContainerPaths(engine: engine, id: record.id)
         FileSystem.removeTree(paths.run)

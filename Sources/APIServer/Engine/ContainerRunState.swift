@@ -1,3 +1,4 @@
+import MonitorProtocol
 import Platform
 import Store
 
@@ -5,27 +6,15 @@ import Store
 import Glibc
 #endif
 
-/// Where one container's files are (docs/containers.md).
-struct ContainerPaths: Sendable {
-    let id: String
-    /// `<skiff root>/containers/<id>`: the OCI bundle, the overlay dirs, the log.
-    let bundle: String
-    /// `<run>/containers/<id>`: the monitor's sockets and the exit file.
-    let run: String
-    /// `<run>/runtime`: the runtime's state root.
-    let runtimeRoot: String
+/// The container's files (MonitorProtocol's layout), by this name in every file of the service.
+typealias ContainerPaths = MonitorProtocol.ContainerPaths
 
+extension ContainerPaths {
+    /// The container's files under the engine's roots.
     init(engine: Engine, id: String) {
-        self.id = id
-        bundle = engine.config.skiffRoot + "/containers/" + id
-        run = engine.config.runtimeDirectoryPath + "/containers/" + id
-        runtimeRoot = engine.config.runtimeDirectoryPath + "/runtime"
+        self.init(skiffRoot: engine.config.skiffRoot, runtimeDirectory: engine.config.runtimeDirectoryPath, id: id)
     }
 
-    var log: String { bundle + "/ctr.log" }
-    var exitFile: String { run + "/exit" }
-    var attachSocket: String { run + "/attach" }
-    var controlSocket: String { run + "/ctl" }
     /// The runtime's state.json for this container (pid and its start time).
     var runtimeState: String { runtimeRoot + "/" + id + "/state.json" }
 }
@@ -40,20 +29,6 @@ extension JSON {
         case .double(let d): return Int64(exactly: d)
         default: return nil
         }
-    }
-}
-
-/// What the exit file says.
-struct ExitFile: Sendable {
-    var exitCode: Int32
-    var finishedAt: String
-    var oomKilled: Bool
-
-    static func read(_ path: String) -> ExitFile? {
-        guard let bytes = try? FileSystem.readFile(path, limit: 4096), let json = try? JSONParser.parse(bytes),
-              let code = json["ExitCode"]?.intValue else { return nil }
-        return ExitFile(exitCode: Int32(truncatingIfNeeded: code), finishedAt: json["FinishedAt"]?.stringValue ?? "",
-                        oomKilled: json["OOMKilled"]?.boolValue ?? false)
     }
 }
 

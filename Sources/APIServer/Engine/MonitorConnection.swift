@@ -1,3 +1,4 @@
+import MonitorProtocol
 import Platform
 import Store
 
@@ -51,12 +52,15 @@ public enum MonitorConnection {
         }
     }
 
-    /// Sends `resize <rows> <cols>\n` on the container's control socket.
+    /// Sends `ControlCommand.resize` on the container's control socket. A size no terminal has
+    /// (past 65535) is not sent: the relay would drop the line.
     public static func resize(_ engine: Engine, containerID: String, rows: UInt32, columns: UInt32) throws(SystemError) {
-        let fd = try connect(directory: runDirectory(engine, containerID: containerID), name: "ctl")
+        let paths = ContainerPaths(engine: engine, id: containerID)
+        let fd = try connect(directory: paths.run, name: ContainerPaths.controlName)
         defer { close(fd) }
-        guard writeAll(fd, Array("resize \(rows) \(columns)\n".utf8)) else {
-            throw SystemError(errno: errno, operation: "write", path: runDirectory(engine, containerID: containerID) + "/ctl")
+        guard let rows = UInt16(exactly: rows), let columns = UInt16(exactly: columns) else { return }
+        guard writeAll(fd, ControlCommand.resize(rows: rows, columns: columns).line) else {
+            throw SystemError(errno: errno, operation: "write", path: paths.controlSocket)
         }
     }
 

@@ -1,4 +1,5 @@
 import CLinux
+import MonitorProtocol
 import Platform
 import Store
 import Synchronization
@@ -8,40 +9,36 @@ import Glibc
 #endif
 
 /// Starts a container's monitor (`skiff-monitor`, installed beside `skiff`) and talks the sync
-/// protocol of docs/containers.md with it: `created <pid>`, then `start`, then `started` or
-/// `error <message>`.
+/// protocol of docs/containers.md with it through a `ServiceChannel`: `created <pid>`, then
+/// `start`, then `started` or the monitor's `StartFailure`.
 struct MonitorLauncher {
     static var path: String { Engine.executableBeside("skiff-monitor") }
 
-    /// Why a start failed: the runtime's or the monitor's message.
-    struct Failure: Error {
-        var message: String
-    }
-
-    let sync: Int32
+    let sync: ServiceChannel
 
     /// Hands the container to the warm monitor (`WarmMonitors`) when one waits, else spawns the
     /// monitor in a session of its own and returns once its first process has exited (the monitor
     /// carries on in a child of it, nobody's child but init's).
     init(engine: Engine, record: ContainerRecord, options: StoredContainer, paths: ContainerPaths) throws {
-        var argv = [MonitorLauncher.path, "--id", record.id, "--bundle", paths.bundle, "--run-dir", paths.run,
-                    "--runtime-root", paths.runtimeRoot, "--store", engine.config.skiffRoot,
-                    "--image-worker", ImageWorker.path, "--restart", options.restartArgument]
-        if options.tty { argv.append("--tty") }
-        if options.openStdin { argv.append("--stdin") }
-        if options.stdinOnce { argv.append("--stdin-once") }
-        if options.autoRemove { argv.append("--auto-remove") }
-        let diagnosticsPath = paths.bundle + "/monitor.log"
+        var arguments = ["--id", record.id, "--bundle", paths.bundle, "--run-dir", paths.run,
+                         "--runtime-root", paths.runtimeRoot, "--store", engine.config.skiffRoot,
+                         "--image-worker", ImageWorker.path, "--restart", options.restartArgument]
+        if options.tty { arguments.append("--tty") }
+        if options.openStdin { arguments.append("--stdin") }
+        if options.stdinOnce { arguments.append("--stdin-once") }
+        if options.autoRemove { arguments.append("--auto-remove") }
         if let warm = engine.warmMonitors.take(engine: engine) {
-            var message = Array("args\0\(diagnosticsPath)".utf8)
-            for argument in argv.dropFirst() { message += [0] + Array(argument.utf8) }
-            if message.withUnsafeBytes({ Glibc.send(warm, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == message.count {
-                sync = warm
+            let channel = ServiceChannel(fd: warm)
+            do {
+                try channel.sendArguments(WarmArguments(diagnosticsPath: paths.diagnostics, arguments: arguments))
+                sync = channel
                 return
+            } catch {
+                channel.close()   // it went away: a monitor of its own, then
             }
-            _ = Glibc.close(warm)   // it went away: a monitor of its own, then
         }
-        sync = try MonitorLauncher.spawn(argv, diagnosticsPath: diagnosticsPath)
+        sync = ServiceChannel(fd: try MonitorLauncher.spawn([MonitorLauncher.path] + arguments,
+                                                            diagnosticsPath: paths.diagnostics))
     }
 
     /// Spawns `argv` (the monitor) with fds 0-2 on /dev/null (2: `diagnosticsPath` when given)
@@ -72,57 +69,43 @@ struct MonitorLauncher {
         return fds[0]
     }
 
-    func finish() { _ = Glibc.close(sync) }
+    func finish() { sync.close() }
 
     /// Gives up a monitor that waits for `start`: it sees the end of the sync socket, kills the
     /// waiting process and removes what it made. Returns when it has exited (its end of the
-    /// socket closes), or after 10 s.
+    /// socket closes), or after 10 s without a word from it.
     func abandon() {
-        _ = shutdown(sync, Int32(SHUT_WR))
-        while receive(timeout: 10_000) != nil {}
+        sync.abandon(timeout: 10_000)
         finish()
     }
 
-    /// Reads one message; nil at EOF (the monitor exited) or after `timeout` milliseconds.
-    func receive(timeout: Int32) -> String? {
-        var poller = pollfd(fd: sync, events: Int16(POLLIN), revents: 0)
-        while true {
-            let n = poll(&poller, 1, timeout)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return nil }
-            break
-        }
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        let n = buffer.withUnsafeMutableBytes { recv(sync, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[..<n], as: UTF8.self)
-    }
-
-    func send(_ message: String) -> Bool {
-        let bytes = Array(message.utf8)
-        return bytes.withUnsafeBytes { Glibc.send(sync, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
-    }
-
-    /// Waits for `created <pid>`; throws the monitor's error.
+    /// Waits for `created <pid>`; throws the monitor's failure.
     func waitCreated() throws -> Int32 {
-        guard let message = receive(timeout: 60_000) else {
-            throw Failure(message: "the container's monitor exited before the container was created")
+        do {
+            return try sync.waitCreated(timeout: 60_000)
+        } catch {
+            throw MonitorLauncher.failure(error, "the container's monitor exited before the container was created")
         }
-        if message.hasPrefix("created "), let pid = Int32(message.dropFirst(8)) { return pid }
-        throw Failure(message: MonitorLauncher.errorText(message))
     }
 
-    /// Sends `start` and waits for `started`.
+    /// Sends `start` and waits for `started`; throws the monitor's failure.
     func start() throws {
-        guard send("start") else { throw Failure(message: "the container's monitor went away before start") }
-        guard let message = receive(timeout: 60_000) else {
-            throw Failure(message: "the container's monitor exited while starting the container")
+        do {
+            try sync.start(timeout: 60_000)
+        } catch {
+            throw MonitorLauncher.failure(error, "the container's monitor exited while starting the container")
         }
-        guard message == "started" else { throw Failure(message: MonitorLauncher.errorText(message)) }
     }
 
-    static func errorText(_ message: String) -> String {
-        message.hasPrefix("error ") ? String(message.dropFirst(6)) : message
+    /// The monitor's report, or what the service saw (`gone`: it closed its end, or said nothing
+    /// within the timeout).
+    static func failure(_ error: SyncError, _ gone: String) -> StartFailure {
+        switch error {
+        case .failed(let failure): return failure
+        case .closed, .timedOut: return StartFailure(.monitor, gone)
+        case .system(_, let errno): return StartFailure(.monitor, errno: errno, "\(error)")
+        case .unexpected: return StartFailure(.monitor, "\(error)")
+        }
     }
 }
 

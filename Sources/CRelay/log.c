@@ -3,7 +3,7 @@
  * file, and small helpers.
  */
 #define _GNU_SOURCE
-#include "relay.h"
+#include "skiff_relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,12 +143,9 @@ int format_rfc3339_nano(char *out, size_t size, const struct timespec *time) {
 
 int write_exit_file(const char *directory, int code, const char *finished_at) {
     char path[PATH_MAX], temporary[PATH_MAX], json[256];
-    int n = snprintf(path, sizeof path, "%s/exit", directory);
-    int m = snprintf(temporary, sizeof temporary, "%s/exit.tmp", directory);
-    int k = snprintf(json, sizeof json, "{\"ExitCode\":%d,\"FinishedAt\":\"%s\",\"OOMKilled\":false}", code,
-                     finished_at);
-    if (n < 0 || (size_t)n >= sizeof path || m < 0 || (size_t)m >= sizeof temporary || k < 0 ||
-        (size_t)k >= sizeof json) {
+    int k = skiff_format_exit_file(json, sizeof json, code, finished_at, 0);
+    if (skiff_run_path(path, sizeof path, directory, SKIFF_RUN_EXIT) != 0 ||
+        skiff_run_path(temporary, sizeof temporary, directory, SKIFF_RUN_EXIT_TEMPORARY) != 0 || k < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }

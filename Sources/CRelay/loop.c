@@ -1,10 +1,10 @@
 /*
- * The poll loop of one run (Monitor+Relay.swift's relayUntilExit, drainOutput, closeClients):
- * output to the log and to attach clients, stdin from them, resize from control clients, SIGCHLD
- * to find the end.
+ * The poll loop of one run: output to the log and to attach clients, stdin from them, resize from
+ * control clients, SIGCHLD to find the end. skiff-relay runs it while the container runs, and
+ * skiff-monitor for a run it relays itself (Monitor+Relay.swift), so both speak the same bytes.
  */
 #define _GNU_SOURCE
-#include "relay.h"
+#include "skiff_relay.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -239,49 +239,10 @@ static void accept_controls(struct relay *r) {
     }
 }
 
-/* A decimal UInt16 as Swift's UInt16(_:) reads it: an optional sign, ASCII digits. */
-static bool parse_u16(const char *text, size_t length, unsigned short *value) {
-    size_t i = 0;
-    bool negative = false;
-    if (length > 0 && (text[0] == '+' || text[0] == '-')) {
-        negative = text[0] == '-';
-        i = 1;
-    }
-    if (i == length) return false;
-    unsigned long v = 0;
-    for (; i < length; i++) {
-        if (text[i] < '0' || text[i] > '9') return false;
-        v = v * 10 + (unsigned long)(text[i] - '0');
-        if (v > 65535) return false;
-    }
-    if (negative && v != 0) return false;
-    *value = (unsigned short)v;
-    return true;
-}
-
-/* `resize <rows> <cols>` (a trailing \r ignored): TIOCSWINSZ on the pty master. */
+/* `resize <rows> <cols>`: TIOCSWINSZ on the pty master; anything else is ignored. */
 static void apply_line(struct relay *r, const char *line, size_t length) {
-    if (length > 0 && line[length - 1] == '\r') length--;
-    const char *words[4];
-    size_t lengths[4];
-    size_t count = 0;
-    size_t i = 0;
-    while (i < length) {
-        while (i < length && line[i] == ' ') i++;
-        if (i == length) break;
-        size_t start = i;
-        while (i < length && line[i] != ' ') i++;
-        if (count == 3) return;
-        words[count] = line + start;
-        lengths[count] = i - start;
-        count++;
-    }
     unsigned short rows, columns;
-    if (count != 3 || lengths[0] != 6 || memcmp(words[0], "resize", 6) != 0 ||
-        !parse_u16(words[1], lengths[1], &rows) || !parse_u16(words[2], lengths[2], &columns)) {
-        return;
-    }
-    if (r->terminal < 0) return;
+    if (!skiff_parse_control_line(line, length, &rows, &columns) || r->terminal < 0) return;
     struct winsize size;
     memset(&size, 0, sizeof size);
     size.ws_row = rows;
@@ -559,10 +520,78 @@ void relay_finish(struct relay *r) {
         if (r->clients[i].fd >= 0) client_close(&r->clients[i]);
     }
     r->client_count = 0;
+    relay_close_run(r);
+}
+
+void relay_init(struct relay *r) {
+    r->pid = 0;
+    r->tty = false;
+    r->stdin_open = false;
+    r->stdin_once = false;
+    r->signals = r->attach_listener = r->control_listener = r->log = -1;
+    r->stdin_fd = r->stdout_fd = r->stderr_fd = r->terminal = -1;
+    r->terminal_closed = false;
+    memset(&r->stdin_pending, 0, sizeof r->stdin_pending);
+    r->close_stdin_when_flushed = false;
+    r->client_count = 0;
+    r->control_count = 0;
+}
+
+void relay_close_run(struct relay *r) {
     buffer_free(&r->stdin_pending);
     int *run[] = {&r->stdin_fd, &r->stdout_fd, &r->stderr_fd, &r->terminal};
     for (size_t i = 0; i < sizeof run / sizeof run[0]; i++) {
         close_fd(*run[i]);
         *run[i] = -1;
     }
+    r->terminal_closed = false;
+    r->close_stdin_when_flushed = false;
+}
+
+void relay_accept_queued(struct relay *r) {
+    accept_clients(r);
+    unsigned long long deadline = monotonic_nanos() + 1000000000ULL;
+    while (monotonic_nanos() < deadline) {
+        struct pollfd fds[RELAY_MAX_CLIENTS];
+        size_t which[RELAY_MAX_CLIENTS];
+        nfds_t count = 0;
+        for (size_t i = 0; i < r->client_count; i++) {
+            const struct client *c = &r->clients[i];
+            if (c->mask != MASK_UNKNOWN || c->dead) continue;
+            fds[count] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+            which[count++] = i;
+        }
+        if (count == 0 || poll_retrying(fds, count, 50) < 0) break;
+        for (nfds_t i = 0; i < count; i++) {
+            if (fds[i].revents != 0) read_mask(&r->clients[which[i]]);
+        }
+    }
+    prune(r);
+    accept_controls(r);
+    for (size_t i = 0; i < r->control_count; i++) serve_control(r, &r->controls[i]);
+    prune(r);
+}
+
+bool relay_is_fresh(const struct relay *r) {
+    if (buffer_length(&r->stdin_pending) > 0 || r->close_stdin_when_flushed || r->terminal_closed) return false;
+    for (size_t i = 0; i < r->client_count; i++) {
+        const struct client *c = &r->clients[i];
+        if (c->dead || c->input_closed || buffer_length(&c->pending) > 0) return false;
+    }
+    return true;
+}
+
+bool relay_add_control(struct relay *r, int fd) {
+    if (r->control_count >= RELAY_MAX_CLIENTS) return false;
+    struct control *c = &r->controls[r->control_count++];
+    c->fd = fd;
+    c->dead = false;
+    c->overlong = false;
+    c->length = 0;
+    return true;
+}
+
+void relay_close_controls(struct relay *r) {
+    for (size_t i = 0; i < r->control_count; i++) close_fd(r->controls[i].fd);
+    r->control_count = 0;
 }

@@ -1,0 +1,46 @@
+/*
+ * What skiff-relay shares with the service and the monitor, in C: the names in a container's run
+ * directory and bundle, the exit file's text, the attach mask's bits and the control line's
+ * limit. Sources/MonitorProtocol is the Swift side (ContainerPaths, ExitFile, AttachMask,
+ * ControlCommand); Tests/MonitorProtocolTests/ProtocolHeaderTests.swift fails when the two differ.
+ */
+#ifndef SKIFF_PROTOCOL_H
+#define SKIFF_PROTOCOL_H
+
+#include <stddef.h>
+
+/* In `<run>/containers/<id>`: the attach socket, the control socket, the exit file and the
+ * temporary file it is written through. */
+#define SKIFF_RUN_ATTACH "attach"
+#define SKIFF_RUN_CONTROL "ctl"
+#define SKIFF_RUN_EXIT "exit"
+#define SKIFF_RUN_EXIT_TEMPORARY "exit.tmp"
+/* In `<skiff root>/containers/<id>`: the log file. */
+#define SKIFF_BUNDLE_LOG "ctr.log"
+
+/* The exit file: the exit code, the RFC 3339 time, OOMKilled (`true` or `false`). */
+#define SKIFF_EXIT_FILE_FORMAT "{\"ExitCode\":%d,\"FinishedAt\":\"%s\",\"OOMKilled\":%s}"
+
+/* The attach socket's first byte. */
+#define SKIFF_ATTACH_STDIN 1
+#define SKIFF_ATTACH_STDOUT 2
+#define SKIFF_ATTACH_STDERR 4
+
+/* A control line longer than this (without its newline) is dropped whole. */
+#define SKIFF_CONTROL_LINE_LIMIT 256
+
+/* The exit file's text for `code`, `finished_at` and `oom_killed` in `out`; its length, or -1
+ * when it does not fit. */
+int skiff_format_exit_file(char *out, size_t size, int code, const char *finished_at, int oom_killed);
+
+/* `<directory>/<name>` in `out`; 0, or -1 when it does not fit. */
+int skiff_run_path(char *out, size_t size, const char *directory, const char *name);
+
+/* Docker's exit code for a wait status: the status, or 128 + the signal. */
+int skiff_exit_code(int wait_status);
+
+/* A control line (without its newline; a trailing \r ignored): 1 and the size for
+ * `resize <rows> <cols>`, 0 for anything else. */
+int skiff_parse_control_line(const char *line, size_t length, unsigned short *rows, unsigned short *columns);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * The relay loop (docs/containers.md, "The relay"): one run's output to the log file and to attach
+ * clients, stdin from them, resizes from control clients, and the reaping of children (the process
+ * is the container's parent and subreaper). skiff-relay (C, the monitor's steady state: skiff-
+ * monitor execs it once the container runs) runs it until the container's process exits, then
+ * writes the exit file and execs skiff-monitor back; skiff-monitor (Monitor+Relay.swift) runs it
+ * for the runs it relays itself. One loop, so the bytes on every socket and in the log are the
+ * same either way.
+ */
+#ifndef SKIFF_RELAY_H
+#define SKIFF_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "skiff_protocol.h"
+
+/* Docker's stream bytes (the first byte of an 8-byte frame). */
+enum relay_stream { RELAY_STDOUT = 1, RELAY_STDERR = 2 };
+
+/* The attach socket's first byte. */
+enum { MASK_STDIN = SKIFF_ATTACH_STDIN, MASK_STDOUT = SKIFF_ATTACH_STDOUT, MASK_STDERR = SKIFF_ATTACH_STDERR,
+       MASK_UNKNOWN = -1 };
+
+/* Output read per call (one log append, one frame). */
+#define RELAY_CHUNK (16 << 10)
+/* A client this far behind holds the output back (the container then blocks on a full pipe). */
+#define RELAY_CLIENT_BACKLOG_LIMIT (1 << 20)
+/* Never reached while the loop holds output back (at most the limit plus a read of each stream);
+ * only the drain after the exit reads without holding back: a client past this is dropped. */
+#define RELAY_CLIENT_HARD_LIMIT (8 << 20)
+/* Client bytes waiting for the container's stdin before clients are no longer read. */
+#define RELAY_STDIN_BACKLOG_LIMIT (64 << 10)
+/* What a client that hung up still had queued is read whole (the socket's buffer bounds it);
+ * past this it is dropped. */
+#define RELAY_STDIN_HARD_LIMIT (4 << 20)
+#define RELAY_MAX_CLIENTS 128
+/* A control line longer than this is dropped whole. */
+#define RELAY_CONTROL_LINE_LIMIT SKIFF_CONTROL_LINE_LIMIT
+
+/* Bytes waiting to be sent: data[start..<end]; freed whenever it empties, so that a burst does
+ * not stay with the process. */
+struct buffer {
+    unsigned char *data;
+    size_t start;
+    size_t end;
+    size_t capacity;
+};
+
+static inline size_t buffer_length(const struct buffer *b) {
+    return b->end - b->start;
+}
+
+/* Appends, growing up to `limit` bytes in all; -1 (ENOBUFS or ENOMEM) when it does not fit. */
+int buffer_append(struct buffer *b, const void *bytes, size_t count, size_t limit);
+/* Drops the first `count` bytes (count <= length). */
+void buffer_consume(struct buffer *b, size_t count);
+void buffer_free(struct buffer *b);
+
+/* One connection on the attach socket. */
+struct client {
+    int fd;
+    int mask;          /* MASK_UNKNOWN until its first byte came */
+    bool input_closed; /* it half-closed: no more reading */
+    bool dead;         /* to be closed */
+    struct buffer pending;
+};
+
+/* One connection on the control socket, and the line it is sending. */
+struct control {
+    int fd;
+    bool dead;
+    bool overlong;
+    size_t length;
+    char line[RELAY_CONTROL_LINE_LIMIT + 1];
+};
+
+struct relay {
+    pid_t pid;
+    bool tty;
+    bool stdin_open;  /* --stdin: client bytes go to the container */
+    bool stdin_once;  /* --stdin-once */
+    int signals;      /* signalfd for SIGCHLD */
+    int attach_listener;
+    int control_listener;
+    int log;
+    int stdin_fd;     /* write end of the stdin pipe; -1: none or closed */
+    int stdout_fd;    /* read ends; -1 once at EOF */
+    int stderr_fd;
+    int terminal;     /* pty master; -1 without a TTY */
+    bool terminal_closed; /* the master reported EIO: the slave side is closed */
+    struct buffer stdin_pending;
+    bool close_stdin_when_flushed;
+    size_t client_count;
+    size_t control_count;
+    struct client clients[RELAY_MAX_CLIENTS];
+    struct control controls[RELAY_MAX_CLIENTS];
+    unsigned char chunk[RELAY_CHUNK];
+};
+
+/* loop.c */
+/* No run, no clients, every descriptor -1. */
+void relay_init(struct relay *r);
+/* Before `start`: accepts the attach connections already queued and reads each one's mask (each
+ * sends it right after connecting; within 1 s), so they see the first byte of output; then the
+ * queued control connections and their lines (an initial resize). */
+void relay_accept_queued(struct relay *r);
+/* Relays until the container's process exits; its wait status, after its last output. */
+int relay_run(struct relay *r);
+/* After the exit: sends what clients have not taken (within 5 s), closes every attach connection
+ * and the run's descriptors. */
+void relay_finish(struct relay *r);
+/* Closes the run's descriptors and drops the stdin not yet written (the process is gone, or
+ * abandoned). */
+void relay_close_run(struct relay *r);
+/* Nothing read from the run's clients yet (what skiff-relay can take over: its command line
+ * carries the clients' masks, not their pending bytes). */
+bool relay_is_fresh(const struct relay *r);
+/* Adds a control connection; false when there are RELAY_MAX_CLIENTS already. */
+bool relay_add_control(struct relay *r, int fd);
+/* Closes every control connection. */
+void relay_close_controls(struct relay *r);
+
+static inline int relay_client_fd(const struct relay *r, size_t i) {
+    return r->clients[i].fd;
+}
+/* 0-7, or MASK_UNKNOWN. */
+static inline int relay_client_mask(const struct relay *r, size_t i) {
+    return r->clients[i].mask;
+}
+static inline int relay_control_fd(const struct relay *r, size_t i) {
+    return r->controls[i].fd;
+}
+
+/* log.c */
+/* Appends the records for `count` bytes read from `stream` now: a record per line, and a
+ * partial one for what follows the last newline. 0, or -1 with errno. */
+int log_append(int fd, const unsigned char *bytes, size_t count, enum relay_stream stream);
+/* `2024-01-02T03:04:05.123Z`: RFC 3339 in UTC, the fraction without trailing zeros (none at
+ * all when zero), as Platform's Timestamp.rfc3339Nano(utc: true). 0, or -1 when it does not fit. */
+int format_rfc3339_nano(char *out, size_t size, const struct timespec *time);
+/* SKIFF_EXIT_FILE_FORMAT (OOMKilled false) at `<dir>/exit`, through `exit.tmp` and rename. 0, or
+ * -1 with errno. */
+int write_exit_file(const char *directory, int code, const char *finished_at);
+/* write(2) until done, retrying EINTR; 0, or -1 with errno. */
+int write_all(int fd, const void *bytes, size_t count);
+/* CLOCK_MONOTONIC in nanoseconds. */
+unsigned long long monotonic_nanos(void);
+/* close(2) where nothing can be done about a failure (Linux frees the descriptor anyway). */
+void close_fd(int fd);
+
+#endif
