@@ -10,8 +10,9 @@ if [ "$mode" = "--test" ]; then
     # docker-registry, skopeo, apache2-utils (htpasswd), openssl, zstd: the image tests' registries
     # (their own instances on free 127.0.0.1 ports; they never use the package's :5000 service).
     # tmux: the interactive container tests drive `docker run -it` in a tmux pane; catatonit: --init.
+    # strace: test_boundaries.py watches what the service's own threads open.
     packages+=(systemd busybox-static python3 sqlite3 util-linux procps iproute2 runc
-               docker-registry skopeo apache2-utils openssl zstd tmux catatonit)
+               docker-registry skopeo apache2-utils openssl zstd tmux catatonit strace)
 fi
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
