@@ -38,8 +38,11 @@ let package = Package(
                        providers: [.apt(["libselinux1-dev"])]),
         // The child side of container creation, clone to execve, in C.
         .target(name: "CRuntime"),
+        // User namespaces: subordinate ids (/etc/subuid, /etc/subgid) and id-map writing (direct,
+        // or through newuidmap/newgidmap), for the runtime and the image worker alike.
+        .target(name: "UserNamespace", dependencies: ["Platform"]),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
-        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "Platform"]),
+        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "Platform", "UserNamespace"]),
         // zlib from Debian's zlib1g-dev (gzip layers).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libzstd from Debian's libzstd-dev (zstd layers).
@@ -51,7 +54,7 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         // The OCI distribution protocol: a blocking HTTP/1.1 client (TLS by OpenSSL), registry
         // auth (bearer tokens, basic), credentials from X-Registry-Auth and auth.json.
-        .target(name: "Distribution", dependencies: ["Images", "Platform", "COpenSSL"]),
+        .target(name: "Distribution", dependencies: ["Images", "Store", "Platform", "COpenSSL"]),
         // Container log files (the k8s-file layout conmon writes): the monitor appends, `logs`
         // reads with since/until/tail and follows; Docker's stream framing.
         .target(name: "ContainerLogs", dependencies: ["Platform"]),
@@ -66,10 +69,10 @@ let package = Package(
         .executableTarget(name: "skiff", dependencies: ["APIServer", "Config", "Platform"]),
         // The OCI runtime command line (`skiff runtime ...` execs it): kept out of `skiff` so
         // the service does not load libseccomp, libcap and libselinux.
-        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime"]),
+        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime", "Platform"]),
         // The image worker the service spawns for pull, push, load, import, save and layer
         // removal: it enters the user's namespace (rootless) so layers keep their owners.
-        .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "Runtime", "Store", "Config", "CLinux"]),
+        .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "UserNamespace", "Store", "Config", "Platform", "CLinux"]),
         // The per-container supervisor (conmon's role): creates the container in-process, relays
         // its output and stdin, records its exit, restarts or removes it. No NIO, no Foundation:
         // one copy runs per container.
@@ -87,13 +90,15 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib", "CZstd"]),
-        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "CLinux", "Platform"]),
+        .testTarget(name: "UserNamespaceTests", dependencies: ["UserNamespace"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "Config", "Platform", "Store", "CLinux", "CZlib", "CZstd"]),
+        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images", "Platform", "Store", "COpenSSL"]),
         .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
+            "CLinux",
             "Config",
             "Images",
             "Platform",

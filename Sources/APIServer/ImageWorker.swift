@@ -1,4 +1,5 @@
 import CLinux
+import Images
 import Platform
 
 #if canImport(Glibc)
@@ -98,10 +99,8 @@ final class ImageWorker {
             reaped = true
         }
         if status == 0 && text.isEmpty { return nil }
-        if let json = try? JSONParser.parse(text), case .string(let message)? = json["message"] {
-            var code = 500
-            if case .int(let value)? = json["status"] { code = Int(value) }
-            return APIError(HTTPStatus.from(code: code), message)
+        if let json = try? JSONParser.parse(text), let failure = WorkerFailure(json: json) {
+            return APIError(HTTPStatus(failure.kind), failure.message)
         }
         let signal = status & 0x7f
         return APIError(.internalServerError, signal != 0 ? "the image worker was killed by signal \(signal)"
@@ -145,13 +144,14 @@ final class ImageWorker {
 }
 
 extension HTTPStatus {
-    /// The status for a code a worker reported (reason phrases for the ones the API uses).
-    static func from(code: Int) -> HTTPStatus {
-        for status in [HTTPStatus.badRequest, .notFound, .conflict, .payloadTooLarge, .serviceUnavailable,
-                       .unauthorized, .forbidden] where status.code == code {
-            return status
+    /// The status the API answers a worker's failure with.
+    init(_ kind: WorkerFailure.Kind) {
+        switch kind {
+        case .invalidArgument: self = .badRequest
+        case .notFound: self = .notFound
+        case .conflict: self = .conflict
+        case .failed: self = .internalServerError
+        case .unavailable: self = .serviceUnavailable
         }
-        return code >= 400 && code < 600 ? HTTPStatus(code: code, reason: code < 500 ? "Bad Request" : "Internal Server Error")
-            : .internalServerError
     }
 }

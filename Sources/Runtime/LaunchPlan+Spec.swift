@@ -1,5 +1,6 @@
 import CRuntime
 import Platform
+import UserNamespace
 
 #if canImport(Glibc)
 import Glibc
