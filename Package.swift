@@ -36,8 +36,11 @@ let package = Package(
                        providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CSELinux", path: "Sources/CSELinux", pkgConfig: "libselinux",
                        providers: [.apt(["libselinux1-dev"])]),
+        // A descriptor over a unix socket (SCM_RIGHTS), in C: the runtime and skiff-relay send
+        // and receive with the same code.
+        .target(name: "CFDPass"),
         // The child side of container creation, clone to execve, in C.
-        .target(name: "CRuntime"),
+        .target(name: "CRuntime", dependencies: ["CFDPass"]),
         // User namespaces: subordinate ids (/etc/subuid, /etc/subgid) and id-map writing (direct,
         // or through newuidmap/newgidmap), for the runtime and the image worker alike.
         .target(name: "UserNamespace", dependencies: ["Platform"]),
@@ -84,7 +87,7 @@ let package = Package(
         // modules at run time, from the same glibc it is built against here.
         .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "CLinux"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])]),
-        .executableTarget(name: "skiff-relay", linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        .executableTarget(name: "skiff-relay", dependencies: ["CFDPass"], linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
