@@ -57,7 +57,7 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         // The OCI distribution protocol: a blocking HTTP/1.1 client (TLS by OpenSSL), registry
         // auth (bearer tokens, basic), credentials from X-Registry-Auth and auth.json.
-        .target(name: "Distribution", dependencies: ["Images", "Store", "Platform", "COpenSSL"]),
+        .target(name: "Distribution", dependencies: ["Images", "Platform", "COpenSSL"]),
         // Container log files (the k8s-file layout conmon writes): the monitor appends, `logs`
         // reads with since/until/tail and follows; Docker's stream framing.
         .target(name: "ContainerLogs", dependencies: ["Platform"]),

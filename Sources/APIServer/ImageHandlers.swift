@@ -332,7 +332,7 @@ enum ImageHandlers {
             candidates = try shortNames.candidates(for: name)
             // The tag parameter replaces a tag in fromImage, as moby does; a digest goes after @.
             if let tag = request.queryValue("tag"), !tag.isEmpty {
-                candidates = try candidates.map { candidate throws(StoreError) in
+                candidates = try candidates.map { candidate throws(ImageError) in
                     let bare = try Reference(parsing: candidate.name)
                     return (try? Digest(parsing: tag)) != nil ? try bare.withDigest(tag) : try bare.withTag(tag)
                 }
@@ -422,7 +422,7 @@ enum ImageHandlers {
                 if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
                 guard reference.digest == nil else { throw APIError(.badRequest, "cannot import with a digest reference") }
                 arguments += ["--tag", reference.withDefaultTag.normalized]
-            } catch let error as StoreError {
+            } catch let error as ImageError {
                 throw APIError(.badRequest, error.message)
             }
         }
@@ -486,6 +486,8 @@ enum ImageHandlers {
                     }
                 }
             }
+        } catch let error as ImageError {
+            throw APIError(.badRequest, error.message)
         } catch let error as StoreError {
             throw APIError(.badRequest, error.message)
         }
@@ -577,11 +579,11 @@ final class ResponseSink: ByteSink {
         self.writer = writer
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
         do {
             try writer.write(bytes)
         } catch {
-            throw StoreError(.io, "\(error)")
+            throw ImageError(.io, "\(error)")
         }
     }
 }

@@ -72,6 +72,13 @@ extension WorkerFailure {
         switch error {
         case let error as WorkerFailure:
             return error
+        case let error as ImageError:
+            switch error.code {
+            case .notFound: return WorkerFailure(.notFound, error.message)
+            case .invalidArgument: return WorkerFailure(.invalidArgument, error.message)
+            case .invalidState: return WorkerFailure(.conflict, error.message)
+            case .corrupt, .io: return WorkerFailure(.failed, error.message)
+            }
         case let error as StoreError:
             switch error.code {
             case .notFound: return WorkerFailure(.notFound, error.message)

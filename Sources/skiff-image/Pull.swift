@@ -17,8 +17,10 @@ extension Worker {
         let reference = try Reference(parsing: try options.required("--reference"))
         do {
             try pull(reference)
-        } catch let error as StoreError where error.code == .invalidArgument {
+        } catch let error as ImageError where error.code == .invalidArgument {
             // The reference was checked above: what fails now is what the registry sent.
+            throw WorkerFailure(.failed, error.message)
+        } catch let error as StoreError where error.code == .invalidArgument {
             throw WorkerFailure(.failed, error.message)
         }
     }
@@ -141,7 +143,7 @@ extension Worker {
                 return try LayerStream.decompressed(tee, compression, limit: layerLimit)
             }
         } catch {
-            // A broken download surfaces as the reader's StoreError: report what the registry did.
+            // A broken download surfaces as the reader's ImageError: report what the registry did.
             throw reader?.failure ?? error
         }
         if let blobWriter = writer {
@@ -226,7 +228,7 @@ final class TeeSource: ByteSource {
         self.progress = progress
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         let n = try source.read(into: buffer)
         if n > 0 {
             try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
