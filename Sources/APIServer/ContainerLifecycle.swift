@@ -455,10 +455,11 @@ enum ContainerLifecycle {
         }
         engine.attachments.cancelPending(containerID: record.id)
         let paths = ContainerPaths(engine: engine, id: record.id)
+        let leftovers = engine.runtimeMayHoldState(record, paths)
         FileSystem.removeTree(paths.run)
         // What the runtime may have left (a monitor that was killed cannot delete): its state,
         // and as root the container's cgroups. Never an error for `rm`.
-        try? engine.runtime.delete(record.id, force: true)
+        if leftovers { try? engine.runtime.delete(record.id, force: true) }
         do {
             try removeTree(paths.bundle, id: record.id, engine: engine)
         } catch {

@@ -1,5 +1,6 @@
 import CLinux
 import Platform
+import Store
 
 #if canImport(Glibc)
 import Glibc
@@ -88,5 +89,26 @@ extension Engine {
     /// The runtime the monitors create this engine's containers with.
     var runtime: OCIRuntimeClient {
         OCIRuntimeClient(executable: Engine.executableBeside("skiff-runtime"), root: config.runtimeDirectoryPath + "/runtime")
+    }
+}
+
+extension Engine {
+    /// Whether the runtime may still hold something of an ended container (its state, its
+    /// cgroups, a process), so that `rm` must ask it to delete. Not when its monitor got to the
+    /// end of its last run: the monitor has the runtime remove the container's state right after
+    /// recording the exit, then unlinks its control socket, so an exit file without a control
+    /// socket says the runtime holds nothing (the run directory is the engine's and the
+    /// monitor's contract, not the runtime's). A monitor still finishing is waited for (up to
+    /// `milliseconds`). Anything else (a monitor killed, a start that never ran) asks the runtime.
+    func runtimeMayHoldState(_ record: ContainerRecord, _ paths: ContainerPaths, milliseconds: Int32 = 2000) -> Bool {
+        if record.monitorPID > 0 && ProcessStat.isAlive(record.monitorPID, startTime: record.monitorStartTime) {
+            let pidfd = skiff_pidfd_open(record.monitorPID)
+            if pidfd >= 0 {
+                var poller = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+                while poll(&poller, 1, milliseconds) < 0 && errno == EINTR {}
+                close(pidfd)
+            }
+        }
+        return access(paths.exitFile, F_OK) != 0 || access(paths.controlSocket, F_OK) == 0
     }
 }
