@@ -118,7 +118,9 @@ def test_the_service_reads_no_runtime_state_and_writes_no_cgroup(engine, workdir
         # process is killed, its runtime state and cgroups removed, by the runtime.
         orphan = engine.run_id("--name", "orphan", "busybox", "sleep", "1000")
         orphan_pid = engine.pid("orphan")
-        os.kill(monitor_of(engine, orphan), signal.SIGKILL)
+        monitor = wait_for(lambda: monitor_of(engine, orphan), 10, what="the monitor's pid in the row")
+        assert monitor > 1
+        os.kill(monitor, signal.SIGKILL)
         wait_for(lambda: engine.cli.fmt("orphan", "{{.State.Status}}") == "exited", 15, what="the reconcile")
         wait_for(lambda: not os.path.exists(f"/proc/{orphan_pid}"), 10, what="the leftover process to die")
         assert not os.path.exists(f"{runtime_root}/{orphan}")
