@@ -40,10 +40,16 @@ let package = Package(
         // (parsing, rule selection): what the service writes and the runtime reads. Pure Swift,
         // no Foundation (the static skiff-monitor links it through Runtime).
         .target(name: "OCI", dependencies: ["Platform"]),
+        // A descriptor over a unix socket (SCM_RIGHTS), in C: the runtime and skiff-relay send
+        // and receive with the same code.
+        .target(name: "CFDPass"),
         // The child side of container creation, clone to execve, in C.
-        .target(name: "CRuntime"),
+        .target(name: "CRuntime", dependencies: ["CFDPass"]),
+        // User namespaces: subordinate ids (/etc/subuid, /etc/subgid) and id-map writing (direct,
+        // or through newuidmap/newgidmap), for the runtime and the image worker alike.
+        .target(name: "UserNamespace", dependencies: ["Platform"]),
         // OCI runtime: namespaces, id maps, mounts, capabilities, seccomp, SELinux.
-        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "OCI", "Platform"]),
+        .target(name: "Runtime", dependencies: ["CRuntime", "CLinux", "CSeccomp", "CCap", "CSELinux", "OCI", "Platform", "UserNamespace"]),
         // zlib from Debian's zlib1g-dev (gzip layers).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libzstd from Debian's libzstd-dev (zstd layers).
@@ -78,10 +84,10 @@ let package = Package(
         .executableTarget(name: "skiff", dependencies: ["APIServer", "Config", "Platform"]),
         // The OCI runtime command line (`skiff runtime ...` execs it): kept out of `skiff` so
         // the service does not load libseccomp, libcap and libselinux.
-        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime", "OCI"]),
+        .executableTarget(name: "skiff-runtime", dependencies: ["Runtime", "OCI", "Platform"]),
         // The image worker the service spawns for pull, push, load, import, save and layer
         // removal: it enters the user's namespace (rootless) so layers keep their owners.
-        .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "Runtime", "Store", "Config", "CLinux"]),
+        .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "UserNamespace", "Store", "Config", "Platform", "CLinux"]),
         // The per-container supervisor (conmon's role): creates the container in-process, relays
         // its output and stdin, records its exit, restarts or removes it. No NIO, no Foundation:
         // one copy runs per container.
@@ -94,22 +100,24 @@ let package = Package(
         // modules at run time, from the same glibc it is built against here.
         .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "MonitorProtocol", "CLinux"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])]),
-        .executableTarget(name: "skiff-relay", dependencies: ["CRelay"], linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        .executableTarget(name: "skiff-relay", dependencies: ["CRelay", "CFDPass"], linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Test helper: a separate process that writes to a Store (two-writer test).
         .executableTarget(name: "StoreWriter", dependencies: ["Store"], path: "Tests/StoreWriter"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreWriter"]),
         .testTarget(name: "OCITests", dependencies: ["OCI", "Platform"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "OCI"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "CLinux", "CZlib", "CZstd"]),
-        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "OCI", "CLinux", "Platform"]),
+        .testTarget(name: "UserNamespaceTests", dependencies: ["UserNamespace"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "Config", "Platform", "Store", "CLinux", "CZlib", "CZstd"]),
+        .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images", "Platform", "Store", "COpenSSL"]),
         .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor"]),
         .testTarget(name: "MonitorProtocolTests", dependencies: ["MonitorProtocol", "CRelay", "Platform"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",
             "MonitorProtocol",
+            "CLinux",
             "Config",
             "Images",
             "OCI",

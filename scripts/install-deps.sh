@@ -10,10 +10,11 @@ if [ "$mode" = "--test" ]; then
     # docker-registry, skopeo, apache2-utils (htpasswd), openssl, zstd: the image tests' registries
     # (their own instances on free 127.0.0.1 ports; they never use the package's :5000 service).
     # tmux: the interactive container tests drive `docker run -it` in a tmux pane; catatonit: --init.
+    # strace: test_boundaries.py watches what the service's own threads open.
     # python3-venv: the Python clients run from a virtual environment of the project's own
     # (Debian's python3 refuses `pip install` into the system).
     packages+=(systemd busybox-static python3 python3-venv sqlite3 util-linux procps iproute2 runc
-               docker-registry skopeo apache2-utils openssl zstd tmux)
+               docker-registry skopeo apache2-utils openssl zstd tmux strace)
 fi
 # catatonit: the init `--init` runs (containers.conf `init_path`), for `make run` as for the tests.
 packages+=(catatonit)

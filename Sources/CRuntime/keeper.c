@@ -3,6 +3,7 @@
  * `skiff-relay --keep-userns`. */
 #define _GNU_SOURCE
 #include "cruntime.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,27 +109,14 @@ int skiff_keeper_connect(const char *path, int *namespace_fd, int *keeper_pid) {
     struct timeval limit = {1, 0};
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     int pid = 0;
-    struct iovec data = {&pid, sizeof pid};
-    union {
-        struct cmsghdr header;
-        char space[CMSG_SPACE(sizeof(int))];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control.space;
-    message.msg_controllen = sizeof control.space;
-    ssize_t n;
-    do {
-        n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    int err = n < 0 ? errno : EPROTO;
+    int received = -1;
+    ssize_t n = skiff_fd_recv(fd, &pid, sizeof pid, &received);
     close(fd);
-    struct cmsghdr *header = n == (ssize_t)sizeof pid ? CMSG_FIRSTHDR(&message) : NULL;
-    if (header == NULL || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) return -err;
-    memcpy(namespace_fd, CMSG_DATA(header), sizeof(int));
+    if (n != (ssize_t)sizeof pid || received < 0) {
+        if (received >= 0) close(received);
+        return n < 0 ? (int)n : -EPROTO;
+    }
+    *namespace_fd = received;
     *keeper_pid = pid;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* The parent/child message channel and small helpers. See include/cruntime.h. */
 #define _GNU_SOURCE
 #include "cruntime.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,28 +20,9 @@ int skiff_msg_send(int fd, const struct skiff_msg *msg) {
 }
 
 int skiff_msg_recv_fd(int fd, struct skiff_msg *msg, int *passed_fd) {
-    struct iovec iov = {msg, sizeof *msg};
-    char control[CMSG_SPACE(sizeof(int))];
-    struct msghdr header;
-    memset(&header, 0, sizeof header);
-    header.msg_iov = &iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof control;
-    if (passed_fd) *passed_fd = -1;
-    ssize_t n;
-    do {
-        n = recvmsg(fd, &header, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return -errno;
+    ssize_t n = skiff_fd_recv(fd, msg, sizeof *msg, passed_fd);
+    if (n < 0) return (int)n;
     if (n == 0) return -EPIPE;
-    if (passed_fd) {
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
-            }
-        }
-    }
     return n == (ssize_t)sizeof *msg ? 0 : -EPROTO;
 }
 
@@ -52,25 +34,9 @@ int skiff_send_fd(int socket_fd, int fd) {
     struct skiff_msg msg;
     memset(&msg, 0, sizeof msg);
     msg.type = SKIFF_MSG_CONSOLE;
-    struct iovec iov = {&msg, sizeof msg};
-    char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
-    struct msghdr header;
-    memset(&header, 0, sizeof header);
-    header.msg_iov = &iov;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof control;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&header);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    ssize_t n;
-    do {
-        n = sendmsg(socket_fd, &header, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : 0;
+    int err = skiff_fd_send(socket_fd, &msg, sizeof msg, fd);
+    /* A short send was never an error here (SOCK_SEQPACKET sends whole messages). */
+    return err == -EPROTO ? 0 : err;
 }
 
 int skiff_socketpair(int fds[2]) {

@@ -1,5 +1,4 @@
 import Images
-import Store
 
 /// The body of a blob as it streams from the registry, checked as it goes: never more than the
 /// expected size plus one byte is read, and at the end the size and the digest must match.
@@ -28,7 +27,7 @@ public final class BlobReader: ByteSource {
     /// Bytes read so far.
     public var bytesRead: Int64 { count }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         if let failure { throw BlobReader.storeError(failure) }
         if finished || buffer.count == 0 { return 0 }
         var want = buffer.count
@@ -66,13 +65,13 @@ public final class BlobReader: ByteSource {
         response.body.close()
     }
 
-    private func fail(_ error: RegistryError) -> StoreError {
+    private func fail(_ error: RegistryError) -> ImageError {
         failure = error
         response.body.close()
         return BlobReader.storeError(error)
     }
 
-    private static func storeError(_ error: RegistryError) -> StoreError {
-        StoreError(error.code == .digestMismatch ? .corrupt : .io, error.message)
+    private static func storeError(_ error: RegistryError) -> ImageError {
+        ImageError(error.code == .digestMismatch ? .corrupt : .io, error.message)
     }
 }

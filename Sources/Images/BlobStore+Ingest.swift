@@ -1,11 +1,10 @@
 import Glibc
 import Platform
-import Store
 
 extension BlobStore {
     /// A writer for one new blob: a fresh 0600 file in `ingest/`, removed again unless `commit`
     /// moves it into place. More than `limit` bytes fail the write.
-    public func writer(limit: Int64 = BlobStore.defaultLimit) throws(StoreError) -> BlobWriter {
+    public func writer(limit: Int64 = BlobStore.defaultLimit) throws(ImageError) -> BlobWriter {
         try prepareDirectories()
         return try BlobWriter(store: self, limit: limit)
     }
@@ -13,7 +12,7 @@ extension BlobStore {
     /// Stores `bytes` in one go (manifests, configs); the digest, checked against `expected` when
     /// given.
     @discardableResult
-    public func ingest(_ bytes: [UInt8], expected: Digest? = nil) throws(StoreError) -> Digest {
+    public func ingest(_ bytes: [UInt8], expected: Digest? = nil) throws(ImageError) -> Digest {
         let writer = try writer(limit: Int64(bytes.count))
         try writer.write(bytes)
         return try writer.commit(expected: expected, expectedSize: Int64(bytes.count))
@@ -40,7 +39,7 @@ public final class BlobWriter {
     private var hasher = SHA256()
     private var isFinished = false
 
-    init(store: BlobStore, limit: Int64) throws(StoreError) {
+    init(store: BlobStore, limit: Int64) throws(ImageError) {
         self.store = store
         self.limit = limit
         var path = ""
@@ -51,7 +50,7 @@ public final class BlobWriter {
             if fd >= 0 || errno != EEXIST { break }
         }
         guard fd >= 0 else {
-            throw StoreError(.io, "blob ingest: create \(path): \(BlobStore.text(errno))")
+            throw ImageError(.io, "blob ingest: create \(path): \(BlobStore.text(errno))")
         }
         self.fd = fd
         self.temporaryPath = path
@@ -62,19 +61,19 @@ public final class BlobWriter {
     }
 
     /// Appends bytes. Going past the limit, or a failed write, aborts the writer and throws.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
-        guard !isFinished else { throw StoreError(.invalidState, "blob writer already finished") }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
+        guard !isFinished else { throw ImageError(.invalidState, "blob writer already finished") }
         guard bytes.count > 0, let base = bytes.baseAddress else { return }
         guard Int64(bytes.count) <= limit - size else {
             abort()
-            throw StoreError(.invalidArgument, "blob larger than the limit of \(limit) bytes")
+            throw ImageError(.invalidArgument, "blob larger than the limit of \(limit) bytes")
         }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, base + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                let error = StoreError(.io, "blob ingest: write \(temporaryPath): \(BlobStore.text(errno))")
+                let error = ImageError(.io, "blob ingest: write \(temporaryPath): \(BlobStore.text(errno))")
                 abort()
                 throw error
             }
@@ -85,9 +84,9 @@ public final class BlobWriter {
     }
 
     /// Appends bytes.
-    public func write(_ bytes: [UInt8]) throws(StoreError) {
-        let failure: StoreError? = bytes.withUnsafeBytes { buffer in
-            do throws(StoreError) {
+    public func write(_ bytes: [UInt8]) throws(ImageError) {
+        let failure: ImageError? = bytes.withUnsafeBytes { buffer in
+            do throws(ImageError) {
                 try write(buffer)
                 return nil
             } catch {
@@ -101,16 +100,16 @@ public final class BlobWriter {
     /// bytes durable and moves them to `blobs/sha256/<hex>`. A blob already present is kept (same
     /// digest, same bytes) and the partial file removed. Any failure removes the partial file.
     @discardableResult
-    public func commit(expected: Digest?, expectedSize: Int64?) throws(StoreError) -> Digest {
-        guard !isFinished else { throw StoreError(.invalidState, "blob writer already finished") }
+    public func commit(expected: Digest?, expectedSize: Int64?) throws(ImageError) -> Digest {
+        guard !isFinished else { throw ImageError(.invalidState, "blob writer already finished") }
         let actual = hasher.finalize()
         if let expectedSize, expectedSize != size {
             abort()
-            throw StoreError(.invalidArgument, "blob size mismatch: expected \(expectedSize) bytes, got \(size)")
+            throw ImageError(.invalidArgument, "blob size mismatch: expected \(expectedSize) bytes, got \(size)")
         }
         if let expected, expected != actual {
             abort()
-            throw StoreError(.invalidArgument, "blob digest mismatch: expected \(expected), got \(actual)")
+            throw ImageError(.invalidArgument, "blob digest mismatch: expected \(expected), got \(actual)")
         }
         let destination = store.path(of: actual)
         if store.contains(actual) {
@@ -140,8 +139,8 @@ public final class BlobWriter {
         unlink(temporaryPath)
     }
 
-    private func failAndAbort(_ operation: String) -> StoreError {
-        let error = StoreError(.io, "blob ingest: \(operation) \(temporaryPath): \(BlobStore.text(errno))")
+    private func failAndAbort(_ operation: String) -> ImageError {
+        let error = ImageError(.io, "blob ingest: \(operation) \(temporaryPath): \(BlobStore.text(errno))")
         abort()
         return error
     }

@@ -1,6 +1,5 @@
 import Glibc
 import Platform
-import Store
 
 /// Content-addressed blobs under `<root>/blobs/sha256/<hex>`, written through `<root>/blobs/ingest/`.
 ///
@@ -40,19 +39,19 @@ public struct BlobStore: Sendable {
     }
 
     /// The blob's size in bytes.
-    public func size(of digest: Digest) throws(StoreError) -> Int64 {
+    public func size(of digest: Digest) throws(ImageError) -> Int64 {
         var info = stat()
         guard lstat(path(of: digest), &info) == 0 else {
             throw BlobStore.failure(errno, "stat", digest)
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw StoreError(.corrupt, "blob \(digest) is not a regular file")
+            throw ImageError(.corrupt, "blob \(digest) is not a regular file")
         }
         return Int64(info.st_size)
     }
 
     /// A read-only, close-on-exec descriptor for the blob; the caller closes it.
-    public func open(_ digest: Digest) throws(StoreError) -> Int32 {
+    public func open(_ digest: Digest) throws(ImageError) -> Int32 {
         let fd = BlobStore.openRetrying(path(of: digest), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw BlobStore.failure(errno, "open", digest) }
         return fd
@@ -61,16 +60,16 @@ public struct BlobStore: Sendable {
     /// The whole blob, for small JSON blobs (manifests, configs: callers pass 4 MiB). A blob larger
     /// than `limit` is refused without being read; the bytes read are hashed again, so a blob that
     /// changed on disk is reported as corrupt rather than returned.
-    public func read(_ digest: Digest, limit: Int) throws(StoreError) -> [UInt8] {
+    public func read(_ digest: Digest, limit: Int) throws(ImageError) -> [UInt8] {
         let fd = try open(digest)
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw BlobStore.failure(errno, "stat", digest) }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw StoreError(.corrupt, "blob \(digest) is not a regular file")
+            throw ImageError(.corrupt, "blob \(digest) is not a regular file")
         }
         guard Int64(info.st_size) <= Int64(limit) else {
-            throw StoreError(.invalidArgument, "blob \(digest) is \(info.st_size) bytes, larger than the limit of \(limit) bytes")
+            throw ImageError(.invalidArgument, "blob \(digest) is \(info.st_size) bytes, larger than the limit of \(limit) bytes")
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(info.st_size))
@@ -84,12 +83,12 @@ public struct BlobStore: Sendable {
             if n == 0 { break }
             bytes.append(contentsOf: buffer[0..<n])
             guard bytes.count <= limit else {
-                throw StoreError(.invalidArgument, "blob \(digest) is larger than the limit of \(limit) bytes")
+                throw ImageError(.invalidArgument, "blob \(digest) is larger than the limit of \(limit) bytes")
             }
         }
         let actual = Digest.sha256(of: bytes)
         guard actual == digest else {
-            throw StoreError(.corrupt, "blob \(digest) is corrupt: its content hashes to \(actual)")
+            throw ImageError(.corrupt, "blob \(digest) is corrupt: its content hashes to \(actual)")
         }
         return bytes
     }
@@ -106,7 +105,7 @@ public struct BlobStore: Sendable {
     // MARK: Removing
 
     /// Removes the blob; `.notFound` when it is absent.
-    public func delete(_ digest: Digest) throws(StoreError) {
+    public func delete(_ digest: Digest) throws(ImageError) {
         guard unlink(path(of: digest)) == 0 else { throw BlobStore.failure(errno, "delete", digest) }
         BlobStore.syncDirectory(blobsDirectory)
     }
@@ -132,12 +131,12 @@ public struct BlobStore: Sendable {
     // MARK: Helpers shared with BlobWriter
 
     /// Creates `blobs/sha256` and `blobs/ingest` (0700) when they are missing.
-    func prepareDirectories() throws(StoreError) {
+    func prepareDirectories() throws(ImageError) {
         do {
             try FileSystem.makeDirectories(blobsDirectory, mode: 0o700)
             try FileSystem.makeDirectories(ingestDirectory, mode: 0o700)
         } catch {
-            throw StoreError(.io, "blob store \(root): \(error)")
+            throw ImageError(.io, "blob store \(root): \(error)")
         }
     }
 
@@ -159,9 +158,9 @@ public struct BlobStore: Sendable {
 
     static func text(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-    static func failure(_ code: Int32, _ operation: String, _ digest: Digest) -> StoreError {
+    static func failure(_ code: Int32, _ operation: String, _ digest: Digest) -> ImageError {
         code == ENOENT
-            ? StoreError(.notFound, "blob \(digest) not found")
-            : StoreError(.io, "blob \(digest): \(operation): \(text(code))")
+            ? ImageError(.notFound, "blob \(digest) not found")
+            : ImageError(.io, "blob \(digest): \(operation): \(text(code))")
     }
 }

@@ -1,6 +1,5 @@
 import CLinux
 import Platform
-import Store
 
 /// A content digest, `sha256:` followed by 64 lowercase hex digits: the only form Skiff accepts,
 /// so a digest is always safe to use as a file name (`blobs/sha256/<hex>`).
@@ -12,20 +11,20 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses `sha256:<64 lowercase hex>`. Other well-formed algorithms (`sha512:...`) are
     /// refused as unsupported; anything else as invalid.
-    public init(parsing text: String) throws(StoreError) {
+    public init(parsing text: String) throws(ImageError) {
         guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")) else {
-            throw StoreError(.invalidArgument, "invalid digest \"\(text)\"")
+            throw ImageError(.invalidArgument, "invalid digest \"\(text)\"")
         }
         let algorithm = Substring(text.utf8[..<colon])
         let encoded = Substring(text.utf8[text.utf8.index(after: colon)...])
         guard Digest.isWellFormedAlgorithm(algorithm), Digest.isWellFormedEncoding(encoded) else {
-            throw StoreError(.invalidArgument, "invalid digest \"\(text)\"")
+            throw ImageError(.invalidArgument, "invalid digest \"\(text)\"")
         }
         guard algorithm == "sha256" else {
-            throw StoreError(.invalidArgument, "unsupported digest algorithm \"\(algorithm)\" in \"\(text)\"")
+            throw ImageError(.invalidArgument, "unsupported digest algorithm \"\(algorithm)\" in \"\(text)\"")
         }
         guard encoded.utf8.count == 64, encoded.utf8.allSatisfy(Digest.isLowerHex) else {
-            throw StoreError(.invalidArgument, "invalid digest \"\(text)\"")
+            throw ImageError(.invalidArgument, "invalid digest \"\(text)\"")
         }
         self.algorithm = "sha256"
         self.encoded = String(encoded)

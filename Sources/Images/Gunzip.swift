@@ -1,11 +1,10 @@
 import CZlib
 import Glibc
-import Store
 
 /// Something bytes are pulled from: a file, a buffer, a decompressor over another source.
 /// `read` fills at most `buffer.count` bytes and returns how many; 0 means the end.
 public protocol ByteSource: AnyObject {
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int
 }
 
 /// Bytes read from an open file descriptor, closed when the source goes if it `owns` it.
@@ -25,12 +24,12 @@ public final class FileByteSource: ByteSource {
         if owns { close(fd) }
     }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n >= 0 { return n }
             if errno != EINTR {
-                throw StoreError(.io, "read \(name): \(String(cString: strerror(errno)))")
+                throw ImageError(.io, "read \(name): \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -45,7 +44,7 @@ public final class BufferByteSource: ByteSource {
         self.bytes = bytes
     }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         let n = min(buffer.count, bytes.count - offset)
         guard n > 0 else { return 0 }
         bytes.withUnsafeBytes { all in
@@ -80,7 +79,7 @@ public final class Gunzip: ByteSource {
     private var atMemberBoundary = false
     private var finished = false
 
-    public init(source: any ByteSource, limit: Int, inputBufferSize: Int = 64 << 10) throws(StoreError) {
+    public init(source: any ByteSource, limit: Int, inputBufferSize: Int = 64 << 10) throws(ImageError) {
         precondition(limit >= 0 && inputBufferSize > 0)
         self.source = source
         self.limit = limit
@@ -91,7 +90,7 @@ public final class Gunzip: ByteSource {
         guard status == Z_OK else {
             input.deallocate()
             stream.deallocate()
-            throw StoreError(.io, "gzip: inflateInit2 failed (\(status))")
+            throw ImageError(.io, "gzip: inflateInit2 failed (\(status))")
         }
     }
 
@@ -102,9 +101,9 @@ public final class Gunzip: ByteSource {
     }
 
     /// Fills `buffer` with decompressed bytes; 0 at the end of the last member.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         guard totalOut <= limit else {
-            throw StoreError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
+            throw ImageError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
         }
         guard !finished, buffer.count > 0 else { return 0 }
         // Allow one byte past the limit so exceeding it is detected, never more.
@@ -118,7 +117,7 @@ public final class Gunzip: ByteSource {
                         finished = true
                         break
                     }
-                    throw StoreError(.invalidArgument, "gzip stream is truncated after \(totalIn) bytes")
+                    throw ImageError(.invalidArgument, "gzip stream is truncated after \(totalIn) bytes")
                 }
             }
             if atMemberBoundary {
@@ -136,25 +135,25 @@ public final class Gunzip: ByteSource {
             case Z_BUF_ERROR:
                 // No progress possible: more input is needed (handled at the top of the loop).
                 if stream.pointee.avail_in != 0 && stream.pointee.avail_out != 0 {
-                    throw StoreError(.invalidArgument, "invalid gzip data after \(totalIn) bytes")
+                    throw ImageError(.invalidArgument, "invalid gzip data after \(totalIn) bytes")
                 }
             case Z_MEM_ERROR:
-                throw StoreError(.io, "gzip: out of memory")
+                throw ImageError(.io, "gzip: out of memory")
             default:
                 let detail = stream.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
-                throw StoreError(.invalidArgument, "invalid gzip data after \(totalIn) bytes: \(detail)")
+                throw ImageError(.invalidArgument, "invalid gzip data after \(totalIn) bytes: \(detail)")
             }
         }
         let produced = room - Int(stream.pointee.avail_out)
         totalOut += produced
         if totalOut > limit {
-            throw StoreError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
+            throw ImageError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
         }
         return produced
     }
 
     /// Reads more compressed input; false at the end of the source.
-    private func refill() throws(StoreError) -> Bool {
+    private func refill() throws(ImageError) -> Bool {
         if sourceEnded { return false }
         let n = try source.read(into: input)
         if n == 0 {

@@ -1,5 +1,4 @@
 import CZlib
-import Store
 
 /// Compresses what is written to it into gzip (one member) for another sink: the layers a push
 /// sends compressed when they were loaded as plain tars, as Docker pushes them.
@@ -9,7 +8,7 @@ public final class GzipSink: ByteSink {
     private let output: UnsafeMutableRawBufferPointer
     private var finished = false
 
-    public init(into sink: any ByteSink, level: Int32 = 6) throws(StoreError) {
+    public init(into sink: any ByteSink, level: Int32 = 6) throws(ImageError) {
         self.sink = sink
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -18,7 +17,7 @@ public final class GzipSink: ByteSink {
         guard status == Z_OK else {
             output.deallocate()
             stream.deallocate()
-            throw StoreError(.io, "gzip: deflateInit2 failed (\(status))")
+            throw ImageError(.io, "gzip: deflateInit2 failed (\(status))")
         }
     }
 
@@ -28,7 +27,7 @@ public final class GzipSink: ByteSink {
         output.deallocate()
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
         precondition(!finished, "write after finish")
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
@@ -37,7 +36,7 @@ public final class GzipSink: ByteSink {
     }
 
     /// Ends the member (trailer with CRC and size) and writes what is left.
-    public func finish() throws(StoreError) {
+    public func finish() throws(ImageError) {
         guard !finished else { return }
         finished = true
         stream.pointee.next_in = nil
@@ -45,13 +44,13 @@ public final class GzipSink: ByteSink {
         try pump(Z_FINISH)
     }
 
-    private func pump(_ flush: Int32) throws(StoreError) {
+    private func pump(_ flush: Int32) throws(ImageError) {
         repeat {
             stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_out = uInt(output.count)
             let status = deflate(stream, flush)
             guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
-                throw StoreError(.io, "gzip: deflate failed (\(status))")
+                throw ImageError(.io, "gzip: deflate failed (\(status))")
             }
             let produced = output.count - Int(stream.pointee.avail_out)
             if produced > 0 { try sink.write(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }

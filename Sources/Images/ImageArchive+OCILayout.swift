@@ -1,6 +1,5 @@
 import Glibc
 import Platform
-import Store
 
 /// The annotations an OCI index names an image by.
 enum LayoutAnnotation {
@@ -12,7 +11,7 @@ extension Loader {
     /// Reads `oci-layout` and `index.json`: every manifest the index names (through nested
     /// indexes, choosing the host's platform as Docker does) becomes an image; descriptors naming
     /// the same manifest merge their names.
-    mutating func describeOCILayout() throws(StoreError) -> [ArchiveImage] {
+    mutating func describeOCILayout() throws(ImageError) -> [ArchiveImage] {
         if let layout = json["oci-layout"] {
             let file = FieldReader(source: "oci-layout")
             let version = try file.string(file.required(file.parse(layout, limit: ImageArchive.jsonLimit), "imageLayoutVersion", ""),
@@ -44,13 +43,13 @@ extension Loader {
                 case .image(let image):
                     manifest = image
                 case .index(let nested):
-                    guard depth < 4 else { throw StoreError(.invalidArgument, "blob \(digest): indexes nested too deeply") }
+                    guard depth < 4 else { throw ImageError(.invalidArgument, "blob \(digest): indexes nested too deeply") }
                     usedIndexes.insert(digest)
                     let chosen: Descriptor
                     do {
                         chosen = try nested.select(Descriptor.Platform(os: "linux", architecture: Descriptor.Platform.hostArchitecture))
                     } catch {
-                        throw StoreError(.invalidArgument, "blob \(digest): \(error.message)")
+                        throw ImageError(.invalidArgument, "blob \(digest): \(error.message)")
                     }
                     source = "blob \(digest): the manifest for linux/\(Descriptor.Platform.hostArchitecture)"
                     digest = chosen.digest
@@ -75,20 +74,20 @@ extension Loader {
         return images
     }
 
-    func requireInArchive(_ digest: Digest, named source: String) throws(StoreError) {
+    func requireInArchive(_ digest: Digest, named source: String) throws(ImageError) {
         guard magic[digest] != nil else {
-            throw StoreError(.invalidArgument, "\(source) names \(digest), which is not in the archive")
+            throw ImageError(.invalidArgument, "\(source) names \(digest), which is not in the archive")
         }
     }
 
     /// A manifest or index from the archive, read with `Manifest.read`; errors name the blob.
-    func manifestBlob(_ digest: Digest, named source: String) throws(StoreError) -> Manifest {
+    func manifestBlob(_ digest: Digest, named source: String) throws(ImageError) -> Manifest {
         try requireInArchive(digest, named: source)
         let bytes = try store.read(digest, limit: ImageArchive.jsonLimit)
         do {
             return try Manifest.read(bytes)
         } catch {
-            throw StoreError(.invalidArgument, "blob \(digest): \(error.message)")
+            throw ImageError(.invalidArgument, "blob \(digest): \(error.message)")
         }
     }
 }
@@ -130,7 +129,7 @@ extension ImageArchive {
     /// `io.containerd.image.name` and `org.opencontainers.image.ref.name`), `manifest.json` and
     /// `oci-layout`. Layer files are streamed and must have the size and digest given; a blob
     /// shared by several images is written once.
-    public static func save(_ images: [SaveImage], to sink: any ByteSink, mtime: Int64 = 0) throws(StoreError) {
+    public static func save(_ images: [SaveImage], to sink: any ByteSink, mtime: Int64 = 0) throws(ImageError) {
         let tar = TarWriter(sink: sink, mtime: mtime)
         try tar.directory("blobs")
         try tar.directory("blobs/sha256")
@@ -194,10 +193,10 @@ extension ImageArchive {
     }
 
     /// Streams one layer file into the archive, checking its size and digest on the way.
-    static func copyBlob(_ layer: SaveImage.Layer, into tar: TarWriter) throws(StoreError) {
+    static func copyBlob(_ layer: SaveImage.Layer, into tar: TarWriter) throws(ImageError) {
         let fd = BlobStore.openRetrying(layer.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw StoreError(errno == ENOENT ? .notFound : .io, "save: open \(layer.path): \(BlobStore.text(errno))")
+            throw ImageError(errno == ENOENT ? .notFound : .io, "save: open \(layer.path): \(BlobStore.text(errno))")
         }
         defer { close(fd) }
         try tar.beginFile("blobs/sha256/" + layer.digest.encoded, size: Int(layer.size))
@@ -216,11 +215,11 @@ extension ImageArchive {
             try tar.write(chunk)
         }
         guard total == layer.size else {
-            throw StoreError(.corrupt, "save: layer \(layer.digest) at \(layer.path) is not \(layer.size) bytes")
+            throw ImageError(.corrupt, "save: layer \(layer.digest) at \(layer.path) is not \(layer.size) bytes")
         }
         let actual = hasher.finalize()
         guard actual == layer.digest else {
-            throw StoreError(.corrupt, "save: layer \(layer.digest) at \(layer.path) hashes to \(actual)")
+            throw ImageError(.corrupt, "save: layer \(layer.digest) at \(layer.path) hashes to \(actual)")
         }
     }
 }

@@ -1,6 +1,5 @@
 import Glibc
 import Platform
-import Store
 
 /// What `docker load` finds in an archive: the images it describes, their blobs already in the
 /// `BlobStore`.
@@ -49,7 +48,7 @@ public enum ImageArchive {
     public static let jsonLimit = 4 << 20
 
     /// Loads an archive into `store` and describes its images.
-    public static func load(from source: any ByteSource, into store: BlobStore) throws(StoreError) -> [ArchiveImage] {
+    public static func load(from source: any ByteSource, into store: BlobStore) throws(ImageError) -> [ArchiveImage] {
         var loader = Loader(store: store)
         do {
             try loader.read(source)
@@ -63,15 +62,15 @@ public enum ImageArchive {
     }
 
     /// A path as archives write it (`./a//b` is `a/b`), or a refusal for one that could escape.
-    static func cleanPath(_ raw: String) throws(StoreError) -> String {
+    static func cleanPath(_ raw: String) throws(ImageError) -> String {
         guard !raw.hasPrefix("/") else {
-            throw StoreError(.invalidArgument, "archive entry \"\(raw)\" has an absolute path")
+            throw ImageError(.invalidArgument, "archive entry \"\(raw)\" has an absolute path")
         }
         var parts: [Substring] = []
         for part in raw.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
             guard part != ".." else {
-                throw StoreError(.invalidArgument, "archive entry \"\(raw)\" escapes the archive (\"..\")")
+                throw ImageError(.invalidArgument, "archive entry \"\(raw)\" escapes the archive (\"..\")")
             }
             parts.append(part)
         }
@@ -104,7 +103,7 @@ struct Loader {
         self.store = store
     }
 
-    mutating func read(_ source: any ByteSource) throws(StoreError) {
+    mutating func read(_ source: any ByteSource) throws(ImageError) {
         let reader = TarReader(source: source)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
         defer { buffer.deallocate() }
@@ -122,14 +121,14 @@ struct Loader {
             case .regular:
                 break
             default:
-                throw StoreError(.invalidArgument, "archive entry \"\(entry.path)\" is not a regular file, directory or symlink")
+                throw ImageError(.invalidArgument, "archive entry \"\(entry.path)\" is not a regular file, directory or symlink")
             }
             if ImageArchive.isJSONFile(path) {
                 guard json[path] == nil else {
-                    throw StoreError(.invalidArgument, "archive entry \"\(entry.path)\" appears twice")
+                    throw ImageError(.invalidArgument, "archive entry \"\(entry.path)\" appears twice")
                 }
                 guard entry.size <= ImageArchive.jsonLimit else {
-                    throw StoreError(.invalidArgument,
+                    throw ImageError(.invalidArgument,
                                      "archive entry \"\(entry.path)\" is \(entry.size) bytes, larger than the limit of \(ImageArchive.jsonLimit) bytes")
                 }
                 var bytes: [UInt8] = []
@@ -149,11 +148,11 @@ struct Loader {
                 do {
                     expected = try Digest(parsing: "sha256:" + path.dropFirst("blobs/sha256/".count))
                 } catch {
-                    throw StoreError(.invalidArgument, "archive entry \"\(entry.path)\" is not named by a sha256 digest")
+                    throw ImageError(.invalidArgument, "archive entry \"\(entry.path)\" is not named by a sha256 digest")
                 }
             }
             guard blobs[path] == nil else {
-                throw StoreError(.invalidArgument, "archive entry \"\(entry.path)\" appears twice")
+                throw ImageError(.invalidArgument, "archive entry \"\(entry.path)\" appears twice")
             }
             let (digest, head) = try ingest(reader, size: entry.size, expected: expected, entry: entry.path, buffer: buffer)
             blobs[path] = digest
@@ -163,7 +162,7 @@ struct Loader {
 
     /// Streams the current entry into a new blob; records it as created when this load put it there.
     mutating func ingest(_ reader: TarReader, size: Int, expected: Digest?, entry: String,
-                         buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> (Digest, [UInt8]) {
+                         buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> (Digest, [UInt8]) {
         let writer = try store.writer(limit: Int64(size))
         var head: [UInt8] = []
         while true {
@@ -180,7 +179,7 @@ struct Loader {
         do {
             digest = try writer.commit(expected: expected, expectedSize: Int64(size))
         } catch where error.code == .invalidArgument && expected != nil {
-            throw StoreError(.invalidArgument, "archive entry \"\(entry)\" does not match its digest: \(error.message)")
+            throw ImageError(.invalidArgument, "archive entry \"\(entry)\" does not match its digest: \(error.message)")
         }
         var final = stat()
         if hasPartial, lstat(store.path(of: digest), &final) == 0, final.st_ino == partial.st_ino, final.st_dev == partial.st_dev,
@@ -191,15 +190,15 @@ struct Loader {
     }
 
     /// Cleans a symlink's target inside the archive, refusing one that leaves it.
-    static func resolve(_ target: String, entry: String) throws(StoreError) -> String {
+    static func resolve(_ target: String, entry: String) throws(ImageError) -> String {
         guard !target.hasPrefix("/") else {
-            throw StoreError(.invalidArgument, "archive entry \"\(entry)\" links outside the archive")
+            throw ImageError(.invalidArgument, "archive entry \"\(entry)\" links outside the archive")
         }
         var parts: [Substring] = []
         for part in target.split(separator: "/") where part != "." {
             if part == ".." {
                 guard !parts.isEmpty else {
-                    throw StoreError(.invalidArgument, "archive entry \"\(entry)\" links outside the archive")
+                    throw ImageError(.invalidArgument, "archive entry \"\(entry)\" links outside the archive")
                 }
                 parts.removeLast()
             } else {
@@ -210,7 +209,7 @@ struct Loader {
     }
 
     /// The blob an archive path names (following archive symlinks), or a refusal naming the file.
-    func blob(_ raw: String, named source: String) throws(StoreError) -> Digest {
+    func blob(_ raw: String, named source: String) throws(ImageError) -> Digest {
         var path = (try? ImageArchive.cleanPath(raw)) ?? raw
         var hops = 0
         while let next = links[path], hops < 16 {
@@ -218,7 +217,7 @@ struct Loader {
             hops += 1
         }
         guard let digest = blobs[path] else {
-            throw StoreError(.invalidArgument, "\(source) names \"\(raw)\", which is not in the archive")
+            throw ImageError(.invalidArgument, "\(source) names \"\(raw)\", which is not in the archive")
         }
         return digest
     }
@@ -227,17 +226,17 @@ struct Loader {
         ArchiveImage.Layer(digest: digest, compression: LayerStream.sniff(magic[digest] ?? []))
     }
 
-    mutating func describe() throws(StoreError) -> [ArchiveImage] {
+    mutating func describe() throws(ImageError) -> [ArchiveImage] {
         if let manifest = json["manifest.json"] {
             return try describeDockerArchive(manifest)
         }
         if json["index.json"] != nil {
             return try describeOCILayout()
         }
-        throw StoreError(.invalidArgument, "archive has neither manifest.json nor index.json: it is not an image archive")
+        throw ImageError(.invalidArgument, "archive has neither manifest.json nor index.json: it is not an image archive")
     }
 
-    mutating func describeDockerArchive(_ bytes: [UInt8]) throws(StoreError) -> [ArchiveImage] {
+    mutating func describeDockerArchive(_ bytes: [UInt8]) throws(ImageError) -> [ArchiveImage] {
         let file = FieldReader(source: "manifest.json")
         let top: JSON
         do {
@@ -255,7 +254,7 @@ struct Loader {
                 // Docker names the config by its digest (the image ID): a mismatch is a corrupt archive.
                 let digest = Digest.sha256(of: bytes)
                 if let named = try? Digest(parsing: "sha256:" + cleanConfigPath.dropLast(".json".count)), named != digest {
-                    throw StoreError(.invalidArgument, "archive entry \"\(configPath)\" does not match its digest: it hashes to \(digest)")
+                    throw ImageError(.invalidArgument, "archive entry \"\(configPath)\" does not match its digest: it hashes to \(digest)")
                 }
                 config = try ingestConfig(bytes)
             } else {
@@ -278,7 +277,7 @@ struct Loader {
     }
 
     /// A config kept in memory (`<id>.json`) goes into the store too.
-    mutating func ingestConfig(_ bytes: [UInt8]) throws(StoreError) -> Digest {
+    mutating func ingestConfig(_ bytes: [UInt8]) throws(ImageError) -> Digest {
         let digest = Digest.sha256(of: bytes)
         if store.contains(digest) { return digest }
         try store.ingest(bytes, expected: digest)
@@ -288,7 +287,7 @@ struct Loader {
 
     /// After a successful load, blobs it created that no image uses (legacy files, other
     /// platforms' blobs) are removed again.
-    mutating func removeUnreferenced(_ images: [ArchiveImage]) throws(StoreError) {
+    mutating func removeUnreferenced(_ images: [ArchiveImage]) throws(ImageError) {
         var used = Set<Digest>()
         for image in images {
             used.insert(image.config)

@@ -1,5 +1,4 @@
 import Platform
-import Store
 
 /// The Dockerfile instructions `docker import --change` and `docker commit --change` apply to an
 /// image's config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR.
@@ -8,7 +7,7 @@ import Store
 public enum ImageChanges {
     /// Applies `changes` in order to `container`; a bad or unsupported line is an
     /// `.invalidArgument` error worded as moby's.
-    public static func apply(_ changes: [String], to container: inout ImageConfig.Container) throws(StoreError) {
+    public static func apply(_ changes: [String], to container: inout ImageConfig.Container) throws(ImageError) {
         for change in changes {
             let line = trim(Substring(change))
             if line.isEmpty { continue }
@@ -38,7 +37,7 @@ public enum ImageChanges {
                     let parts = spec.split(separator: "/")
                     guard parts.count == 2, let number = Int(parts[0]), (1...65535).contains(number),
                           ["tcp", "udp", "sctp"].contains(parts[1]) else {
-                        throw StoreError(.invalidArgument, "invalid containerPort: \(port)")
+                        throw ImageError(.invalidArgument, "invalid containerPort: \(port)")
                     }
                     container.exposedPorts = Array(Set((container.exposedPorts ?? []) + [spec])).sorted()
                 }
@@ -46,11 +45,11 @@ public enum ImageChanges {
                 let paths = rest.hasPrefix("[") ? try jsonArray(rest, keyword)
                     : rest.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
                 guard !paths.isEmpty, paths.allSatisfy({ !$0.isEmpty }) else {
-                    throw StoreError(.invalidArgument, "VOLUME specified can not be an empty string")
+                    throw ImageError(.invalidArgument, "VOLUME specified can not be an empty string")
                 }
                 container.volumes = Array(Set((container.volumes ?? []) + paths)).sorted()
             case "USER", "WORKDIR", "STOPSIGNAL":
-                guard !rest.isEmpty else { throw StoreError(.invalidArgument, "\(keyword) requires exactly one argument") }
+                guard !rest.isEmpty else { throw ImageError(.invalidArgument, "\(keyword) requires exactly one argument") }
                 if keyword == "USER" { container.user = String(rest) }
                 else if keyword == "STOPSIGNAL" { container.stopSignal = String(rest) }
                 else {
@@ -59,24 +58,24 @@ public enum ImageChanges {
                         : (current.hasSuffix("/") ? current : current + "/") + rest
                 }
             default:
-                throw StoreError(.invalidArgument, "\(keyword) is not a valid change command")
+                throw ImageError(.invalidArgument, "\(keyword) is not a valid change command")
             }
         }
     }
 
-    private static func command(_ text: Substring, _ keyword: String) throws(StoreError) -> [String] {
+    private static func command(_ text: Substring, _ keyword: String) throws(ImageError) -> [String] {
         if text.hasPrefix("[") { return try jsonArray(text, keyword) }
         return ["/bin/sh", "-c", String(text)]
     }
 
-    private static func jsonArray(_ text: Substring, _ keyword: String) throws(StoreError) -> [String] {
+    private static func jsonArray(_ text: Substring, _ keyword: String) throws(ImageError) -> [String] {
         guard let value = try? JSONParser.parse(Array(text.utf8)), case .array(let items) = value else {
-            throw StoreError(.invalidArgument, "\(keyword): not a JSON array of strings: \(text)")
+            throw ImageError(.invalidArgument, "\(keyword): not a JSON array of strings: \(text)")
         }
         var result: [String] = []
         for item in items {
             guard case .string(let s) = item else {
-                throw StoreError(.invalidArgument, "\(keyword): not a JSON array of strings: \(text)")
+                throw ImageError(.invalidArgument, "\(keyword): not a JSON array of strings: \(text)")
             }
             result.append(s)
         }
@@ -84,14 +83,14 @@ public enum ImageChanges {
     }
 
     /// `a=1 b="x y"` or the legacy `NAME value with spaces`.
-    private static func pairs(_ text: Substring, _ keyword: String) throws(StoreError) -> [(String, String)] {
-        guard !text.isEmpty else { throw StoreError(.invalidArgument, "\(keyword) requires at least one argument") }
+    private static func pairs(_ text: Substring, _ keyword: String) throws(ImageError) -> [(String, String)] {
+        guard !text.isEmpty else { throw ImageError(.invalidArgument, "\(keyword) requires at least one argument") }
         let firstSpace = text.firstIndex(where: { $0 == " " || $0 == "\t" })
         let firstEquals = text.firstIndex(of: "=")
         if firstEquals == nil || (firstSpace != nil && firstSpace! < firstEquals!) {
             // Legacy form: one name, the rest is the value.
             guard let space = firstSpace else {
-                throw StoreError(.invalidArgument, "\(keyword) must have two arguments")
+                throw ImageError(.invalidArgument, "\(keyword) must have two arguments")
             }
             return [(String(text[..<space]), String(trim(text[space...])))]
         }
@@ -122,9 +121,9 @@ public enum ImageChanges {
                 }
                 i = text.index(after: i)
             }
-            guard quote == nil else { throw StoreError(.invalidArgument, "\(keyword): unmatched quote in \(text)") }
+            guard quote == nil else { throw ImageError(.invalidArgument, "\(keyword): unmatched quote in \(text)") }
             guard let equals = word.firstIndex(of: "="), equals != word.startIndex else {
-                throw StoreError(.invalidArgument, "\(keyword) names can not be blank")
+                throw ImageError(.invalidArgument, "\(keyword) names can not be blank")
             }
             result.append((String(word[..<equals]), String(word[word.index(after: equals)...])))
         }

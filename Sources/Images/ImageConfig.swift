@@ -1,5 +1,4 @@
 import Platform
-import Store
 
 /// An OCI / Docker image configuration: what to run, on which platform, and the uncompressed
 /// layer digests (`rootfs.diff_ids`) the image id stands for.
@@ -131,7 +130,7 @@ public struct ImageConfig: Sendable, Equatable {
 
     /// Reads a config, checking the size, every diff_id, and that the non-empty history
     /// entries, when there is history, are as many as the layers.
-    public static func read(_ bytes: [UInt8]) throws(StoreError) -> ImageConfig {
+    public static func read(_ bytes: [UInt8]) throws(ImageError) -> ImageConfig {
         let r = FieldReader(source: "image config")
         let json = try r.parse(bytes, limit: maximumSize)
         let rootfsJSON = try r.required(json, "rootfs", "")
@@ -163,7 +162,7 @@ public struct ImageConfig: Sendable, Equatable {
             osVersion: try r.optionalString(json, "os.version", ""),
             created: try r.optionalString(json, "created", ""),
             author: try r.optionalString(json, "author", ""),
-            config: try r.member(json, "config").map { (value) throws(StoreError) in try r.container(value, "config") },
+            config: try r.member(json, "config").map { (value) throws(ImageError) in try r.container(value, "config") },
             rootfs: RootFS(diffIDs: diffIDs),
             history: history)
     }
@@ -243,13 +242,13 @@ extension ImageConfig.History {
 }
 
 extension FieldReader {
-    func container(_ json: JSON, _ p: String) throws(StoreError) -> ImageConfig.Container {
+    func container(_ json: JSON, _ p: String) throws(ImageError) -> ImageConfig.Container {
         _ = try object(json, p)
         var healthcheck: ImageConfig.Healthcheck?
         if let value = member(json, "Healthcheck") {
             let h = p + ".Healthcheck"
             _ = try object(value, h)
-            func duration(_ key: String) throws(StoreError) -> Int64? {
+            func duration(_ key: String) throws(ImageError) -> Int64? {
                 guard let v = member(value, key) else { return nil }
                 return try int64(v, h + "." + key)
             }

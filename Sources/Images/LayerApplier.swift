@@ -2,7 +2,6 @@ import CLinux
 import CZlib
 import Glibc
 import Platform
-import Store
 
 /// Applies a layer tar onto a directory, safely.
 ///
@@ -74,9 +73,9 @@ public final class LayerApplier {
 
     /// Applies every entry of `reader` under the root.
     @discardableResult
-    public func apply(_ reader: TarReader) throws(StoreError) -> Summary {
+    public func apply(_ reader: TarReader) throws(ImageError) -> Summary {
         rootFD = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard rootFD >= 0 else { throw StoreError(.io, "layer root \(root): open: \(LayerApplier.text(errno))") }
+        guard rootFD >= 0 else { throw ImageError(.io, "layer root \(root): open: \(LayerApplier.text(errno))") }
         defer { close(rootFD) }
         created = []
         directoryTimes = []
@@ -101,7 +100,7 @@ public final class LayerApplier {
 
     // MARK: - Entries
 
-    private func applyEntry(_ entry: TarEntry, _ reader: TarReader) throws(StoreError) {
+    private func applyEntry(_ entry: TarEntry, _ reader: TarReader) throws(ImageError) {
         let components = try clean(entry.path)
         guard let name = components.last else {
             guard entry.kind == .directory else { throw invalid("names the root directory") }
@@ -148,7 +147,7 @@ public final class LayerApplier {
             defer { if targetParent != rootFD { close(targetParent) } }
             var info = stat()
             guard fstatat(targetParent, targetName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw StoreError(.invalidArgument, "layer entry \"\(current)\": hardlink target \"\(entry.linkTarget)\" does not exist")
+                throw ImageError(.invalidArgument, "layer entry \"\(current)\": hardlink target \"\(entry.linkTarget)\" does not exist")
             }
             guard info.st_mode & S_IFMT != S_IFDIR else { throw invalid("is a hardlink to a directory") }
             guard linkat(targetParent, targetName, parent, name, 0) == 0 else { throw fail("linkat") }
@@ -166,7 +165,7 @@ public final class LayerApplier {
         }
     }
 
-    private func applyWhiteout(_ components: [String]) throws(StoreError) {
+    private func applyWhiteout(_ components: [String]) throws(ImageError) {
         let name = components.last!
         let isOpaque = name == ".wh..wh..opq"
         if name.hasPrefix(".wh..") && !isOpaque {
@@ -207,7 +206,7 @@ public final class LayerApplier {
     // MARK: - Paths
 
     /// The components of a path inside the root; refuses anything that could leave it.
-    private func clean(_ path: String, what: String = "path") throws(StoreError) -> [String] {
+    private func clean(_ path: String, what: String = "path") throws(ImageError) -> [String] {
         if path.hasPrefix("/") { throw invalid("has an absolute \(what) \"\(path)\"") }
         var components: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -222,7 +221,7 @@ public final class LayerApplier {
     /// O_NOFOLLOW; missing directories are created (mode 0755) when `create` is set. A
     /// component that is a symlink or not a directory is refused. Returns `rootFD` itself for
     /// a top-level name (do not close it).
-    private func openParent(_ components: [String], create: Bool) throws(StoreError) -> Int32 {
+    private func openParent(_ components: [String], create: Bool) throws(ImageError) -> Int32 {
         var fd = rootFD
         for (index, component) in components.dropLast().enumerated() {
             var next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -243,9 +242,9 @@ public final class LayerApplier {
                 case ELOOP, ENOTDIR:
                     throw invalid("goes through \"\(at)\", which is a symlink or not a directory")
                 case ENOENT:
-                    throw StoreError(.invalidArgument, "layer entry \"\(current)\": \"\(at)\" does not exist")
+                    throw ImageError(.invalidArgument, "layer entry \"\(current)\": \"\(at)\" does not exist")
                 default:
-                    throw StoreError(.io, "layer entry \"\(current)\": open \(at): \(LayerApplier.text(code))")
+                    throw ImageError(.io, "layer entry \"\(current)\": open \(at): \(LayerApplier.text(code))")
                 }
             }
             fd = next
@@ -254,7 +253,7 @@ public final class LayerApplier {
     }
 
     /// `rm -r` of one name in a directory, through descriptors, never following symlinks.
-    private func removeEntry(_ parent: Int32, _ name: String) throws(StoreError) {
+    private func removeEntry(_ parent: Int32, _ name: String) throws(ImageError) {
         if unlinkat(parent, name, 0) == 0 || errno == ENOENT { return }
         guard errno == EISDIR || errno == EPERM else { throw fail("unlink \(name)") }
         let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -274,8 +273,8 @@ public final class LayerApplier {
 
     // MARK: - Content and metadata
 
-    private func copyContent(_ reader: TarReader, to fd: Int32) throws(StoreError) {
-        try withUnsafeTemporaryAllocation(byteCount: 64 << 10, alignment: 16) { (buffer) throws(StoreError) in
+    private func copyContent(_ reader: TarReader, to fd: Int32) throws(ImageError) {
+        try withUnsafeTemporaryAllocation(byteCount: 64 << 10, alignment: 16) { (buffer) throws(ImageError) in
             while true {
                 let n = try reader.read(into: buffer)
                 if n == 0 { return }
@@ -294,7 +293,7 @@ public final class LayerApplier {
     }
 
     /// Owner, then mode (so setuid survives), then xattrs, on an open file or directory.
-    private func setMetadata(fd: Int32, _ entry: TarEntry) throws(StoreError) {
+    private func setMetadata(fd: Int32, _ entry: TarEntry) throws(ImageError) {
         if fchown(fd, uid_t(truncatingIfNeeded: entry.uid), gid_t(truncatingIfNeeded: entry.gid)) != 0 {
             try ownershipFailed()
         }
@@ -306,7 +305,7 @@ public final class LayerApplier {
     }
 
     /// The same for a symlink, device or fifo, by name (never followed).
-    private func setMetadata(parent: Int32, name: String, _ entry: TarEntry, setMode: Bool) throws(StoreError) {
+    private func setMetadata(parent: Int32, name: String, _ entry: TarEntry, setMode: Bool) throws(ImageError) {
         if fchownat(parent, name, uid_t(truncatingIfNeeded: entry.uid), gid_t(truncatingIfNeeded: entry.gid), AT_SYMLINK_NOFOLLOW) != 0 {
             try ownershipFailed()
         }
@@ -322,13 +321,13 @@ public final class LayerApplier {
         try setTime(parent, name, entry)
     }
 
-    private func setTime(_ parent: Int32, _ name: String, _ entry: TarEntry) throws(StoreError) {
+    private func setTime(_ parent: Int32, _ name: String, _ entry: TarEntry) throws(ImageError) {
         let time = timespec(tv_sec: Int(entry.mtime), tv_nsec: Int(entry.mtimeNanoseconds))
         var times = [time, time]
         guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("utimensat") }
     }
 
-    private func ownershipFailed() throws(StoreError) {
+    private func ownershipFailed() throws(ImageError) {
         // EPERM outside a user namespace; EINVAL inside one whose map lacks the id.
         if (errno == EPERM || errno == EINVAL) && options.tolerateEPERM {
             summary.skippedOwnership += 1
@@ -337,19 +336,19 @@ public final class LayerApplier {
         throw fail("lchown")
     }
 
-    private func xattrFailed(_ name: String) throws(StoreError) {
+    private func xattrFailed(_ name: String) throws(ImageError) {
         if options.requireXattrs { throw fail("setxattr \(name)") }
         summary.failedXattrs += 1
     }
 
     // MARK: - Errors
 
-    private func invalid(_ what: String) -> StoreError {
-        StoreError(.invalidArgument, "layer entry \"\(current)\" \(what)")
+    private func invalid(_ what: String) -> ImageError {
+        ImageError(.invalidArgument, "layer entry \"\(current)\" \(what)")
     }
 
-    private func fail(_ operation: String) -> StoreError {
-        StoreError(.io, "layer entry \"\(current)\": \(operation): \(LayerApplier.text(errno))")
+    private func fail(_ operation: String) -> ImageError {
+        ImageError(.io, "layer entry \"\(current)\": \(operation): \(LayerApplier.text(errno))")
     }
 
     static func text(_ code: Int32) -> String { String(cString: strerror(code)) }

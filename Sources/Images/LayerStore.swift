@@ -79,7 +79,7 @@ public struct LayerStore: Sendable {
                     .apply(TarReader(source: hashing))
                 let actual = try hashing.finish()
                 guard actual == diffID else {
-                    throw StoreError(.corrupt, "layer \(diffID): the uncompressed layer hashes to \(actual)")
+                    throw ImageError(.corrupt, "layer \(diffID): the uncompressed layer hashes to \(actual)")
                 }
                 try store.finishLayer(chainID: chainID.description, size: Int64(summary.bytes))
                 return .unpacked(size: Int64(summary.bytes), summary: summary)
@@ -120,13 +120,13 @@ public struct LayerStore: Sendable {
         do {
             try FileSystem.makeDirectories(directory, mode: 0o700)
         } catch {
-            throw StoreError(.io, "layers: \(error)")
+            throw ImageError(.io, "layers: \(error)")
         }
         let fd = Glibc.open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError(.io, "layers: open \(directory)/.lock: \(BlobStore.text(errno))") }
+        guard fd >= 0 else { throw ImageError(.io, "layers: open \(directory)/.lock: \(BlobStore.text(errno))") }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw StoreError(.io, "layers: lock: \(BlobStore.text(errno))") }
+            guard errno == EINTR else { throw ImageError(.io, "layers: lock: \(BlobStore.text(errno))") }
         }
         return try body()
     }

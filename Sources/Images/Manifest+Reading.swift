@@ -1,5 +1,4 @@
 import Platform
-import Store
 
 /// Typed access to a parsed JSON document, naming the field in every complaint
 /// (`manifest: layers[2].digest: invalid digest "sha256:../../x"`), in the way
@@ -8,13 +7,13 @@ struct FieldReader {
     /// What the document is: "manifest", "image config".
     let source: String
 
-    func fail(_ path: String, _ what: String) -> StoreError {
-        StoreError(.invalidArgument, path.isEmpty ? "\(source): \(what)" : "\(source): \(path): \(what)")
+    func fail(_ path: String, _ what: String) -> ImageError {
+        ImageError(.invalidArgument, path.isEmpty ? "\(source): \(what)" : "\(source): \(path): \(what)")
     }
 
     /// Parses `bytes`, refusing more than `limit` bytes before parsing anything.
-    func parse(_ bytes: [UInt8], limit: Int) throws(StoreError) -> JSON {
-        guard bytes.count <= limit else { throw StoreError(.invalidArgument, "\(source) larger than \(limit) bytes") }
+    func parse(_ bytes: [UInt8], limit: Int) throws(ImageError) -> JSON {
+        guard bytes.count <= limit else { throw ImageError(.invalidArgument, "\(source) larger than \(limit) bytes") }
         let json: JSON
         do {
             json = try JSONParser.parse(bytes)
@@ -33,27 +32,27 @@ struct FieldReader {
         return value
     }
 
-    func required(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> JSON {
+    func required(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> JSON {
         guard let value = member(json, key) else { throw fail("", "missing \(FieldReader.join(path, key))") }
         return value
     }
 
-    func object(_ json: JSON, _ path: String) throws(StoreError) -> [JSON.Member] {
+    func object(_ json: JSON, _ path: String) throws(ImageError) -> [JSON.Member] {
         guard case .object(let members) = json else { throw fail(path, "expected an object, found \(json.kind)") }
         return members
     }
 
-    func string(_ json: JSON, _ path: String) throws(StoreError) -> String {
+    func string(_ json: JSON, _ path: String) throws(ImageError) -> String {
         guard case .string(let s) = json else { throw fail(path, "expected a string, found \(json.kind)") }
         return s
     }
 
-    func optionalString(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> String? {
+    func optionalString(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> String? {
         guard let value = member(json, key) else { return nil }
         return try string(value, FieldReader.join(path, key))
     }
 
-    func optionalBool(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> Bool? {
+    func optionalBool(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> Bool? {
         guard let value = member(json, key) else { return nil }
         guard case .bool(let b) = value else {
             throw fail(FieldReader.join(path, key), "expected a boolean, found \(value.kind)")
@@ -61,17 +60,17 @@ struct FieldReader {
         return b
     }
 
-    func array(_ json: JSON, _ path: String) throws(StoreError) -> [JSON] {
+    func array(_ json: JSON, _ path: String) throws(ImageError) -> [JSON] {
         guard case .array(let elements) = json else { throw fail(path, "expected an array, found \(json.kind)") }
         return elements
     }
 
-    func optionalArray(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> [JSON]? {
+    func optionalArray(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> [JSON]? {
         guard let value = member(json, key) else { return nil }
         return try array(value, FieldReader.join(path, key))
     }
 
-    func optionalStrings(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> [String]? {
+    func optionalStrings(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> [String]? {
         guard let elements = try optionalArray(json, key, path) else { return nil }
         var result: [String] = []
         for (i, element) in elements.enumerated() {
@@ -81,7 +80,7 @@ struct FieldReader {
     }
 
     /// An object of strings (`annotations`, `Labels`).
-    func optionalStringMap(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> [String: String]? {
+    func optionalStringMap(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> [String: String]? {
         guard let value = member(json, key) else { return nil }
         let p = FieldReader.join(path, key)
         var result: [String: String] = [:]
@@ -90,12 +89,12 @@ struct FieldReader {
     }
 
     /// The keys of an object whose values are `{}` (`ExposedPorts`, `Volumes`), sorted.
-    func optionalKeySet(_ json: JSON, _ key: String, _ path: String) throws(StoreError) -> [String]? {
+    func optionalKeySet(_ json: JSON, _ key: String, _ path: String) throws(ImageError) -> [String]? {
         guard let value = member(json, key) else { return nil }
         return try object(value, FieldReader.join(path, key)).map(\.key).sorted()
     }
 
-    func int64(_ json: JSON, _ path: String) throws(StoreError) -> Int64 {
+    func int64(_ json: JSON, _ path: String) throws(ImageError) -> Int64 {
         switch json {
         case .int(let n): return n
         case .uint: throw fail(path, "number too large")
@@ -108,13 +107,13 @@ struct FieldReader {
         }
     }
 
-    func size(_ json: JSON, _ path: String) throws(StoreError) -> Int64 {
+    func size(_ json: JSON, _ path: String) throws(ImageError) -> Int64 {
         let n = try int64(json, path)
         guard n >= 0 else { throw fail(path, "size must not be negative, found \(n)") }
         return n
     }
 
-    func digest(_ json: JSON, _ path: String) throws(StoreError) -> Digest {
+    func digest(_ json: JSON, _ path: String) throws(ImageError) -> Digest {
         let text = try string(json, path)
         do {
             return try Digest(parsing: text)

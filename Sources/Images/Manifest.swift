@@ -1,5 +1,4 @@
 import Platform
-import Store
 
 /// A reference to content: what it is, its digest and size (OCI "descriptor").
 public struct Descriptor: Sendable, Equatable {
@@ -82,7 +81,7 @@ public enum Manifest: Sendable, Equatable {
     /// (`application/json`, `application/octet-stream`, `text/plain`) count as absent. The media
     /// type comes from it or from the document's `mediaType`, which must agree when both are
     /// present; with neither, the document's shape decides (an OCI index or manifest).
-    public static func read(_ bytes: [UInt8], contentType: String? = nil) throws(StoreError) -> Manifest {
+    public static func read(_ bytes: [UInt8], contentType: String? = nil) throws(ImageError) -> Manifest {
         let r = FieldReader(source: "manifest")
         let header = contentType.flatMap(Manifest.specificMediaType)
         if let header, Manifest.isSchema1(header) { throw Manifest.schema1Error }
@@ -102,7 +101,7 @@ public enum Manifest: Sendable, Equatable {
         }
         let hasLayers = r.member(json, "layers") != nil
         let hasManifests = r.member(json, "manifests") != nil
-        if hasLayers && hasManifests { throw StoreError(.invalidArgument, "manifest has both layers and manifests") }
+        if hasLayers && hasManifests { throw ImageError(.invalidArgument, "manifest has both layers and manifests") }
 
         let mediaType = declared ?? header ?? (hasManifests ? MediaType.ociIndex : MediaType.ociManifest)
         let annotations = try r.optionalStringMap(json, "annotations", "") ?? [:]
@@ -135,7 +134,7 @@ public enum Manifest: Sendable, Equatable {
         }
     }
 
-    static let schema1Error = StoreError(
+    static let schema1Error = ImageError(
         .invalidArgument,
         "manifest: Docker image manifest schema version 1 is not supported; the image must be pushed again with a current client")
 
@@ -157,7 +156,7 @@ public enum Manifest: Sendable, Equatable {
 }
 
 extension FieldReader {
-    func descriptor(_ json: JSON, _ path: String, platform: Bool) throws(StoreError) -> Descriptor {
+    func descriptor(_ json: JSON, _ path: String, platform: Bool) throws(ImageError) -> Descriptor {
         _ = try object(json, path)
         let mediaType = try string(required(json, "mediaType", path), path + ".mediaType")
         let digest = try self.digest(required(json, "digest", path), path + ".digest")
@@ -191,7 +190,7 @@ extension ManifestIndex {
     /// compatible one (amd64 v4 down to v1; arm64 v8.x down to v8, v9.x down to v8; arm v8 down to v5),
     /// else an architecture the CPU also runs (386 on amd64, 32-bit arm on arm64). Attestation
     /// entries and entries without a platform are never chosen; on a tie the first entry wins.
-    public func select(_ platform: Descriptor.Platform) throws(StoreError) -> Descriptor {
+    public func select(_ platform: Descriptor.Platform) throws(ImageError) -> Descriptor {
         let wanted = platform.normalized
         let candidates = wanted.compatible
         var best: (rank: Int, descriptor: Descriptor)?
@@ -208,7 +207,7 @@ extension ManifestIndex {
             if best == nil || rank < best!.rank { best = (rank, entry) }
         }
         guard let best else {
-            throw StoreError(.notFound, "no matching manifest for \(wanted) in the manifest list entries")
+            throw ImageError(.notFound, "no matching manifest for \(wanted) in the manifest list entries")
         }
         return best.descriptor
     }

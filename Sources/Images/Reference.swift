@@ -1,4 +1,3 @@
-import Store
 
 /// A Docker image reference, parsed and normalized exactly as the docker CLI and moby do it
 /// (`distribution/reference`: `ParseNormalizedNamed`, `ParseDockerRef`, `FamiliarName`).
@@ -45,39 +44,39 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a reference as the docker CLI does (`ParseNormalizedNamed`).
     /// Errors carry moby's words, e.g. "invalid reference format".
-    public init(parsing text: String) throws(StoreError) {
+    public init(parsing text: String) throws(ImageError) {
         if Grammar.isIdentifier(text.utf8[...]) {
-            throw StoreError(.invalidArgument,
+            throw ImageError(.invalidArgument,
                              "invalid repository name (\(text)), cannot specify 64-byte hexadecimal strings")
         }
         let (domain, remainder) = Reference.splitDockerDomain(text)
         let remote = remainder.firstIndex(of: ":").map { remainder[..<$0] } ?? remainder[...]
         if remote.lowercased() != remote {
-            throw StoreError(.invalidArgument,
+            throw ImageError(.invalidArgument,
                              "invalid reference format: repository name (\(remote)) must be lowercase")
         }
         self = try Reference.parseCanonical(domain + "/" + remainder)
     }
 
     /// Parses a fully qualified reference (`Parse` in moby): no defaults are applied.
-    static func parseCanonical(_ text: String) throws(StoreError) -> Reference {
+    static func parseCanonical(_ text: String) throws(ImageError) -> Reference {
         if text.isEmpty {
-            throw StoreError(.invalidArgument, "repository name must have at least one component")
+            throw ImageError(.invalidArgument, "repository name must have at least one component")
         }
         guard let match = Grammar.match(text) else {
             let lower = text.lowercased()
             if lower != text, Grammar.match(lower) != nil {
-                throw StoreError(.invalidArgument, "repository name must be lowercase")
+                throw ImageError(.invalidArgument, "repository name must be lowercase")
             }
-            throw StoreError(.invalidArgument, "invalid reference format")
+            throw ImageError(.invalidArgument, "invalid reference format")
         }
         // moby would keep a name whose first component is no valid domain (`a_b.c/d`) with an
         // empty domain and fail later at the registry; Skiff refuses it here.
         guard !match.domain.isEmpty else {
-            throw StoreError(.invalidArgument, "invalid reference format")
+            throw ImageError(.invalidArgument, "invalid reference format")
         }
         if match.path.utf8.count > maximumPathLength {
-            throw StoreError(.invalidArgument,
+            throw ImageError(.invalidArgument,
                              "repository name must not be more than \(maximumPathLength) characters")
         }
         if let digest = match.digest {
@@ -119,9 +118,9 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
 
     /// go-digest's `Digest.Validate` for a digest the grammar accepted: sha256, sha384 and
     /// sha512 (the algorithms Docker registers) need lowercase hex of their exact length.
-    static func validateDigest(_ digest: Substring) throws(StoreError) {
+    static func validateDigest(_ digest: Substring) throws(ImageError) {
         guard let colon = digest.firstIndex(of: ":") else {
-            throw StoreError(.invalidArgument, "invalid checksum digest format")
+            throw ImageError(.invalidArgument, "invalid checksum digest format")
         }
         let algorithm = digest[..<colon]
         let encoded = digest[digest.index(after: colon)...]
@@ -129,22 +128,22 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         guard let length = lengths[algorithm] else {
             // Unknown algorithms: well-formed per go-digest is "unsupported", anything else "invalid".
             let wellFormed = Grammar.isGoDigestAlgorithm(algorithm) && encoded.utf8.allSatisfy(Grammar.isGoDigestEncoded)
-            throw StoreError(.invalidArgument, wellFormed ? "unsupported digest algorithm" : "invalid checksum digest format")
+            throw ImageError(.invalidArgument, wellFormed ? "unsupported digest algorithm" : "invalid checksum digest format")
         }
         guard encoded.utf8.count == length, encoded.utf8.allSatisfy(Grammar.isLowerHex) else {
-            throw StoreError(.invalidArgument, "invalid checksum digest format")
+            throw ImageError(.invalidArgument, "invalid checksum digest format")
         }
     }
 
     /// The same repository with `tag` (moby's `WithTag`: a digest is kept).
-    public func withTag(_ tag: String) throws(StoreError) -> Reference {
-        guard Grammar.isTag(tag.utf8[...]) else { throw StoreError(.invalidArgument, "invalid tag format") }
+    public func withTag(_ tag: String) throws(ImageError) -> Reference {
+        guard Grammar.isTag(tag.utf8[...]) else { throw ImageError(.invalidArgument, "invalid tag format") }
         return Reference(domain: domain, path: path, tag: tag, digest: digest)
     }
 
     /// The same repository with `digest` (moby's `WithDigest`: a tag is kept).
-    public func withDigest(_ digest: String) throws(StoreError) -> Reference {
-        guard Grammar.isDigest(digest.utf8[...]) else { throw StoreError(.invalidArgument, "invalid digest format") }
+    public func withDigest(_ digest: String) throws(ImageError) -> Reference {
+        guard Grammar.isDigest(digest.utf8[...]) else { throw ImageError(.invalidArgument, "invalid digest format") }
         try Reference.validateDigest(digest[...])
         return Reference(domain: domain, path: path, tag: tag, digest: digest)
     }

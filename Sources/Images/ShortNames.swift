@@ -1,6 +1,5 @@
 import Config
 import Platform
-import Store
 
 #if canImport(Glibc)
 import Glibc
@@ -62,7 +61,7 @@ public struct ShortNames: Sendable, Equatable {
     /// The references to try for `text`, in order. A name with a registry is itself; a short
     /// name is tried on each unqualified-search registry, or on `docker.io` when there are none.
     /// Errors are `Reference`'s (Docker's words).
-    public func candidates(for text: String) throws(StoreError) -> [Reference] {
+    public func candidates(for text: String) throws(ImageError) -> [Reference] {
         let reference = try Reference(parsing: text)
         guard !Reference.hasExplicitDomain(text), let search = unqualifiedSearchRegistries, !search.isEmpty else {
             return [reference]
@@ -152,14 +151,14 @@ public struct ShortNames: Sendable, Equatable {
 
     /// Parses one `registries.conf` (version 2; version 1's `[registries.search]`,
     /// `[registries.insecure]` and `[registries.block]` are converted). `file` names it in errors.
-    public init(parsing text: String, file: String) throws(StoreError) {
+    public init(parsing text: String, file: String) throws(ImageError) {
         let table: TOMLTable
         do {
             table = try TOMLParser.parse(text)
         } catch let error as TOMLError {
-            throw StoreError(.invalidArgument, "\(file):\(error.line): \(error.message)")
+            throw ImageError(.invalidArgument, "\(file):\(error.line): \(error.message)")
         } catch {
-            throw StoreError(.invalidArgument, "\(file): \(error)")
+            throw ImageError(.invalidArgument, "\(file): \(error)")
         }
         var search: [String]?
         if let entry = table["unqualified-search-registries"] {
@@ -179,14 +178,14 @@ public struct ShortNames: Sendable, Equatable {
         }
         if let entry = table["registries"] {
             guard search == nil && registries.isEmpty else {
-                throw StoreError(.invalidArgument, "\(file):\(entry.line): mixing sysregistry v1/v2 is not supported")
+                throw ImageError(.invalidArgument, "\(file):\(entry.line): mixing sysregistry v1/v2 is not supported")
             }
             (search, registries) = try ShortNames.convertVersion1(entry, file: file)
         }
         for (i, registry) in (search ?? []).enumerated() {
             let trimmed = try ShortNames.location(registry, file: file, line: table["unqualified-search-registries"]?.line)
             guard Grammar.isDomain(trimmed.utf8[...]) else {
-                throw StoreError(.invalidArgument, "\(file): Invalid unqualified-search-registries entry \"\(trimmed)\"")
+                throw ImageError(.invalidArgument, "\(file): Invalid unqualified-search-registries entry \"\(trimmed)\"")
             }
             search![i] = trimmed
         }
@@ -212,7 +211,7 @@ public struct ShortNames: Sendable, Equatable {
         registries += added.sorted { $0.prefix < $1.prefix }
     }
 
-    private static func registry(_ t: TOMLTable, file: String, line: Int) throws(StoreError) -> Registry {
+    private static func registry(_ t: TOMLTable, file: String, line: Int) throws(ImageError) -> Registry {
         let locationLine = t["location"]?.line ?? line
         var location = try string(t["location"], key: "location", file: file) ?? ""
         var prefix = try string(t["prefix"], key: "prefix", file: file) ?? ""
@@ -223,7 +222,7 @@ public struct ShortNames: Sendable, Equatable {
             prefix = try self.location(prefix, file: file, line: t["prefix"]?.line ?? line)
             if prefix.hasPrefix("*.") {
                 guard location.isEmpty else {
-                    throw StoreError(.invalidArgument, "\(file):\(locationLine): pull-through using a wildcarded prefix \"\(prefix)\" is not supported")
+                    throw ImageError(.invalidArgument, "\(file):\(locationLine): pull-through using a wildcarded prefix \"\(prefix)\" is not supported")
                 }
             } else {
                 location = location.isEmpty ? prefix : try self.location(location, file: file, line: locationLine)
@@ -249,43 +248,43 @@ public struct ShortNames: Sendable, Equatable {
     }
 
     /// containers/image's `parseLocation`: trailing `/` dropped, not empty, no URL scheme.
-    private static func location(_ text: String, file: String, line: Int?) throws(StoreError) -> String {
+    private static func location(_ text: String, file: String, line: Int?) throws(ImageError) -> String {
         var trimmed = Substring(text)
         while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         let at = line.map { "\(file):\($0)" } ?? file
         if trimmed.isEmpty {
-            throw StoreError(.invalidArgument, "\(at): invalid location: cannot be empty")
+            throw ImageError(.invalidArgument, "\(at): invalid location: cannot be empty")
         }
         if trimmed.hasPrefix("http://") || trimmed.hasPrefix("https://") {
-            throw StoreError(.invalidArgument, "\(at): invalid location '\(text)': URI schemes are not supported")
+            throw ImageError(.invalidArgument, "\(at): invalid location '\(text)': URI schemes are not supported")
         }
         return String(trimmed)
     }
 
     /// One location listed twice with different `insecure` or `blocked` is an error.
-    private static func checkConflicts(_ registries: [Registry], file: String) throws(StoreError) {
+    private static func checkConflicts(_ registries: [Registry], file: String) throws(ImageError) {
         for (i, a) in registries.enumerated() {
             for b in registries[..<i] where a.location == b.location && !a.location.isEmpty {
                 if a.insecure != b.insecure {
-                    throw StoreError(.invalidArgument, "\(file): registry '\(a.location)' is defined multiple times with conflicting 'insecure' setting")
+                    throw ImageError(.invalidArgument, "\(file): registry '\(a.location)' is defined multiple times with conflicting 'insecure' setting")
                 }
                 if a.blocked != b.blocked {
-                    throw StoreError(.invalidArgument, "\(file): registry '\(a.location)' is defined multiple times with conflicting 'blocked' setting")
+                    throw ImageError(.invalidArgument, "\(file): registry '\(a.location)' is defined multiple times with conflicting 'blocked' setting")
                 }
             }
         }
     }
 
     /// Version 1: `[registries.search] registries = [...]`, likewise `insecure` and `block`.
-    private static func convertVersion1(_ entry: TOMLTable.Entry, file: String) throws(StoreError) -> ([String]?, [Registry]) {
+    private static func convertVersion1(_ entry: TOMLTable.Entry, file: String) throws(ImageError) -> ([String]?, [Registry]) {
         guard case .table(let v1) = entry.value else { throw typeError(file, entry, "registries", "a table") }
-        func list(_ key: String) throws(StoreError) -> [String] {
+        func list(_ key: String) throws(ImageError) -> [String] {
             guard let section = v1[key] else { return [] }
             guard case .table(let t) = section.value else { throw typeError(file, section, "registries.\(key)", "a table") }
             return try strings(t["registries"], key: "registries.\(key).registries", file: file) ?? []
         }
         var registries: [Registry] = []
-        func upsert(_ location: String, _ change: (inout Registry) -> Void) throws(StoreError) {
+        func upsert(_ location: String, _ change: (inout Registry) -> Void) throws(ImageError) {
             let location = try self.location(location, file: file, line: entry.line)
             if let i = registries.firstIndex(where: { $0.location == location }) {
                 change(&registries[i])
@@ -301,23 +300,23 @@ public struct ShortNames: Sendable, Equatable {
         return (search.isEmpty && v1["search"] == nil ? nil : search, registries)
     }
 
-    private static func typeError(_ file: String, _ entry: TOMLTable.Entry, _ key: String, _ expected: String) -> StoreError {
-        StoreError(.invalidArgument, "\(file):\(entry.line): \(key) must be \(expected), not \(entry.value.typeName)")
+    private static func typeError(_ file: String, _ entry: TOMLTable.Entry, _ key: String, _ expected: String) -> ImageError {
+        ImageError(.invalidArgument, "\(file):\(entry.line): \(key) must be \(expected), not \(entry.value.typeName)")
     }
 
-    private static func string(_ entry: TOMLTable.Entry?, key: String, file: String) throws(StoreError) -> String? {
+    private static func string(_ entry: TOMLTable.Entry?, key: String, file: String) throws(ImageError) -> String? {
         guard let entry else { return nil }
         guard case .string(let value) = entry.value else { throw typeError(file, entry, key, "a string") }
         return value
     }
 
-    private static func bool(_ entry: TOMLTable.Entry?, key: String, file: String) throws(StoreError) -> Bool? {
+    private static func bool(_ entry: TOMLTable.Entry?, key: String, file: String) throws(ImageError) -> Bool? {
         guard let entry else { return nil }
         guard case .bool(let value) = entry.value else { throw typeError(file, entry, key, "a boolean") }
         return value
     }
 
-    private static func strings(_ entry: TOMLTable.Entry?, key: String, file: String) throws(StoreError) -> [String]? {
+    private static func strings(_ entry: TOMLTable.Entry?, key: String, file: String) throws(ImageError) -> [String]? {
         guard let entry else { return nil }
         guard case .array(let items) = entry.value else { throw typeError(file, entry, key, "an array of strings") }
         var result: [String] = []
@@ -373,7 +372,7 @@ public struct ShortNames: Sendable, Equatable {
     }
 
     /// Reads and merges every file of `files(environment:...)`; missing optional files are skipped.
-    public static func load(environment: ConfigEnvironment = .current()) throws(StoreError) -> ShortNames {
+    public static func load(environment: ConfigEnvironment = .current()) throws(ImageError) -> ShortNames {
         let list = files(environment: environment,
                          exists: { access($0, F_OK) == 0 },
                          entries: { FileSystem.directoryEntries($0) })
@@ -384,7 +383,7 @@ public struct ShortNames: Sendable, Equatable {
                 bytes = try FileSystem.readFile(file.path)
             } catch {
                 if error.errno == ENOENT && !file.required { continue }
-                throw StoreError(.io, "read registries configuration \(file.path): \(error.text)")
+                throw ImageError(.io, "read registries configuration \(file.path): \(error.text)")
             }
             result.merge(try ShortNames(parsing: String(decoding: bytes, as: UTF8.self), file: file.path))
         }

@@ -1,4 +1,3 @@
-import Store
 
 /// One member of a tar archive, with GNU long names and PAX records already applied.
 public struct TarEntry: Sendable, Equatable {
@@ -39,7 +38,7 @@ public struct TarEntry: Sendable, Equatable {
 /// metadata of one entry (long names and PAX headers are capped at 1 MiB).
 ///
 /// Use: `while let entry = try reader.next() { ... reader.read(into:) ... }`; content not
-/// read is skipped by the next `next()`. Errors are `StoreError(.invalidArgument, ...)` naming
+/// read is skipped by the next `next()`. Errors are `ImageError(.invalidArgument, ...)` naming
 /// the archive offset, and a truncated archive (including one without end-of-archive blocks)
 /// is always an error.
 public final class TarReader {
@@ -71,7 +70,7 @@ public final class TarReader {
     }
 
     /// The next entry, or nil after the end-of-archive block.
-    public func next() throws(StoreError) -> TarEntry? {
+    public func next() throws(ImageError) -> TarEntry? {
         guard !ended else { return nil }
         try skip(remaining + padding)
         remaining = 0
@@ -82,12 +81,12 @@ public final class TarReader {
         while true {
             let headerOffset = offset
             guard let header = try readBlock() else {
-                throw StoreError(.invalidArgument,
+                throw ImageError(.invalidArgument,
                                  "tar archive is truncated: it ends at offset \(headerOffset) without the end-of-archive block")
             }
             if header.allSatisfy({ $0 == 0 }) {
                 if longName != nil || longLink != nil || !records.isEmpty {
-                    throw StoreError(.invalidArgument, "tar archive ends at offset \(headerOffset) after an extended header without its entry")
+                    throw ImageError(.invalidArgument, "tar archive ends at offset \(headerOffset) after an extended header without its entry")
                 }
                 ended = true
                 return nil
@@ -98,7 +97,7 @@ public final class TarReader {
             switch type {
             case UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "x"), UInt8(ascii: "g"):
                 guard size <= TarReader.metadataLimit else {
-                    throw StoreError(.invalidArgument, "tar extended header at offset \(headerOffset) is too large (\(size) bytes)")
+                    throw ImageError(.invalidArgument, "tar extended header at offset \(headerOffset) is too large (\(size) bytes)")
                 }
                 let data = try readMetadata(size, at: headerOffset)
                 switch type {
@@ -135,11 +134,11 @@ public final class TarReader {
     }
 
     /// Reads content of the current entry; 0 at its end.
-    public func read(into destination: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into destination: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         guard remaining > 0, destination.count > 0 else { return 0 }
         if start == end {
             guard try fill() else {
-                throw StoreError(.invalidArgument, "tar archive is truncated at offset \(offset) inside an entry's content")
+                throw ImageError(.invalidArgument, "tar archive is truncated at offset \(offset) inside an entry's content")
             }
         }
         let n = min(destination.count, remaining, end - start)
@@ -152,7 +151,7 @@ public final class TarReader {
 
     // MARK: - Buffered input
 
-    private func fill() throws(StoreError) -> Bool {
+    private func fill() throws(ImageError) -> Bool {
         if sourceEnded { return false }
         if start == end {
             start = 0
@@ -172,11 +171,11 @@ public final class TarReader {
     }
 
     /// One 512-byte block; nil at a clean end of input; an error for a partial block.
-    private func readBlock() throws(StoreError) -> [UInt8]? {
+    private func readBlock() throws(ImageError) -> [UInt8]? {
         while end - start < TarReader.blockSize {
             guard try fill() else {
                 if end == start { return nil }
-                throw StoreError(.invalidArgument, "tar archive is truncated at offset \(offset + end - start) inside a header")
+                throw ImageError(.invalidArgument, "tar archive is truncated at offset \(offset + end - start) inside a header")
             }
         }
         let block = Array(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + TarReader.blockSize)]))
@@ -185,12 +184,12 @@ public final class TarReader {
         return block
     }
 
-    private func skip(_ count: Int) throws(StoreError) {
+    private func skip(_ count: Int) throws(ImageError) {
         var left = count
         while left > 0 {
             if start == end {
                 guard try fill() else {
-                    throw StoreError(.invalidArgument, "tar archive is truncated at offset \(offset) inside an entry's content")
+                    throw ImageError(.invalidArgument, "tar archive is truncated at offset \(offset) inside an entry's content")
                 }
             }
             let n = min(left, end - start)
@@ -200,14 +199,14 @@ public final class TarReader {
         }
     }
 
-    private func readMetadata(_ size: Int, at headerOffset: Int) throws(StoreError) -> [UInt8] {
+    private func readMetadata(_ size: Int, at headerOffset: Int) throws(ImageError) -> [UInt8] {
         var data: [UInt8] = []
         data.reserveCapacity(size)
         var left = size
         while left > 0 {
             if start == end {
                 guard try fill() else {
-                    throw StoreError(.invalidArgument, "tar archive is truncated at offset \(offset) inside the extended header at \(headerOffset)")
+                    throw ImageError(.invalidArgument, "tar archive is truncated at offset \(offset) inside the extended header at \(headerOffset)")
                 }
             }
             let n = min(left, end - start)
@@ -222,7 +221,7 @@ public final class TarReader {
 
     // MARK: - Headers
 
-    static func verifyChecksum(_ header: [UInt8], at headerOffset: Int) throws(StoreError) {
+    static func verifyChecksum(_ header: [UInt8], at headerOffset: Int) throws(ImageError) {
         var unsigned = 0
         var signed = 0
         for (i, byte) in header.enumerated() {
@@ -232,11 +231,11 @@ public final class TarReader {
         }
         let stored = try number(header, 148, 8, field: "checksum", at: headerOffset)
         guard stored == unsigned || stored == signed else {
-            throw StoreError(.invalidArgument, "tar header at offset \(headerOffset) has a bad checksum (\(stored), computed \(unsigned))")
+            throw ImageError(.invalidArgument, "tar header at offset \(headerOffset) has a bad checksum (\(stored), computed \(unsigned))")
         }
     }
 
-    static func entry(_ h: [UInt8], size: Int, at headerOffset: Int) throws(StoreError) -> TarEntry {
+    static func entry(_ h: [UInt8], size: Int, at headerOffset: Int) throws(ImageError) -> TarEntry {
         let kind: TarEntry.Kind
         switch h[156] {
         case 0, UInt8(ascii: "0"), UInt8(ascii: "7"): kind = .regular
@@ -249,7 +248,7 @@ public final class TarReader {
         case let other:
             let name = String(decoding: trimNUL(Array(h[0..<100])), as: UTF8.self)
             let shown = other >= 0x20 && other < 0x7f ? "'\(Character(Unicode.Scalar(other)))'" : "\(other)"
-            throw StoreError(.invalidArgument, "tar entry \"\(name)\" at offset \(headerOffset) has the unsupported type \(shown)")
+            throw ImageError(.invalidArgument, "tar entry \"\(name)\" at offset \(headerOffset) has the unsupported type \(shown)")
         }
         var path = String(decoding: trimNUL(Array(h[0..<100])), as: UTF8.self)
         // POSIX ustar ("ustar\0" + "00") keeps a prefix; GNU ("ustar  \0") uses those bytes for times.
@@ -263,7 +262,7 @@ public final class TarReader {
         let major = hasDevice ? try number(h, 329, 8, field: "devmajor", at: headerOffset) : 0
         let minor = hasDevice ? try number(h, 337, 8, field: "devminor", at: headerOffset) : 0
         guard major <= Int(UInt32.max), minor <= Int(UInt32.max) else {
-            throw StoreError(.invalidArgument, "tar entry \"\(path)\" at offset \(headerOffset) has an invalid device number")
+            throw ImageError(.invalidArgument, "tar entry \"\(path)\" at offset \(headerOffset) has an invalid device number")
         }
         return TarEntry(
             path: path, kind: kind, size: size, mode: UInt32(truncatingIfNeeded: mode) & 0o7777,
@@ -275,15 +274,15 @@ public final class TarReader {
     }
 
     /// An octal field (spaces and NULs around it) or a GNU base-256 one (high bit set).
-    static func number(_ h: [UInt8], _ offset: Int, _ length: Int, field: String, at headerOffset: Int) throws(StoreError) -> Int {
+    static func number(_ h: [UInt8], _ offset: Int, _ length: Int, field: String, at headerOffset: Int) throws(ImageError) -> Int {
         let bytes = h[offset..<(offset + length)]
         if let first = bytes.first, first & 0x80 != 0 {
             guard first == 0x80, bytes.dropFirst().prefix(while: { $0 == 0 }).count >= length - 9 else {
-                throw StoreError(.invalidArgument, "tar header at offset \(headerOffset) has an out-of-range \(field)")
+                throw ImageError(.invalidArgument, "tar header at offset \(headerOffset) has an out-of-range \(field)")
             }
             var value = 0
             for byte in bytes.dropFirst() { value = value << 8 | Int(byte) }
-            guard value >= 0 else { throw StoreError(.invalidArgument, "tar header at offset \(headerOffset) has an out-of-range \(field)") }
+            guard value >= 0 else { throw ImageError(.invalidArgument, "tar header at offset \(headerOffset) has an out-of-range \(field)") }
             return value
         }
         var value = 0
@@ -295,7 +294,7 @@ public final class TarReader {
                 continue
             }
             guard !done, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "7"), value < (1 << 58) else {
-                throw StoreError(.invalidArgument, "tar header at offset \(headerOffset) has an invalid \(field) field")
+                throw ImageError(.invalidArgument, "tar header at offset \(headerOffset) has an invalid \(field) field")
             }
             value = value * 8 + Int(byte - UInt8(ascii: "0"))
             seenDigit = true
@@ -304,10 +303,10 @@ public final class TarReader {
     }
 
     /// PAX records: "<length> <key>=<value>\n", the length counting the whole record.
-    static func paxRecords(_ data: [UInt8], at headerOffset: Int) throws(StoreError) -> [(String, [UInt8])] {
+    static func paxRecords(_ data: [UInt8], at headerOffset: Int) throws(ImageError) -> [(String, [UInt8])] {
         var records: [(String, [UInt8])] = []
         var i = 0
-        let bad = StoreError(.invalidArgument, "tar PAX header at offset \(headerOffset) is malformed")
+        let bad = ImageError(.invalidArgument, "tar PAX header at offset \(headerOffset) is malformed")
         while i < data.count {
             if data[i] == 0 { break }  // some writers pad with NULs
             var length = 0
@@ -327,10 +326,10 @@ public final class TarReader {
         return records
     }
 
-    static func apply(_ key: String, _ value: [UInt8], to entry: inout TarEntry, at headerOffset: Int) throws(StoreError) {
-        func decimal() throws(StoreError) -> Int {
+    static func apply(_ key: String, _ value: [UInt8], to entry: inout TarEntry, at headerOffset: Int) throws(ImageError) {
+        func decimal() throws(ImageError) -> Int {
             guard !value.isEmpty, value.count <= 18, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-                throw StoreError(.invalidArgument, "tar PAX record \(key) for the entry at offset \(headerOffset) is not a valid number")
+                throw ImageError(.invalidArgument, "tar PAX record \(key) for the entry at offset \(headerOffset) is not a valid number")
             }
             return value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         }
@@ -349,7 +348,7 @@ public final class TarReader {
             let fraction = dot < text.count ? Array(text[(dot + 1)...]) : []
             let isDigits = { (b: [UInt8]) in b.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
             guard !whole.isEmpty, whole.count <= 18, isDigits(whole), isDigits(fraction) else {
-                throw StoreError(.invalidArgument, "tar PAX record mtime for the entry at offset \(headerOffset) is not a valid time")
+                throw ImageError(.invalidArgument, "tar PAX record mtime for the entry at offset \(headerOffset) is not a valid time")
             }
             let seconds = whole.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
             var nanoseconds: Int32 = 0
@@ -368,12 +367,12 @@ public final class TarReader {
             if key.hasPrefix("SCHILY.xattr.") {
                 let name = String(key.dropFirst("SCHILY.xattr.".count))
                 guard !name.isEmpty else {
-                    throw StoreError(.invalidArgument, "tar PAX record \(key) for the entry at offset \(headerOffset) names no attribute")
+                    throw ImageError(.invalidArgument, "tar PAX record \(key) for the entry at offset \(headerOffset) names no attribute")
                 }
                 entry.xattrs.removeAll { $0.name == name }
                 entry.xattrs.append((name, value))
             } else if key.hasPrefix("GNU.sparse.") {
-                throw StoreError(.invalidArgument, "tar entry at offset \(headerOffset) is a sparse file, which layers do not use")
+                throw ImageError(.invalidArgument, "tar entry at offset \(headerOffset) is a sparse file, which layers do not use")
             }
             // Other keys (atime, ctime, uname, gname, comment, charset, ...) are not needed.
         }

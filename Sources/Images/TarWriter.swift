@@ -1,9 +1,8 @@
 import Glibc
-import Store
 
 /// Something bytes are pushed into: a file descriptor, a buffer, an HTTP body.
 public protocol ByteSink: AnyObject {
-    func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError)
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError)
 }
 
 /// Bytes written to an open file descriptor (not closed by this type).
@@ -17,14 +16,14 @@ public final class FileByteSink: ByteSink {
         self.name = name
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
         guard let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, base + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw StoreError(.io, "write \(name): \(String(cString: strerror(errno)))")
+                throw ImageError(.io, "write \(name): \(String(cString: strerror(errno)))")
             }
             offset += n
         }
@@ -37,7 +36,7 @@ public final class BufferByteSink: ByteSink {
 
     public init() {}
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
         self.bytes.append(contentsOf: bytes)
     }
 }
@@ -61,20 +60,20 @@ public final class TarWriter {
     }
 
     /// A directory entry (`path` without a trailing slash; one is added).
-    public func directory(_ path: String, mode: UInt32 = 0o755) throws(StoreError) {
+    public func directory(_ path: String, mode: UInt32 = 0o755) throws(ImageError) {
         try finishEntry()
         try header(path + "/", type: UInt8(ascii: "5"), size: 0, mode: mode)
     }
 
     /// A regular file whose content is in memory.
-    public func file(_ path: String, _ content: [UInt8], mode: UInt32 = 0o644) throws(StoreError) {
+    public func file(_ path: String, _ content: [UInt8], mode: UInt32 = 0o644) throws(ImageError) {
         try beginFile(path, size: content.count, mode: mode)
-        try TarWriter.withBytes(content) { (buffer) throws(StoreError) in try write(buffer) }
+        try TarWriter.withBytes(content) { (buffer) throws(ImageError) in try write(buffer) }
         try finishEntry()
     }
 
     /// Starts a regular file of `size` bytes; its content follows through `write`.
-    public func beginFile(_ path: String, size: Int, mode: UInt32 = 0o644) throws(StoreError) {
+    public func beginFile(_ path: String, size: Int, mode: UInt32 = 0o644) throws(ImageError) {
         try finishEntry()
         try header(path, type: UInt8(ascii: "0"), size: size, mode: mode)
         currentPath = path
@@ -83,48 +82,48 @@ public final class TarWriter {
     }
 
     /// Content of the current file.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
         guard bytes.count <= owed else {
-            throw StoreError(.invalidArgument, "tar entry \"\(currentPath)\": more content than its declared size")
+            throw ImageError(.invalidArgument, "tar entry \"\(currentPath)\": more content than its declared size")
         }
         try sink.write(bytes)
         owed -= bytes.count
     }
 
     /// Ends the archive with its two zero blocks.
-    public func finish() throws(StoreError) {
+    public func finish() throws(ImageError) {
         try finishEntry()
         try zeros(1024)
     }
 
-    private func finishEntry() throws(StoreError) {
+    private func finishEntry() throws(ImageError) {
         guard owed == 0 else {
-            throw StoreError(.invalidArgument, "tar entry \"\(currentPath)\": \(owed) bytes of content missing")
+            throw ImageError(.invalidArgument, "tar entry \"\(currentPath)\": \(owed) bytes of content missing")
         }
         try zeros(padding)
         padding = 0
     }
 
-    private func zeros(_ count: Int) throws(StoreError) {
+    private func zeros(_ count: Int) throws(ImageError) {
         guard count > 0 else { return }
         let block = [UInt8](repeating: 0, count: count)
-        try TarWriter.withBytes(block) { (buffer) throws(StoreError) in try sink.write(buffer) }
+        try TarWriter.withBytes(block) { (buffer) throws(ImageError) in try sink.write(buffer) }
     }
 
-    private func header(_ path: String, type: UInt8, size: Int, mode: UInt32) throws(StoreError) {
+    private func header(_ path: String, type: UInt8, size: Int, mode: UInt32) throws(ImageError) {
         var name = Array(path.utf8)
         var prefix: [UInt8] = []
         if name.count > 100 {
             // ustar: split at a slash so that the prefix fits 155 bytes and the name 100.
             guard let slash = name.indices.last(where: { name[$0] == UInt8(ascii: "/") && $0 <= 155 && name.count - $0 - 1 <= 100 }),
                   slash > 0 else {
-                throw StoreError(.invalidArgument, "tar entry \"\(path)\": name too long")
+                throw ImageError(.invalidArgument, "tar entry \"\(path)\": name too long")
             }
             prefix = Array(name[..<slash])
             name = Array(name[(slash + 1)...])
         }
         guard size < 1 << 33 else {
-            throw StoreError(.invalidArgument, "tar entry \"\(path)\": \(size) bytes is more than ustar can record")
+            throw ImageError(.invalidArgument, "tar entry \"\(path)\": \(size) bytes is more than ustar can record")
         }
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ bytes: [UInt8], _ offset: Int) {
@@ -149,13 +148,13 @@ public final class TarWriter {
         let sum = h.reduce(0) { $0 + Int($1) }
         octal(sum, 148, 7)
         h[155] = 0x20
-        try TarWriter.withBytes(h) { (buffer) throws(StoreError) in try sink.write(buffer) }
+        try TarWriter.withBytes(h) { (buffer) throws(ImageError) in try sink.write(buffer) }
     }
 
     /// `withUnsafeBytes` for a closure with typed throws.
-    static func withBytes(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(StoreError) -> Void) throws(StoreError) {
-        let failure: StoreError? = bytes.withUnsafeBytes { buffer in
-            do throws(StoreError) {
+    static func withBytes(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ImageError) -> Void) throws(ImageError) {
+        let failure: ImageError? = bytes.withUnsafeBytes { buffer in
+            do throws(ImageError) {
                 try body(buffer)
                 return nil
             } catch {

@@ -1,5 +1,4 @@
 import CZstd
-import Store
 
 /// A streaming zstd decompressor (zstd layers), with the same bounds as `Gunzip`: a fixed input
 /// buffer, a window no larger than `maximumWindowLog` (a frame asking for more is refused, so
@@ -26,9 +25,9 @@ public final class Zstd: ByteSource {
     private var frameComplete = true
     private var finished = false
 
-    public init(source: any ByteSource, limit: Int, inputBufferSize: Int = 128 << 10) throws(StoreError) {
+    public init(source: any ByteSource, limit: Int, inputBufferSize: Int = 128 << 10) throws(ImageError) {
         precondition(limit >= 0 && inputBufferSize > 0)
-        guard let stream = ZSTD_createDStream() else { throw StoreError(.io, "zstd: out of memory") }
+        guard let stream = ZSTD_createDStream() else { throw ImageError(.io, "zstd: out of memory") }
         self.source = source
         self.limit = limit
         self.stream = stream
@@ -42,9 +41,9 @@ public final class Zstd: ByteSource {
     }
 
     /// Fills `buffer` with decompressed bytes; 0 at the end of the last frame.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         guard totalOut <= limit else {
-            throw StoreError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
+            throw ImageError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
         }
         guard !finished, buffer.count > 0 else { return 0 }
         let room = min(buffer.count, limit - totalOut + 1)
@@ -53,7 +52,7 @@ public final class Zstd: ByteSource {
             if inputBuffer.pos == inputBuffer.size {
                 guard try refill() else {
                     guard frameComplete else {
-                        throw StoreError(.invalidArgument, "zstd stream is truncated after \(totalIn) bytes")
+                        throw ImageError(.invalidArgument, "zstd stream is truncated after \(totalIn) bytes")
                     }
                     finished = true
                     break
@@ -64,18 +63,18 @@ public final class Zstd: ByteSource {
             totalIn += inputBuffer.pos - before
             if ZSTD_isError(result) != 0 {
                 let name = String(cString: ZSTD_getErrorName(result))
-                throw StoreError(.invalidArgument, "invalid zstd data after \(totalIn) bytes: \(name)")
+                throw ImageError(.invalidArgument, "invalid zstd data after \(totalIn) bytes: \(name)")
             }
             frameComplete = result == 0
         }
         totalOut += output.pos
         if totalOut > limit {
-            throw StoreError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
+            throw ImageError(.invalidArgument, "layer expands beyond the limit of \(limit) bytes")
         }
         return output.pos
     }
 
-    private func refill() throws(StoreError) -> Bool {
+    private func refill() throws(ImageError) -> Bool {
         if sourceEnded { return false }
         let n = try source.read(into: input)
         if n == 0 {
@@ -95,7 +94,7 @@ public enum LayerStream {
 
     /// `source` decompressed as `compression` says, bounded by `limit`.
     public static func decompressed(_ source: any ByteSource, _ compression: MediaType.Compression,
-                                    limit: Int = defaultLimit) throws(StoreError) -> any ByteSource {
+                                    limit: Int = defaultLimit) throws(ImageError) -> any ByteSource {
         switch compression {
         case .none: return LimitedSource(source, limit: limit)
         case .gzip: return try Gunzip(source: source, limit: limit)
@@ -124,10 +123,10 @@ public final class LimitedSource: ByteSource {
         self.limit = limit
     }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         let n = try source.read(into: buffer)
         total += n
-        if total > limit { throw StoreError(.invalidArgument, "layer is larger than the limit of \(limit) bytes") }
+        if total > limit { throw ImageError(.invalidArgument, "layer is larger than the limit of \(limit) bytes") }
         return n
     }
 }
@@ -143,7 +142,7 @@ public final class HashingSource: ByteSource {
         self.source = source
     }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         let n = try source.read(into: buffer)
         if n > 0 {
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -154,7 +153,7 @@ public final class HashingSource: ByteSource {
 
     /// Reads whatever is left (tar's trailing zero blocks, padding a writer added) so the digest
     /// covers the whole stream, then returns it.
-    public func finish() throws(StoreError) -> Digest {
+    public func finish() throws(ImageError) -> Digest {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
         defer { scratch.deallocate() }
         while try read(into: scratch) > 0 {}

@@ -1,5 +1,6 @@
 import CRuntime
 import Platform
+import UserNamespace
 
 #if canImport(Glibc)
 import Glibc
@@ -276,7 +277,11 @@ enum ChildLauncher {
                 }
                 switch Int(message.type) {
                 case Int(SKIFF_MSG_NEED_MAPPING.rawValue):
-                    try IDMapWriter.write(pid: containerPid, uid: plan.uidMappings, gid: plan.gidMappings, id: id)
+                    do {
+                        try IDMapWriter.write(pid: containerPid, uid: plan.uidMappings, gid: plan.gidMappings, id: id)
+                    } catch {
+                        throw RuntimeError(error)
+                    }
                     var reply = skiff_msg()
                     reply.type = Int32(SKIFF_MSG_MAPPED.rawValue)
                     _ = skiff_msg_send(parentEnd, &reply)

@@ -210,11 +210,16 @@ public struct Container: Sendable {
         guard Glibc.kill(state.pid, signal) == 0 else { throw FileIO.system("kill \(id)") }
     }
 
-    /// Removes a stopped container; with `force`, kills it first.
+    /// Removes a stopped container; with `force`, kills it first. With `force`, a container
+    /// without state is no error (as runc's `delete --force`): what a container of this id gets
+    /// by default (its cgroups as root) is removed if left.
     public func delete(force: Bool) throws {
         let state: ContainerState
         do {
             state = try directory.read(id: id)
+        } catch let error as RuntimeError where error.code == .notFound && force {
+            try removeDefaultCgroups(context: "delete \(id)")
+            return
         } catch let error as RuntimeError where error.code == .system {
             // Unreadable state is moved aside, never silently lost.
             if force {

@@ -1,6 +1,7 @@
 import CRuntime
 import OCI
 import Platform
+import UserNamespace
 
 #if canImport(Glibc)
 import Glibc

@@ -86,9 +86,16 @@ enum RootfsCopy {
         }
         let args = ["/bin/bash", "-c", script, "rootfs-copy", target] + layerArguments
         if !plan.newUserNamespace {
-            let result = try Subprocess.run(args)
+            let result: (status: Int32, stderr: String)
+            do {
+                result = try Spawn.capturingErrors(args).finish()
+            } catch {
+                throw RuntimeError(error.errno == ENOENT ? .notFound : .system, "\(args[0]): \(error.text)", errno: error.errno)
+            }
             guard result.status == 0 else {
-                throw RuntimeError(.system, "\(id): copy the layers into \(target): \(result.stderr.trimmingNewline)")
+                var message = result.stderr
+                while message.hasSuffix("\n") { message.removeLast() }
+                throw RuntimeError(.system, "\(id): copy the layers into \(target): \(message)")
             }
             return
         }

@@ -1,5 +1,6 @@
 import CRuntime
 import Platform
+import UserNamespace
 
 #if canImport(Glibc)
 import Glibc
@@ -76,7 +77,7 @@ public enum SharedUserNamespace {
         } catch {
             // Closing `go` without a byte ends the keeper.
             unlink(socket)
-            throw error
+            throw RuntimeError(error)
         }
         var byte: UInt8 = UInt8(ascii: "g")
         guard write(go, &byte, 1) == 1 else {

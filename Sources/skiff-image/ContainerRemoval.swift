@@ -1,3 +1,4 @@
+import Images
 import Platform
 import Store
 
@@ -11,15 +12,15 @@ import Glibc
 enum ContainerRemoval {
     static func remove(_ options: Options) throws {
         let root = try options.required("--root")
-        guard root.hasPrefix("/") else { throw WorkerError(400, "skiff-image: --root must be absolute") }
+        guard root.hasPrefix("/") else { throw WorkerFailure(.invalidArgument, "skiff-image: --root must be absolute") }
         guard options.positional.count == 1, let id = options.positional.first, Store.isContainerID(id) else {
-            throw WorkerError(400, "skiff-image: remove-container needs one container id (64 hex digits)")
+            throw WorkerFailure(.invalidArgument, "skiff-image: remove-container needs one container id (64 hex digits)")
         }
         let path = root + "/containers/" + id
         FileSystem.removeTree(path)
         var info = stat()
         if lstat(path, &info) == 0 {
-            throw WorkerError(500, "remove \(path): some of its files could not be removed")
+            throw WorkerFailure(.failed, "remove \(path): some of its files could not be removed")
         }
     }
 }

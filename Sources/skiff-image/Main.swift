@@ -1,7 +1,7 @@
 import CLinux
 import Images
 import Platform
-import Runtime
+import UserNamespace
 import Store
 
 #if canImport(Glibc)
@@ -37,7 +37,7 @@ enum SkiffImage {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             let options = try Options(arguments)
-            if options.flag("--userns") { try UserNamespace.enterIfNeeded() }
+            if options.flag("--userns") { try WorkerNamespace.enterIfNeeded() }
             if options.command == "remove-container" {
                 try ContainerRemoval.remove(options)
                 return
@@ -49,49 +49,46 @@ enum SkiffImage {
             case "pull": try worker.pull()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
-            default: throw WorkerError(400, "skiff-image: unknown command '\(options.command)'\n\(usage)")
+            default: throw WorkerFailure(.invalidArgument, "skiff-image: unknown command '\(options.command)'\n\(usage)")
             }
         } catch {
-            report(WorkerError.from(error))
+            report(WorkerFailure.from(error))
             exit(1)
         }
     }
 
     /// Writes the failure where the service reads it.
-    static func report(_ error: WorkerError) {
-        let text = JSON.object([JSON.Member("status", .int(Int64(error.status))),
-                                JSON.Member("message", .string(error.message))]).text + "\n"
+    static func report(_ error: WorkerFailure) {
+        let text = error.json.text + "\n"
         let fd: Int32 = fcntl(3, F_GETFD) >= 0 ? 3 : 2
         Output.writeAll(fd, Array(text.utf8))
     }
 }
 
-/// A failure with the HTTP status the API answers it with.
-struct WorkerError: Error, CustomStringConvertible {
-    var status: Int
-    var message: String
-
-    init(_ status: Int, _ message: String) {
-        self.status = status
-        self.message = message
-    }
-
-    var description: String { message }
-
-    static func from(_ error: any Error) -> WorkerError {
+/// Every failure reaches the service as a `WorkerFailure` (Images): the worker's own, the
+/// Store's and the registry's mapped to its kinds.
+extension WorkerFailure {
+    static func from(_ error: any Error) -> WorkerFailure {
         switch error {
-        case let error as WorkerError:
+        case let error as WorkerFailure:
             return error
+        case let error as ImageError:
+            switch error.code {
+            case .notFound: return WorkerFailure(.notFound, error.message)
+            case .invalidArgument: return WorkerFailure(.invalidArgument, error.message)
+            case .invalidState: return WorkerFailure(.conflict, error.message)
+            case .corrupt, .io: return WorkerFailure(.failed, error.message)
+            }
         case let error as StoreError:
             switch error.code {
-            case .notFound: return WorkerError(404, error.message)
-            case .invalidArgument: return WorkerError(400, error.message)
-            case .exists, .invalidState: return WorkerError(409, error.message)
-            case .busy: return WorkerError(503, error.message)
-            case .corrupt, .io: return WorkerError(500, error.message)
+            case .notFound: return WorkerFailure(.notFound, error.message)
+            case .invalidArgument: return WorkerFailure(.invalidArgument, error.message)
+            case .exists, .invalidState: return WorkerFailure(.conflict, error.message)
+            case .busy: return WorkerFailure(.unavailable, error.message)
+            case .corrupt, .io: return WorkerFailure(.failed, error.message)
             }
         default:
-            return RegistryErrors.map(error) ?? WorkerError(500, "\(error)")
+            return RegistryErrors.map(error) ?? WorkerFailure(.failed, "\(error)")
         }
     }
 }
@@ -107,13 +104,13 @@ struct Options {
     static let booleans: Set<String> = ["--userns", "--quiet", "--insecure"]
 
     init(_ arguments: [String]) throws {
-        guard let first = arguments.first else { throw WorkerError(400, SkiffImage.usage) }
+        guard let first = arguments.first else { throw WorkerFailure(.invalidArgument, SkiffImage.usage) }
         command = first
         var i = 1
         while i < arguments.count {
             let name = arguments[i]
             guard name.hasPrefix("--") else {
-                guard first == "remove-container" else { throw WorkerError(400, "skiff-image: unexpected argument '\(name)'") }
+                guard first == "remove-container" else { throw WorkerFailure(.invalidArgument, "skiff-image: unexpected argument '\(name)'") }
                 positional.append(name)
                 i += 1
                 continue
@@ -122,7 +119,7 @@ struct Options {
                 flags.insert(name)
                 i += 1
             } else {
-                guard i + 1 < arguments.count else { throw WorkerError(400, "skiff-image: \(name) needs a value") }
+                guard i + 1 < arguments.count else { throw WorkerFailure(.invalidArgument, "skiff-image: \(name) needs a value") }
                 values.append((name, arguments[i + 1]))
                 i += 2
             }
@@ -134,7 +131,7 @@ struct Options {
     func flag(_ name: String) -> Bool { flags.contains(name) }
 
     func required(_ name: String) throws -> String {
-        guard let value = value(name), !value.isEmpty else { throw WorkerError(400, "skiff-image: \(name) is required") }
+        guard let value = value(name), !value.isEmpty else { throw WorkerFailure(.invalidArgument, "skiff-image: \(name) is required") }
         return value
     }
 }
@@ -164,7 +161,7 @@ enum Output {
 /// /etc/subgid ranges (0 = the user, 1... = the subordinate ids), as Podman's rootless mode
 /// does; without ranges, with the single map 0 = the user (files the image gives to other
 /// owners then stay the user's). Root needs no namespace.
-enum UserNamespace {
+enum WorkerNamespace {
     static let variable = "SKIFF_IMAGE_USERNS"
 
     /// Whether this process runs in a namespace with only the user's own id mapped.
@@ -187,11 +184,11 @@ enum UserNamespace {
 
         var ready: [Int32] = [-1, -1], go: [Int32] = [-1, -1]
         guard skiff_pipe2(&ready, O_CLOEXEC) == 0, skiff_pipe2(&go, O_CLOEXEC) == 0 else {
-            throw WorkerError(500, "user namespace: pipe: \(String(cString: strerror(errno)))")
+            throw WorkerFailure(.failed, "user namespace: pipe: \(String(cString: strerror(errno)))")
         }
         var exe = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &exe, exe.count - 1)
-        guard n > 0 else { throw WorkerError(500, "user namespace: readlink /proc/self/exe failed") }
+        guard n > 0 else { throw WorkerFailure(.failed, "user namespace: readlink /proc/self/exe failed") }
         var environment: [String] = []
         var entry = environ
         while let pointer = entry.pointee {
@@ -206,13 +203,13 @@ enum UserNamespace {
         let pid = skiff_userns_exec(exe, argv, envp, ready[1], go[0], parentEnds)
         close(ready[1])
         close(go[0])
-        guard pid > 0 else { throw WorkerError(500, "user namespace: fork: \(String(cString: strerror(-pid)))") }
+        guard pid > 0 else { throw WorkerFailure(.failed, "user namespace: fork: \(String(cString: strerror(-pid)))") }
         var ok: UInt8 = 0
         let got = read(ready[0], &ok, 1)
         close(ready[0])
         do {
             guard got == 1, ok == 1 else {
-                throw WorkerError(500, "cannot create a user namespace: unshare(CLONE_NEWUSER) failed "
+                throw WorkerFailure(.failed, "cannot create a user namespace: unshare(CLONE_NEWUSER) failed "
                     + "(is kernel.unprivileged_userns_clone or user.max_user_namespaces 0?)")
             }
             try IDMapWriter.write(pid: pid, uid: uidMap, gid: gidMap, id: "image worker")
@@ -220,7 +217,7 @@ enum UserNamespace {
             close(go[1])
             var status: Int32 = 0
             waitpid(pid, &status, 0)
-            throw WorkerError(500, "\(error)")
+            throw WorkerFailure(.failed, "\(error)")
         }
         var one: UInt8 = 1
         _ = write(go[1], &one, 1)
@@ -229,7 +226,7 @@ enum UserNamespace {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // The child did the work and reported any failure itself.
         if status & 0x7f == 0 { exit((status >> 8) & 0xff) }
-        SkiffImage.report(WorkerError(500, "the image worker was killed by signal \(status & 0x7f)"))
+        SkiffImage.report(WorkerFailure(.failed, "the image worker was killed by signal \(status & 0x7f)"))
         exit(1)
     }
 }

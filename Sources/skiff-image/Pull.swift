@@ -17,9 +17,11 @@ extension Worker {
         let reference = try Reference(parsing: try options.required("--reference"))
         do {
             try pull(reference)
-        } catch let error as StoreError where error.code == .invalidArgument {
+        } catch let error as ImageError where error.code == .invalidArgument {
             // The reference was checked above: what fails now is what the registry sent.
-            throw WorkerError(500, error.message)
+            throw WorkerFailure(.failed, error.message)
+        } catch let error as StoreError where error.code == .invalidArgument {
+            throw WorkerFailure(.failed, error.message)
         }
     }
 
@@ -36,19 +38,19 @@ extension Worker {
             let chosen = try index.select(try platform())
             let inner = try fetchManifest(client, chosen.digest.description, reference: reference)
             guard case .image(let single) = try Manifest.read(inner.bytes, contentType: inner.mediaType) else {
-                throw WorkerError(500, "manifest \(chosen.digest) for \(try platform()) is an index, not an image manifest")
+                throw WorkerFailure(.failed, "manifest \(chosen.digest) for \(try platform()) is an index, not an image manifest")
             }
             image = single
         }
         for layer in image.layers where MediaType.layerCompression(layer.mediaType) == nil {
-            throw WorkerError(500, "unsupported layer media type \(layer.mediaType) of \(layer.digest)")
+            throw WorkerFailure(.failed, "unsupported layer media type \(layer.mediaType) of \(layer.digest)")
         }
 
         let configBytes = try fetchSmallBlob(client, image.config.digest, size: image.config.size,
                                              limit: ImageConfig.maximumSize, what: "image config")
         let config = try ImageConfig.read(configBytes)
         guard config.rootfs.diffIDs.count == image.layers.count else {
-            throw WorkerError(500, "image config has \(config.rootfs.diffIDs.count) diff_ids for \(image.layers.count) layers")
+            throw WorkerFailure(.failed, "image config has \(config.rootfs.diffIDs.count) diff_ids for \(image.layers.count) layers")
         }
         let names = reference.digest == nil ? [reference.withDefaultTag.normalized] : []
         let digests = [reference.name + "@" + manifestDigest.description]
@@ -113,7 +115,7 @@ extension Worker {
         guard let text = options.value("--platform") else { return Descriptor.Platform.host }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 || parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
-            throw WorkerError(400, "invalid platform \"\(text)\": want os/arch[/variant]")
+            throw WorkerFailure(.invalidArgument, "invalid platform \"\(text)\": want os/arch[/variant]")
         }
         return Descriptor.Platform(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : "")
     }
@@ -141,7 +143,7 @@ extension Worker {
                 return try LayerStream.decompressed(tee, compression, limit: layerLimit)
             }
         } catch {
-            // A broken download surfaces as the reader's StoreError: report what the registry did.
+            // A broken download surfaces as the reader's ImageError: report what the registry did.
             throw reader?.failure ?? error
         }
         if let blobWriter = writer {
@@ -174,14 +176,14 @@ extension Worker {
         let denied = "pull access denied for \(reference.familiarName), repository does not exist or may require 'docker login': \(error.message)"
         switch error.code {
         case .notFound where error.registryCode == "NAME_UNKNOWN":
-            return WorkerError(404, denied)
+            return WorkerFailure(.notFound, denied)
         case .notFound:
             let shown = reference.digest == nil ? reference.withDefaultTag.familiarString : reference.familiarString
-            return WorkerError(404, "manifest for \(shown) not found: \(error.message)")
+            return WorkerFailure(.notFound, "manifest for \(shown) not found: \(error.message)")
         case .unauthorized, .denied:
             // Docker answers these with 500: a 401 would make the docker CLI prompt for a login
             // it then sends to POST /auth.
-            return WorkerError(500, denied)
+            return WorkerFailure(.failed, denied)
         default:
             return error
         }
@@ -189,7 +191,7 @@ extension Worker {
 
     private func fetchSmallBlob(_ client: RegistryClient, _ digest: Digest, size: Int64, limit: Int,
                                 what: String) throws -> [UInt8] {
-        guard size <= Int64(limit) else { throw WorkerError(500, "\(what) \(digest) is \(size) bytes, over the limit of \(limit)") }
+        guard size <= Int64(limit) else { throw WorkerFailure(.failed, "\(what) \(digest) is \(size) bytes, over the limit of \(limit)") }
         let reader = try client.openBlob(digest, expectedSize: size)
         defer { reader.close() }
         var bytes = [UInt8](repeating: 0, count: Int(size))
@@ -226,7 +228,7 @@ final class TeeSource: ByteSource {
         self.progress = progress
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         let n = try source.read(into: buffer)
         if n > 0 {
             try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))

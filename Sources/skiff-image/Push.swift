@@ -13,10 +13,10 @@ extension Worker {
     /// config, then a manifest: Docker schema2 when every layer is gzip, OCI otherwise (zstd).
     func push() throws {
         let reference = try Reference(parsing: try options.required("--reference"))
-        guard reference.digest == nil else { throw WorkerError(400, "cannot push a digest reference") }
+        guard reference.digest == nil else { throw WorkerFailure(.invalidArgument, "cannot push a digest reference") }
         let tag = reference.tag ?? Reference.defaultTag
         guard let image = try store.image(byNameOrID: try options.required("--image")) else {
-            throw WorkerError(404, "No such image: \(reference.familiarString)")
+            throw WorkerFailure(.notFound, "No such image: \(reference.familiarString)")
         }
         let config = try ImageConfig.read(image.config)
         Progress.status("The push refers to repository [\(reference.name)]")
@@ -25,7 +25,7 @@ extension Worker {
             guard let blob = try store.layerBlobs(diffID: diffID.description).first(where: {
                 (try? Digest(parsing: $0.digest)).map(blobs.contains) ?? false
             }) else {
-                throw WorkerError(500, "layer \(diffID) has no blob to push")
+                throw WorkerFailure(.failed, "layer \(diffID) has no blob to push")
             }
             blobsToPush.append(MediaType.layerCompression(blob.mediaType) == MediaType.Compression.none ? try compressed(blob) : blob)
         }
@@ -118,7 +118,7 @@ extension Worker {
             while true {
                 let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
                 if n >= 0 { return n }
-                if errno != EINTR { throw WorkerError(500, "read blob \(digest): \(String(cString: strerror(errno)))") }
+                if errno != EINTR { throw WorkerFailure(.failed, "read blob \(digest): \(String(cString: strerror(errno)))") }
             }
         }, progress: { sent in
             if sent - reported >= 512 << 10 || sent == size {

@@ -34,14 +34,14 @@ extension Worker {
 
 /// Registry failures as the HTTP statuses and words moby uses.
 enum RegistryErrors {
-    static func map(_ error: any Error) -> WorkerError? {
+    static func map(_ error: any Error) -> WorkerFailure? {
         guard let error = error as? RegistryError else { return nil }
         switch error.code {
-        case .notFound: return WorkerError(404, error.message)
-        case .unauthorized, .denied: return WorkerError(500, error.message)
-        case .invalidArgument: return WorkerError(400, error.message)
+        case .notFound: return WorkerFailure(.notFound, error.message)
+        case .unauthorized, .denied: return WorkerFailure(.failed, error.message)
+        case .invalidArgument: return WorkerFailure(.invalidArgument, error.message)
         case .timeout, .network, .tls, .protocolError, .tooLarge, .digestMismatch:
-            return WorkerError(500, error.message)
+            return WorkerFailure(.failed, error.message)
         }
     }
 

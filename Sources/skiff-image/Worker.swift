@@ -24,17 +24,17 @@ final class Worker {
         self.options = options
         root = try options.required("--root")
         if let text = options.value("--max-layer-size") {
-            guard let limit = Int(text), limit > 0 else { throw WorkerError(400, "skiff-image: bad --max-layer-size \(text)") }
+            guard let limit = Int(text), limit > 0 else { throw WorkerFailure(.invalidArgument, "skiff-image: bad --max-layer-size \(text)") }
             layerLimit = limit
         } else {
             layerLimit = Worker.defaultLayerLimit
         }
-        guard root.hasPrefix("/") else { throw WorkerError(400, "skiff-image: --root must be absolute") }
+        guard root.hasPrefix("/") else { throw WorkerFailure(.invalidArgument, "skiff-image: --root must be absolute") }
         store = try Store(root: root)
         blobs = BlobStore(root: root)
-        let rootless = getuid() != 0 || getenv(UserNamespace.variable) != nil
+        let rootless = getuid() != 0 || getenv(WorkerNamespace.variable) != nil
         layers = LayerStore(root: root, options: LayerStore.options(rootless: rootless,
-                                                                     tolerateEPERM: UserNamespace.isSingleMapping))
+                                                                     tolerateEPERM: WorkerNamespace.isSingleMapping))
     }
 
     // MARK: - Installing an image whose blobs are in the blob store
@@ -55,7 +55,7 @@ final class Worker {
         let config = try ImageConfig.read(configBytes)
         let diffIDs = config.rootfs.diffIDs
         guard diffIDs.count == sources.count else {
-            throw WorkerError(400, "image config names \(diffIDs.count) layers, the manifest \(sources.count)")
+            throw WorkerFailure(.invalidArgument, "image config names \(diffIDs.count) layers, the manifest \(sources.count)")
         }
         let chain = LayerStore.chainIDs(diffIDs)
         var created: [Digest] = []
@@ -127,7 +127,7 @@ final class Worker {
     /// `docker load`: the archive (docker-archive or OCI layout, possibly compressed) on stdin.
     func load() throws {
         let images = try ImageArchive.load(from: try standardInput(), into: blobs)
-        guard !images.isEmpty else { throw WorkerError(400, "no images found in the archive") }
+        guard !images.isEmpty else { throw WorkerFailure(.invalidArgument, "no images found in the archive") }
         var installed: [String] = []
         do {
             for image in images {
@@ -190,7 +190,7 @@ final class Worker {
             writer.abort()
             throw error
         }
-        guard writer.size > 0 else { writer.abort(); throw WorkerError(400, "the rootfs tarball is empty") }
+        guard writer.size > 0 else { writer.abort(); throw WorkerFailure(.invalidArgument, "the rootfs tarball is empty") }
         let blob = try writer.commit(expected: nil, expectedSize: nil)
         let compression = LayerStream.sniff(magic)
         do {

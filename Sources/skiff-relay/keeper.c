@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "relay.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,24 +47,7 @@ static int still_ours(const char *path, const struct stat *bound) {
 
 static void hand_out(int connection, int namespace) {
     int me = (int)getpid();
-    struct iovec data = {&me, sizeof me};
-    union {
-        struct cmsghdr header;
-        char space[CMSG_SPACE(sizeof(int))];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control.space;
-    message.msg_controllen = sizeof control.space;
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &namespace, sizeof(int));
-    (void)sendmsg(connection, &message, MSG_NOSIGNAL);
+    (void)skiff_fd_send(connection, &me, sizeof me, namespace);
 }
 
 int keeper_main(int argc, char **argv) {

@@ -100,17 +100,4 @@ struct ContainerCgroupsTests {
         let host = try CreateRequest.decode(Array(#"{"Image":"busybox","HostConfig":\#(hostConfig)}"#.utf8)).hostConfig
         #expect(Self.message { _ = try ContainerPlanner.cgroupResources(host, warnings: [], cgroupRoot: root, cpus: 2) } == expected)
     }
-
-    @Test func freezeWritesFrozenAndThawThawed() throws {
-        let root = try Self.fakeRoot()
-        defer { FileSystem.removeTree(root) }
-        let dir = root + "/freezer/skiff/c1"
-        try FileSystem.makeDirectories(dir, mode: 0o755)
-        try FileSystem.writeAtomically(dir + "/freezer.state", Array("THAWED\n".utf8), mode: 0o644)
-        try ContainerCgroups.freeze(dir)
-        #expect(ContainerCgroups.read(dir + "/freezer.state") == "FROZEN")
-        try ContainerCgroups.thaw(dir)
-        #expect(ContainerCgroups.read(dir + "/freezer.state") == "THAWED")
-        #expect(Self.message { try ContainerCgroups.thaw(root + "/freezer/skiff/nosuch") }?.hasSuffix("No such file or directory") == true)
-    }
 }

@@ -255,8 +255,8 @@ struct FailureTests {
     }
 }
 
-/// Reads `reader` to its end; the StoreError it threw, if any.
-func drain(_ reader: BlobReader) -> StoreError? {
+/// Reads `reader` to its end; the ImageError it threw, if any.
+func drain(_ reader: BlobReader) -> ImageError? {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 7000, alignment: 8)
     defer { buffer.deallocate() }
     do {

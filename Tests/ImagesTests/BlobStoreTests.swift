@@ -40,14 +40,14 @@ func blobBytes(_ count: Int, seed: UInt64 = 0x9e3779b97f4a7c15) -> [UInt8] {
     return out
 }
 
-/// Expects `body` to throw a StoreError with exactly this code and message.
-func expectStoreError(_ code: StoreError.Code, _ message: String, _ body: () throws -> Void,
+/// Expects `body` to throw a ImageError with exactly this code and message.
+func expectStoreError(_ code: ImageError.Code, _ message: String, _ body: () throws -> Void,
                       sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         try body()
         Issue.record("expected \(message)", sourceLocation: sourceLocation)
     } catch {
-        let storeError = error as? StoreError
+        let storeError = error as? ImageError
         #expect(storeError?.code == code, sourceLocation: sourceLocation)
         #expect(storeError?.message == message, sourceLocation: sourceLocation)
     }
@@ -369,8 +369,8 @@ struct BlobStoreTests {
                 try attempt(store, try Digest(parsing: text))
                 Issue.record("\(name) accepted \(text.debugDescription)")
             } catch {
-                #expect((error as? StoreError)?.code == .invalidArgument, "\(name)")
-                #expect((error as? StoreError)?.message.contains("digest") == true, "\(name)")
+                #expect((error as? ImageError)?.code == .invalidArgument, "\(name)")
+                #expect((error as? ImageError)?.message.contains("digest") == true, "\(name)")
             }
         }
         #expect(FileSystem.directoryEntries(scratch.base)?.sorted() == ["x"])  // store root never created

@@ -106,7 +106,7 @@ struct DigestTests {
         #expect {
             try Digest(parsing: text)
         } throws: { error in
-            let error = error as? StoreError
+            let error = error as? ImageError
             return error?.code == .invalidArgument && error?.message == "invalid digest \"\(text)\""
         }
     }
@@ -117,7 +117,7 @@ struct DigestTests {
         #expect {
             try Digest(parsing: text)
         } throws: { error in
-            let error = error as? StoreError
+            let error = error as? ImageError
             return error?.code == .invalidArgument
                 && error?.message == "unsupported digest algorithm \"\(algorithm)\" in \"\(text)\""
         }

@@ -18,7 +18,7 @@ struct GunzipTests {
             try body()
             Issue.record("expected an error")
         } catch {
-            let error = error as? StoreError
+            let error = error as? ImageError
             #expect(error?.code == .invalidArgument)
             #expect(message(error?.message ?? ""), "message: \(String(describing: error))")
         }
@@ -109,7 +109,7 @@ struct GunzipTests {
                 }
                 Issue.record("the bomb was not stopped")
             } catch {
-                #expect((error as? StoreError)?.message == "layer expands beyond the limit of 10000000 bytes")
+                #expect((error as? ImageError)?.message == "layer expands beyond the limit of 10000000 bytes")
             }
             #expect(produced <= limit)
             #expect(gunzip.totalIn < compressed.count / 4)

@@ -348,7 +348,7 @@ import Testing
         tar.entry("second", type: "0", content: Self.existing)
         let archive = Array(tar.finish().prefix(1536 + 512 + 100))
         Self.withStore { store in
-            #expect(throws: StoreError.self) { try Self.load(archive, into: store) }
+            #expect(throws: ImageError.self) { try Self.load(archive, into: store) }
             #expect(store.list().isEmpty)
             #expect(Self.ingestLeftovers(store).isEmpty)
         }
@@ -377,7 +377,7 @@ import Testing
         let short = Images.TarWriter(sink: BufferByteSink())
         try short.beginFile("f", size: 3)
         expectStoreError(.invalidArgument, #"tar entry "f": more content than its declared size"#) {
-            try Images.TarWriter.withBytes([1, 2, 3, 4]) { (b) throws(StoreError) in try short.write(b) }
+            try Images.TarWriter.withBytes([1, 2, 3, 4]) { (b) throws(ImageError) in try short.write(b) }
         }
         expectStoreError(.invalidArgument, #"tar entry "f": 3 bytes of content missing"#) { try short.finish() }
         expectStoreError(.invalidArgument, "tar entry \"\(String(repeating: "x", count: 101))\": name too long") {

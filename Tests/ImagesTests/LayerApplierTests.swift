@@ -39,13 +39,13 @@ final class LayerScratch {
         (FileSystem.directoryEntries(root + "/" + path) ?? []).sorted()
     }
 
-    /// Applies and expects a StoreError with exactly this message; `outside/` must stay empty.
+    /// Applies and expects a ImageError with exactly this message; `outside/` must stay empty.
     func expectRefused(_ archive: [UInt8], _ message: String, _ options: LayerApplier.Options = .init()) {
         do {
             try apply(archive, options)
             Issue.record("expected \(message)")
         } catch {
-            #expect((error as? StoreError)?.message == message)
+            #expect((error as? ImageError)?.message == message)
         }
         #expect(FileSystem.directoryEntries(outside) == [])
     }
@@ -279,7 +279,7 @@ struct LayerApplierTests {
             try scratch.apply(corrupt.finish())
             Issue.record("expected a checksum error")
         } catch {
-            #expect((error as? StoreError)?.message.hasPrefix("tar header at offset 512 has a bad checksum") == true)
+            #expect((error as? ImageError)?.message.hasPrefix("tar header at offset 512 has a bad checksum") == true)
         }
         // Entries before the failure were applied: the caller deletes the partial directory.
         #expect(scratch.names() == ["ok"])

@@ -26,16 +26,16 @@ struct ZstdTests {
         let bomb = zstd([UInt8](repeating: 0, count: 8 << 20), level: 19)
         #expect(bomb.count < 4096)
         let source = try Zstd(source: BufferByteSource(bomb), limit: 1 << 20)
-        #expect(throws: StoreError.self) { try drain(source) }
+        #expect(throws: ImageError.self) { try drain(source) }
         #expect(source.totalOut <= (1 << 20) + 1)
     }
 
     @Test func truncationAndGarbageAreErrors() throws {
         let frame = zstd(Array(repeating: 7, count: 100_000))
         let truncated = try Zstd(source: BufferByteSource(Array(frame.dropLast(3))), limit: 1 << 20)
-        #expect(throws: StoreError.self) { try drain(truncated) }
+        #expect(throws: ImageError.self) { try drain(truncated) }
         let garbage = try Zstd(source: BufferByteSource([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5]), limit: 1 << 20)
-        #expect(throws: StoreError.self) { try drain(garbage) }
+        #expect(throws: ImageError.self) { try drain(garbage) }
     }
 
     @Test func sniffing() {
@@ -108,7 +108,7 @@ struct LayerStoreTests {
         let f = try LayerStoreFixture()
         let layer = tar { $0.file("x", "1") }
         let wrong = Digest.sha256(of: Array("something else".utf8))
-        #expect(throws: StoreError.self) {
+        #expect(throws: ImageError.self) {
             try f.layers.ensure(chainID: wrong, diffID: wrong, parent: nil, store: f.store) { BufferByteSource(layer) }
         }
         #expect(try f.store.layer(chainID: wrong.description) == nil)
@@ -119,7 +119,7 @@ struct LayerStoreTests {
         let f = try LayerStoreFixture()
         let layer = tar { $0.file("ok", "1"); $0.file("../escape", "x") }
         let id = Digest.sha256(of: layer)
-        #expect(throws: StoreError.self) {
+        #expect(throws: ImageError.self) {
             try f.layers.ensure(chainID: id, diffID: id, parent: nil, store: f.store) { BufferByteSource(layer) }
         }
         #expect(try f.store.layer(chainID: id.description) == nil)

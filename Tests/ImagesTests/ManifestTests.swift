@@ -227,7 +227,7 @@ struct ManifestTests {
             return "{\"mediaType\": \"\(MediaType.dockerManifest)\", \"digest\": \"\(digest(hex[i]))\", \"size\": 500, \"platform\": {\(platform)}\(annotations)}"
         }
         let text = "{\"schemaVersion\": 2, \"mediaType\": \"\(MediaType.dockerManifestList)\", \"manifests\": [\(manifests.joined(separator: ","))]}"
-        guard case .index(let index) = try Manifest.read(Array(text.utf8)) else { throw StoreError(.invalidState, "not an index") }
+        guard case .index(let index) = try Manifest.read(Array(text.utf8)) else { throw ImageError(.invalidState, "not an index") }
         return index
     }
 

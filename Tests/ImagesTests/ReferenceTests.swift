@@ -156,14 +156,14 @@ struct ReferenceTests {
         #expect {
             try Reference(parsing: c.input)
         } throws: { error in
-            guard let error = error as? StoreError else { return false }
+            guard let error = error as? ImageError else { return false }
             return error.code == .invalidArgument && error.message == c.message
         }
     }
 
     @Test func uppercaseAfterTheRemoteIsReportedByTheGrammar() {
         // moby's Parse retries lowercased input; "x.com/a:5000/B" fails both ways.
-        #expect(throws: StoreError.self) { try Reference(parsing: "x.com/a:5000/B") }
+        #expect(throws: ImageError.self) { try Reference(parsing: "x.com/a:5000/B") }
         #expect(throws: Never.self) { try Reference.parseCanonical("Example.com/a") }
     }
 
@@ -176,11 +176,11 @@ struct ReferenceTests {
         #expect(try plain.withTag("2").normalized == "docker.io/library/busybox:2")
         for (bad, message) in [("-x", "invalid tag format"), ("", "invalid tag format"),
                                (String(repeating: "t", count: 129), "invalid tag format")] {
-            #expect { try plain.withTag(bad) } throws: { ($0 as? StoreError)?.message == message }
+            #expect { try plain.withTag(bad) } throws: { ($0 as? ImageError)?.message == message }
         }
-        #expect { try plain.withDigest("sha256:../../x") } throws: { ($0 as? StoreError)?.message == "invalid digest format" }
+        #expect { try plain.withDigest("sha256:../../x") } throws: { ($0 as? ImageError)?.message == "invalid digest format" }
         #expect { try plain.withDigest("sha256:" + String(repeating: "a", count: 40)) } throws: {
-            ($0 as? StoreError)?.message == "invalid checksum digest format"
+            ($0 as? ImageError)?.message == "invalid checksum digest format"
         }
     }
 

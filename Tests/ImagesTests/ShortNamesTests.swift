@@ -68,9 +68,9 @@ struct ShortNamesTests {
     @Test func candidatesKeepDockerErrors() throws {
         let config = try ShortNames(parsing: ShortNamesTests.sample, file: "registries.conf")
         #expect { try config.candidates(for: "Busybox") } throws: {
-            ($0 as? StoreError)?.message == "invalid reference format: repository name (library/Busybox) must be lowercase"
+            ($0 as? ImageError)?.message == "invalid reference format: repository name (library/Busybox) must be lowercase"
         }
-        #expect { try config.candidates(for: "") } throws: { ($0 as? StoreError)?.message == "invalid reference format" }
+        #expect { try config.candidates(for: "") } throws: { ($0 as? ImageError)?.message == "invalid reference format" }
     }
 
     @Test(arguments: [
@@ -155,7 +155,7 @@ struct ShortNamesTests {
         #expect {
             try ShortNames(parsing: text, file: "r.conf")
         } throws: { error in
-            guard let error = error as? StoreError else { return false }
+            guard let error = error as? ImageError else { return false }
             return error.code == .invalidArgument && error.message == message
         }
     }
@@ -253,7 +253,7 @@ struct ShortNamesTests {
         let missing = ConfigEnvironment(uid: 0, user: "root", home: "/root",
                                         variables: ["CONTAINERS_REGISTRIES_CONF": dir + "/none.conf"], systemDirectories: [dir])
         #expect { try ShortNames.load(environment: missing) } throws: {
-            ($0 as? StoreError)?.message == "read registries configuration \(dir)/none.conf: No such file or directory"
+            ($0 as? ImageError)?.message == "read registries configuration \(dir)/none.conf: No such file or directory"
         }
         let absent = ConfigEnvironment(uid: 0, user: "root", home: "/root", variables: [:], systemDirectories: [dir + "/nothing"])
         #expect(try ShortNames.load(environment: absent) == ShortNames())

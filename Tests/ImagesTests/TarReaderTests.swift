@@ -25,7 +25,7 @@ struct TarReaderTests {
             _ = try readAll(archive)
             Issue.record("expected an error")
         } catch {
-            let error = error as? StoreError
+            let error = error as? ImageError
             #expect(error?.code == .invalidArgument)
             #expect(message(error?.message ?? ""), "message: \(String(describing: error))")
         }

@@ -4,14 +4,14 @@ import Platform
 import Glibc
 #endif
 
-/// The service's side of the containers' cgroups. The runtime makes them (as root on cgroup v1:
-/// `/sys/fs/cgroup/{pids,memory,freezer[,cpu]}/skiff/<id>`, see Runtime's `CgroupV1`) and
-/// records them in its state.json as `"cgroups": {controller: directory}`; the service does not
-/// link the Runtime, so it reads that record and the freezer's file itself. Rootless there are
-/// none: limits are recorded only, and pause stops the processes with SIGSTOP.
+/// What the service knows of the containers' cgroups: only whether the runtime gives them any
+/// on this host, read from /sys/fs/cgroup (for `docker info`, the create checks, pause). The
+/// runtime makes them (as root on cgroup v1: `/sys/fs/cgroup/{pids,memory,freezer[,cpu]}/skiff/<id>`,
+/// see Runtime's `CgroupV1`), freezes and thaws them and removes them; the service asks it to
+/// (`OCIRuntimeClient`) and writes nothing there itself. Rootless there are none: limits are
+/// recorded only, and pause stops the processes with SIGSTOP.
 enum ContainerCgroups {
     static let root = "/sys/fs/cgroup"
-    static let controllers = ["pids", "memory", "freezer", "cpu"]
 
     /// True when the runtime gives containers cgroups here: the service runs as root and the
     /// v1 hierarchies pids, memory and freezer are mounted (a `tasks` file is v1's).
@@ -27,72 +27,12 @@ enum ContainerCgroups {
     static func hasCPU(root: String = root) -> Bool {
         access(root + "/cpu/tasks", F_OK) == 0
     }
+}
 
-    /// The cgroups the runtime recorded for the container (nil: none, or no state).
-    static func recorded(_ paths: ContainerPaths) -> [String: String]? {
-        guard let bytes = try? FileSystem.readFile(paths.runtimeState, limit: 1 << 20),
-              let json = try? JSONParser.parse(bytes), case .object(let members)? = json["cgroups"] else { return nil }
-        var result: [String: String] = [:]
-        for member in members { if let path = member.value.stringValue { result[member.key] = path } }
-        return result.isEmpty ? nil : result
-    }
-
-    /// The container's freezer cgroup when it has one (then pause uses it).
-    static func freezer(_ paths: ContainerPaths) -> String? {
-        recorded(paths)?["freezer"]
-    }
-
-    /// `freezer.state` FROZEN, then waits until the kernel says FROZEN (FREEZING while a task is
-    /// still being stopped); after `milliseconds` it thaws again and fails, as runc does.
-    static func freeze(_ directory: String, milliseconds: Int = 5000) throws {
-        let file = directory + "/freezer.state"
-        var waited = 0
-        while true {
-            try write(file, "FROZEN")
-            if read(file) == "FROZEN" { return }
-            if waited >= milliseconds { break }
-            usleep(1_000)
-            waited += 1
-        }
-        try? write(file, "THAWED")
-        throw EngineError(.internal, "\(file): still \(read(file) ?? "unreadable") after \(milliseconds) ms")
-    }
-
-    static func thaw(_ directory: String) throws {
-        try write(directory + "/freezer.state", "THAWED")
-    }
-
-    /// After the container ended: removes what is left of its cgroups (the runtime normally
-    /// removed them when its process ended; a monitor that was killed cannot). Recorded ones,
-    /// and as root the default `skiff/<id>` ones. rmdir only: retried for up to a second while
-    /// the kernel still counts exiting processes; what stays is left (never an error for `rm`).
-    static func removeLeftovers(_ paths: ContainerPaths, isRootless: Bool) {
-        var directories = Array((recorded(paths) ?? [:]).values)
-        if !isRootless {
-            directories += controllers.map { "\(root)/\($0)/skiff/\(paths.id)" }
-        }
-        var left = Array(Set(directories)).filter { access($0, F_OK) == 0 }
-        for _ in 0..<100 where !left.isEmpty {
-            left = left.filter { rmdir($0) != 0 && errno != ENOENT }
-            if !left.isEmpty { usleep(10_000) }
-        }
-    }
-
-    static func write(_ path: String, _ value: String) throws {
-        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError(.internal, "\(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(value.utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else {
-            throw EngineError(.internal, "\(path): \(String(cString: strerror(n < 0 ? errno : EIO)))")
-        }
-    }
-
-    static func read(_ path: String) -> String? {
-        guard let bytes = try? FileSystem.readFile(path, limit: 4096) else { return nil }
-        return String(String(decoding: bytes, as: UTF8.self)[...].trimmingWhitespace)
-    }
+extension Engine {
+    /// True when the runtime pauses this engine's containers with their freezer cgroup; else
+    /// the service stops (and continues) their processes with signals.
+    var pausesWithFreezer: Bool { ContainerCgroups.applied(isRootless: isRootless) }
 }
 
 extension ContainerPlanner {

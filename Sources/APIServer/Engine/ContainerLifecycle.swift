@@ -181,9 +181,7 @@ enum ContainerLifecycle {
         if record.pid > 0 { Glibc.kill(record.pid, signal) }
         if record.state == .paused {
             // A frozen process gets the signal once thawed.
-            if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
-                try? ContainerCgroups.thaw(freezer)
-            }
+            if engine.pausesWithFreezer { try? engine.runtime.resume(record.id) }
             signalTree(record.pid, SIGCONT)
         }
         if !(try waitStopped(record, engine: engine, milliseconds: timeout < 0 ? Int.max : timeout * 1000)) {
@@ -257,7 +255,7 @@ enum ContainerLifecycle {
         guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
             throw EngineError(.internal, "kill \(record.id): \(String(cString: strerror(errno)))")
         }
-        if ending && record.state == .paused && ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) != nil {
+        if ending && record.state == .paused && engine.pausesWithFreezer {
             // As Docker: a paused container is resumed after SIGKILL or its stop signal, which a
             // frozen process gets only once thawed (cgroup v1).
             try resume(record, engine: engine)
@@ -277,11 +275,11 @@ enum ContainerLifecycle {
         guard record.state == .running, record.pid > 0 else {
             throw EngineError(.conflict, "container \(record.id) is not running")
         }
-        // As root the runtime gave the container a freezer cgroup: freeze it. Rootless there is
-        // none (no delegated cgroup v1 hierarchy): every process of the container stops.
-        if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+        // As root the runtime gave the container a freezer cgroup: it freezes it. Rootless there
+        // is none (no delegated cgroup v1 hierarchy): every process of the container stops.
+        if engine.pausesWithFreezer {
             do {
-                try ContainerCgroups.freeze(freezer)
+                try engine.runtime.pause(record.id)
             } catch let error as EngineError {
                 throw EngineError(.internal, "Cannot pause container \(record.id): \(error.message)")
             }
@@ -307,9 +305,9 @@ enum ContainerLifecycle {
     }
 
     static func resume(_ record: ContainerRecord, engine: Engine) throws {
-        if let freezer = ContainerCgroups.freezer(ContainerPaths(engine: engine, id: record.id)) {
+        if engine.pausesWithFreezer {
             do {
-                try ContainerCgroups.thaw(freezer)
+                try engine.runtime.resume(record.id)
             } catch let error as EngineError {
                 throw EngineError(.internal, "Cannot unpause container \(record.id): \(error.message)")
             }
@@ -446,9 +444,11 @@ enum ContainerLifecycle {
         }
         engine.attachments.cancelPending(containerID: record.id)
         let paths = ContainerPaths(engine: engine, id: record.id)
+        let leftovers = engine.runtimeMayHoldState(record, paths)
         FileSystem.removeTree(paths.run)
-        ContainerCgroups.removeLeftovers(paths, isRootless: engine.isRootless)
-        FileSystem.removeTree(paths.runtimeRoot + "/" + record.id)
+        // What the runtime may have left (a monitor that was killed cannot delete): its state,
+        // and as root the container's cgroups. Never an error for `rm`.
+        if leftovers { try? engine.runtime.delete(record.id, force: true) }
         do {
             try removeTree(paths.bundle, id: record.id, engine: engine)
         } catch {

@@ -14,9 +14,6 @@ extension ContainerPaths {
     init(engine: Engine, id: String) {
         self.init(skiffRoot: engine.config.skiffRoot, runtimeDirectory: engine.config.runtimeDirectoryPath, id: id)
     }
-
-    /// The runtime's state.json for this container (pid and its start time).
-    var runtimeState: String { runtimeRoot + "/" + id + "/state.json" }
 }
 
 extension JSON {
@@ -45,8 +42,9 @@ extension Engine {
         // moment only when its monitor pid is unknown.
         let paths = ContainerPaths(engine: self, id: record.id)
         let exit = ExitFile.read(paths.exitFile)
-        if exit == nil { killLeftover(paths) }
-        FileSystem.removeTree(paths.runtimeRoot + "/" + record.id)
+        // The runtime kills what is left of the container (its process, when the monitor wrote
+        // no exit) and removes its state and cgroups.
+        try? runtime.delete(record.id, force: true)
         let updated = try store.updateContainer(record.id) { row in
             guard row.isActive, row.monitorPID == record.monitorPID else { return }
             row.state = .exited
@@ -61,17 +59,6 @@ extension Engine {
                                 attributes: ["exitCode": "-1", "name": record.name, "image": record.imageName])
         }
         return updated
-    }
-
-    /// Kills a container process the runtime's state names, if it still runs (same start time).
-    func killLeftover(_ paths: ContainerPaths) {
-        guard let bytes = try? FileSystem.readFile(paths.runtimeState, limit: 1 << 20),
-              let state = try? JSONParser.parse(bytes),
-              let pid = state["pid"]?.intValue, let start = state["pidStartTime"]?.intValue, pid > 0 else { return }
-        let p = Int32(truncatingIfNeeded: pid)
-        if ProcessStat.isAlive(p, startTime: UInt64(bitPattern: start)) {
-            kill(p, SIGKILL)
-        }
     }
 
     /// Reconciles every row that says running, paused or restarting (for counts).

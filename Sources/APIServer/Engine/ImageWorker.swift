@@ -1,4 +1,5 @@
 import CLinux
+import Images
 import Platform
 
 #if canImport(Glibc)
@@ -98,10 +99,8 @@ final class ImageWorker {
             reaped = true
         }
         if status == 0 && text.isEmpty { return nil }
-        if let json = try? JSONParser.parse(text), case .string(let message)? = json["message"] {
-            var code = 500
-            if case .int(let value)? = json["status"] { code = Int(value) }
-            return EngineError(EngineError.Code(workerStatus: code), message)
+        if let json = try? JSONParser.parse(text), let failure = WorkerFailure(json: json) {
+            return EngineError(EngineError.Code(failure.kind), failure.message)
         }
         let signal = status & 0x7f
         return EngineError(.internal, signal != 0 ? "the image worker was killed by signal \(signal)"
@@ -145,17 +144,15 @@ final class ImageWorker {
 }
 
 extension EngineError.Code {
-    /// The code for a status a worker reported (skiff-image reports HTTP statuses).
-    init(workerStatus: Int) {
-        switch workerStatus {
-        case 400: self = .invalidArgument
-        case 401: self = .unauthorized
-        case 403: self = .forbidden
-        case 404: self = .notFound
-        case 409: self = .conflict
-        case 413: self = .tooLarge
-        case 503: self = .unavailable
-        default: self = .internal
+    /// The code for a worker's failure (skiff-image and the service compile `WorkerFailure` from
+    /// one definition).
+    init(_ kind: WorkerFailure.Kind) {
+        switch kind {
+        case .invalidArgument: self = .invalidArgument
+        case .notFound: self = .notFound
+        case .conflict: self = .conflict
+        case .failed: self = .internal
+        case .unavailable: self = .unavailable
         }
     }
 }

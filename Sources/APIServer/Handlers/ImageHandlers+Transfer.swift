@@ -30,7 +30,7 @@ extension ImageHandlers {
             candidates = try shortNames.candidates(for: name)
             // The tag parameter replaces a tag in fromImage, as moby does; a digest goes after @.
             if let tag = request.queryValue("tag"), !tag.isEmpty {
-                candidates = try candidates.map { candidate throws(StoreError) in
+                candidates = try candidates.map { candidate throws(ImageError) in
                     let bare = try Reference(parsing: candidate.name)
                     return (try? Digest(parsing: tag)) != nil ? try bare.withDigest(tag) : try bare.withTag(tag)
                 }
@@ -120,7 +120,7 @@ extension ImageHandlers {
                 if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
                 guard reference.digest == nil else { throw EngineError(.invalidArgument, "cannot import with a digest reference") }
                 arguments += ["--tag", reference.withDefaultTag.normalized]
-            } catch let error as StoreError {
+            } catch let error as ImageError {
                 throw EngineError(.invalidArgument, error.message)
             }
         }
@@ -184,6 +184,8 @@ extension ImageHandlers {
                     }
                 }
             }
+        } catch let error as ImageError {
+            throw EngineError(.invalidArgument, error.message)
         } catch let error as StoreError {
             throw EngineError(.invalidArgument, error.message)
         }

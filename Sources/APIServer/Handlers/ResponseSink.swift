@@ -10,11 +10,11 @@ final class ResponseSink: ByteSink {
         self.writer = writer
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
         do {
             try writer.write(bytes)
         } catch {
-            throw StoreError(.io, "\(error)")
+            throw ImageError(.io, "\(error)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Config
+import Images
 import Store
 
 /// An error that reaches the client as `{"message": "..."}` with an HTTP status. Only the
@@ -42,6 +43,15 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
             case .invalidArgument: status = .badRequest
             case .invalidState: status = .conflict
             case .busy: status = .serviceUnavailable
+            case .corrupt, .io: status = .internalServerError
+            }
+            return APIError(status, error.message)
+        case let error as ImageError:
+            let status: HTTPStatus
+            switch error.code {
+            case .notFound: status = .notFound
+            case .invalidArgument: status = .badRequest
+            case .invalidState: status = .conflict
             case .corrupt, .io: status = .internalServerError
             }
             return APIError(status, error.message)

@@ -172,25 +172,6 @@ static inline int skiff_eventfd(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
-/* posix_spawn's POSIX_SPAWN_SETSID (a _GNU_SOURCE flag): the child starts a new session. */
-static inline short skiff_posix_spawn_setsid(void) {
-    return 0x80;
-}
-
-/* Closes every descriptor from `from` up in a posix_spawn child: what the service holds (its
- * listening socket above all) must not live on in a monitor or worker. 0 or an errno. */
-#include <spawn.h>
-/* Declared by <spawn.h> only under _GNU_SOURCE (glibc 2.34+). */
-extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
-static inline int skiff_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    return posix_spawn_file_actions_addclosefrom_np(actions, from);
-#else
-    (void)actions; (void)from;
-    return ENOSYS;
-#endif
-}
-
 /* ---- SHA-256 from libcrypto, loaded on first use (sha256.c) ---- */
 /* Room for OpenSSL's SHA256_CTX (112 bytes), kept opaque: a plain struct Swift copies by value. */
 typedef struct {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Runtime
+@testable import UserNamespace
 
 struct IDMappingTests {
     static let subuid = """
