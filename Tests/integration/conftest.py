@@ -19,6 +19,9 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEST_USER = os.environ.get("SKIFF_TEST_USER", "skiff-test")
+# The PATH the tests' commands run with (the docker CLI is looked up there): SKIFF_TEST_PATH, e.g.
+# a directory holding another docker CLI first, to run the suite against that CLI.
+TEST_PATH = os.environ.get("SKIFF_TEST_PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
 
 # Test images, registries, container engines: images.py, registry.py and containerkit.py fixtures.
 pytest_plugins = ["images", "registry", "fakeregistry", "containerkit"]
@@ -49,7 +52,7 @@ class User:
     def command(self, argv, env):
         """argv run as this user with exactly `env` (plus HOME/USER/PATH)."""
         base = {"HOME": self.home, "USER": self.name, "LOGNAME": self.name,
-                "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+                "PATH": TEST_PATH}
         if not self.is_root:
             base["XDG_RUNTIME_DIR"] = self.runtime_dir
         base.update(env)
@@ -69,7 +72,7 @@ def docker_cli_version():
     depends on the CLI's version ask this and say what they expect of each."""
     global _DOCKER_CLI_VERSION
     if _DOCKER_CLI_VERSION is None:
-        path = shutil.which("docker", path="/usr/local/bin:/usr/bin:/bin")
+        path = shutil.which("docker", path=TEST_PATH)
         version = ()
         if path:
             out = subprocess.run([path, "version", "--format", "{{.Client.Version}}"], capture_output=True,
