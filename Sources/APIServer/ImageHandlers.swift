@@ -41,6 +41,13 @@ enum ImageHandlers {
         return (image, byName)
     }
 
+    /// The id of the image `find` finds, without reading its record; nil when there is none.
+    static func findID(_ input: String, _ store: Store) throws -> String? {
+        guard !input.isEmpty else { return nil }
+        let normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
+        return try store.imageID(byNameOrID: input, normalizedName: normalized)
+    }
+
     /// `busybox:latest` for `docker.io/library/busybox:latest`.
     static func familiar(_ name: String) -> String {
         (try? Reference(parsing: name))?.familiarString ?? name

@@ -1,6 +1,9 @@
 /// One API route: method, path template (`/containers/{id}/json`), moby's operation name, handler.
 public struct Route: Sendable {
     public typealias Handler = @Sendable (Request, Engine) throws -> Response
+    /// A blocking route's answer on the event loop, when it can give one without waiting (nil:
+    /// run `handler` on the pool).
+    public typealias QuickHandler = @Sendable (Request, Engine) throws -> Response?
 
     public let method: String
     public let template: String
@@ -20,6 +23,9 @@ public struct Route: Sendable {
     /// is held back until it has decided, so bytes sent with the request are not lost.
     public let hijacks: Bool
     let handler: Handler
+    /// Tried first, on the event loop, for a blocking route: a short read that finds the Store
+    /// free answers without the trip to the pool and back (`GET /containers/json`).
+    let quick: QuickHandler?
     let segments: [Substring]
     /// The index of a `{name:.*}` segment, which takes one or more path segments (image names
     /// have slashes: `/images/127.0.0.1:5000/busybox/json`).
@@ -27,7 +33,7 @@ public struct Route: Sendable {
 
     public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
                 maxBody: Int = Router.defaultMaxBody, spool: Bool = false, long: Bool = false, hijacks: Bool = false,
-                _ handler: @escaping Handler) {
+                quick: QuickHandler? = nil, _ handler: @escaping Handler) {
         self.method = method
         self.template = template
         self.operationId = operationId
@@ -37,6 +43,7 @@ public struct Route: Sendable {
         self.long = long
         self.hijacks = hijacks
         self.handler = handler
+        self.quick = quick
         let segments = template.split(separator: "/")
         self.segments = segments
         self.greedy = segments.firstIndex { $0.hasSuffix(":.*}") }
@@ -47,12 +54,13 @@ public struct Route: Sendable {
         var parameters: [String: String] = [:]
         if let greedy {
             let after = segments.count - greedy - 1
-            guard path.count >= segments.count else { return nil }
+            guard path.count >= segments.count,
+                  Route.bind(segments[..<greedy], path[..<greedy], into: &parameters),
+                  Route.bind(segments[(greedy + 1)...], path[(path.count - after)...], into: &parameters) else { return nil }
+            // Decoded only once the fixed segments matched (every request is tried on every route).
             let middle = path[greedy..<(path.count - after)]
             let name = segments[greedy].dropFirst().dropLast(4)
             parameters[String(name)] = middle.map { Router.percentDecode($0) }.joined(separator: "/")
-            guard Route.bind(segments[..<greedy], path[..<greedy], into: &parameters),
-                  Route.bind(segments[(greedy + 1)...], path[(path.count - after)...], into: &parameters) else { return nil }
             return parameters
         }
         guard Route.bind(segments[...], path[...], into: &parameters) else { return nil }
@@ -103,10 +111,11 @@ public struct Router: Sendable {
             segments.removeFirst()
         }
         var pathMatched = false
-        for route in routes {
-            guard let parameters = route.parameters(segments) else { continue }
+        // By index: a `for route in routes` copies each Route (and retains all it holds) to try it.
+        for index in routes.indices {
+            guard let parameters = routes[index].parameters(segments) else { continue }
             pathMatched = true
-            guard route.method == method else { continue }
+            guard routes[index].method == method else { continue }
             var version = APIVersion.current
             if let requested {
                 guard let parsed = APIVersion(requested) else {
@@ -122,7 +131,7 @@ public struct Router: Sendable {
                 }
                 version = parsed
             }
-            return .found(route, parameters: parameters, version: version)
+            return .found(routes[index], parameters: parameters, version: version)
         }
         return pathMatched ? .methodNotAllowed : .notFound
     }
