@@ -54,8 +54,8 @@ public final class Engine: Sendable {
     /// lock (it fails at once instead of waiting). Nil otherwise, and then `body` may have run
     /// part way: it must only read.
     func withStoreIfFree<T>(_ body: (Store) throws -> T) throws -> T? {
-        guard storeSlot.tryLock() else { return nil }
-        defer { storeSlot.unlock() }
+        guard storeSlot.tryLockQuickly() else { return nil }
+        defer { storeSlot.unlockQuick() }
         guard let store = storeSlot.store else { return nil }
         return try store.database.withoutWaiting { try body(store) }
     }
@@ -109,7 +109,40 @@ private final class StoreSlot: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// Set while an event loop's quick read holds the lock (`tryLockQuickly`).
+    private let quickHolder = Atomic<Bool>(false)
+    /// How long `tryLockQuickly` waits for another quick read, nanoseconds.
+    static let quickWaitNanos: UInt64 = 200_000
+
     func lock() { pthread_mutex_lock(mutex) }
-    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
     func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Takes the lock without blocking: at once when it is free, or after a short spin while
+    /// another event loop's quick read holds it (those let go within microseconds; giving way to
+    /// the pool would cost more). False when anything else holds it, or after `quickWaitNanos`.
+    func tryLockQuickly() -> Bool {
+        var deadline: UInt64 = 0
+        while pthread_mutex_trylock(mutex) != 0 {
+            guard quickHolder.load(ordering: .relaxed) else { return false }
+            let now = StoreSlot.monotonicNanos()
+            if deadline == 0 {
+                deadline = now + StoreSlot.quickWaitNanos
+            } else if now > deadline {
+                return false
+            }
+        }
+        quickHolder.store(true, ordering: .relaxed)
+        return true
+    }
+
+    func unlockQuick() {
+        quickHolder.store(false, ordering: .relaxed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    private static func monotonicNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 }

@@ -1,6 +1,7 @@
 import Config
 import Images
 import Platform
+import Synchronization
 import Store
 
 #if canImport(Glibc)
@@ -44,9 +45,24 @@ enum ImageHandlers {
     /// The id of the image `find` finds, without reading its record; nil when there is none.
     static func findID(_ input: String, _ store: Store) throws -> String? {
         guard !input.isEmpty else { return nil }
-        let normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
-        return try store.imageID(byNameOrID: input, normalizedName: normalized)
+        return try store.imageID(byNameOrID: input, normalizedName: normalizedName(input))
     }
+
+    /// `input` as a normalized reference with its default tag (nil: not a reference), remembered:
+    /// a list resolves its containers' image names on every request, and parsing costs more than
+    /// the lookup. Bounded: emptied when it holds `normalizedNameLimit`.
+    static func normalizedName(_ input: String) -> String? {
+        if let known = normalizedNames.withLock({ $0[input] }) { return known }
+        let normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
+        normalizedNames.withLock { names in
+            if names.count >= normalizedNameLimit { names.removeAll() }
+            names[input] = .some(normalized)
+        }
+        return normalized
+    }
+
+    private static let normalizedNames = Mutex<[String: String?]>([:])
+    static let normalizedNameLimit = 256
 
     /// `busybox:latest` for `docker.io/library/busybox:latest`.
     static func familiar(_ name: String) -> String {

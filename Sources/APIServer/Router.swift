@@ -1,5 +1,7 @@
 /// One API route: method, path template (`/containers/{id}/json`), moby's operation name, handler.
-public struct Route: Sendable {
+/// A class: every request is tried on the routes in turn, and a struct this size is copied (and
+/// all it holds retained) each time one is looked at.
+public final class Route: Sendable {
     public typealias Handler = @Sendable (Request, Engine) throws -> Response
     /// A blocking route's answer on the event loop, when it can give one without waiting (nil:
     /// run `handler` on the pool).
@@ -111,11 +113,10 @@ public struct Router: Sendable {
             segments.removeFirst()
         }
         var pathMatched = false
-        // By index: a `for route in routes` copies each Route (and retains all it holds) to try it.
-        for index in routes.indices {
-            guard let parameters = routes[index].parameters(segments) else { continue }
+        for route in routes {
+            guard let parameters = route.parameters(segments) else { continue }
             pathMatched = true
-            guard routes[index].method == method else { continue }
+            guard route.method == method else { continue }
             var version = APIVersion.current
             if let requested {
                 guard let parsed = APIVersion(requested) else {
@@ -131,7 +132,7 @@ public struct Router: Sendable {
                 }
                 version = parsed
             }
-            return .found(routes[index], parameters: parameters, version: version)
+            return .found(route, parameters: parameters, version: version)
         }
         return pathMatched ? .methodNotAllowed : .notFound
     }
