@@ -15,6 +15,10 @@
 # ($BENCH_DOCKER_CLI, default /usr/local/bin/docker) with DOCKER_HOST=unix://<peer socket>, and for
 # the API steps bench/ctclient.py (Python, one keep-alive connection, API /v1.41). Every container
 # has --network none. Measures:
+#   0. the list's fixed cost: GET /v1.41/containers/json?all=1 requests per second with bench/pingload
+#      (C, keep-alive, one request in flight per connection) at 1 and 8 connections, for
+#      BENCH_CT_LIST_RPS_SECONDS each after a warm-up, first with no container, then with
+#      BENCH_CT_SMALL_LIST containers created (never started), which are removed after.
 #   1. `docker run --rm --network none busybox true`: wall time of the CLI process, BENCH_CT_RUNS
 #      runs after BENCH_CT_WARMUPS, round-robin over the peers; median and min-max. The CLI floor
 #      (`docker image inspect busybox`: the CLI's start plus two requests) is given beside it.
@@ -39,7 +43,7 @@
 #      min-max over the monitors. Then all are force-removed.
 # Prints one table (median, min-max, ratio against the faster peer of each row) and Skiff's
 # targets: run <= 0.15x the faster peer, lifecycle >= 8x, list <= 0.2x, logs <= 1 s, monitor PSS
-# <= conmon's. Raw numbers go to bench/out/containers-<time>.raw, the table to
+# <= conmon's, the empty and small lists' req/s >= Docker's. Raw numbers go to bench/out/containers-<time>.raw, the table to
 # bench/out/containers-<time>.txt (and containers-last.txt).
 #
 # Skiff is skipped with a note, the others still measured, when the tree has no skiff-monitor
@@ -59,6 +63,8 @@
 #   BENCH_CT_LIFECYCLE=50       containers in the create+start+wait+rm run
 #   BENCH_CT_LIST_CONTAINERS=500  containers present for the list
 #   BENCH_CT_LIST_REQS=10       measured GET /containers/json?all=1
+#   BENCH_CT_LIST_RPS_SECONDS=3 duration of each req/s measurement of the empty and small lists
+#   BENCH_CT_SMALL_LIST=5       containers in the small list
 #   BENCH_CT_LOG_BYTES=100000000  bytes the logging container writes
 #   BENCH_CT_LOG_LINE=10        bytes per line, newline included (2..4096)
 #   BENCH_CT_LOGS_RUNS=3        most `docker logs` runs per peer
@@ -83,6 +89,8 @@ WARMUPS=${BENCH_CT_WARMUPS:-2}
 LIFECYCLE=${BENCH_CT_LIFECYCLE:-50}
 LIST_N=${BENCH_CT_LIST_CONTAINERS:-500}
 LIST_REQS=${BENCH_CT_LIST_REQS:-10}
+LIST_RPS_SECONDS=${BENCH_CT_LIST_RPS_SECONDS:-3}
+SMALL_N=${BENCH_CT_SMALL_LIST:-5}
 LOG_BYTES=${BENCH_CT_LOG_BYTES:-100000000}
 LOG_LINE=${BENCH_CT_LOG_LINE:-10}
 LOGS_RUNS=${BENCH_CT_LOGS_RUNS:-3}
@@ -96,7 +104,7 @@ log() { printf '[bench-containers %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-for v in RUNS LIFECYCLE LIST_N LIST_REQS LOG_BYTES LOGS_RUNS LOGS_TIMEOUT; do
+for v in RUNS LIFECYCLE LIST_N LIST_REQS LIST_RPS_SECONDS SMALL_N LOG_BYTES LOGS_RUNS LOGS_TIMEOUT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_CT_*) must be a positive integer, not '${!v}'"
 done
 [[ $WARMUPS =~ ^[0-9]+$ ]] || die "BENCH_CT_WARMUPS must be an integer >= 0"
@@ -122,11 +130,11 @@ SKIFF_SKIPPED=""           # why Skiff was not measured
 
 # ---------------------------------------------------------------- set-up
 PKGS=(podman docker.io containerd runc conmon uidmap slirp4netns fuse-overlayfs busybox-static
-      python3 procps util-linux)
+      python3 python3-pytest procps util-linux gcc)
 if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
     bash "$ROOT/scripts/apt-install-missing.sh" "${PKGS[@]}" || die "apt-get install of ${PKGS[*]} failed"
 fi
-for t in setpriv python3 ps timeout findmnt; do
+for t in setpriv python3 ps timeout findmnt gcc; do
     command -v "$t" >/dev/null || die "$t not found"
 done
 [ -x /bin/busybox ] || die "/bin/busybox not found (Debian package busybox-static)"
@@ -172,6 +180,10 @@ if has_peer skiff; then
         note "Skiff skipped: $SKIFF_SKIPPED"
     fi
 fi
+
+mkdir -p "$OUT"
+gcc -O2 -Wall -o "$OUT/pingload" "$ROOT/bench/pingload.c" || die "building bench/pingload.c failed"
+PINGLOAD=$OUT/pingload
 
 # ---------------------------------------------------------------- bookkeeping, cleanup
 TMP_BASE=$(traversable_tmp_base) || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
@@ -429,6 +441,29 @@ for peer in "${peers[@]}"; do
     V[$peer.floor]="${ts[*]}"
 done
 
+# ---------------------------------------------------------------- 0b. the list's fixed cost
+# list_rps PEER KEY : GET /containers/json?all=1 req/s at 1 and 8 connections -> R[PEER.KEY_c1], R[PEER.KEY_c8]
+list_rps() {
+    local peer=$1 key=$2 c line
+    for c in 1 8; do
+        line=$("$PINGLOAD" -s "${SOCK[$peer]}" -p "/v1.41/containers/json?all=1" -c "$c" -w 500 -n 5000000 \
+               -d "$LIST_RPS_SECONDS") || die "$peer: pingload of GET /containers/json failed: $line"
+        R[$peer.${key}_c$c]=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line")
+    done
+}
+log "0. GET /containers/json?all=1 req/s at 1 and 8 connections: no container, then $SMALL_N created"
+for peer in "${peers[@]}"; do
+    n=$(api "$peer" list 1 0 0 | awk '{print $2}')
+    [ "$n" = 0 ] || die "$peer: $n containers before the empty list's measurement"
+    list_rps "$peer" lrps0
+    api "$peer" create "$SMALL_N" busybox "bench-small" >/dev/null || die "$peer: creating $SMALL_N containers failed"
+    n=$(api "$peer" list 1 0 "$SMALL_N" | awk '{print $2}')
+    [ "$n" = "$SMALL_N" ] || die "$peer: $n containers listed, not $SMALL_N"
+    list_rps "$peer" lrps5
+    api "$peer" rmall || die "$peer: removing the $SMALL_N containers failed"
+    log "$peer: empty list ${R[$peer.lrps0_c1]}/${R[$peer.lrps0_c8]} req/s (c=1/c=8), $SMALL_N ctrs ${R[$peer.lrps5_c1]}/${R[$peer.lrps5_c8]}"
+done
+
 # ---------------------------------------------------------------- 1. docker run --rm latency
 log "1. docker run --rm --network none busybox true: $WARMUPS warm-up + $RUNS runs per peer, round-robin"
 for ((i = 0; i < WARMUPS + RUNS; i++)); do
@@ -661,6 +696,10 @@ TABLE=$OUT/containers-$TS.txt
     row "  POST /containers/{id}/start (ms)"             lc_start  low  "%.1f"
     row "  POST /containers/{id}/wait (ms)"              lc_wait   low  "%.1f"
     row "  DELETE /containers/{id} (ms)"                 lc_delete low  "%.1f"
+    row "GET /containers/json, 0 ctrs, req/s c=1"      lrps0_c1  high "%.0f"
+    row "GET /containers/json, 0 ctrs, req/s c=8"      lrps0_c8  high "%.0f"
+    row "GET /containers/json, $SMALL_N ctrs, req/s c=1"      lrps5_c1  high "%.0f"
+    row "GET /containers/json, $SMALL_N ctrs, req/s c=8"      lrps5_c8  high "%.0f"
     row "GET /containers/json?all=1, $LIST_N ctrs (ms)"    list      low  "%.1f"
     row "  create of those $LIST_N (ms each)"             create    low  "%.1f"
     row "write $((LOG_BYTES / 1000000)) MB of log, run -d to exit (s)"  logwrite  low  "%.2f" 1000
@@ -687,6 +726,8 @@ TABLE=$OUT/containers-$TS.txt
     for p in "${peers[@]}"; do
         [ -n "${R[$p.logs_bytes]:-}" ] && echo "  $p: docker logs | wc -c = ${R[$p.logs_bytes]}"
     done
+    echo "List req/s: bench/pingload, GET /v1.41/containers/json?all=1 on 1 and 8 keep-alive connections, ${LIST_RPS_SECONDS} s"
+    echo "each after 500 unmeasured; with no container, then $SMALL_N created (never started)."
     echo "List: the containers were created and never started; GET /containers/json?all=1 listed"
     for p in "${peers[@]}"; do
         [ -n "${R[$p.list_count]:-}" ] && echo "  $p: ${R[$p.list_count]} containers, ${R[$p.list_bytes]} bytes"
@@ -714,6 +755,19 @@ TABLE=$OUT/containers-$TS.txt
     ratio_target "docker run --rm <= 0.15x the faster peer" run low 0.15
     ratio_target "create+start+wait+rm >= 8x the faster peer" rate high 8
     ratio_target "GET /containers/json ($LIST_N) <= 0.2x the faster peer" list low 0.2
+    # docker_target TEXT METRIC : Skiff's req/s at least Docker's
+    docker_target() {
+        local text=$1 m=$2 s o
+        if ! has_peer skiff || [ -z "${R[skiff.$m]:-}" ]; then target "$text" SKIP "Skiff not measured"; return; fi
+        if ! has_peer docker || [ -z "${R[docker.$m]:-}" ]; then target "$text" SKIP "Docker not measured"; return; fi
+        s=${R[skiff.$m]}; o=${R[docker.$m]}
+        target "$text" "$(awk -v s="$s" -v o="$o" 'BEGIN{print (s >= o) ? "PASS" : "FAIL"}')" \
+            "$(awk -v s="$s" -v o="$o" 'BEGIN{printf "%.0f vs %.0f req/s (Docker) = %.2fx", s, o, s / o}')"
+    }
+    docker_target "GET /containers/json (0), c=1 >= Docker's req/s" lrps0_c1
+    docker_target "GET /containers/json (0), c=8 >= Docker's req/s" lrps0_c8
+    docker_target "GET /containers/json ($SMALL_N), c=1 >= Docker's req/s" lrps5_c1
+    docker_target "GET /containers/json ($SMALL_N), c=8 >= Docker's req/s" lrps5_c8
     if has_peer skiff && [ -n "${R[skiff.logs]:-}" ] && [ -z "${R[skiff.logs_timeout]:-}" ]; then
         s=$(field "${R[skiff.logs]}" 1)
         target "docker logs of $((LOG_BYTES / 1000000)) MB <= 1 s" "$(awk -v s="$s" 'BEGIN{print (s <= 1000) ? "PASS" : "FAIL"}')" \

@@ -29,8 +29,9 @@
 #                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
 #                           pull, load, import and list through the API, Skiff vs Podman, against
 #                           one local registry; see its knobs there), containers
-#                           (bench/containers.sh: `docker run --rm` latency, create+start+wait+rm
-#                           of 50 containers, GET /containers/json with 500, `docker logs` of
+#                           (bench/containers.sh: GET /containers/json req/s with 0 and 5
+#                           containers, `docker run --rm` latency, create+start+wait+rm of 50
+#                           containers, GET /containers/json with 500, `docker logs` of
 #                           100 MB, per-container monitor PSS with 10 and 50 running; Skiff, Podman
 #                           and Docker through the same docker CLI; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build

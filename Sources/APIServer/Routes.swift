@@ -24,7 +24,8 @@ enum Routes {
 
         // Container: create, inspect, list
         Route("POST", "/containers/create", "ContainerCreate", blocking: true, ContainerSpecHandlers.containerCreate),
-        Route("GET", "/containers/json", "ContainerList", blocking: true, ContainerSpecHandlers.containerList),
+        Route("GET", "/containers/json", "ContainerList", blocking: true,
+              quick: ContainerSpecHandlers.containerListQuick, ContainerSpecHandlers.containerList),
         Route("GET", "/containers/{id}/json", "ContainerInspect", blocking: true, ContainerSpecHandlers.containerInspect),
         // Container: the run state
         Route("POST", "/containers/{id}/start", "ContainerStart", blocking: true, long: true, ContainerLifecycle.containerStart),

@@ -59,6 +59,9 @@ extension Store {
         started_at, finished_at, oom_killed, restart_count, stop_requested, error, summary
         """
 
+    /// The same with `config` read as an empty blob (made once: a list reads it each time).
+    static let containerColumnsWithoutConfig = containerColumns.replacingConfig
+
     /// Adds a container row. A name in use is `.exists` with Docker's message; the UNIQUE
     /// constraint makes concurrent creates of one name safe across processes.
     public func addContainer(_ record: ContainerRecord) throws {
@@ -102,6 +105,11 @@ extension Store {
     /// containers reads much less.
     public func containers(withConfig: Bool = true) throws -> [ContainerRecord] {
         try containerRecords(where: "", [], withConfig: withConfig)
+    }
+
+    /// The newest `limit` containers (all of them when there are fewer), as `containers`.
+    public func containers(withConfig: Bool = true, limit: Int) throws -> [ContainerRecord] {
+        try containerRecords(where: "", [], withConfig: withConfig, limit: limit)
     }
 
     /// Changes one container in a transaction: `body` sees the current row. Returns the new row.
@@ -173,9 +181,11 @@ extension Store {
          .integer(Int64(r.restartCount)), .integer(r.stopRequested ? 1 : 0), .text(r.error), .blob(r.summary)]
     }
 
-    func containerRecords(where filter: String, _ arguments: [SQLValue], withConfig: Bool = true) throws -> [ContainerRecord] {
-        let columns = withConfig ? Store.containerColumns : Store.containerColumns.replacingConfig
-        return try database.query("SELECT \(columns) FROM containers \(filter) ORDER BY created DESC, id", arguments)
+    func containerRecords(where filter: String, _ arguments: [SQLValue], withConfig: Bool = true,
+                          limit: Int? = nil) throws -> [ContainerRecord] {
+        let columns = withConfig ? Store.containerColumns : Store.containerColumnsWithoutConfig
+        let bound = limit.map { " LIMIT \(max(0, $0))" } ?? ""
+        return try database.query("SELECT \(columns) FROM containers \(filter) ORDER BY created DESC, id" + bound, arguments)
             .compactMap { row in
                 guard let id = row.text(0), let name = row.text(1), let image = row.text(2),
                       let state = row.text(5).flatMap(ContainerRecord.State.init(rawValue:)) else { return nil }

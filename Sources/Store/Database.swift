@@ -25,6 +25,13 @@ public final class Database {
 
     let handle: OpaquePointer
     public let path: String
+    /// How long a statement waits for another connection's lock, milliseconds.
+    let busyTimeout: Int32
+    /// Prepared statements by their SQL text, reused by `query`: preparing parses the SQL and
+    /// plans it, which costs more than running a short query (a `docker ps` of a few containers
+    /// runs several). Bounded: emptied when it reaches `statementCacheLimit`.
+    private var statements: [String: Statement] = [:]
+    static let statementCacheLimit = 64
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings.
     public init(path: String, busyTimeout: Int32 = Database.defaultBusyTimeout) throws {
@@ -38,6 +45,7 @@ public final class Database {
         }
         self.handle = db
         self.path = path
+        self.busyTimeout = busyTimeout
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeout)
         do {
@@ -51,6 +59,7 @@ public final class Database {
     }
 
     deinit {
+        statements.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -89,9 +98,20 @@ public final class Database {
     /// Prepares `sql`, binds `arguments` and runs it to completion; returns the rows.
     @discardableResult
     public func query(_ sql: String, _ arguments: [SQLValue] = []) throws -> [Row] {
-        let statement = try Statement(database: self, sql: sql)
+        let statement = try prepared(sql)
+        defer { statement.reset() }
         try statement.bind(arguments)
         return try statement.rows()
+    }
+
+    /// The cached statement for `sql`, prepared on first use. A statement is used by one
+    /// `query` at a time: `rows()` runs it to the end before anything else can use it.
+    private func prepared(_ sql: String) throws -> Statement {
+        if let statement = statements[sql] { return statement }
+        let statement = try Statement(database: self, sql: sql)
+        if statements.count >= Database.statementCacheLimit { statements.removeAll() }
+        statements[sql] = statement
+        return statement
     }
 
     /// Runs `sql` and returns the first column of its first row as text.
@@ -102,6 +122,32 @@ public final class Database {
     /// Runs `sql` and returns the first column of its first row as an integer.
     public func queryScalarInt(_ sql: String, _ arguments: [SQLValue] = []) throws -> Int64? {
         try query(sql, arguments).first?.int(0)
+    }
+
+    /// Runs `body` without ever waiting for another connection's lock: where a statement would
+    /// wait (the busy timeout), it fails at once instead. Nil when that happened, whether or not
+    /// `body` let the failure through (a `try?` in it may have taken it for "not found"): the
+    /// caller does the work again where it may wait.
+    public func withoutWaiting<T>(_ body: () throws -> T) throws -> T? {
+        let met = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        met.initialize(to: 0)
+        defer {
+            sqlite3_busy_timeout(handle, busyTimeout)
+            met.deallocate()
+        }
+        sqlite3_busy_handler(handle, { context, _ in
+            context?.assumingMemoryBound(to: Int32.self).pointee = 1
+            return 0           // do not retry: the statement fails with SQLITE_BUSY
+        }, met)
+        do {
+            let result = try body()
+            return met.pointee == 0 ? result : nil
+        } catch let error as StoreError where error.code == .busy {
+            return nil
+        } catch {
+            if met.pointee != 0 { return nil }
+            throw error
+        }
     }
 
     /// Number of rows the last statement changed.

@@ -192,15 +192,22 @@ extension Store {
     /// `docker.io/library/busybox:latest`), then a unique prefix of the id's hex (with or
     /// without `sha256:`). `nil` when nothing matches; an ambiguous prefix is an error.
     public func image(byNameOrID input: String, normalizedName: String? = nil) throws -> ImageRecord? {
+        guard let id = try imageID(byNameOrID: input, normalizedName: normalizedName) else { return nil }
+        return try records(where: "WHERE id = ?", [.text(id)]).first
+    }
+
+    /// The id of the image `image(byNameOrID:normalizedName:)` finds, found the same way without
+    /// reading the rest of its record (names, layers, config).
+    public func imageID(byNameOrID input: String, normalizedName: String? = nil) throws -> String? {
         let full = Store.isDigest(input) ? input
             : (input.utf8.count == 64 && input.utf8.allSatisfy(Store.isLowerHex) ? "sha256:" + input : nil)
         if let full {
-            return try records(where: "WHERE id = ?", [.text(full)]).first
+            return try database.queryScalarText("SELECT id FROM images WHERE id = ?", [.text(full)])
         }
         let name = normalizedName ?? input
         for table in ["image_names", "repo_digests"] {
             if let id = try database.queryScalarText("SELECT image_id FROM \(table) WHERE name = ?", [.text(name)]) {
-                return try records(where: "WHERE id = ?", [.text(id)]).first
+                return id
             }
         }
         let hex = input.hasPrefix("sha256:") ? String(input.dropFirst(7)) : input
@@ -209,8 +216,7 @@ extension Store {
         guard matches.count < 2 else {
             throw StoreError(.invalidArgument, "multiple IDs found with provided prefix: \(hex)")
         }
-        guard let id = matches.first?.text(0) else { return nil }
-        return try records(where: "WHERE id = ?", [.text(id)]).first
+        return matches.first?.text(0)
     }
 
     // MARK: - Inside a transaction

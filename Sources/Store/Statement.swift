@@ -2,7 +2,8 @@ import CSQLite
 
 /// A prepared statement, finalized when released.
 final class Statement {
-    let database: Database
+    /// Unowned: the database keeps its statements (`Database.query`'s cache), not the reverse.
+    unowned let database: Database
     let handle: OpaquePointer
 
     init(database: Database, sql: String) throws {
@@ -17,6 +18,13 @@ final class Statement {
 
     deinit {
         sqlite3_finalize(handle)
+    }
+
+    /// Makes the statement ready for its next use: rewinds it (ending its read, if it was not
+    /// stepped to the end) and releases the bound values (a config blob is copied when bound).
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
     }
 
     func bind(_ arguments: [SQLValue]) throws {

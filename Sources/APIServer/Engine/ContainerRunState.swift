@@ -30,14 +30,16 @@ extension JSON {
 }
 
 extension Engine {
+    /// Whether `reconcile` would change the row: it is active and its monitor is gone.
+    func needsReconcile(_ record: ContainerRecord) -> Bool {
+        record.isActive && !(record.monitorPID > 0 && ProcessStat.isAlive(record.monitorPID, startTime: record.monitorStartTime))
+    }
+
     /// The container as it really is: a row that says running (or paused, restarting) whose
     /// monitor is gone is brought up to date — from the exit file if the monitor wrote one, else
     /// as exited with an unknown code (-1), its leftover process killed. Call with the Store.
     func reconcile(_ record: ContainerRecord, store: Store) throws -> ContainerRecord {
-        guard record.isActive else { return record }
-        if record.monitorPID > 0 && ProcessStat.isAlive(record.monitorPID, startTime: record.monitorStartTime) {
-            return record
-        }
+        guard needsReconcile(record) else { return record }
         // The monitor may be between `started` and writing the row: trust a row younger than a
         // moment only when its monitor pid is unknown.
         let paths = ContainerPaths(engine: self, id: record.id)

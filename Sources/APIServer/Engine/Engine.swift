@@ -2,7 +2,6 @@ import CLinux
 import Config
 import Platform
 import Store
-import NIOConcurrencyHelpers
 import Synchronization
 
 #if canImport(Glibc)
@@ -16,9 +15,8 @@ public final class Engine: Sendable {
     public static let version = "0.1.0"
 
     public let config: EngineConfig
-    /// The Store is one SQLite connection (opened without SQLite's own mutex): `storeLock`
+    /// The Store is one SQLite connection (opened without SQLite's own mutex): its slot's lock
     /// serializes every use of it.
-    private let storeLock = NIOLock()
     private let storeSlot = StoreSlot()
     private let host = Mutex<HostInfo?>(nil)
     /// Threads for requests that mostly wait (container wait, stop, start): many may be in
@@ -43,12 +41,23 @@ public final class Engine: Sendable {
     /// Runs `body` with the Store, opening it first if needed. Calls are serialized: one SQLite
     /// connection per service process.
     public func withStore<T>(_ body: (Store) throws -> T) throws -> T {
-        try storeLock.withLock {
-            if storeSlot.store == nil {
-                storeSlot.store = try Store(root: config.skiffRoot)
-            }
-            return try body(storeSlot.store!)
+        storeSlot.lock()
+        defer { storeSlot.unlock() }
+        if storeSlot.store == nil {
+            storeSlot.store = try Store(root: config.skiffRoot)
         }
+        return try body(storeSlot.store!)
+    }
+
+    /// Runs `body` with the Store only when that needs no wait, so that an event loop may call
+    /// it: the Store is open, no other request holds it, and SQLite meets no other process's
+    /// lock (it fails at once instead of waiting). Nil otherwise, and then `body` may have run
+    /// part way: it must only read.
+    func withStoreIfFree<T>(_ body: (Store) throws -> T) throws -> T? {
+        guard storeSlot.tryLockQuickly() else { return nil }
+        defer { storeSlot.unlockQuick() }
+        guard let store = storeSlot.store else { return nil }
+        return try store.database.withoutWaiting { try body(store) }
     }
 
     var hostInfo: HostInfo {
@@ -83,7 +92,57 @@ public final class Engine: Sendable {
     }
 }
 
-/// Holds the Store; only touched with `Engine.storeLock` held.
+/// Holds the Store, with the lock that serializes its use: `store` is only touched with it held.
+/// A pthread mutex, for `tryLock` (NIOLock has none).
 private final class StoreSlot: @unchecked Sendable {
     var store: Store?
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Set while an event loop's quick read holds the lock (`tryLockQuickly`).
+    private let quickHolder = Atomic<Bool>(false)
+    /// How long `tryLockQuickly` waits for another quick read, nanoseconds.
+    static let quickWaitNanos: UInt64 = 200_000
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Takes the lock without blocking: at once when it is free, or after a short spin while
+    /// another event loop's quick read holds it (those let go within microseconds; giving way to
+    /// the pool would cost more). False when anything else holds it, or after `quickWaitNanos`.
+    func tryLockQuickly() -> Bool {
+        var deadline: UInt64 = 0
+        while pthread_mutex_trylock(mutex) != 0 {
+            guard quickHolder.load(ordering: .relaxed) else { return false }
+            let now = StoreSlot.monotonicNanos()
+            if deadline == 0 {
+                deadline = now + StoreSlot.quickWaitNanos
+            } else if now > deadline {
+                return false
+            }
+        }
+        quickHolder.store(true, ordering: .relaxed)
+        return true
+    }
+
+    func unlockQuick() {
+        quickHolder.store(false, ordering: .relaxed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    private static func monotonicNanos() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 }

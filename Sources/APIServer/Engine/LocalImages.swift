@@ -1,5 +1,6 @@
 import Images
 import Store
+import Synchronization
 
 /// The images in the Store as the engine finds them: by id, reference or id prefix, with
 /// their configs; and the sweep of released layers.
@@ -17,6 +18,28 @@ enum LocalImages {
         let byName = normalized.flatMap { image.names.contains($0) || image.digests.contains($0) ? $0 : nil }
         return (image, byName)
     }
+
+    /// The id of the image `find` finds, without reading its record; nil when there is none.
+    static func findID(_ input: String, _ store: Store) throws -> String? {
+        guard !input.isEmpty else { return nil }
+        return try store.imageID(byNameOrID: input, normalizedName: normalizedName(input))
+    }
+
+    /// `input` as a normalized reference with its default tag (nil: not a reference), remembered:
+    /// a list resolves its containers' image names on every request, and parsing costs more than
+    /// the lookup. Bounded: emptied when it holds `normalizedNameLimit`.
+    static func normalizedName(_ input: String) -> String? {
+        if let known = normalizedNames.withLock({ $0[input] }) { return known }
+        let normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
+        normalizedNames.withLock { names in
+            if names.count >= normalizedNameLimit { names.removeAll() }
+            names[input] = .some(normalized)
+        }
+        return normalized
+    }
+
+    private static let normalizedNames = Mutex<[String: String?]>([:])
+    static let normalizedNameLimit = 256
 
     /// `busybox:latest` for `docker.io/library/busybox:latest`.
     static func familiar(_ name: String) -> String {

@@ -37,53 +37,114 @@ enum ContainerSpecHandlers {
     static let listFilters: Set<String> = ["ancestor", "before", "exited", "id", "isolation", "label", "name", "status",
                                            "health", "since", "volume", "network", "is-task", "publish", "expose"]
 
+    /// Rows a quick list answers on the event loop, at most; a longer list is read on the pool.
+    static let quickListLimit = 32
+
     @Sendable static func containerList(_ request: Request, _ engine: Engine) throws -> Response {
-        let filters = try Filters(request.queryValue("filters"), allowed: listFilters)
+        let options = try ListOptions(request)
+        let rows = try engine.withStore { store in try listRows(options, store, engine, quick: false) }
+        // A full read always has its rows (only a quick one gives up).
+        guard let rows else { throw EngineError(.internal, "listing containers: no rows read") }
+        return try listResponse(options, rows, engine)
+    }
+
+    /// The list on the event loop, when it needs neither a wait nor a write: no `size` (it walks
+    /// the containers' directories), no filter that reads the stored configs, at most
+    /// `quickListLimit` rows, none whose monitor is gone (reconcile writes the row), every row
+    /// with its summary. Nil otherwise: `list` runs on the pool.
+    @Sendable static func containerListQuick(_ request: Request, _ engine: Engine) throws -> Response? {
+        let options = try ListOptions(request)
+        guard !options.wantSize, !options.needConfig,
+              let read = try engine.withStoreIfFree({ store in try listRows(options, store, engine, quick: true) }),
+              let rows = read else { return nil }
+        return try listResponse(options, rows, engine)
+    }
+
+    /// The query of `GET /containers/json`, read before the Store is.
+    struct ListOptions {
+        var filters: Filters
         var limit = 0
-        if let text = request.queryValue("limit"), !text.isEmpty {
-            guard let n = Int(text) else {
-                throw EngineError(.invalidArgument, "strconv.Atoi: parsing \"\(text)\": invalid syntax")
-            }
-            limit = n
-        }
-        let wantSize = request.queryBool("size")
-        let (records, ancestors, images) = try engine.withStore { store -> ([ContainerRecord], Set<String>?, [String: ImageRecord]) in
-            var ancestors: Set<String>?
-            if !filters.values("ancestor").isEmpty {
-                ancestors = []
-                for name in filters.values("ancestor") {
-                    if let image = try? LocalImages.find(name, store).image { ancestors?.insert(image.id) }
+        var all: Bool
+        var wantSize: Bool
+        /// A filter reads the stored configs (the entries' static parts are kept apart:
+        /// `ContainerRecord.summary`).
+        var needConfig: Bool
+
+        init(_ request: Request) throws {
+            filters = try Filters(request.queryValue("filters"), allowed: listFilters)
+            if let text = request.queryValue("limit"), !text.isEmpty {
+                guard let n = Int(text) else {
+                    throw EngineError(.invalidArgument, "strconv.Atoi: parsing \"\(text)\": invalid syntax")
                 }
+                limit = n
             }
-            var images: [String: ImageRecord] = [:]
-            // A row whose monitor died is brought up to date first.
-            // The stored configs are read only when a filter needs them (the entries' static
-            // parts are kept apart: `ContainerRecord.summary`).
-            let needConfig = ["label", "label!", "volume", "network", "expose"].contains { !filters.values($0).isEmpty }
-            let records = try store.containers(withConfig: needConfig).map { try engine.reconcile($0, store: store) }
-            for record in records where images[record.imageID] == nil {
-                images[record.imageID] = try store.image(byNameOrID: record.imageID, normalizedName: nil)
-            }
-            // Image names the containers were created from, resolved now (a retag moves them).
-            for record in records {
-                let key = "name:" + record.imageName
-                if images[key] == nil, let found = try? LocalImages.find(record.imageName, store).image { images[key] = found }
-            }
-            return (records, ancestors, images)
+            all = request.queryBool("all")
+            wantSize = request.queryBool("size")
+            let filters = self.filters
+            needConfig = ["label", "label!", "volume", "network", "expose"].contains { !filters.values($0).isEmpty }
         }
-        let query = try ContainerListQuery(filters: filters, all: request.queryBool("all"), limit: limit,
-                                           ancestors: ancestors, records: records)
+    }
+
+    /// What the list reads from the Store.
+    struct ListRows {
+        var records: [ContainerRecord]
+        /// Image ids of the `ancestor` filters (nil: none).
+        var ancestors: Set<String>?
+        /// The image each container's image name names now (a retag moves it); absent: none.
+        var imageIDs: [String: String]
+        /// Image sizes by id, for `size`.
+        var imageSizes: [String: Int64]
+    }
+
+    /// Reads the rows. `quick`: only reads (nil when a row's monitor is gone, which reconcile
+    /// would write, when there are more than `quickListLimit` rows or a row has no summary).
+    static func listRows(_ options: ListOptions, _ store: Store, _ engine: Engine, quick: Bool) throws -> ListRows? {
+        var ancestors: Set<String>?
+        if !options.filters.values("ancestor").isEmpty {
+            ancestors = []
+            for name in options.filters.values("ancestor") {
+                if let image = try? LocalImages.find(name, store).image { ancestors?.insert(image.id) }
+            }
+        }
+        var records: [ContainerRecord]
+        if quick {
+            records = try store.containers(withConfig: options.needConfig, limit: quickListLimit + 1)
+            guard records.count <= quickListLimit,
+                  !records.contains(where: { engine.needsReconcile($0) || $0.summary.isEmpty }) else { return nil }
+        } else {
+            // A row whose monitor died is brought up to date first.
+            records = try store.containers(withConfig: options.needConfig).map { try engine.reconcile($0, store: store) }
+        }
+        var imageSizes: [String: Int64] = [:]
+        if options.wantSize {
+            for record in records where imageSizes[record.imageID] == nil {
+                imageSizes[record.imageID] = try store.image(byNameOrID: record.imageID, normalizedName: nil)?.size ?? 0
+            }
+        }
+        // Image names the containers were created from, resolved now (a retag moves them).
+        var looked: Set<String> = []
+        var imageIDs: [String: String] = [:]
+        for record in records where looked.insert(record.imageName).inserted {
+            if let id = try? LocalImages.findID(record.imageName, store) { imageIDs[record.imageName] = id }
+        }
+        return ListRows(records: records, ancestors: ancestors, imageIDs: imageIDs, imageSizes: imageSizes)
+    }
+
+    static func listResponse(_ options: ListOptions, _ rows: ListRows, _ engine: Engine) throws -> Response {
+        let records = rows.records
+        let query = try ContainerListQuery(filters: options.filters, all: options.all, limit: options.limit,
+                                           ancestors: rows.ancestors, records: records)
         let now = Store.nowNanos()
         var body: [UInt8] = [UInt8(ascii: "[")]
         body.reserveCapacity(records.count * 640)
         for (index, record) in query.select(records).enumerated() {
             if index > 0 { body.append(UInt8(ascii: ",")) }
             var shown = record.imageName
-            if images["name:" + record.imageName]?.id != record.imageID { shown = record.imageID }
+            if rows.imageIDs[record.imageName] != record.imageID { shown = record.imageID }
             var size: (Int64, Int64)?
-            if wantSize {
+            if options.wantSize {
                 let rw = ContainerView.sizeRw(containerDir: engine.config.skiffRoot + "/containers/" + record.id)
-                size = (rw, rw + (images[record.imageID]?.size ?? 0))
+                size = (rw, rw + (rows.imageSizes[record.imageID] ?? 0))
             }
             if ContainerView.appendSummary(record, image: shown, now: now, size: size, to: &body) { continue }
             var full = record

@@ -143,7 +143,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                                   body: body.map { Array($0.readableBytesView) } ?? [],
                                   parameters: parameters, spooled: spooled)
             let engine = self.engine
-            if route.blocking {
+            if route.blocking, let quick = route.quick, let response = HTTPHandler.runQuick(quick, request, engine) {
+                write(context: context, head: head, response: response, keepAlive: keepAlive)
+            } else if route.blocking {
                 (route.long ? engine.longPool : pool).run(on: context.eventLoop) {
                     HTTPHandler.run(route, request, engine)
                 }.assumeIsolated().whenComplete { result in
@@ -161,6 +163,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private static func run(_ route: Route, _ request: Request, _ engine: Engine) -> Response {
         do {
             return try route.handler(request, engine)
+        } catch {
+            return .error(APIError.from(error))
+        }
+    }
+
+    /// The route's quick answer; nil when it has none now (the handler runs on the pool).
+    private static func runQuick(_ quick: Route.QuickHandler, _ request: Request, _ engine: Engine) -> Response? {
+        do {
+            return try quick(request, engine)
         } catch {
             return .error(APIError.from(error))
         }

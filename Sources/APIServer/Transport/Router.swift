@@ -1,6 +1,11 @@
 /// One API route: method, path template (`/containers/{id}/json`), moby's operation name, handler.
-public struct Route: Sendable {
+/// A class: every request is tried on the routes in turn, and a struct this size is copied (and
+/// all it holds retained) each time one is looked at.
+public final class Route: Sendable {
     public typealias Handler = @Sendable (Request, Engine) throws -> Response
+    /// A blocking route's answer on the event loop, when it can give one without waiting (nil:
+    /// run `handler` on the pool).
+    public typealias QuickHandler = @Sendable (Request, Engine) throws -> Response?
 
     public let method: String
     public let template: String
@@ -20,6 +25,9 @@ public struct Route: Sendable {
     /// is held back until it has decided, so bytes sent with the request are not lost.
     public let hijacks: Bool
     let handler: Handler
+    /// Tried first, on the event loop, for a blocking route: a short read that finds the Store
+    /// free answers without the trip to the pool and back (`GET /containers/json`).
+    let quick: QuickHandler?
     let segments: [Substring]
     /// The index of a `{name:.*}` segment, which takes one or more path segments (image names
     /// have slashes: `/images/127.0.0.1:5000/busybox/json`).
@@ -27,7 +35,7 @@ public struct Route: Sendable {
 
     public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
                 maxBody: Int = Router.defaultMaxBody, spool: Bool = false, long: Bool = false, hijacks: Bool = false,
-                _ handler: @escaping Handler) {
+                quick: QuickHandler? = nil, _ handler: @escaping Handler) {
         self.method = method
         self.template = template
         self.operationId = operationId
@@ -37,6 +45,7 @@ public struct Route: Sendable {
         self.long = long
         self.hijacks = hijacks
         self.handler = handler
+        self.quick = quick
         let segments = template.split(separator: "/")
         self.segments = segments
         self.greedy = segments.firstIndex { $0.hasSuffix(":.*}") }
@@ -47,12 +56,13 @@ public struct Route: Sendable {
         var parameters: [String: String] = [:]
         if let greedy {
             let after = segments.count - greedy - 1
-            guard path.count >= segments.count else { return nil }
+            guard path.count >= segments.count,
+                  Route.bind(segments[..<greedy], path[..<greedy], into: &parameters),
+                  Route.bind(segments[(greedy + 1)...], path[(path.count - after)...], into: &parameters) else { return nil }
+            // Decoded only once the fixed segments matched (every request is tried on every route).
             let middle = path[greedy..<(path.count - after)]
             let name = segments[greedy].dropFirst().dropLast(4)
             parameters[String(name)] = middle.map { Router.percentDecode($0) }.joined(separator: "/")
-            guard Route.bind(segments[..<greedy], path[..<greedy], into: &parameters),
-                  Route.bind(segments[(greedy + 1)...], path[(path.count - after)...], into: &parameters) else { return nil }
             return parameters
         }
         guard Route.bind(segments[...], path[...], into: &parameters) else { return nil }
