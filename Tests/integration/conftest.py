@@ -66,7 +66,7 @@ class User:
 
 
 def docker_cli_version():
-    """The docker CLI's version on the tests' PATH, as a tuple ((28, 2, 2) for 28.2.2), or None
+    """The docker CLI's version on the tests' PATH, as a tuple ((28, 2, 2) for 28.2.2), or ()
     when there is none. make test installs one (scripts/install-deps.sh): the CLI at
     /usr/local/bin/docker where the machine has it, else Debian's (20.10). Tests whose result
     depends on the CLI's version ask this and say what they expect of each."""
@@ -82,7 +82,7 @@ def docker_cli_version():
                 digits.append(int(part) if part.isdigit() else 0)
             version = tuple(digits)
         _DOCKER_CLI_VERSION = version
-    return _DOCKER_CLI_VERSION or None
+    return _DOCKER_CLI_VERSION
 
 
 _DOCKER_CLI_VERSION = None
