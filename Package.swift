@@ -22,7 +22,10 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         // glibc calls Swift's Glibc module does not export (malloc_trim), and libcrypto's SHA-256
         // loaded on first use (dlopen: the service does not map libcrypto at start-up).
-        .target(name: "CLinux", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CLinux", dependencies: ["CSyscall"], linkerSettings: [.linkedLibrary("dl")]),
+        // SKIFF_RETRY: the C targets' one EINTR retry (Platform's Syscall on the Swift side).
+        // Header only.
+        .target(name: "CSyscall"),
         // File operations every module shares (read, mkdir -p, atomic write), without Foundation.
         .target(name: "Platform"),
         // containers.conf / storage.conf: our own TOML reader (keeps file:line for every value).
@@ -42,9 +45,9 @@ let package = Package(
         .target(name: "OCI", dependencies: ["Platform"]),
         // A descriptor over a unix socket (SCM_RIGHTS), in C: the runtime and skiff-relay send
         // and receive with the same code.
-        .target(name: "CFDPass"),
+        .target(name: "CFDPass", dependencies: ["CSyscall"]),
         // The child side of container creation, clone to execve, in C.
-        .target(name: "CRuntime", dependencies: ["CFDPass"]),
+        .target(name: "CRuntime", dependencies: ["CFDPass", "CSyscall"]),
         // User namespaces: subordinate ids (/etc/subuid, /etc/subgid) and id-map writing (direct,
         // or through newuidmap/newgidmap), for the runtime and the image worker alike.
         .target(name: "UserNamespace", dependencies: ["Platform"]),
@@ -72,7 +75,7 @@ let package = Package(
         // The relay loop (output to the log and attach clients, stdin, resize, reaping) in C:
         // skiff-relay runs it, and the monitor for the runs it relays itself. Its header
         // skiff_protocol.h names the run directory and the exit file as MonitorProtocol does.
-        .target(name: "CRelay"),
+        .target(name: "CRelay", dependencies: ["CSyscall"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
             "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",

@@ -1,6 +1,7 @@
 /* See include/fdpass.h. */
 #define _GNU_SOURCE
 #include "fdpass.h"
+#include "skiff_syscall.h"
 
 #include <errno.h>
 #include <string.h>
@@ -25,10 +26,7 @@ int skiff_fd_send(int socket_fd, const void *data, size_t count, int fd) {
     header->cmsg_type = SCM_RIGHTS;
     header->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(header), &fd, sizeof(int));
-    ssize_t n;
-    do {
-        n = sendmsg(socket_fd, &message, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(sendmsg(socket_fd, &message, MSG_NOSIGNAL));
     if (n < 0) return -errno;
     return n == (ssize_t)count ? 0 : -EPROTO;
 }
@@ -47,10 +45,7 @@ ssize_t skiff_fd_recv(int socket_fd, void *data, size_t count, int *fd) {
     message.msg_control = control.space;
     message.msg_controllen = sizeof control.space;
     if (fd) *fd = -1;
-    ssize_t n;
-    do {
-        n = recvmsg(socket_fd, &message, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(recvmsg(socket_fd, &message, MSG_CMSG_CLOEXEC));
     if (n < 0) return -errno;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(sizeof(int))) continue;

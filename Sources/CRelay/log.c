@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "skiff_relay.h"
+#include "skiff_syscall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,11 +32,8 @@ unsigned long long monotonic_nanos(void) {
 int write_all(int fd, const void *bytes, size_t count) {
     const unsigned char *p = bytes;
     while (count > 0) {
-        ssize_t n = write(fd, p, count);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
+        ssize_t n = SKIFF_RETRY(write(fd, p, count));
+        if (n < 0) return -1;
         p += n;
         count -= (size_t)n;
     }
@@ -45,11 +43,8 @@ int write_all(int fd, const void *bytes, size_t count) {
 /* writev(2) until every byte of `iov` is written; it is changed on the way. */
 static int writev_all(int fd, struct iovec *iov, int count) {
     while (count > 0) {
-        ssize_t n = writev(fd, iov, count);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
+        ssize_t n = SKIFF_RETRY(writev(fd, iov, count));
+        if (n < 0) return -1;
         size_t left = (size_t)n;
         while (count > 0 && left >= iov->iov_len) {
             left -= iov->iov_len;
@@ -149,10 +144,7 @@ int write_exit_file(const char *directory, int code, const char *finished_at) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd;
-    do {
-        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    } while (fd < 0 && errno == EINTR);
+    int fd = SKIFF_RETRY(open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (fd < 0) return -1;
     if (write_all(fd, json, (size_t)k) != 0) {
         int err = errno;

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "skiff_relay.h"
+#include "skiff_syscall.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -19,45 +20,23 @@
 
 /* read(2) retrying EINTR: bytes, 0 at EOF, -errno. */
 static ssize_t read_some(int fd, void *bytes, size_t count) {
-    for (;;) {
-        ssize_t n = read(fd, bytes, count);
-        if (n >= 0) return n;
-        if (errno != EINTR) return -errno;
-    }
+    ssize_t n = SKIFF_RETRY(read(fd, bytes, count));
+    return n >= 0 ? n : -errno;
 }
 
 /* write(2) of what goes now: bytes, -errno. */
 static ssize_t write_some(int fd, const void *bytes, size_t count) {
     if (count == 0) return 0;
-    for (;;) {
-        ssize_t n = write(fd, bytes, count);
-        if (n >= 0) return n;
-        if (errno != EINTR) return -errno;
-    }
+    ssize_t n = SKIFF_RETRY(write(fd, bytes, count));
+    return n >= 0 ? n : -errno;
 }
 
 /* send(2) without SIGPIPE, never blocking: bytes, -errno. */
 static ssize_t send_some(int fd, const void *bytes, size_t count) {
-    for (;;) {
-        ssize_t n = send(fd, bytes, count, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n >= 0) return n;
-        if (errno != EINTR) return -errno;
-    }
+    ssize_t n = SKIFF_RETRY(send(fd, bytes, count, MSG_NOSIGNAL | MSG_DONTWAIT));
+    return n >= 0 ? n : -errno;
 }
 
-static int poll_retrying(struct pollfd *fds, nfds_t count, int timeout) {
-    for (;;) {
-        int n = poll(fds, count, timeout);
-        if (n >= 0 || errno != EINTR) return n;
-    }
-}
-
-static int accept_one(int listener) {
-    for (;;) {
-        int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0 || errno != EINTR) return fd;
-    }
-}
 
 /* Reaps every child that ended (a subreaper: the container's orphans come here); true when the
  * container's process was among them, with its status. */
@@ -65,8 +44,7 @@ static bool reap(const struct relay *r, int *status) {
     bool found = false;
     for (;;) {
         int st = 0;
-        pid_t pid = waitpid(-1, &st, WNOHANG);
-        if (pid < 0 && errno == EINTR) continue;
+        pid_t pid = SKIFF_RETRY(waitpid(-1, &st, WNOHANG));
         if (pid <= 0) break;
         if (pid == r->pid) {
             found = true;
@@ -78,11 +56,7 @@ static bool reap(const struct relay *r, int *status) {
 
 static void drain_signals(int fd) {
     struct signalfd_siginfo info;
-    for (;;) {
-        ssize_t n = read(fd, &info, sizeof info);
-        if (n < 0 && errno == EINTR) continue;
-        if (n != (ssize_t)sizeof info) return;
-    }
+    while (SKIFF_RETRY(read(fd, &info, sizeof info)) == (ssize_t)sizeof info) {}
 }
 
 /* ---- attach clients -------------------------------------------------------------------------- */
@@ -134,7 +108,7 @@ static void client_close(struct client *c) {
 
 static void accept_clients(struct relay *r) {
     for (;;) {
-        int fd = accept_one(r->attach_listener);
+        int fd = SKIFF_RETRY(accept4(r->attach_listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (fd < 0) return;
         if (r->client_count >= RELAY_MAX_CLIENTS) {
             close_fd(fd);
@@ -225,7 +199,7 @@ static void serve_client(struct relay *r, struct client *c, short revents) {
 
 static void accept_controls(struct relay *r) {
     for (;;) {
-        int fd = accept_one(r->control_listener);
+        int fd = SKIFF_RETRY(accept4(r->control_listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (fd < 0) return;
         if (r->control_count >= RELAY_MAX_CLIENTS) {
             close_fd(fd);
@@ -383,7 +357,7 @@ static void drain_output(struct relay *r) {
             fds[count] = (struct pollfd){.fd = r->terminal, .events = POLLIN};
             streams[count++] = RELAY_STDOUT;
         }
-        if (count == 0 || poll_retrying(fds, count, 100) <= 0) break;
+        if (count == 0 || SKIFF_RETRY(poll(fds, count, 100)) <= 0) break;
         for (nfds_t i = 0; i < count; i++) {
             if (fds[i].revents != 0) read_output(r, fds[i].fd, streams[i]);
         }
@@ -460,7 +434,7 @@ int relay_run(struct relay *r) {
         }
         for (size_t i = 0; i < r->control_count; i++) add(&set, r->controls[i].fd, POLLIN, SLOT_CONTROL, i);
 
-        if (poll_retrying(set.fds, set.count, -1) <= 0) continue;
+        if (SKIFF_RETRY(poll(set.fds, set.count, -1)) <= 0) continue;
         for (nfds_t i = 0; i < set.count; i++) {
             short revents = set.fds[i].revents;
             if (revents == 0) continue;
@@ -514,7 +488,7 @@ void relay_finish(struct relay *r) {
         }
         if (behind == 0) break;
         /* Only a wait: the next round sends, or finds the client dead. */
-        (void)poll_retrying(fds, behind, 100);
+        (void)SKIFF_RETRY(poll(fds, behind, 100));
     }
     for (size_t i = 0; i < r->client_count; i++) {
         if (r->clients[i].fd >= 0) client_close(&r->clients[i]);
@@ -561,7 +535,7 @@ void relay_accept_queued(struct relay *r) {
             fds[count] = (struct pollfd){.fd = c->fd, .events = POLLIN};
             which[count++] = i;
         }
-        if (count == 0 || poll_retrying(fds, count, 50) < 0) break;
+        if (count == 0 || SKIFF_RETRY(poll(fds, count, 50)) < 0) break;
         for (nfds_t i = 0; i < count; i++) {
             if (fds[i].revents != 0) read_mask(&r->clients[which[i]]);
         }

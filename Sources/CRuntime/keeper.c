@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "cruntime.h"
 #include "fdpass.h"
+#include "skiff_syscall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +77,7 @@ pid_t skiff_keeper_start(const char *relay, char *const argv[], int listener, in
     if (read_full(report[0], &value, sizeof value) != 0) value = -EPIPE;
     close(report[0]);
     int status = 0;
-    while (waitpid(middle, &status, 0) < 0 && errno == EINTR) {}
+    (void)SKIFF_RETRY(waitpid(middle, &status, 0));
     if (subreaper) (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     if (value <= 0) {
         close(go[1]);

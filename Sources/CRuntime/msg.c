@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "cruntime.h"
 #include "fdpass.h"
+#include "skiff_syscall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +12,7 @@
 #include <unistd.h>
 
 int skiff_msg_send(int fd, const struct skiff_msg *msg) {
-    ssize_t n;
-    do {
-        n = send(fd, msg, sizeof *msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(send(fd, msg, sizeof *msg, MSG_NOSIGNAL));
     if (n < 0) return -errno;
     return n == (ssize_t)sizeof *msg ? 0 : -EPROTO;
 }

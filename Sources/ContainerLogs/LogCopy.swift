@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,10 +49,9 @@ extension LogReader {
         var stop = false
         while !stop {
             let n = buffer.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + carry, raw.count - carry, off_t(offset) + off_t(carry))
+                Syscall.retrying { pread(fd, raw.baseAddress! + carry, raw.count - carry, off_t(offset) + off_t(carry)) }
             }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw LogError("read \(path): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }

@@ -138,9 +138,8 @@ public final class LogWriter {
         try record.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = Syscall.retrying { write(fd, raw.baseAddress! + offset, raw.count - offset) }
                 if n < 0 {
-                    if errno == EINTR { continue }
                     throw LogError("write \(path): \(String(cString: strerror(errno)))")
                 }
                 offset += n
@@ -321,9 +320,10 @@ public final class LogReader {
         var result: [LogRecord] = []
         var buffer = [UInt8](repeating: 0, count: 256 << 10)
         while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset) + off_t(pending.count)) }
+            let n = buffer.withUnsafeMutableBytes { raw in
+                Syscall.retrying { pread(fd, raw.baseAddress, raw.count, off_t(offset) + off_t(pending.count)) }
+            }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw LogError("read \(path): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }

@@ -1,5 +1,6 @@
 import COpenSSL
 import Glibc
+import Platform
 
 /// One TCP connection, optionally under TLS, with a read buffer. The socket stays non-blocking;
 /// every wait is a `poll` bounded by the timeout, so a registry that stops answering fails with
@@ -207,10 +208,9 @@ final class Connection {
                     throw RegistryError(.network, "write tcp \(peer): tls: \(TLSContext.errorQueueText())")
                 }
             } else {
-                let n = send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+                let n = Syscall.retrying { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
                 if n >= 0 { return n }
                 switch errno {
-                case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: try wait(POLLOUT, "write")
                 default: throw RegistryError(.network, "write tcp \(peer): \(String(cString: strerror(errno)))")
                 }
@@ -297,11 +297,10 @@ final class Connection {
                     throw RegistryError(.network, "read tcp \(peer): tls: \(TLSContext.errorQueueText())")
                 }
             } else {
-                let n = recv(fd, destination.baseAddress, destination.count, 0)
+                let n = Syscall.retrying { recv(fd, destination.baseAddress, destination.count, 0) }
                 if n > 0 { receivedAny = true }
                 if n >= 0 { return n }
                 switch errno {
-                case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: try wait(POLLIN, "read")
                 default: throw RegistryError(.network, "read tcp \(peer): \(String(cString: strerror(errno)))")
                 }
@@ -323,11 +322,7 @@ final class Connection {
     }
 
     static func pollRetrying(_ pfd: inout pollfd, _ milliseconds: Int32) -> Int32 {
-        while true {
-            let rc = poll(&pfd, 1, milliseconds)
-            if rc < 0 && errno == EINTR { continue }
-            return rc
-        }
+        Syscall.retrying { poll(&pfd, 1, milliseconds) }
     }
 
     /// Runs `body` with SIGPIPE blocked on this thread and drops a SIGPIPE it raised: OpenSSL
@@ -343,7 +338,7 @@ final class Connection {
         sigpending(&pending)
         if sigismember(&pending, SIGPIPE) == 1 && sigismember(&old, SIGPIPE) == 0 {
             var zero = timespec(tv_sec: 0, tv_nsec: 0)
-            while sigtimedwait(&block, nil, &zero) < 0 && errno == EINTR {}
+            _ = Syscall.retrying { sigtimedwait(&block, nil, &zero) }
         }
         pthread_sigmask(SIG_SETMASK, &old, nil)
         return result

@@ -70,9 +70,8 @@ public final class BlobWriter {
         }
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(fd, base + offset, bytes.count - offset)
+            let n = Syscall.retrying { Glibc.write(fd, base + offset, bytes.count - offset) }
             if n < 0 {
-                if errno == EINTR { continue }
                 let error = ImageError(.io, "blob ingest: write \(temporaryPath): \(BlobStore.text(errno))")
                 abort()
                 throw error
@@ -117,9 +116,7 @@ public final class BlobWriter {
             return actual
         }
         guard fchmod(fd, 0o644) == 0 else { throw failAndAbort("chmod") }
-        var synced: Int32
-        repeat { synced = fsync(fd) } while synced != 0 && errno == EINTR
-        guard synced == 0 else { throw failAndAbort("fsync") }
+        guard Syscall.retrying({ fsync(fd) }) == 0 else { throw failAndAbort("fsync") }
         close(fd)
         fd = -1
         guard rename(temporaryPath, destination) == 0 else { throw failAndAbort("rename") }

@@ -75,9 +75,8 @@ public struct BlobStore: Sendable {
         bytes.reserveCapacity(Int(info.st_size))
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { raw in Syscall.retrying { Glibc.read(fd, raw.baseAddress, raw.count) } }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw BlobStore.failure(errno, "read", digest)
             }
             if n == 0 { break }
@@ -141,9 +140,7 @@ public struct BlobStore: Sendable {
     }
 
     static func openRetrying(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
-        var fd: Int32
-        repeat { fd = Glibc.open(path, flags, mode) } while fd < 0 && errno == EINTR
-        return fd
+        Syscall.retrying { Glibc.open(path, flags, mode) }
     }
 
     /// fsync of a directory, so that a rename or unlink in it survives a power cut. Best effort:

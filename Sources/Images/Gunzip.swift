@@ -1,5 +1,6 @@
 import CZlib
 import Glibc
+import Platform
 
 /// Something bytes are pulled from: a file, a buffer, a decompressor over another source.
 /// `read` fills at most `buffer.count` bytes and returns how many; 0 means the end.
@@ -25,13 +26,9 @@ public final class FileByteSource: ByteSource {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno != EINTR {
-                throw ImageError(.io, "read \(name): \(String(cString: strerror(errno)))")
-            }
-        }
+        let n = Syscall.retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        guard n >= 0 else { throw ImageError(.io, "read \(name): \(String(cString: strerror(errno)))") }
+        return n
     }
 }
 

@@ -280,9 +280,8 @@ public final class LayerApplier {
                 if n == 0 { return }
                 var written = 0
                 while written < n {
-                    let w = write(fd, buffer.baseAddress! + written, n - written)
+                    let w = Syscall.retrying { write(fd, buffer.baseAddress! + written, n - written) }
                     if w < 0 {
-                        if errno == EINTR { continue }
                         throw fail("write")
                     }
                     written += w

@@ -125,8 +125,8 @@ public struct LayerStore: Sendable {
         let fd = Glibc.open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ImageError(.io, "layers: open \(directory)/.lock: \(BlobStore.text(errno))") }
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw ImageError(.io, "layers: lock: \(BlobStore.text(errno))") }
+        guard Syscall.retrying({ flock(fd, LOCK_EX) }) == 0 else {
+            throw ImageError(.io, "layers: lock: \(BlobStore.text(errno))")
         }
         return try body()
     }

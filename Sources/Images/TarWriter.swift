@@ -1,4 +1,5 @@
 import Glibc
+import Platform
 
 /// Something bytes are pushed into: a file descriptor, a buffer, an HTTP body.
 public protocol ByteSink: AnyObject {
@@ -20,9 +21,8 @@ public final class FileByteSink: ByteSink {
         guard let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(fd, base + offset, bytes.count - offset)
+            let n = Syscall.retrying { Glibc.write(fd, base + offset, bytes.count - offset) }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw ImageError(.io, "write \(name): \(String(cString: strerror(errno)))")
             }
             offset += n

@@ -163,25 +163,8 @@ extension Monitor {
         let worker = options.imageWorker ?? SelfExecutable.beside("skiff-image")
         var argv = [worker] + arguments
         if getuid() != 0 { argv.insert("--userns", at: 2) }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, worker, nil, &attributes, cArgs, environ) == 0 else { return false }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { return false }
-        }
+        guard let pid = try? Spawn.start(argv, Spawn.Options(descriptors: [0, 1, 2])),
+              let status = Spawn.wait(pid) else { return false }
         return status == 0
     }
 }

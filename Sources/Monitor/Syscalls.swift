@@ -5,7 +5,7 @@ import Platform
 import Glibc
 #endif
 
-/// Small wrappers over the calls the monitor makes, retrying EINTR.
+/// Small wrappers over the calls the monitor makes (EINTR retried through Platform's `Syscall`).
 enum Sys {
     static func pipe() throws(MonitorError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
@@ -21,9 +21,8 @@ enum Sys {
 
     /// poll(2), retrying EINTR with the same timeout.
     static func poll(_ fds: inout [pollfd], timeout: Int32) -> Int32 {
-        while true {
-            let n = fds.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), timeout) }
-            if n >= 0 || errno != EINTR { return n }
+        fds.withUnsafeMutableBufferPointer { buffer in
+            Syscall.retrying { Glibc.poll(buffer.baseAddress, nfds_t(buffer.count), timeout) }
         }
     }
 
@@ -41,10 +40,15 @@ enum Sys {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
+    /// Sleeps until `nanoseconds` from now on the monotonic clock, however often a signal
+    /// interrupts it.
     static func sleep(nanoseconds: UInt64) {
-        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanos = UInt64(deadline.tv_nsec) + nanoseconds % 1_000_000_000
+        deadline.tv_sec += Int(nanoseconds / 1_000_000_000 + nanos / 1_000_000_000)
+        deadline.tv_nsec = Int(nanos % 1_000_000_000)
+        _ = Syscall.retryingReturnedError { clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nil) }
     }
 }
 

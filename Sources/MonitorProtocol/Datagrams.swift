@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,13 +14,10 @@ struct Datagrams {
 
     func send(_ bytes: [UInt8]) throws(SyncError) {
         guard fd >= 0 else { throw SyncError.closed }
-        while true {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n == bytes.count { return }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EPIPE || errno == ECONNRESET) { throw SyncError.closed }
-            throw SyncError.system(operation: "send", errno: n < 0 ? errno : EMSGSIZE)
-        }
+        let n = bytes.withUnsafeBytes { raw in Syscall.retrying { Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) } }
+        if n == bytes.count { return }
+        if n < 0 && (errno == EPIPE || errno == ECONNRESET) { throw SyncError.closed }
+        throw SyncError.system(operation: "send", errno: n < 0 ? errno : EMSGSIZE)
     }
 
     /// One datagram; `timeout` in milliseconds (-1: none).
@@ -26,23 +25,16 @@ struct Datagrams {
         guard fd >= 0 else { throw SyncError.closed }
         if timeout >= 0 {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            while true {
-                let n = poll(&poller, 1, timeout)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw SyncError.system(operation: "poll", errno: errno) }
-                if n == 0 { throw SyncError.timedOut }
-                break
-            }
+            let n = Syscall.retrying { poll(&poller, 1, timeout) }
+            if n < 0 { throw SyncError.system(operation: "poll", errno: errno) }
+            if n == 0 { throw SyncError.timedOut }
         }
         var buffer = [UInt8](repeating: 0, count: Datagrams.limit)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { return Array(buffer[..<n]) }
-            if n == 0 { throw SyncError.closed }
-            if errno == EINTR { continue }
-            if errno == ECONNRESET { throw SyncError.closed }
-            throw SyncError.system(operation: "recv", errno: errno)
-        }
+        let n = buffer.withUnsafeMutableBytes { raw in Syscall.retrying { recv(fd, raw.baseAddress, raw.count, 0) } }
+        if n > 0 { return Array(buffer[..<n]) }
+        if n == 0 { throw SyncError.closed }
+        if errno == ECONNRESET { throw SyncError.closed }
+        throw SyncError.system(operation: "recv", errno: errno)
     }
 
     /// One datagram decoded by `decode`; a datagram it refuses is `unexpected`.

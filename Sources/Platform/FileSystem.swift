@@ -17,8 +17,8 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `strerror(errno)`: "No such file or directory".
     public var text: String { String(cString: strerror(errno)) }
 
-    /// "open /etc/x: No such file or directory"
-    public var description: String { "\(operation) \(path): \(text)" }
+    /// "open /etc/x: No such file or directory"; "poll: Invalid argument" without a path.
+    public var description: String { path.isEmpty ? "\(operation): \(text)" : "\(operation) \(path): \(text)" }
 }
 
 /// File operations the modules share, without Foundation. Each retries EINTR and reports
@@ -26,18 +26,13 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum FileSystem {
     /// A whole (small) file. More than `limit` bytes fails with EFBIG.
     public static func readFile(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> [UInt8] {
-        var fd: Int32
-        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw SystemError(errno: errno, operation: "open", path: path) }
+        let fd = try Syscall.retrying("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(errno: errno, operation: "read", path: path)
-            }
+            let n = buffer.withUnsafeMutableBytes { raw in Syscall.retrying { read(fd, raw.baseAddress, raw.count) } }
+            guard n >= 0 else { throw SystemError(errno: errno, operation: "read", path: path) }
             if n == 0 { return bytes }
             bytes.append(contentsOf: buffer[0..<n])
             if bytes.count > limit { throw SystemError(errno: EFBIG, operation: "read", path: path) }
@@ -61,13 +56,11 @@ public enum FileSystem {
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600,
                                        durable: Bool = true) throws(SystemError) {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SystemError(errno: errno, operation: "open", path: temporary) }
+        let fd = try Syscall.retrying("open", temporary) { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[offset...].withUnsafeBytes { raw in Syscall.retrying { write(fd, raw.baseAddress, raw.count) } }
             if n < 0 {
-                if errno == EINTR { continue }
                 let error = SystemError(errno: errno, operation: "write", path: temporary)
                 close(fd)
                 unlink(temporary)

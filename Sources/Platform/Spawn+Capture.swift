@@ -22,8 +22,7 @@ extension Spawn {
             var output: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                let n = buffer.withUnsafeMutableBytes { read(stderr, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
+                let n = buffer.withUnsafeMutableBytes { raw in Syscall.retrying { read(stderr, raw.baseAddress, raw.count) } }
                 if n <= 0 { break }
                 if output.count < 65536 { output += buffer[0..<n] }
             }

@@ -80,10 +80,7 @@ public enum Spawn {
     /// Waits for `pid` (retrying EINTR); its wait status, nil when it cannot be waited for.
     public static func wait(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { return nil }
-        }
-        return status
+        return Syscall.retrying { waitpid(pid, &status, 0) } < 0 ? nil : status
     }
 
     /// A wait status as a shell shows it: the exit code, or 128 + the signal.

@@ -312,10 +312,7 @@ struct CgroupV1: Sendable, Equatable {
         }
         defer { close(fd) }
         let bytes = Array(value.utf8)
-        var n: Int
-        repeat {
-            n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        } while n < 0 && errno == EINTR
+        let n = bytes.withUnsafeBytes { raw in Syscall.retrying { Glibc.write(fd, raw.baseAddress, raw.count) } }
         guard n == bytes.count else {
             let err = n < 0 ? errno : EIO
             throw RuntimeError(.system, "\(context): cgroup \(controller): \(path): \(errnoText(err))", errno: err)

@@ -1,4 +1,5 @@
 import CRuntime
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -74,9 +75,7 @@ extension Container {
             throw error
         }
         var status: Int32 = 0
-        while waitpid(child.pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw FileIO.system("exec \(id): wait") }
-        }
+        guard Syscall.retrying({ waitpid(child.pid, &status, 0) }) >= 0 else { throw FileIO.system("exec \(id): wait") }
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

@@ -62,8 +62,7 @@ extension Container {
     public func abandon(_ process: CreatedProcess) {
         close(process.sync)
         _ = Glibc.kill(process.pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(process.pid, &status, 0) < 0 && errno == EINTR {}
+        _ = Spawn.wait(process.pid)
         try? delete(force: true)
     }
 

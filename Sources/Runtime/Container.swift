@@ -269,9 +269,7 @@ public struct Container: Sendable {
             throw error
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw FileIO.system("run \(id): wait") }
-        }
+        guard Syscall.retrying({ waitpid(pid, &status, 0) }) >= 0 else { throw FileIO.system("run \(id): wait") }
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 

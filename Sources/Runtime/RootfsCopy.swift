@@ -112,7 +112,7 @@ enum RootfsCopy {
         defer { close(child.sync) }
         try child.waitForExec(id: "\(id): copy the layers")
         var status: Int32 = 0
-        while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+        _ = Syscall.retrying { waitpid(child.pid, &status, 0) }
         guard status == 0 else {
             throw RuntimeError(.system, "\(id): copying the layers into \(target) failed (status \(status >> 8))")
         }

@@ -2,6 +2,7 @@ import CLinux
 import CSeccomp
 import Glibc
 import OCI
+import Platform
 
 /// Compiles the OCI `linux.seccomp` of a container (the rules an engine chose for it,
 /// `SeccompProfile.oci(for:)` in the OCI module) into the BPF program the kernel runs, with
@@ -186,10 +187,9 @@ public enum Seccomp {
         var chunk = [UInt8](repeating: 0, count: 16384)
         var offset: off_t = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            let n = chunk.withUnsafeMutableBytes { raw in Syscall.retrying { pread(fd, raw.baseAddress, raw.count, offset) } }
             if n < 0 {
                 let err = errno
-                if err == EINTR { continue }
                 throw failure(.system, "read the exported program: \(SeccompProfile.errnoName(err))", err)
             }
             if n == 0 { break }

@@ -30,9 +30,7 @@ public enum SharedUserNamespace {
         let lock = open(runtimeRoot + "/.userns.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw FileIO.system("\(id): open \(runtimeRoot)/.userns.lock") }
         defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw FileIO.system("\(id): flock .userns.lock") }
-        }
+        guard Syscall.retrying({ flock(lock, LOCK_EX) }) == 0 else { throw FileIO.system("\(id): flock .userns.lock") }
         if let fd = connect(socket, uid: uid, gid: gid) { return fd }
         try start(socket: socket, relay: relay, uid: uid, gid: gid, id: id)
         guard let fd = connect(socket, uid: uid, gid: gid) else {

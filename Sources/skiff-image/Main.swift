@@ -148,8 +148,7 @@ enum Output {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
+                let n = Syscall.retrying { write(fd, raw.baseAddress! + offset, raw.count - offset) }
                 guard n > 0 else { return }
                 offset += n
             }
@@ -223,7 +222,7 @@ enum WorkerNamespace {
         _ = write(go[1], &one, 1)
         close(go[1])
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = Syscall.retrying { waitpid(pid, &status, 0) }
         // The child did the work and reported any failure itself.
         if status & 0x7f == 0 { exit((status >> 8) & 0xff) }
         SkiffImage.report(WorkerFailure(.failed, "the image worker was killed by signal \(status & 0x7f)"))

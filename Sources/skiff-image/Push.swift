@@ -115,11 +115,9 @@ extension Worker {
         defer { close(fd) }
         var reported: Int64 = 0
         try client.uploadBlob(digest, size: size, read: { buffer in
-            while true {
-                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                if n >= 0 { return n }
-                if errno != EINTR { throw WorkerFailure(.failed, "read blob \(digest): \(String(cString: strerror(errno)))") }
-            }
+            let n = Syscall.retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            if n < 0 { throw WorkerFailure(.failed, "read blob \(digest): \(String(cString: strerror(errno)))") }
+            return n
         }, progress: { sent in
             if sent - reported >= 512 << 10 || sent == size {
                 reported = sent

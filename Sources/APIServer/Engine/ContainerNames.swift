@@ -1,3 +1,5 @@
+import Platform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,8 +15,7 @@ enum ContainerNames {
         var filled = 0
         if fd >= 0 {
             while filled < count {
-                let n = bytes[filled...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
+                let n = bytes[filled...].withUnsafeMutableBytes { raw in Syscall.retrying { read(fd, raw.baseAddress, raw.count) } }
                 if n <= 0 { break }
                 filled += n
             }

@@ -71,11 +71,7 @@ final class ImageWorker {
 
     /// Reads standard output; 0 at its end.
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        while true {
-            let n = Glibc.read(output, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno != EINTR { return 0 }
-        }
+        max(Syscall.retrying { Glibc.read(output, buffer.baseAddress, buffer.count) }, 0)
     }
 
     /// Asks the worker to stop (the client went away).
@@ -88,14 +84,13 @@ final class ImageWorker {
         var text: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while text.count < 1 << 20 {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(failure, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
+            let n = chunk.withUnsafeMutableBytes { raw in Syscall.retrying { Glibc.read(failure, raw.baseAddress, raw.count) } }
             if n <= 0 { break }
             text += chunk[0..<n]
         }
         var status: Int32 = 0
         if !reaped {
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            _ = Syscall.retrying { waitpid(pid, &status, 0) }
             reaped = true
         }
         if status == 0 && text.isEmpty { return nil }

@@ -64,8 +64,7 @@ struct MonitorLauncher {
             close(fds[0])
             throw error
         }
-        var ignored: Int32 = 0
-        while waitpid(child, &ignored, 0) < 0 && errno == EINTR {}
+        _ = Spawn.wait(child)
         return fds[0]
     }
 

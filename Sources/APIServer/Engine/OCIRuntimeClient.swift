@@ -58,10 +58,8 @@ struct OCIRuntimeClient: Sendable {
         let message = readAll(pipe[0])
         close(pipe[0])
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 {
-            guard errno == EINTR else {
-                throw EngineError(.internal, "runtime \(command) \(arguments.last ?? ""): wait: \(String(cString: strerror(errno)))")
-            }
+        guard Syscall.retrying({ waitpid(child, &status, 0) }) >= 0 else {
+            throw EngineError(.internal, "runtime \(command) \(arguments.last ?? ""): wait: \(String(cString: strerror(errno)))")
         }
         guard status != 0 else { return }
         var text = message[...].trimmingWhitespace
@@ -76,8 +74,7 @@ struct OCIRuntimeClient: Sendable {
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
+            let n = buffer.withUnsafeMutableBytes { raw in Syscall.retrying { read(fd, raw.baseAddress, raw.count) } }
             if n <= 0 { break }
             if output.count < 1 << 16 { output += buffer[..<n] }
         }
@@ -105,7 +102,7 @@ extension Engine {
             let pidfd = skiff_pidfd_open(record.monitorPID)
             if pidfd >= 0 {
                 var poller = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-                while poll(&poller, 1, milliseconds) < 0 && errno == EINTR {}
+                _ = Syscall.retrying { poll(&poller, 1, milliseconds) }
                 close(pidfd)
             }
         }

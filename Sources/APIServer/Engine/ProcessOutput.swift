@@ -28,13 +28,12 @@ enum ProcessOutput {
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(pipe[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
+            let n = buffer.withUnsafeMutableBytes { raw in Syscall.retrying { read(pipe[0], raw.baseAddress, raw.count) } }
             if n <= 0 { break }
             if output.count < limit { output += buffer[..<n] }
         }
         var wstatus: Int32 = 0
-        while waitpid(child, &wstatus, 0) < 0 && errno == EINTR {}
+        _ = Syscall.retrying { waitpid(child, &wstatus, 0) }
         let text = String(decoding: output, as: UTF8.self)
         guard wstatus == 0 else {
             throw EngineError(.internal, "\(argv.joined(separator: " ")) failed: \(text)")

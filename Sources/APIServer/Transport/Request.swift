@@ -49,9 +49,8 @@ public final class SpooledBody: @unchecked Sendable {
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let n = Syscall.retrying { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw APIError(.internalServerError, "spooling the request body: \(String(cString: strerror(errno)))")
             }
             offset += n

@@ -32,6 +32,7 @@ static inline int skiff_malloc_trim(void) {
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include "skiff_syscall.h"
 #include <linux/filter.h>
 #include <linux/memfd.h>
 #include <linux/seccomp.h>
@@ -84,16 +85,11 @@ static inline int skiff_run_with_seccomp_output(const void *bpf, size_t len, con
     }
     close(report[1]);
     int child_errno = 0;
-    ssize_t n;
-    do {
-        n = read(report[0], &child_errno, sizeof child_errno);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(read(report[0], &child_errno, sizeof child_errno));
     close(report[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
+    if (SKIFF_RETRY(waitpid(pid, &status, 0)) < 0)
+        return -errno;
     if (n == (ssize_t)sizeof child_errno)
         return -child_errno;
     return status;

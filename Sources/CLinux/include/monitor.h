@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
+#include "skiff_syscall.h"
 
 /* Blocks SIGCHLD (and the other signals in `signals`) and returns a non-blocking signalfd for
  * them, or -errno. */
@@ -30,10 +31,7 @@ static inline int skiff_monitor_signalfd(const int *signals, int count) {
 /* The next signal from a signalfd: its number, 0 when none is pending, -errno. */
 static inline int skiff_monitor_read_signal(int fd) {
     struct signalfd_siginfo info;
-    ssize_t n;
-    do {
-        n = read(fd, &info, sizeof info);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(read(fd, &info, sizeof info));
     if (n < 0) return errno == EAGAIN ? 0 : -errno;
     if (n != (ssize_t)sizeof info) return 0;
     return (int)info.ssi_signo;
@@ -113,28 +111,19 @@ static inline int skiff_monitor_listen(const char *path, int backlog) {
 
 /* accept4 (a raw syscall: glibc declares it only with _GNU_SOURCE) with SOCK_NONBLOCK | SOCK_CLOEXEC; -errno (-EAGAIN: none queued). */
 static inline int skiff_monitor_accept(int fd) {
-    int client;
-    do {
-        client = (int)syscall(SYS_accept4, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    } while (client < 0 && errno == EINTR);
+    int client = (int)SKIFF_RETRY(syscall(SYS_accept4, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
     return client < 0 ? -errno : client;
 }
 
 /* send() without SIGPIPE; -errno. */
 static inline ssize_t skiff_monitor_send(int fd, const void *bytes, size_t count) {
-    ssize_t n;
-    do {
-        n = send(fd, bytes, count, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(send(fd, bytes, count, MSG_NOSIGNAL | MSG_DONTWAIT));
     return n < 0 ? -errno : n;
 }
 
 /* One datagram on the sync socket (SOCK_SEQPACKET): bytes received, 0 on EOF, -errno. */
 static inline ssize_t skiff_monitor_recv(int fd, void *bytes, size_t count) {
-    ssize_t n;
-    do {
-        n = recv(fd, bytes, count, 0);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SKIFF_RETRY(recv(fd, bytes, count, 0));
     return n < 0 ? -errno : n;
 }
 
