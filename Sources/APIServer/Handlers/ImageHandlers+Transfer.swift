@@ -160,30 +160,12 @@ extension ImageHandlers {
 
     @Sendable static func imagePush(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
-        var targets: [(id: String, reference: Reference)] = []
+        let targets: [(id: String, reference: Reference)]
         let shortNames = (try? ShortNames.load()) ?? ShortNames()
         do {
             var reference = try Reference(parsing: name)
             if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
-            let wanted = reference
-            try engine.withStore { store in
-                if wanted.tag != nil || wanted.digest != nil {
-                    guard let image = try store.image(byNameOrID: wanted.normalized, normalizedName: wanted.normalized) else {
-                        throw EngineError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarString)")
-                    }
-                    targets.append((image.id, wanted))
-                } else {
-                    // No tag: every tag of the repository, as the API does.
-                    for image in try store.images() {
-                        for tagged in image.names where tagged.hasPrefix(wanted.name + ":") {
-                            if let parsed = try? Reference(parsing: tagged) { targets.append((image.id, parsed)) }
-                        }
-                    }
-                    guard !targets.isEmpty else {
-                        throw EngineError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarName)")
-                    }
-                }
-            }
+            targets = try engine.imagesToPush(reference)
         } catch let error as ImageError {
             throw EngineError(.invalidArgument, error.message)
         } catch let error as StoreError {
@@ -217,52 +199,7 @@ extension ImageHandlers {
 
     /// `docker save`: Docker 25's archive layout with the layer blobs as pulled or loaded.
     static func saveResponse(_ names: [String], _ engine: Engine) throws -> Response {
-        let blobs = BlobStore(root: engine.config.skiffRoot)
-        var images: [SaveImage] = []
-        try engine.withStore { store in
-            var byID: [String: Int] = [:]
-            var wanted: [(image: ImageRecord, tags: [String])] = []
-            // Every image, read only when a name is a bare repository.
-            var all: [ImageRecord]?
-            for name in names {
-                // A repository without tag or digest: every tag it has, as `docker save busybox` does.
-                if let parsed = try? Reference(parsing: name), parsed.tag == nil, parsed.digest == nil {
-                    if all == nil { all = try store.images() }
-                    let tagged = all!.compactMap { image -> (ImageRecord, [String])? in
-                        let tags = image.names.filter { $0.hasPrefix(parsed.name + ":") }
-                        return tags.isEmpty ? nil : (image, tags.map(LocalImages.familiar))
-                    }
-                    if !tagged.isEmpty {
-                        wanted += tagged.map { (image: $0.0, tags: $0.1) }
-                        continue
-                    }
-                }
-                let (image, reference) = try LocalImages.find(name, store)
-                wanted.append((image, reference.map { $0.contains("@") ? [] : [LocalImages.familiar($0)] } ?? []))
-            }
-            for (image, tags) in wanted {
-                if let index = byID[image.id] {
-                    images[index].repoTags += tags.filter { !images[index].repoTags.contains($0) }
-                    continue
-                }
-                guard let config = LocalImages.config(of: image) else {
-                    throw EngineError(.internal, "image \(image.id): unreadable config")
-                }
-                var layers: [SaveImage.Layer] = []
-                for diffID in config.rootfs.diffIDs {
-                    guard let blob = try store.layerBlobs(diffID: diffID.description).first(where: {
-                        (try? Digest(parsing: $0.digest)).map(blobs.contains) ?? false
-                    }), let digest = try? Digest(parsing: blob.digest) else {
-                        throw EngineError(.internal, "image \(image.id): layer \(diffID) has no blob to save")
-                    }
-                    layers.append(SaveImage.Layer(digest: digest, size: blob.size, path: blobs.path(of: digest),
-                                                  compression: MediaType.layerCompression(blob.mediaType) ?? .none))
-                }
-                byID[image.id] = images.count
-                images.append(SaveImage(config: image.config, layers: layers, repoTags: tags))
-            }
-        }
-        let saved = images
+        let saved = try engine.imagesToSave(names)
         return Response(headers: [("Content-Type", "application/x-tar")]) { writer in
             try ImageArchive.save(saved, to: ResponseSink(writer))
         }
