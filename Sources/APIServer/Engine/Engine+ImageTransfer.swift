@@ -1,9 +1,75 @@
+import Config
 import Images
 import Store
 
-/// The engine's side of moving images out: which local images a push sends, and what a save
-/// writes (`ImageHandlers+Transfer.swift` relays the image worker and the archive).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The engine's side of moving images in and out: the image worker (`skiff-image`) started for
+/// a pull, an import, a load or a push, which local images a push sends, and what a save writes.
+/// `ImageHandlers+Transfer.swift` decodes the requests and relays the worker and the archive.
 extension Engine {
+    // MARK: - the image worker
+
+    /// Pulls `reference` (`platform`: `os/arch[/variant]`, else this machine's) with the
+    /// registry's settings and the client's credentials (`X-Registry-Auth`, as sent).
+    func startPull(_ reference: Reference, shortNames: ShortNames, platform: String?, auth: String) throws -> ImageWorker {
+        try ImageWorker(engine: self, command: "pull",
+                        arguments: ["--reference", reference.description]
+                            + Engine.registryArguments(reference.domain, shortNames) + (platform.map { ["--platform", $0] } ?? []),
+                        environment: ["SKIFF_REGISTRY_AUTH": auth])
+    }
+
+    /// Imports the rootfs tarball `body` as an image, named `tag` (normalized) if given, with
+    /// Dockerfile `changes` applied to its config and a history `message`.
+    func startImport(_ body: SpooledBody, tag: String?, changes: [String], message: String?) throws -> ImageWorker {
+        var arguments: [String] = []
+        if let tag { arguments += ["--tag", tag] }
+        for change in changes { arguments += ["--change", change] }
+        if let message { arguments += ["--message", message] }
+        return try ImageWorker(engine: self, command: "import", arguments: arguments, input: body)
+    }
+
+    /// Loads the image archive `body` (docker save, OCI layout); `quiet`: no progress.
+    func startLoad(_ body: SpooledBody, quiet: Bool) throws -> ImageWorker {
+        try ImageWorker(engine: self, command: "load", arguments: quiet ? ["--quiet"] : [], input: body)
+    }
+
+    /// Pushes the local image `imageID` as `reference`, with the registry's settings and the
+    /// client's credentials.
+    func startPush(imageID: String, as reference: Reference, shortNames: ShortNames, auth: String) throws -> ImageWorker {
+        try ImageWorker(engine: self, command: "push",
+                        arguments: ["--image", imageID, "--reference", reference.normalized]
+                            + Engine.registryArguments(reference.domain, shortNames),
+                        environment: ["SKIFF_REGISTRY_AUTH": auth])
+    }
+
+    /// `--insecure` for registries registries.conf marks insecure and loopback ones (as Docker
+    /// treats 127.0.0.0/8), `--cert-dir` when a certs.d directory exists for the host,
+    /// `--timeout` from SKIFF_REGISTRY_TIMEOUT.
+    static func registryArguments(_ domain: String, _ shortNames: ShortNames) -> [String] {
+        var arguments: [String] = []
+        if shortNames.isInsecure(domain) || ShortNames.isLoopback(domain) { arguments.append("--insecure") }
+        let environment = ConfigEnvironment.current()
+        var directories: [String] = []
+        if !environment.isRoot {
+            directories.append((environment.variable("XDG_CONFIG_HOME") ?? environment.home + "/.config") + "/containers/certs.d")
+        }
+        directories += ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+        for directory in directories where access(directory + "/" + domain, R_OK | X_OK) == 0 {
+            arguments += ["--cert-dir", directory + "/" + domain]
+            break
+        }
+        if let timeout = environment.variable("SKIFF_REGISTRY_TIMEOUT"), Int(timeout) != nil {
+            arguments += ["--timeout", timeout]
+        }
+        return arguments
+    }
+
+
+    // MARK: - push, save
+
     /// The images a push of `wanted` sends, each with the reference to push it as: the one
     /// tagged (or pinned) image, or with no tag every tag of the repository, as the API does.
     func imagesToPush(_ wanted: Reference) throws -> [(id: String, reference: Reference)] {

@@ -39,17 +39,17 @@ extension ImageHandlers {
         } catch {
             throw EngineError(error.code == .invalidArgument ? .invalidArgument : .internal, error.message)
         }
-        var platform: [String] = []
+        var platform: String?
         if let value = request.queryValue("platform"), !value.isEmpty {
             let parts = value.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count <= 3, parts.allSatisfy({ !$0.isEmpty }) else {
                 throw EngineError(.invalidArgument, "invalid platform \"\(value)\": want os[/arch[/variant]]")
             }
             // An OS alone means this machine's CPU.
-            platform = ["--platform", parts.count == 1 ? value + "/" + Descriptor.Platform.hostArchitecture : value]
+            platform = parts.count == 1 ? value + "/" + Descriptor.Platform.hostArchitecture : value
         }
         let auth = request.header("X-Registry-Auth") ?? ""
-        let platformArguments = platform
+        let wantedPlatform = platform
         let references = candidates
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             var lastError: EngineError?
@@ -58,10 +58,7 @@ extension ImageHandlers {
                     lastError = EngineError(.forbidden, "registry \(candidate.domain) is blocked in registries.conf")
                     continue
                 }
-                let worker = try ImageWorker(engine: engine, command: "pull",
-                                             arguments: ["--reference", candidate.description]
-                                                 + registryArguments(candidate.domain, shortNames, engine) + platformArguments,
-                                             environment: ["SKIFF_REGISTRY_AUTH": auth])
+                let worker = try engine.startPull(candidate, shortNames: shortNames, platform: wantedPlatform, auth: auth)
                 try ImageWorker.relay(worker, to: writer)
                 guard let error = worker.wait() else {
                     ImageEvents.recordReference(engine, "pull", candidate)
@@ -87,39 +84,17 @@ extension ImageHandlers {
                                       JSON.Member("error", .string(error.message))]).bytes + [0x0A])
     }
 
-    /// `--insecure` for registries registries.conf marks insecure and loopback ones (as Docker
-    /// treats 127.0.0.0/8), `--cert-dir` when a certs.d directory exists for the host,
-    /// `--timeout` from SKIFF_REGISTRY_TIMEOUT.
-    static func registryArguments(_ domain: String, _ shortNames: ShortNames, _ engine: Engine) -> [String] {
-        var arguments: [String] = []
-        if shortNames.isInsecure(domain) || ShortNames.isLoopback(domain) { arguments.append("--insecure") }
-        let environment = ConfigEnvironment.current()
-        var directories: [String] = []
-        if !environment.isRoot {
-            directories.append((environment.variable("XDG_CONFIG_HOME") ?? environment.home + "/.config") + "/containers/certs.d")
-        }
-        directories += ["/etc/containers/certs.d", "/etc/docker/certs.d"]
-        for directory in directories where access(directory + "/" + domain, R_OK | X_OK) == 0 {
-            arguments += ["--cert-dir", directory + "/" + domain]
-            break
-        }
-        if let timeout = environment.variable("SKIFF_REGISTRY_TIMEOUT"), Int(timeout) != nil {
-            arguments += ["--timeout", timeout]
-        }
-        return arguments
-    }
-
     static func importRootfs(_ request: Request, _ engine: Engine, _ source: String) throws -> Response {
         guard source == "-" else {
             throw EngineError(.invalidArgument, "importing from a URL is not supported: send the tarball as the request body with fromSrc=-")
         }
-        var arguments: [String] = []
+        var tag: String?
         if let repository = request.queryValue("repo"), !repository.isEmpty {
             do {
                 var reference = try Reference(parsing: repository)
                 if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
                 guard reference.digest == nil else { throw EngineError(.invalidArgument, "cannot import with a digest reference") }
-                arguments += ["--tag", reference.withDefaultTag.normalized]
+                tag = reference.withDefaultTag.normalized
             } catch let error as ImageError {
                 throw EngineError(.invalidArgument, error.message)
             }
@@ -131,12 +106,11 @@ extension ImageHandlers {
         } catch {
             throw EngineError(.invalidArgument, error.message)
         }
-        for change in changes { arguments += ["--change", change] }
-        if let message = request.queryValue("message"), !message.isEmpty { arguments += ["--message", message] }
+        let message = request.queryValue("message").flatMap { $0.isEmpty ? nil : $0 }
         guard let body = request.spooled, body.size > 0 else { throw EngineError(.invalidArgument, "the request body is empty: send the rootfs tarball") }
-        let workerArguments = arguments
+        let name = tag
         return Response(headers: [("Content-Type", "application/json")]) { writer in
-            let worker = try ImageWorker(engine: engine, command: "import", arguments: workerArguments, input: body)
+            let worker = try engine.startImport(body, tag: name, changes: changes, message: message)
             let output = ImageEvents.Output()
             if try ImageWorker.relayMessages(worker, to: writer, observer: output) { output.record(engine, "import") }
         }
@@ -148,9 +122,9 @@ extension ImageHandlers {
         guard let body = request.spooled, body.size > 0 else {
             throw EngineError(.invalidArgument, "the request body is empty: send an image archive (docker save, OCI layout)")
         }
-        let arguments = request.queryBool("quiet") ? ["--quiet"] : []
+        let quiet = request.queryBool("quiet")
         return Response(headers: [("Content-Type", "application/json")]) { writer in
-            let worker = try ImageWorker(engine: engine, command: "load", arguments: arguments, input: body)
+            let worker = try engine.startLoad(body, quiet: quiet)
             let output = ImageEvents.Output()
             if try ImageWorker.relayMessages(worker, to: writer, observer: output) { output.record(engine, "load") }
         }
@@ -175,10 +149,7 @@ extension ImageHandlers {
         let pushes = targets
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             for target in pushes {
-                let worker = try ImageWorker(engine: engine, command: "push",
-                                             arguments: ["--image", target.id, "--reference", target.reference.normalized]
-                                                 + registryArguments(target.reference.domain, shortNames, engine),
-                                             environment: ["SKIFF_REGISTRY_AUTH": auth])
+                let worker = try engine.startPush(imageID: target.id, as: target.reference, shortNames: shortNames, auth: auth)
                 guard try ImageWorker.relayMessages(worker, to: writer) else { return }
                 ImageEvents.recordReference(engine, "push", target.reference)
             }
