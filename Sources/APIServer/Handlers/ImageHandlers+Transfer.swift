@@ -1,14 +1,10 @@
-import Config
 import Images
 import Platform
 import Store
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The image routes that move images in and out: pull and import (ImageCreate), load, push,
-/// save (ImageGet, ImageGetAll). The work runs in the image worker; these relay its output.
+/// save (ImageGet, ImageGetAll). They decode the request; the work runs in the image worker,
+/// started by the engine (`Engine+ImageTransfer.swift`), and these relay its output.
 extension ImageHandlers {
     // MARK: - POST /images/create (pull, import)
 
