@@ -14,14 +14,14 @@ extension Engine {
     }
 
     /// Running (or paused, or between restarts) with its monitor alive.
-    static func isRunning(_ record: ContainerRecord) -> Bool {
+    static func isContainerRunning(_ record: ContainerRecord) -> Bool {
         record.isActive && MonitorConnection.isAlive(record)
     }
 
-    /// Whether the container with this full id still runs (`isRunning`); false once it is gone
-    /// or its row cannot be read.
+    /// Whether the container with this full id still runs (`isContainerRunning(_:)`); false
+    /// once it is gone or its row cannot be read.
     func isContainerRunning(id: String) -> Bool {
         guard let current = try? withStore({ try $0.container(id: id) }) else { return false }
-        return Engine.isRunning(current)
+        return Engine.isContainerRunning(current)
     }
 }

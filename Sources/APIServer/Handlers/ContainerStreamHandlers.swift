@@ -65,7 +65,7 @@ enum ContainerStreamHandlers {
         let settings = try StoredContainer(record)
         // moby: a tail that is not a number (`all`) or is negative means every line.
         let tail = request.queryValue("tail").flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
-        let follow = request.queryBool("follow") && Engine.isRunning(record)
+        let follow = request.queryBool("follow") && Engine.isContainerRunning(record)
         let options = LogReader.Options(since: since, until: until.map(StreamTime.nextNanosecond), tail: tail,
                                         stdout: stdout, stderr: stderr)
         let format = LogFormat(multiplexed: !settings.tty, timestamps: request.queryBool("timestamps"))
