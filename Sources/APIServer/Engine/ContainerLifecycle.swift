@@ -7,23 +7,11 @@ import Store
 import Glibc
 #endif
 
-/// Start, stop, kill, restart, pause, unpause, rename, top, remove and prune: what changes a
-/// container's run state. The monitor does the running; these handlers talk to it and the Store.
+/// The work behind the run-state operations (`Engine+ContainerLifecycle.swift`): start through
+/// the monitor, stop and wait for the recorded exit, resume, remove a stopped container and its
+/// files. The monitor does the running; this talks to it, the runtime and the Store.
 enum ContainerLifecycle {
     // MARK: - start
-
-    static func containerStart(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        switch record.state {
-        case .running, .restarting: return Response(status: .notModified)
-        case .paused: throw EngineError(.conflict, "cannot start a paused container, try unpause instead")
-        case .removing: throw EngineError(.conflict, "container is marked for removal and cannot be started")
-        case .dead: throw EngineError(.conflict, "cannot start a dead container")
-        case .created, .exited: break
-        }
-        try startContainer(record, engine: engine)
-        return Response(status: .noContent)
-    }
 
     /// Spawns the monitor, lets waiting attach sessions in, starts the program, and waits for the
     /// monitor to record `running`. A failed start leaves the row `created` or `exited` with the
@@ -128,47 +116,7 @@ enum ContainerLifecycle {
         throw EngineError(status, full)
     }
 
-    // MARK: - stop, restart, kill
-
-    static func containerStop(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        guard record.isActive else { return Response(status: .notModified) }
-        let (signal, timeout) = try stopParameters(request, record)
-        try stopContainer(record, signal: signal, timeout: timeout, engine: engine)
-        return Response(status: .noContent)
-    }
-
-    static func containerRestart(_ request: Request, _ engine: Engine) throws -> Response {
-        var record = try engine.currentContainer(request.parameters["id"] ?? "")
-        if record.state == .paused { try resume(record, engine: engine) }
-        if record.isActive {
-            let (signal, timeout) = try stopParameters(request, record)
-            try stopContainer(record, signal: signal, timeout: timeout, engine: engine)
-            record = try engine.currentContainer(record.id)
-        }
-        try startContainer(record, engine: engine)
-        try engine.withStore { store in
-            _ = try store.addEvent(type: "container", action: "restart", actorID: record.id,
-                                   attributes: eventAttributes(record))
-        }
-        return Response(status: .noContent)
-    }
-
-    /// `signal` (else the container's StopSignal) and `t` (else its StopTimeout, else 10 s; -1:
-    /// no limit).
-    static func stopParameters(_ request: Request, _ record: ContainerRecord) throws -> (Int32, Int) {
-        let options = try StoredContainer(record)
-        let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? options.stopSignal
-        guard let signal = SignalNames.number(name) else {
-            throw EngineError(.invalidArgument, "Invalid signal: \(name)")
-        }
-        var timeout = options.stopTimeout
-        if let t = request.queryValue("t"), !t.isEmpty {
-            guard let value = Int(t) else { throw EngineError(.invalidArgument, "invalid value for t: \(t)") }
-            timeout = value
-        }
-        return (signal, timeout)
-    }
+    // MARK: - stop
 
     /// Sends the stop signal, waits up to `timeout` seconds for the monitor to record the exit,
     /// then kills. No restart policy applies to this exit.
@@ -230,79 +178,7 @@ enum ContainerLifecycle {
         }
     }
 
-    static func containerKill(_ request: Request, _ engine: Engine) throws -> Response {
-        let record: ContainerRecord
-        do {
-            record = try engine.currentContainer(request.parameters["id"] ?? "")
-        } catch let error as StoreError where error.code == .notFound {
-            throw StoreError(.notFound, "Cannot kill container: \(request.parameters["id"] ?? ""): \(error.message)")
-        }
-        let name = request.queryValue("signal").flatMap { $0.isEmpty ? nil : $0 } ?? "SIGKILL"
-        guard let signal = SignalNames.number(name) else {
-            throw EngineError(.invalidArgument, "Invalid signal: \(name)")
-        }
-        guard record.isActive, record.pid > 0 else {
-            throw EngineError(.conflict, "Cannot kill container: \(request.parameters["id"] ?? ""): container \(record.id) is not running")
-        }
-        let ending = signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM")
-        try engine.withStore { store in
-            if ending {
-                _ = try store.updateContainer(record.id) { $0.stopRequested = true }
-            }
-            _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
-                                   attributes: eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
-        }
-        guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
-            throw EngineError(.internal, "kill \(record.id): \(String(cString: strerror(errno)))")
-        }
-        if ending && record.state == .paused && engine.pausesWithFreezer {
-            // As Docker: a paused container is resumed after SIGKILL or its stop signal, which a
-            // frozen process gets only once thawed (cgroup v1).
-            try resume(record, engine: engine)
-        }
-        if signal == SIGKILL {
-            // The exit is the monitor's to record; answer once it has, as Docker does.
-            _ = try waitStopped(record, engine: engine, milliseconds: 5_000)
-        }
-        return Response(status: .noContent)
-    }
-
-    // MARK: - pause, unpause
-
-    static func containerPause(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        if record.state == .paused { throw EngineError(.conflict, "Container \(record.id) is already paused") }
-        guard record.state == .running, record.pid > 0 else {
-            throw EngineError(.conflict, "container \(record.id) is not running")
-        }
-        // As root the runtime gave the container a freezer cgroup: it freezes it. Rootless there
-        // is none (no delegated cgroup v1 hierarchy): every process of the container stops.
-        if engine.pausesWithFreezer {
-            do {
-                try engine.runtime.pause(record.id)
-            } catch let error as EngineError {
-                throw EngineError(.internal, "Cannot pause container \(record.id): \(error.message)")
-            }
-        } else {
-            signalTree(record.pid, SIGSTOP)
-        }
-        try engine.withStore { store in
-            _ = try store.updateContainer(record.id) { row in if row.state == .running { row.state = .paused } }
-            _ = try store.addEvent(type: "container", action: "pause", actorID: record.id, attributes: eventAttributes(record))
-        }
-        return Response(status: .noContent)
-    }
-
-    static func containerUnpause(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        // moby answers this with a plain error: 500.
-        guard record.state == .paused else { throw EngineError(.internal, "Container \(record.id) is not paused") }
-        try resume(record, engine: engine)
-        try engine.withStore { store in
-            _ = try store.addEvent(type: "container", action: "unpause", actorID: record.id, attributes: eventAttributes(record))
-        }
-        return Response(status: .noContent)
-    }
+    // MARK: - resume, the container's processes
 
     static func resume(_ record: ContainerRecord, engine: Engine) throws {
         if engine.pausesWithFreezer {
@@ -343,32 +219,7 @@ enum ContainerLifecycle {
         return result
     }
 
-    // MARK: - rename, top
-
-    static func containerRename(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        guard var name = request.queryValue("name"), !name.isEmpty else {
-            throw EngineError(.invalidArgument, "Neither old nor new names may be empty")
-        }
-        guard ContainerLifecycle.isValidName(name) else {
-            let shown = name.hasPrefix("/") ? name : "/" + name
-            throw EngineError(.invalidArgument, "Error when allocating new name: Invalid container name (\(shown)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        }
-        if name.hasPrefix("/") { name.removeFirst() }
-        guard name != record.name else {
-            throw EngineError(.invalidArgument, "Renaming a container with the same name as its current name")
-        }
-        try engine.withStore { store in
-            do {
-                _ = try store.updateContainer(record.id) { $0.name = name }
-            } catch let error as StoreError where error.code == .exists {
-                throw StoreError(.exists, "Error when allocating new name: " + error.message)
-            }
-            _ = try store.addEvent(type: "container", action: "rename", actorID: record.id,
-                                   attributes: eventAttributes(record).merging(["name": name, "oldName": "/" + record.name]) { $1 })
-        }
-        return Response(status: .noContent)
-    }
+    // MARK: - names
 
     /// Docker's rule: `^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`.
     static func isValidName(_ input: String) -> Bool {
@@ -383,45 +234,7 @@ enum ContainerLifecycle {
         }
     }
 
-    static func containerTop(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        guard record.isActive, record.pid > 0 else {
-            throw EngineError(.conflict, "container \(record.id) is not running")
-        }
-        let arguments = request.queryValue("ps_args").flatMap { $0.isEmpty ? nil : $0 } ?? "-ef"
-        let pids = Set(processTree(record.pid))
-        let output = try ProcessOutput.run(["ps"] + arguments.split(separator: " ").map(String.init))
-        let lines = output.split(separator: "\n").map(String.init)
-        guard let header = lines.first else { throw EngineError(.internal, "ps printed nothing") }
-        let titles = header.split(separator: " ").map(String.init)
-        guard let pidColumn = titles.firstIndex(of: "PID") else {
-            throw EngineError(.internal, "Couldn't find PID field in ps output")
-        }
-        var processes: [JSON] = []
-        for line in lines.dropFirst() {
-            let fields = line.split(separator: " ", maxSplits: titles.count - 1).map(String.init)
-            guard fields.count > pidColumn, let pid = Int32(fields[pidColumn]), pids.contains(pid) else { continue }
-            processes.append(JSON(fields))
-        }
-        return .json(["Titles": JSON(titles), "Processes": .array(processes)])
-    }
-
-    // MARK: - remove, prune
-
-    static func containerDelete(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        if record.isActive {
-            guard request.queryBool("force") else {
-                throw EngineError(.conflict, "cannot remove container \"/\(record.name)\": container is \(record.state == .paused ? "paused" : "running"): stop the container before removing or force remove")
-            }
-            try stopContainer(record, signal: SIGKILL, timeout: 0, engine: engine)
-        }
-        guard let current = try engine.withStore({ try $0.container(id: record.id) }) else {
-            return Response(status: .noContent)   // removed meanwhile (AutoRemove)
-        }
-        try removeContainer(current, engine: engine, volumes: request.queryBool("v"))
-        return Response(status: .noContent)
-    }
+    // MARK: - remove
 
     /// Removes a stopped container: its row goes to `removing`, then its files (in the user
     /// namespace when rootless: upper/ holds sub-id files), anonymous volumes with `volumes`,
@@ -481,25 +294,6 @@ enum ContainerLifecycle {
         } else {
             FileSystem.removeTree(path)
         }
-    }
-
-    static func containerPrune(_ request: Request, _ engine: Engine) throws -> Response {
-        let filters = try Filters(request.queryValue("filters"), allowed: ["until", "label", "label!"])
-        let until = try filters.values("until").first.map(Filters.parseUntil)
-        var deleted: [JSON] = []
-        let records = try engine.withStore { store in try store.containers().map { try engine.reconcile($0, store: store) } }
-        for record in records where !record.isActive && record.state != .removing {
-            if let until, record.created / 1_000_000_000 >= until { continue }
-            let labels = record.labels
-            guard filters.labelsMatch(labels) else { continue }
-            do {
-                try removeContainer(record, engine: engine, volumes: false)
-                deleted.append(JSON(record.id))
-            } catch {
-                continue
-            }
-        }
-        return .json(["ContainersDeleted": deleted.isEmpty ? .null : .array(deleted), "SpaceReclaimed": 0])
     }
 
     static func eventAttributes(_ record: ContainerRecord) -> [String: String] {

@@ -6,32 +6,9 @@ import Store
 import Glibc
 #endif
 
-/// `POST /containers/{id}/wait?condition=not-running|next-exit|removed`. The head goes out at
-/// once (the docker CLI sends `/start` only after its wait is registered, and learns that from
-/// the head); the body `{"StatusCode", "Error"}` follows when the condition is met. The wait
-/// follows the monitor's process with a pidfd, so an exit is seen as soon as it is recorded.
+/// A container wait (`Engine.waitContainer`, for `POST /containers/{id}/wait`): it follows the
+/// monitor's process with a pidfd, so an exit is seen as soon as it is recorded.
 enum ContainerWaiter {
-    static func containerWait(_ request: Request, _ engine: Engine) throws -> Response {
-        let condition = request.queryValue("condition").flatMap { $0.isEmpty ? nil : $0 } ?? "not-running"
-        guard ["not-running", "next-exit", "removed"].contains(condition) else {
-            throw EngineError(.invalidArgument, "invalid condition: \"\(condition)\"")
-        }
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        var response = Response(headers: [("Content-Type", "application/json")]) { writer in
-            writer.sendHead()
-            let (code, error) = try wait(record, condition: condition, engine: engine) {
-                writer.isClientGone || engine.isStopping
-            }
-            var body: [JSON.Member] = [JSON.Member("StatusCode", .int(Int64(code)))]
-            body.append(JSON.Member("Error", error.map { ["Message": JSON($0)] } ?? .null))
-            var bytes = JSON.object(body).bytes
-            bytes.append(0x0A)
-            try writer.write(bytes)
-        }
-        response.longRunning = true
-        return response
-    }
-
     /// Blocks until `condition` holds; returns the exit code and the container's error, if any.
     /// `abandoned`: the client went away or the service stops; the wait ends with an error.
     /// It looks at the row again when the monitor's process exits (its pidfd: the monitor

@@ -22,13 +22,7 @@ enum ContainerSpecHandlers {
     // MARK: - GET /containers/{id}/json
 
     @Sendable static func containerInspect(_ request: Request, _ engine: Engine) throws -> Response {
-        let record = try engine.currentContainer(request.parameters["id"] ?? "")
-        var size: (Int64, Int64)?
-        if request.queryBool("size") {
-            let imageSize = try engine.withStore { try $0.image(byNameOrID: record.imageID, normalizedName: nil)?.size } ?? 0
-            let rw = ContainerView.sizeRw(containerDir: engine.config.skiffRoot + "/containers/" + record.id)
-            size = (rw, rw + imageSize)
-        }
+        let (record, size) = try engine.inspectContainer(request.parameters["id"] ?? "", size: request.queryBool("size"))
         return .json(try ContainerView.inspect(record, size: size))
     }
 

@@ -65,7 +65,7 @@ enum ContainerStreamHandlers {
         let settings = try StoredContainer(record)
         // moby: a tail that is not a number (`all`) or is negative means every line.
         let tail = request.queryValue("tail").flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
-        let follow = request.queryBool("follow") && isRunning(record)
+        let follow = request.queryBool("follow") && Engine.isContainerRunning(record)
         let options = LogReader.Options(since: since, until: until.map(StreamTime.nextNanosecond), tail: tail,
                                         stdout: stdout, stderr: stderr)
         let format = LogFormat(multiplexed: !settings.tty, timestamps: request.queryBool("timestamps"))
@@ -73,15 +73,9 @@ enum ContainerStreamHandlers {
         let path = MonitorConnection.logPath(engine, containerID: record.id)
         let id = record.id
         let follower = LogFollower(path: path, options: options, format: format, follow: follow, until: until) {
-            guard let current = try? engine.withStore({ try $0.container(id: id) }) else { return false }
-            return isRunning(current)
+            engine.isContainerRunning(id: id)
         }
         return .poll(headers: [("Content-Type", contentType)], every: LogFollower.pollMilliseconds, follower.step)
-    }
-
-    /// Running (or paused, or between restarts) with its monitor alive.
-    static func isRunning(_ record: ContainerRecord) -> Bool {
-        record.isActive && MonitorConnection.isAlive(record)
     }
 
     // MARK: - POST /containers/{id}/resize

@@ -26,7 +26,7 @@ enum EventHandlers {
         let untilNanos = until.map(StreamTime.nanoseconds)
         let onlyPast = untilNanos.map { $0 < StreamTime.nanoseconds(Timestamp.now()) } ?? false
         // Events recorded up to now are the replay's; later ones are streamed.
-        let newest = try engine.withStore { try $0.lastEventSeq() }
+        let newest = try engine.newestEventSeq()
         let stream = EventStream(filter: filter, since: sinceNanos, until: untilNanos, onlyPast: onlyPast,
                                  newest: newest, engine: engine)
         return .poll(headers: [("Content-Type", "application/json")], every: pollMilliseconds, stream.step)
@@ -62,7 +62,7 @@ enum EventHandlers {
             if writer.isClientGone { return false }
             let now = StreamTime.nanoseconds(Timestamp.now())
             while true {
-                let events = try engine.withStore { try $0.events(after: cursor, limit: batch) }
+                let events = try engine.events(after: cursor, limit: batch)
                 if let last = events.last { cursor = last.seq }
                 try send(events.filter { until == nil || $0.timeNano <= until! }, filter, writer)
                 if events.count < batch { break }
@@ -75,9 +75,7 @@ enum EventHandlers {
         private func replay(_ writer: ResponseWriter) throws {
             var after: Int64 = 0
             while after < cursor {
-                let events = try engine.withStore { [after, since, until] in
-                    try $0.events(after: after, since: since, until: until, limit: batch)
-                }
+                let events = try engine.events(after: after, since: since, until: until, limit: batch)
                 try send(events.filter { $0.seq <= cursor }, filter, writer)
                 guard let last = events.last, events.count == batch else { break }
                 after = last.seq

@@ -1,14 +1,10 @@
-import Config
 import Images
 import Platform
 import Store
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The image routes that move images in and out: pull and import (ImageCreate), load, push,
-/// save (ImageGet, ImageGetAll). The work runs in the image worker; these relay its output.
+/// save (ImageGet, ImageGetAll). They decode the request; the work runs in the image worker,
+/// started by the engine (`Engine+ImageTransfer.swift`), and these relay its output.
 extension ImageHandlers {
     // MARK: - POST /images/create (pull, import)
 
@@ -39,17 +35,17 @@ extension ImageHandlers {
         } catch {
             throw EngineError(error.code == .invalidArgument ? .invalidArgument : .internal, error.message)
         }
-        var platform: [String] = []
+        var platform: String?
         if let value = request.queryValue("platform"), !value.isEmpty {
             let parts = value.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count <= 3, parts.allSatisfy({ !$0.isEmpty }) else {
                 throw EngineError(.invalidArgument, "invalid platform \"\(value)\": want os[/arch[/variant]]")
             }
             // An OS alone means this machine's CPU.
-            platform = ["--platform", parts.count == 1 ? value + "/" + Descriptor.Platform.hostArchitecture : value]
+            platform = parts.count == 1 ? value + "/" + Descriptor.Platform.hostArchitecture : value
         }
         let auth = request.header("X-Registry-Auth") ?? ""
-        let platformArguments = platform
+        let wantedPlatform = platform
         let references = candidates
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             var lastError: EngineError?
@@ -58,10 +54,7 @@ extension ImageHandlers {
                     lastError = EngineError(.forbidden, "registry \(candidate.domain) is blocked in registries.conf")
                     continue
                 }
-                let worker = try ImageWorker(engine: engine, command: "pull",
-                                             arguments: ["--reference", candidate.description]
-                                                 + registryArguments(candidate.domain, shortNames, engine) + platformArguments,
-                                             environment: ["SKIFF_REGISTRY_AUTH": auth])
+                let worker = try engine.startPull(candidate, shortNames: shortNames, platform: wantedPlatform, auth: auth)
                 try ImageWorker.relay(worker, to: writer)
                 guard let error = worker.wait() else {
                     ImageEvents.recordReference(engine, "pull", candidate)
@@ -87,39 +80,17 @@ extension ImageHandlers {
                                       JSON.Member("error", .string(error.message))]).bytes + [0x0A])
     }
 
-    /// `--insecure` for registries registries.conf marks insecure and loopback ones (as Docker
-    /// treats 127.0.0.0/8), `--cert-dir` when a certs.d directory exists for the host,
-    /// `--timeout` from SKIFF_REGISTRY_TIMEOUT.
-    static func registryArguments(_ domain: String, _ shortNames: ShortNames, _ engine: Engine) -> [String] {
-        var arguments: [String] = []
-        if shortNames.isInsecure(domain) || ShortNames.isLoopback(domain) { arguments.append("--insecure") }
-        let environment = ConfigEnvironment.current()
-        var directories: [String] = []
-        if !environment.isRoot {
-            directories.append((environment.variable("XDG_CONFIG_HOME") ?? environment.home + "/.config") + "/containers/certs.d")
-        }
-        directories += ["/etc/containers/certs.d", "/etc/docker/certs.d"]
-        for directory in directories where access(directory + "/" + domain, R_OK | X_OK) == 0 {
-            arguments += ["--cert-dir", directory + "/" + domain]
-            break
-        }
-        if let timeout = environment.variable("SKIFF_REGISTRY_TIMEOUT"), Int(timeout) != nil {
-            arguments += ["--timeout", timeout]
-        }
-        return arguments
-    }
-
     static func importRootfs(_ request: Request, _ engine: Engine, _ source: String) throws -> Response {
         guard source == "-" else {
             throw EngineError(.invalidArgument, "importing from a URL is not supported: send the tarball as the request body with fromSrc=-")
         }
-        var arguments: [String] = []
+        var tag: String?
         if let repository = request.queryValue("repo"), !repository.isEmpty {
             do {
                 var reference = try Reference(parsing: repository)
                 if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
                 guard reference.digest == nil else { throw EngineError(.invalidArgument, "cannot import with a digest reference") }
-                arguments += ["--tag", reference.withDefaultTag.normalized]
+                tag = reference.withDefaultTag.normalized
             } catch let error as ImageError {
                 throw EngineError(.invalidArgument, error.message)
             }
@@ -131,12 +102,11 @@ extension ImageHandlers {
         } catch {
             throw EngineError(.invalidArgument, error.message)
         }
-        for change in changes { arguments += ["--change", change] }
-        if let message = request.queryValue("message"), !message.isEmpty { arguments += ["--message", message] }
+        let message = request.queryValue("message").flatMap { $0.isEmpty ? nil : $0 }
         guard let body = request.spooled, body.size > 0 else { throw EngineError(.invalidArgument, "the request body is empty: send the rootfs tarball") }
-        let workerArguments = arguments
+        let name = tag
         return Response(headers: [("Content-Type", "application/json")]) { writer in
-            let worker = try ImageWorker(engine: engine, command: "import", arguments: workerArguments, input: body)
+            let worker = try engine.startImport(body, tag: name, changes: changes, message: message)
             let output = ImageEvents.Output()
             if try ImageWorker.relayMessages(worker, to: writer, observer: output) { output.record(engine, "import") }
         }
@@ -148,9 +118,9 @@ extension ImageHandlers {
         guard let body = request.spooled, body.size > 0 else {
             throw EngineError(.invalidArgument, "the request body is empty: send an image archive (docker save, OCI layout)")
         }
-        let arguments = request.queryBool("quiet") ? ["--quiet"] : []
+        let quiet = request.queryBool("quiet")
         return Response(headers: [("Content-Type", "application/json")]) { writer in
-            let worker = try ImageWorker(engine: engine, command: "load", arguments: arguments, input: body)
+            let worker = try engine.startLoad(body, quiet: quiet)
             let output = ImageEvents.Output()
             if try ImageWorker.relayMessages(worker, to: writer, observer: output) { output.record(engine, "load") }
         }
@@ -160,30 +130,12 @@ extension ImageHandlers {
 
     @Sendable static func imagePush(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
-        var targets: [(id: String, reference: Reference)] = []
+        let targets: [(id: String, reference: Reference)]
         let shortNames = (try? ShortNames.load()) ?? ShortNames()
         do {
             var reference = try Reference(parsing: name)
             if let tag = request.queryValue("tag"), !tag.isEmpty { reference = try reference.withTag(tag) }
-            let wanted = reference
-            try engine.withStore { store in
-                if wanted.tag != nil || wanted.digest != nil {
-                    guard let image = try store.image(byNameOrID: wanted.normalized, normalizedName: wanted.normalized) else {
-                        throw EngineError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarString)")
-                    }
-                    targets.append((image.id, wanted))
-                } else {
-                    // No tag: every tag of the repository, as the API does.
-                    for image in try store.images() {
-                        for tagged in image.names where tagged.hasPrefix(wanted.name + ":") {
-                            if let parsed = try? Reference(parsing: tagged) { targets.append((image.id, parsed)) }
-                        }
-                    }
-                    guard !targets.isEmpty else {
-                        throw EngineError(.notFound, "An image does not exist locally with the tag: \(wanted.familiarName)")
-                    }
-                }
-            }
+            targets = try engine.imagesToPush(reference)
         } catch let error as ImageError {
             throw EngineError(.invalidArgument, error.message)
         } catch let error as StoreError {
@@ -193,10 +145,7 @@ extension ImageHandlers {
         let pushes = targets
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             for target in pushes {
-                let worker = try ImageWorker(engine: engine, command: "push",
-                                             arguments: ["--image", target.id, "--reference", target.reference.normalized]
-                                                 + registryArguments(target.reference.domain, shortNames, engine),
-                                             environment: ["SKIFF_REGISTRY_AUTH": auth])
+                let worker = try engine.startPush(imageID: target.id, as: target.reference, shortNames: shortNames, auth: auth)
                 guard try ImageWorker.relayMessages(worker, to: writer) else { return }
                 ImageEvents.recordReference(engine, "push", target.reference)
             }
@@ -217,52 +166,7 @@ extension ImageHandlers {
 
     /// `docker save`: Docker 25's archive layout with the layer blobs as pulled or loaded.
     static func saveResponse(_ names: [String], _ engine: Engine) throws -> Response {
-        let blobs = BlobStore(root: engine.config.skiffRoot)
-        var images: [SaveImage] = []
-        try engine.withStore { store in
-            var byID: [String: Int] = [:]
-            var wanted: [(image: ImageRecord, tags: [String])] = []
-            // Every image, read only when a name is a bare repository.
-            var all: [ImageRecord]?
-            for name in names {
-                // A repository without tag or digest: every tag it has, as `docker save busybox` does.
-                if let parsed = try? Reference(parsing: name), parsed.tag == nil, parsed.digest == nil {
-                    if all == nil { all = try store.images() }
-                    let tagged = all!.compactMap { image -> (ImageRecord, [String])? in
-                        let tags = image.names.filter { $0.hasPrefix(parsed.name + ":") }
-                        return tags.isEmpty ? nil : (image, tags.map(LocalImages.familiar))
-                    }
-                    if !tagged.isEmpty {
-                        wanted += tagged.map { (image: $0.0, tags: $0.1) }
-                        continue
-                    }
-                }
-                let (image, reference) = try LocalImages.find(name, store)
-                wanted.append((image, reference.map { $0.contains("@") ? [] : [LocalImages.familiar($0)] } ?? []))
-            }
-            for (image, tags) in wanted {
-                if let index = byID[image.id] {
-                    images[index].repoTags += tags.filter { !images[index].repoTags.contains($0) }
-                    continue
-                }
-                guard let config = LocalImages.config(of: image) else {
-                    throw EngineError(.internal, "image \(image.id): unreadable config")
-                }
-                var layers: [SaveImage.Layer] = []
-                for diffID in config.rootfs.diffIDs {
-                    guard let blob = try store.layerBlobs(diffID: diffID.description).first(where: {
-                        (try? Digest(parsing: $0.digest)).map(blobs.contains) ?? false
-                    }), let digest = try? Digest(parsing: blob.digest) else {
-                        throw EngineError(.internal, "image \(image.id): layer \(diffID) has no blob to save")
-                    }
-                    layers.append(SaveImage.Layer(digest: digest, size: blob.size, path: blobs.path(of: digest),
-                                                  compression: MediaType.layerCompression(blob.mediaType) ?? .none))
-                }
-                byID[image.id] = images.count
-                images.append(SaveImage(config: image.config, layers: layers, repoTags: tags))
-            }
-        }
-        let saved = images
+        let saved = try engine.imagesToSave(names)
         return Response(headers: [("Content-Type", "application/x-tar")]) { writer in
             try ImageArchive.save(saved, to: ResponseSink(writer))
         }

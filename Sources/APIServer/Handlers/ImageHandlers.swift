@@ -7,43 +7,18 @@ import Store
 import Glibc
 #endif
 
-/// The image routes (moby's ImageList, ImageInspect, ImageCreate, ...). Reads and names are
-/// handled here (list, inspect, history, tag, delete, prune); what writes layers or talks to a
-/// registry runs in the image worker (`skiff-image`), whose output is relayed to the client
+/// The image routes (moby's ImageList, ImageInspect, ImageCreate, ...): each decodes the request,
+/// calls its engine operation (`Engine+Images.swift` for list, inspect, history, tag, delete,
+/// prune) and builds Docker's answer. What writes layers or talks to a registry runs in the
+/// image worker (`skiff-image`), whose output is relayed to the client
 /// (`ImageHandlers+Transfer.swift`).
 enum ImageHandlers {
     // MARK: - GET /images/json
 
     @Sendable static func imageList(_ request: Request, _ engine: Engine) throws -> Response {
         let filters = try Filters(request.queryValue("filters"), allowed: ["dangling", "label", "reference", "before", "since", "until"])
-        let images = try engine.withStore { store -> [ImageRecord] in
-            var images = try store.images(all: request.queryBool("all"))
-            if let dangling = try filters.bool("dangling") {
-                images = images.filter { $0.isDangling == dangling }
-            }
-            // As moby: the earliest of the before-times (`before` images, `until`), the latest `since`.
-            var before: [Int64] = try filters.values("before").map { try LocalImages.find($0, store).image.created }
-            before += try filters.values("until").map(Filters.parseUntil)
-            if let limit = before.min() { images = images.filter { $0.created < limit } }
-            if let limit = try filters.values("since").map({ try LocalImages.find($0, store).image.created }).max() {
-                images = images.filter { $0.created > limit }
-            }
-            return images
-        }
-        var result: [JSON] = []
-        for image in images {
-            let config = LocalImages.config(of: image)
-            if !filters.labelsMatch(config?.config?.labels ?? [:]) { continue }
-            let references = filters.values("reference")
-            var tags = image.names.map(LocalImages.familiar)
-            if !references.isEmpty {
-                let matching = tags.filter { tag in references.contains { Filters.referenceMatches($0, tag) } }
-                if matching.isEmpty { continue }
-                tags = matching
-            }
-            result.append(summary(image, tags: tags, config: config, version: request.version))
-        }
-        return .json(.array(result))
+        let images = try engine.listImages(all: request.queryBool("all"), filters: filters)
+        return .json(.array(images.map { summary($0.image, tags: $0.tags, config: $0.config, version: request.version) }))
     }
 
     /// moby's `ImageSummary`.
@@ -71,13 +46,7 @@ enum ImageHandlers {
     // MARK: - GET /images/{name}/json
 
     @Sendable static func imageInspect(_ request: Request, _ engine: Engine) throws -> Response {
-        let name = request.parameters["name"] ?? ""
-        let (image, diffIDs) = try engine.withStore { store -> (ImageRecord, [String]) in
-            let image = try LocalImages.find(name, store).image
-            let diffIDs = try image.layers.map { try store.layer(chainID: $0)?.diffID ?? "" }
-            return (image, diffIDs)
-        }
-        let config = LocalImages.config(of: image)
+        let (image, config, diffIDs, diffs) = try engine.inspectImage(request.parameters["name"] ?? "")
         var containerConfig: [JSON.Member] = [
             JSON.Member("Hostname", ""), JSON.Member("Domainname", ""), JSON.Member("User", ""),
             JSON.Member("AttachStdin", false), JSON.Member("AttachStdout", false), JSON.Member("AttachStderr", false),
@@ -95,8 +64,6 @@ enum ImageHandlers {
                 }
             }
         }
-        let layersPath = engine.config.skiffRoot + "/layers/"
-        let diffs = image.layers.map { layersPath + $0.dropFirst(7) + "/diff" }
         var graphData: [JSON.Member] = []
         if let top = diffs.last {
             if diffs.count > 1 {
@@ -134,12 +101,7 @@ enum ImageHandlers {
     // MARK: - GET /images/{name}/history
 
     @Sendable static func imageHistory(_ request: Request, _ engine: Engine) throws -> Response {
-        let name = request.parameters["name"] ?? ""
-        let (image, sizes) = try engine.withStore { store -> (ImageRecord, [Int64]) in
-            let image = try LocalImages.find(name, store).image
-            return (image, try image.layers.map { try store.layer(chainID: $0)?.size ?? 0 })
-        }
-        let config = LocalImages.config(of: image)
+        let (image, config, sizes) = try engine.imageHistory(request.parameters["name"] ?? "")
         var entries = config?.history ?? []
         if entries.isEmpty {
             entries = sizes.map { _ in ImageConfig.History(created: config?.created) }
@@ -179,12 +141,7 @@ enum ImageHandlers {
             throw EngineError(.invalidArgument, error.message)
         }
         guard target.digest == nil else { throw EngineError(.invalidArgument, "refusing to create a tag with a digest reference") }
-        let normalized = target.withDefaultTag.normalized
-        try engine.withStore { store in
-            let image = try LocalImages.find(name, store).image
-            try store.tag(imageID: image.id, name: normalized)
-            ImageEvents.record(store, "tag", actorID: image.id, name: LocalImages.familiar(normalized), image: image)
-        }
+        try engine.tagImage(name, as: target)
         return Response(status: .created)
     }
 
@@ -193,43 +150,16 @@ enum ImageHandlers {
     @Sendable static func imageDelete(_ request: Request, _ engine: Engine) throws -> Response {
         let name = request.parameters["name"] ?? ""
         let force = request.queryBool("force")
-        var items: [JSON] = []
-        var released = false
-        try engine.withStore { store in
-            let (image, reference) = try LocalImages.find(name, store)
-            var deleteByID = reference == nil
-            if let reference {
-                // A name: untag it; the image goes with its last name, unless a container uses it.
-                let inUse = try store.imageInUse(image.id)
-                if isSingleReference(image) && inUse && !force {
-                    throw EngineError(.conflict, "conflict: unable to remove repository reference \"\(name)\" (must force) "
-                        + "- a container is using its referenced image \(Store.shortID(image.id))")
-                }
-                let untagging = try store.untag(name: reference)
-                items += untagging.untagged.map { JSON.object([JSON.Member("Untagged", .string(LocalImages.familiar($0)))]) }
-                ImageEvents.recordRemoval(store, image: image, untagged: untagging.untagged.count, deleted: false)
-                deleteByID = untagging.isNameless && !inUse
-            }
-            if deleteByID {
-                let deletion = try store.deleteImage(id: image.id, force: force)
-                items += deletion.untagged.map { JSON.object([JSON.Member("Untagged", .string(LocalImages.familiar($0)))]) }
-                ImageEvents.recordRemoval(store, image: image, untagged: deletion.untagged.count, deleted: deletion.deleted)
-                if deletion.deleted {
-                    items.append(.object([JSON.Member("Deleted", .string(image.id))]))
-                    items += deletion.releasedLayers.map { JSON.object([JSON.Member("Deleted", .string($0))]) }
-                    released = !deletion.releasedLayers.isEmpty
-                }
-            }
-        }
-        if released { try LocalImages.sweep(engine) }
-        return .json(.array(items))
+        let removed = try engine.removeImage(name, force: force)
+        return .json(.array(removed.map(item)))
     }
 
-    /// moby's `isSingleReference`: at most one tag, and every name in one repository (a pulled
-    /// image's tag and digest count as one reference).
-    static func isSingleReference(_ image: ImageRecord) -> Bool {
-        let repositories = Set((image.names + image.digests).compactMap { try? Reference(parsing: $0).name })
-        return image.names.count <= 1 && repositories.count <= 1
+    /// One entry of moby's `ImageDeleteResponseItem`.
+    static func item(_ removal: ImageRemoval) -> JSON {
+        switch removal {
+        case .untagged(let name): return .object([JSON.Member("Untagged", .string(name))])
+        case .deleted(let id): return .object([JSON.Member("Deleted", .string(id))])
+        }
     }
 
     // MARK: - POST /images/prune
@@ -238,29 +168,8 @@ enum ImageHandlers {
         let filters = try Filters(request.queryValue("filters"), allowed: ["dangling", "label", "label!", "until"])
         let danglingOnly = try filters.bool("dangling") ?? true
         let until = try filters.values("until").first.map(Filters.parseUntil)
-        var items: [JSON] = []
-        var reclaimed: Int64 = 0
-        var released = false
-        try engine.withStore { store in
-            for image in try store.images() {
-                if danglingOnly && !image.isDangling { continue }
-                if let until, image.created >= until { continue }
-                if !filters.labelsMatch(LocalImages.config(of: image)?.config?.labels ?? [:]) { continue }
-                if try store.imageInUse(image.id) { continue }
-                var layerSizes: [String: Int64] = [:]
-                for chainID in image.layers { layerSizes[chainID] = try store.layer(chainID: chainID)?.size ?? 0 }
-                let deletion = try store.deleteImage(id: image.id, force: true)
-                items += deletion.untagged.map { JSON.object([JSON.Member("Untagged", .string(LocalImages.familiar($0)))]) }
-                ImageEvents.recordRemoval(store, image: image, untagged: deletion.untagged.count, deleted: deletion.deleted)
-                if deletion.deleted {
-                    items.append(.object([JSON.Member("Deleted", .string(image.id))]))
-                    items += deletion.releasedLayers.map { JSON.object([JSON.Member("Deleted", .string($0))]) }
-                    reclaimed += deletion.releasedLayers.reduce(0) { $0 + (layerSizes[$1] ?? 0) }
-                    released = released || !deletion.releasedLayers.isEmpty
-                }
-            }
-        }
-        if released { try LocalImages.sweep(engine) }
+        let (removed, reclaimed) = try engine.pruneImages(danglingOnly: danglingOnly, until: until, matches: filters.labelsMatch)
+        let items = removed.map(item)
         return .json(.object([JSON.Member("ImagesDeleted", items.isEmpty ? .null : .array(items)),
                               JSON.Member("SpaceReclaimed", .int(reclaimed))]))
     }

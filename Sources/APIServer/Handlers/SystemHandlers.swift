@@ -50,10 +50,7 @@ enum SystemHandlers {
     @Sendable static func systemInfo(_ request: Request, _ engine: Engine) throws -> Response {
         let host = engine.hostInfo
         let config = engine.config
-        let (counts, images, id) = try engine.withStore { store in
-            try engine.reconcileAll(store)
-            return (try store.containerCounts(), try store.imageCount(), try store.engineID())
-        }
+        let (counts, images, id) = try engine.systemCounts()
         var security: [String] = []
         if engine.isRootless { security.append("name=rootless") }
         var warnings: [String] = []
