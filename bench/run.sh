@@ -373,7 +373,7 @@ EOF
 fi
 
 USER_PROCS_AFTER=$(user_procs)
-left=$(comm -13 <(echo "$USER_PROCS_BEFORE") <(echo "$USER_PROCS_AFTER") | while read -r p; do
+left=$(comm -13 <(echo "$USER_PROCS_BEFORE" | sort) <(echo "$USER_PROCS_AFTER" | sort) | while read -r p; do
     proc_alive "$p" && echo "$p($(cat /proc/$p/comm 2>/dev/null))"; done | tr '\n' ' ')
 [ -z "$left" ] || note "processes of $USER_NAME still running that this run did not account for: $left"
 
