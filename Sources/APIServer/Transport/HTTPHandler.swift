@@ -31,9 +31,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         var query: Substring
 
         init(_ uri: String) {
-            let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-            path = parts.first ?? ""
-            query = parts.count > 1 ? parts[1] : ""
+            if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+                path = uri[..<mark]
+                query = uri[uri.utf8.index(after: mark)...]
+            } else {
+                path = uri[...]
+                query = ""
+            }
         }
     }
 
@@ -65,7 +69,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             beginActivity()
             let target = Target(head.uri)
-            let match = router.match(method: head.method.rawValue, path: String(target.path))
+            let match = router.match(method: head.method.rawValue, path: target.path)
             var limit = Router.defaultMaxBody
             var spooled: SpooledBody?
             if case .found(let route, _, _) = match {
@@ -181,7 +185,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                                       streamed: Bool) -> HTTPResponseHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(response.headers.count + 6)
-        headers.add(name: "Api-Version", value: APIVersion.current.description)
+        headers.add(name: "Api-Version", value: HTTPHandler.apiVersionHeader)
         headers.add(name: "Docker-Experimental", value: "false")
         headers.add(name: "Ostype", value: "linux")
         headers.add(name: "Server", value: HTTPHandler.serverHeader)
@@ -284,10 +288,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let buffer = context.channel.allocator.buffer(bytes: response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        finishResponse(context: context, done: context.writeAndFlush(wrapOutboundOut(.end(nil))), keepAlive: keepAlive)
+        if keepAlive {
+            // Nothing waits for this write: no future is made for it.
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            finishResponse(context: context, done: nil, keepAlive: true)
+        } else {
+            finishResponse(context: context, done: context.writeAndFlush(wrapOutboundOut(.end(nil))), keepAlive: false)
+        }
     }
 
     static let serverHeader = "\(Engine.name)/\(Engine.version) (linux)"
+    static let apiVersionHeader = APIVersion.current.description
 
     private func beginActivity() {
         guard !counted else { return }

@@ -69,11 +69,14 @@ public final class Route: Sendable {
         return parameters
     }
 
+    /// `{name}` (or `{name:.*}`): a segment that takes a value.
+    static func isParameter(_ segment: Substring) -> Bool { segment.first == "{" && segment.last == "}" }
+
     private static func bind(_ patterns: ArraySlice<Substring>, _ values: ArraySlice<Substring>,
                              into parameters: inout [String: String]) -> Bool {
         guard patterns.count == values.count else { return false }
         for (pattern, segment) in zip(patterns, values) {
-            if pattern.first == "{" && pattern.last == "}" {
+            if Route.isParameter(pattern) {
                 parameters[String(pattern.dropFirst().dropLast())] = Router.percentDecode(segment)
             } else if pattern != segment {
                 return false
@@ -90,9 +93,25 @@ public struct Router: Sendable {
     public static let defaultMaxBody = 4 << 20
 
     public let routes: [Route]
+    /// The routes a path may match, by its first segment (after any version prefix), in table
+    /// order: those whose first segment is that word, and those whose first is a parameter.
+    /// A request is tried on these only (`/containers/json` on the container routes, not on
+    /// all of them).
+    private let byFirstSegment: [Substring: [Route]]
+    /// The candidates for any other path: routes whose first segment is a parameter (or that
+    /// have none).
+    private let anyFirstSegment: [Route]
 
     public init(routes: [Route]) {
         self.routes = routes
+        func open(_ route: Route) -> Bool { route.segments.first.map(Route.isParameter) ?? true }
+        var index: [Substring: [Route]] = [:]
+        for route in routes {
+            guard let first = route.segments.first, !Route.isParameter(first), index[first] == nil else { continue }
+            index[first] = routes.filter { $0.segments.first == first || open($0) }
+        }
+        byFirstSegment = index
+        anyFirstSegment = routes.filter(open)
     }
 
     public enum Match {
@@ -105,6 +124,11 @@ public struct Router: Sendable {
     /// Finds the route for `method` and `path` (no query). Paths may carry a `/v1.NN` prefix;
     /// the version is checked only once a route matched, as Docker's middleware does.
     public func match(method: String, path: String) -> Match {
+        match(method: method, path: path[...])
+    }
+
+    /// The same for a path that is part of the request target.
+    public func match(method: String, path: Substring) -> Match {
         var segments = path.split(separator: "/")
         var requested: Substring?
         if let first = segments.first, first.count > 1, first.first == "v",
@@ -113,10 +137,15 @@ public struct Router: Sendable {
             segments.removeFirst()
         }
         var pathMatched = false
-        for route in routes {
+        let candidates = segments.first.flatMap { byFirstSegment[$0] } ?? anyFirstSegment
+        for route in candidates {
+            guard route.method == method else {
+                // Only whether some route has this path matters (405 rather than 404).
+                if !pathMatched && route.parameters(segments) != nil { pathMatched = true }
+                continue
+            }
             guard let parameters = route.parameters(segments) else { continue }
             pathMatched = true
-            guard route.method == method else { continue }
             var version = APIVersion.current
             if let requested {
                 guard let parsed = APIVersion(requested) else {
@@ -151,6 +180,10 @@ public struct Router: Sendable {
 
     /// Decodes `%XX` escapes; malformed escapes are kept as written.
     public static func percentDecode(_ text: Substring, plusIsSpace: Bool = false) -> String {
+        // Most names and values have nothing to decode (`all=1`, `json`).
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+            return String(text)
+        }
         let bytes = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
