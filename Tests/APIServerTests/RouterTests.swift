@@ -75,6 +75,8 @@ struct RouterTests {
         ("GET", "/a/b", .methodNotAllowed),
         ("GET", "/z/list", .notFound),
         ("GET", "/", .notFound),
+        ("GET", "//a///list/", .found("AList", [:], "1.44")),
+        ("GET", "/v٣/a/list", .badVersion(400, "invalid API version: ٣")),
     ]
 
     @Test(arguments: openCases)
@@ -100,7 +102,8 @@ struct RouterTests {
     }
 
     @Test(arguments: [("1.44", true), ("1.9", true), ("10.0", true), ("1", false), ("1.", false),
-                      ("1.2.3", false), (".1", false), ("a.b", false)])
+                      ("1.2.3", false), (".1", false), ("a.b", false), ("+1.2", false), ("1.-2", false),
+                      ("99999999999999999999.1", false), ("١.٤٤", false)])
     func parsesVersions(_ text: String, _ valid: Bool) {
         #expect((APIVersion(text[...]) != nil) == valid)
     }

@@ -31,9 +31,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         var query: Substring
 
         init(_ uri: String) {
-            if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            if let mark = uri.firstIndex(of: "?") {
                 path = uri[..<mark]
-                query = uri[uri.utf8.index(after: mark)...]
+                query = uri[uri.index(after: mark)...]
             } else {
                 path = uri[...]
                 query = ""
@@ -44,6 +44,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var state = State.idle
     /// Whether this connection currently counts as activity for the idle timer.
     private var counted = false
+    /// The `InputEndGate` holds back the end of input for this request (a hijacking route):
+    /// only then is there something to release when it is answered.
+    private var holdsInputEnd = false
 
     init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool, streams: BlockingPool) {
         self.router = router
@@ -74,7 +77,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             var spooled: SpooledBody?
             if case .found(let route, _, _) = match {
                 limit = route.maxBody
-                if route.hijacks { (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.hold() }
+                if route.hijacks {
+                    (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.hold()
+                    holdsInputEnd = true
+                }
                 if route.spool {
                     do {
                         spooled = try engine.spoolFile()
@@ -256,7 +262,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func finishResponse(context: ChannelHandlerContext, done: EventLoopFuture<Void>?, keepAlive: Bool) {
         if case .responding = state { state = .idle }
-        (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
+        if holdsInputEnd {
+            holdsInputEnd = false
+            (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
+        }
         endActivity()
         if !keepAlive {
             if let done {
