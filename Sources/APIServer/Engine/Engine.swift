@@ -115,6 +115,8 @@ private final class StoreSlot: @unchecked Sendable {
     static let quickWaitNanos: UInt64 = 200_000
     /// Turns of the spin between readings of the clock.
     static let clockEvery = 32
+    /// Turns of the spin made whatever the flag says (a few microseconds at most).
+    static let graceTurns = 64
 
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
@@ -126,9 +128,13 @@ private final class StoreSlot: @unchecked Sendable {
         var deadline: UInt64 = 0
         var turns = 0
         while pthread_mutex_trylock(mutex) != 0 {
-            guard quickHolder.load(ordering: .relaxed) else { return false }
-            // The clock is read every `clockEvery` turns, not on each (it was a share of the spin).
             turns &+= 1
+            // A quick holder sets its flag just after taking the lock and clears it just before
+            // letting go: the first `graceTurns` cover those moments, in which the flag says "not
+            // a quick read". (Giving up then sent the list to the pool, where it held the lock
+            // while the next quick lists looked, and they went to the pool too.)
+            guard quickHolder.load(ordering: .relaxed) || turns <= StoreSlot.graceTurns else { return false }
+            // The clock is read every `clockEvery` turns, not on each (it was a share of the spin).
             guard turns % StoreSlot.clockEvery == 0 else { continue }
             let now = StoreSlot.monotonicNanos()
             if deadline == 0 {
