@@ -62,6 +62,11 @@ extension Store {
     /// The same with `config` read as an empty blob (made once: a list reads it each time).
     static let containerColumnsWithoutConfig = containerColumns.replacingConfig
 
+    /// The newest `?` containers.
+    static let newestContainers = "SELECT \(containerColumns) FROM containers ORDER BY created DESC, id LIMIT ?"
+    static let newestContainersWithoutConfig =
+        "SELECT \(containerColumnsWithoutConfig) FROM containers ORDER BY created DESC, id LIMIT ?"
+
     /// Adds a container row. A name in use is `.exists` with Docker's message; the UNIQUE
     /// constraint makes concurrent creates of one name safe across processes.
     public func addContainer(_ record: ContainerRecord) throws {
@@ -183,9 +188,17 @@ extension Store {
 
     func containerRecords(where filter: String, _ arguments: [SQLValue], withConfig: Bool = true,
                           limit: Int? = nil) throws -> [ContainerRecord] {
-        let columns = withConfig ? Store.containerColumns : Store.containerColumnsWithoutConfig
-        let bound = limit.map { " LIMIT \(max(0, $0))" } ?? ""
-        return try database.query("SELECT \(columns) FROM containers \(filter) ORDER BY created DESC, id" + bound, arguments)
+        let rows: [Row]
+        if filter.isEmpty, let limit {
+            // The list's query, made once (a list runs it on every request).
+            rows = try database.query(withConfig ? Store.newestContainers : Store.newestContainersWithoutConfig,
+                                      [.integer(Int64(max(0, limit)))])
+        } else {
+            let columns = withConfig ? Store.containerColumns : Store.containerColumnsWithoutConfig
+            let bound = limit.map { " LIMIT \(max(0, $0))" } ?? ""
+            rows = try database.query("SELECT \(columns) FROM containers \(filter) ORDER BY created DESC, id" + bound, arguments)
+        }
+        return rows
             .compactMap { row in
                 guard let id = row.text(0), let name = row.text(1), let image = row.text(2),
                       let state = row.text(5).flatMap(ContainerRecord.State.init(rawValue:)) else { return nil }

@@ -35,6 +35,7 @@ public final class Database {
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings.
     public init(path: String, busyTimeout: Int32 = Database.defaultBusyTimeout) throws {
+        _ = Database.processSettings
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -57,6 +58,12 @@ public final class Database {
             throw error
         }
     }
+
+    /// SQLite's settings for the whole process, made before its first connection opens: no
+    /// memory statistics (they take a global mutex on every allocation of every statement).
+    private static let processSettings: Void = {
+        _ = skiff_sqlite_disable_memstatus()
+    }()
 
     deinit {
         statements.removeAll()
@@ -128,26 +135,39 @@ public final class Database {
     /// wait (the busy timeout), it fails at once instead. Nil when that happened, whether or not
     /// `body` let the failure through (a `try?` in it may have taken it for "not found"): the
     /// caller does the work again where it may wait.
+    @inlinable
     public func withoutWaiting<T>(_ body: () throws -> T) throws -> T? {
-        let met = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-        met.initialize(to: 0)
-        defer {
-            sqlite3_busy_timeout(handle, busyTimeout)
-            met.deallocate()
+        try withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1) { buffer in
+            let met = buffer.baseAddress!
+            met.initialize(to: 0)
+            stopWaiting(noting: met)
+            defer { resumeWaiting() }
+            do {
+                let result = try body()
+                return met.pointee == 0 ? result : nil
+            } catch let error as StoreError where error.code == .busy {
+                return nil
+            } catch {
+                if met.pointee != 0 { return nil }
+                throw error
+            }
         }
+    }
+
+    /// `withoutWaiting`'s start: a statement that meets another connection's lock sets `met` to
+    /// 1 and fails at once.
+    @usableFromInline
+    func stopWaiting(noting met: UnsafeMutablePointer<Int32>) {
         sqlite3_busy_handler(handle, { context, _ in
             context?.assumingMemoryBound(to: Int32.self).pointee = 1
             return 0           // do not retry: the statement fails with SQLITE_BUSY
         }, met)
-        do {
-            let result = try body()
-            return met.pointee == 0 ? result : nil
-        } catch let error as StoreError where error.code == .busy {
-            return nil
-        } catch {
-            if met.pointee != 0 { return nil }
-            throw error
-        }
+    }
+
+    /// `withoutWaiting`'s end: statements wait for the busy timeout again.
+    @usableFromInline
+    func resumeWaiting() {
+        sqlite3_busy_timeout(handle, busyTimeout)
     }
 
     /// Number of rows the last statement changed.

@@ -121,6 +121,11 @@ extension Migration {
             -- from the config.
             ALTER TABLE containers ADD COLUMN summary BLOB NOT NULL DEFAULT x'';
             """),
+        Migration(version: 8, summary: "the list's order, newest first", sql: """
+            -- GET /containers/json reads the containers in this order on every request: walked
+            -- in the index, not sorted each time (the sort was most of an empty list's query).
+            CREATE INDEX containers_newest ON containers(created DESC, id);
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

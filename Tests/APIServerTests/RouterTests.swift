@@ -58,6 +58,40 @@ struct RouterTests {
         #expect(outcome == expected)
     }
 
+    /// The router tries only the routes a path's first segment allows, and a route whose first
+    /// segment is a parameter is among them for every path, in its place in the table.
+    static let openRouter = Router(routes: [
+        Route("GET", "/{kind}/info", "Open") { _, _ in Response() },
+        Route("GET", "/a/info", "AInfo") { _, _ in Response() },
+        Route("GET", "/a/list", "AList") { _, _ in Response() },
+        Route("POST", "/a/b", "AB") { _, _ in Response() },
+    ])
+
+    static let openCases: [(String, String, Outcome)] = [
+        ("GET", "/a/info", .found("Open", ["kind": "a"], "1.44")),
+        ("GET", "/v1.41/z/info", .found("Open", ["kind": "z"], "1.41")),
+        ("GET", "/a/list", .found("AList", [:], "1.44")),
+        ("POST", "/a/info", .methodNotAllowed),
+        ("GET", "/a/b", .methodNotAllowed),
+        ("GET", "/z/list", .notFound),
+        ("GET", "/", .notFound),
+        ("GET", "//a///list/", .found("AList", [:], "1.44")),
+        ("GET", "/v٣/a/list", .badVersion(400, "invalid API version: ٣")),
+    ]
+
+    @Test(arguments: openCases)
+    func matchesOpenFirstSegments(_ method: String, _ path: String, _ expected: Outcome) {
+        let outcome: Outcome
+        switch Self.openRouter.match(method: method, path: path) {
+        case .found(let route, let parameters, let version):
+            outcome = .found(route.operationId, parameters, version.description)
+        case .notFound: outcome = .notFound
+        case .methodNotAllowed: outcome = .methodNotAllowed
+        case .badVersion(let error): outcome = .badVersion(error.status.code, error.message)
+        }
+        #expect(outcome == expected)
+    }
+
     @Test func parsesQueries() {
         let query = Router.parseQuery("all=1&filters=%7B%22a%22%3A1%7D&name=x+y&name=z&flag&bad=%zz")
         #expect(query["all"] == ["1"])
@@ -68,7 +102,8 @@ struct RouterTests {
     }
 
     @Test(arguments: [("1.44", true), ("1.9", true), ("10.0", true), ("1", false), ("1.", false),
-                      ("1.2.3", false), (".1", false), ("a.b", false)])
+                      ("1.2.3", false), (".1", false), ("a.b", false), ("+1.2", false), ("1.-2", false),
+                      ("99999999999999999999.1", false), ("١.٤٤", false)])
     func parsesVersions(_ text: String, _ valid: Bool) {
         #expect((APIVersion(text[...]) != nil) == valid)
     }

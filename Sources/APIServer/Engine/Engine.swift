@@ -113,6 +113,10 @@ private final class StoreSlot: @unchecked Sendable {
     private let quickHolder = Atomic<Bool>(false)
     /// How long `tryLockQuickly` waits for another quick read, nanoseconds.
     static let quickWaitNanos: UInt64 = 200_000
+    /// Turns of the spin between readings of the clock.
+    static let clockEvery = 32
+    /// Turns of the spin made whatever the flag says (a few microseconds at most).
+    static let graceTurns = 64
 
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
@@ -122,8 +126,16 @@ private final class StoreSlot: @unchecked Sendable {
     /// the pool would cost more). False when anything else holds it, or after `quickWaitNanos`.
     func tryLockQuickly() -> Bool {
         var deadline: UInt64 = 0
+        var turns = 0
         while pthread_mutex_trylock(mutex) != 0 {
-            guard quickHolder.load(ordering: .relaxed) else { return false }
+            turns &+= 1
+            // A quick holder sets its flag just after taking the lock and clears it just before
+            // letting go: the first `graceTurns` cover those moments, in which the flag says "not
+            // a quick read". (Giving up then sent the list to the pool, where it held the lock
+            // while the next quick lists looked, and they went to the pool too.)
+            guard quickHolder.load(ordering: .relaxed) || turns <= StoreSlot.graceTurns else { return false }
+            // The clock is read every `clockEvery` turns, not on each (it was a share of the spin).
+            guard turns % StoreSlot.clockEvery == 0 else { continue }
             let now = StoreSlot.monotonicNanos()
             if deadline == 0 {
                 deadline = now + StoreSlot.quickWaitNanos

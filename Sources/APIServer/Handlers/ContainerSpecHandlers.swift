@@ -64,6 +64,9 @@ enum ContainerSpecHandlers {
         /// `ContainerRecord.summary`).
         var needConfig: Bool
 
+        /// Filters that read the stored configs.
+        static let configFilters = ["label", "label!", "volume", "network", "expose"]
+
         init(_ request: Request) throws {
             filters = try Filters(request.queryValue("filters"), allowed: listFilters)
             if let text = request.queryValue("limit"), !text.isEmpty {
@@ -75,7 +78,7 @@ enum ContainerSpecHandlers {
             all = request.queryBool("all")
             wantSize = request.queryBool("size")
             let filters = self.filters
-            needConfig = ["label", "label!", "volume", "network", "expose"].contains { !filters.values($0).isEmpty }
+            needConfig = ListOptions.configFilters.contains { !filters.values($0).isEmpty }
         }
     }
 

@@ -31,15 +31,22 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         var query: Substring
 
         init(_ uri: String) {
-            let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-            path = parts.first ?? ""
-            query = parts.count > 1 ? parts[1] : ""
+            if let mark = uri.firstIndex(of: "?") {
+                path = uri[..<mark]
+                query = uri[uri.index(after: mark)...]
+            } else {
+                path = uri[...]
+                query = ""
+            }
         }
     }
 
     private var state = State.idle
     /// Whether this connection currently counts as activity for the idle timer.
     private var counted = false
+    /// The `InputEndGate` holds back the end of input for this request (a hijacking route):
+    /// only then is there something to release when it is answered.
+    private var holdsInputEnd = false
 
     init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool, streams: BlockingPool) {
         self.router = router
@@ -65,12 +72,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             beginActivity()
             let target = Target(head.uri)
-            let match = router.match(method: head.method.rawValue, path: String(target.path))
+            let match = router.match(method: head.method.rawValue, path: target.path)
             var limit = Router.defaultMaxBody
             var spooled: SpooledBody?
             if case .found(let route, _, _) = match {
                 limit = route.maxBody
-                if route.hijacks { (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.hold() }
+                if route.hijacks {
+                    (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.hold()
+                    holdsInputEnd = true
+                }
                 if route.spool {
                     do {
                         spooled = try engine.spoolFile()
@@ -181,7 +191,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                                       streamed: Bool) -> HTTPResponseHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(response.headers.count + 6)
-        headers.add(name: "Api-Version", value: APIVersion.current.description)
+        headers.add(name: "Api-Version", value: HTTPHandler.apiVersionHeader)
         headers.add(name: "Docker-Experimental", value: "false")
         headers.add(name: "Ostype", value: "linux")
         headers.add(name: "Server", value: HTTPHandler.serverHeader)
@@ -252,7 +262,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func finishResponse(context: ChannelHandlerContext, done: EventLoopFuture<Void>?, keepAlive: Bool) {
         if case .responding = state { state = .idle }
-        (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
+        if holdsInputEnd {
+            holdsInputEnd = false
+            (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
+        }
         endActivity()
         if !keepAlive {
             if let done {
@@ -284,10 +297,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let buffer = context.channel.allocator.buffer(bytes: response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        finishResponse(context: context, done: context.writeAndFlush(wrapOutboundOut(.end(nil))), keepAlive: keepAlive)
+        if keepAlive {
+            // Nothing waits for this write: no future is made for it.
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            finishResponse(context: context, done: nil, keepAlive: true)
+        } else {
+            finishResponse(context: context, done: context.writeAndFlush(wrapOutboundOut(.end(nil))), keepAlive: false)
+        }
     }
 
     static let serverHeader = "\(Engine.name)/\(Engine.version) (linux)"
+    static let apiVersionHeader = APIVersion.current.description
 
     private func beginActivity() {
         guard !counted else { return }

@@ -69,11 +69,14 @@ public final class Route: Sendable {
         return parameters
     }
 
+    /// `{name}` (or `{name:.*}`): a segment that takes a value.
+    static func isParameter(_ segment: Substring) -> Bool { segment.first == "{" && segment.last == "}" }
+
     private static func bind(_ patterns: ArraySlice<Substring>, _ values: ArraySlice<Substring>,
                              into parameters: inout [String: String]) -> Bool {
         guard patterns.count == values.count else { return false }
         for (pattern, segment) in zip(patterns, values) {
-            if pattern.first == "{" && pattern.last == "}" {
+            if Route.isParameter(pattern) {
                 parameters[String(pattern.dropFirst().dropLast())] = Router.percentDecode(segment)
             } else if pattern != segment {
                 return false
@@ -90,9 +93,25 @@ public struct Router: Sendable {
     public static let defaultMaxBody = 4 << 20
 
     public let routes: [Route]
+    /// The routes a path may match, by its first segment (after any version prefix), in table
+    /// order: those whose first segment is that word, and those whose first is a parameter.
+    /// A request is tried on these only (`/containers/json` on the container routes, not on
+    /// all of them).
+    private let byFirstSegment: [String: [Route]]
+    /// The candidates for any other path: routes whose first segment is a parameter (or that
+    /// have none).
+    private let anyFirstSegment: [Route]
 
     public init(routes: [Route]) {
         self.routes = routes
+        func open(_ route: Route) -> Bool { route.segments.first.map(Route.isParameter) ?? true }
+        var index: [String: [Route]] = [:]
+        for route in routes {
+            guard let first = route.segments.first, !Route.isParameter(first), index[String(first)] == nil else { continue }
+            index[String(first)] = routes.filter { $0.segments.first == first || open($0) }
+        }
+        byFirstSegment = index
+        anyFirstSegment = routes.filter(open)
     }
 
     public enum Match {
@@ -105,18 +124,28 @@ public struct Router: Sendable {
     /// Finds the route for `method` and `path` (no query). Paths may carry a `/v1.NN` prefix;
     /// the version is checked only once a route matched, as Docker's middleware does.
     public func match(method: String, path: String) -> Match {
-        var segments = path.split(separator: "/")
+        match(method: method, path: path[...])
+    }
+
+    /// The same for a path that is part of the request target.
+    public func match(method: String, path: Substring) -> Match {
+        var segments = Router.segments(path)
         var requested: Substring?
-        if let first = segments.first, first.count > 1, first.first == "v",
-           first.dropFirst().allSatisfy({ $0.isNumber || $0 == "." }) {
+        if let first = segments.first, Router.isVersionPrefix(first) {
             requested = first.dropFirst()
             segments.removeFirst()
         }
         var pathMatched = false
-        for route in routes {
+        // A String of a short word is made without allocating, and hashes faster than a Substring.
+        let candidates = segments.first.flatMap { byFirstSegment[String($0)] } ?? anyFirstSegment
+        for route in candidates {
+            guard route.method == method else {
+                // Only whether some route has this path matters (405 rather than 404).
+                if !pathMatched && route.parameters(segments) != nil { pathMatched = true }
+                continue
+            }
             guard let parameters = route.parameters(segments) else { continue }
             pathMatched = true
-            guard route.method == method else { continue }
             var version = APIVersion.current
             if let requested {
                 guard let parsed = APIVersion(requested) else {
@@ -137,13 +166,55 @@ public struct Router: Sendable {
         return pathMatched ? .methodNotAllowed : .notFound
     }
 
+    /// The path's segments between slashes, empty ones left out (`path.split(separator: "/")`,
+    /// cut at the bytes: a slash is one byte, and a split by characters costs more than the rest
+    /// of the lookup).
+    static func segments(_ path: Substring) -> [Substring] {
+        var segments: [Substring] = []
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var index = start
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "/") {
+                if index != start { segments.append(path[start..<index]) }
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        if start != bytes.endIndex { segments.append(path[start...]) }
+        return segments
+    }
+
+    /// `v1.41`: a `v` and then digits and dots (at least one). ASCII is checked by its bytes;
+    /// anything else as characters (a digit of another script counts, as `isNumber` says, and
+    /// then fails as a version: Docker answers such a prefix with 400).
+    static func isVersionPrefix(_ segment: Substring) -> Bool {
+        let bytes = segment.utf8
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return bytes.count > 1 && bytes.first == UInt8(ascii: "v")
+                && bytes.dropFirst().allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") }
+        }
+        return segment.count > 1 && segment.first == "v" && segment.dropFirst().allSatisfy { $0.isNumber || $0 == "." }
+    }
+
     /// `a=1&b=x%20y&b=z` -> ["a": ["1"], "b": ["x y", "z"]].
     public static func parseQuery(_ query: Substring) -> [String: [String]] {
         var result: [String: [String]] = [:]
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = percentDecode(parts[0], plusIsSpace: true)
-            let value = parts.count > 1 ? percentDecode(parts[1], plusIsSpace: true) : ""
+        var rest = query
+        // Pairs are cut out in place (no arrays of parts); empty pairs (`a=1&&b`) are skipped.
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let pair = rest[..<end]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            guard !pair.isEmpty else { continue }
+            let name: String
+            var value = ""
+            if let equals = pair.firstIndex(of: "=") {
+                name = percentDecode(pair[..<equals], plusIsSpace: true)
+                value = percentDecode(pair[pair.index(after: equals)...], plusIsSpace: true)
+            } else {
+                name = percentDecode(pair, plusIsSpace: true)
+            }
             result[name, default: []].append(value)
         }
         return result
@@ -151,6 +222,10 @@ public struct Router: Sendable {
 
     /// Decodes `%XX` escapes; malformed escapes are kept as written.
     public static func percentDecode(_ text: Substring, plusIsSpace: Bool = false) -> String {
+        // Most names and values have nothing to decode (`all=1`, `json`).
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+            return String(text)
+        }
         let bytes = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
