@@ -36,9 +36,7 @@ enum ContainerSpecHandlers {
 
     @Sendable static func containerList(_ request: Request, _ engine: Engine) throws -> Response {
         let options = try ListOptions(request)
-        let rows = try engine.withStore { store in try listRows(options, store, engine, quick: false) }
-        // A full read always has its rows (only a quick one gives up).
-        guard let rows else { throw EngineError(.internal, "listing containers: no rows read") }
+        let rows = try engine.containerListRows(options.reading)
         return try listResponse(options, rows, engine)
     }
 
@@ -49,8 +47,7 @@ enum ContainerSpecHandlers {
     @Sendable static func containerListQuick(_ request: Request, _ engine: Engine) throws -> Response? {
         let options = try ListOptions(request)
         guard !options.wantSize, !options.needConfig,
-              let read = try engine.withStoreIfFree({ store in try listRows(options, store, engine, quick: true) }),
-              let rows = read else { return nil }
+              let rows = try engine.quickContainerListRows(options.reading, limit: quickListLimit) else { return nil }
         return try listResponse(options, rows, engine)
     }
 
@@ -80,54 +77,14 @@ enum ContainerSpecHandlers {
             let filters = self.filters
             needConfig = ListOptions.configFilters.contains { !filters.values($0).isEmpty }
         }
+
+        /// What the engine is to read for these options.
+        var reading: Engine.ContainerListReading {
+            Engine.ContainerListReading(ancestors: filters.values("ancestor"), withConfig: needConfig, imageSizes: wantSize)
+        }
     }
 
-    /// What the list reads from the Store.
-    struct ListRows {
-        var records: [ContainerRecord]
-        /// Image ids of the `ancestor` filters (nil: none).
-        var ancestors: Set<String>?
-        /// The image each container's image name names now (a retag moves it); absent: none.
-        var imageIDs: [String: String]
-        /// Image sizes by id, for `size`.
-        var imageSizes: [String: Int64]
-    }
-
-    /// Reads the rows. `quick`: only reads (nil when a row's monitor is gone, which reconcile
-    /// would write, when there are more than `quickListLimit` rows or a row has no summary).
-    static func listRows(_ options: ListOptions, _ store: Store, _ engine: Engine, quick: Bool) throws -> ListRows? {
-        var ancestors: Set<String>?
-        if !options.filters.values("ancestor").isEmpty {
-            ancestors = []
-            for name in options.filters.values("ancestor") {
-                if let image = try? LocalImages.find(name, store).image { ancestors?.insert(image.id) }
-            }
-        }
-        var records: [ContainerRecord]
-        if quick {
-            records = try store.containers(withConfig: options.needConfig, limit: quickListLimit + 1)
-            guard records.count <= quickListLimit,
-                  !records.contains(where: { engine.needsReconcile($0) || $0.summary.isEmpty }) else { return nil }
-        } else {
-            // A row whose monitor died is brought up to date first.
-            records = try store.containers(withConfig: options.needConfig).map { try engine.reconcile($0, store: store) }
-        }
-        var imageSizes: [String: Int64] = [:]
-        if options.wantSize {
-            for record in records where imageSizes[record.imageID] == nil {
-                imageSizes[record.imageID] = try store.image(byNameOrID: record.imageID, normalizedName: nil)?.size ?? 0
-            }
-        }
-        // Image names the containers were created from, resolved now (a retag moves them).
-        var looked: Set<String> = []
-        var imageIDs: [String: String] = [:]
-        for record in records where looked.insert(record.imageName).inserted {
-            if let id = try? LocalImages.findID(record.imageName, store) { imageIDs[record.imageName] = id }
-        }
-        return ListRows(records: records, ancestors: ancestors, imageIDs: imageIDs, imageSizes: imageSizes)
-    }
-
-    static func listResponse(_ options: ListOptions, _ rows: ListRows, _ engine: Engine) throws -> Response {
+    static func listResponse(_ options: ListOptions, _ rows: Engine.ContainerListRows, _ engine: Engine) throws -> Response {
         let records = rows.records
         let query = try ContainerListQuery(filters: options.filters, all: options.all, limit: options.limit,
                                            ancestors: rows.ancestors, records: records)
@@ -145,8 +102,8 @@ enum ContainerSpecHandlers {
             }
             if ContainerView.appendSummary(record, image: shown, now: now, size: size, to: &body) { continue }
             var full = record
-            if full.config.isEmpty, let stored = try engine.withStore({ try $0.container(id: record.id) }) {
-                full.config = stored.config
+            if full.config.isEmpty, let config = try engine.storedConfig(ofContainer: record.id) {
+                full.config = config
             }
             try ContainerView.summary(full, image: shown, now: now, size: size).write(into: &body)
         }
