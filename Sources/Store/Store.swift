@@ -13,8 +13,9 @@ public final class Store {
     public static let databaseName = "skiff.db"
 
     /// Opens the store in `root`, creating the directory (0700) and the database if needed, and
-    /// brings the schema up to date.
-    public init(root: String) throws {
+    /// brings the schema up to date. `readOnly`: a second connection of a process whose first
+    /// one is open (its schema up to date) that only reads (`PRAGMA query_only`): no migration.
+    public init(root: String, readOnly: Bool = false) throws {
         self.root = root
         do {
             try FileSystem.makeDirectories(root, mode: 0o700)
@@ -22,6 +23,10 @@ public final class Store {
             throw StoreError(.io, error.description)
         }
         self.database = try Database(path: root + "/" + Store.databaseName)
+        if readOnly {
+            try database.execute("PRAGMA query_only=ON")
+            return
+        }
         // Up to date (the usual case, e.g. a monitor opening the store): no write lock taken.
         // Otherwise `migrate` checks again under BEGIN IMMEDIATE.
         if try database.schemaVersion() != Migration.latestVersion {

@@ -46,9 +46,10 @@ struct ContainerListTests {
     @Test func noQuickListWhereItWouldWaitWriteOrReadMuch() throws {
         let s = try ContainerCommitTests.Setup()
         let all = ContainerListTests.request(["all": ["1"]])
-        // The Store held by another request.
+        // The Store held by another request: the event loops' own read-only connections answer,
+        // the same answer as the pool's.
         let whileHeld = try s.engine.withStore { _ in try ContainerSpecHandlers.containerListQuick(all, s.engine) }
-        #expect(whileHeld == nil)
+        #expect(whileHeld?.body == (try ContainerSpecHandlers.containerList(all, s.engine)).body)
         #expect(try ContainerSpecHandlers.containerListQuick(all, s.engine) != nil)
         // Sizes walk directories; label filters read the stored configs.
         #expect(try ContainerSpecHandlers.containerListQuick(ContainerListTests.request(["all": ["1"], "size": ["1"]]), s.engine) == nil)

@@ -18,6 +18,9 @@ public final class Engine: Sendable {
     /// The Store is one SQLite connection (opened without SQLite's own mutex): its slot's lock
     /// serializes every use of it.
     private let storeSlot = StoreSlot()
+    /// Read-only Store connections for answers on the event loops (`withStoreIfFree`): as many
+    /// as the service has event loops, so two loops never wait for each other's reads.
+    private let readers = [ReaderSlot(), ReaderSlot()]
     private let host = Mutex<HostInfo?>(nil)
     /// Threads for requests that mostly wait (container wait, stop, start): many may be in
     /// flight at once (every `docker run` holds a wait). Started on first use.
@@ -45,15 +48,27 @@ public final class Engine: Sendable {
         defer { storeSlot.unlock() }
         if storeSlot.store == nil {
             storeSlot.store = try Store(root: config.skiffRoot)
+            storeSlot.markOpen()
         }
         return try body(storeSlot.store!)
     }
 
-    /// Runs `body` with the Store only when that needs no wait, so that an event loop may call
-    /// it: the Store is open, no other request holds it, and SQLite meets no other process's
-    /// lock (it fails at once instead of waiting). Nil otherwise, and then `body` may have run
-    /// part way: it must only read.
+    /// Runs `body` with a Store connection only when that needs no wait, so that an event loop
+    /// may call it: a read-only connection of the event loops' own (`readers`: one per event
+    /// loop, opened on first use once the service's Store is open, so migrations have run), or
+    /// else the service's Store when no other request holds it; and SQLite meets no other
+    /// process's lock (it fails at once instead of waiting). Nil otherwise, and then `body` may
+    /// have run part way: it must only read. A reader sees the last committed state (WAL): a
+    /// write in progress on the service's connection is not in it yet, as with another process.
     func withStoreIfFree<T>(_ body: (Store) throws -> T) throws -> T? {
+        if storeSlot.isOpen {
+            for reader in readers where reader.tryLock() {
+                defer { reader.unlock() }
+                if reader.store == nil { reader.store = try? Store(root: config.skiffRoot, readOnly: true) }
+                if let store = reader.store { return try store.database.withoutWaiting { try body(store) } }
+                break
+            }
+        }
         guard storeSlot.tryLockQuickly() else { return nil }
         defer { storeSlot.unlockQuick() }
         guard let store = storeSlot.store else { return nil }
@@ -94,8 +109,33 @@ public final class Engine: Sendable {
 
 /// Holds the Store, with the lock that serializes its use: `store` is only touched with it held.
 /// A pthread mutex, for `tryLock` (NIOLock has none).
+/// One read-only Store connection for an event loop's quick reads, under a lock that is only
+/// ever tried (an event loop never waits for it).
+private final class ReaderSlot: @unchecked Sendable {
+    var store: Store?
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+    func unlock() { pthread_mutex_unlock(mutex) }
+}
+
 private final class StoreSlot: @unchecked Sendable {
     var store: Store?
+    /// Set once `store` is open (its migrations have run): readers may open then.
+    private let opened = Atomic<Bool>(false)
+    var isOpen: Bool { opened.load(ordering: .acquiring) }
+    func markOpen() { opened.store(true, ordering: .releasing) }
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
