@@ -42,7 +42,7 @@ let package = Package(
         // The OCI runtime spec (config.json) with its reader and writer, and seccomp profiles
         // (parsing, rule selection): what the service writes and the runtime reads. Pure Swift,
         // no Foundation (the static skiff-monitor links it through Runtime).
-        .target(name: "OCI", dependencies: ["Platform"]),
+        .target(name: "OCI", dependencies: ["Platform", "UserNamespace"]),
         // A descriptor over a unix socket (SCM_RIGHTS), in C: the runtime and skiff-relay send
         // and receive with the same code.
         .target(name: "CFDPass", dependencies: ["CSyscall"]),

@@ -1,3 +1,5 @@
+import UserNamespace
+
 /// The OCI runtime-spec `config.json` (the parts a Linux runtime acts on): one type for the
 /// engine that writes a bundle (`Spec+Writing.swift`) and the runtime that reads it
 /// (`SpecReader`). Reading ignores unknown fields, as the spec asks of runtimes; a field of the
@@ -240,15 +242,6 @@ public struct Spec: Sendable, Equatable {
         }
     }
 
-    public struct Mapping: Sendable, Equatable {
-        public var containerID: UInt32
-        public var hostID: UInt32
-        public var size: UInt32
-
-        public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
-            self.containerID = containerID
-            self.hostID = hostID
-            self.size = size
-        }
-    }
+    /// An entry of `uidMappings`/`gidMappings`: the runtime writes it as it is.
+    public typealias Mapping = IDMapping
 }

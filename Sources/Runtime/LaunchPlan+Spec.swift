@@ -42,8 +42,8 @@ extension LaunchPlan {
             throw RuntimeError(.invalidArgument, "config.json: a rootless container needs a user namespace")
         }
         if newUserNamespace {
-            let specUID = (spec.linux?.uidMappings ?? []).map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
-            let specGID = (spec.linux?.gidMappings ?? []).map { IDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+            let specUID = spec.linux?.uidMappings ?? []
+            let specGID = spec.linux?.gidMappings ?? []
             if !specUID.isEmpty && !specGID.isEmpty {
                 uidMappings = specUID
                 gidMappings = specGID
