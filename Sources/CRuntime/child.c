@@ -164,6 +164,36 @@ static int is_path_under(const char *path, const char *prefix) {
     return strncmp(path, prefix, n) == 0 && (path[n] == 0 || path[n] == '/');
 }
 
+/* Files under /proc an lxcfs-style bind may replace (runc's checkProcMount list). */
+static int is_replaceable_proc_file(const char *path) {
+    static const char *const files[] = {
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+        "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+        "/proc/sys/crypto/fips_enabled",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (strcmp(path, files[i]) == 0) return 1;
+    }
+    return 0;
+}
+
+/* A symlink made by the mount list (cgroup v1: "cpu" -> "cpu,cpuacct"), in its parent resolved
+ * inside the root. */
+static void make_symlink(const struct skiff_mount *m, int index, int guarded) {
+    char parent_path[PATH_MAX];
+    const char *slash = strrchr(m->destination, '/');
+    if (!slash || slash[1] == 0 || (size_t)(slash - m->destination) >= sizeof parent_path) {
+        fail(SKIFF_STEP_MOUNT, EINVAL, index, m->destination);
+    }
+    size_t n = slash == m->destination ? 1 : (size_t)(slash - m->destination);
+    memcpy(parent_path, m->destination, n);
+    parent_path[n] = 0;
+    int parent = open_in_root(parent_path, O_PATH | O_DIRECTORY, 0, guarded);
+    if (parent < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+    if (symlinkat(m->source, parent, slash + 1) < 0 && errno != EEXIST) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+    close(parent);
+}
+
 static void do_mount(const struct skiff_mount *m, int index) {
     char target[64];
     /* /proc and /sys must be real directories of the rootfs: a symlink there could redirect
@@ -172,10 +202,31 @@ static void do_mount(const struct skiff_mount *m, int index) {
     if (strcmp(m->destination, "/proc") == 0 && (m->kind != SKIFF_MOUNT_FS || strcmp(m->fstype, "proc") != 0)) {
         fail(SKIFF_STEP_MOUNT, EINVAL, index, m->destination);
     }
+    if (m->kind == SKIFF_MOUNT_SYMLINK) {
+        make_symlink(m, index, guarded);
+        return;
+    }
+    if (m->kind == SKIFF_MOUNT_REMOUNT) {
+        int rfd = open_in_root(m->destination, O_PATH, 0, guarded);
+        if (rfd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+        fd_path(target, sizeof target, rfd);
+        CHECK(mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | m->flags | locked_flags(target), NULL),
+              SKIFF_STEP_MOUNT, index, m->destination);
+        close(rfd);
+        return;
+    }
     int is_dir = m->kind == SKIFF_MOUNT_BIND ? m->source_is_dir : 1;
     int fd = make_in_root(m->destination, is_dir, guarded);
     if (fd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
     fd_path(target, sizeof target, fd);
+    /* runc's checkProcMount on the resolved target: nothing but procfs (and the lxcfs files)
+     * goes over procfs, wherever the path led. */
+    if (!(m->kind == SKIFF_MOUNT_FS && strcmp(m->fstype, "proc") == 0) && !is_replaceable_proc_file(m->destination)) {
+        struct statfs fs;
+        if (fstatfs(fd, &fs) == 0 && fs.f_type == 0x9fa0 /* PROC_SUPER_MAGIC */) {
+            fail(SKIFF_STEP_MOUNT_IN_PROC, EPERM, index, m->destination);
+        }
+    }
 
     if (m->kind == SKIFF_MOUNT_BIND) {
         unsigned long flags = MS_BIND | (m->recursive ? MS_REC : 0);
@@ -206,6 +257,19 @@ static void do_mount(const struct skiff_mount *m, int index) {
         } else if (rc < 0 && errno == EPERM && strcmp(m->fstype, "mqueue") == 0) {
             /* No IPC namespace of our own: bind the host's message queues. */
             rc = mount("/dev/mqueue", target, NULL, MS_BIND | MS_REC, NULL);
+        } else if (rc < 0 && (errno == EPERM || errno == EBUSY) && m->fallback_source) {
+            /* A cgroup file system we may not mount (no cgroup namespace, or not its owner):
+             * bind the cgroup directory it would show, with the mount's flags. */
+            rc = mount(m->fallback_source, target, NULL, MS_BIND | MS_REC, NULL);
+            unsigned long wanted = m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                               MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME);
+            if (rc == 0 && wanted) {
+                close(fd);
+                fd = open_in_root(m->destination, O_PATH, 0, guarded);
+                if (fd < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
+                fd_path(target, sizeof target, fd);
+                rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | wanted | locked_flags(target), NULL);
+            }
         }
         if (rc < 0) fail(SKIFF_STEP_MOUNT, errno, index, m->destination);
     }

@@ -88,6 +88,7 @@ const char *skiff_step_name(int step) {
     case SKIFF_STEP_NETWORK: return "bring up loopback";
     case SKIFF_STEP_STDIO: return "set up stdio";
     case SKIFF_STEP_CGROUP_NS: return "make cgroup namespace";
+    case SKIFF_STEP_MOUNT_IN_PROC: return "mount inside /proc";
     default: return "set up";
     }
 }

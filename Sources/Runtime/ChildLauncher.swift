@@ -19,6 +19,9 @@ struct LaunchPlan {
         var data: String
         var recursive: Bool
         var sourceIsDirectory: Bool
+        /// File system mounts: bound instead when the file system may not be mounted (EPERM,
+        /// EBUSY); nil: none.
+        var fallbackSource: String? = nil
     }
 
     var cloneFlags: Int32 = 0
@@ -137,7 +140,8 @@ enum ChildLauncher {
             skiff_mount(kind: m.kind, source: strings.add(m.source), destination: strings.add(m.destination),
                         fstype: strings.add(m.fstype), flags: m.flags, propagation: m.propagation,
                         data: m.data.isEmpty ? nil : strings.add(m.data), recursive: m.recursive ? 1 : 0,
-                        source_is_dir: m.sourceIsDirectory ? 1 : 0)
+                        source_is_dir: m.sourceIsDirectory ? 1 : 0,
+                        fallback_source: m.fallbackSource.map(strings.add))
         }
         let rlimits = plan.rlimits.map { skiff_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard) }
         let masked = strings.array(plan.maskedPaths)
@@ -331,6 +335,13 @@ enum ChildLauncher {
         default: code = .system
         }
         let object = detail.isEmpty ? "" : " \(detail)"
+        if Int(message.step) == Int(SKIFF_STEP_MOUNT_IN_PROC.rawValue) {
+            // runc's words (checkProcMount).
+            var error = RuntimeError(.invalidArgument, "\(id): mount \(detail): \"\(detail)\" cannot be mounted because it is inside /proc",
+                                     errno: message.err)
+            error.childStep = message.step
+            return error
+        }
         var error = childErrorWithoutStep(message, id: id, step: step, code: code, object: object, detail: detail)
         error.childStep = message.step
         return error

@@ -67,6 +67,9 @@ public struct Container: Sendable {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
+        let cgroups = try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
+                                        root: cgroupRoot, warn: warn)
+        plan.expandCgroupMounts(containerCgroups: cgroups)
         // The plan as written: a copy of the layers (no overlay here) maps a namespace of its own.
         let ownNamespacePlan = plan
         var sharedNamespace: Int32 = -1
@@ -86,9 +89,6 @@ public struct Container: Sendable {
             throw RuntimeError(.invalidArgument, "create \(id): process.terminal needs --console-socket")
         }
         if let stdio { plan.stdio = (stdio.stdin, stdio.stdout, stdio.stderr) }
-
-        let cgroups = try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
-                                        root: cgroupRoot, warn: warn)
 
         try makeDirectory(root, mode: 0o700)
         guard mkdir(directory.path, 0o700) == 0 else {

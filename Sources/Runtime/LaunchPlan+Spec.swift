@@ -81,6 +81,12 @@ extension LaunchPlan {
                 try useOverlayRoot(mount, index: index)
                 continue
             }
+            let destination = LaunchPlan.cleanPath(mount.destination)
+            if destination.hasPrefix("/proc/") && !LaunchPlan.replaceableProcFiles.contains(destination) {
+                // runc's checkProcMount: a mount there would hide the kernel's files (the masks too).
+                throw RuntimeError(.invalidArgument,
+                                   "config.json: mounts[\(index)]: \"\(destination)\" cannot be mounted because it is inside /proc")
+            }
             var resolved = try LaunchPlan.resolve(mount, index: index, bundle: bundle)
             if let mountLabel, LaunchPlan.labelledFileSystems.contains(resolved.fstype) {
                 // Files in the container's own tmpfs and friends get the container's file label.
@@ -126,6 +132,7 @@ extension LaunchPlan {
             rlimits.append((resource, limit.soft, limit.hard))
         }
         oomScoreAdj = process.oomScoreAdj.map(Int32.init)
+        try LaunchPlan.checkIDs(process.user)
         uid = process.user.uid
         gid = process.user.gid
         groups = process.user.additionalGids ?? []
@@ -137,6 +144,15 @@ extension LaunchPlan {
             permitted: try CapabilityMask(names: caps?.permitted ?? []).rawValue,
             inheritable: try CapabilityMask(names: caps?.inheritable ?? []).rawValue,
             ambient: try CapabilityMask(names: caps?.ambient ?? []).rawValue)
+        // An ambient capability must be permitted and inheritable too, or raising it fails
+        // (EPERM). runc goes on without it (with a warning since 1.2): `runc spec` lists three
+        // ambient capabilities and no inheritable ones.
+        let raisable = capabilities.ambient & capabilities.permitted & capabilities.inheritable
+        if raisable != capabilities.ambient {
+            let left = CapabilityMask(rawValue: capabilities.ambient & ~raisable).names.joined(separator: ", ")
+            warn("process.capabilities.ambient: \(left) not raised: an ambient capability must also be permitted and inheritable")
+            capabilities.ambient = raisable
+        }
         noNewPrivileges = process.noNewPrivileges ?? false
         if let label = process.selinuxLabel, !label.isEmpty, SELinux.isEnabled {
             selinuxExecLabel = label
@@ -157,6 +173,20 @@ extension LaunchPlan {
         self.args = args
         env = process.env ?? []
         terminal = process.terminal ?? false
+    }
+
+    /// The largest id a process may take (runc's and Podman's limit): setresuid(2) and
+    /// setresgid(2) read 4294967295 as -1, "leave unchanged", so a bundle asking for it would
+    /// keep the process root.
+    static let maximumID: UInt32 = 2_147_483_647
+
+    static func checkIDs(_ user: Spec.User) throws {
+        let named = [("uid", user.uid), ("gid", user.gid)]
+            + (user.additionalGids ?? []).enumerated().map { ("additionalGids[\($0.offset)]", $0.element) }
+        for (field, id) in named where id > maximumID {
+            throw RuntimeError(.invalidArgument,
+                               "config.json: process.user.\(field) \(id): uids and gids must be in range 0-\(maximumID)")
+        }
     }
 
     /// The annotation an engine writes when the runtime is to choose the container's SELinux
@@ -250,6 +280,25 @@ extension LaunchPlan {
                            destination: mount.destination, fstype: type, flags: options.flags,
                            propagation: options.propagation, data: options.data.joined(separator: ","),
                            recursive: false, sourceIsDirectory: true)
+    }
+
+    /// Files under /proc an lxcfs-style bind may replace (runc's checkProcMount list; the child
+    /// checks the resolved target too).
+    static let replaceableProcFiles: Set<String> = [
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+        "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+        "/proc/sys/crypto/fips_enabled",
+    ]
+
+    /// `/a/./b//c/../d` -> `/a/b/d`, lexically (a path in the container; `..` stops at /).
+    static func cleanPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// File systems a mount label applies to (as runc and crun label them).

@@ -239,17 +239,55 @@ struct ImageUserTests {
         t.write("top/etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n")
         t.write("low/etc/group", "root:x:0:\napp:x:1001:\nwheel:x:10:app,other\nstaff:x:50:\n")
         let layers = [t.root + "/top", t.root + "/low"]
+        // The groups are moby's getUser (CVE-2023-25173): the primary gid first, the groups
+        // listing the user when no group is given, then GroupAdd.
         #expect(try ImageUser.resolve("app", layers: layers)
-                == ImageUser(uid: 1000, gid: 1001, additionalGids: [10], home: "/home/app"))
-        #expect(try ImageUser.resolve("", layers: layers) == ImageUser(uid: 0, gid: 0, additionalGids: [], home: "/root"))
+                == ImageUser(uid: 1000, gid: 1001, additionalGids: [1001, 10], home: "/home/app"))
+        #expect(try ImageUser.resolve("", layers: layers) == ImageUser(uid: 0, gid: 0, additionalGids: [0], home: "/root"))
         #expect(try ImageUser.resolve("app:staff", layers: layers).gid == 50)
-        #expect(try ImageUser.resolve("1000:7", layers: layers) == ImageUser(uid: 1000, gid: 7, additionalGids: [], home: "/home/app"))
-        #expect(try ImageUser.resolve("4242", layers: layers) == ImageUser(uid: 4242, gid: 0, additionalGids: [], home: "/"))
-        #expect(try ImageUser.resolve("app", layers: layers, groupAdd: ["staff", "99"]).additionalGids == [10, 50, 99])
+        #expect(try ImageUser.resolve("1000:7", layers: layers) == ImageUser(uid: 1000, gid: 7, additionalGids: [7], home: "/home/app"))
+        #expect(try ImageUser.resolve("4242", layers: layers) == ImageUser(uid: 4242, gid: 0, additionalGids: [0], home: "/"))
+        #expect(try ImageUser.resolve("app", layers: layers, groupAdd: ["staff", "99"]).additionalGids == [1001, 10, 50, 99])
         #expect(ContainerCreateDecodingTests.message { _ = try ImageUser.resolve("ghost", layers: layers) }
                 == "400 unable to find user ghost: no matching entries in passwd file")
         #expect(ContainerCreateDecodingTests.message { _ = try ImageUser.resolve("app:nogroup", layers: layers) }
                 == "400 unable to find group nogroup: no matching entries in group file")
+    }
+
+    /// containerd's table (CVE-2023-25173) as moby applies it: a numeric uid:gid gets just the
+    /// gid; a numeric uid alone gets its passwd entry's groups; a name gets its primary gid and
+    /// every group listing it; root gets root's; GroupAdd comes last; each gid once.
+    @Test(arguments: [
+        ("1234:1234", [], [1234]),
+        ("1234", [], [0]),
+        ("1000", [], [1001, 10]),
+        ("1000:1001", [], [1001]),
+        ("app", [], [1001, 10]),
+        ("app:wheel", [], [10]),
+        ("", [], [0, 10]),
+        ("root", ["50", "wheel"], [0, 10, 50]),
+        ("1234:1234", ["staff"], [1234, 50]),
+    ] as [(String, [String], [UInt32])])
+    func supplementaryGroupsFollowMoby(spec: String, groupAdd: [String], groups: [UInt32]) throws {
+        let t = Tree()
+        t.write("l/etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n")
+        t.write("l/etc/group", "root:x:0:\napp:x:1001:\nwheel:x:10:root,app\nstaff:x:50:\n")
+        #expect(try ImageUser.resolve(spec, layers: [t.root + "/l"], groupAdd: groupAdd).additionalGids == groups)
+    }
+
+    /// setresuid(-1) leaves the id unchanged: ids past 2147483647 (runc's and Podman's limit)
+    /// are refused wherever they come from, with runc's message.
+    @Test(arguments: [
+        ("4294967295", []), ("1000:4294967295", []), ("2147483648", []), ("-1", []), ("99999999999999999999", []),
+        ("huge", []), ("app:hugegroup", []), ("app", ["4294967295"]), ("app", ["hugegroup"]),
+    ] as [(String, [String])])
+    func idsPastTheLimitAreRefused(spec: String, groupAdd: [String]) throws {
+        let t = Tree()
+        t.write("l/etc/passwd", "app:x:1000:1000::/:/bin/sh\nhuge:x:4294967295:4294967295::/:/bin/sh\n")
+        t.write("l/etc/group", "app:x:1000:\nhugegroup:x:4294967295:\n")
+        #expect(ContainerCreateDecodingTests.message { _ = try ImageUser.resolve(spec, layers: [t.root + "/l"], groupAdd: groupAdd) }
+                == "400 uids and gids must be in range 0-2147483647")
+        #expect(try ImageUser.resolve("2147483647:2147483647", layers: [t.root + "/l"]).additionalGids == [2_147_483_647])
     }
 
     @Test func anOpaqueDirectoryHidesLowerLayers() throws {

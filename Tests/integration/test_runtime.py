@@ -548,3 +548,106 @@ def test_every_namespace_type_is_private_when_asked(runtime, make_bundle, user):
             assert inside[kind] == host       # as root the bundle asks for no user namespace
         else:
             assert inside[kind] != host, f"{kind} namespace is the host's"
+
+
+# --- issue 12 -------------------------------------------------------------------------------------
+
+RANGE = "uids and gids must be in range 0-2147483647"
+
+
+@BOTH
+def test_ids_past_the_limit_are_refused_in_a_bundle_and_in_exec(runtime, make_bundle):
+    """setresuid(2) reads 4294967295 as -1, "unchanged": the process would stay root."""
+    cases = [({"uid": 4294967295, "gid": 0}, "uid 4294967295"),
+             ({"uid": 0, "gid": 4294967295}, "gid 4294967295"),
+             ({"uid": 0, "gid": 0, "additionalGids": [10, 2147483648]}, "additionalGids[1] 2147483648")]
+    for identity, field in cases:
+        def set_user(cfg, identity=identity):
+            cfg["process"]["user"] = identity
+        name = container_id()
+        result = runtime("run", "--bundle", make_bundle(["id"], mutate=set_user), name)
+        assert result.returncode == 1 and result.stdout == ""
+        assert f"config.json: process.user.{field}: {RANGE}" in result.stderr
+        assert not os.path.exists(os.path.join(runtime.root, name))
+    name = container_id()
+    assert runtime("create", "--bundle", make_bundle(["sleep", "60"]), name).returncode == 0
+    assert runtime("start", name).returncode == 0
+    result = runtime("exec", "--user", "4294967295", name, "id")
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"config.json: process.user.uid 4294967295: {RANGE}" in result.stderr
+    assert runtime("delete", "--force", name).returncode == 0
+
+
+@BOTH
+def test_mounts_inside_proc_are_refused_even_through_a_symlink(runtime, make_bundle, user):
+    """runc's checkProcMount: nothing but procfs over procfs, except the lxcfs files."""
+    def bind_into_proc(cfg):
+        cfg["mounts"].append({"destination": "/proc/./sys/kernel", "type": "bind", "source": "/tmp",
+                              "options": ["rbind"]})
+    result = runtime("run", "--bundle", make_bundle(["true"], mutate=bind_into_proc), container_id())
+    assert result.returncode == 1
+    assert 'config.json: mounts[6]: "/proc/sys/kernel" cannot be mounted because it is inside /proc' in result.stderr
+
+    # A symlink in the root file system leading into /proc is followed, then refused.
+    def bind_through_link(cfg):
+        cfg["mounts"].append({"destination": "/etc/kernel", "type": "bind", "source": "/tmp", "options": ["rbind"]})
+    path = make_bundle(["true"], mutate=bind_through_link)
+    link = os.path.join(path, "rootfs", "etc", "kernel")
+    os.symlink("/proc/sys/kernel", link)
+    os.lchown(link, user.uid, user.gid)
+    name = container_id()
+    result = runtime("run", "--bundle", path, name)
+    assert result.returncode == 1
+    assert f'{name}: mount /etc/kernel: "/etc/kernel" cannot be mounted because it is inside /proc' in result.stderr
+
+    # An lxcfs-style file bind is allowed.
+    uptime = os.path.join(path, "uptime")
+    with open(uptime, "w") as f:
+        f.write("42.00 42.00\n")
+    os.chown(uptime, user.uid, user.gid)
+
+    def bind_uptime(cfg):
+        cfg["mounts"].append({"destination": "/proc/uptime", "type": "bind", "source": uptime, "options": ["bind", "ro"]})
+    assert run_in(runtime, make_bundle(["cat", "/proc/uptime"], mutate=bind_uptime)).stdout == "42.00 42.00\n"
+
+
+CGROUP_SCRIPT = ("ls /sys/fs/cgroup; "
+                 "awk '$5 ~ \"^/sys/fs/cgroup\" && $9 != \"tmpfs\" {split($6, o, \",\"); print $5, o[1], $9}' /proc/self/mountinfo; "
+                 "touch /sys/fs/cgroup/x 2>&1; "
+                 "for d in /sys/fs/cgroup/*; do [ -e \"$d/cgroup.procs\" ] && echo \"$d has cgroup.procs\"; done; true")
+
+
+@BOTH
+def test_a_runc_spec_bundle_with_its_cgroup_mount_runs_as_under_runc(runtime, user, workdir):
+    """`runc spec` (`--rootless` as the user) mounts cgroup on /sys/fs/cgroup; runc makes it a
+    tmpfs with a bind of each v1 hierarchy (a hybrid host is v1 to runc), or a cgroup2 mount
+    (v2), falling back to a bind where the file system may not be mounted. Skiff shows the same
+    hierarchies, mounted the same way. One difference, on purpose: the mount asks for `ro`, and
+    Skiff makes the tmpfs itself read-only (as runc did until 1.1, whose tmpfs stays writable)."""
+    runc = shutil.which("runc")
+    assert runc, "runc is installed by the test setup"
+    path = os.path.join(workdir, "runc-spec")
+    os.makedirs(path)
+    os.chown(path, user.uid, user.gid)
+    bundles.make_rootfs(os.path.join(path, "rootfs"), owner=(user.uid, user.gid))
+    made = user.run([runc, "spec"] + ([] if user.is_root else ["--rootless"]), {}, cwd=path)
+    assert made.returncode == 0, made.stderr
+    config_path = os.path.join(path, "config.json")
+    with open(config_path) as f:
+        cfg = json.load(f)
+    assert {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]} in cfg["mounts"]
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["sh", "-c", CGROUP_SCRIPT]
+    with open(config_path, "w") as f:
+        json.dump(cfg, f)
+    ours = run_in(runtime, path).stdout
+    theirs = user.run([runc, "--root", os.path.join(workdir, "runc-state"), "run", "--bundle", path,
+                       container_id()], {})
+    assert theirs.returncode == 0, theirs.stderr
+
+    def tree(out):
+        return [line for line in out.splitlines() if not line.startswith("touch:") and line != "x"]
+    assert tree(ours) == tree(theirs.stdout)
+    assert "/sys/fs/cgroup/memory ro cgroup" in ours or "/sys/fs/cgroup ro cgroup2" in ours
+    assert "touch: /sys/fs/cgroup/x: Read-only file system" in ours

@@ -99,13 +99,47 @@ struct MountPlanner {
             }
             planned.append(PlannedMount(kind: .tmpfs, source: "", destination: clean, options: options, shownInInspect: false))
         }
+        for mount in planned { try MountPlanner.checkProcDestination(mount.destination) }
         for path in imageVolumes {
             let clean = ContainerValidation.cleanPath(path)
             guard clean.hasPrefix("/"), clean != "/", !destinations.contains(clean) else { continue }
+            // An image's VOLUME would put a writable directory over procfs or sysfs files.
+            try MountPlanner.checkProcDestination(clean)
+            try MountPlanner.checkSysDestination(clean)
             destinations.insert(clean)
             planned.append(volume(name: randomName(), anonymous: true, destination: clean, readOnly: false, mode: ""))
         }
         return planned
+    }
+
+    /// Files under /proc that lxcfs-style binds may replace (runc's checkProcMount list).
+    static let replaceableProcFiles: Set<String> = [
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+        "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+        "/proc/sys/crypto/fips_enabled",
+    ]
+
+    /// runc refuses any mount but procfs on /proc and any mount inside it but the lxcfs files
+    /// (its checkProcMount, with its messages): a volume or bind there would hide the kernel's
+    /// files, masks included. `destination` is clean and absolute.
+    static func checkProcDestination(_ destination: String) throws {
+        if destination == "/proc" {
+            throw EngineError(.invalidArgument, "\"\(destination)\" cannot be mounted because it is not of type proc")
+        }
+        if destination.hasPrefix("/proc/") && !replaceableProcFiles.contains(destination) {
+            throw EngineError(.invalidArgument, "\"\(destination)\" cannot be mounted because it is inside /proc")
+        }
+    }
+
+    /// An image's VOLUME on or inside /sys (binds there stay allowed, as with runc:
+    /// `-v /sys/fs/cgroup:/sys/fs/cgroup:ro` is common).
+    static func checkSysDestination(_ destination: String) throws {
+        if destination == "/sys" {
+            throw EngineError(.invalidArgument, "\"\(destination)\" cannot be mounted because it is not of type sysfs")
+        }
+        if destination.hasPrefix("/sys/") {
+            throw EngineError(.invalidArgument, "\"\(destination)\" cannot be mounted because it is inside /sys")
+        }
     }
 
     func volume(name: String, anonymous: Bool, destination: String, readOnly: Bool, mode: String,

@@ -14,7 +14,17 @@ struct ImageUser: Sendable, Equatable {
     var additionalGids: [UInt32]
     var home: String
 
+    /// The largest uid or gid a container may run as: runc's and Podman's limit. setresuid(2)
+    /// and setresgid(2) read 4294967295 (-1) as "leave unchanged", so without the limit such a
+    /// user would keep running as root.
+    static let maximumID: Int64 = 2_147_483_647
+    static let rangeMessage = "uids and gids must be in range 0-\(maximumID)"
+
     /// `layers`: the layer `diff` directories, top first. `groupAdd`: HostConfig.GroupAdd.
+    ///
+    /// The groups are moby's (`getUser`, the fix of CVE-2023-25173 in containerd's terms): the
+    /// primary gid first, then, when the spec names no group, every /etc/group entry listing the
+    /// user's name (root's too), then `groupAdd`; each gid once.
     static func resolve(_ spec: String, layers: [String], groupAdd: [String] = []) throws -> ImageUser {
         let passwd = readLayered("etc/passwd", layers: layers).map(parsePasswd) ?? []
         let groups = readLayered("etc/group", layers: layers).map(parseGroup) ?? []
@@ -23,57 +33,74 @@ struct ImageUser: Sendable, Equatable {
             userPart = String(spec[..<colon])
             groupPart = String(spec[spec.index(after: colon)...])
         }
-        var result = ImageUser(uid: 0, gid: 0, additionalGids: [], home: "/")
+        var uid: Int64 = 0, gid: Int64 = 0, home = "/"
         var userName: String?
         if userPart.isEmpty {
             if let root = passwd.first(where: { $0.uid == 0 }) {
-                result.gid = root.gid; result.home = root.home; userName = root.name
+                gid = root.gid; home = root.home; userName = root.name
             }
-        } else if let uid = UInt32(userPart) {
-            result.uid = uid
-            if let entry = passwd.first(where: { $0.uid == uid }) {
-                result.gid = entry.gid; result.home = entry.home; userName = entry.name
+        } else if let number = try numericID(userPart) {
+            uid = number
+            if let entry = passwd.first(where: { $0.uid == number }) {
+                gid = entry.gid; home = entry.home; userName = entry.name
             }
         } else {
             guard let entry = passwd.first(where: { $0.name == userPart }) else {
                 throw EngineError(.invalidArgument, "unable to find user \(userPart): no matching entries in passwd file")
             }
-            result.uid = entry.uid; result.gid = entry.gid; result.home = entry.home; userName = entry.name
+            uid = entry.uid; gid = entry.gid; home = entry.home; userName = entry.name
         }
+        var supplementary: [Int64] = []
         if let groupPart, !groupPart.isEmpty {
-            if let gid = UInt32(groupPart) {
-                result.gid = gid
+            if let number = try numericID(groupPart) {
+                gid = number
             } else {
                 guard let entry = groups.first(where: { $0.name == groupPart }) else {
                     throw EngineError(.invalidArgument, "unable to find group \(groupPart): no matching entries in group file")
                 }
-                result.gid = entry.gid
+                gid = entry.gid
             }
         } else if let userName {
-            result.additionalGids = groups.filter { $0.members.contains(userName) && $0.gid != result.gid }.map(\.gid)
+            supplementary = groups.filter { $0.members.contains(userName) }.map(\.gid)
         }
         for extra in groupAdd {
-            let gid: UInt32
-            if let number = UInt32(extra) {
-                gid = number
+            if let number = try numericID(extra) {
+                supplementary.append(number)
             } else {
                 guard let entry = groups.first(where: { $0.name == extra }) else {
                     throw EngineError(.invalidArgument, "Unable to find group \(extra): no matching entries in group file")
                 }
-                gid = entry.gid
+                supplementary.append(entry.gid)
             }
-            if !result.additionalGids.contains(gid) { result.additionalGids.append(gid) }
         }
-        return result
+        // Ids from the image's own files are checked here too: `USER app` with app's uid
+        // 4294967295 in /etc/passwd must not run as root either.
+        for id in [uid, gid] + supplementary where !(0...maximumID).contains(id) {
+            throw EngineError(.invalidArgument, rangeMessage)
+        }
+        var additional: [UInt32] = []
+        for id in [gid] + supplementary where !additional.contains(UInt32(id)) { additional.append(UInt32(id)) }
+        return ImageUser(uid: UInt32(uid), gid: UInt32(gid), additionalGids: additional, home: home)
     }
 
-    struct PasswdEntry: Equatable { var name: String; var uid: UInt32; var gid: UInt32; var home: String }
-    struct GroupEntry: Equatable { var name: String; var gid: UInt32; var members: [String] }
+    /// A user or group written as a number (runc reads it with Atoi, so `-1` is a number, and
+    /// one out of range); nil for a name.
+    static func numericID(_ text: String) throws -> Int64? {
+        let digits = text.hasPrefix("-") || text.hasPrefix("+") ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        guard let value = Int64(text), (0...maximumID).contains(value) else {
+            throw EngineError(.invalidArgument, rangeMessage)
+        }
+        return value
+    }
+
+    struct PasswdEntry: Equatable { var name: String; var uid: Int64; var gid: Int64; var home: String }
+    struct GroupEntry: Equatable { var name: String; var gid: Int64; var members: [String] }
 
     static func parsePasswd(_ text: String) -> [PasswdEntry] {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: ":", omittingEmptySubsequences: false)
-            guard f.count >= 4, !line.hasPrefix("#"), let uid = UInt32(f[2]), let gid = UInt32(f[3]) else { return nil }
+            guard f.count >= 4, !line.hasPrefix("#"), let uid = Int64(f[2]), let gid = Int64(f[3]) else { return nil }
             return PasswdEntry(name: String(f[0]), uid: uid, gid: gid, home: f.count > 5 && !f[5].isEmpty ? String(f[5]) : "/")
         }
     }
@@ -81,7 +108,7 @@ struct ImageUser: Sendable, Equatable {
     static func parseGroup(_ text: String) -> [GroupEntry] {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: ":", omittingEmptySubsequences: false)
-            guard f.count >= 3, !line.hasPrefix("#"), let gid = UInt32(f[2]) else { return nil }
+            guard f.count >= 3, !line.hasPrefix("#"), let gid = Int64(f[2]) else { return nil }
             let members = f.count > 3 ? f[3].split(separator: ",").map { String($0).trimmingBlanksForContainerSpec } : []
             return GroupEntry(name: String(f[0]), gid: gid, members: members)
         }

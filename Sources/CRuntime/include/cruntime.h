@@ -69,6 +69,7 @@ enum skiff_step {
     SKIFF_STEP_NETWORK,
     SKIFF_STEP_STDIO,
     SKIFF_STEP_CGROUP_NS,
+    SKIFF_STEP_MOUNT_IN_PROC,  /* a mount whose target resolved inside procfs */
 };
 
 struct skiff_msg {
@@ -82,6 +83,8 @@ struct skiff_msg {
 enum skiff_mount_kind {
     SKIFF_MOUNT_FS = 0,      /* mount(source, target, fstype, flags, data) */
     SKIFF_MOUNT_BIND = 1,    /* bind (MS_REC if recursive), then remount with flags */
+    SKIFF_MOUNT_SYMLINK = 2, /* symlink at destination pointing to source (EEXIST is fine) */
+    SKIFF_MOUNT_REMOUNT = 3, /* bind-remount what is mounted at destination with flags */
 };
 
 struct skiff_mount {
@@ -94,6 +97,9 @@ struct skiff_mount {
     const char *data;
     int recursive;
     int source_is_dir;       /* target created as a directory (else a file) */
+    const char *fallback_source; /* SKIFF_MOUNT_FS: bind this (recursively) instead when the
+                                  * file system may not be mounted here (EPERM, EBUSY), as
+                                  * runc does for cgroup file systems; NULL: no fallback */
 };
 
 struct skiff_rlimit {
