@@ -1,5 +1,4 @@
 import CRuntime
-import Platform
 
 /// A bundle's `cgroup` mount (`runc spec` writes one on /sys/fs/cgroup), turned into the mounts
 /// the child makes, as runc does (its mountCgroupV1 and mountCgroupV2):
