@@ -1,8 +1,9 @@
 """Faults the service recovers from (issue 12, items 8, 11 and 12):
 
 - a `docker rm` cut short by kill -9 of the service (and of its image worker) leaves the row
-  `removing`; its remover is recorded (pid and start time in its row), and a new
-  service's `docker rm -f` sees that remover gone and finishes the removal: no row, no file;
+  `removing`; its remover is recorded (pid and start time in its row): while it lives another
+  removal is a 409, once it is gone a new service's `docker rm -f` or prune finishes the removal:
+  no row, no file;
 - a service started without XDG_RUNTIME_DIR uses /run/user/UID when it is the user's own, else a
   private $TMPDIR/skiff-run-UID (mode 0700, owned by the user), as Podman does, and containers run;
   when that directory is someone else's it refuses to start and says what to set;
@@ -34,43 +35,53 @@ def removal_row(engine, container_id):
 # --- item 8: a removal cut short --------------------------------------------------------------
 
 @ROOTLESS
-def test_a_removal_cut_short_by_kill_9_is_finished_by_the_next_service(engine):
-    # Files of a sub-id (uid 1000 in the container) in the container's upper directory: the
+def test_removals_cut_short_by_kill_9_are_finished_by_rm_f_and_prune_of_the_next_service(engine):
+    # Files of a sub-id (uid 1000 in the container) in each container's upper directory: the
     # service cannot remove them itself, so its removal runs the image worker, long enough to be
     # cut short.
-    cid = engine.run_id("--user", "1000:1000", "busybox", "sh", "-c",
-                        "mkdir /tmp/d && cd /tmp/d && seq 1 40000 | xargs touch && echo made")
-    wait_for(lambda: engine.cli.fmt(cid, "{{.State.Status}}") == "exited", 120, what="the files to be made")
-    assert engine.cli.out("logs", cid) == "made\n"
-    tree = os.path.join(engine.root, "containers", cid)
-    assert os.path.isdir(os.path.join(tree, "upper", "tmp", "d"))
+    ids = [engine.run_id("--user", "1000:1000", "busybox", "sh", "-c",
+                         "mkdir /tmp/d && cd /tmp/d && seq 1 30000 | xargs touch && echo made") for _ in range(2)]
+    for cid in ids:
+        wait_for(lambda: engine.cli.fmt(cid, "{{.State.Status}}") == "exited", 120, what="the files to be made")
+        assert engine.cli.out("logs", cid) == "made\n"
+    trees = [os.path.join(engine.root, "containers", cid) for cid in ids]
+    for tree in trees:
+        assert os.path.isdir(os.path.join(tree, "upper", "tmp", "d"))
 
-    removal = engine.cli.popen("rm", cid)
-    wait_for(lambda: (removal_row(engine, cid) or ("",))[0] == "removing", 30, interval=0.002,
-             what="the removal to begin")
-    # kill -9 of the service and of what it runs in its process group (the image worker).
+    removals = [engine.cli.popen("rm", cid) for cid in ids]
+    wait_for(lambda: all((removal_row(engine, cid) or ("",))[0] == "removing" for cid in ids), 30, interval=0.002,
+             what="both removals to begin")
+    # Another removal meanwhile is refused: its remover is at it.
+    status, message = engine.api.message("DELETE", f"/containers/{ids[0]}?force=1")
+    assert (status, message) == (409, f"removal of container {ids[0]} is already in progress")
+    # kill -9 of the service and of what it runs in its process group (the image workers).
     service_pid = engine.service.pid
     os.killpg(os.getpgid(service_pid), signal.SIGKILL)
     engine.service.process.wait(timeout=10)
     wait_for(lambda: not alive(service_pid), 5, what="the killed service to be gone")
-    removal.wait(timeout=30)
-    assert removal.returncode != 0, "the removal finished before the kill: the test did not cut it short"
-
-    state, remover = removal_row(engine, cid)
-    assert (state, remover) == ("removing", service_pid)
-    assert os.path.isdir(tree), "the kill came after the tree was gone: the test did not cut it short"
+    for removal in removals:
+        removal.wait(timeout=30)
+        assert removal.returncode != 0, "a removal finished before the kill: the test did not cut it short"
+    for cid, tree in zip(ids, trees):
+        assert removal_row(engine, cid) == ("removing", service_pid)
+        assert os.path.isdir(tree), "the kill came after the tree was gone: the test did not cut it short"
 
     engine.restart_service()
-    assert engine.cli.out("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}") == f"{cid} removing\n"
-    result = engine.cli("rm", "-f", cid, timeout=120)
-    assert result.stdout == f"{cid}\n"
+    listed = engine.cli.out("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}").splitlines()
+    assert sorted(listed) == sorted(f"{cid} removing" for cid in ids)
+    # rm -f finishes one, prune the other.
+    assert engine.cli("rm", "-f", ids[0], timeout=120).stdout == f"{ids[0]}\n"
+    assert engine.cli.out("ps", "-aq", "--no-trunc") == f"{ids[1]}\n"
+    pruned = engine.cli.out("container", "prune", "-f", timeout=120)
+    assert pruned.startswith(f"Deleted Containers:\n{ids[1]}\n"), pruned
     assert engine.cli.out("ps", "-aq") == ""
-    assert removal_row(engine, cid) is None
-    assert not os.path.exists(tree)
+    for cid, tree in zip(ids, trees):
+        assert removal_row(engine, cid) is None
+        assert not os.path.exists(tree)
+        status, message = engine.api.message("DELETE", f"/containers/{cid}")
+        assert (status, message) == (404, f"No such container: {cid}")
     assert engine.store.container_dirs() == []
     assert engine.store.run_dirs() == {"containers": [], "runtime": []}
-    status, message = engine.api.message("DELETE", f"/containers/{cid}")
-    assert (status, message) == (404, f"No such container: {cid}")
 
 
 # --- item 12: a failed start of an --rm container -----------------------------------------------
