@@ -14,13 +14,9 @@ swift build -c release --static-swift-stdlib --product skiff-runtime
 # skiff-relay (beside it) while the container runs.
 swift build -c release --static-swift-stdlib --product skiff-monitor
 swift build -c release --static-swift-stdlib --product skiff-relay
-if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ]; then
-    export XDG_RUNTIME_DIR=/run/user/$(id -u)
-fi
+# Without XDG_RUNTIME_DIR a user's service picks /run/user/UID or a private $TMPDIR/skiff-run-UID
+# (README); `skiff config` says which, and where the socket is.
+runtime_dir=$(.build/release/skiff config skiff.runtime_dir | cut -f2 | sed -e 's/^skiff.runtime_dir="//' -e 's/"$//')
 echo "skiff: serving until Ctrl-C; in another shell:"
-if [ "$(id -u)" = 0 ]; then
-    echo "  export DOCKER_HOST=unix:///run/skiff/skiff.sock"
-else
-    echo "  export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/skiff/skiff.sock"
-fi
+echo "  export DOCKER_HOST=unix://$runtime_dir/skiff.sock"
 exec .build/release/skiff service --time 0

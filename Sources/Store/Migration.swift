@@ -126,6 +126,13 @@ extension Migration {
             -- in the index, not sorted each time (the sort was most of an empty list's query).
             CREATE INDEX containers_newest ON containers(created DESC, id);
             """),
+        Migration(version: 9, summary: "who removes each container being removed", sql: """
+            -- The process that set a container `removing` (its pid and /proc start time, so a
+            -- recycled pid is never taken for it; 0: none recorded). A removal whose remover is
+            -- gone (a service killed part way) is finished by the next removal that meets it.
+            ALTER TABLE containers ADD COLUMN remover_pid INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE containers ADD COLUMN remover_start INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

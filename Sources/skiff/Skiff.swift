@@ -18,8 +18,9 @@ enum Skiff {
           service [--socket PATH] [--time SECONDS]
                   Serve the API on a unix socket until idle. Under systemd socket activation
                   (LISTEN_FDS) the inherited socket is served; otherwise $XDG_RUNTIME_DIR/skiff/skiff.sock
-                  (/run/skiff/skiff.sock for root). --time: idle seconds before exiting, 0 = never
-                  (default: containers.conf [engine] service_timeout, 5).
+                  (/run/skiff/skiff.sock for root). Without XDG_RUNTIME_DIR: /run/user/UID if it is
+                  yours (mode 0700), else $TMPDIR/skiff-run-UID. --time: idle seconds before exiting,
+                  0 = never (default: containers.conf [engine] service_timeout, 5).
           config [KEY] [--files]
                   Print the effective configuration as ORIGIN<TAB>KEY=VALUE lines, like
                   `git config --show-origin --list`; KEY limits it to one key or table.
@@ -68,6 +69,9 @@ enum Skiff {
             throw Arguments.UsageError(message: "--socket must be an absolute path")
         }
 
+        if let chosen = establishRuntimeDirectory() {
+            printError("skiff service: XDG_RUNTIME_DIR is not set: using \(chosen)")
+        }
         let config = try loadConfig()
         let listen: ListenSocket
         if let inherited = ListenSocket.fromActivation(), socket == nil {
@@ -91,6 +95,7 @@ enum Skiff {
             throw Arguments.UsageError(message: "config takes at most one KEY")
         }
         let key = parsed.positionals.first
+        _ = establishRuntimeDirectory()
         let config = try loadConfig()
         let lines = config.listing(filter: key)
         if let key, lines.isEmpty {
@@ -109,6 +114,24 @@ enum Skiff {
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         execv(path, &argv)
         fail("skiff: cannot run \(path): \(String(cString: strerror(errno)))")
+    }
+
+    /// A user's process whose environment has no XDG_RUNTIME_DIR gets one (`RuntimeDirectory`,
+    /// as Podman does), set in its environment so that the configuration, the monitors and the
+    /// image worker all use the same directory. Returns a private directory chosen in the
+    /// temporary directory (nil otherwise); ends the command when there is none to use.
+    static func establishRuntimeDirectory() -> String? {
+        let uid = getuid()
+        guard uid != 0 else { return nil }
+        if let value = getenv("XDG_RUNTIME_DIR"), value.pointee != 0 { return nil }
+        let temporary = getenv("TMPDIR").map { String(cString: $0) } ?? ""
+        do {
+            let chosen = try RuntimeDirectory.fallback(uid: uid, temporaryDirectory: temporary)
+            setenv("XDG_RUNTIME_DIR", chosen, 1)
+            return chosen == "/run/user/\(uid)" ? nil : chosen
+        } catch {
+            fail("skiff: \(error)")
+        }
     }
 
     /// Reads the configuration; warnings go to stderr, errors end the command with file and line.

@@ -16,6 +16,25 @@ struct ContainerLifecycleTests {
         }
     }
 
+    /// A `removing` row's remover is at it while it is this process or another live one; a
+    /// remover that is gone, a recycled pid (another start time) or none recorded: the removal
+    /// was cut short, and the next removal finishes it.
+    @Test func aRemovalIsInProgressOnlyWhileItsRemoverLives() throws {
+        let me = ContainerLifecycle.remover
+        #expect(me.pid == getpid())
+        #expect(me.startTime == ProcessStat.read(getpid())?.startTime)
+        #expect(ContainerLifecycle.isRemoving(me))
+        #expect(!ContainerLifecycle.isRemoving(nil))
+        #expect(!ContainerLifecycle.isRemoving(ContainerRemover(pid: me.pid, startTime: me.startTime &+ 1)))
+        let child = try Spawn.start(["/bin/sh", "-c", "exit 0"])
+        let childStart = ProcessStat.read(child)?.startTime ?? 0
+        _ = Spawn.wait(child)
+        #expect(!ContainerLifecycle.isRemoving(ContainerRemover(pid: child, startTime: childStart)))
+        let parent = getppid()
+        let parentStart = try #require(ProcessStat.read(parent)?.startTime)
+        #expect(ContainerLifecycle.isRemoving(ContainerRemover(pid: parent, startTime: parentStart)))
+    }
+
     @Test func runOptionsComeFromTheStoredConfig() throws {
         let config = """
             {"Config":{"Tty":true,"OpenStdin":true,"StdinOnce":true,"StopSignal":"SIGINT","StopTimeout":3},

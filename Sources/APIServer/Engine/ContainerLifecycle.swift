@@ -15,11 +15,25 @@ enum ContainerLifecycle {
 
     /// Spawns the monitor, lets waiting attach sessions in, starts the program, and waits for the
     /// monitor to record `running`. A failed start leaves the row `created` or `exited` with the
-    /// error and Docker's exit code (127 not found, 126 not executable), as moby does.
+    /// error and Docker's exit code (127 not found, 126 not executable), as moby does; an
+    /// AutoRemove container whose start failed, whatever the step, is removed (its client waits
+    /// for `removed`), as moby does.
     static func startContainer(_ record: ContainerRecord, engine: Engine) throws {
         // Started or not, the row changed: waits look again.
         defer { engine.containerSignals.signal(record.id) }
         let options = try StoredContainer(record)
+        do {
+            try startContainer(record, options: options, engine: engine)
+        } catch {
+            // failStart has removed it already when the monitor reported the failure.
+            if options.autoRemove, (try? engine.withStore({ try $0.container(id: record.id) })) != nil {
+                try? removeContainer(record, engine: engine, volumes: true)
+            }
+            throw error
+        }
+    }
+
+    private static func startContainer(_ record: ContainerRecord, options: StoredContainer, engine: Engine) throws {
         let paths = ContainerPaths(engine: engine, id: record.id)
         // A monitor spawned at create (`PreparedStarts`) has created the container already.
         let prepared = record.state == .created ? engine.preparedStarts.claim(record.id) : nil
@@ -236,22 +250,23 @@ enum ContainerLifecycle {
 
     // MARK: - remove
 
-    /// Removes a stopped container: its row goes to `removing`, then its files (in the user
-    /// namespace when rootless: upper/ holds sub-id files), anonymous volumes with `volumes`,
-    /// the row, and a `destroy` event.
+    /// Removes a stopped container: its row goes to `removing` (with this process recorded as
+    /// its remover), then its files (in the user namespace when rootless: upper/ holds sub-id
+    /// files), anonymous volumes with `volumes`, the row, and a `destroy` event. A removal whose
+    /// remover is gone (a service killed part way) is finished here; every step is one that may
+    /// have been done already.
     static func removeContainer(_ record: ContainerRecord, engine: Engine, volumes: Bool) throws {
         defer { engine.containerSignals.signal(record.id) }
         // A monitor prepared for a start goes first: it removes what it made.
         engine.preparedStarts.cancel(record.id)
         let anonymous = try engine.withStore { store -> [VolumeRecord] in
-            _ = try store.updateContainer(record.id) { row in
-                if row.state == .removing {
+            try store.markRemoving(record.id, by: remover) { row, current in
+                if row.state == .removing && isRemoving(current) {
                     throw EngineError(.conflict, "removal of container \(record.id) is already in progress")
                 }
                 if row.isActive {
                     throw EngineError(.conflict, "cannot remove container \"/\(row.name)\": container is running: stop the container before removing or force remove")
                 }
-                row.state = .removing
             }
             return try store.volumes(of: record.id).filter(\.anonymous)
         }
@@ -280,6 +295,21 @@ enum ContainerLifecycle {
             _ = try store.addEvent(type: "container", action: "destroy", actorID: record.id,
                                    attributes: eventAttributes(record))
         }
+    }
+
+    /// This process, as the Store records it removing a container.
+    static let remover: ContainerRemover = {
+        let pid = getpid()
+        return ContainerRemover(pid: pid, startTime: ProcessStat.read(pid)?.startTime ?? 0)
+    }()
+
+    /// Whether `current` (the remover recorded for a `removing` row) is still at it: this
+    /// process, or another one that is alive. None recorded (an older Skiff's mark) or a
+    /// process that is gone: the removal was cut short.
+    static func isRemoving(_ current: ContainerRemover?) -> Bool {
+        guard let current else { return false }
+        if current == remover { return true }
+        return ProcessStat.isAlive(current.pid, startTime: current.startTime)
     }
 
     /// `<skiff root>/containers/<id>`, removed by the image worker in the user namespace when

@@ -204,11 +204,12 @@ extension Engine {
     }
 
     /// Removes every stopped container created before `until` (seconds since the epoch) whose
-    /// labels `matches` accepts; returns the ids removed. One that cannot be removed is left.
+    /// labels `matches` accepts; returns the ids removed. One that cannot be removed is left, as
+    /// is one that another removal is at (a removal cut short is finished).
     func pruneContainers(until: Int64?, matches: (_ labels: [String: String]) -> Bool) throws -> [String] {
         var deleted: [String] = []
         let records = try withStore { store in try store.containers().map { try reconcile($0, store: store) } }
-        for record in records where !record.isActive && record.state != .removing {
+        for record in records where !record.isActive {
             if let until, record.created / 1_000_000_000 >= until { continue }
             guard matches(record.labels) else { continue }
             do {
