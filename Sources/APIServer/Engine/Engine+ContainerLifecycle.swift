@@ -72,13 +72,8 @@ extension Engine {
             throw EngineError(.conflict, "Cannot kill container: \(id): container \(record.id) is not running")
         }
         let ending = signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM")
-        try withStore { store in
-            if ending {
-                _ = try store.updateContainer(record.id) { $0.stopRequested = true }
-            }
-            _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
-                                   attributes: ContainerLifecycle.eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
-        }
+        // Recorded first where it can be, never instead of the signal (a full disk).
+        ContainerLifecycle.recordStopRequested(record, signal: signal, stopRequested: ending, engine: self)
         guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
             throw EngineError(.internal, "kill \(record.id): \(String(cString: strerror(errno)))")
         }
