@@ -192,7 +192,7 @@ extension Engine {
             }
             try ContainerLifecycle.stopContainer(record, signal: SIGKILL, timeout: 0, engine: self)
         }
-        guard let current = try withStore({ try $0.container(id: record.id) }) else {
+        guard let current = try withStore({ store in try store.container(id: record.id).map { try reconcile($0, store: store) } }) else {
             return   // removed meanwhile (AutoRemove)
         }
         try ContainerLifecycle.removeContainer(current, engine: self, volumes: volumes)
