@@ -28,7 +28,7 @@ def exit_code_of(index):
 @ROOTLESS
 def test_a_late_pid_report_cannot_make_the_launcher_take_the_intermediate(user, workdir, start_service, run_dir_base,
                                                                          test_images, skiff_binary):
-    env = {"XDG_RUNTIME_DIR": run_dir_base, "SKIFF_DEBUG_PID_REPORT_DELAY_US": "30000"}
+    env = {"XDG_RUNTIME_DIR": run_dir_base, "SKIFF_DEBUG_PID_REPORT_DELAY_US": "300000"}
     engine = make_engine(user, workdir, start_service, env, skiff_run_dir(user, run_dir_base), test_images.busybox)
     try:
         # A start through a monitor spawned at create (--rm) and one through `docker start`.
