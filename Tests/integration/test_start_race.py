@@ -1,7 +1,7 @@
 """Issue 12, item 9: the start of a container whose process is forked into its pid namespace by an
 intermediate process (rootless: the shared user namespace, then a new pid namespace; `exec`: the
 container's pid namespace joined). The intermediate reports the pid of the process it forked; that
-process must say nothing before the pid is known (docs/containers.md, "Creating the process"),
+process must say nothing before the pid is known (docs/containers.md, "The shared user namespace"),
 or the launcher takes the intermediate for the container: start then answered 500 "it is
 stopped, not created" and the real process stayed behind blocked on exec.fifo, or `wait` answered
 the intermediate's 0 for a `sh -c 'exit 3'`.
@@ -55,9 +55,9 @@ def test_a_late_pid_report_cannot_make_the_launcher_take_the_intermediate(user, 
 
 
 # How many containers, through how many clients, in how long at most. 2000 short containers take
-# about 140 s through 24 clients on the 2-core machine this was written on (its load average near 19 from
-# other builds); the budget stops new starts on a slower
-# one (the count done is then checked against MINIMUM and printed).
+# about 140 s through 24 clients on the 2-core machine this was written on (its load average near 19
+# from other builds); the budget stops new starts on a slower one (the count done is then checked
+# against MINIMUM and printed).
 CONTAINERS = 2000
 CLIENTS = 24
 BUDGET_SECONDS = 150
@@ -132,8 +132,9 @@ def one_container(socket_path, client, prefix, index):
 
 @ROOTLESS
 def test_thousands_of_starts_from_parallel_clients_keep_every_exit_code_and_leak_nothing(engine):
-    """CONTAINERS short containers (`sh -c 'exit N'`, N = 0..7) through CLIENTS parallel API
-    clients, as the rootless user, within BUDGET_SECONDS: every start answers 204, every wait the
+    """CONTAINERS (2000) short containers (`sh -c 'exit N'`, N = 0..7; every fourth AutoRemove)
+    through CLIENTS (24) parallel API clients, as the rootless user, within BUDGET_SECONDS (150;
+    about 140 s here for all 2000, at least MINIMUM must be done): every start answers 204, every wait the
     program's own exit code, every die event the same; afterwards no row, no file, no run
     directory, no monitor and no container process is left."""
     prefix = f"race{uuid.uuid4().hex[:6]}-"
