@@ -40,12 +40,15 @@ int write_all(int fd, const void *bytes, size_t count) {
     return 0;
 }
 
-/* writev(2) until every byte of `iov` is written; it is changed on the way. */
-static int writev_all(int fd, struct iovec *iov, int count) {
+/* writev(2) until every byte of `iov` is written; it is changed on the way. *written counts the
+ * bytes written, also when it fails part way. */
+static int writev_all(int fd, struct iovec *iov, int count, size_t *written) {
+    *written = 0;
     while (count > 0) {
         ssize_t n = SKIFF_RETRY(writev(fd, iov, count));
         if (n < 0) return -1;
         size_t left = (size_t)n;
+        *written += left;
         while (count > 0 && left >= iov->iov_len) {
             left -= iov->iov_len;
             iov++;
@@ -74,27 +77,54 @@ static int format_prefix(char *out, size_t size, const struct tm *parts, long na
  * sees part of one (the Swift writer makes one write of all of a chunk's records). */
 #define RECORDS_PER_WRITE (IOV_MAX / 3)
 
-int log_append(int fd, const unsigned char *bytes, size_t count, enum relay_stream stream) {
+/* A write of records that failed after `written` of the batch's bytes: the whole records among
+ * them stay, the torn one is cut off (the file ends at a record's newline again, where `base`,
+ * the file's size before the batch, plus the records kept). The bytes of `source` not logged are
+ * returned: from the first record not kept to the end of the chunk. */
+static size_t keep_whole_records(int fd, off_t base, const struct iovec *iov, const size_t *record_source, int used,
+                                 size_t written, size_t count) {
+    size_t kept = 0;
+    int records = 0;
+    for (int i = 0; i + 2 < used; i += 3) {
+        size_t length = iov[i].iov_len + iov[i + 1].iov_len + iov[i + 2].iov_len;
+        if (kept + length > written) break;
+        kept += length;
+        records++;
+    }
+    if (kept < written && base >= 0) (void)SKIFF_RETRY(ftruncate(fd, base + (off_t)kept));
+    return count - (records < used / 3 ? record_source[records] : count);
+}
+
+int log_append(int fd, const unsigned char *bytes, size_t count, enum relay_stream stream, size_t *lost) {
+    if (lost) *lost = 0;
     if (count == 0) return 0;
     struct timespec now;
-    if (clock_gettime(CLOCK_REALTIME, &now) != 0) return -1;
     struct tm parts;
-    time_t seconds = now.tv_sec;
-    if (gmtime_r(&seconds, &parts) == NULL) return -1;
     char full[64], partial[64];
-    int full_length = format_prefix(full, sizeof full, &parts, now.tv_nsec, stream, 'F');
-    int partial_length = format_prefix(partial, sizeof partial, &parts, now.tv_nsec, stream, 'P');
+    int full_length = -1, partial_length = -1;
+    if (clock_gettime(CLOCK_REALTIME, &now) == 0) {
+        time_t seconds = now.tv_sec;
+        if (gmtime_r(&seconds, &parts) != NULL) {
+            full_length = format_prefix(full, sizeof full, &parts, now.tv_nsec, stream, 'F');
+            partial_length = format_prefix(partial, sizeof partial, &parts, now.tv_nsec, stream, 'P');
+        }
+    }
     if (full_length < 0 || partial_length < 0) {
+        if (lost) *lost = count;
         errno = EOVERFLOW;
         return -1;
     }
+    /* The file's end before each batch (one writer: the file is this process's while it runs). */
+    off_t base = lseek(fd, 0, SEEK_END);
     static char newline[1] = {'\n'};
     struct iovec iov[RECORDS_PER_WRITE * 3];
+    size_t record_source[RECORDS_PER_WRITE];
     int used = 0;
     size_t start = 0;
     while (start < count) {
         const unsigned char *found = memchr(bytes + start, '\n', count - start);
         size_t end = found ? (size_t)(found - bytes) : count;
+        record_source[used / 3] = start;
         iov[used].iov_base = found ? full : partial;
         iov[used].iov_len = (size_t)(found ? full_length : partial_length);
         iov[used + 1].iov_base = (void *)(bytes + start);
@@ -103,13 +133,55 @@ int log_append(int fd, const unsigned char *bytes, size_t count, enum relay_stre
         iov[used + 2].iov_len = 1;
         used += 3;
         start = end + 1;
-        if (used == RECORDS_PER_WRITE * 3) {
-            if (writev_all(fd, iov, used) != 0) return -1;
+        if (used == RECORDS_PER_WRITE * 3 || start >= count) {
+            struct iovec sent[RECORDS_PER_WRITE * 3];
+            memcpy(sent, iov, sizeof(struct iovec) * (size_t)used);
+            size_t written = 0;
+            if (writev_all(fd, sent, used, &written) != 0) {
+                int err = errno;
+                size_t missing = keep_whole_records(fd, base, iov, record_source, used, written, count);
+                if (lost) *lost = missing;
+                errno = err;
+                return -1;
+            }
+            if (base >= 0) base += (off_t)written;
             used = 0;
         }
     }
-    if (used > 0 && writev_all(fd, iov, used) != 0) return -1;
     return 0;
+}
+
+/* The marker record for the bytes of one stream the log lost, in that stream: what `docker logs`
+ * shows where output is missing (as journald's "Suppressed N messages"). */
+static int write_loss_marker(int fd, enum relay_stream stream, unsigned long long bytes, int err) {
+    char text[160];
+    int n = snprintf(text, sizeof text, LOG_LOSS_MARKER_FORMAT, bytes,
+                     stream == RELAY_STDOUT ? "stdout" : "stderr", strerror(err));
+    if (n < 0 || (size_t)n >= sizeof text - 1) return -1;
+    text[n++] = '\n';
+    return log_append(fd, (const unsigned char *)text, (size_t)n, stream, NULL);
+}
+
+int log_write_losses(struct relay *r) {
+    for (int i = 0; i < 2; i++) {
+        if (r->log_lost.bytes[i] == 0) continue;
+        if (write_loss_marker(r->log, i == 0 ? RELAY_STDOUT : RELAY_STDERR, r->log_lost.bytes[i],
+                              r->log_lost.err) != 0) {
+            return -1;
+        }
+        r->log_lost.bytes[i] = 0;
+    }
+    return 0;
+}
+
+void log_output(struct relay *r, const unsigned char *bytes, size_t count, enum relay_stream stream) {
+    if (count == 0 || r->log < 0) return;
+    size_t lost = count;
+    errno = 0;
+    /* Earlier losses are marked first: no record follows a gap that does not say so. */
+    if (log_write_losses(r) == 0 && log_append(r->log, bytes, count, stream, &lost) == 0) return;
+    r->log_lost.bytes[stream == RELAY_STDOUT ? 0 : 1] += lost;
+    r->log_lost.err = errno != 0 ? errno : EIO;
 }
 
 int format_rfc3339_nano(char *out, size_t size, const struct timespec *time) {

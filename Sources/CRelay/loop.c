@@ -279,8 +279,9 @@ static void prune(struct relay *r) {
 /* One chunk of the container's output: to the log, then to every client that asked for the
  * stream (raw with a terminal, else in Docker's 8-byte frames). */
 static void relay_output(struct relay *r, const unsigned char *bytes, size_t count, enum relay_stream stream) {
-    /* A log that cannot be written (a full disk) loses the record; the clients still get it. */
-    (void)log_append(r->log, bytes, count, stream);
+    /* A log that cannot be written (a full disk) loses the record, and says so once it can
+     * write again; the clients still get it. */
+    log_output(r, bytes, count, stream);
     unsigned char header[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(count >> 24),
                                (unsigned char)(count >> 16), (unsigned char)(count >> 8), (unsigned char)count};
     for (size_t i = 0; i < r->client_count; i++) {
@@ -495,6 +496,8 @@ void relay_finish(struct relay *r) {
     }
     r->client_count = 0;
     relay_close_run(r);
+    /* The run's last word in the log: what it lost, if the disk takes it now. */
+    if (r->log >= 0) (void)log_write_losses(r);
 }
 
 void relay_init(struct relay *r) {
@@ -503,6 +506,7 @@ void relay_init(struct relay *r) {
     r->stdin_open = false;
     r->stdin_once = false;
     r->signals = r->attach_listener = r->control_listener = r->log = -1;
+    memset(&r->log_lost, 0, sizeof r->log_lost);
     r->stdin_fd = r->stdout_fd = r->stderr_fd = r->terminal = -1;
     r->terminal_closed = false;
     memset(&r->stdin_pending, 0, sizeof r->stdin_pending);

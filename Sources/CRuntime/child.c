@@ -617,15 +617,25 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
         if (pid < 0) fail(SKIFF_STEP_SETNS, errno, -1, "fork into pid namespace");
         if (pid > 0) {
+            if (c->pid_report_delay_us) usleep(c->pid_report_delay_us);
             struct skiff_msg msg;
             memset(&msg, 0, sizeof msg);
             msg.type = SKIFF_MSG_PID;
             msg.index = pid;
-            (void)skiff_msg_send(sync_fd, &msg);
+            if (skiff_msg_send(sync_fd, &msg) < 0) {
+                /* The parent will never know it: it must not live on. */
+                kill(pid, SIGKILL);
+                _exit(127);
+            }
             _exit(0);
         }
         /* No death signal here: our parent (the intermediate) exits at once. If the runtime dies,
-         * the ready message cannot be sent and this process exits before exec. */
+         * the socket reaches EOF and this process exits before exec.
+         * Nothing is said before the parent has our pid (cruntime.h): the intermediate's
+         * SKIFF_MSG_PID and our first message would otherwise race on the shared socket, and a
+         * `ready` read first would make the parent take the intermediate for the container. */
+        struct skiff_msg recorded;
+        if (skiff_msg_recv(sync_fd, &recorded) < 0 || recorded.type != SKIFF_MSG_PID_RECORDED) _exit(127);
     }
 
     if (c->join_cgroups) {

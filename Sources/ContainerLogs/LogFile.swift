@@ -101,29 +101,80 @@ public struct LogRecord: Sendable, Equatable {
     }
 }
 
-/// Appends records; one `write(2)` per record so that a reader never sees half of one.
+/// Appends records; one `write(2)` per chunk so that a reader never sees half of one. The C relay
+/// (CRelay's log.c, which writes the log while a container runs) follows the same rules: a write
+/// that fails part way (a full disk) is cut back to the last whole record, so the next record
+/// starts clean; what could not be written is counted, and a marker record says so
+/// (`lossMarker`) before the next record that can be written.
 public final class LogWriter {
     public let path: String
     private let fd: Int32
+    /// The container's bytes not logged since the last marker, per stream (stdout, stderr).
+    public private(set) var lostBytes: [Int] = [0, 0]
+    private var lostReason: Int32 = 0
     /// The open file (O_APPEND, close-on-exec), for a process that takes over the appending
     /// (skiff-relay).
     public var descriptor: Int32 { fd }
 
+    /// Opens (creates) the log. A file that does not end with a record's newline (a writer
+    /// killed in the middle of one) is cut back to its last whole record first.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LogError("open \(path): \(String(cString: strerror(errno)))") }
+        LogWriter.cutTornRecord(fd)
     }
 
     deinit { close(fd) }
 
+    /// What `docker logs` shows in the place of `bytes` of `stream` the log could not take
+    /// (as CRelay's LOG_LOSS_MARKER_FORMAT).
+    public static func lossMarker(bytes: Int, stream: LogStream, errno: Int32) -> String {
+        "skiff: \(bytes) bytes of \(stream.rawValue) were not logged: \(String(cString: strerror(errno)))"
+    }
+
     /// Writes `bytes` read from `stream` at `time`: a record per line, and a partial record for
-    /// what follows the last newline.
+    /// what follows the last newline; the markers for earlier losses first. Throws when the
+    /// bytes could not be logged (they are counted for the next marker).
     public func append(_ bytes: UnsafeRawBufferPointer, stream: LogStream, time: timespec = Timestamp.now()) throws {
         guard bytes.count > 0 else { return }
+        var missing = bytes.count
+        do {
+            try writeLossMarkers(time: time)
+            try write(bytes, stream: stream, time: time, missing: &missing)
+        } catch let error as WriteFailure {
+            lostBytes[stream == .stdout ? 0 : 1] += missing
+            lostReason = error.errno
+            throw LogError("write \(path): \(String(cString: strerror(error.errno)))")
+        }
+    }
+
+    public func append(_ bytes: [UInt8], stream: LogStream, time: timespec = Timestamp.now()) throws {
+        try bytes.withUnsafeBytes { try append($0, stream: stream, time: time) }
+    }
+
+    private struct WriteFailure: Error {
+        var errno: Int32
+    }
+
+    /// The markers for what was lost, each in its stream.
+    private func writeLossMarkers(time: timespec) throws {
+        for (index, stream) in [LogStream.stdout, .stderr].enumerated() where lostBytes[index] > 0 {
+            let marker = Array((LogWriter.lossMarker(bytes: lostBytes[index], stream: stream, errno: lostReason) + "\n").utf8)
+            var ignored = 0
+            try marker.withUnsafeBytes { try write($0, stream: stream, time: time, missing: &ignored) }
+            lostBytes[index] = 0
+        }
+    }
+
+    /// One write of the records of `bytes`; on a failure the file keeps the whole records
+    /// written, and `missing` is the count of `bytes` not in them.
+    private func write(_ bytes: UnsafeRawBufferPointer, stream: LogStream, time: timespec, missing: inout Int) throws {
         let prefix = Array("\(LogRecord.format(time)) \(stream.rawValue) ".utf8)
         var record: [UInt8] = []
         record.reserveCapacity(bytes.count + (prefix.count + 3) * 2)
+        // Where each record ends in `record`, and where its bytes start in `bytes`.
+        var boundaries: [(recordEnd: Int, sourceStart: Int)] = []
         var start = 0
         while start < bytes.count {
             let newline = bytes[start...].firstIndex(of: 0x0A)
@@ -133,22 +184,46 @@ public final class LogWriter {
             record.append(0x20)
             record += bytes[start..<end]
             record.append(0x0A)
+            boundaries.append((record.count, start))
             start = end + 1
         }
+        let base = lseek(fd, 0, SEEK_END)
         try record.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Syscall.retrying { write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                let n = Syscall.retrying { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
                 if n < 0 {
-                    throw LogError("write \(path): \(String(cString: strerror(errno)))")
+                    let failure = errno
+                    let kept = boundaries.last { $0.recordEnd <= offset }?.recordEnd ?? 0
+                    if kept < offset && base >= 0 { _ = ftruncate(fd, base + off_t(kept)) }
+                    let firstLost = boundaries.first { $0.recordEnd > kept }?.sourceStart ?? bytes.count
+                    missing = bytes.count - firstLost
+                    throw WriteFailure(errno: failure)
                 }
                 offset += n
             }
         }
+        missing = 0
     }
 
-    public func append(_ bytes: [UInt8], stream: LogStream, time: timespec = Timestamp.now()) throws {
-        try bytes.withUnsafeBytes { try append($0, stream: stream, time: time) }
+    /// Cuts the file back to just after its last newline.
+    private static func cutTornRecord(_ fd: Int32) {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0 else { return }
+        var end = Int64(info.st_size)
+        var block = [UInt8](repeating: 0, count: 4096)
+        while end > 0 {
+            let size = Int(min(Int64(block.count), end))
+            let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, size, off_t(end - Int64(size))) }
+            guard n == size else { return }
+            if let newline = block[0..<size].lastIndex(of: 0x0A) {
+                let keep = end - Int64(size) + Int64(newline) + 1
+                if keep < Int64(info.st_size) { _ = ftruncate(fd, off_t(keep)) }
+                return
+            }
+            end -= Int64(size)
+        }
+        _ = ftruncate(fd, 0)
     }
 }
 

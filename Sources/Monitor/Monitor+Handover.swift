@@ -34,6 +34,8 @@ extension Monitor {
             argv += [name, String(fd)]
             inherited.append(fd)
         }
+        let lost = loop.pointee.log_lost
+        if lost.bytes.0 > 0 || lost.bytes.1 > 0 { argv += ["--log-lost", "\(lost.bytes.0),\(lost.bytes.1),\(lost.err)"] }
         if options.tty { argv.append("--tty") }
         if options.stdin { argv.append("--stdin") }
         if options.stdinOnce { argv.append("--stdin-once") }

@@ -188,6 +188,10 @@ public final class Monitor {
         for fd in handBack.controls where !relay_add_control(loop, fd) { close(fd) }
         restarts = options.runState.restarts
         backoff = RestartBackoff(delay: options.runState.backoffDelay)
+        if let lost = handBack.logLost {
+            loop.pointee.log_lost.bytes = (lost.stdout, lost.stderr)
+            loop.pointee.log_lost.err = lost.errno
+        }
         if runEnded(waitStatus: handBack.waitStatus, finishedAt: handBack.finishedAt,
                     startedAt: options.runState.startedAt, exitFileWritten: true) {
             superviseRuns()
@@ -235,6 +239,8 @@ public final class Monitor {
 
     /// No more runs: the sockets go (the whole container with --auto-remove).
     func finish() -> Int32 {
+        // What the log lost and has not said yet: its last chance.
+        if loop.pointee.log >= 0 { _ = log_write_losses(loop) }
         close(loop.pointee.attach_listener)
         close(loop.pointee.control_listener)
         loop.pointee.attach_listener = -1

@@ -9,7 +9,7 @@ import MonitorProtocol
 /// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
 ///
 ///     --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
-///     [--started NS] [--restarts N] [--backoff NS]
+///     [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO] [--started NS] [--restarts N] [--backoff NS]
 public struct MonitorOptions: Sendable, Equatable {
     public var id: String
     /// `<skiffRoot>/containers/<id>`: config.json, and the log file `ctr.log`.
@@ -42,7 +42,7 @@ public struct MonitorOptions: Sendable, Equatable {
     static let flags: Set<String> = ["--tty", "--stdin", "--stdin-once", "--auto-remove"]
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
                                       "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
-                                      "--controls", "--started", "--restarts", "--backoff"]
+                                      "--controls", "--log-lost", "--started", "--restarts", "--backoff"]
 
     /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
     /// process is detached already).
@@ -167,14 +167,18 @@ public struct HandBack: Sendable, Equatable {
     public var attachListener: Int32
     public var controlListener: Int32
     public var controls: [Int32]
+    /// The run's output the log could not take and has not marked yet (the disk was still full
+    /// when the relay ended): bytes of stdout, of stderr, and the failed write's errno.
+    public var logLost: LogLosses?
 
     public init(waitStatus: Int32, finishedAt: String, attachListener: Int32, controlListener: Int32,
-                controls: [Int32] = []) {
+                controls: [Int32] = [], logLost: LogLosses? = nil) {
         self.waitStatus = waitStatus
         self.finishedAt = finishedAt
         self.attachListener = attachListener
         self.controlListener = controlListener
         self.controls = controls
+        self.logLost = logLost
     }
 
     /// nil without `--exited`; the three go together.
@@ -183,6 +187,7 @@ public struct HandBack: Sendable, Equatable {
         let given = names.filter { values[$0] != nil }
         if given.isEmpty {
             guard values["--controls"] == nil else { throw MonitorError("skiff-monitor: --controls needs --exited") }
+            guard values["--log-lost"] == nil else { throw MonitorError("skiff-monitor: --log-lost needs --exited") }
             return nil
         }
         guard given.count == names.count else {
@@ -208,8 +213,30 @@ public struct HandBack: Sendable, Equatable {
         }
         let finishedAt = values["--finished-at"]!
         guard !finishedAt.isEmpty else { throw MonitorError("skiff-monitor: --finished-at is empty") }
+        var logLost: LogLosses?
+        if let text = values["--log-lost"] {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            guard parts.count == 3, let out = UInt64(parts[0]), let err = UInt64(parts[1]),
+                  let errno = Int32(parts[2]), errno >= 0 else {
+                throw MonitorError("skiff-monitor: --log-lost: not STDOUT-BYTES,STDERR-BYTES,ERRNO: '\(text)'")
+            }
+            logLost = LogLosses(stdout: out, stderr: err, errno: errno)
+        }
         self.init(waitStatus: status, finishedAt: finishedAt, attachListener: listeners[0],
-                  controlListener: listeners[1], controls: try descriptors("--controls"))
+                  controlListener: listeners[1], controls: try descriptors("--controls"), logLost: logLost)
+    }
+}
+
+/// Bytes of a run's output the log lost and has not marked yet (CRelay's `struct log_losses`).
+public struct LogLosses: Sendable, Equatable {
+    public var stdout: UInt64
+    public var stderr: UInt64
+    public var errno: Int32
+
+    public init(stdout: UInt64, stderr: UInt64, errno: Int32) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.errno = errno
     }
 }
 

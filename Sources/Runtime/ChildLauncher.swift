@@ -91,13 +91,16 @@ struct LaunchedChild {
     /// reaches EOF when the program has been executed. The caller closes it.
     var sync: Int32
 
-    /// Waits until the child has executed its program (EOF) or reports why it could not.
+    /// Waits until the child has executed its program (EOF) or reports why it could not. After
+    /// `ready` the child sends nothing else: any other message is out of order.
     func waitForExec(id: String) throws {
         var message = skiff_msg()
         let rc = skiff_msg_recv(sync, &message)
-        if rc == 0 && Int(message.type) == Int(SKIFF_MSG_ERROR.rawValue) {
+        guard rc == 0 else { return }
+        if Int(message.type) == Int(SKIFF_MSG_ERROR.rawValue) {
             throw ChildLauncher.childError(message, id: id)
         }
+        throw RuntimeError(.system, "\(id): unexpected message \(message.type) from the child after ready")
     }
 }
 
@@ -198,6 +201,13 @@ enum ChildLauncher {
         config.cwd = strings.add(plan.cwd)
         config.create_cwd = plan.createCwd ? 1 : 0
         config.start_fifo_fd = fifoFD
+        #if DEBUG
+        // Tests only (debug builds): hold the intermediate's pid report back, so that the forked
+        // process would win the race the SKIFF_MSG_PID_RECORDED handshake rules out.
+        if let text = getenv("SKIFF_DEBUG_PID_REPORT_DELAY_US"), let delay = UInt32(String(cString: text)) {
+            config.pid_report_delay_us = delay
+        }
+        #endif
         config.terminal = plan.terminal ? 1 : 0
         if let stdio = plan.stdio {
             config.set_stdio = 1
@@ -251,9 +261,13 @@ enum ChildLauncher {
 
         var child = LaunchedChild(pid: pid, consoleMaster: nil, sync: parentEnd)
         var containerPid = pid
-        // The forked process may ask to join its cgroups before its parent has told us its pid.
+        // With a fork into a pid namespace, the process cloned here is only the intermediate: the
+        // container's process says nothing before we have its pid (SKIFF_MSG_PID_RECORDED), so
+        // any of its messages before that is out of order.
         var pidKnown = !plan.forksIntoPidNamespace
-        var joinPending = false
+        func outOfOrder(_ what: String) -> RuntimeError {
+            RuntimeError(.system, "\(id): the container process \(what) before its pid was known")
+        }
         func joinCgroups() throws {
             try plan.cgroups?.add(pid: containerPid, context: id)
             var reply = skiff_msg()
@@ -291,21 +305,30 @@ enum ChildLauncher {
                     _ = skiff_msg_send(parentEnd, &reply)
                     help()
                 case Int(SKIFF_MSG_PID.rawValue):
-                    // The intermediate process forked the real one into the joined pid namespace.
+                    // The intermediate process forked the real one into the pid namespace, and
+                    // exits; the real one waits for our answer before it says anything.
+                    guard !pidKnown, message.index > 0 else {
+                        throw RuntimeError(.system, "\(id): unexpected pid message \(message.index) from the child")
+                    }
                     var status: Int32 = 0
-                    _ = waitpid(pid, &status, 0)
+                    _ = Syscall.retrying { waitpid(pid, &status, 0) }
                     containerPid = message.index
                     child.pid = containerPid
                     pidKnown = true
-                    if joinPending {
-                        joinPending = false
-                        try joinCgroups()
+                    var reply = skiff_msg()
+                    reply.type = Int32(SKIFF_MSG_PID_RECORDED.rawValue)
+                    let sent = skiff_msg_send(parentEnd, &reply)
+                    guard sent == 0 else {
+                        throw RuntimeError(.system, "\(id): sync: \(errnoText(-sent))", errno: -sent)
                     }
                 case Int(SKIFF_MSG_JOIN_CGROUPS.rawValue):
-                    if pidKnown { try joinCgroups() } else { joinPending = true }
+                    guard pidKnown else { throw outOfOrder("asked to join its cgroups") }
+                    try joinCgroups()
                 case Int(SKIFF_MSG_CONSOLE.rawValue):
                     if passed >= 0 { child.consoleMaster = passed }
+                    guard pidKnown else { throw outOfOrder("sent its terminal") }
                 case Int(SKIFF_MSG_READY.rawValue):
+                    guard pidKnown else { throw outOfOrder("reported ready") }
                     handedOver = true
                     return child
                 case Int(SKIFF_MSG_ERROR.rawValue):

@@ -1,3 +1,5 @@
+import CSQLite
+
 /// The one error type of the Store module. The API maps `code` to an HTTP status in one switch.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
@@ -25,4 +27,12 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+}
+
+extension StoreError {
+    /// SQLite could not write for want of space ("database or disk is full").
+    public var isDiskFull: Bool {
+        guard let sqliteCode else { return false }
+        return sqliteCode & 0xff == SQLITE_FULL
+    }
 }

@@ -7,13 +7,13 @@
  *   skiff-relay --pid PID --monitor PATH --run-dir DIR --log-fd FD --attach-fd FD --ctl-fd FD
  *               [--stdin-fd FD] [--stdout-fd FD] [--stderr-fd FD] [--terminal-fd FD]
  *               [--tty] [--stdin] [--stdin-once] [--clients FD:MASK,...] [--controls FD,...]
- *               -- MONITOR-ARGUMENTS...
+ *               [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO] -- MONITOR-ARGUMENTS...
  *
  * (MASK: 0-7, or `-` for a client whose first byte has not come.) When the container's process
  * has exited and its output is relayed, it writes `<run-dir>/exit` and execs
  *
  *   PATH --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
- *        MONITOR-ARGUMENTS...
+ *        [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO] MONITOR-ARGUMENTS...
  *
  * `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS` is another program: the user namespace
  * keeper of rootless containers (keeper.c).
@@ -126,6 +126,18 @@ static void parse_controls(char *text) {
     }
 }
 
+/* `STDOUT-BYTES,STDERR-BYTES,ERRNO`: what the log lost before and has not marked yet. */
+static void parse_log_lost(const char *text) {
+    unsigned long long out, err;
+    int code, consumed = 0;
+    if (sscanf(text, "%llu,%llu,%d%n", &out, &err, &code, &consumed) != 3 || text[consumed] != 0 || code < 0) {
+        usage("--log-lost: not STDOUT-BYTES,STDERR-BYTES,ERRNO: '%s'", text);
+    }
+    relay.log_lost.bytes[0] = out;
+    relay.log_lost.bytes[1] = err;
+    relay.log_lost.err = code;
+}
+
 static void parse(int argc, char **argv, struct options *options) {
     memset(options, 0, sizeof *options);
     relay_init(&relay);
@@ -176,6 +188,8 @@ static void parse(int argc, char **argv, struct options *options) {
             parse_clients(value);
         } else if (strcmp(name, "--controls") == 0) {
             parse_controls(value);
+        } else if (strcmp(name, "--log-lost") == 0) {
+            parse_log_lost(value);
         } else {
             usage("unknown argument '%s'", name);
         }
@@ -270,8 +284,16 @@ int main(int argc, char **argv) {
         if (k < 0 || (size_t)k >= sizeof controls - used) give_up(&options, "the arguments for", EOVERFLOW);
         used += (size_t)k;
     }
-    /* The program, three named values, --controls and its value, the rest, NULL. */
-    size_t count = 7 + 2 + (size_t)options.monitor_argument_count + 1;
+    /* Losses the log could not mark yet (the disk is still full) go back with the run. */
+    static char lost[64];
+    bool has_losses = relay.log_lost.bytes[0] > 0 || relay.log_lost.bytes[1] > 0;
+    if (has_losses) {
+        int k = snprintf(lost, sizeof lost, "%llu,%llu,%d", relay.log_lost.bytes[0], relay.log_lost.bytes[1],
+                         relay.log_lost.err);
+        if (k < 0 || (size_t)k >= sizeof lost) give_up(&options, "the arguments for", EOVERFLOW);
+    }
+    /* The program, three named values, --controls and --log-lost with their values, the rest, NULL. */
+    size_t count = 7 + 2 + 2 + (size_t)options.monitor_argument_count + 1;
     char **args = calloc(count, sizeof *args);
     if (args == NULL) give_up(&options, "the arguments for", ENOMEM);
     size_t a = 0;
@@ -285,6 +307,10 @@ int main(int argc, char **argv) {
     if (used > 0) {
         args[a++] = "--controls";
         args[a++] = controls;
+    }
+    if (has_losses) {
+        args[a++] = "--log-lost";
+        args[a++] = lost;
     }
     for (int i = 0; i < options.monitor_argument_count; i++) args[a++] = options.monitor_arguments[i];
     args[a] = NULL;

@@ -65,6 +65,22 @@ import Testing
         #expect(try MonitorOptions(parsing: Self.base).handBack == nil)
     }
 
+    @Test func carriesTheLogsUnmarkedLossesBack() throws {
+        let arguments = ["--exited", "0", "--finished-at", "t", "--listeners", "4,5", "--log-lost", "12,0,28"] + Self.base
+        let options = try MonitorOptions(parsing: arguments)
+        #expect(options.handBack?.logLost == LogLosses(stdout: 12, stderr: 0, errno: 28))
+        #expect(!options.arguments.contains("--log-lost"))
+    }
+
+    @Test(arguments: [
+        (["--log-lost", "1,2,28"], "skiff-monitor: --log-lost needs --exited"),
+        (["--exited", "0", "--finished-at", "t", "--listeners", "4,5", "--log-lost", "1,2"],
+         "skiff-monitor: --log-lost: not STDOUT-BYTES,STDERR-BYTES,ERRNO: '1,2'"),
+    ])
+    func refusesBadLogLosses(extra: [String], message: String) {
+        #expect(throws: MonitorError(message)) { try MonitorOptions(parsing: Self.base + extra) }
+    }
+
     @Test(arguments: [
         (["--exited", "0"], "skiff-monitor: --exited, --finished-at and --listeners go together"),
         (["--exited", "x", "--finished-at", "t", "--listeners", "4,5"], "skiff-monitor: --exited: bad wait status 'x'"),

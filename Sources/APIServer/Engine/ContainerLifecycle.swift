@@ -134,12 +134,11 @@ enum ContainerLifecycle {
 
     /// Sends the stop signal, waits up to `timeout` seconds for the monitor to record the exit,
     /// then kills. No restart policy applies to this exit.
+    /// The record (StopRequested, the `kill` and `stop` events) is written where it must be, but
+    /// never stands in the way: a write that fails (a full disk) does not keep the container
+    /// from stopping.
     static func stopContainer(_ record: ContainerRecord, signal: Int32, timeout: Int, engine: Engine) throws {
-        try engine.withStore { store in
-            _ = try store.updateContainer(record.id) { $0.stopRequested = true }
-            _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
-                                   attributes: eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
-        }
+        recordStopRequested(record, signal: signal, engine: engine)
         if record.pid > 0 { Glibc.kill(record.pid, signal) }
         if record.state == .paused {
             // A frozen process gets the signal once thawed.
@@ -157,9 +156,24 @@ enum ContainerLifecycle {
                 _ = try waitStopped(now, engine: engine, milliseconds: 2_000)
             }
         }
-        try engine.withStore { store in
-            _ = try store.addEvent(type: "container", action: "stop", actorID: record.id,
-                                   attributes: eventAttributes(record))
+        _ = try? engine.withStore { store in
+            try store.addEvent(type: "container", action: "stop", actorID: record.id, attributes: eventAttributes(record))
+        }
+    }
+
+    /// StopRequested (no restart policy applies to the exit that follows) and a `kill` event with
+    /// `signal`, written before the signal is sent: the monitor reads StopRequested when the
+    /// process has exited, and its `die` comes after this `kill`. Best effort: a failed write
+    /// (a full disk: SQLite fails at once) is left out, and the signal goes all the same; the
+    /// monitor cannot record a restart on that disk either.
+    static func recordStopRequested(_ record: ContainerRecord, signal: Int32, stopRequested: Bool = true,
+                                    engine: Engine) {
+        _ = try? engine.withStore { store in
+            if stopRequested {
+                _ = try store.updateContainer(record.id) { $0.stopRequested = true }
+            }
+            _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
+                                   attributes: eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
         }
     }
 
@@ -259,19 +273,17 @@ enum ContainerLifecycle {
         defer { engine.containerSignals.signal(record.id) }
         // A monitor prepared for a start goes first: it removes what it made.
         engine.preparedStarts.cancel(record.id)
-        let anonymous = try engine.withStore { store -> [VolumeRecord] in
-            try store.markRemoving(record.id, by: remover) { row, current in
-                if row.state == .removing && isRemoving(current) {
-                    throw EngineError(.conflict, "removal of container \(record.id) is already in progress")
-                }
-                if row.isActive {
-                    throw EngineError(.conflict, "cannot remove container \"/\(row.name)\": container is running: stop the container before removing or force remove")
-                }
-            }
-            return try store.volumes(of: record.id).filter(\.anonymous)
+        let paths = ContainerPaths(engine: engine, id: record.id)
+        let anonymous: [VolumeRecord]
+        do {
+            anonymous = try markRemoving(record, engine: engine)
+        } catch let error as StoreError where error.isDiskFull && !record.isActive {
+            // A full disk (often filled by the very container removed): its files go first, and
+            // free what the Store needs to record the removal.
+            try removeTree(paths.bundle, id: record.id, engine: engine)
+            anonymous = try markRemoving(record, engine: engine)
         }
         engine.attachments.cancelPending(containerID: record.id)
-        let paths = ContainerPaths(engine: engine, id: record.id)
         let leftovers = engine.runtimeMayHoldState(record, paths)
         FileSystem.removeTree(paths.run)
         // What the runtime may have left (a monitor that was killed cannot delete): its state,
@@ -310,6 +322,23 @@ enum ContainerLifecycle {
         guard let current else { return false }
         if current == remover { return true }
         return ProcessStat.isAlive(current.pid, startTime: current.startTime)
+    }
+
+    /// The row goes to `removing`, with this process recorded as its remover (a removal whose
+    /// remover is still at it, or a running container, is a conflict: a row that says running
+    /// but whose monitor is gone has stopped, whatever it says); its anonymous volumes.
+    private static func markRemoving(_ record: ContainerRecord, engine: Engine) throws -> [VolumeRecord] {
+        try engine.withStore { store -> [VolumeRecord] in
+            _ = try store.markRemoving(record.id, by: remover) { row, current in
+                if row.state == .removing && isRemoving(current) {
+                    throw EngineError(.conflict, "removal of container \(record.id) is already in progress")
+                }
+                if row.isActive && !engine.needsReconcile(row) {
+                    throw EngineError(.conflict, "cannot remove container \"/\(row.name)\": container is running: stop the container before removing or force remove")
+                }
+            }
+            return try store.volumes(of: record.id).filter(\.anonymous)
+        }
     }
 
     /// `<skiff root>/containers/<id>`, removed by the image worker in the user namespace when

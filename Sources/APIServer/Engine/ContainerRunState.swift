@@ -38,6 +38,8 @@ extension Engine {
     /// The container as it really is: a row that says running (or paused, restarting) whose
     /// monitor is gone is brought up to date — from the exit file if the monitor wrote one, else
     /// as exited with an unknown code (-1), its leftover process killed. Call with the Store.
+    /// The write is the reader's courtesy, not its condition: when it fails (a full disk), the
+    /// answer is the row as it would be written, and the next read tries again.
     func reconcile(_ record: ContainerRecord, store: Store) throws -> ContainerRecord {
         guard needsReconcile(record) else { return record }
         // The monitor may be between `started` and writing the row: trust a row younger than a
@@ -47,14 +49,25 @@ extension Engine {
         // The runtime kills what is left of the container (its process, when the monitor wrote
         // no exit) and removes its state and cgroups.
         try? runtime.delete(record.id, force: true)
-        let updated = try store.updateContainer(record.id) { row in
+        let finishedAt = exit?.finishedAt ?? Timestamp.rfc3339Nano(Timestamp.now(), utc: true)
+        func settle(_ row: inout ContainerRecord) {
             guard row.isActive, row.monitorPID == record.monitorPID else { return }
             row.state = .exited
             row.pid = 0
             row.exitCode = exit?.exitCode ?? -1
-            row.finishedAt = exit?.finishedAt ?? Timestamp.rfc3339Nano(Timestamp.now(), utc: true)
+            row.finishedAt = finishedAt
             row.oomKilled = exit?.oomKilled ?? false
             if exit == nil && row.error.isEmpty { row.error = "the container's monitor exited" }
+        }
+        let updated: ContainerRecord
+        do {
+            updated = try store.updateContainer(record.id) { settle(&$0) }
+        } catch let error as StoreError where error.code == .notFound {
+            throw error
+        } catch {
+            var settled = record
+            settle(&settled)
+            return settled
         }
         if exit == nil {
             _ = try? store.addEvent(type: "container", action: "die", actorID: record.id,

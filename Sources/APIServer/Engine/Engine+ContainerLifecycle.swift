@@ -72,13 +72,8 @@ extension Engine {
             throw EngineError(.conflict, "Cannot kill container: \(id): container \(record.id) is not running")
         }
         let ending = signal == SIGKILL || signal == SignalNames.number((try? StoredContainer(record))?.stopSignal ?? "SIGTERM")
-        try withStore { store in
-            if ending {
-                _ = try store.updateContainer(record.id) { $0.stopRequested = true }
-            }
-            _ = try store.addEvent(type: "container", action: "kill", actorID: record.id,
-                                   attributes: ContainerLifecycle.eventAttributes(record).merging(["signal": "\(signal)"]) { $1 })
-        }
+        // Recorded first where it can be, never instead of the signal (a full disk).
+        ContainerLifecycle.recordStopRequested(record, signal: signal, stopRequested: ending, engine: self)
         guard Glibc.kill(record.pid, signal) == 0 || errno == ESRCH else {
             throw EngineError(.internal, "kill \(record.id): \(String(cString: strerror(errno)))")
         }
@@ -197,7 +192,7 @@ extension Engine {
             }
             try ContainerLifecycle.stopContainer(record, signal: SIGKILL, timeout: 0, engine: self)
         }
-        guard let current = try withStore({ try $0.container(id: record.id) }) else {
+        guard let current = try withStore({ store in try store.container(id: record.id).map { try reconcile($0, store: store) } }) else {
             return   // removed meanwhile (AutoRemove)
         }
         try ContainerLifecycle.removeContainer(current, engine: self, volumes: volumes)

@@ -77,6 +77,17 @@ struct control {
     char line[RELAY_CONTROL_LINE_LIMIT + 1];
 };
 
+/* What the log could not take (a full disk, EIO): the container's bytes per stream (stdout,
+ * stderr) not logged since the last marker, and the last write's errno. */
+struct log_losses {
+    unsigned long long bytes[2];
+    int err;
+};
+
+/* The marker record written in a stream's place once the log takes records again: bytes, the
+ * stream's name, strerror of the failed write. `docker logs` shows it as a line. */
+#define LOG_LOSS_MARKER_FORMAT "skiff: %llu bytes of %s were not logged: %s"
+
 struct relay {
     pid_t pid;
     bool tty;
@@ -86,6 +97,7 @@ struct relay {
     int attach_listener;
     int control_listener;
     int log;
+    struct log_losses log_lost;
     int stdin_fd;     /* write end of the stdin pipe; -1: none or closed */
     int stdout_fd;    /* read ends; -1 once at EOF */
     int stderr_fd;
@@ -136,8 +148,17 @@ static inline int relay_control_fd(const struct relay *r, size_t i) {
 
 /* log.c */
 /* Appends the records for `count` bytes read from `stream` now: a record per line, and a
- * partial one for what follows the last newline. 0, or -1 with errno. */
-int log_append(int fd, const unsigned char *bytes, size_t count, enum relay_stream stream);
+ * partial one for what follows the last newline. 0, or -1 with errno; a write that fails part
+ * way (a full disk) leaves the file at the end of the last whole record (the next record starts
+ * clean, no reader sees a torn one), and *lost (when not NULL) is the number of `bytes` not
+ * logged. */
+int log_append(int fd, const unsigned char *bytes, size_t count, enum relay_stream stream, size_t *lost);
+/* The run's output to the log (r->log): first the markers for what was lost before
+ * (LOG_LOSS_MARKER_FORMAT), then the records; what cannot be written is counted in r->log_lost,
+ * never retried. */
+void log_output(struct relay *r, const unsigned char *bytes, size_t count, enum relay_stream stream);
+/* Writes the markers of r->log_lost; 0 when nothing is left to mark, -1 with errno. */
+int log_write_losses(struct relay *r);
 /* `2024-01-02T03:04:05.123Z`: RFC 3339 in UTC, the fraction without trailing zeros (none at
  * all when zero), as Platform's Timestamp.rfc3339Nano(utc: true). 0, or -1 when it does not fit. */
 int format_rfc3339_nano(char *out, size_t size, const struct timespec *time);

@@ -33,7 +33,13 @@ enum skiff_msg_type {
     SKIFF_MSG_CONSOLE = 6,        /* child -> parent: the pty master, as SCM_RIGHTS */
     SKIFF_MSG_JOIN_CGROUPS = 7,   /* child -> parent: move me into the container's cgroups now */
     SKIFF_MSG_CGROUPS_JOINED = 8, /* parent -> child: done */
+    SKIFF_MSG_PID_RECORDED = 9,   /* parent -> forked process: its pid (SKIFF_MSG_PID) is known; go on */
 };
+
+/* The process forked into a pid namespace shares the sync socket with the intermediate that
+ * forked it. It sends nothing (no ready, no error, no request) before the parent answered the
+ * intermediate's SKIFF_MSG_PID with SKIFF_MSG_PID_RECORDED: the parent never sees a message of
+ * the container's process before it knows that process's pid. */
 
 enum skiff_step {
     SKIFF_STEP_SETNS = 1,
@@ -168,6 +174,8 @@ struct skiff_child_config {
     int unshare_cgroupns;          /* a new cgroup namespace, made after joining the cgroups (so
                                     * that they are its root); CLONE_NEWCGROUP is then not in
                                     * clone_flags */
+    unsigned int pid_report_delay_us; /* tests (debug builds) only: the intermediate waits this long
+                                    * before it reports the forked process's pid */
 };
 
 /* Clones the container's first process. Returns its pid (in the parent's pid namespace), or
