@@ -12,6 +12,11 @@ public final class Store {
 
     public static let databaseName = "skiff.db"
 
+    /// The WAL-index header's mapping, made on first use of `changeToken`.
+    private var walIndex: WALIndexWatch?
+    /// Mapping it failed once: not tried again (every read then reads the database).
+    private var walIndexFailed = false
+
     /// Opens the store in `root`, creating the directory (0700) and the database if needed, and
     /// brings the schema up to date. `readOnly`: a second connection of a process whose first
     /// one is open (its schema up to date) that only reads (`PRAGMA query_only`): no migration.
@@ -32,6 +37,21 @@ public final class Store {
         if try database.schemaVersion() != Migration.latestVersion {
             try database.migrate()
         }
+    }
+
+    /// A token that changes with every commit to the database, by any connection of any
+    /// process (`WALIndexWatch`), read without a transaction; nil when it cannot be read (then
+    /// nothing can be kept between reads). Take it before the read whose result it labels.
+    public func changeToken() -> WALToken? {
+        if walIndex == nil {
+            guard !walIndexFailed else { return nil }
+            // Mapped once this connection has read through the WAL: from then on it holds the
+            // WAL-index open, so the file cannot be truncated or replaced while mapped.
+            guard (try? database.schemaVersion()) != nil else { return nil }
+            walIndex = WALIndexWatch(path: database.path + "-shm")
+            walIndexFailed = walIndex == nil
+        }
+        return walIndex?.token()
     }
 
     /// Container counts by state, for `/info`.

@@ -43,6 +43,17 @@ struct RouterTests {
         ("DELETE", "/images/sha256%3Aabc", .found("ImageDelete", ["name": "sha256:abc"], "1.44")),
         ("GET", "/images/busybox", .methodNotAllowed),
         ("DELETE", "/images", .notFound),
+        // Paths of routes without parameters, written plainly or not: the same answers.
+        ("GET", "/v1.41/images/json", .found("ImageList", [:], "1.41")),
+        ("GET", "/v1.45/images/json", .badVersion(400, "client version 1.45 is too new. Maximum supported API version is 1.44")),
+        ("GET", "/v1..2/images/json", .badVersion(400, "invalid API version: 1..2")),
+        ("GET", "/_ping/", .found("SystemPing", [:], "1.44")),
+        ("GET", "//_ping", .found("SystemPing", [:], "1.44")),
+        ("GET", "/v1.44//images/json", .found("ImageList", [:], "1.44")),
+        ("DELETE", "/images/json", .found("ImageDelete", ["name": "json"], "1.44")),
+        ("POST", "/v1.41/_ping", .methodNotAllowed),
+        ("GET", "/v1.41", .notFound),
+        ("GET", "_ping", .found("SystemPing", [:], "1.44")),
     ]
 
     @Test(arguments: cases)
@@ -92,6 +103,23 @@ struct RouterTests {
         #expect(outcome == expected)
     }
 
+    /// Every route of the service's table without parameters is found by its path, with and
+    /// without a version prefix, as the first route in table order that takes that path.
+    @Test func everyPlainRouteIsTheFirstThatTakesItsPath() {
+        let router = Router(routes: Routes.all)
+        for route in Routes.all where route.segments.allSatisfy({ !Route.isParameter($0) }) {
+            let first = Routes.all.first { $0.method == route.method && $0.parameters(route.segments) != nil }
+            for path in [route.template, "/v1.41" + route.template] {
+                guard case .found(let found, let parameters, _) = router.match(method: route.method, path: path) else {
+                    Issue.record("\(route.method) \(path): not found")
+                    continue
+                }
+                #expect(found === first, "\(route.method) \(path)")
+                #expect(parameters.isEmpty == (first?.segments.allSatisfy { !Route.isParameter($0) } ?? true))
+            }
+        }
+    }
+
     @Test func parsesQueries() {
         let query = Router.parseQuery("all=1&filters=%7B%22a%22%3A1%7D&name=x+y&name=z&flag&bad=%zz")
         #expect(query["all"] == ["1"])
@@ -99,6 +127,10 @@ struct RouterTests {
         #expect(query["name"] == ["x y", "z"])
         #expect(query["flag"] == [""])
         #expect(query["bad"] == ["%zz"])
+        let unicode = Router.parseQuery("n%C3%A9=%C3%A9t%C3%A9&é=à&&=v")
+        #expect(unicode["né"] == ["été"])
+        #expect(unicode["é"] == ["à"])
+        #expect(unicode[""] == ["v"])
     }
 
     @Test(arguments: [("1.44", true), ("1.9", true), ("10.0", true), ("1", false), ("1.", false),

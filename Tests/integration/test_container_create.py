@@ -193,6 +193,35 @@ def test_the_bundle_runs_under_the_runtime(env, skiff_binary):
 # --- list filters ---------------------------------------------------------------------------
 
 @BOTH
+def test_the_list_sees_another_processs_commit_on_the_next_request(env):
+    """The list answered on the event loop keeps its last read while nothing was committed
+    (Store.changeToken, from the WAL-index header): a row changed by another process (here the
+    sqlite3 CLI, as the service's user) is listed as it is now on the very next request, and
+    so is one the service changed itself."""
+    c = env.api.containers.create("busybox", ["true"], name=name())
+    sock = env.service.socket_path
+
+    def names():
+        status, listed = get_json(sock, "/containers/json?all=1")
+        assert status == 200, listed
+        return {x["Id"]: x["Names"] for x in listed}
+
+    for _ in range(3):   # read, then answered from what was kept
+        assert names()[c.id] == [f"/{c.name}"]
+    renamed = name()
+    result = env.user.run(["sqlite3", f"{env.root}/skiff.db"], {},
+                          input=f".timeout 5000\nUPDATE containers SET name = '{renamed}' WHERE id = '{c.id}';\n")
+    assert result.returncode == 0, result.stderr
+    assert names()[c.id] == [f"/{renamed}"]
+    assert names()[c.id] == [f"/{renamed}"]
+    again = name()
+    env.api.containers.get(c.id).rename(again)
+    assert names()[c.id] == [f"/{again}"]
+    env.api.containers.get(c.id).remove()
+    assert c.id not in names()
+
+
+@BOTH
 def test_list_filters_and_shape(env):
     a = env.api.containers.create("busybox", ["true"], name=name(), labels={"k": "1"})
     b = env.api.containers.create("multilayer", ["true"], name=name(), labels={"k": "2"})

@@ -4,7 +4,7 @@ import Store
 /// the query and renders the entries (Handlers/ContainerSpecHandlers.swift).
 extension Engine {
     /// What to read.
-    struct ContainerListReading: Sendable {
+    struct ContainerListReading: Sendable, Equatable {
         /// Names or ids of the `ancestor` filters.
         var ancestors: [String]
         /// Read the stored configs too (a filter needs them; the entries' static parts are kept
@@ -35,15 +35,24 @@ extension Engine {
 
     /// The rows without waiting and without writing, for an answer on the event loop: nil when
     /// the Store is busy, when there are more than `limit` rows, when a row's monitor is gone
-    /// (reconcile would write it) or a row has no summary.
+    /// (reconcile would write it) or a row has no summary. An event loop's reader answers from
+    /// its last read while nothing was committed since (`QuickReadMemory`); whether a monitor is
+    /// gone is looked at each time.
     func quickContainerListRows(_ reading: ContainerListReading, limit: Int) throws -> ContainerListRows? {
-        let read = try withStoreIfFree { store -> ContainerListRows? in
+        let read = try withStoreIfFree(kept: { token, memory -> ContainerListRows?? in
+            guard let kept = memory.containerList, kept.token == token, kept.reading == reading,
+                  kept.limit == limit else { return nil }
+            return .some(kept.rows)
+        }, read: { store -> ContainerListRows? in
             let records = try store.containers(withConfig: reading.withConfig, limit: limit + 1)
-            guard records.count <= limit,
-                  !records.contains(where: { needsReconcile($0) || $0.summary.isEmpty }) else { return nil }
+            guard records.count <= limit, !records.contains(where: { $0.summary.isEmpty }) else { return nil }
             return try containerListRows(reading, records: records, store: store)
-        }
-        return read ?? nil
+        }, keep: { token, memory, rows in
+            guard let rows else { return }
+            memory.containerList = .init(token: token, reading: reading, limit: limit, rows: rows)
+        })
+        guard let rows = read ?? nil, !rows.records.contains(where: { needsReconcile($0) }) else { return nil }
+        return rows
     }
 
     /// A container's stored config (nil: no such container).

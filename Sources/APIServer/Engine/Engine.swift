@@ -60,13 +60,24 @@ public final class Engine: Sendable {
     /// process's lock (it fails at once instead of waiting). Nil otherwise, and then `body` may
     /// have run part way: it must only read. A reader sees the last committed state (WAL): a
     /// write in progress on the service's connection is not in it yet, as with another process.
-    func withStoreIfFree<T>(_ body: (Store) throws -> T) throws -> T? {
+    ///
+    /// An event loop's reader also keeps what it read between requests (`QuickReadMemory`),
+    /// under the Store's change token taken before the read: `kept` answers from the memory
+    /// when what it holds was read under the token there is now (nil: read), `read` reads, and
+    /// `keep` remembers a read that met no lock, with that token. The service's own connection
+    /// keeps nothing.
+    func withStoreIfFree<T>(kept: (WALToken, QuickReadMemory) -> T? = { _, _ in nil }, read body: (Store) throws -> T,
+                            keep: (WALToken, QuickReadMemory, T) -> Void = { _, _, _ in }) throws -> T? {
         if storeSlot.isOpen {
             for reader in readers where reader.tryLock() {
                 defer { reader.unlock() }
                 if reader.store == nil { reader.store = try? Store(root: config.skiffRoot, readOnly: true) }
-                if let store = reader.store { return try store.database.withoutWaiting { try body(store) } }
-                break
+                guard let store = reader.store else { break }
+                let token = store.changeToken()
+                if let token, let answer = kept(token, reader.memory) { return answer }
+                guard let answer = try store.database.withoutWaiting({ try body(store) }) else { return nil }
+                if let token { keep(token, reader.memory, answer) }
+                return answer
             }
         }
         guard storeSlot.tryLockQuickly() else { return nil }
@@ -107,12 +118,11 @@ public final class Engine: Sendable {
     }
 }
 
-/// Holds the Store, with the lock that serializes its use: `store` is only touched with it held.
-/// A pthread mutex, for `tryLock` (NIOLock has none).
 /// One read-only Store connection for an event loop's quick reads, under a lock that is only
-/// ever tried (an event loop never waits for it).
+/// ever tried (an event loop never waits for it), and what those reads keep.
 private final class ReaderSlot: @unchecked Sendable {
     var store: Store?
+    let memory = QuickReadMemory()
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
@@ -130,6 +140,8 @@ private final class ReaderSlot: @unchecked Sendable {
     func unlock() { pthread_mutex_unlock(mutex) }
 }
 
+/// Holds the Store, with the lock that serializes its use: `store` is only touched with it held.
+/// A pthread mutex, for `tryLock` (NIOLock has none).
 private final class StoreSlot: @unchecked Sendable {
     var store: Store?
     /// Set once `store` is open (its migrations have run): readers may open then.

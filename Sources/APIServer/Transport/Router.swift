@@ -101,6 +101,11 @@ public struct Router: Sendable {
     /// The candidates for any other path: routes whose first segment is a parameter (or that
     /// have none).
     private let anyFirstSegment: [Route]
+    /// Routes without parameters by their method and exact path (`GET /containers/json`), for
+    /// paths written plainly (no empty segment, no trailing slash): such a path needs no
+    /// segments, no candidates and no bindings. Only routes that are the first match of their
+    /// path in table order are here, so the answer is the same as the full lookup's.
+    private let exact: [String: Route]
 
     public init(routes: [Route]) {
         self.routes = routes
@@ -112,6 +117,12 @@ public struct Router: Sendable {
         }
         byFirstSegment = index
         anyFirstSegment = routes.filter(open)
+        var exact: [String: Route] = [:]
+        for (position, route) in routes.enumerated() where route.segments.allSatisfy({ !Route.isParameter($0) }) {
+            let shadowed = routes[..<position].contains { $0.method == route.method && $0.parameters(route.segments) != nil }
+            if !shadowed { exact[route.method + " /" + route.segments.joined(separator: "/")] = route }
+        }
+        self.exact = exact
     }
 
     public enum Match {
@@ -129,6 +140,9 @@ public struct Router: Sendable {
 
     /// The same for a path that is part of the request target.
     public func match(method: String, path: Substring) -> Match {
+        if let (route, requested) = exactMatch(method: method, path: path) {
+            return Router.found(route, parameters: [:], requested: requested)
+        }
         var segments = Router.segments(path)
         var requested: Substring?
         if let first = segments.first, Router.isVersionPrefix(first) {
@@ -146,24 +160,56 @@ public struct Router: Sendable {
             }
             guard let parameters = route.parameters(segments) else { continue }
             pathMatched = true
-            var version = APIVersion.current
-            if let requested {
-                guard let parsed = APIVersion(requested) else {
-                    return .badVersion(APIError(.badRequest, "invalid API version: \(requested)"))
-                }
-                if parsed > APIVersion.current {
-                    return .badVersion(APIError(.badRequest,
-                        "client version \(parsed) is too new. Maximum supported API version is \(APIVersion.current)"))
-                }
-                if parsed < APIVersion.minimum {
-                    return .badVersion(APIError(.badRequest,
-                        "client version \(parsed) is too old. Minimum supported API version is \(APIVersion.minimum), please upgrade your client to a newer version"))
-                }
-                version = parsed
-            }
-            return .found(route, parameters: parameters, version: version)
+            return Router.found(route, parameters: parameters, requested: requested)
         }
         return pathMatched ? .methodNotAllowed : .notFound
+    }
+
+    /// The route of a plainly written path of a route without parameters (`exact`), and the
+    /// version prefix it had; nil when the full lookup must decide.
+    private func exactMatch(method: String, path: Substring) -> (Route, Substring?)? {
+        var rest = path
+        var requested: Substring?
+        let bytes = path.utf8
+        // `/v1.41/containers/json`: the prefix is the first segment when it is a version.
+        if bytes.count > 2, bytes.first == UInt8(ascii: "/"),
+           bytes[bytes.index(after: bytes.startIndex)] == UInt8(ascii: "v"),
+           let slash = bytes.dropFirst().firstIndex(of: UInt8(ascii: "/")) {
+            let first = path[bytes.index(after: bytes.startIndex)..<slash]
+            if Router.isVersionPrefix(first) {
+                requested = first.dropFirst()
+                rest = path[slash...]
+            }
+        }
+        // A plain path: no empty segment and no trailing slash (those take the full lookup).
+        var previousSlash = false
+        for byte in rest.utf8 {
+            let slash = byte == UInt8(ascii: "/")
+            if slash && previousSlash { return nil }
+            previousSlash = slash
+        }
+        guard !previousSlash, let route = exact[method + " " + rest] else { return nil }
+        return (route, requested)
+    }
+
+    /// A matched route, its version prefix checked as Docker's middleware checks it.
+    private static func found(_ route: Route, parameters: [String: String], requested: Substring?) -> Match {
+        var version = APIVersion.current
+        if let requested {
+            guard let parsed = APIVersion(requested) else {
+                return .badVersion(APIError(.badRequest, "invalid API version: \(requested)"))
+            }
+            if parsed > APIVersion.current {
+                return .badVersion(APIError(.badRequest,
+                    "client version \(parsed) is too new. Maximum supported API version is \(APIVersion.current)"))
+            }
+            if parsed < APIVersion.minimum {
+                return .badVersion(APIError(.badRequest,
+                    "client version \(parsed) is too old. Minimum supported API version is \(APIVersion.minimum), please upgrade your client to a newer version"))
+            }
+            version = parsed
+        }
+        return .found(route, parameters: parameters, version: version)
     }
 
     /// The path's segments between slashes, empty ones left out (`path.split(separator: "/")`,
@@ -202,16 +248,17 @@ public struct Router: Sendable {
         var result: [String: [String]] = [:]
         var rest = query
         // Pairs are cut out in place (no arrays of parts); empty pairs (`a=1&&b`) are skipped.
+        // Cut at bytes (`&` and `=` are one byte each), not characters.
         while !rest.isEmpty {
-            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
             let pair = rest[..<end]
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.utf8.index(after: end)...]
             guard !pair.isEmpty else { continue }
             let name: String
             var value = ""
-            if let equals = pair.firstIndex(of: "=") {
+            if let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
                 name = percentDecode(pair[..<equals], plusIsSpace: true)
-                value = percentDecode(pair[pair.index(after: equals)...], plusIsSpace: true)
+                value = percentDecode(pair[pair.utf8.index(after: equals)...], plusIsSpace: true)
             } else {
                 name = percentDecode(pair, plusIsSpace: true)
             }
