@@ -497,7 +497,7 @@ struct ContainerCommitTests {
             engine = Engine(config: try ConfigLoader(environment: environment).load())
             let config: JSON = ["architecture": "amd64", "os": "linux", "config": ["Cmd": ["sh"], "Env": ["PATH=/bin"]],
                                 "rootfs": ["type": "layers", "diff_ids": []]]
-            try engine.withStore { store in
+            _ = try engine.withStore { store in
                 try store.addImage(id: "sha256:" + String(repeating: "1", count: 64), config: config.bytes, size: 10,
                                    created: 0, layers: [], names: ["docker.io/library/tiny:latest"])
             }
