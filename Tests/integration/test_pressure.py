@@ -4,7 +4,6 @@ off instead of spinning when descriptors run out, half-sent and idle connections
 capped without cutting streams, and SIGTERM ends within a bound while a wait whose client left is
 pending. Each test bounds its own time; none measures speed (bench/pressure.sh does)."""
 import concurrent.futures
-import contextlib
 import os
 import resource
 import signal
@@ -13,30 +12,17 @@ import time
 
 import pytest
 
-from conftest import read_response
+from conftest import Service, read_response
 from containerkit import Engine, alive, skiff_run_dir, wait_for
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def nofile(soft, hard):
-    """This process's RLIMIT_NOFILE is (soft, hard) inside the block, for the processes it starts
-    (the service); put back after (the tests run as root, which may raise the hard limit again)."""
-    before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, before)
 
 
 @pytest.fixture(autouse=True)
 def many_descriptors():
     """The tests hold hundreds of connections themselves."""
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = max(before[0], 4096)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(before[1], want)))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(before[0], min(4096, before[1])), before[1]))
     yield
     resource.setrlimit(resource.RLIMIT_NOFILE, before)
 
@@ -82,33 +68,50 @@ def request(s, method, path):
     s.sendall(f"{method} {path} HTTP/1.1\r\nHost: skiff\r\n\r\n".encode())
 
 
-def make_engine(user, workdir, start_service, service_env, run_dir_base, test_images, args=()):
-    engine = Engine(user, workdir, start_service, service_env, skiff_run_dir(user, run_dir_base),
-                    test_images.busybox, args=("--time", "0", *args))
-    engine.load_busybox()
-    return engine
-
-
 @pytest.fixture
-def make(user, workdir, start_service, service_env, run_dir_base, test_images):
-    made = []
+def make(user, workdir, skiff_binary, isolated_env, service_env, run_dir_base, test_images):
+    """make(*service_args, nofile=(soft, hard)) -> an Engine whose service starts with that
+    RLIMIT_NOFILE (through prlimit: the tests may lower a limit but, without CAP_SYS_RESOURCE,
+    not raise a hard one again); every service is stopped and every container removed after."""
+    services, engines = [], []
 
-    def build(*args):
-        engine = make_engine(user, workdir, start_service, service_env, run_dir_base, test_images, args)
-        made.append(engine)
+    def build(*args, nofile=None):
+        binary = skiff_binary
+        if nofile:
+            binary = os.path.join(os.path.dirname(skiff_binary), f"skiff-nofile-{nofile[0]}-{nofile[1]}")
+            with open(binary, "w") as f:
+                f.write(f'#!/bin/sh\nexec prlimit --nofile={nofile[0]}:{nofile[1]} -- {skiff_binary} "$@"\n')
+            os.chmod(binary, 0o755)
+
+        def start(args=(), env=None, socket_path="default", ready=True):
+            if socket_path == "default":
+                socket_path = os.path.join(workdir, "s", "skiff.sock")
+            merged = dict(isolated_env)
+            merged.update(env or {})
+            service = Service(user, binary, socket_path, list(args), merged)
+            services.append(service)
+            if ready:
+                service.wait_ready()
+            return service
+
+        engine = Engine(user, workdir, start, service_env, skiff_run_dir(user, run_dir_base), test_images.busybox,
+                        args=("--time", "0", *args))
+        engines.append(engine)
+        engine.load_busybox()
         return engine
 
     yield build
-    for engine in made:
+    for engine in engines:
         engine.cleanup()
+    for service in reversed(services):
+        service.stop()
 
 
 # --- item 4: the descriptor limit and liveness ------------------------------------------------------
 
 def test_the_service_raises_its_limit_and_containers_keep_the_one_it_was_started_with(make):
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    with nofile(1024, hard):
-        engine = make()
+    engine = make(nofile=(1024, hard))
     assert limits_of(engine.service.pid) == (hard, hard), "the service's soft limit is raised to its hard one"
     out = engine.cli.out("run", "--rm", "busybox", "sh", "-c", "ulimit -Sn; ulimit -Hn").split()
     assert out == ["1024", str(hard)], "the container gets the limit the service was started with"
@@ -126,8 +129,7 @@ def test_the_service_raises_its_limit_and_containers_keep_the_one_it_was_started
 
 
 def test_running_out_of_descriptors_marks_no_live_container_exited(make):
-    with nofile(160, 160):
-        engine = make("--max-connections", "1000")
+    engine = make("--max-connections", "1000", nofile=(160, 160))
     container = engine.run_id("--name", "live", "busybox", "sleep", "1000")
     pid = engine.pid("live")
     monitors = set(engine.store.monitors())
@@ -168,8 +170,7 @@ def test_running_out_of_descriptors_marks_no_live_container_exited(make):
 # --- item 5: accept out of descriptors --------------------------------------------------------------
 
 def test_accept_backs_off_out_of_descriptors_and_runs_finish(make):
-    with nofile(64, 64):
-        engine = make("--max-connections", "1000", "--header-timeout", "6")
+    engine = make("--max-connections", "1000", "--header-timeout", "6", nofile=(64, 64))
     service = engine.service.pid
     idle = []
     try:
@@ -349,4 +350,38 @@ def test_sigterm_ends_with_a_wait_whose_client_left(make):
     engine.service.signal(signal.SIGTERM)
     assert engine.service.wait(timeout=15) == 0
     assert time.monotonic() - started < 5, "SIGTERM took longer than a few seconds"
+    assert engine.store.monitors(), "the container's monitor outlives the service"
+
+
+def test_sigterm_closes_streams_at_once(make):
+    engine = make()
+    quiet = engine.run_id("--name", "quiet", "busybox", "sleep", "1000")
+    streams = []
+    for method, path in (("POST", f"/containers/{quiet}/wait"), ("GET", f"/containers/{quiet}/logs?follow=1&stdout=1"),
+                         ("GET", "/events")):
+        s = connect(engine.socket)
+        request(s, method, path)
+        streams.append(s)
+    attach = connect(engine.socket)
+    attach.sendall(f"POST /containers/{quiet}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: skiff\r\n"
+                   "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode())
+    streams.append(attach)
+    idle = connect(engine.socket)
+    request(idle, "GET", "/_ping")
+    assert read_response(idle)[0] == 200
+    streams.append(idle)
+    time.sleep(0.5)
+    started = time.monotonic()
+    engine.service.signal(signal.SIGTERM)
+    assert engine.service.wait(timeout=15) == 0
+    took = time.monotonic() - started
+    assert took < 4, f"SIGTERM took {took:.1f} s with streams open (the drain limit is 10 s)"
+    for s in streams:
+        s.settimeout(5)
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        s.close()
     assert engine.store.monitors(), "the container's monitor outlives the service"

@@ -14,6 +14,8 @@ final class ConnectionGuard: ChannelInboundHandler {
     struct Expire: Sendable {}
     /// Sent by the table: a new connection needs this one's place, if it is still waiting.
     struct Evict: Sendable {}
+    /// The service stops (`ConnectionTable.shutdown`).
+    struct Shutdown: Sendable {}
 
     private let table: ConnectionTable
     private var key: ObjectIdentifier?
@@ -60,7 +62,7 @@ final class ConnectionGuard: ChannelInboundHandler {
             sawBytes = true
         case .header:
             sawBytes = true
-        case .busy:
+        case .busy, .stream:
             break
         }
         context.fireChannelRead(data)
@@ -78,6 +80,10 @@ final class ConnectionGuard: ChannelInboundHandler {
                 context.close(promise: nil)
             }
         case is Evict:
+            guard phase != .busy && phase != .stream else { return }
+            context.close(promise: nil)
+        case is Shutdown:
+            // A request in flight is answered first (`responseEnded` closes then).
             guard phase != .busy else { return }
             context.close(promise: nil)
         default:
@@ -90,10 +96,22 @@ final class ConnectionGuard: ChannelInboundHandler {
         setPhase(.busy)
     }
 
-    /// A response has ended and the connection is kept alive.
+    /// The response waits for things to happen (`ConnectionTable.Phase.stream`).
+    func streamStarted() {
+        setPhase(.stream)
+    }
+
+    /// A response has ended and the connection is kept alive, unless the service stops.
     func responseEnded() {
         sawBytes = false
         setPhase(.idle(since: ConnectionTable.now()))
+        if table.isShuttingDown, let context {
+            // After what was written for the response (an empty write completes after them).
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
     }
 
     private func setPhase(_ new: ConnectionTable.Phase) {

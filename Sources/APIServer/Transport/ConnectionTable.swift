@@ -17,7 +17,11 @@ final class ConnectionTable: Sendable {
         case header(since: UInt64)
         /// A response ended on a kept-alive connection: the next request may come.
         case idle(since: UInt64)
+        /// A request is in flight.
         case busy
+        /// A response that waits for things to happen: a container wait, logs -f, events, a
+        /// hijacked attach or exec. Busy, but closed at once at shutdown.
+        case stream
     }
 
     private struct Entry {
@@ -31,6 +35,7 @@ final class ConnectionTable: Sendable {
         var entries: [ObjectIdentifier: Entry] = [:]
         /// The earliest sweep scheduled.
         var sweepAt: UInt64?
+        var shuttingDown = false
     }
 
     let limits: ConnectionLimits
@@ -56,9 +61,24 @@ final class ConnectionTable: Sendable {
         switch phase {
         case .header(let since): limits.headerNanoseconds.map { since + $0 }
         case .idle(let since): limits.keepAliveNanoseconds.map { since + $0 }
-        case .busy: nil
+        case .busy, .stream: nil
         }
     }
+
+    /// SIGTERM: the connections that wait for a request and the streams are closed now (a
+    /// stream would hold the service up to its drain limit); those with a request in flight
+    /// are closed once it has been answered.
+    func shutdown() {
+        let channels = state.withLock { state in
+            state.shuttingDown = true
+            return state.entries.values.map(\.channel)
+        }
+        for channel in channels {
+            channel.pipeline.fireUserInboundEventTriggered(ConnectionGuard.Shutdown())
+        }
+    }
+
+    var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
 
     /// A new connection: false when the cap is reached and every connection is busy (it is to be
     /// refused). At the cap, the connection that has waited longest for a request is evicted.
@@ -71,7 +91,7 @@ final class ConnectionTable: Sendable {
                     switch entry.phase {
                     case .header(let since), .idle(let since):
                         if oldest == nil || since < oldest!.since { oldest = (key, since) }
-                    case .busy:
+                    case .busy, .stream:
                         break
                     }
                 }
@@ -93,7 +113,7 @@ final class ConnectionTable: Sendable {
         let needsSweep = state.withLock { state -> Bool in
             guard state.entries[key] != nil else { return false }
             state.entries[key]!.phase = phase
-            if phase == .busy { state.entries[key]!.evicting = false }
+            if phase == .busy || phase == .stream { state.entries[key]!.evicting = false }
             return due.map { Self.claimSweep(&state, at: $0) } ?? false
         }
         if needsSweep, let due { schedule(at: Self.rounded(due)) }

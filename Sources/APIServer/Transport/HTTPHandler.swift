@@ -287,6 +287,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let hijack = response.hijack {
             // The raw connection's handler takes over this connection's count of activity.
             state = .hijacked
+            connection?.streamStarted()
             beginActivity()
             counted = false
             switchToRaw(context: context, request: HTTPRequestHeadInfo(upgrade: request.headers.contains(name: "upgrade")),
@@ -294,6 +295,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         if response.stream != nil || response.poll != nil {
+            if response.poll != nil || response.longRunning { connection?.streamStarted() }
             stream(context: context, head: request, response: response, keepAlive: keepAlive)
             return
         }

@@ -140,6 +140,9 @@ public struct Service {
             if !draining {
                 draining = true
                 channel.close(promise: nil)
+                // Streams that wait (container waits, logs -f, events, attach) and idle
+                // connections close now; requests in flight are answered first.
+                connections.shutdown()
                 activity.drain()
                 channel.eventLoop.scheduleTask(in: .seconds(Service.drainLimitSeconds)) {
                     Service.wakeMainThread()
