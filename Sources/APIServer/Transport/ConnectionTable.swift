@@ -80,8 +80,13 @@ final class ConnectionTable: Sendable {
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
 
-    /// A new connection: false when the cap is reached and every connection is busy (it is to be
-    /// refused). At the cap, the connection that has waited longest for a request is evicted.
+    /// A connection that has waited less than this for a request is not evicted: a client that
+    /// has just connected is about to send its request (nanoseconds).
+    static let evictionGrace: UInt64 = 1_000_000_000
+
+    /// A new connection: false when the cap is reached and every connection is busy or has
+    /// waited less than `evictionGrace` (it is to be refused). At the cap, the connection that
+    /// has waited longest for a request is evicted.
     func admit(_ channel: any Channel, now: UInt64) -> Bool {
         var victim: (any Channel)?
         let admitted = state.withLock { state -> Bool in
@@ -95,7 +100,7 @@ final class ConnectionTable: Sendable {
                         break
                     }
                 }
-                guard let oldest else { return false }
+                guard let oldest, oldest.since + Self.evictionGrace <= now else { return false }
                 state.entries[oldest.key]?.evicting = true
                 victim = state.entries[oldest.key]?.channel
             }

@@ -74,6 +74,7 @@ public struct Service {
             }
         }
         let router = Router(routes: Routes.all)
+        let shedder = AcceptShedder()
         let limits = connectionLimits
         let connections = ConnectionTable(
             limits: limits, loop: group.next(),
@@ -89,9 +90,9 @@ public struct Service {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelInitializer { channel in
-                // Out of descriptors, accept waits before trying again instead of spinning.
+                // Out of descriptors, waiting connections are answered 503 instead of spinning.
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff.handler())
+                    try channel.pipeline.syncOperations.addHandler(shedder.handler())
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -118,11 +119,14 @@ public struct Service {
         var ownedSocket: (path: String, inode: ino_t)?
         switch listen {
         case .inherited(let fd):
+            shedder.listening(on: fd)
             channel = try bootstrap.withBoundSocket(fd).wait()
         case .path(let path, _):
             let previous = umask(0o177)
             defer { umask(previous) }
-            channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
+            let fd = try ListenSocket.bindUnix(path, backlog: 256)
+            shedder.listening(on: fd)
+            channel = try bootstrap.withBoundSocket(fd).wait()
             chmod(path, 0o600)
             var info = stat()
             if stat(path, &info) == 0 { ownedSocket = (path, info.st_ino) }
