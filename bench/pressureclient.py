@@ -25,11 +25,21 @@ def raise_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def connect(path, timeout=10):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(path)
-    return s
+def connect(path, timeout=10, patience=5):
+    """A connection; a full backlog (EAGAIN: the service has not accepted the earlier ones yet)
+    is retried for `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def read_head(s):
