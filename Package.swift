@@ -101,7 +101,7 @@ let package = Package(
         // waits for it, and an exit too when it comes back from skiff-relay), and no relocations
         // to dirty in every copy. Its getpwuid (the /etc/subuid owner) loads glibc's NSS
         // modules at run time, from the same glibc it is built against here.
-        .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "MonitorProtocol", "CLinux"],
+        .executableTarget(name: "skiff-monitor", dependencies: ["Monitor", "MonitorProtocol", "CLinux", "Platform"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .executableTarget(name: "skiff-relay", dependencies: ["CRelay", "CFDPass"], linkerSettings: [.unsafeFlags(["-static-executable"])]),
         // Test helper: a separate process that writes to a Store (two-writer test).

@@ -24,7 +24,7 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime images containers"  which parts to run: api (this script's /_ping
+#   BENCH_PARTS="api runtime images containers pressure"  which parts to run: api (this script's /_ping
 #                           benchmark), runtime (bench/runtime.sh: `run` of /bin/true with Skiff's
 #                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
 #                           pull, load, import and list through the API, Skiff vs Podman, against
@@ -33,7 +33,10 @@
 #                           containers, `docker run --rm` latency, create+start+wait+rm of 50
 #                           containers, GET /containers/json with 500, `docker logs` of
 #                           100 MB, per-container monitor PSS with 10 and 50 running; Skiff, Podman
-#                           and Docker through the same docker CLI; see its knobs there)
+#                           and Docker through the same docker CLI; see its knobs there), pressure
+#                           (bench/pressure.sh: /_ping from a new client while 1000 half-sent
+#                           connections are held, and the service's RSS with 600 logs -f streams;
+#                           Skiff vs Podman; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -63,15 +66,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers}
+PARTS=${BENCH_PARTS:-api runtime images containers pressure}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers)" ;; esac
+    case $p in api|runtime|images|containers|pressure) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, pressure)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers; do
+    for part in runtime images containers pressure; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi

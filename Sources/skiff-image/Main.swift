@@ -34,6 +34,7 @@ enum SkiffImage {
         """
 
     static func main() {
+        FileLimit.restoreInherited()
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             let options = try Options(arguments)

@@ -1,6 +1,7 @@
 import CLinux
 import Monitor
 import MonitorProtocol
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,9 @@ import Glibc
 @main
 enum SkiffMonitor {
     static func main() {
+        // The descriptor limit the service was started with, not the one it raised for itself:
+        // the container inherits it (FileLimit).
+        FileLimit.restoreInherited()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if MonitorOptions.isHandBack(arguments) {
             exit(Monitor.main(arguments: arguments, sync: MonitorChannel(fd: -1)))

@@ -38,6 +38,7 @@ enum RuntimeCLI {
         """
 
     static func main() {
+        FileLimit.restoreInherited()
         var arguments = CommandLine.arguments.dropFirst()
         var root: String?
         // Global options come before the command.

@@ -21,6 +21,9 @@ enum Skiff {
                   (/run/skiff/skiff.sock for root). Without XDG_RUNTIME_DIR: /run/user/UID if it is
                   yours (mode 0700), else $TMPDIR/skiff-run-UID. --time: idle seconds before exiting,
                   0 = never (default: containers.conf [engine] service_timeout, 5).
+                  --header-timeout SECONDS (30), --keepalive-timeout SECONDS (120),
+                  --max-connections N (half the descriptor limit): see docs/containers.md;
+                  also SKIFF_HEADER_TIMEOUT, SKIFF_KEEPALIVE_TIMEOUT, SKIFF_MAX_CONNECTIONS.
           config [KEY] [--files]
                   Print the effective configuration as ORIGIN<TAB>KEY=VALUE lines, like
                   `git config --show-origin --list`; KEY limits it to one key or table.
@@ -57,7 +60,8 @@ enum Skiff {
     }
 
     static func service(_ arguments: ArraySlice<String>) throws {
-        let parsed = try Arguments(arguments, valued: ["--socket", "--time"], booleans: ["--help"])
+        let parsed = try Arguments(arguments, valued: Set(["--socket", "--time"] + ConnectionLimits.flags),
+                                   booleans: ["--help"])
         if parsed.flags.contains("--help") { print(usage, terminator: ""); return }
         guard parsed.positionals.isEmpty else {
             throw Arguments.UsageError(message: "service takes no arguments, got '\(parsed.positionals[0])'")
@@ -79,8 +83,13 @@ enum Skiff {
         } else {
             listen = .path(socket ?? config.defaultSocketPath, ownDirectory: socket == nil)
         }
-        let service = Service(listen: listen, idleTimeout: time ?? config.serviceTimeout,
+        var service = Service(listen: listen, idleTimeout: time ?? config.serviceTimeout,
                               engine: Engine(config: config))
+        do {
+            service.connectionLimits = try ConnectionLimits.resolve(options: parsed.options)
+        } catch let error as ServiceError {
+            throw Arguments.UsageError(message: error.message)
+        }
         do {
             try service.run()
         } catch let error as ServiceError {

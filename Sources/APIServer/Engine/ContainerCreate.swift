@@ -63,7 +63,7 @@ extension Engine {
             guard mkdir(dir, 0o700) == 0 else {
                 throw EngineError(.internal, "create \(Store.shortID(id)): mkdir \(dir): \(String(cString: strerror(errno)))")
             }
-            undo.append { FileSystem.removeTree(dir) }
+            undo.append { Engine.removeCreatedDirectory(dir) }
             for sub in ["rootfs", "upper", "work"] + (plan.lowerDirs.isEmpty ? ["empty"] : []) {
                 guard mkdir(dir + "/" + sub, 0o755) == 0 else {
                     throw EngineError(.internal, "create \(Store.shortID(id)): mkdir \(dir)/\(sub): \(String(cString: strerror(errno)))")
@@ -97,6 +97,17 @@ extension Engine {
             try FileSystem.writeAtomically(path, bytes, mode: 0o644, durable: false)
         } catch {
             throw EngineError(.internal, "create \(Store.shortID(id)): \(error)")
+        }
+    }
+
+    /// Removes the directory of a create that failed. Listing a directory takes a descriptor:
+    /// a create that failed for want of descriptors may find none for its rollback either, so
+    /// a removal that left the directory is tried again, for up to 2 s.
+    static func removeCreatedDirectory(_ dir: String) {
+        for _ in 0..<20 {
+            FileSystem.removeTree(dir)
+            if access(dir, F_OK) != 0 { return }
+            usleep(100_000)
         }
     }
 

@@ -14,6 +14,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let pool: BlockingPool
     /// Threads for streamed responses, which may run for minutes (a pull).
     private let streams: BlockingPool
+    /// The connection's timeouts (`ConnectionGuard`): told when a request begins and ends.
+    private let connection: ConnectionGuard?
 
     private enum State {
         case idle
@@ -49,7 +51,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// only then is there something to release when it is answered.
     private var holdsInputEnd = false
 
-    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool, streams: BlockingPool) {
+    init(router: Router, engine: Engine, activity: ActivityMonitor, pool: BlockingPool, streams: BlockingPool,
+         connection: ConnectionGuard? = nil) {
+        self.connection = connection
         self.router = router
         self.engine = engine
         self.activity = activity
@@ -72,6 +76,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             beginActivity()
+            connection?.requestStarted()
             let target = Target(head.uri)
             let match = router.match(method: head.method.rawValue, path: target.path)
             var limit = Router.defaultMaxBody
@@ -264,6 +269,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             (try? context.pipeline.syncOperations.handler(type: InputEndGate.self))?.release()
         }
         endActivity()
+        if keepAlive { connection?.responseEnded() }
         if !keepAlive {
             if let done {
                 done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
@@ -278,6 +284,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let hijack = response.hijack {
             // The raw connection's handler takes over this connection's count of activity.
             state = .hijacked
+            connection?.streamStarted()
             beginActivity()
             counted = false
             switchToRaw(context: context, request: HTTPRequestHeadInfo(upgrade: request.headers.contains(name: "upgrade")),
@@ -285,6 +292,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         if response.stream != nil || response.poll != nil {
+            if response.poll != nil || response.longRunning { connection?.streamStarted() }
             stream(context: context, head: request, response: response, keepAlive: keepAlive)
             return
         }

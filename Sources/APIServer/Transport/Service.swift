@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOConcurrencyHelpers
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +14,8 @@ public struct Service {
     /// Seconds without activity before exiting; 0 = never.
     public var idleTimeout: Int
     public var engine: Engine
+    /// Header and keep-alive timeouts and the connection cap.
+    public var connectionLimits = ConnectionLimits()
 
     /// SIGTERM waits this long for requests in flight before it exits anyway.
     public static let drainLimitSeconds: Int64 = 10
@@ -45,6 +48,9 @@ public struct Service {
         if case .path(let path, let ownDirectory) = listen {
             try ListenSocket.prepare(path: path, ownDirectory: ownDirectory)
         }
+        // Connections and streams hold descriptors: the soft limit goes up to the hard one (the
+        // programs the service starts put the original back, FileLimit).
+        let descriptors = FileLimit.raiseForService()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: min(System.coreCount, 2))
         let pool = BlockingPool(threads: 2)
         let streams = BlockingPool(threads: 8)
@@ -68,6 +74,11 @@ public struct Service {
             }
         }
         let router = Router(routes: Routes.all)
+        let shedder = AcceptShedder()
+        let limits = connectionLimits
+        let connections = ConnectionTable(
+            limits: limits, loop: group.next(),
+            maxConnections: limits.maxConnections ?? ConnectionLimits.defaultMaxConnections(descriptorLimit: descriptors))
         let engine = self.engine
         // The pipeline's handler types are made once here, before two connections can make
         // them at once on two event loops (a crash in the runtime's type metadata was seen on
@@ -78,12 +89,20 @@ public struct Service {
         _ = HTTPServerProtocolErrorHandler()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
+            .serverChannelInitializer { channel in
+                // Out of descriptors, waiting connections are answered 503 instead of spinning.
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(shedder.handler())
+                }
+            }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // One pipeline is set up at a time: see the types made above.
                     try Service.pipelineSetup.withLock {
                     let sync = channel.pipeline.syncOperations
+                    let connection = ConnectionGuard(table: connections)
+                    try sync.addHandler(connection)
                     try sync.addHandler(InputEndGate(), name: PipelineNames.gate)
                     try sync.addHandler(HTTPResponseEncoder(), name: PipelineNames.encoder)
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
@@ -91,7 +110,7 @@ public struct Service {
                     try sync.addHandler(HTTPServerPipelineHandler(), name: PipelineNames.pipelining)
                     try sync.addHandler(HTTPServerProtocolErrorHandler(), name: PipelineNames.errors)
                     try sync.addHandler(HTTPHandler(router: router, engine: engine, activity: activity, pool: pool,
-                                                            streams: streams))
+                                                            streams: streams, connection: connection))
                     }
                 }
             }
@@ -100,11 +119,14 @@ public struct Service {
         var ownedSocket: (path: String, inode: ino_t)?
         switch listen {
         case .inherited(let fd):
+            shedder.listening(on: fd)
             channel = try bootstrap.withBoundSocket(fd).wait()
         case .path(let path, _):
             let previous = umask(0o177)
             defer { umask(previous) }
-            channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
+            let fd = try ListenSocket.bindUnix(path, backlog: 256)
+            shedder.listening(on: fd)
+            channel = try bootstrap.withBoundSocket(fd).wait()
             chmod(path, 0o600)
             var info = stat()
             if stat(path, &info) == 0 { ownedSocket = (path, info.st_ino) }
@@ -122,6 +144,9 @@ public struct Service {
             if !draining {
                 draining = true
                 channel.close(promise: nil)
+                // Streams that wait (container waits, logs -f, events, attach) and idle
+                // connections close now; requests in flight are answered first.
+                connections.shutdown()
                 activity.drain()
                 channel.eventLoop.scheduleTask(in: .seconds(Service.drainLimitSeconds)) {
                     Service.wakeMainThread()
