@@ -1,0 +1,117 @@
+"""32 clients at once for SKIFF_STRESS_SECONDS (default 60), each a loop of its own over raw HTTP on
+the service's socket, mixing what clients do all day: ping, list, inspect, logs, and the whole
+life of a container (create, start, wait, rm). Every answer must be the one asked for (no 5xx,
+no "database is locked", no wrong status), every `wait` must give the exit code the container
+was made to exit with, and once the clients are done nothing is left: no container, row, run
+directory, mount or monitor. The seed (SKIFF_STRESS_SEED) is printed."""
+import collections
+import http.client
+import json
+import os
+import random
+import threading
+import time
+
+from containerkit import ROOTLESS, wait_for
+
+CLIENTS = 32
+SECONDS = float(os.environ.get("SKIFF_STRESS_SECONDS", "60"))
+
+
+class Client(threading.Thread):
+    def __init__(self, number, api, seed, deadline, shared):
+        super().__init__(daemon=True, name=f"client{number}")
+        self.number, self.api, self.deadline, self.shared = number, api, deadline, shared
+        self.rng = random.Random(seed * 1000 + number)
+        self.problems = []
+        self.counts = collections.Counter()
+        self.made = []              # ids this client created and has not removed yet
+
+    def check(self, what, status, body, expected):
+        self.counts[what] += 1
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        if "database is locked" in text or status >= 500 or status not in expected:
+            self.problems.append(f"{what}: {status} {text[:300]}")
+            return False
+        return True
+
+    def request(self, method, path, body=None, timeout=60):
+        try:
+            return self.api.request(method, path, body=body, timeout=timeout)
+        except (OSError, http.client.HTTPException) as e:
+            return 599, f"no answer: {e!r}".encode()
+
+    def run(self):
+        while time.monotonic() < self.deadline:
+            choice = self.rng.random()
+            if choice < 0.15:
+                self.check("ping", *self.request("GET", "/_ping"), {200})
+            elif choice < 0.3:
+                status, body = self.request("GET", "/containers/json?all=1")
+                if self.check("list", status, body, {200}):
+                    ids = [c["Id"] for c in json.loads(body)]
+                    if ids:
+                        self.shared["seen"] = ids
+            elif choice < 0.45:
+                target = self.pick()
+                if target:
+                    # Another client may remove it at any time: 404 is then the right answer.
+                    self.check("inspect", *self.request("GET", f"/containers/{target}/json"), {200, 404})
+            elif choice < 0.6:
+                target = self.pick()
+                if target:
+                    self.check("logs", *self.request("GET", f"/containers/{target}/logs?stdout=1&stderr=1&tail=5"),
+                               {200, 404})
+            else:
+                self.lifecycle()
+
+    def pick(self):
+        seen = self.shared.get("seen") or []
+        return self.rng.choice(seen) if seen else None
+
+    def lifecycle(self):
+        code = self.rng.randrange(0, 8)
+        status, body = self.request("POST", "/containers/create",
+                                    {"Image": "busybox", "Cmd": ["sh", "-c", f"echo {self.number}; exit {code}"]})
+        if not self.check("create", status, body, {201}):
+            return
+        cid = json.loads(body)["Id"]
+        self.made.append(cid)
+        if not self.check("start", *self.request("POST", f"/containers/{cid}/start"), {204}):
+            return
+        status, body = self.request("POST", f"/containers/{cid}/wait", timeout=120)
+        if self.check("wait", status, body, {200}):
+            got = json.loads(body).get("StatusCode")
+            if got != code:
+                self.problems.append(f"wait {cid[:12]}: exit code {got}, the container exits with {code}")
+        if self.check("rm", *self.request("DELETE", f"/containers/{cid}"), {204}):
+            self.made.remove(cid)
+
+
+@ROOTLESS
+def test_32_clients_mixing_reads_and_lifecycles(engine):
+    seed = int(os.environ.get("SKIFF_STRESS_SEED", random.randrange(1 << 31)))
+    print(f"stress seed: {seed}, {CLIENTS} clients for {SECONDS} s")
+    shared = {}
+    deadline = time.monotonic() + SECONDS
+    clients = [Client(n, engine.api, seed, deadline, shared) for n in range(CLIENTS)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(SECONDS + 180)
+        assert not client.is_alive(), f"{client.name} still waits for an answer long after the end"
+    counts = sum((c.counts for c in clients), collections.Counter())
+    print(f"requests: {dict(counts)}")
+    problems = [p for c in clients for p in c.problems]
+    assert not problems, f"{len(problems)} wrong answers of {sum(counts.values())} (seed {seed}):\n" + \
+        "\n".join(problems[:40])
+    assert counts["wait"] >= CLIENTS, f"too few container lifecycles to mean anything: {dict(counts)}"
+    left = [cid for c in clients for cid in c.made]
+    assert not left, f"containers not removed: {left}"
+    assert engine.store.api.containers() == []
+    wait_for(lambda: not engine.store.monitors(), 20, what="every monitor to exit")
+    assert engine.store.rows() == []
+    assert engine.store.container_dirs() == []
+    assert engine.store.run_dirs() == {"containers": [], "runtime": []}
+    assert engine.store.mounts() == []
+    assert engine.service.process.poll() is None, engine.service.errors()[-4000:]
