@@ -43,7 +43,9 @@ def no_registry_env(workdir, user):
 
 def schemathesis_config(path, containers, images):
     """Names and ids that exist (so that the fuzzer reaches past 404 on the routes with a path
-    parameter; schemathesis uses them half the time and its own values otherwise), and an `until`
+    parameter, and creates containers of an image that is there; schemathesis uses them half the
+    time and its own values otherwise; fuzzhooks.py makes them again when the fuzzer removed
+    them), and an `until`
     in the past for /events, whose stream otherwise never ends."""
     quoted = lambda values: "[" + ", ".join(f'"{v}"' for v in values) + "]"
     with open(path, "w") as f:
@@ -56,6 +58,7 @@ values = {quoted(images)}
 [parameters]
 "path.id" = {{ dictionary = "containers", probability = 0.5 }}
 "path.name" = {{ dictionary = "images", probability = 0.5 }}
+"body.Image" = {{ dictionary = "images", probability = 0.5 }}
 
 [[operations]]
 include-path = "/events"
@@ -98,7 +101,7 @@ def test_every_route_survives_schemathesis(engine, workdir):
                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir,
                                      "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": "fuzzhooks",
                                      "PYTHONPATH": os.path.dirname(os.path.abspath(__file__)),
-                                     "SKIFF_FUZZ_TAR": engine.busybox.archive})
+                                     "SKIFF_FUZZ_TAR": engine.busybox.archive, "SKIFF_FUZZ_SERVICE": forward.url})
         output = result.stdout + result.stderr
         print(output[-20000:])
         alive_now = engine.service.process.poll() is None
