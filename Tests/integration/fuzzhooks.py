@@ -6,6 +6,8 @@ from them: the archive routes then see garbage, truncated archives and good ones
 import hashlib
 import json
 import os
+import threading
+import urllib.parse
 
 import schemathesis
 from schemathesis.transport.serialization import serialize_binary
@@ -74,7 +76,52 @@ def restore():
             _request("POST", f"/containers/{cid}/wait")
 
 
+# --- calls that wait for a container ---------------------------------------------------------------
+# wait (next-exit, removed), attach with stream=1 and logs with follow=1 rightly answer only when
+# the container does something: a call still open after a few seconds gets its container killed,
+# started (the test's containers run `true`) and, for condition=removed, removed, so it must then
+# end with the right answer instead of timing out (a timeout is an error of the run).
+
+WAITING = {("POST", "/containers/{id}/wait"), ("POST", "/containers/{id}/attach"), ("GET", "/containers/{id}/logs")}
+_timers = {}
+_lock = threading.Lock()
+
+
+def unblock(target, query):
+    path = "/containers/" + urllib.parse.quote(str(target), safe="")
+    _request("POST", path + "/kill")
+    _request("POST", path + "/start")
+    if str((query or {}).get("condition")) == "removed":
+        _request("DELETE", path + "?force=1")
+        restore()
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if "SKIFF_FUZZ_SERVICE" not in os.environ:
+        return
+    if (case.method.upper(), case.operation.path) in WAITING and "id" in (case.path_parameters or {}):
+        timer = threading.Timer(3.0, unblock, args=(case.path_parameters["id"], dict(case.query or {})))
+        timer.daemon = True
+        with _lock:
+            _timers[id(case)] = timer
+        timer.start()
+
+
+def _done(case):
+    with _lock:
+        timer = _timers.pop(id(case), None)
+    if timer:
+        timer.cancel()
+
+
 @schemathesis.hook
 def after_call(context, case, response):
+    _done(case)
     if "SKIFF_FUZZ_SERVICE" in os.environ and case.method.upper() in CHANGES and response.status_code < 300:
         restore()
+
+
+@schemathesis.hook
+def after_network_error(context, case, request):
+    _done(case)

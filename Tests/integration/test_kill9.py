@@ -75,6 +75,8 @@ class Kill9:
                                  f"holds its connection open: {self.store_processes()}") from None
         self.engine.restart_service()
         self.check(what, operation)
+        # The CLI failed: the kill came before its answer (else it came after the operation).
+        return client.returncode != 0
 
     # --- what must hold after each kill -----------------------------------------------------------
 
@@ -165,9 +167,14 @@ def test_kill_9_at_random_points_leaves_a_consistent_store(engine, registry, pus
     multilayer = test_images.multilayer
     killer = Kill9(engine, pushed("multilayer", registry), multilayer.archive, multilayer.id)
     started = time.monotonic()
-    for number, operation in enumerate(schedule(rng, KILLS)):
-        killer.round(number, operation, rng.uniform(0.0, WINDOW[operation]))
-    print(f"{KILLS} kills in {time.monotonic() - started:.1f} s")
+    cut = [operation for number, operation in enumerate(schedule(rng, KILLS))
+           if killer.round(number, operation, rng.uniform(0.0, WINDOW[operation]))]
+    print(f"{KILLS} kills in {time.monotonic() - started:.1f} s; operations cut short: {len(cut)} "
+          f"({', '.join(sorted(set(cut)))})")
+    # logs -f and attach never end by themselves: those are always cut. The others must be cut
+    # often enough that the loop tests what a kill leaves mid-operation.
+    others = [operation for operation in cut if operation not in ("logs", "attach")]
+    assert len(others) >= KILLS // 8, f"only {len(others)} operations other than logs -f and attach were cut"
     # Afterwards the store still works: a pull and a run from scratch.
     killer.prepare("pull", "final")
     engine.cli("pull", "-q", killer.remote)

@@ -124,8 +124,9 @@ extension Engine {
     /// Thaws a paused container and records `unpause`.
     func unpauseContainer(id: String) throws {
         let record = try currentContainer(id)
-        // moby answers this with a plain error: 500.
-        guard record.state == .paused else { throw EngineError(.internal, "Container \(record.id) is not paused") }
+        // moby answers this with a plain error, 500; a wrong state is the client's to fix: 409,
+        // as pause of a paused one (and as Podman). No request may end in a 5xx (test_fuzz.py).
+        guard record.state == .paused else { throw EngineError(.conflict, "Container \(record.id) is not paused") }
         try ContainerLifecycle.resume(record, engine: self)
         try withStore { store in
             _ = try store.addEvent(type: "container", action: "unpause", actorID: record.id,
