@@ -11,8 +11,9 @@ import os
 import random
 import threading
 import time
+import uuid
 
-from containerkit import ROOTLESS, wait_for
+from containerkit import ROOTLESS, alive, command_lines, wait_for
 
 CLIENTS = 32
 REMOVING = "can not get logs from container which is dead or marked for removal"
@@ -120,3 +121,45 @@ def test_32_clients_mixing_reads_and_lifecycles(engine):
     assert engine.store.run_dirs() == {"containers": [], "runtime": []}
     assert engine.store.mounts() == []
     assert engine.service.process.poll() is None, engine.service.errors()[-4000:]
+
+
+def parent(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@ROOTLESS
+def test_parallel_starts_of_one_container_start_it_once(engine):
+    """8 clients start the same created container at once: one start runs it (204), the others
+    find it running (304), one monitor and one container process. Two starts used to run side
+    by side, and the second failed with 500 `failed to create task for container: container
+    "<id>" already exists: unknown` (found by test_fuzz.py)."""
+    for round_ in range(3):
+        mark = f"once-{uuid.uuid4().hex}"
+        cid = engine.api.create(name=f"once{round_}", Cmd=["sh", "-c", f"sleep 1000; : {mark}"])
+        barrier = threading.Barrier(8)
+        answers = []
+
+        def start():
+            barrier.wait()
+            answers.append(engine.api.message("POST", f"/containers/{cid}/start"))
+
+        threads = [threading.Thread(target=start) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(status for status, _ in answers) == [204] + [304] * 7, answers
+        status, state = engine.api.get(f"/containers/{cid}/json")
+        assert status == 200 and state["State"]["Running"], state
+        # The container's processes (busybox sh forks `sleep` without exec: the child has the
+        # same command line); one tree, whose top is the recorded pid.
+        marked = [pid for pid, argv in command_lines() if mark.encode() in b" ".join(argv) and alive(pid)]
+        tops = [pid for pid in marked if parent(pid) not in marked]
+        assert tops == [state["State"]["Pid"]], (marked, state["State"]["Pid"])
+        status, message = engine.api.message("DELETE", f"/containers/{cid}?force=1")
+        assert status == 204, (status, message)
+    wait_for(lambda: not engine.store.monitors(), 20, what="every monitor to exit")
