@@ -92,7 +92,10 @@ def test_every_route_survives_schemathesis(engine, workdir):
                 "--max-examples", str(EXAMPLES),
                 "--max-time", str(SECONDS),
                 "--seed", str(seed),
-                "--workers", "2",
+                # One worker: with two, Python 3.11.2's ast.parse (hypothesis describes its
+                # filters with it) fails now and then across threads ("AST constructor recursion
+                # depth mismatch"), an error of the run that is no answer of the service's.
+                "--workers", "1",
                 "--request-timeout", "10",
                 "--suppress-health-check", "all",
                 "--no-color",
