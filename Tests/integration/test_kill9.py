@@ -3,10 +3,10 @@ local registry), load, `logs -f` and attach, SKIFF_KILL9_KILLS times (default 40
 as often as the others, in a seeded order, SKIFF_KILL9_SEED replays a run, the seed is printed).
 After each kill a new service starts (as the rootless test user) and:
   - the SQLite file passes `PRAGMA integrity_check` and `PRAGMA foreign_key_check`;
-  - no container is half-created: every row has its directory and every directory its row, no
-    container is in a transient state (removing, restarting), each one inspects;
+  - no container is half-created: every row has its directory and every directory its row (a
+    removal the kill cut short may have taken part of its directory), each one inspects;
   - an image the cut pull or load left listed is whole: it runs and its files are all there;
-  - `rm -f` removes every container, and then nothing is left: no row, container or run
+  - `rm -f` removes every container (one left `removing` too), and then nothing is left: no row, container or run
     directory, mount, monitor, image worker or other process working on the store."""
 import os
 import random
@@ -97,12 +97,16 @@ class Kill9:
         assert self.query("PRAGMA foreign_key_check") == [], what
 
     def check_containers(self, what):
+        """Rows and directories match, but for a removal the kill cut short (state `removing`):
+        its directory may be half gone, and remove_all then checks that rm -f finishes it."""
         rows = dict(self.query("SELECT id, state FROM containers"))
         directories = set(self.engine.store.container_dirs())
-        assert set(rows) == directories, (f"{what}: rows without a directory {sorted(set(rows) - directories)}, "
-                                          f"directories without a row {sorted(directories - set(rows))}")
-        stuck = {cid: state for cid, state in rows.items() if state in ("removing", "restarting")}
-        assert not stuck, f"{what}: containers left in a transient state: {stuck}"
+        removing = {cid for cid, state in rows.items() if state == "removing"}
+        settled = set(rows) - removing
+        assert settled <= directories and directories <= set(rows), (
+            f"{what}: rows without a directory {sorted(settled - directories)}, "
+            f"directories without a row {sorted(directories - set(rows))}")
+        assert "restarting" not in rows.values(), f"{what}: a container left restarting: {rows}"
         status, listed = self.engine.api.get("/containers/json?all=1")
         assert status == 200, (what, status, listed)
         assert sorted(c["Id"] for c in listed) == sorted(rows), what
@@ -122,11 +126,11 @@ class Kill9:
             f"{what}: the image the cut operation left listed is not whole: {run.returncode} {run.stderr}{run.stdout}")
 
     def remove_all(self, what):
-        status, listed = self.engine.api.get("/containers/json?all=1")
-        assert status == 200, (what, status, listed)
-        for container in listed:
-            status, message = self.engine.api.message("DELETE", f"/containers/{container['Id']}?force=1", timeout=30)
-            assert status == 204, f"{what}: rm -f {container['Id'][:12]} ({container['State']}): {status} {message}"
+        """rm -f of every container, a cut removal's too (issue 12 item 8: it stayed `removing`
+        and rm -f answered 409 "removal of container ... is already in progress")."""
+        for cid, state in self.query("SELECT id, state FROM containers"):
+            status, message = self.engine.api.message("DELETE", f"/containers/{cid}?force=1", timeout=30)
+            assert status == 204, f"{what}: rm -f {cid[:12]} ({state}): {status} {message}"
 
     def store_processes(self):
         """pid -> command line of the processes working on this test's store, but the service."""
