@@ -31,8 +31,10 @@ if ! command -v swift >/dev/null; then
 fi
 
 if [ "$mode" = "--test" ]; then
-    # Python clients for the end-to-end tests (pytest, docker-py, openapi-spec-validator), in a
-    # virtual environment of the project's own: SKIFF_TEST_VENV, default .venv in the checkout.
+    # Python clients for the end-to-end tests (pytest, docker-py, openapi-spec-validator, and
+    # schemathesis for test_fuzz.py, pinned: its CLI options and config file change between
+    # releases), in a virtual environment of the project's own: SKIFF_TEST_VENV, default .venv in
+    # the checkout.
     # Made from Debian's python3 where it is installed, so a stock Debian 12 behaves as CI does.
     venv=${SKIFF_TEST_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.venv}
     base=/usr/bin/python3
@@ -44,6 +46,11 @@ if [ "$mode" = "--test" ]; then
     if ! "$venv/bin/python" -c 'import pytest, docker, openapi_spec_validator' 2>/dev/null; then
         echo "install-deps: installing pytest docker openapi-spec-validator into $venv"
         "$venv/bin/python" -m pip install -q pytest 'docker>=7.1' openapi-spec-validator
+    fi
+    schemathesis=4.32.5
+    if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$schemathesis" ]; then
+        echo "install-deps: installing schemathesis $schemathesis into $venv"
+        "$venv/bin/python" -m pip install -q "schemathesis==$schemathesis"
     fi
 
     # The docker CLI the tests drive: the one on the tests' PATH (/usr/local/bin, then /usr/bin),

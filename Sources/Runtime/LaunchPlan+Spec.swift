@@ -231,7 +231,13 @@ extension LaunchPlan {
             throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)]: \(dir) is not an absolute path")
         }
         rootfsFSType = "overlay"
-        rootfsData = options.data.joined(separator: ",")
+        var data = options.data
+        // Rootless, the overlay is mounted inside the container's user namespace, where the
+        // trusted.overlay.* xattrs cannot be read or written: overlayfs must use user.overlay.*
+        // (the rootless image store marks opaque directories there), or an opaque directory of
+        // an upper layer shows what the layers below put in it.
+        if geteuid() != 0 && !data.contains("userxattr") { data.append("userxattr") }
+        rootfsData = data.joined(separator: ",")
         overlayLowerDirs = lower
         overlayUpperDir = upper
     }

@@ -796,3 +796,19 @@ def test_docker_py_run_logs_wait_remove(engine):
         client.containers.get("pyc")
     assert client.containers.list(all=True) == []
     client.close()
+
+
+@BOTH
+def test_the_layers_whiteouts_and_opaque_directories_apply_in_the_container(engine, test_images):
+    """The multilayer image's third layer removes /data/a (a whiteout) and makes /opq opaque (its
+    x and y from the layer below are hidden, its own z shows). Rootless, the opaque marker is
+    user.overlay.opaque, which overlayfs reads only when mounted with `userxattr`: without it
+    the container saw /opq/x and /opq/y (found by test_kill9's image check)."""
+    engine.cli("load", "-i", test_images.multilayer.archive)
+    out = engine.cli.out("run", "--rm", test_images.multilayer.id, "sh", "-c",
+                         "ls -A /opq /data; cat /opq/z /data/b; test ! -e /opq/x && test ! -e /data/a")
+    assert out == "/data:\nb\nb-hard\nxattr\n\n/opq:\nz\nz\nb\n"
+    # The container's own upper layer: a directory emptied and made again is opaque there too.
+    out = engine.cli.out("run", "--rm", test_images.multilayer.id, "sh", "-c",
+                         "rm -rf /data && mkdir /data && echo new > /data/n && ls -A /data")
+    assert out == "n\n"

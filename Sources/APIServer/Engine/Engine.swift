@@ -32,6 +32,8 @@ public final class Engine: Sendable {
     public let attachments = AttachRegistry()
     /// Waits to wake when this service starts or removes a container.
     let containerSignals = ContainerSignals()
+    /// One start of a container at a time.
+    let startGate = ContainerStartGate()
     /// Monitors spawned at create for the start that follows (`docker run --rm`).
     let preparedStarts = PreparedStarts()
     /// A monitor spawned ahead of the next container.
