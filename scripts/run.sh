@@ -14,6 +14,8 @@ swift build -c release --static-swift-stdlib --product skiff-runtime
 # skiff-relay (beside it) while the container runs.
 swift build -c release --static-swift-stdlib --product skiff-monitor
 swift build -c release --static-swift-stdlib --product skiff-relay
+# `-H tcp://...` (mutual TLS) runs skiff-tls (beside skiff).
+swift build -c release --static-swift-stdlib --product skiff-tls
 if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ]; then
     export XDG_RUNTIME_DIR=/run/user/$(id -u)
 fi
