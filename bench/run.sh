@@ -422,10 +422,15 @@ last_value() {   # last_value ROW_TITLE : the Skiff cell's number in the previou
 LAST_COLD=$(last_value "cold start to 1st /_ping, median (ms)")
 LAST_COLD_MAX=$(last_value "cold start to 1st /_ping, max (ms)")
 LAST_PSS=$(last_value "idle PSS (MiB)")
-LAST_WHEN=$(sed -n 's/^Skiff \/_ping benchmark — \(.*\), [0-9]* CPUs.*/\1/p' "$OUT/bench-last.txt" 2>/dev/null | head -1)
+LAST_WHEN=""
+[ -s "$OUT/bench-last.txt" ] && LAST_WHEN=$(sed -n '/^Skiff \/_ping benchmark — /{s/^Skiff \/_ping benchmark — \(.*\), [0-9]* CPUs.*/\1/p;q}' "$OUT/bench-last.txt")
 # What the service binary maps: BoringSSL lives in skiff-tls only (docs/decisions.md).
-if [ -n "${SKIFF_BIN:-}" ] && grep -qa 'CNIOBoringSSL_SSL_CTX_new' "$SKIFF_BIN"; then
-    note "the skiff binary links BoringSSL (CNIOBoringSSL): the unix-socket path is meant not to map it"
+if has_peer skiff; then
+    if grep -qa 'CNIOBoringSSL_SSL_CTX_new' "$SKIFF_BIN"; then
+        note "the skiff binary links BoringSSL (CNIOBoringSSL): the unix-socket path is meant not to map it (docs/decisions.md)"
+    else
+        note "the skiff binary links no BoringSSL: TCP/TLS is served by skiff-tls, started only for a tcp:// listener"
+    fi
 fi
 
 TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
