@@ -180,8 +180,14 @@ def test_docker_cli_over_mutual_tls_version_run_and_streams(tls_engine, certs):
     assert first.startswith(b"tick "), first
     second = follower.stdout.readline()
     assert second.startswith(b"tick ") and second != first
+    # `docker attach` to the running container: its upgraded stream, live.
+    attached = cli.popen("attach", "--no-stdin", "ticker")
+    first = attached.stdout.readline()
+    assert first.startswith(b"tick "), first
+    assert attached.stdout.readline().startswith(b"tick ")
     cli("rm", "-f", "ticker")
     assert follower.wait(timeout=20) == 0
+    attached.wait(timeout=20)
     # The unix socket serves as before, beside the TCP listener.
     assert tls_engine.cli.out("version", "--format", "{{.Server.APIVersion}}").strip() == "1.44"
 
@@ -197,6 +203,8 @@ def test_clients_without_the_right_certificate_or_tls_are_refused(tls_engine, ce
         client_cert=(certs.path("client.pem"), certs.path("client-key.pem")), ca_cert=certs.path("ca.pem"), verify=True))
     assert good.ping() is True
     assert good.version()["ApiVersion"] == "1.44"
+    assert good.containers.run(tls_engine.busybox.ref, ["echo", "docker-py over tls"], remove=True) == \
+        b"docker-py over tls\n"
     good.close()
 
     # docker-py without a client certificate: the handshake is refused.
