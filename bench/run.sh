@@ -467,9 +467,9 @@ TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
         echo "unix-socket path vs the last run ($LAST_WHEN):"
         printf '  %-36s %-14s %-14s %s\n' "" "this run" "last run" "ratio"
         printf '  %-36s %-14s %-14s %s\n' "cold start to 1st /_ping, median (ms)" "$(printf '%.1f' "$(getv skiff cold:2)")" \
-            "$LAST_COLD" "$(awk -v a="$(getv skiff cold:2)" -v b="$LAST_COLD" 'BEGIN{printf "%.2fx", b > 0 ? a/b : 0}')"
+            "$LAST_COLD" "$(awk -v a="$(getv skiff cold:2)" -v b="$LAST_COLD" 'BEGIN{printf "%.2fx", (b > 0 ? a/b : 0)}')"
         printf '  %-36s %-14s %-14s %s\n' "idle PSS (MiB)" "${R[skiff.pss_mib]}" "$LAST_PSS" \
-            "$(awk -v a="${R[skiff.pss_mib]}" -v b="$LAST_PSS" 'BEGIN{printf "%.2fx", b > 0 ? a/b : 0}')"
+            "$(awk -v a="${R[skiff.pss_mib]}" -v b="$LAST_PSS" 'BEGIN{printf "%.2fx", (b > 0 ? a/b : 0)}')"
     fi
     echo
     echo "(n.nnx) = times worse than the best peer in that row; 1.00x is the best."

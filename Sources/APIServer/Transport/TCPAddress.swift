@@ -1,6 +1,5 @@
-#if canImport(Glibc)
+import CLinux
 import Glibc
-#endif
 
 /// A `tcp://HOST:PORT` listening address (`tcp://[::1]:2376` for IPv6), as dockerd's `-H`.
 public struct TCPAddress: Equatable, Sendable, CustomStringConvertible {

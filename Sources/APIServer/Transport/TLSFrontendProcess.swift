@@ -1,8 +1,7 @@
 import Platform
 
-#if canImport(Glibc)
+import CLinux
 import Glibc
-#endif
 
 /// The running `skiff-tls` (installed beside `skiff`): started with the listening sockets as
 /// its descriptors 4…, and a control socket as 3 on which it says "ok" once it serves (or why
