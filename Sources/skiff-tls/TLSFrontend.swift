@@ -33,6 +33,7 @@ enum TLSFrontend {
 
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        raiseDescriptorLimit()
         let options: Options
         do {
             options = try parse(Array(CommandLine.arguments.dropFirst()))
@@ -155,6 +156,17 @@ enum TLSFrontend {
         }
         for channel in channels { channel.close(promise: nil) }
         exit(0)
+    }
+
+    /// Each client holds two descriptors here (its TCP connection and the one to the service),
+    /// and a client that never finishes its handshake holds one for up to 10 s: the soft limit
+    /// (often 1024) is raised to the hard one.
+    static func raiseDescriptorLimit() {
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
     }
 
     /// One line to the service on the control socket (it shows errors as its own).
