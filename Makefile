@@ -19,6 +19,7 @@ build:
 	swift build -c release --static-swift-stdlib --product skiff-image
 	swift build -c release --static-swift-stdlib --product skiff-monitor
 	swift build -c release --static-swift-stdlib --product skiff-relay
+	swift build -c release --static-swift-stdlib --product skiff-tls
 
 ## Binary to $(PREFIX)/bin, systemd user units to $(PREFIX)/lib/systemd/user.
 install: build
@@ -27,6 +28,7 @@ install: build
 	install -D -m 0755 .build/release/skiff-image $(DESTDIR)$(PREFIX)/bin/skiff-image
 	install -D -m 0755 .build/release/skiff-monitor $(DESTDIR)$(PREFIX)/bin/skiff-monitor
 	install -D -m 0755 .build/release/skiff-relay $(DESTDIR)$(PREFIX)/bin/skiff-relay
+	install -D -m 0755 .build/release/skiff-tls $(DESTDIR)$(PREFIX)/bin/skiff-tls
 	install -D -m 0644 share/seccomp.json $(DESTDIR)$(PREFIX)/share/skiff/seccomp.json
 	install -D -m 0644 systemd/skiff.socket $(DESTDIR)$(PREFIX)/lib/systemd/user/skiff.socket
 	sed 's|/usr/local/bin/skiff|$(PREFIX)/bin/skiff|' systemd/skiff.service > skiff.service.tmp

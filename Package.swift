@@ -11,10 +11,12 @@ let package = Package(
         .executable(name: "skiff-image", targets: ["skiff-image"]),
         .executable(name: "skiff-monitor", targets: ["skiff-monitor"]),
         .executable(name: "skiff-relay", targets: ["skiff-relay"]),
+        .executable(name: "skiff-tls", targets: ["skiff-tls"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // libsqlite3 from Debian's libsqlite3-dev, plus a header shim for what Swift cannot import.
@@ -91,6 +93,16 @@ let package = Package(
         // The image worker the service spawns for pull, push, load, import, save and layer
         // removal: it enters the user's namespace (rootless) so layers keep their owners.
         .executableTarget(name: "skiff-image", dependencies: ["Images", "Distribution", "UserNamespace", "Store", "Config", "Platform", "CLinux"]),
+        // The TLS front end of `skiff service -H tcp://...`: terminates TLS (mutual, BoringSSL
+        // through NIOSSL) on the TCP listeners the service hands it and forwards each connection,
+        // byte for byte, to the service's unix socket. A process of its own so that the service
+        // (and its unix-socket path) never maps BoringSSL: see docs/decisions.md.
+        .executableTarget(name: "skiff-tls", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // The per-container supervisor (conmon's role): creates the container in-process, relays
         // its output and stdin, records its exit, restarts or removes it. No NIO, no Foundation:
         // one copy runs per container.

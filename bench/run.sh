@@ -416,6 +416,26 @@ row() {
     printf '\n'
 }
 
+# The unix-socket path against the last run (issue 12: TCP/TLS support must leave its cold start
+# and idle memory unchanged): the Skiff column of the previous table, read before it is replaced.
+last_value() {   # last_value ROW_TITLE : the Skiff cell's number in the previous bench-last.txt
+    [ -s "$OUT/bench-last.txt" ] || return 0
+    awk -v t="$1" 'index($0, t) == 1 { split(substr($0, 39), a, " "); print a[1]; exit }' "$OUT/bench-last.txt"
+}
+LAST_COLD=$(last_value "cold start to 1st /_ping, median (ms)")
+LAST_COLD_MAX=$(last_value "cold start to 1st /_ping, max (ms)")
+LAST_PSS=$(last_value "idle PSS (MiB)")
+LAST_WHEN=""
+[ -s "$OUT/bench-last.txt" ] && LAST_WHEN=$(sed -n '/^Skiff \/_ping benchmark — /{s/^Skiff \/_ping benchmark — \(.*\), [0-9]* CPUs.*/\1/p;q}' "$OUT/bench-last.txt")
+# What the service binary maps: BoringSSL lives in skiff-tls only (docs/decisions.md).
+if has_peer skiff; then
+    if grep -qa 'CNIOBoringSSL_SSL_CTX_new' "$SKIFF_BIN"; then
+        note "the skiff binary links BoringSSL (CNIOBoringSSL): the unix-socket path is meant not to map it (docs/decisions.md)"
+    else
+        note "the skiff binary links no BoringSSL: TCP/TLS is served by skiff-tls, started only for a tcp:// listener"
+    fi
+fi
+
 TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
     echo
@@ -445,6 +465,15 @@ TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
     row "idle PSS (MiB)"                        pss_mib  low "%.1f"
     row "idle RSS (MiB)"                        rss_mib  low "%.1f"
     row "PSS after the load runs (MiB)"         pss_load_mib low "%.1f"
+    if has_peer skiff && [ -n "$LAST_COLD" ] && [ -n "$LAST_PSS" ]; then
+        echo
+        echo "unix-socket path vs the last run ($LAST_WHEN):"
+        printf '  %-36s %-14s %-14s %s\n' "" "this run" "last run" "ratio"
+        printf '  %-36s %-14s %-14s %s\n' "cold start to 1st /_ping, median (ms)" "$(printf '%.1f' "$(getv skiff cold:2)")" \
+            "$LAST_COLD" "$(awk -v a="$(getv skiff cold:2)" -v b="$LAST_COLD" 'BEGIN{printf "%.2fx", (b > 0 ? a/b : 0)}')"
+        printf '  %-36s %-14s %-14s %s\n' "idle PSS (MiB)" "${R[skiff.pss_mib]}" "$LAST_PSS" \
+            "$(awk -v a="${R[skiff.pss_mib]}" -v b="$LAST_PSS" 'BEGIN{printf "%.2fx", (b > 0 ? a/b : 0)}')"
+    fi
     echo
     echo "(n.nnx) = times worse than the best peer in that row; 1.00x is the best."
     has_peer docker && echo "* Docker has no socket activation: time from the exec of containerd + dockerd to the first successful /_ping."
@@ -470,6 +499,13 @@ TABLE=$OUT/bench-$(date -u +%Y%m%dT%H%M%SZ).txt
             done
         fi
         target "idle PSS <= 6 MiB" "$(awk -v a="${R[skiff.pss]}" 'BEGIN{print (a <= 6 * 1024) ? 1 : 0}')" "${R[skiff.pss_mib]} MiB"
+        if [ -n "$LAST_COLD_MAX" ] && [ -n "$LAST_PSS" ]; then
+            # within noise: the median no slower than the last run's slowest start, PSS within 0.25 MiB
+            target "unix path cold start <= last run's max" "$(awk -v a="$sc" -v b="$LAST_COLD_MAX" 'BEGIN{print (a <= b) ? 1 : 0}')" \
+                "$(printf '%.1f ms vs %s ms' "$sc" "$LAST_COLD_MAX")"
+            target "unix path idle PSS within 0.25 MiB of last" "$(awk -v a="${R[skiff.pss_mib]}" -v b="$LAST_PSS" 'BEGIN{d = a - b; print (d <= 0.25 && d >= -0.25) ? 1 : 0}')" \
+                "${R[skiff.pss_mib]} vs $LAST_PSS MiB"
+        fi
     else
         echo "  (Skiff not in BENCH_PEERS)"
     fi

@@ -14,6 +14,8 @@ swift build -c release --static-swift-stdlib --product skiff-runtime
 # skiff-relay (beside it) while the container runs.
 swift build -c release --static-swift-stdlib --product skiff-monitor
 swift build -c release --static-swift-stdlib --product skiff-relay
+# `-H tcp://...` (mutual TLS) runs skiff-tls (beside skiff).
+swift build -c release --static-swift-stdlib --product skiff-tls
 # Without XDG_RUNTIME_DIR a user's service picks /run/user/UID or a private $TMPDIR/skiff-run-UID
 # (README); `skiff config` says which, and where the socket is.
 runtime_dir=$(.build/release/skiff config skiff.runtime_dir | cut -f2 | sed -e 's/^skiff.runtime_dir="//' -e 's/"$//')

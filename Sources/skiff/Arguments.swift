@@ -8,6 +8,8 @@ struct Arguments {
     }
 
     private(set) var options: [String: String] = [:]
+    /// Every value of each valued option, in order (for repeatable ones such as `-H`).
+    private(set) var lists: [String: [String]] = [:]
     private(set) var flags: Set<String> = []
     private(set) var positionals: [String] = []
 
@@ -35,6 +37,7 @@ struct Arguments {
                     throw UsageError(message: "option \(name) needs a value")
                 }
                 options[name] = value
+                lists[name, default: []].append(value)
             } else if booleans.contains(name) {
                 guard inlineValue == nil else { throw UsageError(message: "option \(name) takes no value") }
                 flags.insert(name)

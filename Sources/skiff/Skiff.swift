@@ -15,7 +15,7 @@ enum Skiff {
         A daemonless, rootless container engine serving the Docker Engine API.
 
         Commands:
-          service [--socket PATH] [--time SECONDS]
+          service [--socket PATH] [--time SECONDS] [-H HOST]... [TLS OPTIONS]
                   Serve the API on a unix socket until idle. Under systemd socket activation
                   (LISTEN_FDS) the inherited socket is served; otherwise $XDG_RUNTIME_DIR/skiff/skiff.sock
                   (/run/skiff/skiff.sock for root). Without XDG_RUNTIME_DIR: /run/user/UID if it is
@@ -24,6 +24,13 @@ enum Skiff {
                   --header-timeout SECONDS (30), --keepalive-timeout SECONDS (120),
                   --max-connections N (half the descriptor limit): see docs/containers.md;
                   also SKIFF_HEADER_TIMEOUT, SKIFF_KEEPALIVE_TIMEOUT, SKIFF_MAX_CONNECTIONS.
+                  -H, --host unix:///PATH | tcp://ADDR:PORT   (repeatable; default: $SKIFF_HOST,
+                  comma-separated) also serve on TCP, as dockerd -H; TCP sockets passed by socket
+                  activation are served the same way. TCP requires mutual TLS:
+                  --tlsverify --tlscacert CA.pem --tlscert CERT.pem --tlskey KEY.pem
+                  (defaults: $SKIFF_TLS_VERIFY, and ca.pem, cert.pem, key.pem in $SKIFF_CERT_PATH);
+                  clients need a certificate signed by CA.pem. --insecure-plain-tcp serves TCP
+                  without TLS or any authentication: anyone who connects controls your containers.
           config [KEY] [--files]
                   Print the effective configuration as ORIGIN<TAB>KEY=VALUE lines, like
                   `git config --show-origin --list`; KEY limits it to one key or table.
@@ -60,15 +67,16 @@ enum Skiff {
     }
 
     static func service(_ arguments: ArraySlice<String>) throws {
-        let parsed = try Arguments(arguments, valued: Set(["--socket", "--time"] + ConnectionLimits.flags),
-                                   booleans: ["--help"])
+        let parsed = try Arguments(arguments, valued: Set(["--socket", "--time", "-H", "--host", "--tlscacert", "--tlscert",
+                                                           "--tlskey"] + ConnectionLimits.flags),
+                                   booleans: ["--help", "--tlsverify", "--insecure-plain-tcp"])
         if parsed.flags.contains("--help") { print(usage, terminator: ""); return }
         guard parsed.positionals.isEmpty else {
             throw Arguments.UsageError(message: "service takes no arguments, got '\(parsed.positionals[0])'")
         }
         let time = try parsed.integer("--time")
         if let time, time < 0 { throw Arguments.UsageError(message: "--time must be 0 or more seconds") }
-        let socket = parsed.options["--socket"]
+        var socket = parsed.options["--socket"]
         if let socket, !socket.hasPrefix("/") {
             throw Arguments.UsageError(message: "--socket must be an absolute path")
         }
@@ -77,14 +85,34 @@ enum Skiff {
             printError("skiff service: XDG_RUNTIME_DIR is not set: using \(chosen)")
         }
         let config = try loadConfig()
+        let activated = try ActivatedSockets.take()
+        var environment: [String: String] = [:]
+        for name in ["SKIFF_HOST", "SKIFF_TLS_VERIFY", "SKIFF_CERT_PATH"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        let hosts = (parsed.lists["-H"] ?? []) + (parsed.lists["--host"] ?? [])
+        let resolved = try RemoteListeners.resolve(
+            hosts: hosts, tlsVerify: parsed.flags.contains("--tlsverify"), caFile: parsed.options["--tlscacert"],
+            certFile: parsed.options["--tlscert"], keyFile: parsed.options["--tlskey"],
+            insecurePlain: parsed.flags.contains("--insecure-plain-tcp"), inheritedTCP: activated?.tcp ?? [],
+            environment: environment)
+        if let path = resolved.unixPath {
+            guard socket == nil || socket == path else {
+                throw Arguments.UsageError(message: "--socket \(socket ?? "") and -H unix://\(path) name two unix sockets; the service serves one")
+            }
+            socket = path
+        }
+        if let warning = resolved.remote?.insecureWarning {
+            printError("skiff service: \(warning)")
+        }
         let listen: ListenSocket
-        if let inherited = ListenSocket.fromActivation(), socket == nil {
-            listen = inherited
+        if let inherited = activated?.unix, socket == nil {
+            listen = .inherited(fd: inherited)
         } else {
             listen = .path(socket ?? config.defaultSocketPath, ownDirectory: socket == nil)
         }
         var service = Service(listen: listen, idleTimeout: time ?? config.serviceTimeout,
-                              engine: Engine(config: config))
+                              engine: Engine(config: config), remote: resolved.remote)
         do {
             service.connectionLimits = try ConnectionLimits.resolve(options: parsed.options)
         } catch let error as ServiceError {

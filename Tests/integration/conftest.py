@@ -99,9 +99,10 @@ def skiff_binary():
     target = os.path.join(directory, "skiff")
     shutil.copy2(source, target)
     os.chmod(target, 0o755)
-    # skiff-runtime, skiff-image, skiff-monitor and skiff-relay live beside skiff (`skiff runtime`,
-    # the image routes and container start run them; skiff-monitor execs skiff-relay).
-    for helper in ("skiff-runtime", "skiff-image", "skiff-monitor", "skiff-relay"):
+    # skiff-runtime, skiff-image, skiff-monitor, skiff-relay and skiff-tls live beside skiff (`skiff
+    # runtime`, the image routes and container start run them; skiff-monitor execs skiff-relay; the
+    # service runs skiff-tls for its tcp:// listeners).
+    for helper in ("skiff-runtime", "skiff-image", "skiff-monitor", "skiff-relay", "skiff-tls"):
         path = os.path.join(os.path.dirname(source), helper)
         if os.path.exists(path):
             shutil.copy2(path, os.path.join(directory, helper))

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 extension ListenSocket {
     /// A unix stream socket bound to `path` and listening (non-blocking, close-on-exec): made

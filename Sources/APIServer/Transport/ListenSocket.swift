@@ -6,32 +6,12 @@ import Glibc
 
 /// Where the service listens: a socket systemd handed over, or a path of its own.
 public enum ListenSocket: Equatable, Sendable {
-    /// Socket activation: the descriptor systemd passed (always 3, `SD_LISTEN_FDS_START`).
+    /// Socket activation: the unix socket systemd passed (`ActivatedSockets`).
     case inherited(fd: CInt)
     /// A socket file of the service's own. `ownDirectory`: the directory is Skiff's (the default
     /// `$XDG_RUNTIME_DIR/skiff`), so it is made private (0700) even if it exists; a directory
     /// named with `--socket` is only created when missing, never changed.
     case path(String, ownDirectory: Bool)
-
-    /// The socket passed by systemd socket activation, if this process is its target:
-    /// `LISTEN_PID` names this process and `LISTEN_FDS` is at least 1. The variables are unset
-    /// so that children do not take them for their own.
-    public static func fromActivation() -> ListenSocket? {
-        defer {
-            unsetenv("LISTEN_PID")
-            unsetenv("LISTEN_FDS")
-            unsetenv("LISTEN_FDNAMES")
-        }
-        guard let pidText = getenv("LISTEN_PID").map({ String(cString: $0) }),
-              let fdsText = getenv("LISTEN_FDS").map({ String(cString: $0) }),
-              let pid = Int32(pidText), pid == getpid(),
-              let count = Int32(fdsText), count >= 1 else {
-            return nil
-        }
-        let fd: CInt = 3
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return .inherited(fd: fd)
-    }
 
     /// Makes the socket's directory and clears the way for binding: a socket file left by a dead
     /// service is removed; a live one, or a file that is not a socket, is refused.

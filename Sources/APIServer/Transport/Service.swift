@@ -16,14 +16,17 @@ public struct Service {
     public var engine: Engine
     /// Header and keep-alive timeouts and the connection cap.
     public var connectionLimits = ConnectionLimits()
+    /// TCP listeners (`-H tcp://...`), served by `skiff-tls`; nil: the unix socket only.
+    public var remote: RemoteListeners?
 
     /// SIGTERM waits this long for requests in flight before it exits anyway.
     public static let drainLimitSeconds: Int64 = 10
 
-    public init(listen: ListenSocket, idleTimeout: Int, engine: Engine) {
+    public init(listen: ListenSocket, idleTimeout: Int, engine: Engine, remote: RemoteListeners? = nil) {
         self.listen = listen
         self.idleTimeout = idleTimeout
         self.engine = engine
+        self.remote = remote
     }
 
     static let pipelineSetup = NIOLock()
@@ -114,6 +117,10 @@ public struct Service {
                     }
                 }
             }
+
+        // The TCP listeners' TLS front end, a process of its own (it ends with the service).
+        let frontend = try remote.map { try $0.start(upstream: listen) }
+        defer { frontend?.stop() }
 
         let channel: any Channel
         var ownedSocket: (path: String, inode: ino_t)?
