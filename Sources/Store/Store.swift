@@ -45,10 +45,9 @@ public final class Store {
     public func changeToken() -> WALToken? {
         if walIndex == nil {
             guard !walIndexFailed else { return nil }
-            // Mapped once this connection has read through the WAL: from then on it holds the
-            // WAL-index open, so the file cannot be truncated or replaced while mapped.
+            // The connection maps the WAL-index when it first reads through the WAL.
             guard (try? database.schemaVersion()) != nil else { return nil }
-            walIndex = WALIndexWatch(path: database.path + "-shm")
+            walIndex = WALIndexWatch(database)
             walIndexFailed = walIndex == nil
         }
         return walIndex?.token()

@@ -1,3 +1,4 @@
+import CSQLite
 import Synchronization
 
 #if canImport(Glibc)
@@ -15,32 +16,24 @@ import Glibc
 /// token it saw *before* reading, and reads again only when the token changed. What it read is
 /// never older than the token (the read began after it), so a changed database is always seen.
 ///
-/// The mapping is made only while the owning connection is open: that connection holds the
-/// WAL-index's dead-man lock shared, so no process may truncate or remove the file under it.
+/// The header is read where the connection itself has the WAL-index mapped (`xShmMap`, through
+/// `skiff_sqlite_wal_index`): the process opens no descriptor of its own on the `-shm` file, as
+/// closing one would drop SQLite's POSIX locks on it (its dead-man switch among them). While the
+/// connection is open it holds that lock shared, so no process may truncate or remove the file.
 public final class WALIndexWatch {
-    /// The two copies of the 48-byte header, then the checkpoint info.
+    /// The two copies of the 48-byte header.
     static let headerSize = 48
-    static let mappedSize = 136
     /// `iVersion` of the WAL-index format this reads (3.7.0 and every SQLite since).
     static let formatVersion: UInt32 = 3_007_000
 
     private let base: UnsafeRawPointer
 
-    /// Maps the first bytes of `path` (the database's `-shm` file); nil when it is missing or
-    /// too short (no connection has used the WAL yet).
-    public init?(path: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= WALIndexWatch.mappedSize,
-              let mapped = mmap(nil, WALIndexWatch.mappedSize, PROT_READ, MAP_SHARED, fd, 0),
-              mapped != MAP_FAILED else { return nil }
-        base = UnsafeRawPointer(mapped)
-    }
-
-    deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), WALIndexWatch.mappedSize)
+    /// The connection's mapping of the WAL-index; nil when it has none (it has not read
+    /// through the WAL yet, or its file has no shared memory). Valid while `database` is open:
+    /// its owner keeps both.
+    init?(_ database: Database) {
+        guard let base = skiff_sqlite_wal_index(database.handle) else { return nil }
+        self.base = base
     }
 
     /// The header as it is now; nil while a writer is between its two copies, or when the

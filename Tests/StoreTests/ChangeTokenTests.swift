@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Store
 
@@ -46,8 +47,41 @@ struct ChangeTokenTests {
         #expect(try reader.database.queryScalarText("SELECT id FROM engine") == "b")
     }
 
-    @Test func aDatabaseWithoutItsWALIndexHasNoToken() throws {
+    @Test func aConnectionHasItsWALIndexOnceItHasRead() throws {
         let dir = TempDir()
-        #expect(WALIndexWatch(path: dir.path + "/missing-shm") == nil)
+        _ = try Store(root: dir.path)
+        let fresh = try Database(path: dir.path + "/" + Store.databaseName)
+        _ = try fresh.schemaVersion()
+        #expect(WALIndexWatch(fresh) != nil)
+    }
+
+    /// Reading the token takes no lock and opens nothing: the process keeps every POSIX lock
+    /// SQLite holds on the WAL-index (its dead-man switch among them), so another process that
+    /// opens the database meanwhile does not take itself for the first and truncate the file
+    /// under this one's mappings. (Opening and closing the -shm file here once dropped them: the
+    /// service died of SIGBUS under load.)
+    @Test func readingTheTokenLeavesTheProcesssLocksOnTheWALIndexInPlace() throws {
+        let dir = TempDir()
+        let store = try Store(root: dir.path)
+        _ = try store.database.schemaVersion()
+        let before = try locks(on: dir.path + "/" + Store.databaseName + "-shm")
+        #expect(!before.isEmpty)
+        for _ in 0..<3 { _ = try #require(store.changeToken()) }
+        #expect(try locks(on: dir.path + "/" + Store.databaseName + "-shm") == before)
+    }
+
+    /// This process's POSIX locks on `path` (/proc/locks: type, start and end of each).
+    private func locks(on path: String) throws -> [String] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [] }
+        let text = try String(contentsOfFile: "/proc/locks", encoding: .utf8)
+        let pid = String(getpid())
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            // "1: POSIX  ADVISORY  READ 1234 fd:01:5678 128 128"
+            guard fields.count >= 8, fields[1] == "POSIX", fields[4] == pid,
+                  fields[5].split(separator: ":").last == Substring(String(info.st_ino)) else { return nil }
+            return "\(fields[3]) \(fields[6]) \(fields[7])"
+        }.sorted()
     }
 }
