@@ -82,10 +82,8 @@ extension LaunchPlan {
                 continue
             }
             let destination = LaunchPlan.cleanPath(mount.destination)
-            if destination.hasPrefix("/proc/") && !LaunchPlan.replaceableProcFiles.contains(destination) {
-                // runc's checkProcMount: a mount there would hide the kernel's files (the masks too).
-                throw RuntimeError(.invalidArgument,
-                                   "config.json: mounts[\(index)]: \"\(destination)\" cannot be mounted because it is inside /proc")
+            if destination.hasPrefix("/proc/"), let refusal = ProcMountRule.refusal(destination: destination, type: mount.type) {
+                throw RuntimeError(.invalidArgument, "config.json: mounts[\(index)]: \(refusal)")
             }
             var resolved = try LaunchPlan.resolve(mount, index: index, bundle: bundle)
             if let mountLabel, LaunchPlan.labelledFileSystems.contains(resolved.fstype) {
@@ -287,14 +285,6 @@ extension LaunchPlan {
                            propagation: options.propagation, data: options.data.joined(separator: ","),
                            recursive: false, sourceIsDirectory: true)
     }
-
-    /// Files under /proc an lxcfs-style bind may replace (runc's checkProcMount list; the child
-    /// checks the resolved target too).
-    static let replaceableProcFiles: Set<String> = [
-        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
-        "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
-        "/proc/sys/crypto/fips_enabled",
-    ]
 
     /// `/a/./b//c/../d` -> `/a/b/d`, lexically (a path in the container; `..` stops at /).
     static func cleanPath(_ path: String) -> String {

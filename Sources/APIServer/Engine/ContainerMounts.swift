@@ -112,22 +112,11 @@ struct MountPlanner {
         return planned
     }
 
-    /// Files under /proc that lxcfs-style binds may replace (runc's checkProcMount list).
-    static let replaceableProcFiles: Set<String> = [
-        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
-        "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
-        "/proc/sys/crypto/fips_enabled",
-    ]
-
-    /// runc refuses any mount but procfs on /proc and any mount inside it but the lxcfs files
-    /// (its checkProcMount, with its messages): a volume or bind there would hide the kernel's
-    /// files, masks included. `destination` is clean and absolute.
+    /// A volume, bind or tmpfs where runc's checkProcMount refuses one (`ProcMountRule`).
+    /// `destination` is clean and absolute.
     static func checkProcDestination(_ destination: String) throws {
-        if destination == "/proc" {
-            throw EngineError(.invalidArgument, "\"\(destination)\" cannot be mounted because it is not of type proc")
-        }
-        if destination.hasPrefix("/proc/") && !replaceableProcFiles.contains(destination) {
-            throw EngineError(.invalidArgument, "\"\(destination)\" cannot be mounted because it is inside /proc")
+        if let refusal = ProcMountRule.refusal(destination: destination, type: nil) {
+            throw EngineError(.invalidArgument, refusal)
         }
     }
 
