@@ -125,43 +125,21 @@ public final class Engine: Sendable {
 private final class ReaderSlot: @unchecked Sendable {
     var store: Store?
     let memory = QuickReadMemory()
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = PosixMutex()
 
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
-    func unlock() { pthread_mutex_unlock(mutex) }
+    func tryLock() -> Bool { mutex.tryLock() }
+    func unlock() { mutex.unlock() }
 }
 
 /// Holds the Store, with the lock that serializes its use: `store` is only touched with it held.
-/// A pthread mutex, for `tryLock` (NIOLock has none).
+/// A `PosixMutex`, for `tryLock` (NIOLock has none).
 private final class StoreSlot: @unchecked Sendable {
     var store: Store?
     /// Set once `store` is open (its migrations have run): readers may open then.
     private let opened = Atomic<Bool>(false)
     var isOpen: Bool { opened.load(ordering: .acquiring) }
     func markOpen() { opened.store(true, ordering: .releasing) }
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
+    private let mutex = PosixMutex()
 
     /// Set while an event loop's quick read holds the lock (`tryLockQuickly`).
     private let quickHolder = Atomic<Bool>(false)
@@ -172,8 +150,8 @@ private final class StoreSlot: @unchecked Sendable {
     /// Turns of the spin made whatever the flag says (a few microseconds at most).
     static let graceTurns = 64
 
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
+    func lock() { mutex.lock() }
+    func unlock() { mutex.unlock() }
 
     /// Takes the lock without blocking: at once when it is free, or after a short spin while
     /// another event loop's quick read holds it (those let go within microseconds; giving way to
@@ -181,7 +159,7 @@ private final class StoreSlot: @unchecked Sendable {
     func tryLockQuickly() -> Bool {
         var deadline: UInt64 = 0
         var turns = 0
-        while pthread_mutex_trylock(mutex) != 0 {
+        while !mutex.tryLock() {
             turns &+= 1
             // A quick holder sets its flag just after taking the lock and clears it just before
             // letting go: the first `graceTurns` cover those moments, in which the flag says "not
@@ -203,7 +181,7 @@ private final class StoreSlot: @unchecked Sendable {
 
     func unlockQuick() {
         quickHolder.store(false, ordering: .relaxed)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     private static func monotonicNanos() -> UInt64 {
