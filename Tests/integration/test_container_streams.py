@@ -232,7 +232,8 @@ class Streams:
         self.root = f"{workdir}/data/containers/storage/skiff"
         self.service = start_service(env={"XDG_RUNTIME_DIR": runtime})
         self.socket = self.service.socket_path
-        assert get(self.socket, "/images/json")[0] == 200  # the Store exists from here on
+        status, _, body = get(self.socket, "/images/json")
+        assert status == 200, body  # the Store exists from here on
         self.store = Store(user, self.root)
         self.monitors = []
 

@@ -101,7 +101,7 @@ class Store:
 
     def snapshot(self):
         status, images = get_json(self.service.socket_path, "/images/json?all=1")
-        assert status == 200
+        assert status == 200, images
         return {"images": images, "layers": self.tree("layers"), "blobs": self.tree("blobs/sha256"),
                 "ingest": self.tree("blobs/ingest"), "rows": self.rows()}
 
