@@ -533,6 +533,24 @@ struct ContainerCommitTests {
                     .hasPrefix("409 Conflict. The container name \"/first\" is already in use") == true)
     }
 
+    /// A made-up name another create took between the planning and the row (parallel creates
+    /// without names) is made up again; a name the client asked for is a conflict.
+    @Test func aMadeUpNameTakenMeanwhileIsMadeUpAgain() throws {
+        let s = try Setup()
+        let body = #"{"Image":"tiny","HostConfig":{"SecurityOpt":["seccomp=unconfined"]}}"#
+        var plan = try ContainerPlanner(engine: s.engine).plan(try s.request(body), name: nil)
+        let taken = plan.name
+        _ = try s.engine.createContainer(try s.request(body), name: taken)
+        try s.engine.commit(&plan, nameIsMadeUp: true)
+        #expect(plan.name != taken)
+        #expect(try s.engine.withStore { try $0.resolveContainer(plan.name) }.id == plan.id)
+
+        var asked = try ContainerPlanner(engine: s.engine).plan(try s.request(body), name: nil)
+        asked.name = taken
+        #expect(ContainerCreateDecodingTests.message { try s.engine.commit(&asked) }?
+                    .hasPrefix("409 Conflict. The container name \"/\(taken)\" is already in use") == true)
+    }
+
     @Test func aFailurePartWayRemovesWhatWasMade() throws {
         let s = try Setup()
         // `containers` is a file: making the container's directory fails after the row and the volume.

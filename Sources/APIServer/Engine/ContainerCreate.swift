@@ -14,22 +14,42 @@ extension Engine {
     /// Creates a container; returns its id and Docker's warnings.
     func createContainer(_ request: CreateRequest, name requestedName: String?) throws -> (id: String, warnings: [String]) {
         var plan = try ContainerPlanner(engine: self).plan(request, name: requestedName)
-        try commit(&plan)
+        try commit(&plan, nameIsMadeUp: requestedName == nil)
         return (plan.id, plan.warnings)
     }
 
     /// Records the row, the volumes and the event, and writes the files; on a failure removes
     /// what it made, newest first.
-    func commit(_ plan: inout ContainerPlan) throws {
+    /// A made-up name (`nameIsMadeUp`) that another create took since it was found free is made
+    /// up again, as moby's name generation retries.
+    func commit(_ plan: inout ContainerPlan, nameIsMadeUp: Bool = false) throws {
         var undo: [() -> Void] = []
         func rollback() { for step in undo.reversed() { step() } }
         do {
-            var record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
-                                         created: plan.created, state: .created, config: plan.stored.bytes)
-            record.summary = try ContainerView.staticSummary(record)
             let id = plan.id
-            try withStore { store in
-                try store.addContainer(record)
+            func row() throws -> ContainerRecord {
+                var record = ContainerRecord(id: plan.id, name: plan.name, imageID: plan.imageID, imageName: plan.imageName,
+                                             created: plan.created, state: .created, config: plan.stored.bytes)
+                record.summary = try ContainerView.staticSummary(record)
+                return record
+            }
+            var record = try row()
+            var attempt = 0
+            while true {
+                do {
+                    try withStore { store in try store.addContainer(record) }
+                    break
+                } catch let error as StoreError where error.code == .exists && nameIsMadeUp && attempt < 6 {
+                    attempt += 1
+                    plan.name = try withStore { store -> String in
+                        for retry in 0..<6 {
+                            let candidate = ContainerNames.randomName(attempt: attempt + retry)
+                            if try store.containerName(candidate) == nil { return candidate }
+                        }
+                        return String(id.prefix(12))
+                    }
+                    record = try row()
+                }
             }
             undo.append { [self] in _ = try? self.withStore { try $0.deleteContainer(id) } }
 
