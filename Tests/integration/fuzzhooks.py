@@ -125,3 +125,16 @@ def after_call(context, case, response):
 @schemathesis.hook
 def after_network_error(context, case, request):
     _done(case)
+
+
+@schemathesis.hook
+def map_query(context, query):
+    """Pulls go to the test's loopback registry (SKIFF_FUZZ_REGISTRY): a made-up name there is
+    simply not found. A short name would go to Docker Hub, off this machine (Skiff does not read
+    registries.conf's search list yet), and an unreachable registry is a 500 for Docker too."""
+    registry = os.environ.get("SKIFF_FUZZ_REGISTRY")
+    operation = getattr(context, "operation", None)
+    if (registry and isinstance(query, dict) and operation is not None and operation.path == "/images/create"
+            and isinstance(query.get("fromImage"), str) and query["fromImage"]):
+        query["fromImage"] = f"{registry}/{query['fromImage'].lstrip('/')}"
+    return query

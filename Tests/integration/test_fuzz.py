@@ -67,7 +67,7 @@ parameters = {{ "query.until" = "1" }}
 
 
 @ROOTLESS
-def test_every_route_survives_schemathesis(engine, workdir):
+def test_every_route_survives_schemathesis(engine, workdir, registry):
     seed = int(os.environ.get("SKIFF_FUZZ_SEED", random.randrange(1 << 31)))
     print(f"schemathesis seed: {seed} (SKIFF_FUZZ_SEED={seed} replays it)")
     no_registry_env(workdir, engine.user)
@@ -104,7 +104,8 @@ def test_every_route_survives_schemathesis(engine, workdir):
                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir,
                                      "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": "fuzzhooks",
                                      "PYTHONPATH": os.path.dirname(os.path.abspath(__file__)),
-                                     "SKIFF_FUZZ_TAR": engine.busybox.archive, "SKIFF_FUZZ_SERVICE": forward.url})
+                                     "SKIFF_FUZZ_TAR": engine.busybox.archive, "SKIFF_FUZZ_SERVICE": forward.url,
+                                     "SKIFF_FUZZ_REGISTRY": registry.host})
         output = result.stdout + result.stderr
         print(output[-20000:])
         alive_now = engine.service.process.poll() is None
