@@ -66,6 +66,10 @@ final class AcceptShedder: Sendable {
                     if errno == EINTR || errno == ECONNABORTED { continue }
                     break   // EAGAIN: none left; EMFILE: not even the spare's slot is free
                 }
+                // The client writes its request after its connect: closing before it has would
+                // fail that write (broken pipe) and it would never read the answer. The first
+                // few wait a moment for the request, which is read and dropped.
+                if count < Self.waitedFor { Self.drainRequest(fd) }
                 _ = Self.refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
                 close(fd)
                 count += 1
@@ -73,6 +77,19 @@ final class AcceptShedder: Sendable {
             state.spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
             return count
         }
+    }
+
+    /// Connections per shedding whose request is waited for (`drainRequest`), so that an event
+    /// loop is held up at most that many times `requestWaitMillis`.
+    static let waitedFor = 8
+    static let requestWaitMillis: Int32 = 50
+
+    /// Waits up to `requestWaitMillis` for the client's request head and reads what came.
+    private static func drainRequest(_ fd: CInt) {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, requestWaitMillis) > 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        _ = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
     }
 
     /// An accept succeeded: the next failure is reported again.
