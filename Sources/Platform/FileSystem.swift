@@ -122,3 +122,18 @@ extension String {
         }
     }
 }
+
+extension FileSystem {
+    /// `path` cleaned lexically, as Go's path.Clean: `.` dropped, `..` takes the part before it
+    /// (and stops at the root), repeated slashes joined; "." for an empty relative result.
+    public static func cleanPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        let joined = parts.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+}

@@ -286,16 +286,9 @@ extension LaunchPlan {
                            recursive: false, sourceIsDirectory: true)
     }
 
-    /// `/a/./b//c/../d` -> `/a/b/d`, lexically (a path in the container; `..` stops at /).
-    static func cleanPath(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
+    /// `/a/./b//c/../d` -> `/a/b/d`, lexically (a path in the container, taken from /: `..`
+    /// stops there).
+    static func cleanPath(_ path: String) -> String { FileSystem.cleanPath("/" + path) }
 
     /// File systems a mount label applies to (as runc and crun label them).
     static let labelledFileSystems: Set<String> = ["tmpfs", "devpts", "mqueue", "shm"]

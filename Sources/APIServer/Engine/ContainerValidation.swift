@@ -237,15 +237,6 @@ enum ContainerValidation {
         return inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
     }
 
-    /// Go's path.Clean for absolute paths.
-    static func cleanPath(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-            parts.append(part)
-        }
-        let joined = parts.joined(separator: "/")
-        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
-    }
+    /// Go's path.Clean (`FileSystem.cleanPath`).
+    static func cleanPath(_ path: String) -> String { FileSystem.cleanPath(path) }
 }
