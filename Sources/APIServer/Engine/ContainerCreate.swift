@@ -41,13 +41,7 @@ extension Engine {
                     break
                 } catch let error as StoreError where error.code == .exists && nameIsMadeUp && attempt < 6 {
                     attempt += 1
-                    plan.name = try withStore { store -> String in
-                        for retry in 0..<6 {
-                            let candidate = ContainerNames.randomName(attempt: attempt + retry)
-                            if try store.containerName(candidate) == nil { return candidate }
-                        }
-                        return String(id.prefix(12))
-                    }
+                    plan.name = try withStore { try ContainerNames.freeRandomName(in: $0, id: id, from: attempt) }
                     record = try row()
                 }
             }
@@ -370,13 +364,7 @@ struct ContainerPlanner {
     /// unless the request or the host's UTS namespace gives one).
     func identify(_ request: inout ValidatedRequest) throws -> Identity {
         let id = ContainerNames.newID()
-        let resolvedName = try request.name ?? engine.withStore { store -> String in
-            for attempt in 0..<6 {
-                let candidate = ContainerNames.randomName(attempt: attempt)
-                if try store.containerName(candidate) == nil { return candidate }
-            }
-            return String(id.prefix(12))
-        }
+        let resolvedName = try request.name ?? engine.withStore { try ContainerNames.freeRandomName(in: $0, id: id) }
         if request.config.hostname.isEmpty && request.host.utsMode != "host" {
             request.config.hostname = String(id.prefix(12))
         }

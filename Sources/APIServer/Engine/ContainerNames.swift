@@ -1,4 +1,5 @@
 import Platform
+import Store
 
 #if canImport(Glibc)
 import Glibc
@@ -60,5 +61,15 @@ enum ContainerNames {
         var name = adjectives[Int(bytes[0]) % adjectives.count] + "_" + surnames[Int(bytes[1]) % surnames.count]
         if attempt > 0 { name += String(Int(bytes[2]) % 10) }
         return name
+    }
+
+    /// A random name no container has, tried from `attempt` on (six tries); else the id's
+    /// first 12 characters.
+    static func freeRandomName(in store: Store, id: String, from attempt: Int = 0) throws -> String {
+        for tried in attempt..<(attempt + 6) {
+            let candidate = randomName(attempt: tried)
+            if try store.containerName(candidate) == nil { return candidate }
+        }
+        return String(id.prefix(12))
     }
 }
