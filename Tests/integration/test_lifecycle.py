@@ -36,6 +36,35 @@ def test_default_socket_path_and_modes(start_service, user):
     assert not os.path.exists(path), "the service removes the socket it made"
 
 
+def test_the_first_request_makes_the_store_with_search_bits(start_service, workdir, user):
+    """The socket's mode comes from a umask of 0177 narrowed to the bind call: it is the whole
+    process's, so a Store opened by a request answered while it was still set made `data` 0600
+    and failed with "mkdir .../data/containers: Permission denied". Each round sends its first
+    request the moment the socket takes connections."""
+    for round_ in range(5):
+        data = os.path.join(workdir, f"data-{round_}")
+        service = start_service(env={"XDG_DATA_HOME": data}, socket_path=os.path.join(workdir, f"s{round_}", "skiff.sock"),
+                                ready=False)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status, _, body = get(service.socket_path, "/images/json")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, service.errors()
+                time.sleep(0.001)
+        assert status == 200, body
+        with open(f"/proc/{service.pid}/status") as f:
+            umask = next(line.split()[1] for line in f if line.startswith("Umask:"))
+        assert int(umask, 8) == 0o022, "the service keeps the umask it was started with"
+        path = data
+        for part in ("containers", "storage", "skiff", None):
+            assert os.stat(path).st_mode & 0o777 == 0o700, path
+            if part:
+                path = os.path.join(path, part)
+        service.stop()
+
+
 def test_stale_socket_is_replaced(start_service, workdir, user):
     path = os.path.join(workdir, "s", "skiff.sock")
     os.makedirs(os.path.dirname(path))

@@ -129,8 +129,6 @@ public struct Service {
             shedder.listening(on: fd)
             channel = try bootstrap.withBoundSocket(fd).wait()
         case .path(let path, _):
-            let previous = umask(0o177)
-            defer { umask(previous) }
             let fd = try ListenSocket.bindUnix(path, backlog: 256)
             shedder.listening(on: fd)
             channel = try bootstrap.withBoundSocket(fd).wait()
