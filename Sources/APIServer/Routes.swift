@@ -35,6 +35,8 @@ enum Routes {
         Route("POST", "/containers/{id}/pause", "ContainerPause", blocking: true, ContainerLifecycleHandlers.containerPause),
         Route("POST", "/containers/{id}/unpause", "ContainerUnpause", blocking: true, ContainerLifecycleHandlers.containerUnpause),
         Route("POST", "/containers/{id}/rename", "ContainerRename", blocking: true, ContainerLifecycleHandlers.containerRename),
+        Route("GET", "/containers/{id}/stats", "ContainerStats", blocking: true, ContainerResourceHandlers.containerStats),
+        Route("POST", "/containers/{id}/update", "ContainerUpdate", blocking: true, ContainerResourceHandlers.containerUpdate),
         Route("GET", "/containers/{id}/top", "ContainerTop", blocking: true, ContainerLifecycleHandlers.containerTop),
         Route("POST", "/containers/{id}/wait", "ContainerWait", blocking: true, long: true, ContainerLifecycleHandlers.containerWait),
         Route("DELETE", "/containers/{id}", "ContainerDelete", blocking: true, long: true, ContainerLifecycleHandlers.containerDelete),

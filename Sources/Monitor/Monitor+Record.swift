@@ -78,11 +78,15 @@ extension Monitor {
                     exitFileWritten: Bool = false, oomKilled: Bool = false) -> Bool {
         // The relay writes the exit file without knowing of OOM kills: written again then.
         if !exitFileWritten || oomKilled { writeExitFile(code: code, finishedAt: finishedAt, oomKilled: oomKilled) }
-        let policy = options.autoRemove ? RestartPolicy.no : options.restart
+        let autoRemove = options.autoRemove
+        let started = options.restart
         let restarts = self.restarts
         let restart = withStore { store -> Bool in
             var restart = false
             let record = try store.updateContainer(options.id) { r in
+                // The policy as the Store has it now: `docker update --restart` may have changed
+                // it while the process ran (the monitor was skiff-relay then).
+                let policy = autoRemove ? RestartPolicy.no : (RestartPolicy(storedConfig: r.config) ?? started)
                 restart = error.isEmpty
                     && policy.shouldRestart(exitCode: code, restarts: restarts, stopRequested: r.stopRequested)
                 r.state = restart ? .restarting : .exited

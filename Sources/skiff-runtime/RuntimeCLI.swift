@@ -25,6 +25,10 @@ enum RuntimeCLI {
           run [--bundle DIR] ID  create + start + wait; exits with the container's status.
           pause ID        Freeze every process of the container (cgroup freezer; as root only).
           resume ID       Thaw a paused container.
+          update [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-shares N]
+                 [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID
+                          Write new limits into the running container's cgroups (as root only;
+                          exit status 3 when the kernel refuses a value, e.g. memory below usage).
           cgroups ID      Print the container's cgroups as JSON: {"paths":{...},"oomKilled":BOOL,"freezer":STATE}
                           ({} without cgroups: rootless, or no cgroup v1).
           exec [--process FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [COMMAND ARGS...]
@@ -102,6 +106,25 @@ enum RuntimeCLI {
                 try Container(id: parse(arguments).id, root: stateRoot).freeze()
             case "resume":
                 try Container(id: parse(arguments).id, root: stateRoot).thaw()
+            case "update":
+                let options = try parse(arguments, valued: ["--memory", "--memory-swap", "--memory-reservation", "--cpu-shares",
+                                                            "--cpu-quota", "--cpu-period", "--pids-limit"])
+                func number(_ name: String) -> Int64? {
+                    guard let text = options.values[name] else { return nil }
+                    guard let value = Int64(text) else { usageError("\(name) takes a number, not \"\(text)\"") }
+                    return value
+                }
+                let resources = Spec.Resources(
+                    pidsLimit: number("--pids-limit"), memoryLimit: number("--memory"),
+                    memoryReservation: number("--memory-reservation"), memorySwap: number("--memory-swap"),
+                    cpuShares: number("--cpu-shares").map { UInt64(max(0, $0)) }, cpuQuota: number("--cpu-quota"),
+                    cpuPeriod: number("--cpu-period").map { UInt64(max(0, $0)) })
+                do {
+                    try Container(id: options.id, root: stateRoot).update(resources)
+                } catch let error as RuntimeError where error.code == .invalidArgument {
+                    printError("skiff runtime: \(error.message)")
+                    exit(3)
+                }
             case "cgroups":
                 print(try Container(id: parse(arguments).id, root: stateRoot).cgroupReport().text)
             case "run":

@@ -136,7 +136,7 @@ extension Engine {
         }
     }
 
-    // MARK: - rename, top
+    // MARK: - rename (top: Engine+Top.swift)
 
     /// Gives a container a new name (Docker's rule, an optional leading `/`) and records `rename`.
     func renameContainer(id: String, to newName: String) throws {
@@ -162,30 +162,6 @@ extension Engine {
             _ = try store.addEvent(type: "container", action: "rename", actorID: record.id,
                                    attributes: ContainerLifecycle.eventAttributes(record).merging(["name": name, "oldName": "/" + record.name]) { $1 })
         }
-    }
-
-    /// `ps <psArguments>` restricted to the container's processes: its column titles and one row
-    /// of fields per process.
-    func topContainer(id: String, psArguments: String) throws -> (titles: [String], processes: [[String]]) {
-        let record = try currentContainer(id)
-        guard record.isActive, record.pid > 0 else {
-            throw EngineError(.conflict, "container \(record.id) is not running")
-        }
-        let pids = Set(ContainerLifecycle.processTree(record.pid))
-        let output = try ProcessOutput.run(["ps"] + psArguments.split(separator: " ").map(String.init))
-        let lines = output.split(separator: "\n").map(String.init)
-        guard let header = lines.first else { throw EngineError(.internal, "ps printed nothing") }
-        let titles = header.split(separator: " ").map(String.init)
-        guard let pidColumn = titles.firstIndex(of: "PID") else {
-            throw EngineError(.internal, "Couldn't find PID field in ps output")
-        }
-        var processes: [[String]] = []
-        for line in lines.dropFirst() {
-            let fields = line.split(separator: " ", maxSplits: titles.count - 1).map(String.init)
-            guard fields.count > pidColumn, let pid = Int32(fields[pidColumn]), pids.contains(pid) else { continue }
-            processes.append(fields)
-        }
-        return (titles, processes)
     }
 
     // MARK: - remove, prune

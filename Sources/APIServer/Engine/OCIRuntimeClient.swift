@@ -30,6 +30,13 @@ struct OCIRuntimeClient: Sendable {
         try run("resume", [id])
     }
 
+    /// New limits for a running container's cgroups (`skiff-runtime update --memory N ...`: runc's
+    /// flags). A value the kernel refuses (a memory limit below what the container uses) is
+    /// `.invalidArgument` (the runtime's exit status 3); any other failure `.internal`.
+    func update(_ id: String, flags: [String]) throws {
+        try run("update", flags + [id], refusedStatus: 3)
+    }
+
     /// Removes the container's runtime state and cgroups; with `force` its process is killed
     /// first (and a container the runtime has no state for is no error: its default cgroups
     /// are removed if left).
@@ -39,7 +46,7 @@ struct OCIRuntimeClient: Sendable {
 
     /// Runs `executable --root ROOT COMMAND ARGS` and waits for it; a failure carries the
     /// runtime's own message (its standard error).
-    private func run(_ command: String, _ arguments: [String]) throws {
+    private func run(_ command: String, _ arguments: [String], refusedStatus: Int32? = nil) throws {
         var pipe: [Int32] = [-1, -1]
         guard skiff_pipe2(&pipe, O_CLOEXEC) == 0 else {
             throw EngineError(.internal, "runtime \(command): pipe: \(String(cString: strerror(errno)))")
@@ -66,7 +73,9 @@ struct OCIRuntimeClient: Sendable {
         let prefix = "skiff runtime: "
         if text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
         let how = (status & 0x7f) == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
-        throw EngineError(.internal, text.isEmpty ? "runtime \(command) \(arguments.last ?? ""): \(how)" : String(text))
+        let refused = refusedStatus.map { (status & 0x7f) == 0 && (status >> 8) & 0xff == $0 } ?? false
+        throw EngineError(refused ? .invalidArgument : .internal,
+                          text.isEmpty ? "runtime \(command) \(arguments.last ?? ""): \(how)" : String(text))
     }
 
     /// What the runtime wrote to its standard error, up to 64 KiB.
