@@ -306,10 +306,11 @@ def test_update_bad_input(engine):
 
 @BOTH
 def test_top_with_ps_args(engine):
-    engine.run_id("--name", "listed", "busybox", "sh", "-c", "sleep 1000 & sleep 1000")
+    engine.run_id("--name", "listed", "busybox", "sh", "-c", "sleep 1000 & sleep 1000 & wait")
+    wait_for(lambda: len(engine.cli.out("top", "listed", "aux").splitlines()) == 4, 10, what="sh and its two sleeps")
     aux = engine.cli.out("top", "listed", "aux").splitlines()
     assert aux[0].split()[:3] == ["USER", "PID", "%CPU"] and aux[0].split()[-1] == "COMMAND"
-    assert sum("sleep 1000" in line for line in aux[1:]) == 2 and len(aux) == 4, aux
+    assert sum(line.endswith(" sleep 1000") for line in aux[1:]) == 2, aux
     top = client(engine).containers.get("listed").top(ps_args="-o pid,comm")
     assert top["Titles"] == ["PID", "COMMAND"]
     assert sorted(p[1] for p in top["Processes"]) == ["sh", "sleep", "sleep"]
