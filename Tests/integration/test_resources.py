@@ -323,3 +323,36 @@ def test_top_with_ps_args(engine):
     status, message = engine.api.message("GET", "/containers/listed/top?ps_args=--no-such-option")
     assert status == 400 and message.startswith("ps: "), message
     assert engine.api.message("GET", "/containers/listed/top?ps_args=-o%20comm") == (400, "Couldn't find PID field in ps output")
+
+
+# --- the boundary: the service reads cgroups, the runtime writes them ---------------------------
+
+@BOTH
+@pytest.mark.skipif(__import__("shutil").which("strace") is None, reason="needs strace (scripts/install-deps.sh --test)")
+def test_stats_and_update_leave_the_cgroups_to_the_runtime(engine, workdir):
+    """Under strace (test_boundaries' Trace): stats, a streamed stats, top and update (which
+    writes the cgroups, as root, through skiff-runtime) open nothing of the runtime's state and
+    write nothing under /sys/fs/cgroup from the service's own threads."""
+    from test_boundaries import Trace, offences
+
+    engine.cli("run", "--rm", "busybox", "true")
+    trace_dir = os.path.join(workdir, "strace")
+    os.makedirs(trace_dir)
+    trace = Trace(engine.service.pid, trace_dir)
+    try:
+        engine.run_id("--name", "watched", "-m", "32m", "busybox", "sleep", "1000")
+        assert engine.api.get("/containers/watched/stats?stream=false")[0] == 200
+        assert engine.api.get("/containers/watched/stats?stream=false&one-shot=1")[0] == 200
+        engine.cli("stats", "--no-stream", "watched")
+        engine.cli("top", "watched", "aux")
+        if uses_cgroups(engine):
+            engine.cli("update", "--memory", "48m", "--memory-swap", "96m", "--pids-limit", "30", "watched")
+        engine.cli("update", "--restart", "on-failure:2", "watched")
+        engine.cli("rm", "-f", "watched")
+    finally:
+        threads, children = trace.stop()
+    assert children, "strace recorded no child"
+    found = {tid: offences(lines, engine.run + "/runtime") for tid, lines in threads.items()}
+    found = {tid: lines for tid, lines in found.items() if lines}
+    assert found == {}, "the service did the runtime's work itself:\n" + "\n".join(
+        f"{tid}: {line}" for tid, lines in found.items() for line in lines)
