@@ -11,7 +11,7 @@ import time
 import docker
 import pytest
 
-from containerkit import wait_for
+from containerkit import read_lines_until, stop, wait_for
 
 BOTH = pytest.mark.parametrize("user", ["rootless", "root"], indirect=True)
 ROOT = pytest.mark.parametrize("user", ["root"], indirect=True)
@@ -56,6 +56,18 @@ def test_cli_stats_no_stream_shows_numbers(engine):
     assert re.fullmatch(r"[0-9.]+GiB", limit), out   # no limit given: the host's memory
     assert float(mem_percent.rstrip("%")) >= 0   # tiny against the host's memory
     assert int(pids) >= 1
+
+
+@BOTH
+def test_cli_stats_streams(engine):
+    """`docker stats` without --no-stream: the CLI redraws its table from the stream."""
+    engine.run_id("--name", "live", "busybox", "sleep", "1000")
+    process = engine.cli.popen("stats", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "live")
+    try:
+        lines = read_lines_until(process.stdout, lambda ls: sum("live 1 " in line for line in ls) >= 2, 15)
+    finally:
+        stop(process)
+    assert sum("live 1 " in line for line in lines) >= 2, lines
 
 
 @BOTH
