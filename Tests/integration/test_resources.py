@@ -229,6 +229,15 @@ def test_update_applies_limits_to_a_running_containers_cgroups(engine):
     engine.cli("restart", "-t", "0", "limited")
     assert read(memory + "/memory.limit_in_bytes") == str(48 << 20)
     assert read(f"{CG}/pids/skiff/{cid}/pids.max") == "20"
+    # A container with the engine's default pids limit (containers.pids_limit) keeps it across
+    # an update of its memory and a restart.
+    other = engine.run_id("--name", "defaulted", "busybox", "sleep", "1000")
+    default = read(f"{CG}/pids/skiff/{other}/pids.max")
+    assert default == "2048"
+    engine.cli("update", "--memory", "64m", "--memory-swap", "-1", "defaulted")
+    engine.cli("restart", "-t", "0", "defaulted")
+    assert read(f"{CG}/pids/skiff/{other}/pids.max") == default
+    assert read(f"{CG}/memory/skiff/{other}/memory.limit_in_bytes") == str(64 << 20)
 
 
 @ROOT

@@ -72,7 +72,7 @@ extension Engine {
             }
         }
         if u.changesResources {
-            try rewriteBundleResources(stored.bundle, resources, pidsLimit: values.pidsLimit, id: record.id)
+            try rewriteBundleResources(stored.bundle, resources, pidsLimit: u.pidsLimit, id: record.id)
         }
         var json = stored.json
         json.set("HostConfig", values.apply(to: host))
@@ -86,6 +86,8 @@ extension Engine {
     }
 
     /// Sets `linux.resources` of the bundle's config.json (written again atomically, same mode).
+    /// `pidsLimit`: the update's (0 or less: none); nil keeps the bundle's, which may be the
+    /// engine's default (`pids_limit` in the configuration) rather than the container's own.
     private func rewriteBundleResources(_ bundle: String, _ r: ContainerSpecInput.Resources, pidsLimit: Int64?,
                                         id: String) throws {
         let path = bundle + "/config.json"
@@ -98,8 +100,9 @@ extension Engine {
         }
         let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o600
         var linux = spec.linux ?? Spec.Linux()
+        let pids = pidsLimit.map { $0 > 0 ? $0 : nil } ?? linux.resources?.pidsLimit
         linux.resources = Spec.Resources(
-            pidsLimit: pidsLimit.flatMap { $0 > 0 ? $0 : nil }, memoryLimit: r.memoryLimit, memoryReservation: r.memoryReservation,
+            pidsLimit: pids, memoryLimit: r.memoryLimit, memoryReservation: r.memoryReservation,
             memorySwap: r.memorySwap, cpuShares: r.cpuShares.map { UInt64(max(0, $0)) }, cpuQuota: r.cpuQuota,
             cpuPeriod: r.cpuPeriod.map { UInt64(max(0, $0)) })
         spec.linux = linux
