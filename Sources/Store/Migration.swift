@@ -133,6 +133,7 @@ extension Migration {
             ALTER TABLE containers ADD COLUMN remover_pid INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE containers ADD COLUMN remover_start INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration.health,   // 10, HealthRecords.swift
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
