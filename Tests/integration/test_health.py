@@ -6,8 +6,10 @@ that floods (capped output), the container killed while a probe runs (no probe l
 the service killed -9 (probes go on)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -132,7 +134,7 @@ def test_start_period_and_start_interval(engine):
     # paces the probes, not the 1h interval.
     status, body = e.api.json("POST", "/containers/create?name=hc-start", {
         "Image": "busybox", "Cmd": ["sleep", "300"],
-        "Healthcheck": {"Test": ["CMD", "false"], "Interval": 3600 * SECOND, "StartPeriod": 3600 * SECOND,
+        "Healthcheck": {"Test": ["CMD", "false"], "Interval": 3600 * SECOND, "StartPeriod": 7200 * SECOND,
                         "StartInterval": SECOND}})
     assert status == 201, body
     e.cli("start", "hc-start")
@@ -231,19 +233,21 @@ def test_docker_py_healthcheck_cmd_form(engine):
 
 
 @pytest.fixture
-def healthy_image(tmp_path):
-    """busybox with a HEALTHCHECK in its config (exit 0 every second)."""
-    directory = str(tmp_path / "hc-image")
+def healthy_image():
+    """busybox with a HEALTHCHECK in its config (exit 0 every second), where the test user reads it."""
+    top = tempfile.mkdtemp(prefix="skiff-hc-image.")
+    directory = os.path.join(top, "hc-image")
     os.makedirs(directory)
     image = Image("hc-image", directory)
     layer = make_layer(os.path.join(directory, "layers"), busybox_tar())
     extra = {"Healthcheck": {"Test": ["CMD-SHELL", "echo from-image"], "Interval": SECOND, "Retries": 1}}
     write_single(image, [layer], image_config([layer.diff_id], history_for(["ADD busybox"]), extra=extra))
-    for root, dirs, files in os.walk(str(tmp_path)):
+    for root, dirs, files in os.walk(top):
         os.chmod(root, 0o755)
         for f in files:
             os.chmod(os.path.join(root, f), 0o644)
-    return image
+    yield image
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def test_image_healthcheck_merged_and_disabled(engine, healthy_image):
