@@ -365,7 +365,7 @@ done
 # ---------------------------------------------------------------- the containers
 # mem PID : "PSS RSS" in KiB (0 0 when gone)
 mem() {
-    awk '/^Pss:/ {p = $2} /^Rss:/ {r = $2} END {printf "%d %d", p, r}' "/proc/$1/smaps_rollup" 2>/dev/null || echo "0 0"
+    awk '/^Pss:/ {p = $2} /^Rss:/ {r = $2} END {printf "%d %d\n", p, r}' "/proc/$1/smaps_rollup" 2>/dev/null || echo "0 0"
 }
 # supervisor PEER ID : the pid of that container's monitor (its command line names the id)
 supervisor() {

@@ -3,7 +3,8 @@ import Platform
 /// A container's healthcheck state, Docker's `State.Health`: the status, the failing streak and
 /// the last results. Written by the container's monitor (the status at each start and exit) and
 /// by its probes (`skiff-monitor --health-probe`, each result); read by inspect, `docker ps` and
-/// the list's `health` filter. No row: the container never ran with a healthcheck (`none`).
+/// the list's `health` filter. Kept in the container's row (migration 10); no status: the
+/// container never ran with a healthcheck (`none`).
 public struct HealthRecord: Sendable, Equatable {
     /// `starting`, `healthy` or `unhealthy`.
     public var status: String
@@ -70,33 +71,32 @@ public struct HealthResult: Sendable, Equatable {
 
 extension Migration {
     static let health = Migration(version: 10, summary: "containers' healthcheck state", sql: """
-        -- State.Health of a container that ran with a healthcheck: the status, the failing
-        -- streak and the last results (a JSON array of HealthcheckResult).
-        CREATE TABLE container_health (
-            container_id   TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
-            status         TEXT NOT NULL CHECK (status IN ('starting', 'healthy', 'unhealthy')),
-            failing_streak INTEGER NOT NULL DEFAULT 0,
-            log            BLOB NOT NULL DEFAULT x'5b5d'   -- []
-        ) STRICT, WITHOUT ROWID;
+        -- State.Health of a container that ran with a healthcheck: the status ('' while it never
+        -- did: `none`), the failing streak and the last results (a JSON array of
+        -- HealthcheckResult). Only the monitor and its probes write them.
+        ALTER TABLE containers ADD COLUMN health_status TEXT NOT NULL DEFAULT ''
+            CHECK (health_status IN ('', 'starting', 'healthy', 'unhealthy'));
+        ALTER TABLE containers ADD COLUMN health_streak INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE containers ADD COLUMN health_log BLOB NOT NULL DEFAULT x'5b5d';   -- []
         """)
 }
 
 extension Store {
     /// The container's health (nil: none recorded).
     public func health(of id: String) throws -> HealthRecord? {
-        let rows = try database.query("SELECT status, failing_streak, log FROM container_health WHERE container_id = ?",
+        let rows = try database.query("SELECT health_status, health_streak, health_log FROM containers WHERE id = ?",
                                       [.text(id)])
-        guard let row = rows.first else { return nil }
+        guard let row = rows.first, let status = row.text(0), !status.isEmpty else { return nil }
         var log: [UInt8] = []
         if case .blob(let bytes) = row.values[2] { log = bytes }
-        return HealthRecord(status: row.text(0) ?? "", failingStreak: Int(row.int(1) ?? 0),
+        return HealthRecord(status: status, failingStreak: Int(row.int(1) ?? 0),
                             log: HealthRecord.decodeLog(log))
     }
 
     /// Every recorded status by container id (the list's STATUS and `health` filter).
     public func healthStatuses() throws -> [String: String] {
         var statuses: [String: String] = [:]
-        for row in try database.query("SELECT container_id, status FROM container_health") {
+        for row in try database.query("SELECT id, health_status FROM containers WHERE health_status != ''") {
             if let id = row.text(0), let status = row.text(1) { statuses[id] = status }
         }
         return statuses
@@ -114,11 +114,8 @@ extension Store {
             let current = try health(of: id)
             guard let next = try body(current, container) else { return (current?.status, current?.status) }
             let log = JSON.array(next.log.suffix(HealthRecord.logKept).map(\.json))
-            try database.query("""
-                INSERT INTO container_health (container_id, status, failing_streak, log) VALUES (?, ?, ?, ?)
-                ON CONFLICT (container_id) DO UPDATE SET status = excluded.status,
-                    failing_streak = excluded.failing_streak, log = excluded.log
-                """, [.text(id), .text(next.status), .integer(Int64(next.failingStreak)), .blob(log.bytes)])
+            try database.query("UPDATE containers SET health_status = ?, health_streak = ?, health_log = ? WHERE id = ?",
+                               [.text(next.status), .integer(Int64(next.failingStreak)), .blob(log.bytes), .text(id)])
             return (current?.status, next.status)
         }
     }
