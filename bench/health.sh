@@ -14,8 +14,9 @@
 #           dockerd's own RSS beside it (the checks' state lives there).
 # Each peer runs `docker run -d --network none --health-cmd true --health-interval 1s busybox sleep`;
 # every BENCH_HC_SAMPLE seconds for BENCH_HC_SECONDS the PSS and RSS (/proc/PID/smaps_rollup) of
-# each supervisor are read. The table gives the first and last sample, the largest, and the growth
-# (last - first); a supervisor that grows by more than 64 KiB over the run is flagged. The probes
+# each supervisor are read. The table gives the first and last sample, the largest PSS, and the
+# PSS growth (last - first); a supervisor whose RSS grows by more than 64 KiB over the run is
+# flagged (PSS moves with the number of processes sharing its pages: the RSS is its own size). The probes
 # recorded (State.Health's log and FailingStreak, and the health_status events) are checked once
 # at the end: each peer must be healthy.
 #
@@ -452,7 +453,7 @@ TXT=$OUT/health-$STAMP.txt
             docker) what="containerd-shim-runc-v2" ;;
         esac
         read -r p0 r0 <<<"${FIRST[$key]}"; read -r p1 r1 <<<"${LAST[$key]}"
-        flag=""; [ $((p1 - p0)) -gt 64 ] && flag=" GROWS"
+        flag=""; [ $((r1 - r0)) -gt 64 ] && flag=" GROWS"
         health="-"; [ "$key" = "$peer" ] && health="${STATUS[$peer]} (${RESULTS[$peer]})"
         printf '%-22s %-26s %9d %9d %9d %+9d %9d %9d  %s%s\n' "$key" "$what" "$p0" "$p1" "${MAXP[$key]}" \
             $((p1 - p0)) "$r0" "$r1" "$health" "$flag"
@@ -462,7 +463,7 @@ TXT=$OUT/health-$STAMP.txt
         read -r p0 r0 <<<"${SVC_FIRST[$peer]}"; read -r p1 r1 <<<"${SVC_LAST[$peer]}"
         printf '  %-8s PSS %d -> %d, RSS %d -> %d\n' "$peer" "$p0" "$p1" "$r0" "$r1"
     done
-    echo "target: no growth of the supervisor over the run (issue 13); Skiff's relay with a healthcheck as small as without"
+    echo "target: no growth of the supervisor's RSS over the run (issue 13); Skiff's relay with a healthcheck as small as without"
     for n in "${NOTES[@]}"; do echo "note: $n"; done
 } | tee "$TXT"
 cp "$TXT" "$OUT/health-last.txt"

@@ -69,18 +69,6 @@ public struct HealthResult: Sendable, Equatable {
     }
 }
 
-extension Migration {
-    static let health = Migration(version: 10, summary: "containers' healthcheck state", sql: """
-        -- State.Health of a container that ran with a healthcheck: the status ('' while it never
-        -- did: `none`), the failing streak and the last results (a JSON array of
-        -- HealthcheckResult). Only the monitor and its probes write them.
-        ALTER TABLE containers ADD COLUMN health_status TEXT NOT NULL DEFAULT ''
-            CHECK (health_status IN ('', 'starting', 'healthy', 'unhealthy'));
-        ALTER TABLE containers ADD COLUMN health_streak INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE containers ADD COLUMN health_log BLOB NOT NULL DEFAULT x'5b5d';   -- []
-        """)
-}
-
 extension Store {
     /// The container's health (nil: none recorded).
     public func health(of id: String) throws -> HealthRecord? {
