@@ -200,6 +200,20 @@ def test_container_killed_while_a_probe_runs(engine):
     assert health(e, "hc-kill")["Status"] == "unhealthy"
 
 
+def test_a_killed_supervisor_leaves_the_container_unhealthy(engine):
+    e = engine
+    cid = e.run_id("--name", "hc-sup", "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep", "300")
+    e.pid("hc-sup")
+    wait_status(e, "hc-sup", "healthy")
+    (monitor,) = e.store.row(cid, "monitor_pid")
+    os.kill(monitor, signal.SIGKILL)
+    wait_for(lambda: not alive(monitor), timeout=10, what="the supervisor gone")
+    assert e.cli.fmt("hc-sup", "{{.State.Status}}") == "exited"
+    assert health(e, "hc-sup")["Status"] == "unhealthy"
+    assert e.cli.out("ps", "-q", "--filter", "health=unhealthy") == ""
+    assert e.cli.out("ps", "-aq", "--no-trunc", "--filter", "health=unhealthy").split() == [cid]
+
+
 @BOTH
 def test_probes_go_on_while_the_service_is_killed(engine):
     e = engine

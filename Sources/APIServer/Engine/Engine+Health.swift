@@ -7,4 +7,12 @@ extension Engine {
     func containerHealth(_ id: String) throws -> HealthRecord? {
         try withStore { try $0.health(of: id) }
     }
+
+    /// A container that stopped without its monitor saying so (the monitor was killed): the
+    /// health status it had becomes `unhealthy` (moby's status once the health monitor stops).
+    func markHealthStopped(_ id: String, store: Store) throws {
+        try store.updateHealth(id) { current, _ in
+            current.map { HealthRecord(status: "unhealthy", failingStreak: $0.failingStreak, log: $0.log) }
+        }
+    }
 }
