@@ -38,7 +38,9 @@
 #                           connections are held, and the service's RSS with 600 logs -f streams;
 #                           Skiff vs Podman; see its knobs there), resources (bench/resources.sh:
 #                           `docker stats --no-stream` and GET /containers/{id}/stats with
-#                           stream=false and one-shot; Skiff, Podman and Docker)
+#                           stream=false and one-shot; Skiff, Podman and Docker), health
+#                           (bench/health.sh: the supervisor's memory with a healthcheck every
+#                           second over 10 minutes, Skiff vs Podman vs Docker; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -68,15 +70,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers pressure resources}
+PARTS=${BENCH_PARTS:-api runtime images containers pressure resources health}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers|pressure|resources) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, pressure, resources)" ;; esac
+    case $p in api|runtime|images|containers|pressure|resources|health) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, pressure, resources, health)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers pressure resources; do
+    for part in runtime images containers pressure resources health; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi

@@ -40,12 +40,13 @@ static ssize_t send_some(int fd, const void *bytes, size_t count) {
 
 /* Reaps every child that ended (a subreaper: the container's orphans come here); true when the
  * container's process was among them, with its status. */
-static bool reap(const struct relay *r, int *status) {
+static bool reap(struct relay *r, int *status) {
     bool found = false;
     for (;;) {
         int st = 0;
         pid_t pid = SKIFF_RETRY(waitpid(-1, &st, WNOHANG));
         if (pid <= 0) break;
+        if (health_reaped(r, pid, st)) continue;
         if (pid == r->pid) {
             found = true;
             *status = st;
@@ -435,7 +436,10 @@ int relay_run(struct relay *r) {
         }
         for (size_t i = 0; i < r->control_count; i++) add(&set, r->controls[i].fd, POLLIN, SLOT_CONTROL, i);
 
-        if (SKIFF_RETRY(poll(set.fds, set.count, -1)) <= 0) continue;
+        /* Until the next healthcheck probe is due, if one is. */
+        int ready = SKIFF_RETRY(poll(set.fds, set.count, health_poll_timeout(r)));
+        health_tick(r);
+        if (ready <= 0) continue;
         for (nfds_t i = 0; i < set.count; i++) {
             short revents = set.fds[i].revents;
             if (revents == 0) continue;
@@ -474,6 +478,8 @@ int relay_run(struct relay *r) {
         flush_stdin(r);
         prune(r);
     }
+    /* No probe outlives its run (moby stops the health monitor when the container stops). */
+    health_stop(r);
     drain_output(r);
     return status;
 }
@@ -502,6 +508,7 @@ void relay_finish(struct relay *r) {
 
 void relay_init(struct relay *r) {
     r->pid = 0;
+    memset(&r->health, 0, sizeof r->health);
     r->tty = false;
     r->stdin_open = false;
     r->stdin_once = false;

@@ -49,6 +49,7 @@ extension Monitor {
             argv += ["--controls", controls.map { String($0) }.joined(separator: ",")]
             inherited += controls
         }
+        argv += healthRelayArguments(startedAt: startedAt)
         argv += ["--"] + back.arguments
 
         closeStore()

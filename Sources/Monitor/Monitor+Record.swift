@@ -68,6 +68,7 @@ extension Monitor {
             try store.addEvent(type: "container", action: restarted ? "restart" : "start", actorID: options.id,
                                attributes: attributes(record))
         }
+        recordHealthStarting()
     }
 
     /// The process ended with `code`: the exit file, then the row (`exited`, or `restarting`
@@ -100,6 +101,7 @@ extension Monitor {
                                attributes: attributes(record, ["exitCode": String(code)]))
             return restart
         }
+        recordHealthStopped()
         return restart ?? false
     }
 

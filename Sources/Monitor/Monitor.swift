@@ -170,7 +170,9 @@ public final class Monitor {
         while true {
             let startedAt = Timestamp.monotonicNanos()
             handOverToRelay(startedAt: startedAt)
+            let health = startHealthSchedule(startedAt: startedAt)
             let status = relayUntilExit()
+            endHealthSchedule(health)
             finishRun()
             guard runEnded(waitStatus: status, finishedAt: Monitor.now(), startedAt: startedAt,
                            exitFileWritten: false) else { return }

@@ -5,6 +5,7 @@ import MonitorProtocol
 ///     skiff-monitor --id <64hex> --bundle DIR --run-dir DIR --runtime-root DIR --store DIR
 ///                   [--image-worker PATH] [--tty] [--stdin] [--stdin-once]
 ///                   [--restart no|always|unless-stopped|on-failure[:N]] [--auto-remove]
+///                   [--health INTERVAL,TIMEOUT,START-PERIOD,START-INTERVAL,RETRIES]
 ///
 /// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
 ///
@@ -27,6 +28,8 @@ public struct MonitorOptions: Sendable, Equatable {
     public var stdinOnce = false
     public var restart: RestartPolicy = .no
     public var autoRemove = false
+    /// The container's healthcheck (`HealthSchedule`); nil: none.
+    public var health: HealthSchedule?
     /// Set when skiff-relay execs this program back after the process exited.
     public var handBack: HandBack?
     /// What a run carries through skiff-relay and back.
@@ -42,7 +45,7 @@ public struct MonitorOptions: Sendable, Equatable {
     static let flags: Set<String> = ["--tty", "--stdin", "--stdin-once", "--auto-remove"]
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
                                       "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
-                                      "--controls", "--log-lost", "--started", "--restarts", "--backoff"]
+                                      "--controls", "--log-lost", "--started", "--restarts", "--backoff", "--health"]
 
     /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
     /// process is detached already).
@@ -108,6 +111,12 @@ public struct MonitorOptions: Sendable, Equatable {
         if autoRemove && restart != .no {
             throw MonitorError("skiff-monitor: --auto-remove and a restart policy exclude each other")
         }
+        if let text = values["--health"] {
+            guard let schedule = HealthSchedule(argument: text) else {
+                throw MonitorError("skiff-monitor: --health: not INTERVAL,TIMEOUT,START-PERIOD,START-INTERVAL,RETRIES: '\(text)'")
+            }
+            health = schedule
+        }
         runState = try RunState(values)
         handBack = try HandBack(values)
     }
@@ -123,6 +132,7 @@ public struct MonitorOptions: Sendable, Equatable {
         if stdinOnce { list.append("--stdin-once") }
         if restart != .no { list += ["--restart", restart.argument] }
         if autoRemove { list.append("--auto-remove") }
+        if let health { list += ["--health", health.argument] }
         if runState != RunState() {
             list += ["--started", String(runState.startedAt), "--restarts", String(runState.restarts),
                      "--backoff", String(runState.backoffDelay)]

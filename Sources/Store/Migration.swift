@@ -133,6 +133,15 @@ extension Migration {
             ALTER TABLE containers ADD COLUMN remover_pid INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE containers ADD COLUMN remover_start INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration(version: 10, summary: "containers' healthcheck state (HealthRecords.swift)", sql: """
+            -- State.Health of a container that ran with a healthcheck: the status ('' while it never
+            -- did: `none`), the failing streak and the last results (a JSON array of
+            -- HealthcheckResult). Only the monitor and its probes write them.
+            ALTER TABLE containers ADD COLUMN health_status TEXT NOT NULL DEFAULT ''
+                CHECK (health_status IN ('', 'starting', 'healthy', 'unhealthy'));
+            ALTER TABLE containers ADD COLUMN health_streak INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE containers ADD COLUMN health_log BLOB NOT NULL DEFAULT x'5b5d';   -- []
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

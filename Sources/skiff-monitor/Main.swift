@@ -19,6 +19,10 @@ enum SkiffMonitor {
         // the container inherits it (FileLimit).
         FileLimit.restoreInherited()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "--health-probe" {
+            // One run of the container's healthcheck (HealthProbe), started by skiff-relay.
+            exit(HealthProbe.main(arguments: Array(arguments.dropFirst())))
+        }
         if MonitorOptions.isHandBack(arguments) {
             exit(Monitor.main(arguments: arguments, sync: MonitorChannel(fd: -1)))
         }

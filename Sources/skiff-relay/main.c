@@ -7,13 +7,19 @@
  *   skiff-relay --pid PID --monitor PATH --run-dir DIR --log-fd FD --attach-fd FD --ctl-fd FD
  *               [--stdin-fd FD] [--stdout-fd FD] [--stderr-fd FD] [--terminal-fd FD]
  *               [--tty] [--stdin] [--stdin-once] [--clients FD:MASK,...] [--controls FD,...]
- *               [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO] -- MONITOR-ARGUMENTS...
+ *               [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO]
+ *               [--health INTERVAL,START-PERIOD,START-INTERVAL,STARTED] -- MONITOR-ARGUMENTS...
  *
  * (MASK: 0-7, or `-` for a client whose first byte has not come.) When the container's process
  * has exited and its output is relayed, it writes `<run-dir>/exit` and execs
  *
  *   PATH --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
  *        [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO] MONITOR-ARGUMENTS...
+ *
+ * With --health (nanoseconds; STARTED: the run's start, CLOCK_MONOTONIC) it runs the container's
+ * healthcheck probes on that schedule (health.c), each as
+ *
+ *   PATH --health-probe MONITOR-ARGUMENTS...
  *
  * `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS` is another program: the user namespace
  * keeper of rootless containers (keeper.c).
@@ -52,6 +58,8 @@ static struct relay relay;
 
 struct options {
     pid_t pid;
+    bool health;
+    unsigned long long health_times[4];
     const char *monitor;
     const char *run_dir;
     char **monitor_arguments;
@@ -190,6 +198,14 @@ static void parse(int argc, char **argv, struct options *options) {
             parse_controls(value);
         } else if (strcmp(name, "--log-lost") == 0) {
             parse_log_lost(value);
+        } else if (strcmp(name, "--health") == 0) {
+            unsigned long long *t = options->health_times;
+            int consumed = 0;
+            if (sscanf(value, "%llu,%llu,%llu,%llu%n", &t[0], &t[1], &t[2], &t[3], &consumed) != 4 ||
+                value[consumed] != 0 || t[0] == 0) {
+                usage("--health: not INTERVAL,START-PERIOD,START-INTERVAL,STARTED: '%s'", value);
+            }
+            options->health = true;
         } else {
             usage("unknown argument '%s'", name);
         }
@@ -201,6 +217,16 @@ static void parse(int argc, char **argv, struct options *options) {
     relay.pid = options->pid;
     options->monitor_arguments = argv + i;
     options->monitor_argument_count = argc - i;
+    if (options->health) {
+        /* The probe's command line: the monitor with this run's own arguments. */
+        char **probe = calloc((size_t)options->monitor_argument_count + 3, sizeof *probe);
+        if (probe == NULL) usage("--health: %s", strerror(ENOMEM));
+        probe[0] = (char *)options->monitor;
+        probe[1] = "--health-probe";
+        for (int k = 0; k < options->monitor_argument_count; k++) probe[k + 2] = options->monitor_arguments[k];
+        const unsigned long long *t = options->health_times;
+        relay_health_configure(&relay, t[0], t[1], t[2], t[3], probe);
+    }
 }
 
 /* SIGCHLD through a signalfd (it stayed blocked across the exec: none is lost), SIGPIPE

@@ -73,6 +73,8 @@ extension Engine {
             _ = try? store.addEvent(type: "container", action: "die", actorID: record.id,
                                 attributes: ["exitCode": "-1", "name": record.name, "image": record.imageName])
         }
+        // Its healthcheck stopped with it: unhealthy, as the monitor records at an exit.
+        if !updated.isActive { try? markHealthStopped(record.id, store: store) }
         return updated
     }
 

@@ -23,6 +23,8 @@ extension Engine {
         var imageIDs: [String: String]
         /// Image sizes by id, for `size`.
         var imageSizes: [String: Int64]
+        /// Recorded health statuses by container id (`docker ps`'s STATUS, the `health` filter).
+        var health: [String: String] = [:]
     }
 
     /// Every row, newest first, a row whose monitor died brought up to date first (a write).
@@ -81,6 +83,7 @@ extension Engine {
         for record in records where looked.insert(record.imageName).inserted {
             if let id = try? LocalImages.findID(record.imageName, store) { imageIDs[record.imageName] = id }
         }
-        return ContainerListRows(records: records, ancestors: ancestors, imageIDs: imageIDs, imageSizes: imageSizes)
+        return ContainerListRows(records: records, ancestors: ancestors, imageIDs: imageIDs, imageSizes: imageSizes,
+                                 health: try store.healthStatuses())
     }
 }

@@ -27,6 +27,7 @@ struct MonitorLauncher {
         if options.openStdin { arguments.append("--stdin") }
         if options.stdinOnce { arguments.append("--stdin-once") }
         if options.autoRemove { arguments.append("--auto-remove") }
+        if let health = options.healthSchedule { arguments += ["--health", health.argument] }
         if let warm = engine.warmMonitors.take(engine: engine) {
             let channel = ServiceChannel(fd: warm)
             do {

@@ -23,7 +23,7 @@ enum ContainerSpecHandlers {
 
     @Sendable static func containerInspect(_ request: Request, _ engine: Engine) throws -> Response {
         let (record, size) = try engine.inspectContainer(request.parameters["id"] ?? "", size: request.queryBool("size"))
-        return .json(try ContainerView.inspect(record, size: size))
+        return .json(try ContainerView.inspect(record, size: size, health: try engine.containerHealth(record.id)))
     }
 
     // MARK: - GET /containers/json
@@ -87,7 +87,7 @@ enum ContainerSpecHandlers {
     static func listResponse(_ options: ListOptions, _ rows: Engine.ContainerListRows, _ engine: Engine) throws -> Response {
         let records = rows.records
         let query = try ContainerListQuery(filters: options.filters, all: options.all, limit: options.limit,
-                                           ancestors: rows.ancestors, records: records)
+                                           ancestors: rows.ancestors, records: records, health: rows.health)
         let now = Store.nowNanos()
         var body: [UInt8] = [UInt8(ascii: "[")]
         body.reserveCapacity(records.count * 640)
@@ -100,12 +100,13 @@ enum ContainerSpecHandlers {
                 let rw = ContainerView.sizeRw(containerDir: engine.config.skiffRoot + "/containers/" + record.id)
                 size = (rw, rw + (rows.imageSizes[record.imageID] ?? 0))
             }
-            if ContainerView.appendSummary(record, image: shown, now: now, size: size, to: &body) { continue }
+            let health = rows.health[record.id]
+            if ContainerView.appendSummary(record, image: shown, now: now, size: size, health: health, to: &body) { continue }
             var full = record
             if full.config.isEmpty, let config = try engine.storedConfig(ofContainer: record.id) {
                 full.config = config
             }
-            try ContainerView.summary(full, image: shown, now: now, size: size).write(into: &body)
+            try ContainerView.summary(full, image: shown, now: now, size: size, health: health).write(into: &body)
         }
         body += Array("]\n".utf8)
         return Response(headers: [("Content-Type", "application/json")], body: body)
@@ -121,14 +122,18 @@ struct ContainerListQuery {
     /// Image ids of `ancestor` filters (nil: no such filter).
     var ancestors: Set<String>?
     var exited: [Int32] = []
+    /// Recorded health statuses by container id (none: `none`).
+    var health: [String: String] = [:]
     var before: String?
     var since: String?
 
     static let states: [String] = ["created", "running", "paused", "restarting", "removing", "exited", "dead"]
     static let healths: [String] = ["none", "starting", "healthy", "unhealthy"]
 
-    init(filters: Filters, all: Bool, limit: Int, ancestors: Set<String>?, records: [ContainerRecord]) throws {
+    init(filters: Filters, all: Bool, limit: Int, ancestors: Set<String>?, records: [ContainerRecord],
+         health: [String: String] = [:]) throws {
         self.filters = filters
+        self.health = health
         self.all = all
         self.limit = limit
         self.ancestors = ancestors
@@ -190,7 +195,7 @@ struct ContainerListQuery {
             let statuses = filters.values("status")
             if !statuses.isEmpty && !statuses.contains(record.state.rawValue) { continue }
             let healths = filters.values("health")
-            if !healths.isEmpty && !healths.contains("none") { continue }
+            if !healths.isEmpty && !healths.contains(health[record.id] ?? "none") { continue }
             if let ancestors, !ancestors.contains(record.imageID) { continue }
             if !filters.values("volume").isEmpty {
                 let mounts = (try? StoredContainer(record))?.mounts ?? []

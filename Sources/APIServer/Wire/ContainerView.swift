@@ -23,7 +23,9 @@ public enum ContainerView {
     public static let zeroTime = "0001-01-01T00:00:00Z"
 
     /// `GET /containers/{id}/json`. `size`: SizeRw and SizeRootFs when asked for (`?size=1`).
-    public static func inspect(_ record: ContainerRecord, size: (rw: Int64, rootFs: Int64)? = nil) throws -> JSON {
+    /// `health`: the container's State.Health (nil: none recorded).
+    public static func inspect(_ record: ContainerRecord, size: (rw: Int64, rootFs: Int64)? = nil,
+                               health: HealthRecord? = nil) throws -> JSON {
         let stored = try StoredContainer(record)
         let s = stored.json
         var members: [JSON.Member] = [
@@ -31,7 +33,7 @@ public enum ContainerView {
             JSON.Member("Created", .string(createdText(record))),
             JSON.Member("Path", .string(stored.path)),
             JSON.Member("Args", JSON(stored.args)),
-            JSON.Member("State", state(record)),
+            JSON.Member("State", state(record, health: health)),
             JSON.Member("Image", .string(record.imageID)),
             JSON.Member("ResolvConfPath", .string(stored.resolvConfPath)),
             JSON.Member("HostnamePath", .string(stored.hostnamePath)),
@@ -61,9 +63,9 @@ public enum ContainerView {
     }
 
     /// Docker's `State` object.
-    public static func state(_ record: ContainerRecord) -> JSON {
+    public static func state(_ record: ContainerRecord, health: HealthRecord? = nil) -> JSON {
         let running = record.state == .running || record.state == .paused || record.state == .restarting
-        return .object([
+        var members: [JSON.Member] = [
             JSON.Member("Status", .string(record.state.rawValue)),
             JSON.Member("Running", .bool(running)),
             JSON.Member("Paused", .bool(record.state == .paused)),
@@ -75,7 +77,9 @@ public enum ContainerView {
             JSON.Member("Error", .string(record.error)),
             JSON.Member("StartedAt", .string(record.startedAt.isEmpty ? zeroTime : record.startedAt)),
             JSON.Member("FinishedAt", .string(record.finishedAt.isEmpty ? zeroTime : record.finishedAt)),
-        ])
+        ]
+        if let health { members.append(JSON.Member("Health", health.json)) }
+        return .object(members)
     }
 
     /// `Created` as RFC 3339 with nanoseconds, UTC.
@@ -113,7 +117,7 @@ public enum ContainerView {
     /// `GET /containers/json`'s `ContainerSummary`. `image`: what `Image` shows (the name the
     /// user gave while it still names the same image, else the image id); `now`: unix nanoseconds.
     public static func summary(_ record: ContainerRecord, image: String, now: Int64,
-                               size: (rw: Int64, rootFs: Int64)? = nil) throws -> JSON {
+                               size: (rw: Int64, rootFs: Int64)? = nil, health: String? = nil) throws -> JSON {
         let stored = try StoredContainer(record)
         let labels = stored.config["Labels"] ?? .object([])
         var members: [JSON.Member] = [
@@ -132,7 +136,7 @@ public enum ContainerView {
         members += [
             JSON.Member("Labels", labels == .null ? .object([]) : labels),
             JSON.Member("State", .string(record.state.rawValue)),
-            JSON.Member("Status", .string(status(record, now: now))),
+            JSON.Member("Status", .string(status(record, now: now, health: health))),
             JSON.Member("HostConfig", .object([JSON.Member("NetworkMode", .string(stored.networkMode))])),
             JSON.Member("NetworkSettings", .object([JSON.Member("Networks", networks(stored.networkMode))])),
             JSON.Member("Mounts", .array(stored.mounts)),
@@ -160,7 +164,7 @@ public enum ContainerView {
     /// Appends one list entry: the dynamic members, then the row's static ones. Nil when the
     /// row has none (made before they were kept): the caller renders it with `summary`.
     static func appendSummary(_ record: ContainerRecord, image: String, now: Int64,
-                              size: (rw: Int64, rootFs: Int64)?, to out: inout [UInt8]) -> Bool {
+                              size: (rw: Int64, rootFs: Int64)?, health: String? = nil, to out: inout [UInt8]) -> Bool {
         guard !record.summary.isEmpty else { return false }
         var members: [JSON.Member] = [
             JSON.Member("Id", .string(record.id)),
@@ -169,7 +173,7 @@ public enum ContainerView {
             JSON.Member("ImageID", .string(record.imageID)),
             JSON.Member("Created", .int(record.created / 1_000_000_000)),
             JSON.Member("State", .string(record.state.rawValue)),
-            JSON.Member("Status", .string(status(record, now: now))),
+            JSON.Member("Status", .string(status(record, now: now, health: health))),
         ]
         if let size {
             members.append(JSON.Member("SizeRw", .int(size.rw)))
@@ -185,13 +189,16 @@ public enum ContainerView {
 
     /// `docker ps`'s STATUS: "Up 3 seconds", "Up 2 hours (Paused)", "Restarting (1) 5 seconds ago",
     /// "Exited (3) 5 seconds ago", "Created", "Dead", "Removal In Progress". `now`: unix nanoseconds.
-    public static func status(_ record: ContainerRecord, now: Int64) -> String {
+    /// `health`: the recorded health status, shown after a running container's time as moby
+    /// does: "Up 3 seconds (healthy)", "Up 1 second (health: starting)".
+    public static func status(_ record: ContainerRecord, now: Int64, health: String? = nil) -> String {
         func since(_ text: String) -> String {
             let nanos = parseNanos(text) ?? now
             return humanDuration(max(0, now - nanos))
         }
         switch record.state {
         case .running:
+            if let health { return "Up " + since(record.startedAt) + " (" + (health == "starting" ? "health: starting" : health) + ")" }
             return "Up " + since(record.startedAt)
         case .paused:
             return "Up " + since(record.startedAt) + " (Paused)"

@@ -127,4 +127,13 @@ static inline ssize_t skiff_monitor_recv(int fd, void *bytes, size_t count) {
     return n < 0 ? -errno : n;
 }
 
+/* A healthcheck probe's child (Monitor's HealthProbe): killed when the probe dies (the relay kills
+ * the probe when the container stops), in its own process group (what the probe kills at its
+ * timeout). 0, or -1 with errno. */
+static inline int skiff_monitor_probe_child(pid_t parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return -1;
+    if (getppid() != parent) return -1;
+    return setpgid(0, 0);
+}
+
 #endif

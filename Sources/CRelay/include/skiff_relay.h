@@ -88,8 +88,28 @@ struct log_losses {
  * stream's name, strerror of the failed write. `docker logs` shows it as a line. */
 #define LOG_LOSS_MARKER_FORMAT "skiff: %llu bytes of %s were not logged: %s"
 
+/* The healthcheck schedule (docs/healthchecks.md): one probe at a time, a child of this process
+ * in its own process group (`argv`: `skiff-monitor --health-probe ...`, which runs the check in
+ * the container, enforces its timeout and records the result). The probe's exit code tells
+ * whether the status is still `starting` (HEALTH_PROBE_STARTING), which picks the start
+ * interval. Times are CLOCK_MONOTONIC nanoseconds; `interval` 0: no healthcheck. */
+struct relay_health {
+    unsigned long long interval;
+    unsigned long long start_period;
+    unsigned long long start_interval;
+    unsigned long long started; /* the run's start */
+    unsigned long long next;    /* when the next probe starts */
+    bool starting;
+    pid_t probe;                /* the running probe; 0: none */
+    char **argv;
+};
+
+/* The probe's exit code when the status it recorded is `starting`; 0 for any other status. */
+#define HEALTH_PROBE_STARTING 3
+
 struct relay {
     pid_t pid;
+    struct relay_health health;
     bool tty;
     bool stdin_open;  /* --stdin: client bytes go to the container */
     bool stdin_once;  /* --stdin-once */
@@ -145,6 +165,20 @@ static inline int relay_client_mask(const struct relay *r, size_t i) {
 static inline int relay_control_fd(const struct relay *r, size_t i) {
     return r->controls[i].fd;
 }
+
+/* health.c */
+/* Turns the schedule on for this run: durations in nanoseconds (interval > 0), the run's start,
+ * the probe's command line (kept, not copied, until the run ends). */
+void relay_health_configure(struct relay *r, unsigned long long interval, unsigned long long start_period,
+                            unsigned long long start_interval, unsigned long long started, char **argv);
+/* Milliseconds until the next probe is due (0: now), or -1 when none is waited for. */
+int health_poll_timeout(const struct relay *r);
+/* Starts the probe when it is due and none runs. */
+void health_tick(struct relay *r);
+/* A reaped child: true when it was the probe (the next one is scheduled from its end). */
+bool health_reaped(struct relay *r, pid_t pid, int status);
+/* The run is over: the running probe's process group is killed and the probe reaped. */
+void health_stop(struct relay *r);
 
 /* log.c */
 /* Appends the records for `count` bytes read from `stream` now: a record per line, and a
