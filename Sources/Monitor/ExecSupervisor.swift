@@ -1,5 +1,6 @@
 import CLinux
 import CRelay
+import CRuntime
 import MonitorProtocol
 import Platform
 import Runtime
@@ -176,8 +177,14 @@ public final class ExecSupervisor {
         var errno: Int32 = 0
         if let error = error as? RuntimeError {
             message = error.message(withoutContext: "exec \(arguments.containerID)")
-            if error.code == .notFound { code = 127 }
             errno = error.errno ?? 0
+            // 127 only for a program that is not there (Docker's rule for run); 126 for the rest.
+            if error.childStep == Int32(SKIFF_STEP_EXEC.rawValue) && errno == ENOENT { code = 127 }
+            if error.childStep == Int32(SKIFF_STEP_CWD.rawValue) {
+                // runc's words for a working directory it cannot enter.
+                message = "chdir to cwd (\"\(arguments.cwd ?? "/")\") set in config.json failed: "
+                    + String(cString: strerror(errno)).lowercased()
+            }
             if error.childStep == nil { step = .start }
         } else if let error = error as? MonitorError {
             message = error.message

@@ -18,7 +18,7 @@ extension Container {
         /// Supplementary groups with `user` (nil: none, as before).
         public var additionalGids: [UInt32]?
         public var terminal = false
-        /// Every capability the kernel knows, in all sets but ambient (`docker exec
+        /// Every capability of the bounding set, in all sets but ambient (`docker exec
         /// --privileged`, moby's exec_linux.go); seccomp, no_new_privs and the label stay the
         /// container's.
         public var privileged = false
@@ -82,7 +82,9 @@ extension Container {
             // container); the OOM score is inherited from the container's process tree.
             process.oomScoreAdj = nil
             if options.privileged {
-                let all = CapabilityMask.kernelKnown.names
+                // Every capability this process may hand on (its bounding set): a privileged
+                // container's, as the run path gives it (Capabilities.effectiveSet).
+                let all = ((try? CapabilityMask.currentBounding()) ?? CapabilityMask.kernelKnown).names
                 process.capabilities = Spec.Capabilities(bounding: all, effective: all, inheritable: all,
                                                          permitted: all, ambient: nil)
             }
