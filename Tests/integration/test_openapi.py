@@ -19,4 +19,5 @@ def test_openapi_yaml_is_valid():
                           "ContainerStart", "ContainerStop", "ContainerRestart", "ContainerKill",
                           "ContainerPause", "ContainerUnpause", "ContainerRename", "ContainerTop",
                           "ContainerWait", "ContainerDelete", "ContainerPrune",
-                          "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents"}
+                          "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents",
+                          "ContainerExec", "ExecStart", "ExecResize", "ExecInspect"}
