@@ -166,6 +166,15 @@ def test_exec_errors_are_dockers(engine):
     wait_for(lambda: exec_inspect(engine, exec_id)["Running"] is False, 10, what="the exec to end")
     assert engine.api.message("POST", f"/exec/{exec_id}/start", {"Detach": True}) == \
         (409, f"Error: Exec command {exec_id} has already run")
+    # Detached starts that cannot run: the runtime's refusal is a 400, an unknown user a 500.
+    failing = exec_create(engine, cid, Cmd=["nosuch"])
+    assert engine.api.message("POST", f"/exec/{failing}/start", {"Detach": True}) == \
+        (400, OCI + 'exec: "nosuch": executable file not found in $PATH: unknown')
+    assert exec_inspect(engine, failing)["ExitCode"] == 127
+    nobody = exec_create(engine, cid, Cmd=["id"], User="nosuchuser")
+    assert engine.api.message("POST", f"/exec/{nobody}/start", {"Detach": True}) == \
+        (500, "unable to find user nosuchuser: no matching entries in passwd file")
+    assert exec_inspect(engine, nobody)["ExitCode"] == 126
     # The container stops: its execs are gone, as Docker forgets them.
     engine.cli("kill", "ct")
     wait_for(lambda: engine.cli.fmt("ct", "{{.State.Status}}") == "exited", 10, what="the container to stop")

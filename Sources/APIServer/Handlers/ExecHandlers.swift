@@ -1,3 +1,4 @@
+import MonitorProtocol
 import Platform
 import Store
 
@@ -29,6 +30,10 @@ enum ExecHandlers {
             do {
                 try launch.start()
             } catch {
+                // moby: a start the runtime refused is the client's (400), the rest the engine's.
+                if case .failed(let failure) = error, failure.step != .monitor {
+                    throw EngineError(.invalidArgument, failure.message)
+                }
                 throw EngineError(.internal, "\(error)")
             }
             return Response(status: .ok)
