@@ -133,6 +133,7 @@ public final class ExecSupervisor {
         }
         options.terminal = arguments.tty
         options.privileged = arguments.privileged
+        options.containerRlimits = true
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
         if !arguments.tty {

@@ -22,6 +22,9 @@ extension Container {
         /// --privileged`, moby's exec_linux.go); seccomp, no_new_privs and the label stay the
         /// container's.
         public var privileged = false
+        /// The container's rlimits apply to the process (runc's and Docker's exec; the engine's
+        /// supervisor sets it). Off: the caller's own limits (`skiff-runtime exec`, as before).
+        public var containerRlimits = false
         /// The process's 0, 1 and 2 (ignored with a terminal: the pty's slave is all three);
         /// nil: this process's own.
         public var stdio: ProcessIO?
@@ -43,8 +46,8 @@ extension Container {
     }
 
     /// Runs another process in the running container: it joins every namespace the container
-    /// has, with the container's capabilities, seccomp filter, label, rlimits, environment and
-    /// cwd unless overridden. Returns the exit code (128 + signal).
+    /// has, with the container's capabilities, seccomp filter, label, environment and cwd unless
+    /// overridden (and its rlimits with `containerRlimits`). Returns the exit code (128 + signal).
     public func exec(_ options: ExecOptions, warn: (String) -> Void = { _ in }) throws -> Int32 {
         if options.terminal || options.process?.terminal == true {
             throw RuntimeError(.unsupported, "exec \(id): a terminal needs the engine's console handling")
@@ -78,8 +81,8 @@ extension Container {
                 process.user = Spec.User(uid: user.uid, gid: user.gid, umask: nil, additionalGids: options.additionalGids)
             }
             process.terminal = options.terminal
-            // The container's rlimits stay (runc applies them to every process it starts in a
-            // container); the OOM score is inherited from the container's process tree.
+            if !options.containerRlimits { process.rlimits = nil }
+            // The OOM score is inherited from the caller.
             process.oomScoreAdj = nil
             if options.privileged {
                 // Every capability this process may hand on (its bounding set): a privileged
