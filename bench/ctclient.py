@@ -20,6 +20,10 @@ sending the request to the last byte of the response, printed in seconds.
                                             404 is fine: already gone)
     ctclient.py SOCK rmall                  force-removes every container the engine lists
     ctclient.py SOCK rmrunning              force-removes the running ones (GET /containers/json)
+    ctclient.py SOCK exec NAME N            N x (POST /containers/NAME/exec `true`, POST /exec/{id}/start
+                                            read to its end on a connection of its own, GET
+                                            /exec/{id}/json with ExitCode 0) after 2 unmeasured; prints
+                                            "create=S S...|start=S...|inspect=S...|cycle=S..." (bench/exec.sh)
 
 Every container gets HostConfig.NetworkMode "none" (as `docker run --network none`).
 """
@@ -146,6 +150,25 @@ def main():
         _, body, _ = c.request("GET", "/containers/json" + ("?all=1" if cmd == "rmall" else ""))
         for ct in json.loads(body):
             c.delete(ct["Id"], force=True)
+    elif cmd == "exec":
+        name, n = args[0], int(args[1])
+        times = {"create": [], "start": [], "inspect": [], "cycle": []}
+        for i in range(n + 2):
+            _, body, t_create = c.request("POST", f"/containers/{name}/exec",
+                                          {"Cmd": ["true"], "AttachStdout": True, "AttachStderr": True}, ok=(201,))
+            exec_id = json.loads(body)["Id"]
+            starter = Client(sock)
+            _, _, t_start = starter.request("POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": False})
+            starter.conn.close()
+            _, body, t_inspect = c.request("GET", f"/exec/{exec_id}/json")
+            if json.loads(body).get("ExitCode") != 0:
+                sys.stderr.write(f"ctclient: exec {exec_id}: {body[:300]!r}\n")
+                sys.exit(1)
+            if i >= 2:
+                for key, value in (("create", t_create), ("start", t_start), ("inspect", t_inspect),
+                                   ("cycle", t_create + t_start + t_inspect)):
+                    times[key].append(f"{value:.6f}")
+        out.write("|".join(f"{key}={' '.join(values)}" for key, values in times.items()) + "\n")
     else:
         sys.stderr.write(f"ctclient: unknown command {cmd}\n")
         sys.exit(2)

@@ -47,6 +47,12 @@ enum Routes {
         Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, ContainerStreamHandlers.containerLogs),
         Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, ContainerStreamHandlers.containerResize),
 
+        // Exec (docs/exec.md)
+        Route("POST", "/containers/{id}/exec", "ContainerExec", blocking: true, ExecHandlers.containerExec),
+        Route("POST", "/exec/{id}/start", "ExecStart", blocking: true, hijacks: true, ExecHandlers.execStart),
+        Route("POST", "/exec/{id}/resize", "ExecResize", blocking: true, ExecHandlers.execResize),
+        Route("GET", "/exec/{id}/json", "ExecInspect", blocking: true, ExecHandlers.execInspect),
+
         // System: events (last, as it was when each group had its own list)
         Route("GET", "/events", "SystemEvents", blocking: true, EventHandlers.systemEvents),
     ]

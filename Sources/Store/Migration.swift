@@ -142,6 +142,24 @@ extension Migration {
             ALTER TABLE containers ADD COLUMN health_streak INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE containers ADD COLUMN health_log BLOB NOT NULL DEFAULT x'5b5d';   -- []
             """),
+        Migration(version: 11, summary: "exec instances", sql: """
+            -- One row per `POST /containers/{id}/exec` (docs/exec.md): the service writes it at
+            -- create and claims it at start; the exec's supervisor (skiff-monitor --exec) writes
+            -- the pid and the exit, so an exit is recorded without the service.
+            CREATE TABLE execs (
+                id             TEXT PRIMARY KEY,     -- 64 hex
+                container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+                created        INTEGER NOT NULL,     -- unix nanoseconds
+                state          TEXT NOT NULL CHECK (state IN ('created', 'running', 'exited')),
+                exit_code      INTEGER,              -- NULL until it ended
+                pid            INTEGER NOT NULL DEFAULT 0,   -- the process (host pid ns), 0: none
+                supervisor_pid INTEGER NOT NULL DEFAULT 0,
+                supervisor_start INTEGER NOT NULL DEFAULT 0, -- /proc/<pid>/stat starttime
+                finished       INTEGER NOT NULL DEFAULT 0,   -- unix nanoseconds, 0: not ended
+                config         BLOB NOT NULL         -- the exec's ProcessConfig and options (JSON)
+            ) STRICT;
+            CREATE INDEX execs_by_container ON execs(container_id);
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -11,7 +11,8 @@ import Glibc
 /// It detaches (the service reaps the first process at once), then supervises the container.
 /// skiff-relay execs it again (`--exited ...`) when the container's process exits: that process
 /// is detached already and fd 3 is no sync socket then. `skiff-monitor --warm` is one spawned
-/// before its container: it waits for its arguments on fd 3.
+/// before its container: it waits for its arguments on fd 3. `skiff-monitor --exec ...` is one
+/// exec's supervisor (ExecSupervisor, docs/exec.md).
 @main
 enum SkiffMonitor {
     static func main() {
@@ -42,6 +43,10 @@ enum SkiffMonitor {
             // fd 3 when a container is created or started (docs/containers.md).
             guard let given = Monitor.awaitArguments(sync: sync) else { exit(0) }
             exit(Monitor.main(arguments: given, sync: sync))
+        }
+        if ExecArguments.isExec(arguments) {
+            // One exec's supervisor (docs/exec.md): detached the same way.
+            exit(ExecSupervisor.main(arguments: arguments, sync: sync))
         }
         exit(Monitor.main(arguments: arguments, sync: sync))
     }

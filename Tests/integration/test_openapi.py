@@ -20,4 +20,5 @@ def test_openapi_yaml_is_valid():
                           "ContainerPause", "ContainerUnpause", "ContainerRename", "ContainerTop",
                           "ContainerWait", "ContainerDelete", "ContainerPrune",
                           "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents",
-                          "ContainerStats", "ContainerUpdate"}
+                          "ContainerStats", "ContainerUpdate",
+                          "ContainerExec", "ExecStart", "ExecResize", "ExecInspect"}

@@ -28,6 +28,8 @@ struct AttachOptions: Sendable {
     var runDirectory: String
     /// Held until the session is registered or ends (a start waits for it).
     var ticket: AttachTicket?
+    /// `attach` and `detach` events are recorded (a container's attach; not an exec's).
+    var recordsEvents = true
 
     /// The streams asked for: the byte the monitor reads first.
     var mask: AttachMask {
@@ -104,7 +106,7 @@ final class AttachSession: HijackSession, @unchecked Sendable {
             if options.logs {
                 guard AttachSession.replayLog(options, to: client) else { return false }
             }
-            ContainerEvents.record(engine, actor, action: "attach")
+            if options.recordsEvents { ContainerEvents.record(engine, actor, action: "attach") }
             return options.stream
         }.assumeIsolated().whenComplete { result in
             guard case .success(true) = result else {
@@ -271,7 +273,9 @@ final class AttachSession: HijackSession, @unchecked Sendable {
     private func detached() {
         let engine = self.engine
         let actor = self.record
-        NIOThreadPool.singleton.submit { _ in ContainerEvents.record(engine, actor, action: "detach") }
+        if options.recordsEvents {
+            NIOThreadPool.singleton.submit { _ in ContainerEvents.record(engine, actor, action: "detach") }
+        }
         finish(flush: true)
     }
 
