@@ -234,6 +234,30 @@ def test_the_exit_is_recorded_when_the_service_is_killed_during_the_exec(engine)
     attached.wait(timeout=10)
 
 
+def test_an_exec_whose_supervisor_was_killed_ends_with_an_unknown_exit_code(engine):
+    """Only the supervisor records the exit: when it is killed, the next look at the exec ends it
+    with -1 (unknown) and an exec_die event, as a container whose monitor died is reconciled."""
+    sleeper(engine)
+    since = str(int(time.time()) - 1)
+    exec_id = exec_create(engine, "ct", Cmd=["sleep", "30"])
+    assert engine.api.request("POST", f"/exec/{exec_id}/start", {"Detach": True}) == (200, b"")
+    wait_for(lambda: exec_inspect(engine, exec_id)["Pid"] > 0, 10, what="the exec to run")
+    pid = exec_inspect(engine, exec_id)["Pid"]
+    with open(f"/proc/{pid}/status") as f:
+        supervisor = int(re.search(r"^PPid:\s+(\d+)", f.read(), re.M).group(1))
+    with open(f"/proc/{supervisor}/cmdline", "rb") as f:
+        assert b"--exec\x00" + exec_id.encode() in f.read()
+    os.kill(supervisor, signal.SIGKILL)
+    wait_for(lambda: exec_inspect(engine, exec_id)["Running"] is False, 10, what="the exec to be reconciled")
+    ended = exec_inspect(engine, exec_id)
+    assert (ended["ExitCode"], ended["Pid"]) == (-1, 0), ended
+    events = [json.loads(line) for line in engine.cli.out(
+        "events", "--since", since, "--until", str(int(time.time()) + 1), "--format", "{{json .}}").splitlines()]
+    dies = [e["Actor"]["Attributes"]["exitCode"] for e in events
+            if e["Action"] == "exec_die" and e["Actor"]["Attributes"].get("execID") == exec_id]
+    assert dies == ["-1"], dies
+
+
 # --- what the process gets ------------------------------------------------------------------------
 
 PROBE = ("for f in /proc/$$/ns/*; do echo ns $(basename $f) $(readlink $f); done; "

@@ -69,7 +69,34 @@ extension Engine {
             _ = try? withStore { try $0.deleteExecs(containerID: container.id) }
             throw notFound
         }
-        return (exec, container)
+        return (reconciled(exec, container: container), container)
+    }
+
+    /// A running exec whose supervisor is gone (killed; it alone records the exit) ends with
+    /// exit code -1, "unknown", and an `exec_die` event, as a container whose monitor died is
+    /// reconciled. A look that failed for want of a resource concludes nothing.
+    private func reconciled(_ exec: ExecRecord, container: ContainerRecord) -> ExecRecord {
+        guard exec.state == .running, exec.supervisorPID > 0,
+              ProcessStat.probe(exec.supervisorPID, startTime: exec.supervisorStartTime) == .gone else { return exec }
+        let unknownExitCode: Int32 = -1
+        return (try? withStore { store -> ExecRecord in
+            var endedHere = false
+            let ended = try store.updateExec(exec.id) { r in
+                guard r.state == .running, r.supervisorPID == exec.supervisorPID,
+                      r.supervisorStartTime == exec.supervisorStartTime else { return }
+                endedHere = true
+                r.state = .exited
+                r.exitCode = unknownExitCode
+                r.pid = 0
+                r.finished = Store.nowNanos()
+            }
+            if endedHere {
+                try store.addEvent(type: "container", action: "exec_die", actorID: container.id,
+                                   attributes: container.eventAttributes(["execID": exec.id,
+                                                                          "exitCode": String(unknownExitCode)]))
+            }
+            return ended
+        }) ?? exec
     }
 
     /// `GET /exec/{id}/json`, as moby's `ExecInspect`.
