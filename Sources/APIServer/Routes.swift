@@ -44,6 +44,12 @@ enum Routes {
               ContainerStreamHandlers.containerAttach),
         Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, ContainerStreamHandlers.containerLogs),
         Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, ContainerStreamHandlers.containerResize),
+        // Container: files in and out (docker cp, export)
+        Route("HEAD", "/containers/{id}/archive", "ContainerArchiveInfo", blocking: true, ContainerFileHandlers.containerArchiveInfo),
+        Route("GET", "/containers/{id}/archive", "ContainerArchive", blocking: true, ContainerFileHandlers.containerArchive),
+        Route("PUT", "/containers/{id}/archive", "PutContainerArchive", spool: true, ContainerFileHandlers.putContainerArchive),
+        Route("GET", "/containers/{id}/export", "ContainerExport", blocking: true, ContainerFileHandlers.containerExport),
+        Route("GET", "/containers/{id}/changes", "ContainerChanges", blocking: true, ContainerFileHandlers.containerChanges),
 
         // System: events (last, as it was when each group had its own list)
         Route("GET", "/events", "SystemEvents", blocking: true, EventHandlers.systemEvents),

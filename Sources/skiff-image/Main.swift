@@ -28,6 +28,9 @@ enum SkiffImage {
           sweep                                       remove layers and blobs nothing uses
           remove-container ID                         remove <root>/containers/ID (its upper/ holds
                                                       files of sub-ids: run it with --userns rootless)
+          archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--path P]
+                       [--no-overwrite-dir-non-dir] [--chown-user USER]
+                                                      docker cp and export (ContainerArchive.swift)
         Every command takes --max-layer-size BYTES (default 32 GiB): the most a layer may expand to.
         Registry credentials come from $SKIFF_REGISTRY_AUTH (Docker's X-Registry-Auth) or the
         user's auth.json.
@@ -41,6 +44,10 @@ enum SkiffImage {
             if options.flag("--userns") { try WorkerNamespace.enterIfNeeded() }
             if options.command == "remove-container" {
                 try ContainerRemoval.remove(options)
+                return
+            }
+            if ContainerArchive.commands.contains(options.command) {
+                try ContainerArchive.run(options)
                 return
             }
             let worker = try Worker(options: options)
@@ -102,7 +109,7 @@ struct Options {
     /// Arguments that are not options (only `remove-container` takes one).
     var positional: [String] = []
 
-    static let booleans: Set<String> = ["--userns", "--quiet", "--insecure"]
+    static let booleans: Set<String> = ["--userns", "--quiet", "--insecure", "--no-overwrite-dir-non-dir"]
 
     init(_ arguments: [String]) throws {
         guard let first = arguments.first else { throw WorkerFailure(.invalidArgument, SkiffImage.usage) }
