@@ -70,6 +70,9 @@ enum ContainerArchive {
         if let user = options.value("--chown-user"), !user.isEmpty {
             owner = try ContainerUsers(root: root).resolve(user)
         }
+        // An empty body is an empty archive (moby's Untar reads EOF as the end).
+        var body = stat()
+        if fstat(0, &body) == 0 && body.st_mode & S_IFMT == S_IFREG && body.st_size == 0 { return }
         let limit = Int(options.value("--max-layer-size") ?? "") ?? Worker.defaultLayerLimit
         var magic = [UInt8](repeating: 0, count: 4)
         let n = pread(0, &magic, 4, 0)

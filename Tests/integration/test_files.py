@@ -8,8 +8,10 @@ import base64
 import io
 import json
 import os
+import pathlib
+import shutil
 import tarfile
-import threading
+import tempfile
 import time
 
 import docker
@@ -82,6 +84,26 @@ def get_archive(engine, container, path):
 def put_archive(engine, container, path, data, query=""):
     return engine.api.message("PUT", f"/containers/{container}/archive?path={path}{query}", raw=data,
                               headers={"Content-Type": "application/x-tar"})
+
+
+def member(engine, container, path):
+    """-> (TarInfo, content or None) of the file at `path`, read back with GET archive."""
+    status, _, body = get_archive(engine, container, path)
+    assert status == 200, (path, status, body[:200])
+    tar = tarfile.open(fileobj=io.BytesIO(body))
+    first = tar.getmembers()[0]
+    return first, (tar.extractfile(first).read() if first.isfile() else None)
+
+
+def content(engine, container, path):
+    return member(engine, container, path)[1]
+
+
+def host_dir():
+    """A directory on the host every user may write (the rootless service runs as skiff-test)."""
+    path = tempfile.mkdtemp(prefix="skiff-files.", dir="/tmp")
+    os.chmod(path, 0o777)
+    return pathlib.Path(path)
 
 
 def names(data):
@@ -169,8 +191,8 @@ def test_get_archive_names_and_owners_as_docker(engine, sleeper):
 
 
 @BOTH
-def test_docker_cp_both_ways_running_and_stopped(engine, sleeper, tmp_path):
-    os.chmod(tmp_path, 0o777)
+def test_docker_cp_both_ways_running_and_stopped(engine, sleeper):
+    tmp_path = host_dir()
     src = tmp_path / "src"
     (src / "inner").mkdir(parents=True)
     (src / "inner" / "a.txt").write_text("alpha\n")
@@ -179,8 +201,8 @@ def test_docker_cp_both_ways_running_and_stopped(engine, sleeper, tmp_path):
         os.chown(path, engine.user.uid, engine.user.gid)
     os.lchown(src / "ln", engine.user.uid, engine.user.gid)
     engine.cli("cp", str(src), "files:/tmp/")
-    assert engine.cli.out("exec", "files", "cat", "/tmp/src/inner/a.txt") == "alpha\n"
-    assert engine.cli.out("exec", "files", "readlink", "/tmp/src/ln") == "inner/a.txt\n"
+    assert content(engine, "files", "/tmp/src/inner/a.txt") == b"alpha\n"
+    assert member(engine, "files", "/tmp/src/ln")[0].linkname == "inner/a.txt"
     out = tmp_path / "out"
     out.mkdir()
     os.chown(out, engine.user.uid, engine.user.gid)
@@ -196,10 +218,11 @@ def test_docker_cp_both_ways_running_and_stopped(engine, sleeper, tmp_path):
     engine.cli("cp", "files:/d/copied", str(out / "back"))
     assert (out / "back").read_text() == "alpha\n"
     engine.cli("start", "files")
-    assert engine.cli.out("exec", "files", "cat", "/d/copied") == "alpha\n"
+    assert content(engine, "files", "/d/copied") == b"alpha\n"
     # Errors as Docker words them.
     result = engine.cli("cp", "files:/nonexist", str(out), ok=False)
     assert result.returncode == 1 and "Could not find the file /nonexist in container files" in result.stderr
+    shutil.rmtree(tmp_path)
 
 
 @BOTH
@@ -216,31 +239,37 @@ def test_put_archive_statuses_and_conflicts_as_docker(engine, sleeper):
         500, 'Error processing tar file: cannot overwrite non-directory "/d/f" with directory "/d"')
     assert put_archive(engine, "files", "/", make_tar(("d", "file", b"z")), "&noOverwriteDirNonDir=true") == (
         500, 'Error processing tar file: cannot overwrite directory "/d" with non-directory "/"')
-    assert engine.cli.out("exec", "files", "cat", "/d/f") == "hi\n"
+    assert content(engine, "files", "/d/f") == b"hi\n"
     # Without it the file goes; the path resolves through the container's symlink /link -> /d.
     assert put_archive(engine, "files", "/link", tar) == (200, "")
-    assert engine.cli.out("exec", "files", "cat", "/d/f/y") == "x\n"
+    assert content(engine, "files", "/d/f/y") == b"x\n"
     # copyUIDGID gives the container's user; without it the archive's owners stay.
     assert put_archive(engine, "files", "/tmp", make_tar(("owned", "file", b"o", {"uid": 7, "gid": 8}))) == (200, "")
-    assert engine.cli.out("exec", "files", "stat", "-c", "%u:%g", "/tmp/owned") == "7:8\n"
+    owned = member(engine, "files", "/tmp/owned")[0]
+    assert (owned.uid, owned.gid) == (7, 8)
 
 
 @BOTH
 def test_copy_uid_gid_uses_the_containers_user(engine):
-    engine.run_id("--name", "files", "--user", "daemon", "busybox", "sleep", "1000")
+    engine.run_id("--name", "files", "--user", "nobody", "busybox", "sleep", "1000")
     tar = make_tar(("mine", "file", b"m", {"uid": 7, "gid": 8}))
     assert put_archive(engine, "files", "/tmp", tar, "&copyUIDGID=true") == (200, "")
-    # busybox's /etc/passwd: daemon is 1:1.
-    assert engine.cli.out("exec", "files", "stat", "-c", "%u:%g", "/tmp/mine") == "1:1\n"
+    # The test image's /etc/passwd: nobody is 65534:65534.
+    mine = member(engine, "files", "/tmp/mine")[0]
+    assert (mine.uid, mine.gid) == (65534, 65534)
+    # A user the container does not know: moby's message.
+    engine.run_id("--name", "other", "--user", "4242:4343", "busybox", "sleep", "1000")
+    assert put_archive(engine, "other", "/tmp", tar, "&copyUIDGID=true") == (200, "")
+    assert (lambda m: (m.uid, m.gid))(member(engine, "other", "/tmp/mine")[0]) == (4242, 4343)
 
 
 # --- hostile archives and paths -----------------------------------------------------------------
 
 @BOTH
-def test_hostile_tar_entries_never_reach_the_host(engine, sleeper, tmp_path):
+def test_hostile_tar_entries_never_reach_the_host(engine, sleeper):
+    tmp_path = host_dir()
     outside = tmp_path / "outside"
     outside.mkdir()
-    os.chmod(tmp_path, 0o777)
     os.chmod(outside, 0o777)
     cases = [
         ("dotdot", make_tar(("../../../../../../" + str(outside)[1:] + "/pwned", "file", b"x")),
@@ -255,21 +284,25 @@ def test_hostile_tar_entries_never_reach_the_host(engine, sleeper, tmp_path):
         assert status == 500 and expected in message, (label, status, message)
     # An absolute name is taken as relative to the extraction point (moby cleans it the same way).
     assert put_archive(engine, "files", "/tmp", make_tar((str(outside) + "/abs", "file", b"a")))[0] == 200
-    assert engine.cli.out("exec", "files", "cat", "/tmp" + str(outside) + "/abs") == "a"
+    assert content(engine, "files", "/tmp" + str(outside) + "/abs") == b"a"
     assert os.listdir(outside) == [], "nothing was written on the host"
-    # A symlink the container made, on the way of the extraction point, resolves inside it.
-    engine.cli("exec", "files", "ln", "-s", str(outside), "/tmp/hostlink")
+    # A symlink in the container to the host's directory, as the extraction point: it resolves
+    # inside the container, where that path does not exist.
+    assert put_archive(engine, "files", "/tmp", make_tar(("hostlink", "symlink", str(outside)))) == (200, "")
     assert put_archive(engine, "files", "/tmp/hostlink", make_tar(("z", "file", b"z"))) == (
-        404, f"Could not find the file /tmp/hostlink in container files")
-    engine.cli("exec", "files", "mkdir", "-p", "/tmp" + str(outside))
+        404, "Could not find the file /tmp/hostlink in container files")
+    # Once the container has that path, the copy lands there, in the container.
+    assert put_archive(engine, "files", "/", make_tar((str(outside)[1:], "dir", None))) == (200, "")
     assert put_archive(engine, "files", "/tmp/hostlink", make_tar(("z", "file", b"z"))) == (200, "")
-    assert engine.cli.out("exec", "files", "cat", str(outside) + "/z") == "z"
+    assert content(engine, "files", str(outside) + "/z") == b"z"
     assert os.listdir(outside) == []
-    # Reading through a symlink to the host's /etc reads the container's.
-    engine.cli("exec", "files", "ln", "-s", "/etc", "/tmp/etc")
+    # Reading through a symlink to /etc reads the container's /etc, not the host's.
+    assert put_archive(engine, "files", "/tmp", make_tar(("etc", "symlink", "/etc"))) == (200, "")
     body = get_archive(engine, "files", "/tmp/etc/")[2]
     passwd = tarfile.open(fileobj=io.BytesIO(body)).extractfile("etc/passwd").read()
-    assert passwd == engine.cli("exec", "files", "cat", "/etc/passwd").stdout.encode()
+    assert passwd == content(engine, "files", "/etc/passwd")
+    assert b"skiff-test" not in passwd and passwd.startswith(b"root:x:0:0")
+    shutil.rmtree(tmp_path)
 
 
 @BOTH
@@ -279,26 +312,26 @@ def test_device_nodes_and_tar_bombs(engine, sleeper):
     bomb = gzip.compress(make_tar(("big", "file", b"\0" * (8 << 20))))
     status, message = put_archive(engine, "files", "/tmp", bomb)
     assert status == 200, message
-    assert engine.cli.out("exec", "files", "stat", "-c", "%s", "/tmp/big") == f"{8 << 20}\n"
+    assert member(engine, "files", "/tmp/big")[0].size == 8 << 20
 
 
 def test_tar_bomb_over_the_layer_limit_is_refused(engine_small_limit):
     engine = engine_small_limit
     engine.run_id("--name", "files", "busybox", "sleep", "1000")
     import gzip
-    bomb = gzip.compress(make_tar(("big", "file", b"\0" * (4 << 20))))
+    bomb = gzip.compress(make_tar(("big", "file", b"\0" * (32 << 20))))
     assert len(bomb) < 64 << 10
     status, message = put_archive(engine, "files", "/tmp", bomb)
-    assert status == 500 and message.startswith("Error processing tar file: ") and "1048576" in message, (status, message)
+    assert (status, message) == (500, "Error processing tar file: layer expands beyond the limit of 8388608 bytes")
 
 
 @pytest.fixture
-def engine_small_limit(user, workdir, start_service, service_env, run_dir_base, busybox):
-    from containerkit import Engine, skiff_run_dir
+def engine_small_limit(user, workdir, start_service, service_env, run_dir_base, test_images):
+    """A service whose image worker refuses layers (and copies) past 8 MiB expanded."""
+    from containerkit import make_engine, skiff_run_dir
     env = dict(service_env)
-    env["SKIFF_MAX_LAYER_SIZE"] = str(1 << 20)
-    engine = Engine(user, workdir, start_service, env, skiff_run_dir(user, run_dir_base), busybox)
-    engine.load_busybox()
+    env["SKIFF_MAX_LAYER_SIZE"] = str(8 << 20)
+    engine = make_engine(user, workdir, start_service, env, skiff_run_dir(user, run_dir_base), test_images.busybox)
     yield engine
     engine.cleanup()
 
@@ -306,13 +339,13 @@ def engine_small_limit(user, workdir, start_service, service_env, run_dir_base, 
 # --- CVE-2018-15664: a symlink swapped in while docker cp runs ----------------------------------
 
 @BOTH
-def test_symlink_swap_race_never_reaches_the_host(engine, tmp_path):
+def test_symlink_swap_race_never_reaches_the_host(engine):
     """The container swaps a directory and a symlink to / as fast as it can, while the test
     copies out of and into that path again and again: every copy must see only the container's
     files (the host's marker file never comes out, nothing lands on the host)."""
+    tmp_path = host_dir()
     marker = tmp_path / "host-secret"
     marker.write_text("HOST\n")
-    os.chmod(tmp_path, 0o755)
     os.chmod(marker, 0o644)
     swapper = ("mkdir -p /w/dir; echo container > /w/dir/host-secret; ln -s " + str(tmp_path) + " /w/link; "
                "while true; do mv /w/dir /w/tmp; mv /w/link /w/dir; mv /w/dir /w/link; mv /w/tmp /w/dir; done")
@@ -335,12 +368,13 @@ def test_symlink_swap_race_never_reaches_the_host(engine, tmp_path):
     assert b"HOST\n" not in seen, "the host's file came out of the container"
     assert sorted(os.listdir(tmp_path)) == ["host-secret"], "something was written on the host"
     assert marker.read_text() == "HOST\n"
+    shutil.rmtree(tmp_path)
 
 
 # --- export -------------------------------------------------------------------------------------
 
 @BOTH
-def test_export_running_and_stopped(engine, sleeper, tmp_path):
+def test_export_running_and_stopped(engine, sleeper):
     status, data = engine.api.request("GET", "/containers/files/export")
     assert status == 200
     members = {m.name: m for m in tarfile.open(fileobj=io.BytesIO(data)).getmembers()}
@@ -349,11 +383,12 @@ def test_export_running_and_stopped(engine, sleeper, tmp_path):
     assert members["proc"].isdir()
     assert (members["d/f"].uid, members["d/f"].gid) == (5, 6)
     engine.cli("stop", "-t", "0", "files")
-    os.chmod(tmp_path, 0o777)
+    tmp_path = host_dir()
     out = tmp_path / "e.tar"
     engine.cli("export", "-o", str(out), "files")
     with tarfile.open(out) as tar:
         assert tar.extractfile("d/f").read() == b"hi\n"
+    shutil.rmtree(tmp_path)
     assert engine.api.message("GET", "/containers/nope/export") == (404, "No such container: nope")
 
 
