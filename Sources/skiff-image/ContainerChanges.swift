@@ -21,6 +21,9 @@ enum ContainerChanges {
     static let mountPoints: Set<String> = ["proc", "sys", "dev", "dev/pts", "dev/shm", "dev/mqueue", "dev/console",
                                            "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab", ".dockerenv"]
 
+    /// The directories holding those mount points.
+    static let mountPointParents: Set<String> = ["etc", "dev"]
+
     struct Change: Comparable {
         var path: String
         var kind: Int
@@ -76,6 +79,9 @@ enum ContainerChanges {
                         kind = nil
                     }
                 }
+                // A directory the runtime put mount points in (its mtime changed for them) is
+                // reported only with a change below it (added after the walk).
+                if kind == 0 && isDirectory && mountPointParents.contains(relative) { kind = nil }
                 if let kind { changes.append(Change(path: "/" + relative, kind: kind)) }
                 if isDirectory { changedDirectories.insert("/" + relative) }
                 if kind == 1 || kind == 2, components.count > 0 {
@@ -94,6 +100,9 @@ enum ContainerChanges {
             }
         }
         try walk(upperFD, [])
+        for parent in mountPointParents where changes.contains(where: { $0.path.hasPrefix("/" + parent + "/") }) {
+            changes.append(Change(path: "/" + parent, kind: 0))
+        }
         // A parent appended before its own entry was walked: once, in path order.
         var seen: Set<String> = []
         return changes.sorted().filter { seen.insert($0.path).inserted }

@@ -406,3 +406,24 @@ def test_docker_py_get_and_put_archive(engine, sleeper):
         container.get_archive("/nonexist")
     exported = b"".join(container.export())
     assert "tmp/py.txt" in tarfile.open(fileobj=io.BytesIO(exported)).getnames()
+
+
+# --- diff ---------------------------------------------------------------------------------------
+
+@BOTH
+def test_changes_as_docker(engine):
+    engine.cli("run", "--name", "changed", "busybox", "sh", "-c",
+               "mkdir /tmp/q; echo > /tmp/q/z; rm /bin/ls; echo y >> /etc/passwd")
+    status, changes = engine.api.get("/containers/changed/changes")
+    assert status == 200
+    assert changes == [{"Path": "/bin", "Kind": 0}, {"Path": "/bin/ls", "Kind": 2},
+                       {"Path": "/etc", "Kind": 0}, {"Path": "/etc/passwd", "Kind": 0},
+                       {"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/q", "Kind": 1}, {"Path": "/tmp/q/z", "Kind": 1}]
+    assert engine.cli.out("diff", "changed").splitlines() == [
+        "C /bin", "D /bin/ls", "C /etc", "C /etc/passwd", "C /tmp", "A /tmp/q", "A /tmp/q/z"]
+    # Nothing changed: null, as moby's nil slice.
+    engine.cli("run", "--name", "unchanged", "busybox", "true")
+    assert engine.api.get("/containers/unchanged/changes") == (200, None)
+    client = docker.DockerClient(base_url=f"unix://{engine.socket}", version="auto", timeout=60)
+    assert client.containers.get("changed").diff()[1] == {"Path": "/bin/ls", "Kind": 2}
+    assert engine.api.message("GET", "/containers/nope/changes") == (404, "No such container: nope")
