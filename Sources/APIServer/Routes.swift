@@ -50,6 +50,7 @@ enum Routes {
         Route("PUT", "/containers/{id}/archive", "PutContainerArchive", spool: true, ContainerFileHandlers.putContainerArchive),
         Route("GET", "/containers/{id}/export", "ContainerExport", blocking: true, ContainerFileHandlers.containerExport),
         Route("GET", "/containers/{id}/changes", "ContainerChanges", blocking: true, ContainerFileHandlers.containerChanges),
+        Route("POST", "/commit", "ImageCommit", blocking: true, long: true, ContainerFileHandlers.imageCommit),
 
         // System: events (last, as it was when each group had its own list)
         Route("GET", "/events", "SystemEvents", blocking: true, EventHandlers.systemEvents),

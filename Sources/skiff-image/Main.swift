@@ -31,6 +31,10 @@ enum SkiffImage {
           archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--path P]
                        [--no-overwrite-dir-non-dir] [--chown-user USER]
                                                       docker cp and export (ContainerArchive.swift)
+          changes --container ID                      docker diff (ContainerChanges.swift)
+          commit  --container ID --image ID --container-config JSON [--tag NAME] [--author A]
+                  [--message M] [--created-by TEXT] [--change LINE]...
+                                                      docker commit (ContainerCommit.swift)
         Every command takes --max-layer-size BYTES (default 32 GiB): the most a layer may expand to.
         Registry credentials come from $SKIFF_REGISTRY_AUTH (Docker's X-Registry-Auth) or the
         user's auth.json.
@@ -57,6 +61,7 @@ enum SkiffImage {
             case "pull": try worker.pull()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
+            case "commit": try ContainerCommit.run(worker)
             default: throw WorkerFailure(.invalidArgument, "skiff-image: unknown command '\(options.command)'\n\(usage)")
             }
         } catch {

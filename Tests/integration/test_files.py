@@ -427,3 +427,56 @@ def test_changes_as_docker(engine):
     client = docker.DockerClient(base_url=f"unix://{engine.socket}", version="auto", timeout=60)
     assert client.containers.get("changed").diff()[1] == {"Path": "/bin/ls", "Kind": 2}
     assert engine.api.message("GET", "/containers/nope/changes") == (404, "No such container: nope")
+
+
+# --- commit -------------------------------------------------------------------------------------
+
+def image_inspect(engine, name):
+    return json.loads(engine.cli.out("image", "inspect", name))[0]
+
+@BOTH
+def test_commit_gives_an_image_that_runs_saves_and_pushes(engine, registry, user):
+    engine.run_id("--name", "tocommit", "busybox", "sh", "-c",
+                  "echo committed > /hello; rm /bin/ls; mkdir -p /opaque; touch /ready; exec sleep 1000")
+    deadline = time.monotonic() + 10
+    while head(engine, "/containers/tocommit/archive?path=/ready")[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    query = ("container=tocommit&repo=committed&tag=v1&author=Ann&comment=first"
+             "&changes=CMD%20%5B%22cat%22%2C%22%2Fhello%22%5D&changes=ENV%20A%3Db&changes=EXPOSE%208080")
+    status, body = engine.api.json("POST", "/commit?" + query)
+    assert status == 201 and body["Id"].startswith("sha256:"), body
+    # Paused for the commit, running again after it.
+    assert engine.cli.inspect("tocommit")["State"]["Status"] == "running"
+    assert engine.cli.out("run", "--rm", "committed:v1") == "committed\n"
+    assert engine.cli("run", "--rm", "committed:v1", "ls", "/bin/ls", ok=False).returncode != 0, "the deletion is kept"
+    info = image_inspect(engine, "committed:v1")
+    assert info["Id"] == body["Id"] and info["Author"] == "Ann"
+    assert "A=b" in info["Config"]["Env"] and "8080/tcp" in info["Config"]["ExposedPorts"]
+    assert len(info["RootFS"]["Layers"]) == 2
+    assert engine.cli.out("history", "--format", "{{.Comment}}", "committed:v1").splitlines()[0] == "first"
+    # docker save and push take it.
+    out = host_dir()
+    engine.cli("save", "-o", str(out / "c.tar"), "committed:v1")
+    with tarfile.open(out / "c.tar") as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert len(manifest[0]["Layers"]) == 2
+    shutil.rmtree(out)
+    target = f"{registry.host}/committed-{user.name}/c:v1"
+    engine.cli("tag", "committed:v1", target)
+    pushed = engine.cli.out("push", target)
+    assert pushed.count(": Pushed") + pushed.count("Layer already exists") == 2, pushed
+    # The docker CLI and docker-py.
+    engine.cli("stop", "-t", "0", "tocommit")
+    cli_id = engine.cli.out("commit", "-a", "Bob", "-m", "second", "-c", "USER nobody", "tocommit", "committed:v2").strip()
+    assert cli_id.startswith("sha256:")
+    assert image_inspect(engine, "committed:v2")["Config"]["User"] == "nobody"
+    client = docker.DockerClient(base_url=f"unix://{engine.socket}", version="auto", timeout=60)
+    image = client.containers.get("tocommit").commit(repository="committed", tag="py", message="third")
+    assert "committed:py" in image.tags
+    # Docker's refusals.
+    assert engine.api.message("POST", "/commit?container=tocommit&changes=FOO%20bar") == (
+        400, "foo is not a valid change command")
+    assert engine.api.message("POST", "/commit?container=tocommit&changes=RUN%20x") == (
+        400, "run is not a valid change command")
+    assert engine.api.message("POST", "/commit?container=nope") == (404, "No such container: nope")

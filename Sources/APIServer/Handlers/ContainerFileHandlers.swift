@@ -61,6 +61,32 @@ enum ContainerFileHandlers {
         return .json(changes)
     }
 
+    // MARK: - POST /commit
+
+    @Sendable static func imageCommit(_ request: Request, _ engine: Engine) throws -> Response {
+        let container = request.queryValue("container") ?? ""
+        var tag: String?
+        if let repository = request.queryValue("repo"), !repository.isEmpty {
+            do {
+                var reference = try Reference(parsing: repository)
+                if let name = request.queryValue("tag"), !name.isEmpty { reference = try reference.withTag(name) }
+                guard reference.digest == nil else { throw EngineError(.invalidArgument, "cannot commit with a digest reference") }
+                tag = reference.withDefaultTag.normalized
+            } catch let error as ImageError {
+                throw EngineError(.invalidArgument, error.message)
+            }
+        } else if let name = request.queryValue("tag"), !name.isEmpty {
+            throw EngineError(.invalidArgument, "tag is specified without a repository")
+        }
+        let pause = request.queryValue("pause").map { !["0", "false", "False"].contains($0) } ?? true
+        let id = try engine.commitContainer(Engine.CommitRequest(
+            container: container, tag: tag,
+            author: request.queryValue("author").flatMap { $0.isEmpty ? nil : $0 },
+            comment: request.queryValue("comment").flatMap { $0.isEmpty ? nil : $0 },
+            changes: request.query["changes"] ?? [], pause: pause))
+        return .json(["Id": .string(id)], status: .created)
+    }
+
     /// Copies the worker's tar to the client. A failure after the head cannot change the
     /// status: the stream is cut (the client's tar reader then reports a truncated archive).
     static func relayTar(_ worker: ImageWorker, _ writer: ResponseWriter) throws {
