@@ -480,3 +480,20 @@ def test_commit_gives_an_image_that_runs_saves_and_pushes(engine, registry, user
     assert engine.api.message("POST", "/commit?container=tocommit&changes=RUN%20x") == (
         400, "run is not a valid change command")
     assert engine.api.message("POST", "/commit?container=nope") == (404, "No such container: nope")
+
+
+# --- size=1 -------------------------------------------------------------------------------------
+
+def test_size_rw_and_rootfs_in_inspect_and_list(engine):
+    engine.cli("run", "--name", "sized", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /tmp/blob")
+    status, info = engine.api.get("/containers/sized/json?size=1")
+    assert status == 200
+    image_size = json.loads(engine.cli.out("image", "inspect", "busybox"))[0]["Size"]
+    assert 100000 <= info["SizeRw"] < 100000 + 4096, info["SizeRw"]
+    assert info["SizeRootFs"] == info["SizeRw"] + image_size
+    status, listed = engine.api.get("/containers/json?all=1&size=1")
+    entry = next(c for c in listed if c["Names"] == ["/sized"])
+    assert (entry["SizeRw"], entry["SizeRootFs"]) == (info["SizeRw"], info["SizeRootFs"])
+    # Without size=1 neither is there.
+    assert "SizeRw" not in engine.api.get("/containers/sized/json")[1]
+    assert engine.cli.out("ps", "-a", "-s", "--format", "{{.Size}}").startswith("100kB (virtual ")
