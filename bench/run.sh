@@ -36,7 +36,9 @@
 #                           and Docker through the same docker CLI; see its knobs there), pressure
 #                           (bench/pressure.sh: /_ping from a new client while 1000 half-sent
 #                           connections are held, and the service's RSS with 600 logs -f streams;
-#                           Skiff vs Podman; see its knobs there)
+#                           Skiff vs Podman; see its knobs there), files (bench/files.sh:
+#                           `docker cp` of a 100 MB directory into and out of a container, Skiff,
+#                           Podman and Docker; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -66,15 +68,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers pressure}
+PARTS=${BENCH_PARTS:-api runtime images containers pressure files}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers|pressure) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, pressure)" ;; esac
+    case $p in api|runtime|images|containers|pressure|files) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, pressure, files)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers pressure; do
+    for part in runtime images containers pressure files; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi
