@@ -19,4 +19,7 @@ def test_openapi_yaml_is_valid():
                           "ContainerStart", "ContainerStop", "ContainerRestart", "ContainerKill",
                           "ContainerPause", "ContainerUnpause", "ContainerRename", "ContainerTop",
                           "ContainerWait", "ContainerDelete", "ContainerPrune",
-                          "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents"}
+                          "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents",
+                          # issue 13, files in and out
+                          "ContainerArchiveInfo", "ContainerArchive", "PutContainerArchive", "ContainerExport",
+                          "ContainerChanges", "ImageCommit"}
