@@ -151,8 +151,10 @@ public final class ScopedRoot {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// A failed step on a path inside the root: ENOENT is `.notFound`, the rest `.io`.
+    /// A failed step on a path inside the root: ENOENT and ENOTDIR (no such path) are
+    /// `.notFound`, ELOOP (a symlink loop) `.invalidArgument`, the rest `.io`.
     static func failure(_ step: String, _ path: String, _ code: Int32) -> ImageError {
-        ImageError(code == ENOENT ? .notFound : .io, "\(step) \(path): \(String(cString: strerror(code)))")
+        let kind: ImageError.Code = code == ENOENT || code == ENOTDIR ? .notFound : (code == ELOOP ? .invalidArgument : .io)
+        return ImageError(kind, "\(step) \(path): \(String(cString: strerror(code)))")
     }
 }

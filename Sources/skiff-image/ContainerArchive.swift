@@ -85,7 +85,9 @@ enum ContainerArchive {
             let source = try LayerStream.decompressed(FileByteSource(fd: 0, name: "the request body"), compression, limit: limit)
             try LayerApplier(directory: directory, name: location.path, options: applierOptions).apply(TarReader(source: source))
         } catch {
-            throw WorkerFailure(.failed, "Error processing tar file: \(error.message)")
+            // What the archive asks for is the client's to fix (400); the disk's or the
+            // kernel's failure is ours (500). moby answers 500 to both.
+            throw WorkerFailure(error.code == .io ? .failed : .invalidArgument, "Error processing tar file: \(error.message)")
         }
     }
 
@@ -110,7 +112,9 @@ enum ContainerArchive {
             throw WorkerFailure(.failed, "container \(id): unshare a mount namespace: \(String(cString: strerror(errno)))")
         }
         guard skiff_mount_overlay(bundle + "/rootfs", data) == 0 else {
-            throw WorkerFailure(.failed, "container \(id): mount its overlay on \(bundle)/rootfs: \(String(cString: strerror(errno)))")
+            // Its directories gone: removed meanwhile.
+            throw WorkerFailure(errno == ENOENT ? .conflict : .failed,
+                                "container \(id): mount its overlay on \(bundle)/rootfs: \(String(cString: strerror(errno)))")
         }
         let fd = open(bundle + "/rootfs", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw WorkerFailure(.failed, "container \(id): open its root: \(String(cString: strerror(errno)))") }
@@ -124,7 +128,7 @@ enum ContainerArchive {
         do {
             bytes = try FileSystem.readFile(bundle + "/config.json")
         } catch {
-            throw WorkerFailure(.notFound, "read \(bundle)/config.json: \(error)")
+            throw WorkerFailure(.conflict, "container \(bundle.split(separator: "/").last ?? "") is being removed: read its config.json: \(error)")
         }
         guard let spec = try? JSONParser.parse(bytes), case .array(let mounts)? = spec["mounts"] else {
             throw WorkerFailure(.failed, "\(bundle)/config.json: no mounts")

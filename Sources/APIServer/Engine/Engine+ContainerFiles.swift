@@ -21,7 +21,10 @@ extension Engine {
         if record.isActive && record.pid > 0 {
             rootFD = open("/proc/\(record.pid)/root", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_CLOEXEC)
             guard rootFD >= 0 else {
-                throw EngineError(.internal, "container \(record.id): open /proc/\(record.pid)/root: \(String(cString: strerror(errno)))")
+                // Gone since the row was read: it stopped meanwhile.
+                let code = errno
+                throw EngineError(code == ENOENT || code == ESRCH ? .conflict : .internal,
+                                  "container \(record.id): open /proc/\(record.pid)/root: \(String(cString: strerror(code)))")
             }
         }
         defer { if rootFD >= 0 { close(rootFD) } }
