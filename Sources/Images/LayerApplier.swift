@@ -198,6 +198,11 @@ public final class LayerApplier {
                     summary.skippedDevices += 1
                     return
                 }
+                // A copy into a container whose user namespace forbids device nodes: the
+                // archive asks for what cannot be, here.
+                if errno == EPERM && isCopy {
+                    throw invalid("is a device node, which cannot be created in this container (mknodat: Operation not permitted)")
+                }
                 throw fail("mknodat")
             }
             try setMetadata(parent: parent, name: name, entry, setMode: true)

@@ -41,6 +41,8 @@ def make_tar(*members):
                 continue
             info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
                          "chr": tarfile.CHRTYPE}[kind]
+            if kind == "chr":
+                info.devmajor, info.devminor = 1, 3
             if kind in ("symlink", "hardlink"):
                 info.linkname = value
             if kind == "dir":
@@ -309,7 +311,21 @@ def test_hostile_tar_entries_never_reach_the_host(engine, sleeper):
 
 
 @BOTH
-def test_device_nodes_and_tar_bombs(engine, sleeper):
+def test_device_nodes_as_docker_as_root_refused_rootless(engine, sleeper):
+    node = make_tar(("null2", "chr", None, {"mode": 0o666}))
+    status, message = put_archive(engine, "files", "/tmp", node)
+    if engine.user.is_root:
+        # As moby: root's copy makes the node (the container's device rules still apply to it).
+        assert (status, message) == (200, "")
+        got = member(engine, "files", "/tmp/null2")[0]
+        assert got.ischr()
+    else:
+        assert (status, message) == (400, 'Error processing tar file: tar entry "null2" is a device node, which cannot '
+                                          'be created in this container (mknodat: Operation not permitted)')
+
+
+@BOTH
+def test_gzip_bodies_are_decompressed_in_process(engine, sleeper):
     # A gzip body is decompressed in the worker, bounded as image layers are.
     import gzip
     bomb = gzip.compress(make_tar(("big", "file", b"\0" * (8 << 20))))
