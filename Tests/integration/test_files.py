@@ -465,8 +465,11 @@ def test_commit_gives_an_image_that_runs_saves_and_pushes(engine, registry, user
              "&changes=CMD%20%5B%22cat%22%2C%22%2Fhello%22%5D&changes=ENV%20A%3Db&changes=EXPOSE%208080")
     status, body = engine.api.json("POST", "/commit?" + query)
     assert status == 201 and body["Id"].startswith("sha256:"), body
-    # Paused for the commit, running again after it.
+    # Paused for the commit, running again after it; the events say so, in moby's order.
     assert engine.cli.inspect("tocommit")["State"]["Status"] == "running"
+    events = engine.cli.out("events", "--since", "0", "--until", str(int(time.time()) + 1), "--filter", "container=tocommit",
+                            "--format", "{{.Action}}").split()
+    assert events[-3:] == ["pause", "commit", "unpause"], events  # moby: the unpause is deferred
     assert engine.cli.out("run", "--rm", "committed:v1") == "committed\n"
     assert engine.cli("run", "--rm", "committed:v1", "ls", "/bin/ls", ok=False).returncode != 0, "the deletion is kept"
     info = image_inspect(engine, "committed:v1")

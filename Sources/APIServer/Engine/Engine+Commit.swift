@@ -43,6 +43,14 @@ extension Engine {
         guard let json = try? JSONParser.parse(Array(output.prefix { $0 != 0x0A })), case .string(let id)? = json["Id"] else {
             throw EngineError(.internal, "commit \(record.id): the image worker did not name the image")
         }
+        // moby's `commit` event: the container's attributes, the comment, the image.
+        var attributes = ContainerLifecycle.eventAttributes(record)
+        attributes["comment"] = request.comment ?? ""
+        attributes["imageID"] = id
+        attributes["imageRef"] = request.tag ?? ""
+        try? withStore { store in
+            _ = try store.addEvent(type: "container", action: "commit", actorID: record.id, attributes: attributes)
+        }
         return id
     }
 }
