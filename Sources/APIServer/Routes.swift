@@ -46,6 +46,13 @@ enum Routes {
               ContainerStreamHandlers.containerAttach),
         Route("GET", "/containers/{id}/logs", "ContainerLogs", blocking: true, ContainerStreamHandlers.containerLogs),
         Route("POST", "/containers/{id}/resize", "ContainerResize", blocking: true, ContainerStreamHandlers.containerResize),
+        // Container: files in and out (docker cp, export)
+        Route("HEAD", "/containers/{id}/archive", "ContainerArchiveInfo", blocking: true, ContainerFileHandlers.containerArchiveInfo),
+        Route("GET", "/containers/{id}/archive", "ContainerArchive", blocking: true, ContainerFileHandlers.containerArchive),
+        Route("PUT", "/containers/{id}/archive", "PutContainerArchive", spool: true, ContainerFileHandlers.putContainerArchive),
+        Route("GET", "/containers/{id}/export", "ContainerExport", blocking: true, ContainerFileHandlers.containerExport),
+        Route("GET", "/containers/{id}/changes", "ContainerChanges", blocking: true, ContainerFileHandlers.containerChanges),
+        Route("POST", "/commit", "ImageCommit", blocking: true, long: true, ContainerFileHandlers.imageCommit),
 
         // Exec (docs/exec.md)
         Route("POST", "/containers/{id}/exec", "ContainerExec", blocking: true, ExecHandlers.containerExec),

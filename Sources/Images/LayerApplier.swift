@@ -29,6 +29,12 @@ public final class LayerApplier {
         case flatten
         /// Whiteouts are kept as overlay whiteouts (a layer's `diff` directory for overlayfs).
         case overlayDiff(opaqueXattr: String)
+        /// `docker cp` into a container (`PUT /containers/{id}/archive`), as moby's Unpack:
+        /// `.wh.` names are ordinary names; a leading `/` is dropped and `..` is resolved
+        /// lexically, an entry that would leave the directory refused; with
+        /// `noOverwriteDirNonDir`, a directory never replaces a non-directory nor the reverse.
+        /// `destination` (the directory's path in the container) only names it in messages.
+        case copy(noOverwriteDirNonDir: Bool, destination: String)
     }
 
     public struct Options: Sendable {
@@ -39,11 +45,15 @@ public final class LayerApplier {
         public var tolerateEPERM = false
         /// Fail when an xattr cannot be set. Off: best effort, failures are counted.
         public var requireXattrs = false
+        /// Every entry's owner instead of the archive's (`copyUIDGID`: the container's user).
+        public var owner: (uid: Int, gid: Int)?
 
-        public init(mode: Mode = .flatten, tolerateEPERM: Bool = false, requireXattrs: Bool = false) {
+        public init(mode: Mode = .flatten, tolerateEPERM: Bool = false, requireXattrs: Bool = false,
+                    owner: (uid: Int, gid: Int)? = nil) {
             self.mode = mode
             self.tolerateEPERM = tolerateEPERM
             self.requireXattrs = requireXattrs
+            self.owner = owner
         }
     }
 
@@ -59,6 +69,8 @@ public final class LayerApplier {
     }
 
     private let root: String
+    /// A directory descriptor given instead of `root` (not closed here).
+    private let givenFD: Int32
     private let options: Options
     private var rootFD: Int32 = -1
     private var created: Set<String> = []
@@ -68,13 +80,29 @@ public final class LayerApplier {
 
     public init(root: String, options: Options = Options()) {
         self.root = root
+        self.givenFD = -1
         self.options = options
     }
+
+    /// Applies under the directory `fd` (an `O_PATH` descriptor is enough); `fd` stays open.
+    public init(directory fd: Int32, name: String, options: Options = Options()) {
+        self.root = name
+        self.givenFD = fd
+        self.options = options
+    }
+
+    private var isCopy: Bool {
+        if case .copy = options.mode { return true }
+        return false
+    }
+
+    /// What an entry is called in messages.
+    private var noun: String { isCopy ? "tar entry" : "layer entry" }
 
     /// Applies every entry of `reader` under the root.
     @discardableResult
     public func apply(_ reader: TarReader) throws(ImageError) -> Summary {
-        rootFD = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        rootFD = givenFD >= 0 ? fcntl(givenFD, F_DUPFD_CLOEXEC, 3) : open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard rootFD >= 0 else { throw ImageError(.io, "layer root \(root): open: \(LayerApplier.text(errno))") }
         defer { close(rootFD) }
         created = []
@@ -106,7 +134,7 @@ public final class LayerApplier {
             guard entry.kind == .directory else { throw invalid("names the root directory") }
             return  // "./": the root itself is not changed by a layer.
         }
-        if name.hasPrefix(".wh.") {
+        if name.hasPrefix(".wh.") && !isCopy {
             try applyWhiteout(components)
             return
         }
@@ -116,6 +144,17 @@ public final class LayerApplier {
         for end in components.indices { created.insert(components[...end].joined(separator: "/")) }
         var existing = stat()
         let exists = fstatat(parent, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
+        if exists, case .copy(true, let destination) = options.mode {
+            let isDirectory = existing.st_mode & S_IFMT == S_IFDIR
+            let path = destination == "/" ? "/" + components.joined(separator: "/")
+                : destination + "/" + components.joined(separator: "/")
+            if isDirectory && entry.kind != .directory {
+                throw ImageError(.invalidArgument, "cannot overwrite directory \"\(path)\" with non-directory \"\(destination)\"")
+            }
+            if !isDirectory && entry.kind == .directory {
+                throw ImageError(.invalidArgument, "cannot overwrite non-directory \"\(path)\" with directory \"\(destination)\"")
+            }
+        }
         if exists && !(entry.kind == .directory && existing.st_mode & S_IFMT == S_IFDIR) {
             try removeEntry(parent, name)
         }
@@ -147,7 +186,7 @@ public final class LayerApplier {
             defer { if targetParent != rootFD { close(targetParent) } }
             var info = stat()
             guard fstatat(targetParent, targetName, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw ImageError(.invalidArgument, "layer entry \"\(current)\": hardlink target \"\(entry.linkTarget)\" does not exist")
+                throw ImageError(.invalidArgument, "\(noun) \"\(current)\": hardlink target \"\(entry.linkTarget)\" does not exist")
             }
             guard info.st_mode & S_IFMT != S_IFDIR else { throw invalid("is a hardlink to a directory") }
             guard linkat(targetParent, targetName, parent, name, 0) == 0 else { throw fail("linkat") }
@@ -158,6 +197,11 @@ public final class LayerApplier {
                 if errno == EPERM && options.tolerateEPERM && entry.kind != .fifo {
                     summary.skippedDevices += 1
                     return
+                }
+                // A copy into a container whose user namespace forbids device nodes: the
+                // archive asks for what cannot be, here.
+                if errno == EPERM && isCopy {
+                    throw invalid("is a device node, which cannot be created in this container (mknodat: Operation not permitted)")
                 }
                 throw fail("mknodat")
             }
@@ -195,6 +239,8 @@ public final class LayerApplier {
             if fstatat(parent, hidden, &info, AT_SYMLINK_NOFOLLOW) == 0 { try removeEntry(parent, hidden) }
         case (.overlayDiff(let xattr), true):
             guard fsetxattr(parent, xattr, "y", 1, 0) == 0 else { throw fail("setxattr \(xattr)") }
+        case (.copy, _):
+            return  // not reached: copies have no whiteouts
         case (.overlayDiff, false):
             var info = stat()
             if fstatat(parent, hidden, &info, AT_SYMLINK_NOFOLLOW) == 0 { try removeEntry(parent, hidden) }
@@ -207,6 +253,21 @@ public final class LayerApplier {
 
     /// The components of a path inside the root; refuses anything that could leave it.
     private func clean(_ path: String, what: String = "path") throws(ImageError) -> [String] {
+        if case .copy(_, let destination) = options.mode {
+            // moby's Unpack: filepath.Join(dest, filepath.Clean(name)) must stay under dest.
+            var components: [String] = []
+            for part in path.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
+                if part == ".." {
+                    guard !components.isEmpty || path.hasPrefix("/") else {
+                        throw ImageError(.invalidArgument, "\"\(path)\" is outside of \"\(destination)\"")
+                    }
+                    _ = components.popLast()
+                    continue
+                }
+                components.append(String(part))
+            }
+            return components
+        }
         if path.hasPrefix("/") { throw invalid("has an absolute \(what) \"\(path)\"") }
         var components: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -242,9 +303,9 @@ public final class LayerApplier {
                 case ELOOP, ENOTDIR:
                     throw invalid("goes through \"\(at)\", which is a symlink or not a directory")
                 case ENOENT:
-                    throw ImageError(.invalidArgument, "layer entry \"\(current)\": \"\(at)\" does not exist")
+                    throw ImageError(.invalidArgument, "\(noun) \"\(current)\": \"\(at)\" does not exist")
                 default:
-                    throw ImageError(.io, "layer entry \"\(current)\": open \(at): \(LayerApplier.text(code))")
+                    throw ImageError(.io, "\(noun) \"\(current)\": open \(at): \(LayerApplier.text(code))")
                 }
             }
             fd = next
@@ -293,7 +354,8 @@ public final class LayerApplier {
 
     /// Owner, then mode (so setuid survives), then xattrs, on an open file or directory.
     private func setMetadata(fd: Int32, _ entry: TarEntry) throws(ImageError) {
-        if fchown(fd, uid_t(truncatingIfNeeded: entry.uid), gid_t(truncatingIfNeeded: entry.gid)) != 0 {
+        let (uid, gid) = options.owner ?? (entry.uid, entry.gid)
+        if fchown(fd, uid_t(truncatingIfNeeded: uid), gid_t(truncatingIfNeeded: gid)) != 0 {
             try ownershipFailed()
         }
         guard fchmod(fd, mode_t(entry.mode)) == 0 else { throw fail("chmod") }
@@ -305,7 +367,8 @@ public final class LayerApplier {
 
     /// The same for a symlink, device or fifo, by name (never followed).
     private func setMetadata(parent: Int32, name: String, _ entry: TarEntry, setMode: Bool) throws(ImageError) {
-        if fchownat(parent, name, uid_t(truncatingIfNeeded: entry.uid), gid_t(truncatingIfNeeded: entry.gid), AT_SYMLINK_NOFOLLOW) != 0 {
+        let (uid, gid) = options.owner ?? (entry.uid, entry.gid)
+        if fchownat(parent, name, uid_t(truncatingIfNeeded: uid), gid_t(truncatingIfNeeded: gid), AT_SYMLINK_NOFOLLOW) != 0 {
             try ownershipFailed()
         }
         if setMode && fchmodat(parent, name, mode_t(entry.mode), 0) != 0 { throw fail("chmod") }
@@ -343,11 +406,11 @@ public final class LayerApplier {
     // MARK: - Errors
 
     private func invalid(_ what: String) -> ImageError {
-        ImageError(.invalidArgument, "layer entry \"\(current)\" \(what)")
+        ImageError(.invalidArgument, "\(noun) \"\(current)\" \(what)")
     }
 
     private func fail(_ operation: String) -> ImageError {
-        ImageError(.io, "layer entry \"\(current)\": \(operation): \(LayerApplier.text(errno))")
+        ImageError(.io, "\(noun) \"\(current)\": \(operation): \(LayerApplier.text(errno))")
     }
 
     static func text(_ code: Int32) -> String { String(cString: strerror(code)) }

@@ -46,13 +46,13 @@ public final class BufferByteSink: ByteSink {
 /// fixed modification time. Content is streamed; the writer checks that each file gets exactly
 /// the size its header declared.
 public final class TarWriter {
-    private let sink: any ByteSink
+    let sink: any ByteSink
     /// Modification time of every entry, seconds since the epoch.
     public let mtime: Int64
     /// Content bytes the current file still owes.
-    private var owed = 0
-    private var padding = 0
-    private var currentPath = ""
+    var owed = 0
+    var padding = 0
+    var currentPath = ""
 
     public init(sink: any ByteSink, mtime: Int64 = 0) {
         self.sink = sink
@@ -96,7 +96,7 @@ public final class TarWriter {
         try zeros(1024)
     }
 
-    private func finishEntry() throws(ImageError) {
+    func finishEntry() throws(ImageError) {
         guard owed == 0 else {
             throw ImageError(.invalidArgument, "tar entry \"\(currentPath)\": \(owed) bytes of content missing")
         }
@@ -104,7 +104,7 @@ public final class TarWriter {
         padding = 0
     }
 
-    private func zeros(_ count: Int) throws(ImageError) {
+    func zeros(_ count: Int) throws(ImageError) {
         guard count > 0 else { return }
         let block = [UInt8](repeating: 0, count: count)
         try TarWriter.withBytes(block) { (buffer) throws(ImageError) in try sink.write(buffer) }

@@ -28,6 +28,13 @@ enum SkiffImage {
           sweep                                       remove layers and blobs nothing uses
           remove-container ID                         remove <root>/containers/ID (its upper/ holds
                                                       files of sub-ids: run it with --userns rootless)
+          archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--path P]
+                       [--no-overwrite-dir-non-dir] [--chown-user USER]
+                                                      docker cp and export (ContainerArchive.swift)
+          changes --container ID                      docker diff (ContainerChanges.swift)
+          commit  --container ID --image ID --container-config JSON [--tag NAME] [--author A]
+                  [--message M] [--created-by TEXT] [--change LINE]...
+                                                      docker commit (ContainerCommit.swift)
         Every command takes --max-layer-size BYTES (default 32 GiB): the most a layer may expand to.
         Registry credentials come from $SKIFF_REGISTRY_AUTH (Docker's X-Registry-Auth) or the
         user's auth.json.
@@ -43,6 +50,10 @@ enum SkiffImage {
                 try ContainerRemoval.remove(options)
                 return
             }
+            if ContainerArchive.commands.contains(options.command) {
+                try ContainerArchive.run(options)
+                return
+            }
             let worker = try Worker(options: options)
             switch options.command {
             case "load": try worker.load()
@@ -50,6 +61,7 @@ enum SkiffImage {
             case "pull": try worker.pull()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
+            case "commit": try ContainerCommit.run(worker)
             default: throw WorkerFailure(.invalidArgument, "skiff-image: unknown command '\(options.command)'\n\(usage)")
             }
         } catch {
@@ -102,7 +114,7 @@ struct Options {
     /// Arguments that are not options (only `remove-container` takes one).
     var positional: [String] = []
 
-    static let booleans: Set<String> = ["--userns", "--quiet", "--insecure"]
+    static let booleans: Set<String> = ["--userns", "--quiet", "--insecure", "--no-overwrite-dir-non-dir"]
 
     init(_ arguments: [String]) throws {
         guard let first = arguments.first else { throw WorkerFailure(.invalidArgument, SkiffImage.usage) }

@@ -21,4 +21,7 @@ def test_openapi_yaml_is_valid():
                           "ContainerWait", "ContainerDelete", "ContainerPrune",
                           "ContainerAttach", "ContainerLogs", "ContainerResize", "SystemEvents",
                           "ContainerStats", "ContainerUpdate",
-                          "ContainerExec", "ExecStart", "ExecResize", "ExecInspect"}
+                          "ContainerExec", "ExecStart", "ExecResize", "ExecInspect",
+                          # issue 13, files in and out
+                          "ContainerArchiveInfo", "ContainerArchive", "PutContainerArchive", "ContainerExport",
+                          "ContainerChanges", "ImageCommit"}

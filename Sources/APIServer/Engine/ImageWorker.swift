@@ -19,8 +19,10 @@ final class ImageWorker {
 
     /// Starts `skiff-image command --root <root> [--userns] arguments...`; `input` becomes its
     /// standard input (rewound first), else /dev/null. `environment` is added to this process's.
+    /// `extra` (when given) becomes the worker's descriptor 4 (a container's root for the
+    /// archive verbs); the caller keeps and closes its own copy.
     init(engine: Engine, command: String, arguments: [String], input: SpooledBody? = nil,
-         environment: [String: String] = [:]) throws {
+         environment: [String: String] = [:], extra: Int32? = nil) throws {
         var argv = [ImageWorker.path, command, "--root", engine.config.skiffRoot]
         if engine.isRootless { argv.append("--userns") }
         if let limit = getenv("SKIFF_MAX_LAYER_SIZE").map({ String(cString: $0) }), Int(limit) != nil {
@@ -49,7 +51,7 @@ final class ImageWorker {
         // Standard error stays the service's own.
         let child: pid_t
         do {
-            child = try Spawn.start(argv, descriptors: [inputFD, outputPipe[1], 2, failurePipe[1]],
+            child = try Spawn.start(argv, descriptors: [inputFD, outputPipe[1], 2, failurePipe[1]] + (extra.map { [$0] } ?? []),
                                     environment: environment)
         } catch {
             close(outputPipe[0]); close(failurePipe[0])

@@ -1,0 +1,56 @@
+import Images
+import Platform
+import Store
+
+/// `docker commit`: the image worker (`skiff-image commit`, `ContainerCommit.swift` there) makes
+/// a layer of the container's upper directory and installs the image; a running container is
+/// paused meanwhile unless `pause` is false (moby's default is to pause).
+extension Engine {
+    struct CommitRequest {
+        var container: String
+        /// Normalized `repo:tag`, or nil for an untagged image.
+        var tag: String?
+        var author: String?
+        var comment: String?
+        var changes: [String]
+        var pause: Bool
+    }
+
+    /// Commits; the new image's id.
+    func commitContainer(_ request: CommitRequest) throws -> String {
+        let record = try currentContainer(request.container)
+        let stored = try StoredContainer(record)
+        var arguments = ["--container", record.id, "--image", record.imageID,
+                         "--container-config", String(decoding: stored.config.bytes, as: UTF8.self),
+                         "--created-by", stored.strings(stored.config["Cmd"]).joined(separator: " ")]
+        if let tag = request.tag { arguments += ["--tag", tag] }
+        if let author = request.author { arguments += ["--author", author] }
+        if let comment = request.comment { arguments += ["--message", comment] }
+        for change in request.changes { arguments += ["--change", change] }
+        let paused = request.pause && record.state == .running
+        if paused { try pauseContainer(id: record.id) }
+        defer { if paused { try? unpauseContainer(id: record.id) } }
+        let worker = try ImageWorker(engine: self, command: "commit", arguments: arguments)
+        var output: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { buffer.deallocate() }
+        while output.count < 1 << 16 {
+            let n = worker.read(into: buffer)
+            if n == 0 { break }
+            output += buffer[0..<n]
+        }
+        if let error = worker.wait() { throw error }
+        guard let json = try? JSONParser.parse(Array(output.prefix { $0 != 0x0A })), case .string(let id)? = json["Id"] else {
+            throw EngineError(.internal, "commit \(record.id): the image worker did not name the image")
+        }
+        // moby's `commit` event: the container's attributes, the comment, the image.
+        var attributes = ContainerLifecycle.eventAttributes(record)
+        attributes["comment"] = request.comment ?? ""
+        attributes["imageID"] = id
+        attributes["imageRef"] = request.tag ?? ""
+        try? withStore { store in
+            _ = try store.addEvent(type: "container", action: "commit", actorID: record.id, attributes: attributes)
+        }
+        return id
+    }
+}

@@ -1,0 +1,121 @@
+import CLinux
+import Images
+import Platform
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `docker cp` both ways and `docker export`: the work runs in the image worker
+/// (`skiff-image archive-*`, `export`; see `ContainerArchive.swift` there), inside the user's
+/// namespace, on the container's root resolved with `ScopedRoot`. A running container's root is
+/// `/proc/<pid>/root` of its first process, opened here (the user owns the container's user
+/// namespace, so may open it) and handed to the worker as its descriptor 4; a stopped one's
+/// overlay is mounted by the worker in a mount namespace of its own.
+extension Engine {
+    /// Starts `command` of the worker on `record`'s files.
+    func startContainerFiles(_ record: ContainerRecord, command: String, arguments: [String],
+                             input: SpooledBody? = nil) throws -> ImageWorker {
+        var rootFD: Int32 = -1
+        if record.isActive && record.pid > 0 {
+            rootFD = open("/proc/\(record.pid)/root", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_CLOEXEC)
+            guard rootFD >= 0 else {
+                // Gone since the row was read: it stopped meanwhile.
+                let code = errno
+                throw EngineError(code == ENOENT || code == ESRCH ? .conflict : .internal,
+                                  "container \(record.id): open /proc/\(record.pid)/root: \(String(cString: strerror(code)))")
+            }
+        }
+        defer { if rootFD >= 0 { close(rootFD) } }
+        var argv = ["--container", record.id] + arguments
+        if rootFD >= 0 { argv += ["--root-fd", "4"] }
+        return try ImageWorker(engine: self, command: command, arguments: argv, input: input,
+                               extra: rootFD >= 0 ? rootFD : nil)
+    }
+
+    /// The worker's failure for a path in a container, as moby words a missing one.
+    static func containerFileError(_ error: EngineError, path: String, container: String) -> EngineError {
+        guard error.code == .notFound else { return error }
+        return EngineError(.notFound, "Could not find the file \(path) in container \(container)")
+    }
+
+    /// `HEAD /containers/{id}/archive`: the path's stat (`X-Docker-Container-Path-Stat`).
+    func statContainerPath(_ container: String, path: String) throws -> [UInt8] {
+        let record = try currentContainer(container)
+        let worker = try startContainerFiles(record, command: "archive-stat", arguments: ["--path", path])
+        var output: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { buffer.deallocate() }
+        while output.count < 1 << 16 {
+            let n = worker.read(into: buffer)
+            if n == 0 { break }
+            output += buffer[0..<n]
+        }
+        if let error = worker.wait() { throw Engine.containerFileError(error, path: path, container: container) }
+        return Array(output.prefix { $0 != 0x0A })
+    }
+
+    /// `GET /containers/{id}/archive`: the worker (its stat line already read) streaming the tar.
+    func getContainerArchive(_ container: String, path: String) throws -> (stat: [UInt8], worker: ImageWorker) {
+        let record = try currentContainer(container)
+        let worker = try startContainerFiles(record, command: "archive-get", arguments: ["--path", path])
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count < 1 << 16 {
+            let n = withUnsafeMutableBytes(of: &byte) { worker.read(into: $0) }
+            if n == 0 || byte == 0x0A { break }
+            line.append(byte)
+        }
+        if line.isEmpty || byte != 0x0A {
+            let error = worker.wait() ?? EngineError(.internal, "the image worker ended without the path's stat")
+            throw Engine.containerFileError(error, path: path, container: container)
+        }
+        return (line, worker)
+    }
+
+    /// `PUT /containers/{id}/archive`: the archive in `body` extracted at `path`.
+    func putContainerArchive(_ container: String, path: String, body: SpooledBody, noOverwriteDirNonDir: Bool,
+                             copyUIDGID: Bool) throws {
+        let record = try currentContainer(container)
+        var arguments = ["--path", path]
+        if noOverwriteDirNonDir { arguments.append("--no-overwrite-dir-non-dir") }
+        if copyUIDGID {
+            let stored = try StoredContainer(record)
+            let user = stored.string(stored.config["User"])
+            if !user.isEmpty { arguments += ["--chown-user", user] }
+        }
+        let worker = try startContainerFiles(record, command: "archive-put", arguments: arguments, input: body)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { buffer.deallocate() }
+        while worker.read(into: buffer) > 0 {}
+        if let error = worker.wait() { throw Engine.containerFileError(error, path: path, container: container) }
+    }
+
+    /// `GET /containers/{id}/export`: the worker streaming the root's tar.
+    func exportContainer(_ container: String) throws -> ImageWorker {
+        let record = try currentContainer(container)
+        return try startContainerFiles(record, command: "export", arguments: [])
+    }
+
+    /// `GET /containers/{id}/changes`: the worker's `[{"Path","Kind"}]`, read from the upper
+    /// directory against the image's layers.
+    func containerChanges(_ container: String) throws -> JSON {
+        let record = try currentContainer(container)
+        let worker = try ImageWorker(engine: self, command: "changes", arguments: ["--container", record.id])
+        var output: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = worker.read(into: buffer)
+            if n == 0 { break }
+            output += buffer[0..<n]
+        }
+        if let error = worker.wait() { throw error }
+        do {
+            return try JSONParser.parse(output)
+        } catch {
+            throw EngineError(.internal, "container \(record.id): changes: the image worker's answer is not JSON")
+        }
+    }
+}

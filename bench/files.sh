@@ -1,0 +1,532 @@
+#!/usr/bin/env bash
+# bench/files.sh — the files part of `make bench` (issue 13): `docker cp` of a directory into and
+# out of a running container, Skiff vs Podman vs Docker, each through its own unix socket.
+#
+# Peers, image and set-up are bench/containers.sh's (Skiff rootless as the test user, Podman
+# rootless with --runtime runc --cgroup-manager=cgroupfs, Docker rootful in a temp dir; the
+# busybox image from Tests/integration/images.py loaded into each). Measures, for each peer, with
+# one `sleep` container (--network none) running:
+#   cp in:  `docker cp <dir> C:/tmp/inN` of a BENCH_FILES_MB MB directory (BENCH_FILES_MB files
+#           of 1 MB of random data in 10 subdirectories), wall time of the CLI process;
+#   cp out: `docker cp C:/tmp/inN <local dir>` of the same directory back.
+# BENCH_FILES_RUNS runs each after one unmeasured, round-robin over the peers. The copies are
+# checked (file count and bytes) once per peer. Target: Skiff at least as fast as the faster peer
+# (median cp in and cp out <= 1.0x). Table in bench/out/files-<time>.txt (and files-last.txt).
+#
+# Knobs: those of bench/containers.sh that pick peers and binaries (SKIFF_BIN, BENCH_PEERS,
+# BENCH_PODMAN_DRIVER, BENCH_DOCKER_CLI, BENCH_NO_INSTALL, BENCH_STRICT, BENCH_TMPDIR,
+# SKIFF_TEST_USER), and
+#   BENCH_FILES_MB=100          size of the copied directory
+#   BENCH_FILES_RUNS=5          measured copies each way per peer
+set -euo pipefail
+export LC_ALL=C
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/common.sh"
+OUT=$ROOT/bench/out
+USER_NAME=${SKIFF_TEST_USER:-skiff-test}
+PEERS=${BENCH_PEERS:-skiff podman docker}
+RUNS=${BENCH_CT_RUNS:-10}
+WARMUPS=${BENCH_CT_WARMUPS:-2}
+LIFECYCLE=${BENCH_CT_LIFECYCLE:-50}
+LIST_N=${BENCH_CT_LIST_CONTAINERS:-500}
+LIST_REQS=${BENCH_CT_LIST_REQS:-10}
+LIST_RPS_SECONDS=${BENCH_CT_LIST_RPS_SECONDS:-3}
+SMALL_N=${BENCH_CT_SMALL_LIST:-5}
+LOG_BYTES=${BENCH_CT_LOG_BYTES:-100000000}
+LOG_LINE=${BENCH_CT_LOG_LINE:-10}
+LOGS_RUNS=${BENCH_CT_LOGS_RUNS:-3}
+LOGS_TIMEOUT=${BENCH_CT_LOGS_TIMEOUT:-120}
+MEM_COUNTS=${BENCH_CT_MEM_COUNTS:-10 50}
+PODMAN_DRIVER=${BENCH_PODMAN_DRIVER:-overlay}
+SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/opt/swift/usr/bin:$SYS_PATH
+
+log() { printf '[bench-files %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
+for v in RUNS LIFECYCLE LIST_N LIST_REQS LIST_RPS_SECONDS SMALL_N LOG_BYTES LOGS_RUNS LOGS_TIMEOUT; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_CT_*) must be a positive integer, not '${!v}'"
+done
+[[ $WARMUPS =~ ^[0-9]+$ ]] || die "BENCH_CT_WARMUPS must be an integer >= 0"
+[[ $LOG_LINE =~ ^[0-9]+$ ]] && [ "$LOG_LINE" -ge 2 ] && [ "$LOG_LINE" -le 4096 ] || die "BENCH_CT_LOG_LINE must be 2..4096"
+prev=0
+for c in $MEM_COUNTS; do
+    [[ $c =~ ^[1-9][0-9]*$ ]] && [ "$c" -gt "$prev" ] || die "BENCH_CT_MEM_COUNTS must be increasing positive integers"
+    prev=$c
+done
+peers=()
+for p in $PEERS; do
+    case $p in skiff|podman|docker) peers+=("$p") ;; *) die "unknown peer '$p' in BENCH_PEERS" ;; esac
+done
+[ ${#peers[@]} -gt 0 ] || { log "BENCH_PEERS is empty: nothing to do"; exit 0; }
+has_peer() { [[ " ${peers[*]} " == *" $1 "* ]]; }
+drop_peer() { local p keep=(); for p in "${peers[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; peers=("${keep[@]}"); }
+
+declare -A R=()            # R[peer.metric]: figures for the table
+declare -A V=()            # V[peer.metric]: raw measured values, space-separated
+declare -a NOTES=()
+note() { NOTES+=("$*"); log "note: $*"; }
+SKIFF_SKIPPED=""           # why Skiff was not measured
+
+# ---------------------------------------------------------------- set-up
+PKGS=(podman docker.io containerd runc conmon uidmap slirp4netns fuse-overlayfs busybox-static
+      python3 python3-pytest procps util-linux gcc)
+if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
+    bash "$ROOT/scripts/apt-install-missing.sh" "${PKGS[@]}" || die "apt-get install of ${PKGS[*]} failed"
+fi
+for t in setpriv python3 ps timeout findmnt gcc; do
+    command -v "$t" >/dev/null || die "$t not found"
+done
+[ -x /bin/busybox ] || die "/bin/busybox not found (Debian package busybox-static)"
+if has_peer podman; then
+    command -v podman >/dev/null || die "podman not found"
+    CONMON=$(command -v conmon) || die "conmon not found"
+fi
+if has_peer docker; then
+    for t in dockerd containerd containerd-shim-runc-v2; do command -v "$t" >/dev/null || die "$t not found"; done
+    SHIM=$(command -v containerd-shim-runc-v2)
+fi
+DOCKER_CLI=${BENCH_DOCKER_CLI:-/usr/local/bin/docker}
+if [ ! -x "$DOCKER_CLI" ]; then
+    DOCKER_CLI=$(command -v docker) || die "no docker CLI ($BENCH_DOCKER_CLI missing and none on PATH)"
+    note "the docker CLI ${BENCH_DOCKER_CLI:-/usr/local/bin/docker} is missing; using $DOCKER_CLI"
+fi
+
+SKIFF_TEST_USER=$USER_NAME bash "$ROOT/scripts/setup-test-user.sh"
+TUID=$(id -u "$USER_NAME")
+TGID=$(id -g "$USER_NAME")
+
+if has_peer skiff; then
+    if [ -n "${SKIFF_BIN:-}" ]; then
+        [ -x "$SKIFF_BIN" ] || die "SKIFF_BIN=$SKIFF_BIN is not an executable"
+        SKIFF_BIN_GIVEN=1
+        [ -x "$(dirname "$SKIFF_BIN")/skiff-monitor" ] ||
+            SKIFF_SKIPPED="no skiff-monitor beside SKIFF_BIN=$SKIFF_BIN"
+    elif ! grep -q '\.executable(name: "skiff-monitor"' "$ROOT/Package.swift"; then
+        SKIFF_SKIPPED="this tree ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')) has no skiff-monitor product yet: containers are not merged"
+    else
+        for product in skiff skiff-image skiff-monitor skiff-relay; do
+            log "building $product (release, static Swift stdlib)"
+            (cd "$ROOT" && swift build -c release --static-swift-stdlib --product "$product") >&2 ||
+                die "swift build of $product failed"
+        done
+        SKIFF_BIN=$ROOT/.build/release/skiff
+    fi
+    if [ -z "$SKIFF_SKIPPED" ]; then
+        SKIFF_DIR=$(dirname "$SKIFF_BIN")
+        for b in skiff skiff-image skiff-monitor; do [ -x "$SKIFF_DIR/$b" ] || die "$SKIFF_DIR/$b missing"; done
+    else
+        drop_peer skiff
+        note "Skiff skipped: $SKIFF_SKIPPED"
+    fi
+fi
+
+mkdir -p "$OUT"
+
+# ---------------------------------------------------------------- bookkeeping, cleanup
+TMP_BASE=$(traversable_tmp_base) || die "no temp directory the test user can traverse (tried ${BENCH_TMPDIR:-} /tmp /var/tmp /run)"
+T=$(mktemp -d "$TMP_BASE/skiff-bench-ct.XXXXXX")
+chmod 0755 "$T"
+mkdir -p "$T/bin" "$T/home" "$T/config" "$T/xdg" "$T/logs" "$T/store" "$T/image" "$T/out" "$T/dockercfg" "$T/docker"
+chown "$TUID:$TGID" "$T/home" "$T/config" "$T/xdg" "$T/store"
+chmod 0700 "$T/xdg" "$T/dockercfg"
+XDG=$T/xdg
+D=$T/docker
+CGPARENT=skiff-bench-ct-$$       # dockerd's --cgroup-parent: its containers' cgroups, removed at the end
+
+ETC_DOCKER_KEY_EXISTED=0; [ -e /etc/docker/key.json ] && ETC_DOCKER_KEY_EXISTED=1
+RUN_DOCKER_EXISTED=0; [ -e /run/docker ] && RUN_DOCKER_EXISTED=1
+
+declare -a STARTED=()      # "PID:STARTTIME" of every process we started
+declare -A SOCK=()         # SOCK[peer]: the peer's API socket
+declare -A SVC=()          # SVC[peer]: the service's pid (docker: dockerd)
+
+# monitors PEER : pids of that peer's per-container monitors started by this run: the executable
+# is the monitor's and the command line names this run's temp dir
+monitors() {
+    local exe p cmdline
+    case $1 in
+        skiff) exe=$T/bin/skiff-monitor ;;  # or skiff-relay, below
+        podman) exe=${CONMON:-/usr/bin/conmon} ;;
+        docker) exe=${SHIM:-/usr/bin/containerd-shim-runc-v2} ;;
+    esac
+    for p in /proc/[0-9]*; do
+        case $(readlink "$p/exe" 2>/dev/null) in
+            "$exe") ;;
+            "$T/bin/skiff-relay") [ "$1" = skiff ] || continue ;;
+            *) continue ;;
+        esac
+        cmdline=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
+        [[ $cmdline == *"$T/"* ]] || continue
+        # skiff-relay --keep-userns holds the rootless containers' shared user namespace: one
+        # for all of them, not a monitor (Podman's pause process is not counted either).
+        [[ $cmdline == *" --keep-userns "* ]] && continue
+        # skiff-monitor --warm waits for the next container (one per service): counted once it
+        # has one, which it holds open (its log).
+        if [[ $cmdline == *" --warm "* ]] && ! ls -l "$p/fd" 2>/dev/null | grep -qF "$T/"; then continue; fi
+        proc_alive "${p#/proc/}" && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+cleanup() {
+    local rc=$? p peer m
+    trap - EXIT INT TERM
+    if [ "$rc" != 0 ] && [ -n "${T:-}" ] && [ -d "$T/logs" ]; then
+        # on a failure: the services' logs are kept, and the end of each printed
+        m=$OUT/containers-failed-$(date -u +%Y%m%dT%H%M%SZ)
+        mkdir -p "$m" && cp -r "$T/logs/." "$m/" 2>/dev/null && log "the services' logs are kept in $m"
+        for peer in "${!SVC[@]}"; do
+            proc_alive "${SVC[$peer]}" || log "$peer: the service (pid ${SVC[$peer]}) is not running"
+            p=$T/logs/$peer.log; [ "$peer" = docker ] && p=$T/logs/dockerd.log
+            [ -s "$p" ] || continue
+            log "$peer: the end of $(basename "$p"):"
+            tail -n 15 "$p" >&2 || true
+        done
+    fi
+    # running containers first, through their engines, while the engines are up (bounded; the
+    # others have no process and go with the temp dir)
+    for peer in "${!SOCK[@]}"; do
+        if [ -S "${SOCK[$peer]}" ] && proc_alive "${SVC[$peer]:-0}"; then
+            timeout 120 python3 "$ROOT/bench/ctclient.py" "${SOCK[$peer]}" rmrunning >/dev/null 2>&1 ||
+                log "cleanup: removing $peer's containers failed; stopping their monitors"
+        fi
+    done
+    for p in "${STARTED[@]}"; do   # only if it is still the process we started (no pid reuse)
+        if proc_alive "${p%%:*}" && [ "$(starttime "${p%%:*}")" = "${p#*:}" ]; then stop_pids 10 "${p%%:*}"; fi
+    done
+    # monitors (and so their containers) that outlived their engine
+    for peer in skiff podman docker; do
+        for m in $(monitors "$peer"); do stop_pids 5 "$m"; done
+    done
+    if [ -n "${XDG:-}" ]; then
+        p=$(podman_pause)
+        if [ -n "$p" ]; then stop_pids 5 "$p"; fi
+    fi
+    if [ -n "${T:-}" ] && [ -d "$T" ]; then
+        # mounts left below the temp dir (dockerd's overlay2, shm), deepest first
+        findmnt -rn -o TARGET | awk -v t="$T/" 'index($0, t) == 1' | sort -r | while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done
+        # Podman's and Skiff's rootless storage holds files owned by sub-uids: remove as root
+        rm -rf "$T" 2>/dev/null || { sleep 1; rm -rf "$T" || log "could not remove $T"; }
+    fi
+    find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "$CGPARENT" 2>/dev/null | while read -r m; do
+        find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+    if [ "$ETC_DOCKER_KEY_EXISTED" = 0 ]; then rm -f /etc/docker/key.json; fi
+    if [ "$RUN_DOCKER_EXISTED" = 0 ]; then rm -rf /run/docker 2>/dev/null || true; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# a command as the test user with a clean environment: "${AS_USER[@]}" [VAR=VALUE...] CMD ...
+# (an array, not a function, so that `... &` gives the service's own pid in $!)
+AS_USER=(setpriv --reuid="$TUID" --regid="$TGID" --init-groups
+         env -i PATH="$SYS_PATH" HOME="$T/home" USER="$USER_NAME" LOGNAME="$USER_NAME" XDG_RUNTIME_DIR="$XDG"
+         XDG_CONFIG_HOME="$T/config")
+
+# dk PEER ARGS... : the docker CLI against that peer's socket, with a config dir of its own
+dk() {
+    local peer=$1; shift
+    env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" DOCKER_HOST="unix://${SOCK[$peer]}" \
+        "$DOCKER_CLI" "$@"
+}
+api() { local peer=$1; shift; python3 "$ROOT/bench/ctclient.py" "${SOCK[$peer]}" "$@"; }
+
+# stats VALUE_S... : seconds in, "median min max p90" in milliseconds out
+stats() {
+    printf '%s\n' "$@" | sort -g | awk '
+        {v[NR] = $1}
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              k = int(0.9 * NR); if (k < 0.9 * NR) k++
+              printf "%.3f %.3f %.3f %.3f", m * 1000, v[1] * 1000, v[NR] * 1000, v[k] * 1000 }'
+}
+field() { awk -v s="$1" -v i="$2" 'BEGIN{split(s, a, " "); print a[i]}'; }
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.6f", b - a}'; }
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- the image
+log "building the busybox image (Tests/integration/images.py, from /bin/busybox)"
+IMAGE_ARCHIVE=$(python3 - "$ROOT/Tests/integration" "$T/image" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import images
+print(images.build_busybox(sys.argv[2]).archive)
+EOF
+) || die "building the busybox image failed"
+chmod -R a+rX "$T/image"
+
+# ---------------------------------------------------------------- services
+wait_ping() {   # wait_ping PEER LOG : until the socket answers /_ping (60 s)
+    local peer=$1 lg=$2 i
+    for ((i = 0; i < 3000; i++)); do
+        if [ -S "${SOCK[$peer]}" ] && python3 - "${SOCK[$peer]}" <<'EOF' 2>/dev/null; then return 0; fi
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+sys.exit(0 if s.recv(64).startswith(b"HTTP/1.1 200") else 1)
+EOF
+        proc_alive "${SVC[$peer]}" || { tail -n 30 "$lg" >&2; die "$peer: the service exited"; }
+        sleep 0.02
+    done
+    tail -n 30 "$lg" >&2; die "$peer: no /_ping after 60 s"
+}
+
+start_skiff() {
+    install -m 0755 "$SKIFF_DIR/skiff" "$SKIFF_DIR/skiff-image" "$SKIFF_DIR/skiff-monitor" "$T/bin/"
+    # Without skiff-relay (an older tree) the Swift monitor relays itself.
+    if [ -x "$SKIFF_DIR/skiff-relay" ]; then install -m 0755 "$SKIFF_DIR/skiff-relay" "$T/bin/"; fi
+    local tree="built from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    git -C "$ROOT" diff --quiet HEAD -- Sources Package.swift 2>/dev/null || tree+=" + uncommitted changes under Sources/"
+    [ -n "${SKIFF_BIN_GIVEN:-}" ] && tree="SKIFF_BIN=$SKIFF_BIN"
+    R[skiff.version]="$(timeout 5 "$T/bin/skiff" --version 2>/dev/null | head -1 || true) ($tree)"
+    mkdir -p "$T/store/skiff"; chown "$TUID:$TGID" "$T/store/skiff"
+    SOCK[skiff]=$XDG/skiff.sock
+    "${AS_USER[@]}" XDG_DATA_HOME="$T/store/skiff" "$T/bin/skiff" service --socket "${SOCK[skiff]}" --time 0 \
+        >"$T/logs/skiff.log" 2>&1 &
+    SVC[skiff]=$!; track "${SVC[skiff]}"
+    wait_ping skiff "$T/logs/skiff.log"
+}
+
+start_podman() {
+    R[podman.version]=$(podman --version | awk '{print $3}')
+    mkdir -p "$T/store/podman"; chown "$TUID:$TGID" "$T/store/podman"
+    SOCK[podman]=$XDG/podman.sock
+    # Podman keeps its container locks in shared memory across runs; stores deleted by earlier
+    # (interrupted) runs leave them taken until "exceeded num_locks (2048)". With no Podman of
+    # this user running, nothing holds them.
+    if ! pgrep -u "$TUID" -x podman >/dev/null; then rm -f "/dev/shm/libpod_rootless_lock_$TUID"; fi
+    "${AS_USER[@]}" podman --runtime runc --cgroup-manager=cgroupfs --storage-driver "$PODMAN_DRIVER" \
+        --root "$T/store/podman/root" --runroot "$XDG/podman-run" \
+        system service --time 0 "unix://${SOCK[podman]}" >"$T/logs/podman.log" 2>&1 &
+    SVC[podman]=$!; track "${SVC[podman]}"
+    wait_ping podman "$T/logs/podman.log"
+}
+
+start_docker() {
+    R[docker.version]="$(dockerd --version | sed -n 's/^Docker version \([^,+]*\).*/\1/p') + containerd $(containerd --version | awk '{print $3}')"
+    mkdir -p "$D/containerd"
+    cat >"$D/containerd/config.toml" <<EOF
+version = 2
+root = "$D/containerd/root"
+state = "$D/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$D/containerd/containerd.sock"
+[debug]
+  address = "$D/containerd/debug.sock"
+  level = "warn"
+EOF
+    env -i PATH="$SYS_PATH" containerd --config "$D/containerd/config.toml" >"$T/logs/containerd.log" 2>&1 &
+    CTD_PID=$!; track "$CTD_PID"
+    local i
+    for ((i = 0; i < 3000; i++)); do
+        [ -S "$D/containerd/containerd.sock" ] && break
+        proc_alive "$CTD_PID" || { tail "$T/logs/containerd.log" >&2; die "containerd exited"; }
+        sleep 0.02
+    done
+    SOCK[docker]=$D/docker.sock
+    env -i PATH="$SYS_PATH" dockerd --containerd "$D/containerd/containerd.sock" \
+        --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+        -H "unix://${SOCK[docker]}" --iptables=false --ip-forward=false --ip-masq=false \
+        --bridge=none --cgroup-parent "/$CGPARENT" >"$T/logs/dockerd.log" 2>&1 &
+    SVC[docker]=$!; track "${SVC[docker]}"
+    wait_ping docker "$T/logs/dockerd.log"
+}
+
+for peer in "${peers[@]}"; do
+    log "$peer: starting the service, loading busybox"
+    "start_$peer"
+    dk "$peer" load -i "$IMAGE_ARCHIVE" >"$T/logs/$peer-load.log" 2>&1 ||
+        { cat "$T/logs/$peer-load.log" >&2; die "$peer: docker load failed"; }
+done
+
+# a first `docker run --rm` per peer: Skiff is dropped (with the reason) when it cannot run it yet
+for peer in "${peers[@]}"; do
+    if out=$(timeout 60 env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+             DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" run --rm --network none busybox echo ok 2>&1) &&
+       [ "$out" = ok ]; then
+        continue
+    fi
+    out=$(tr '\n' ' ' <<<"$out" | cut -c1-300)
+    if [ "$peer" = skiff ]; then
+        SKIFF_SKIPPED="its first \`docker run --rm --network none busybox echo ok\` failed: ${out:-no output (timeout?)}"
+        note "Skiff skipped: $SKIFF_SKIPPED"
+        tail -n 20 "$T/logs/skiff.log" >&2 || true
+        timeout 60 python3 "$ROOT/bench/ctclient.py" "${SOCK[skiff]}" rmall >/dev/null 2>&1 || true
+        stop_pids 10 "${SVC[skiff]}"
+        for m in $(monitors skiff); do stop_pids 5 "$m"; done
+        unset 'SOCK[skiff]'
+        drop_peer skiff
+    else
+        die "$peer: \`docker run --rm --network none busybox echo ok\` failed: $out"
+    fi
+done
+[ ${#peers[@]} -gt 0 ] || die "no peer left to measure"
+
+
+FILES_MB=${BENCH_FILES_MB:-100}
+FILES_RUNS=${BENCH_FILES_RUNS:-5}
+[[ $FILES_MB =~ ^[1-9][0-9]*$ ]] || die "BENCH_FILES_MB must be a positive integer"
+[[ $FILES_RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_FILES_RUNS must be a positive integer"
+
+# ---------------------------------------------------------------- the directory copied
+SRC=$T/files-src/tree
+for ((i = 0; i < FILES_MB; i++)); do
+    mkdir -p "$SRC/d$((i % 10))"
+    head -c 1048576 /dev/urandom >"$SRC/d$((i % 10))/f$i"
+done
+SRC_BYTES=$(du -sb --apparent-size "$SRC/" | awk '{print $1}')
+log "copying a directory of $FILES_MB files, $SRC_BYTES bytes"
+chmod -R a+rX "$T/files-src"
+
+# ---------------------------------------------------------------- cp in and out
+for peer in "${peers[@]}"; do
+    dk "$peer" run -d --name filesbench --network none busybox sleep 3600 >/dev/null || die "$peer: docker run -d failed"
+done
+for ((i = 0; i <= FILES_RUNS; i++)); do
+    for peer in "${peers[@]}"; do
+        t0=$(now); dk "$peer" cp "$SRC" "filesbench:/tmp/in$i" || die "$peer: docker cp in failed"
+        tin=$(since "$t0")
+        rm -rf "$T/files-out"; mkdir -p "$T/files-out"
+        t0=$(now); dk "$peer" cp "filesbench:/tmp/in$i" "$T/files-out/tree" || die "$peer: docker cp out failed"
+        tout=$(since "$t0")
+        if [ "$i" = 0 ]; then
+            got=$(du -sb --apparent-size "$T/files-out/tree/" | awk '{print $1}')
+            n=$(find "$T/files-out/tree" -type f | wc -l)
+            [ "$n" = "$FILES_MB" ] && [ "$got" = "$SRC_BYTES" ] ||
+                die "$peer: the copy out has $n files, $got bytes (want $FILES_MB, $SRC_BYTES)"
+            continue
+        fi
+        V[$peer.cp_in]="${V[$peer.cp_in]:-} $tin"
+        V[$peer.cp_out]="${V[$peer.cp_out]:-} $tout"
+    done
+done
+rm -rf "$T/files-out"
+for peer in "${peers[@]}"; do dk "$peer" rm -f filesbench >/dev/null 2>&1 || true; done
+
+# ---------------------------------------------------------------- stop the services
+for peer in "${peers[@]}"; do
+    stop_pids 20 "${SVC[$peer]}"
+done
+if has_peer docker; then stop_pids 10 "$CTD_PID"; fi
+p=$(podman_pause); if [ -n "$p" ]; then stop_pids 5 "$p"; fi
+for peer in "${peers[@]}"; do
+    left=$(monitors "$peer" | tr '\n' ' ')
+    [ -z "$left" ] || note "$peer: monitor processes left after the service stopped: $left (stopped by the clean-up)"
+done
+
+# ---------------------------------------------------------------- figures
+for peer in "${peers[@]}"; do
+    for m in cp_in cp_out; do
+        # shellcheck disable=SC2086
+        [ -n "${V[$peer.$m]:-}" ] && R[$peer.$m]=$(stats ${V[$peer.$m]})
+    done
+done
+
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+RAW=$OUT/files-$TS.raw
+{
+    echo "# bench/files.sh raw figures, $TS: PEER METRIC VALUES (seconds)"
+    for peer in "${peers[@]}"; do
+        for k in $(printf '%s\n' "${!V[@]}" | grep "^$peer\." | sort); do echo "$peer ${k#*.} ${V[$k]}"; done
+    done
+} >"$RAW"
+
+# ---------------------------------------------------------------- report
+declare -A LABEL=([skiff]="Skiff" [podman]="Podman ${R[podman.version]:-}" [docker]="Docker ${R[docker.version]:-}")
+LABEL[docker]=${LABEL[docker]%% + *}
+others=()
+for p in "${peers[@]}"; do [ "$p" = skiff ] || others+=("$p"); done
+
+# best PEER... METRIC DIR(low|high) : the peer with the best median among those given
+best_of() {
+    local metric=$1 dir=$2 p v best="" bestv=""; shift 2
+    for p in "$@"; do
+        v=${R[$p.$metric]:-}; [ -n "$v" ] || continue
+        v=$(field "$v" 1)
+        if [ -z "$best" ] || awk -v a="$v" -v b="$bestv" -v d="$dir" 'BEGIN{exit !((d == "low") ? a < b : a > b)}'; then
+            best=$p; bestv=$v
+        fi
+    done
+    echo "$best"
+}
+# cell PEER METRIC FMT SCALE : "median (min-max)" of R[PEER.METRIC] ("median min max ..."), values / SCALE
+cell() {
+    local v=${R[$1.$2]:-}
+    [ -n "$v" ] || { echo "n/a"; return; }
+    awk -v s="$v" -v f="$3" -v k="$4" 'BEGIN{n = split(s, a, " ")
+        if (n == 1) printf f, a[1] / k; else printf (f " (" f "-" f ")"), a[1] / k, a[2] / k, a[3] / k}'
+}
+# row TITLE METRIC DIR FMT [SCALE] : one line; the last column is Skiff against the best other peer
+row() {
+    local title=$1 m=$2 dir=$3 fmt=$4 scale=${5:-1} p c b ratio=""
+    printf '%-46s' "$title"
+    for p in "${peers[@]}"; do
+        c=$(cell "$p" "$m" "$fmt" "$scale")
+        if [ "$p" = "$(best_of "$m" "$dir" "${peers[@]}")" ] && [ ${#peers[@]} -gt 1 ]; then c+=" *"; fi
+        if [ "$m" = logs ] && [ -n "${R[$p.logs_timeout]:-}" ]; then c="> ${LOGS_TIMEOUT} s"; fi
+        printf '%-30s' "$c"
+    done
+    if has_peer skiff && [ -n "${R[skiff.$m]:-}" ] && [ ${#others[@]} -gt 0 ]; then
+        b=$(best_of "$m" "$dir" "${others[@]}")
+        if [ -n "$b" ]; then
+            ratio=$(awk -v a="$(field "${R[skiff.$m]}" 1)" -v b="$(field "${R[$b.$m]}" 1)" -v d="$dir" -v n="${LABEL[$b]%% *}" \
+                'BEGIN{ if (d == "low") printf "%.3fx of %s", (b > 0 ? a / b : 0), n; else printf "%.2fx %s", (b > 0 ? a / b : 0), n }')
+        fi
+    fi
+    printf '%s\n' "$ratio"
+}
+
+TABLE=$OUT/files-$TS.txt
+{
+    echo
+    echo "Skiff files benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, Linux $(uname -r)"
+    if has_peer skiff; then echo "  Skiff:  ${R[skiff.version]}, rootless as $USER_NAME"
+    elif [ -n "$SKIFF_SKIPPED" ]; then echo "  Skiff:  not measured: $SKIFF_SKIPPED"; fi
+    has_peer podman && echo "  Podman: ${R[podman.version]}, rootless as $USER_NAME, --runtime runc --cgroup-manager=cgroupfs, storage driver $PODMAN_DRIVER"
+    has_peer docker && echo "  Docker: ${R[docker.version]}, rootful, overlay2"
+    echo "  client: docker CLI $("$DOCKER_CLI" --version | awk '{print $3}' | tr -d ,) ($DOCKER_CLI); a directory of $FILES_MB files of 1 MB ($SRC_BYTES bytes)"
+    echo "  load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare within one run)"
+    echo
+    printf '%-46s' "metric: median (min-max)"
+    for p in "${peers[@]}"; do printf '%-30s' "${LABEL[$p]}"; done
+    has_peer skiff && [ ${#others[@]} -gt 0 ] && printf '%s' "Skiff vs the faster peer"
+    printf '\n'
+    row "docker cp $FILES_MB MB dir in (ms), n=$FILES_RUNS"  cp_in  low "%.0f"
+    row "docker cp $FILES_MB MB dir out (ms), n=$FILES_RUNS" cp_out low "%.0f"
+    echo
+    echo "targets (Skiff):"
+    target() { printf '  %-50s %-52s %s\n' "$1" "$3" "$2"; }
+    ratio_target() {
+        local text=$1 m=$2 limit=$3 b s o
+        if ! has_peer skiff || [ -z "${R[skiff.$m]:-}" ]; then target "$text" SKIP "Skiff not measured"; return; fi
+        b=$(best_of "$m" low "${others[@]}")
+        if [ -z "$b" ]; then target "$text" SKIP "no other peer measured"; return; fi
+        s=$(field "${R[skiff.$m]}" 1); o=$(field "${R[$b.$m]}" 1)
+        target "$text" "$(awk -v s="$s" -v o="$o" -v l="$limit" 'BEGIN{print (s <= l * o) ? "PASS" : "FAIL"}')" \
+            "$(awk -v s="$s" -v o="$o" -v n="${LABEL[$b]%% *}" 'BEGIN{printf "%.1f vs %.1f ms (%s) = %.3fx", s, o, n, s / o}')"
+    }
+    ratio_target "docker cp in <= 1.0x the faster peer" cp_in 1.0
+    ratio_target "docker cp out <= 1.0x the faster peer" cp_out 1.0
+    if [ ${#NOTES[@]} -gt 0 ]; then
+        echo
+        echo "notes:"
+        for n in "${NOTES[@]}"; do echo "  - $n"; done
+    fi
+    echo
+    echo "raw figures: $RAW"
+} | tee "$TABLE"
+cp "$TABLE" "$OUT/files-last.txt"
+log "table saved to $TABLE"
+
+if [ "${BENCH_STRICT:-0}" = 1 ] && grep -Eq ' (FAIL|SKIP)$' "$TABLE"; then
+    die "a target was missed or not measured (BENCH_STRICT=1)"
+fi
