@@ -1,7 +1,8 @@
 import Platform
 
 /// The Dockerfile instructions `docker import --change` and `docker commit --change` apply to an
-/// image's config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR.
+/// image's config (moby's `validCommitCommands`): CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK,
+/// LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR.
 /// JSON forms (`CMD ["sh"]`) are taken as arrays; shell forms (`CMD echo hi`) run under
 /// `/bin/sh -c`, as the builder does.
 public enum ImageChanges {
@@ -57,9 +58,73 @@ public enum ImageChanges {
                     container.workingDir = rest.hasPrefix("/") ? String(rest)
                         : (current.hasSuffix("/") ? current : current + "/") + rest
                 }
+            case "HEALTHCHECK":
+                container.healthcheck = try healthcheck(rest)
+            case "ONBUILD":
+                let trigger = rest.prefix { $0 != " " && $0 != "\t" }.uppercased()
+                switch trigger {
+                case "": throw ImageError(.invalidArgument, "ONBUILD requires at least one argument")
+                case "ONBUILD": throw ImageError(.invalidArgument, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+                case "MAINTAINER", "FROM": throw ImageError(.invalidArgument, "\(trigger) isn't allowed as an ONBUILD trigger")
+                default: container.onBuild = (container.onBuild ?? []) + [String(rest)]
+                }
             default:
                 throw ImageError(.invalidArgument, "\(keyword) is not a valid change command")
             }
+        }
+    }
+
+    /// `HEALTHCHECK NONE` or `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D]
+    /// [--start-interval=D] [--retries=N] CMD command`, with the builder's checks and words.
+    private static func healthcheck(_ text: Substring) throws(ImageError) -> ImageConfig.Healthcheck {
+        var rest = text
+        var durations: [String: Int64] = [:]
+        var retries: Int64?
+        while rest.hasPrefix("--") {
+            let word = rest.prefix { $0 != " " && $0 != "\t" }
+            rest = trim(rest.dropFirst(word.count))
+            let parts = word.dropFirst(2).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            let value = parts.count == 2 ? String(parts[1]) : ""
+            switch name {
+            case "interval", "timeout", "start-period", "start-interval":
+                guard let nanos = GoDuration.nanoseconds(value) else {
+                    throw ImageError(.invalidArgument, "time: invalid duration \"\(value)\"")
+                }
+                if nanos < 0 { throw ImageError(.invalidArgument, "Interval \"\(name)\" cannot be negative") }
+                if nanos > 0 && nanos < 1_000_000 {
+                    throw ImageError(.invalidArgument, "Interval \"\(name)\" cannot be less than 1ms")
+                }
+                durations[name] = nanos
+            case "retries":
+                guard let number = Int64(value) else {
+                    throw ImageError(.invalidArgument, "strconv.ParseInt: parsing \"\(value)\": invalid syntax")
+                }
+                if number < 0 { throw ImageError(.invalidArgument, "--retries cannot be negative (\(number))") }
+                retries = number
+            default:
+                throw ImageError(.invalidArgument, "Unknown flag: \(name)")
+            }
+        }
+        let typeEnd = rest.firstIndex(where: { $0 == " " || $0 == "\t" }) ?? rest.endIndex
+        let type = rest[..<typeEnd].uppercased()
+        let command = trim(rest[typeEnd...])
+        switch type {
+        case "NONE":
+            guard command.isEmpty, durations.isEmpty, retries == nil else {
+                throw ImageError(.invalidArgument, "HEALTHCHECK NONE takes no arguments")
+            }
+            return ImageConfig.Healthcheck(test: ["NONE"])
+        case "CMD":
+            guard !command.isEmpty else { throw ImageError(.invalidArgument, "Missing command after HEALTHCHECK CMD") }
+            let test = command.hasPrefix("[") ? ["CMD"] + (try jsonArray(command, "HEALTHCHECK")) : ["CMD-SHELL", String(command)]
+            return ImageConfig.Healthcheck(test: test, interval: durations["interval"], timeout: durations["timeout"],
+                                           startPeriod: durations["start-period"],
+                                           startInterval: durations["start-interval"], retries: retries)
+        case "":
+            throw ImageError(.invalidArgument, "HEALTHCHECK requires at least one argument")
+        default:
+            throw ImageError(.invalidArgument, "Unknown type \"\(type)\" in HEALTHCHECK (try CMD)")
         }
     }
 

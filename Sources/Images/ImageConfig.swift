@@ -35,10 +35,13 @@ public struct ImageConfig: Sendable, Equatable {
         public var volumes: [String]?
         public var stopSignal: String?
         public var healthcheck: Healthcheck?
+        /// `OnBuild`: the triggers a build FROM this image runs (Dockerfile lines).
+        public var onBuild: [String]?
 
         public init(user: String? = nil, env: [String]? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil,
                     workingDir: String? = nil, labels: [String: String]? = nil, exposedPorts: [String]? = nil,
-                    volumes: [String]? = nil, stopSignal: String? = nil, healthcheck: Healthcheck? = nil) {
+                    volumes: [String]? = nil, stopSignal: String? = nil, healthcheck: Healthcheck? = nil,
+                    onBuild: [String]? = nil) {
             self.user = user
             self.env = env
             self.entrypoint = entrypoint
@@ -49,6 +52,7 @@ public struct ImageConfig: Sendable, Equatable {
             self.volumes = volumes
             self.stopSignal = stopSignal
             self.healthcheck = healthcheck
+            self.onBuild = onBuild
         }
     }
 
@@ -208,6 +212,7 @@ extension ImageConfig.Container {
         if let labels {
             members.append(JSON.Member("Labels", .object(labels.keys.sorted().map { JSON.Member($0, .string(labels[$0]!)) })))
         }
+        if let onBuild { members.append(JSON.Member("OnBuild", strings(onBuild))) }
         if let stopSignal { members.append(JSON.Member("StopSignal", .string(stopSignal))) }
         if let user { members.append(JSON.Member("User", .string(user))) }
         if let volumes { members.append(JSON.Member("Volumes", set(volumes))) }
@@ -267,6 +272,7 @@ extension FieldReader {
             exposedPorts: try optionalKeySet(json, "ExposedPorts", p),
             volumes: try optionalKeySet(json, "Volumes", p),
             stopSignal: try optionalString(json, "StopSignal", p),
-            healthcheck: healthcheck)
+            healthcheck: healthcheck,
+            onBuild: try optionalStrings(json, "OnBuild", p))
     }
 }

@@ -7,30 +7,34 @@ import Glibc
 #endif
 
 /// `docker commit` (`skiff-image [--userns] commit --root DIR --container ID --image PARENT
-/// --container-config JSON [--tag NAME] [--author A] [--message M] [--created-by TEXT]
+/// --container-config JSON [--request-config JSON] [--tag NAME] [--author A] [--message M] [--created-by TEXT]
 /// [--change LINE]...`): the container's overlay upper directory becomes one more layer on its
 /// image's. The layer is a tar of the upper directory (whiteouts as `.wh.` entries, opaque
 /// directories as `.wh..wh..opq`, the runtime's empty mount points left out) kept as an
-/// uncompressed blob, so its digest is its diff id; the config is the image's with the
-/// container's `Config` (the `--change` lines applied), the author, a history entry and the new
-/// diff id. The image is then installed as a pulled or loaded one is (`Worker.install`), so
+/// uncompressed blob, so its digest is its diff id; the config is the image's with the request's
+/// `Config` (`--request-config`) with the `--change` lines applied and what they leave unset taken
+/// from the container's `Config` (moby's merge), the author, a history entry and the new diff id. The image is then installed as a pulled or loaded one is (`Worker.install`), so
 /// `docker save` and `docker push` read it as any other. Standard output is one JSON line
 /// `{"Id": "sha256:..."}`.
 enum ContainerCommit {
-    /// The instructions moby's commit accepts (`validCommitCommands`); ImageChanges knows all
-    /// but ONBUILD and HEALTHCHECK, which are refused here with moby's wording.
-    static let accepted: Set<String> = ["cmd", "entrypoint", "env", "expose", "label", "stopsignal", "user", "volume", "workdir"]
+    /// The instructions moby's commit accepts (`validCommitCommands`, all of which ImageChanges
+    /// applies); another is refused here with the words moby's commit uses (its lower-cased name).
+    static let accepted: Set<String> = ["cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild",
+                                        "stopsignal", "user", "volume", "workdir"]
 
     static func run(_ worker: Worker) throws {
         let options = worker.options
-        var container = try containerConfig(options)
+        // moby's order: the request's config (`--request-config`, the body of POST /commit), the
+        // changes applied to it, then what is still unset taken from the container's.
+        var requested = try config(options, "--request-config") ?? ImageConfig.Container()
         for change in options.all("--change") {
             let keyword = change.trimmingPrefixWhitespace.prefix { $0 != " " && $0 != "\t" }.lowercased()
             guard keyword.isEmpty || accepted.contains(keyword) else {
                 throw WorkerFailure(.invalidArgument, "\(keyword) is not a valid change command")
             }
         }
-        try ImageChanges.apply(options.all("--change"), to: &container)
+        try ImageChanges.apply(options.all("--change"), to: &requested)
+        let container = requested.completed(from: try config(options, "--container-config") ?? ImageConfig.Container())
         let parentID = try options.required("--image")
         guard let parent = try worker.store.image(byNameOrID: parentID) else {
             throw WorkerFailure(.notFound, "No such image: \(parentID)")
@@ -68,12 +72,16 @@ enum ContainerCommit {
         Output.message(["Id": .string(config.id.description)])
     }
 
-    /// The container's `Config` (Docker's form) read as an image config's `config`.
-    static func containerConfig(_ options: Options) throws -> ImageConfig.Container {
-        let text = try options.required("--container-config")
-        guard let value = try? JSONParser.parse(Array(text.utf8)) else {
-            throw WorkerFailure(.invalidArgument, "skiff-image: --container-config is not JSON")
+    /// A container `Config` (Docker's form) given as `option`, read as an image config's
+    /// `config`; nil when the option is absent (`--container-config` is always given).
+    static func config(_ options: Options, _ option: String) throws -> ImageConfig.Container? {
+        guard let text = option == "--container-config" ? try options.required(option) : options.value(option) else {
+            return nil
         }
+        guard let value = try? JSONParser.parse(Array(text.utf8)) else {
+            throw WorkerFailure(.invalidArgument, "skiff-image: \(option) is not JSON")
+        }
+        guard value != .null else { return nil }
         let probe = JSON.object([JSON.Member("architecture", "amd64"), JSON.Member("os", "linux"), JSON.Member("config", value),
                                  JSON.Member("rootfs", .object([JSON.Member("type", "layers")]))])
         return try ImageConfig.read(probe.bytes).config ?? ImageConfig.Container()

@@ -166,6 +166,47 @@ struct ImageChangesTests {
         #expect(c.stopSignal == "SIGINT")
     }
 
+    @Test func healthcheckAndOnbuild() throws {
+        var c = ImageConfig.Container()
+        try ImageChanges.apply(["HEALTHCHECK --interval=1m30s --timeout=500ms --start-period=2s --start-interval=1.5s --retries=3 CMD wget -q localhost || exit 1",
+                                "ONBUILD RUN make", "onbuild COPY . /src"], to: &c)
+        #expect(c.healthcheck == ImageConfig.Healthcheck(test: ["CMD-SHELL", "wget -q localhost || exit 1"],
+                                                         interval: 90_000_000_000, timeout: 500_000_000,
+                                                         startPeriod: 2_000_000_000, startInterval: 1_500_000_000,
+                                                         retries: 3))
+        #expect(c.onBuild == ["RUN make", "COPY . /src"])
+        try ImageChanges.apply(["HEALTHCHECK CMD [\"/bin/check\", \"-v\"]"], to: &c)
+        #expect(c.healthcheck == ImageConfig.Healthcheck(test: ["CMD", "/bin/check", "-v"]))
+        try ImageChanges.apply(["HEALTHCHECK NONE"], to: &c)
+        #expect(c.healthcheck == ImageConfig.Healthcheck(test: ["NONE"]))
+        // Written and read back as the image config's OnBuild.
+        let json = c.json
+        #expect(json["OnBuild"] == .array([.string("RUN make"), .string("COPY . /src")]))
+    }
+
+    @Test(arguments: [("HEALTHCHECK NONE --x", "HEALTHCHECK NONE takes no arguments"),
+                      ("HEALTHCHECK --retries=1 NONE", "HEALTHCHECK NONE takes no arguments"),
+                      ("HEALTHCHECK TEST x", "Unknown type \"TEST\" in HEALTHCHECK (try CMD)"),
+                      ("HEALTHCHECK --interval=10us CMD x", "Interval \"interval\" cannot be less than 1ms"),
+                      ("HEALTHCHECK --timeout=-1s CMD x", "Interval \"timeout\" cannot be negative"),
+                      ("HEALTHCHECK --interval=soon CMD x", "time: invalid duration \"soon\""),
+                      ("HEALTHCHECK --retries=-1 CMD x", "--retries cannot be negative (-1)"),
+                      ("HEALTHCHECK --every=1s CMD x", "Unknown flag: every"),
+                      ("HEALTHCHECK CMD", "Missing command after HEALTHCHECK CMD"),
+                      ("ONBUILD ONBUILD RUN x", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
+                      ("ONBUILD from busybox", "FROM isn't allowed as an ONBUILD trigger"),
+                      ("ONBUILD", "ONBUILD requires at least one argument")])
+    func badHealthchecksAndTriggersAreRefused(_ change: String, _ message: String) {
+        var c = ImageConfig.Container()
+        do {
+            try ImageChanges.apply([change], to: &c)
+            Issue.record("\(change) was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message == message)
+        }
+    }
+
     @Test(arguments: [("RUN echo", "RUN is not a valid change command"),
                       ("EXPOSE 99999", "invalid containerPort: 99999"),
                       ("CMD [\"sh\", 1]", "CMD: not a JSON array of strings: [\"sh\", 1]"),

@@ -493,14 +493,39 @@ def test_commit_gives_an_image_that_runs_saves_and_pushes(engine, registry, user
     cli_id = engine.cli.out("commit", "-a", "Bob", "-m", "second", "-c", "USER nobody", "tocommit", "committed:v2").strip()
     assert cli_id.startswith("sha256:")
     assert image_inspect(engine, "committed:v2")["Config"]["User"] == "nobody"
+    # HEALTHCHECK and ONBUILD, as moby's commit takes them.
+    engine.cli("commit", "-c", "HEALTHCHECK --interval=5s --retries=2 CMD test -e /tmp", "-c", "ONBUILD RUN echo hi",
+               "tocommit", "committed:v3")
+    config = image_inspect(engine, "committed:v3")["Config"]
+    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "test -e /tmp"], "Interval": 5000000000, "Retries": 2}, config
+    assert config["OnBuild"] == ["RUN echo hi"], config
+    engine.cli("run", "-d", "--name", "fromv3", "committed:v3", "sleep", "30")
+    assert json.loads(engine.cli.out("inspect", "--format", "{{json .Config.Healthcheck}}", "fromv3"))["Interval"] == 5000000000
+    engine.cli("rm", "-f", "fromv3")
     client = docker.DockerClient(base_url=f"unix://{engine.socket}", version="auto", timeout=60)
     image = client.containers.get("tocommit").commit(repository="committed", tag="py", message="third")
     assert "committed:py" in image.tags
+    # The body's Config (docker-py's conf=): its fields win, the changes apply to it, and what
+    # it leaves unset comes from the container's (moby's merge).
+    image = client.containers.get("tocommit").commit(repository="committed", tag="conf", changes=["LABEL k=v"],
+                                                     conf={"Cmd": ["echo", "from-conf"], "Env": ["X=1", "A=conf"]})
+    config = image.attrs["Config"]
+    assert config["Cmd"] == ["echo", "from-conf"], config
+    assert config["Env"][:2] == ["X=1", "A=conf"] and any(e.startswith("PATH=") for e in config["Env"]), config
+    assert config["Labels"] == {"k": "v"}, config
+    assert engine.cli.out("run", "--rm", "committed:conf") == "from-conf\n"
+    status, message = engine.api.message("POST", "/commit?container=tocommit", raw=b'{"Cmd": 5}')
+    assert status == 400 and "Cmd" in message, message
+    assert engine.api.message("POST", "/commit?container=tocommit", raw=b'{"Cmd": [')[0] == 400
     # Docker's refusals.
     assert engine.api.message("POST", "/commit?container=tocommit&changes=FOO%20bar") == (
         400, "foo is not a valid change command")
     assert engine.api.message("POST", "/commit?container=tocommit&changes=RUN%20x") == (
         400, "run is not a valid change command")
+    assert engine.api.message("POST", "/commit?container=tocommit&changes=HEALTHCHECK%20TEST%20x") == (
+        400, 'Unknown type "TEST" in HEALTHCHECK (try CMD)')
+    assert engine.api.message("POST", "/commit?container=tocommit&changes=ONBUILD%20ONBUILD%20RUN%20x") == (
+        400, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
     assert engine.api.message("POST", "/commit?container=nope") == (404, "No such container: nope")
 
 

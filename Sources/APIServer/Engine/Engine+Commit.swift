@@ -14,6 +14,9 @@ extension Engine {
         var comment: String?
         var changes: [String]
         var pause: Bool
+        /// The request body's container `Config` (Docker's form), already decoded once to
+        /// check it; nil for an empty body.
+        var config: [UInt8]?
     }
 
     /// Commits; the new image's id.
@@ -23,6 +26,7 @@ extension Engine {
         var arguments = ["--container", record.id, "--image", record.imageID,
                          "--container-config", String(decoding: stored.config.bytes, as: UTF8.self),
                          "--created-by", stored.strings(stored.config["Cmd"]).joined(separator: " ")]
+        if let config = request.config { arguments += ["--request-config", String(decoding: config, as: UTF8.self)] }
         if let tag = request.tag { arguments += ["--tag", tag] }
         if let author = request.author { arguments += ["--author", author] }
         if let comment = request.comment { arguments += ["--message", comment] }

@@ -83,9 +83,32 @@ enum ContainerFileHandlers {
             container: container, tag: tag,
             author: request.queryValue("author").flatMap { $0.isEmpty ? nil : $0 },
             comment: request.queryValue("comment").flatMap { $0.isEmpty ? nil : $0 },
-            changes: request.query["changes"] ?? [], pause: pause))
+            changes: request.query["changes"] ?? [], pause: pause, config: try commitConfig(request.body)))
         return .json(["Id": .string(id)], status: .created)
     }
+
+    /// The body of `POST /commit`: a container `Config` whose fields override the container's
+    /// (moby decodes it the same way and takes an empty body as none). Checked here with the
+    /// create request's Go rules, so a wrong type is the client's 400, not the worker's.
+    static func commitConfig(_ body: [UInt8]) throws -> [UInt8]? {
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+        guard body.count <= commitConfigLimit else {
+            throw EngineError(.invalidArgument, "the commit's config is over \(commitConfigLimit / 1024) KiB")
+        }
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body)
+        } catch {
+            throw EngineError(.invalidArgument, "invalid JSON: \(error.message)")
+        }
+        if json == .null { return nil }
+        let decoder = GoDecoder(root: "Config")
+        _ = try decoder.containerConfig(try decoder.object(json, ""))
+        return body
+    }
+
+    /// It travels to the image worker as an argument (one is at most 128 KiB on Linux).
+    static let commitConfigLimit = 64 * 1024
 
     /// Copies the worker's tar to the client. A failure after the head cannot change the
     /// status: the stream is cut (the client's tar reader then reports a truncated archive).
