@@ -39,7 +39,18 @@ public enum HealthProbe {
                                                    shell: strings(config["Config"]?["Shell"])) else {
             return exitNotRecorded
         }
+        // moby runs each check as an exec of the container, and its events say so:
+        // `exec_create: CMD ARGS`, `exec_start: CMD ARGS` and `exec_die` (execID, exitCode).
+        let execID = RandomID.make()
+        let commandLine = command.joined(separator: " ")
+        let execAttributes = record.eventAttributes(["execID": execID])
+        _ = try? store.addEvent(type: "container", action: "exec_create: " + commandLine, actorID: options.id,
+                                attributes: execAttributes)
+        _ = try? store.addEvent(type: "container", action: "exec_start: " + commandLine, actorID: options.id,
+                                attributes: execAttributes)
         let outcome = run(command, options: options, timeout: schedule.timeout)
+        _ = try? store.addEvent(type: "container", action: "exec_die", actorID: options.id,
+                                attributes: record.eventAttributes(["execID": execID, "exitCode": String(outcome.exitCode)]))
         let result = HealthResult(start: start, end: Timestamp.rfc3339Nano(Timestamp.now(), utc: true),
                                   exitCode: outcome.exitCode, output: outcome.output)
         let inStartPeriod = startedMonotonic &- options.runState.startedAt < schedule.startPeriod

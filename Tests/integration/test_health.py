@@ -82,6 +82,19 @@ def test_cli_healthy_inspect_ps_and_events(engine):
                     "--filter", "event=health_status", "--filter", f"container={cid}",
                     "--format", "{{.Action}} {{.Actor.Attributes.name}}")
     assert out.splitlines() == ["health_status: healthy hc-ok"], out
+    # Each check is an exec of the container, as moby's: exec_create, exec_start, exec_die.
+    out = e.cli.out("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter", f"container={cid}",
+                    "--format", "{{json .}}")
+    execs = [json.loads(line) for line in out.splitlines()]
+    execs = [(ev["Action"], ev["Actor"]["Attributes"]) for ev in execs if ev["Action"].startswith("exec_")]
+    assert len(execs) >= 15, execs
+    first_id = execs[0][1]["execID"]
+    assert [a for a, _ in execs[:3]] == ["exec_create: /bin/sh -c echo probe-out; echo probe-err >&2",
+                                        "exec_start: /bin/sh -c echo probe-out; echo probe-err >&2", "exec_die"], execs[:3]
+    assert all(attributes["execID"] == first_id for _, attributes in execs[:3]) and len(first_id) == 64
+    assert execs[2][1]["exitCode"] == "0" and execs[2][1]["name"] == "hc-ok", execs[2]
+    creates = [attributes["execID"] for action, attributes in execs if action.startswith("exec_create: ")]
+    assert len(set(creates)) == len(creates) == len({attributes["execID"] for _, attributes in execs})
     # Stopped: unhealthy (moby's status once its health monitor stops), the log kept.
     e.cli("stop", "-t", "1", "hc-ok")
     h = health(e, "hc-ok")

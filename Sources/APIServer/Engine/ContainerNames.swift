@@ -5,40 +5,12 @@ import Store
 import Glibc
 #endif
 
-/// Random bytes and the names made from them: container ids and Docker-style
-/// `adjective_surname` names for containers created without one.
+/// Container ids and Docker-style `adjective_surname` names for containers created without one,
+/// from `RandomID`.
 enum ContainerNames {
-    /// `count` bytes from /dev/urandom (getrandom(2) underneath); falls back to the clock only
-    /// if the device cannot be read, which a Linux system with /dev does not do.
-    static func randomBytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        var filled = 0
-        if fd >= 0 {
-            while filled < count {
-                let n = bytes[filled...].withUnsafeMutableBytes { raw in Syscall.retrying { read(fd, raw.baseAddress, raw.count) } }
-                if n <= 0 { break }
-                filled += n
-            }
-            close(fd)
-        }
-        if filled < count {
-            var generator = SystemRandomNumberGenerator()
-            for i in filled..<count { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
-        }
-        return bytes
-    }
+    static func randomBytes(_ count: Int) -> [UInt8] { RandomID.bytes(count) }
 
-    /// 64 lowercase hex; never all digits in the first 12 (moby avoids ids that read as numbers).
-    static func newID() -> String {
-        while true {
-            let hex = randomBytes(32).map { byte -> String in
-                let s = String(byte, radix: 16)
-                return s.count == 1 ? "0" + s : s
-            }.joined()
-            if !hex.prefix(12).allSatisfy(\.isNumber) { return hex }
-        }
-    }
+    static func newID() -> String { RandomID.make() }
 
     static let adjectives = [
         "agile", "amber", "bold", "brave", "bright", "calm", "clever", "cosmic", "crisp", "daring", "eager", "fair",
