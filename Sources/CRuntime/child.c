@@ -532,11 +532,19 @@ static void close_others(const int *keep, int n) {
     syscall(SYS_close_range, from, ~0U, 0);
 }
 
-static void make_terminal(void) {
+static void make_terminal(const struct skiff_child_config *c) {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) fail(SKIFF_STEP_TERMINAL, errno, -1, "/dev/ptmx");
     int unlock = 0;
     CHECK(ioctl(master, TIOCSPTLCK, &unlock), SKIFF_STEP_TERMINAL, -1, "unlockpt");
+    if (c->console_rows > 0 && c->console_columns > 0) {
+        /* The size asked for (exec's ConsoleSize) before the process can read it. */
+        struct winsize size;
+        memset(&size, 0, sizeof size);
+        size.ws_row = c->console_rows;
+        size.ws_col = c->console_columns;
+        CHECK(ioctl(master, TIOCSWINSZ, &size), SKIFF_STEP_TERMINAL, -1, "TIOCSWINSZ");
+    }
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0) fail(SKIFF_STEP_TERMINAL, errno, -1, "open pty");
     struct skiff_msg msg;
@@ -696,7 +704,7 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         struct rlimit limit = {(rlim_t)c->rlimits[i].soft, (rlim_t)c->rlimits[i].hard};
         CHECK(setrlimit(c->rlimits[i].resource, &limit), SKIFF_STEP_RLIMIT, i, "setrlimit");
     }
-    if (c->terminal) make_terminal();
+    if (c->terminal) make_terminal(c);
 
     /* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while the process
      * still has every capability (as runc does); with no_new_privs, as late as possible. */

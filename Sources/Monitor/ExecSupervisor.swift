@@ -132,6 +132,7 @@ public final class ExecSupervisor {
             options.additionalGids = user.additionalGids
         }
         options.terminal = arguments.tty
+        options.consoleSize = arguments.consoleSize
         options.privileged = arguments.privileged
         options.containerRlimits = true
         var childEnds: [Int32] = []

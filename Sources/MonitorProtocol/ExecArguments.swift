@@ -18,11 +18,14 @@ public struct ExecArguments: Sendable, Equatable {
     public var privileged = false
     public var user: (uid: UInt32, gid: UInt32, additionalGids: [UInt32])?
     public var cwd: String?
+    /// `--console-size ROWSxCOLUMNS`: with `tty`, the pty's size before the process runs.
+    public var consoleSize: (rows: UInt16, columns: UInt16)?
     public var env: [String] = []
     public var args: [String]
 
     static let flags: Set<String> = ["--tty", "--stdin", "--privileged"]
-    static let valued: Set<String> = ["--exec", "--id", "--run-dir", "--runtime-root", "--store", "--user", "--cwd", "--env"]
+    static let valued: Set<String> = ["--exec", "--id", "--run-dir", "--runtime-root", "--store", "--user", "--cwd", "--env",
+                                      "--console-size"]
 
     /// Whether these arguments ask for an exec's supervisor.
     public static func isExec(_ arguments: [String]) -> Bool {
@@ -92,6 +95,13 @@ public struct ExecArguments: Sendable, Equatable {
             user = (uid, gid, groups)
         }
         cwd = values["--cwd"]
+        if let text = values["--console-size"] {
+            let parts = text.split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 2, let rows = UInt16(parts[0]), let columns = UInt16(parts[1]) else {
+                throw StartFailure(.monitor, "skiff-monitor: --console-size: not ROWSxCOLUMNS: '\(text)'")
+            }
+            consoleSize = (rows, columns)
+        }
         self.env = env
         self.args = args
     }
@@ -107,6 +117,7 @@ public struct ExecArguments: Sendable, Equatable {
             list += ["--user", "\(user.uid):\(user.gid):" + user.additionalGids.map(String.init).joined(separator: ",")]
         }
         if let cwd { list += ["--cwd", cwd] }
+        if let consoleSize { list += ["--console-size", "\(consoleSize.rows)x\(consoleSize.columns)"] }
         for entry in env { list += ["--env", entry] }
         return list + ["--"] + args
     }

@@ -61,6 +61,8 @@ struct LaunchPlan {
     var args: [String] = []
     var env: [String] = []
     var terminal = false
+    /// The pty's size before the process runs (rows, columns); nil: the kernel's default.
+    var consoleSize: (rows: UInt16, columns: UInt16)?
     /// The layers of an overlay root (lowest last, as in `lowerdir=`), for the copy fallback.
     var overlayLowerDirs: [String] = []
     var overlayUpperDir: String?
@@ -209,6 +211,10 @@ enum ChildLauncher {
         }
         #endif
         config.terminal = plan.terminal ? 1 : 0
+        if let size = plan.consoleSize {
+            config.console_rows = size.rows
+            config.console_columns = size.columns
+        }
         if let stdio = plan.stdio {
             config.set_stdio = 1
             config.stdio_fds = stdio

@@ -18,6 +18,9 @@ extension Container {
         /// Supplementary groups with `user` (nil: none, as before).
         public var additionalGids: [UInt32]?
         public var terminal = false
+        /// With `terminal`: the pty's size (rows, columns) before the process runs (exec's
+        /// ConsoleSize); nil: the kernel's until the first resize.
+        public var consoleSize: (rows: UInt16, columns: UInt16)?
         /// Every capability of the bounding set, in all sets but ambient (`docker exec
         /// --privileged`, moby's exec_linux.go); seccomp, no_new_privs and the label stay the
         /// container's.
@@ -104,6 +107,7 @@ extension Container {
         try plan.applyProcess(process, spec: spec, seccompCache: root + "/.seccomp-cache", warn: warn)
         // Into the container's cgroups too (its limits count this process), before it runs.
         plan.cgroups = CgroupV1(recorded: state.cgroups)
+        if plan.terminal { plan.consoleSize = options.consoleSize }
         if let stdio = options.stdio, !plan.terminal {
             plan.stdio = (stdio.stdin, stdio.stdout, stdio.stderr)
         }

@@ -15,11 +15,13 @@ import Testing
         arguments.user = (65534, 100, [1, 2])
         arguments.cwd = "/tmp"
         arguments.env = ["A=--env", "B="]
+        arguments.consoleSize = (40, 120)
         let parsed = try ExecArguments(parsing: arguments.arguments)
         #expect(parsed == arguments)
         #expect(parsed.args == ["sh", "-c", "echo --tty -- $A"])
         #expect(parsed.env == ["A=--env", "B="])
         #expect(parsed.user?.additionalGids == [1, 2])
+        #expect(parsed.consoleSize?.rows == 40 && parsed.consoleSize?.columns == 120)
         #expect(ExecArguments.isExec(arguments.arguments))
     }
 
@@ -34,6 +36,8 @@ import Testing
           "--user", "1", "--", "true"], "skiff-monitor: --user: not UID:GID[:GID,...]: '1'"),
         (["--exec", exec, "--id", container, "--run-dir", "/r", "--runtime-root", "/t", "--store", "/s",
           "--bogus", "--", "true"], "skiff-monitor: unknown argument '--bogus'"),
+        (["--exec", exec, "--id", container, "--run-dir", "/r", "--runtime-root", "/t", "--store", "/s",
+          "--console-size", "40", "--", "true"], "skiff-monitor: --console-size: not ROWSxCOLUMNS: '40'"),
     ])
     func refusesWhatItCannotRun(argv: [String], message: String) {
         do {

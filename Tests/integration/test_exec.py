@@ -258,6 +258,20 @@ def test_an_exec_whose_supervisor_was_killed_ends_with_an_unknown_exit_code(engi
     assert dies == ["-1"], dies
 
 
+def test_console_size_is_the_ptys_from_the_start(engine):
+    """ConsoleSize [height, width] of the exec's create, or of its start (which wins, as moby's),
+    is the pty's size before the process runs: `stty size` as its first act reads it."""
+    sleeper(engine)
+    for create, start, expected in (([30, 100], None, b"30 100"), ([30, 100], [12, 34], b"12 34")):
+        exec_id = exec_create(engine, "ct", Cmd=["stty", "size"], Tty=True, AttachStdout=True, ConsoleSize=create)
+        body = {"Tty": True} if start is None else {"Tty": True, "ConsoleSize": start}
+        s, head = start_hijacked(engine, exec_id, json.dumps(body).encode())
+        assert head.startswith("HTTP/1.1 101"), head
+        assert read_all(s).strip() == expected
+        s.close()
+        wait_for(lambda: exec_inspect(engine, exec_id)["ExitCode"] == 0, 10, what="stty to exit")
+
+
 # --- what the process gets ------------------------------------------------------------------------
 
 PROBE = ("for f in /proc/$$/ns/*; do echo ns $(basename $f) $(readlink $f); done; "

@@ -134,8 +134,10 @@ extension Engine {
     /// The first half of `POST /exec/{id}/start`: the exec is claimed (`running`; a second
     /// start is a conflict, as moby's), `exec_start` recorded, and its supervisor's arguments
     /// made. A user the image does not know ends the exec here (126), as runc's does: the
-    /// failure comes back to be written into the stream.
-    func prepareExecStart(_ id: String) throws -> PreparedExec {
+    /// failure comes back to be written into the stream. `consoleSize` (the start's, `[height,
+    /// width]`) overrides the create's, as moby's; with a TTY the pty has that size from the
+    /// start (0s or values past 65535 leave the kernel's).
+    func prepareExecStart(_ id: String, consoleSize: [UInt32]?) throws -> PreparedExec {
         let (exec, container) = try execInstance(id)
         _ = try runningContainerForExec(container.id)
         let config = try ExecConfig(stored: exec.config)
@@ -158,6 +160,10 @@ extension Engine {
         arguments.privileged = config.privileged
         arguments.env = config.env
         if !config.workingDir.isEmpty { arguments.cwd = config.workingDir }
+        if config.tty, let size = consoleSize ?? config.consoleSize, size.count == 2,
+           let rows = UInt16(exactly: size[0]), let columns = UInt16(exactly: size[1]), rows > 0, columns > 0 {
+            arguments.consoleSize = (rows, columns)
+        }
         var failure: String?
         if !config.user.isEmpty {
             do {

@@ -22,7 +22,7 @@ enum ExecHandlers {
     @Sendable static func execStart(_ request: Request, _ engine: Engine) throws -> Response {
         let id = request.parameters["id"] ?? ""
         let check = try ExecStartCheck.decode(request.body)
-        let prepared = try engine.prepareExecStart(id)
+        let prepared = try engine.prepareExecStart(id, consoleSize: check.consoleSize)
         if check.detach {
             if let failure = prepared.failure { throw EngineError(.internal, failure) }
             let launch = try engine.launchExec(prepared)

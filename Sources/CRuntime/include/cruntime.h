@@ -164,6 +164,8 @@ struct skiff_child_config {
     const char *const *envp;
     int start_fifo_fd;             /* O_PATH fd of exec.fifo: wait for `start`; -1: exec at once */
     int terminal;                  /* make a pty in the container's devpts, send the master */
+    unsigned short console_rows;   /* the pty's size before the process runs; 0: the kernel's */
+    unsigned short console_columns;
     int join_pid_namespace;        /* setns joined a pid namespace: fork once more */
     int unshare_after_join;        /* clone_flags are unshared after the setns calls (a joined user
                                     * namespace must own them); a new pid namespace then forks */
