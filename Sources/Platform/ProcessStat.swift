@@ -44,6 +44,15 @@ public enum ProcessStat {
         }
     }
 
+    /// The parent's pid (field 4 of /proc/PID/stat); nil if gone or unreadable.
+    public static func parent(of pid: Int32) -> Int32? {
+        guard pid > 0, let bytes = try? FileSystem.readFile("/proc/\(pid)/stat", limit: 4096) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
     /// Reads and parses /proc/PID/stat; a failure keeps the errno of the step that failed
     /// (EINVAL: the text could not be parsed).
     private static func look(_ pid: Int32) -> Result<(startTime: UInt64, state: Character), SystemError> {

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import get, read_chunked
+from conftest import get, http, read_chunked
 
 API = "/v1.44"
 
@@ -900,3 +900,26 @@ def test_docker_py_attach_socket(streams):
         data += chunk
     assert unframe(data) == [(2, b"err\n")]
     client.close()
+
+
+def test_cp_never_reads_a_root_through_a_pid_that_is_no_longer_the_containers(streams, user):
+    """Between the supervisor's reaping of the container's process and the exit it records, the
+    row's pid can be another process's. cp opens /proc/<pid>/root: it must then find that the pid
+    is not its supervisor's child and refuse, not read (or, for a PUT, write) that process's root,
+    here the host's own /."""
+    cid, name = streams.container()
+    # The user's own process with the host's root, whose parent is not the (fake) supervisor.
+    other = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!; wait"], user=user.uid, group=user.gid,
+                             stdout=subprocess.PIPE, text=True)
+    pid = int(other.stdout.readline())
+    try:
+        streams.store.sql(f"UPDATE containers SET pid = {pid} WHERE id = '{cid}';")
+        # HEAD: no body follows the head, so the connection is closed to end the response.
+        status, _, _, _ = http(streams.socket, f"HEAD {API}/containers/{name}/archive?path=/etc/hostname HTTP/1.1\r\n"
+                                               "Host: skiff\r\nConnection: close\r\n\r\n".encode())
+        assert status == 409
+        status, _, body = get(streams.socket, f"/containers/{name}/archive?path=/etc/hostname")
+        assert status == 409 and f"Container {cid} is not running".encode() in body, (status, body)
+    finally:
+        os.kill(pid, 9)
+        other.wait()

@@ -28,6 +28,16 @@ extension Engine {
             }
         }
         defer { if rootFD >= 0 { close(rootFD) } }
+        // The row's pid is the container's only while its supervisor has not reaped it: between
+        // that and the recorded exit it may be another process's, whose root a PUT would write
+        // into. The descriptor is the container's if, after it was opened, the pid's parent is
+        // still the container's own live supervisor (the process's parent, and its subreaper).
+        if rootFD >= 0 {
+            guard ProcessStat.parent(of: record.pid) == record.monitorPID,
+                  ProcessStat.probe(record.monitorPID, startTime: record.monitorStartTime) == .alive else {
+                throw EngineError(.conflict, "Container \(record.id) is not running")
+            }
+        }
         var argv = ["--container", record.id] + arguments
         if rootFD >= 0 { argv += ["--root-fd", "4"] }
         return try ImageWorker(engine: self, command: command, arguments: argv, input: input,
