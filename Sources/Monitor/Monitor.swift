@@ -95,7 +95,14 @@ public final class Monitor {
             sync.failed(StartFailure(.monitor, error.message))
             return 2
         }
-        guard let signals = Sys.becomeSupervisor(sync) else { return 1 }
+        _ = skiff_monitor_set_subreaper()
+        skiff_monitor_ignore_sigpipe()
+        let wanted: [Int32] = [SIGCHLD]
+        let signals = skiff_monitor_signalfd(wanted, Int32(wanted.count))
+        guard signals >= 0 else {
+            sync.failed(StartFailure(.monitor, errno: -signals, "signalfd: \(errnoText(-signals))"))
+            return 1
+        }
         let monitor: Monitor
         do {
             monitor = try Monitor(options: options, sync: sync, signals: signals)

@@ -1,5 +1,4 @@
 import CLinux
-import MonitorProtocol
 import Platform
 
 #if canImport(Glibc)
@@ -8,21 +7,6 @@ import Glibc
 
 /// Small wrappers over the calls the monitor makes (EINTR retried through Platform's `Syscall`).
 enum Sys {
-    /// What a supervisor (a container's monitor, an exec's) does first: it becomes the
-    /// subreaper of what it starts, ignores SIGPIPE, and takes SIGCHLD through a signalfd, which
-    /// it returns; nil after telling the service why it could not.
-    static func becomeSupervisor(_ sync: MonitorChannel) -> Int32? {
-        _ = skiff_monitor_set_subreaper()
-        skiff_monitor_ignore_sigpipe()
-        let wanted: [Int32] = [SIGCHLD]
-        let signals = skiff_monitor_signalfd(wanted, Int32(wanted.count))
-        guard signals >= 0 else {
-            sync.failed(StartFailure(.monitor, errno: -signals, "signalfd: \(errnoText(-signals))"))
-            return nil
-        }
-        return signals
-    }
-
     static func pipe() throws(MonitorError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         guard skiff_pipe2(&fds, O_CLOEXEC) == 0 else { throw MonitorError("pipe: \(errnoText(errno))") }
