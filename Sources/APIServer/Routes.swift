@@ -49,7 +49,7 @@ enum Routes {
         // Container: files in and out (docker cp, export)
         Route("HEAD", "/containers/{id}/archive", "ContainerArchiveInfo", blocking: true, ContainerFileHandlers.containerArchiveInfo),
         Route("GET", "/containers/{id}/archive", "ContainerArchive", blocking: true, ContainerFileHandlers.containerArchive),
-        Route("PUT", "/containers/{id}/archive", "PutContainerArchive", spool: true, ContainerFileHandlers.putContainerArchive),
+        Route("PUT", "/containers/{id}/archive", "PutContainerArchive", follows: true, ContainerFileHandlers.putContainerArchive),
         Route("GET", "/containers/{id}/export", "ContainerExport", blocking: true, ContainerFileHandlers.containerExport),
         Route("GET", "/containers/{id}/changes", "ContainerChanges", blocking: true, ContainerFileHandlers.containerChanges),
         Route("POST", "/commit", "ImageCommit", blocking: true, long: true, ContainerFileHandlers.imageCommit),

@@ -25,7 +25,8 @@ import Glibc
 /// `config.json` describes on `containers/ID/rootfs`, in a mount namespace of its own (gone
 /// when it exits). `archive-stat` writes the path's stat (`ContainerPathStat` JSON) as one
 /// line; `archive-get` writes that line, then the tar; `archive-put` reads the tar (plain,
-/// gzip or zstd, decompressed here, bounded by `--max-layer-size`) from standard input;
+/// gzip or zstd, decompressed here, bounded by `--max-layer-size`) from standard input (a
+/// pipe the service feeds while the body arrives);
 /// `export` writes the tar of the whole root. Failures are `WorkerFailure`s: `.notFound` for
 /// a missing path (the service words it as Docker does), `.invalidArgument` for a bad path or
 /// extraction point, `.failed` for an archive that cannot be applied.
@@ -70,19 +71,24 @@ enum ContainerArchive {
         if let user = options.value("--chown-user"), !user.isEmpty {
             owner = try ContainerUsers(root: root).resolve(user)
         }
-        // An empty body is an empty archive (moby's Untar reads EOF as the end).
-        var body = stat()
-        if fstat(0, &body) == 0 && body.st_mode & S_IFMT == S_IFREG && body.st_size == 0 { return }
+        // Standard input is a pipe the service feeds as the body arrives: its magic number is
+        // read ahead and given again. An empty body is an empty archive (moby's Untar reads EOF
+        // as the end).
         let limit = Int(options.value("--max-layer-size") ?? "") ?? Worker.defaultLayerLimit
-        var magic = [UInt8](repeating: 0, count: 4)
-        let n = pread(0, &magic, 4, 0)
-        let compression = LayerStream.sniff(Array(magic.prefix(max(0, n))))
+        let body: PeekedSource
+        do {
+            body = try PeekedSource(FileByteSource(fd: 0, name: "the request body"), count: 4)
+        } catch {
+            throw WorkerFailure(.failed, "Error processing tar file: \(error.message)")
+        }
+        if body.peeked.isEmpty { return }
+        let compression = LayerStream.sniff(body.peeked)
         let rootless = getuid() != 0 || getenv(WorkerNamespace.variable) != nil
         let applierOptions = LayerApplier.Options(
             mode: .copy(noOverwriteDirNonDir: options.flag("--no-overwrite-dir-non-dir"), destination: location.path),
             tolerateEPERM: rootless && WorkerNamespace.isSingleMapping, owner: owner)
         do {
-            let source = try LayerStream.decompressed(FileByteSource(fd: 0, name: "the request body"), compression, limit: limit)
+            let source = try LayerStream.decompressed(body, compression, limit: limit)
             try LayerApplier(directory: directory, name: location.path, options: applierOptions).apply(TarReader(source: source))
         } catch {
             // What the archive asks for is the client's to fix (400); the disk's or the

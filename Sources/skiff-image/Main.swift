@@ -28,7 +28,7 @@ enum SkiffImage {
           sweep                                       remove layers and blobs nothing uses
           remove-container ID                         remove <root>/containers/ID (its upper/ holds
                                                       files of sub-ids: run it with --userns rootless)
-          archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--path P]
+          archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--userns-fd 5] [--path P]
                        [--no-overwrite-dir-non-dir] [--chown-user USER]
                                                       docker cp and export (ContainerArchive.swift)
           changes --container ID                      docker diff (ContainerChanges.swift)
@@ -45,7 +45,11 @@ enum SkiffImage {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             let options = try Options(arguments)
-            if options.flag("--userns") { try WorkerNamespace.enterIfNeeded() }
+            if let fd = options.value("--userns-fd") {
+                try WorkerNamespace.join(fd)
+            } else if options.flag("--userns") {
+                try WorkerNamespace.enterIfNeeded()
+            }
             if options.command == "remove-container" {
                 try ContainerRemoval.remove(options)
                 return
@@ -179,6 +183,17 @@ enum WorkerNamespace {
     /// Whether this process runs in a namespace with only the user's own id mapped.
     static var isSingleMapping: Bool {
         getenv(variable).map { String(cString: $0) } == "single"
+    }
+
+    /// Joins the running container's user namespace open at descriptor `text` (`--userns-fd`)
+    /// instead of making one: the archive verbs on a running container.
+    static func join(_ text: String) throws {
+        guard let fd = Int32(text), fd > 2 else { throw WorkerFailure(.invalidArgument, "skiff-image: bad --userns-fd \(text)") }
+        guard skiff_join_userns(fd) == 0 else {
+            throw WorkerFailure(.failed, "join the container's user namespace: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        setenv(variable, "joined", 1)
     }
 
     static func enterIfNeeded() throws {

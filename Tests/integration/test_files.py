@@ -268,6 +268,126 @@ def test_copy_uid_gid_uses_the_containers_user(engine):
     assert (lambda m: (m.uid, m.gid))(member(engine, "other", "/tmp/mine")[0]) == (4242, 4343)
 
 
+# --- PUT while the body arrives ----------------------------------------------------------------
+
+def raw_put(engine, container, path, head_extra=b"", chunked=True, length=None):
+    """A connected socket that has sent a PUT archive head (chunked unless `length`)."""
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(engine.socket)
+    framing = b"Transfer-Encoding: chunked\r\n" if length is None else b"Content-Length: %d\r\n" % length
+    s.sendall(b"PUT " + engine.api.version.encode() + f"/containers/{container}/archive?path={path}".encode()
+              + b" HTTP/1.1\r\nHost: skiff\r\nContent-Type: application/x-tar\r\n" + framing + head_extra + b"\r\n")
+    return s
+
+
+def chunk(data):
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def read_response(s):
+    """-> (status, body) of one response on `s` (Content-Length or chunked)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = s.recv(65536)
+        assert more, data
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), None)
+    if length is not None:
+        while len(body) < length:
+            more = s.recv(65536)
+            assert more, (head, body)
+            body += more
+    return status, body
+
+
+@BOTH
+def test_put_archive_extracts_while_the_body_arrives(engine, sleeper):
+    # The first member is in the container before the client sends the second: the worker
+    # reads the body as it arrives instead of after it (a spooled body would show nothing yet).
+    tar = make_tar(("first", "file", b"1" * 100), ("second", "file", b"2" * 100))
+    s = raw_put(engine, "files", "/tmp")
+    try:
+        s.sendall(chunk(tar[:1024]))
+        deadline = time.monotonic() + 15
+        while head(engine, "/containers/files/archive?path=/tmp/first")[0] != 200:
+            assert time.monotonic() < deadline, "the first member was not extracted while the body was open"
+            time.sleep(0.05)
+        assert head(engine, "/containers/files/archive?path=/tmp/second")[0] == 404
+        s.sendall(chunk(tar[1024:]) + b"0\r\n\r\n")
+        assert read_response(s) == (200, b"")
+    finally:
+        s.close()
+    assert content(engine, "files", "/tmp/second") == b"2" * 100
+
+
+def test_put_archive_answers_expect_100_continue(engine, sleeper):
+    # curl sends `Expect: 100-continue` with a large body and waits for the interim answer.
+    tar = make_tar(("expected", "file", b"e"))
+    s = raw_put(engine, "files", "/tmp", b"Expect: 100-continue\r\n", length=len(tar))
+    try:
+        got = b""
+        while b"\r\n\r\n" not in got:
+            more = s.recv(1024)
+            assert more, got
+            got += more
+        assert got == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(tar)
+        assert read_response(s) == (200, b"")
+    finally:
+        s.close()
+    assert content(engine, "files", "/tmp/expected") == b"e"
+    # Another expectation: Go's server answers 417.
+    s = raw_put(engine, "files", "/tmp", b"Expect: teapot\r\n", length=len(tar))
+    try:
+        status, body = read_response(s)
+        assert status == 417 and json.loads(body)["message"] == "unsupported Expect header: teapot"
+    finally:
+        s.close()
+
+
+def test_put_archive_refused_early_still_reaches_a_client_sending_its_whole_body(engine, sleeper):
+    # The answer comes before the body's end; the rest of the body is read and dropped, so a
+    # client that writes all of it before reading (http.client, docker-py) gets the answer.
+    big = make_tar(("big", "file", os.urandom(8 << 20)))
+    assert put_archive(engine, "nosuch", "/tmp", big) == (404, "No such container: nosuch")
+    assert put_archive(engine, "files", "/nonexist", big) == (404, "Could not find the file /nonexist in container files")
+    assert put_archive(engine, "files", "/tmp", b"not a tar " * (1 << 20))[0] == 400
+    assert engine.api.message("GET", "/_ping")[0] == 200
+
+
+def test_put_archive_client_gone_midway_stops_the_worker(engine, sleeper):
+    # The client closes after a part of the body: the worker is stopped and nothing hangs.
+    cid = sleeper
+    tar = make_tar(("partial", "file", os.urandom(4 << 20)))
+    s = raw_put(engine, "files", "/tmp", length=len(tar))
+    s.sendall(tar[:1 << 20])
+    time.sleep(0.3)
+    s.close()
+
+    def workers():
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    argv = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+                except OSError:
+                    continue
+                if b"archive-put" in argv and cid.encode() in argv:
+                    found.append(int(entry))
+        return found
+    deadline = time.monotonic() + 15
+    while workers():
+        assert time.monotonic() < deadline, "the archive-put worker outlived its client"
+        time.sleep(0.05)
+    assert put_archive(engine, "files", "/tmp", make_tar(("after", "file", b"a"))) == (200, "")
+    assert content(engine, "files", "/tmp/after") == b"a"
+
+
 # --- hostile archives and paths -----------------------------------------------------------------
 
 @BOTH

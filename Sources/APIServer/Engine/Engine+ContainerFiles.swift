@@ -14,10 +14,17 @@ import Glibc
 /// namespace, so may open it) and handed to the worker as its descriptor 4; a stopped one's
 /// overlay is mounted by the worker in a mount namespace of its own.
 extension Engine {
-    /// Starts `command` of the worker on `record`'s files.
+    /// Starts `command` of the worker on `record`'s files. For a running container of a rootless
+    /// service the worker joins the container's own user namespace (`/proc/<pid>/ns/user`, its
+    /// descriptor 5) instead of making one: no `newuidmap`, no second exec, and the ids in the
+    /// archive are the container's by construction.
     func startContainerFiles(_ record: ContainerRecord, command: String, arguments: [String],
-                             input: SpooledBody? = nil) throws -> ImageWorker {
-        var rootFD: Int32 = -1
+                             stdin: Int32? = nil) throws -> ImageWorker {
+        var rootFD: Int32 = -1, namespaceFD: Int32 = -1
+        defer {
+            if rootFD >= 0 { close(rootFD) }
+            if namespaceFD >= 0 { close(namespaceFD) }
+        }
         if record.isActive && record.pid > 0 {
             rootFD = open("/proc/\(record.pid)/root", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_CLOEXEC)
             guard rootFD >= 0 else {
@@ -26,12 +33,12 @@ extension Engine {
                 throw EngineError(code == ENOENT || code == ESRCH ? .conflict : .internal,
                                   "container \(record.id): open /proc/\(record.pid)/root: \(String(cString: strerror(code)))")
             }
+            if isRootless { namespaceFD = try Engine.containerUserNamespace(record) }
         }
-        defer { if rootFD >= 0 { close(rootFD) } }
         // The row's pid is the container's only while its supervisor has not reaped it: between
         // that and the recorded exit it may be another process's, whose root a PUT would write
-        // into. The descriptor is the container's if, after it was opened, the pid's parent is
-        // still the container's own live supervisor (the process's parent, and its subreaper).
+        // into. The descriptors are the container's if, after they were opened, the pid's parent
+        // is still the container's own live supervisor (the process's parent, and its subreaper).
         if rootFD >= 0 {
             guard ProcessStat.parent(of: record.pid) == record.monitorPID,
                   ProcessStat.probe(record.monitorPID, startTime: record.monitorStartTime) == .alive else {
@@ -39,9 +46,35 @@ extension Engine {
             }
         }
         var argv = ["--container", record.id] + arguments
-        if rootFD >= 0 { argv += ["--root-fd", "4"] }
-        return try ImageWorker(engine: self, command: command, arguments: argv, input: input,
-                               extra: rootFD >= 0 ? rootFD : nil)
+        var extra: [Int32] = []
+        if rootFD >= 0 {
+            argv += ["--root-fd", "4"]
+            extra.append(rootFD)
+        }
+        if namespaceFD >= 0 {
+            argv += ["--userns-fd", "5"]
+            extra.append(namespaceFD)
+        }
+        return try ImageWorker(engine: self, command: command, arguments: argv, stdin: stdin,
+                               extra: extra, joinsNamespace: namespaceFD >= 0)
+    }
+
+    /// The running container's user namespace, opened for the worker to join; -1 when it is
+    /// the service's own (nothing to join: the worker then makes its own as for a stopped one).
+    static func containerUserNamespace(_ record: ContainerRecord) throws -> Int32 {
+        let fd = open("/proc/\(record.pid)/ns/user", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw EngineError(code == ENOENT || code == ESRCH ? .conflict : .internal,
+                              "container \(record.id): open /proc/\(record.pid)/ns/user: \(String(cString: strerror(code)))")
+        }
+        var theirs = stat(), ours = stat()
+        if fstat(fd, &theirs) == 0, stat("/proc/self/ns/user", &ours) == 0,
+           theirs.st_ino == ours.st_ino, theirs.st_dev == ours.st_dev {
+            close(fd)
+            return -1
+        }
+        return fd
     }
 
     /// The worker's failure for a path in a container, as moby words a missing one.
@@ -84,22 +117,59 @@ extension Engine {
         return (line, worker)
     }
 
-    /// `PUT /containers/{id}/archive`: the archive in `body` extracted at `path`.
-    func putContainerArchive(_ container: String, path: String, body: SpooledBody, noOverwriteDirNonDir: Bool,
+    /// `PUT /containers/{id}/archive`: the archive in `body` extracted at `path` while it
+    /// arrives: the worker reads it from a pipe this thread feeds. Whatever fails, the rest of
+    /// the body is discarded (the connection then closes after the answer).
+    func putContainerArchive(_ container: String, path: String, body: BodyFeed, noOverwriteDirNonDir: Bool,
                              copyUIDGID: Bool) throws {
-        let record = try currentContainer(container)
-        var arguments = ["--path", path]
-        if noOverwriteDirNonDir { arguments.append("--no-overwrite-dir-non-dir") }
-        if copyUIDGID {
-            let stored = try StoredContainer(record)
-            let user = stored.string(stored.config["User"])
-            if !user.isEmpty { arguments += ["--chown-user", user] }
+        var pipe: [Int32] = [-1, -1]
+        let worker: ImageWorker
+        do {
+            let record = try currentContainer(container)
+            var arguments = ["--path", path]
+            if noOverwriteDirNonDir { arguments.append("--no-overwrite-dir-non-dir") }
+            if copyUIDGID {
+                let stored = try StoredContainer(record)
+                let user = stored.string(stored.config["User"])
+                if !user.isEmpty { arguments += ["--chown-user", user] }
+            }
+            guard skiff_pipe2(&pipe, O_CLOEXEC) == 0 else {
+                throw EngineError(.internal, "container \(record.id): pipe: \(String(cString: strerror(errno)))")
+            }
+            // Fewer, larger hand-overs (best effort: the user's pipe quota may refuse it).
+            _ = fcntl(pipe[1], SKIFF_F_SETPIPE_SZ, Int32(1 << 20))
+            do {
+                worker = try startContainerFiles(record, command: "archive-put", arguments: arguments, stdin: pipe[0])
+            } catch {
+                close(pipe[1])
+                throw error
+            }
+            close(pipe[0])
+            pipe[0] = -1
+        } catch {
+            if pipe[0] >= 0 { close(pipe[0]) }
+            body.discard()
+            throw error
         }
-        let worker = try startContainerFiles(record, command: "archive-put", arguments: arguments, input: body)
+        let copied: Int32?
+        do {
+            copied = try body.copy(to: pipe[1])
+        } catch {
+            close(pipe[1])
+            worker.terminate()
+            _ = worker.wait()
+            throw EngineError(.internal, "container \(container): the client went away before the end of the archive")
+        }
+        close(pipe[1])
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
         defer { buffer.deallocate() }
         while worker.read(into: buffer) > 0 {}
         if let error = worker.wait() { throw Engine.containerFileError(error, path: path, container: container) }
+        // EPIPE after a success: the worker stopped at the archive's end marker, and what
+        // followed (the tar writer's padding to its record size) is not read, as moby's Untar.
+        if let copied, copied != EPIPE {
+            throw EngineError(.internal, "container \(container): writing the archive to the image worker: \(String(cString: strerror(copied)))")
+        }
     }
 
     /// `GET /containers/{id}/export`: the worker streaming the root's tar.

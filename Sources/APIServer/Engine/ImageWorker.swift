@@ -1,4 +1,5 @@
 import CLinux
+import NIOCore
 import Images
 import Platform
 
@@ -18,19 +19,22 @@ final class ImageWorker {
     static var path: String { Engine.executableBeside("skiff-image") }
 
     /// Starts `skiff-image command --root <root> [--userns] arguments...`; `input` becomes its
-    /// standard input (rewound first), else /dev/null. `environment` is added to this process's.
-    /// `extra` (when given) becomes the worker's descriptor 4 (a container's root for the
-    /// archive verbs); the caller keeps and closes its own copy.
-    init(engine: Engine, command: String, arguments: [String], input: SpooledBody? = nil,
-         environment: [String: String] = [:], extra: Int32? = nil) throws {
+    /// standard input (rewound first), else `stdin` (a pipe the caller feeds), else /dev/null.
+    /// `environment` is added to this process's.
+    /// `extra` become the worker's descriptors 4, 5... (a container's root and user namespace
+    /// for the archive verbs); the caller keeps and closes its own copies. `joinsNamespace`: the
+    /// worker enters the user namespace given it (`--userns-fd`), not one of its own.
+    init(engine: Engine, command: String, arguments: [String], input: SpooledBody? = nil, stdin: Int32? = nil,
+         environment: [String: String] = [:], extra: [Int32] = [], joinsNamespace: Bool = false) throws {
         var argv = [ImageWorker.path, command, "--root", engine.config.skiffRoot]
-        if engine.isRootless { argv.append("--userns") }
+        if engine.isRootless && !joinsNamespace { argv.append("--userns") }
         if let limit = getenv("SKIFF_MAX_LAYER_SIZE").map({ String(cString: $0) }), Int(limit) != nil {
             argv += ["--max-layer-size", limit]
         }
         argv += arguments
         var outputPipe: [Int32] = [-1, -1], failurePipe: [Int32] = [-1, -1]
         guard skiff_pipe2(&outputPipe, O_CLOEXEC) == 0 else { throw ImageWorker.systemError("pipe") }
+        _ = fcntl(outputPipe[1], SKIFF_F_SETPIPE_SZ, Int32(ImageWorker.pipeSize))
         guard skiff_pipe2(&failurePipe, O_CLOEXEC) == 0 else {
             close(outputPipe[0]); close(outputPipe[1])
             throw ImageWorker.systemError("pipe")
@@ -43,15 +47,17 @@ final class ImageWorker {
         if let input {
             lseek(input.fd, 0, SEEK_SET)
             inputFD = input.fd
+        } else if let stdin {
+            inputFD = stdin
         } else {
             inputFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         }
-        defer { if input == nil { close(inputFD) } }
+        defer { if input == nil && stdin == nil { close(inputFD) } }
 
         // Standard error stays the service's own.
         let child: pid_t
         do {
-            child = try Spawn.start(argv, descriptors: [inputFD, outputPipe[1], 2, failurePipe[1]] + (extra.map { [$0] } ?? []),
+            child = try Spawn.start(argv, descriptors: [inputFD, outputPipe[1], 2, failurePipe[1]] + extra,
                                     environment: environment)
         } catch {
             close(outputPipe[0]); close(failurePipe[0])
@@ -122,22 +128,30 @@ final class ImageWorker {
 
     /// Copies standard output to the client until it ends (and to `observer`); a client that
     /// went away stops the worker.
+    /// Reads straight into the buffers sent, up to a pipe's worth (1 MiB) each, with one write
+    /// in flight while the next chunk is read.
     static func relay(_ worker: ImageWorker, to writer: ResponseWriter, observer: ImageEvents.Output? = nil) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            observer?.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            do {
-                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            } catch {
-                worker.terminate()
-                _ = worker.wait()
-                throw error
+        var inFlight: EventLoopFuture<Void>?
+        do {
+            while true {
+                var buffer = writer.allocator.buffer(capacity: ImageWorker.pipeSize)
+                let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: ImageWorker.pipeSize) { worker.read(into: $0) }
+                if n == 0 { break }
+                if let observer { buffer.withUnsafeReadableBytes { observer.append($0) } }
+                if let inFlight { try writer.settle(inFlight) }
+                inFlight = writer.send(buffer)
             }
+            if let inFlight { try writer.settle(inFlight) }
+        } catch {
+            worker.terminate()
+            _ = worker.wait()
+            throw error
         }
     }
+
+    /// The capacity asked for the output pipe: fewer, larger hand-overs of a streamed archive
+    /// (best effort: the user's pipe quota may refuse it).
+    static let pipeSize = 1 << 20
 }
 
 extension EngineError.Code {

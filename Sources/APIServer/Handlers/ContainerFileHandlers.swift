@@ -33,10 +33,15 @@ enum ContainerFileHandlers {
     // MARK: - PUT /containers/{id}/archive
 
     @Sendable static func putContainerArchive(_ request: Request, _ engine: Engine) throws -> Response {
-        let path = try path(request)
-        let id = request.parameters["id"] ?? ""
-        _ = try engine.currentContainer(id)
-        guard let body = request.spooled else { throw EngineError(.invalidArgument, "the request body is missing: send a tar archive") }
+        guard let body = request.feed else { throw EngineError(.internal, "PUT /containers/{id}/archive: the route does not follow its body") }
+        let path: String, id = request.parameters["id"] ?? ""
+        do {
+            path = try self.path(request)
+            _ = try engine.currentContainer(id)
+        } catch {
+            body.discard()
+            throw error
+        }
         try engine.putContainerArchive(id, path: path, body: body,
                                        noOverwriteDirNonDir: request.queryBool("noOverwriteDirNonDir"),
                                        copyUIDGID: request.queryBool("copyUIDGID"))

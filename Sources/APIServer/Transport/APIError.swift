@@ -82,6 +82,7 @@ public struct HTTPStatus: Equatable, Sendable {
     public static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
     public static let conflict = HTTPStatus(code: 409, reason: "Conflict")
     public static let payloadTooLarge = HTTPStatus(code: 413, reason: "Request Entity Too Large")
+    public static let expectationFailed = HTTPStatus(code: 417, reason: "Expectation Failed")
     public static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
     public static let serviceUnavailable = HTTPStatus(code: 503, reason: "Service Unavailable")
 }

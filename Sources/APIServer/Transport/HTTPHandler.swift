@@ -20,6 +20,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private enum State {
         case idle
         case receiving(HTTPRequestHead, Target, Router.Match, body: ByteBuffer?, limit: Int, spooled: SpooledBody?)
+        /// A following route's handler runs while its body arrives (`BodyFeed`).
+        case feeding(HTTPRequestHead, BodyFeed)
+        /// A following route's body is complete; its handler has not answered yet.
+        case fed(HTTPRequestHead)
+        /// A following route answered before its body's end: the rest of the body is read and
+        /// dropped (a client that sends it all before it reads, as most do, then gets the answer
+        /// instead of a broken pipe), and the connection closes at its end.
+        case draining(closeAfter: EventLoopFuture<Void>?)
         /// The request was refused before its end; its remaining parts are ignored.
         case ignoringRest
         case responding
@@ -67,6 +75,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        switch state {
+        case .feeding(_, let feed):
+            // The client went before the body's end (NIO's protocol error handler may have
+            // answered the cut-short request already): the handler's answer is not written.
+            feed.abort()
+            state = .ignoringRest
+        case .fed:
+            state = .ignoringRest
+        default:
+            break
+        }
         endActivity()
         context.fireChannelInactive()
     }
@@ -101,8 +120,32 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 refuseBody(context: context, head: head, limit: limit)
                 return
             }
+            if head.version.major == 1 && head.version.minor >= 1, let expectation = head.headers.first(name: "expect") {
+                // Go's server: "100-continue" is answered when the body is wanted (curl waits a
+                // second for it before sending a large body); any other expectation is 417.
+                guard expectation.lowercased() == "100-continue" else {
+                    state = .ignoringRest
+                    write(context: context, head: head,
+                          response: .error(APIError(.expectationFailed, "unsupported Expect header: \(expectation)")),
+                          keepAlive: false)
+                    return
+                }
+                if case .found = match {
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                                          promise: nil)
+                }
+            }
+            if case .found(let route, let parameters, let version) = match, route.follows {
+                startFeeding(context: context, head: head, target: target, route: route, parameters: parameters,
+                             version: version)
+                return
+            }
             state = .receiving(head, target, match, body: nil, limit: limit, spooled: spooled)
         case .body(var chunk):
+            if case .feeding(_, let feed) = state {
+                if feed.push(chunk) { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
+                return
+            }
             guard case .receiving(let head, let target, let match, var body, let limit, let spooled) = state else { return }
             if let spooled {
                 do {
@@ -124,12 +167,61 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             state = .receiving(head, target, match, body: body, limit: limit, spooled: nil)
         case .end:
+            if case .draining(let written) = state {
+                state = .idle
+                if let written {
+                    written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                } else {
+                    context.close(promise: nil)
+                }
+                return
+            }
+            if case .feeding(let head, let feed) = state {
+                feed.finish()
+                state = .fed(head)
+                return
+            }
             guard case .receiving(let head, let target, let match, let body, _, let spooled) = state else {
                 if case .ignoringRest = state { state = .idle }
                 return
             }
             state = .responding
             dispatch(context: context, head: head, target: target, match: match, body: body, spooled: spooled)
+        }
+    }
+
+    /// Runs a following route's handler now, on the pool for long waits, with the body to come
+    /// in a `BodyFeed`. Its answer is written when the body is complete; an answer before that (a
+    /// failure) is written at once, and the connection closes after it.
+    private func startFeeding(context: ChannelHandlerContext, head: HTTPRequestHead, target: Target, route: Route,
+                              parameters: [String: String], version: APIVersion) {
+        let channel = context.channel
+        let feed = BodyFeed(resume: {
+            channel.eventLoop.execute { _ = channel.setOption(ChannelOptions.autoRead, value: true) }
+        })
+        var request = Request(method: head.method.rawValue, path: String(target.path), version: version,
+                              query: Router.parseQuery(target.query), headers: head.headers.map { ($0.name, $0.value) },
+                              body: [], parameters: parameters)
+        request.feed = feed
+        state = .feeding(head, feed)
+        let engine = self.engine
+        let handed = request
+        engine.longPool.run(on: context.eventLoop) {
+            HTTPHandler.run(route, handed, engine)
+        }.assumeIsolated().whenComplete { result in
+            let response = (try? result.get()) ?? .error(APIError(.serviceUnavailable, "the service is shutting down"))
+            guard context.channel.isActive else { return }
+            switch self.state {
+            case .feeding(let head, let feed):
+                feed.discard()
+                self.state = .draining(closeAfter: nil)
+                self.write(context: context, head: head, response: response, keepAlive: false)
+            case .fed(let head):
+                self.state = .responding
+                self.write(context: context, head: head, response: response, keepAlive: head.isKeepAlive)
+            default:
+                break
+            }
         }
     }
 
@@ -270,6 +362,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         endActivity()
         if keepAlive { connection?.responseEnded() }
+        if case .draining = state {
+            // Closed when the request's body has ended.
+            state = .draining(closeAfter: done)
+            return
+        }
         if !keepAlive {
             if let done {
                 done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }

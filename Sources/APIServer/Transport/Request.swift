@@ -18,6 +18,8 @@ public struct Request: Sendable {
     public var parameters: [String: String] = [:]
     /// The body of a spooling route, in an unnamed temporary file.
     public var spooled: SpooledBody?
+    /// The body of a following route, as it arrives.
+    public var feed: BodyFeed?
 
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value

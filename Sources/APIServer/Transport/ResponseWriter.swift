@@ -36,6 +36,27 @@ public final class ResponseWriter: Sendable {
         }
     }
 
+    /// Sends `buffer` without waiting: the future completes when NIO has flushed it. A producer
+    /// that keeps one such write in flight (`settle` before the next) reads its next chunk while
+    /// the last one goes out.
+    public func send(_ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        commit()
+        guard !isHead, buffer.readableBytes > 0 else { return channel.eventLoop.makeSucceededVoidFuture() }
+        return channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)))
+    }
+
+    /// Waits for a `send`.
+    public func settle(_ sent: EventLoopFuture<Void>) throws {
+        do {
+            try sent.wait()
+        } catch {
+            throw APIError(.internalServerError, "the client went away: \(error)")
+        }
+    }
+
+    /// For buffers to `send`.
+    public var allocator: ByteBufferAllocator { channel.allocator }
+
     /// Sends the head now: a stream that may stay silent for a while (`logs -f`, events) lets
     /// its client know it is there, as moby's flush of the head does.
     public func sendHead() {

@@ -18,6 +18,9 @@ public final class Route: Sendable {
     /// The body is written to an unnamed temporary file as it arrives (archives, rootfs
     /// tarballs) instead of being held in memory; the handler gets it as `Request.spooled`.
     public let spool: Bool
+    /// The handler starts when the head arrives and takes the body as it comes
+    /// (`Request.feed`), on the pool for long waits.
+    public let follows: Bool
     /// May block for long (a stop waits out its timeout): runs on the pool for long waits, so
     /// it cannot hold up the short blocking handlers.
     public let long: Bool
@@ -34,15 +37,16 @@ public final class Route: Sendable {
     let greedy: Int?
 
     public init(_ method: String, _ template: String, _ operationId: String, blocking: Bool = false,
-                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, long: Bool = false, hijacks: Bool = false,
-                quick: QuickHandler? = nil, _ handler: @escaping Handler) {
+                maxBody: Int = Router.defaultMaxBody, spool: Bool = false, follows: Bool = false, long: Bool = false,
+                hijacks: Bool = false, quick: QuickHandler? = nil, _ handler: @escaping Handler) {
         self.method = method
         self.template = template
         self.operationId = operationId
-        self.blocking = blocking || spool
-        self.maxBody = spool ? Int.max : maxBody
-        self.spool = spool
-        self.long = long
+        self.blocking = blocking || spool || follows
+        self.maxBody = spool || follows ? Int.max : maxBody
+        self.spool = spool && !follows
+        self.follows = follows
+        self.long = long || follows
         self.hijacks = hijacks
         self.handler = handler
         self.quick = quick
