@@ -235,3 +235,18 @@ def test_kill_all_through_the_runtime_kills_every_process_with_cgroup_kill(engin
     # The monitor removed the cgroup when the container ended.
     wait_for(lambda: not os.path.exists(path), what="the cgroup removed")
 
+
+
+# --- --cgroupns -----------------------------------------------------------------------------------
+
+@BOTH
+def test_cgroupns_private_makes_its_cgroup2_cgroup_the_root_and_host_shows_the_path(engine, delegated):
+    cid = engine.run_id("busybox", "sleep", "1000")
+    inside = engine.cli.out("exec", cid, "cat", "/proc/self/cgroup")
+    assert "0::/\n" in inside, inside
+    host_cid = engine.run_id("--cgroupns", "host", "busybox", "sleep", "1000")
+    inside = engine.cli.out("exec", host_cid, "cat", "/proc/self/cgroup")
+    assert f"0::{container_cgroup(delegated, host_cid)[len(UNIFIED):]}\n" in inside, inside
+    engine.cli("rm", "-f", cid, host_cid)
+    assert not os.path.exists(container_cgroup(delegated, cid))
+    assert not os.path.exists(container_cgroup(delegated, host_cid))
