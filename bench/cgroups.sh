@@ -113,11 +113,13 @@ cg_remove() {   # the delegated subtree, bottom-up (its processes are this run's
     done
     log "could not remove $CG"
 }
-cg_exit() { local rc=$?; (exit "$rc"); (cleanup); cg_remove; exit "$rc"; }
+# First the delegated subtree (what runs in it is this run's skiff-cg2 service, its monitors and
+# containers: killed there), then peers.sh's cleanup, which exits with the status.
+cg_exit() { local rc=$?; set +e; cg_remove; (exit "$rc"); cleanup; }
 trap cg_exit EXIT
 if has_peer skiff && [ "$DELEGATED" = 1 ]; then
     if [ -f "$UNIFIED/cgroup.procs" ]; then
-        CG=$UNIFIED/skiff-bench-cg-$$
+        CG=$UNIFIED/skiff-bench-cg2-$$   # (dockerd's --cgroup-parent is skiff-bench-cg-PID)
         mkdir "$CG" "$CG/service"
         for d in "$CG" "$CG/service"; do
             chown "$TUID:$TGID" "$d" "$d/cgroup.procs" "$d/cgroup.subtree_control" "$d/cgroup.threads"

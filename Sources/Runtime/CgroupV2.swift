@@ -242,11 +242,14 @@ struct CgroupV2: Sendable, Equatable {
         var left = removeOnce()
         var waited = 0
         var round = 0
-        while left != nil && waited < milliseconds {
+        while left != nil && waited < milliseconds * 1000 {
             round += 1
-            if round == 3 && !emulated { killAll() }
-            usleep(10_000)
-            waited += 10
+            if round == 20 && !emulated { killAll() }
+            // 1 ms steps first: an ended container's cgroup empties within a few (this is on
+            // the path of `docker run --rm`), then 10 ms.
+            let step = round <= 50 ? 1000 : 10_000
+            usleep(UInt32(step))
+            waited += step
             left = removeOnce()
         }
         return left.map { ["\(path): \(errnoText($0))"] } ?? []

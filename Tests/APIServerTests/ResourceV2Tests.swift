@@ -87,3 +87,50 @@ struct ResourceV2Tests {
         #expect(ResourceReader.ioStat(text).map { "\($0.major):\($0.minor) \($0.op) \($0.value)" } == expected)
     }
 }
+
+/// The service's side of cgroup v2 limits: what the base offers decides (ContainerCgroups).
+struct ContainerCgroupsV2Tests {
+    func message(_ body: () throws -> Void) -> String? {
+        do {
+            try body()
+            return nil
+        } catch let error as EngineError {
+            return error.message
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func limitsNeedTheirControllerOffered() throws {
+        var host = CreateRequest.HostConfig()
+        host.memory = 64 << 20
+        host.nanoCpus = 500_000_000
+        let (r, warnings) = try ContainerPlanner.cgroupV2Resources(host, pidsLimit: 100, warnings: [], base: "/b",
+                                                                    controllers: ["cpu", "memory", "pids"])
+        // Swap is accounted with the memory controller: Docker's default of twice the memory.
+        #expect(r.memoryLimit == 64 << 20 && r.memorySwap == 128 << 20)
+        #expect(r.cpuQuota == 50_000 && r.cpuPeriod == 100_000)
+        #expect(warnings.isEmpty)
+        #expect(message { _ = try ContainerPlanner.cgroupV2Resources(host, pidsLimit: 100, warnings: [], base: "/b",
+                                                                     controllers: ["memory", "pids"]) }
+                == "--cpus needs the cpu cgroup controller, which is not delegated to /b (its cgroup.controllers: memory pids)")
+        #expect(message { _ = try ContainerPlanner.cgroupV2Resources(CreateRequest.HostConfig(), pidsLimit: 5, warnings: [],
+                                                                     base: "/b", controllers: []) }
+                == "--pids-limit needs the pids cgroup controller, which is not delegated to /b (its cgroup.controllers: none)")
+        // Docker's own checks first, with Docker's messages.
+        var small = CreateRequest.HostConfig()
+        small.memory = 1 << 20
+        #expect(message { _ = try ContainerPlanner.cgroupV2Resources(small, pidsLimit: nil, warnings: [], base: "/b",
+                                                                     controllers: []) }
+                == "Minimum memory limit allowed is 6MB")
+    }
+
+    @Test func theManagerAndTheDriverName() {
+        #expect(ContainerCgroups.manager(isRootless: true, disabled: true, v2Base: "/b") == .disabled)
+        #expect(ContainerCgroups.manager(isRootless: true, disabled: false, v2Base: "/b") == .v2(base: "/b"))
+        #expect(ContainerCgroups.driverName(.v2(base: "/b")) == "cgroupfs")
+        #expect(ContainerCgroups.driverName(.disabled) == "none")
+        #expect(ContainerCgroups.driverName(.none) == "none")
+        #expect(ContainerCgroups.offers(.none, "pids"))
+    }
+}

@@ -186,6 +186,13 @@ def test_info_reports_the_cgroupfs_driver_and_refuses_limits_the_delegation_lack
                                "(its cgroup.controllers: none)")
     # containers.conf's pids_limit (2048) is left out rather than refused: a plain run works.
     assert engine.cli.out("run", "--rm", "busybox", "echo", "ok").strip() == "ok"
+    # docker update of a running container: refused the same way, nothing recorded.
+    cid = engine.run_id("busybox", "sleep", "1000")
+    result = engine.cli.fails("update", "--pids-limit", "50", cid)
+    assert (f"--pids-limit needs the pids cgroup controller, which is not delegated to {delegated} "
+            "(its cgroup.controllers: none)") in result.stderr, result.stderr
+    assert engine.cli.fmt(cid, "{{.HostConfig.PidsLimit}}") in ("<nil>", "0")
+    engine.cli("rm", "-f", cid)
 
 
 # --- pause with cgroup.freeze, kill with cgroup.kill -------------------------------------------

@@ -211,11 +211,12 @@ extension ContainerPlanner {
         if host.nanoCpus > 0 { needed.append(("cpu", "--cpus")) }
         if host.cpuShares > 0 { needed.append(("cpu", "--cpu-shares")) }
         if host.cpuQuota != 0 || host.cpuPeriod > 0 { needed.append(("cpu", "--cpu-quota/--cpu-period")) }
+        let checked = try cgroupResources(host, warnings: warnings, v2Controllers: controllers)
         if let missing = needed.first(where: { !controllers.contains($0.controller) }) {
             let offered = controllers.isEmpty ? "none" : controllers.joined(separator: " ")
             throw EngineError(.invalidArgument, "\(missing.option) needs the \(missing.controller) cgroup controller, which is not "
                               + "delegated to \(base) (its cgroup.controllers: \(offered))")
         }
-        return try cgroupResources(host, warnings: warnings, v2Controllers: controllers)
+        return checked
     }
 }
