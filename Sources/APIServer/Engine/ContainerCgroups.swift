@@ -6,10 +6,12 @@ import Glibc
 #endif
 
 /// What the service knows of the containers' cgroups: only whether the runtime gives them any
-/// on this host, read from /sys/fs/cgroup (for `docker info`, the create checks, pause). The
-/// runtime makes them (as root on cgroup v1: `/sys/fs/cgroup/{pids,memory,freezer[,cpu]}/skiff/<id>`,
-/// see Runtime's `CgroupV1`), freezes and thaws them and removes them; the service asks it to
-/// (`OCIRuntimeClient`) and writes nothing there itself. Rootless there are none: limits are
+/// on this host and which manager (`Manager`), read from /sys/fs/cgroup (for `docker info`, the
+/// create checks, pause). The runtime makes them (as root on cgroup v1:
+/// `/sys/fs/cgroup/{pids,memory,freezer[,cpu]}/skiff/<id>`, see Runtime's `CgroupV1`; on cgroup
+/// v2 `<base>/skiff/<id>`, Runtime's `CgroupV2`, docs/cgroups.md), freezes and thaws them and
+/// removes them; the service asks it to (`OCIRuntimeClient`) and writes nothing there itself.
+/// Without any (rootless on cgroup v1, or without a delegated cgroup2 subtree) limits are
 /// recorded only, and pause stops the processes with SIGSTOP.
 enum ContainerCgroups {
     static let root = "/sys/fs/cgroup"
