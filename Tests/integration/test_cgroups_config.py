@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+from containerkit import wait_for
+
 CG = "/sys/fs/cgroup"
 V1 = all(os.path.exists(f"{CG}/{c}/tasks") for c in ("pids", "memory", "freezer"))
 BOTH = pytest.mark.parametrize("user", ["rootless", "root"], indirect=True)
@@ -62,8 +64,12 @@ def test_cgroups_disabled_makes_none_and_says_so(engine, user):
     assert engine.cli.fmt("cgoff", "{{.HostConfig.PidsLimit}}") == "20"
     # Pause without a freezer: the processes are stopped (state T).
     engine.cli("pause", "cgoff")
-    with open(f"/proc/{pid}/stat") as f:
-        assert f.read().split(") ")[1][0] == "T"
+
+    def state():
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0]
+    # SIGSTOP lands asynchronously: stopped (T) within a moment.
+    wait_for(lambda: state() == "T", timeout=5, what="the container's process stopped by SIGSTOP")
     engine.cli("unpause", "cgoff")
     engine.cli("rm", "-f", "cgoff")
 
