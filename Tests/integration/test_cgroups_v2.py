@@ -257,3 +257,30 @@ def test_cgroupns_private_makes_its_cgroup2_cgroup_the_root_and_host_shows_the_p
     engine.cli("rm", "-f", cid, host_cid)
     assert not os.path.exists(container_cgroup(delegated, cid))
     assert not os.path.exists(container_cgroup(delegated, host_cid))
+
+
+# --- stats ------------------------------------------------------------------------------------------
+
+@BOTH
+def test_stats_read_cpu_from_the_containers_cgroup2_cpu_stat(engine, delegated):
+    # The unified hierarchy here has cpu.stat's usage without the cpu controller: the CPU time
+    # docker stats shows is the cgroup's (cpu.stat usage_usec), which counts every process that
+    # ever ran in it, also the ones that have ended.
+    cid = engine.run_id("busybox", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 1000")
+    path = container_cgroup(delegated, cid)
+
+    def usage_usec():
+        for line in read(f"{path}/cpu.stat").splitlines():
+            key, value = line.split()
+            if key == "usage_usec":
+                return int(value)
+        return 0
+    wait_for(lambda: usage_usec() > 50_000, timeout=30, what="the loop's CPU time in cpu.stat")
+    before = usage_usec()
+    status, body = engine.api.json("GET", f"/containers/{cid}/stats?stream=false&one-shot=true")
+    after = usage_usec()
+    assert status == 200, body
+    total = body["cpu_stats"]["cpu_usage"]["total_usage"]
+    assert before * 1000 <= total <= after * 1000, (before, total, after)
+    assert body["pids_stats"]["current"] >= 1
+    engine.cli("rm", "-f", cid)
