@@ -75,6 +75,8 @@ struct LaunchPlan {
     /// The cgroups (made, limits written) the process is moved into before it is set up; nil:
     /// none (rootless, no cgroup v1).
     var cgroups: CgroupV1?
+    /// The cgroup v2 one (delegated subtree, or a configured parent), in place of `cgroups`.
+    var cgroupV2: CgroupV2?
     var joinsPidNamespace: Bool { join.contains { $0.type == Int32(SKIFF_CLONE_NEWPID) } }
     /// The process that runs the program is forked once more inside the child (a joined pid
     /// namespace, or a new one unshared after joining a user namespace): its pid comes in a
@@ -219,7 +221,7 @@ enum ChildLauncher {
             config.set_stdio = 1
             config.stdio_fds = stdio
         }
-        if plan.cgroups != nil {
+        if plan.cgroups != nil || plan.cgroupV2 != nil {
             config.join_cgroups = 1
             if plan.cloneFlags & Int32(SKIFF_CLONE_NEWCGROUP) != 0 {
                 // Made after the move, so that the container's cgroups are the namespace's root.
@@ -276,6 +278,7 @@ enum ChildLauncher {
         }
         func joinCgroups() throws {
             try plan.cgroups?.add(pid: containerPid, context: id)
+            try plan.cgroupV2?.add(pid: containerPid, context: id)
             var reply = skiff_msg()
             reply.type = Int32(SKIFF_MSG_CGROUPS_JOINED.rawValue)
             _ = skiff_msg_send(parentEnd, &reply)

@@ -1,3 +1,4 @@
+import OCI
 import Platform
 
 #if canImport(Glibc)
@@ -10,7 +11,8 @@ import Glibc
 extension Container {
     /// True when the container was created with cgroups (limits applied, freezer, OOM count).
     public var usesCgroups: Bool {
-        (try? directory.read(id: id)).flatMap { CgroupV1(recorded: $0.cgroups) } != nil
+        guard let state = try? directory.read(id: id) else { return false }
+        return CgroupV1(recorded: state.cgroups) != nil || CgroupV2(recorded: state.cgroups) != nil
     }
 
     /// True when the kernel's OOM killer killed a process of the container (any process, as
@@ -18,10 +20,9 @@ extension Container {
     /// Ask after the container's process has ended and before `removeState()`/`removeCgroups()`
     /// (they remove the cgroup and its count). False without cgroups.
     public func cgroupOOMKilled() -> Bool {
-        guard let state = try? directory.read(id: id), let cgroups = CgroupV1(recorded: state.cgroups) else {
-            return false
-        }
-        return cgroups.oomKilled
+        guard let state = try? directory.read(id: id) else { return false }
+        if let cgroup = CgroupV2(recorded: state.cgroups) { return cgroup.oomKilled }
+        return CgroupV1(recorded: state.cgroups)?.oomKilled ?? false
     }
 
     /// Removes the container's cgroup directories, retrying briefly while the kernel still
@@ -40,18 +41,27 @@ extension Container {
     /// the kernel reports them frozen. Throws `.unsupported` without cgroups (rootless: stop the
     /// processes with SIGSTOP instead).
     public func freeze() throws {
+        if let cgroup = try runningCgroupV2(verb: "pause") {
+            try cgroup.freeze(context: "pause \(id)")
+            return
+        }
         let cgroups = try runningCgroups(verb: "pause")
         try cgroups.freeze(context: "pause \(id)")
     }
 
     /// Thaws a frozen container (`freezer.state` THAWED).
     public func thaw() throws {
+        if let cgroup = try runningCgroupV2(verb: "resume") {
+            try cgroup.thaw(context: "resume \(id)")
+            return
+        }
         let cgroups = try runningCgroups(verb: "resume")
         try cgroups.thaw(context: "resume \(id)")
     }
 
     /// True when the container's freezer cgroup is FROZEN (or FREEZING).
     public var isFrozen: Bool {
+        if let state = try? directory.read(id: id), let cgroup = CgroupV2(recorded: state.cgroups) { return cgroup.isFrozen }
         guard let state = try? directory.read(id: id), let cgroups = CgroupV1(recorded: state.cgroups),
               let freezer = cgroups.freezerState else { return false }
         return freezer != "THAWED"
@@ -61,6 +71,14 @@ extension Container {
     /// for `skiff-runtime cgroups ID`.
     public func cgroupReport() throws -> JSON {
         let state = try directory.read(id: id)
+        if let cgroup = CgroupV2(recorded: state.cgroups) {
+            return .object([
+                JSON.Member("paths", .object([JSON.Member(CgroupV2.recordKey, JSON(cgroup.path))])),
+                JSON.Member("oomKilled", .bool(cgroup.oomKilled)),
+                JSON.Member("freezer", JSON(cgroup.isFrozen ? "FROZEN" : "THAWED")),
+                JSON.Member("pids", .array(cgroup.processes.map { JSON.int(Int64($0)) })),
+            ])
+        }
         guard let cgroups = CgroupV1(recorded: state.cgroups) else { return .object([]) }
         return .object([
             JSON.Member("paths", .object(cgroups.directories.map { JSON.Member($0.controller, JSON($0.path)) })),
@@ -70,6 +88,17 @@ extension Container {
     }
 
     // MARK: - internal
+
+    /// The container's cgroup v2 cgroup when it has one (nil: none, or v1's), checked running.
+    private func runningCgroupV2(verb: String) throws -> CgroupV2? {
+        let state = try directory.read(id: id)
+        guard let cgroup = CgroupV2(recorded: state.cgroups) else { return nil }
+        let current = status(of: state)
+        guard current == .running || current == .created else {
+            throw RuntimeError(.invalidState, "cannot \(verb) container \"\(id)\": it is \(current.rawValue)")
+        }
+        return cgroup
+    }
 
     private func runningCgroups(verb: String) throws -> CgroupV1 {
         let state = try directory.read(id: id)
@@ -85,6 +114,11 @@ extension Container {
     }
 
     func removeCgroups(of state: ContainerState, context: String) throws {
+        if let cgroup = CgroupV2(recorded: state.cgroups) {
+            let left = cgroup.remove()
+            guard left.isEmpty else { throw RuntimeError(.system, "\(context): cgroup: \(left.joined(separator: "; "))") }
+            return
+        }
         guard let cgroups = CgroupV1(recorded: state.cgroups) else { return }
         let left = cgroups.remove()
         guard left.isEmpty else {
@@ -94,6 +128,11 @@ extension Container {
 
     /// Without a readable state: the directories a container of this id gets by default, as root.
     func removeDefaultCgroups(context: String) throws {
+        if let base = v2Base() {
+            let left = CgroupV2(base: base, path: base + "/skiff/" + id, emulated: !CgroupV2.isCgroupFS(base)).remove(milliseconds: 500)
+            guard left.isEmpty else { throw RuntimeError(.system, "\(context): cgroup: \(left.joined(separator: "; "))") }
+            return
+        }
         guard geteuid() == 0, CgroupV1.available(root: cgroupRoot) else { return }
         let cgroups = CgroupV1(directories: CgroupV1.known.map {
             CgroupV1.Directory(controller: $0, path: "\(cgroupRoot)/\($0)/skiff/\(id)")
@@ -102,5 +141,31 @@ extension Container {
         guard left.isEmpty else {
             throw RuntimeError(.system, "\(context): cgroup: \(left.joined(separator: "; "))")
         }
+    }
+
+    // MARK: - cgroup v2
+
+    /// The annotation with which the service asks for no cgroups (containers.conf
+    /// `cgroups = "disabled"`): none is made, on any layout.
+    public static let cgroupsAnnotation = "run.skiff.cgroups"
+
+    static func cgroupsDisabled(_ spec: Spec) -> Bool {
+        spec.annotations?[cgroupsAnnotation] == "disabled"
+    }
+
+    /// Where this container's cgroup v2 cgroup goes (nil: not v2 here; see `CgroupHost.v2Base`).
+    func v2Base() -> String? {
+        if let cgroupV2Base { return cgroupV2Base }
+        guard cgroupRoot == CgroupV1.defaultRoot else { return nil }
+        let configured = getenv(CgroupHost.parentVariable).map { String(cString: $0) }
+        return CgroupHost.current.v2Base(isRoot: geteuid() == 0, configured: configured)
+    }
+
+    /// The container's cgroup v2 cgroup, or nil when it gets none on the unified hierarchy
+    /// (cgroups disabled; a v1 host; root on a hybrid host, where v1 keeps them).
+    func planCgroupV2(spec: Spec) throws -> CgroupV2? {
+        guard !Container.cgroupsDisabled(spec), let base = v2Base() else { return nil }
+        return try CgroupV2.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
+                                 base: base, emulated: !CgroupV2.isCgroupFS(base))
     }
 }

@@ -107,6 +107,7 @@ extension Container {
         try plan.applyProcess(process, spec: spec, seccompCache: root + "/.seccomp-cache", warn: warn)
         // Into the container's cgroups too (its limits count this process), before it runs.
         plan.cgroups = CgroupV1(recorded: state.cgroups)
+        plan.cgroupV2 = CgroupV2(recorded: state.cgroups)
         if plan.terminal { plan.consoleSize = options.consoleSize }
         if let stdio = options.stdio, !plan.terminal {
             plan.stdio = (stdio.stdin, stdio.stdout, stdio.stderr)

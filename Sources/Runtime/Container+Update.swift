@@ -12,6 +12,10 @@ import Glibc
 extension Container {
     public func update(_ resources: Spec.Resources) throws {
         let state = try directory.read(id: id)
+        if let cgroup = CgroupV2(recorded: state.cgroups) {
+            try update(resources, cgroupV2: cgroup, state: state)
+            return
+        }
         guard let cgroups = CgroupV1(recorded: state.cgroups) else {
             throw RuntimeError(.unsupported, "update \(id): the container has no cgroups (created rootless, "
                                              + "or without cgroup v1 hierarchies): its limits cannot change while it runs")
@@ -34,6 +38,31 @@ extension Container {
                                                      + "(current usage: \(usage), peak usage: \(peak))", errno: EBUSY)
             } catch let error as RuntimeError where error.errno == EINVAL {
                 throw RuntimeError(.invalidArgument, error.message, errno: EINVAL)
+            }
+        }
+    }
+}
+
+extension Container {
+    /// `update` on cgroup v2: the limits as create writes them (`CgroupV2.limits`); a
+    /// controller the cgroup lacks (not delegated) is refused before anything is written.
+    func update(_ resources: Spec.Resources, cgroupV2 cgroup: CgroupV2, state: ContainerState) throws {
+        let current = status(of: state)
+        guard current == .running || current == .created else {
+            throw RuntimeError(.invalidState, "cannot update container \"\(id)\": it is \(current.rawValue)")
+        }
+        let writes = CgroupV2.limits(resources)
+        let available = CgroupHost.controllers(of: cgroup.path)
+        if let missing = writes.first(where: { !available.contains($0.controller) }) {
+            throw RuntimeError(.unsupported, "update \(id): cgroup \(cgroup.path): the \(missing.controller) controller is not "
+                                             + "delegated (cgroup.controllers: \"\(available.joined(separator: " "))\"): "
+                                             + "\(missing.file) cannot be applied")
+        }
+        for write in writes {
+            do {
+                try CgroupV2.write(cgroup.path + "/" + write.file, write.value, context: "update \(id)", create: cgroup.emulated)
+            } catch let error as RuntimeError where error.errno == EINVAL || error.errno == EBUSY {
+                throw RuntimeError(.invalidArgument, error.message, errno: error.errno)
             }
         }
     }

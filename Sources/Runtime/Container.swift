@@ -15,6 +15,9 @@ public struct Container: Sendable {
     /// Where the cgroup v1 hierarchies are mounted; tests point it at a directory tree of their
     /// own (see `CgroupV1.emulated`).
     var cgroupRoot = CgroupV1.defaultRoot
+    /// Where cgroup v2 cgroups are made (`CgroupHost.v2Base`); tests give a recorded tree.
+    /// nil: found from the host (a configured parent, the delegation, the mount as root).
+    var cgroupV2Base: String?
 
     public init(id: String, root: String) throws {
         try Container.validate(id: id)
@@ -67,8 +70,10 @@ public struct Container: Sendable {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
-        let cgroups = try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
-                                        root: cgroupRoot, warn: warn)
+        let cgroupV2 = try planCgroupV2(spec: spec)
+        let cgroups = cgroupV2 != nil || Container.cgroupsDisabled(spec) ? nil
+            : try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
+                                root: cgroupRoot, warn: warn)
         plan.expandCgroupMounts(containerCgroups: cgroups)
         // The plan as written: a copy of the layers (no overlay here) maps a namespace of its own.
         let ownNamespacePlan = plan
@@ -99,6 +104,10 @@ public struct Container: Sendable {
             if let cgroups {
                 try cgroups.create(context: "create \(id)")
                 plan.cgroups = cgroups
+            }
+            if let cgroupV2 {
+                try cgroupV2.create(context: "create \(id)")
+                plan.cgroupV2 = cgroupV2
             }
             if waitForStart {
                 // The container's process opens the fifo for writing after it took the container's
@@ -140,7 +149,7 @@ public struct Container: Sendable {
                 try directory.write(ContainerState(
                     ociVersion: spec.ociVersion, id: id, pid: child.pid, pidStartTime: info.startTime,
                     bundle: bundle, rootfs: plan.rootfs ?? "", created: Container.now(),
-                    annotations: spec.annotations, cgroups: cgroups?.recorded))
+                    annotations: spec.annotations, cgroups: cgroups?.recorded ?? cgroupV2?.recorded))
                 if let pidFile {
                     try FileIO.writeAtomically(pidFile, Array("\(child.pid)".utf8), mode: 0o644)
                 }
@@ -156,6 +165,7 @@ public struct Container: Sendable {
             return child
         } catch {
             cgroups?.remove()
+            cgroupV2?.remove()
             FileIO.removeTree(directory.path)
             throw error
         }
@@ -196,16 +206,31 @@ public struct Container: Sendable {
         if current == .running, let cgroups = CgroupV1(recorded: state.cgroups), cgroups.freezerState == "FROZEN" {
             status = "paused"
         }
+        if current == .running, let cgroup = CgroupV2(recorded: state.cgroups), cgroup.isFrozen {
+            status = "paused"
+        }
         return StateOutput(ociVersion: state.ociVersion, id: id, status: status,
                            pid: current == .stopped ? 0 : state.pid, bundle: state.bundle, rootfs: state.rootfs,
                            created: state.created, annotations: state.annotations)
     }
 
-    public func kill(signal: Int32) throws {
+    /// Sends `signal` to the container's process; with `all` (runc's `kill --all`) to every
+    /// process of its cgroup v2 cgroup: SIGKILL through cgroup.kill (one write, which also
+    /// reaches frozen processes and ones forking meanwhile), else to each listed process.
+    /// (On cgroup v1, and without cgroups, `all` signals the container's process only.)
+    public func kill(signal: Int32, all: Bool = false) throws {
         let state = try directory.read(id: id)
         let current = status(of: state)
         guard current == .created || current == .running else {
             throw RuntimeError(.invalidState, "cannot kill container \"\(id)\": it is \(current.rawValue)")
+        }
+        if all, let cgroup = CgroupV2(recorded: state.cgroups) {
+            if signal == SIGKILL && (try? CgroupV2.write(cgroup.path + "/cgroup.kill", "1", context: "kill \(id)",
+                                                         create: cgroup.emulated)) != nil {
+                return
+            }
+            for pid in cgroup.processes where pid > 1 { _ = Glibc.kill(pid, signal) }
+            return
         }
         guard Glibc.kill(state.pid, signal) == 0 else { throw FileIO.system("kill \(id)") }
     }
@@ -238,6 +263,8 @@ public struct Container: Sendable {
             if let cgroups = CgroupV1(recorded: state.cgroups), cgroups.freezerState != "THAWED" {
                 try? cgroups.thaw(context: "delete \(id)")
             }
+            // cgroup v2: every process of the cgroup, frozen or not.
+            CgroupV2(recorded: state.cgroups)?.killAll()
             for _ in 0..<500 where ProcessInfo.isAlive(state.pid, startTime: state.pidStartTime) {
                 usleep(10_000)
             }

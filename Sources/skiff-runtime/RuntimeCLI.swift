@@ -77,7 +77,8 @@ enum RuntimeCLI {
             case "kill":
                 let options = try parse(arguments, valued: [], flags: ["--all", "-a"], extra: 1)
                 let signal = try Signals.number(options.extra.first ?? "SIGTERM")
-                try Container(id: options.id, root: stateRoot).kill(signal: signal)
+                try Container(id: options.id, root: stateRoot)
+                    .kill(signal: signal, all: options.flags.contains("--all") || options.flags.contains("-a"))
             case "delete":
                 let options = try parse(arguments, valued: [], flags: ["--force", "-f"])
                 try Container(id: options.id, root: stateRoot)

@@ -1,3 +1,4 @@
+import Config
 import Platform
 
 #if canImport(Glibc)
@@ -5,10 +6,12 @@ import Glibc
 #endif
 
 /// What the service knows of the containers' cgroups: only whether the runtime gives them any
-/// on this host, read from /sys/fs/cgroup (for `docker info`, the create checks, pause). The
-/// runtime makes them (as root on cgroup v1: `/sys/fs/cgroup/{pids,memory,freezer[,cpu]}/skiff/<id>`,
-/// see Runtime's `CgroupV1`), freezes and thaws them and removes them; the service asks it to
-/// (`OCIRuntimeClient`) and writes nothing there itself. Rootless there are none: limits are
+/// on this host and which manager (`Manager`), read from /sys/fs/cgroup (for `docker info`, the
+/// create checks, pause). The runtime makes them (as root on cgroup v1:
+/// `/sys/fs/cgroup/{pids,memory,freezer[,cpu]}/skiff/<id>`, see Runtime's `CgroupV1`; on cgroup
+/// v2 `<base>/skiff/<id>`, Runtime's `CgroupV2`, docs/cgroups.md), freezes and thaws them and
+/// removes them; the service asks it to (`OCIRuntimeClient`) and writes nothing there itself.
+/// Without any (rootless on cgroup v1, or without a delegated cgroup2 subtree) limits are
 /// recorded only, and pause stops the processes with SIGSTOP.
 enum ContainerCgroups {
     static let root = "/sys/fs/cgroup"
@@ -29,10 +32,80 @@ enum ContainerCgroups {
     }
 }
 
+extension ContainerCgroups {
+    /// Who gives this service's containers cgroups (the runtime decides the same way:
+    /// `CgroupHost`, and a monitor sits in the service's cgroup).
+    enum Manager: Equatable {
+        /// None on this host: rootless without a delegated cgroup2 subtree (cgroup v1, or a
+        /// hybrid host's unified hierarchy not delegated to the user). Limits are recorded only.
+        case none
+        /// containers.conf `cgroups = "disabled"`: none is made, on any layout.
+        case disabled
+        /// As root on cgroup v1 or hybrid: one v1 hierarchy per controller (Runtime's CgroupV1).
+        case v1
+        /// cgroup v2 under `base` (Runtime's CgroupV2): the delegated subtree, the mount as root,
+        /// or `SKIFF_CGROUP_PARENT`.
+        case v2(base: String)
+    }
+
+    /// The annotation asking the runtime for no cgroups (Runtime's `Container.cgroupsAnnotation`).
+    static let disabledAnnotation = "run.skiff.cgroups"
+
+    /// The cgroup v2 base of this process, found once (`CgroupHost.v2Base`).
+    static let v2Base: String? = CgroupHost.current.v2Base(
+        isRoot: geteuid() == 0, configured: getenv(CgroupHost.parentVariable).map { String(cString: $0) })
+
+    /// True unless the manager is cgroup v2 and its base does not offer `controller`: then
+    /// containers.conf's defaults that need it (pids_limit) are left out, as Podman leaves them
+    /// (a limit the request asks for is refused instead: `cgroupV2Resources`).
+    static func offers(_ manager: Manager, _ controller: String) -> Bool {
+        guard case .v2(let base) = manager else { return true }
+        return CgroupHost.controllers(of: base).contains(controller)
+    }
+
+    static func manager(isRootless: Bool, disabled: Bool, v2Base: String? = ContainerCgroups.v2Base) -> Manager {
+        if disabled { return .disabled }
+        if let v2Base { return .v2(base: v2Base) }
+        return applied(isRootless: isRootless) ? .v1 : .none
+    }
+
+    /// The name `docker info` shows as CgroupDriver: "cgroupfs" where Skiff writes the tree
+    /// (it has no systemd manager), "none" where containers get no cgroups (as Docker's
+    /// rootless on cgroup v1).
+    static func driverName(_ manager: Manager) -> String {
+        switch manager {
+        case .v1, .v2: return "cgroupfs"
+        case .none, .disabled: return "none"
+        }
+    }
+
+    /// containers.conf `cgroup_manager = "systemd"` set in a file: Skiff has no systemd (D-Bus
+    /// transient scope) manager. On a cgroup v2 host, where that is what the user asked the
+    /// limits to go through, containers are refused with this message; elsewhere it is a
+    /// warning of `docker info`. Nil when the setting is cgroupfs or Podman's default.
+    static func systemdManagerProblem(_ setting: Setting?) -> String? {
+        guard let setting, case .string(let value) = setting.value, value == "systemd", setting.origin != .builtin else {
+            return nil
+        }
+        return "cgroup_manager \"systemd\" (\(setting.origin)) is not supported: Skiff writes the cgroup tree itself; "
+            + "set cgroup_manager = \"cgroupfs\" in containers.conf"
+    }
+}
+
 extension Engine {
-    /// True when the runtime pauses this engine's containers with their freezer cgroup; else
-    /// the service stops (and continues) their processes with signals.
-    var pausesWithFreezer: Bool { ContainerCgroups.applied(isRootless: isRootless) }
+    /// Who gives this engine's containers cgroups.
+    var cgroupManager: ContainerCgroups.Manager {
+        ContainerCgroups.manager(isRootless: isRootless, disabled: config["containers.cgroups"]?.value == .string("disabled"))
+    }
+
+    /// True when the runtime pauses this engine's containers with their cgroup (v1 freezer,
+    /// v2 cgroup.freeze); else the service stops (and continues) their processes with signals.
+    var pausesWithFreezer: Bool {
+        switch cgroupManager {
+        case .v1, .v2: return true
+        case .none, .disabled: return false
+        }
+    }
 }
 
 extension ContainerPlanner {
@@ -54,14 +127,19 @@ extension ContainerPlanner {
     /// quota per 100 ms); a warning names what is still only recorded. The HostConfig itself
     /// keeps the values as given.
     static func cgroupResources(_ host: CreateRequest.HostConfig, warnings: [String], cgroupRoot: String = ContainerCgroups.root,
-                                cpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+                                cpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
+                                v2Controllers: [String]? = nil)
         throws -> (ContainerSpecInput.Resources, [String]) {
         var warnings = warnings
+        // cgroup v2: swap is accounted where the memory controller is (memory.swap.max), cpu
+        // limits need the cpu controller; one the delegation lacks is refused below.
+        let swapAccounted = v2Controllers.map { $0.contains("memory") } ?? ContainerCgroups.swapAccounted(root: cgroupRoot)
+        let hasCPU = v2Controllers.map { _ in true } ?? ContainerCgroups.hasCPU(root: cgroupRoot)
         let minimum: Int64 = 6 << 20
         func invalid(_ message: String) -> EngineError { EngineError(.invalidArgument, message) }
         if host.memory != 0 && host.memory < minimum { throw invalid("Minimum memory limit allowed is 6MB") }
         var swap = host.memorySwap
-        if host.memory > 0 && swap != -1 && !ContainerCgroups.swapAccounted(root: cgroupRoot) {
+        if host.memory > 0 && swap != -1 && !swapAccounted {
             warnings.append("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.")
             swap = -1
         }
@@ -100,7 +178,7 @@ extension ContainerPlanner {
         }
         if host.memoryReservation > 0 { r.memoryReservation = host.memoryReservation }
         let wantsCPU = host.cpuShares > 0 || host.nanoCpus > 0 || host.cpuQuota != 0 || host.cpuPeriod > 0
-        if wantsCPU && !ContainerCgroups.hasCPU(root: cgroupRoot) {
+        if wantsCPU && !hasCPU {
             warnings.append("Your kernel does not support CPU cfs period/quota or the cgroup is not mounted. Period and quota discarded.")
         } else if wantsCPU {
             if host.cpuShares > 0 { r.cpuShares = host.cpuShares }
@@ -120,5 +198,27 @@ extension ContainerPlanner {
                             + "Skiff applies only the pids, memory and cpu limits")
         }
         return (r, warnings)
+    }
+
+    /// On cgroup v2 (`base`: where the runtime makes the container's cgroup): Docker's checks as
+    /// on v1, then a limit whose controller `base` does not offer (not delegated, or not
+    /// enabled on this host) is refused, naming it, as crun refuses it; never silently dropped.
+    static func cgroupV2Resources(_ host: CreateRequest.HostConfig, pidsLimit: Int64?, warnings: [String], base: String,
+                                  controllers: [String]) throws -> (ContainerSpecInput.Resources, [String]) {
+        var needed: [(controller: String, option: String)] = []
+        if (pidsLimit ?? 0) > 0 { needed.append(("pids", "--pids-limit")) }
+        if host.memory > 0 { needed.append(("memory", "--memory")) }
+        if host.memoryReservation > 0 { needed.append(("memory", "--memory-reservation")) }
+        if host.memorySwap > 0 { needed.append(("memory", "--memory-swap")) }
+        if host.nanoCpus > 0 { needed.append(("cpu", "--cpus")) }
+        if host.cpuShares > 0 { needed.append(("cpu", "--cpu-shares")) }
+        if host.cpuQuota != 0 || host.cpuPeriod > 0 { needed.append(("cpu", "--cpu-quota/--cpu-period")) }
+        let checked = try cgroupResources(host, warnings: warnings, v2Controllers: controllers)
+        if let missing = needed.first(where: { !controllers.contains($0.controller) }) {
+            let offered = controllers.isEmpty ? "none" : controllers.joined(separator: " ")
+            throw EngineError(.invalidArgument, "\(missing.option) needs the \(missing.controller) cgroup controller, which is not "
+                              + "delegated to \(base) (its cgroup.controllers: \(offered))")
+        }
+        return checked
     }
 }

@@ -327,6 +327,9 @@ struct ContainerPlanner {
             throw EngineError(.invalidArgument, "conflicting options: hostname and the UTS mode")
         }
         if host.ipcMode.isEmpty { host.ipcMode = "private" }
+        guard ["", "private", "host"].contains(host.cgroupnsMode) else {
+            throw EngineError(.invalidArgument, "invalid cgroup namespace mode: \(host.cgroupnsMode)")
+        }
         if host.cgroupnsMode.isEmpty { host.cgroupnsMode = "private" }
         guard host.usernsMode.isEmpty || host.usernsMode == "host" else {
             throw EngineError(.invalidArgument, "invalid UsernsMode: \(host.usernsMode) is not supported")
@@ -442,9 +445,24 @@ struct ContainerPlanner {
         if host.maskedPaths == nil && !host.privileged { host.maskedPaths = ContainerSpec.maskedPaths }
         if host.readonlyPaths == nil && !host.privileged { host.readonlyPaths = ContainerSpec.readonlyPaths }
         let resources: ContainerSpecInput.Resources
-        if ContainerCgroups.applied(isRootless: engine.isRootless) {
+        let cgroups = engine.cgroupManager
+        if let problem = ContainerCgroups.systemdManagerProblem(engine.config["engine.cgroup_manager"]),
+           CgroupHost.current.layout == .unified, cgroups != .disabled {
+            throw EngineError(.conflict, problem)
+        }
+        if case .v2(let base) = cgroups {
+            // cgroup v2 (ContainerCgroups.Manager): Docker's checks, then the delegation's.
+            (resources, warnings) = try ContainerPlanner.cgroupV2Resources(
+                host, pidsLimit: host.pidsLimit, warnings: warnings, base: base, controllers: CgroupHost.controllers(of: base))
+        } else if cgroups == .v1 {
             // As root on cgroup v1 the runtime applies them: Docker's checks and defaults first.
             (resources, warnings) = try ContainerPlanner.cgroupResources(host, warnings: warnings)
+        } else if cgroups == .disabled {
+            resources = ContainerPlanner.recordedResources(host)
+            if host.memory != 0 || host.nanoCpus != 0 || host.cpuShares != 0 || host.cpuQuota != 0 || host.memorySwap > 0
+                || !host.cpusetCpus.isEmpty || (host.pidsLimit ?? 0) > 0 || host.blkioWeight != 0 {
+                warnings.append("Resource limits are recorded but not applied: cgroups are disabled (containers.conf cgroups = \"disabled\")")
+            }
         } else {
             resources = ContainerPlanner.recordedResources(host)
             if host.memory != 0 || host.nanoCpus != 0 || host.cpuShares != 0 || host.cpuQuota != 0 || host.memorySwap > 0
@@ -481,16 +499,19 @@ struct ContainerPlanner {
             hostname: hostname, domainname: config.domainname, readonlyRoot: host.readonlyRootfs, lowerDirs: lowerDirs,
             containerDir: containerDir, volatileRoot: host.autoRemove && !settings.disableVolatile,
             networkMode: host.networkMode, pidHost: host.pidMode == "host",
-            ipcHost: host.ipcMode == "host", utsHost: host.utsMode == "host", userNamespace: rootless,
+            ipcHost: host.ipcMode == "host", utsHost: host.utsMode == "host",
+            cgroupnsHost: host.cgroupnsMode == "host", userNamespace: rootless,
             privileged: host.privileged, shmSize: host.shmSize, maskedPaths: host.maskedPaths,
             readonlyPaths: host.readonlyPaths,
             seccomp: seccompProfile?.oci(for: .host(capabilities: capabilities)),
             sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
                                                                    enabled: settings.labelsEnabled && !host.privileged)
-                .merging(["run.skiff.create-cwd": "true"]) { given, _ in given },
+                .merging(["run.skiff.create-cwd": "true"]) { given, _ in given }
+                .merging(engine.cgroupManager == .disabled ? [ContainerCgroups.disabledAnnotation: "disabled"] : [:]) { _, ours in ours },
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
-            pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil),
+            pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit
+                : (settings.pidsLimit > 0 && ContainerCgroups.offers(engine.cgroupManager, "pids") ? Int64(settings.pidsLimit) : nil),
             resources: resources)
         let spec = ContainerSpec.build(input)
         return spec

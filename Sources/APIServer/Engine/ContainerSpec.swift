@@ -28,6 +28,8 @@ struct ContainerSpecInput: Sendable {
     var pidHost = false
     var ipcHost = false
     var utsHost = false
+    /// `--cgroupns host`: no cgroup namespace of its own (it sees the host's cgroup paths).
+    var cgroupnsHost = false
     /// A user namespace (rootless service): ids come from /etc/subuid at run time.
     var userNamespace = false
     var privileged = false
@@ -104,7 +106,7 @@ enum ContainerSpec {
         if !input.utsHost { namespaces.append("uts") }
         namespaces.append("mount")
         if input.networkMode != "host" { namespaces.append("network") }
-        namespaces.append("cgroup")
+        if !input.cgroupnsHost { namespaces.append("cgroup") }
         if input.userNamespace { namespaces.append("user") }
 
         let r = input.resources

@@ -30,7 +30,10 @@ extension Engine {
         var values = ContainerUpdateRules.Limits(host)
         try ContainerUpdateRules.merge(u, into: &values, autoRemove: stored.autoRemove).mapError { cannot($0.code, $0.message) }.get()
 
-        let applies = ContainerCgroups.applied(isRootless: isRootless)
+        let manager = cgroupManager
+        var v2Base: String?
+        if case .v2(let base) = manager { v2Base = base }
+        let applies = manager == .v1 || v2Base != nil
         let running = ContainerStatsSource.runs(record)
         var flags: [String] = []
         if u.changesResources && running {
@@ -47,7 +50,7 @@ extension Engine {
                                         + "Skiff applies only the pids, memory and cpu limits")
             }
             let own = ResourceReader(hostMemory: 0).ownCgroups(pid: record.pid, monitorPID: record.monitorPID)
-            if u.changesCPU && own["cpu"] == nil {
+            if v2Base == nil && u.changesCPU && own["cpu"] == nil {
                 throw cannot(.conflict, "its cpu limits cannot change while it runs: it was started without a cpu limit, "
                                         + "so it has no cpu cgroup (stop it to record new cpu limits)")
             }
@@ -56,7 +59,11 @@ extension Engine {
 
         // The next start's limits: the bundle's linux.resources.
         var resources: ContainerSpecInput.Resources
-        if applies {
+        if let v2Base {
+            (resources, warnings) = try ContainerPlanner.cgroupV2Resources(
+                values.hostConfig, pidsLimit: u.pidsLimit, warnings: warnings, base: v2Base,
+                controllers: CgroupHost.controllers(of: v2Base))
+        } else if applies {
             (resources, warnings) = try ContainerPlanner.cgroupResources(values.hostConfig, warnings: warnings)
         } else {
             resources = ContainerPlanner.recordedResources(values.hostConfig)

@@ -25,6 +25,8 @@ import Glibc
 struct ResourceReader {
     var cgroupRoot = ContainerCgroups.root
     var proc = "/proc"
+    /// The cgroup2 mount (`CgroupHost`): a container's own cgroup there is read too (v2 stats).
+    var unifiedMount = CgroupHost.current.unifiedMount
     /// The host's memory: the limit where the container has none (as moby caps a v1 limit).
     var hostMemory: UInt64
     private let ticks = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
@@ -43,7 +45,8 @@ struct ResourceReader {
         var sample = ResourceSample()
         sample.read = Timestamp.now()
 
-        let processes = members(pid: pid, cgroup: own["memory"] ?? own["pids"])
+        let unified = ownUnifiedCgroup(pid: pid, monitorPID: monitorPID, mount: unifiedMount)
+        let processes = members(pid: pid, cgroup: own["memory"] ?? own["pids"] ?? unified)
         var totals = ProcessTotals()
         for p in processes { add(p, to: &totals) }
 
@@ -100,6 +103,7 @@ struct ResourceReader {
             ResourceSample.BlockIO(major: 0, minor: 0, op: "Total", value: totals.readBytes + totals.writeBytes),
         ]
         sample.networks = networks(pid: pid)
+        if let unified { applyV2(unified, to: &sample) }
         return sample
     }
 

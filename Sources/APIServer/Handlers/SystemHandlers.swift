@@ -1,3 +1,4 @@
+import Config
 import Platform
 #if canImport(Glibc)
 import Glibc
@@ -82,20 +83,40 @@ enum SystemHandlers {
             .init("DriverStatus", [["Graph Root", JSON(config.graphRootPath)], ["Run Root", JSON(config.runRootPath)]]),
             .init("Plugins", plugins),
         ]
-        // As root on cgroup v1 the runtime applies memory, swap and cpu limits (ContainerCgroups).
-        let cgroups = ContainerCgroups.applied(isRootless: engine.isRootless)
-        let cpu = JSON.bool(cgroups && ContainerCgroups.hasCPU())
+        // As root on cgroup v1 the runtime applies memory, swap and cpu limits; on cgroup v2 those
+        // whose controller the base offers (ContainerCgroups.Manager).
+        let manager = engine.cgroupManager
+        var cgroups = ContainerCgroups.applied(isRootless: engine.isRootless) && manager == .v1
+        var cpuLimits = cgroups && ContainerCgroups.hasCPU()
+        var swapLimit = cgroups && ContainerCgroups.swapAccounted()
+        var pidsLimit = !engine.isRootless && manager != .disabled
+        if case .v2(let base) = manager {
+            let offered = CgroupHost.controllers(of: base)
+            cgroups = offered.contains("memory")
+            swapLimit = cgroups
+            cpuLimits = offered.contains("cpu")
+            pidsLimit = offered.contains("pids")
+            let missing = ["cpu", "memory", "pids"].filter { !offered.contains($0) }
+            if !missing.isEmpty {
+                warnings.append("WARNING: cgroup v2: \(base) is not delegated the \(missing.joined(separator: ", ")) "
+                                + "controller(s): limits needing them are refused")
+            }
+        }
+        if let problem = ContainerCgroups.systemdManagerProblem(config["engine.cgroup_manager"]) {
+            warnings.append("WARNING: " + problem)
+        }
+        let cpu = JSON.bool(cpuLimits)
         let features: [JSON.Member] = [
-            .init("MemoryLimit", .bool(cgroups)), .init("SwapLimit", .bool(cgroups && ContainerCgroups.swapAccounted())),
+            .init("MemoryLimit", .bool(cgroups)), .init("SwapLimit", .bool(swapLimit)),
             .init("CpuCfsPeriod", cpu), .init("CpuCfsQuota", cpu), .init("CPUShares", cpu), .init("CPUSet", false),
-            .init("PidsLimit", .bool(!engine.isRootless)), .init("IPv4Forwarding", false),
+            .init("PidsLimit", .bool(pidsLimit)), .init("IPv4Forwarding", false),
             .init("Debug", false), .init("NFd", JSON(openFileCount())), .init("OomKillDisable", false),
             .init("NGoroutines", 0),
         ]
         let system: [JSON.Member] = [
             .init("SystemTime", JSON(Timestamp.rfc3339Nano(Timestamp.now()))),
             .init("LoggingDriver", "json-file"),
-            .init("CgroupDriver", JSON(config.cgroupManager)),
+            .init("CgroupDriver", JSON(ContainerCgroups.driverName(manager))),
             .init("CgroupVersion", JSON(host.cgroupVersion)),
             .init("NEventsListener", 0),
             .init("KernelVersion", JSON(host.kernelVersion)),
