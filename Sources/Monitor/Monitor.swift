@@ -148,7 +148,7 @@ public final class Monitor {
         }
         acceptQueuedClients()
         do {
-            try container.start(created)
+            try container.start(created, serveNotification: { [loop] in relay_notify_serve(loop) })
         } catch {
             reportFailure(error, during: .start)
             container.abandon(created)
@@ -224,7 +224,7 @@ public final class Monitor {
             let created = try create()
             acceptQueuedClients()
             do {
-                try container.start(created)
+                try container.start(created, serveNotification: { [loop] in relay_notify_serve(loop) })
             } catch {
                 container.abandon(created)
                 throw error
@@ -313,6 +313,7 @@ public final class Monitor {
             // read for the events (both are waited for otherwise, once the program runs).
             created = try container.create(bundle: options.bundle, stdio: io,
                                            sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"),
+                                           explainDenials: true,
                                            whileChildSetsUp: { [self] in readLabels() })
         } catch {
             closeOurs()
@@ -331,6 +332,7 @@ public final class Monitor {
         loop.pointee.stdout_fd = ours.stdout
         loop.pointee.stderr_fd = ours.stderr
         loop.pointee.terminal = ours.terminal
+        prepareDenials(created)
         return created
     }
 

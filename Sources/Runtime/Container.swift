@@ -62,11 +62,18 @@ public struct Container: Sendable {
     /// containers share (`SharedUserNamespace`) instead of mapping a new one.
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
                      stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
+                     explainDenials: Bool = false, originalProgram: (([UInt8]) -> Void)? = nil,
                      whileChildSetsUp: (() -> Void)? = nil,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
+        if explainDenials, spec.annotations?[Seccomp.explainAnnotation] == "true", let program = plan.seccomp,
+           let notifying = Seccomp.notifying(program) {
+            plan.seccompOriginal = program
+            plan.seccomp = notifying
+            originalProgram?(program)
+        }
         let cgroups = try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
                                         root: cgroupRoot, warn: warn)
         plan.expandCgroupMounts(containerCgroups: cgroups)

@@ -86,6 +86,7 @@ extension Engine {
             for (file, text) in [("hostname", plan.hostnameFile), ("hosts", plan.hostsFile), ("resolv.conf", plan.resolvConf)] {
                 try write(dir + "/" + file, Array(text.utf8), id: id)
             }
+            if let reasons = plan.denialReasons { try write(dir + "/denials.json", reasons, id: id) }
             try write(dir + "/config.json", plan.spec.bytes, id: id)
             // `docker run --rm`: the start follows at once, and its monitor can begin now that
             // the bundle is written (`PreparedStarts`); a failure from here on abandons it.
@@ -161,6 +162,8 @@ struct ContainerPlan: Sendable {
     var resolvConf: String
     /// HostConfig.AutoRemove: the monitor is spawned as the files are written (`PreparedStarts`).
     var autoRemove = false
+    /// `denials.json` beside config.json (docs/denials.md); nil: denials are not explained.
+    var denialReasons: [UInt8]? = nil
 }
 
 /// Validation and resolution of a create request: everything before anything is written.
@@ -179,7 +182,24 @@ struct ContainerPlanner {
         let identity = try identify(&request)
         let process = try planMountsAndSecurity(&request, image: image, identity: identity)
         let spec = buildSpec(request, image: image, identity: identity, process: process)
-        return buildRecord(request, image: image, identity: identity, process: process, spec: spec)
+        var plan = buildRecord(request, image: image, identity: identity, process: process, spec: spec)
+        plan.denialReasons = denialReasons(request, identity: identity, process: process)
+        return plan
+    }
+
+    /// The spec annotation that asks the monitor to explain denials (Runtime's
+    /// `Seccomp.explainAnnotation`; the service does not link the runtime).
+    static let explainAnnotation = "run.skiff.explain-denials"
+
+    /// `denials.json` (docs/denials.md): nil without a seccomp profile or with explanations off.
+    func denialReasons(_ request: ValidatedRequest, identity: Identity, process: ProcessPlan) -> [UInt8]? {
+        let settings = engine.config
+        guard let profile = request.seccompProfile, settings.explainDenials else { return nil }
+        let denials = ContainerDenials(profile: profile, capabilities: process.capabilities,
+                                       defaults: settings.defaultCapabilities,
+                                       defaultsOrigin: settings["containers.default_capabilities"]?.origin,
+                                       capDrop: request.host.capDrop)
+        return denials.reasons(container: identity.name, hint: settings.denialHint).bytes
     }
 
     /// The create request once `validate` accepted it: moby's defaults filled in, its parts parsed.
@@ -487,7 +507,8 @@ struct ContainerPlanner {
             seccomp: seccompProfile?.oci(for: .host(capabilities: capabilities)),
             sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
                                                                    enabled: settings.labelsEnabled && !host.privileged)
-                .merging(["run.skiff.create-cwd": "true"]) { given, _ in given },
+                .merging(["run.skiff.create-cwd": "true"]) { given, _ in given }
+                .merging(seccompProfile != nil && settings.explainDenials ? [ContainerPlanner.explainAnnotation: "true"] : [:]) { given, _ in given },
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil),
