@@ -10,7 +10,8 @@
 #      SYS_CHROOT): ns per refused chroot(2) (explained: a round trip to the supervisor; not
 #      explained: the kernel's errno) and ns per allowed getppid(2), and the errno seen (the same
 #      both ways).
-#   Learning a profile (issue 16's second part) is not built yet: its row says so.
+#   4. the same workload as 2 with `--security-opt seccomp-learn=FILE` (every syscall a round
+#      trip to the supervisor) against it without, explanation on.
 # Peers' set-up is bench/peers.sh's (temp tree, image, cleanup). Raw numbers go to
 # bench/out/denials-<time>.raw, the table to bench/out/denials-<time>.txt (and denials-last.txt).
 #
@@ -117,6 +118,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
         V[$mode.refused]+=" $(sed -n 's/.*refused_ns=\([0-9.]*\).*/\1/p' <<<"$line")"
         V[$mode.allowed]+=" $(sed -n 's/.*allowed_ns=\([0-9.]*\).*/\1/p' <<<"$line")"
         V[$mode.errno]+=" $(sed -n 's/.*errno=\([0-9]*\).*/\1/p' <<<"$line")"
+        if [ $mode = on ]; then
+            V[learn.find]+=" $(timed dk skiff run --rm --network none --security-opt "seccomp-learn=$T/home/learned-$round.json" \
+                busybox sh -c "i=0; while [ \$i -lt $FINDS ]; do find / >/dev/null 2>&1; i=\$((i+1)); done")"
+            [ -s "$T/home/learned-$round.json" ] || note "round $round: the learning run wrote no profile"
+        fi
     done
 done
 
@@ -156,7 +162,12 @@ TABLE=$OUT/denials-$TS.txt
     printf '%-58s %-22s %-22s\n' "errno of the refused call" "$(med ${V[on.errno]})" "$(med ${V[off.errno]})"
     printf '%-58s %s\n' "cost of one explained refusal (ns, on - off)" \
         "$(awk -v a="$(med ${V[on.refused]})" -v b="$(med ${V[off.refused]})" 'BEGIN{printf "%.0f", a - b}')"
-    printf '%-58s %s\n' "learning run vs a normal run" "not measured: seccomp=learn is not built yet"
+    # shellcheck disable=SC2086
+    learn=$(stats ${V[learn.find]}); plain=$(stats ${V[on.find]})
+    printf '%-58s %-22s %-22s %s\n' "run of $FINDS x find /, learning vs not (ms), n=$ROUNDS" \
+        "$(awk -v s="$learn" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
+        "$(awk -v s="$plain" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
+        "$(awk -v a="$learn" -v b="$plain" 'BEGIN{split(a,x," "); split(b,y," "); printf "%.2f", x[1] / y[1]}')"
     if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "notes:"; for n in "${NOTES[@]}"; do echo "  - $n"; done; fi
     echo
     echo "raw figures: $RAW"

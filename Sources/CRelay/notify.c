@@ -154,6 +154,9 @@ int relay_notify_configure(struct relay *r, int fd, const char *run_dir) {
     n->refilled = monotonic_nanos();
     n->answered = n->dropped = 0;
     n->first_nr = -1;
+    n->native_arch = 0;
+    memset(n->learned, 0, sizeof n->learned);
+    n->other_count = 0;
     free(n->program);
     n->program = NULL;
     n->length = 0;
@@ -215,6 +218,34 @@ static void record(struct relay *r, const struct seccomp_notif *req, int err) {
     close_fd(fd);
 }
 
+/* Learning: the syscall is noted the first time it is seen. */
+static void learn(struct relay *r, const struct seccomp_notif *req) {
+    struct relay_notify *n = &r->notify;
+    unsigned int arch = req->data.arch, nr = (unsigned int)req->data.nr;
+    if (n->native_arch == 0) n->native_arch = arch;
+    if (arch == n->native_arch && nr < 1024) {
+        if (n->learned[nr / 8] & (1u << (nr % 8))) return;
+        n->learned[nr / 8] |= (unsigned char)(1u << (nr % 8));
+    } else {
+        for (size_t i = 0; i < n->other_count; i++) {
+            if (n->other[i][0] == arch && n->other[i][1] == nr) return;
+        }
+        if (n->other_count < sizeof n->other / sizeof n->other[0]) {
+            n->other[n->other_count][0] = arch;
+            n->other[n->other_count][1] = nr;
+            n->other_count++;
+        }
+    }
+    char path[PATH_MAX];
+    if (n->run_dir[0] == 0 || skiff_run_path(path, sizeof path, n->run_dir, SKIFF_RUN_LEARNED) != 0) return;
+    int fd = SKIFF_RETRY(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (fd < 0) return;
+    char line[48];
+    int k = snprintf(line, sizeof line, "%x %u\n", arch, nr);
+    if (k > 0 && (size_t)k < sizeof line) (void)write_all(fd, line, (size_t)k);
+    close_fd(fd);
+}
+
 void relay_notify_serve(struct relay *r) {
     struct relay_notify *n = &r->notify;
     struct seccomp_notif req;
@@ -241,7 +272,10 @@ void relay_notify_serve(struct relay *r) {
     /* ENOENT: the caller was killed meanwhile. Nothing to do. */
     (void)ioctl(n->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     n->answered++;
-    if (err < 0) return;
+    if (err < 0) {
+        learn(r, &req);
+        return;
+    }
     if (n->first_nr < 0) {
         n->first_nr = req.data.nr;
         n->first_errno = err;

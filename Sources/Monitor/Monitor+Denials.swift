@@ -3,6 +3,7 @@ import MonitorProtocol
 import Platform
 import Runtime
 import Store
+import OCI
 
 #if canImport(Glibc)
 import Glibc
@@ -16,15 +17,14 @@ extension Monitor {
 
     /// Hands the created process's listener to the relay loop (after `relay_close_run`). The
     /// program and the table go to the run directory, where skiff-relay reads them too.
-    func prepareDenials(_ created: CreatedProcess) {
-        guard let listener = created.seccompListener else { return }
+    func prepareDenials(listener: Int32, program: [UInt8]) {
         let paths = options.paths
         var table = ""
         if let reasons = DenialReasons.read(bundle: options.bundle) {
             table = reasons.relayTable(names: Monitor.syscallNames)
         }
         do {
-            try FileSystem.writeAtomically(paths.seccompProgram, created.seccompProgram, mode: 0o600, durable: false)
+            try FileSystem.writeAtomically(paths.seccompProgram, program, mode: 0o600, durable: false)
             try FileSystem.writeAtomically(paths.denialReasonsTable, Array(table.utf8), mode: 0o600, durable: false)
         } catch {
             // The listener stays open and answered with the errno the program returns: without
@@ -74,5 +74,49 @@ extension Monitor {
     func printDiagnostic(_ text: String) {
         let line = "skiff-monitor: \(options.id.prefix(12)): \(text)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+}
+
+/// Learning a profile (`--security-opt seccomp-learn=FILE`): when a run ends, the syscalls the
+/// relay noted become a profile in containers.conf's seccomp.json format, with the built-in
+/// default profile's default action and architectures, allowing exactly those syscalls.
+extension Monitor {
+    func writeLearnedProfile() {
+        guard let reasons = DenialReasons.read(bundle: options.bundle), let path = reasons.learn else { return }
+        let file = options.runDirectory + "/learned"
+        let text = (try? FileSystem.readFile(file, limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        // What the learning filter lets through unnoted (the runtime's own last calls).
+        var names = Set(Seccomp.learningPassThrough)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let arch = UInt32(fields[0], radix: 16), let nr = Int32(fields[1]),
+                  let name = Seccomp.syscallName(nr, architecture: arch) else { continue }
+            names.insert(name)
+        }
+        let base: SeccompProfile
+        do {
+            base = try DefaultSeccompProfile.profile()
+        } catch {
+            printDiagnostic("learned profile \(path): the built-in profile: \(error)")
+            return
+        }
+        var top: [JSON.Member] = [JSON.Member("defaultAction", .string(base.defaultAction.rawValue))]
+        if let errno = base.defaultErrnoRet { top.append(JSON.Member("defaultErrnoRet", .int(Int64(errno)))) }
+        top.append(JSON.Member("archMap", .array(base.archMap.map { entry in
+            .object([JSON.Member("architecture", .string(entry.architecture)),
+                     JSON.Member("subArchitectures", JSON(entry.subArchitectures))])
+        })))
+        top.append(JSON.Member("syscalls", .array([.object([
+            JSON.Member("names", JSON(names.sorted())),
+            JSON.Member("action", .string("SCMP_ACT_ALLOW")),
+            JSON.Member("comment", .string("learned by Skiff from container \(reasons.container)")),
+        ])])))
+        var bytes = JSON.object(top).bytes
+        bytes.append(0x0A)
+        do {
+            try FileSystem.writeAtomically(path, bytes, mode: 0o644, durable: true)
+        } catch {
+            printDiagnostic("learned profile \(path): \(error)")
+        }
     }
 }

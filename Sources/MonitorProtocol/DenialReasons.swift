@@ -64,6 +64,8 @@ public struct DenialReasons: Sendable, Equatable {
     public var fallback: Reason
     /// By syscall name.
     public var syscalls: [String: Reason]
+    /// `--security-opt seccomp-learn=FILE`: the profile the supervisor writes when a run ends.
+    public var learn: String?
 
     public init(container: String, hint: Bool, fallback: Reason, syscalls: [String: Reason]) {
         self.container = container
@@ -79,7 +81,7 @@ public struct DenialReasons: Sendable, Equatable {
             JSON.Member("container", .string(container)), JSON.Member("hint", .bool(hint)),
             JSON.Member("default", fallback.json),
             JSON.Member("syscalls", .object(syscalls.keys.sorted().map { JSON.Member($0, syscalls[$0]!.json) })),
-        ]).bytes
+        ] + (learn.map { [JSON.Member("learn", .string($0))] } ?? [])).bytes
     }
 
     public init?(bytes: [UInt8]) {
@@ -94,6 +96,7 @@ public struct DenialReasons: Sendable, Equatable {
             syscalls[member.key] = reason
         }
         self.init(container: container, hint: hint, fallback: fallback, syscalls: syscalls)
+        if case .string(let path)? = json["learn"] { learn = path }
     }
 
     public static func read(bundle: String) -> DenialReasons? {

@@ -130,8 +130,11 @@ enum ChildLauncher {
     /// failure in the child comes back as "step: object: errno text".
     /// `whileChildSetsUp`: work of the caller's that fits in the time the child spends on its
     /// mounts (run once, after the id maps are written).
+    /// `serveNotification`: answers a notification of the child's seccomp listener once it has
+    /// sent it (while learning a profile, the child's own set-up after the filter is notified).
     static func launch(_ plan: LaunchPlan, idForErrors id: String,
-                       whileChildSetsUp: (() -> Void)? = nil) throws -> LaunchedChild {
+                       whileChildSetsUp: (() -> Void)? = nil,
+                       serveNotification: ((Int32) -> Void)? = nil) throws -> LaunchedChild {
         var fds: [Int32] = [-1, -1]
         let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
         guard rc == 0 else { throw RuntimeError(.system, "\(id): socketpair: \(errnoText(-rc))", errno: -rc) }
@@ -310,6 +313,13 @@ enum ChildLauncher {
             while true {
                 // A child that waits for its id maps gets them first.
                 if !plan.newUserNamespace { help() }
+                if let listener = child.seccompListener, let serveNotification {
+                    var fds = [pollfd(fd: parentEnd, events: Int16(POLLIN), revents: 0),
+                               pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+                    _ = Syscall.retrying { poll(&fds, 2, -1) }
+                    if fds[1].revents & Int16(POLLIN) != 0 { serveNotification(listener) }
+                    if fds[0].revents == 0 { continue }
+                }
                 var message = skiff_msg()
                 var passed: Int32 = -1
                 let rc = skiff_msg_recv_fd(parentEnd, &message, &passed)

@@ -46,12 +46,14 @@ extension Container {
     /// refused syscalls go to a seccomp listener that comes back with the process.
     public func create(bundle: String, stdio: ProcessIO, sharedUserNamespaceKeeper: String? = nil,
                        explainDenials: Bool = false,
+                       serveNotification: ((Int32, [UInt8]) -> Void)? = nil,
                        whileChildSetsUp: (() -> Void)? = nil,
                        warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
         var original: [UInt8] = []
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
                                     sharedUserNamespaceKeeper: sharedUserNamespaceKeeper,
                                     explainDenials: explainDenials, originalProgram: { original = $0 },
+                                    serveNotification: serveNotification.map { serve in { serve($0, original) } },
                                     whileChildSetsUp: whileChildSetsUp, warn: warn)
         return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync,
                               seccompListener: child.seccompListener, seccompProgram: original)

@@ -63,12 +63,17 @@ public struct Container: Sendable {
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
                      stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
                      explainDenials: Bool = false, originalProgram: (([UInt8]) -> Void)? = nil,
+                     serveNotification: ((Int32) -> Void)? = nil,
                      whileChildSetsUp: (() -> Void)? = nil,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
-        if explainDenials, spec.annotations?[Seccomp.explainAnnotation] == "true", let program = plan.seccomp,
+        if explainDenials, spec.annotations?[Seccomp.learnAnnotation] != nil {
+            plan.seccompOriginal = Seccomp.allowAll
+            plan.seccomp = Seccomp.learningProgram()
+            originalProgram?(Seccomp.allowAll)
+        } else if explainDenials, spec.annotations?[Seccomp.explainAnnotation] == "true", let program = plan.seccomp,
            let notifying = Seccomp.notifying(program) {
             plan.seccompOriginal = program
             plan.seccomp = notifying
@@ -129,12 +134,14 @@ public struct Container: Sendable {
             }
             var child: LaunchedChild
             do {
-                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp)
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp,
+                                                 serveNotification: serveNotification)
             } catch let error as RuntimeError where plan.rootfsFSType == "overlay" && RootfsCopy.isUnavailable(error) {
                 warn("\(error.message); copying the layers instead")
                 try RootfsCopy.apply(ownNamespacePlan, id: "create \(id)")
                 plan.rootfsFSType = nil
-                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp)
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp,
+                                                 serveNotification: serveNotification)
             }
             do {
                 if let master = child.consoleMaster, let consoleSocket {

@@ -57,3 +57,40 @@ extension Seccomp {
         return String(cString: pointer)
     }
 }
+
+/// Learning a profile (`--security-opt seccomp-learn=FILE`, docs/denials.md): every syscall goes
+/// to the supervisor, which lets it go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and notes it once.
+extension Seccomp {
+    /// The spec annotation naming the profile to learn.
+    public static let learnAnnotation = "run.skiff.seccomp-learn"
+
+    static func instruction(_ code: UInt16, _ jt: UInt8, _ jf: UInt8, _ k: UInt32) -> [UInt8] {
+        [UInt8(code & 0xff), UInt8(code >> 8), jt, jf,
+         UInt8(k & 0xff), UInt8((k >> 8) & 0xff), UInt8((k >> 16) & 0xff), UInt8(k >> 24)]
+    }
+
+    /// `SECCOMP_RET_ALLOW` for everything: the "original" the supervisor runs while learning.
+    public static let allowAll: [UInt8] = instruction(0x06, 0, 0, 0x7fff_0000)
+
+    /// What the runtime itself calls once the learning filter is loaded and before anyone can
+    /// answer: sendmsg of the listener, then, after `ready` while the supervisor waits for
+    /// `start`, the exec.fifo's open, write and close, close_range and execve. These go on
+    /// unnoted, and every learned profile allows them.
+    public static let learningPassThrough = ["sendmsg", "openat", "write", "close", "close_range", "execve"]
+
+    /// Every syscall notified but `learningPassThrough` on the native architecture.
+    public static func learningProgram() -> [UInt8] {
+        let native = seccomp_arch_native()
+        let numbers = learningPassThrough.map { seccomp_syscall_resolve_name($0) }.filter { $0 >= 0 }.map { UInt32($0) }
+        let n = numbers.count
+        var program = instruction(0x20, 0, 0, 4)                      // A = arch
+            + instruction(0x15, 0, UInt8(n + 1), native)              // native? next : notify
+            + instruction(0x20, 0, 0, 0)                              // A = nr
+        for (i, number) in numbers.enumerated() {
+            program += instruction(0x15, UInt8(n - i), 0, number)     // one of them? allow : next
+        }
+        program += instruction(0x06, 0, 0, userNotifAction)
+        program += instruction(0x06, 0, 0, 0x7fff_0000)
+        return program
+    }
+}

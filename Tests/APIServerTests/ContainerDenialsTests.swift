@@ -67,4 +67,12 @@ import Testing
                 == "no rule of /etc/containers/seccomp.json allows it, and its defaultAction SCMP_ACT_ERRNO refuses it")
         #expect(reasons.reason(for: "personality").origin == "/etc/containers/seccomp.json rule 4")
     }
+
+    /// `seccomp-learn=FILE` (the docker CLI's spelling) and `seccomp=learn:FILE` (the API's).
+    @Test(arguments: [["seccomp-learn=/p.json"], ["seccomp=learn:/p.json"]])
+    func learnOptionsParse(_ options: [String]) throws {
+        let parsed = try ContainerValidation.securityOptions(options)
+        #expect(parsed.seccompLearn == "/p.json")
+        #expect(parsed.seccomp == nil)
+    }
 }

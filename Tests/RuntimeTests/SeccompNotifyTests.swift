@@ -47,4 +47,19 @@ import Testing
         #expect(Seccomp.syscallName(161, architecture: 0xc000_003e) == "chroot")   // AUDIT_ARCH_X86_64
         #endif
     }
+
+    /// Learning: every syscall notified but the runtime's own last calls, which go on.
+    @Test func theLearningProgramNotifiesAllButThePassThrough() {
+        let program = Self.instructions(Seccomp.learningProgram())
+        let n = Seccomp.learningPassThrough.count
+        #expect(program.count == n + 5)
+        #expect(program[n + 3].code == 0x06 && program[n + 3].k == 0x7fc0_0000)   // USER_NOTIF
+        #expect(program[n + 4].code == 0x06 && program[n + 4].k == 0x7fff_0000)   // ALLOW
+        // Each pass-through comparison jumps to the ALLOW.
+        for i in 0..<n {
+            let jump = Seccomp.learningProgram()[(3 + i) * 8 + 2]
+            #expect(3 + i + 1 + Int(jump) == n + 4)
+        }
+        #expect(Self.instructions(Seccomp.allowAll).map(\.k) == [0x7fff_0000])
+    }
 }

@@ -190,10 +190,19 @@ struct ContainerPlanner {
     /// The spec annotation that asks the monitor to explain denials (Runtime's
     /// `Seccomp.explainAnnotation`; the service does not link the runtime).
     static let explainAnnotation = "run.skiff.explain-denials"
+    /// The profile to learn (Runtime's `Seccomp.learnAnnotation`): every syscall allowed and noted.
+    static let learnAnnotation = "run.skiff.seccomp-learn"
 
     /// `denials.json` (docs/denials.md): nil without a seccomp profile or with explanations off.
     func denialReasons(_ request: ValidatedRequest, identity: Identity, process: ProcessPlan) -> [UInt8]? {
         let settings = engine.config
+        if let learn = request.security.seccompLearn {
+            let empty = SeccompProfile(source: "learn", defaultAction: .allow)
+            var reasons = ContainerDenials(profile: empty, capabilities: process.capabilities, defaults: [], defaultsOrigin: nil,
+                                           capDrop: []).reasons(container: identity.name, hint: false)
+            reasons.learn = learn
+            return reasons.bytes
+        }
         guard let profile = request.seccompProfile, settings.explainDenials else { return nil }
         let denials = ContainerDenials(profile: profile, capabilities: process.capabilities,
                                        defaults: settings.defaultCapabilities,
@@ -295,6 +304,14 @@ struct ContainerPlanner {
         try ContainerPlanner.validateHostModes(&host, config: config)
 
         let security = try ContainerValidation.securityOptions(host.securityOpt)
+        if let learn = security.seccompLearn {
+            guard learn.hasPrefix("/"), !learn.hasSuffix("/") else {
+                throw EngineError(.invalidArgument, "invalid --security-opt seccomp-learn: \"\(learn)\": the profile to write must be an absolute file path")
+            }
+            guard security.seccomp == nil || security.seccomp == "unconfined" else {
+                throw EngineError(.invalidArgument, "invalid --security-opt seccomp-learn: a profile is learned with every syscall allowed; it cannot be combined with seccomp=PROFILE")
+            }
+        }
         var seccompProfile: SeccompProfile?
         if !host.privileged && security.seccomp != "unconfined" {
             if let given = security.seccomp, !given.isEmpty {
@@ -508,7 +525,8 @@ struct ContainerPlanner {
             sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
                                                                    enabled: settings.labelsEnabled && !host.privileged)
                 .merging(["run.skiff.create-cwd": "true"]) { given, _ in given }
-                .merging(seccompProfile != nil && settings.explainDenials ? [ContainerPlanner.explainAnnotation: "true"] : [:]) { given, _ in given },
+                .merging(seccompProfile != nil && settings.explainDenials ? [ContainerPlanner.explainAnnotation: "true"] : [:]) { given, _ in given }
+                .merging(security.seccompLearn.map { [ContainerPlanner.learnAnnotation: $0] } ?? [:]) { given, _ in given },
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit : (settings.pidsLimit > 0 ? Int64(settings.pidsLimit) : nil),

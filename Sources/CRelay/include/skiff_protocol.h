@@ -19,6 +19,8 @@
 #define SKIFF_RUN_SECCOMP_PROGRAM "seccomp-filter.bpf"
 #define SKIFF_RUN_DENIAL_REASONS "denial-reasons"
 #define SKIFF_RUN_DENIALS "denials"
+/* Learning a profile: `<arch hex> <nr>` per syscall seen, once each (the relay appends). */
+#define SKIFF_RUN_LEARNED "learned"
 #define SKIFF_RUN_EXIT_TEMPORARY "exit.tmp"
 /* In `<skiff root>/containers/<id>`: the log file. */
 #define SKIFF_BUNDLE_LOG "ctr.log"

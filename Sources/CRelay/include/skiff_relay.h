@@ -123,6 +123,11 @@ struct relay_notify {
     int first_nr;                /* this run's first refused syscall; -1: none */
     int first_errno;
     unsigned int first_arch;
+    /* Learning a profile: each syscall let go on is noted once in `<run>/learned`. */
+    unsigned int native_arch;    /* the arch of the first one noted */
+    unsigned char learned[1024 / 8];
+    unsigned int other[32][2];   /* (arch, nr) of other architectures */
+    size_t other_count;
 };
 
 struct relay {
