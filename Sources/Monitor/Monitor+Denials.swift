@@ -82,8 +82,11 @@ extension Monitor {
 /// default profile's default action and architectures, allowing exactly those syscalls.
 extension Monitor {
     func writeLearnedProfile() {
-        guard let reasons = DenialReasons.read(bundle: options.bundle), let path = reasons.learn else { return }
+        // Only a learning run has the file (the relay makes it at the first syscall): no other
+        // run pays for reading denials.json here.
         let file = options.runDirectory + "/learned"
+        guard access(file, F_OK) == 0 else { return }
+        guard let reasons = DenialReasons.read(bundle: options.bundle), let path = reasons.learn else { return }
         let text = (try? FileSystem.readFile(file, limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         // What the learning filter lets through unnoted (the runtime's own last calls).
         var names = Set(Seccomp.learningPassThrough)
