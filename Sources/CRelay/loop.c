@@ -378,6 +378,7 @@ enum slot_kind {
     SLOT_STDIN,
     SLOT_CLIENT,
     SLOT_CONTROL,
+    SLOT_NOTIFY,
 };
 
 struct slot {
@@ -385,7 +386,7 @@ struct slot {
     size_t index;
 };
 
-#define MAX_SLOTS (7 + 2 * RELAY_MAX_CLIENTS)
+#define MAX_SLOTS (8 + 2 * RELAY_MAX_CLIENTS)
 
 struct poll_set {
     struct pollfd fds[MAX_SLOTS];
@@ -408,6 +409,8 @@ int relay_run(struct relay *r) {
         add(&set, r->signals, POLLIN, SLOT_SIGNALS, 0);
         add(&set, r->attach_listener, POLLIN, SLOT_ATTACH_LISTENER, 0);
         add(&set, r->control_listener, POLLIN, SLOT_CONTROL_LISTENER, 0);
+        /* A refused syscall waits for its answer: never held back. */
+        if (r->notify.fd >= 0) add(&set, r->notify.fd, POLLIN, SLOT_NOTIFY, 0);
         /* A client this far behind holds the output back (the container then blocks on a full
          * pipe), as Docker's attach does; nothing piles up here. */
         bool held = false;
@@ -473,6 +476,9 @@ int relay_run(struct relay *r) {
             case SLOT_CONTROL:
                 serve_control(r, &r->controls[set.slots[i].index]);
                 break;
+            case SLOT_NOTIFY:
+                if (revents & POLLIN) relay_notify_serve(r);
+                break;
             }
         }
         flush_stdin(r);
@@ -481,6 +487,15 @@ int relay_run(struct relay *r) {
     /* No probe outlives its run (moby stops the health monitor when the container stops). */
     health_stop(r);
     drain_output(r);
+    /* After its last output, in the log only (attached clients get the container's bytes and
+     * nothing else): what was refused and why, when the run failed after a denial. */
+    char hint[2048];
+    if (skiff_exit_code(status) != 0 && r->log >= 0 && relay_notify_hint(r, hint, sizeof hint - 1) == 0) {
+        size_t length = strlen(hint);
+        hint[length++] = '\n';
+        log_output(r, (const unsigned char *)hint, length, r->tty ? RELAY_STDOUT : RELAY_STDERR);
+    }
+    relay_notify_end(r);
     return status;
 }
 
@@ -508,6 +523,9 @@ void relay_finish(struct relay *r) {
 
 void relay_init(struct relay *r) {
     r->pid = 0;
+    memset(&r->notify, 0, sizeof r->notify);
+    r->notify.fd = -1;
+    r->notify.first_nr = -1;
     memset(&r->health, 0, sizeof r->health);
     r->tty = false;
     r->stdin_open = false;
@@ -531,6 +549,8 @@ void relay_close_run(struct relay *r) {
     }
     r->terminal_closed = false;
     r->close_stdin_when_flushed = false;
+    close_fd(r->notify.fd);
+    r->notify.fd = -1;
 }
 
 void relay_accept_queued(struct relay *r) {

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "cruntime.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -564,7 +565,20 @@ static void load_seccomp(const struct skiff_child_config *c) {
     if (!c->seccomp_bpf || c->seccomp_len == 0) return;
     struct sock_fprog prog = {(unsigned short)(c->seccomp_len / sizeof(struct sock_filter)),
                               (struct sock_filter *)c->seccomp_bpf};
-    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), SKIFF_STEP_SECCOMP, -1, "");
+    if (!c->seccomp_notify) {
+        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), SKIFF_STEP_SECCOMP, -1, "");
+        return;
+    }
+    /* The supervisor answers what the filter refuses (the parent passes the listener on). */
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (listener < 0) fail(SKIFF_STEP_SECCOMP, errno, -1, "new listener");
+    struct skiff_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = SKIFF_MSG_SECCOMP_LISTENER;
+    /* One message, the descriptor with it. */
+    int sent = skiff_fd_send(sync_fd, &msg, sizeof msg, (int)listener);
+    if (sent < 0 && sent != -EPROTO) fail(SKIFF_STEP_SECCOMP, -sent, -1, "send listener");
+    close((int)listener);
 }
 
 /* The caller's descriptors as 0, 1 and 2. Copied above 2 first, so that a descriptor already
@@ -725,6 +739,8 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     }
 
     if (c->no_new_privs) CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), SKIFF_STEP_NO_NEW_PRIVS, -1, "");
+    /* A listener goes to the parent before `ready`, while it still reads this socket. */
+    if (c->no_new_privs && c->seccomp_notify) load_seccomp(c);
     if (c->selinux_exec_label) {
         write_file("/proc/thread-self/attr/exec", c->selinux_exec_label, SKIFF_STEP_SELINUX, -1);
     }
@@ -754,7 +770,7 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
     /* Only 0, 1 and 2 survive execve. */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) fail(SKIFF_STEP_CLOSE_FDS, errno, -1, "");
 
-    if (c->no_new_privs) load_seccomp(c);
+    if (c->no_new_privs && !c->seccomp_notify) load_seccomp(c);
     execve(executable, (char *const *)c->argv, (char *const *)c->envp);
     fail(SKIFF_STEP_EXEC, errno, -1, executable);
 }

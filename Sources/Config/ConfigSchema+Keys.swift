@@ -36,8 +36,10 @@ extension ConfigSchema {
         KeySpec("containers", "default_capabilities", .stringArray, default: .stringArray(["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"])),  // from the shipped file; compiled-in list has 14 (adds AUDIT_WRITE, MKNOD, NET_RAW)
         KeySpec("containers", "default_sysctls", .stringArray, default: .stringArray(["net.ipv4.ping_group_range=0 0"])),  // from the shipped file; compiled-in is []
         KeySpec("containers", "default_ulimits", .stringArray, default: nil),  // compiled-in: ["nproc=<pid_max>:<pid_max>"] probed from /proc
+        KeySpec("containers", "denial_hint", .bool, default: .bool(true)),  // Skiff's own (docs/denials.md): the hint line after an exit that followed a denial
         KeySpec("containers", "devices", .stringArray, default: .stringArray([])),
         KeySpec("containers", "dns_options", .stringArray, default: .stringArray([])),
+        KeySpec("containers", "explain_denials", .bool, default: .bool(true)),  // Skiff's own (docs/denials.md): refused syscalls explained by the container's supervisor
         KeySpec("containers", "dns_searches", .stringArray, default: .stringArray([])),
         KeySpec("containers", "dns_servers", .stringArray, default: .stringArray([])),
         KeySpec("containers", "env", .stringArray, default: .stringArray(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"])),

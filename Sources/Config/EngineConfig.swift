@@ -103,6 +103,10 @@ extension EngineConfig {
     public var seccompProfile: String { string("containers.seccomp_profile") ?? "" }
     public var pidsLimit: Int { integer("containers.pids_limit") ?? 2048 }
     public var labelsEnabled: Bool { bool("containers.label") ?? true }
+    /// Skiff's own: refused syscalls explained by the container's supervisor (docs/denials.md).
+    public var explainDenials: Bool { bool("containers.explain_denials") ?? true }
+    /// Skiff's own: the hint on the log when a container exits non-zero after a denial.
+    public var denialHint: Bool { bool("containers.denial_hint") ?? true }
     /// storage.conf: `volatile` is not used for `--rm` containers' overlays.
     public var disableVolatile: Bool { bool("storage.options.disable-volatile") ?? false }
     public var runtimeName: String { string("engine.runtime") ?? "" }

@@ -34,6 +34,13 @@ extension Monitor {
             argv += [name, String(fd)]
             inherited.append(fd)
         }
+        if loop.pointee.notify.fd >= 0 {
+            argv += ["--notify-fd", String(loop.pointee.notify.fd)]
+            inherited.append(loop.pointee.notify.fd)
+            if loop.pointee.notify.first_nr >= 0 {
+                argv += ["--notify-first", "\(loop.pointee.notify.first_nr),\(loop.pointee.notify.first_errno)"]
+            }
+        }
         let lost = loop.pointee.log_lost
         if lost.bytes.0 > 0 || lost.bytes.1 > 0 { argv += ["--log-lost", "\(lost.bytes.0),\(lost.bytes.1),\(lost.err)"] }
         if options.tty { argv.append("--tty") }

@@ -97,6 +97,7 @@ extension Monitor {
                 r.oomKilled = oomKilled
                 r.error = error
             }
+            try recordDenialEvents(store, record)
             try store.addEvent(type: "container", action: "die", actorID: options.id,
                                attributes: attributes(record, ["exitCode": String(code)]))
             return restart

@@ -148,7 +148,7 @@ public final class Monitor {
         }
         acceptQueuedClients()
         do {
-            try container.start(created)
+            try container.start(created, serveNotification: { [loop] in relay_notify_serve(loop) })
         } catch {
             reportFailure(error, during: .start)
             container.abandon(created)
@@ -209,6 +209,7 @@ public final class Monitor {
         // Asked before removeState, which removes the cgroup and its count (root on cgroup v1;
         // false without cgroups).
         let oomKilled = container.cgroupOOMKilled()
+        writeLearnedProfile()
         let restart = recordExit(code: code, finishedAt: finishedAt, exitFileWritten: exitFileWritten,
                                  oomKilled: oomKilled)
         container.removeState()
@@ -224,7 +225,7 @@ public final class Monitor {
             let created = try create()
             acceptQueuedClients()
             do {
-                try container.start(created)
+                try container.start(created, serveNotification: { [loop] in relay_notify_serve(loop) })
             } catch {
                 container.abandon(created)
                 throw error
@@ -307,14 +308,25 @@ public final class Monitor {
             closeOurs()
             throw error
         }
+        // The previous run's descriptors go first: a listener may reach the loop during the create.
+        relay_close_run(loop)
         let created: CreatedProcess
         do {
             // While the container's process mounts its root, the Store is opened and the labels
             // read for the events (both are waited for otherwise, once the program runs).
             created = try container.create(bundle: options.bundle, stdio: io,
                                            sharedUserNamespaceKeeper: SelfExecutable.beside("skiff-relay"),
+                                           explainDenials: true,
+                                           serveNotification: { [self] listener, program in
+                                               if loop.pointee.notify.fd != listener {
+                                                   prepareDenials(listener: listener, program: program)
+                                               }
+                                               relay_notify_serve(loop)
+                                           },
                                            whileChildSetsUp: { [self] in readLabels() })
         } catch {
+            // The runtime closed a listener it had received: not ours to close again.
+            loop.pointee.notify.fd = -1
             closeOurs()
             throw error
         }
@@ -325,12 +337,14 @@ public final class Monitor {
         for fd in [ours.stdin, ours.stdout, ours.stderr, ours.terminal] where fd >= 0 {
             _ = skiff_monitor_set_nonblocking(fd)
         }
-        relay_close_run(loop)
         loop.pointee.pid = created.pid
         loop.pointee.stdin_fd = ours.stdin
         loop.pointee.stdout_fd = ours.stdout
         loop.pointee.stderr_fd = ours.stderr
         loop.pointee.terminal = ours.terminal
+        if let listener = created.seccompListener, loop.pointee.notify.fd != listener {
+            prepareDenials(listener: listener, program: created.seccompProgram)
+        }
         return created
     }
 

@@ -46,3 +46,13 @@ public struct ContainerPaths: Sendable, Equatable {
     /// The exit file in the run directory `run`.
     public static func exitFile(run: String) -> String { run + "/" + exitName }
 }
+
+extension ContainerPaths {
+    /// Explained denials (docs/denials.md): the records (`SKIFF_RUN_DENIALS`), the relay's
+    /// table of reasons, the original seccomp program; all in the run directory.
+    public var denialRecords: String { run + "/" + DenialRecord.fileName }
+    public var denialReasonsTable: String { run + "/denial-reasons" }
+    public var seccompProgram: String { run + "/seccomp-filter.bpf" }
+    /// The service's reasons, beside config.json.
+    public var denialReasons: String { bundle + "/" + DenialReasons.fileName }
+}

@@ -64,20 +64,23 @@ extension SeccompProfile {
     /// `excludes` condition holds, or when any `includes` condition does not (Podman's and
     /// moby's `setupSeccomp`).
     public func rules(for target: Target) -> [Rule] {
-        syscalls.filter { rule in
-            let ex = rule.excludes
-            if ex.arches.contains(target.architecture) { return false }
-            if ex.caps.contains(where: target.capabilities.contains) { return false }
-            if let min = ex.minKernel, let kernel = target.kernel, kernel >= min { return false }
+        syscalls.filter { SeccompProfile.applies($0, to: target) }
+    }
 
-            let inc = rule.includes
-            if !inc.arches.isEmpty && !inc.arches.contains(target.architecture) { return false }
-            if !inc.caps.allSatisfy(target.capabilities.contains) { return false }
-            if let min = inc.minKernel {
-                guard let kernel = target.kernel, kernel >= min else { return false }
-            }
-            return true
+    /// Whether `rule` is kept for `target` (`rules(for:)`'s test, for one rule).
+    public static func applies(_ rule: Rule, to target: Target) -> Bool {
+        let ex = rule.excludes
+        if ex.arches.contains(target.architecture) { return false }
+        if ex.caps.contains(where: target.capabilities.contains) { return false }
+        if let min = ex.minKernel, let kernel = target.kernel, kernel >= min { return false }
+
+        let inc = rule.includes
+        if !inc.arches.isEmpty && !inc.arches.contains(target.architecture) { return false }
+        if !inc.caps.allSatisfy(target.capabilities.contains) { return false }
+        if let min = inc.minKernel {
+            guard let kernel = target.kernel, kernel >= min else { return false }
         }
+        return true
     }
 
     /// The architectures a filter for `architecture` adds: the legacy `architectures` list, or

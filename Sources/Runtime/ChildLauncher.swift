@@ -57,6 +57,10 @@ struct LaunchPlan {
     var createCwd = false
     var selinuxExecLabel: String?
     var seccomp: [UInt8]?
+    /// Explained denials (docs/denials.md): `seccomp` is the notifying program
+    /// (`Seccomp.notifying`), this the original, which the supervisor runs to answer; the child
+    /// sends the listener before `ready`.
+    var seccompOriginal: [UInt8]?
     var cwd = "/"
     var args: [String] = []
     var env: [String] = []
@@ -94,10 +98,25 @@ struct LaunchedChild {
     /// The parent's end of the sync socket: after `ready`, it reports a failure before exec, or
     /// reaches EOF when the program has been executed. The caller closes it.
     var sync: Int32
+    /// The seccomp listener when the plan asked for one (`LaunchPlan.seccompOriginal`); the
+    /// caller owns and closes it.
+    var seccompListener: Int32? = nil
 
     /// Waits until the child has executed its program (EOF) or reports why it could not. After
     /// `ready` the child sends nothing else: any other message is out of order.
-    func waitForExec(id: String) throws {
+    /// `serveNotification`: answers a notification of the listener, which the child's last
+    /// calls before exec may raise (a profile that refuses them); nil: no listener to watch.
+    func waitForExec(id: String, serveNotification: (() -> Void)? = nil) throws {
+        if let listener = seccompListener, let serveNotification {
+            while true {
+                var fds = [pollfd(fd: sync, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+                let ready = Syscall.retrying { poll(&fds, 2, -1) }
+                if ready < 0 { break }
+                if fds[1].revents & Int16(POLLIN) != 0 { serveNotification() }
+                if fds[0].revents != 0 { break }
+            }
+        }
         var message = skiff_msg()
         let rc = skiff_msg_recv(sync, &message)
         guard rc == 0 else { return }
@@ -113,8 +132,11 @@ enum ChildLauncher {
     /// failure in the child comes back as "step: object: errno text".
     /// `whileChildSetsUp`: work of the caller's that fits in the time the child spends on its
     /// mounts (run once, after the id maps are written).
+    /// `serveNotification`: answers a notification of the child's seccomp listener once it has
+    /// sent it (while learning a profile, the child's own set-up after the filter is notified).
     static func launch(_ plan: LaunchPlan, idForErrors id: String,
-                       whileChildSetsUp: (() -> Void)? = nil) throws -> LaunchedChild {
+                       whileChildSetsUp: (() -> Void)? = nil,
+                       serveNotification: ((Int32) -> Void)? = nil) throws -> LaunchedChild {
         var fds: [Int32] = [-1, -1]
         let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
         guard rc == 0 else { throw RuntimeError(.system, "\(id): socketpair: \(errnoText(-rc))", errno: -rc) }
@@ -202,6 +224,7 @@ enum ChildLauncher {
         config.no_new_privs = plan.noNewPrivileges ? 1 : 0
         config.selinux_exec_label = plan.selinuxExecLabel.map(strings.add)
         config.seccomp_len = seccomp.count
+        config.seccomp_notify = plan.seccompOriginal != nil ? 1 : 0
         config.cwd = strings.add(plan.cwd)
         config.create_cwd = plan.createCwd ? 1 : 0
         config.start_fifo_fd = fifoFD
@@ -293,6 +316,13 @@ enum ChildLauncher {
             while true {
                 // A child that waits for its id maps gets them first.
                 if !plan.newUserNamespace { help() }
+                if let listener = child.seccompListener, let serveNotification {
+                    var fds = [pollfd(fd: parentEnd, events: Int16(POLLIN), revents: 0),
+                               pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+                    _ = Syscall.retrying { poll(&fds, 2, -1) }
+                    if fds[1].revents & Int16(POLLIN) != 0 { serveNotification(listener) }
+                    if fds[0].revents == 0 { continue }
+                }
                 var message = skiff_msg()
                 var passed: Int32 = -1
                 let rc = skiff_msg_recv_fd(parentEnd, &message, &passed)
@@ -336,6 +366,13 @@ enum ChildLauncher {
                 case Int(SKIFF_MSG_CONSOLE.rawValue):
                     if passed >= 0 { child.consoleMaster = passed }
                     guard pidKnown else { throw outOfOrder("sent its terminal") }
+                case Int(SKIFF_MSG_SECCOMP_LISTENER.rawValue):
+                    guard passed >= 0, plan.seccompOriginal != nil, child.seccompListener == nil else {
+                        if passed >= 0 { close(passed) }
+                        throw RuntimeError(.system, "\(id): unexpected seccomp listener from the child")
+                    }
+                    child.seccompListener = passed
+                    guard pidKnown else { throw outOfOrder("sent its seccomp listener") }
                 case Int(SKIFF_MSG_READY.rawValue):
                     guard pidKnown else { throw outOfOrder("reported ready") }
                     handedOver = true
@@ -351,6 +388,7 @@ enum ChildLauncher {
             var status: Int32 = 0
             _ = waitpid(containerPid, &status, 0)
             if let master = child.consoleMaster { close(master) }
+            if let listener = child.seccompListener { close(listener) }
             throw error
         }
     }

@@ -29,6 +29,10 @@ public struct CreatedProcess: Sendable {
     /// The runtime's end of the sync socket: EOF once the program is executed, or the reason
     /// it could not be.
     let sync: Int32
+    /// Explained denials (docs/denials.md): the seccomp listener (the caller owns and closes
+    /// it) and the original program, which decides each answer; nil: not explained.
+    public let seccompListener: Int32?
+    public let seccompProgram: [UInt8]
 }
 
 extension Container {
@@ -38,29 +42,41 @@ extension Container {
     /// cannot be found fails here, as `exec: "foo": executable file not found in $PATH`.
     /// `sharedUserNamespaceKeeper`: as `createChild`'s (rootless: the shared user namespace).
     /// `whileChildSetsUp`: the caller's work that fits in the child's set-up (`ChildLauncher`).
+    /// `explainDenials`: when the spec asks for it (annotation `run.skiff.explain-denials`),
+    /// refused syscalls go to a seccomp listener that comes back with the process.
     public func create(bundle: String, stdio: ProcessIO, sharedUserNamespaceKeeper: String? = nil,
+                       explainDenials: Bool = false,
+                       serveNotification: ((Int32, [UInt8]) -> Void)? = nil,
                        whileChildSetsUp: (() -> Void)? = nil,
                        warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
+        var original: [UInt8] = []
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
                                     sharedUserNamespaceKeeper: sharedUserNamespaceKeeper,
+                                    explainDenials: explainDenials, originalProgram: { original = $0 },
+                                    serveNotification: serveNotification.map { serve in { serve($0, original) } },
                                     whileChildSetsUp: whileChildSetsUp, warn: warn)
-        return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync)
+        return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync,
+                              seccompListener: child.seccompListener, seccompProgram: original)
     }
 
     /// Starts a container `create(bundle:stdio:)` made and waits until its program is executed;
     /// a failure between start and exec (the exec itself, seccomp) is thrown with the runtime's
     /// message. The process is then reaped by the caller (it is its child).
-    public func start(_ process: CreatedProcess) throws {
+    /// `serveNotification`: answers one notification of `process.seccompListener` (the
+    /// child's last calls before exec run under its filter).
+    public func start(_ process: CreatedProcess, serveNotification: (() -> Void)? = nil) throws {
         defer { close(process.sync) }
         try start()
-        let child = LaunchedChild(pid: process.pid, consoleMaster: nil, sync: process.sync)
-        try child.waitForExec(id: id)
+        let child = LaunchedChild(pid: process.pid, consoleMaster: nil, sync: process.sync,
+                                  seccompListener: process.seccompListener)
+        try child.waitForExec(id: id, serveNotification: serveNotification)
     }
 
     /// Gives up a created container that will not be started: kills its process and waits for
     /// it, and removes its state. The terminal master, if any, stays with the caller.
     public func abandon(_ process: CreatedProcess) {
         close(process.sync)
+        if let listener = process.seccompListener { close(listener) }
         _ = Glibc.kill(process.pid, SIGKILL)
         _ = Spawn.wait(process.pid)
         try? delete(force: true)

@@ -65,11 +65,23 @@ public struct Container: Sendable {
     /// containers share (`SharedUserNamespace`) instead of mapping a new one.
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
                      stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
+                     explainDenials: Bool = false, originalProgram: (([UInt8]) -> Void)? = nil,
+                     serveNotification: ((Int32) -> Void)? = nil,
                      whileChildSetsUp: (() -> Void)? = nil,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
+        if explainDenials, spec.annotations?[Seccomp.learnAnnotation] != nil {
+            plan.seccompOriginal = Seccomp.allowAll
+            plan.seccomp = Seccomp.learningProgram()
+            originalProgram?(Seccomp.allowAll)
+        } else if explainDenials, spec.annotations?[Seccomp.explainAnnotation] == "true", let program = plan.seccomp,
+           let notifying = Seccomp.notifying(program) {
+            plan.seccompOriginal = program
+            plan.seccomp = notifying
+            originalProgram?(program)
+        }
         let cgroupV2 = try planCgroupV2(spec: spec)
         let cgroups = cgroupV2 != nil || Container.cgroupsDisabled(spec) ? nil
             : try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
@@ -131,12 +143,14 @@ public struct Container: Sendable {
             }
             var child: LaunchedChild
             do {
-                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp)
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp,
+                                                 serveNotification: serveNotification)
             } catch let error as RuntimeError where plan.rootfsFSType == "overlay" && RootfsCopy.isUnavailable(error) {
                 warn("\(error.message); copying the layers instead")
                 try RootfsCopy.apply(ownNamespacePlan, id: "create \(id)")
                 plan.rootfsFSType = nil
-                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp)
+                child = try ChildLauncher.launch(plan, idForErrors: "create \(id)", whileChildSetsUp: whileChildSetsUp,
+                                                 serveNotification: serveNotification)
             }
             do {
                 if let master = child.consoleMaster, let consoleSocket {

@@ -63,6 +63,8 @@ struct options {
     const char *monitor;
     const char *run_dir;
     char **monitor_arguments;
+    int notify_fd;
+    int notify_first[2];
     int monitor_argument_count;
 };
 
@@ -148,6 +150,8 @@ static void parse_log_lost(const char *text) {
 
 static void parse(int argc, char **argv, struct options *options) {
     memset(options, 0, sizeof *options);
+    options->notify_fd = -1;
+    options->notify_first[0] = -1;
     relay_init(&relay);
     int i = 1;
     for (; i < argc; i++) {
@@ -198,6 +202,14 @@ static void parse(int argc, char **argv, struct options *options) {
             parse_controls(value);
         } else if (strcmp(name, "--log-lost") == 0) {
             parse_log_lost(value);
+        } else if (strcmp(name, "--notify-fd") == 0) {
+            options->notify_fd = adopt_fd(name, value);
+        } else if (strcmp(name, "--notify-first") == 0) {
+            int consumed = 0;
+            if (sscanf(value, "%d,%d%n", &options->notify_first[0], &options->notify_first[1], &consumed) != 2 ||
+                value[consumed] != 0 || options->notify_first[0] < 0) {
+                usage("--notify-first: not NR,ERRNO: '%s'", value);
+            }
         } else if (strcmp(name, "--health") == 0) {
             unsigned long long *t = options->health_times;
             int consumed = 0;
@@ -215,6 +227,15 @@ static void parse(int argc, char **argv, struct options *options) {
         usage("--pid, --monitor, --run-dir, --log-fd, --attach-fd and --ctl-fd are required");
     }
     relay.pid = options->pid;
+    if (options->notify_fd >= 0) {
+        /* The listener stays open even without its program: a refused call then gets EPERM. */
+        if (relay_notify_configure(&relay, options->notify_fd, options->run_dir) != 0) {
+            (void)fprintf(stderr, "skiff-relay: %s/%s: %s\n", options->run_dir, SKIFF_RUN_SECCOMP_PROGRAM,
+                          strerror(errno));
+        }
+        relay.notify.first_nr = options->notify_first[0];
+        relay.notify.first_errno = options->notify_first[1];
+    }
     options->monitor_arguments = argv + i;
     options->monitor_argument_count = argc - i;
     if (options->health) {

@@ -36,6 +36,10 @@ enum Skiff {
                   `git config --show-origin --list`; KEY limits it to one key or table.
           runtime [--root DIR] create|start|state|kill|delete|run ...
                   The OCI runtime (runs skiff-runtime, installed beside skiff).
+          explain CONTAINER   (also: denials CONTAINER)
+                  Print the syscalls the container was refused, each with its reason: the seccomp
+                  rule or the missing capability, and the setting that decided it with its origin
+                  (docs/denials.md). Works without the service.
           version Print the version.
           help    Print this help.
 
@@ -52,6 +56,8 @@ enum Skiff {
                 try config(arguments)
             case "runtime":
                 runtime(arguments)
+            case "explain", "denials":
+                try explain(arguments)
             case "version", "--version":
                 print("skiff version \(Engine.version)")
             case "help", "--help", "-h":
@@ -142,6 +148,23 @@ enum Skiff {
             for file in config.filesRead { print("# read \(file)") }
         }
         for line in lines { print(line) }
+    }
+
+    static func explain(_ arguments: ArraySlice<String>) throws {
+        let parsed = try Arguments(arguments, valued: [], booleans: ["--help"])
+        if parsed.flags.contains("--help") { print(usage, terminator: ""); return }
+        guard parsed.positionals.count == 1 else {
+            throw Arguments.UsageError(message: "explain takes one CONTAINER")
+        }
+        _ = establishRuntimeDirectory()
+        let config = try loadConfig()
+        do {
+            let report = try DenialReport.load(parsed.positionals[0], skiffRoot: config.skiffRoot,
+                                               runtimeDirectory: config.runtimeDirectoryPath)
+            for line in report.lines { print(line) }
+        } catch let error as EngineError {
+            fail("skiff explain: \(error.message)")
+        }
     }
 
     /// `skiff runtime ...` is `skiff-runtime ...` from the same directory: the runtime links

@@ -86,6 +86,7 @@ extension Engine {
             for (file, text) in [("hostname", plan.hostnameFile), ("hosts", plan.hostsFile), ("resolv.conf", plan.resolvConf)] {
                 try write(dir + "/" + file, Array(text.utf8), id: id)
             }
+            if let reasons = plan.denialReasons { try write(dir + "/denials.json", reasons, id: id) }
             try write(dir + "/config.json", plan.spec.bytes, id: id)
             // `docker run --rm`: the start follows at once, and its monitor can begin now that
             // the bundle is written (`PreparedStarts`); a failure from here on abandons it.
@@ -161,6 +162,8 @@ struct ContainerPlan: Sendable {
     var resolvConf: String
     /// HostConfig.AutoRemove: the monitor is spawned as the files are written (`PreparedStarts`).
     var autoRemove = false
+    /// `denials.json` beside config.json (docs/denials.md); nil: denials are not explained.
+    var denialReasons: [UInt8]? = nil
 }
 
 /// Validation and resolution of a create request: everything before anything is written.
@@ -179,7 +182,33 @@ struct ContainerPlanner {
         let identity = try identify(&request)
         let process = try planMountsAndSecurity(&request, image: image, identity: identity)
         let spec = buildSpec(request, image: image, identity: identity, process: process)
-        return buildRecord(request, image: image, identity: identity, process: process, spec: spec)
+        var plan = buildRecord(request, image: image, identity: identity, process: process, spec: spec)
+        plan.denialReasons = denialReasons(request, identity: identity, process: process)
+        return plan
+    }
+
+    /// The spec annotation that asks the monitor to explain denials (Runtime's
+    /// `Seccomp.explainAnnotation`; the service does not link the runtime).
+    static let explainAnnotation = "run.skiff.explain-denials"
+    /// The profile to learn (Runtime's `Seccomp.learnAnnotation`): every syscall allowed and noted.
+    static let learnAnnotation = "run.skiff.seccomp-learn"
+
+    /// `denials.json` (docs/denials.md): nil without a seccomp profile or with explanations off.
+    func denialReasons(_ request: ValidatedRequest, identity: Identity, process: ProcessPlan) -> [UInt8]? {
+        let settings = engine.config
+        if let learn = request.security.seccompLearn {
+            let empty = SeccompProfile(source: "learn", defaultAction: .allow)
+            var reasons = ContainerDenials(profile: empty, capabilities: process.capabilities, defaults: [], defaultsOrigin: nil,
+                                           capDrop: []).reasons(container: identity.name, hint: false)
+            reasons.learn = learn
+            return reasons.bytes
+        }
+        guard let profile = request.seccompProfile, settings.explainDenials else { return nil }
+        let denials = ContainerDenials(profile: profile, capabilities: process.capabilities,
+                                       defaults: settings.defaultCapabilities,
+                                       defaultsOrigin: settings["containers.default_capabilities"]?.origin,
+                                       capDrop: request.host.capDrop)
+        return denials.reasons(container: identity.name, hint: settings.denialHint).bytes
     }
 
     /// The create request once `validate` accepted it: moby's defaults filled in, its parts parsed.
@@ -275,6 +304,14 @@ struct ContainerPlanner {
         try ContainerPlanner.validateHostModes(&host, config: config)
 
         let security = try ContainerValidation.securityOptions(host.securityOpt)
+        if let learn = security.seccompLearn {
+            guard learn.hasPrefix("/"), !learn.hasSuffix("/") else {
+                throw EngineError(.invalidArgument, "invalid --security-opt seccomp-learn: \"\(learn)\": the profile to write must be an absolute file path")
+            }
+            guard security.seccomp == nil || security.seccomp == "unconfined" else {
+                throw EngineError(.invalidArgument, "invalid --security-opt seccomp-learn: a profile is learned with every syscall allowed; it cannot be combined with seccomp=PROFILE")
+            }
+        }
         var seccompProfile: SeccompProfile?
         if !host.privileged && security.seccomp != "unconfined" {
             if let given = security.seccomp, !given.isEmpty {
@@ -507,7 +544,9 @@ struct ContainerPlanner {
             sysctls: sysctls, annotations: ContainerSpec.labelAnnotations(host.annotations, options: security.labels,
                                                                    enabled: settings.labelsEnabled && !host.privileged)
                 .merging(["run.skiff.create-cwd": "true"]) { given, _ in given }
-                .merging(engine.cgroupManager == .disabled ? [ContainerCgroups.disabledAnnotation: "disabled"] : [:]) { _, ours in ours },
+                .merging(engine.cgroupManager == .disabled ? [ContainerCgroups.disabledAnnotation: "disabled"] : [:]) { _, ours in ours }
+                .merging(seccompProfile != nil && settings.explainDenials ? [ContainerPlanner.explainAnnotation: "true"] : [:]) { given, _ in given }
+                .merging(security.seccompLearn.map { [ContainerPlanner.learnAnnotation: $0] } ?? [:]) { given, _ in given },
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,
             initPath: initPath,
             pidsLimit: (host.pidsLimit ?? 0) > 0 ? host.pidsLimit

@@ -120,6 +120,9 @@ enum ContainerValidation {
     struct SecurityOptions: Equatable {
         /// nil: the default profile; "unconfined"; a path; or inline JSON (what the docker CLI sends).
         var seccomp: String?
+        /// Learn a profile (docs/denials.md): `seccomp-learn=FILE`, or `seccomp=learn:FILE` (the
+        /// docker CLI reads `seccomp=`'s value as a file, so the first spelling is the CLI's).
+        var seccompLearn: String?
         var noNewPrivileges = false
         var labels: [String] = []
         var apparmor = ""
@@ -142,7 +145,9 @@ enum ContainerValidation {
             switch key {
             case "label": result.labels.append(value)
             case "apparmor": result.apparmor = value
+            case "seccomp" where value.hasPrefix("learn:"): result.seccompLearn = String(value.dropFirst("learn:".count))
             case "seccomp": result.seccomp = value
+            case "seccomp-learn": result.seccompLearn = value
             case "no-new-privileges":
                 guard let flag = parseGoBool(value) else { throw EngineError(.invalidArgument, "invalid --security-opt 2: \"\(option)\"") }
                 result.noNewPrivileges = flag

@@ -14,6 +14,13 @@
 #define SKIFF_RUN_ATTACH "attach"
 #define SKIFF_RUN_CONTROL "ctl"
 #define SKIFF_RUN_EXIT "exit"
+/* Explained denials (docs/denials.md): the original seccomp program, the reasons by syscall
+ * number (the monitor writes both), the records (the relay appends). */
+#define SKIFF_RUN_SECCOMP_PROGRAM "seccomp-filter.bpf"
+#define SKIFF_RUN_DENIAL_REASONS "denial-reasons"
+#define SKIFF_RUN_DENIALS "denials"
+/* Learning a profile: `<arch hex> <nr>` per syscall seen, once each (the relay appends). */
+#define SKIFF_RUN_LEARNED "learned"
 #define SKIFF_RUN_EXIT_TEMPORARY "exit.tmp"
 /* In `<skiff root>/containers/<id>`: the log file. */
 #define SKIFF_BUNDLE_LOG "ctr.log"

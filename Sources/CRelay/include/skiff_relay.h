@@ -107,8 +107,32 @@ struct relay_health {
 /* The probe's exit code when the status it recorded is `starting`; 0 for any other status. */
 #define HEALTH_PROBE_STARTING 3
 
+/* Explained denials (docs/denials.md): the seccomp listener of the run's process. Its filter is
+ * the container's own with every SECCOMP_RET_ERRNO return turned into SECCOMP_RET_USER_NOTIF;
+ * `program` is the original, run here on each notification's seccomp_data to answer with exactly
+ * the errno the original returns. Records go to `<run>/denials`, rate-limited and bounded. */
+struct relay_notify {
+    int fd;                      /* the listener; -1: none */
+    unsigned char *program;      /* the original struct sock_filter array (malloc'd) */
+    size_t length;               /* bytes */
+    char run_dir[512];
+    double tokens;               /* records allowed now (the bucket) */
+    unsigned long long refilled; /* CLOCK_MONOTONIC ns of the last refill */
+    unsigned long long answered; /* notifications answered this run */
+    unsigned long long dropped;  /* denials not recorded this run (rate or size limit) */
+    int first_nr;                /* this run's first refused syscall; -1: none */
+    int first_errno;
+    unsigned int first_arch;
+    /* Learning a profile: each syscall let go on is noted once in `<run>/learned`. */
+    unsigned int native_arch;    /* the arch of the first one noted */
+    unsigned char learned[1024 / 8];
+    unsigned int other[32][2];   /* (arch, nr) of other architectures */
+    size_t other_count;
+};
+
 struct relay {
     pid_t pid;
+    struct relay_notify notify;
     struct relay_health health;
     bool tty;
     bool stdin_open;  /* --stdin: client bytes go to the container */
@@ -165,6 +189,28 @@ static inline int relay_client_mask(const struct relay *r, size_t i) {
 static inline int relay_control_fd(const struct relay *r, size_t i) {
     return r->controls[i].fd;
 }
+
+/* notify.c */
+/* Records kept in `<run>/denials` at most (a line each); later ones are counted, not written. */
+#define NOTIFY_RECORDS_MAX 256
+#define NOTIFY_RECORD_LINE_MAX 128
+/* The rate limit of records: a bucket of this many, refilled by this many a second. */
+#define NOTIFY_BURST 32
+#define NOTIFY_PER_SECOND 10
+/* Takes the listener `fd` (kept even on failure) and the original program from
+ * `<run_dir>/seccomp-filter.bpf`. 0, or -1 with errno when the program could not be read (then
+ * every notification is answered EPERM). */
+int relay_notify_configure(struct relay *r, int fd, const char *run_dir);
+/* Answers one notification (never blocks: the listener is polled first) and records it. */
+void relay_notify_serve(struct relay *r);
+/* The action the original program returns for `data` (a struct seccomp_data), or
+ * SECCOMP_RET_KILL_PROCESS when the program is malformed. */
+unsigned int notify_run_filter(const unsigned char *program, size_t length, const void *data);
+/* The hint line for the run's first denial (no newline), from `<run>/denial-reasons`; 0 when
+ * one was written to `out`, -1 when there is none to give (none refused, hints off). */
+int relay_notify_hint(const struct relay *r, char *out, size_t size);
+/* The run is over: the count of dropped records to the file, the listener closed. */
+void relay_notify_end(struct relay *r);
 
 /* health.c */
 /* Turns the schedule on for this run: durations in nanoseconds (interval > 0), the run's start,

@@ -34,6 +34,7 @@ enum skiff_msg_type {
     SKIFF_MSG_JOIN_CGROUPS = 7,   /* child -> parent: move me into the container's cgroups now */
     SKIFF_MSG_CGROUPS_JOINED = 8, /* parent -> child: done */
     SKIFF_MSG_PID_RECORDED = 9,   /* parent -> forked process: its pid (SKIFF_MSG_PID) is known; go on */
+    SKIFF_MSG_SECCOMP_LISTENER = 10, /* child -> parent: the seccomp user-notification fd, as SCM_RIGHTS */
 };
 
 /* The process forked into a pid namespace shares the sync socket with the intermediate that
@@ -157,6 +158,9 @@ struct skiff_child_config {
 
     const unsigned char *seccomp_bpf; /* struct sock_filter[], NULL: none */
     size_t seccomp_len;
+    int seccomp_notify;            /* load with SECCOMP_FILTER_FLAG_NEW_LISTENER before `ready` and
+                                    * send the listener (SKIFF_MSG_SECCOMP_LISTENER): explained
+                                    * denials, docs/denials.md */
 
     const char *cwd;
     int create_cwd;                /* make a missing cwd (Docker's WORKDIR rule), as root in the container */

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# bench/denials.sh — the denials part of `make bench` (BENCH_PARTS=denials): what explaining
+# refused syscalls costs (docs/denials.md). Skiff rootless only, with containers.conf
+# `explain_denials = true` and `= false` (the service restarted between the two), round-robin:
+#   1. `docker run --rm busybox true`: wall time of the CLI (the filter of every container carries
+#      the listener when explanation is on);
+#   2. a syscall-heavy workload, `docker run --rm busybox sh -c 'find / several times'`: allowed
+#      syscalls only, so on and off must not differ beyond noise;
+#   3. bench/denyloop.c inside a container without CAP_SYS_CHROOT (default_capabilities without
+#      SYS_CHROOT): ns per refused chroot(2) (explained: a round trip to the supervisor; not
+#      explained: the kernel's errno) and ns per allowed getppid(2), and the errno seen (the same
+#      both ways).
+#   4. the same workload as 2 with `--security-opt seccomp-learn=FILE` (every syscall a round
+#      trip to the supervisor) against it without, explanation on.
+# Peers' set-up is bench/peers.sh's (temp tree, image, cleanup). Raw numbers go to
+# bench/out/denials-<time>.raw, the table to bench/out/denials-<time>.txt (and denials-last.txt).
+#
+# Knobs (environment): SKIFF_BIN, BENCH_NO_INSTALL, BENCH_TMPDIR, BENCH_DOCKER_CLI, SKIFF_TEST_USER
+# (as bench/containers.sh), and
+#   BENCH_DENIAL_ROUNDS=3       on/off rounds
+#   BENCH_DENIAL_RUNS=10        `docker run --rm busybox true` per mode and round
+#   BENCH_DENIAL_FINDS=10       `find /` passes in the workload
+#   BENCH_DENIAL_CALLS=20000    syscalls per kind in denyloop
+set -euo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/common.sh"
+OUT=$ROOT/bench/out
+USER_NAME=${SKIFF_TEST_USER:-skiff-test}
+ROUNDS=${BENCH_DENIAL_ROUNDS:-3}
+RUNS=${BENCH_DENIAL_RUNS:-10}
+FINDS=${BENCH_DENIAL_FINDS:-10}
+CALLS=${BENCH_DENIAL_CALLS:-20000}
+SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/opt/swift/usr/bin:$SYS_PATH
+
+log() { printf '[bench-denials %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (it creates the test user and runs Skiff as it)"
+for v in ROUNDS RUNS FINDS CALLS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_DENIAL_*) must be a positive integer, not '${!v}'"
+done
+peers=(skiff)
+has_peer() { [ "$1" = skiff ]; }
+declare -A R=()
+declare -A V=()
+declare -a NOTES=()
+note() { NOTES+=("$*"); log "note: $*"; }
+
+if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
+    bash "$ROOT/scripts/apt-install-missing.sh" busybox-static python3 procps util-linux gcc ||
+        die "apt-get install failed"
+fi
+for t in setpriv python3 timeout findmnt gcc; do command -v "$t" >/dev/null || die "$t not found"; done
+DOCKER_CLI=${BENCH_DOCKER_CLI:-/usr/local/bin/docker}
+[ -x "$DOCKER_CLI" ] || DOCKER_CLI=$(command -v docker) || die "no docker CLI"
+
+SKIFF_TEST_USER=$USER_NAME bash "$ROOT/scripts/setup-test-user.sh"
+TUID=$(id -u "$USER_NAME")
+TGID=$(id -g "$USER_NAME")
+if [ -n "${SKIFF_BIN:-}" ]; then
+    [ -x "$SKIFF_BIN" ] || die "SKIFF_BIN=$SKIFF_BIN is not an executable"
+    SKIFF_BIN_GIVEN=1
+else
+    for product in skiff skiff-image skiff-monitor skiff-relay; do
+        log "building $product (release, static Swift stdlib)"
+        (cd "$ROOT" && swift build -c release --static-swift-stdlib --product "$product") >&2 ||
+            die "swift build of $product failed"
+    done
+    SKIFF_BIN=$ROOT/.build/release/skiff
+fi
+SKIFF_DIR=$(dirname "$SKIFF_BIN")
+mkdir -p "$OUT"
+
+BENCH_TAG=denials BENCH_PART=denials
+# shellcheck source=bench/peers.sh
+source "$ROOT/bench/peers.sh"
+
+gcc -O2 -static -o "$T/bin/denyloop" "$ROOT/bench/denyloop.c" || die "building bench/denyloop.c failed"
+chmod 0755 "$T/bin/denyloop"
+
+# containers.conf for a mode: Podman's capabilities without SYS_CHROOT (the seed's), explanation on or off
+configure() {
+    mkdir -p "$T/config/containers"
+    cat >"$T/config/containers/containers.conf" <<CONF
+[containers]
+default_capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID"]
+explain_denials = $1
+CONF
+    chown -R "$TUID:$TGID" "$T/config"
+}
+
+restart_skiff() {
+    if [ -n "${SVC[skiff]:-}" ]; then stop_pids 10 "${SVC[skiff]}"; fi
+    rm -f "${SOCK[skiff]:-/nonexistent}"
+    start_skiff
+}
+
+timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || true; since "$t0"; }
+
+first=1
+for ((round = 1; round <= ROUNDS; round++)); do
+    for mode in on off; do
+        configure "$([ $mode = on ] && echo true || echo false)"
+        restart_skiff
+        if [ $first = 1 ]; then dk skiff load -i "$IMAGE_ARCHIVE" >/dev/null; first=0; fi
+        log "round $round, explanation $mode"
+        dk skiff run --rm busybox true >/dev/null 2>&1 || true   # warm-up
+        for ((i = 0; i < RUNS; i++)); do
+            V[$mode.run]+=" $(timed dk skiff run --rm --network none busybox true)"
+        done
+        V[$mode.find]+=" $(timed dk skiff run --rm --network none busybox sh -c \
+            "i=0; while [ \$i -lt $FINDS ]; do find / >/dev/null 2>&1; i=\$((i+1)); done")"
+        line=$(dk skiff run --rm --network none -v "$T/bin/denyloop:/denyloop:ro" busybox /denyloop "$CALLS")
+        log "  denyloop: $line"
+        V[$mode.refused]+=" $(sed -n 's/.*refused_ns=\([0-9.]*\).*/\1/p' <<<"$line")"
+        V[$mode.allowed]+=" $(sed -n 's/.*allowed_ns=\([0-9.]*\).*/\1/p' <<<"$line")"
+        V[$mode.errno]+=" $(sed -n 's/.*errno=\([0-9]*\).*/\1/p' <<<"$line")"
+        if [ $mode = on ]; then
+            V[learn.find]+=" $(timed dk skiff run --rm --network none --security-opt "seccomp-learn=$T/home/learned-$round.json" \
+                busybox sh -c "i=0; while [ \$i -lt $FINDS ]; do find / >/dev/null 2>&1; i=\$((i+1)); done")"
+            [ -s "$T/home/learned-$round.json" ] || note "round $round: the learning run wrote no profile"
+        fi
+    done
+done
+
+med() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+RAW=$OUT/denials-$TS.raw
+{
+    echo "# bench/denials.sh raw figures, $TS: MODE METRIC VALUES (run, find: seconds; refused, allowed: ns per call)"
+    for k in $(printf '%s\n' "${!V[@]}" | sort); do echo "${k%%.*} ${k#*.} ${V[$k]}"; done
+} >"$RAW"
+
+TABLE=$OUT/denials-$TS.txt
+{
+    echo
+    echo "Skiff denials benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, Linux $(uname -r)"
+    echo "  Skiff: ${R[skiff.version]}, rootless as $USER_NAME; $ROUNDS rounds of explanation on/off"
+    echo "  load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    printf '%-58s %-22s %-22s %s\n' "metric: median (min-max)" "explanation on" "explanation off" "on / off"
+    for m in run find; do
+        # shellcheck disable=SC2086
+        on=$(stats ${V[on.$m]}); off=$(stats ${V[off.$m]})
+        label="docker run --rm busybox true (ms), n=$((ROUNDS * RUNS))"
+        [ $m = find ] && label="run of $FINDS x find / (ms), n=$ROUNDS"
+        printf '%-58s %-22s %-22s %s\n' "$label" \
+            "$(awk -v s="$on" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
+            "$(awk -v s="$off" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
+            "$(awk -v a="$on" -v b="$off" 'BEGIN{split(a,x," "); split(b,y," "); printf "%.3f", x[1] / y[1]}')"
+    done
+    for m in allowed refused; do
+        # shellcheck disable=SC2086
+        on=$(med ${V[on.$m]}); off=$(med ${V[off.$m]})
+        label="ns per allowed getppid(2), n=$CALLS x $ROUNDS"
+        [ $m = refused ] && label="ns per refused chroot(2), n=$CALLS x $ROUNDS"
+        printf '%-58s %-22s %-22s %s\n' "$label" "$on" "$off" "$(awk -v a="$on" -v b="$off" 'BEGIN{printf "%.3f", a / b}')"
+    done
+    printf '%-58s %-22s %-22s\n' "errno of the refused call" "$(med ${V[on.errno]})" "$(med ${V[off.errno]})"
+    printf '%-58s %s\n' "cost of one explained refusal (ns, on - off)" \
+        "$(awk -v a="$(med ${V[on.refused]})" -v b="$(med ${V[off.refused]})" 'BEGIN{printf "%.0f", a - b}')"
+    # shellcheck disable=SC2086
+    learn=$(stats ${V[learn.find]}); plain=$(stats ${V[on.find]})
+    printf '%-58s %-22s %-22s %s\n' "run of $FINDS x find /, learning vs not (ms), n=$ROUNDS" \
+        "$(awk -v s="$learn" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
+        "$(awk -v s="$plain" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
+        "$(awk -v a="$learn" -v b="$plain" 'BEGIN{split(a,x," "); split(b,y," "); printf "%.2f", x[1] / y[1]}')"
+    if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "notes:"; for n in "${NOTES[@]}"; do echo "  - $n"; done; fi
+    echo
+    echo "raw figures: $RAW"
+} | tee "$TABLE"
+cp "$TABLE" "$OUT/denials-last.txt"
+log "table saved to $TABLE"
