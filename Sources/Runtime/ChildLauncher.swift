@@ -68,6 +68,8 @@ struct LaunchPlan {
     var overlayUpperDir: String?
     /// `run.skiff.rootfs-copy` annotation: use the copy fallback even where overlay works.
     var forceRootfsCopy = false
+    /// The child hands over its network and user namespaces (`LaunchedChild.namespaces`).
+    var sendsNamespaces = false
     /// Wait on this fifo for `start`; nil: exec as soon as set up.
     var startFifo: String?
     /// The process's standard input, output and error; nil: this process's own 0, 1 and 2.
@@ -92,6 +94,8 @@ struct LaunchedChild {
     /// The parent's end of the sync socket: after `ready`, it reports a failure before exec, or
     /// reaches EOF when the program has been executed. The caller closes it.
     var sync: Int32
+    /// The network and user namespaces (descriptors the caller closes), when the plan asked.
+    var namespaces: (network: Int32, user: Int32) = (-1, -1)
 
     /// Waits until the child has executed its program (EOF) or reports why it could not. After
     /// `ready` the child sends nothing else: any other message is out of order.
@@ -228,6 +232,7 @@ enum ChildLauncher {
             }
         }
 
+        if plan.sendsNamespaces { config.send_namespaces = 1 }
         let pid: pid_t = mounts.withUnsafeBufferPointer { mountsPointer in
             rlimits.withUnsafeBufferPointer { rlimitsPointer in
                 masked.withUnsafeBufferPointer { maskedPointer in
@@ -333,6 +338,10 @@ enum ChildLauncher {
                 case Int(SKIFF_MSG_CONSOLE.rawValue):
                     if passed >= 0 { child.consoleMaster = passed }
                     guard pidKnown else { throw outOfOrder("sent its terminal") }
+                case Int(SKIFF_MSG_NAMESPACE.rawValue):
+                    guard passed >= 0 else { throw RuntimeError(.system, "\(id): a namespace message without a descriptor") }
+                    if message.index == 0 { child.namespaces.network = passed } else { child.namespaces.user = passed }
+                    guard pidKnown else { throw outOfOrder("sent its namespaces") }
                 case Int(SKIFF_MSG_READY.rawValue):
                     guard pidKnown else { throw outOfOrder("reported ready") }
                     handedOver = true
@@ -348,6 +357,7 @@ enum ChildLauncher {
             var status: Int32 = 0
             _ = waitpid(containerPid, &status, 0)
             if let master = child.consoleMaster { close(master) }
+            for fd in [child.namespaces.network, child.namespaces.user] where fd >= 0 { close(fd) }
             throw error
         }
     }

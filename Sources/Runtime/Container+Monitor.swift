@@ -29,6 +29,9 @@ public struct CreatedProcess: Sendable {
     /// The runtime's end of the sync socket: EOF once the program is executed, or the reason
     /// it could not be.
     let sync: Int32
+    /// With `sendsNamespaces`: descriptors of its network and user namespaces (-1 otherwise),
+    /// for a network helper to join; the caller owns and closes them.
+    public var namespaces: (network: Int32, user: Int32) = (-1, -1)
 }
 
 extension Container {
@@ -39,12 +42,14 @@ extension Container {
     /// `sharedUserNamespaceKeeper`: as `createChild`'s (rootless: the shared user namespace).
     /// `whileChildSetsUp`: the caller's work that fits in the child's set-up (`ChildLauncher`).
     public func create(bundle: String, stdio: ProcessIO, sharedUserNamespaceKeeper: String? = nil,
-                       whileChildSetsUp: (() -> Void)? = nil,
+                       whileChildSetsUp: (() -> Void)? = nil, sendsNamespaces: Bool = false,
                        warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
                                     sharedUserNamespaceKeeper: sharedUserNamespaceKeeper,
-                                    whileChildSetsUp: whileChildSetsUp, warn: warn)
-        return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync)
+                                    whileChildSetsUp: whileChildSetsUp, sendsNamespaces: sendsNamespaces, warn: warn)
+        var created = CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync)
+        created.namespaces = child.namespaces
+        return created
     }
 
     /// Starts a container `create(bundle:stdio:)` made and waits until its program is executed;
