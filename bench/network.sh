@@ -151,6 +151,17 @@ for peer in "${peers[@]}"; do
     port=$(free_port)
     cid=$(dk "$peer" run -d -p "127.0.0.1:$port:5001" busybox sh -c 'nc -l -p 5001 > /dev/null; echo done') ||
         die "$peer: the listening container did not start"
+    # the helpers' memory while the container runs (before the transfer, which ends it)
+    pss=0
+    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child'); do
+        # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
+        parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
+        grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
+        v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+        pss=$((pss + ${v:-0}))
+    done
+    R[$peer.helper_pss]=$(awk -v k="$pss" 'BEGIN{printf "%.2f", k / 1024}')
+    sleep 0.5
     mbps=$(python3 - "$port" "$BYTES" <<'PY'
 import socket, sys, time
 port, total = int(sys.argv[1]), int(sys.argv[2])
@@ -177,14 +188,6 @@ print("%.1f" % (sent / (time.monotonic() - t0) / 1e6))
 PY
 ) || die "$peer: the transfer failed"
     R[$peer.tput]=$mbps
-    # the helpers' memory while the container runs
-    pss=0
-    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child'); do
-        grep -q "$T" "/proc/$p/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
-        v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-        pss=$((pss + ${v:-0}))
-    done
-    R[$peer.helper_pss]=$(awk -v k="$pss" 'BEGIN{printf "%.2f", k / 1024}')
     dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
     log "$peer: ${R[$peer.tput]} MB/s, helpers ${R[$peer.helper_pss]} MiB PSS"
 done

@@ -43,13 +43,21 @@ extension Monitor {
         }
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { if null >= 0 { close(null) } }
-        let socket = options.runDirectory + "/" + Monitor.networkSocketName
-        unlink(socket)
+        unlink(options.runDirectory + "/" + Monitor.networkSocketName)
+        // The API socket is named through a descriptor of the run directory: its full path can
+        // be longer than a socket address holds.
+        let directory = open(options.runDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        guard directory >= 0 else {
+            close(ready.read)
+            close(exit.write)
+            throw MonitorError("network: open \(options.runDirectory): \(errnoText(errno))")
+        }
         // Its descriptors: 0, 1 /dev/null, 2 this program's diagnostics, 3 ready, 4 exit, 5 the
-        // network namespace, 6 the user namespace.
-        let argv = network.commandLine(networkNamespace: "/proc/self/fd/5", userNamespace: user >= 0 ? "/proc/self/fd/6" : nil,
-                                       readyFD: 3, exitFD: 4, apiSocket: socket)
-        var descriptors = [null, null, 2, ready.write, exit.read, namespaces.network]
+        // run directory, 6 the network namespace, 7 the user namespace.
+        let argv = network.commandLine(networkNamespace: "/proc/self/fd/6", userNamespace: user >= 0 ? "/proc/self/fd/7" : nil,
+                                       readyFD: 3, exitFD: 4, apiSocket: "/proc/self/fd/5/" + Monitor.networkSocketName)
+        var descriptors = [null, null, 2, ready.write, exit.read, directory, namespaces.network]
         if user >= 0 { descriptors.append(user) }
         let helper: pid_t
         do {
@@ -100,10 +108,14 @@ extension Monitor {
 
     /// One `add_hostfwd` on slirp4netns's API socket.
     func forward(_ port: PublishedPort, guest: String) throws(MonitorError) {
-        let socket = options.runDirectory + "/" + Monitor.networkSocketName
+        let directory = open(options.runDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else {
+            throw MonitorError("network: publish \(port.hostPort)/\(port.proto): open \(options.runDirectory): \(errnoText(errno))")
+        }
+        defer { close(directory) }
         let fd: Int32
         do {
-            fd = try UnixSocket.connect(socket)
+            fd = try UnixSocket.connect("/proc/self/fd/\(directory)/" + Monitor.networkSocketName)
         } catch {
             throw MonitorError("network: publish \(port.hostPort)/\(port.proto): \(error)")
         }

@@ -308,3 +308,26 @@ def test_bad_port_specs_are_refused_at_create(engine):
                                           {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"PortBindings": bindings}})
         assert (status, text) == (400, message), (bindings, status, text)
     assert engine.cli.out("ps", "-aq") == ""
+
+
+def test_a_long_runtime_directory_still_gets_its_network_and_ports(user, start_service, workdir, test_images):
+    """The run directory's path can be longer than a socket address: slirp4netns's API socket is
+    named through a descriptor of it (a bench's temp tree found this)."""
+    import shutil
+    import tempfile
+    from containerkit import Docker
+    base = tempfile.mkdtemp(prefix="skr." + "x" * 60 + ".", dir="/tmp")
+    os.chown(base, user.uid, user.gid)
+    os.chmod(base, 0o700)
+    try:
+        service = start_service(args=["--time", "0"], env={"XDG_RUNTIME_DIR": base})
+        cli = Docker(user, workdir, service.socket_path)
+        cli("load", "-i", test_images.busybox.archive)
+        host_port = free_port()
+        cli("run", "-d", "--name", "long", "-p", f"127.0.0.1:{host_port}:8080", "busybox", "sh", "-c", CGI)
+        assert "hello" in http_get(host_port, "/index.html")
+        cli("rm", "-f", "long")
+        wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
+    finally:
+        service.stop()
+        shutil.rmtree(base, ignore_errors=True)
