@@ -331,3 +331,30 @@ def test_a_long_runtime_directory_still_gets_its_network_and_ports(user, start_s
     finally:
         service.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --- /networks: the predefined ones ---------------------------------------------------------------
+
+def test_predefined_networks_are_listed_and_inspected(engine):
+    import docker
+    out = engine.cli.out("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}")
+    assert sorted(out.splitlines()) == ["bridge bridge local", "host host local", "none null local"], out
+    assert engine.cli.out("network", "ls", "--filter", "driver=null", "--format", "{{.Name}}") == "none\n"
+    assert engine.cli.out("network", "ls", "--filter", "type=custom", "-q") == ""
+    cid = engine.run_id("--name", "on-bridge", "busybox", "sleep", "300")
+    engine.run_id("--name", "on-none", "--network", "none", "busybox", "sleep", "300")
+    [bridge] = json.loads(engine.cli.out("network", "inspect", "bridge"))
+    assert bridge["Driver"] == "bridge" and bridge["IPAM"]["Config"] == [{"Subnet": "10.0.2.0/24", "Gateway": "10.0.2.2"}]
+    assert bridge["Containers"] == {cid: {"Name": "on-bridge", "EndpointID": "", "MacAddress": "",
+                                          "IPv4Address": "10.0.2.100/24", "IPv6Address": ""}}, bridge["Containers"]
+    # by id prefix too; none lists its container without an address
+    [none] = json.loads(engine.cli.out("network", "inspect", [n for n in engine.cli.out("network", "ls", "-q", "--no-trunc").split()
+                                                               if json.loads(engine.cli.out("network", "inspect", n))[0]["Name"] == "none"][0][:12]))
+    assert [c["Name"] for c in none["Containers"].values()] == ["on-none"]
+    status, message = engine.api.message("GET", "/networks/nosuch")
+    assert (status, message) == (404, "network nosuch not found")
+    status, message = engine.api.message("GET", "/networks?filters=" + '{"bogus":["x"]}')
+    assert (status, message) == (400, "invalid filter 'bogus'")
+    client = docker.DockerClient(base_url="unix://" + engine.socket)
+    assert sorted(n.name for n in client.networks.list()) == ["bridge", "host", "none"]
+    client.close()
