@@ -358,3 +358,28 @@ def test_predefined_networks_are_listed_and_inspected(engine):
     client = docker.DockerClient(base_url="unix://" + engine.socket)
     assert sorted(n.name for n in client.networks.list()) == ["bridge", "host", "none"]
     client.close()
+
+
+def test_containers_conf_dns_and_base_hosts_file(user, start_service, workdir, run_dir_base, test_images):
+    from containerkit import Docker
+    base = os.path.join(workdir, "base-hosts")
+    with open(base, "w") as f:
+        f.write("127.0.0.1\tlocalhost\n10.9.9.9\tfrom-base\n")
+    conf = os.path.join(workdir, "dns.conf")
+    with open(conf, "w") as f:
+        f.write(f'[containers]\ndns_servers = ["9.9.9.9"]\ndns_searches = ["corp.example"]\n'
+                f'dns_options = ["ndots:3"]\nbase_hosts_file = "{base}"\n'
+                '[engine]\nnetwork_cmd_options = ["allow_host_loopback=true"]\n')
+    for path in (base, conf):
+        os.chown(path, user.uid, user.gid)
+    service = start_service(args=["--time", "0"], env={"CONTAINERS_CONF_OVERRIDE": conf, "XDG_RUNTIME_DIR": run_dir_base})
+    cli = Docker(user, workdir, service.socket_path)
+    cli("load", "-i", test_images.busybox.archive)
+    out = cli.out("run", "--rm", "--hostname", "hh", "busybox", "sh", "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts")
+    resolv, hosts = out.split("---\n")
+    assert resolv.splitlines() == ["search corp.example", "nameserver 9.9.9.9", "options ndots:3"], resolv
+    assert hosts.splitlines() == ["127.0.0.1\tlocalhost", "10.9.9.9\tfrom-base", "10.0.2.100\thh",
+                                  "10.0.2.2\thost.containers.internal host.docker.internal"], hosts
+    # --dns wins over the file
+    assert "nameserver 1.1.1.1\n" in cli.out("run", "--rm", "--dns", "1.1.1.1", "busybox", "cat", "/etc/resolv.conf")
+    service.stop()
