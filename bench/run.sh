@@ -24,7 +24,7 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
+#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
 #                           benchmark), runtime (bench/runtime.sh: `run` of /bin/true with Skiff's
 #                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
 #                           pull, load, import and list through the API, Skiff vs Podman, against
@@ -45,7 +45,10 @@
 #                           of a container, Skiff, Podman and Docker; see its knobs there), denials
 #                           (bench/denials.sh: explained denials on vs off, Skiff only),
 #                           cgroups (bench/cgroups.sh: `docker run --rm` with and without
-#                           --memory 64m --pids-limit 100, and a cgroup2 cgroup per container)
+#                           --memory 64m --pids-limit 100, and a cgroup2 cgroup per container), network
+#                           (bench/network.sh: `docker run --rm` on the default network against
+#                           --network none, TCP through a published port, the helpers' memory;
+#                           Skiff vs Podman; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -75,15 +78,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials}
+PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials)" ;; esac
+    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers exec pressure resources health files cgroups denials; do
+    for part in runtime images containers exec pressure resources health files cgroups denials network; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi

@@ -17,9 +17,17 @@ if [ "$mode" = "--test" ]; then
                docker-registry skopeo apache2-utils openssl zstd tmux strace)
 fi
 # catatonit: the init `--init` runs (containers.conf `init_path`), for `make run` as for the tests.
-packages+=(catatonit)
+# slirp4netns: the default network's user-mode networking (docs/networking.md).
+packages+=(catatonit slirp4netns)
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
+
+# slirp4netns opens /dev/net/tun inside the container's user namespace: Debian's udev rules make
+# it 0666; a machine without udev (a container) may have it 0600, and then no rootless
+# container gets a network.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    if [ "$(id -u)" = 0 ]; then chmod 0666 /dev/net/tun; else sudo chmod 0666 /dev/net/tun; fi
+fi
 
 if ! command -v swift >/dev/null; then
     if [ -x /opt/swift/usr/bin/swift ]; then

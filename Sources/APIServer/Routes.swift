@@ -60,6 +60,10 @@ enum Routes {
         Route("POST", "/exec/{id}/resize", "ExecResize", blocking: true, ExecHandlers.execResize),
         Route("GET", "/exec/{id}/json", "ExecInspect", blocking: true, ExecHandlers.execInspect),
 
+        // Networks: the predefined ones (docs/networking.md)
+        Route("GET", "/networks", "NetworkList", blocking: true, NetworkHandlers.networkList),
+        Route("GET", "/networks/{id}", "NetworkInspect", blocking: true, NetworkHandlers.networkInspect),
+
         // System: events (last, as it was when each group had its own list)
         Route("GET", "/events", "SystemEvents", blocking: true, EventHandlers.systemEvents),
     ]

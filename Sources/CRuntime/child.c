@@ -705,6 +705,22 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         ifr.ifr_flags |= IFF_UP;
         if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(SKIFF_STEP_NETWORK, errno, -1, "lo");
         close(s);
+        if (c->send_namespaces) {
+            /* For the network helper (slirp4netns): this process is not dumpable, so nobody else
+             * may open its /proc/PID/ns files; it hands them over itself. */
+            const char *paths[2] = {"/proc/self/ns/net", "/proc/self/ns/user"};
+            for (int i = 0; i < 2; i++) {
+                int ns = open(paths[i], O_RDONLY | O_CLOEXEC);
+                if (ns < 0) fail(SKIFF_STEP_NETWORK, errno, -1, paths[i]);
+                struct skiff_msg msg;
+                memset(&msg, 0, sizeof msg);
+                msg.type = SKIFF_MSG_NAMESPACE;
+                msg.index = i;
+                int err = skiff_fd_send(sync_fd, &msg, sizeof msg, ns);
+                if (err < 0 && err != -EPROTO) fail(SKIFF_STEP_NETWORK, -err, -1, "send namespace");
+                close(ns);
+            }
+        }
     }
 
     if (c->rootfs) setup_rootfs(c);

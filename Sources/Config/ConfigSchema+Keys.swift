@@ -88,6 +88,7 @@ extension ConfigSchema {
         KeySpec("network", "default_subnet_pools", .table, default: nil),  // array of {base, size}; compiled-in: 10.89.0.0/16, 10.90.0.0/15, 10.92.0.0/14, 10.96.0.0/11, 10.128.0.0/9, all size 24
         KeySpec("network", "network_config_dir", .string, default: nil),  // depends on backend and rootless
         KeySpec("network", "dns_bind_port", .integer, default: .integer(53)),  // compiled-in 0, which means 53
+        KeySpec("network", "default_rootless_network_cmd", .string, default: .string("slirp4netns")),  // c/common 0.51 (Podman 4.4) on; Skiff runs slirp4netns for root too (docs/networking.md)
 
         // [[network.default_subnet_pools]]  (fields of each element)
         KeySpec("network.default_subnet_pools", "base", .string, default: nil),

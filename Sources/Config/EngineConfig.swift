@@ -114,6 +114,19 @@ extension EngineConfig {
     public var serviceTimeout: Int { integer("engine.service_timeout") ?? 5 }
     public var eventsLogger: String { string("engine.events_logger") ?? "file" }
     public var cgroupManager: String { string("engine.cgroup_manager") ?? "cgroupfs" }
+    /// `[network] default_rootless_network_cmd`: `slirp4netns` or `pasta`.
+    public var rootlessNetworkCommand: String { string("network.default_rootless_network_cmd") ?? "slirp4netns" }
+    /// `[engine] network_cmd_path`: the helper's path ("" = found on PATH).
+    public var networkCommandPath: String { string("engine.network_cmd_path") ?? "" }
+    /// `[engine] network_cmd_options`: the helper's options (`allow_host_loopback=true`, `mtu=1500`, ...).
+    public var networkCommandOptions: [String] { strings("engine.network_cmd_options") }
+    public var dnsServers: [String] { strings("containers.dns_servers") }
+    public var dnsSearches: [String] { strings("containers.dns_searches") }
+    public var dnsOptions: [String] { strings("containers.dns_options") }
+    /// `[containers] base_hosts_file`: "" (Docker's default entries), "none", "image" or a path.
+    public var baseHostsFile: String { string("containers.base_hosts_file") ?? "" }
+    /// `[containers] host_containers_internal_ip`: "" = worked out.
+    public var hostContainersInternalIP: String { string("containers.host_containers_internal_ip") ?? "" }
 
     /// Every effective setting as `origin<TAB>key=value`, schema order, like
     /// `git config --show-origin --list`; then the derived storage locations.

@@ -24,8 +24,11 @@ extension Monitor {
 
         var back = options
         back.handBack = nil
-        back.runState = RunState(startedAt: startedAt, restarts: restarts, backoffDelay: backoff.delay)
+        back.runState = RunState(startedAt: startedAt, restarts: restarts, backoffDelay: backoff.delay,
+                                 networkHelper: options.runState.networkHelper)
         var inherited = [loop.pointee.log, loop.pointee.attach_listener, loop.pointee.control_listener]
+        // The network helper's exit pipe stays open through skiff-relay and back (`Monitor+Network`).
+        if let helper = options.runState.networkHelper { inherited.append(helper.exitFD) }
         var argv = [relay, "--pid", String(loop.pointee.pid), "--monitor", monitor, "--run-dir", options.runDirectory,
                     "--log-fd", String(loop.pointee.log), "--attach-fd", String(loop.pointee.attach_listener),
                     "--ctl-fd", String(loop.pointee.control_listener)]

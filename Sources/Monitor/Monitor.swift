@@ -17,7 +17,7 @@ import Glibc
 /// poll loop is skiff-relay's (C, a fraction of this program's memory), which this process execs
 /// and which execs it back when the container's process exits (`Monitor+Handover.swift`).
 public final class Monitor {
-    let options: MonitorOptions
+    var options: MonitorOptions
     let container: Container
     /// Our end of the sync socket (fd 3) until `started` or `error`; fd -1 after.
     var sync: MonitorChannel
@@ -33,6 +33,8 @@ public final class Monitor {
     var store: Store?
     /// The container's labels, for its events (they do not change): read once.
     var labels: [String: String]?
+    /// The read end of the network helper's ready pipe until it said ready (`Monitor+Network`).
+    var networkReadyFD: Int32 = -1
 
     init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
@@ -138,6 +140,15 @@ public final class Monitor {
             removeRunDirectory()
             return 1
         }
+        do {
+            try startNetwork(created)
+        } catch {
+            reportFailure(StartFailure(.create, error.message))
+            container.abandon(created)
+            closeRun()
+            removeRunDirectory()
+            return 1
+        }
         sync.created(pid: created.pid)
         guard (try? sync.waitForStart()) != nil else {
             // The service went away (or said something else): nobody will start this container.
@@ -148,6 +159,7 @@ public final class Monitor {
         }
         acceptQueuedClients()
         do {
+            try finishNetwork()
             try container.start(created, serveNotification: { [loop] in relay_notify_serve(loop) })
         } catch {
             reportFailure(error, during: .start)
@@ -206,6 +218,7 @@ public final class Monitor {
     /// a new run is going.
     func runEnded(waitStatus: Int32, finishedAt: String, startedAt: UInt64, exitFileWritten: Bool) -> Bool {
         let code = ExitFile.exitCode(waitStatus: waitStatus)
+        endNetwork()
         // Asked before removeState, which removes the cgroup and its count (root on cgroup v1;
         // false without cgroups).
         let oomKilled = container.cgroupOOMKilled()
@@ -225,6 +238,8 @@ public final class Monitor {
             let created = try create()
             acceptQueuedClients()
             do {
+                try startNetwork(created)
+                try finishNetwork()
                 try container.start(created, serveNotification: { [loop] in relay_notify_serve(loop) })
             } catch {
                 container.abandon(created)
@@ -323,7 +338,8 @@ public final class Monitor {
                                                }
                                                relay_notify_serve(loop)
                                            },
-                                           whileChildSetsUp: { [self] in readLabels() })
+                                           whileChildSetsUp: { [self] in readLabels() },
+                                           sendsNamespaces: options.network != nil)
         } catch {
             // The runtime closed a listener it had received: not ours to close again.
             loop.pointee.notify.fd = -1
@@ -374,6 +390,7 @@ public final class Monitor {
 
     /// Closes the run's descriptors (the process is gone or abandoned).
     func closeRun() {
+        endNetwork()
         relay_close_run(loop)
     }
 }

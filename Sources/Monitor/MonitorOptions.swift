@@ -6,11 +6,13 @@ import MonitorProtocol
 ///                   [--image-worker PATH] [--tty] [--stdin] [--stdin-once]
 ///                   [--restart no|always|unless-stopped|on-failure[:N]] [--auto-remove]
 ///                   [--health INTERVAL,TIMEOUT,START-PERIOD,START-INTERVAL,RETRIES]
+///                   [--network SLIRP4NETNS,KEY=VALUE,...]
 ///
 /// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
 ///
 ///     --exited WAIT-STATUS --finished-at TIME --listeners ATTACH-FD,CTL-FD [--controls FD,...]
 ///     [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO] [--started NS] [--restarts N] [--backoff NS]
+///     [--network-helper PID,EXIT-FD]
 public struct MonitorOptions: Sendable, Equatable {
     public var id: String
     /// `<skiffRoot>/containers/<id>`: config.json, and the log file `ctr.log`.
@@ -30,6 +32,8 @@ public struct MonitorOptions: Sendable, Equatable {
     public var autoRemove = false
     /// The container's healthcheck (`HealthSchedule`); nil: none.
     public var health: HealthSchedule?
+    /// The container's user-mode network (`UserModeNetwork`); nil: none to make (`none`, `host`).
+    public var network: UserModeNetwork?
     /// Set when skiff-relay execs this program back after the process exited.
     public var handBack: HandBack?
     /// What a run carries through skiff-relay and back.
@@ -45,7 +49,8 @@ public struct MonitorOptions: Sendable, Equatable {
     static let flags: Set<String> = ["--tty", "--stdin", "--stdin-once", "--auto-remove"]
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
                                       "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
-                                      "--controls", "--log-lost", "--started", "--restarts", "--backoff", "--health"]
+                                      "--controls", "--log-lost", "--started", "--restarts", "--backoff", "--health",
+                                      "--network", "--network-helper"]
 
     /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
     /// process is detached already).
@@ -117,6 +122,12 @@ public struct MonitorOptions: Sendable, Equatable {
             }
             health = schedule
         }
+        if let text = values["--network"] {
+            guard let network = UserModeNetwork(argument: text) else {
+                throw MonitorError("skiff-monitor: --network: not PROGRAM,KEY=VALUE,...: '\(text)'")
+            }
+            self.network = network
+        }
         runState = try RunState(values)
         handBack = try HandBack(values)
     }
@@ -133,9 +144,11 @@ public struct MonitorOptions: Sendable, Equatable {
         if restart != .no { list += ["--restart", restart.argument] }
         if autoRemove { list.append("--auto-remove") }
         if let health { list += ["--health", health.argument] }
+        if let network { list += ["--network", network.argument] }
         if runState != RunState() {
             list += ["--started", String(runState.startedAt), "--restarts", String(runState.restarts),
                      "--backoff", String(runState.backoffDelay)]
+            if let helper = runState.networkHelper { list += ["--network-helper", "\(helper.pid),\(helper.exitFD)"] }
         }
         return list
     }
@@ -149,11 +162,16 @@ public struct RunState: Sendable, Equatable {
     public var restarts = 0
     /// The back-off's last delay (`RestartBackoff.delay`).
     public var backoffDelay: UInt64 = 0
+    /// The run's network helper (slirp4netns): its pid and the descriptor whose closing ends it
+    /// (`Monitor+Network.swift`), kept open across skiff-relay.
+    public var networkHelper: NetworkHelperHandle?
 
-    public init(startedAt: UInt64 = 0, restarts: Int = 0, backoffDelay: UInt64 = 0) {
+    public init(startedAt: UInt64 = 0, restarts: Int = 0, backoffDelay: UInt64 = 0,
+                networkHelper: NetworkHelperHandle? = nil) {
         self.startedAt = startedAt
         self.restarts = restarts
         self.backoffDelay = backoffDelay
+        self.networkHelper = networkHelper
     }
 
     init(_ values: [String: String]) throws(MonitorError) {
@@ -165,6 +183,24 @@ public struct RunState: Sendable, Equatable {
         startedAt = try number("--started", UInt64.self)
         restarts = try number("--restarts", Int.self)
         backoffDelay = try number("--backoff", UInt64.self)
+        if let text = values["--network-helper"] {
+            let parts = text.split(separator: ",")
+            guard parts.count == 2, let pid = Int32(parts[0]), pid > 0, let fd = Int32(parts[1]), fd >= 0 else {
+                throw MonitorError("skiff-monitor: --network-helper: not PID,EXIT-FD: '\(text)'")
+            }
+            networkHelper = NetworkHelperHandle(pid: pid, exitFD: fd)
+        }
+    }
+}
+
+/// A running network helper as a monitor holds it: the pid, and the write end of the pipe whose
+/// read end is slirp4netns's `--exit-fd` (closing it, or this process ending, ends the helper).
+public struct NetworkHelperHandle: Sendable, Equatable {
+    public var pid: Int32
+    public var exitFD: Int32
+    public init(pid: Int32, exitFD: Int32) {
+        self.pid = pid
+        self.exitFD = exitFD
     }
 }
 

@@ -72,6 +72,8 @@ struct LaunchPlan {
     var overlayUpperDir: String?
     /// `run.skiff.rootfs-copy` annotation: use the copy fallback even where overlay works.
     var forceRootfsCopy = false
+    /// The child hands over its network and user namespaces (`LaunchedChild.namespaces`).
+    var sendsNamespaces = false
     /// Wait on this fifo for `start`; nil: exec as soon as set up.
     var startFifo: String?
     /// The process's standard input, output and error; nil: this process's own 0, 1 and 2.
@@ -101,6 +103,8 @@ struct LaunchedChild {
     /// The seccomp listener when the plan asked for one (`LaunchPlan.seccompOriginal`); the
     /// caller owns and closes it.
     var seccompListener: Int32? = nil
+    /// The network and user namespaces (descriptors the caller closes), when the plan asked.
+    var namespaces: (network: Int32, user: Int32) = (-1, -1)
 
     /// Waits until the child has executed its program (EOF) or reports why it could not. After
     /// `ready` the child sends nothing else: any other message is out of order.
@@ -253,6 +257,7 @@ enum ChildLauncher {
             }
         }
 
+        if plan.sendsNamespaces { config.send_namespaces = 1 }
         let pid: pid_t = mounts.withUnsafeBufferPointer { mountsPointer in
             rlimits.withUnsafeBufferPointer { rlimitsPointer in
                 masked.withUnsafeBufferPointer { maskedPointer in
@@ -373,6 +378,10 @@ enum ChildLauncher {
                     }
                     child.seccompListener = passed
                     guard pidKnown else { throw outOfOrder("sent its seccomp listener") }
+                case Int(SKIFF_MSG_NAMESPACE.rawValue):
+                    guard passed >= 0 else { throw RuntimeError(.system, "\(id): a namespace message without a descriptor") }
+                    if message.index == 0 { child.namespaces.network = passed } else { child.namespaces.user = passed }
+                    guard pidKnown else { throw outOfOrder("sent its namespaces") }
                 case Int(SKIFF_MSG_READY.rawValue):
                     guard pidKnown else { throw outOfOrder("reported ready") }
                     handedOver = true
@@ -389,6 +398,7 @@ enum ChildLauncher {
             _ = waitpid(containerPid, &status, 0)
             if let master = child.consoleMaster { close(master) }
             if let listener = child.seccompListener { close(listener) }
+            for fd in [child.namespaces.network, child.namespaces.user] where fd >= 0 { close(fd) }
             throw error
         }
     }

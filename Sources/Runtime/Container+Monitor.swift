@@ -33,6 +33,9 @@ public struct CreatedProcess: Sendable {
     /// it) and the original program, which decides each answer; nil: not explained.
     public let seccompListener: Int32?
     public let seccompProgram: [UInt8]
+    /// With `sendsNamespaces`: descriptors of its network and user namespaces (-1 otherwise),
+    /// for a network helper to join; the caller owns and closes them.
+    public var namespaces: (network: Int32, user: Int32) = (-1, -1)
 }
 
 extension Container {
@@ -47,16 +50,18 @@ extension Container {
     public func create(bundle: String, stdio: ProcessIO, sharedUserNamespaceKeeper: String? = nil,
                        explainDenials: Bool = false,
                        serveNotification: ((Int32, [UInt8]) -> Void)? = nil,
-                       whileChildSetsUp: (() -> Void)? = nil,
+                       whileChildSetsUp: (() -> Void)? = nil, sendsNamespaces: Bool = false,
                        warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
         var original: [UInt8] = []
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
                                     sharedUserNamespaceKeeper: sharedUserNamespaceKeeper,
                                     explainDenials: explainDenials, originalProgram: { original = $0 },
                                     serveNotification: serveNotification.map { serve in { serve($0, original) } },
-                                    whileChildSetsUp: whileChildSetsUp, warn: warn)
-        return CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync,
-                              seccompListener: child.seccompListener, seccompProgram: original)
+                                    whileChildSetsUp: whileChildSetsUp, sendsNamespaces: sendsNamespaces, warn: warn)
+        var created = CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync,
+                                     seccompListener: child.seccompListener, seccompProgram: original)
+        created.namespaces = child.namespaces
+        return created
     }
 
     /// Starts a container `create(bundle:stdio:)` made and waits until its program is executed;

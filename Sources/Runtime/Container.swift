@@ -67,7 +67,7 @@ public struct Container: Sendable {
                      stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
                      explainDenials: Bool = false, originalProgram: (([UInt8]) -> Void)? = nil,
                      serveNotification: ((Int32) -> Void)? = nil,
-                     whileChildSetsUp: (() -> Void)? = nil,
+                     whileChildSetsUp: (() -> Void)? = nil, sendsNamespaces: Bool = false,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
@@ -137,6 +137,7 @@ public struct Container: Sendable {
                 }
                 plan.startFifo = directory.startFifo
             }
+            plan.sendsNamespaces = sendsNamespaces && plan.cloneFlags & Int32(SKIFF_CLONE_NEWNET) != 0
             if plan.rootfsFSType == "overlay" && plan.forceRootfsCopy {
                 try RootfsCopy.apply(plan, id: "create \(id)")
                 plan.rootfsFSType = nil
@@ -173,6 +174,7 @@ public struct Container: Sendable {
                 _ = waitpid(child.pid, &status, 0)
                 close(child.sync)
                 if let master = child.consoleMaster, consoleSocket == nil { close(master) }
+                for fd in [child.namespaces.network, child.namespaces.user] where fd >= 0 { close(fd) }
                 throw error
             }
             if consoleSocket != nil { child.consoleMaster = nil }

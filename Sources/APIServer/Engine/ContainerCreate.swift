@@ -4,6 +4,7 @@ import Glibc
 import Config
 import Images
 import OCI
+import MonitorProtocol
 import Platform
 import Store
 
@@ -224,6 +225,8 @@ struct ContainerPlanner {
         var planner: MountPlanner
         /// Binds, Mounts and Tmpfs; the image's volumes are added by `planMountsAndSecurity`.
         var mounts: [PlannedMount]
+        /// The default network's helper (`bridge`); nil for `none` and `host`.
+        var network: UserModeNetwork?
     }
 
     /// The image the container runs and the command it starts with.
@@ -333,11 +336,14 @@ struct ContainerPlanner {
 
         // Binds, Mounts, Tmpfs (before the image, as moby parses them with the host config).
         let mounts = try planner.plan(binds: host.binds, mounts: host.mounts, tmpfs: host.tmpfs, imageVolumes: [])
-        if host.networkMode != "host" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
-            throw EngineError(.invalidArgument, "add-host: host-gateway needs host networking (Skiff has no bridge gateway)")
+        if host.networkMode == "none" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
+            throw EngineError(.invalidArgument, "add-host: host-gateway needs a network: --network none has none")
         }
+        let network = host.networkMode == "bridge" ? try ContainerNetwork.userMode(settings) : nil
+        try ContainerPorts.validate(host.portBindings, network: host.networkMode)
         return ValidatedRequest(request: original, name: name, config: config, host: host, extraHosts: extraHosts,
-                                security: security, seccompProfile: seccompProfile, planner: planner, mounts: mounts)
+                                security: security, seccompProfile: seccompProfile, planner: planner, mounts: mounts,
+                                network: network)
     }
 
     /// Network, namespaces, log driver, runtime: moby's checks and defaults.
@@ -507,8 +513,9 @@ struct ContainerPlanner {
                 warnings.append("Resource limits are recorded but not applied: Skiff does not manage cgroups")
             }
         }
-        if let ports = host.portBindings, ports != .object([]) {
-            warnings.append("Published ports are discarded: Skiff has no port forwarding")
+
+        if host.networkMode == "host", case .object(let ports)? = host.portBindings, !ports.isEmpty {
+            warnings.append("Published ports are discarded when using host network mode")
         }
 
         request.host = host
@@ -607,7 +614,8 @@ struct ContainerPlanner {
             id: identity.id, name: identity.name, imageID: image.image.id, imageName: config.image, created: createdNanos,
             warnings: process.warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
             spec: spec, stored: stored, hostnameFile: hostname + "\n",
-            hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, extraHosts: validated.extraHosts),
-            resolvConf: resolvConf(host), autoRemove: host.autoRemove)
+            hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, domainname: config.domainname,
+                                 extraHosts: validated.extraHosts, network: validated.network, lowerDirs: lowerDirs),
+            resolvConf: resolvConf(host, network: validated.network), autoRemove: host.autoRemove)
     }
 }

@@ -40,6 +40,14 @@ enum ContainerLifecycle {
         if prepared == nil {
             try makeRunDirectory(paths, engine: engine)
         }
+        do {
+            try publishPorts(record, options: options, paths: paths, engine: engine)
+        } catch {
+            // Nothing was started: the prepared monitor removes what it made; the run directory goes.
+            prepared?.abandon()
+            FileSystem.removeTree(paths.run)
+            throw error
+        }
         let before = try engine.withStore { store in
             // updateContainer writes only when something changed.
             try store.updateContainer(record.id) { row in
@@ -77,6 +85,21 @@ enum ContainerLifecycle {
             usleep(5_000)
         }
         // The `start` event is the monitor's (recordRunning): it must come before `die`.
+    }
+
+    /// The published ports resolved and checked (`ContainerPorts`), written to `<run>/ports` for
+    /// the monitor (before `start`) and for inspect and the list.
+    static func publishPorts(_ record: ContainerRecord, options: StoredContainer, paths: ContainerPaths,
+                             engine: Engine) throws {
+        guard options.networkMode == "bridge" else { return }
+        let requested = try ContainerPorts.requested(options)
+        guard !requested.isEmpty else { return }
+        let ports = try ContainerPorts.resolve(requested, id: record.id, name: record.name, isRoot: !engine.isRootless)
+        do {
+            try FileSystem.writeAtomically(paths.run + "/" + PublishedPort.fileName, Array(PublishedPort.file(ports).utf8))
+        } catch {
+            throw EngineError(.internal, "starting \(record.id): ports: \(error)")
+        }
     }
 
     /// `<run>/containers/<id>`, empty, for the monitor's sockets and exit file.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MonitorProtocol
 import Platform
 
 /// The files the container's /etc gets: hostname, hosts, resolv.conf.
@@ -11,28 +12,51 @@ extension ContainerPlanner {
         return String(fixedCString: names.nodename)
     }
 
-    /// /etc/hosts: the host's with host networking, else the loopback entries and the
-    /// container's own name on 127.0.0.1 (a bridge network here has loopback only); then ExtraHosts.
-    func hostsFile(networkMode: String, hostname: String, extraHosts: [(name: String, address: String)]) -> String {
+    /// /etc/hosts as Docker writes it: the host's with host networking; else the base
+    /// (containers.conf `base_hosts_file`: "" or "none" Docker's loopback entries, "image" the
+    /// image's file, else that file), then ExtraHosts, then on the default network the
+    /// container's address with its name and the host's (`host.containers.internal`,
+    /// `host.docker.internal`), or its name on 127.0.0.1 with `none`. `host-gateway` is the host.
+    func hostsFile(networkMode: String, hostname: String, domainname: String = "",
+                   extraHosts: [(name: String, address: String)], network: UserModeNetwork? = nil,
+                   lowerDirs: [String] = []) -> String {
         var text: String
-        if networkMode == "host", let bytes = try? FileSystem.readFile(hostHosts) {
-            text = String(decoding: bytes, as: UTF8.self)
+        let defaults = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+            + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+        func read(_ path: String) -> String? {
+            guard let bytes = try? FileSystem.readFile(path) else { return nil }
+            var text = String(decoding: bytes, as: UTF8.self)
             if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-        } else {
-            text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-                + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-            if networkMode != "none" { text += "127.0.0.1\t\(hostname)\n" }
+            return text
         }
+        let base = engine.config.baseHostsFile
+        if networkMode == "host", let hosts = read(hostHosts) {
+            text = hosts
+        } else if base == "image" {
+            text = lowerDirs.lazy.compactMap { read($0 + "/etc/hosts") }.first ?? defaults
+        } else if !base.isEmpty && base != "none" {
+            text = read(base) ?? defaults
+        } else {
+            text = defaults
+        }
+        let hostAddress = network.flatMap { ContainerNetwork.hostAddress($0, settings: engine.config) }
         for entry in extraHosts {
-            let address = entry.address == "host-gateway" ? "127.0.0.1" : entry.address
+            let address = entry.address == "host-gateway" ? (hostAddress ?? "127.0.0.1") : entry.address
             text += "\(address)\t\(entry.name)\n"
+        }
+        let names = domainname.isEmpty ? hostname : "\(hostname).\(domainname) \(hostname)"
+        if let network {
+            text += "\(network.containerAddress)\t\(names)\n"
+            if let hostAddress { text += "\(hostAddress)\thost.containers.internal host.docker.internal\n" }
+        } else if networkMode != "host" && networkMode != "none" {
+            text += "127.0.0.1\t\(names)\n"
         }
         return text
     }
 
     /// resolv.conf: the request's Dns/DnsSearch/DnsOptions over the host's file; without host
     /// networking, loopback name servers of the host are dropped (they are not reachable).
-    func resolvConf(_ host: CreateRequest.HostConfig) -> String {
+    func resolvConf(_ host: CreateRequest.HostConfig, network: UserModeNetwork? = nil) -> String {
         let hostText = (try? FileSystem.readFile(hostResolvConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var servers: [String] = [], search: [String] = [], options: [String] = []
         for line in hostText.split(separator: "\n") {
@@ -48,6 +72,13 @@ extension ContainerPlanner {
         if host.networkMode != "host" {
             servers = servers.filter { !$0.hasPrefix("127.") && $0 != "::1" }
         }
+        // The default network: slirp4netns's DNS forwarder first (it asks the host's servers,
+        // loopback ones too), as Podman writes it.
+        if let network { servers = [network.dnsServer] + servers }
+        let settings = engine.config
+        if !settings.dnsServers.isEmpty { servers = settings.dnsServers }
+        if !settings.dnsSearches.isEmpty { search = settings.dnsSearches }
+        if !settings.dnsOptions.isEmpty { options = settings.dnsOptions }
         if !host.dns.isEmpty { servers = host.dns }
         if !host.dnsSearch.isEmpty { search = host.dnsSearch == ["."] ? [] : host.dnsSearch }
         if !host.dnsOptions.isEmpty { options = host.dnsOptions }

@@ -23,7 +23,8 @@ enum ContainerSpecHandlers {
 
     @Sendable static func containerInspect(_ request: Request, _ engine: Engine) throws -> Response {
         let (record, size) = try engine.inspectContainer(request.parameters["id"] ?? "", size: request.queryBool("size"))
-        return .json(try ContainerView.inspect(record, size: size, health: try engine.containerHealth(record.id)))
+        return .json(try ContainerView.inspect(record, size: size, health: try engine.containerHealth(record.id),
+                                               network: ContainerNetwork.state(of: record, engine: engine)))
     }
 
     // MARK: - GET /containers/json
@@ -101,12 +102,15 @@ enum ContainerSpecHandlers {
                 size = (rw, rw + (rows.imageSizes[record.imageID] ?? 0))
             }
             let health = rows.health[record.id]
-            if ContainerView.appendSummary(record, image: shown, now: now, size: size, health: health, to: &body) { continue }
+            let ports = ContainerNetwork.publishedPorts(of: record, engine: engine)
+            if ports.isEmpty, ContainerView.appendSummary(record, image: shown, now: now, size: size, health: health,
+                                                          to: &body) { continue }
             var full = record
             if full.config.isEmpty, let config = try engine.storedConfig(ofContainer: record.id) {
                 full.config = config
             }
-            try ContainerView.summary(full, image: shown, now: now, size: size, health: health).write(into: &body)
+            try ContainerView.summary(full, image: shown, now: now, size: size, health: health, ports: ports)
+                .write(into: &body)
         }
         body += Array("]\n".utf8)
         return Response(headers: [("Content-Type", "application/json")], body: body)

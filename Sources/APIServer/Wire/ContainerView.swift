@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MonitorProtocol
 import Platform
 import Store
 
@@ -25,7 +26,7 @@ public enum ContainerView {
     /// `GET /containers/{id}/json`. `size`: SizeRw and SizeRootFs when asked for (`?size=1`).
     /// `health`: the container's State.Health (nil: none recorded).
     public static func inspect(_ record: ContainerRecord, size: (rw: Int64, rootFs: Int64)? = nil,
-                               health: HealthRecord? = nil) throws -> JSON {
+                               health: HealthRecord? = nil, network: NetworkState = NetworkState()) throws -> JSON {
         let stored = try StoredContainer(record)
         let s = stored.json
         var members: [JSON.Member] = [
@@ -57,7 +58,8 @@ public enum ContainerView {
         members += [
             JSON.Member("Mounts", .array(stored.mounts)),
             JSON.Member("Config", stored.config),
-            JSON.Member("NetworkSettings", networkSettings(stored.networkMode)),
+            JSON.Member("NetworkSettings", networkSettings(stored.networkMode, network: network,
+                                                           exposed: stored.config["ExposedPorts"])),
         ]
         return .object(members)
     }
@@ -90,34 +92,75 @@ public enum ContainerView {
         return Timestamp.rfc3339Nano(ts, utc: true)
     }
 
-    /// `NetworkSettings` for inspect: no addresses; one network named after the mode.
-    public static func networkSettings(_ mode: String) -> JSON {
-        .object([
+    /// What a running container's network shows (docs/networking.md): its address on the default
+    /// network, the gateway, the ports it publishes. Empty when it does not run or has none.
+    public struct NetworkState: Sendable {
+        public var address = ""
+        public var gateway = ""
+        public var prefixLength = 0
+        public var ports: [PublishedPort] = []
+        /// Whether it runs (Ports lists exposed ports then, published or not).
+        public var running = false
+        public init() {}
+    }
+
+    /// `NetworkSettings` for inspect: one network named after the mode, with the address and
+    /// gateway of a running container on the default network; `Ports` while it runs, as moby
+    /// shows them (an exposed port not published: null).
+    public static func networkSettings(_ mode: String, network: NetworkState = NetworkState(), exposed: JSON? = nil) -> JSON {
+        var ports: [JSON.Member] = []
+        if network.running {
+            var keys: [String] = []
+            if case .object(let members)? = exposed { keys = members.map(\.key) }
+            for port in network.ports where !keys.contains("\(port.containerPort)/\(port.proto)") {
+                keys.append("\(port.containerPort)/\(port.proto)")
+            }
+            for key in keys {
+                let bound = network.ports.filter { "\($0.containerPort)/\($0.proto)" == key }
+                ports.append(JSON.Member(key, bound.isEmpty ? .null : .array(bound.map { p in
+                    .object([JSON.Member("HostIp", .string(p.hostIP.isEmpty ? "0.0.0.0" : p.hostIP)),
+                             JSON.Member("HostPort", .string(String(p.hostPort)))])
+                })))
+            }
+        }
+        return .object([
             JSON.Member("Bridge", ""), JSON.Member("SandboxID", ""), JSON.Member("SandboxKey", ""),
-            JSON.Member("Ports", .object([])), JSON.Member("HairpinMode", false),
+            JSON.Member("Ports", .object(ports)), JSON.Member("HairpinMode", false),
             JSON.Member("LinkLocalIPv6Address", ""), JSON.Member("LinkLocalIPv6PrefixLen", 0),
             JSON.Member("SecondaryIPAddresses", .null), JSON.Member("SecondaryIPv6Addresses", .null),
-            JSON.Member("EndpointID", ""), JSON.Member("Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
-            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("IPAddress", ""), JSON.Member("IPPrefixLen", 0),
+            JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)), JSON.Member("GlobalIPv6Address", ""),
+            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("IPAddress", .string(network.address)),
+            JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))),
             JSON.Member("IPv6Gateway", ""), JSON.Member("MacAddress", ""),
-            JSON.Member("Networks", networks(mode)),
+            JSON.Member("Networks", networks(mode, network: network)),
         ])
     }
 
-    static func networks(_ mode: String) -> JSON {
+    static func networks(_ mode: String, network: NetworkState = NetworkState()) -> JSON {
         .object([JSON.Member(mode.isEmpty ? "bridge" : mode, .object([
             JSON.Member("IPAMConfig", .null), JSON.Member("Links", .null), JSON.Member("Aliases", .null),
             JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),
-            JSON.Member("EndpointID", ""), JSON.Member("Gateway", ""), JSON.Member("IPAddress", ""),
-            JSON.Member("IPPrefixLen", 0), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
+            JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
+            JSON.Member("IPAddress", .string(network.address)),
+            JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
             JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("DNSNames", .null),
         ]))])
+    }
+
+    /// `ContainerSummary.Ports`: what a running container publishes.
+    static func summaryPorts(_ ports: [PublishedPort]) -> JSON {
+        .array(ports.map { p in
+            .object([JSON.Member("IP", .string(p.hostIP.isEmpty ? "0.0.0.0" : p.hostIP)),
+                     JSON.Member("PrivatePort", .int(Int64(p.containerPort))),
+                     JSON.Member("PublicPort", .int(Int64(p.hostPort))), JSON.Member("Type", .string(p.proto))])
+        })
     }
 
     /// `GET /containers/json`'s `ContainerSummary`. `image`: what `Image` shows (the name the
     /// user gave while it still names the same image, else the image id); `now`: unix nanoseconds.
     public static func summary(_ record: ContainerRecord, image: String, now: Int64,
-                               size: (rw: Int64, rootFs: Int64)? = nil, health: String? = nil) throws -> JSON {
+                               size: (rw: Int64, rootFs: Int64)? = nil, health: String? = nil,
+                               ports: [PublishedPort] = []) throws -> JSON {
         let stored = try StoredContainer(record)
         let labels = stored.config["Labels"] ?? .object([])
         var members: [JSON.Member] = [
@@ -127,7 +170,7 @@ public enum ContainerView {
             JSON.Member("ImageID", .string(record.imageID)),
             JSON.Member("Command", .string(([stored.path] + stored.args).map(ContainerView.shellQuoted).joined(separator: " "))),
             JSON.Member("Created", .int(record.created / 1_000_000_000)),
-            JSON.Member("Ports", .array([])),
+            JSON.Member("Ports", summaryPorts(ports)),
         ]
         if let size {
             members.append(JSON.Member("SizeRw", .int(size.rw)))

@@ -35,6 +35,7 @@ enum skiff_msg_type {
     SKIFF_MSG_CGROUPS_JOINED = 8, /* parent -> child: done */
     SKIFF_MSG_PID_RECORDED = 9,   /* parent -> forked process: its pid (SKIFF_MSG_PID) is known; go on */
     SKIFF_MSG_SECCOMP_LISTENER = 10, /* child -> parent: the seccomp user-notification fd, as SCM_RIGHTS */
+    SKIFF_MSG_NAMESPACE = 11,     /* child -> parent: its network (index 0) or user (index 1) namespace, as SCM_RIGHTS */
 };
 
 /* The process forked into a pid namespace shares the sync socket with the intermediate that
@@ -180,6 +181,8 @@ struct skiff_child_config {
     int unshare_cgroupns;          /* a new cgroup namespace, made after joining the cgroups (so
                                     * that they are its root); CLONE_NEWCGROUP is then not in
                                     * clone_flags */
+    int send_namespaces;           /* send the parent the network and user namespaces (a network
+                                    * helper joins them by descriptor: the process is not dumpable) */
     unsigned int pid_report_delay_us; /* tests (debug builds) only: the intermediate waits this long
                                     * before it reports the forked process's pid */
 };

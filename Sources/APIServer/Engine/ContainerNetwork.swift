@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Config
+import MonitorProtocol
+import Platform
+import Store
+
+/// The default network (`bridge`) as Skiff makes it (docs/networking.md): user-mode networking by
+/// slirp4netns, one helper per container run, owned by the container's monitor. This resolves
+/// containers.conf into the monitor's `UserModeNetwork`, and the addresses the container's
+/// /etc files name.
+enum ContainerNetwork {
+    /// The helper for a `bridge` container, from containers.conf: `[network]
+    /// default_rootless_network_cmd` (slirp4netns; pasta is refused, docs/networking.md),
+    /// `[engine] network_cmd_path` and `network_cmd_options` (Podman's slirp4netns options).
+    static func userMode(_ settings: EngineConfig) throws -> UserModeNetwork {
+        let command = settings.rootlessNetworkCommand
+        switch command {
+        case "slirp4netns": break
+        case "pasta":
+            throw EngineError(.invalidArgument, "default_rootless_network_cmd \"pasta\" is not supported by Skiff: set it to \"slirp4netns\" (docs/networking.md)")
+        default:
+            throw EngineError(.invalidArgument, "invalid default_rootless_network_cmd option \"\(command)\"")
+        }
+        let path = settings.networkCommandPath.isEmpty ? findOnPath(command) : settings.networkCommandPath
+        guard let path, access(path, X_OK) == 0 else {
+            throw EngineError(.internal, "could not find \(command), the network namespace can't be configured: exec: \"\(command)\": executable file not found in $PATH")
+        }
+        var network = UserModeNetwork(program: path)
+        do {
+            try network.apply(options: settings.networkCommandOptions)
+        } catch {
+            throw EngineError(.invalidArgument, "network_cmd_options: " + error.message)
+        }
+        return network
+    }
+
+    /// `name` in $PATH (then /usr/bin, /usr/sbin).
+    static func findOnPath(_ name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin"] where !dir.isEmpty {
+            let candidate = dir + "/" + name
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// What `host.containers.internal`, `host.docker.internal` and `host-gateway` name, as Podman
+    /// works it out: containers.conf `host_containers_internal_ip`; else the gateway when it
+    /// reaches the host's loopback (`allow_host_loopback=true`); else the host's first
+    /// non-loopback IPv4 address (reached through the gateway's NAT); nil when there is none.
+    static func hostAddress(_ network: UserModeNetwork, settings: EngineConfig) -> String? {
+        if !settings.hostContainersInternalIP.isEmpty { return settings.hostContainersInternalIP }
+        if network.allowHostLoopback { return network.gateway }
+        return firstHostIPv4()
+    }
+
+    /// The first IPv4 address of an interface that is up and not loopback.
+    static func firstHostIPv4() -> String? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return nil }
+        defer { freeifaddrs(list) }
+        var entry: UnsafeMutablePointer<ifaddrs>? = first
+        while let current = entry {
+            defer { entry = current.pointee.ifa_next }
+            let flags = current.pointee.ifa_flags
+            guard let address = current.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                  flags & UInt32(IFF_UP) != 0, flags & UInt32(IFF_LOOPBACK) == 0 else { continue }
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            let ok = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                var a = sin.pointee.sin_addr
+                return inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil
+            }
+            if ok { return String(cString: text) }
+        }
+        return nil
+    }
+}
+
+// MARK: - What inspect and the list show
+
+extension ContainerNetwork {
+    /// The ports a running container publishes (`<run>/ports`); none when it does not run.
+    static func publishedPorts(of record: ContainerRecord, engine: Engine) -> [PublishedPort] {
+        guard record.state == .running || record.state == .paused else { return [] }
+        return ContainerPorts.published(runDirectory: ContainerPaths(engine: engine, id: record.id).run)
+    }
+
+    /// A running container's address, gateway and ports on the default network.
+    static func state(of record: ContainerRecord, engine: Engine) -> ContainerView.NetworkState {
+        var state = ContainerView.NetworkState()
+        guard record.state == .running || record.state == .paused else { return state }
+        state.running = true
+        state.ports = publishedPorts(of: record, engine: engine)
+        guard (try? StoredContainer(record))?.networkMode == "bridge",
+              let network = try? userMode(engine.config) else { return state }
+        state.address = network.containerAddress
+        state.gateway = network.gateway
+        state.prefixLength = network.prefixLength
+        return state
+    }
+}

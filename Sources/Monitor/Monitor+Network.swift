@@ -1,0 +1,167 @@
+import CLinux
+import MonitorProtocol
+import Platform
+import Runtime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The container's user-mode network (docs/networking.md): slirp4netns, started right after the
+/// container's namespaces exist (it joins them through /proc/PID/ns), in parallel with the
+/// container's own set-up and the service's `start`; waited for only just before the program
+/// runs, and its published ports added then. This process is its parent and holds the write end
+/// of its `--exit-fd` pipe, across skiff-relay and back, so the helper ends when the run ends
+/// (`endNetwork`) or when this process dies, whether the service runs or not.
+extension Monitor {
+    /// slirp4netns's API socket, in the run directory.
+    static let networkSocketName = "net"
+
+    /// Starts the helper for the container `created` (it joins the namespaces the container's
+    /// process handed over, then they are closed here); nothing without a network.
+    func startNetwork(_ created: CreatedProcess) throws(MonitorError) {
+        let namespaces = created.namespaces
+        defer { for fd in [namespaces.network, namespaces.user] where fd >= 0 { close(fd) } }
+        guard let network = options.network else { return }
+        guard namespaces.network >= 0 else {
+            throw MonitorError("network: the container's process did not hand over its network namespace")
+        }
+        // Rootless, the helper joins the container's user namespace too (root: the same as ours).
+        let user = namespaces.user >= 0 && !Monitor.isOwnUserNamespace(namespaces.user) ? namespaces.user : -1
+        let ready = try Sys.pipe()
+        let exit: (read: Int32, write: Int32)
+        do {
+            exit = try Sys.pipe()
+        } catch {
+            close(ready.read)
+            close(ready.write)
+            throw error
+        }
+        defer {
+            close(ready.write)
+            close(exit.read)
+        }
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        unlink(options.runDirectory + "/" + Monitor.networkSocketName)
+        // The API socket is named through a descriptor of the run directory: its full path can
+        // be longer than a socket address holds.
+        let directory = open(options.runDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        guard directory >= 0 else {
+            close(ready.read)
+            close(exit.write)
+            throw MonitorError("network: open \(options.runDirectory): \(errnoText(errno))")
+        }
+        // Its descriptors: 0, 1 /dev/null, 2 this program's diagnostics, 3 ready, 4 exit, 5 the
+        // run directory, 6 the network namespace, 7 the user namespace.
+        let argv = network.commandLine(networkNamespace: "/proc/self/fd/6", userNamespace: user >= 0 ? "/proc/self/fd/7" : nil,
+                                       readyFD: 3, exitFD: 4, apiSocket: "/proc/self/fd/5/" + Monitor.networkSocketName)
+        var descriptors = [null, null, 2, ready.write, exit.read, directory, namespaces.network]
+        if user >= 0 { descriptors.append(user) }
+        let helper: pid_t
+        do {
+            helper = try Spawn.start(argv, Spawn.Options(descriptors: descriptors))
+        } catch {
+            close(ready.read)
+            close(exit.write)
+            throw MonitorError("network: start \(network.program): \(error)")
+        }
+        networkReadyFD = ready.read
+        options.runState.networkHelper = NetworkHelperHandle(pid: helper, exitFD: exit.write)
+    }
+
+    /// Whether `fd` is this process's own user namespace (same inode as /proc/self/ns/user).
+    static func isOwnUserNamespace(_ fd: Int32) -> Bool {
+        var given = stat(), own = stat()
+        guard fstat(fd, &given) == 0, stat("/proc/self/ns/user", &own) == 0 else { return false }
+        return given.st_ino == own.st_ino && given.st_dev == own.st_dev
+    }
+
+    /// Before the program runs: waits until the helper has configured the container's interface
+    /// (up to 10 s), then forwards the published ports (`<run>/ports`, the service's).
+    func finishNetwork() throws(MonitorError) {
+        guard let network = options.network, let helper = options.runState.networkHelper else { return }
+        if networkReadyFD >= 0 {
+            defer {
+                close(networkReadyFD)
+                networkReadyFD = -1
+            }
+            var fds = [pollfd(fd: networkReadyFD, events: Int16(POLLIN), revents: 0)]
+            guard Sys.poll(&fds, timeout: 10_000) > 0 else {
+                throw MonitorError("network: \(network.program) (pid \(helper.pid)) was not ready within 10 s")
+            }
+            var byte: UInt8 = 0
+            guard Syscall.retrying({ read(networkReadyFD, &byte, 1) }) == 1 else {
+                throw MonitorError("network: \(network.program) (pid \(helper.pid)) exited before the network was up; see \(options.paths.diagnostics)")
+            }
+        }
+        let path = options.runDirectory + "/" + PublishedPort.fileName
+        guard let bytes = try? FileSystem.readFile(path) else { return }
+        guard let ports = PublishedPort.parse(file: String(decoding: bytes, as: UTF8.self)) else {
+            throw MonitorError("network: \(path): not a list of ports")
+        }
+        for port in ports {
+            try forward(port, guest: network.containerAddress)
+        }
+    }
+
+    /// One `add_hostfwd` on slirp4netns's API socket.
+    func forward(_ port: PublishedPort, guest: String) throws(MonitorError) {
+        let directory = open(options.runDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else {
+            throw MonitorError("network: publish \(port.hostPort)/\(port.proto): open \(options.runDirectory): \(errnoText(errno))")
+        }
+        defer { close(directory) }
+        let fd: Int32
+        do {
+            fd = try UnixSocket.connect("/proc/self/fd/\(directory)/" + Monitor.networkSocketName)
+        } catch {
+            throw MonitorError("network: publish \(port.hostPort)/\(port.proto): \(error)")
+        }
+        defer { close(fd) }
+        let request = Array(port.addRequest(guest: guest).utf8)
+        let written = request.withUnsafeBytes { bytes in Syscall.retrying { write(fd, bytes.baseAddress, bytes.count) } }
+        guard written == request.count else {
+            throw MonitorError("network: publish \(port.hostPort)/\(port.proto): write: \(errnoText(errno))")
+        }
+        _ = shutdown(fd, Int32(SHUT_WR))
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while reply.count < 65536 {
+            let n = buffer.withUnsafeMutableBytes { bytes in Syscall.retrying { read(fd, bytes.baseAddress, bytes.count) } }
+            if n <= 0 { break }
+            reply += buffer[0..<n]
+        }
+        guard let answer = try? JSONParser.parse(reply), case .object(let members) = answer else {
+            throw MonitorError("network: publish \(port.hostPort)/\(port.proto): no answer from slirp4netns")
+        }
+        if members.contains(where: { $0.key == "return" }) { return }
+        var text = "unknown error"
+        if case .object(let error)? = members.first(where: { $0.key == "error" })?.value,
+           case .string(let description)? = error.first(where: { $0.key == "desc" })?.value {
+            text = description
+        }
+        let address = port.hostIP.isEmpty ? "0.0.0.0" : port.hostIP
+        throw MonitorError("network: publish \(address):\(port.hostPort)/\(port.proto): slirp4netns: \(text)")
+    }
+
+    /// The run is over (or was never started): the helper's exit pipe closed, the helper reaped
+    /// (within 1 s; the relay loop reaps it otherwise).
+    func endNetwork() {
+        if networkReadyFD >= 0 {
+            close(networkReadyFD)
+            networkReadyFD = -1
+        }
+        guard let helper = options.runState.networkHelper else { return }
+        options.runState.networkHelper = nil
+        close(helper.exitFD)
+        for _ in 0..<200 {
+            var status: Int32 = 0
+            let rc = waitpid(helper.pid, &status, WNOHANG)
+            if rc != 0 { break }
+            usleep(5_000)
+        }
+        unlink(options.runDirectory + "/" + Monitor.networkSocketName)
+    }
+}

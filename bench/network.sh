@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# bench/network.sh — the network part of `make bench` (BENCH_PARTS=network): the default
+# network's cost and published ports, Skiff vs Podman (rootless, its default slirp4netns with
+# rootlessport) and, when asked (BENCH_PEERS), Docker (the bench's dockerd runs with
+# --bridge=none, so its "default" network is none: its rows are a floor, not a peer).
+# Set-up, peers and cleanup are bench/containers.sh's (bench/peers.sh). Measures:
+#   1. `docker run --rm busybox true` on the default network against `--network none`, round-robin
+#      over peers and modes, BENCH_NET_RUNS runs after BENCH_NET_WARMUPS; median (min-max) and the
+#      ratio default/none per peer (the target: <= 1.3x).
+#   2. TCP throughput host -> container through a published port (`-p 127.0.0.1:PORT:5001`, the
+#      container's `nc -l -p 5001 > /dev/null`): BENCH_NET_BYTES bytes sent by a Python client
+#      on the host, MB/s from connect to the end of the container's read (one run per peer).
+#   3. the memory (PSS) of the per-container network helper (slirp4netns, and Podman's
+#      rootlessport) of the published container.
+# The table goes to bench/out/network-<time>.txt (and network-last.txt).
+#
+# Knobs (environment):
+#   SKIFF_BIN=PATH              use this skiff (skiff-image, skiff-monitor, skiff-relay beside it), do not build
+#   BENCH_PEERS="skiff podman"  which peers to run
+#   BENCH_NET_RUNS=10           measured `docker run --rm` per peer and mode
+#   BENCH_NET_WARMUPS=2         unmeasured ones first
+#   BENCH_NET_BYTES=200000000   bytes pushed through the published port
+#   BENCH_PODMAN_DRIVER=overlay Podman's storage driver
+#   BENCH_DOCKER_CLI=/usr/local/bin/docker   the client
+#   BENCH_NO_INSTALL=1          do not check/install Debian packages
+#   BENCH_TMPDIR=DIR            base for the temp dir
+#   SKIFF_TEST_USER=skiff-test
+set -euo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/bench/common.sh"
+OUT=$ROOT/bench/out
+USER_NAME=${SKIFF_TEST_USER:-skiff-test}
+PEERS=${BENCH_PEERS:-skiff podman}
+RUNS=${BENCH_NET_RUNS:-10}
+WARMUPS=${BENCH_NET_WARMUPS:-2}
+BYTES=${BENCH_NET_BYTES:-200000000}
+PODMAN_DRIVER=${BENCH_PODMAN_DRIVER:-overlay}
+SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/opt/swift/usr/bin:$SYS_PATH
+
+log() { printf '[bench-network %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
+for v in RUNS BYTES; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_NET_*) must be a positive integer, not '${!v}'"
+done
+[[ $WARMUPS =~ ^[0-9]+$ ]] || die "BENCH_NET_WARMUPS must be an integer >= 0"
+peers=()
+for p in $PEERS; do
+    case $p in skiff|podman|docker) peers+=("$p") ;; *) die "unknown peer '$p' in BENCH_PEERS" ;; esac
+done
+[ ${#peers[@]} -gt 0 ] || { log "BENCH_PEERS is empty: nothing to do"; exit 0; }
+has_peer() { [[ " ${peers[*]} " == *" $1 "* ]]; }
+drop_peer() { local p keep=(); for p in "${peers[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; peers=("${keep[@]}"); }
+
+declare -A R=()            # R[peer.metric]: figures for the table
+declare -A V=()            # V[peer.metric]: raw measured values, space-separated
+declare -a NOTES=()
+note() { NOTES+=("$*"); log "note: $*"; }
+SKIFF_SKIPPED=""           # why Skiff was not measured
+
+# ---------------------------------------------------------------- set-up
+PKGS=(podman docker.io containerd runc conmon uidmap slirp4netns fuse-overlayfs busybox-static
+      python3 procps util-linux)
+if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
+    bash "$ROOT/scripts/apt-install-missing.sh" "${PKGS[@]}" || die "apt-get install of ${PKGS[*]} failed"
+fi
+for t in setpriv python3 ps timeout findmnt; do
+    command -v "$t" >/dev/null || die "$t not found"
+done
+[ -x /bin/busybox ] || die "/bin/busybox not found (Debian package busybox-static)"
+if has_peer podman; then
+    command -v podman >/dev/null || die "podman not found"
+    CONMON=$(command -v conmon) || die "conmon not found"
+fi
+if has_peer docker; then
+    for t in dockerd containerd containerd-shim-runc-v2; do command -v "$t" >/dev/null || die "$t not found"; done
+    SHIM=$(command -v containerd-shim-runc-v2)
+fi
+DOCKER_CLI=${BENCH_DOCKER_CLI:-/usr/local/bin/docker}
+if [ ! -x "$DOCKER_CLI" ]; then
+    DOCKER_CLI=$(command -v docker) || die "no docker CLI ($BENCH_DOCKER_CLI missing and none on PATH)"
+    note "the docker CLI ${BENCH_DOCKER_CLI:-/usr/local/bin/docker} is missing; using $DOCKER_CLI"
+fi
+
+SKIFF_TEST_USER=$USER_NAME bash "$ROOT/scripts/setup-test-user.sh"
+TUID=$(id -u "$USER_NAME")
+TGID=$(id -g "$USER_NAME")
+
+if has_peer skiff; then
+    if [ -n "${SKIFF_BIN:-}" ]; then
+        [ -x "$SKIFF_BIN" ] || die "SKIFF_BIN=$SKIFF_BIN is not an executable"
+        SKIFF_BIN_GIVEN=1
+        [ -x "$(dirname "$SKIFF_BIN")/skiff-monitor" ] ||
+            SKIFF_SKIPPED="no skiff-monitor beside SKIFF_BIN=$SKIFF_BIN"
+    elif ! grep -q '\.executable(name: "skiff-monitor"' "$ROOT/Package.swift"; then
+        SKIFF_SKIPPED="this tree ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')) has no skiff-monitor product yet: containers are not merged"
+    else
+        for product in skiff skiff-image skiff-monitor skiff-relay; do
+            log "building $product (release, static Swift stdlib)"
+            (cd "$ROOT" && swift build -c release --static-swift-stdlib --product "$product") >&2 ||
+                die "swift build of $product failed"
+        done
+        SKIFF_BIN=$ROOT/.build/release/skiff
+    fi
+    if [ -z "$SKIFF_SKIPPED" ]; then
+        SKIFF_DIR=$(dirname "$SKIFF_BIN")
+        for b in skiff skiff-image skiff-monitor; do [ -x "$SKIFF_DIR/$b" ] || die "$SKIFF_DIR/$b missing"; done
+    else
+        drop_peer skiff
+        note "Skiff skipped: $SKIFF_SKIPPED"
+    fi
+fi
+
+mkdir -p "$OUT"
+BENCH_TAG=net BENCH_PART=network
+# shellcheck source=bench/peers.sh
+source "$ROOT/bench/peers.sh"
+
+
+# ---------------------------------------------------------------- 1. run --rm: default vs none
+log "1. docker run --rm busybox true, default network and --network none: $WARMUPS warm-up + $RUNS runs each"
+for ((i = 0; i < WARMUPS + RUNS; i++)); do
+    for peer in "${peers[@]}"; do
+        for mode in default none; do
+            args=(run --rm); [ "$mode" = none ] && args+=(--network none)
+            t0=$(now)
+            out=$(timeout 60 env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" \
+                  DOCKER_HOST="unix://${SOCK[$peer]}" "$DOCKER_CLI" "${args[@]}" busybox true 2>&1) ||
+                die "$peer: docker ${args[*]} failed (run $i): $out"
+            t=$(since "$t0")
+            [ "$i" -ge "$WARMUPS" ] && V[$peer.run_$mode]+=" $t"
+        done
+    done
+done
+for peer in "${peers[@]}"; do
+    for mode in default none; do
+        # shellcheck disable=SC2086
+        R[$peer.run_$mode]=$(stats ${V[$peer.run_$mode]})
+    done
+done
+
+# ---------------------------------------------------------------- 2. throughput through a port
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+log "2. TCP host -> container through a published port, $BYTES bytes"
+for peer in "${peers[@]}"; do
+    [ "$peer" = docker ] && continue
+    port=$(free_port)
+    cid=$(dk "$peer" run -d -p "127.0.0.1:$port:5001" busybox sh -c 'nc -l -p 5001 > /dev/null; echo done') ||
+        die "$peer: the listening container did not start"
+    # the helpers' memory while the container runs (before the transfer, which ends it)
+    pss=0
+    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child'); do
+        # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
+        parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
+        grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
+        v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+        pss=$((pss + ${v:-0}))
+    done
+    R[$peer.helper_pss]=$(awk -v k="$pss" 'BEGIN{printf "%.2f", k / 1024}')
+    sleep 0.5
+    mbps=$(python3 - "$port" "$BYTES" <<'PY'
+import socket, sys, time
+port, total = int(sys.argv[1]), int(sys.argv[2])
+chunk = b"x" * 262144
+for _ in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        break
+    except OSError:
+        time.sleep(0.05)
+t0 = time.monotonic()
+sent = 0
+while sent < total:
+    s.sendall(chunk)
+    sent += len(chunk)
+s.shutdown(socket.SHUT_WR)
+s.settimeout(120)
+try:
+    while s.recv(65536):
+        pass
+except OSError:
+    pass
+print("%.1f" % (sent / (time.monotonic() - t0) / 1e6))
+PY
+) || die "$peer: the transfer failed"
+    R[$peer.tput]=$mbps
+    dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
+    log "$peer: ${R[$peer.tput]} MB/s, helpers ${R[$peer.helper_pss]} MiB PSS"
+done
+
+# ---------------------------------------------------------------- table
+STAMP=$(date +%Y%m%d-%H%M%S)
+TABLE=$OUT/network-$STAMP.txt
+{
+    echo "network: docker run --rm default vs none, published-port throughput (load at start: $LOAD_START)"
+    printf '%-44s' ""; for p in "${peers[@]}"; do printf '%-32s' "$p ${R[$p.version]:-}"; done; echo
+    for mode in default none; do
+        printf '%-44s' "run --rm busybox true, $mode (ms)"
+        for p in "${peers[@]}"; do printf '%-32s' "$(awk -v s="${R[$p.run_$mode]}" 'BEGIN{split(s,a," "); printf "%.1f (%.1f-%.1f)", a[1], a[2], a[3]}')"; done; echo
+    done
+    printf '%-44s' "default / none"
+    for p in "${peers[@]}"; do printf '%-32s' "$(awk -v a="$(field "${R[$p.run_default]}" 1)" -v b="$(field "${R[$p.run_none]}" 1)" 'BEGIN{printf "%.2fx", a / b}')"; done; echo
+    printf '%-44s' "TCP host->container via -p (MB/s)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.tput]:-n/a}"; done; echo
+    printf '%-44s' "network helpers' PSS, 1 container (MiB)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.helper_pss]:-n/a}"; done; echo
+    if has_peer skiff; then
+        r=$(awk -v a="$(field "${R[skiff.run_default]}" 1)" -v b="$(field "${R[skiff.run_none]}" 1)" 'BEGIN{printf "%.2f", a / b}')
+        echo
+        echo "target: Skiff run --rm default <= 1.3x none: ${r}x $(awk -v r="$r" 'BEGIN{print (r <= 1.3) ? "PASS" : "FAIL"}')"
+    fi
+    if [ ${#NOTES[@]} -gt 0 ]; then echo; echo "notes:"; for n in "${NOTES[@]}"; do echo "  - $n"; done; fi
+} | tee "$TABLE"
+cp "$TABLE" "$OUT/network-last.txt"
+log "table saved to $TABLE"
