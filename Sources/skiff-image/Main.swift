@@ -31,6 +31,9 @@ enum SkiffImage {
           archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--path P]
                        [--no-overwrite-dir-non-dir] [--chown-user USER]
                                                       docker cp and export (ContainerArchive.swift)
+          volume-populate --container ID --path P --volume NAME
+                                                      copy the image's content at P into a new volume
+          remove-volume NAME                          remove <root>/volumes/NAME (VolumeFiles.swift)
           changes --container ID                      docker diff (ContainerChanges.swift)
           commit  --container ID --image ID --container-config JSON [--tag NAME] [--author A]
                   [--message M] [--created-by TEXT] [--change LINE]...
@@ -48,6 +51,10 @@ enum SkiffImage {
             if options.flag("--userns") { try WorkerNamespace.enterIfNeeded() }
             if options.command == "remove-container" {
                 try ContainerRemoval.remove(options)
+                return
+            }
+            if VolumeFiles.commands.contains(options.command) {
+                try VolumeFiles.run(options)
                 return
             }
             if ContainerArchive.commands.contains(options.command) {
@@ -123,7 +130,7 @@ struct Options {
         while i < arguments.count {
             let name = arguments[i]
             guard name.hasPrefix("--") else {
-                guard first == "remove-container" else { throw WorkerFailure(.invalidArgument, "skiff-image: unexpected argument '\(name)'") }
+                guard first == "remove-container" || first == "remove-volume" else { throw WorkerFailure(.invalidArgument, "skiff-image: unexpected argument '\(name)'") }
                 positional.append(name)
                 i += 1
                 continue

@@ -24,4 +24,13 @@ def test_openapi_yaml_is_valid():
                           "ContainerExec", "ExecStart", "ExecResize", "ExecInspect",
                           # issue 13, files in and out
                           "ContainerArchiveInfo", "ContainerArchive", "PutContainerArchive", "ContainerExport",
-                          "ContainerChanges", "ImageCommit"}
+                          "ContainerChanges", "ImageCommit",
+                          # issue 14, volumes and system
+                          "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
+                          "SystemDataUsage", "BuildPrune",
+                          "SwarmInspect", "SwarmInit", "SwarmJoin", "SwarmLeave", "SwarmUpdate", "SwarmUnlockkey",
+                          "SwarmUnlock", "ServiceList", "ServiceCreate", "ServiceInspect", "ServiceDelete",
+                          "ServiceUpdate", "ServiceLogs", "NodeList", "NodeInspect", "NodeDelete", "NodeUpdate",
+                          "TaskList", "TaskInspect", "TaskLogs", "SecretList", "SecretCreate", "SecretInspect",
+                          "SecretDelete", "SecretUpdate", "ConfigList", "ConfigCreate", "ConfigInspect",
+                          "ConfigDelete", "ConfigUpdate"}
