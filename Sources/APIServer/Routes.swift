@@ -21,6 +21,8 @@ enum Routes {
         Route("POST", "/images/{name:.*}/tag", "ImageTag", blocking: true, ImageHandlers.imageTag),
         Route("POST", "/images/{name:.*}/push", "ImagePush", blocking: true, ImageHandlers.imagePush),
         Route("DELETE", "/images/{name:.*}", "ImageDelete", blocking: true, ImageHandlers.imageDelete),
+        Route("GET", "/distribution/{name:.*}/json", "DistributionInspect", blocking: true, long: true,
+              DistributionHandlers.distributionInspect),
 
         // Container: create, inspect, list
         Route("POST", "/containers/create", "ContainerCreate", blocking: true, ContainerSpecHandlers.containerCreate),

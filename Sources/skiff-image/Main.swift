@@ -24,6 +24,8 @@ enum SkiffImage {
           import [--tag NAME] [--message TEXT] [--change LINE]...
                                                       docker import of the rootfs tar on stdin
           pull   --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+          distribution-inspect --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+                                                      the registry's descriptor and platforms of REF
           push   --image ID --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           sweep                                       remove layers and blobs nothing uses
           remove-container ID                         remove <root>/containers/ID (its upper/ holds
@@ -66,6 +68,7 @@ enum SkiffImage {
             case "load": try worker.load()
             case "import": try worker.importRootfs()
             case "pull": try worker.pull()
+            case "distribution-inspect": try worker.distributionInspect()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
             case "commit": try ContainerCommit.run(worker)

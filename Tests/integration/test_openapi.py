@@ -27,7 +27,7 @@ def test_openapi_yaml_is_valid():
                           "ContainerChanges", "ImageCommit",
                           # issue 14, volumes and system
                           "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
-                          "SystemDataUsage", "BuildPrune",
+                          "SystemDataUsage", "BuildPrune", "DistributionInspect",
                           "SwarmInspect", "SwarmInit", "SwarmJoin", "SwarmLeave", "SwarmUpdate", "SwarmUnlockkey",
                           "SwarmUnlock", "ServiceList", "ServiceCreate", "ServiceInspect", "ServiceDelete",
                           "ServiceUpdate", "ServiceLogs", "NodeList", "NodeInspect", "NodeDelete", "NodeUpdate",

@@ -127,3 +127,25 @@ def test_docker_system_prune_end_to_end(engine):
     assert "Total reclaimed space:" in out
     assert engine.api.containers() == [] and engine.api.get("/volumes")[1]["Volumes"] == []
     assert engine.api.get("/images/json")[1] == []
+
+
+def test_distribution_inspect_against_the_test_registry(engine, registry):
+    reference = f"{registry.host}/distbox:v1"
+    engine.cli("tag", "busybox", reference)
+    engine.cli("push", reference)
+    digest = registry.manifest("distbox", "v1")[2]
+    status, body = engine.api.get(f"/distribution/{reference}/json")
+    assert status == 200, body
+    assert body["Descriptor"]["digest"] == digest and body["Descriptor"]["size"] > 0
+    assert body["Descriptor"]["mediaType"].endswith("manifest.v2+json")
+    assert body["Platforms"] == [{"architecture": engine.api.get("/images/busybox/json")[1]["Architecture"], "os": "linux"}]
+    # docker-py's inspect_distribution.
+    client = docker.APIClient(base_url=f"unix://{engine.socket}", version="1.44", timeout=60)
+    try:
+        assert client.inspect_distribution(reference)["Descriptor"]["digest"] == digest
+    finally:
+        client.close()
+    status, message = engine.api.message("GET", f"/distribution/{registry.host}/distbox:nope/json")
+    assert status == 404 and message.startswith(f"manifest for {registry.host}/distbox:nope not found: ")
+    assert engine.api.message("GET", "/distribution/UPPER/json") == (
+        400, "invalid reference format: repository name (library/UPPER) must be lowercase")
