@@ -8,6 +8,7 @@ enum Routes {
         Route("HEAD", "/_ping", "SystemPingHead", SystemHandlers.systemPingHead),
         Route("GET", "/version", "SystemVersion", SystemHandlers.systemVersion),
         Route("GET", "/info", "SystemInfo", blocking: true, SystemHandlers.systemInfo),
+        Route("POST", "/auth", "SystemAuth", blocking: true, long: true, AuthHandlers.systemAuth),
 
         // Image
         Route("GET", "/images/json", "ImageList", blocking: true, ImageHandlers.imageList),

@@ -24,6 +24,8 @@ enum SkiffImage {
           import [--tag NAME] [--message TEXT] [--change LINE]...
                                                       docker import of the rootfs tar on stdin
           pull   --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+          login  --server HOST [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+                                                      docker login: the credentials in $SKIFF_REGISTRY_AUTH (Login.swift)
           distribution-inspect --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
                                                       the registry's descriptor and platforms of REF
           push   --image ID --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
@@ -69,6 +71,7 @@ enum SkiffImage {
             case "import": try worker.importRootfs()
             case "pull": try worker.pull()
             case "distribution-inspect": try worker.distributionInspect()
+            case "login": try worker.login()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
             case "commit": try ContainerCommit.run(worker)

@@ -27,7 +27,7 @@ def test_openapi_yaml_is_valid():
                           "ContainerChanges", "ImageCommit",
                           # issue 14, volumes and system
                           "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
-                          "SystemDataUsage", "BuildPrune", "DistributionInspect",
+                          "SystemDataUsage", "BuildPrune", "DistributionInspect", "SystemAuth",
                           "SwarmInspect", "SwarmInit", "SwarmJoin", "SwarmLeave", "SwarmUpdate", "SwarmUnlockkey",
                           "SwarmUnlock", "ServiceList", "ServiceCreate", "ServiceInspect", "ServiceDelete",
                           "ServiceUpdate", "ServiceLogs", "NodeList", "NodeInspect", "NodeDelete", "NodeUpdate",

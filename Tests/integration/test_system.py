@@ -149,3 +149,54 @@ def test_distribution_inspect_against_the_test_registry(engine, registry):
     assert status == 404 and message.startswith(f"manifest for {registry.host}/distbox:nope not found: ")
     assert engine.api.message("GET", "/distribution/UPPER/json") == (
         400, "invalid reference format: repository name (library/UPPER) must be lowercase")
+
+
+@BOTH
+def test_login_and_logout_against_the_htpasswd_registry(engine, auth_registry):
+    host = auth_registry.host
+    # Raw HTTP: Docker's answers.
+    status, body = engine.api.json("POST", "/auth", {"username": auth_registry.username, "password": auth_registry.password,
+                                                     "serveraddress": host})
+    assert (status, body) == (200, {"Status": "Login Succeeded", "IdentityToken": ""})
+    refused = f"login attempt to http://{host}/v2/ failed with status: 401 Unauthorized"
+    assert engine.api.message("POST", "/auth", {"username": auth_registry.username, "password": "wrong",
+                                                "serveraddress": f"http://{host}/"}) == (401, refused)
+    assert engine.api.message("POST", "/auth", {"serveraddress": host}) == (401, refused)
+    assert engine.api.message("POST", "/auth", raw=b"{not json") [0] == 400
+    # The CLI: login stores the credentials, a push with them works, logout forgets them.
+    out = engine.cli("login", "-u", auth_registry.username, "--password-stdin", host, input=auth_registry.password + "\n")
+    assert "Login Succeeded" in out.stdout
+    engine.cli("tag", "busybox", f"{host}/private:v1")
+    engine.cli("push", f"{host}/private:v1")
+    result = engine.cli("login", "-u", auth_registry.username, "--password-stdin", host, input="wrong\n", ok=False)
+    assert result.returncode != 0
+    err = result.stderr
+    assert refused in err
+    engine.cli("logout", host)
+    # docker-py's login.
+    client = docker.APIClient(base_url=f"unix://{engine.socket}", version="1.44", timeout=60)
+    try:
+        assert client.login(auth_registry.username, auth_registry.password, registry=host)["Status"] == "Login Succeeded"
+        with pytest.raises(docker.errors.APIError) as raised:
+            client.login(auth_registry.username, "wrong", registry=host, reauth=True)
+        assert raised.value.status_code == 401
+    finally:
+        client.close()
+
+
+def test_login_to_a_registry_that_does_not_answer_fails_in_bounded_time(engine):
+    """The worker gives up after its login timeout (15 s): Docker answers 500 too."""
+    import socket
+    import time
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)   # accepts the connection, never answers
+    port = listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        status, message = engine.api.message("POST", "/auth", {"username": "u", "password": "p",
+                                                               "serveraddress": f"127.0.0.1:{port}"}, timeout=60)
+        assert status == 500 and f"127.0.0.1:{port}" in message
+        assert time.monotonic() - started < 40
+    finally:
+        listener.close()
