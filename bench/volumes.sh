@@ -138,15 +138,21 @@ for v in VOL_N VOL_FILES VOL_RUNS; do
 done
 
 # ---------------------------------------------------------------- the volumes and the image
+# volsrc: a static busybox and /data with VOL_FILES small files, imported from a tarball (the
+# same bytes for every peer; Podman 4.3's compat commit refuses the docker CLI's empty body).
+SRC=$T/volsrc/rootfs
+mkdir -p "$SRC/bin" "$SRC/data"
+cp /bin/busybox "$SRC/bin/busybox"
+for tool in sh true ls wc; do ln -s busybox "$SRC/bin/$tool"; done
+(cd "$SRC/data" && for ((i = 0; i < VOL_FILES; i++)); do echo "$i" >"f$i"; done)
+tar -C "$SRC" -cf "$T/volsrc/volsrc.tar" .
+chmod -R a+rX "$T/volsrc"
 for peer in "${peers[@]}"; do
-    log "$peer: creating $VOL_N volumes and the image volsrc ($VOL_FILES files in /data)"
-    for ((i = 1; i <= VOL_N; i++)); do echo "benchvol$i"; done |
-        while read -r name; do dk "$peer" volume create "$name" >/dev/null || die "$peer: volume create $name failed"; done
-    dk "$peer" run --name volsrcmk --network none busybox sh -c \
-        "mkdir /data && cd /data && i=0; while [ \$i -lt $VOL_FILES ]; do echo \$i > f\$i; i=\$((i+1)); done" >/dev/null ||
-        die "$peer: making the image directory failed"
-    dk "$peer" commit volsrcmk volsrc >/dev/null || die "$peer: docker commit failed"
-    dk "$peer" rm volsrcmk >/dev/null || true
+    log "$peer: creating $VOL_N volumes and importing volsrc ($VOL_FILES files in /data)"
+    for ((i = 1; i <= VOL_N; i++)); do
+        dk "$peer" volume create "benchvol$i" >/dev/null || die "$peer: volume create benchvol$i failed"
+    done
+    dk "$peer" import "$T/volsrc/volsrc.tar" volsrc >/dev/null || die "$peer: docker import of volsrc failed"
     n=$(dk "$peer" run --rm -v benchcheck:/data --network none volsrc sh -c 'ls /data | wc -l') || die "$peer: run -v failed"
     [ "$(echo "$n" | tr -d ' ')" = "$VOL_FILES" ] || die "$peer: the new volume has $n files, not $VOL_FILES"
 done
