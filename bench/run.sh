@@ -24,7 +24,7 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
+#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network volumes"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
 #                           benchmark), runtime (bench/runtime.sh: `run` of /bin/true with Skiff's
 #                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
 #                           pull, load, import and list through the API, Skiff vs Podman, against
@@ -48,7 +48,9 @@
 #                           --memory 64m --pids-limit 100, and a cgroup2 cgroup per container), network
 #                           (bench/network.sh: `docker run --rm` on the default network against
 #                           --network none, TCP through a published port, the helpers' memory;
-#                           Skiff vs Podman; see its knobs there)
+#                           Skiff vs Podman; see its knobs there), volumes (bench/volumes.sh:
+#                           `docker volume ls` with 1000 volumes, /system/df, a new volume's
+#                           copy-up of 10k files; see its knobs there)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -78,15 +80,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network}
+PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network volumes}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network)" ;; esac
+    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network|volumes) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network, volumes)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers exec pressure resources health files cgroups denials network; do
+    for part in runtime images containers exec pressure resources health files cgroups denials network volumes; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi

@@ -8,6 +8,7 @@ enum Routes {
         Route("HEAD", "/_ping", "SystemPingHead", SystemHandlers.systemPingHead),
         Route("GET", "/version", "SystemVersion", SystemHandlers.systemVersion),
         Route("GET", "/info", "SystemInfo", blocking: true, SystemHandlers.systemInfo),
+        Route("POST", "/auth", "SystemAuth", blocking: true, long: true, AuthHandlers.systemAuth),
 
         // Image
         Route("GET", "/images/json", "ImageList", blocking: true, ImageHandlers.imageList),
@@ -21,6 +22,8 @@ enum Routes {
         Route("POST", "/images/{name:.*}/tag", "ImageTag", blocking: true, ImageHandlers.imageTag),
         Route("POST", "/images/{name:.*}/push", "ImagePush", blocking: true, ImageHandlers.imagePush),
         Route("DELETE", "/images/{name:.*}", "ImageDelete", blocking: true, ImageHandlers.imageDelete),
+        Route("GET", "/distribution/{name:.*}/json", "DistributionInspect", blocking: true, long: true,
+              DistributionHandlers.distributionInspect),
 
         // Container: create, inspect, list
         Route("POST", "/containers/create", "ContainerCreate", blocking: true, ContainerSpecHandlers.containerCreate),
@@ -63,6 +66,49 @@ enum Routes {
         // Networks: the predefined ones (docs/networking.md)
         Route("GET", "/networks", "NetworkList", blocking: true, NetworkHandlers.networkList),
         Route("GET", "/networks/{id}", "NetworkInspect", blocking: true, NetworkHandlers.networkInspect),
+
+        // Volume (docs/volumes.md)
+        Route("GET", "/volumes", "VolumeList", blocking: true, VolumeHandlers.volumeList),
+        Route("POST", "/volumes/create", "VolumeCreate", blocking: true, VolumeHandlers.volumeCreate),
+        Route("POST", "/volumes/prune", "VolumePrune", blocking: true, long: true, VolumeHandlers.volumePrune),
+        Route("GET", "/volumes/{name}", "VolumeInspect", blocking: true, VolumeHandlers.volumeInspect),
+        Route("DELETE", "/volumes/{name}", "VolumeDelete", blocking: true, VolumeHandlers.volumeDelete),
+
+        // System: disk usage, build cache (docs/volumes.md)
+        Route("GET", "/system/df", "SystemDataUsage", blocking: true, long: true, SystemDataHandlers.systemDataUsage),
+        Route("POST", "/build/prune", "BuildPrune", blocking: true, SystemDataHandlers.buildPrune),
+
+        // Swarm: answered as by a node that is not in a swarm (SwarmHandlers.swift)
+        Route("GET", "/swarm", "SwarmInspect", SwarmHandlers.notSwarmManager),
+        Route("POST", "/swarm/init", "SwarmInit", SwarmHandlers.swarmUnsupported),
+        Route("POST", "/swarm/join", "SwarmJoin", SwarmHandlers.swarmUnsupported),
+        Route("POST", "/swarm/leave", "SwarmLeave", SwarmHandlers.swarmLeave),
+        Route("POST", "/swarm/update", "SwarmUpdate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/swarm/unlockkey", "SwarmUnlockkey", SwarmHandlers.notSwarmManager),
+        Route("POST", "/swarm/unlock", "SwarmUnlock", SwarmHandlers.notSwarmManager),
+        Route("GET", "/services", "ServiceList", SwarmHandlers.notSwarmManager),
+        Route("POST", "/services/create", "ServiceCreate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/services/{id}", "ServiceInspect", SwarmHandlers.notSwarmManager),
+        Route("DELETE", "/services/{id}", "ServiceDelete", SwarmHandlers.notSwarmManager),
+        Route("POST", "/services/{id}/update", "ServiceUpdate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/services/{id}/logs", "ServiceLogs", SwarmHandlers.notSwarmManager),
+        Route("GET", "/nodes", "NodeList", SwarmHandlers.notSwarmManager),
+        Route("GET", "/nodes/{id}", "NodeInspect", SwarmHandlers.notSwarmManager),
+        Route("DELETE", "/nodes/{id}", "NodeDelete", SwarmHandlers.notSwarmManager),
+        Route("POST", "/nodes/{id}/update", "NodeUpdate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/tasks", "TaskList", SwarmHandlers.notSwarmManager),
+        Route("GET", "/tasks/{id}", "TaskInspect", SwarmHandlers.notSwarmManager),
+        Route("GET", "/tasks/{id}/logs", "TaskLogs", SwarmHandlers.notSwarmManager),
+        Route("GET", "/secrets", "SecretList", SwarmHandlers.notSwarmManager),
+        Route("POST", "/secrets/create", "SecretCreate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/secrets/{id}", "SecretInspect", SwarmHandlers.notSwarmManager),
+        Route("DELETE", "/secrets/{id}", "SecretDelete", SwarmHandlers.notSwarmManager),
+        Route("POST", "/secrets/{id}/update", "SecretUpdate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/configs", "ConfigList", SwarmHandlers.notSwarmManager),
+        Route("POST", "/configs/create", "ConfigCreate", SwarmHandlers.notSwarmManager),
+        Route("GET", "/configs/{id}", "ConfigInspect", SwarmHandlers.notSwarmManager),
+        Route("DELETE", "/configs/{id}", "ConfigDelete", SwarmHandlers.notSwarmManager),
+        Route("POST", "/configs/{id}/update", "ConfigUpdate", SwarmHandlers.notSwarmManager),
 
         // System: events (last, as it was when each group had its own list)
         Route("GET", "/events", "SystemEvents", blocking: true, EventHandlers.systemEvents),

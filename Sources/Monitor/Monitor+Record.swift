@@ -156,12 +156,23 @@ extension Monitor {
             FileSystem.removeTree(tree)
         }
         removeRunDirectory()
-        _ = withStore { store in
+        let anonymous = withStore { store -> [String] in
             let record = try store.container(id: options.id)
+            let anonymous = try store.volumes(of: options.id).filter(\.anonymous).map(\.name)
             if try store.deleteContainer(options.id), let record {
                 try store.addEvent(type: "container", action: "destroy", actorID: options.id,
                                    attributes: attributes(record))
             }
+            return anonymous
+        } ?? []
+        // `--rm` removes the container's anonymous volumes too (Docker's), unless another
+        // container uses one (`--volumes-from`).
+        for name in anonymous {
+            guard withStore({ store in try store.deleteVolume(name: name) }) != nil else { continue }
+            let directory = options.store + "/volumes/" + name
+            FileSystem.removeTree(directory)
+            if access(directory, F_OK) == 0 { _ = runImageWorker(["remove-volume", "--root", options.store, name]) }
+            _ = withStore { store in try store.addEvent(type: "volume", action: "destroy", actorID: name, attributes: ["driver": "local"]) }
         }
     }
 

@@ -160,6 +160,14 @@ extension Migration {
             ) STRICT;
             CREATE INDEX execs_by_container ON execs(container_id);
             """),
+        Migration(version: 12, summary: "volumes' driver options and first-mount copy (VolumeRecords.swift)", sql: """
+            -- DriverOpts of `POST /volumes/create` (a JSON object of strings; x'' when the volume
+            -- was made by a container, which inspect shows as null). copy_up: 1 until the first
+            -- container that mounts the volume was created; only then is the image's content
+            -- copied in (CVE-2020-1726: a volume once used is never written over).
+            ALTER TABLE volumes ADD COLUMN options BLOB NOT NULL DEFAULT x'';
+            ALTER TABLE volumes ADD COLUMN copy_up INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

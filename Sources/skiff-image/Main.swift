@@ -24,6 +24,10 @@ enum SkiffImage {
           import [--tag NAME] [--message TEXT] [--change LINE]...
                                                       docker import of the rootfs tar on stdin
           pull   --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+          login  --server HOST [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+                                                      docker login: the credentials in $SKIFF_REGISTRY_AUTH (Login.swift)
+          distribution-inspect --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+                                                      the registry's descriptor and platforms of REF
           push   --image ID --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           sweep                                       remove layers and blobs nothing uses
           remove-container ID                         remove <root>/containers/ID (its upper/ holds
@@ -31,6 +35,9 @@ enum SkiffImage {
           archive-stat|archive-get|archive-put|export --container ID [--root-fd 4] [--userns-fd 5] [--path P]
                        [--no-overwrite-dir-non-dir] [--chown-user USER]
                                                       docker cp and export (ContainerArchive.swift)
+          volume-populate --container ID --path P --volume NAME
+                                                      copy the image's content at P into a new volume
+          remove-volume NAME                          remove <root>/volumes/NAME (VolumeFiles.swift)
           changes --container ID                      docker diff (ContainerChanges.swift)
           commit  --container ID --image ID --container-config JSON [--tag NAME] [--author A]
                   [--message M] [--created-by TEXT] [--change LINE]...
@@ -54,6 +61,10 @@ enum SkiffImage {
                 try ContainerRemoval.remove(options)
                 return
             }
+            if VolumeFiles.commands.contains(options.command) {
+                try VolumeFiles.run(options)
+                return
+            }
             if ContainerArchive.commands.contains(options.command) {
                 try ContainerArchive.run(options)
                 return
@@ -63,6 +74,8 @@ enum SkiffImage {
             case "load": try worker.load()
             case "import": try worker.importRootfs()
             case "pull": try worker.pull()
+            case "distribution-inspect": try worker.distributionInspect()
+            case "login": try worker.login()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
             case "commit": try ContainerCommit.run(worker)
@@ -127,7 +140,7 @@ struct Options {
         while i < arguments.count {
             let name = arguments[i]
             guard name.hasPrefix("--") else {
-                guard first == "remove-container" else { throw WorkerFailure(.invalidArgument, "skiff-image: unexpected argument '\(name)'") }
+                guard first == "remove-container" || first == "remove-volume" else { throw WorkerFailure(.invalidArgument, "skiff-image: unexpected argument '\(name)'") }
                 positional.append(name)
                 i += 1
                 continue

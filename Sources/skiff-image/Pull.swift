@@ -155,7 +155,7 @@ extension Worker {
         return outcome
     }
 
-    private func fetchManifest(_ client: RegistryClient, _ wanted: String, reference: Reference) throws
+    func fetchManifest(_ client: RegistryClient, _ wanted: String, reference: Reference) throws
         -> (bytes: [UInt8], mediaType: String, digest: Digest) {
         let result: Result<(bytes: [UInt8], mediaType: String, digest: Digest), RegistryError>
         do {
@@ -189,7 +189,7 @@ extension Worker {
         }
     }
 
-    private func fetchSmallBlob(_ client: RegistryClient, _ digest: Digest, size: Int64, limit: Int,
+    func fetchSmallBlob(_ client: RegistryClient, _ digest: Digest, size: Int64, limit: Int,
                                 what: String) throws -> [UInt8] {
         guard size <= Int64(limit) else { throw WorkerFailure(.failed, "\(what) \(digest) is \(size) bytes, over the limit of \(limit)") }
         let reader = try client.openBlob(digest, expectedSize: size)

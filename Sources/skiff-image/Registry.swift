@@ -10,9 +10,12 @@ import Glibc
 /// A registry client for `--reference`, with credentials and transport options from the
 /// command line and the environment.
 extension Worker {
+    /// The registry host that serves docker.io.
+    static let dockerHubHost = "registry-1.docker.io"
+
     func client(for reference: Reference, push: Bool) throws -> RegistryClient {
         // docker.io is served by its registry host; every other domain is used as written.
-        let host = reference.isDockerHub ? "registry-1.docker.io" : reference.domain
+        let host = reference.isDockerHub ? Worker.dockerHubHost : reference.domain
         var credentials: Credentials?
         if let header = getenv("SKIFF_REGISTRY_AUTH").map({ String(cString: $0) }), !header.isEmpty {
             credentials = try CredentialStore.decodeRegistryAuthHeader(header)

@@ -26,4 +26,13 @@ def test_openapi_yaml_is_valid():
                           "ContainerArchiveInfo", "ContainerArchive", "PutContainerArchive", "ContainerExport",
                           "ContainerChanges", "ImageCommit",
                           # issue 18, the predefined networks
-                          "NetworkList", "NetworkInspect"}
+                          "NetworkList", "NetworkInspect",
+                          # issue 14, volumes and system
+                          "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
+                          "SystemDataUsage", "BuildPrune", "DistributionInspect", "SystemAuth",
+                          "SwarmInspect", "SwarmInit", "SwarmJoin", "SwarmLeave", "SwarmUpdate", "SwarmUnlockkey",
+                          "SwarmUnlock", "ServiceList", "ServiceCreate", "ServiceInspect", "ServiceDelete",
+                          "ServiceUpdate", "ServiceLogs", "NodeList", "NodeInspect", "NodeDelete", "NodeUpdate",
+                          "TaskList", "TaskInspect", "TaskLogs", "SecretList", "SecretCreate", "SecretInspect",
+                          "SecretDelete", "SecretUpdate", "ConfigList", "ConfigCreate", "ConfigInspect",
+                          "ConfigDelete", "ConfigUpdate"}

@@ -49,13 +49,19 @@ extension Engine {
             undo.append { [self] in _ = try? self.withStore { try $0.deleteContainer(id) } }
 
             // Volumes: rows first (a new one is ours to remove on failure), then their directories.
+            // The first container of a volume takes its copy-up (`copyUpVolumes`).
+            var copyUp: Set<String> = []
+            var madeVolumes: [String] = []
             for mount in plan.mounts where mount.kind == .volume {
-                let (_, isNew) = try withStore { store -> (VolumeRecord, Bool) in
+                let (_, isNew, claimed) = try withStore { store -> (VolumeRecord, Bool, Bool) in
                     let result = try store.ensureVolume(name: mount.volumeName, labels: mount.volumeLabels,
                                                         anonymous: mount.anonymous, created: plan.created / 1_000_000_000)
                     try store.linkVolume(mount.volumeName, to: id)
-                    return result
+                    let claimed = try store.claimCopyUp(mount.volumeName)
+                    return (result.0, result.1, claimed)
                 }
+                if claimed && !mount.noCopy && mount.volumeMount == nil { copyUp.insert(mount.volumeName) }
+                if isNew { madeVolumes.append(mount.volumeName) }
                 let directory = config.skiffRoot + "/volumes/" + mount.volumeName
                 if isNew {
                     let name = mount.volumeName
@@ -89,6 +95,7 @@ extension Engine {
             }
             if let reasons = plan.denialReasons { try write(dir + "/denials.json", reasons, id: id) }
             try write(dir + "/config.json", plan.spec.bytes, id: id)
+            if !copyUp.isEmpty { try copyUpVolumes(plan, claimed: copyUp) }
             // `docker run --rm`: the start follows at once, and its monitor can begin now that
             // the bundle is written (`PreparedStarts`); a failure from here on abandons it.
             if plan.autoRemove {
@@ -100,6 +107,10 @@ extension Engine {
             attributes["name"] = plan.name
             attributes["image"] = plan.imageName
             try withStore { store in
+                // The volumes it made first, as Docker's events come.
+                for name in madeVolumes {
+                    _ = try store.addEvent(type: "volume", action: "create", actorID: name, attributes: ["driver": "local"])
+                }
                 _ = try store.addEvent(type: "container", action: "create", actorID: id, attributes: attributes)
             }
         } catch {
@@ -377,7 +388,7 @@ struct ContainerPlanner {
         guard host.usernsMode.isEmpty || host.usernsMode == "host" else {
             throw EngineError(.invalidArgument, "invalid UsernsMode: \(host.usernsMode) is not supported")
         }
-        guard host.volumesFrom.isEmpty else { throw EngineError(.invalidArgument, "VolumesFrom is not supported") }
+        for spec in host.volumesFrom { _ = try ContainerPlanner.parseVolumesFrom(spec) }
         if !host.links.isEmpty { throw EngineError(.invalidArgument, "Links are not supported: Skiff has no container networks") }
         if let devices = host.devices, devices != .array([]) { throw EngineError(.invalidArgument, "Devices are not supported") }
         switch host.logType {
@@ -438,10 +449,12 @@ struct ContainerPlanner {
         let lowerDirs = image.layers.reversed().map { layersRoot + ($0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0) + "/diff" }
         let user = try ImageUser.resolve(config.user, layers: lowerDirs, groupAdd: request.host.groupAdd)
 
-        // Image volumes become anonymous volumes where nothing else is mounted.
+        // VolumesFrom, then image volumes as anonymous volumes, where nothing else is mounted.
+        mounts += try volumesFromMounts(host.volumesFrom, taken: Set(mounts.map(\.destination)), planner: planner)
         let taken = Set(mounts.map(\.destination))
         mounts += try planner.plan(binds: [], mounts: [], tmpfs: [:],
                                    imageVolumes: config.volumes.filter { !taken.contains(ContainerValidation.cleanPath($0)) })
+        try applyVolumeOptions(&mounts)
 
         // Capabilities, seccomp, rlimits.
         let capabilities = try ContainerValidation.capabilities(defaults: settings.defaultCapabilities, add: host.capAdd,

@@ -320,15 +320,17 @@ enum ContainerLifecycle {
         }
         try engine.withStore { store in
             try store.deleteContainer(record.id)
-            if volumes {
-                for volume in anonymous {
-                    if (try? store.deleteVolume(name: volume.name)) != nil {
-                        FileSystem.removeTree(engine.config.skiffRoot + "/volumes/" + volume.name)
-                    }
-                }
-            }
             _ = try store.addEvent(type: "container", action: "destroy", actorID: record.id,
                                    attributes: eventAttributes(record))
+        }
+        // Its anonymous volumes (`rm -v`), unless another container uses one (`--volumes-from`).
+        guard volumes else { return }
+        for volume in anonymous {
+            guard (try? engine.withStore({ store in try store.deleteVolume(name: volume.name) })) != nil else { continue }
+            try? engine.removeVolumeFiles(volume.name)
+            _ = try? engine.withStore { store in
+                try store.addEvent(type: "volume", action: "destroy", actorID: volume.name, attributes: ["driver": "local"])
+            }
         }
     }
 

@@ -28,12 +28,16 @@ struct PlannedMount: Sendable, Equatable {
     var options: [String] = []
     /// `HostConfig.Tmpfs` entries are not in inspect's `Mounts` (as Docker).
     var shownInInspect = true
+    /// Volumes: `nocopy` (the image's content is not copied into a new volume).
+    var noCopy = false
+    /// Volumes with driver options: the mount made from them (`LocalVolumeOptions`).
+    var volumeMount: Spec.Mount?
 
     /// The OCI mount.
     var spec: Spec.Mount {
         switch kind {
         case .tmpfs: Spec.Mount(destination: destination, type: "tmpfs", source: "tmpfs", options: options)
-        case .bind, .volume: Spec.Mount(destination: destination, type: "bind", source: source, options: options)
+        case .bind, .volume: volumeMount ?? Spec.Mount(destination: destination, type: "bind", source: source, options: options)
         }
     }
 
@@ -132,12 +136,14 @@ struct MountPlanner {
     }
 
     func volume(name: String, anonymous: Bool, destination: String, readOnly: Bool, mode: String,
-                labels: [String: String] = [:]) -> PlannedMount {
+                labels: [String: String] = [:], noCopy: Bool = false) -> PlannedMount {
         var options = ["rbind", "rprivate"]
         if readOnly { options.append("ro") }
-        return PlannedMount(kind: .volume, source: volumesRoot + "/" + name + "/_data", destination: destination,
-                            volumeName: name, anonymous: anonymous, volumeLabels: labels, readOnly: readOnly,
-                            mode: mode.isEmpty ? "z" : mode, propagation: "", options: options)
+        var mount = PlannedMount(kind: .volume, source: volumesRoot + "/" + name + "/_data", destination: destination,
+                                 volumeName: name, anonymous: anonymous, volumeLabels: labels, readOnly: readOnly,
+                                 mode: mode.isEmpty ? "z" : mode, propagation: "", options: options)
+        mount.noCopy = noCopy || mode.split(separator: ",").contains("nocopy")
+        return mount
     }
 
     static func checkVolumeName(_ name: String) throws {
@@ -246,11 +252,11 @@ struct MountPlanner {
             }
             if m.source.isEmpty {
                 return volume(name: randomName(), anonymous: true, destination: destination, readOnly: m.readOnly, mode: "",
-                              labels: m.volumeOptions?.labels ?? [:])
+                              labels: m.volumeOptions?.labels ?? [:], noCopy: m.volumeOptions?.noCopy ?? false)
             }
             try MountPlanner.checkVolumeName(m.source)
             return volume(name: m.source, anonymous: false, destination: destination, readOnly: m.readOnly, mode: "",
-                          labels: m.volumeOptions?.labels ?? [:])
+                          labels: m.volumeOptions?.labels ?? [:], noCopy: m.volumeOptions?.noCopy ?? false)
         case "tmpfs":
             guard m.source.isEmpty else { throw fail("field Source must not be specified") }
             var options = ["nosuid", "nodev"]
