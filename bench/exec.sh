@@ -8,7 +8,9 @@
 # of Tests/integration/images.py is loaded into each. Measures, one peer at a time:
 #   1. `docker exec bench-exec true` on a running `sleep 3600` container (--network none): wall time
 #      of the CLI process, BENCH_EXEC_RUNS runs after BENCH_EXEC_WARMUPS, round-robin over the
-#      peers; median and min-max. The CLI floor (`docker image inspect busybox`) is given beside it.
+#      peers; median and min-max. The CLI floor (`docker image inspect busybox`) is given beside it,
+#      and the same `docker exec` against bench/instant_engine.py, an engine of canned answers that
+#      costs nothing: the client's own share, under every engine's figure.
 #   2. the same exec through the API (bench/ctclient.py exec: POST /containers/{id}/exec, POST
 #      /exec/{id}/start with Detach=false read to its end, GET /exec/{id}/json), per step medians.
 # Prints one table and Skiff's target: `docker exec C true` <= 0.2x the faster peer.
@@ -139,6 +141,22 @@ for ((i = 0; i < EXEC_WARMUPS + EXEC_RUNS; i++)); do
     done
 done
 
+# the client alone: the same command against an engine that answers at once
+INSTANT_SOCK=$T/instant.sock
+python3 "$ROOT/bench/instant_engine.py" "$INSTANT_SOCK" &
+INSTANT_PID=$!; track "$INSTANT_PID"
+for ((i = 0; i < 100; i++)); do [ -S "$INSTANT_SOCK" ] && break; sleep 0.05; done
+[ -S "$INSTANT_SOCK" ] || die "bench/instant_engine.py did not listen"
+INSTANT=()
+for ((i = 0; i < EXEC_WARMUPS + EXEC_RUNS; i++)); do
+    t0=$(now)
+    env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" DOCKER_HOST="unix://$INSTANT_SOCK" \
+        "$DOCKER_CLI" exec bench-exec true || die "docker exec against the instant engine failed"
+    [ "$i" -ge "$EXEC_WARMUPS" ] && INSTANT+=("$(since "$t0")")
+done
+stop_pids 2 "$INSTANT_PID"
+R[instant.exec]=$(stats "${INSTANT[@]}")
+
 # ---------------------------------------------------------------- 2. the API
 log "2. exec through the API: $EXEC_API cycles per peer"
 for peer in "${peers[@]}"; do
@@ -192,6 +210,8 @@ TABLE=$OUT/exec-$TS.txt
     printf '\n'
     row "docker exec C true (ms), n=$EXEC_RUNS"       exec        low "%.0f"
     row "  CLI floor: docker image inspect (ms)"       floor       low "%.0f"
+    printf '%-46s%s\n' "  the client alone, an instant engine (ms)" \
+        "$(awk -v r="${R[instant.exec]}" 'BEGIN{split(r, a, " "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')"
     row "API exec cycle (ms), n=$EXEC_API"             api_cycle   low "%.1f"
     row "  POST /containers/{id}/exec (ms)"            api_create  low "%.1f"
     row "  POST /exec/{id}/start, to the end (ms)"     api_start   low "%.1f"
@@ -207,6 +227,9 @@ TABLE=$OUT/exec-$TS.txt
         printf '  %-50s %-52s %s\n' "docker exec C true <= 0.2x the faster peer" \
             "$(awk -v s="$s" -v o="$o" -v n="${LABEL[$b]%% *}" 'BEGIN{printf "%.1f vs %.1f ms (%s) = %.3fx", s, o, n, s / o}')" \
             "$(awk -v s="$s" -v o="$o" 'BEGIN{print (s <= 0.2 * o) ? "PASS" : "FAIL"}')"
+        f=$(field "${R[instant.exec]}" 1)
+        printf '  %-50s %s\n' "  (the client alone, an instant engine:" \
+            "$(awk -v f="$f" -v o="$o" 'BEGIN{printf "%.1f ms = %.3fx of the faster peer: %s)", f, f / o, (f <= 0.2 * o) ? "the target is within reach" : "no engine can meet the target through this CLI on this machine"}')"
     fi
     if [ ${#NOTES[@]} -gt 0 ]; then
         echo

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""An engine that answers at once: canned replies to the five requests `docker exec C true` makes
+(HEAD /_ping, GET /containers/C/json, POST /containers/C/exec, POST /exec/ID/start hijacked and
+closed at once, GET /exec/ID/json with exit code 0). bench/exec.sh times the docker CLI against
+it: what `docker exec` costs the client alone, the floor under every engine's figure.
+
+usage: instant_engine.py SOCKET
+"""
+import json
+import os
+import socket
+import sys
+import threading
+
+HEADERS = "Api-Version: 1.44\r\nDocker-Experimental: false\r\nOstype: linux\r\nServer: instant\r\n"
+CONTAINER = json.dumps({"Id": "c" * 64, "Name": "/bench-exec", "Config": {"Tty": False}, "HostConfig": {},
+                        "State": {"Running": True, "Status": "running", "Pid": 1}}).encode()
+EXEC = json.dumps({"ID": "e" * 64, "Running": False, "ExitCode": 0, "Pid": 2, "ProcessConfig": {}}).encode()
+
+
+def reply(status, body=b""):
+    return (f"HTTP/1.1 {status}\r\n{HEADERS}Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def serve(conn):
+    pending = b""
+    with conn:
+        while True:
+            while b"\r\n\r\n" not in pending:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+            head, _, pending = pending.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            method, target = lines[0].split(b" ")[:2]
+            length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
+                           if line.lower().startswith(b"content-length:")), 0)
+            while len(pending) < length:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+            pending = pending[length:]
+            path = target.decode().split("?")[0]
+            if path.endswith("/_ping"):
+                conn.sendall(reply("200 OK", b"" if method == b"HEAD" else b"OK"))
+            elif path.endswith("/start"):
+                conn.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+                             b"Connection: Upgrade\r\nUpgrade: tcp\r\n" + HEADERS.encode() + b"\r\n")
+                return
+            elif path.startswith("/v") and "/exec/" in path and path.endswith("/json"):
+                conn.sendall(reply("200 OK", EXEC))
+            elif path.endswith("/exec"):
+                conn.sendall(reply("201 Created", json.dumps({"Id": "e" * 64}).encode()))
+            elif path.endswith("/json"):
+                conn.sendall(reply("200 OK", CONTAINER))
+            else:
+                conn.sendall(reply("404 Not Found", b'{"message":"not served by the instant engine"}'))
+
+
+def main():
+    path = sys.argv[1]
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(64)
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
