@@ -124,7 +124,89 @@ enum ContainerArchive {
         }
         let fd = open(bundle + "/rootfs", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw WorkerFailure(.failed, "container \(id): open its root: \(String(cString: strerror(errno)))") }
-        return ScopedRoot(fd: fd)
+        let root = ScopedRoot(fd: fd)
+        // `docker cp` sees a stopped container's volumes and binds as a running one does (moby
+        // mounts them for the copy); export and diff are of the container's own files only.
+        if options.command.hasPrefix("archive-") { try mountVolumes(bundle, id: id, in: root) }
+        return root
+    }
+
+    /// Bind-mounts, in this worker's mount namespace, the container's volumes and binds from
+    /// its `config.json` on their destinations, each resolved inside the root (a symlink in the
+    /// container cannot send a mount outside it), read-only where the container has them so.
+    /// The files the runtime gives every container (hostname, hosts, resolv.conf, from the
+    /// bundle) are not mounted: a stopped container's copy shows its own. A destination the
+    /// container's files do not have yet (never started) is made, as moby makes it.
+    static func mountVolumes(_ bundle: String, id: String, in root: ScopedRoot) throws {
+        guard let bytes = try? FileSystem.readFile(bundle + "/config.json"), let spec = try? JSONParser.parse(bytes),
+              case .array(let mounts)? = spec["mounts"] else { return }
+        for mount in mounts {
+            guard case .string("bind")? = mount["type"], case .string(let source)? = mount["source"],
+                  case .string(let destination)? = mount["destination"], destination != "/",
+                  !source.hasPrefix(bundle + "/") else { continue }
+            var options: [String] = []
+            if case .array(let items)? = mount["options"] {
+                options = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            }
+            var info = stat()
+            guard stat(source, &info) == 0 else {
+                throw WorkerFailure(.failed, "container \(id): the source of \(destination), \(source): \(String(cString: strerror(errno)))")
+            }
+            let target = try mountPoint(destination, directory: info.st_mode & S_IFMT == S_IFDIR, in: root)
+            let targetFD = try target.open(SKIFF_O_PATH_FLAG)
+            defer { close(targetFD) }
+            guard skiff_bind_mount_at(source, targetFD) == 0 else {
+                throw WorkerFailure(.failed, "container \(id): mount \(source) on \(destination): \(String(cString: strerror(errno)))")
+            }
+            guard options.contains("ro") else { continue }
+            let mounted = try root.resolve(destination, followLast: true).open(SKIFF_O_PATH_FLAG)
+            defer { close(mounted) }
+            guard skiff_remount_readonly_at(mounted) == 0 else {
+                throw WorkerFailure(.failed, "container \(id): make \(destination) read-only: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// The mount point `path` resolved inside the root, made first (directories on the way, and
+    /// the last one a directory or an empty file like the source) where it is not there.
+    static func mountPoint(_ path: String, directory: Bool, in root: ScopedRoot) throws -> ScopedRoot.Location {
+        if let found = try present(path, in: root) { return found }
+        let components = ScopedRoot.components(path)
+        for count in components.indices.map({ $0 + 1 }) {
+            let prefix = "/" + components.prefix(count).joined(separator: "/")
+            if try present(prefix, in: root) != nil { continue }
+            let parent = try root.resolve("/" + components.prefix(count - 1).joined(separator: "/"), followLast: true)
+            let parentFD = try parent.open(O_RDONLY | O_DIRECTORY)
+            defer { close(parentFD) }
+            let name = components[count - 1]
+            if count < components.count || directory {
+                guard mkdirat(parentFD, name, 0o755) == 0 || errno == EEXIST else {
+                    throw WorkerFailure(.failed, "make the mount point \(prefix): \(String(cString: strerror(errno)))")
+                }
+            } else {
+                let fd = openat(parentFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                guard fd >= 0 || errno == EEXIST else {
+                    throw WorkerFailure(.failed, "make the mount point \(prefix): \(String(cString: strerror(errno)))")
+                }
+                if fd >= 0 { close(fd) }
+            }
+        }
+        return try root.resolve(path, followLast: true)
+    }
+
+    /// The destination resolved inside the root; nil when it is not there.
+    static func present(_ path: String, in root: ScopedRoot) throws -> ScopedRoot.Location? {
+        let result: Result<ScopedRoot.Location, ImageError>
+        do {
+            result = .success(try root.resolve(path, followLast: true))
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success(let location): return location
+        case .failure(let error) where error.code == .notFound: return nil
+        case .failure(let error): throw error
+        }
     }
 
     /// The options of the overlay config.json mounts on "/" (the container's root), with

@@ -268,6 +268,40 @@ def test_copy_uid_gid_uses_the_containers_user(engine):
     assert (lambda m: (m.uid, m.gid))(member(engine, "other", "/tmp/mine")[0]) == (4242, 4343)
 
 
+@BOTH
+def test_docker_cp_of_a_stopped_container_goes_through_its_volumes_and_binds(engine):
+    # moby mounts a stopped container's volumes for a copy: what `docker cp` writes to a
+    # volume's path is in the volume (and what the container wrote there can be copied out),
+    # also for a container never started, whose mount points are made first.
+    tmp_path = host_dir()
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    os.chmod(bind, 0o777)
+    (bind / "given").write_text("from the host\n")
+    os.chmod(bind / "given", 0o644)
+    engine.cli("run", "--name", "ran", "-v", "cpvol:/data", "busybox", "sh", "-c", "echo written > /data/inside")
+    assert content(engine, "ran", "/data/inside") == b"written\n"
+    src = tmp_path / "h.txt"
+    src.write_text("hello\n")
+    os.chmod(src, 0o644)
+    engine.cli("create", "--name", "fresh", "-v", "cpvol:/srv/vol", "-v", f"{bind}:/ro:ro", "busybox", "true")
+    engine.cli("cp", str(src), "fresh:/srv/vol/")
+    out = engine.cli("run", "--rm", "-v", "cpvol:/v", "busybox", "cat", "/v/h.txt", "/v/inside").stdout
+    assert out == "hello\nwritten\n"
+    assert content(engine, "fresh", "/ro/given") == b"from the host\n"
+    # A read-only bind stays read-only, and nothing reaches the host through it.
+    result = engine.cli("cp", str(src), "fresh:/ro/", ok=False)
+    assert result.returncode == 1 and "Read-only file system" in result.stderr, result.stderr
+    assert sorted(os.listdir(bind)) == ["given"]
+    # The files the runtime gives every container are the container's own: nothing is mounted
+    # over them for the copy.
+    assert put_archive(engine, "fresh", "/etc", make_tar(("hostname", "file", b"mine\n"))) == (200, "")
+    assert content(engine, "fresh", "/etc/hostname") == b"mine\n"
+    engine.cli("rm", "ran", "fresh")
+    engine.cli("volume", "rm", "cpvol")
+    shutil.rmtree(tmp_path)
+
+
 # --- PUT while the body arrives ----------------------------------------------------------------
 
 def raw_put(engine, container, path, head_extra=b"", chunked=True, length=None):

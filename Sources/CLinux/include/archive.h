@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
@@ -58,6 +59,23 @@ static inline int skiff_private_mount_namespace(void) {
 /* mount(2) of an overlay with `data` on `target`. 0, or -1 with errno. */
 static inline int skiff_mount_overlay(const char *target, const char *data) {
     return mount("overlay", target, "overlay", 0, data);
+}
+
+/* A recursive bind mount of `source` on the directory or file open at `target_fd` (an O_PATH
+ * descriptor of a path resolved inside a container's root, so no symlink is followed after the
+ * resolution). 0, or -1 with errno. */
+static inline int skiff_bind_mount_at(const char *source, int target_fd) {
+    char target[64];
+    snprintf(target, sizeof target, "/proc/self/fd/%d", target_fd);
+    return mount(source, target, NULL, MS_BIND | MS_REC, NULL);
+}
+
+/* Makes the bind mount open at `target_fd` (the new mount's root, opened after the mount)
+ * read-only. 0, or -1 with errno. */
+static inline int skiff_remount_readonly_at(int target_fd) {
+    char target[64];
+    snprintf(target, sizeof target, "/proc/self/fd/%d", target_fd);
+    return mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
 }
 
 /* major(3) and minor(3) are macros Swift cannot import. */
