@@ -125,6 +125,13 @@ def test_exec_user_workdir_and_env(engine):
     assert engine.cli.out("exec", "-u", "nobody", "ct", "id", "-u").strip() == "65534"
     result = engine.cli("exec", "-u", "nosuchuser", "ct", "id", ok=False)
     assert (result.returncode, result.stdout) == (126, "unable to find user nosuchuser: no matching entries in passwd file\n")
+    # A user the container added to its own /etc/passwd (and group) is found, as Docker finds it;
+    # one it removed is gone.
+    engine.cli("exec", "ct", "sh", "-c", "echo 'late:x:4321:4322::/:/bin/sh' >> /etc/passwd;"
+               " echo 'late:x:4322:' >> /etc/group; sed -i '/^nobody:/d' /etc/passwd")
+    assert engine.cli.out("exec", "-u", "late", "ct", "sh", "-c", "id -u; id -g").splitlines() == ["4321", "4322"]
+    result = engine.cli("exec", "-u", "nobody", "ct", "id", ok=False)
+    assert (result.returncode, result.stdout) == (126, "unable to find user nobody: no matching entries in passwd file\n")
     result = engine.cli("exec", "-u", "4294967295", "ct", "id", ok=False)
     assert (result.returncode, result.stdout) == (126, "uids and gids must be in range 0-2147483647\n")
     result = engine.cli("exec", "-w", "/nonexistent", "ct", "pwd", ok=False)

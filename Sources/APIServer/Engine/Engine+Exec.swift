@@ -169,7 +169,10 @@ extension Engine {
             do {
                 let stored = try StoredContainer(container)
                 let layersRoot = self.config.skiffRoot + "/layers/"
-                let layers = try withStore { try $0.layerChainIDs(imageID: container.imageID) }
+                // The container's own changes first (its upper directory): a user it added to
+                // its /etc/passwd is found, as Docker looks in the running container's files.
+                let layers = [self.config.skiffRoot + "/containers/" + container.id + "/upper"]
+                    + (try withStore { try $0.layerChainIDs(imageID: container.imageID) })
                     .reversed().map { layersRoot + ($0.hasPrefix("sha256:") ? String($0.dropFirst(7)) : $0) + "/diff" }
                 let user = try ImageUser.resolve(config.user, layers: layers,
                                                  groupAdd: stored.strings(stored.hostConfig["GroupAdd"]))
