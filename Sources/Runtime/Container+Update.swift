@@ -60,7 +60,8 @@ extension Container {
         }
         for write in writes {
             do {
-                try CgroupV2.write(cgroup.path + "/" + write.file, write.value, context: "update \(id)", create: cgroup.emulated)
+                let (file, value) = write.resolved(in: cgroup.path)
+                try CgroupV2.write(cgroup.path + "/" + file, value, context: "update \(id)", create: cgroup.emulated)
             } catch let error as RuntimeError where error.errno == EINVAL || error.errno == EBUSY {
                 throw RuntimeError(.invalidArgument, error.message, errno: error.errno)
             }

@@ -57,7 +57,8 @@ struct CgroupsTests {
             """)
         #expect(s.linux?.cgroupsPath == "/machine/c1")
         #expect(s.linux?.resources == Spec.Resources(pidsLimit: 20, memoryLimit: 33_554_432, memoryReservation: 16_777_216,
-                                                     memorySwap: -1, cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000))
+                                                     memorySwap: -1, cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000,
+                                                     blkioWeight: 10))
     }
 
     @Test func absentOrEmptyResourcesAreNothingToApply() throws {
