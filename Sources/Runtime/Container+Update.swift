@@ -80,6 +80,10 @@ extension CgroupV1 {
                                                  + "while it runs (it was started without one)")
             }
         }
+        if r.cpusetCpus != nil || r.cpusetMems != nil || r.blkioWeight != nil {
+            throw RuntimeError(.unsupported, "\(context): cpuset and blkio weight are not applied on cgroup v1: "
+                                             + "they cannot change while it runs")
+        }
         var writes: [Write] = []
         if let limit = r.pidsLimit, limit != 0 {
             try need("pids", "pids limit")

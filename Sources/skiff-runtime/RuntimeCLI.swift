@@ -26,7 +26,8 @@ enum RuntimeCLI {
           pause ID        Freeze every process of the container (cgroup freezer; as root only).
           resume ID       Thaw a paused container.
           update [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-shares N]
-                 [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID
+                 [--cpu-quota N] [--cpu-period N] [--pids-limit N] [--cpuset-cpus LIST]
+                 [--cpuset-mems LIST] [--blkio-weight N] ID (cpuset and blkio weight on cgroup v2 only)
                           Write new limits into the running container's cgroups (as root only;
                           exit status 3 when the kernel refuses a value, e.g. memory below usage).
           cgroups ID      Print the container's cgroups as JSON: {"paths":{...},"oomKilled":BOOL,"freezer":STATE}
