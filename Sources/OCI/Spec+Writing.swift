@@ -108,7 +108,7 @@ extension Spec.Linux {
 }
 
 extension Spec.Resources {
-    /// pids, memory, cpu: each only with a member set.
+    /// pids, memory, cpu, blockIO: each only with a member set.
     public var json: JSON {
         var members: [JSON.Member] = []
         if let pidsLimit { members.append(JSON.Member("pids", .object([JSON.Member("limit", .int(pidsLimit))]))) }
@@ -119,7 +119,10 @@ extension Spec.Resources {
         if let cpuShares { cpu.append(JSON.Member("shares", .uint(cpuShares))) }
         if let cpuQuota { cpu.append(JSON.Member("quota", .int(cpuQuota))) }
         if let cpuPeriod { cpu.append(JSON.Member("period", .uint(cpuPeriod))) }
+        if let cpusetCpus { cpu.append(JSON.Member("cpus", .string(cpusetCpus))) }
+        if let cpusetMems { cpu.append(JSON.Member("mems", .string(cpusetMems))) }
         if !cpu.isEmpty { members.append(JSON.Member("cpu", .object(cpu))) }
+        if let blkioWeight { members.append(JSON.Member("blockIO", .object([JSON.Member("weight", .uint(UInt64(blkioWeight)))]))) }
         return .object(members)
     }
 }

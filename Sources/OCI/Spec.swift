@@ -200,7 +200,7 @@ public struct Spec: Sendable, Equatable {
         }
     }
 
-    /// The parts of OCI `linux.resources` Skiff applies (cgroup v1 files in parentheses).
+    /// The parts of OCI `linux.resources` Skiff applies (cgroup v1 files in parentheses; v2's: Runtime's CgroupV2).
     public struct Resources: Sendable, Equatable {
         /// `pids.limit` (pids.max); 0 or less: no limit.
         public var pidsLimit: Int64?
@@ -216,9 +216,19 @@ public struct Spec: Sendable, Equatable {
         public var cpuQuota: Int64?
         /// `cpu.period` (cpu.cfs_period_us).
         public var cpuPeriod: UInt64?
+        /// `cpu.cpus` (cpuset.cpus), a CPU list such as "0-1,3".
+        public var cpusetCpus: String?
+        /// `cpu.mems` (cpuset.mems), a memory node list.
+        public var cpusetMems: String?
+        /// `blockIO.weight` (blkio.weight; v2 io.weight after conversion), 10..1000.
+        public var blkioWeight: UInt16?
 
         public init(pidsLimit: Int64? = nil, memoryLimit: Int64? = nil, memoryReservation: Int64? = nil,
-                    memorySwap: Int64? = nil, cpuShares: UInt64? = nil, cpuQuota: Int64? = nil, cpuPeriod: UInt64? = nil) {
+                    memorySwap: Int64? = nil, cpuShares: UInt64? = nil, cpuQuota: Int64? = nil, cpuPeriod: UInt64? = nil,
+                    cpusetCpus: String? = nil, cpusetMems: String? = nil, blkioWeight: UInt16? = nil) {
+            self.cpusetCpus = cpusetCpus
+            self.cpusetMems = cpusetMems
+            self.blkioWeight = blkioWeight
             self.pidsLimit = pidsLimit
             self.memoryLimit = memoryLimit
             self.memoryReservation = memoryReservation

@@ -112,8 +112,9 @@ struct SpecReader {
             cgroupsPath: try optionalString(json["cgroupsPath"], path + ".cgroupsPath"))
     }
 
-    /// `linux.resources`: the pids, memory and cpu members Skiff applies; the others (devices,
-    /// blockIO, hugepageLimits, network, rdma, unified) are ignored.
+    /// `linux.resources`: the pids, memory, cpu (with cpus/mems) and blockIO.weight members Skiff
+    /// applies; the others (devices, blockIO's per-device members, hugepageLimits, network, rdma,
+    /// unified) are ignored.
     func resources(_ json: JSON?, _ path: String) throws -> Spec.Resources? {
         guard let json, json != .null else { return nil }
         _ = try object(json, path)
@@ -133,6 +134,17 @@ struct SpecReader {
             result.cpuShares = try cpu["shares"].flatMap { $0 == .null ? nil : try uint64($0, path + ".cpu.shares") }
             result.cpuQuota = try optionalInt64(cpu["quota"], path + ".cpu.quota")
             result.cpuPeriod = try cpu["period"].flatMap { $0 == .null ? nil : try uint64($0, path + ".cpu.period") }
+            result.cpusetCpus = try optionalString(cpu["cpus"], path + ".cpu.cpus")
+            result.cpusetMems = try optionalString(cpu["mems"], path + ".cpu.mems")
+        }
+        if let blockIO = json["blockIO"], blockIO != .null {
+            _ = try object(blockIO, path + ".blockIO")
+            if let weight = try blockIO["weight"].flatMap({ $0 == .null ? nil : try uint64($0, path + ".blockIO.weight") }) {
+                guard weight <= UInt64(UInt16.max) else {
+                    throw fail(path + ".blockIO.weight", "\(weight) is not a 16-bit weight")
+                }
+                result.blkioWeight = UInt16(weight)
+            }
         }
         return result
     }

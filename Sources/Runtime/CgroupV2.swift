@@ -26,6 +26,16 @@ struct CgroupV2: Sendable, Equatable {
         var controller: String
         var file: String
         var value: String
+        /// io.weight only: the blkio weight as given (10..1000), written to io.bfq.weight instead
+        /// where the cgroup has that file (the BFQ scheduler's weight, same range as v1's), as
+        /// runc and crun do.
+        var bfqWeight: String? = nil
+
+        /// The file and value for the cgroup at `directory`.
+        func resolved(in directory: String) -> (file: String, value: String) {
+            if let bfqWeight, access(directory + "/io.bfq.weight", F_OK) == 0 { return ("io.bfq.weight", bfqWeight) }
+            return (file, value)
+        }
     }
 
     /// Where the manager may write (nothing above it is touched).
@@ -74,7 +84,24 @@ struct CgroupV2: Sendable, Equatable {
         if r.cpuQuota.map({ $0 != 0 }) ?? false || r.cpuPeriod.map({ $0 != 0 }) ?? false {
             writes.append(Write(controller: "cpu", file: "cpu.max", value: cpuMax(quota: r.cpuQuota, period: r.cpuPeriod)))
         }
+        if let cpus = r.cpusetCpus, !cpus.isEmpty {
+            writes.append(Write(controller: "cpuset", file: "cpuset.cpus", value: cpus))
+        }
+        if let mems = r.cpusetMems, !mems.isEmpty {
+            writes.append(Write(controller: "cpuset", file: "cpuset.mems", value: mems))
+        }
+        if let weight = r.blkioWeight, weight != 0 {
+            writes.append(Write(controller: "io", file: "io.weight", value: String(ioWeight(blkioWeight: weight)),
+                                bfqWeight: String(weight)))
+        }
         return writes
+    }
+
+    /// blkio.weight (10..1000) to io.weight (1..10000), runc's and crun's linear conversion:
+    /// 10 -> 1, 500 -> 4950, 1000 -> 10000.
+    static func ioWeight(blkioWeight: UInt16) -> UInt64 {
+        let clamped = UInt64(min(max(blkioWeight, 10), 1000))
+        return 1 + ((clamped - 10) * 9999) / 990
     }
 
     /// OCI's memory.swap is memory plus swap (v1's memsw); v2's memory.swap.max is the swap
@@ -162,7 +189,8 @@ struct CgroupV2: Sendable, Equatable {
                                    + "(cgroup.controllers: \"\(available.joined(separator: " "))\"): \(what) cannot be applied")
             }
             for write in writes {
-                try CgroupV2.write(path + "/" + write.file, write.value, context: context, create: emulated)
+                let (file, value) = write.resolved(in: path)
+                try CgroupV2.write(path + "/" + file, value, context: context, create: emulated)
             }
         } catch {
             _ = removeOnce()

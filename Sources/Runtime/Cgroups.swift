@@ -66,6 +66,9 @@ struct CgroupV1: Sendable, Equatable {
                 warn("no cpu cgroup hierarchy at \(root)/cpu: the cpu limits are not applied")
             }
         }
+        if r.cpusetCpus != nil || r.cpusetMems != nil || r.blkioWeight != nil {
+            warn("cpu.cpus, cpu.mems and blockIO.weight are not applied on cgroup v1 (no cpuset or blkio cgroup is made)")
+        }
         var plan = CgroupV1(directories: controllers.map { Directory(controller: $0, path: "\(root)/\($0)/\(relative)") },
                             emulated: root != defaultRoot)
         plan.replaceExisting = cgroupsPath?.isEmpty ?? true

@@ -60,7 +60,8 @@ extension Container {
         }
         for write in writes {
             do {
-                try CgroupV2.write(cgroup.path + "/" + write.file, write.value, context: "update \(id)", create: cgroup.emulated)
+                let (file, value) = write.resolved(in: cgroup.path)
+                try CgroupV2.write(cgroup.path + "/" + file, value, context: "update \(id)", create: cgroup.emulated)
             } catch let error as RuntimeError where error.errno == EINVAL || error.errno == EBUSY {
                 throw RuntimeError(.invalidArgument, error.message, errno: error.errno)
             }
@@ -78,6 +79,10 @@ extension CgroupV1 {
                 throw RuntimeError(.unsupported, "\(context): the container has no \(controller) cgroup: its \(what) cannot change "
                                                  + "while it runs (it was started without one)")
             }
+        }
+        if r.cpusetCpus != nil || r.cpusetMems != nil || r.blkioWeight != nil {
+            throw RuntimeError(.unsupported, "\(context): cpuset and blkio weight are not applied on cgroup v1: "
+                                             + "they cannot change while it runs")
         }
         var writes: [Write] = []
         if let limit = r.pidsLimit, limit != 0 {

@@ -26,7 +26,8 @@ enum RuntimeCLI {
           pause ID        Freeze every process of the container (cgroup freezer; as root only).
           resume ID       Thaw a paused container.
           update [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-shares N]
-                 [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID
+                 [--cpu-quota N] [--cpu-period N] [--pids-limit N] [--cpuset-cpus LIST]
+                 [--cpuset-mems LIST] [--blkio-weight N] ID (cpuset and blkio weight on cgroup v2 only)
                           Write new limits into the running container's cgroups (as root only;
                           exit status 3 when the kernel refuses a value, e.g. memory below usage).
           cgroups ID      Print the container's cgroups as JSON: {"paths":{...},"oomKilled":BOOL,"freezer":STATE}
@@ -109,7 +110,8 @@ enum RuntimeCLI {
                 try Container(id: parse(arguments).id, root: stateRoot).thaw()
             case "update":
                 let options = try parse(arguments, valued: ["--memory", "--memory-swap", "--memory-reservation", "--cpu-shares",
-                                                            "--cpu-quota", "--cpu-period", "--pids-limit"])
+                                                            "--cpu-quota", "--cpu-period", "--pids-limit",
+                                                            "--cpuset-cpus", "--cpuset-mems", "--blkio-weight"])
                 func number(_ name: String) -> Int64? {
                     guard let text = options.values[name] else { return nil }
                     guard let value = Int64(text) else { usageError("\(name) takes a number, not \"\(text)\"") }
@@ -119,7 +121,9 @@ enum RuntimeCLI {
                     pidsLimit: number("--pids-limit"), memoryLimit: number("--memory"),
                     memoryReservation: number("--memory-reservation"), memorySwap: number("--memory-swap"),
                     cpuShares: number("--cpu-shares").map { UInt64(max(0, $0)) }, cpuQuota: number("--cpu-quota"),
-                    cpuPeriod: number("--cpu-period").map { UInt64(max(0, $0)) })
+                    cpuPeriod: number("--cpu-period").map { UInt64(max(0, $0)) },
+                    cpusetCpus: options.values["--cpuset-cpus"], cpusetMems: options.values["--cpuset-mems"],
+                    blkioWeight: number("--blkio-weight").map { UInt16(clamping: $0) })
                 do {
                     try Container(id: options.id, root: stateRoot).update(resources)
                 } catch let error as RuntimeError where error.code == .invalidArgument {

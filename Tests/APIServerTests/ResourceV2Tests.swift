@@ -125,6 +125,54 @@ struct ContainerCgroupsV2Tests {
                 == "Minimum memory limit allowed is 6MB")
     }
 
+    @Test func cpusetAndBlkioWeightAreAppliedOnV2AndNeedTheirControllers() throws {
+        var host = CreateRequest.HostConfig()
+        host.cpusetCpus = "0"
+        host.cpusetMems = "0"
+        host.blkioWeight = 300
+        let (r, warnings) = try ContainerPlanner.cgroupV2Resources(host, pidsLimit: nil, warnings: [], base: "/b",
+                                                                    controllers: ["cpuset", "cpu", "io", "memory", "pids"])
+        #expect(r == ContainerSpecInput.Resources(cpusetCpus: "0", cpusetMems: "0", blkioWeight: 300))
+        #expect(warnings.isEmpty)
+        #expect(message { _ = try ContainerPlanner.cgroupV2Resources(host, pidsLimit: nil, warnings: [], base: "/b",
+                                                                     controllers: ["cpu", "io", "memory", "pids"]) }
+                == "--cpuset-cpus needs the cpuset cgroup controller, which is not delegated to /b (its cgroup.controllers: cpu io memory pids)")
+        host.cpusetCpus = ""
+        host.cpusetMems = ""
+        #expect(message { _ = try ContainerPlanner.cgroupV2Resources(host, pidsLimit: nil, warnings: [], base: "/b",
+                                                                     controllers: ["cpu", "memory", "pids"]) }
+                == "--blkio-weight needs the io cgroup controller, which is not delegated to /b (its cgroup.controllers: cpu memory pids)")
+        // Docker's checks first, with Docker's messages.
+        host.blkioWeight = 5
+        #expect(message { _ = try ContainerPlanner.cgroupV2Resources(host, pidsLimit: nil, warnings: [], base: "/b",
+                                                                     controllers: []) }
+                == "Range of blkio weight is from 10 to 1000")
+        host.blkioWeight = 0
+        host.cpusetCpus = "0-999"
+        #expect(message { _ = try ContainerPlanner.cgroupResources(host, warnings: [], v2Controllers: ["cpuset"],
+                                                                   availableCpus: "0-1") }
+                == "Requested CPUs are not available - requested 0-999, available: 0-1")
+        host.cpusetCpus = ""
+        host.cpusetMems = "1"
+        #expect(message { _ = try ContainerPlanner.cgroupResources(host, warnings: [], v2Controllers: ["cpuset"],
+                                                                   availableMems: "0") }
+                == "Requested memory nodes are not available - requested 1, available: 0")
+    }
+
+    @Test(arguments: [("0", true), ("0-1", true), ("1,0", true), ("0-1,1", true), ("2", false), ("0-2", false)])
+    func cpuListsAgainstTheAvailableOnes(_ requested: String, _ fits: Bool) {
+        #expect((message { try CpusetList.check(requested, available: "0-1", kind: .cpus) } == nil) == fits)
+    }
+
+    @Test(arguments: ["a", "1-", "-1", "2-1", "0,,1", "0 1", "1-2-3", ""])
+    func malformedListsAreDockersInvalidValue(_ requested: String) {
+        #expect(CpusetList(requested) == nil)
+        if !requested.isEmpty {
+            #expect(message { try CpusetList.check(requested, available: "0-1", kind: .mems) }
+                    == "Invalid value \(requested) for cpuset mems")
+        }
+    }
+
     @Test func theManagerAndTheDriverName() {
         #expect(ContainerCgroups.manager(isRootless: true, disabled: true, v2Base: "/b") == .disabled)
         #expect(ContainerCgroups.manager(isRootless: true, disabled: false, v2Base: "/b") == .v2(base: "/b"))

@@ -44,7 +44,8 @@ struct SpecTests {
                                                     args: [SeccompProfile.Argument(index: 0, value: .max, valueTwo: 3, op: .maskedEqual),
                                                            SeccompProfile.Argument(index: 5, value: 8, op: .notEqual)])]),
                 resources: Spec.Resources(pidsLimit: 20, memoryLimit: -1, memoryReservation: 1 << 20, memorySwap: -1,
-                                          cpuShares: 512, cpuQuota: -1, cpuPeriod: 100_000),
+                                          cpuShares: 512, cpuQuota: -1, cpuPeriod: 100_000, cpusetCpus: "0-1",
+                                          cpusetMems: "0", blkioWeight: 500),
                 cgroupsPath: "/skiff/x"),
             annotations: ["b": "2", "a": "1", "run.skiff.create-cwd": "true"])),
         RoundTrip(name: "a seccomp filter with nothing but its default", spec: Spec(

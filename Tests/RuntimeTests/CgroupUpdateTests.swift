@@ -45,4 +45,16 @@ struct CgroupUpdateTests {
         #expect(error?.code == .unsupported)
         #expect(error?.message == "update c: the container has no cpu cgroup: its cpu limits cannot change while it runs (it was started without one)")
     }
+
+    @Test func cpusetAndBlkioWeightAreRefusedOnV1() throws {
+        let (root, cgroups) = try CgroupUpdateTests.tree(memsw: "67108864\n")
+        defer { FileSystem.removeTree(root) }
+        for limits in [Spec.Resources(cpusetCpus: "0"), Spec.Resources(cpusetMems: "0"), Spec.Resources(blkioWeight: 300)] {
+            let error = #expect(throws: RuntimeError.self) {
+                _ = try CgroupV1.updateWrites(limits, cgroups: cgroups, context: "update c")
+            }
+            #expect(error?.code == .unsupported)
+            #expect(error?.message == "update c: cpuset and blkio weight are not applied on cgroup v1: they cannot change while it runs")
+        }
+    }
 }

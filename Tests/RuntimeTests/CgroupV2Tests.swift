@@ -171,6 +171,61 @@ struct CgroupV2Tests {
         #expect(access(base + "/skiff", F_OK) != 0)
     }
 
+    @Test(arguments: [(UInt16(10), UInt64(1)), (500, 4950), (1000, 10_000), (100, 910), (5, 1), (2000, 10_000)])
+    func blkioWeightBecomesIOWeightAsRuncConvertsIt(blkio: UInt16, weight: UInt64) {
+        #expect(CgroupV2.ioWeight(blkioWeight: blkio) == weight)
+    }
+
+    @Test func cpusetAndBlkioWeightAreTheV2Files() throws {
+        let r = Spec.Resources(cpusetCpus: "0-1", cpusetMems: "0", blkioWeight: 500)
+        let writes = CgroupV2.limits(r)
+        #expect(writes.map { "\($0.controller) \($0.file)=\($0.value)" } == [
+            "cpuset cpuset.cpus=0-1", "cpuset cpuset.mems=0", "io io.weight=4950",
+        ])
+        // Where the cgroup has io.bfq.weight (the BFQ scheduler), the weight goes there as given.
+        let root = try recordedRoot(["c/io.weight": "default 100\n"])
+        defer { FileIO.removeTree(root) }
+        #expect(writes[2].resolved(in: root + "/c") == ("io.weight", "4950"))
+        try FileSystem.writeAtomically(root + "/c/io.bfq.weight", Array("default 100\n".utf8), mode: 0o644)
+        #expect(writes[2].resolved(in: root + "/c") == ("io.bfq.weight", "500"))
+    }
+
+    @Test func createWritesCpusetAndIOWeightWhereTheyAreDelegated() throws {
+        // Delegate=yes: systemd gives user@1000.service every controller its parents offer.
+        var tree = Self.recordedTree
+        tree["user.slice/cgroup.subtree_control"] = "cpuset cpu io memory pids\n"
+        tree["user.slice/user-1000.slice/cgroup.controllers"] = "cpuset cpu io memory pids\n"
+        tree["user.slice/user-1000.slice/cgroup.subtree_control"] = "cpuset cpu io memory pids\n"
+        tree[Self.delegation + "/cgroup.controllers"] = "cpuset cpu io memory pids\n"
+        let root = try recordedRoot(tree)
+        defer { FileIO.removeTree(root) }
+        let base = root + "/" + Self.delegation
+        let cgroup = try CgroupV2.plan(id: "c3", resources: Spec.Resources(cpusetCpus: "1", cpusetMems: "0", blkioWeight: 1000),
+                                       cgroupsPath: nil, base: base, emulated: true)
+        try cgroup.create(context: "create c3")
+        #expect(text(base + "/skiff/c3/cgroup.controllers") == "cpuset cpu io memory pids")
+        #expect(text(base + "/skiff/c3/cpuset.cpus") == "1")
+        #expect(text(base + "/skiff/c3/cpuset.mems") == "0")
+        #expect(text(base + "/skiff/c3/io.weight") == "10000")
+        #expect(cgroup.remove().isEmpty)
+    }
+
+    @Test func cpusetOrIOWeightWithoutTheirControllerAreRefused() throws {
+        // systemd's default delegation (cpu memory pids): no cpuset, no io.
+        let root = try recordedRoot()
+        defer { FileIO.removeTree(root) }
+        let base = root + "/" + Self.delegation
+        let cpuset = try CgroupV2.plan(id: "c4", resources: Spec.Resources(cpusetCpus: "0"), cgroupsPath: nil, base: base,
+                                       emulated: true)
+        #expect(message { try cpuset.create(context: "create c4") } == "create c4: cgroup \(base)/skiff/c4: the cpuset "
+                + "controller is not delegated (cgroup.controllers: \"cpu memory pids\"): cpuset.cpus cannot be applied")
+        let io = try CgroupV2.plan(id: "c5", resources: Spec.Resources(blkioWeight: 300), cgroupsPath: nil, base: base,
+                                   emulated: true)
+        #expect(message { try io.create(context: "create c5") } == "create c5: cgroup \(base)/skiff/c5: the io "
+                + "controller is not delegated (cgroup.controllers: \"cpu memory pids\"): io.weight cannot be applied")
+        #expect(access(base + "/skiff/c4", F_OK) != 0 && access(base + "/skiff/c5", F_OK) != 0)
+    }
+
     @Test func freezeOOMAndTheStateRecord() throws {
         let root = try recordedRoot()
         defer { FileIO.removeTree(root) }

@@ -57,7 +57,8 @@ struct CgroupsTests {
             """)
         #expect(s.linux?.cgroupsPath == "/machine/c1")
         #expect(s.linux?.resources == Spec.Resources(pidsLimit: 20, memoryLimit: 33_554_432, memoryReservation: 16_777_216,
-                                                     memorySwap: -1, cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000))
+                                                     memorySwap: -1, cpuShares: 512, cpuQuota: 50_000, cpuPeriod: 100_000,
+                                                     blkioWeight: 10))
     }
 
     @Test func absentOrEmptyResourcesAreNothingToApply() throws {
@@ -144,6 +145,12 @@ struct CgroupsTests {
         #expect(warnings.count == 2)
         #expect(warnings.contains { $0.contains("cpu") })
         #expect(warnings.contains { $0.contains("memory.memsw.limit_in_bytes") })
+        // cpuset and blkio weight: no v1 hierarchy is made for them, which is said.
+        warnings = []
+        let cpuset = try #require(try CgroupV1.plan(id: "c1", resources: Spec.Resources(cpusetCpus: "0", blkioWeight: 300),
+                                                    cgroupsPath: nil, root: root, isRoot: true, warn: { warnings.append($0) }))
+        #expect(cpuset.directories.map(\.controller) == ["pids", "memory", "freezer"] && cpuset.writes.isEmpty)
+        #expect(warnings == ["cpu.cpus, cpu.mems and blockIO.weight are not applied on cgroup v1 (no cpuset or blkio cgroup is made)"])
         // 0 is "not set".
         let zero = try #require(try CgroupV1.plan(id: "c1", resources: Spec.Resources(pidsLimit: 0, memoryLimit: 0),
                                                   cgroupsPath: nil, root: root, isRoot: true, warn: { _ in }))

@@ -134,6 +134,23 @@ def test_invalid_limits_are_refused_with_dockers_messages(engine):
     assert engine.cli.out("ps", "-aq") == ""
 
 
+def test_cpuset_and_blkio_weight_are_checked_and_recorded_with_a_warning_on_v1(engine):
+    with open("/sys/devices/system/cpu/online") as f:
+        online = f.read().strip()
+    result = engine.cli.fails("create", "--cpuset-cpus", "0-999", "busybox", "true")
+    assert f"Requested CPUs are not available - requested 0-999, available: {online}" in result.stderr, result.stderr
+    status, body = engine.api.json("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"BlkioWeight": 2000}})
+    assert (status, body["message"]) == (400, "Range of blkio weight is from 10 to 1000")
+    # Valid ones: not applied on v1 (no cpuset or blkio cgroup is made), which the warning says.
+    status, body = engine.api.json("POST", "/containers/create",
+                                   {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"CpusetCpus": "0", "BlkioWeight": 300}})
+    assert status == 201, body
+    assert body["Warnings"] == ["Resource limits CpusetCpus, BlkioWeight are recorded but not applied: "
+                                "Skiff applies only the pids, memory and cpu limits"]
+    assert engine.cli.fmt(body["Id"], "{{.HostConfig.CpusetCpus}} {{.HostConfig.BlkioWeight}}").strip() == "0 300"
+    engine.cli("rm", body["Id"])
+
+
 # --- pause, remove ----------------------------------------------------------------------------
 
 def test_pause_freezes_the_cgroup_and_unpause_thaws_it(engine):

@@ -195,6 +195,38 @@ def test_info_reports_the_cgroupfs_driver_and_refuses_limits_the_delegation_lack
     engine.cli("rm", "-f", cid)
 
 
+@BOTH
+def test_cpuset_and_blkio_weight_are_checked_as_docker_and_refused_without_their_controller(engine, delegated):
+    # Docker's checks first (the host's online CPUs and memory nodes), with Docker's messages.
+    with open("/sys/devices/system/cpu/online") as f:
+        online = f.read().strip()
+    result = engine.cli.fails("run", "--rm", "--cpuset-cpus", "0-999", "busybox", "true")
+    assert f"Requested CPUs are not available - requested 0-999, available: {online}" in result.stderr, result.stderr
+    status, body = engine.api.json("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"CpusetCpus": "0-x"}})
+    assert (status, body["message"]) == (400, "Invalid value 0-x for cpuset cpus")
+    status, body = engine.api.json("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"BlkioWeight": 5}})
+    assert (status, body["message"]) == (400, "Range of blkio weight is from 10 to 1000")
+    # Valid values need the cpuset and io controllers, which this unified hierarchy lacks: refused, naming them.
+    result = engine.cli.fails("run", "--rm", "--cpuset-cpus", "0", "busybox", "true")
+    assert (f"--cpuset-cpus needs the cpuset cgroup controller, which is not delegated to {delegated} "
+            "(its cgroup.controllers: none)") in result.stderr, result.stderr
+    status, body = engine.api.json("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"CpusetMems": "0"}})
+    assert (status, body["message"]) == (400, f"--cpuset-mems needs the cpuset cgroup controller, which is not delegated "
+                                              f"to {delegated} (its cgroup.controllers: none)")
+    status, body = engine.api.json("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"BlkioWeight": 300}})
+    assert (status, body["message"]) == (400, f"--blkio-weight needs the io cgroup controller, which is not delegated "
+                                              f"to {delegated} (its cgroup.controllers: none)")
+    # docker update: the same checks and refusal; nothing recorded.
+    cid = engine.run_id("busybox", "sleep", "1000")
+    result = engine.cli.fails("update", "--cpuset-cpus", "0-999", cid)
+    assert f"Requested CPUs are not available - requested 0-999, available: {online}" in result.stderr, result.stderr
+    result = engine.cli.fails("update", "--blkio-weight", "300", cid)
+    assert (f"--blkio-weight needs the io cgroup controller, which is not delegated to {delegated} "
+            "(its cgroup.controllers: none)") in result.stderr, result.stderr
+    assert engine.cli.fmt(cid, "{{.HostConfig.BlkioWeight}} {{.HostConfig.CpusetCpus}}").strip() == "0"
+    engine.cli("rm", "-f", cid)
+
+
 # --- pause with cgroup.freeze, kill with cgroup.kill -------------------------------------------
 
 @BOTH

@@ -124,11 +124,13 @@ extension ContainerPlanner {
 
     /// As root on cgroup v1, where the runtime applies them: Docker's checks (its messages, 400)
     /// and defaults (memory+swap twice the memory when MemorySwap is 0; `NanoCpus` as a CFS
-    /// quota per 100 ms); a warning names what is still only recorded. The HostConfig itself
+    /// quota per 100 ms); a warning names what is still only recorded (cpuset and blkio weight
+    /// on cgroup v1; on v2, `v2Controllers` given, they are applied). The HostConfig itself
     /// keeps the values as given.
     static func cgroupResources(_ host: CreateRequest.HostConfig, warnings: [String], cgroupRoot: String = ContainerCgroups.root,
                                 cpus: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
-                                v2Controllers: [String]? = nil)
+                                v2Controllers: [String]? = nil, availableCpus: String = CpusetList.online(.cpus),
+                                availableMems: String = CpusetList.online(.mems))
         throws -> (ContainerSpecInput.Resources, [String]) {
         var warnings = warnings
         // cgroup v2: swap is accounted where the memory controller is (memory.swap.max), cpu
@@ -189,10 +191,22 @@ extension ContainerPlanner {
             if host.cpuQuota != 0 { r.cpuQuota = host.cpuQuota }
             if host.cpuPeriod > 0 { r.cpuPeriod = host.cpuPeriod }
         }
+        try CpusetList.check(host.cpusetCpus, available: availableCpus, kind: .cpus)
+        try CpusetList.check(host.cpusetMems, available: availableMems, kind: .mems)
+        if host.blkioWeight > 0 && (host.blkioWeight < 10 || host.blkioWeight > 1000) {
+            throw invalid("Range of blkio weight is from 10 to 1000")
+        }
         var ignored: [String] = []
-        if !host.cpusetCpus.isEmpty { ignored.append("CpusetCpus") }
-        if !host.cpusetMems.isEmpty { ignored.append("CpusetMems") }
-        if host.blkioWeight != 0 { ignored.append("BlkioWeight") }
+        if v2Controllers != nil {
+            // cgroup v2: cpuset.cpus, cpuset.mems, io.weight (the controllers: cgroupV2Resources).
+            if !host.cpusetCpus.isEmpty { r.cpusetCpus = host.cpusetCpus }
+            if !host.cpusetMems.isEmpty { r.cpusetMems = host.cpusetMems }
+            if host.blkioWeight > 0 { r.blkioWeight = UInt16(host.blkioWeight) }
+        } else {
+            if !host.cpusetCpus.isEmpty { ignored.append("CpusetCpus") }
+            if !host.cpusetMems.isEmpty { ignored.append("CpusetMems") }
+            if host.blkioWeight != 0 { ignored.append("BlkioWeight") }
+        }
         if !ignored.isEmpty {
             warnings.append("Resource limits \(ignored.joined(separator: ", ")) are recorded but not applied: "
                             + "Skiff applies only the pids, memory and cpu limits")
@@ -213,6 +227,9 @@ extension ContainerPlanner {
         if host.nanoCpus > 0 { needed.append(("cpu", "--cpus")) }
         if host.cpuShares > 0 { needed.append(("cpu", "--cpu-shares")) }
         if host.cpuQuota != 0 || host.cpuPeriod > 0 { needed.append(("cpu", "--cpu-quota/--cpu-period")) }
+        if !host.cpusetCpus.isEmpty { needed.append(("cpuset", "--cpuset-cpus")) }
+        if !host.cpusetMems.isEmpty { needed.append(("cpuset", "--cpuset-mems")) }
+        if host.blkioWeight > 0 { needed.append(("io", "--blkio-weight")) }
         let checked = try cgroupResources(host, warnings: warnings, v2Controllers: controllers)
         if let missing = needed.first(where: { !controllers.contains($0.controller) }) {
             let offered = controllers.isEmpty ? "none" : controllers.joined(separator: " ")

@@ -60,6 +60,11 @@ struct ContainerSpecInput: Sendable {
         var cpuShares: Int64?
         var cpuQuota: Int64?
         var cpuPeriod: Int64?
+        /// cgroup v2 only (`ContainerPlanner.cgroupResources`): cpuset.cpus, cpuset.mems, the
+        /// blkio weight (io.weight after conversion).
+        var cpusetCpus: String?
+        var cpusetMems: String?
+        var blkioWeight: UInt16?
     }
     var selinuxProcessLabel = ""
     var selinuxMountLabel = ""
@@ -114,7 +119,8 @@ enum ContainerSpec {
         let resources = Spec.Resources(
             pidsLimit: pidsLimit, memoryLimit: r.memoryLimit, memoryReservation: r.memoryReservation,
             memorySwap: r.memorySwap, cpuShares: r.cpuShares.map { UInt64(max($0, 0)) }, cpuQuota: r.cpuQuota,
-            cpuPeriod: r.cpuPeriod.map { UInt64(max($0, 0)) })
+            cpuPeriod: r.cpuPeriod.map { UInt64(max($0, 0)) }, cpusetCpus: r.cpusetCpus, cpusetMems: r.cpusetMems,
+            blkioWeight: r.blkioWeight)
         let linux = Spec.Linux(
             namespaces: namespaces.map { Spec.Namespace(type: $0) },
             maskedPaths: input.privileged ? input.maskedPaths : (input.maskedPaths ?? maskedPaths),

@@ -108,6 +108,8 @@ enum ContainerUpdateRules {
         }
         if u.cpuQuota > 0 && u.cpuQuota < 1000 { throw invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)") }
         if u.cpuShares < 0 { throw invalid("invalid CPU shares (\(u.cpuShares)): value must be a positive integer") }
+        try CpusetList.check(u.cpusetCpus, available: CpusetList.online(.cpus), kind: .cpus)
+        try CpusetList.check(u.cpusetMems, available: CpusetList.online(.mems), kind: .mems)
         if u.blkioWeight > 0 && (u.blkioWeight < 10 || u.blkioWeight > 1000) {
             throw invalid("Range of blkio weight is from 10 to 1000")
         }
@@ -181,6 +183,9 @@ enum ContainerUpdateRules {
                 if values.cpuQuota != 0 { flags += ["--cpu-quota", String(values.cpuQuota)] }
             }
         }
+        if !u.cpusetCpus.isEmpty { flags += ["--cpuset-cpus", u.cpusetCpus] }
+        if !u.cpusetMems.isEmpty { flags += ["--cpuset-mems", u.cpusetMems] }
+        if u.blkioWeight > 0 { flags += ["--blkio-weight", String(u.blkioWeight)] }
         return flags
     }
 }

@@ -10,8 +10,8 @@ import Glibc
 /// recorded in the container's HostConfig (inspect shows them) and in its bundle's config.json
 /// (the next start applies them), and, on a running container with cgroups (as root on cgroup
 /// v1), written into its cgroups by the runtime (`skiff-runtime update`). A limit that cannot
-/// reach a running container (rootless: no cgroups here; no cpu cgroup; cpuset and blkio, which
-/// Skiff does not apply) is refused and nothing changes. The restart policy needs no message to
+/// reach a running container (rootless: no cgroups here; no cpu cgroup; cpuset and blkio on
+/// cgroup v1, where Skiff does not apply them; a controller cgroup v2 does not delegate) is refused and nothing changes. The restart policy needs no message to
 /// the running container's monitor: it reads the policy from the Store when the process ends
 /// (`Monitor.recordExit`), so the change holds across its hand-overs to skiff-relay.
 extension Engine {
@@ -41,10 +41,11 @@ extension Engine {
                 throw cannot(.conflict, "its limits cannot change while it runs: rootless Skiff has no cgroups it may write on "
                                         + "this host, so the container has none (stop it to record new limits)")
             }
+            // cgroup v1: Skiff's v1 cgroups have no cpuset or blkio hierarchy.
             var fixed: [String] = []
-            if !u.cpusetCpus.isEmpty { fixed.append("CpusetCpus") }
-            if !u.cpusetMems.isEmpty { fixed.append("CpusetMems") }
-            if u.blkioWeight != 0 { fixed.append("BlkioWeight") }
+            if v2Base == nil && !u.cpusetCpus.isEmpty { fixed.append("CpusetCpus") }
+            if v2Base == nil && !u.cpusetMems.isEmpty { fixed.append("CpusetMems") }
+            if v2Base == nil && u.blkioWeight != 0 { fixed.append("BlkioWeight") }
             if !fixed.isEmpty {
                 throw cannot(.conflict, "\(fixed.joined(separator: ", ")) cannot change while it runs: "
                                         + "Skiff applies only the pids, memory and cpu limits")
@@ -111,7 +112,8 @@ extension Engine {
         linux.resources = Spec.Resources(
             pidsLimit: pids, memoryLimit: r.memoryLimit, memoryReservation: r.memoryReservation,
             memorySwap: r.memorySwap, cpuShares: r.cpuShares.map { UInt64(max(0, $0)) }, cpuQuota: r.cpuQuota,
-            cpuPeriod: r.cpuPeriod.map { UInt64(max(0, $0)) })
+            cpuPeriod: r.cpuPeriod.map { UInt64(max(0, $0)) }, cpusetCpus: r.cpusetCpus, cpusetMems: r.cpusetMems,
+            blkioWeight: r.blkioWeight)
         spec.linux = linux
         do {
             try FileSystem.writeAtomically(path, spec.bytes, mode: mode)
