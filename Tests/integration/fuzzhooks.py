@@ -138,3 +138,4 @@ def map_query(context, query):
             and isinstance(query.get("fromImage"), str) and query["fromImage"]):
         query["fromImage"] = f"{registry}/{query['fromImage'].lstrip('/')}"
     return query
+

@@ -54,7 +54,10 @@ def test_head_ping_has_headers_and_no_body(start_service):
     ("/v1.12/version", 400, "client version 1.12 is too old. Minimum supported API version is 1.24, "
                             "please upgrade your client to a newer version"),
     ("/v1.44/no/such/route", 404, "page not found"),
-    ("/swarm", 404, "page not found"),
+    ("/plugins", 404, "page not found"),
+    # Served as by a node outside a swarm (docs/volumes.md).
+    ("/swarm", 503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+                    'to connect this node to swarm and try again.'),
 ])
 def test_version_prefix_and_unknown_routes(start_service, path, status, message):
     service = start_service()

@@ -119,8 +119,9 @@ def test_swarm_through_clients(engine):
 def test_docker_system_prune_end_to_end(engine):
     """`docker system prune -a --volumes -f` through the CLI. The CLI prunes networks too: until
     `POST /networks/prune` is served (the networking issue, 18) the CLI stops there."""
-    if engine.api.request("POST", "/networks/prune")[0] == 404:
-        pytest.skip("POST /networks/prune is not served on this branch (issue 18 serves it)")
+    # Not served: 404, or 405 where `/networks/{id}` is (GET only).
+    if engine.api.request("POST", "/networks/prune")[0] in (404, 405):
+        pytest.skip("POST /networks/prune is not served yet (user-defined networks, issue 18)")
     engine.cli("run", "--name", "old", "-v", "named:/n", "-v", "/anon", "busybox", "sh", "-c", "echo x > /n/x")
     out = engine.cli.out("system", "prune", "-a", "--volumes", "-f")
     assert "Deleted Containers:" in out and "Deleted Volumes:" in out and "named" in out
