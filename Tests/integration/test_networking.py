@@ -161,9 +161,10 @@ def test_none_and_host_keep_working(engine):
 @BOTH
 def test_the_helper_ends_with_the_container_also_without_the_service(engine):
     cid = engine.run_id("--name", "n1", "busybox", "sleep", "300")
-    helpers = helpers_of(engine, cid)
-    assert len(helpers) == 1, helpers
-    helper = helpers[0]
+    # Looked for until found: the scan of /proc can miss the monitor while it execs into
+    # skiff-relay (its command line changes then).
+    wait_for(lambda: len(helpers_of(engine, cid)) == 1, 10, what="the container's one slirp4netns")
+    helper = helpers_of(engine, cid)[0]
     # The service goes away: the helper stays with its container, and the network works.
     engine.service.stop()
     assert alive(helper)
@@ -174,8 +175,14 @@ def test_the_helper_ends_with_the_container_also_without_the_service(engine):
     assert engine.cli.fmt("n1", "{{.State.Status}}") == "exited"
     # A monitor killed outright takes its helper with it (the exit pipe closes).
     engine.run_id("--name", "n2", "busybox", "sleep", "300")
-    monitors = list(engine.store.monitors())
-    [helper2] = [h for m in monitors for h in children(m) if h in helpers_of(engine, None)]
+    seen = {}
+
+    def one_helper_under_the_monitors():
+        seen["monitors"] = list(engine.store.monitors())
+        seen["helpers"] = [h for m in seen["monitors"] for h in children(m) if h in helpers_of(engine, None)]
+        return len(seen["helpers"]) == 1
+    wait_for(one_helper_under_the_monitors, 10, what="the second container's slirp4netns")
+    monitors, [helper2] = seen["monitors"], seen["helpers"]
     for m in monitors:
         os.kill(m, signal.SIGKILL)
     wait_for(lambda: not alive(helper2), 10, what="slirp4netns to end with its monitor")
