@@ -17,10 +17,14 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
 
     public var code: Code
     public var message: String
+    /// The system call's errno when one failed (0 otherwise): lets a caller tell a permission
+    /// refusal (EACCES, EPERM) from a missing file without reading the message.
+    public var systemErrno: Int32
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, systemErrno: Int32 = 0) {
         self.code = code
         self.message = message
+        self.systemErrno = systemErrno
     }
 
     public var description: String { message }

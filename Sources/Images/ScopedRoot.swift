@@ -155,6 +155,6 @@ public final class ScopedRoot {
     /// `.notFound`, ELOOP (a symlink loop) `.invalidArgument`, the rest `.io`.
     static func failure(_ step: String, _ path: String, _ code: Int32) -> ImageError {
         let kind: ImageError.Code = code == ENOENT || code == ENOTDIR ? .notFound : (code == ELOOP ? .invalidArgument : .io)
-        return ImageError(kind, "\(step) \(path): \(String(cString: strerror(code)))")
+        return ImageError(kind, "\(step) \(path): \(String(cString: strerror(code)))", systemErrno: code)
     }
 }

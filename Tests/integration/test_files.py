@@ -175,6 +175,32 @@ def test_path_stat_header_as_docker(engine, state):
     assert engine.api.message("GET", "/containers/nope/archive?path=/") == (404, "No such container: nope")
 
 
+@BOTH
+def test_path_stat_behind_a_directory_only_the_containers_user_may_search(engine):
+    # A running container's paths are stat'ed by the service itself through /proc/<pid>/root;
+    # rootless, the service is not in the container's user namespace and may not search a
+    # directory owned by another of the container's users: the worker, which is, answers then.
+    engine.run_id("--name", "files", "busybox", "sh", "-c",
+                  "mkdir -p /private/sub; echo secret > /private/sub/f; chown -R 7:7 /private; "
+                  "chmod 700 /private; touch /ready; exec sleep 1000")
+    deadline = time.monotonic() + 10
+    while head(engine, "/containers/files/archive?path=/ready")[0] != 200:
+        assert time.monotonic() < deadline, "the container did not make its files"
+        time.sleep(0.05)
+    f = path_stat(engine, "files", "/private/sub/f")
+    assert (f["name"], f["size"], f["mode"]) == ("f", 7, 0o644)
+    assert path_stat(engine, "files", "/private")["mode"] == MODE_DIR | 0o700
+    assert engine.api.message("GET", "/containers/files/archive?path=/private/nope") == (
+        404, "Could not find the file /private/nope in container files")
+    # docker cp's two stats and the copy itself agree.
+    out = host_dir()
+    try:
+        engine.cli("cp", "files:/private/sub/f", str(out / "f"))
+        assert (out / "f").read_bytes() == b"secret\n"
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 # --- GET: docker cp out -------------------------------------------------------------------------
 
 @BOTH

@@ -26,24 +26,9 @@ extension Engine {
             if namespaceFD >= 0 { close(namespaceFD) }
         }
         if record.isActive && record.pid > 0 {
-            rootFD = open("/proc/\(record.pid)/root", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_CLOEXEC)
-            guard rootFD >= 0 else {
-                // Gone since the row was read: it stopped meanwhile.
-                let code = errno
-                throw EngineError(code == ENOENT || code == ESRCH ? .conflict : .internal,
-                                  "container \(record.id): open /proc/\(record.pid)/root: \(String(cString: strerror(code)))")
-            }
+            rootFD = try Engine.openRunningRoot(record)
             if isRootless { namespaceFD = try Engine.containerUserNamespace(record) }
-        }
-        // The row's pid is the container's only while its supervisor has not reaped it: between
-        // that and the recorded exit it may be another process's, whose root a PUT would write
-        // into. The descriptors are the container's if, after they were opened, the pid's parent
-        // is still the container's own live supervisor (the process's parent, and its subreaper).
-        if rootFD >= 0 {
-            guard ProcessStat.parent(of: record.pid) == record.monitorPID,
-                  ProcessStat.probe(record.monitorPID, startTime: record.monitorStartTime) == .alive else {
-                throw EngineError(.conflict, "Container \(record.id) is not running")
-            }
+            try Engine.checkStillRunning(record)
         }
         var argv = ["--container", record.id] + arguments
         var extra: [Int32] = []
@@ -57,6 +42,30 @@ extension Engine {
         }
         return try ImageWorker(engine: self, command: command, arguments: argv, stdin: stdin,
                                extra: extra, joinsNamespace: namespaceFD >= 0)
+    }
+
+    /// `/proc/<pid>/root` of a running container's first process (an O_PATH descriptor).
+    static func openRunningRoot(_ record: ContainerRecord) throws -> Int32 {
+        let fd = open("/proc/\(record.pid)/root", SKIFF_O_PATH_FLAG | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            // Gone since the row was read: it stopped meanwhile.
+            let code = errno
+            throw EngineError(code == ENOENT || code == ESRCH ? .conflict : .internal,
+                              "container \(record.id): open /proc/\(record.pid)/root: \(String(cString: strerror(code)))")
+        }
+        return fd
+    }
+
+    /// The row's pid is the container's only while its supervisor has not reaped it: between
+    /// that and the recorded exit it may be another process's, whose root a PUT would write
+    /// into. Descriptors opened from `/proc/<pid>` are the container's if, after they were
+    /// opened, the pid's parent is still the container's own live supervisor (the process's
+    /// parent, and its subreaper).
+    static func checkStillRunning(_ record: ContainerRecord) throws {
+        guard ProcessStat.parent(of: record.pid) == record.monitorPID,
+              ProcessStat.probe(record.monitorPID, startTime: record.monitorStartTime) == .alive else {
+            throw EngineError(.conflict, "Container \(record.id) is not running")
+        }
     }
 
     /// The running container's user namespace, opened for the worker to join; -1 when it is
@@ -86,6 +95,7 @@ extension Engine {
     /// `HEAD /containers/{id}/archive`: the path's stat (`X-Docker-Container-Path-Stat`).
     func statContainerPath(_ container: String, path: String) throws -> [UInt8] {
         let record = try currentContainer(container)
+        if let stat = try Engine.statInService(record, path: path, container: container) { return stat }
         let worker = try startContainerFiles(record, command: "archive-stat", arguments: ["--path", path])
         var output: [UInt8] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
@@ -97,6 +107,33 @@ extension Engine {
         }
         if let error = worker.wait() { throw Engine.containerFileError(error, path: path, container: container) }
         return Array(output.prefix { $0 != 0x0A })
+    }
+
+    /// A running container's path stat'ed here, through `/proc/<pid>/root`, with the same
+    /// resolution the worker uses (`ContainerPathStat.resolve` on a `ScopedRoot`): the docker
+    /// CLI stats before every copy, and a worker costs a spawn and a namespace join. The
+    /// service is not in the container's user namespace, so a directory on the way that only
+    /// the container's users may search (EACCES, EPERM) is left to the worker, which is; nil
+    /// then, and for a stopped container (its overlay is not mounted anywhere).
+    static func statInService(_ record: ContainerRecord, path: String, container: String) throws -> [UInt8]? {
+        guard record.isActive && record.pid > 0 else { return nil }
+        let root = ScopedRoot(fd: try openRunningRoot(record))
+        try checkStillRunning(record)
+        do {
+            let (_, stat) = try ContainerPathStat.resolve(path, in: root)
+            return stat.json.bytes
+        } catch let error {
+            if error.systemErrno == EACCES || error.systemErrno == EPERM { return nil }
+            // As the worker's failure would come back (`WorkerFailure.from`, then `wait`).
+            let code: EngineError.Code
+            switch error.code {
+            case .notFound: code = .notFound
+            case .invalidArgument: code = .invalidArgument
+            case .invalidState: code = .conflict
+            case .corrupt, .io: code = .internal
+            }
+            throw Engine.containerFileError(EngineError(code, error.message), path: path, container: container)
+        }
     }
 
     /// `GET /containers/{id}/archive`: the worker (its stat line already read) streaming the tar.
