@@ -1,3 +1,4 @@
+import CLinux
 import CZlib
 import Glibc
 import Platform
@@ -6,6 +7,14 @@ import Platform
 /// `read` fills at most `buffer.count` bytes and returns how many; 0 means the end.
 public protocol ByteSource: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int
+    /// Moves up to `count` of the next bytes straight into the file `fd` in the kernel, and
+    /// returns how many (0 at the end); nil when this source cannot (it transforms its bytes,
+    /// or holds some in memory): then `read` them. Only a pipe's bytes can be spliced.
+    func splice(to fd: Int32, count: Int) throws(ImageError) -> Int?
+}
+
+extension ByteSource {
+    public func splice(to fd: Int32, count: Int) throws(ImageError) -> Int? { nil }
 }
 
 /// Bytes read from an open file descriptor, closed when the source goes if it `owns` it.
@@ -29,6 +38,22 @@ public final class FileByteSource: ByteSource {
         let n = Syscall.retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
         guard n >= 0 else { throw ImageError(.io, "read \(name): \(String(cString: strerror(errno)))") }
         return n
+    }
+
+    /// False once splice(2) refused this pair (not a pipe, or a file system without
+    /// splice_write): every later call is nil at once.
+    private var splices = true
+
+    public func splice(to out: Int32, count: Int) throws(ImageError) -> Int? {
+        guard splices, count > 0 else { return splices ? 0 : nil }
+        let n = Syscall.retrying { skiff_splice_from_pipe(fd, out, count) }
+        if n >= 0 { return n }
+        let code = errno
+        if code == EINVAL || code == ESPIPE || code == ENOSYS || code == EBADF && fd < 0 {
+            splices = false
+            return nil
+        }
+        throw ImageError(.io, "splice \(name) into the file: \(String(cString: strerror(code)))", systemErrno: code)
     }
 }
 

@@ -337,6 +337,19 @@ public final class LayerApplier {
     private func copyContent(_ reader: TarReader, to fd: Int32) throws(ImageError) {
         try withUnsafeTemporaryAllocation(byteCount: 64 << 10, alignment: 16) { (buffer) throws(ImageError) in
             while true {
+                // A pipe's bytes go to the file in the kernel; what the reader holds, through memory.
+                let spliced: Int?
+                do throws(ImageError) {
+                    spliced = try reader.splice(to: fd)
+                } catch {
+                    guard error.code == .io else { throw error }
+                    throw ImageError(.io, "\(noun) \"\(current)\": \(error.message)", systemErrno: error.systemErrno)
+                }
+                if let spliced {
+                    if spliced == 0 { return }
+                    summary.bytes += spliced
+                    continue
+                }
                 let n = try reader.read(into: buffer)
                 if n == 0 { return }
                 var written = 0

@@ -31,4 +31,8 @@ public final class PeekedSource: ByteSource {
         }
         return try rest.read(into: buffer)
     }
+
+    public func splice(to fd: Int32, count: Int) throws(ImageError) -> Int? {
+        offset < peeked.count ? nil : try rest.splice(to: fd, count: count)
+    }
 }

@@ -149,6 +149,21 @@ public final class TarReader {
         return n
     }
 
+    /// Moves content of the current entry from the source straight into the file `fd` (see
+    /// `ByteSource.splice`): nil while bytes wait in this reader's buffer or when the source
+    /// cannot splice (then `read`); 0 at the entry's end.
+    public func splice(to fd: Int32) throws(ImageError) -> Int? {
+        guard remaining > 0 else { return 0 }
+        guard start == end, !sourceEnded, let n = try source.splice(to: fd, count: remaining) else { return nil }
+        if n == 0 {
+            sourceEnded = true
+            throw ImageError(.invalidArgument, "tar archive is truncated at offset \(offset) inside an entry's content")
+        }
+        offset += n
+        remaining -= n
+        return n
+    }
+
     // MARK: - Buffered input
 
     private func fill() throws(ImageError) -> Bool {

@@ -129,6 +129,14 @@ public final class LimitedSource: ByteSource {
         if total > limit { throw ImageError(.invalidArgument, "layer is larger than the limit of \(limit) bytes") }
         return n
     }
+
+    public func splice(to fd: Int32, count: Int) throws(ImageError) -> Int? {
+        // At most one byte past the limit is moved: that byte is the refusal.
+        guard let n = try source.splice(to: fd, count: min(count, max(limit - total, 0) + 1)) else { return nil }
+        total += n
+        if total > limit { throw ImageError(.invalidArgument, "layer is larger than the limit of \(limit) bytes") }
+        return n
+    }
 }
 
 /// Passes bytes through while hashing and counting them: the uncompressed layer tar's digest is

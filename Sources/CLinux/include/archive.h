@@ -14,6 +14,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* splice(2) from a pipe `in` into `out` at its file position (a _GNU_SOURCE declaration, so
+ * the raw system call): up to `count` bytes moved in the kernel, no copy through user memory. */
+static inline ssize_t skiff_splice_from_pipe(int in, int out, size_t count) {
+    return syscall(SYS_splice, in, (void *)0, out, (void *)0, count, 1u /* SPLICE_F_MOVE */);
+}
+
 /* O_PATH (a _GNU_SOURCE name Swift's Glibc does not export). */
 static const int SKIFF_O_PATH_FLAG = 010000000;
 
