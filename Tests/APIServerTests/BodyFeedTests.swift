@@ -61,6 +61,40 @@ import Glibc
         #expect(Array(got[..<max(n, 0)]) == Array("11122".utf8))
     }
 
+    @Test func manyChunksThroughASmallPipeArriveWholeAndInOrder() async throws {
+        // One writev takes what waits; a short write (the pipe full) goes on from where it stopped.
+        let feed = BodyFeed(resume: {})
+        var fds: [Int32] = [-1, -1]
+        #expect(skiff_pipe2(&fds, O_CLOEXEC) == 0)
+        _ = fcntl(fds[1], SKIFF_F_SETPIPE_SZ, Int32(4096))
+        var expected: [UInt8] = []
+        for i in 0..<200 {
+            let size = 1 + (i * 7919) % 9000
+            let byte = UInt8(0x41 + i % 26)
+            _ = feed.push(Self.chunk(size, byte))
+            expected += [UInt8](repeating: byte, count: size)
+        }
+        feed.finish()
+        let readEnd = fds[0]
+        let total = expected.count
+        let reader = Task.detached { () -> [UInt8] in
+            var got: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1000)
+            while got.count < total {
+                let n = read(readEnd, &buffer, buffer.count)
+                if n <= 0 { break }
+                got += buffer[..<n]
+            }
+            return got
+        }
+        #expect(try feed.copy(to: fds[1]) == nil)
+        close(fds[1])
+        let got = await reader.value
+        close(fds[0])
+        #expect(got.count == expected.count)
+        #expect(got == expected)
+    }
+
     @Test func aClientGoneBeforeTheEndIsAFailureNotAnEnd() throws {
         let feed = BodyFeed(resume: {})
         _ = feed.push(Self.chunk(10))

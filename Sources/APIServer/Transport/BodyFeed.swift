@@ -77,6 +77,11 @@ public final class BodyFeed: @unchecked Sendable {
 
     /// The next chunk, waiting for it; nil at the end of the body.
     public func next() throws(Failure) -> ByteBuffer? {
+        try nextChunks(max: 1)?.first
+    }
+
+    /// Every chunk waiting (at most `max`), waiting for one; nil at the end of the body.
+    public func nextChunks(max: Int) throws(Failure) -> ArraySlice<ByteBuffer>? {
         mutex.lock()
         while first == chunks.count && !ended && !aborted { mutex.wait() }
         if aborted {
@@ -87,18 +92,19 @@ public final class BodyFeed: @unchecked Sendable {
             mutex.unlock()
             return nil
         }
-        let chunk = chunks[first]
-        first += 1
+        let end = min(chunks.count, first + Swift.max(max, 1))
+        let taken = chunks[first..<end]
+        first = end
         if first == chunks.count {
             chunks.removeAll(keepingCapacity: true)
             first = 0
         }
-        queued -= chunk.readableBytes
+        queued -= taken.reduce(0) { $0 + $1.readableBytes }
         let wake = paused && queued <= BodyFeed.lowWater
         if wake { paused = false }
         mutex.unlock()
         if wake { resume() }
-        return chunk
+        return taken
     }
 
     /// Drops what is queued and whatever comes later (the handler's consumer failed), and lets
@@ -119,21 +125,52 @@ public final class BodyFeed: @unchecked Sendable {
     /// of it was written, or the errno of the write that failed (EPIPE: the reader is gone),
     /// after which the rest is discarded. Throws when the client went away.
     public func copy(to fd: Int32) throws(Failure) -> Int32? {
-        while let chunk = try next() {
-            let code: Int32? = chunk.withUnsafeReadableBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Syscall.retrying { write(fd, raw.baseAddress! + offset, raw.count - offset) }
-                    if n < 0 { return errno }
-                    offset += n
-                }
-                return nil
-            }
-            if let code {
+        // All that waits goes in one writev: the event loop usually queues several chunks
+        // while this thread waits on the pipe, and each write would be a wake-up of the reader.
+        while let batch = try nextChunks(max: 64) {
+            if let code = BodyFeed.writeAll(batch, to: fd) {
                 discard()
                 return code
             }
         }
         return nil
+    }
+
+    /// Writes `chunks` to `fd` whole (writev, continuing after short writes); the errno of a
+    /// failed write, or nil.
+    static func writeAll(_ chunks: ArraySlice<ByteBuffer>, to fd: Int32) -> Int32? {
+        var pending = Array(chunks)
+        while !pending.isEmpty {
+            let written: Int = withIOVectors(pending) { vectors in
+                Syscall.retrying { writev(fd, vectors.baseAddress, Int32(vectors.count)) }
+            }
+            if written < 0 { return errno }
+            var left = written
+            while left > 0, let head = pending.first {
+                if head.readableBytes <= left {
+                    left -= head.readableBytes
+                    pending.removeFirst()
+                } else {
+                    pending[0].moveReaderIndex(forwardBy: left)
+                    left = 0
+                }
+            }
+            while let head = pending.first, head.readableBytes == 0 { pending.removeFirst() }
+        }
+        return nil
+    }
+
+    /// Calls `body` with an iovec for each buffer's readable bytes (valid only inside it).
+    private static func withIOVectors<R>(_ buffers: [ByteBuffer], _ body: (UnsafeBufferPointer<iovec>) -> R) -> R {
+        func nest(_ index: Int, _ vectors: inout [iovec]) -> R {
+            guard index < buffers.count else { return vectors.withUnsafeBufferPointer(body) }
+            return buffers[index].withUnsafeReadableBytes { raw in
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count))
+                return nest(index + 1, &vectors)
+            }
+        }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(buffers.count)
+        return nest(0, &vectors)
     }
 }

@@ -99,6 +99,11 @@ public struct Service {
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Reads grow from 2 KiB up to 1 MiB while they come full (NIO's default stops at
+            // 64 KiB): a large upload (`docker cp`, `docker load`) takes a sixteenth of the
+            // reads and trips through the pipeline; small requests keep small buffers.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048,
+                                                                                        maximum: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // One pipeline is set up at a time: see the types made above.
