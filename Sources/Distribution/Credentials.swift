@@ -1,3 +1,4 @@
+import Platform
 /// What a client presents to a registry: a user name and password (Basic, or exchanged for a
 /// bearer token), an OAuth refresh token, or a bearer token used as is.
 public struct Credentials: Sendable, Equatable {

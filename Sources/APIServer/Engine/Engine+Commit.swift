@@ -35,14 +35,7 @@ extension Engine {
         if paused { try pauseContainer(id: record.id) }
         defer { if paused { try? unpauseContainer(id: record.id) } }
         let worker = try ImageWorker(engine: self, command: "commit", arguments: arguments)
-        var output: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
-        defer { buffer.deallocate() }
-        while output.count < 1 << 16 {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            output += buffer[0..<n]
-        }
+        let output = worker.readOutput()
         if let error = worker.wait() { throw error }
         guard let json = try? JSONParser.parse(Array(output.prefix { $0 != 0x0A })), case .string(let id)? = json["Id"] else {
             throw EngineError(.internal, "commit \(record.id): the image worker did not name the image")

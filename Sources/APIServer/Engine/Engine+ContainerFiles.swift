@@ -97,14 +97,7 @@ extension Engine {
         let record = try currentContainer(container)
         if let stat = try Engine.statInService(record, path: path, container: container) { return stat }
         let worker = try startContainerFiles(record, command: "archive-stat", arguments: ["--path", path])
-        var output: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
-        defer { buffer.deallocate() }
-        while output.count < 1 << 16 {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            output += buffer[0..<n]
-        }
+        let output = worker.readOutput()
         if let error = worker.wait() { throw Engine.containerFileError(error, path: path, container: container) }
         return Array(output.prefix { $0 != 0x0A })
     }
@@ -220,14 +213,7 @@ extension Engine {
     func containerChanges(_ container: String) throws -> JSON {
         let record = try currentContainer(container)
         let worker = try ImageWorker(engine: self, command: "changes", arguments: ["--container", record.id])
-        var output: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            output += buffer[0..<n]
-        }
+        let output = worker.readOutput(limit: .max)
         if let error = worker.wait() { throw error }
         do {
             return try JSONParser.parse(output)

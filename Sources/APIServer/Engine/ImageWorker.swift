@@ -82,6 +82,20 @@ final class ImageWorker {
         max(Syscall.retrying { Glibc.read(output, buffer.baseAddress, buffer.count) }, 0)
     }
 
+    /// Standard output to its end, or its first `limit` bytes (a worker's answer is small;
+    /// past the limit it is not read further).
+    func readOutput(limit: Int = 1 << 16) -> [UInt8] {
+        var output: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { buffer.deallocate() }
+        while output.count < limit {
+            let n = read(into: buffer)
+            if n == 0 { break }
+            output += UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        }
+        return output
+    }
+
     /// Asks the worker to stop (the client went away).
     func terminate() {
         if !reaped { kill(pid, SIGTERM) }

@@ -22,15 +22,8 @@ enum AuthHandlers {
         let shortNames = (try? ShortNames.load()) ?? ShortNames()
         let worker = try ImageWorker(engine: engine, command: "login",
                                      arguments: ["--server", host] + Engine.registryArguments(host, shortNames),
-                                     environment: ["SKIFF_REGISTRY_AUTH": ContainerFileHandlers.base64(request.body)])
-        var output: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
-        defer { buffer.deallocate() }
-        while output.count < 1 << 16 {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            output += UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-        }
+                                     environment: ["SKIFF_REGISTRY_AUTH": Base64.encode(request.body)])
+        let output = worker.readOutput()
         if let error = worker.wait() { throw error }
         guard let answer = try? JSONParser.parse(output), case .object = answer else {
             throw EngineError(.internal, "login to \(host): the image worker's answer is not JSON")

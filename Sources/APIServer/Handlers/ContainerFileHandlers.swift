@@ -17,7 +17,7 @@ enum ContainerFileHandlers {
 
     @Sendable static func containerArchiveInfo(_ request: Request, _ engine: Engine) throws -> Response {
         let stat = try engine.statContainerPath(request.parameters["id"] ?? "", path: try path(request))
-        return Response(status: .ok, headers: [("X-Docker-Container-Path-Stat", base64(stat))])
+        return Response(status: .ok, headers: [("X-Docker-Container-Path-Stat", Base64.encode(stat))])
     }
 
     // MARK: - GET /containers/{id}/archive
@@ -25,7 +25,7 @@ enum ContainerFileHandlers {
     @Sendable static func containerArchive(_ request: Request, _ engine: Engine) throws -> Response {
         let (stat, worker) = try engine.getContainerArchive(request.parameters["id"] ?? "", path: try path(request))
         let handed = HandedWorker(worker)
-        return Response(headers: [("Content-Type", "application/x-tar"), ("X-Docker-Container-Path-Stat", base64(stat))]) { writer in
+        return Response(headers: [("Content-Type", "application/x-tar"), ("X-Docker-Container-Path-Stat", Base64.encode(stat))]) { writer in
             try relayTar(handed.worker, writer)
         }
     }
@@ -123,22 +123,6 @@ enum ContainerFileHandlers {
             if !writer.committed { throw error }
             throw EngineError(.internal, "container archive cut short: \(error.message)")
         }
-    }
-
-    /// Standard base64 (with padding), for the path-stat header.
-    static func base64(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let b0 = Int(bytes[i]), b1 = i + 1 < bytes.count ? Int(bytes[i + 1]) : 0, b2 = i + 2 < bytes.count ? Int(bytes[i + 2]) : 0
-            out.append(alphabet[b0 >> 2])
-            out.append(alphabet[(b0 & 3) << 4 | b1 >> 4])
-            out.append(i + 1 < bytes.count ? alphabet[(b1 & 15) << 2 | b2 >> 6] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[b2 & 63] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

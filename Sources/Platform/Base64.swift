@@ -1,9 +1,9 @@
 /// Base64 (RFC 4648) without Foundation: standard and URL-safe alphabets, padding optional.
-enum Base64 {
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Standard alphabet, padded.
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var i = 0
@@ -23,7 +23,7 @@ enum Base64 {
 
     /// Decodes either alphabet (`+/` or `-_`), with or without `=` padding; nil for anything
     /// else (other characters, a length no encoding produces, padding in the middle).
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []
         values.reserveCapacity(text.utf8.count)
         var padding = 0
