@@ -307,6 +307,16 @@ def command_lines():
             continue
 
 
+def environment(pid):
+    """`pid`'s environment as text (empty when it is gone). Monitors inherit the service's,
+    which names the test's own directories (XDG_CONFIG_HOME and XDG_DATA_HOME under workdir)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read().replace(b"\0", b"\n").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def open_files(pid):
     """The paths of `pid`'s descriptors, one per line. A monitor spawned ahead of its container
     (`skiff-monitor --warm`) names its container in no argument, only in what it holds open."""

@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from conftest import docker_cli_version
-from containerkit import BOTH, ROOTLESS, alive, command_lines, open_files, read_lines_until, rfc3339_ns, stop, wait_for
+from containerkit import BOTH, ROOTLESS, alive, command_lines, environment, open_files, read_lines_until, rfc3339_ns, stop, wait_for
 
 ID = re.compile(r"[0-9a-f]{64}")
 UP = r"Up (Less than a second|\d+ seconds?|About a minute)"
@@ -347,7 +347,9 @@ def test_a_warm_monitor_waits_for_the_next_container_and_ends_with_the_service(e
     def waiting():
         return [pid for pid, argv in command_lines()
                 if argv[1:2] == [b"--warm"] and alive(pid) and process_start(pid) >= service_start - 0.02
-                and engine.workdir not in open_files(pid)]
+                and engine.workdir not in open_files(pid)
+                # This service's, not another test run's on the same machine.
+                and f"XDG_CONFIG_HOME={engine.workdir}/config" in environment(pid)]
 
     (warm,) = wait_for(waiting, 10, what="a warm monitor")
     time.sleep(0.3)
