@@ -194,3 +194,28 @@ def test_docker_py_network_calls(engine):
         assert client.networks.prune() == {"NetworksDeleted": ["py2"]}
     finally:
         client.close()
+
+
+def test_concurrent_creates_take_a_name_and_a_subnet_once(engine):
+    """Eight clients at once: the name and subnet checks and the insert are one transaction, so
+    exactly one create of a subnet wins, the others get moby's 403, and one name is taken once."""
+    import threading
+    from containerkit import API
+    results = []
+
+    def create(body):
+        results.append(API(engine.socket).message("POST", "/networks/create", body)[0])
+
+    def race(bodies):
+        results.clear()
+        threads = [threading.Thread(target=create, args=(b,)) for b in bodies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return sorted(results)
+
+    assert race([{"Name": f"race{i}", "IPAM": {"Config": [{"Subnet": "10.60.0.0/16"}]}} for i in range(8)]) == [201] + [403] * 7
+    assert race([{"Name": "same"} for _ in range(8)]) == [201] + [409] * 7
+    subnets = [r[1] for r in rows(engine)]
+    assert len(rows(engine)) == 2 and len(set(subnets)) == 2, rows(engine)
