@@ -219,3 +219,38 @@ def test_concurrent_creates_take_a_name_and_a_subnet_once(engine):
     assert race([{"Name": "same"} for _ in range(8)]) == [201] + [409] * 7
     subnets = [r[1] for r in rows(engine)]
     assert len(rows(engine)) == 2 and len(set(subnets)) == 2, rows(engine)
+
+
+@BOTH
+def test_a_network_with_a_container_attached_is_kept(engine):
+    """Containers do not join user-defined networks through the API yet, so the test writes the
+    endpoint row itself (as the service will): inspect shows the running container, dangling
+    and prune leave the network alone, rm is moby's 403; the container's removal takes the
+    endpoint with it, and then the network goes."""
+    import os
+    import sqlite3
+    nid = engine.cli.out("network", "create", "--subnet", "10.55.0.0/16", "att").strip()
+    cid = engine.run_id("--name", "member", "busybox", "sleep", "300")
+    with sqlite3.connect(os.path.join(engine.store.root, "skiff.db"), timeout=10) as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("INSERT INTO network_endpoints (network_id, container_id, address, aliases, static) VALUES (?, ?, ?, ?, 0)",
+                   (nid, cid, "10.55.0.2/16", b'["web"]'))
+    [net] = json.loads(engine.cli.out("network", "inspect", "att"))
+    [(key, member)] = net["Containers"].items()
+    assert key == cid and member["Name"] == "member" and member["IPv4Address"] == "10.55.0.2/16", member
+    assert len(member["EndpointID"]) == 64
+    assert engine.cli.out("network", "ls", "--format", "{{.Name}}", "--filter", "dangling=true").split() == []
+    assert "att" in engine.cli.out("network", "ls", "--format", "{{.Name}}", "--filter", "dangling=false").split()
+    message = f"error while removing network: network att id {nid} has active endpoints"
+    assert engine.api.message("DELETE", "/networks/att") == (403, message)
+    result = engine.cli("network", "rm", "att", ok=False)
+    assert result.returncode == 1 and DAEMON + message in result.stderr, result.stderr
+    assert engine.api.json("POST", "/networks/prune")[1] == {"NetworksDeleted": None}
+    # Stopped, the container is still attached (Podman's rule; docs/networking.md): still 403.
+    engine.cli("stop", "-t", "0", "member")
+    assert json.loads(engine.cli.out("network", "inspect", "att"))[0]["Containers"] == {}
+    assert engine.api.message("DELETE", "/networks/att") == (403, message)
+    engine.cli("rm", "member")
+    assert engine.store.rows("network_endpoints") == []
+    assert engine.cli.out("network", "rm", "att").split() == ["att"]
+    assert rows(engine) == []
