@@ -12,6 +12,8 @@
 #      on the host, MB/s from connect to the end of the container's read (one run per peer).
 #   3. the memory (PSS) of the per-container network helper (slirp4netns, and Podman's
 #      rootlessport) of the published container.
+#   4. `docker network create --subnet` and `network rm` of a user-defined network (not Docker's:
+#      its bridge driver would touch the host).
 # The table goes to bench/out/network-<time>.txt (and network-last.txt).
 #
 # Knobs (environment):
@@ -192,6 +194,30 @@ PY
     log "$peer: ${R[$peer.tput]} MB/s, helpers ${R[$peer.helper_pss]} MiB PSS"
 done
 
+# ---------------------------------------------------------------- 4. network create / rm
+# A user-defined network: `docker network create --subnet` then `network rm`, BENCH_NET_RUNS
+# each after the warm-ups; median (min-max) per peer. Docker is left out: its bridge driver
+# would make a bridge on the host.
+log "4. docker network create / rm: $WARMUPS warm-up + $RUNS each"
+for peer in "${peers[@]}"; do
+    [ "$peer" = docker ] && continue
+    for ((i = 0; i < WARMUPS + RUNS; i++)); do
+        name=benchnet$i
+        t0=$(now)
+        dk "$peer" network create --subnet "10.123.$i.0/24" "$name" >/dev/null || die "$peer: network create $name failed"
+        t=$(since "$t0")
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.net_create]+=" $t"
+        t0=$(now)
+        dk "$peer" network rm "$name" >/dev/null || die "$peer: network rm $name failed"
+        t=$(since "$t0")
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.net_rm]+=" $t"
+    done
+    # shellcheck disable=SC2086
+    R[$peer.net_create]=$(stats ${V[$peer.net_create]})
+    # shellcheck disable=SC2086
+    R[$peer.net_rm]=$(stats ${V[$peer.net_rm]})
+done
+
 # ---------------------------------------------------------------- table
 STAMP=$(date +%Y%m%d-%H%M%S)
 TABLE=$OUT/network-$STAMP.txt
@@ -206,6 +232,16 @@ TABLE=$OUT/network-$STAMP.txt
     for p in "${peers[@]}"; do printf '%-32s' "$(awk -v a="$(field "${R[$p.run_default]}" 1)" -v b="$(field "${R[$p.run_none]}" 1)" 'BEGIN{printf "%.2fx", a / b}')"; done; echo
     printf '%-44s' "TCP host->container via -p (MB/s)"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.tput]:-n/a}"; done; echo
+    for op in create rm; do
+        printf '%-44s' "network $op (ms)"
+        for p in "${peers[@]}"; do
+            if [ -n "${R[$p.net_$op]:-}" ]; then
+                printf '%-32s' "$(awk -v s="${R[$p.net_$op]}" 'BEGIN{split(s,a," "); printf "%.1f (%.1f-%.1f)", a[1], a[2], a[3]}')"
+            else
+                printf '%-32s' "n/a"
+            fi
+        done; echo
+    done
     printf '%-44s' "network helpers' PSS, 1 container (MiB)"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.helper_pss]:-n/a}"; done; echo
     if has_peer skiff; then

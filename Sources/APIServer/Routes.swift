@@ -63,9 +63,12 @@ enum Routes {
         Route("POST", "/exec/{id}/resize", "ExecResize", blocking: true, ExecHandlers.execResize),
         Route("GET", "/exec/{id}/json", "ExecInspect", blocking: true, ExecHandlers.execInspect),
 
-        // Networks: the predefined ones (docs/networking.md)
+        // Networks: predefined and user-defined (docs/networking.md)
         Route("GET", "/networks", "NetworkList", blocking: true, NetworkHandlers.networkList),
         Route("GET", "/networks/{id}", "NetworkInspect", blocking: true, NetworkHandlers.networkInspect),
+        Route("POST", "/networks/create", "NetworkCreate", blocking: true, NetworkHandlers.networkCreate),
+        Route("DELETE", "/networks/{id}", "NetworkDelete", blocking: true, NetworkHandlers.networkDelete),
+        Route("POST", "/networks/prune", "NetworkPrune", blocking: true, NetworkHandlers.networkPrune),
 
         // Volume (docs/volumes.md)
         Route("GET", "/volumes", "VolumeList", blocking: true, VolumeHandlers.volumeList),

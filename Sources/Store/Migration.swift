@@ -168,6 +168,35 @@ extension Migration {
             ALTER TABLE volumes ADD COLUMN options BLOB NOT NULL DEFAULT x'';
             ALTER TABLE volumes ADD COLUMN copy_up INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration(version: 13, summary: "user-defined networks and their endpoints (NetworkRecords.swift)", sql: """
+            -- A network made by `POST /networks/create` (the predefined bridge, host and none are
+            -- not rows). subnet/gateway/ip_range: IPv4, CIDR or address text as Docker shows them.
+            CREATE TABLE networks (
+                id         TEXT PRIMARY KEY,         -- 64 hex
+                name       TEXT NOT NULL UNIQUE,
+                created    INTEGER NOT NULL,         -- unix nanoseconds
+                driver     TEXT NOT NULL,
+                subnet     TEXT NOT NULL,
+                gateway    TEXT NOT NULL,
+                ip_range   TEXT NOT NULL DEFAULT '',
+                internal   INTEGER NOT NULL DEFAULT 0,
+                attachable INTEGER NOT NULL DEFAULT 0,
+                labels     BLOB NOT NULL,            -- JSON object of strings
+                options    BLOB NOT NULL             -- the driver's options, JSON object of strings
+            ) STRICT;
+            -- A container's place on a network: its address (CIDR), aliases (JSON array) and
+            -- whether the address was asked for. A network with endpoints cannot be removed.
+            CREATE TABLE network_endpoints (
+                network_id   TEXT NOT NULL REFERENCES networks(id),
+                container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+                address      TEXT NOT NULL,
+                aliases      BLOB NOT NULL,
+                static       INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (network_id, container_id),
+                UNIQUE (network_id, address)
+            ) STRICT;
+            CREATE INDEX network_endpoints_by_container ON network_endpoints(container_id);
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

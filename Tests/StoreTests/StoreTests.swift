@@ -26,7 +26,7 @@ struct MigrationTests {
         #expect(try db.schemaVersion() == Migration.latestVersion)
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .compactMap { $0.text(0) }
-        #expect(tables == ["container_volumes", "containers", "engine", "events", "execs", "image_layers", "image_names", "images", "layer_blobs", "layers", "repo_digests", "sqlite_sequence", "volumes"])
+        #expect(tables == ["container_volumes", "containers", "engine", "events", "execs", "image_layers", "image_names", "images", "layer_blobs", "layers", "network_endpoints", "networks", "repo_digests", "sqlite_sequence", "volumes"])
         // Migrating again is a no-op.
         #expect(try db.migrate() == (Migration.latestVersion, Migration.latestVersion))
     }

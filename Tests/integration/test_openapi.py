@@ -26,7 +26,7 @@ def test_openapi_yaml_is_valid():
                           "ContainerArchiveInfo", "ContainerArchive", "PutContainerArchive", "ContainerExport",
                           "ContainerChanges", "ImageCommit",
                           # issue 18, the predefined networks
-                          "NetworkList", "NetworkInspect",
+                          "NetworkList", "NetworkInspect", "NetworkCreate", "NetworkDelete", "NetworkPrune",
                           # issue 14, volumes and system
                           "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
                           "SystemDataUsage", "BuildPrune", "DistributionInspect", "SystemAuth",

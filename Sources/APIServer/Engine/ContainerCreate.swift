@@ -315,7 +315,15 @@ struct ContainerPlanner {
         }
 
         // Network, namespaces.
-        try ContainerPlanner.validateHostModes(&host, config: config)
+        do {
+            try ContainerPlanner.validateHostModes(&host, config: config)
+        } catch let error as EngineError where error.code == .notFound {
+            // A user-defined network exists but containers do not join one yet (docs/networking.md).
+            if case .user? = try? engine.findNetwork(host.networkMode) {
+                throw EngineError(.invalidArgument, "network \(host.networkMode): containers cannot join user-defined networks in Skiff yet")
+            }
+            throw error
+        }
 
         let security = try ContainerValidation.securityOptions(host.securityOpt)
         if let learn = security.seccompLearn {
