@@ -4,8 +4,9 @@ import Testing
 /// registries.conf's `[aliases]`, `short-name-mode`, mirrors with `pull-from-mirror` and
 /// prefix rewriting (`ShortNames+Aliases.swift`).
 struct ShortNamesAliasesTests {
-    static let sample = """
-        short-name-mode = "permissive"
+    static let sample = "short-name-mode = \"permissive\"\n" + body
+
+    static let body = """
         unqualified-search-registries = ["one.test", "two.test"]
 
         [aliases]
@@ -53,8 +54,7 @@ struct ShortNamesAliasesTests {
     }
 
     @Test func enforcingRefusesAmbiguousShortNames() throws {
-        let config = try ShortNames(parsing: "short-name-mode = \"enforcing\"\n" + ShortNamesAliasesTests.sample
-            .replacingOccurrences(of: "short-name-mode = \"permissive\"\n", with: ""), file: "r.conf")
+        let config = try ShortNames(parsing: "short-name-mode = \"enforcing\"\n" + ShortNamesAliasesTests.body, file: "r.conf")
         #expect(try config.candidates(for: "app").map(\.description) == ["one.test/team/app"])
         #expect(throws: ImageError.self) { try config.candidates(for: "other") }
     }

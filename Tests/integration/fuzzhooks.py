@@ -137,9 +137,5 @@ def map_query(context, query):
     if (registry and isinstance(query, dict) and operation is not None and operation.path == "/images/create"
             and isinstance(query.get("fromImage"), str) and query["fromImage"]):
         query["fromImage"] = f"{registry}/{query['fromImage'].lstrip('/')}"
-    # Searches likewise: a bare term would go to Docker Hub's index.
-    if (registry and isinstance(query, dict) and operation is not None and operation.path == "/images/search"):
-        term = query.get("term")
-        query["term"] = f"{registry}/{term.lstrip('/') if isinstance(term, str) else ''}"
     return query
 
