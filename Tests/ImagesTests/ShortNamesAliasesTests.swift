@@ -44,7 +44,7 @@ struct ShortNamesAliasesTests {
         ("app", ["one.test/team/app"]),
         ("app:1.2", ["one.test/team/app:1.2"]),
         ("ns/tool", ["two.test/tools/tool"]),
-        ("other", ["one.test/library/other", "two.test/library/other"]),
+        ("other", ["one.test/other", "two.test/other"]),
         ("x.test/app", ["x.test/app"]),
     ])
     func aliasesComeFirst(_ input: String, _ expected: [String]) throws {
