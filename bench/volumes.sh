@@ -6,8 +6,9 @@
 # rootless with --runtime runc --cgroup-manager=cgroupfs, Docker rootful in a temp dir; the
 # busybox image from Tests/integration/images.py loaded into each). Measures, for each peer:
 #   vol_ls:      `docker volume ls` with BENCH_VOL_N volumes, wall time of the CLI process;
-#   df:          `GET /system/df` (`docker system df`) with those volumes and the containers and
-#                image of the run;
+#   df:          `GET /system/df` (`docker system df`) with BENCH_DF_IMAGES images (each imported
+#                from a tarball of its own), BENCH_DF_CONTAINERS created containers and
+#                BENCH_DF_VOLUMES volumes (measured before the rest of the BENCH_VOL_N are made);
 #   first_mount: `docker run --rm -v NEW:/data volsrc true`, a new volume each time, whose first
 #                container copies the image's /data (BENCH_VOL_FILES small files) into it.
 # BENCH_VOL_RUNS runs each after one unmeasured, round-robin over the peers. The copy is checked
@@ -20,6 +21,8 @@
 #   BENCH_VOL_N=1000            volumes listed
 #   BENCH_VOL_FILES=10000       files in the image directory copied into a new volume
 #   BENCH_VOL_RUNS=5            measured runs of each
+#   BENCH_DF_IMAGES=200         images, BENCH_DF_CONTAINERS=500 containers and
+#   BENCH_DF_VOLUMES=200        volumes of the system df measure
 set -euo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -133,7 +136,10 @@ source "$ROOT/bench/peers.sh"
 VOL_N=${BENCH_VOL_N:-1000}
 VOL_FILES=${BENCH_VOL_FILES:-10000}
 VOL_RUNS=${BENCH_VOL_RUNS:-5}
-for v in VOL_N VOL_FILES VOL_RUNS; do
+DF_IMAGES=${BENCH_DF_IMAGES:-200}
+DF_CONTAINERS=${BENCH_DF_CONTAINERS:-500}
+DF_VOLUMES=${BENCH_DF_VOLUMES:-200}
+for v in VOL_N VOL_FILES VOL_RUNS DF_IMAGES DF_CONTAINERS DF_VOLUMES; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_VOL_*) must be a positive integer, not '${!v}'"
 done
 
@@ -147,9 +153,37 @@ for tool in sh true ls wc; do ln -s busybox "$SRC/bin/$tool"; done
 (cd "$SRC/data" && for ((i = 0; i < VOL_FILES; i++)); do echo "$i" >"f$i"; done)
 tar -C "$SRC" -cf "$T/volsrc/volsrc.tar" .
 chmod -R a+rX "$T/volsrc"
+# dfimg<i>: one small file of its own (distinct layers, as distinct images have)
+mkdir -p "$T/dfimg"
+for ((i = 1; i <= DF_IMAGES; i++)); do
+    mkdir -p "$T/dfimg/r"; echo "image $i" >"$T/dfimg/r/id"
+    tar -C "$T/dfimg/r" -cf "$T/dfimg/$i.tar" .
+done
+chmod -R a+rX "$T/dfimg"
 for peer in "${peers[@]}"; do
-    log "$peer: creating $VOL_N volumes and importing volsrc ($VOL_FILES files in /data)"
-    for ((i = 1; i <= VOL_N; i++)); do
+    log "$peer: $DF_VOLUMES volumes, $DF_IMAGES images, $DF_CONTAINERS containers for system df"
+    for ((i = 1; i <= DF_VOLUMES; i++)); do
+        dk "$peer" volume create "benchvol$i" >/dev/null || die "$peer: volume create benchvol$i failed"
+    done
+    for ((i = 1; i <= DF_IMAGES; i++)); do
+        dk "$peer" import "$T/dfimg/$i.tar" "dfimg$i" >/dev/null || die "$peer: docker import of dfimg$i failed"
+    done
+    api "$peer" create "$DF_CONTAINERS" busybox "bench-df" >/dev/null || die "$peer: creating $DF_CONTAINERS containers failed"
+done
+
+# ---------------------------------------------------------------- system df
+for ((i = 0; i <= VOL_RUNS; i++)); do
+    for peer in "${peers[@]}"; do
+        t0=$(now); dk "$peer" system df >/dev/null || die "$peer: docker system df failed"
+        tdf=$(since "$t0")
+        [ "$i" = 0 ] && continue
+        V[$peer.df]="${V[$peer.df]:-} $tdf"
+    done
+done
+
+for peer in "${peers[@]}"; do
+    log "$peer: creating the rest of $VOL_N volumes and importing volsrc ($VOL_FILES files in /data)"
+    for ((i = DF_VOLUMES + 1; i <= VOL_N; i++)); do
         dk "$peer" volume create "benchvol$i" >/dev/null || die "$peer: volume create benchvol$i failed"
     done
     dk "$peer" import "$T/volsrc/volsrc.tar" volsrc >/dev/null || die "$peer: docker import of volsrc failed"
@@ -157,22 +191,22 @@ for peer in "${peers[@]}"; do
     [ "$(echo "$n" | tr -d ' ')" = "$VOL_FILES" ] || die "$peer: the new volume has $n files, not $VOL_FILES"
 done
 
-# ---------------------------------------------------------------- volume ls, df, first mount
+# ---------------------------------------------------------------- volume ls, first mount
 for ((i = 0; i <= VOL_RUNS; i++)); do
     for peer in "${peers[@]}"; do
         t0=$(now); dk "$peer" volume ls >/dev/null || die "$peer: docker volume ls failed"
         tls=$(since "$t0")
-        t0=$(now); dk "$peer" system df >/dev/null || die "$peer: docker system df failed"
-        tdf=$(since "$t0")
         t0=$(now); dk "$peer" run --rm --network none -v "benchfirst$i:/data" volsrc true || die "$peer: run -v benchfirst$i failed"
         tfirst=$(since "$t0")
         [ "$i" = 0 ] && continue
         V[$peer.vol_ls]="${V[$peer.vol_ls]:-} $tls"
-        V[$peer.df]="${V[$peer.df]:-} $tdf"
         V[$peer.first_mount]="${V[$peer.first_mount]:-} $tfirst"
     done
 done
-for peer in "${peers[@]}"; do dk "$peer" volume prune -af >/dev/null 2>&1 || true; done
+for peer in "${peers[@]}"; do
+    api "$peer" rmall >/dev/null 2>&1 || true
+    dk "$peer" volume prune -af >/dev/null 2>&1 || true
+done
 
 # ---------------------------------------------------------------- stop the services
 for peer in "${peers[@]}"; do
@@ -228,7 +262,7 @@ TABLE=$OUT/volumes-$TS.txt
     has_peer skiff && [ ${#others[@]} -gt 0 ] && printf '%s' "Skiff vs the faster peer"
     printf '\n'
     row "docker volume ls, $VOL_N volumes (ms), n=$VOL_RUNS" vol_ls low "%.0f"
-    row "GET /system/df, $VOL_N volumes (ms), n=$VOL_RUNS"   df     low "%.0f"
+    row "GET /system/df, $DF_IMAGES img/$DF_CONTAINERS ctr/$DF_VOLUMES vol (ms), n=$VOL_RUNS" df low "%.0f"
     row "run -v NEW:/data, copy $VOL_FILES files (ms), n=$VOL_RUNS" first_mount low "%.0f"
     echo
     echo "targets (Skiff):"

@@ -16,6 +16,7 @@ enum Routes {
         Route("POST", "/images/load", "ImageLoad", spool: true, ImageHandlers.imageLoad),
         Route("GET", "/images/get", "ImageGetAll", blocking: true, ImageHandlers.imageGetAll),
         Route("POST", "/images/prune", "ImagePrune", blocking: true, ImageHandlers.imagePrune),
+        Route("GET", "/images/search", "ImageSearch", blocking: true, SearchHandlers.imageSearch),
         Route("GET", "/images/{name:.*}/json", "ImageInspect", blocking: true, ImageHandlers.imageInspect),
         Route("GET", "/images/{name:.*}/history", "ImageHistory", blocking: true, ImageHandlers.imageHistory),
         Route("GET", "/images/{name:.*}/get", "ImageGet", blocking: true, ImageHandlers.imageGet),

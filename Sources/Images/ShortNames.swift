@@ -18,10 +18,13 @@ public struct ShortNames: Sendable, Equatable {
         public var location: String
         /// TLS verification off and plain HTTP allowed.
         public var insecure: Bool
+        /// A mirror's `pull-from-mirror`: `all` (nil), `digest-only` or `tag-only`.
+        public var pullFromMirror: String?
 
-        public init(location: String, insecure: Bool = false) {
+        public init(location: String, insecure: Bool = false, pullFromMirror: String? = nil) {
             self.location = location
             self.insecure = insecure
+            self.pullFromMirror = pullFromMirror
         }
     }
 
@@ -50,21 +53,41 @@ public struct ShortNames: Sendable, Equatable {
     /// The search list; nil when no file set the key (a drop-in then leaves it alone).
     public private(set) var unqualifiedSearchRegistries: [String]?
     public private(set) var registries: [Registry]
+    /// `[aliases]`: short name (no registry, tag or digest) -> fully qualified name.
+    public private(set) var aliases: [String: String]
 
-    public init(unqualifiedSearchRegistries: [String]? = nil, registries: [Registry] = []) {
+    mutating func setAlias(_ key: String, _ value: String) { aliases[key] = value }
+    /// `short-name-mode`: `enforcing`, `permissive` or `disabled`; nil when no file set it.
+    public private(set) var shortNameMode: String?
+
+    public init(unqualifiedSearchRegistries: [String]? = nil, registries: [Registry] = [],
+                aliases: [String: String] = [:], shortNameMode: String? = nil) {
         self.unqualifiedSearchRegistries = unqualifiedSearchRegistries
         self.registries = registries
+        self.aliases = aliases
+        self.shortNameMode = shortNameMode
     }
 
     // MARK: Resolving
 
     /// The references to try for `text`, in order. A name with a registry is itself; a short
-    /// name is tried on each unqualified-search registry, or on `docker.io` when there are none.
+    /// name with an alias is the alias (with the name's tag or digest); another short name is
+    /// tried on each unqualified-search registry, or on `docker.io` when there are none. With
+    /// `short-name-mode = "enforcing"` and more than one search registry, a short name without
+    /// an alias is refused, as containers/image refuses it without a terminal to ask on.
     /// Errors are `Reference`'s (Docker's words).
     public func candidates(for text: String) throws(ImageError) -> [Reference] {
         let reference = try Reference(parsing: text)
-        guard !Reference.hasExplicitDomain(text), let search = unqualifiedSearchRegistries, !search.isEmpty else {
-            return [reference]
+        if Reference.hasExplicitDomain(text) { return [reference] }
+        if let alias = alias(for: text) {
+            var resolved = try Reference(parsing: alias)
+            if let digest = reference.digest { resolved = try resolved.withDigest(digest) }
+            if let tag = reference.tag { resolved = try resolved.withTag(tag) }
+            return [resolved]
+        }
+        guard let search = unqualifiedSearchRegistries, !search.isEmpty else { return [reference] }
+        if search.count > 1 && shortNameMode == "enforcing" {
+            throw ImageError(.invalidArgument, "short-name resolution enforced but cannot prompt without a TTY")
         }
         var result: [Reference] = []
         for registry in search {
@@ -160,6 +183,22 @@ public struct ShortNames: Sendable, Equatable {
         } catch {
             throw ImageError(.invalidArgument, "\(file): \(error)")
         }
+        var aliases: [String: String] = [:]
+        if let entry = table["aliases"] {
+            guard case .table(let t) = entry.value else { throw ShortNames.typeError(file, entry, "aliases", "a table") }
+            for key in t.keys {
+                let value = try ShortNames.string(t[key], key: "aliases.\(key)", file: file) ?? ""
+                try ShortNames.checkAlias(key, value, file: file)
+                aliases[key] = value
+            }
+        }
+        var mode: String?
+        if let entry = table["short-name-mode"] {
+            mode = try ShortNames.string(entry, key: "short-name-mode", file: file)
+            guard ["enforcing", "permissive", "disabled"].contains(mode ?? "") else {
+                throw ImageError(.invalidArgument, "\(file):\(entry.line): invalid short-name mode: \"\(mode ?? "")\"")
+            }
+        }
         var search: [String]?
         if let entry = table["unqualified-search-registries"] {
             search = try ShortNames.strings(entry, key: "unqualified-search-registries", file: file)
@@ -194,12 +233,16 @@ public struct ShortNames: Sendable, Equatable {
         var seen: Set<String> = []
         self.registries = registries.filter { seen.insert($0.prefix).inserted }
         self.unqualifiedSearchRegistries = search
+        self.aliases = aliases
+        self.shortNameMode = mode
     }
 
     /// Applies a later file (a drop-in): its search list replaces this one when it sets one;
     /// its registries replace those with the same prefix, and new ones follow, sorted by prefix.
     public mutating func merge(_ later: ShortNames) {
         if let search = later.unqualifiedSearchRegistries { unqualifiedSearchRegistries = search }
+        if let mode = later.shortNameMode { shortNameMode = mode }
+        aliases.merge(later.aliases) { _, new in new }
         var added: [Registry] = []
         for table in later.registries {
             if let i = registries.firstIndex(where: { $0.prefix == table.prefix }) {
@@ -236,8 +279,18 @@ public struct ShortNames: Sendable, Equatable {
                 let mirrorLine = m["location"]?.line ?? entry.line
                 let mirrorLocation = try self.location(try string(m["location"], key: "location", file: file) ?? "",
                                                        file: file, line: mirrorLine)
+                let usage = try string(m["pull-from-mirror"], key: "pull-from-mirror", file: file)
+                if let usage {
+                    guard ["all", "digest-only", "tag-only"].contains(usage) else {
+                        throw ImageError(.invalidArgument, "\(file):\(mirrorLine): unsupported pull-from-mirror value \"\(usage)\" for mirror \(mirrorLocation)")
+                    }
+                    if try bool(t["mirror-by-digest-only"], key: "mirror-by-digest-only", file: file) == true {
+                        throw ImageError(.invalidArgument, "\(file):\(mirrorLine): cannot set mirror usage mirror-by-digest-only for the registry (\(location)) and pull-from-mirror for per-mirror (\(mirrorLocation)) at the same time")
+                    }
+                }
                 mirrors.append(Endpoint(location: mirrorLocation,
-                                        insecure: try bool(m["insecure"], key: "insecure", file: file) ?? false))
+                                        insecure: try bool(m["insecure"], key: "insecure", file: file) ?? false,
+                                        pullFromMirror: usage == "all" ? nil : usage))
             }
         }
         return Registry(prefix: prefix, location: location,
@@ -300,11 +353,11 @@ public struct ShortNames: Sendable, Equatable {
         return (search.isEmpty && v1["search"] == nil ? nil : search, registries)
     }
 
-    private static func typeError(_ file: String, _ entry: TOMLTable.Entry, _ key: String, _ expected: String) -> ImageError {
+    static func typeError(_ file: String, _ entry: TOMLTable.Entry, _ key: String, _ expected: String) -> ImageError {
         ImageError(.invalidArgument, "\(file):\(entry.line): \(key) must be \(expected), not \(entry.value.typeName)")
     }
 
-    private static func string(_ entry: TOMLTable.Entry?, key: String, file: String) throws(ImageError) -> String? {
+    static func string(_ entry: TOMLTable.Entry?, key: String, file: String) throws(ImageError) -> String? {
         guard let entry else { return nil }
         guard case .string(let value) = entry.value else { throw typeError(file, entry, key, "a string") }
         return value
@@ -386,6 +439,10 @@ public struct ShortNames: Sendable, Equatable {
                 throw ImageError(.io, "read registries configuration \(file.path): \(error.text)")
             }
             result.merge(try ShortNames(parsing: String(decoding: bytes, as: UTF8.self), file: file.path))
+        }
+        let cache = aliasCacheFile(environment: environment)
+        if let bytes = try? FileSystem.readFile(cache) {
+            result.addCachedAliases(try ShortNames(parsing: String(decoding: bytes, as: UTF8.self), file: cache))
         }
         return result
     }

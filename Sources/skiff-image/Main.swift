@@ -26,6 +26,8 @@ enum SkiffImage {
           pull   --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
           login  --server HOST [--insecure] [--cert-dir DIR] [--timeout SECONDS]
                                                       docker login: the credentials in $SKIFF_REGISTRY_AUTH (Login.swift)
+          search --registry DOMAIN --term TERM --limit N [--insecure] [--cert-dir DIR] [--timeout SECONDS]
+                                                      one registry's part of GET /images/search (Search.swift)
           distribution-inspect --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
                                                       the registry's descriptor and platforms of REF
           push   --image ID --reference REF [--insecure] [--cert-dir DIR] [--timeout SECONDS]
@@ -76,6 +78,7 @@ enum SkiffImage {
             case "pull": try worker.pull()
             case "distribution-inspect": try worker.distributionInspect()
             case "login": try worker.login()
+            case "search": try worker.search()
             case "push": try worker.push()
             case "sweep": try worker.sweep()
             case "commit": try ContainerCommit.run(worker)

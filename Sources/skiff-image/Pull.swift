@@ -15,8 +15,10 @@ extension Worker {
     /// layer not present yet, streamed once: hashed, kept as a blob and unpacked as it arrives.
     func pull() throws {
         let reference = try Reference(parsing: try options.required("--reference"))
+        // `--name`: what the image is stored as when `--reference` is a mirror's or a location's.
+        let name = try options.value("--name").map { text in try Reference(parsing: text) } ?? reference
         do {
-            try pull(reference)
+            try pull(reference, as: name)
         } catch let error as ImageError where error.code == .invalidArgument {
             // The reference was checked above: what fails now is what the registry sent.
             throw WorkerFailure(.failed, error.message)
@@ -25,7 +27,7 @@ extension Worker {
         }
     }
 
-    private func pull(_ reference: Reference) throws {
+    private func pull(_ reference: Reference, as name: Reference) throws {
         let client = try client(for: reference, push: false)
         let wanted = reference.digest ?? reference.tag ?? Reference.defaultTag
         let top = try fetchManifest(client, wanted, reference: reference)
@@ -52,17 +54,24 @@ extension Worker {
         guard config.rootfs.diffIDs.count == image.layers.count else {
             throw WorkerFailure(.failed, "image config has \(config.rootfs.diffIDs.count) diff_ids for \(image.layers.count) layers")
         }
-        let names = reference.digest == nil ? [reference.withDefaultTag.normalized] : []
-        let digests = [reference.name + "@" + manifestDigest.description]
+        let names = name.digest == nil ? [name.withDefaultTag.normalized] : []
+        let digests = [name.name + "@" + manifestDigest.description]
         let imageID = Digest.sha256(of: configBytes).description
         let existing = try store.image(byNameOrID: imageID)
         let previous = names.first.flatMap { try? store.image(byNameOrID: $0) }?.id
 
-        Progress.status("Pulling from \(reference.path)", id: reference.digest ?? reference.tag ?? Reference.defaultTag)
+        Progress.status("Pulling from \(name.path)", id: name.digest ?? name.tag ?? Reference.defaultTag)
         let chain = LayerStore.chainIDs(config.rootfs.diffIDs)
+        // One line per layer before any download, as Docker's download manager writes them: a
+        // layer this store has is "Already exists" (an image that is already here is reported
+        // in three lines only), another "Pulling fs layer".
+        var present: Set<Int> = []
         for (i, layer) in image.layers.enumerated() {
             let ready = try store.layer(chainID: chain[i].description)?.state == .ready
-            if !ready { Progress.status("Pulling fs layer", id: Progress.shortID(layer.digest)) }
+            if ready { present.insert(i) }
+            if existing == nil {
+                Progress.status(ready ? "Already exists" : "Pulling fs layer", id: Progress.shortID(layer.digest))
+            }
         }
         var created: [Digest] = []
         do {
@@ -79,8 +88,8 @@ extension Worker {
                         if case .unpacked = outcome {
                             created.append(chain[i])
                             Progress.status("Pull complete", id: id)
-                        } else if existing == nil {
-                            // An image that is already here is reported in three lines, as Docker does.
+                        } else if existing == nil && !present.contains(i) {
+                            // Made meanwhile by another pull of the same layer.
                             Progress.status("Already exists", id: id)
                         }
                         break
@@ -106,7 +115,7 @@ extension Worker {
         }
         Progress.status("Digest: \(manifestDigest)")
         let upToDate = existing != nil && (names.isEmpty || previous == imageID)
-        let shown = reference.digest == nil ? reference.withDefaultTag.familiarString : reference.familiarString
+        let shown = name.digest == nil ? name.withDefaultTag.familiarString : name.familiarString
         Progress.status(upToDate ? "Status: Image is up to date for \(shown)" : "Status: Downloaded newer image for \(shown)")
     }
 
@@ -237,6 +246,11 @@ final class TeeSource: ByteSource {
                 reported = count
                 progress(count)
             }
+        } else if count > reported {
+            // The end: the last count, as Docker's progress reader writes it at EOF (a layer
+            // smaller than the interval gets this one line).
+            reported = count
+            progress(count)
         }
         return n
     }

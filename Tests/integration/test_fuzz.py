@@ -81,6 +81,11 @@ parameters = {{ "path.name" = "{registry}/fuzz/nosuch" }}
 [[operations]]
 include-path = "/auth"
 enabled = false
+
+# A bare search term goes to Docker Hub's index: searches go to the test's registry's catalog.
+[[operations]]
+include-path = "/images/search"
+parameters = {{ "query.term" = "{registry}/fuzz" }}
 """)
 
 

@@ -29,7 +29,7 @@ def test_openapi_yaml_is_valid():
                           "NetworkList", "NetworkInspect", "NetworkCreate", "NetworkDelete", "NetworkPrune",
                           # issue 14, volumes and system
                           "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
-                          "SystemDataUsage", "BuildPrune", "DistributionInspect", "SystemAuth",
+                          "SystemDataUsage", "BuildPrune", "DistributionInspect", "SystemAuth", "ImageSearch",
                           "SwarmInspect", "SwarmInit", "SwarmJoin", "SwarmLeave", "SwarmUpdate", "SwarmUnlockkey",
                           "SwarmUnlock", "ServiceList", "ServiceCreate", "ServiceInspect", "ServiceDelete",
                           "ServiceUpdate", "ServiceLogs", "NodeList", "NodeInspect", "NodeDelete", "NodeUpdate",

@@ -27,7 +27,7 @@ extension Engine {
             var sizes: [String: Int64] = [:]
             for layer in users.keys { sizes[layer] = try store.layer(chainID: layer)?.size ?? 0 }
             var containers: [String: Int] = [:]
-            for record in try store.containers() { containers[record.imageID, default: 0] += 1 }
+            for record in try store.containers(withConfig: false) { containers[record.imageID, default: 0] += 1 }
             let images = listed.map { item in
                 let shared = Set(item.image.layers).filter { (users[$0] ?? 0) > 1 }.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
                 return ImageUsage(image: item.image, tags: item.tags, config: item.config,

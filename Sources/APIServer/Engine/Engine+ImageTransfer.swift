@@ -13,10 +13,14 @@ extension Engine {
     // MARK: - the image worker
 
     /// Pulls `reference` (`platform`: `os/arch[/variant]`, else this machine's) with the
-    /// registry's settings and the client's credentials (`X-Registry-Auth`, as sent).
-    func startPull(_ reference: Reference, shortNames: ShortNames, platform: String?, auth: String) throws -> ImageWorker {
-        try ImageWorker(engine: self, command: "pull",
-                        arguments: ["--reference", reference.description]
+    /// registry's settings and the client's credentials (`X-Registry-Auth`, as sent), stored as
+    /// `name` (a mirror's or a rewritten location's reference is pulled under the name asked).
+    func startPull(_ reference: Reference, name: Reference? = nil, shortNames: ShortNames, platform: String?,
+                   auth: String) throws -> ImageWorker {
+        var arguments = ["--reference", reference.description]
+        if let name, name != reference { arguments += ["--name", name.description] }
+        return try ImageWorker(engine: self, command: "pull",
+                        arguments: arguments
                             + Engine.registryArguments(reference.domain, shortNames) + (platform.map { ["--platform", $0] } ?? []),
                         environment: ["SKIFF_REGISTRY_AUTH": auth])
     }

@@ -9,8 +9,18 @@ enum LocalImages {
     /// resolves it; `notFound` "No such image" otherwise. `reference` is the normalized name when
     /// the image was found by one.
     static func find(_ input: String, _ store: Store) throws -> (image: ImageRecord, reference: String?) {
-        let normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
-        guard !input.isEmpty, let image = try store.image(byNameOrID: input, normalizedName: normalized) else {
+        var normalized = (try? Reference(parsing: input))?.withDefaultTag.normalized
+        var found = input.isEmpty ? nil : try store.image(byNameOrID: input, normalizedName: normalized)
+        if found == nil, !input.isEmpty {
+            for candidate in shortNameCandidates(input) {
+                if let image = try store.image(byNameOrID: candidate, normalizedName: candidate) {
+                    found = image
+                    normalized = candidate
+                    break
+                }
+            }
+        }
+        guard let image = found else {
             // moby names a reference with its default tag: "No such image: busybox:latest".
             let shown = (try? Reference(parsing: input))?.withDefaultTag.familiarString ?? input
             throw EngineError(.notFound, "No such image: \(shown)")
@@ -22,7 +32,33 @@ enum LocalImages {
     /// The id of the image `find` finds, without reading its record; nil when there is none.
     static func findID(_ input: String, _ store: Store) throws -> String? {
         guard !input.isEmpty else { return nil }
-        return try store.imageID(byNameOrID: input, normalizedName: normalizedName(input))
+        if let id = try store.imageID(byNameOrID: input, normalizedName: normalizedName(input)) { return id }
+        for candidate in shortNameCandidates(input) {
+            if let id = try store.imageID(byNameOrID: candidate, normalizedName: candidate) { return id }
+        }
+        return nil
+    }
+
+    /// Where else a short name that is not a local `docker.io` image may be, as Podman looks
+    /// (containers/image's `ResolveLocally`): its alias, `localhost/NAME`, then NAME on each
+    /// unqualified-search registry of registries.conf; normalized, with the default tag. None
+    /// for a name with a registry, an id, or when registries.conf lists no search registry.
+    static func shortNameCandidates(_ input: String) -> [String] {
+        guard !Reference.hasExplicitDomain(input), let reference = try? Reference(parsing: input),
+              let shortNames = try? ShortNames.load() else { return [] }
+        var texts: [String] = []
+        if let alias = shortNames.alias(for: input) { texts.append(alias) }
+        let search = shortNames.unqualifiedSearchRegistries ?? []
+        if texts.isEmpty && search.isEmpty { return [] }
+        let path = reference.path.hasPrefix(Reference.officialRepositoryPrefix) && !input.contains("/")
+            ? String(reference.path.dropFirst(Reference.officialRepositoryPrefix.count)) : reference.path
+        texts += (["localhost"] + search).map { $0 + "/" + path }
+        return texts.compactMap { text in
+            guard var candidate = try? Reference(parsing: text) else { return nil }
+            if let digest = reference.digest { candidate = (try? candidate.withDigest(digest)) ?? candidate }
+            if let tag = reference.tag { candidate = (try? candidate.withTag(tag)) ?? candidate }
+            return candidate.withDefaultTag.normalized
+        }
     }
 
     /// `input` as a normalized reference with its default tag (nil: not a reference), remembered:

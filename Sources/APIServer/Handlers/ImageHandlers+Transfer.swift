@@ -54,19 +54,30 @@ extension ImageHandlers {
                     lastError = EngineError(.forbidden, "registry \(candidate.domain) is blocked in registries.conf")
                     continue
                 }
-                let worker = try engine.startPull(candidate, shortNames: shortNames, platform: wantedPlatform, auth: auth)
-                try ImageWorker.relay(worker, to: writer)
-                guard let error = worker.wait() else {
-                    ImageEvents.recordReference(engine, "pull", candidate)
+                // The registry table's mirrors first, then its location (registries.conf).
+                let sources: [ShortNames.PullSource]
+                do {
+                    sources = try shortNames.pullSources(for: candidate)
+                } catch let error as ImageError {
+                    throw EngineError(.invalidArgument, error.message)
+                }
+                for (j, source) in sources.enumerated() {
+                    let worker = try engine.startPull(source.reference, name: candidate, shortNames: shortNames,
+                                                      platform: wantedPlatform, auth: auth)
+                    try ImageWorker.relay(worker, to: writer)
+                    guard let error = worker.wait() else {
+                        ImageEvents.recordReference(engine, "pull", candidate)
+                        return
+                    }
+                    // Before any output, a further source or search registry may have it; the
+                    // primary location's failure is the one reported.
+                    if !writer.committed && (j < sources.count - 1 || i < references.count - 1) {
+                        if !source.isMirror || lastError == nil { lastError = error }
+                        continue
+                    }
+                    try report(source.isMirror ? (lastError ?? error) : error, writer)
                     return
                 }
-                // Before any output, a further search registry may have it.
-                if !writer.committed && i < references.count - 1 {
-                    lastError = error
-                    continue
-                }
-                try report(error, writer)
-                return
             }
             if let lastError { try report(lastError, writer) }
         }
