@@ -77,7 +77,7 @@ let package = Package(
         // The relay loop (output to the log and attach clients, stdin, resize, reaping) in C:
         // skiff-relay runs it, and the monitor for the runs it relays itself. Its header
         // skiff_protocol.h names the run directory and the exit file as MonitorProtocol does.
-        .target(name: "CRelay", dependencies: ["CSyscall"]),
+        .target(name: "CRelay", dependencies: ["CSyscall", "CFDPass"]),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
             "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",

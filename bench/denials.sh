@@ -4,8 +4,9 @@
 # `explain_denials = true` and `= false` (the service restarted between the two), round-robin:
 #   1. `docker run --rm busybox true`: wall time of the CLI (the filter of every container carries
 #      the listener when explanation is on);
-#   2. a syscall-heavy workload, `docker run --rm busybox sh -c 'find / several times'`: allowed
-#      syscalls only, so on and off must not differ beyond noise;
+#   2. a syscall-heavy workload, `docker run --rm bigtree sh -c 'find / several times'` in a larger
+#      image (busybox and BENCH_DENIAL_TREE_FILES files in 100-file directories, imported from a
+#      tarball): allowed syscalls only, so on and off must not differ beyond noise;
 #   3. bench/denyloop.c inside a container without CAP_SYS_CHROOT (default_capabilities without
 #      SYS_CHROOT): ns per refused chroot(2) (explained: a round trip to the supervisor; not
 #      explained: the kernel's errno) and ns per allowed getppid(2), and the errno seen (the same
@@ -19,7 +20,8 @@
 # (as bench/containers.sh), and
 #   BENCH_DENIAL_ROUNDS=3       on/off rounds
 #   BENCH_DENIAL_RUNS=10        `docker run --rm busybox true` per mode and round
-#   BENCH_DENIAL_FINDS=10       `find /` passes in the workload
+#   BENCH_DENIAL_FINDS=5        `find /` passes in the workload
+#   BENCH_DENIAL_TREE_FILES=20000  files in the workload's image
 #   BENCH_DENIAL_CALLS=20000    syscalls per kind in denyloop
 set -euo pipefail
 export LC_ALL=C
@@ -30,7 +32,8 @@ OUT=$ROOT/bench/out
 USER_NAME=${SKIFF_TEST_USER:-skiff-test}
 ROUNDS=${BENCH_DENIAL_ROUNDS:-3}
 RUNS=${BENCH_DENIAL_RUNS:-10}
-FINDS=${BENCH_DENIAL_FINDS:-10}
+FINDS=${BENCH_DENIAL_FINDS:-5}
+TREE_FILES=${BENCH_DENIAL_TREE_FILES:-20000}
 CALLS=${BENCH_DENIAL_CALLS:-20000}
 SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH=/opt/swift/usr/bin:$SYS_PATH
@@ -39,7 +42,7 @@ log() { printf '[bench-denials %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it creates the test user and runs Skiff as it)"
-for v in ROUNDS RUNS FINDS CALLS; do
+for v in ROUNDS RUNS FINDS CALLS TREE_FILES; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (BENCH_DENIAL_*) must be a positive integer, not '${!v}'"
 done
 peers=(skiff)
@@ -81,6 +84,19 @@ source "$ROOT/bench/peers.sh"
 gcc -O2 -static -o "$T/bin/denyloop" "$ROOT/bench/denyloop.c" || die "building bench/denyloop.c failed"
 chmod 0755 "$T/bin/denyloop"
 
+# bigtree: a static busybox and TREE_FILES small files under /tree (100 a directory), imported
+# from a tarball: what `find /` walks.
+SRC=$T/bigtree/rootfs
+mkdir -p "$SRC/bin" "$SRC/tree"
+cp /bin/busybox "$SRC/bin/busybox"
+for tool in sh true find wc; do ln -s busybox "$SRC/bin/$tool"; done
+(cd "$SRC/tree" && for ((i = 0; i < TREE_FILES; i++)); do
+    d=d$((i / 100)); [ -d "$d" ] || mkdir "$d"; echo "$i" >"$d/f$i"
+done)
+tar -C "$SRC" -cf "$T/bigtree/bigtree.tar" .
+chmod -R a+rX "$T/bigtree"
+FIND_SCRIPT="i=0; while [ \$i -lt $FINDS ]; do find / >/dev/null 2>&1; i=\$((i+1)); done"
+
 # containers.conf for a mode: Podman's capabilities without SYS_CHROOT (the seed's), explanation on or off
 configure() {
     mkdir -p "$T/config/containers"
@@ -105,14 +121,19 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for mode in on off; do
         configure "$([ $mode = on ] && echo true || echo false)"
         restart_skiff
-        if [ $first = 1 ]; then dk skiff load -i "$IMAGE_ARCHIVE" >/dev/null; first=0; fi
+        if [ $first = 1 ]; then
+            dk skiff load -i "$IMAGE_ARCHIVE" >/dev/null
+            dk skiff import "$T/bigtree/bigtree.tar" bigtree >/dev/null || die "docker import of bigtree failed"
+            n=$(dk skiff run --rm --network none bigtree sh -c 'find /tree -type f | wc -l' 2>/dev/null | tr -d ' ')
+            [ "$n" = "$TREE_FILES" ] || die "bigtree has $n files under /tree, not $TREE_FILES"
+            first=0
+        fi
         log "round $round, explanation $mode"
         dk skiff run --rm busybox true >/dev/null 2>&1 || true   # warm-up
         for ((i = 0; i < RUNS; i++)); do
             V[$mode.run]+=" $(timed dk skiff run --rm --network none busybox true)"
         done
-        V[$mode.find]+=" $(timed dk skiff run --rm --network none busybox sh -c \
-            "i=0; while [ \$i -lt $FINDS ]; do find / >/dev/null 2>&1; i=\$((i+1)); done")"
+        V[$mode.find]+=" $(timed dk skiff run --rm --network none bigtree sh -c "$FIND_SCRIPT")"
         line=$(dk skiff run --rm --network none -v "$T/bin/denyloop:/denyloop:ro" busybox /denyloop "$CALLS")
         log "  denyloop: $line"
         V[$mode.refused]+=" $(sed -n 's/.*refused_ns=\([0-9.]*\).*/\1/p' <<<"$line")"
@@ -120,7 +141,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         V[$mode.errno]+=" $(sed -n 's/.*errno=\([0-9]*\).*/\1/p' <<<"$line")"
         if [ $mode = on ]; then
             V[learn.find]+=" $(timed dk skiff run --rm --network none --security-opt "seccomp-learn=$T/home/learned-$round.json" \
-                busybox sh -c "i=0; while [ \$i -lt $FINDS ]; do find / >/dev/null 2>&1; i=\$((i+1)); done")"
+                bigtree sh -c "$FIND_SCRIPT")"
             [ -s "$T/home/learned-$round.json" ] || note "round $round: the learning run wrote no profile"
         fi
     done
@@ -146,7 +167,7 @@ TABLE=$OUT/denials-$TS.txt
         # shellcheck disable=SC2086
         on=$(stats ${V[on.$m]}); off=$(stats ${V[off.$m]})
         label="docker run --rm busybox true (ms), n=$((ROUNDS * RUNS))"
-        [ $m = find ] && label="run of $FINDS x find / (ms), n=$ROUNDS"
+        [ $m = find ] && label="run of $FINDS x find / of $TREE_FILES files (ms), n=$ROUNDS"
         printf '%-58s %-22s %-22s %s\n' "$label" \
             "$(awk -v s="$on" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \
             "$(awk -v s="$off" 'BEGIN{split(s,a," "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')" \

@@ -6,10 +6,12 @@
 #define _GNU_SOURCE
 #include "skiff_relay.h"
 #include "skiff_syscall.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -208,14 +210,49 @@ static void accept_controls(struct relay *r) {
         }
         struct control *c = &r->controls[r->control_count++];
         c->fd = fd;
+        c->passed = -1;
         c->dead = false;
         c->overlong = false;
         c->length = 0;
     }
 }
 
-/* `resize <rows> <cols>`: TIOCSWINSZ on the pty master; anything else is ignored. */
-static void apply_line(struct relay *r, const char *line, size_t length) {
+/* `notify <exec id> <0|1>` with an exec's seccomp listener (docs/denials.md): adopted, and the
+ * answer written back (the connection is non-blocking: a line this short fits). */
+static void adopt_listener(struct relay *r, struct control *c, const char *exec_id, bool privileged) {
+    char reply[64];
+    int fd = c->passed;
+    c->passed = -1;
+    /* A supervisor that hung up gave up waiting for the answer (this process was stopped): it
+     * answers the listener itself, so this one does not take it. */
+    struct pollfd peer = {.fd = c->fd, .events = POLLRDHUP};
+    bool gone = SKIFF_RETRY(poll(&peer, 1, 0)) > 0 && (peer.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    if (fd < 0 || gone) {
+        errno = fd < 0 ? EINVAL : ECONNRESET;
+    } else if (relay_notify_adopt_exec(r, fd, exec_id, privileged) == 0) {
+        (void)snprintf(reply, sizeof reply, "%s\n", SKIFF_NOTIFY_REPLY_OK);
+        (void)SKIFF_RETRY(send(c->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT));
+        return;
+    }
+    int err = errno;
+    if (fd >= 0) close_fd(fd);
+    (void)snprintf(reply, sizeof reply, "%s %d\n", SKIFF_NOTIFY_REPLY_REFUSED, err);
+    (void)SKIFF_RETRY(send(c->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT));
+}
+
+/* `resize <rows> <cols>`: TIOCSWINSZ on the pty master; `notify ...` (an exec's listener);
+ * anything else is ignored (a descriptor that came with it is closed). */
+static void apply_line(struct relay *r, struct control *c, const char *line, size_t length) {
+    char exec_id[SKIFF_NOTIFY_EXEC_ID_LENGTH + 1];
+    int privileged = 0;
+    if (skiff_parse_notify_line(line, length, exec_id, sizeof exec_id, &privileged)) {
+        adopt_listener(r, c, exec_id, privileged != 0);
+        return;
+    }
+    if (c->passed >= 0) {
+        close_fd(c->passed);
+        c->passed = -1;
+    }
     unsigned short rows, columns;
     if (!skiff_parse_control_line(line, length, &rows, &columns) || r->terminal < 0) return;
     struct winsize size;
@@ -229,7 +266,13 @@ static void apply_line(struct relay *r, const char *line, size_t length) {
 static void serve_control(struct relay *r, struct control *c) {
     char bytes[512];
     for (;;) {
-        ssize_t n = read_some(c->fd, bytes, sizeof bytes);
+        /* A descriptor comes with the first byte of its line (SKIFF_CONTROL_NOTIFY). */
+        int passed = -1;
+        ssize_t n = skiff_fd_recv(c->fd, bytes, sizeof bytes, &passed);
+        if (passed >= 0) {
+            if (c->passed >= 0) close_fd(c->passed);
+            c->passed = passed;
+        }
         if (n == -EAGAIN) return;
         if (n <= 0) {
             c->dead = true;
@@ -238,7 +281,7 @@ static void serve_control(struct relay *r, struct control *c) {
         for (ssize_t i = 0; i < n; i++) {
             char byte = bytes[i];
             if (byte == '\n') {
-                if (!c->overlong) apply_line(r, c->line, c->length);
+                if (!c->overlong) apply_line(r, c, c->line, c->length);
                 c->length = 0;
                 c->overlong = false;
             } else if (!c->overlong) {
@@ -267,6 +310,7 @@ static void prune(struct relay *r) {
     for (size_t i = 0; i < r->control_count; i++) {
         if (r->controls[i].dead) {
             close_fd(r->controls[i].fd);
+            if (r->controls[i].passed >= 0) close_fd(r->controls[i].passed);
             continue;
         }
         if (kept != i) r->controls[kept] = r->controls[i];
@@ -379,6 +423,7 @@ enum slot_kind {
     SLOT_CLIENT,
     SLOT_CONTROL,
     SLOT_NOTIFY,
+    SLOT_NOTIFY_EXEC,
 };
 
 struct slot {
@@ -386,7 +431,7 @@ struct slot {
     size_t index;
 };
 
-#define MAX_SLOTS (8 + 2 * RELAY_MAX_CLIENTS)
+#define MAX_SLOTS (8 + 2 * RELAY_MAX_CLIENTS + RELAY_NOTIFY_EXECS)
 
 struct poll_set {
     struct pollfd fds[MAX_SLOTS];
@@ -411,6 +456,9 @@ int relay_run(struct relay *r) {
         add(&set, r->control_listener, POLLIN, SLOT_CONTROL_LISTENER, 0);
         /* A refused syscall waits for its answer: never held back. */
         if (r->notify.fd >= 0) add(&set, r->notify.fd, POLLIN, SLOT_NOTIFY, 0);
+        for (size_t i = 0; i < r->notify.exec_count; i++) {
+            add(&set, r->notify.execs[i].fd, POLLIN, SLOT_NOTIFY_EXEC, i);
+        }
         /* A client this far behind holds the output back (the container then blocks on a full
          * pipe), as Docker's attach does; nothing piles up here. */
         bool held = false;
@@ -479,10 +527,19 @@ int relay_run(struct relay *r) {
             case SLOT_NOTIFY:
                 if (revents & POLLIN) relay_notify_serve(r);
                 break;
+            case SLOT_NOTIFY_EXEC:
+                /* POLLHUP: no process is left under the exec's filter (Linux 5.10+). */
+                if (revents & POLLIN) {
+                    relay_notify_serve_exec(r, set.slots[i].index);
+                } else if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                    relay_notify_drop_exec(r, set.slots[i].index);
+                }
+                break;
             }
         }
         flush_stdin(r);
         prune(r);
+        relay_notify_prune(r);
     }
     /* No probe outlives its run (moby stops the health monitor when the container stops). */
     health_stop(r);
@@ -590,6 +647,7 @@ bool relay_add_control(struct relay *r, int fd) {
     if (r->control_count >= RELAY_MAX_CLIENTS) return false;
     struct control *c = &r->controls[r->control_count++];
     c->fd = fd;
+    c->passed = -1;
     c->dead = false;
     c->overlong = false;
     c->length = 0;
@@ -597,6 +655,9 @@ bool relay_add_control(struct relay *r, int fd) {
 }
 
 void relay_close_controls(struct relay *r) {
-    for (size_t i = 0; i < r->control_count; i++) close_fd(r->controls[i].fd);
+    for (size_t i = 0; i < r->control_count; i++) {
+        close_fd(r->controls[i].fd);
+        if (r->controls[i].passed >= 0) close_fd(r->controls[i].passed);
+    }
     r->control_count = 0;
 }

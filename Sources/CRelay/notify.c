@@ -150,6 +150,8 @@ int relay_notify_configure(struct relay *r, int fd, const char *run_dir) {
     struct relay_notify *n = &r->notify;
     /* The listener is kept whatever happens: closed, it would make the kernel answer ENOSYS. */
     n->fd = fd;
+    n->exec_id[0] = 0;
+    n->privileged = false;
     n->tokens = NOTIFY_BURST;
     n->refilled = monotonic_nanos();
     n->answered = n->dropped = 0;
@@ -185,10 +187,11 @@ static const char *errno_name(int err) {
     }
 }
 
-/* One line: `<time>\t<arch hex>\t<nr>\t<errno>\t<pid>\n`, while the bucket has a token and the
+/* One line: `<time>\t<arch hex>\t<nr>\t<errno>\t<pid>\n` (an exec's: `\t<exec id>\t<privileged 0|1>`
+ * before the newline), while the bucket has a token and the
  * file holds fewer than NOTIFY_RECORDS_MAX lines (by size: lines are at most
  * NOTIFY_RECORD_LINE_MAX bytes). */
-static void record(struct relay *r, const struct seccomp_notif *req, int err) {
+static void record(struct relay *r, const struct seccomp_notif *req, int err, const char *exec_id, bool privileged) {
     struct relay_notify *n = &r->notify;
     unsigned long long now = monotonic_nanos();
     n->tokens += (double)(now - n->refilled) / 1e9 * NOTIFY_PER_SECOND;
@@ -213,7 +216,10 @@ static void record(struct relay *r, const struct seccomp_notif *req, int err) {
     char when[64] = "-";
     if (clock_gettime(CLOCK_REALTIME, &wall) == 0) (void)format_rfc3339_nano(when, sizeof when, &wall);
     char line[NOTIFY_RECORD_LINE_MAX];
-    int k = snprintf(line, sizeof line, "%s\t%x\t%d\t%d\t%u\n", when, req->data.arch, req->data.nr, err, req->pid);
+    int k = exec_id[0] == 0
+        ? snprintf(line, sizeof line, "%s\t%x\t%d\t%d\t%u\n", when, req->data.arch, req->data.nr, err, req->pid)
+        : snprintf(line, sizeof line, "%s\t%x\t%d\t%d\t%u\t%s\t%d\n", when, req->data.arch, req->data.nr, err,
+                   req->pid, exec_id, privileged ? 1 : 0);
     if (k > 0 && (size_t)k < sizeof line) (void)write_all(fd, line, (size_t)k);
     close_fd(fd);
 }
@@ -246,11 +252,15 @@ static void learn(struct relay *r, const struct seccomp_notif *req) {
     close_fd(fd);
 }
 
-void relay_notify_serve(struct relay *r) {
+/* Answers one notification of `fd`: the original program's errno, or on (learning). A refusal
+ * is recorded before it is answered, so that its record is there when the call returns (an
+ * exec's supervisor reads its records when the exec ends); `primary`: the run's own listener
+ * (its first refusal is the hint's). */
+static void serve(struct relay *r, int fd, const char *exec_id, bool privileged, bool primary) {
     struct relay_notify *n = &r->notify;
     struct seccomp_notif req;
     memset(&req, 0, sizeof req);
-    if (ioctl(n->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
         /* EINTR, or ENOENT: the caller went away before we read it. */
         return;
     }
@@ -269,19 +279,85 @@ void relay_notify_serve(struct relay *r) {
         /* Not a refusal of the original (a filter this listener did not make): let it go on. */
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     }
-    /* ENOENT: the caller was killed meanwhile. Nothing to do. */
-    (void)ioctl(n->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-    n->answered++;
     if (err < 0) {
+        /* ENOENT: the caller was killed meanwhile. Nothing to do. */
+        (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        n->answered++;
         learn(r, &req);
         return;
     }
-    if (n->first_nr < 0) {
+    if (primary && n->first_nr < 0) {
         n->first_nr = req.data.nr;
         n->first_errno = err;
         n->first_arch = req.data.arch;
     }
-    record(r, &req, err);
+    record(r, &req, err, exec_id, privileged);
+    (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    n->answered++;
+}
+
+void relay_notify_serve(struct relay *r) {
+    struct relay_notify *n = &r->notify;
+    serve(r, n->fd, n->exec_id, n->privileged, n->exec_id[0] == 0);
+}
+
+void relay_notify_label(struct relay *r, const char *exec_id, bool privileged) {
+    struct relay_notify *n = &r->notify;
+    (void)snprintf(n->exec_id, sizeof n->exec_id, "%s", exec_id);
+    n->privileged = privileged;
+}
+
+/* A seccomp listener is an anonymous inode named so (kernel/seccomp.c). */
+static bool is_listener(int fd) {
+    char path[64], target[64];
+    (void)snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(path, target, sizeof target - 1);
+    if (k <= 0) return false;
+    target[k] = 0;
+    return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+int relay_notify_adopt_exec(struct relay *r, int fd, const char *exec_id, bool privileged) {
+    struct relay_notify *n = &r->notify;
+    if (n->fd < 0 || n->run_dir[0] == 0) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    if (fd < 0 || exec_id[0] == 0 || !is_listener(fd)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (n->exec_count >= RELAY_NOTIFY_EXECS) {
+        errno = EBUSY;
+        return -1;
+    }
+    struct relay_notify_exec *e = &n->execs[n->exec_count++];
+    e->fd = fd;
+    (void)snprintf(e->exec_id, sizeof e->exec_id, "%s", exec_id);
+    e->privileged = privileged;
+    return 0;
+}
+
+void relay_notify_serve_exec(struct relay *r, size_t index) {
+    struct relay_notify_exec *e = &r->notify.execs[index];
+    if (e->fd >= 0) serve(r, e->fd, e->exec_id, e->privileged, false);
+}
+
+void relay_notify_drop_exec(struct relay *r, size_t index) {
+    struct relay_notify_exec *e = &r->notify.execs[index];
+    if (e->fd >= 0) close_fd(e->fd);
+    e->fd = -1;
+}
+
+void relay_notify_prune(struct relay *r) {
+    struct relay_notify *n = &r->notify;
+    size_t kept = 0;
+    for (size_t i = 0; i < n->exec_count; i++) {
+        if (n->execs[i].fd < 0) continue;
+        if (kept != i) n->execs[kept] = n->execs[i];
+        kept++;
+    }
+    n->exec_count = kept;
 }
 
 /* The value after `key ` on a header line of the reasons file, or NULL. */
@@ -332,6 +408,10 @@ int relay_notify_hint(const struct relay *r, char *out, size_t size) {
 
 void relay_notify_end(struct relay *r) {
     struct relay_notify *n = &r->notify;
+    /* The run is over: an exec's process ended with the container's (its pid namespace), or,
+     * sharing the host's, gets ENOSYS for its refused calls from now on. */
+    for (size_t i = 0; i < n->exec_count; i++) relay_notify_drop_exec(r, i);
+    n->exec_count = 0;
     if (n->fd < 0) return;
     if (n->dropped > 0) {
         char path[PATH_MAX];

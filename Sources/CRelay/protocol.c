@@ -64,3 +64,24 @@ int skiff_parse_control_line(const char *line, size_t length, unsigned short *ro
     }
     return 1;
 }
+
+int skiff_parse_notify_line(const char *line, size_t length, char *exec_id, size_t size, int *privileged) {
+    if (length > 0 && line[length - 1] == '\r') length--;
+    size_t word = strlen(SKIFF_CONTROL_NOTIFY);
+    if (size <= SKIFF_NOTIFY_EXEC_ID_LENGTH || length < word + 1 ||
+        memcmp(line, SKIFF_CONTROL_NOTIFY, word) != 0 || line[word] != ' ') {
+        return 0;
+    }
+    size_t i = word + 1, start = i;
+    while (i < length && ((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f'))) i++;
+    size_t id_length = i - start;
+    if (id_length == 0 || id_length > 64 || i + 2 != length || line[i] != ' ' ||
+        (line[i + 1] != '0' && line[i + 1] != '1')) {
+        return 0;
+    }
+    size_t kept = id_length < SKIFF_NOTIFY_EXEC_ID_LENGTH ? id_length : SKIFF_NOTIFY_EXEC_ID_LENGTH;
+    memcpy(exec_id, line + start, kept);
+    exec_id[kept] = 0;
+    *privileged = line[i + 1] == '1';
+    return 1;
+}

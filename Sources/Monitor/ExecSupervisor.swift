@@ -135,6 +135,7 @@ public final class ExecSupervisor {
         options.consoleSize = arguments.consoleSize
         options.privileged = arguments.privileged
         options.containerRlimits = true
+        options.explainDenials = true
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
         if !arguments.tty {
@@ -161,8 +162,13 @@ public final class ExecSupervisor {
             }
         }
         do {
-            return try container.startExec(options)
+            let process = try container.startExec(options, takeListener: { [self] in handOver(listener: $0) },
+                                                  serveNotification: { [self] in serveOwn(listener: $0) })
+            if let listener = process.seccompListener, loop.pointee.notify.fd != listener { adoptOwn(listener: listener) }
+            return process
         } catch {
+            // The runtime closed a listener it had kept: not this loop's to close again.
+            loop.pointee.notify.fd = -1
             relay_close_run(loop)
             throw error
         }
@@ -267,6 +273,7 @@ public final class ExecSupervisor {
                 r.finished = finished
             }
             if let record = try store.container(id: arguments.containerID) {
+                try? recordDenialEvents(store, record)
                 try store.addEvent(type: "container", action: "exec_die", actorID: arguments.containerID,
                                    attributes: record.eventAttributes(["execID": arguments.execID,
                                                                        "exitCode": String(code)]))

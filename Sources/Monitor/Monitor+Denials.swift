@@ -36,6 +36,16 @@ extension Monitor {
         }
     }
 
+    /// The execs' listeners this process adopted (`notify` control lines, docs/denials.md),
+    /// for skiff-relay to take over with the run's own.
+    func adoptedExecListeners() -> [(fd: Int32, id: String, privileged: Bool)] {
+        (0..<loop.pointee.notify.exec_count).compactMap { i in
+            let fd = relay_notify_exec_fd(loop, i)
+            guard fd >= 0, let id = relay_notify_exec_id(loop, i) else { return nil }
+            return (fd, String(cString: id), relay_notify_exec_privileged(loop, i))
+        }
+    }
+
     /// The native syscall names, read once per process.
     nonisolated(unsafe) static var namesRead: [Int32: String]?
     static var syscallNames: [Int32: String] {
@@ -56,19 +66,27 @@ extension Monitor {
         let fresh = String(decoding: bytes[offset...], as: UTF8.self)
         try? FileSystem.writeAtomically(evented, Array(String(bytes.count).utf8), mode: 0o600, durable: false)
         let reasons = DenialReasons.read(bundle: options.bundle)
-        for denial in DenialRecord.parse(Substring(fresh)).records.prefix(Monitor.denialEventsPerRun) {
-            let name = Seccomp.syscallName(denial.number, architecture: denial.architecture) ?? "syscall \(denial.number)"
-            var extra = ["syscall": name, "errno": DenialText.errnoName(denial.errno), "pid": String(denial.pid)]
-            if let reason = reasons?.reason(for: name) {
-                extra["reason"] = reason.kind.rawValue
-                extra["setting"] = reason.setting
-                extra["origin"] = reason.origin
-                extra["explanation"] = reason.text
-                if let capability = reason.capability { extra["capability"] = capability }
-            }
+        // An exec's records are its supervisor's to send (with its id), when the exec ends.
+        let own = DenialRecord.parse(Substring(fresh)).records.filter { $0.execID == nil }
+        for denial in own.prefix(Monitor.denialEventsPerRun) {
             try store.addEvent(type: "container", action: "denied", actorID: options.id,
-                               attributes: attributes(record, extra))
+                               attributes: attributes(record, Monitor.deniedAttributes(denial, reasons: reasons)))
         }
+    }
+
+    /// A `denied` event's own attributes: the syscall, errno, pid and the reason's.
+    static func deniedAttributes(_ denial: DenialRecord, reasons: DenialReasons?) -> [String: String] {
+        let name = Seccomp.syscallName(denial.number, architecture: denial.architecture) ?? "syscall \(denial.number)"
+        var extra = ["syscall": name, "errno": DenialText.errnoName(denial.errno), "pid": String(denial.pid)]
+        if var reason = reasons?.reason(for: name) {
+            if denial.privileged { reason = reason.forPrivilegedExec() }
+            extra["reason"] = reason.kind.rawValue
+            extra["setting"] = reason.setting
+            extra["origin"] = reason.origin
+            extra["explanation"] = reason.text
+            if let capability = reason.capability { extra["capability"] = capability }
+        }
+        return extra
     }
 
     func printDiagnostic(_ text: String) {

@@ -43,6 +43,11 @@ extension Monitor {
             if loop.pointee.notify.first_nr >= 0 {
                 argv += ["--notify-first", "\(loop.pointee.notify.first_nr),\(loop.pointee.notify.first_errno)"]
             }
+            // The execs' listeners this process adopted (docs/denials.md).
+            for exec in adoptedExecListeners() {
+                argv += ["--notify-exec", "\(exec.fd),\(exec.id),\(exec.privileged ? 1 : 0)"]
+                inherited.append(exec.fd)
+            }
         }
         let lost = loop.pointee.log_lost
         if lost.bytes.0 > 0 || lost.bytes.1 > 0 { argv += ["--log-lost", "\(lost.bytes.0),\(lost.bytes.1),\(lost.err)"] }

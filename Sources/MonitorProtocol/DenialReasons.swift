@@ -37,6 +37,19 @@ public struct DenialReasons: Sendable, Equatable {
             self.text = text
         }
 
+        /// The reason for a `docker exec --privileged` process: it has every capability, but it
+        /// runs under the container's seccomp filter, which was made for the container's.
+        public func forPrivilegedExec() -> Reason {
+            var reason = self
+            if kind == .capability, let capability {
+                reason.text += " (the exec is privileged and has \(capability), but it runs under the container's "
+                    + "seccomp filter, made for the container's capabilities)"
+            } else {
+                reason.text += " (the exec is privileged: the container's seccomp filter applies to it all the same)"
+            }
+            return reason
+        }
+
         var json: JSON {
             var members = [JSON.Member("kind", .string(kind.rawValue))]
             if let capability { members.append(JSON.Member("capability", .string(capability))) }
@@ -123,8 +136,9 @@ public struct DenialReasons: Sendable, Equatable {
 }
 
 /// One refused syscall as the relay records it in `<run>/denials`:
-/// `<RFC 3339 time>\t<audit arch, hex>\t<nr>\t<errno>\t<pid>`; a run whose records were
-/// limited ends with `#dropped\t<count>`.
+/// `<RFC 3339 time>\t<audit arch, hex>\t<nr>\t<errno>\t<pid>`, and for an exec'd process
+/// `\t<exec id's first 12>\t<privileged 0|1>` after; a run whose records were limited ends with
+/// `#dropped\t<count>`.
 public struct DenialRecord: Sendable, Equatable {
     public static let fileName = "denials"
     /// What the monitor has already sent as events: the byte offset in `denials`.
@@ -135,13 +149,30 @@ public struct DenialRecord: Sendable, Equatable {
     public var number: Int32
     public var errno: Int32
     public var pid: Int32
+    /// The exec whose process was refused (its id's first `execIDLength` characters); nil: the
+    /// container's own process or one it started.
+    public var execID: String?
+    /// The exec was `--privileged` (every capability, the container's filter).
+    public var privileged = false
 
-    public init(time: String, architecture: UInt32, number: Int32, errno: Int32, pid: Int32) {
+    /// What a record keeps of an exec's id (`SKIFF_NOTIFY_EXEC_ID_LENGTH`).
+    public static let execIDLength = 12
+
+    public init(time: String, architecture: UInt32, number: Int32, errno: Int32, pid: Int32,
+                execID: String? = nil, privileged: Bool = false) {
         self.time = time
         self.architecture = architecture
         self.number = number
         self.errno = errno
         self.pid = pid
+        self.execID = execID
+        self.privileged = privileged
+    }
+
+    /// Whether this is a record of exec `id` (a full id or a prefix as long as a record's).
+    public func belongs(toExec id: String) -> Bool {
+        guard let execID, !execID.isEmpty else { return false }
+        return id.hasPrefix(execID) && execID.count == min(id.count, DenialRecord.execIDLength)
     }
 
     /// The records of `text` and the count of those dropped by the limits.
@@ -154,9 +185,15 @@ public struct DenialRecord: Sendable, Equatable {
                 dropped += count
                 continue
             }
-            guard fields.count == 5, let arch = UInt32(fields[1], radix: 16), let nr = Int32(fields[2]),
-                  let err = Int32(fields[3]), let pid = Int32(fields[4]) else { continue }
-            records.append(DenialRecord(time: String(fields[0]), architecture: arch, number: nr, errno: err, pid: pid))
+            guard fields.count == 5 || fields.count == 7, let arch = UInt32(fields[1], radix: 16),
+                  let nr = Int32(fields[2]), let err = Int32(fields[3]), let pid = Int32(fields[4]) else { continue }
+            var record = DenialRecord(time: String(fields[0]), architecture: arch, number: nr, errno: err, pid: pid)
+            if fields.count == 7 {
+                guard !fields[5].isEmpty, fields[6] == "0" || fields[6] == "1" else { continue }
+                record.execID = String(fields[5])
+                record.privileged = fields[6] == "1"
+            }
+            records.append(record)
         }
         return (records, dropped)
     }

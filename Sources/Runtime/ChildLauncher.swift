@@ -138,8 +138,11 @@ enum ChildLauncher {
     /// mounts (run once, after the id maps are written).
     /// `serveNotification`: answers a notification of the child's seccomp listener once it has
     /// sent it (while learning a profile, the child's own set-up after the filter is notified).
+    /// `takeListener`: offered the seccomp listener when it comes; true when the caller took it
+    /// (it owns and closes it then, and nothing here watches it), false to leave it here.
     static func launch(_ plan: LaunchPlan, idForErrors id: String,
                        whileChildSetsUp: (() -> Void)? = nil,
+                       takeListener: ((Int32) -> Bool)? = nil,
                        serveNotification: ((Int32) -> Void)? = nil) throws -> LaunchedChild {
         var fds: [Int32] = [-1, -1]
         let rc = fds.withUnsafeMutableBufferPointer { skiff_socketpair($0.baseAddress) }
@@ -311,6 +314,7 @@ enum ChildLauncher {
             reply.type = Int32(SKIFF_MSG_CGROUPS_JOINED.rawValue)
             _ = skiff_msg_send(parentEnd, &reply)
         }
+        var listenerSeen = false
         var helped = false
         func help() {
             guard !helped else { return }
@@ -372,12 +376,14 @@ enum ChildLauncher {
                     if passed >= 0 { child.consoleMaster = passed }
                     guard pidKnown else { throw outOfOrder("sent its terminal") }
                 case Int(SKIFF_MSG_SECCOMP_LISTENER.rawValue):
-                    guard passed >= 0, plan.seccompOriginal != nil, child.seccompListener == nil else {
+                    guard passed >= 0, plan.seccompOriginal != nil, !listenerSeen else {
                         if passed >= 0 { close(passed) }
                         throw RuntimeError(.system, "\(id): unexpected seccomp listener from the child")
                     }
+                    listenerSeen = true
                     child.seccompListener = passed
                     guard pidKnown else { throw outOfOrder("sent its seccomp listener") }
+                    if let takeListener, takeListener(passed) { child.seccompListener = nil }
                 case Int(SKIFF_MSG_NAMESPACE.rawValue):
                     guard passed >= 0 else { throw RuntimeError(.system, "\(id): a namespace message without a descriptor") }
                     if message.index == 0 { child.namespaces.network = passed } else { child.namespaces.user = passed }

@@ -33,6 +33,11 @@ extension Container {
         public var stdio: ProcessIO?
         /// A complete OCI process object instead (`--process FILE`).
         public var process: Spec.Process?
+        /// Explained denials (docs/denials.md): when the container's spec asks for it, the
+        /// process's refused syscalls (or, learning a profile, all of them) go to a seccomp
+        /// listener, offered to `startExec`'s `takeListener` (the engine's supervisor hands it to
+        /// the container's). Off: the container's filter as it is (`skiff-runtime exec`).
+        public var explainDenials = false
 
         public init(args: [String]) {
             self.args = args
@@ -46,6 +51,9 @@ extension Container {
         public let pid: Int32
         /// The pty master when the exec asked for a terminal.
         public let terminal: Int32?
+        /// The seccomp listener `takeListener` left here (`ExecOptions.explainDenials`); the
+        /// caller owns it.
+        public var seccompListener: Int32? = nil
     }
 
     /// Runs another process in the running container: it joins every namespace the container
@@ -66,7 +74,13 @@ extension Container {
     /// container) is thrown with the child's step and errno, and leaves no process behind. The
     /// caller becomes a child subreaper (the process is forked into the container's pid
     /// namespace) and waits for the process.
-    public func startExec(_ options: ExecOptions, warn: (String) -> Void = { _ in }) throws -> ExecProcess {
+    /// With `options.explainDenials`: `takeListener` is offered the process's seccomp listener
+    /// as soon as the child sends it (true: taken, the caller owns it; false: it stays here,
+    /// and comes back in `ExecProcess.seccompListener`), and `serveNotification` answers one of
+    /// its notifications while the child finishes its set-up (learning: its last calls notify).
+    public func startExec(_ options: ExecOptions, warn: (String) -> Void = { _ in },
+                          takeListener: ((Int32) -> Bool)? = nil,
+                          serveNotification: ((Int32) -> Void)? = nil) throws -> ExecProcess {
         let state = try directory.read(id: id)
         let current = status(of: state)
         guard current == .running || current == .created else {
@@ -105,6 +119,7 @@ extension Container {
             plan.join.append(("/proc/\(state.pid)/ns/\(file)", LaunchPlan.namespaceFlags[type]!))
         }
         try plan.applyProcess(process, spec: spec, seccompCache: root + "/.seccomp-cache", warn: warn)
+        if options.explainDenials { _ = plan.explainDenials(annotations: spec.annotations) }
         // Into the container's cgroups too (its limits count this process), before it runs.
         plan.cgroups = CgroupV1(recorded: state.cgroups)
         plan.cgroupV2 = CgroupV2(recorded: state.cgroups)
@@ -116,17 +131,24 @@ extension Container {
         // A process forked into the container's pid namespace is our grandchild: become its
         // subreaper so that we can wait for it.
         _ = skiff_set_child_subreaper()
-        let child = try ChildLauncher.launch(plan, idForErrors: "exec \(id)")
+        let child = try ChildLauncher.launch(plan, idForErrors: "exec \(id)", takeListener: takeListener,
+                                             serveNotification: serveNotification)
         defer { close(child.sync) }
         do {
-            try child.waitForExec(id: "exec \(id)")
+            let listener = child.seccompListener
+            try child.waitForExec(id: "exec \(id)", serveNotification: listener.flatMap { fd in
+                serveNotification.map { serve in { serve(fd) } }
+            })
         } catch {
             if let master = child.consoleMaster { close(master) }
+            if let listener = child.seccompListener { close(listener) }
             var status: Int32 = 0
             _ = Syscall.retrying { waitpid(child.pid, &status, 0) }
             throw error
         }
-        return ExecProcess(pid: child.pid, terminal: child.consoleMaster)
+        var started = ExecProcess(pid: child.pid, terminal: child.consoleMaster)
+        started.seccompListener = child.seccompListener
+        return started
     }
 
     /// `base` with `overrides` applied: an entry whose key `base` has replaces it in place,

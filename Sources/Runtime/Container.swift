@@ -72,15 +72,8 @@ public struct Container: Sendable {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
         var plan = try LaunchPlan(spec: spec, bundle: bundle, seccompCache: root + "/.seccomp-cache", warn: warn)
-        if explainDenials, spec.annotations?[Seccomp.learnAnnotation] != nil {
-            plan.seccompOriginal = Seccomp.allowAll
-            plan.seccomp = Seccomp.learningProgram()
-            originalProgram?(Seccomp.allowAll)
-        } else if explainDenials, spec.annotations?[Seccomp.explainAnnotation] == "true", let program = plan.seccomp,
-           let notifying = Seccomp.notifying(program) {
-            plan.seccompOriginal = program
-            plan.seccomp = notifying
-            originalProgram?(program)
+        if explainDenials, let original = plan.explainDenials(annotations: spec.annotations) {
+            originalProgram?(original)
         }
         let cgroupV2 = try planCgroupV2(spec: spec)
         let cgroups = cgroupV2 != nil || Container.cgroupsDisabled(spec) ? nil

@@ -94,3 +94,23 @@ extension Seccomp {
         return program
     }
 }
+
+extension LaunchPlan {
+    /// Explained denials and learning (docs/denials.md), as the spec's annotations ask: the
+    /// filter becomes the notifying one (or the learning one) and the child sends its listener.
+    /// Returns the original program the supervisor answers with; nil (the plan unchanged) when
+    /// nothing is to be explained: no annotation, no filter, or one that refuses nothing with an
+    /// errno. The container's process and every exec'd one go through here with the same spec.
+    mutating func explainDenials(annotations: [String: String]?) -> [UInt8]? {
+        if annotations?[Seccomp.learnAnnotation] != nil {
+            seccompOriginal = Seccomp.allowAll
+            seccomp = Seccomp.learningProgram()
+            return Seccomp.allowAll
+        }
+        guard annotations?[Seccomp.explainAnnotation] == "true", let program = seccomp,
+              let notifying = Seccomp.notifying(program) else { return nil }
+        seccompOriginal = program
+        seccomp = notifying
+        return program
+    }
+}

@@ -8,7 +8,9 @@
  *               [--stdin-fd FD] [--stdout-fd FD] [--stderr-fd FD] [--terminal-fd FD]
  *               [--tty] [--stdin] [--stdin-once] [--clients FD:MASK,...] [--controls FD,...]
  *               [--log-lost STDOUT-BYTES,STDERR-BYTES,ERRNO]
- *               [--health INTERVAL,START-PERIOD,START-INTERVAL,STARTED] -- MONITOR-ARGUMENTS...
+ *               [--health INTERVAL,START-PERIOD,START-INTERVAL,STARTED]
+ *               [--notify-fd FD [--notify-first NR,ERRNO]] [--notify-exec FD,EXEC-ID,0|1]...
+ *               -- MONITOR-ARGUMENTS...
  *
  * (MASK: 0-7, or `-` for a client whose first byte has not come.) When the container's process
  * has exited and its output is relayed, it writes `<run-dir>/exit` and execs
@@ -65,6 +67,8 @@ struct options {
     char **monitor_arguments;
     int notify_fd;
     int notify_first[2];
+    struct relay_notify_exec notify_execs[RELAY_NOTIFY_EXECS];
+    size_t notify_exec_count;
     int monitor_argument_count;
 };
 
@@ -204,6 +208,22 @@ static void parse(int argc, char **argv, struct options *options) {
             parse_log_lost(value);
         } else if (strcmp(name, "--notify-fd") == 0) {
             options->notify_fd = adopt_fd(name, value);
+        } else if (strcmp(name, "--notify-exec") == 0) {
+            /* An exec's listener the monitor had adopted (docs/denials.md): kept with the run's. */
+            int fd = -1, privileged = -1, consumed = 0;
+            char id[SKIFF_NOTIFY_EXEC_ID_LENGTH + 1];
+            if (sscanf(value, "%d,%12[0-9a-f],%d%n", &fd, id, &privileged, &consumed) != 3 || value[consumed] != 0 ||
+                fd < 0 || (privileged != 0 && privileged != 1)) {
+                usage("--notify-exec: not FD,EXEC-ID,0|1: '%s'", value);
+            }
+            char number[16];
+            (void)snprintf(number, sizeof number, "%d", fd);
+            if (options->notify_exec_count < RELAY_NOTIFY_EXECS) {
+                struct relay_notify_exec *e = &options->notify_execs[options->notify_exec_count++];
+                e->fd = adopt_fd(name, number);
+                (void)snprintf(e->exec_id, sizeof e->exec_id, "%s", id);
+                e->privileged = privileged == 1;
+            }
         } else if (strcmp(name, "--notify-first") == 0) {
             int consumed = 0;
             if (sscanf(value, "%d,%d%n", &options->notify_first[0], &options->notify_first[1], &consumed) != 2 ||
@@ -235,6 +255,12 @@ static void parse(int argc, char **argv, struct options *options) {
         }
         relay.notify.first_nr = options->notify_first[0];
         relay.notify.first_errno = options->notify_first[1];
+        for (size_t k = 0; k < options->notify_exec_count; k++) {
+            const struct relay_notify_exec *e = &options->notify_execs[k];
+            if (relay_notify_adopt_exec(&relay, e->fd, e->exec_id, e->privileged) != 0) close_fd(e->fd);
+        }
+    } else {
+        for (size_t k = 0; k < options->notify_exec_count; k++) close_fd(options->notify_execs[k].fd);
     }
     options->monitor_arguments = argv + i;
     options->monitor_argument_count = argc - i;

@@ -33,6 +33,45 @@ import Testing
         ])
     }
 
+    @Test func execRecordsCarryTheExecAndWhetherItIsPrivileged() {
+        let text = "t1\tc000003e\t161\t1\t7\t0123456789ab\t1\nt2\tc000003e\t161\t1\t8\n"
+            + "t3\tc000003e\t161\t1\t9\t\t0\nt4\tc000003e\t161\t1\t9\tab\t2\n"
+        let records = DenialRecord.parse(Substring(text)).records
+        #expect(records.count == 2)
+        #expect(records[0].execID == "0123456789ab" && records[0].privileged)
+        #expect(records[1].execID == nil && !records[1].privileged)
+        #expect(records[0].belongs(toExec: "0123456789ab" + String(repeating: "f", count: 52)))
+        #expect(!records[0].belongs(toExec: "0123456789ac" + String(repeating: "f", count: 52)))
+        #expect(!records[1].belongs(toExec: "0123456789ab"))
+        let privileged = Self.reasons.reason(for: "chroot").forPrivilegedExec()
+        #expect(privileged.text == "lacks CAP_SYS_CHROOT (the exec is privileged and has CAP_SYS_CHROOT, but it runs "
+                + "under the container's seccomp filter, made for the container's capabilities)")
+        #expect(privileged.setting == "default_capabilities")
+    }
+
+    @Test(arguments: [
+        ("notify 0123456789abcdef 1", "0123456789ab", 1), ("notify ab 0\r", "ab", 0),
+        ("notify 0123456789abcdef", nil, 0), ("notify ABCDEF 0", nil, 0), ("notify  ab 0", nil, 0),
+        ("notify ab 2", nil, 0), ("notify ab 0 x", nil, 0), ("resize 24 80", nil, 0), ("notify", nil, 0),
+        ("notify " + String(repeating: "a", count: 65) + " 0", nil, 0),
+    ] as [(String, String?, Int32)])
+    func readsTheNotifyLine(line: String, id: String?, privileged: Int32) {
+        var buffer = [CChar](repeating: 0, count: Int(SKIFF_NOTIFY_EXEC_ID_LENGTH) + 1)
+        var flag: Int32 = -1
+        let bytes = Array(line.utf8)
+        let parsed = bytes.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) {
+                skiff_parse_notify_line($0.baseAddress, $0.count, &buffer, buffer.count, &flag)
+            }
+        }
+        if let id {
+            #expect(parsed == 1 && String(cString: buffer) == id && flag == privileged)
+        } else {
+            #expect(parsed == 0)
+        }
+        #expect(Int(SKIFF_NOTIFY_EXEC_ID_LENGTH) == DenialRecord.execIDLength)
+    }
+
     @Test func namesTheSameRunFiles() {
         let paths = ContainerPaths(skiffRoot: "/s", runtimeDirectory: "/r", id: "abc")
         #expect(paths.denialRecords == "/r/containers/abc/" + SKIFF_RUN_DENIALS)

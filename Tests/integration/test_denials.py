@@ -323,3 +323,207 @@ def test_learn_through_the_api_spelling_and_a_relative_path_is_refused(denying):
     engine.cli("start", "-a", n)
     with open(path) as f:
         assert "execve" in json.load(f)["syscalls"][0]["names"]
+
+
+# ---- docker exec ----------------------------------------------------------------------------------
+# An exec'd process gets the container's filter with a listener of its own, which its supervisor
+# hands to the container's (skiff-relay): one rate limit, one record file, one learned profile.
+
+def running(engine, n, *args):
+    """`busybox sleep 1000` as `n` (with `args` before the image) -> its id."""
+    engine.cli("run", "-d", "--name", n, *args, "busybox", "sleep", "1000")
+    return engine.cli.fmt(n, "{{.Id}}")
+
+
+def exec_detached(engine, container, cmd, privileged=False):
+    """An exec started through the API with Detach, waited for -> (exec id, exit code)."""
+    status, body = engine.api.json("POST", f"/containers/{container}/exec", {"Cmd": cmd, "Privileged": privileged})
+    assert status == 201, (status, body)
+    exec_id = body["Id"]
+    assert engine.api.request("POST", f"/exec/{exec_id}/start", {"Detach": True}) == (200, b"")
+    wait_for(lambda: engine.api.get(f"/exec/{exec_id}/json")[1]["Running"] is False, 30, what="the exec to end")
+    return exec_id, engine.api.get(f"/exec/{exec_id}/json")[1]["ExitCode"]
+
+
+def shared_dir(engine, n):
+    """A directory the container writes its results to (mounted at /out)."""
+    out_dir = os.path.join(engine.workdir, "out-" + n)
+    os.makedirs(out_dir)
+    os.chown(out_dir, engine.user.uid, engine.user.gid)
+    os.chmod(out_dir, 0o777)
+    return out_dir
+
+
+def read_when_there(path, timeout=15):
+    wait_for(lambda: os.path.exists(path), timeout, what=f"{path}")
+    time.sleep(0.2)
+    with open(path) as f:
+        return f.read()
+
+
+def denied_lines(out):
+    return [line for line in out.splitlines() if line.startswith("denied ")]
+
+
+@BOTH
+def test_a_refused_call_in_exec_is_explained_with_its_exec_id_and_its_errno_kept(denying):
+    engine = denying()
+    n = name()
+    container_id = running(engine, n)
+    # The docker CLI sees exactly what it saw before: the status and the words.
+    result = engine.cli("exec", n, "chroot", "/", "/bin/true", ok=False)
+    assert result.returncode == 1 and result.stderr == CHROOT_EPERM, result
+    exec_id, code = exec_detached(engine, n, ["chroot", "/", "/bin/true"])
+    assert code == 1
+    out = explain(engine, n).stdout
+    lines = denied_lines(out)
+    assert len(lines) == 2, out
+    conf = f"{engine.conf_path}:{defaults_line(engine)}"
+    [mine] = [line for line in lines if f" exec {exec_id[:12]} at " in line]
+    assert mine.startswith("denied chroot EPERM pid "), mine
+    assert (f"the container lacks CAP_SYS_CHROOT: default_capabilities at {conf} leaves it out" in mine
+            and mine.endswith(f"[setting: default_capabilities, origin: {conf}]")), mine
+    # One event per exec, sent when the exec ends (just before its exec_die), with its id.
+    wait_for(lambda: len(denied_events(engine, container_id)) == 2, 10, what="two denied events")
+    events = denied_events(engine, container_id)
+    [event] = [e for e in events if e["Actor"]["Attributes"].get("execID") == exec_id]
+    attributes = event["Actor"]["Attributes"]
+    assert (attributes["syscall"], attributes["errno"], attributes["reason"], attributes["capability"],
+            attributes["setting"], attributes["origin"], attributes["name"]) == \
+        ("chroot", "EPERM", "capability", "CAP_SYS_CHROOT", "default_capabilities", conf, n), attributes
+    # The container's own end sends no second event for them, and its log gets no hint (its
+    # own process was refused nothing).
+    engine.cli("kill", n)
+    wait_for(lambda: engine.cli.fmt(n, "{{.State.Status}}") == "exited", 20, what="the container to stop")
+    assert len(denied_events(engine, container_id)) == 2
+    assert "skiff:" not in engine.cli("logs", n).stderr
+
+
+def test_an_exec_flood_is_rate_limited_with_the_container_and_the_container_stays_served(denying):
+    engine = denying()
+    n = name()
+    container_id = running(engine, n)
+    script = "i=0; while [ $i -lt 400 ]; do chroot / /bin/true 2>/dev/null; i=$((i+1)); done; echo done=$i"
+    result = engine.cli("exec", n, "sh", "-c", script, timeout=120)
+    assert result.stdout == "done=400\n", result
+    # Every call answered (the loop ended), few recorded, the rest counted.
+    out = explain(engine, n).stdout
+    recorded = len(denied_lines(out))
+    assert 32 <= recorded < 400, out
+    assert all(" exec " in line for line in denied_lines(out)), out
+    # The container's supervisor still serves the container and its other execs.
+    assert engine.cli("exec", n, "echo", "served").stdout == "served\n"
+    wait_for(lambda: len(denied_events(engine, container_id)) == 16, 10, what="the exec's denied events")
+    execs = {e["Actor"]["Attributes"].get("execID") for e in denied_events(engine, container_id)}
+    assert len(execs) == 1 and None not in execs, execs
+    assert len(denied_events(engine, container_id)) == 16
+    engine.cli("kill", n)
+    wait_for(lambda: engine.cli.fmt(n, "{{.State.Status}}") == "exited", 20, what="the container to stop")
+    out = explain(engine, n).stdout
+    assert "more refused calls were not recorded (rate limit or record limit)" in out, out
+
+
+def test_the_containers_supervisor_killed_while_an_execs_call_waits_leaves_it_an_error(denying):
+    engine = denying()
+    n = name()
+    out_dir = shared_dir(engine, n)
+    container_id = running(engine, n, "-v", f"{out_dir}:/out")
+    engine.cli("exec", "-d", n, "sh", "-c", "sleep 2; chroot / /bin/true 2>/out/err; echo rc=$? > /out/rc")
+    monitor = int(engine.store.row(container_id, "monitor_pid")[0])
+    # The container's supervisor answers the exec's listener: stopped, the call waits...
+    os.kill(monitor, signal.SIGSTOP)
+    try:
+        time.sleep(3.5)
+        assert not os.path.exists(os.path.join(out_dir, "rc")), "the exec's refused call did not wait for its answer"
+    finally:
+        # ...and once it is killed the kernel answers ENOSYS: nothing hangs.
+        os.kill(monitor, signal.SIGKILL)
+    assert read_when_there(os.path.join(out_dir, "rc")) == "rc=1\n"
+    with open(os.path.join(out_dir, "err")) as f:
+        assert f.read() == "chroot: can't change root directory to '/': Function not implemented\n"
+
+
+def test_an_execs_own_supervisor_killed_leaves_its_calls_answered_as_before(denying):
+    engine = denying()
+    n = name()
+    out_dir = shared_dir(engine, n)
+    running(engine, n, "-v", f"{out_dir}:/out")
+    status, body = engine.api.json("POST", f"/containers/{n}/exec",
+                                   {"Cmd": ["sh", "-c", "sleep 2; chroot / /bin/true 2>/out/err; echo rc=$? > /out/rc"]})
+    assert status == 201, body
+    exec_id = body["Id"]
+    assert engine.api.request("POST", f"/exec/{exec_id}/start", {"Detach": True}) == (200, b"")
+    def supervisor():
+        return {r[0]: int(r[1] or 0) for r in engine.store.rows("execs", "id, supervisor_pid")}.get(exec_id, 0)
+    wait_for(lambda: supervisor() > 0, 10, what="the exec's supervisor")
+    os.kill(supervisor(), signal.SIGKILL)
+    # The listener lives in the container's supervisor: EPERM, recorded, as before.
+    assert read_when_there(os.path.join(out_dir, "rc")) == "rc=1\n"
+    with open(os.path.join(out_dir, "err")) as f:
+        assert f.read() == CHROOT_EPERM
+    assert any(f" exec {exec_id[:12]} at " in line for line in denied_lines(explain(engine, n).stdout))
+
+
+def test_an_execs_background_process_is_answered_after_the_exec_ended(denying):
+    engine = denying()
+    n = name()
+    out_dir = shared_dir(engine, n)
+    running(engine, n, "-v", f"{out_dir}:/out")
+    # The exec ends at once; its child outlives it under the exec's filter.
+    engine.cli("exec", n, "sh", "-c",
+               "(sleep 2; chroot / /bin/true 2>/out/err; echo rc=$? > /out/rc) >/dev/null 2>&1 </dev/null &")
+    assert read_when_there(os.path.join(out_dir, "rc")) == "rc=1\n"
+    with open(os.path.join(out_dir, "err")) as f:
+        assert f.read() == CHROOT_EPERM   # EPERM, not ENOSYS: its listener was kept
+
+
+@BOTH
+def test_a_privileged_exec_keeps_the_filter_and_says_so(denying):
+    engine = denying()
+    n = name()
+    running(engine, n)
+    exec_id, code = exec_detached(engine, n, ["chroot", "/", "/bin/true"], privileged=True)
+    # Docker's rule: --privileged gives every capability, and the container's seccomp profile,
+    # made for the container's capabilities, still refuses chroot.
+    assert code == 1
+    [line] = denied_lines(explain(engine, n).stdout)
+    assert f"denied chroot EPERM pid " in line and f" exec {exec_id[:12]} (privileged) at " in line, line
+    assert ("(the exec is privileged and has CAP_SYS_CHROOT, but it runs under the container's seccomp filter, "
+            "made for the container's capabilities)") in line, line
+
+
+def test_without_a_filter_an_exec_has_nothing_to_explain(denying):
+    engine = denying()
+    n = name()
+    running(engine, n, "--security-opt", "seccomp=unconfined")
+    # The kernel refuses chroot without CAP_SYS_CHROOT: the same EPERM, and nobody was asked.
+    result = engine.cli("exec", n, "chroot", "/", "/bin/true", ok=False)
+    assert result.returncode == 1 and result.stderr == CHROOT_EPERM, result
+    assert engine.cli("exec", "--privileged", n, "chroot", "/", "/bin/true").returncode == 0
+    out = explain(engine, n).stdout
+    assert denied_lines(out) == [], out
+    assert "denials are not explained for this container" in out, out
+
+
+def test_a_learned_profile_includes_what_exec_processes_did(denying):
+    engine = denying(caps=PODMAN_DEFAULT_CAPS)
+    directory = os.path.join(engine.workdir, "learn-" + uuid.uuid4().hex[:6])
+    os.makedirs(directory)
+    os.chown(directory, engine.user.uid, engine.user.gid)
+    profile_path = os.path.join(directory, "profile.json")
+    n = name()
+    running(engine, n, "--security-opt", f"seccomp-learn={profile_path}")
+    # Only the exec makes directories; `sleep` never does.
+    assert engine.cli("exec", n, "sh", "-c", "mkdir /made && echo made").stdout == "made\n"
+    engine.cli("kill", n)
+    wait_for(lambda: os.path.exists(profile_path), 20, what="the learned profile")
+    with open(profile_path) as f:
+        names = set(json.load(f)["syscalls"][0]["names"])
+    assert {"mkdir", "mkdirat"} & names, sorted(names)
+    # Under the learned profile the exec's workload runs again; a syscall nobody made is refused.
+    again = name()
+    running(engine, again, "--security-opt", f"seccomp={profile_path}")
+    assert engine.cli("exec", again, "sh", "-c", "mkdir /made && echo made").stdout == "made\n"
+    other = engine.cli("exec", again, "sh", "-c", "chroot / /bin/true; echo rc=$?", ok=False)
+    assert other.stdout == "rc=1\n", other
+    assert other.stderr == "chroot: can't change root directory to '/': Function not implemented\n", other

@@ -17,6 +17,10 @@ public struct DenialReport {
         public var errno: String
         public var pid: Int32
         public var reason: DenialReasons.Reason?
+        /// The exec whose process was refused (the first 12 characters of its id); nil: the
+        /// container's own process.
+        public var execID: String? = nil
+        public var privileged = false
     }
 
     public var container: String
@@ -55,8 +59,10 @@ public struct DenialReport {
         let parsed = DenialRecord.parse(Substring(text))
         let entries = parsed.records.map { record -> Entry in
             let name = names[record.number] ?? "syscall \(record.number)"
+            var reason = reasons?.reason(for: name)
+            if record.privileged { reason = reason?.forPrivilegedExec() }
             return Entry(time: record.time, syscall: name, errno: DenialText.errnoName(record.errno), pid: record.pid,
-                         reason: reasons?.reason(for: name))
+                         reason: reason, execID: record.execID, privileged: record.privileged)
         }
         return DenialReport(container: record.name.hasPrefix("/") ? String(record.name.dropFirst()) : record.name,
                             id: record.id, explained: reasons != nil, entries: entries, dropped: parsed.dropped)
@@ -81,7 +87,9 @@ public struct DenialReport {
             let time = Timestamp.rfc3339Nano(timespec(tv_sec: Int(event.timeNano / 1_000_000_000),
                                                       tv_nsec: Int(event.timeNano % 1_000_000_000)), utc: true)
             return Entry(time: time, syscall: a["syscall"] ?? "?", errno: a["errno"] ?? "?",
-                         pid: Int32(a["pid"] ?? "") ?? 0, reason: reason)
+                         pid: Int32(a["pid"] ?? "") ?? 0, reason: reason,
+                         execID: a["execID"].map { String($0.prefix(DenialRecord.execIDLength)) },
+                         privileged: a["privileged"] == "true")
         }
         return DenialReport(container: bare + " (removed)", id: last.actorID, explained: true, entries: entries, dropped: 0)
     }
@@ -93,7 +101,9 @@ public struct DenialReport {
             out.append("\(container): denials are not explained for this container (no seccomp profile, or explain_denials = false when it was created)")
         }
         for entry in entries {
-            var line = "denied \(entry.syscall) \(entry.errno) pid \(entry.pid) at \(entry.time)"
+            var line = "denied \(entry.syscall) \(entry.errno) pid \(entry.pid)"
+            if let exec = entry.execID { line += " exec \(exec)" + (entry.privileged ? " (privileged)" : "") }
+            line += " at \(entry.time)"
             if let reason = entry.reason {
                 line += ": \(reason.text) [setting: \(reason.setting), origin: \(reason.origin)]"
             }

@@ -36,6 +36,17 @@
 /* A control line longer than this (without its newline) is dropped whole. */
 #define SKIFF_CONTROL_LINE_LIMIT 256
 
+/* Explained denials in exec (docs/denials.md): an exec's supervisor hands its process's seccomp
+ * listener to the container's supervisor on the control socket, as the line
+ * `notify <exec id> <privileged 0|1>` with the descriptor attached (SCM_RIGHTS, on the line's
+ * first byte). The answer comes back on the same connection, one line: `notify ok`, or
+ * `notify refused <errno>` (the exec's supervisor then answers the listener itself). */
+#define SKIFF_CONTROL_NOTIFY "notify"
+#define SKIFF_NOTIFY_REPLY_OK "notify ok"
+#define SKIFF_NOTIFY_REPLY_REFUSED "notify refused"
+/* The exec id's first characters a denial record carries. */
+#define SKIFF_NOTIFY_EXEC_ID_LENGTH 12
+
 /* The exit file's text for `code`, `finished_at` and `oom_killed` in `out`; its length, or -1
  * when it does not fit. */
 int skiff_format_exit_file(char *out, size_t size, int code, const char *finished_at, int oom_killed);
@@ -49,5 +60,10 @@ int skiff_exit_code(int wait_status);
 /* A control line (without its newline; a trailing \r ignored): 1 and the size for
  * `resize <rows> <cols>`, 0 for anything else. */
 int skiff_parse_control_line(const char *line, size_t length, unsigned short *rows, unsigned short *columns);
+
+/* A `notify <exec id> <0|1>` line (the id: 1 to 64 lowercase hex digits): 1 with the id
+ * (NUL-terminated, at most SKIFF_NOTIFY_EXEC_ID_LENGTH characters kept; `size` must exceed that)
+ * and the privileged flag, 0 for any other line. */
+int skiff_parse_notify_line(const char *line, size_t length, char *exec_id, size_t size, int *privileged);
 
 #endif

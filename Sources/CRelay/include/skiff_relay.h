@@ -71,6 +71,7 @@ struct client {
 /* One connection on the control socket, and the line it is sending. */
 struct control {
     int fd;
+    int passed;       /* a descriptor that came with the line being read (notify); -1: none */
     bool dead;
     bool overlong;
     size_t length;
@@ -111,8 +112,24 @@ struct relay_health {
  * the container's own with every SECCOMP_RET_ERRNO return turned into SECCOMP_RET_USER_NOTIF;
  * `program` is the original, run here on each notification's seccomp_data to answer with exactly
  * the errno the original returns. Records go to `<run>/denials`, rate-limited and bounded. */
+/* Explained denials in exec: the listener of an exec's process, handed over by its supervisor
+ * (SKIFF_CONTROL_NOTIFY), served with the run's own (one bucket, one record file, one learned
+ * set) until its filter has no process left (POLLHUP) or the run ends. */
+#define RELAY_NOTIFY_EXECS 32
+struct relay_notify_exec {
+    int fd;
+    char exec_id[SKIFF_NOTIFY_EXEC_ID_LENGTH + 1];
+    bool privileged;
+};
+
 struct relay_notify {
     int fd;                      /* the listener; -1: none */
+    /* The exec whose listener `fd` is, in an exec's supervisor that answers it itself (the
+     * container's supervisor refused it); empty: the container's own. */
+    char exec_id[SKIFF_NOTIFY_EXEC_ID_LENGTH + 1];
+    bool privileged;
+    struct relay_notify_exec execs[RELAY_NOTIFY_EXECS];
+    size_t exec_count;
     unsigned char *program;      /* the original struct sock_filter array (malloc'd) */
     size_t length;               /* bytes */
     char run_dir[512];
@@ -189,6 +206,16 @@ static inline int relay_client_mask(const struct relay *r, size_t i) {
 static inline int relay_control_fd(const struct relay *r, size_t i) {
     return r->controls[i].fd;
 }
+/* The exec listeners adopted (explained denials in exec). */
+static inline int relay_notify_exec_fd(const struct relay *r, size_t i) {
+    return r->notify.execs[i].fd;
+}
+static inline const char *relay_notify_exec_id(const struct relay *r, size_t i) {
+    return r->notify.execs[i].exec_id;
+}
+static inline bool relay_notify_exec_privileged(const struct relay *r, size_t i) {
+    return r->notify.execs[i].privileged;
+}
 
 /* notify.c */
 /* Records kept in `<run>/denials` at most (a line each); later ones are counted, not written. */
@@ -203,6 +230,17 @@ static inline int relay_control_fd(const struct relay *r, size_t i) {
 int relay_notify_configure(struct relay *r, int fd, const char *run_dir);
 /* Answers one notification (never blocks: the listener is polled first) and records it. */
 void relay_notify_serve(struct relay *r);
+/* Marks the run's listener as exec `exec_id`'s (its supervisor answers it itself). */
+void relay_notify_label(struct relay *r, const char *exec_id, bool privileged);
+/* Takes an exec's listener `fd` (SKIFF_CONTROL_NOTIFY). 0, or -1 with errno, `fd` left to the
+ * caller: EBUSY (RELAY_NOTIFY_EXECS listeners already), ENOTCONN (this run explains nothing:
+ * no listener of its own), EINVAL (not a seccomp listener). */
+int relay_notify_adopt_exec(struct relay *r, int fd, const char *exec_id, bool privileged);
+/* Answers one notification of exec listener `index`. */
+void relay_notify_serve_exec(struct relay *r, size_t index);
+/* Closes exec listener `index` (its filter has no process left); `relay_notify_prune` drops it. */
+void relay_notify_drop_exec(struct relay *r, size_t index);
+void relay_notify_prune(struct relay *r);
 /* The action the original program returns for `data` (a struct seccomp_data), or
  * SECCOMP_RET_KILL_PROCESS when the program is malformed. */
 unsigned int notify_run_filter(const unsigned char *program, size_t length, const void *data);
