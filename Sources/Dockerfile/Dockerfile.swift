@@ -90,7 +90,7 @@ public struct Dockerfile: Sendable, Equatable {
             // comment and empty lines in between are dropped, as moby's parser does.
             while true {
                 let stripped = trimTrailingBlanks(current)
-                if stripped.last == escape && !isEscapedEscape(stripped, escape) {
+                if stripped.last == escape {
                     joined += stripped.dropLast()
                     index += 1
                     var next: Substring?
@@ -113,10 +113,6 @@ public struct Dockerfile: Sendable, Equatable {
         return Dockerfile(escape: escape, instructions: instructions)
     }
 
-    /// `\\` at a line's end is not a continuation only in moby's eyes when the escape is itself
-    /// escaped; moby does not special-case it, so neither is it here.
-    static func isEscapedEscape(_ line: Substring, _ escape: Character) -> Bool { false }
-
     static func instruction(_ text: String, line: Int) throws(DockerfileError) -> Instruction {
         let keywordEnd = text.firstIndex { $0 == " " || $0 == "\t" } ?? text.endIndex
         let keyword = text[..<keywordEnd].uppercased()
@@ -138,6 +134,15 @@ public struct Dockerfile: Sendable, Equatable {
                     flags.append(Flag(name: String(word), value: nil))
                 }
             }
+        }
+        // The flags each instruction takes in the classic builder (moby's BFlags): another is
+        // "Unknown flag" (RUN's --mount and --network are BuildKit's).
+        let allowed: [String: Set<String>] = [
+            "ADD": ["chown", "chmod"], "COPY": ["from", "chown", "chmod"], "FROM": ["platform"], "RUN": [],
+            "HEALTHCHECK": ["interval", "timeout", "start-period", "start-interval", "retries"],
+        ]
+        for flag in flags where !(allowed[keyword]?.contains(flag.name) ?? false) {
+            throw DockerfileError(line: line, "Unknown flag: \(flag.name)")
         }
         let arguments = String(rest)
         let needsArguments: Set<String> = ["ADD", "ARG", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "MAINTAINER", "ONBUILD",

@@ -40,6 +40,8 @@ import Testing
         ("FROM x\nCOPY\n", 2, "COPY requires at least two arguments"),
         ("# escape=x\nFROM x\n", 1, "invalid escape token 'x' does not match ` or \\"),
         ("# escape=`\n# escape=\\\nFROM x\n", 2, "only one escape parser directive can be used"),
+        ("FROM x\nRUN --mount=type=cache,target=/c true\n", 2, "Unknown flag: mount"),
+        ("FROM x\nADD --from=a b c\n", 2, "Unknown flag: from"),
     ])
     func refused(_ text: String, _ line: Int, _ message: String) {
         #expect(throws: DockerfileError(line: line, message)) { try Dockerfile.parse(text) }

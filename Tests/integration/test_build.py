@@ -373,3 +373,54 @@ def test_docker_py_builds_with_buildargs_and_reads_the_stream(engine):
 def test_build_cancel_is_answered_as_not_found(engine):
     status, message = engine.api.message("POST", "/build/cancel?id=x")
     assert (status, message) == (404, "build cancel is a BuildKit operation: a classic build stops when its client disconnects")
+
+
+@BOTH
+def test_multi_stage_copy_from_a_stage_by_name_and_index(engine):
+    body = tar_of({"Dockerfile": (
+        "FROM busybox AS builder\n"
+        "RUN mkdir -p /out/sub && echo compiled > /out/bin && echo deep > /out/sub/x && chmod 700 /out/bin\n"
+        "FROM busybox\n"
+        "COPY --from=builder /out/bin /usr/local/bin/tool\n"
+        "COPY --from=0 --chown=7:8 /out /opt/out/\n"
+        "COPY --from=builder /out/bin /opt/\n")})
+    status, messages = post_build(engine, body, "?t=multi17")
+    assert status == 200 and any("aux" in m for m in messages), messages
+    out = engine.cli.out("run", "--rm", "multi17", "sh", "-c",
+                         "cat /usr/local/bin/tool /opt/out/sub/x /opt/bin; stat -c '%n %a %u:%g' /usr/local/bin/tool /opt/out/bin /opt/out/sub")
+    assert out.splitlines() == ["compiled", "deep", "compiled", "/usr/local/bin/tool 700 0:0",
+                                "/opt/out/bin 700 7:8", "/opt/out/sub 755 7:8"], out
+    # The same again is all cached; a missing source names its path.
+    again = text_of(post_build(engine, body)[1])
+    assert again.count(" ---> Using cache") == 4, again
+    status, messages = post_build(engine, tar_of({"Dockerfile": "FROM busybox AS a\nFROM busybox\nCOPY --from=a /nowhere /x\n"}))
+    assert messages[-1]["errorDetail"]["message"] == "COPY failed: stat /nowhere: file does not exist"
+    status, messages = post_build(engine, tar_of({"Dockerfile": "FROM busybox AS a\nCOPY --from=a /bin/sh /x\n"}))
+    assert messages[-1]["errorDetail"]["message"] == (
+        "Dockerfile line 2: invalid from flag value a: refers to current build stage or one that does not exist")
+    assert leftovers(engine) == []
+
+
+def test_a_client_that_goes_away_cancels_the_build_and_its_container(engine):
+    import socket
+    import time
+    # The marker is the RUN's output, not its instruction's text (the Step line).
+    body = tar_of({"Dockerfile": "FROM busybox\nRUN echo st''arted; sleep 60\n"})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(engine.socket)
+    s.sendall(b"POST /v1.44/build HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"started\\n" not in seen:
+        assert time.monotonic() < deadline, seen
+        chunk = s.recv(4096)
+        assert chunk, seen
+        seen += chunk
+    assert len(leftovers(engine)) == 1
+    s.close()
+    # The step's container is stopped and removed well before its sleep would end.
+    deadline = time.monotonic() + 20
+    while leftovers(engine):
+        assert time.monotonic() < deadline, leftovers(engine)
+        time.sleep(0.2)

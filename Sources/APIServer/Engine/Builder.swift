@@ -24,6 +24,7 @@ final class Builder {
     let dockerfile: Dockerfile
     let scratch: String
     let emit: (JSON) throws -> Void
+    let cancelled: () -> Bool
     let lexer: ShellLexer
     let cache: BuildCache
 
@@ -52,13 +53,14 @@ final class Builder {
                                          "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"]
 
     init(engine: Engine, request: Engine.BuildRequest, context: BuildContext, dockerfile: Dockerfile,
-         scratch: String, emit: @escaping (JSON) throws -> Void) {
+         scratch: String, cancelled: @escaping () -> Bool, emit: @escaping (JSON) throws -> Void) {
         self.engine = engine
         self.request = request
         self.context = context
         self.dockerfile = dockerfile
         self.scratch = scratch
         self.emit = emit
+        self.cancelled = cancelled
         self.lexer = ShellLexer(escape: dockerfile.escape)
         self.cache = BuildCache(directory: engine.config.skiffRoot + "/build-cache")
     }
@@ -102,6 +104,7 @@ final class Builder {
         total = instructions.count
         do {
             for instruction in instructions {
+                if cancelled() { throw EngineError(.unavailable, "build cancelled: the client went away") }
                 step += 1
                 try say("Step \(step)/\(total) : \(instruction.original)\n")
                 try execute(instruction)
@@ -233,7 +236,7 @@ final class Builder {
         }
         try say("Pulling from \(reference.withDefaultTag.familiarString)\n")
         let worker = try engine.startPull(reference.withDefaultTag, shortNames: (try? ShortNames.load()) ?? ShortNames(),
-                                          platform: nil, auth: "")
+                                          platform: nil, auth: request.registryAuth[reference.domain] ?? "")
         _ = Builder.readAll(worker)
         if let error = worker.wait() { throw error }
         return try engine.withStore { try LocalImages.find(name, $0).image.id }
@@ -366,7 +369,7 @@ final class Builder {
         var pumpError: (any Error)?
         let (code, _) = try engine.waitContainer(record, condition: .notRunning) {
             do { try pump() } catch { pumpError = error; return true }
-            return engine.isStopping
+            return engine.isStopping || cancelled()
         }
         if let pumpError { throw pumpError }
         try pump()
@@ -395,9 +398,6 @@ final class Builder {
     func copy(_ instruction: Dockerfile.Instruction) throws {
         guard stages.count > 0 else { throw fail(instruction, "no build stage in current context") }
         let keyword = instruction.keyword
-        if instruction.flag("from") != nil {
-            throw fail(instruction, "\(keyword) --from is not supported by this builder yet")
-        }
         var words: [String]
         if let json = instruction.jsonForm {
             words = try json.map { try expand(instruction, $0, words: false)[0] }
@@ -417,6 +417,15 @@ final class Builder {
             mode = value
         }
         let owner = try instruction.flag("chown").map { try expand(instruction, $0, words: false)[0] } ?? "0:0"
+        if let from = instruction.flag("from") {
+            if !destination.hasPrefix("/") {
+                let base = config.workingDir ?? "/"
+                destination = (base.hasSuffix("/") ? base : base + "/") + destination
+            }
+            try copyFrom(instruction, from: try expand(instruction, from, words: false)[0], sources: words,
+                         destination: destination, mode: mode, owner: owner)
+            return
+        }
         var sources: [BuildContext.Source] = []
         for word in words { sources += try context.sources(word, keyword: keyword) }
         if !destination.hasPrefix("/") {

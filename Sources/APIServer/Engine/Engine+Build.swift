@@ -22,10 +22,14 @@ extension Engine {
         var noCache = false
         var remove = true
         var forceRemove = false
+        /// X-Registry-Auth values by registry host, from X-Registry-Config.
+        var registryAuth: [String: String] = [:]
     }
 
-    /// Builds; `emit` sends one message of the stream. Returns the image id.
-    func build(_ request: BuildRequest, context body: SpooledBody, emit: @escaping (JSON) throws -> Void) throws -> String {
+    /// Builds; `emit` sends one message of the stream, `cancelled` says whether the client went
+    /// away (a RUN step's container is then stopped and removed). Returns the image id.
+    func build(_ request: BuildRequest, context body: SpooledBody, cancelled: @escaping () -> Bool = { false },
+               emit: @escaping (JSON) throws -> Void) throws -> String {
         let base = config.skiffRoot + "/build"
         if mkdir(base, 0o700) != 0 && errno != EEXIST {
             throw EngineError(.internal, "build: make \(base): \(String(cString: strerror(errno)))")
@@ -50,7 +54,7 @@ extension Engine {
             throw EngineError(.invalidArgument, error.description)
         }
         let builder = Builder(engine: self, request: request, context: context, dockerfile: dockerfile,
-                              scratch: directory, emit: emit)
+                              scratch: directory, cancelled: cancelled, emit: emit)
         let id = try builder.run()
         for tag in request.tags {
             guard let reference = try? Reference(parsing: tag) else { continue }

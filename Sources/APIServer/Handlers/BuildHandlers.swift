@@ -48,13 +48,23 @@ enum BuildHandlers {
            platform != "linux/\(Descriptor.Platform.hostArchitecture)", platform != "linux" {
             throw EngineError(.invalidArgument, "platform \(platform) is not supported by this builder: only linux/\(Descriptor.Platform.hostArchitecture) is built")
         }
+        // X-Registry-Config: credentials by registry (base64 JSON, as the CLI sends them) for
+        // the FROM images a build pulls.
+        if let header = request.header("X-Registry-Config"), !header.isEmpty {
+            guard let bytes = base64Decode(header), let json = try? JSONParser.parse(bytes) else {
+                throw EngineError(.invalidArgument, "X-Registry-Config: not base64-encoded JSON")
+            }
+            if case .object(let members) = json {
+                for member in members { build.registryAuth[registryHost(member.key)] = base64(member.value.bytes) }
+            }
+        }
         guard let body = request.spooled else {
             throw EngineError(.invalidArgument, "the request body is empty: send the build context as a tar")
         }
         let options = build
         return Response(headers: [("Content-Type", "application/json")]) { writer in
             do {
-                _ = try engine.build(options, context: body) { message in
+                _ = try engine.build(options, context: body, cancelled: { writer.isClientGone }) { message in
                     guard !writer.isClientGone else {
                         throw EngineError(.unavailable, "build cancelled: the client went away")
                     }
@@ -70,6 +80,46 @@ enum BuildHandlers {
                 try ImageHandlers.report(error, writer)
             }
         }
+    }
+
+    /// The registry host a key of X-Registry-Config names (`https://index.docker.io/v1/` is
+    /// docker.io).
+    static func registryHost(_ key: String) -> String {
+        var host = Substring(key)
+        for scheme in ["https://", "http://"] where host.hasPrefix(scheme) { host = host.dropFirst(scheme.count) }
+        host = host.prefix { $0 != "/" }
+        return host == "index.docker.io" || host == "registry-1.docker.io" ? "docker.io" : String(host)
+    }
+
+    static func base64(_ bytes: [UInt8]) -> String {
+        ContainerFileHandlers.base64(bytes)
+    }
+
+    /// Standard or URL-safe base64, padding optional; nil when it is not base64.
+    static func base64Decode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): values.append(62)
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): values.append(63)
+            case UInt8(ascii: "="), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        var i = 0
+        while i + 1 < values.count {
+            let chunk = values[i..<min(i + 4, values.count)]
+            let a = chunk[chunk.startIndex], b = chunk[chunk.startIndex + 1]
+            out.append(a << 2 | b >> 4)
+            if chunk.count > 2 { out.append((b & 0x0F) << 4 | chunk[chunk.startIndex + 2] >> 2) }
+            if chunk.count > 3 { out.append((chunk[chunk.startIndex + 2] & 0x03) << 6 | chunk[chunk.startIndex + 3]) }
+            i += 4
+        }
+        return out
     }
 
     /// A query value holding a JSON object of strings (`buildargs`, `labels`); a null value is
