@@ -181,7 +181,7 @@ def test_the_cache_reuses_steps_and_a_changed_file_rebuilds_from_its_copy(engine
     assert " ---> Using cache" not in nocache.stdout
     # POST /build/prune forgets the cache: the next build runs every step.
     status, body = engine.api.json("POST", "/build/prune")
-    assert status == 200 and body["SpaceReclaimed"] == 0
+    assert status == 200 and body["SpaceReclaimed"] == 0 and len(body["CachesDeleted"]) >= 5, body
     assert " ---> Using cache" not in build(engine, directory).stdout
 
 
@@ -424,3 +424,10 @@ def test_a_client_that_goes_away_cancels_the_build_and_its_container(engine):
     while leftovers(engine):
         assert time.monotonic() < deadline, leftovers(engine)
         time.sleep(0.2)
+
+
+def test_quiet_build_reports_a_failing_run_in_the_stream(engine):
+    status, messages = post_build(engine, tar_of({"Dockerfile": "FROM busybox\nRUN echo hidden; exit 4\n"}), "?q=1")
+    assert status == 200
+    assert messages == [{"errorDetail": {"code": 4, "message": "The command '/bin/sh -c echo hidden; exit 4' returned a non-zero code: 4"},
+                         "error": "The command '/bin/sh -c echo hidden; exit 4' returned a non-zero code: 4"}]

@@ -23,10 +23,9 @@ struct BuildCache {
         try? FileSystem.writeAtomically(directory + "/" + key, Array(id.utf8))
     }
 
-    /// Removes every entry; how many there were.
-    func prune() -> Int {
+    /// Removes every entry; their keys.
+    func prune() -> [String] {
         let names = FileSystem.directoryEntries(directory) ?? []
-        for name in names { unlink(directory + "/" + name) }
-        return names.count
+        return names.filter { unlink(directory + "/" + $0) == 0 }
     }
 }

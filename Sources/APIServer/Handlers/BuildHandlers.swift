@@ -1,7 +1,8 @@
 import Images
 import Platform
 
-/// `POST /build` (moby's `ImageBuild`), `POST /build/prune`, `POST /build/cancel`: the query
+/// `POST /build` (moby's `ImageBuild`) and `POST /build/cancel` (`POST /build/prune` empties the
+/// cache in `SystemDataHandlers`): the query
 /// decoded and checked here, the build run by `Engine.build` (`Builder.swift`). The answer is
 /// moby's JSON message stream: `stream` lines, `aux` with the image id, and an `errorDetail`
 /// for a failure after the first message (before it, the response's status and message).
@@ -71,7 +72,7 @@ enum BuildHandlers {
                     try writer.write(message.bytes + [0x0A])
                 }
             } catch let error as Builder.RunFailure {
-                guard writer.committed else { throw EngineError(.internal, error.message) }
+                // In the stream even when nothing was written yet (`q`): the build ran, a step failed.
                 try writer.write(JSON.object([
                     JSON.Member("errorDetail", .object([JSON.Member("code", .int(Int64(error.exitCode))),
                                                         JSON.Member("message", .string(error.message))])),
@@ -141,13 +142,6 @@ enum BuildHandlers {
             }
         }
         return result
-    }
-
-    /// `POST /build/prune`: the build cache's entries dropped (the images stay, as images).
-    @Sendable static func buildPrune(_ request: Request, _ engine: Engine) throws -> Response {
-        let count = BuildCache(directory: engine.config.skiffRoot + "/build-cache").prune()
-        _ = count
-        return .json(["CachesDeleted": .null, "SpaceReclaimed": 0])
     }
 
     /// `POST /build/cancel`: BuildKit's; the classic builder stops when its client goes away.
