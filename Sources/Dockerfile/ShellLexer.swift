@@ -37,6 +37,17 @@ public struct ShellLexer: Sendable {
                 i += 1
                 continue
             }
+            if c == "$" {
+                // Unquoted, the value is split at its blanks (moby's ProcessWords), and an
+                // empty one makes no word.
+                let value = try variable(chars, &i, environment)
+                for v in value {
+                    if split && (v == " " || v == "\t") { flush(); continue }
+                    current.append(v)
+                    inWord = true
+                }
+                continue
+            }
             inWord = true
             if c == escape {
                 i += 1
@@ -73,10 +84,6 @@ public struct ShellLexer: Sendable {
                     i += 1
                 }
                 guard closed else { throw DockerfileError(line: 0, "unexpected end of statement while looking for matching double-quote") }
-                continue
-            }
-            if c == "$" {
-                current += try variable(chars, &i, environment)
                 continue
             }
             current.append(c)
