@@ -78,9 +78,12 @@ let package = Package(
         // skiff-relay runs it, and the monitor for the runs it relays itself. Its header
         // skiff_protocol.h names the run directory and the exit file as MonitorProtocol does.
         .target(name: "CRelay", dependencies: ["CSyscall", "CFDPass"]),
+        // The Dockerfile language of the classic builder: parsing, word expansion, .dockerignore
+        // patterns. Pure Swift, no I/O.
+        .target(name: "Dockerfile"),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",
+            "Dockerfile", "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -128,6 +131,7 @@ let package = Package(
         .testTarget(name: "DistributionTests", dependencies: ["Distribution", "Images", "Platform", "Store", "COpenSSL"]),
         .testTarget(name: "ContainerLogsTests", dependencies: ["ContainerLogs", "Platform"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor"]),
+        .testTarget(name: "DockerfileTests", dependencies: ["Dockerfile"]),
         .testTarget(name: "MonitorProtocolTests", dependencies: ["MonitorProtocol", "CRelay", "Platform"]),
         .testTarget(name: "APIServerTests", dependencies: [
             "APIServer",

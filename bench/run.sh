@@ -24,7 +24,7 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network volumes"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
+#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network volumes build"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
 #                           benchmark), runtime (bench/runtime.sh: `run` of /bin/true with Skiff's
 #                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
 #                           pull, load, import and list through the API, Skiff vs Podman, against
@@ -80,15 +80,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network volumes}
+PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network volumes build}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network|volumes) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network, volumes)" ;; esac
+    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network|volumes|build) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network, volumes, build)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers exec pressure resources health files cgroups denials network volumes; do
+    for part in runtime images containers exec pressure resources health files cgroups denials network volumes build; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi

@@ -12,6 +12,8 @@ enum Routes {
 
         // Image
         Route("GET", "/images/json", "ImageList", blocking: true, ImageHandlers.imageList),
+        Route("POST", "/build", "ImageBuild", spool: true, long: true, BuildHandlers.imageBuild),
+        Route("POST", "/build/cancel", "BuildCancel", blocking: true, BuildHandlers.buildCancel),
         Route("POST", "/images/create", "ImageCreate", spool: true, ImageHandlers.imageCreate),
         Route("POST", "/images/load", "ImageLoad", spool: true, ImageHandlers.imageLoad),
         Route("GET", "/images/get", "ImageGetAll", blocking: true, ImageHandlers.imageGetAll),

@@ -16,7 +16,7 @@ import Glibc
 /// skiff-image [--userns] archive-stat --root DIR --container ID [--root-fd 4] --path P
 /// skiff-image [--userns] archive-get  --root DIR --container ID [--root-fd 4] --path P
 /// skiff-image [--userns] archive-put  --root DIR --container ID [--root-fd 4] --path P
-///                                     [--no-overwrite-dir-non-dir] [--chown-user USER]
+///                                     [--no-overwrite-dir-non-dir] [--chown-user USER] [--make-path]
 /// skiff-image [--userns] export       --root DIR --container ID [--root-fd 4]
 /// ```
 /// The container's root is descriptor 4 when `--root-fd 4` is given: the service opened
@@ -61,16 +61,20 @@ enum ContainerArchive {
     /// must be a directory; the archive is applied there by `LayerApplier` in copy mode.
     static func put(_ options: Options, _ root: ScopedRoot) throws {
         let path = try options.required("--path")
-        let location = try root.resolve(ContainerPathStat.absolute(path), followLast: true)
+        var owner: (uid: Int, gid: Int)?
+        if let user = options.value("--chown-user"), !user.isEmpty {
+            owner = try ContainerUsers(root: root).resolve(user)
+        }
+        // `--make-path` (docker build's COPY): the directories on the way are made, inside the
+        // root, owned by `--chown-user` when given (moby's MkdirAllAndChownNew).
+        let location = options.flag("--make-path")
+            ? try makePath(ContainerPathStat.absolute(path), owner: owner, in: root)
+            : try root.resolve(ContainerPathStat.absolute(path), followLast: true)
         guard try location.lstat().st_mode & S_IFMT == S_IFDIR else {
             throw WorkerFailure(.invalidArgument, "extraction point is not a directory")
         }
         let directory = try location.open(SKIFF_O_PATH_FLAG | O_DIRECTORY)
         defer { close(directory) }
-        var owner: (uid: Int, gid: Int)?
-        if let user = options.value("--chown-user"), !user.isEmpty {
-            owner = try ContainerUsers(root: root).resolve(user)
-        }
         // Standard input is a pipe the service feeds as the body arrives: its magic number is
         // read ahead and given again. An empty body is an empty archive (moby's Untar reads EOF
         // as the end).
@@ -95,6 +99,29 @@ enum ContainerArchive {
             // kernel's failure is ours (500). moby answers 500 to both.
             throw WorkerFailure(error.code == .io ? .failed : .invalidArgument, "Error processing tar file: \(error.message)")
         }
+    }
+
+    /// `path` resolved inside the root, its missing directories made (`mountPoint`) and, with
+    /// `owner`, given to it.
+    static func makePath(_ path: String, owner: (uid: Int, gid: Int)?, in root: ScopedRoot) throws -> ScopedRoot.Location {
+        let components = ScopedRoot.components(path)
+        var missing: [String] = []
+        for count in components.indices.map({ $0 + 1 }) {
+            let prefix = "/" + components.prefix(count).joined(separator: "/")
+            if try present(prefix, in: root) == nil { missing.append(prefix) }
+        }
+        let location = try mountPoint(path, directory: true, in: root)
+        if let owner {
+            for prefix in missing {
+                let made = try root.resolve(prefix, followLast: false)
+                let fd = try made.open(O_RDONLY | O_DIRECTORY)
+                defer { close(fd) }
+                guard fchown(fd, uid_t(owner.uid), gid_t(owner.gid)) == 0 else {
+                    throw WorkerFailure(.failed, "chown \(prefix) to \(owner.uid):\(owner.gid): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        return location
     }
 
     /// The container's root: descriptor `--root-fd`, or its overlay mounted here.

@@ -44,6 +44,8 @@ enum SkiffImage {
           commit  --container ID --image ID --container-config JSON [--tag NAME] [--author A]
                   [--message M] [--created-by TEXT] [--change LINE]...
                                                       docker commit (ContainerCommit.swift)
+          build-step [--image ID] [--container ID | --layer-stdin] --config JSON --created-by TEXT
+                  [--comment TEXT] [--tag NAME]...    one step of docker build (BuildStep.swift)
         Every command takes --max-layer-size BYTES (default 32 GiB): the most a layer may expand to.
         Registry credentials come from $SKIFF_REGISTRY_AUTH (Docker's X-Registry-Auth) or the
         user's auth.json.
@@ -82,6 +84,7 @@ enum SkiffImage {
             case "push": try worker.push()
             case "sweep": try worker.sweep()
             case "commit": try ContainerCommit.run(worker)
+            case "build-step": try BuildStep.run(worker)
             default: throw WorkerFailure(.invalidArgument, "skiff-image: unknown command '\(options.command)'\n\(usage)")
             }
         } catch {
@@ -134,7 +137,7 @@ struct Options {
     /// Arguments that are not options (only `remove-container` takes one).
     var positional: [String] = []
 
-    static let booleans: Set<String> = ["--userns", "--quiet", "--insecure", "--no-overwrite-dir-non-dir"]
+    static let booleans: Set<String> = ["--userns", "--quiet", "--insecure", "--no-overwrite-dir-non-dir", "--layer-stdin", "--make-path"]
 
     init(_ arguments: [String]) throws {
         guard let first = arguments.first else { throw WorkerFailure(.invalidArgument, SkiffImage.usage) }

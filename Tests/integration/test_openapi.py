@@ -35,4 +35,6 @@ def test_openapi_yaml_is_valid():
                           "ServiceUpdate", "ServiceLogs", "NodeList", "NodeInspect", "NodeDelete", "NodeUpdate",
                           "TaskList", "TaskInspect", "TaskLogs", "SecretList", "SecretCreate", "SecretInspect",
                           "SecretDelete", "SecretUpdate", "ConfigList", "ConfigCreate", "ConfigInspect",
-                          "ConfigDelete", "ConfigUpdate"}
+                          "ConfigDelete", "ConfigUpdate",
+                          # issue 17, docker build
+                          "ImageBuild", "BuildCancel"}

@@ -63,9 +63,12 @@ enum SystemDataHandlers {
         return Response(headers: [("Content-Type", "application/json")], body: body)
     }
 
-    /// `docker builder prune`, and the last step of `docker system prune`: nothing to remove.
+    /// `docker builder prune`, and the last step of `docker system prune`: the classic
+    /// builder's cache index emptied (`BuildCache`; its images stay, as images).
     @Sendable static func buildPrune(_ request: Request, _ engine: Engine) throws -> Response {
         _ = try Filters(request.queryValue("filters"), allowed: ["until", "id", "parent", "type", "description", "inuse", "shared", "private"])
-        return .json(.object([JSON.Member("CachesDeleted", .null), JSON.Member("SpaceReclaimed", .int(0))]))
+        let deleted = BuildCache(directory: engine.config.skiffRoot + "/build-cache").prune()
+        return .json(.object([JSON.Member("CachesDeleted", deleted.isEmpty ? .null : .array(deleted.map { JSON.string($0) })),
+                              JSON.Member("SpaceReclaimed", .int(0))]))
     }
 }
