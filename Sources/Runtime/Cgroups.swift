@@ -130,8 +130,8 @@ struct CgroupV1: Sendable, Equatable {
 
     /// The cgroups a state recorded (nil: none).
     init?(recorded: [String: String]?) {
-        // A cgroup v2 record (`CgroupV2.recordKey`) is not v1's.
-        guard let recorded = recorded?.filter({ $0.key != CgroupV2.recordKey }), !recorded.isEmpty else { return nil }
+        // A cgroup v2 record (`CgroupV2.recordKey`, with a systemd scope's keys) is not v1's.
+        guard recorded?[CgroupV2.recordKey] == nil, let recorded, !recorded.isEmpty else { return nil }
         let order = CgroupV1.known + recorded.keys.filter { !CgroupV1.known.contains($0) }.sorted()
         directories = order.compactMap { c in recorded[c].map { Directory(controller: c, path: $0) } }
         emulated = !recorded.values.allSatisfy { $0.hasPrefix(CgroupV1.defaultRoot + "/") }

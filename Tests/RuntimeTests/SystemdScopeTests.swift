@@ -62,5 +62,7 @@ struct SystemdScopeTests {
         let again = try #require(CgroupV2(recorded: cgroup.recorded))
         #expect(again.scope?.unit == "skiff-c.scope" && again.scope?.bus == "unix:path=/run/user/1000/bus")
         #expect(CgroupV2(recorded: ["unified": "/x"])?.scope == nil)
+        // Never read as v1 controllers (an exec would write "systemdBus/cgroup.procs").
+        #expect(CgroupV1(recorded: cgroup.recorded) == nil)
     }
 }

@@ -198,7 +198,6 @@ def test_without_a_bus_it_falls_back_to_cgroupfs_with_podmans_warning(engine, us
 
 
 @BOTH
-@WITH_BUS
 def test_limits_are_sent_as_unit_properties_then_refused_without_their_controller(user, skiff_binary, workdir, bus,
                                                                                   delegated):
     """Through the runtime itself (the service refuses these limits before, since the delegation
