@@ -234,13 +234,31 @@ extension ContainerPlanner {
             if !host.cpusetMems.isEmpty { r.cpusetMems = host.cpusetMems }
             if host.blkioWeight > 0 { r.blkioWeight = UInt16(host.blkioWeight) }
         } else {
-            if !host.cpusetCpus.isEmpty { ignored.append("CpusetCpus") }
-            if !host.cpusetMems.isEmpty { ignored.append("CpusetMems") }
-            if host.blkioWeight != 0 { ignored.append("BlkioWeight") }
-        }
-        if !ignored.isEmpty {
-            warnings.append("Resource limits \(ignored.joined(separator: ", ")) are recorded but not applied: "
-                            + "Skiff applies only the pids, memory and cpu limits")
+            // cgroup v1 (as root): cpuset where its hierarchy is mounted; the blkio weight where
+            // the I/O scheduler has one (CFQ's blkio.weight, BFQ's blkio.bfq.weight).
+            var reasons: [String] = []
+            if !host.cpusetCpus.isEmpty || !host.cpusetMems.isEmpty {
+                if access(cgroupRoot + "/cpuset/tasks", F_OK) == 0 {
+                    if !host.cpusetCpus.isEmpty { r.cpusetCpus = host.cpusetCpus }
+                    if !host.cpusetMems.isEmpty { r.cpusetMems = host.cpusetMems }
+                } else {
+                    if !host.cpusetCpus.isEmpty { ignored.append("CpusetCpus") }
+                    if !host.cpusetMems.isEmpty { ignored.append("CpusetMems") }
+                    reasons.append("no cpuset cgroup hierarchy is mounted")
+                }
+            }
+            if host.blkioWeight != 0 {
+                if ["blkio.weight", "blkio.bfq.weight"].contains(where: { access(cgroupRoot + "/blkio/" + $0, F_OK) == 0 }) {
+                    r.blkioWeight = UInt16(host.blkioWeight)
+                } else {
+                    ignored.append("BlkioWeight")
+                    reasons.append("the blkio hierarchy has no weight (the I/O scheduler has none)")
+                }
+            }
+            if !ignored.isEmpty {
+                warnings.append("Resource limits \(ignored.joined(separator: ", ")) are recorded but not applied: "
+                                + reasons.joined(separator: "; "))
+            }
         }
         return (r, warnings)
     }
