@@ -9,12 +9,13 @@ if [ "$mode" = "--test" ]; then
     # systemd: systemd-socket-activate and systemd-analyze; busybox-static: the test images.
     # docker-registry, skopeo, apache2-utils (htpasswd), openssl, zstd: the image tests' registries
     # (their own instances on free 127.0.0.1 ports; they never use the package's :5000 service).
+    # dbus-daemon: test_cgroups_systemd.py runs a private bus for its systemd stand-in.
     # tmux: the interactive container tests drive `docker run -it` in a tmux pane; catatonit: --init.
     # strace: test_boundaries.py watches what the service's own threads open.
     # python3-venv: the Python clients run from a virtual environment of the project's own
     # (Debian's python3 refuses `pip install` into the system).
     packages+=(systemd busybox-static python3 python3-venv sqlite3 util-linux procps iproute2 runc
-               docker-registry skopeo apache2-utils openssl zstd tmux strace)
+               docker-registry skopeo apache2-utils openssl zstd tmux strace dbus-daemon)
 fi
 # catatonit: the init `--init` runs (containers.conf `init_path`), for `make run` as for the tests.
 # slirp4netns: the default network's user-mode networking (docs/networking.md).

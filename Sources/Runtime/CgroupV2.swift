@@ -49,6 +49,9 @@ struct CgroupV2: Sendable, Equatable {
     /// As `CgroupV1.replaceExisting`: the default `skiff/<id>` left by an earlier container of
     /// this id is removed and made again; a path the caller chose is joined as it is.
     var replaceExisting = true
+    /// Made by systemd as a transient scope (containers.conf `cgroup_manager = "systemd"`):
+    /// `path` is the scope's cgroup, made when the container's process is added.
+    var scope: SystemdScope?
 
     // MARK: - Planning
 
@@ -130,7 +133,10 @@ struct CgroupV2: Sendable, Equatable {
 
     // MARK: - The record in state.json
 
-    var recorded: [String: String] { [CgroupV2.recordKey: path] }
+    var recorded: [String: String] {
+        guard let scope else { return [CgroupV2.recordKey: path] }
+        return [CgroupV2.recordKey: path, SystemdScope.unitKey: scope.unit, SystemdScope.busKey: scope.bus]
+    }
 
     /// The cgroup a state recorded (nil: none, or v1's).
     init?(recorded: [String: String]?) {
@@ -138,6 +144,9 @@ struct CgroupV2: Sendable, Equatable {
         self.path = path
         base = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         emulated = access(path, F_OK) == 0 && !CgroupV2.isCgroupFS(path)
+        if let unit = recorded?[SystemdScope.unitKey], let bus = recorded?[SystemdScope.busKey] {
+            scope = SystemdScope(unit: unit, slice: "", bus: bus)
+        }
     }
 
     init(base: String, path: String, writes: [Write] = [], emulated: Bool = false) {
@@ -160,6 +169,8 @@ struct CgroupV2: Sendable, Equatable {
     /// controller the delegation does not give is refused (nothing is left made). A failure is
     /// `<context>: cgroup <path>: <step>: <errno text>`.
     func create(context: String) throws {
+        // systemd makes a scope's cgroup once the process exists (`add`).
+        if scope != nil { return }
         let needed = writes.reduce(into: [String]()) { if !$0.contains($1.controller) { $0.append($1.controller) } }
         // Enabled for every container as far as offered (stats and the OOM count need memory
         // and pids without a limit), plus any other a limit needs.
@@ -257,8 +268,23 @@ struct CgroupV2: Sendable, Equatable {
             .map(String.init)
     }
 
-    /// Moves `pid` (a whole process) in.
+    /// Moves `pid` (a whole process) in. For a systemd scope not made yet: systemd makes it with
+    /// `pid` in it; a limit whose controller the scope is not given is then refused as
+    /// `create` refuses it (the scope stopped again).
     func add(pid: Int32, context: String) throws {
+        if let scope, access(path, F_OK) != 0 {
+            let id = String(scope.unit.dropFirst(6).dropLast(6))
+            try scope.start(pid: pid, id: id, path: path, mount: CgroupHost.current.unifiedMount, context: context)
+            let needed = writes.reduce(into: [String]()) { if !$0.contains($1.controller) { $0.append($1.controller) } }
+            let available = CgroupHost.controllers(of: path)
+            if let missing = needed.first(where: { !available.contains($0) }) {
+                let what = writes.filter { $0.controller == missing }.map(\.file).joined(separator: ", ")
+                _ = scope.stop()
+                throw RuntimeError(.unsupported, "\(context): cgroup \(path): the \(missing) controller is not delegated "
+                                   + "(cgroup.controllers: \"\(available.joined(separator: " "))\"): \(what) cannot be applied")
+            }
+            return
+        }
         try CgroupV2.write(path + "/cgroup.procs", String(pid), context: context, create: emulated)
     }
 
@@ -267,6 +293,9 @@ struct CgroupV2: Sendable, Equatable {
     /// ones). Returns what is left ("path: errno text"); already gone counts as removed.
     @discardableResult
     func remove(milliseconds: Int = 2000) -> [String] {
+        // systemd removes a stopped scope's cgroup; without an answer from it, it is removed
+        // here as any other (Delegate=yes: ours to remove).
+        if let scope { _ = scope.stop() }
         var left = removeOnce()
         var waited = 0
         var round = 0

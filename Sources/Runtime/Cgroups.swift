@@ -17,7 +17,7 @@ struct CgroupV1: Sendable, Equatable {
     /// Controllers every container gets: pids and memory (limits, the OOM count), freezer (pause).
     static let required = ["pids", "memory", "freezer"]
     /// All the controllers this type uses, in the order their directories are made.
-    static let known = ["pids", "memory", "freezer", "cpu"]
+    static let known = ["pids", "memory", "freezer", "cpu", "cpuset", "blkio"]
 
     struct Directory: Sendable, Equatable {
         var controller: String
@@ -66,8 +66,22 @@ struct CgroupV1: Sendable, Equatable {
                 warn("no cpu cgroup hierarchy at \(root)/cpu: the cpu limits are not applied")
             }
         }
-        if r.cpusetCpus != nil || r.cpusetMems != nil || r.blkioWeight != nil {
-            warn("cpu.cpus, cpu.mems and blockIO.weight are not applied on cgroup v1 (no cpuset or blkio cgroup is made)")
+        let wantsCpuset = !(r.cpusetCpus ?? "").isEmpty || !(r.cpusetMems ?? "").isEmpty
+        if wantsCpuset {
+            if access(root + "/cpuset/tasks", F_OK) == 0 {
+                controllers.append("cpuset")
+            } else {
+                warn("no cpuset cgroup hierarchy at \(root)/cpuset: cpu.cpus and cpu.mems are not applied")
+            }
+        }
+        let weightFile = blkioWeightFile(root: root)
+        if let weight = r.blkioWeight, weight != 0 {
+            if weightFile != nil {
+                controllers.append("blkio")
+            } else {
+                warn("the blkio hierarchy at \(root)/blkio has no blkio.weight or blkio.bfq.weight (the I/O scheduler "
+                     + "has no weights): blockIO.weight is not applied")
+            }
         }
         var plan = CgroupV1(directories: controllers.map { Directory(controller: $0, path: "\(root)/\($0)/\(relative)") },
                             emulated: root != defaultRoot)
@@ -102,7 +116,27 @@ struct CgroupV1: Sendable, Equatable {
                 plan.writes.append(Write(controller: "cpu", file: "cpu.cfs_quota_us", value: String(quota)))
             }
         }
+        if controllers.contains("cpuset") {
+            // A new cpuset cgroup starts empty; a process cannot join it before both are set
+            // (the one not given: the parent's, written by `create`).
+            if let cpus = r.cpusetCpus, !cpus.isEmpty {
+                plan.writes.append(Write(controller: "cpuset", file: "cpuset.cpus", value: cpus))
+            }
+            if let mems = r.cpusetMems, !mems.isEmpty {
+                plan.writes.append(Write(controller: "cpuset", file: "cpuset.mems", value: mems))
+            }
+        }
+        if controllers.contains("blkio"), let weight = r.blkioWeight, let weightFile {
+            plan.writes.append(Write(controller: "blkio", file: weightFile, value: String(weight)))
+        }
         return plan
+    }
+
+    /// The blkio weight file the kernel has (CFQ's blkio.weight, BFQ's blkio.bfq.weight), nil
+    /// when the I/O scheduler has no weights.
+    static func blkioWeightFile(root: String) -> String? {
+        guard access(root + "/blkio/tasks", F_OK) == 0 else { return nil }
+        return ["blkio.weight", "blkio.bfq.weight"].first { access(root + "/blkio/" + $0, F_OK) == 0 }
     }
 
     /// `linux.cgroupsPath` below each hierarchy's root: `skiff/<id>` when absent; absolute or
@@ -130,8 +164,8 @@ struct CgroupV1: Sendable, Equatable {
 
     /// The cgroups a state recorded (nil: none).
     init?(recorded: [String: String]?) {
-        // A cgroup v2 record (`CgroupV2.recordKey`) is not v1's.
-        guard let recorded = recorded?.filter({ $0.key != CgroupV2.recordKey }), !recorded.isEmpty else { return nil }
+        // A cgroup v2 record (`CgroupV2.recordKey`, with a systemd scope's keys) is not v1's.
+        guard recorded?[CgroupV2.recordKey] == nil, let recorded, !recorded.isEmpty else { return nil }
         let order = CgroupV1.known + recorded.keys.filter { !CgroupV1.known.contains($0) }.sorted()
         directories = order.compactMap { c in recorded[c].map { Directory(controller: c, path: $0) } }
         emulated = !recorded.values.allSatisfy { $0.hasPrefix(CgroupV1.defaultRoot + "/") }
@@ -157,6 +191,7 @@ struct CgroupV1: Sendable, Equatable {
             for directory in directories {
                 try makeDirectory(directory, context: context)
                 made.append(directory)
+                if directory.controller == "cpuset" { try seedCpuset(directory.path, context: context) }
             }
             for write in writes {
                 guard let dir = path(write.controller) else { continue }
@@ -166,6 +201,33 @@ struct CgroupV1: Sendable, Equatable {
         } catch {
             CgroupV1(directories: made, emulated: emulated).remove(milliseconds: 500)
             throw error
+        }
+    }
+
+    /// cpuset v1: a cgroup's cpuset.cpus and cpuset.mems start empty and no process may join
+    /// it until both are set; each empty one from the hierarchy's root down to `path` is given
+    /// its parent's (as runc does), the container's own limits then narrow it.
+    private func seedCpuset(_ path: String, context: String) throws {
+        guard let top = directories.first(where: { $0.controller == "cpuset" })?.path, top == path else { return }
+        // The hierarchy's root: `<root>/cpuset`, the first "cpuset" component of the path.
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard let index = components.firstIndex(of: "cpuset") else { return }
+        let mount = components[...index].joined(separator: "/")
+        var chain: [String] = []
+        var current = path
+        while current.count > mount.count, current.hasPrefix(mount + "/") {
+            chain.insert(current, at: 0)
+            current = String(current[..<(current.lastIndex(of: "/") ?? current.startIndex)])
+        }
+        var parent = mount
+        for directory in chain {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let own = CgroupV1.read(directory + "/" + file) ?? ""
+                if own.isEmpty, let inherited = CgroupV1.read(parent + "/" + file), !inherited.isEmpty {
+                    try CgroupV1.write(directory + "/" + file, inherited, controller: "cpuset", context: context, create: emulated)
+                }
+            }
+            parent = directory
         }
     }
 

@@ -163,9 +163,28 @@ extension Container {
 
     /// The container's cgroup v2 cgroup, or nil when it gets none on the unified hierarchy
     /// (cgroups disabled; a v1 host; root on a hybrid host, where v1 keeps them).
-    func planCgroupV2(spec: Spec) throws -> CgroupV2? {
+    func planCgroupV2(spec: Spec, warn: (String) -> Void = { _ in }) throws -> CgroupV2? {
         guard !Container.cgroupsDisabled(spec), let base = v2Base() else { return nil }
-        return try CgroupV2.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
-                                 base: base, emulated: !CgroupV2.isCgroupFS(base))
+        var plan = try CgroupV2.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
+                                     base: base, emulated: !CgroupV2.isCgroupFS(base))
+        if spec.annotations?[SystemdScope.annotation] == "systemd", !plan.emulated {
+            // systemd's manager (Podman's cgroup_manager = "systemd"): a transient scope in the
+            // user's manager rootless, the system's as root; when no systemd answers on the
+            // bus, the tree is written directly (cgroupfs), with a warning, as Podman falls back.
+            let root = geteuid() == 0
+            let slice = root ? "machine.slice" : "user.slice"
+            let address = DBusConnection.busAddress(system: root) ?? ""
+            do {
+                _ = try SystemdManager(address: address, milliseconds: 2000)
+                plan.scope = SystemdScope(unit: SystemdScope.unitName(id: id), slice: slice, bus: address,
+                                          resources: spec.linux?.resources ?? Spec.Resources())
+                plan.path = base + "/" + SystemdScope.sliceDirectory(slice) + "/" + SystemdScope.unitName(id: id)
+                plan.replaceExisting = false
+            } catch {
+                warn("cgroup_manager \"systemd\": no systemd answers on the \(root ? "system" : "session") bus "
+                     + "(\(error)); falling back to cgroupfs")
+            }
+        }
+        return plan
     }
 }

@@ -75,7 +75,7 @@ public struct Container: Sendable {
         if explainDenials, let original = plan.explainDenials(annotations: spec.annotations) {
             originalProgram?(original)
         }
-        let cgroupV2 = try planCgroupV2(spec: spec)
+        let cgroupV2 = try planCgroupV2(spec: spec, warn: warn)
         let cgroups = cgroupV2 != nil || Container.cgroupsDisabled(spec) ? nil
             : try CgroupV1.plan(id: id, resources: spec.linux?.resources, cgroupsPath: spec.linux?.cgroupsPath,
                                 root: cgroupRoot, warn: warn)

@@ -57,7 +57,7 @@ struct ContainerCgroupsTests {
         host.cpusetCpus = "0"
         (r, warnings) = try ContainerPlanner.cgroupResources(host, warnings: [], cgroupRoot: root, cpus: 2)
         #expect(r.memorySwap == -1 && r.cpuQuota == 20_000 && r.cpuPeriod == 50_000)
-        #expect(warnings == ["Resource limits CpusetCpus are recorded but not applied: Skiff applies only the pids, memory and cpu limits"])
+        #expect(warnings == ["Resource limits CpusetCpus are recorded but not applied: no cpuset cgroup hierarchy is mounted"])
 
         // In the bundle: linux.resources with pids first.
         var input = ContainerSpecTests.input(rootless: false)

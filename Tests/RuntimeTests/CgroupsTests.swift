@@ -145,16 +145,41 @@ struct CgroupsTests {
         #expect(warnings.count == 2)
         #expect(warnings.contains { $0.contains("cpu") })
         #expect(warnings.contains { $0.contains("memory.memsw.limit_in_bytes") })
-        // cpuset and blkio weight: no v1 hierarchy is made for them, which is said.
+        // cpuset and blkio weight on a host without their hierarchies: not applied, which is said.
         warnings = []
         let cpuset = try #require(try CgroupV1.plan(id: "c1", resources: Spec.Resources(cpusetCpus: "0", blkioWeight: 300),
                                                     cgroupsPath: nil, root: root, isRoot: true, warn: { warnings.append($0) }))
         #expect(cpuset.directories.map(\.controller) == ["pids", "memory", "freezer"] && cpuset.writes.isEmpty)
-        #expect(warnings == ["cpu.cpus, cpu.mems and blockIO.weight are not applied on cgroup v1 (no cpuset or blkio cgroup is made)"])
+        #expect(warnings == ["no cpuset cgroup hierarchy at \(root)/cpuset: cpu.cpus and cpu.mems are not applied",
+                             "the blkio hierarchy at \(root)/blkio has no blkio.weight or blkio.bfq.weight (the I/O scheduler "
+                             + "has no weights): blockIO.weight is not applied"])
         // 0 is "not set".
         let zero = try #require(try CgroupV1.plan(id: "c1", resources: Spec.Resources(pidsLimit: 0, memoryLimit: 0),
                                                   cgroupsPath: nil, root: root, isRoot: true, warn: { _ in }))
         #expect(zero.writes.isEmpty)
+    }
+
+    @Test func cpusetAndBlkioWeightGetTheirV1Cgroups() throws {
+        let root = try fakeRoot(controllers: ["pids", "memory", "freezer", "cpuset", "blkio"], swapAccounting: false)
+        defer { FileSystem.removeTree(root) }
+        // The hierarchy's root has every CPU and node; a new cgroup starts empty (as the kernel's).
+        try FileSystem.writeAtomically(root + "/cpuset/cpuset.cpus", Array("0-3".utf8), mode: 0o644)
+        try FileSystem.writeAtomically(root + "/cpuset/cpuset.mems", Array("0".utf8), mode: 0o644)
+        try FileSystem.writeAtomically(root + "/blkio/blkio.bfq.weight", Array("default 100\n".utf8), mode: 0o644)
+        var warnings: [String] = []
+        let plan = try #require(try CgroupV1.plan(id: "c9", resources: Spec.Resources(cpusetCpus: "1-2", blkioWeight: 300),
+                                                  cgroupsPath: nil, root: root, isRoot: true, warn: { warnings.append($0) }))
+        #expect(warnings.isEmpty)
+        #expect(plan.directories.map(\.controller) == ["pids", "memory", "freezer", "cpuset", "blkio"])
+        #expect(plan.writes.map { "\($0.controller) \($0.file)=\($0.value)" }
+                == ["cpuset cpuset.cpus=1-2", "blkio blkio.bfq.weight=300"])
+        try plan.create(context: "create c9")
+        defer { plan.remove() }
+        func text(_ path: String) -> String? { CgroupV1.read(path) }
+        // skiff/ inherits the root's, the container's own narrows cpus and inherits mems.
+        #expect(text(root + "/cpuset/skiff/cpuset.cpus") == "0-3" && text(root + "/cpuset/skiff/cpuset.mems") == "0")
+        #expect(text(root + "/cpuset/skiff/c9/cpuset.cpus") == "1-2" && text(root + "/cpuset/skiff/c9/cpuset.mems") == "0")
+        #expect(text(root + "/blkio/skiff/c9/blkio.bfq.weight") == "300")
     }
 
     // MARK: - files

@@ -69,27 +69,58 @@ extension ContainerCgroups {
         return applied(isRootless: isRootless) ? .v1 : .none
     }
 
-    /// The name `docker info` shows as CgroupDriver: "cgroupfs" where Skiff writes the tree
-    /// (it has no systemd manager), "none" where containers get no cgroups (as Docker's
-    /// rootless on cgroup v1).
-    static func driverName(_ manager: Manager) -> String {
+    /// The name `docker info` shows as CgroupDriver: "systemd" where systemd makes them (cgroup
+    /// v2, asked for and answering), "cgroupfs" where Skiff writes the tree, "none" where
+    /// containers get no cgroups (as Docker's rootless on cgroup v1).
+    static func driverName(_ manager: Manager, systemd: Bool = false) -> String {
         switch manager {
+        case .v2 where systemd: return "systemd"
         case .v1, .v2: return "cgroupfs"
         case .none, .disabled: return "none"
         }
     }
 
-    /// containers.conf `cgroup_manager = "systemd"` set in a file: Skiff has no systemd (D-Bus
-    /// transient scope) manager. On a cgroup v2 host, where that is what the user asked the
-    /// limits to go through, containers are refused with this message; elsewhere it is a
-    /// warning of `docker info`. Nil when the setting is cgroupfs or Podman's default.
-    static func systemdManagerProblem(_ setting: Setting?) -> String? {
+    /// containers.conf `cgroup_manager = "systemd"` set in a file (Podman's built-in default is
+    /// not counted: Skiff writes the tree itself unless asked).
+    static func wantsSystemd(_ setting: Setting?) -> Bool {
         guard let setting, case .string(let value) = setting.value, value == "systemd", setting.origin != .builtin else {
+            return false
+        }
+        return true
+    }
+
+    /// Where `cgroup_manager = "systemd"` is set but not used, why (a `docker info` warning):
+    /// Skiff's systemd manager makes cgroup v2 scopes; on cgroup v1 it writes the tree itself,
+    /// and without a delegated cgroup v2 subtree containers get no cgroups. Nil otherwise.
+    static func systemdManagerProblem(_ setting: Setting?, manager: Manager) -> String? {
+        guard wantsSystemd(setting), let setting else { return nil }
+        switch manager {
+        case .v1:
+            return "cgroup_manager \"systemd\" (\(setting.origin)) is not used on cgroup v1: Skiff writes the v1 tree itself"
+        case .none:
+            return "cgroup_manager \"systemd\" (\(setting.origin)) is not used: containers get no cgroups here "
+                + "(no delegated cgroup v2 subtree)"
+        case .v2, .disabled:
             return nil
         }
-        return "cgroup_manager \"systemd\" (\(setting.origin)) is not supported: Skiff writes the cgroup tree itself; "
-            + "set cgroup_manager = \"cgroupfs\" in containers.conf"
     }
+
+    /// On cgroup v2 with `cgroup_manager = "systemd"`: nil when systemd answers on the bus the
+    /// runtime asks (the session bus rootless, the system bus as root), else Podman's warning
+    /// for falling back to cgroupfs.
+    static func systemdFallback(isRootless: Bool, address: String? = nil) -> String? {
+        let address = address ?? DBusConnection.busAddress(system: !isRootless) ?? ""
+        do {
+            _ = try SystemdManager(address: address, milliseconds: 2000)
+            return nil
+        } catch {
+            let which = isRootless ? "there is no systemd user session available" : "systemd does not answer on the system bus"
+            return "The cgroupv2 manager is set to systemd but \(which) (\(error)); falling back to cgroupfs"
+        }
+    }
+
+    /// The annotation asking the runtime for a systemd scope (Runtime's `SystemdScope.annotation`).
+    static let systemdAnnotation = "run.skiff.cgroup-manager"
 }
 
 extension Engine {
@@ -203,13 +234,31 @@ extension ContainerPlanner {
             if !host.cpusetMems.isEmpty { r.cpusetMems = host.cpusetMems }
             if host.blkioWeight > 0 { r.blkioWeight = UInt16(host.blkioWeight) }
         } else {
-            if !host.cpusetCpus.isEmpty { ignored.append("CpusetCpus") }
-            if !host.cpusetMems.isEmpty { ignored.append("CpusetMems") }
-            if host.blkioWeight != 0 { ignored.append("BlkioWeight") }
-        }
-        if !ignored.isEmpty {
-            warnings.append("Resource limits \(ignored.joined(separator: ", ")) are recorded but not applied: "
-                            + "Skiff applies only the pids, memory and cpu limits")
+            // cgroup v1 (as root): cpuset where its hierarchy is mounted; the blkio weight where
+            // the I/O scheduler has one (CFQ's blkio.weight, BFQ's blkio.bfq.weight).
+            var reasons: [String] = []
+            if !host.cpusetCpus.isEmpty || !host.cpusetMems.isEmpty {
+                if access(cgroupRoot + "/cpuset/tasks", F_OK) == 0 {
+                    if !host.cpusetCpus.isEmpty { r.cpusetCpus = host.cpusetCpus }
+                    if !host.cpusetMems.isEmpty { r.cpusetMems = host.cpusetMems }
+                } else {
+                    if !host.cpusetCpus.isEmpty { ignored.append("CpusetCpus") }
+                    if !host.cpusetMems.isEmpty { ignored.append("CpusetMems") }
+                    reasons.append("no cpuset cgroup hierarchy is mounted")
+                }
+            }
+            if host.blkioWeight != 0 {
+                if ["blkio.weight", "blkio.bfq.weight"].contains(where: { access(cgroupRoot + "/blkio/" + $0, F_OK) == 0 }) {
+                    r.blkioWeight = UInt16(host.blkioWeight)
+                } else {
+                    ignored.append("BlkioWeight")
+                    reasons.append("the blkio hierarchy has no weight (the I/O scheduler has none)")
+                }
+            }
+            if !ignored.isEmpty {
+                warnings.append("Resource limits \(ignored.joined(separator: ", ")) are recorded but not applied: "
+                                + reasons.joined(separator: "; "))
+            }
         }
         return (r, warnings)
     }

@@ -274,6 +274,9 @@ struct ContainerPlanner {
         var sysctls: [String: String]
         var resources: ContainerSpecInput.Resources
         var warnings: [String]
+        /// containers.conf `cgroup_manager = "systemd"` on cgroup v2 with systemd answering: the
+        /// runtime asks it for a transient scope (docs/cgroups.md).
+        var systemdScope = false
     }
 
     /// Step 1, in moby's order: the name, the request's own checks, the security options and
@@ -510,10 +513,6 @@ struct ContainerPlanner {
         if host.readonlyPaths == nil && !host.privileged { host.readonlyPaths = ContainerSpec.readonlyPaths }
         let resources: ContainerSpecInput.Resources
         let cgroups = engine.cgroupManager
-        if let problem = ContainerCgroups.systemdManagerProblem(engine.config["engine.cgroup_manager"]),
-           CgroupHost.current.layout == .unified, cgroups != .disabled {
-            throw EngineError(.conflict, problem)
-        }
         if case .v2(let base) = cgroups {
             // cgroup v2 (ContainerCgroups.Manager): Docker's checks, then the delegation's.
             (resources, warnings) = try ContainerPlanner.cgroupV2Resources(
@@ -538,10 +537,21 @@ struct ContainerPlanner {
         if host.networkMode == "host", case .object(let ports)? = host.portBindings, !ports.isEmpty {
             warnings.append("Published ports are discarded when using host network mode")
         }
+        // cgroup_manager = "systemd" (as Podman): a scope where systemd answers, else cgroupfs
+        // with Podman's warning.
+        var systemdScope = false
+        if case .v2 = cgroups, ContainerCgroups.wantsSystemd(settings["engine.cgroup_manager"]) {
+            if let fallback = ContainerCgroups.systemdFallback(isRootless: engine.isRootless) {
+                warnings.append(fallback)
+            } else {
+                systemdScope = true
+            }
+        }
 
         request.host = host
         return ProcessPlan(lowerDirs: lowerDirs, user: user, mounts: mounts, capabilities: capabilities, rlimits: rlimits,
-                           initPath: initPath, env: env, sysctls: sysctls, resources: resources, warnings: warnings)
+                           initPath: initPath, env: env, sysctls: sysctls, resources: resources, warnings: warnings,
+                           systemdScope: systemdScope)
     }
 
     /// Step 4: the OCI config.json.
@@ -573,6 +583,7 @@ struct ContainerPlanner {
                                                                    enabled: settings.labelsEnabled && !host.privileged)
                 .merging(["run.skiff.create-cwd": "true"]) { given, _ in given }
                 .merging(engine.cgroupManager == .disabled ? [ContainerCgroups.disabledAnnotation: "disabled"] : [:]) { _, ours in ours }
+                .merging(process.systemdScope ? [ContainerCgroups.systemdAnnotation: "systemd"] : [:]) { _, ours in ours }
                 .merging(seccompProfile != nil && settings.explainDenials ? [ContainerPlanner.explainAnnotation: "true"] : [:]) { given, _ in given }
                 .merging(security.seccompLearn.map { [ContainerPlanner.learnAnnotation: $0] } ?? [:]) { given, _ in given },
             oomScoreAdj: host.oomScoreAdj, mounts: mounts,

@@ -102,8 +102,16 @@ enum SystemHandlers {
                                 + "controller(s): limits needing them are refused")
             }
         }
-        if let problem = ContainerCgroups.systemdManagerProblem(config["engine.cgroup_manager"]) {
+        if let problem = ContainerCgroups.systemdManagerProblem(config["engine.cgroup_manager"], manager: manager) {
             warnings.append("WARNING: " + problem)
+        }
+        var systemdDriver = false
+        if case .v2 = manager, ContainerCgroups.wantsSystemd(config["engine.cgroup_manager"]) {
+            if let fallback = ContainerCgroups.systemdFallback(isRootless: engine.isRootless) {
+                warnings.append("WARNING: " + fallback)
+            } else {
+                systemdDriver = true
+            }
         }
         let cpu = JSON.bool(cpuLimits)
         let features: [JSON.Member] = [
@@ -116,7 +124,7 @@ enum SystemHandlers {
         let system: [JSON.Member] = [
             .init("SystemTime", JSON(Timestamp.rfc3339Nano(Timestamp.now()))),
             .init("LoggingDriver", "json-file"),
-            .init("CgroupDriver", JSON(ContainerCgroups.driverName(manager))),
+            .init("CgroupDriver", JSON(ContainerCgroups.driverName(manager, systemd: systemdDriver))),
             .init("CgroupVersion", JSON(host.cgroupVersion)),
             .init("NEventsListener", 0),
             .init("KernelVersion", JSON(host.kernelVersion)),
