@@ -93,7 +93,7 @@ enum BuildHandlers {
     }
 
     static func base64(_ bytes: [UInt8]) -> String {
-        ContainerFileHandlers.base64(bytes)
+        Base64.encode(bytes)
     }
 
     /// Standard or URL-safe base64, padding optional; nil when it is not base64.

@@ -26,14 +26,7 @@ enum DistributionHandlers {
                                      arguments: ["--reference", reference.description]
                                         + Engine.registryArguments(reference.domain, shortNames),
                                      environment: ["SKIFF_REGISTRY_AUTH": request.header("X-Registry-Auth") ?? ""])
-        var output: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 16)
-        defer { buffer.deallocate() }
-        while output.count < 8 << 20 {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            output += UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-        }
+        let output = worker.readOutput(limit: 8 << 20)
         if let error = worker.wait() { throw error }
         guard let json = try? JSONParser.parse(output) else {
             throw EngineError(.internal, "distribution inspect \(reference): the image worker's answer is not JSON")

@@ -89,14 +89,7 @@ enum SearchHandlers {
         let worker = try ImageWorker(engine: engine, command: "search",
                                      arguments: ["--registry", registry, "--term", term, "--limit", String(limit)]
                                         + Engine.registryArguments(registry, shortNames))
-        var output: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 16)
-        defer { buffer.deallocate() }
-        while output.count < 8 << 20 {
-            let n = worker.read(into: buffer)
-            if n == 0 { break }
-            output += UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-        }
+        let output = worker.readOutput(limit: 8 << 20)
         if let error = worker.wait() { throw error }
         guard case .array(let results)? = try? JSONParser.parse(output) else {
             throw EngineError(.internal, "search \(registry): the image worker's answer is not a JSON array")
