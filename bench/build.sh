@@ -78,88 +78,21 @@ for ((i = 0; i <= BUILD_RUNS; i++)); do
     done
 done
 
-# ---------------------------------------------------------------- stop the services
-for peer in "${peers[@]}"; do
-    stop_pids 20 "${SVC[$peer]}"
-done
-if has_peer docker; then stop_pids 10 "$CTD_PID"; fi
-p=$(podman_pause); if [ -n "$p" ]; then stop_pids 5 "$p"; fi
-for peer in "${peers[@]}"; do
-    left=$(monitors "$peer" | tr '\n' ' ')
-    [ -z "$left" ] || note "$peer: monitor processes left after the service stopped: $left (stopped by the clean-up)"
-done
-
-# ---------------------------------------------------------------- figures
-for peer in "${peers[@]}"; do
-    for m in cold cached changed; do
-        # shellcheck disable=SC2086
-        [ -n "${V[$peer.$m]:-}" ] && R[$peer.$m]=$(stats ${V[$peer.$m]})
-    done
-done
-
-TS=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$OUT"
-RAW=$OUT/build-$TS.raw
+# ---------------------------------------------------------------- stop the services, report
+# shellcheck source=bench/report.sh
+source "$ROOT/bench/report.sh"
+report_stop
+report_figures cold cached changed
 {
-    echo "# bench/build.sh raw figures, $TS: PEER METRIC VALUES (seconds)"
-    for peer in "${peers[@]}"; do
-        for k in $(printf '%s\n' "${!V[@]}" | grep "^$peer\." | sort); do echo "$peer ${k#*.} ${V[$k]}"; done
-    done
-} >"$RAW"
-
-# ---------------------------------------------------------------- report
-declare -A LABEL=([skiff]="Skiff" [podman]="Podman ${R[podman.version]:-}" [docker]="Docker ${R[docker.version]:-}")
-LABEL[docker]=${LABEL[docker]%% + *}
-others=()
-for p in "${peers[@]}"; do [ "$p" = skiff ] || others+=("$p"); done
-
-# shellcheck source=bench/table.sh
-source "$ROOT/bench/table.sh"
-
-TABLE=$OUT/build-$TS.txt
-{
-    echo
-    echo "Skiff build benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, Linux $(uname -r)"
-    if has_peer skiff; then echo "  Skiff:  ${R[skiff.version]}, rootless as $USER_NAME"
-    elif [ -n "$SKIFF_SKIPPED" ]; then echo "  Skiff:  not measured: $SKIFF_SKIPPED"; fi
-    has_peer podman && echo "  Podman: ${R[podman.version]}, rootless as $USER_NAME, --runtime runc --cgroup-manager=cgroupfs, storage driver $PODMAN_DRIVER"
-    has_peer docker && echo "  Docker: ${R[docker.version]}, rootful, overlay2"
-    echo "  client: docker CLI $("$DOCKER_CLI" --version | awk '{print $3}' | tr -d ,) ($DOCKER_CLI); a 10-step Dockerfile with a COPY of $BUILD_FILES small files; DOCKER_BUILDKIT=0"
-    echo "  load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare within one run)"
-    echo
-    printf '%-46s' "metric: median (min-max)"
-    for p in "${peers[@]}"; do printf '%-30s' "${LABEL[$p]}"; done
-    has_peer skiff && [ ${#others[@]} -gt 0 ] && printf '%s' "Skiff vs the faster peer"
-    printf '\n'
+    report_head "a 10-step Dockerfile with a COPY of $BUILD_FILES small files; DOCKER_BUILDKIT=0"
     row "build, cold --no-cache (ms), n=$BUILD_RUNS"       cold    low "%.0f"
     row "build, fully cached (ms), n=$BUILD_RUNS"          cached  low "%.0f"
     row "build, one file changed (ms), n=$BUILD_RUNS"      changed low "%.0f"
     echo
     echo "targets (Skiff):"
-    target() { printf '  %-50s %-52s %s\n' "$1" "$3" "$2"; }
-    ratio_target() {
-        local text=$1 m=$2 limit=$3 b s o
-        if ! has_peer skiff || [ -z "${R[skiff.$m]:-}" ]; then target "$text" SKIP "Skiff not measured"; return; fi
-        b=$(best_of "$m" low "${others[@]}")
-        if [ -z "$b" ]; then target "$text" SKIP "no other peer measured"; return; fi
-        s=$(field "${R[skiff.$m]}" 1); o=$(field "${R[$b.$m]}" 1)
-        target "$text" "$(awk -v s="$s" -v o="$o" -v l="$limit" 'BEGIN{print (s <= l * o) ? "PASS" : "FAIL"}')" \
-            "$(awk -v s="$s" -v o="$o" -v n="${LABEL[$b]%% *}" 'BEGIN{printf "%.1f vs %.1f ms (%s) = %.3fx", s, o, n, s / o}')"
-    }
     ratio_target "cold build <= 0.5x the faster peer" cold 0.5
     ratio_target "cached build <= 0.5x the faster peer" cached 0.5
     ratio_target "one-file-changed build <= 0.5x the faster peer" changed 0.5
-    if [ ${#NOTES[@]} -gt 0 ]; then
-        echo
-        echo "notes:"
-        for n in "${NOTES[@]}"; do echo "  - $n"; done
-    fi
-    echo
-    echo "raw figures: $RAW"
+    report_tail
 } | tee "$TABLE"
-cp "$TABLE" "$OUT/build-last.txt"
-log "table saved to $TABLE"
-
-if [ "${BENCH_STRICT:-0}" = 1 ] && grep -Eq ' (FAIL|SKIP)$' "$TABLE"; then
-    die "a target was missed or not measured (BENCH_STRICT=1)"
-fi
+report_saved

@@ -106,88 +106,21 @@ for peer in "${peers[@]}"; do
     dk "$peer" volume prune -af >/dev/null 2>&1 || true
 done
 
-# ---------------------------------------------------------------- stop the services
-for peer in "${peers[@]}"; do
-    stop_pids 20 "${SVC[$peer]}"
-done
-if has_peer docker; then stop_pids 10 "$CTD_PID"; fi
-p=$(podman_pause); if [ -n "$p" ]; then stop_pids 5 "$p"; fi
-for peer in "${peers[@]}"; do
-    left=$(monitors "$peer" | tr '\n' ' ')
-    [ -z "$left" ] || note "$peer: monitor processes left after the service stopped: $left (stopped by the clean-up)"
-done
-
-# ---------------------------------------------------------------- figures
-for peer in "${peers[@]}"; do
-    for m in vol_ls df first_mount; do
-        # shellcheck disable=SC2086
-        [ -n "${V[$peer.$m]:-}" ] && R[$peer.$m]=$(stats ${V[$peer.$m]})
-    done
-done
-
-TS=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$OUT"
-RAW=$OUT/volumes-$TS.raw
+# ---------------------------------------------------------------- stop the services, report
+# shellcheck source=bench/report.sh
+source "$ROOT/bench/report.sh"
+report_stop
+report_figures vol_ls df first_mount
 {
-    echo "# bench/volumes.sh raw figures, $TS: PEER METRIC VALUES (seconds)"
-    for peer in "${peers[@]}"; do
-        for k in $(printf '%s\n' "${!V[@]}" | grep "^$peer\." | sort); do echo "$peer ${k#*.} ${V[$k]}"; done
-    done
-} >"$RAW"
-
-# ---------------------------------------------------------------- report
-declare -A LABEL=([skiff]="Skiff" [podman]="Podman ${R[podman.version]:-}" [docker]="Docker ${R[docker.version]:-}")
-LABEL[docker]=${LABEL[docker]%% + *}
-others=()
-for p in "${peers[@]}"; do [ "$p" = skiff ] || others+=("$p"); done
-
-# shellcheck source=bench/table.sh
-source "$ROOT/bench/table.sh"
-
-TABLE=$OUT/volumes-$TS.txt
-{
-    echo
-    echo "Skiff volumes benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, Linux $(uname -r)"
-    if has_peer skiff; then echo "  Skiff:  ${R[skiff.version]}, rootless as $USER_NAME"
-    elif [ -n "$SKIFF_SKIPPED" ]; then echo "  Skiff:  not measured: $SKIFF_SKIPPED"; fi
-    has_peer podman && echo "  Podman: ${R[podman.version]}, rootless as $USER_NAME, --runtime runc --cgroup-manager=cgroupfs, storage driver $PODMAN_DRIVER"
-    has_peer docker && echo "  Docker: ${R[docker.version]}, rootful, overlay2"
-    echo "  client: docker CLI $("$DOCKER_CLI" --version | awk '{print $3}' | tr -d ,) ($DOCKER_CLI); $VOL_N volumes; an image directory of $VOL_FILES files"
-    echo "  load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare within one run)"
-    echo
-    printf '%-46s' "metric: median (min-max)"
-    for p in "${peers[@]}"; do printf '%-30s' "${LABEL[$p]}"; done
-    has_peer skiff && [ ${#others[@]} -gt 0 ] && printf '%s' "Skiff vs the faster peer"
-    printf '\n'
+    report_head "$VOL_N volumes; an image directory of $VOL_FILES files"
     row "docker volume ls, $VOL_N volumes (ms), n=$VOL_RUNS" vol_ls low "%.0f"
     row "GET /system/df, $DF_IMAGES img/$DF_CONTAINERS ctr/$DF_VOLUMES vol (ms), n=$VOL_RUNS" df low "%.0f"
     row "run -v NEW:/data, copy $VOL_FILES files (ms), n=$VOL_RUNS" first_mount low "%.0f"
     echo
     echo "targets (Skiff):"
-    target() { printf '  %-50s %-52s %s\n' "$1" "$3" "$2"; }
-    ratio_target() {
-        local text=$1 m=$2 limit=$3 b s o
-        if ! has_peer skiff || [ -z "${R[skiff.$m]:-}" ]; then target "$text" SKIP "Skiff not measured"; return; fi
-        b=$(best_of "$m" low "${others[@]}")
-        if [ -z "$b" ]; then target "$text" SKIP "no other peer measured"; return; fi
-        s=$(field "${R[skiff.$m]}" 1); o=$(field "${R[$b.$m]}" 1)
-        target "$text" "$(awk -v s="$s" -v o="$o" -v l="$limit" 'BEGIN{print (s <= l * o) ? "PASS" : "FAIL"}')" \
-            "$(awk -v s="$s" -v o="$o" -v n="${LABEL[$b]%% *}" 'BEGIN{printf "%.1f vs %.1f ms (%s) = %.3fx", s, o, n, s / o}')"
-    }
     ratio_target "docker volume ls <= 0.5x the faster peer" vol_ls 0.5
     ratio_target "GET /system/df <= 0.5x the faster peer" df 0.5
     ratio_target "first mount copy-up <= 0.5x the faster peer" first_mount 0.5
-    if [ ${#NOTES[@]} -gt 0 ]; then
-        echo
-        echo "notes:"
-        for n in "${NOTES[@]}"; do echo "  - $n"; done
-    fi
-    echo
-    echo "raw figures: $RAW"
+    report_tail
 } | tee "$TABLE"
-cp "$TABLE" "$OUT/volumes-last.txt"
-log "table saved to $TABLE"
-
-if [ "${BENCH_STRICT:-0}" = 1 ] && grep -Eq ' (FAIL|SKIP)$' "$TABLE"; then
-    die "a target was missed or not measured (BENCH_STRICT=1)"
-fi
+report_saved
