@@ -42,31 +42,10 @@ struct CgroupV2RecordedTests {
         return tree
     }
 
-    func root() throws -> String {
-        var template = Array("/tmp/skiff-cgroup2-recorded.XXXXXX".utf8CString)
-        let root = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
-        for (path, content) in try Self.tree() {
-            let file = root + "/" + path
-            try FileSystem.makeDirectories(String(file[..<file.lastIndex(of: "/")!]), mode: 0o755)
-            try FileSystem.writeAtomically(file, Array(content.utf8), mode: 0o644)
-        }
-        return root
-    }
-
-    func text(_ path: String) -> String? {
-        (try? FileSystem.readFile(path)).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    func message(_ body: () throws -> Void) -> String? {
-        do {
-            try body()
-            return nil
-        } catch let error as RuntimeError {
-            return error.message
-        } catch {
-            return "\(error)"
-        }
-    }
+    /// The recorded tree in a temporary directory, and the helpers, as CgroupV2Tests has them.
+    func root() throws -> String { try CgroupV2Tests().recordedRoot(Self.tree()) }
+    func text(_ path: String) -> String? { CgroupV2Tests().text(path) }
+    func message(_ body: () throws -> Void) -> String? { CgroupV2Tests().message(body) }
 
     @Test func theRecordingsAgree() throws {
         // runc's docs and the #9733 host show the same default delegation from two sides:
