@@ -49,7 +49,7 @@ public final class FileByteSource: ByteSource {
         let n = Syscall.retrying { skiff_splice_from_pipe(fd, out, count) }
         if n >= 0 { return n }
         let code = errno
-        if code == EINVAL || code == ESPIPE || code == ENOSYS || code == EBADF && fd < 0 {
+        if code == EINVAL || code == ESPIPE || code == ENOSYS {
             splices = false
             return nil
         }
