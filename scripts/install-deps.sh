@@ -12,14 +12,16 @@ if [ "$mode" = "--test" ]; then
     # dbus-daemon: test_cgroups_systemd.py runs a private bus for its systemd stand-in.
     # tmux: the interactive container tests drive `docker run -it` in a tmux pane; catatonit: --init.
     # strace: test_boundaries.py watches what the service's own threads open.
+    # docker-compose: the compose projects of the networking, volume and build tests.
     # python3-venv: the Python clients run from a virtual environment of the project's own
     # (Debian's python3 refuses `pip install` into the system).
     packages+=(systemd busybox-static python3 python3-venv sqlite3 util-linux procps iproute2 runc
-               docker-registry skopeo apache2-utils openssl zstd tmux strace dbus-daemon)
+               docker-registry skopeo apache2-utils openssl zstd tmux strace dbus-daemon docker-compose)
 fi
 # catatonit: the init `--init` runs (containers.conf `init_path`), for `make run` as for the tests.
-# slirp4netns: the default network's user-mode networking (docs/networking.md).
-packages+=(catatonit slirp4netns)
+# slirp4netns, passt (pasta): the default network's user-mode networking, containers.conf's
+# default_rootless_network_cmd chooses (docs/networking.md).
+packages+=(catatonit slirp4netns passt)
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
 
