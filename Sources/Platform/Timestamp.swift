@@ -27,26 +27,41 @@ public enum Timestamp {
         } else {
             localtime_r(&seconds, &parts)
         }
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        // Written as bytes into one buffer: a list of a thousand objects formats a thousand of
+        // these, and string concatenation made it an eighth of such an answer's time.
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        func digits(_ value: Int, _ width: Int) {   // value >= 0, at least `width` digits
+            var divisor = 1, count = 1
+            while count < width || value / divisor >= 10 { divisor *= 10; count += 1 }
+            var rest = value
+            while divisor > 0 {
+                text.append(0x30 + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        var text = pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-"
-            + pad(Int(parts.tm_mday), 2) + "T" + pad(Int(parts.tm_hour), 2) + ":"
-            + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
+        digits(Int(parts.tm_year) + 1900, 4); text.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2); text.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2); text.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2); text.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2); text.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
         if ts.tv_nsec > 0 {
-            var fraction = pad(Int(ts.tv_nsec), 9)
-            while fraction.hasSuffix("0") { fraction.removeLast() }
-            text += "." + fraction
+            text.append(UInt8(ascii: "."))
+            digits(Int(ts.tv_nsec), 9)
+            while text.last == UInt8(ascii: "0") { text.removeLast() }
         }
         let offset = parts.tm_gmtoff
         if offset == 0 {
-            text += "Z"
+            text.append(UInt8(ascii: "Z"))
         } else {
             let minutes = abs(offset) / 60
-            text += (offset < 0 ? "-" : "+") + pad(minutes / 60, 2) + ":" + pad(minutes % 60, 2)
+            text.append(UInt8(ascii: offset < 0 ? "-" : "+"))
+            digits(minutes / 60, 2); text.append(UInt8(ascii: ":"))
+            digits(minutes % 60, 2)
         }
-        return text
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Unix seconds of an RFC 3339 time (`2024-01-02T03:04:05.123Z`, `...+02:00`); the fraction
