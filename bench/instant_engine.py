@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """An engine that answers at once: canned replies to the five requests `docker exec C true` makes
 (HEAD /_ping, GET /containers/C/json, POST /containers/C/exec, POST /exec/ID/start hijacked and
-closed at once, GET /exec/ID/json with exit code 0). bench/exec.sh times the docker CLI against
-it: what `docker exec` costs the client alone, the floor under every engine's figure.
+closed at once, GET /exec/ID/json with exit code 0), and to any GET whose path ends with a
+SUFFIX given as `--get SUFFIX=FILE`, FILE's bytes (bench/volumes.sh serves the body a real engine
+gave to `GET /volumes`). bench/exec.sh and bench/volumes.sh time the docker CLI against it: what a
+command costs the client alone, the floor under every engine's figure.
 
-usage: instant_engine.py SOCKET
+usage: instant_engine.py SOCKET [--get SUFFIX=FILE]...
 """
 import json
 import os
@@ -21,6 +23,9 @@ EXEC = json.dumps({"ID": "e" * 64, "Running": False, "ExitCode": 0, "Pid": 2, "P
 def reply(status, body=b""):
     return (f"HTTP/1.1 {status}\r\n{HEADERS}Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+GETS = {}   # path suffix -> body, from --get
 
 
 def serve(conn):
@@ -44,8 +49,11 @@ def serve(conn):
                 pending += data
             pending = pending[length:]
             path = target.decode().split("?")[0]
+            canned = next((body for suffix, body in GETS.items() if method == b"GET" and path.endswith(suffix)), None)
             if path.endswith("/_ping"):
                 conn.sendall(reply("200 OK", b"" if method == b"HEAD" else b"OK"))
+            elif canned is not None:
+                conn.sendall(reply("200 OK", canned))
             elif path.endswith("/start"):
                 conn.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
                              b"Connection: Upgrade\r\nUpgrade: tcp\r\n" + HEADERS.encode() + b"\r\n")
@@ -62,6 +70,14 @@ def serve(conn):
 
 def main():
     path = sys.argv[1]
+    args = sys.argv[2:]
+    while args:
+        if args[0] != "--get" or len(args) < 2 or "=" not in args[1]:
+            sys.exit("usage: instant_engine.py SOCKET [--get SUFFIX=FILE]...")
+        suffix, _, file = args[1].partition("=")
+        with open(file, "rb") as f:
+            GETS[suffix] = f.read()
+        args = args[2:]
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX)

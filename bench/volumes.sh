@@ -5,7 +5,9 @@
 # Peers, image and set-up are bench/containers.sh's (Skiff rootless as the test user, Podman
 # rootless with --runtime runc --cgroup-manager=cgroupfs, Docker rootful in a temp dir; the
 # busybox image from Tests/integration/images.py loaded into each). Measures, for each peer:
-#   vol_ls:      `docker volume ls` with BENCH_VOL_N volumes, wall time of the CLI process;
+#   vol_ls:      `docker volume ls` with BENCH_VOL_N volumes, wall time of the CLI process; and
+#                the same against bench/instant_engine.py serving the first peer's answer (the
+#                client's own cost, the floor under every engine's figure);
 #   df:          `GET /system/df` (`docker system df`) with BENCH_DF_IMAGES images (each imported
 #                from a tarball of its own), BENCH_DF_CONTAINERS created containers and
 #                BENCH_DF_VOLUMES volumes (measured before the rest of the BENCH_VOL_N are made);
@@ -90,7 +92,31 @@ for peer in "${peers[@]}"; do
 done
 
 # ---------------------------------------------------------------- volume ls, first mount
+# The client alone: the docker CLI against bench/instant_engine.py answering `GET /volumes` at
+# once with the body the first peer gave (the same VOL_N volumes), timed in the same rounds.
+INSTANT_SOCK=$T/instant.sock
+python3 - "${SOCK[${peers[0]}]}" "$T/volumes.json" <<'PY' || die "GET /volumes from ${peers[0]} for the instant engine failed"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"GET /v1.41/volumes HTTP/1.0\r\nHost: d\r\n\r\n")
+data = b""
+while chunk := s.recv(1 << 20):
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+if b" 200 " not in head.split(b"\r\n")[0]:
+    sys.exit(head.decode(errors="replace"))
+open(sys.argv[2], "wb").write(body)
+PY
+python3 "$ROOT/bench/instant_engine.py" "$INSTANT_SOCK" --get "/volumes=$T/volumes.json" &
+INSTANT_PID=$!; track "$INSTANT_PID"
+for ((i = 0; i < 100; i++)); do [ -S "$INSTANT_SOCK" ] && break; sleep 0.05; done
+[ -S "$INSTANT_SOCK" ] || die "bench/instant_engine.py did not listen"
+INSTANT=()
 for ((i = 0; i <= VOL_RUNS; i++)); do
+    t0=$(now)
+    env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" DOCKER_HOST="unix://$INSTANT_SOCK" \
+        "$DOCKER_CLI" volume ls >/dev/null || die "docker volume ls against the instant engine failed"
+    [ "$i" = 0 ] || INSTANT+=("$(since "$t0")")
     for peer in "${peers[@]}"; do
         t0=$(now); dk "$peer" volume ls >/dev/null || die "$peer: docker volume ls failed"
         tls=$(since "$t0")
@@ -101,6 +127,7 @@ for ((i = 0; i <= VOL_RUNS; i++)); do
         V[$peer.first_mount]="${V[$peer.first_mount]:-} $tfirst"
     done
 done
+stop_pids 2 "$INSTANT_PID"
 for peer in "${peers[@]}"; do
     api "$peer" rmall >/dev/null 2>&1 || true
     dk "$peer" volume prune -af >/dev/null 2>&1 || true
@@ -114,11 +141,19 @@ report_figures vol_ls df first_mount
 {
     report_head "$VOL_N volumes; an image directory of $VOL_FILES files"
     row "docker volume ls, $VOL_N volumes (ms), n=$VOL_RUNS" vol_ls low "%.0f"
+    INSTANT_MS=$(stats "${INSTANT[@]}")
+    printf '%-46s%s\n' "  the client alone, an instant engine (ms)" \
+        "$(awk -v r="$INSTANT_MS" 'BEGIN{split(r, a, " "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')"
     row "GET /system/df, $DF_IMAGES img/$DF_CONTAINERS ctr/$DF_VOLUMES vol (ms), n=$VOL_RUNS" df low "%.0f"
     row "run -v NEW:/data, copy $VOL_FILES files (ms), n=$VOL_RUNS" first_mount low "%.0f"
     echo
     echo "targets (Skiff):"
     ratio_target "docker volume ls <= 0.5x the faster peer" vol_ls 0.5
+    b=$(best_of vol_ls low "${others[@]}")
+    if [ -n "$b" ]; then
+        printf '  %-50s %s\n' "  (the client alone, an instant engine:" \
+            "$(awk -v f="$(field "$INSTANT_MS" 1)" -v o="$(field "${R[$b.vol_ls]}" 1)" 'BEGIN{printf "%.1f ms = %.3fx of the faster peer: %s)", f, f / o, (f <= 0.5 * o) ? "the target is within reach" : "no engine can meet the target through this CLI on this machine"}')"
+    fi
     ratio_target "GET /system/df <= 0.5x the faster peer" df 0.5
     ratio_target "first mount copy-up <= 0.5x the faster peer" first_mount 0.5
     report_tail
