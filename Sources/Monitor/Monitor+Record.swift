@@ -65,6 +65,7 @@ extension Monitor {
             }
             // The monitor writes `start` (not the service): it comes before this run's `die`,
             // which the monitor writes too, however soon the process exits.
+            try recordVolumeEvents(store, record, mounted: true)
             try store.addEvent(type: "container", action: restarted ? "restart" : "start", actorID: options.id,
                                attributes: attributes(record))
         }
@@ -98,6 +99,7 @@ extension Monitor {
                 r.error = error
             }
             try recordDenialEvents(store, record)
+            try recordVolumeEvents(store, record, mounted: false)
             try store.addEvent(type: "container", action: "die", actorID: options.id,
                                attributes: attributes(record, ["exitCode": String(code)]))
             return restart

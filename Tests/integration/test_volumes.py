@@ -294,6 +294,46 @@ def test_tmpfs_and_bind_volumes(engine):
 
 # --- events, restart ----------------------------------------------------------------------------
 
+def test_volume_mount_and_unmount_events_come_with_each_run(engine):
+    """moby's: `mount` before the container's `start` (destination, read/write, propagation),
+    `unmount` before its `die`, for every run (a restart by policy too), written by the monitor."""
+    since = int(time.time()) - 1
+    engine.cli("volume", "create", "mv")
+    cid = engine.cli("run", "-d", "--restart", "on-failure:1", "-v", "mv:/data:ro", "-v", "/scratch",
+                     "busybox", "sh", "-c", "exit 3").stdout.strip()
+    anon = json.loads(engine.api.request("GET", f"/containers/{cid}/json")[1])["Mounts"]
+    anon = next(m["Name"] for m in anon if m["Destination"] == "/scratch")
+    names = {"mv": "mv", anon: "anon", cid: "ctr"}
+
+    def run_events():
+        status, body = engine.api.request("GET", f"/events?since={since}&until={int(time.time()) + 1}"
+                                                 f"&filters={q({'type': ['volume', 'container']})}")
+        assert status == 200
+        events = [json.loads(line) for line in body.splitlines() if line.strip()]
+        return events, [(e["Action"], names.get(e["Actor"]["ID"], e["Actor"]["ID"])) for e in events
+                        if e["Action"] in ("mount", "unmount", "start", "restart", "die")]
+    deadline = time.time() + 20
+    while time.time() < deadline and len(run_events()[1]) < 12:   # two runs (a restart by policy)
+        time.sleep(0.1)
+    events, got = run_events()
+    assert len(got) == 12
+    for first, start in ((0, "start"), (6, "restart")):
+        run = got[first:first + 6]
+        assert sorted(run[0:2]) == [("mount", "anon"), ("mount", "mv")]
+        assert run[2] == (start, "ctr")
+        assert sorted(run[3:5]) == [("unmount", "anon"), ("unmount", "mv")]
+        assert run[5] == ("die", "ctr")
+    mounts = {names[e["Actor"]["ID"]]: e["Actor"]["Attributes"] for e in events if e["Action"] == "mount"}
+    assert mounts["mv"] == {"driver": "local", "container": cid, "destination": "/data", "read/write": "false",
+                            "propagation": ""}
+    assert mounts["anon"] == {"driver": "local", "container": cid, "destination": "/scratch", "read/write": "true",
+                              "propagation": ""}
+    unmounts = [e["Actor"]["Attributes"] for e in events if e["Action"] == "unmount"]
+    assert all(a == {"driver": "local", "container": cid} for a in unmounts)
+    engine.cli("rm", "-v", cid)
+    engine.cli("volume", "rm", "mv")
+
+
 def test_volume_events_and_survival_across_restarts(engine):
     engine.cli("volume", "create", "ev")
     engine.cli("run", "--rm", "-v", "/anon", "busybox", "true")
@@ -301,7 +341,8 @@ def test_volume_events_and_survival_across_restarts(engine):
     status, body = engine.api.request("GET", f"/events?since=0&until={int(time.time()) + 1}&filters={q({'type': ['volume']})}")
     events = [json.loads(line) for line in body.splitlines() if line.strip()]
     got = [(e["Action"], e["Actor"]["ID"] if len(e["Actor"]["ID"]) != 64 else "anon") for e in events]
-    assert got == [("create", "ev"), ("create", "anon"), ("destroy", "anon"), ("destroy", "ev")]
+    assert got == [("create", "ev"), ("create", "anon"), ("mount", "anon"), ("unmount", "anon"), ("destroy", "anon"),
+                   ("destroy", "ev")]
     assert all(e["Type"] == "volume" and e["Actor"]["Attributes"]["driver"] == "local" for e in events)
     # The Store holds volumes: a new service instance lists them.
     engine.cli("volume", "create", "--label", "x=y", "lasting")
