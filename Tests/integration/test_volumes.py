@@ -7,6 +7,7 @@ default; @BOTH tests run as root too."""
 import json
 import os
 import pathlib
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -349,3 +350,62 @@ def test_volume_events_and_survival_across_restarts(engine):
     engine.service.stop()
     engine.restart_service()
     assert volume(engine, "lasting")["Labels"] == {"x": "y"}
+
+
+# --- docker-compose ------------------------------------------------------------------------------
+
+COMPOSE_VOLUMES = """\
+version: "3.8"
+services:
+  writer:
+    image: busybox
+    network_mode: none
+    command: sh -c 'trap "exit 0" TERM; cat /data/seen 2>/dev/null; echo run >> /data/seen; sleep 600 & wait'
+    volumes:
+      - store:/data
+volumes:
+  store:
+    labels:
+      purpose: compose-test
+"""
+
+
+def compose(engine, directory, project, *args):
+    result = subprocess.run(engine.user.command(["docker-compose", "-f", f"{directory}/docker-compose.yml",
+                                                 "-p", project, *args], engine.cli.env),
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, f"docker-compose {' '.join(args)} -> {result.returncode}: {result.stderr}{result.stdout}"
+    return result.stdout + result.stderr
+
+
+def test_compose_named_volume_keeps_its_data_until_down_v(engine):
+    """docker-compose (Debian's 1.29) with a named volume: `up -d` makes `<project>_store` with
+    compose's labels, a second `up` after `down` finds the data the first wrote, `down -v`
+    removes the volume and the container. (`network_mode: none`: a project on its default user
+    network is networking's test.)"""
+    directory = tempfile.mkdtemp(prefix="skiff-compose-")
+    try:
+        os.chmod(directory, 0o755)
+        pathlib.Path(directory, "docker-compose.yml").write_text(COMPOSE_VOLUMES)
+        compose(engine, directory, "cvol", "up", "-d")
+        body = volume(engine, "cvol_store")
+        assert body["Labels"] == {"purpose": "compose-test", "com.docker.compose.project": "cvol",
+                                  "com.docker.compose.volume": "store", "com.docker.compose.version": "1.29.2"}
+        assert "cvol_writer_1" in compose(engine, directory, "cvol", "ps")
+        compose(engine, directory, "cvol", "down")
+        assert "cvol_store" in names(engine)
+        compose(engine, directory, "cvol", "up", "-d")
+        deadline = time.time() + 20
+        while time.time() < deadline and "run" not in compose(engine, directory, "cvol", "logs", "--no-color"):
+            time.sleep(0.2)
+        # the second run printed what the first wrote, then wrote its own line
+        cid = engine.cli.out("ps", "-q", "--filter", "name=cvol_writer_1").strip()
+        assert engine.cli.out("exec", cid, "cat", "/data/seen") == "run\nrun\n"
+        compose(engine, directory, "cvol", "down", "-v")
+        assert "cvol_store" not in names(engine)
+        assert engine.cli.out("ps", "-aq", "--filter", "label=com.docker.compose.project=cvol") == ""
+    finally:
+        subprocess.run(engine.user.command(["docker-compose", "-f", f"{directory}/docker-compose.yml", "-p", "cvol",
+                                            "down", "-v"], engine.cli.env), capture_output=True, timeout=120)
+        import shutil
+        shutil.rmtree(directory, ignore_errors=True)
