@@ -66,9 +66,14 @@ def test_create_and_inspect_as_docker(engine):
     # The same name again: the volume as it is (moby), 201.
     status, again = engine.api.json("POST", "/volumes/create", {"Name": "data1", "Labels": {"c": "3"}})
     assert status == 201 and again["Labels"] == {"a": "1", "b": ""}
-    # No name: a 64-hex one.
+    # No name: a 64-hex one with moby's (23+) anonymous label, which `volume prune` without
+    # `all` removes (docker-py's test_prune_volumes counts on it); a named one stays.
     status, made = engine.api.json("POST", "/volumes/create", {})
     assert status == 201 and len(made["Name"]) == 64
+    assert made["Labels"] == {"com.docker.volume.anonymous": ""}
+    status, body = engine.api.json("POST", "/volumes/prune")
+    assert status == 200 and body == {"VolumesDeleted": [made["Name"]], "SpaceReclaimed": 0}
+    assert [v["Name"] for v in engine.api.get("/volumes")[1]["Volumes"]] == ["data1"]
     # CLI inspect and format.
     assert engine.cli.out("volume", "inspect", "-f", "{{.Driver}} {{.Labels.a}}", "data1").strip() == "local 1"
     # A volume made by a container shows no labels nor options (null).

@@ -16,11 +16,18 @@ extension Engine {
 
     func volumeMountpoint(_ name: String) -> String { config.skiffRoot + "/volumes/" + name + "/_data" }
 
+    /// moby's label of a volume created without a name (moby 23+, API 1.42+): `volume prune`
+    /// without `all` removes such volumes as it removes those containers made.
+    static let anonymousVolumeLabel = "com.docker.volume.anonymous"
+
     /// `POST /volumes/create`: an existing volume of that name is returned as it is (moby);
-    /// a new one gets its directory and a `create` event.
+    /// a new one gets its directory and a `create` event. Without a name: 64 hex and moby's
+    /// anonymous label.
     func createVolume(name requested: String, driver: String, options: [String: String],
-                      labels: [String: String]) throws -> VolumeRecord {
+                      labels given: [String: String]) throws -> VolumeRecord {
         let name = requested.isEmpty ? ContainerNames.newID() : requested
+        var labels = given
+        if requested.isEmpty { labels[Engine.anonymousVolumeLabel] = "" }
         if !driver.isEmpty && driver != "local" {
             throw EngineError(.notFound, "create \(name): error looking up volume plugin \(driver): plugin \"\(driver)\" not found")
         }
@@ -76,10 +83,13 @@ extension Engine {
 
     /// `POST /volumes/prune`: volumes no container uses; named ones only with `all` (API 1.42+;
     /// before it every unused volume). Returns the names removed and the bytes their data took.
+    /// Anonymous: made by a container for a mount without a name, or created through the API
+    /// without one (moby's label).
     func pruneVolumes(all: Bool, matches: ([String: String]) -> Bool) throws -> (removed: [String], reclaimed: Int64) {
         var removed: [String] = []
         var reclaimed: Int64 = 0
-        for entry in try listVolumes() where entry.references == 0 && (all || entry.record.anonymous) && matches(entry.record.labels) {
+        for entry in try listVolumes() where entry.references == 0 && matches(entry.record.labels)
+            && (all || entry.record.anonymous || entry.record.labels[Engine.anonymousVolumeLabel] != nil) {
             let size = VolumeUsage.size(of: volumeMountpoint(entry.record.name))
             do {
                 try removeVolume(entry.record.name, force: false)
