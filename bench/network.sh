@@ -14,6 +14,9 @@
 #      rootlessport) of the published container.
 #   4. `docker network create --subnet` and `network rm` of a user-defined network (not Docker's:
 #      its bridge driver would touch the host).
+# With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
+# its own) runs with containers.conf `default_rootless_network_cmd = "pasta"` and is measured as one
+# more peer (BENCH_NET_PASTA=0 leaves it out), so slirp4netns and pasta sit side by side.
 # The table goes to bench/out/network-<time>.txt (and network-last.txt).
 #
 # Knobs (environment):
@@ -26,6 +29,7 @@
 #   BENCH_DOCKER_CLI=/usr/local/bin/docker   the client
 #   BENCH_NO_INSTALL=1          do not check/install Debian packages
 #   BENCH_TMPDIR=DIR            base for the temp dir
+#   BENCH_NET_PASTA=1           also measure Skiff with pasta (needs Debian's passt)
 #   SKIFF_TEST_USER=skiff-test
 set -euo pipefail
 export LC_ALL=C
@@ -123,6 +127,28 @@ BENCH_TAG=net BENCH_PART=network
 source "$ROOT/bench/peers.sh"
 
 
+# ---------------------------------------------------------------- Skiff with pasta
+if has_peer skiff && [ "${BENCH_NET_PASTA:-1}" = 1 ]; then
+    if command -v pasta >/dev/null; then
+        # a store and a runtime directory of its own (the two services must not share either)
+        mkdir -p "$T/store/skiffpasta" "$XDG/pasta"; chown "$TUID:$TGID" "$T/store/skiffpasta" "$XDG/pasta"
+        chmod 0700 "$XDG/pasta"
+        printf '[network]\ndefault_rootless_network_cmd = "pasta"\n' >"$T/config/pasta.conf"
+        chmod 0644 "$T/config/pasta.conf"
+        SOCK[skiffpasta]=$XDG/skiffpasta.sock
+        "${AS_USER[@]}" XDG_RUNTIME_DIR="$XDG/pasta" XDG_DATA_HOME="$T/store/skiffpasta" CONTAINERS_CONF_OVERRIDE="$T/config/pasta.conf" \
+            "$T/bin/skiff" service --socket "${SOCK[skiffpasta]}" --time 0 >"$T/logs/skiffpasta.log" 2>&1 &
+        SVC[skiffpasta]=$!; track "${SVC[skiffpasta]}"
+        wait_ping skiffpasta "$T/logs/skiffpasta.log"
+        dk skiffpasta load -i "$IMAGE_ARCHIVE" >"$T/logs/skiffpasta-load.log" 2>&1 ||
+            { cat "$T/logs/skiffpasta-load.log" >&2; die "skiffpasta: docker load failed"; }
+        R[skiffpasta.version]="pasta $(dpkg-query -W -f '${Version}' passt 2>/dev/null || echo '?')"
+        peers+=(skiffpasta)
+    else
+        note "Skiff with pasta skipped: no pasta (Debian package passt)"
+    fi
+fi
+
 # ---------------------------------------------------------------- 1. run --rm: default vs none
 log "1. docker run --rm busybox true, default network and --network none: $WARMUPS warm-up + $RUNS runs each"
 for ((i = 0; i < WARMUPS + RUNS; i++)); do
@@ -155,7 +181,9 @@ for peer in "${peers[@]}"; do
         die "$peer: the listening container did not start"
     # the helpers' memory while the container runs (before the transfer, which ends it)
     pss=0
-    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child'); do
+    # (pasta runs as passt.avx2 or passt: pasta execs the build for the CPU)
+    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child') \
+             $(pgrep -u "$TUID" -x 'passt.avx2|passt|pasta'); do
         # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
         parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
         grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
@@ -200,7 +228,7 @@ done
 # would make a bridge on the host.
 log "4. docker network create / rm: $WARMUPS warm-up + $RUNS each"
 for peer in "${peers[@]}"; do
-    [ "$peer" = docker ] && continue
+    [ "$peer" = docker ] || [ "$peer" = skiffpasta ] && continue
     for ((i = 0; i < WARMUPS + RUNS; i++)); do
         name=benchnet$i
         t0=$(now)

@@ -238,6 +238,8 @@ struct ContainerPlanner {
         var mounts: [PlannedMount]
         /// The default network's helper (`bridge`); nil for `none` and `host`.
         var network: UserModeNetwork?
+        /// The default network's addresses when its helper is pasta (then `network` is nil).
+        var pasta: PastaAddressing? = nil
     }
 
     /// The image the container runs and the command it starts with.
@@ -361,11 +363,18 @@ struct ContainerPlanner {
         if host.networkMode == "none" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
             throw EngineError(.invalidArgument, "add-host: host-gateway needs a network: --network none has none")
         }
-        let network = host.networkMode == "bridge" ? try ContainerNetwork.userMode(settings) : nil
+        let pasta = host.networkMode == "bridge" ? try ContainerNetwork.pasta(settings, rootless: engine.isRootless) : nil
+        let pastaAddressing = try pasta.map { try ContainerNetwork.pastaAddressing($0, settings: settings) }
+        if let pastaAddressing, pastaAddressing.hostAddress == nil,
+           let entry = extraHosts.first(where: { $0.address == "host-gateway" }) {
+            // Podman's answer: pasta's container has the host's address, so the host has none to give.
+            throw EngineError(.invalidArgument, "unable to replace \"host-gateway\" of host entry \"\(entry.name):host-gateway\": host containers internal IP address is empty")
+        }
+        let network = host.networkMode == "bridge" && pasta == nil ? try ContainerNetwork.userMode(settings) : nil
         try ContainerPorts.validate(host.portBindings, network: host.networkMode)
         return ValidatedRequest(request: original, name: name, config: config, host: host, extraHosts: extraHosts,
                                 security: security, seccompProfile: seccompProfile, planner: planner, mounts: mounts,
-                                network: network)
+                                network: network, pasta: pastaAddressing)
     }
 
     /// Network, namespaces, log driver, runtime: moby's checks and defaults.
@@ -647,7 +656,8 @@ struct ContainerPlanner {
             warnings: process.warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
             spec: spec, stored: stored, hostnameFile: hostname + "\n",
             hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, domainname: config.domainname,
-                                 extraHosts: validated.extraHosts, network: validated.network, lowerDirs: lowerDirs),
-            resolvConf: resolvConf(host, network: validated.network), autoRemove: host.autoRemove)
+                                 extraHosts: validated.extraHosts, network: validated.network, pasta: validated.pasta,
+                                 lowerDirs: lowerDirs),
+            resolvConf: resolvConf(host, network: validated.network, pasta: validated.pasta), autoRemove: host.autoRemove)
     }
 }
