@@ -251,3 +251,19 @@ def test_as_root_the_default_network_stays_slirp4netns(engine, host_server):
                          fetch("host.containers.internal", host_server.port) + "; ip -4 -o addr show tap0")
     assert "hello from the host" in out
     assert re.search(r"tap0\s+inet 10\.0\.2\.100/24", out), out
+
+
+@ROOTLESS
+def test_a_restarted_container_gets_a_new_pasta_with_its_ports(engine):
+    host_port = free_port()
+    serve = ("mkdir -p /w; echo hello > /w/index.html; "
+             "if [ ! -e /w/again ]; then touch /w/again; timeout 3 httpd -f -p 8080 -h /w; exit 1; fi; "
+             "exec httpd -f -p 8080 -h /w")
+    engine.run_id("--name", "rs", "--restart", "on-failure:1", "-p", f"127.0.0.1:{host_port}:8080",
+                  "busybox", "sh", "-c", serve)
+    assert "hello" in http_get(host_port, "/index.html")
+    [first] = pastas_of(engine)
+    wait_for(lambda: engine.cli.fmt("rs", "{{.RestartCount}}") == "1", 20, what="the restart")
+    wait_for(lambda: not alive(first), 10, what="the first run's pasta to end")
+    assert "hello" in http_get(host_port, "/index.html")
+    assert len(pastas_of(engine)) == 1
