@@ -181,9 +181,11 @@ for peer in "${peers[@]}"; do
         die "$peer: the listening container did not start"
     # the helpers' memory while the container runs (before the transfer, which ends it)
     pss=0
-    # (pasta runs as passt.avx2 or passt: pasta execs the build for the CPU)
+    # (pasta runs as passt.avx2 or passt: pasta execs the build for the CPU; only Skiff's with pasta
+    # are counted, Podman 4.3 has none)
+    pastas=""; [ "$peer" = skiffpasta ] && pastas=$(pgrep -u "$TUID" -x 'passt.avx2|passt|pasta' || true)
     for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child') \
-             $(pgrep -u "$TUID" -x 'passt.avx2|passt|pasta'); do
+             $pastas; do
         # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
         parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
         grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
