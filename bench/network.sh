@@ -12,6 +12,8 @@
 #      on the host, MB/s from connect to the end of the container's read (one run per peer).
 #   3. the memory (PSS) of the per-container network helper (slirp4netns, and Podman's
 #      rootlessport) of the published container.
+#   3. iperf3 (Debian's, in an image the bench builds) host -> container through a published port,
+#      and connections per second of short HTTP requests through one.
 #   4. `docker network create --subnet` and `network rm` of a user-defined network (not Docker's:
 #      its bridge driver would touch the host).
 # With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
@@ -224,6 +226,74 @@ PY
     log "$peer: ${R[$peer.tput]} MB/s, helpers ${R[$peer.helper_pss]} MiB PSS"
 done
 
+# ---------------------------------------------------------------- 3. iperf3, connections per second
+# iperf3 (Debian's, copied with its libraries into a busybox image: images.build_iperf3) serving
+# in the container behind `-p 127.0.0.1:PORT:5201`, the host's iperf3 as client for
+# BENCH_NET_IPERF_SECONDS; then short HTTP/1.0 requests (a new connection each) to busybox httpd
+# behind a published port for BENCH_NET_CPS_SECONDS, connections per second. Docker is left out:
+# the bench's dockerd runs with --bridge=none (no docker-proxy to measure).
+IPERF_SECONDS=${BENCH_NET_IPERF_SECONDS:-5}
+CPS_SECONDS=${BENCH_NET_CPS_SECONDS:-3}
+if command -v iperf3 >/dev/null; then
+    log "3. iperf3 host -> container through a published port (${IPERF_SECONDS}s), connections/s (${CPS_SECONDS}s)"
+    IPERF_ARCHIVE=$(python3 - "$ROOT/Tests/integration" "$T/image-iperf3" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import images
+print(images.build_iperf3(sys.argv[2]).archive)
+PY
+) || die "building the iperf3 image failed"
+    chmod -R a+rX "$T/image-iperf3"
+    for peer in "${peers[@]}"; do
+        [ "$peer" = docker ] && continue
+        dk "$peer" load -i "$IPERF_ARCHIVE" >/dev/null 2>&1 || die "$peer: loading the iperf3 image failed"
+        port=$(free_port)
+        cid=$(dk "$peer" run -d -p "127.0.0.1:$port:5201" iperf3 iperf3 -s -1) || die "$peer: the iperf3 container did not start"
+        out=""
+        for ((i = 0; i < 50; i++)); do
+            out=$(iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J 2>>"$T/logs/iperf3-$peer.log") && break
+            sleep 0.1
+        done
+        R[$peer.iperf]=$(python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' <<<"$out" 2>/dev/null || echo n/a)
+        [ "${R[$peer.iperf]}" = n/a ] && note "$peer: iperf3 gave no figure: $(tr '\n' ' ' <<<"$out" | grep -o '"error":[^,}]*' | head -1)"
+        dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
+        port=$(free_port)
+        cid=$(dk "$peer" run -d -p "127.0.0.1:$port:8080" busybox sh -c 'mkdir /w; echo ok > /w/index.html; exec httpd -f -p 8080 -h /w') ||
+            die "$peer: the httpd container did not start"
+        R[$peer.cps]=$(python3 - "$port" "$CPS_SECONDS" <<'PY'
+import socket, sys, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+def one():
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return b" 200 " in data
+for _ in range(100):
+    try:
+        if one():
+            break
+    except OSError:
+        pass
+    time.sleep(0.05)
+n, t0 = 0, time.monotonic()
+while time.monotonic() - t0 < seconds:
+    if one():
+        n += 1
+print("%.0f" % (n / (time.monotonic() - t0)))
+PY
+) || R[$peer.cps]=n/a
+        dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
+        log "$peer: iperf3 ${R[$peer.iperf]} MB/s, ${R[$peer.cps]} connections/s"
+    done
+else
+    note "iperf3 not installed: step 3 skipped"
+fi
+
 # ---------------------------------------------------------------- 4. network create / rm
 # A user-defined network: `docker network create --subnet` then `network rm`, BENCH_NET_RUNS
 # each after the warm-ups; median (min-max) per peer. Docker is left out: its bridge driver
@@ -262,6 +332,10 @@ TABLE=$OUT/network-$STAMP.txt
     for p in "${peers[@]}"; do printf '%-32s' "$(awk -v a="$(field "${R[$p.run_default]}" 1)" -v b="$(field "${R[$p.run_none]}" 1)" 'BEGIN{printf "%.2fx", a / b}')"; done; echo
     printf '%-44s' "TCP host->container via -p (MB/s)"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.tput]:-n/a}"; done; echo
+    printf '%-44s' "iperf3 host->container via -p (MB/s)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.iperf]:-n/a}"; done; echo
+    printf '%-44s' "HTTP/1.0 connections/s via -p"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.cps]:-n/a}"; done; echo
     for op in create rm; do
         printf '%-44s' "network $op (ms)"
         for p in "${peers[@]}"; do
