@@ -12,8 +12,13 @@
 #      on the host, MB/s from connect to the end of the container's read (one run per peer).
 #   3. the memory (PSS) of the per-container network helper (slirp4netns, and Podman's
 #      rootlessport) of the published container.
+#   3. iperf3 (Debian's, in an image the bench builds) host -> container through a published port,
+#      and connections per second of short HTTP requests through one.
 #   4. `docker network create --subnet` and `network rm` of a user-defined network (not Docker's:
 #      its bridge driver would touch the host).
+# With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
+# its own) runs with containers.conf `default_rootless_network_cmd = "pasta"` and is measured as one
+# more peer (BENCH_NET_PASTA=0 leaves it out), so slirp4netns and pasta sit side by side.
 # The table goes to bench/out/network-<time>.txt (and network-last.txt).
 #
 # Knobs (environment):
@@ -26,6 +31,7 @@
 #   BENCH_DOCKER_CLI=/usr/local/bin/docker   the client
 #   BENCH_NO_INSTALL=1          do not check/install Debian packages
 #   BENCH_TMPDIR=DIR            base for the temp dir
+#   BENCH_NET_PASTA=1           also measure Skiff with pasta (needs Debian's passt)
 #   SKIFF_TEST_USER=skiff-test
 set -euo pipefail
 export LC_ALL=C
@@ -123,6 +129,28 @@ BENCH_TAG=net BENCH_PART=network
 source "$ROOT/bench/peers.sh"
 
 
+# ---------------------------------------------------------------- Skiff with pasta
+if has_peer skiff && [ "${BENCH_NET_PASTA:-1}" = 1 ]; then
+    if command -v pasta >/dev/null; then
+        # a store and a runtime directory of its own (the two services must not share either)
+        mkdir -p "$T/store/skiffpasta" "$XDG/pasta"; chown "$TUID:$TGID" "$T/store/skiffpasta" "$XDG/pasta"
+        chmod 0700 "$XDG/pasta"
+        printf '[network]\ndefault_rootless_network_cmd = "pasta"\n' >"$T/config/pasta.conf"
+        chmod 0644 "$T/config/pasta.conf"
+        SOCK[skiffpasta]=$XDG/skiffpasta.sock
+        "${AS_USER[@]}" XDG_RUNTIME_DIR="$XDG/pasta" XDG_DATA_HOME="$T/store/skiffpasta" CONTAINERS_CONF_OVERRIDE="$T/config/pasta.conf" \
+            "$T/bin/skiff" service --socket "${SOCK[skiffpasta]}" --time 0 >"$T/logs/skiffpasta.log" 2>&1 &
+        SVC[skiffpasta]=$!; track "${SVC[skiffpasta]}"
+        wait_ping skiffpasta "$T/logs/skiffpasta.log"
+        dk skiffpasta load -i "$IMAGE_ARCHIVE" >"$T/logs/skiffpasta-load.log" 2>&1 ||
+            { cat "$T/logs/skiffpasta-load.log" >&2; die "skiffpasta: docker load failed"; }
+        R[skiffpasta.version]="pasta $(dpkg-query -W -f '${Version}' passt 2>/dev/null || echo '?')"
+        peers+=(skiffpasta)
+    else
+        note "Skiff with pasta skipped: no pasta (Debian package passt)"
+    fi
+fi
+
 # ---------------------------------------------------------------- 1. run --rm: default vs none
 log "1. docker run --rm busybox true, default network and --network none: $WARMUPS warm-up + $RUNS runs each"
 for ((i = 0; i < WARMUPS + RUNS; i++)); do
@@ -155,7 +183,11 @@ for peer in "${peers[@]}"; do
         die "$peer: the listening container did not start"
     # the helpers' memory while the container runs (before the transfer, which ends it)
     pss=0
-    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child'); do
+    # (pasta runs as passt.avx2 or passt: pasta execs the build for the CPU; only Skiff's with pasta
+    # are counted, Podman 4.3 has none)
+    pastas=""; [ "$peer" = skiffpasta ] && pastas=$(pgrep -u "$TUID" -x 'passt.avx2|passt|pasta' || true)
+    for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child') \
+             $pastas; do
         # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
         parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
         grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
@@ -194,13 +226,81 @@ PY
     log "$peer: ${R[$peer.tput]} MB/s, helpers ${R[$peer.helper_pss]} MiB PSS"
 done
 
+# ---------------------------------------------------------------- 3. iperf3, connections per second
+# iperf3 (Debian's, copied with its libraries into a busybox image: images.build_iperf3) serving
+# in the container behind `-p 127.0.0.1:PORT:5201`, the host's iperf3 as client for
+# BENCH_NET_IPERF_SECONDS; then short HTTP/1.0 requests (a new connection each) to busybox httpd
+# behind a published port for BENCH_NET_CPS_SECONDS, connections per second. Docker is left out:
+# the bench's dockerd runs with --bridge=none (no docker-proxy to measure).
+IPERF_SECONDS=${BENCH_NET_IPERF_SECONDS:-5}
+CPS_SECONDS=${BENCH_NET_CPS_SECONDS:-3}
+if command -v iperf3 >/dev/null; then
+    log "3. iperf3 host -> container through a published port (${IPERF_SECONDS}s), connections/s (${CPS_SECONDS}s)"
+    IPERF_ARCHIVE=$(python3 - "$ROOT/Tests/integration" "$T/image-iperf3" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import images
+print(images.build_iperf3(sys.argv[2]).archive)
+PY
+) || die "building the iperf3 image failed"
+    chmod -R a+rX "$T/image-iperf3"
+    for peer in "${peers[@]}"; do
+        [ "$peer" = docker ] && continue
+        dk "$peer" load -i "$IPERF_ARCHIVE" >/dev/null 2>&1 || die "$peer: loading the iperf3 image failed"
+        port=$(free_port)
+        cid=$(dk "$peer" run -d -p "127.0.0.1:$port:5201" iperf3 iperf3 -s -1) || die "$peer: the iperf3 container did not start"
+        out=""
+        for ((i = 0; i < 50; i++)); do
+            out=$(iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J 2>>"$T/logs/iperf3-$peer.log") && break
+            sleep 0.1
+        done
+        R[$peer.iperf]=$(python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' <<<"$out" 2>/dev/null || echo n/a)
+        [ "${R[$peer.iperf]}" = n/a ] && note "$peer: iperf3 gave no figure: $(tr '\n' ' ' <<<"$out" | grep -o '"error":[^,}]*' | head -1)"
+        dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
+        port=$(free_port)
+        cid=$(dk "$peer" run -d -p "127.0.0.1:$port:8080" busybox sh -c 'mkdir /w; echo ok > /w/index.html; exec httpd -f -p 8080 -h /w') ||
+            die "$peer: the httpd container did not start"
+        R[$peer.cps]=$(python3 - "$port" "$CPS_SECONDS" <<'PY'
+import socket, sys, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+def one():
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return b" 200 " in data
+for _ in range(100):
+    try:
+        if one():
+            break
+    except OSError:
+        pass
+    time.sleep(0.05)
+n, t0 = 0, time.monotonic()
+while time.monotonic() - t0 < seconds:
+    if one():
+        n += 1
+print("%.0f" % (n / (time.monotonic() - t0)))
+PY
+) || R[$peer.cps]=n/a
+        dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
+        log "$peer: iperf3 ${R[$peer.iperf]} MB/s, ${R[$peer.cps]} connections/s"
+    done
+else
+    note "iperf3 not installed: step 3 skipped"
+fi
+
 # ---------------------------------------------------------------- 4. network create / rm
 # A user-defined network: `docker network create --subnet` then `network rm`, BENCH_NET_RUNS
 # each after the warm-ups; median (min-max) per peer. Docker is left out: its bridge driver
 # would make a bridge on the host.
 log "4. docker network create / rm: $WARMUPS warm-up + $RUNS each"
 for peer in "${peers[@]}"; do
-    [ "$peer" = docker ] && continue
+    [ "$peer" = docker ] || [ "$peer" = skiffpasta ] && continue
     for ((i = 0; i < WARMUPS + RUNS; i++)); do
         name=benchnet$i
         t0=$(now)
@@ -232,6 +332,10 @@ TABLE=$OUT/network-$STAMP.txt
     for p in "${peers[@]}"; do printf '%-32s' "$(awk -v a="$(field "${R[$p.run_default]}" 1)" -v b="$(field "${R[$p.run_none]}" 1)" 'BEGIN{printf "%.2fx", a / b}')"; done; echo
     printf '%-44s' "TCP host->container via -p (MB/s)"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.tput]:-n/a}"; done; echo
+    printf '%-44s' "iperf3 host->container via -p (MB/s)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.iperf]:-n/a}"; done; echo
+    printf '%-44s' "HTTP/1.0 connections/s via -p"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.cps]:-n/a}"; done; echo
     for op in create rm; do
         printf '%-44s' "network $op (ms)"
         for p in "${peers[@]}"; do

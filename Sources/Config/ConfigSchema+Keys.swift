@@ -89,6 +89,7 @@ extension ConfigSchema {
         KeySpec("network", "network_config_dir", .string, default: nil),  // depends on backend and rootless
         KeySpec("network", "dns_bind_port", .integer, default: .integer(53)),  // compiled-in 0, which means 53
         KeySpec("network", "default_rootless_network_cmd", .string, default: .string("slirp4netns")),  // c/common 0.51 (Podman 4.4) on; Skiff runs slirp4netns for root too (docs/networking.md)
+        KeySpec("network", "pasta_options", .stringArray, default: .stringArray([])),  // c/common 0.55 (Podman 4.6) on; pasta's arguments plus Podman's --map-gw
 
         // [[network.default_subnet_pools]]  (fields of each element)
         KeySpec("network.default_subnet_pools", "base", .string, default: nil),

@@ -120,6 +120,8 @@ extension EngineConfig {
     public var networkCommandPath: String { string("engine.network_cmd_path") ?? "" }
     /// `[engine] network_cmd_options`: the helper's options (`allow_host_loopback=true`, `mtu=1500`, ...).
     public var networkCommandOptions: [String] { strings("engine.network_cmd_options") }
+    /// `[network] pasta_options`: pasta's arguments (and Podman's `--map-gw`), for the default network by pasta.
+    public var pastaOptions: [String] { strings("network.pasta_options") }
     public var dnsServers: [String] { strings("containers.dns_servers") }
     public var dnsSearches: [String] { strings("containers.dns_searches") }
     public var dnsOptions: [String] { strings("containers.dns_options") }

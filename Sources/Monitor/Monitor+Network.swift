@@ -20,6 +20,7 @@ extension Monitor {
     /// Starts the helper for the container `created` (it joins the namespaces the container's
     /// process handed over, then they are closed here); nothing without a network.
     func startNetwork(_ created: CreatedProcess) throws(MonitorError) {
+        if let pasta = options.pasta { return try startPasta(pasta, created.namespaces) }
         let namespaces = created.namespaces
         defer { for fd in [namespaces.network, namespaces.user] where fd >= 0 { close(fd) } }
         guard let network = options.network else { return }
@@ -81,6 +82,7 @@ extension Monitor {
     /// Before the program runs: waits until the helper has configured the container's interface
     /// (up to 10 s), then forwards the published ports (`<run>/ports`, the service's).
     func finishNetwork() throws(MonitorError) {
+        if let pasta = options.pasta { return try finishPasta(pasta) }
         guard let network = options.network, let helper = options.runState.networkHelper else { return }
         if networkReadyFD >= 0 {
             defer {
@@ -153,8 +155,10 @@ extension Monitor {
             close(networkReadyFD)
             networkReadyFD = -1
         }
+        closePastaNamespaces()
         guard let helper = options.runState.networkHelper else { return }
         options.runState.networkHelper = nil
+        if options.pasta != nil { signalPasta(helper) }
         close(helper.exitFD)
         for _ in 0..<200 {
             var status: Int32 = 0

@@ -35,6 +35,8 @@ public final class Monitor {
     var labels: [String: String]?
     /// The read end of the network helper's ready pipe until it said ready (`Monitor+Network`).
     var networkReadyFD: Int32 = -1
+    /// pasta's namespaces (network, user) from create until `start` starts it (`Monitor+Pasta`).
+    var pastaNamespaces: [Int32] = []
 
     init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
@@ -339,7 +341,7 @@ public final class Monitor {
                                                relay_notify_serve(loop)
                                            },
                                            whileChildSetsUp: { [self] in readLabels() },
-                                           sendsNamespaces: options.network != nil)
+                                           sendsNamespaces: options.network != nil || options.pasta != nil)
         } catch {
             // The runtime closed a listener it had received: not ours to close again.
             loop.pointee.notify.fd = -1

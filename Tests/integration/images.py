@@ -96,6 +96,34 @@ def build_busybox(directory, name="busybox"):
     return write_single(image, [layer], image_config([layer.diff_id], history))
 
 
+def build_iperf3(directory, name="iperf3"):
+    """busybox plus the host's /usr/bin/iperf3 (Debian's iperf3) and the libraries ldd names, at
+    their paths: the network bench's image (bench/network.sh)."""
+    def extra(layer):
+        out = subprocess.run(["ldd", "/usr/bin/iperf3"], capture_output=True, text=True, check=True).stdout
+        paths = ["/usr/bin/iperf3"]
+        for line in out.splitlines():
+            words = line.split()
+            if "=>" in words and words[words.index("=>") + 1].startswith("/"):
+                paths.append(words[words.index("=>") + 1])
+            elif words and words[0].startswith("/"):
+                paths.append(words[0])
+        made = {"bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "usr/bin", "var"}
+        for path in paths:
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in made:
+                    layer.dir(d)
+                    made.add(d)
+            with open(os.path.realpath(path), "rb") as f:
+                layer.file(path.strip("/"), f.read(), mode=0o755)
+    image = Image(name, directory)
+    layer = make_layer(os.path.join(directory, "layers"), busybox_tar(extra=extra))
+    history = history_for(["/bin/sh -c #(nop) ADD file:busybox-static-iperf3 in / "])
+    return write_single(image, [layer], image_config([layer.diff_id], history))
+
+
 # The multilayer image's final tree: path -> (type, uid, gid, permission bits incl. setuid).
 MULTILAYER_TREE = {
     "/bin/busybox": ("file", 0, 0, 0o755),

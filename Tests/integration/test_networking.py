@@ -192,8 +192,8 @@ def test_network_cmd_options_and_command_are_checked(user, start_service, workdi
     from containerkit import API
     cases = [('[engine]\nnetwork_cmd_options = ["bogus=1"]\n',
               "network_cmd_options: unknown option for slirp4netns: bogus=1"),
-             ('[network]\ndefault_rootless_network_cmd = "pasta"\n',
-              'default_rootless_network_cmd "pasta" is not supported by Skiff'),
+             ('[network]\ndefault_rootless_network_cmd = "pasta"\npasta_options = ["--netns=/x"]\n',
+              "pasta_options: --netns is set by Skiff (docs/networking.md)"),
              ('[network]\ndefault_rootless_network_cmd = "vpnkit"\n',
               'invalid default_rootless_network_cmd option "vpnkit"')]
     for i, (text, message) in enumerate(cases):

@@ -98,7 +98,8 @@ extension Engine {
             if !copyUp.isEmpty { try copyUpVolumes(plan, claimed: copyUp) }
             // `docker run --rm`: the start follows at once, and its monitor can begin now that
             // the bundle is written (`PreparedStarts`); a failure from here on abandons it.
-            if plan.autoRemove {
+            // (Not with `container:X`: the network namespace is X's at start.)
+            if plan.autoRemove && ContainerNetworkMode.target(StoredContainer(json: plan.stored).networkMode) == nil {
                 preparedStarts.prepare(record, engine: self)
                 undo.append { [self] in preparedStarts.cancel(id) }
             }
@@ -238,6 +239,10 @@ struct ContainerPlanner {
         var mounts: [PlannedMount]
         /// The default network's helper (`bridge`); nil for `none` and `host`.
         var network: UserModeNetwork?
+        /// The default network's addresses when its helper is pasta (then `network` is nil).
+        var pasta: PastaAddressing? = nil
+        /// `container:X`: X, whose network, /etc files and host name the container gets.
+        var joined: ContainerRecord? = nil
     }
 
     /// The image the container runs and the command it starts with.
@@ -361,11 +366,19 @@ struct ContainerPlanner {
         if host.networkMode == "none" && extraHosts.contains(where: { $0.address == "host-gateway" }) {
             throw EngineError(.invalidArgument, "add-host: host-gateway needs a network: --network none has none")
         }
-        let network = host.networkMode == "bridge" ? try ContainerNetwork.userMode(settings) : nil
+        let pasta = host.networkMode == "bridge" ? try ContainerNetwork.pasta(settings, rootless: engine.isRootless) : nil
+        let pastaAddressing = try pasta.map { try ContainerNetwork.pastaAddressing($0, settings: settings) }
+        if let pastaAddressing, pastaAddressing.hostAddress == nil,
+           let entry = extraHosts.first(where: { $0.address == "host-gateway" }) {
+            // Podman's answer: pasta's container has the host's address, so the host has none to give.
+            throw EngineError(.invalidArgument, "unable to replace \"host-gateway\" of host entry \"\(entry.name):host-gateway\": host containers internal IP address is empty")
+        }
+        let network = host.networkMode == "bridge" && pasta == nil ? try ContainerNetwork.userMode(settings) : nil
         try ContainerPorts.validate(host.portBindings, network: host.networkMode)
         return ValidatedRequest(request: original, name: name, config: config, host: host, extraHosts: extraHosts,
                                 security: security, seccompProfile: seccompProfile, planner: planner, mounts: mounts,
-                                network: network)
+                                network: network, pasta: pastaAddressing,
+                                joined: ContainerNetworkMode.joined(host.networkMode, engine: engine))
     }
 
     /// Network, namespaces, log driver, runtime: moby's checks and defaults.
@@ -374,10 +387,10 @@ struct ContainerPlanner {
         case "", "default", "bridge": host.networkMode = "bridge"
         case "none", "host": break
         default:
-            if host.networkMode.hasPrefix("container:") {
-                throw EngineError(.invalidArgument, "network mode \(host.networkMode) is not supported")
+            guard host.networkMode.hasPrefix(ContainerNetworkMode.prefix) else {
+                throw EngineError(.notFound, "network \(host.networkMode) not found")
             }
-            throw EngineError(.notFound, "network \(host.networkMode) not found")
+            try ContainerNetworkMode.validate(host, config: config)
         }
         if host.networkMode == "host" && !host.links.isEmpty {
             throw EngineError(.invalidArgument, "conflicting options: host type networking can't be used with links. This would result in undefined behavior")
@@ -433,6 +446,9 @@ struct ContainerPlanner {
     func identify(_ request: inout ValidatedRequest) throws -> Identity {
         let id = ContainerNames.newID()
         let resolvedName = try request.name ?? engine.withStore { try ContainerNames.freeRandomName(in: $0, id: id) }
+        if let joined = request.joined, let name = ContainerNetworkMode.hostname(of: joined) {
+            request.config.hostname = name
+        }
         if request.config.hostname.isEmpty && request.host.utsMode != "host" {
             request.config.hostname = String(id.prefix(12))
         }
@@ -646,8 +662,11 @@ struct ContainerPlanner {
             id: identity.id, name: identity.name, imageID: image.image.id, imageName: config.image, created: createdNanos,
             warnings: process.warnings, containerDir: containerDir, lowerDirs: lowerDirs, mounts: mounts, labels: config.labels,
             spec: spec, stored: stored, hostnameFile: hostname + "\n",
-            hostsFile: hostsFile(networkMode: host.networkMode, hostname: hostname, domainname: config.domainname,
-                                 extraHosts: validated.extraHosts, network: validated.network, lowerDirs: lowerDirs),
-            resolvConf: resolvConf(host, network: validated.network), autoRemove: host.autoRemove)
+            hostsFile: validated.joined.flatMap { ContainerNetworkMode.etcFile("hosts", of: $0, engine: engine) }
+                ?? hostsFile(networkMode: host.networkMode, hostname: hostname, domainname: config.domainname,
+                             extraHosts: validated.extraHosts, network: validated.network, pasta: validated.pasta,
+                             lowerDirs: lowerDirs),
+            resolvConf: validated.joined.flatMap { ContainerNetworkMode.etcFile("resolv.conf", of: $0, engine: engine) }
+                ?? resolvConf(host, network: validated.network, pasta: validated.pasta), autoRemove: host.autoRemove)
     }
 }

@@ -38,6 +38,7 @@ enum ContainerLifecycle {
         // A monitor spawned at create (`PreparedStarts`) has created the container already.
         let prepared = record.state == .created ? engine.preparedStarts.claim(record.id) : nil
         if prepared == nil {
+            try ContainerNetworkMode.prepareStart(record, options: options, bundle: paths.bundle, engine: engine)
             try makeRunDirectory(paths, engine: engine)
         }
         do {

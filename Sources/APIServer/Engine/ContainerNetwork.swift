@@ -12,20 +12,19 @@ import Store
 /// /etc files name.
 enum ContainerNetwork {
     /// The helper for a `bridge` container, from containers.conf: `[network]
-    /// default_rootless_network_cmd` (slirp4netns; pasta is refused, docs/networking.md),
+    /// default_rootless_network_cmd` (slirp4netns; pasta: `ContainerNetwork+Pasta.swift`),
     /// `[engine] network_cmd_path` and `network_cmd_options` (Podman's slirp4netns options).
     static func userMode(_ settings: EngineConfig) throws -> UserModeNetwork {
         let command = settings.rootlessNetworkCommand
         switch command {
-        case "slirp4netns": break
-        case "pasta":
-            throw EngineError(.invalidArgument, "default_rootless_network_cmd \"pasta\" is not supported by Skiff: set it to \"slirp4netns\" (docs/networking.md)")
+        // pasta is the rootless helper (`ContainerNetwork+Pasta.swift`); as root, slirp4netns.
+        case "slirp4netns", "pasta": break
         default:
             throw EngineError(.invalidArgument, "invalid default_rootless_network_cmd option \"\(command)\"")
         }
-        let path = settings.networkCommandPath.isEmpty ? findOnPath(command) : settings.networkCommandPath
+        let path = settings.networkCommandPath.isEmpty ? findOnPath("slirp4netns") : settings.networkCommandPath
         guard let path, access(path, X_OK) == 0 else {
-            throw EngineError(.internal, "could not find \(command), the network namespace can't be configured: exec: \"\(command)\": executable file not found in $PATH")
+            throw EngineError(.internal, "could not find slirp4netns, the network namespace can't be configured: exec: \"slirp4netns\": executable file not found in $PATH")
         }
         var network = UserModeNetwork(program: path)
         do {
@@ -93,6 +92,10 @@ extension ContainerNetwork {
         guard record.state == .running || record.state == .paused else { return state }
         state.running = true
         state.ports = publishedPorts(of: record, engine: engine)
+        if (try? StoredContainer(record))?.networkMode == "bridge", let pasta = pastaState(engine) {
+            (state.address, state.gateway, state.prefixLength) = (pasta.address, pasta.gateway, pasta.prefixLength)
+            return state
+        }
         guard (try? StoredContainer(record))?.networkMode == "bridge",
               let network = try? userMode(engine.config) else { return state }
         state.address = network.containerAddress

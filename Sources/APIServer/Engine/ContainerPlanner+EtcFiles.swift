@@ -19,7 +19,7 @@ extension ContainerPlanner {
     /// `host.docker.internal`), or its name on 127.0.0.1 with `none`. `host-gateway` is the host.
     func hostsFile(networkMode: String, hostname: String, domainname: String = "",
                    extraHosts: [(name: String, address: String)], network: UserModeNetwork? = nil,
-                   lowerDirs: [String] = []) -> String {
+                   pasta: PastaAddressing? = nil, lowerDirs: [String] = []) -> String {
         var text: String
         let defaults = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
             + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
@@ -39,7 +39,7 @@ extension ContainerPlanner {
         } else {
             text = defaults
         }
-        let hostAddress = network.flatMap { ContainerNetwork.hostAddress($0, settings: engine.config) }
+        let hostAddress = pasta?.hostAddress ?? network.flatMap { ContainerNetwork.hostAddress($0, settings: engine.config) }
         for entry in extraHosts {
             let address = entry.address == "host-gateway" ? (hostAddress ?? "127.0.0.1") : entry.address
             text += "\(address)\t\(entry.name)\n"
@@ -47,6 +47,10 @@ extension ContainerPlanner {
         let names = domainname.isEmpty ? hostname : "\(hostname).\(domainname) \(hostname)"
         if let network {
             text += "\(network.containerAddress)\t\(names)\n"
+            if let hostAddress { text += "\(hostAddress)\thost.containers.internal host.docker.internal\n" }
+        } else if let pasta {
+            // pasta: the container has the host's address (Podman writes it likewise).
+            text += "\(pasta.address)\t\(names)\n"
             if let hostAddress { text += "\(hostAddress)\thost.containers.internal host.docker.internal\n" }
         } else if networkMode != "host" && networkMode != "none" {
             text += "127.0.0.1\t\(names)\n"
@@ -56,7 +60,7 @@ extension ContainerPlanner {
 
     /// resolv.conf: the request's Dns/DnsSearch/DnsOptions over the host's file; without host
     /// networking, loopback name servers of the host are dropped (they are not reachable).
-    func resolvConf(_ host: CreateRequest.HostConfig, network: UserModeNetwork? = nil) -> String {
+    func resolvConf(_ host: CreateRequest.HostConfig, network: UserModeNetwork? = nil, pasta: PastaAddressing? = nil) -> String {
         let hostText = (try? FileSystem.readFile(hostResolvConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var servers: [String] = [], search: [String] = [], options: [String] = []
         for line in hostText.split(separator: "\n") {
@@ -75,6 +79,9 @@ extension ContainerPlanner {
         // The default network: slirp4netns's DNS forwarder first (it asks the host's servers,
         // loopback ones too), as Podman writes it.
         if let network { servers = [network.dnsServer] + servers }
+        // pasta: the host's servers as they are (its routes are the host's), after its
+        // `--dns-forward` address when one is given.
+        if let forward = pasta?.dnsForward { servers = [forward] + servers }
         let settings = engine.config
         if !settings.dnsServers.isEmpty { servers = settings.dnsServers }
         if !settings.dnsSearches.isEmpty { search = settings.dnsSearches }

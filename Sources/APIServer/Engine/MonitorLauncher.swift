@@ -28,7 +28,7 @@ struct MonitorLauncher {
         if options.stdinOnce { arguments.append("--stdin-once") }
         if options.autoRemove { arguments.append("--auto-remove") }
         if let health = options.healthSchedule { arguments += ["--health", health.argument] }
-        if options.networkMode == "bridge" { arguments += ["--network", try ContainerNetwork.userMode(engine.config).argument] }
+        if options.networkMode == "bridge" { arguments += try ContainerNetwork.monitorArguments(engine, options) }
         if let warm = engine.warmMonitors.take(engine: engine) {
             let channel = ServiceChannel(fd: warm)
             do {

@@ -137,7 +137,9 @@ public enum ContainerView {
     }
 
     static func networks(_ mode: String, network: NetworkState = NetworkState()) -> JSON {
-        .object([JSON.Member(mode.isEmpty ? "bridge" : mode, .object([
+        // `container:X`: no endpoint of its own (moby's updateContainerNetworkSettings).
+        if mode.hasPrefix("container:") { return .object([]) }
+        return .object([JSON.Member(mode.isEmpty ? "bridge" : mode, .object([
             JSON.Member("IPAMConfig", .null), JSON.Member("Links", .null), JSON.Member("Aliases", .null),
             JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),
             JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
