@@ -1,4 +1,3 @@
-import CFDPass
 import CRelay
 import MonitorProtocol
 import Platform
@@ -15,13 +14,10 @@ import Glibc
 /// rate limit, one bound, one record file, one learned profile, and a listener kept until no
 /// process is left under the exec's filter (an exec's background children go on being answered
 /// after the exec ends). Only when the container's supervisor does not take it (it does not
-/// answer within `handOverTimeout`, or holds `RELAY_NOTIFY_EXECS` already) does this one answer
+/// answer within `ExecDenials.handOverTimeout`, or holds `RELAY_NOTIFY_EXECS` already) does this one answer
 /// it itself, into the same files. When the exec ends, its records become `denied` events with
 /// its `execID`.
 extension ExecSupervisor {
-    /// How long the container's supervisor has to take the listener (a stopped one never does).
-    static let handOverTimeout: Int32 = 2000
-
     /// The container's files: its run directory is `<runtime directory>/containers/<id>`, beside
     /// the runtime root the exec was given.
     var containerPaths: ContainerPaths {
@@ -30,52 +26,20 @@ extension ExecSupervisor {
         return ContainerPaths(skiffRoot: arguments.store, runtimeDirectory: parent, id: arguments.containerID)
     }
 
+    var denials: ExecDenials {
+        ExecDenials(paths: containerPaths, containerID: arguments.containerID, execID: arguments.execID,
+                    privileged: arguments.privileged, healthcheck: false)
+    }
+
     /// `takeListener` of `startExec`: true when the container's supervisor took the listener
     /// (this copy is closed then).
     func handOver(listener: Int32) -> Bool {
-        let socket: Int32
-        do {
-            socket = try UnixSocket.connect(containerPaths.controlSocket)
-        } catch {
-            printDiagnostic("explained denials: \(error); this supervisor answers the exec's refused calls")
-            return false
-        }
-        defer { close(socket) }
-        let line = Array("\(SKIFF_CONTROL_NOTIFY) \(arguments.execID) \(arguments.privileged ? 1 : 0)\n".utf8)
-        let sent = line.withUnsafeBytes { skiff_fd_send(socket, $0.baseAddress, $0.count, listener) }
-        guard sent == 0 else {
-            printDiagnostic("explained denials: send the listener: \(errnoText(-sent))")
-            return false
-        }
-        let reply = readReply(socket)
-        guard reply == SKIFF_NOTIFY_REPLY_OK else {
-            printDiagnostic("explained denials: the container's supervisor answered '\(reply ?? "nothing")'; "
-                            + "this supervisor answers the exec's refused calls")
+        if let refusal = denials.handOver(listener: listener) {
+            printDiagnostic("explained denials: \(refusal); this supervisor answers the exec's refused calls")
             return false
         }
         close(listener)
         return true
-    }
-
-    /// The one-line answer, or nil when none came within `handOverTimeout`.
-    func readReply(_ socket: Int32) -> String? {
-        var bytes: [UInt8] = []
-        let deadline = Timestamp.monotonicNanos() + UInt64(ExecSupervisor.handOverTimeout) * 1_000_000
-        while bytes.count < 128 {
-            let now = Timestamp.monotonicNanos()
-            guard now < deadline else { return nil }
-            var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
-            let ready = Syscall.retrying { poll(&fds, 1, Int32((deadline - now) / 1_000_000) + 1) }
-            guard ready > 0 else { return nil }
-            var chunk = [UInt8](repeating: 0, count: 128)
-            let n = chunk.withUnsafeMutableBytes { raw in Syscall.retrying { read(socket, raw.baseAddress, raw.count) } }
-            guard n > 0 else { return nil }
-            bytes += chunk[0..<n]
-            if let end = bytes.firstIndex(of: 0x0A) {
-                return String(decoding: bytes[..<end], as: UTF8.self)
-            }
-        }
-        return nil
     }
 
     /// `serveNotification` of `startExec`, for a listener left here: this loop answers it into
@@ -95,19 +59,7 @@ extension ExecSupervisor {
     /// When the exec ends: its records (at most `Monitor.denialEventsPerRun`) as `denied` events
     /// with its `execID`, before its `exec_die`.
     func recordDenialEvents(_ store: Store, _ record: ContainerRecord) throws {
-        let paths = containerPaths
-        guard let bytes = try? FileSystem.readFile(paths.denialRecords, limit: 1 << 20), !bytes.isEmpty else { return }
-        let mine = DenialRecord.parse(Substring(String(decoding: bytes, as: UTF8.self))).records
-            .filter { $0.belongs(toExec: arguments.execID) }
-        guard !mine.isEmpty else { return }
-        let reasons = DenialReasons.read(bundle: paths.bundle)
-        for denial in mine.prefix(Monitor.denialEventsPerRun) {
-            var extra = Monitor.deniedAttributes(denial, reasons: reasons)
-            extra["execID"] = arguments.execID
-            if denial.privileged { extra["privileged"] = "true" }
-            try store.addEvent(type: "container", action: "denied", actorID: arguments.containerID,
-                               attributes: record.eventAttributes(extra))
-        }
+        try denials.recordEvents(store, record)
     }
 
     func printDiagnostic(_ text: String) {

@@ -11,8 +11,8 @@ import Glibc
 /// `skiff-monitor --health-probe MONITOR-ARGUMENTS...`: one run of a container's healthcheck
 /// (docs/healthchecks.md). skiff-relay starts it when the schedule says (a child in its own
 /// process group, killed with it when the container stops). It runs the check in the container
-/// (the Runtime's `Container.exec`, in a child of its own so that the timeout can kill it with
-/// whatever it started), keeps the first 4096 bytes of its output, and records the result in the
+/// (the Runtime's `Container.startExec`, in a child of its own so that the timeout can kill it
+/// with whatever it started; its refused calls explained, HealthProbe+Denials.swift), keeps the first 4096 bytes of its output, and records the result in the
 /// Store as moby's handleProbeResult does, with a `health_status: STATUS` event when the status
 /// changes. Its exit code tells the relay whether the status is still `starting`.
 public enum HealthProbe {
@@ -48,7 +48,10 @@ public enum HealthProbe {
                                 attributes: execAttributes)
         _ = try? store.addEvent(type: "container", action: "exec_start: " + commandLine, actorID: options.id,
                                 attributes: execAttributes)
-        let outcome = run(command, options: options, timeout: schedule.timeout)
+        let outcome = run(command, options: options, execID: execID, timeout: schedule.timeout)
+        // Its refused calls (docs/denials.md), as an exec's: `denied` events before its exec_die.
+        try? ExecDenials(paths: options.paths, containerID: options.id, execID: execID, privileged: false,
+                         healthcheck: true).recordEvents(store, record)
         _ = try? store.addEvent(type: "container", action: "exec_die", actorID: options.id,
                                 attributes: record.eventAttributes(["execID": execID, "exitCode": String(outcome.exitCode)]))
         let result = HealthResult(start: start, end: Timestamp.rfc3339Nano(Timestamp.now(), utc: true),
@@ -142,7 +145,8 @@ public enum HealthProbe {
 
     /// Runs `command` in the container within `timeout`: the exit code and the output, or -1
     /// with moby's messages when it timed out or could not start.
-    static func run(_ command: [String], options: MonitorOptions, timeout: UInt64) -> (exitCode: Int, output: String) {
+    static func run(_ command: [String], options: MonitorOptions, execID: String,
+                    timeout: UInt64) -> (exitCode: Int, output: String) {
         var output = [Int32](repeating: -1, count: 2)
         var failure = [Int32](repeating: -1, count: 2)
         guard skiff_pipe2(&output, O_CLOEXEC) == 0 else { return (-1, "health check: pipe: \(errnoText(errno))") }
@@ -156,12 +160,15 @@ public enum HealthProbe {
             // The check's own process: stdout and stderr to the pipe, then the container.
             close(output[0]); close(failure[0])
             if skiff_monitor_probe_child(parent) != 0 { _exit(255) }
+            // The probe's own diagnostics go where its standard error went, not into the output.
+            let diagnostics = fcntl(2, F_DUPFD_CLOEXEC, 3)
             _ = dup2(output[1], 1)
             _ = dup2(output[1], 2)
             close(output[1])
             do {
                 let container = try Container(id: options.id, root: options.runtimeRoot)
-                _exit(try container.exec(Container.ExecOptions(args: command)))
+                _exit(try HealthProbe.exec(command, in: container, paths: options.paths, execID: execID,
+                                        diagnostics: diagnostics))
             } catch {
                 let message = Array("\(error)".utf8)
                 _ = message.withUnsafeBytes { write(failure[1], $0.baseAddress, $0.count) }

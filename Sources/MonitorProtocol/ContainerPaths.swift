@@ -53,6 +53,10 @@ extension ContainerPaths {
     public var denialRecords: String { run + "/" + DenialRecord.fileName }
     public var denialReasonsTable: String { run + "/denial-reasons" }
     public var seccompProgram: String { run + "/seccomp-filter.bpf" }
+    /// The healthcheck probes' exec ids (their first `DenialRecord.execIDLength` characters)
+    /// that have records, one a line: `skiff explain` says `healthcheck` for them. A probe adds
+    /// its id only when it has records, so the file is bounded as the records are.
+    public var denialProbes: String { run + "/denials.probes" }
     /// The service's reasons, beside config.json.
     public var denialReasons: String { bundle + "/" + DenialReasons.fileName }
 }

@@ -527,3 +527,154 @@ def test_a_learned_profile_includes_what_exec_processes_did(denying):
     other = engine.cli("exec", again, "sh", "-c", "chroot / /bin/true; echo rc=$?", ok=False)
     assert other.stdout == "rc=1\n", other
     assert other.stderr == "chroot: can't change root directory to '/': Function not implemented\n", other
+
+
+# ---- healthcheck probes ---------------------------------------------------------------------------
+# A probe runs its check as an exec does (skiff-monitor --health-probe): its listener goes to the
+# container's supervisor, which answers and records it; the probe sends its `denied` events.
+
+def health_log(engine, n):
+    health = json.loads(engine.cli.fmt(n, "{{json .State.Health}}"))
+    return (health or {}).get("Log") or []
+
+
+def probe_exec_ids(engine, container_id, command):
+    """The execIDs of the probes' `exec_create: COMMAND` events."""
+    query = urllib.parse.quote(json.dumps({"container": [container_id]}))
+    status, body = engine.api.request("GET", f"/events?since=0&until={int(time.time()) + 1}&filters={query}")
+    assert status == 200, body
+    events = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+    return {e["Actor"]["Attributes"]["execID"] for e in events if e.get("Action") == f"exec_create: {command}"}
+
+
+@BOTH
+def test_a_healthcheck_probes_refused_call_is_explained_with_its_origin(denying):
+    engine = denying()
+    n = name()
+    container_id = running(engine, n, "--health-cmd", "chroot / /bin/true", "--health-interval", "1s",
+                           "--health-retries", "1")
+    wait_for(lambda: len(health_log(engine, n)) >= 1, 30, what="a probe's result")
+    # The check gets exactly what it got without explanation: the status and the words.
+    result = health_log(engine, n)[0]
+    assert (result["ExitCode"], result["Output"]) == (1, CHROOT_EPERM), result
+    wait_for(lambda: engine.cli.fmt(n, "{{.State.Health.Status}}") == "unhealthy", 30, what="unhealthy")
+    out = explain(engine, n).stdout
+    lines = denied_lines(out)
+    assert lines, out
+    conf = f"{engine.conf_path}:{defaults_line(engine)}"
+    probes = probe_exec_ids(engine, container_id, "/bin/sh -c chroot / /bin/true")
+    for line in lines:
+        words = line.split(" ")
+        assert words[:4] == ["denied", "chroot", "EPERM", "pid"] and words[5] == "healthcheck", line
+        assert words[6] in {p[:12] for p in probes}, (line, probes)
+        assert (f"the container lacks CAP_SYS_CHROOT: default_capabilities at {conf} leaves it out" in line
+                and line.endswith(f"[setting: default_capabilities, origin: {conf}]")), line
+    # Each probe's refusals as `denied` events with its execID, before its exec_die.
+    wait_for(lambda: denied_events(engine, container_id), 10, what="a denied event")
+    event = denied_events(engine, container_id)[0]
+    attributes = event["Actor"]["Attributes"]
+    assert attributes["execID"] in probes and attributes["healthcheck"] == "true", attributes
+    assert (attributes["syscall"], attributes["errno"], attributes["reason"], attributes["capability"],
+            attributes["setting"], attributes["origin"]) == \
+        ("chroot", "EPERM", "capability", "CAP_SYS_CHROOT", "default_capabilities", conf), attributes
+    # The container's own process was refused nothing: no hint in its log when it ends.
+    engine.cli("kill", n)
+    wait_for(lambda: engine.cli.fmt(n, "{{.State.Status}}") == "exited", 20, what="the container to stop")
+    assert "skiff:" not in engine.cli("logs", n).stderr
+
+
+def test_a_probe_refused_nothing_records_nothing(denying):
+    engine = denying()
+    n = name()
+    running(engine, n, "--health-cmd", "cat /etc/passwd >/dev/null", "--health-interval", "1s")
+    wait_for(lambda: engine.cli.fmt(n, "{{.State.Health.Status}}") == "healthy", 30, what="healthy")
+    assert explain(engine, n).stdout == f"{n}: no denials recorded\n"
+
+
+# ---- when the container's supervisor does not take the listener ------------------------------------
+# The exec's (or the probe's) own process answers it, into the same files; what that gives up: the
+# listener closes with that process, so a background process still under its filter gets ENOSYS
+# for its refused calls afterwards (handed over, it gets EPERM: see the test above).
+
+def control_socket(engine, container_id):
+    return os.path.join(engine.run, "containers", container_id, "ctl")
+
+
+@BOTH
+def test_without_the_control_socket_an_exec_answers_and_explains_its_own_refused_calls(denying):
+    engine = denying()
+    n = name()
+    out_dir = shared_dir(engine, n)
+    container_id = running(engine, n, "-v", f"{out_dir}:/out")
+    ctl = control_socket(engine, container_id)
+    # Gone, as a crash or a hostile process on the host could leave it.
+    os.rename(ctl, ctl + ".away")
+    try:
+        result = engine.cli("exec", n, "chroot", "/", "/bin/true", ok=False)
+        assert result.returncode == 1 and result.stderr == CHROOT_EPERM, result
+        exec_id, code = exec_detached(engine, n, ["sh", "-c", "chroot / /bin/true; echo rc=$? > /out/rc0"])
+        assert code == 0 and read_when_there(os.path.join(out_dir, "rc0")) == "rc=1\n"
+        # The exec ends at once; its child outlives it, and its supervisor with the listener.
+        engine.cli("exec", n, "sh", "-c",
+                   "(sleep 2; chroot / /bin/true 2>/out/err; echo rc=$? > /out/rc) >/dev/null 2>&1 </dev/null &")
+        assert read_when_there(os.path.join(out_dir, "rc")) == "rc=1\n"
+        with open(os.path.join(out_dir, "err")) as f:
+            assert f.read() == "chroot: can't change root directory to '/': Function not implemented\n"
+    finally:
+        os.rename(ctl + ".away", ctl)
+    # Two recorded: the background call was answered by the kernel, not by anyone who records.
+    lines = denied_lines(explain(engine, n).stdout)
+    assert len(lines) == 2, lines
+    conf = f"{engine.conf_path}:{defaults_line(engine)}"
+    [mine] = [line for line in lines if f" exec {exec_id[:12]} at " in line]
+    assert mine.startswith("denied chroot EPERM pid ") and mine.endswith(
+        f"[setting: default_capabilities, origin: {conf}]"), mine
+    wait_for(lambda: len(denied_events(engine, container_id)) == 2, 10, what="two denied events")
+    assert exec_id in {e["Actor"]["Attributes"].get("execID") for e in denied_events(engine, container_id)}
+    # Back in place: the next exec's listener is handed over again (a background call: EPERM).
+    os.remove(os.path.join(out_dir, "rc"))
+    engine.cli("exec", n, "sh", "-c",
+               "(sleep 1; chroot / /bin/true 2>/out/err; echo rc=$? > /out/rc) >/dev/null 2>&1 </dev/null &")
+    assert read_when_there(os.path.join(out_dir, "rc")) == "rc=1\n"
+    with open(os.path.join(out_dir, "err")) as f:
+        assert f.read() == CHROOT_EPERM
+
+
+def test_a_stopped_container_supervisor_leaves_the_exec_its_listener_after_the_hand_over_timeout(denying):
+    engine = denying()
+    n = name()
+    container_id = running(engine, n)
+    monitor = int(engine.store.row(container_id, "monitor_pid")[0])
+    os.kill(monitor, signal.SIGSTOP)
+    try:
+        # No answer within 2 s: the exec's supervisor answers its own listener.
+        exec_id, code = exec_detached(engine, n, ["chroot", "/", "/bin/true"])
+        assert code == 1
+    finally:
+        os.kill(monitor, signal.SIGCONT)
+    [line] = denied_lines(explain(engine, n).stdout)
+    assert line.startswith("denied chroot EPERM pid ") and f" exec {exec_id[:12]} at " in line, line
+    # Resumed, the container's supervisor does not take the listener whose sender gave up on it,
+    # and goes on serving: the next exec is handed over and explained.
+    result = engine.cli("exec", n, "chroot", "/", "/bin/true", ok=False)
+    assert result.returncode == 1 and result.stderr == CHROOT_EPERM, result
+    assert len(denied_lines(explain(engine, n).stdout)) == 2
+    assert engine.cli.fmt(n, "{{.State.Status}}") == "running"
+
+
+def test_without_the_control_socket_a_probe_answers_and_explains_its_own_refused_calls(denying):
+    engine = denying()
+    n = name()
+    # The first probe comes an interval after the start: the socket is gone by then.
+    container_id = running(engine, n, "--health-cmd", "chroot / /bin/true", "--health-interval", "3s")
+    ctl = control_socket(engine, container_id)
+    os.rename(ctl, ctl + ".away")
+    try:
+        wait_for(lambda: len(health_log(engine, n)) >= 1, 30, what="a probe's result")
+    finally:
+        os.rename(ctl + ".away", ctl)
+    result = health_log(engine, n)[0]
+    assert (result["ExitCode"], result["Output"]) == (1, CHROOT_EPERM), result
+    lines = denied_lines(explain(engine, n).stdout)
+    assert lines and lines[0].startswith("denied chroot EPERM pid ") and " healthcheck " in lines[0], lines
+    assert lines[0].split(" ")[6] in {p[:12] for p in probe_exec_ids(engine, container_id, "/bin/sh -c chroot / /bin/true")}

@@ -21,6 +21,8 @@ public struct DenialReport {
         /// container's own process.
         public var execID: String? = nil
         public var privileged = false
+        /// The exec was a healthcheck probe's.
+        public var healthcheck = false
     }
 
     public var container: String
@@ -57,12 +59,15 @@ public struct DenialReport {
         }
         let text = (try? FileSystem.readFile(paths.denialRecords, limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let parsed = DenialRecord.parse(Substring(text))
+        let probes = Set(((try? FileSystem.readFile(paths.denialProbes, limit: 1 << 16)) ?? [])
+            .split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) })
         let entries = parsed.records.map { record -> Entry in
             let name = names[record.number] ?? "syscall \(record.number)"
             var reason = reasons?.reason(for: name)
             if record.privileged { reason = reason?.forPrivilegedExec() }
             return Entry(time: record.time, syscall: name, errno: DenialText.errnoName(record.errno), pid: record.pid,
-                         reason: reason, execID: record.execID, privileged: record.privileged)
+                         reason: reason, execID: record.execID, privileged: record.privileged,
+                         healthcheck: record.execID.map(probes.contains) ?? false)
         }
         return DenialReport(container: record.name.hasPrefix("/") ? String(record.name.dropFirst()) : record.name,
                             id: record.id, explained: reasons != nil, entries: entries, dropped: parsed.dropped)
@@ -89,7 +94,7 @@ public struct DenialReport {
             return Entry(time: time, syscall: a["syscall"] ?? "?", errno: a["errno"] ?? "?",
                          pid: Int32(a["pid"] ?? "") ?? 0, reason: reason,
                          execID: a["execID"].map { String($0.prefix(DenialRecord.execIDLength)) },
-                         privileged: a["privileged"] == "true")
+                         privileged: a["privileged"] == "true", healthcheck: a["healthcheck"] == "true")
         }
         return DenialReport(container: bare + " (removed)", id: last.actorID, explained: true, entries: entries, dropped: 0)
     }
@@ -102,7 +107,9 @@ public struct DenialReport {
         }
         for entry in entries {
             var line = "denied \(entry.syscall) \(entry.errno) pid \(entry.pid)"
-            if let exec = entry.execID { line += " exec \(exec)" + (entry.privileged ? " (privileged)" : "") }
+            if let exec = entry.execID {
+                line += (entry.healthcheck ? " healthcheck \(exec)" : " exec \(exec)") + (entry.privileged ? " (privileged)" : "")
+            }
             line += " at \(entry.time)"
             if let reason = entry.reason {
                 line += ": \(reason.text) [setting: \(reason.setting), origin: \(reason.origin)]"
