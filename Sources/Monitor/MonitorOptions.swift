@@ -6,7 +6,7 @@ import MonitorProtocol
 ///                   [--image-worker PATH] [--tty] [--stdin] [--stdin-once]
 ///                   [--restart no|always|unless-stopped|on-failure[:N]] [--auto-remove]
 ///                   [--health INTERVAL,TIMEOUT,START-PERIOD,START-INTERVAL,RETRIES]
-///                   [--network SLIRP4NETNS,KEY=VALUE,...]
+///                   [--network SLIRP4NETNS,KEY=VALUE,...] [--endpoints IFNAME,BRIDGE,...;...]
 ///
 /// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
 ///
@@ -34,6 +34,8 @@ public struct MonitorOptions: Sendable, Equatable {
     public var health: HealthSchedule?
     /// The container's user-mode network (`UserModeNetwork`); nil: none to make (`none`, `host`).
     public var network: UserModeNetwork?
+    /// The container's interfaces on user-defined networks (`NetworkEndpoint`); none: none.
+    public var endpoints: [NetworkEndpoint] = []
     /// Set when skiff-relay execs this program back after the process exited.
     public var handBack: HandBack?
     /// What a run carries through skiff-relay and back.
@@ -50,7 +52,7 @@ public struct MonitorOptions: Sendable, Equatable {
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
                                       "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
                                       "--controls", "--log-lost", "--started", "--restarts", "--backoff", "--health",
-                                      "--network", "--network-helper"]
+                                      "--network", "--network-helper", "--endpoints"]
 
     /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
     /// process is detached already).
@@ -128,6 +130,12 @@ public struct MonitorOptions: Sendable, Equatable {
             }
             self.network = network
         }
+        if let text = values["--endpoints"] {
+            guard let endpoints = NetworkEndpoint.parse(argument: text) else {
+                throw MonitorError("skiff-monitor: --endpoints: not IFNAME,BRIDGE,ADDRESS/PREFIX,GATEWAY,MTU,ROUTE;...: '\(text)'")
+            }
+            self.endpoints = endpoints
+        }
         runState = try RunState(values)
         handBack = try HandBack(values)
     }
@@ -145,6 +153,7 @@ public struct MonitorOptions: Sendable, Equatable {
         if autoRemove { list.append("--auto-remove") }
         if let health { list += ["--health", health.argument] }
         if let network { list += ["--network", network.argument] }
+        if !endpoints.isEmpty { list += ["--endpoints", NetworkEndpoint.argument(endpoints)] }
         if runState != RunState() {
             list += ["--started", String(runState.startedAt), "--restarts", String(runState.restarts),
                      "--backoff", String(runState.backoffDelay)]

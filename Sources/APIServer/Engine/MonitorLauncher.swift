@@ -29,6 +29,8 @@ struct MonitorLauncher {
         if options.autoRemove { arguments.append("--auto-remove") }
         if let health = options.healthSchedule { arguments += ["--health", health.argument] }
         if options.networkMode == "bridge" { arguments += ["--network", try ContainerNetwork.userMode(engine.config).argument] }
+        let endpoints = engine.monitorEndpoints(of: record)
+        if !endpoints.isEmpty { arguments += ["--endpoints", NetworkEndpoint.argument(endpoints)] }
         if let warm = engine.warmMonitors.take(engine: engine) {
             let channel = ServiceChannel(fd: warm)
             do {
