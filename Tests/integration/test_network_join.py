@@ -162,3 +162,19 @@ def test_a_killed_monitor_leaves_no_veth_and_the_next_rm_no_row(engine):
     cli("rm", "-f", "victim")
     assert engine.store.rows("network_endpoints") == []
     cli("network", "rm", "kill")
+
+
+def test_a_container_without_its_endpoint_is_not_started(engine):
+    """A create cut short between the container's row and its endpoint rows (the service killed
+    there), made by deleting the row: the start is refused (409) and runs nothing; rm cleans up."""
+    import sqlite3
+    engine.cli("network", "create", "--subnet", "10.67.0.0/24", "cut")
+    cid = engine.cli.out("create", "--name", "cut1", "--network", "cut", "busybox", "true").strip()
+    with sqlite3.connect(os.path.join(engine.store.root, "skiff.db"), timeout=10) as db:
+        db.execute("DELETE FROM network_endpoints WHERE container_id = ?", (cid,))
+    message = "container cut1 has no endpoint on network cut: its create was cut short; remove the container and create it again"
+    assert engine.api.message("POST", f"/containers/{cid}/start") == (409, message)
+    assert engine.cli.fmt("cut1", "{{.State.Status}}") == "created"
+    assert keepers(engine) == []
+    engine.cli("rm", "cut1")
+    engine.cli("network", "rm", "cut")

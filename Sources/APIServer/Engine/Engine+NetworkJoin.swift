@@ -136,6 +136,18 @@ extension Engine {
         return pairs
     }
 
+    /// The endpoints a start gives the monitor; a container whose `NetworkMode` names a network
+    /// it has no endpoint on (its create was cut short between its row and its endpoints', or a
+    /// Store edited by hand) is refused rather than started with loopback only.
+    func monitorEndpoints(starting record: ContainerRecord, networkMode: String) throws -> [NetworkEndpoint] {
+        let endpoints = monitorEndpoints(of: record)
+        let predefined: Set<String> = ["bridge", "default", "none", "host", ""]
+        if endpoints.isEmpty && !predefined.contains(networkMode) && !networkMode.hasPrefix("container:") {
+            throw EngineError(.conflict, "container \(record.name) has no endpoint on network \(networkMode): its create was cut short; remove the container and create it again")
+        }
+        return endpoints
+    }
+
     /// What the monitor makes at each run: one interface per endpoint, the default route by the
     /// first network's gateway.
     func monitorEndpoints(of record: ContainerRecord) -> [NetworkEndpoint] {
