@@ -23,6 +23,7 @@ extension Monitor {
         if let pasta = options.pasta { return try startPasta(pasta, created.namespaces) }
         let namespaces = created.namespaces
         defer { for fd in [namespaces.network, namespaces.user] where fd >= 0 { close(fd) } }
+        try joinUserNetworks(namespaces)
         guard let network = options.network else { return }
         guard namespaces.network >= 0 else {
             throw MonitorError("network: the container's process did not hand over its network namespace")

@@ -37,6 +37,8 @@ public final class Monitor {
     var networkReadyFD: Int32 = -1
     /// pasta's namespaces (network, user) from create until `start` starts it (`Monitor+Pasta`).
     var pastaNamespaces: [Int32] = []
+    /// The network namespace keeper's connection while a run's endpoints are made (`Monitor+UserNetworks`).
+    var networkKeeper = NetworkKeeperConnection()
 
     init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
@@ -328,6 +330,7 @@ public final class Monitor {
         // The previous run's descriptors go first: a listener may reach the loop during the create.
         relay_close_run(loop)
         let created: CreatedProcess
+        let networksUserNamespace = userNamespaceForNetworks()
         do {
             // While the container's process mounts its root, the Store is opened and the labels
             // read for the events (both are waited for otherwise, once the program runs).
@@ -341,8 +344,10 @@ public final class Monitor {
                                                relay_notify_serve(loop)
                                            },
                                            whileChildSetsUp: { [self] in readLabels() },
-                                           sendsNamespaces: options.network != nil || options.pasta != nil)
+                                           sendsNamespaces: options.network != nil || options.pasta != nil || !options.endpoints.isEmpty,
+                                           userNamespace: networksUserNamespace)
         } catch {
+            closeNetworkKeeper()
             // The runtime closed a listener it had received: not ours to close again.
             loop.pointee.notify.fd = -1
             closeOurs()

@@ -7,6 +7,7 @@ import MonitorProtocol
 ///                   [--restart no|always|unless-stopped|on-failure[:N]] [--auto-remove]
 ///                   [--health INTERVAL,TIMEOUT,START-PERIOD,START-INTERVAL,RETRIES]
 ///                   [--network SLIRP4NETNS,KEY=VALUE,...] [--pasta PASTA,map_gw=B,publishes=B,OPTION,...]
+///                   [--endpoints IFNAME,BRIDGE,...;...]
 ///
 /// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
 ///
@@ -36,6 +37,8 @@ public struct MonitorOptions: Sendable, Equatable {
     public var network: UserModeNetwork?
     /// The container's default network by pasta instead (`PastaNetwork`, `Monitor+Pasta.swift`).
     public var pasta: PastaNetwork?
+    /// The container's interfaces on user-defined networks (`NetworkEndpoint`); none: none.
+    public var endpoints: [NetworkEndpoint] = []
     /// Set when skiff-relay execs this program back after the process exited.
     public var handBack: HandBack?
     /// What a run carries through skiff-relay and back.
@@ -52,7 +55,7 @@ public struct MonitorOptions: Sendable, Equatable {
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
                                       "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
                                       "--controls", "--log-lost", "--started", "--restarts", "--backoff", "--health",
-                                      "--network", "--network-helper", "--pasta"]
+                                      "--network", "--network-helper", "--pasta", "--endpoints"]
 
     /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
     /// process is detached already).
@@ -137,6 +140,12 @@ public struct MonitorOptions: Sendable, Equatable {
             guard network == nil else { throw MonitorError("skiff-monitor: --network and --pasta exclude each other") }
             self.pasta = pasta
         }
+        if let text = values["--endpoints"] {
+            guard let endpoints = NetworkEndpoint.parse(argument: text) else {
+                throw MonitorError("skiff-monitor: --endpoints: not IFNAME,BRIDGE,ADDRESS/PREFIX,GATEWAY,MTU,ROUTE;...: '\(text)'")
+            }
+            self.endpoints = endpoints
+        }
         runState = try RunState(values)
         handBack = try HandBack(values)
     }
@@ -155,6 +164,7 @@ public struct MonitorOptions: Sendable, Equatable {
         if let health { list += ["--health", health.argument] }
         if let network { list += ["--network", network.argument] }
         if let pasta { list += ["--pasta", pasta.argument] }
+        if !endpoints.isEmpty { list += ["--endpoints", NetworkEndpoint.argument(endpoints)] }
         if runState != RunState() {
             list += ["--started", String(runState.startedAt), "--restarts", String(runState.restarts),
                      "--backoff", String(runState.backoffDelay)]

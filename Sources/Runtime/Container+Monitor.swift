@@ -43,7 +43,8 @@ extension Container {
     /// with a terminal: the pty's slave is all three, and its master comes back). The process
     /// waits for `start(_:)`. A failure leaves no state and no process behind; a program that
     /// cannot be found fails here, as `exec: "foo": executable file not found in $PATH`.
-    /// `sharedUserNamespaceKeeper`: as `createChild`'s (rootless: the shared user namespace).
+    /// `sharedUserNamespaceKeeper`: as `createChild`'s (rootless: the shared user namespace);
+    /// `userNamespace`: as `createChild`'s.
     /// `whileChildSetsUp`: the caller's work that fits in the child's set-up (`ChildLauncher`).
     /// `explainDenials`: when the spec asks for it (annotation `run.skiff.explain-denials`),
     /// refused syscalls go to a seccomp listener that comes back with the process.
@@ -51,13 +52,15 @@ extension Container {
                        explainDenials: Bool = false,
                        serveNotification: ((Int32, [UInt8]) -> Void)? = nil,
                        whileChildSetsUp: (() -> Void)? = nil, sendsNamespaces: Bool = false,
+                       userNamespace: Int32 = -1,
                        warn: (String) -> Void = { _ in }) throws -> CreatedProcess {
         var original: [UInt8] = []
         let child = try createChild(bundle: bundle, consoleSocket: nil, pidFile: nil, stdio: stdio,
                                     sharedUserNamespaceKeeper: sharedUserNamespaceKeeper,
                                     explainDenials: explainDenials, originalProgram: { original = $0 },
                                     serveNotification: serveNotification.map { serve in { serve($0, original) } },
-                                    whileChildSetsUp: whileChildSetsUp, sendsNamespaces: sendsNamespaces, warn: warn)
+                                    whileChildSetsUp: whileChildSetsUp, sendsNamespaces: sendsNamespaces,
+                                    userNamespace: userNamespace, warn: warn)
         var created = CreatedProcess(pid: child.pid, terminal: child.consoleMaster, sync: child.sync,
                                      seccompListener: child.seccompListener, seccompProgram: original)
         created.namespaces = child.namespaces

@@ -62,12 +62,15 @@ public struct Container: Sendable {
     /// `stdio`: the process's 0, 1 and 2 (else this process's own); with it, a terminal's master
     /// stays with the caller (`LaunchedChild.consoleMaster`) instead of going to a console socket.
     /// `sharedUserNamespaceKeeper`: skiff-relay, to join (or make) the user namespace rootless
-    /// containers share (`SharedUserNamespace`) instead of mapping a new one.
+    /// containers share (`SharedUserNamespace`) instead of mapping a new one; `userNamespace`
+    /// (the caller's descriptor, >= 0), rootless, one to join instead of either: the one user-defined
+    /// networks are in (docs/networking.md).
     func createChild(bundle: String, consoleSocket: String?, pidFile: String?, waitForStart: Bool = true,
                      stdio: ProcessIO? = nil, sharedUserNamespaceKeeper: String? = nil,
                      explainDenials: Bool = false, originalProgram: (([UInt8]) -> Void)? = nil,
                      serveNotification: ((Int32) -> Void)? = nil,
                      whileChildSetsUp: (() -> Void)? = nil, sendsNamespaces: Bool = false,
+                     userNamespace: Int32 = -1,
                      warn: (String) -> Void) throws -> LaunchedChild {
         let bundle = try Container.absolute(bundle)
         let spec = try Spec.read(bundle: bundle)
@@ -85,7 +88,9 @@ public struct Container: Sendable {
         var sharedNamespace: Int32 = -1
         defer { if sharedNamespace >= 0 { close(sharedNamespace) } }
         // (Default rootless maps: never as root.)
-        if let keeper = sharedUserNamespaceKeeper, plan.newUserNamespace, plan.rootlessDefaultMappings,
+        if userNamespace >= 0, plan.newUserNamespace, plan.rootlessDefaultMappings, !plan.forceRootfsCopy {
+            plan.joinUserNamespace(fd: userNamespace)
+        } else if let keeper = sharedUserNamespaceKeeper, plan.newUserNamespace, plan.rootlessDefaultMappings,
            !plan.forceRootfsCopy {
             try makeDirectory(root, mode: 0o700)
             // Without it (no keeper could be made) the container maps a namespace of its own.

@@ -197,6 +197,11 @@ extension Migration {
             ) STRICT;
             CREATE INDEX network_endpoints_by_container ON network_endpoints(container_id);
             """),
+        Migration(version: 14, summary: "whether a network's subnet was given (NetworkRecords.swift)", sql: """
+            -- 1: the subnet came from the request's IPAM config (a container may then ask for a
+            -- static address, as moby allows); 0: Skiff picked it from the default pools.
+            ALTER TABLE networks ADD COLUMN subnet_given INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

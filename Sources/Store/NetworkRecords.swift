@@ -16,12 +16,14 @@ public struct NetworkRecord: Sendable, Equatable {
     public var ipRange: String
     public var isInternal: Bool
     public var isAttachable: Bool
+    /// The subnet came from the request (not the default pools): static addresses are allowed.
+    public var isSubnetGiven: Bool
     public var labels: [String: String]
     public var options: [String: String]
 
     public init(id: String, name: String, created: Int64, driver: String, subnet: String, gateway: String,
                 ipRange: String = "", isInternal: Bool = false, isAttachable: Bool = false,
-                labels: [String: String] = [:], options: [String: String] = [:]) {
+                labels: [String: String] = [:], options: [String: String] = [:], isSubnetGiven: Bool = false) {
         self.id = id
         self.name = name
         self.created = created
@@ -31,6 +33,7 @@ public struct NetworkRecord: Sendable, Equatable {
         self.ipRange = ipRange
         self.isInternal = isInternal
         self.isAttachable = isAttachable
+        self.isSubnetGiven = isSubnetGiven
         self.labels = labels
         self.options = options
     }
@@ -68,12 +71,14 @@ extension Store {
                 throw StoreError(.exists, "network with name \(record.name) already exists")
             }
             try database.query("""
-                INSERT INTO networks (id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO networks (id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options,
+                                      subnet_given)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(record.id), .text(record.name), .integer(record.created), .text(record.driver),
                       .text(record.subnet), .text(record.gateway), .text(record.ipRange),
                       .integer(record.isInternal ? 1 : 0), .integer(record.isAttachable ? 1 : 0),
-                      .blob(Store.stringMap(record.labels).bytes), .blob(Store.stringMap(record.options).bytes)])
+                      .blob(Store.stringMap(record.labels).bytes), .blob(Store.stringMap(record.options).bytes),
+                      .integer(record.isSubnetGiven ? 1 : 0)])
             return record
         }
     }
@@ -148,7 +153,7 @@ extension Store {
 
     func networkRecords(where filter: String, _ arguments: [SQLValue]) throws -> [NetworkRecord] {
         try database.query("""
-            SELECT id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options
+            SELECT id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options, subnet_given
             FROM networks \(filter) ORDER BY created, name
             """, arguments).compactMap { row in
                 guard let id = row.text(0), let name = row.text(1) else { return nil }
@@ -158,7 +163,7 @@ extension Store {
                 return NetworkRecord(id: id, name: name, created: row.int(2) ?? 0, driver: row.text(3) ?? "bridge",
                                      subnet: row.text(4) ?? "", gateway: row.text(5) ?? "", ipRange: row.text(6) ?? "",
                                      isInternal: (row.int(7) ?? 0) != 0, isAttachable: (row.int(8) ?? 0) != 0,
-                                     labels: labels, options: options)
+                                     labels: labels, options: options, isSubnetGiven: (row.int(11) ?? 0) != 0)
             }
     }
 

@@ -24,7 +24,8 @@
  *   PATH --health-probe MONITOR-ARGUMENTS...
  *
  * `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS` is another program: the user namespace
- * keeper of rootless containers (keeper.c).
+ * keeper of rootless containers (keeper.c); `skiff-relay --keep-netns ...` the per-user network
+ * namespace of user-defined networks (netns.c).
  *
  * Every descriptor it is given is made close-on-exec at once; the listening sockets and the
  * control connections lose that flag again just before the exec back.
@@ -318,6 +319,7 @@ static void __attribute__((noreturn)) give_up(const struct options *options, con
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--keep-userns") == 0) return keeper_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--keep-netns") == 0) return netns_keeper_main(argc, argv);
     struct options options;
     parse(argc, argv, &options);
     set_up_signals();

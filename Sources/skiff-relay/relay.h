@@ -7,4 +7,18 @@
 /* keeper.c: `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS`, the user namespace keeper. */
 int keeper_main(int argc, char **argv);
 
+/* netns.c: `skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|-`, the per-user network
+ * namespace of user-defined networks; netlink.c: its rtnetlink requests (0 or -errno). */
+#include <netinet/in.h>
+int netns_keeper_main(int argc, char **argv);
+int nl_open(void);
+int nl_bridge_add(int fd, const char *name, unsigned mtu);
+int nl_link_up(int fd, int index);
+int nl_link_delete(int fd, int index);
+int nl_address_add(int fd, int index, struct in_addr address, unsigned prefix);
+int nl_default_route(int fd, int index, struct in_addr gateway);
+int nl_veth_add(int fd, int master, unsigned mtu, const char *peer_name, const unsigned char mac[6], int netns_fd);
+int nl_links(int fd, void (*visit)(void *context, int index, const char *name, const char *kind, int master),
+             void *context);
+
 #endif

@@ -47,6 +47,12 @@ extension Engine {
                 }
             }
             undo.append { [self] in _ = try? self.withStore { try $0.deleteContainer(id) } }
+            // Its addresses on user-defined networks, in one transaction (they go with the row).
+            for endpoint in try addEndpoints(containerID: id, plan.joins) {
+                if let address = IPv4Subnet(cidr: endpoint.address) {
+                    plan.hostsFile += "\(IPv4Subnet.format(address.address))\t\(plan.hostnameFile.split(separator: "\n").first ?? "")\n"
+                }
+            }
 
             // Volumes: rows first (a new one is ours to remove on failure), then their directories.
             // The first container of a volume takes its copy-up (`copyUpVolumes`).
@@ -177,6 +183,8 @@ struct ContainerPlan: Sendable {
     var autoRemove = false
     /// `denials.json` beside config.json (docs/denials.md); nil: denials are not explained.
     var denialReasons: [UInt8]? = nil
+    /// The user-defined networks it joins: endpoint rows made with the container's.
+    var joins: [NetworkJoin] = []
 }
 
 /// Validation and resolution of a create request: everything before anything is written.
@@ -243,6 +251,8 @@ struct ContainerPlanner {
         var pasta: PastaAddressing? = nil
         /// `container:X`: X, whose network, /etc files and host name the container gets.
         var joined: ContainerRecord? = nil
+        /// The user-defined networks it joins (`Engine+NetworkJoin`).
+        var joins: [NetworkJoin] = []
     }
 
     /// The image the container runs and the command it starts with.
@@ -323,15 +333,9 @@ struct ContainerPlanner {
         }
 
         // Network, namespaces.
-        do {
-            try ContainerPlanner.validateHostModes(&host, config: config)
-        } catch let error as EngineError where error.code == .notFound {
-            // A user-defined network exists but containers do not join one yet (docs/networking.md).
-            if case .user? = try? engine.findNetwork(host.networkMode) {
-                throw EngineError(.invalidArgument, "network \(host.networkMode): containers cannot join user-defined networks in Skiff yet")
-            }
-            throw error
-        }
+        try ContainerPlanner.validateHostModes(&host, config: config, isUserNetwork: engine.isUserNetwork)
+        let joins = try engine.networkJoins(networkMode: host.networkMode, settings: original.endpointSettings)
+        if !joins.isEmpty { try Engine.refusePublishing(host, network: host.networkMode) }
 
         let security = try ContainerValidation.securityOptions(host.securityOpt)
         if let learn = security.seccompLearn {
@@ -378,19 +382,21 @@ struct ContainerPlanner {
         return ValidatedRequest(request: original, name: name, config: config, host: host, extraHosts: extraHosts,
                                 security: security, seccompProfile: seccompProfile, planner: planner, mounts: mounts,
                                 network: network, pasta: pastaAddressing,
-                                joined: ContainerNetworkMode.joined(host.networkMode, engine: engine))
+                                joined: ContainerNetworkMode.joined(host.networkMode, engine: engine), joins: joins)
     }
 
     /// Network, namespaces, log driver, runtime: moby's checks and defaults.
-    static func validateHostModes(_ host: inout CreateRequest.HostConfig, config: CreateRequest.ContainerConfig) throws {
+    static func validateHostModes(_ host: inout CreateRequest.HostConfig, config: CreateRequest.ContainerConfig,
+                                  isUserNetwork: (String) -> Bool = { _ in false }) throws {
         switch host.networkMode {
         case "", "default", "bridge": host.networkMode = "bridge"
         case "none", "host": break
         default:
-            guard host.networkMode.hasPrefix(ContainerNetworkMode.prefix) else {
+            if host.networkMode.hasPrefix(ContainerNetworkMode.prefix) {
+                try ContainerNetworkMode.validate(host, config: config)
+            } else if !isUserNetwork(host.networkMode) {
                 throw EngineError(.notFound, "network \(host.networkMode) not found")
             }
-            try ContainerNetworkMode.validate(host, config: config)
         }
         if host.networkMode == "host" && !host.links.isEmpty {
             throw EngineError(.invalidArgument, "conflicting options: host type networking can't be used with links. This would result in undefined behavior")
@@ -667,6 +673,6 @@ struct ContainerPlanner {
                              extraHosts: validated.extraHosts, network: validated.network, pasta: validated.pasta,
                              lowerDirs: lowerDirs),
             resolvConf: validated.joined.flatMap { ContainerNetworkMode.etcFile("resolv.conf", of: $0, engine: engine) }
-                ?? resolvConf(host, network: validated.network, pasta: validated.pasta), autoRemove: host.autoRemove)
+                ?? resolvConf(host, network: validated.network, pasta: validated.pasta), autoRemove: host.autoRemove, joins: validated.joins)
     }
 }

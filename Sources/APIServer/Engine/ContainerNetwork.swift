@@ -89,6 +89,7 @@ extension ContainerNetwork {
     /// A running container's address, gateway and ports on the default network.
     static func state(of record: ContainerRecord, engine: Engine) -> ContainerView.NetworkState {
         var state = ContainerView.NetworkState()
+        state.joined = engine.joinedNetworkViews(of: record)
         guard record.state == .running || record.state == .paused else { return state }
         state.running = true
         state.ports = publishedPorts(of: record, engine: engine)

@@ -69,7 +69,8 @@ extension Engine {
                 return NetworkRecord(id: ContainerNames.newID(), name: request.name, created: created, driver: "bridge",
                                      subnet: subnet.description, gateway: IPv4Subnet.format(gateway),
                                      ipRange: config?.ipRange?.description ?? "", isInternal: request.isInternal,
-                                     isAttachable: request.isAttachable, labels: request.labels, options: request.options)
+                                     isAttachable: request.isAttachable, labels: request.labels, options: request.options,
+                                     isSubnetGiven: config?.subnet != nil)
             }
         }
         try withStore { store in
@@ -158,7 +159,7 @@ extension Engine {
             try store.endpoints(onNetwork: networkID).compactMap { endpoint in
                 guard let container = try store.container(id: endpoint.containerID),
                       container.state == .running || container.state == .paused else { return nil }
-                let endpointID = Hex.lowercase(PortableSHA256.hash(Array((networkID + " " + endpoint.containerID).utf8)))
+                let endpointID = Engine.endpointID(networkID: networkID, containerID: endpoint.containerID)
                 return EndpointView(containerID: container.id, name: container.name, endpointID: endpointID, address: endpoint.address)
             }
         }

@@ -29,6 +29,8 @@ struct MonitorLauncher {
         if options.autoRemove { arguments.append("--auto-remove") }
         if let health = options.healthSchedule { arguments += ["--health", health.argument] }
         if options.networkMode == "bridge" { arguments += try ContainerNetwork.monitorArguments(engine, options) }
+        let endpoints = try engine.monitorEndpoints(starting: record, networkMode: options.networkMode)
+        if !endpoints.isEmpty { arguments += ["--endpoints", NetworkEndpoint.argument(endpoints)] }
         if let warm = engine.warmMonitors.take(engine: engine) {
             let channel = ServiceChannel(fd: warm)
             do {

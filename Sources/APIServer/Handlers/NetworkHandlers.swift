@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MonitorProtocol
 import Platform
 import Store
 
@@ -90,7 +91,8 @@ enum NetworkHandlers {
             JSON.Member("ConfigOnly", false),
             JSON.Member("Containers", .object((containers ?? []).map { c in
                 JSON.Member(c.containerID, .object([JSON.Member("Name", .string(c.name)), JSON.Member("EndpointID", .string(c.endpointID)),
-                                                    JSON.Member("MacAddress", ""), JSON.Member("IPv4Address", .string(c.address)),
+                                                    JSON.Member("MacAddress", .string(NetworkEndpoint.macAddress(for: String(c.address.prefix { $0 != "/" })))),
+                                                    JSON.Member("IPv4Address", .string(c.address)),
                                                     JSON.Member("IPv6Address", "")]))
             })),
             JSON.Member("Options", map(record.options)), JSON.Member("Labels", map(record.labels)),

@@ -9,6 +9,8 @@ struct CreateRequest: Sendable, Equatable {
     var hostConfig = HostConfig()
     /// `NetworkingConfig.EndpointsConfig` keys (network names the client asked for).
     var endpoints: [String] = []
+    /// What the client asked for on each of them (aliases, a static address).
+    var endpointSettings: [String: EndpointSettingsRequest] = [:]
 
     /// moby's `container.Config`.
     struct ContainerConfig: Sendable, Equatable {
@@ -197,7 +199,14 @@ extension CreateRequest {
         if let networking = top["networkingconfig"] {
             let n = try d.object(networking, "NetworkingConfig")
             if let endpoints = n["endpointsconfig"] {
-                request.endpoints = try d.object(endpoints, "NetworkingConfig.EndpointsConfig").keys.sorted()
+                let fields = try d.object(endpoints, "NetworkingConfig.EndpointsConfig")
+                request.endpoints = fields.keys.sorted()
+                if case .object(let members) = endpoints {
+                    for member in members where member.value != .null {
+                        request.endpointSettings[member.key] = try EndpointSettingsRequest.decode(
+                            member.value, d, path: "NetworkingConfig.EndpointsConfig")
+                    }
+                }
             }
         }
         return request

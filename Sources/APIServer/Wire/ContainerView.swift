@@ -101,7 +101,23 @@ public enum ContainerView {
         public var ports: [PublishedPort] = []
         /// Whether it runs (Ports lists exposed ports then, published or not).
         public var running = false
+        /// Its user-defined networks, in the order of its interfaces (`Engine+NetworkJoin`).
+        public var joined: [JoinedNetwork] = []
         public init() {}
+    }
+
+    /// A container's place on a user-defined network as inspect shows it.
+    public struct JoinedNetwork: Sendable {
+        public var name: String
+        public var networkID: String
+        public var endpointID: String
+        /// Address, prefix length, gateway and MAC: "" / 0 while it does not run, as moby.
+        public var address: String
+        public var prefixLength: Int
+        public var gateway: String
+        public var macAddress: String
+        public var aliases: [String]
+        public var ipamAddress: String
     }
 
     /// `NetworkSettings` for inspect: one network named after the mode, with the address and
@@ -139,6 +155,20 @@ public enum ContainerView {
     static func networks(_ mode: String, network: NetworkState = NetworkState()) -> JSON {
         // `container:X`: no endpoint of its own (moby's updateContainerNetworkSettings).
         if mode.hasPrefix("container:") { return .object([]) }
+        if !network.joined.isEmpty {
+            return .object(network.joined.map { n in
+                JSON.Member(n.name, .object([
+                    JSON.Member("IPAMConfig", n.ipamAddress.isEmpty ? .null : .object([JSON.Member("IPv4Address", .string(n.ipamAddress))])),
+                    JSON.Member("Links", .null), JSON.Member("Aliases", n.aliases.isEmpty ? .null : JSON(n.aliases)),
+                    JSON.Member("MacAddress", .string(n.macAddress)), JSON.Member("DriverOpts", .null),
+                    JSON.Member("NetworkID", .string(n.networkID)), JSON.Member("EndpointID", .string(n.endpointID)),
+                    JSON.Member("Gateway", .string(n.gateway)), JSON.Member("IPAddress", .string(n.address)),
+                    JSON.Member("IPPrefixLen", .int(Int64(n.prefixLength))), JSON.Member("IPv6Gateway", ""),
+                    JSON.Member("GlobalIPv6Address", ""), JSON.Member("GlobalIPv6PrefixLen", 0),
+                    JSON.Member("DNSNames", .null),
+                ]))
+            })
+        }
         return .object([JSON.Member(mode.isEmpty ? "bridge" : mode, .object([
             JSON.Member("IPAMConfig", .null), JSON.Member("Links", .null), JSON.Member("Aliases", .null),
             JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),

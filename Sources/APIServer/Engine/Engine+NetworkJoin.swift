@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MonitorProtocol
+import Platform
+import Store
+
+/// A user-defined network a container joins, checked at create (docs/networking.md,
+/// "Containers on user-defined networks").
+struct NetworkJoin: Sendable {
+    var network: NetworkRecord
+    var aliases: [String]
+    /// `--ip` / `IPAMConfig.IPv4Address`; nil: one picked from the network's range.
+    var address: UInt32?
+}
+
+/// Containers joining user-defined networks: the checks and the address allocation of a create
+/// (rows of the Store, one transaction), and what the monitor and inspect are told.
+extension Engine {
+    /// Whether `mode` names a user-defined network (by id, name or id prefix).
+    func isUserNetwork(_ mode: String) -> Bool {
+        if case .user? = try? findNetwork(mode) { return true }
+        return false
+    }
+
+    /// The networks a create joins: `HostConfig.NetworkMode`'s when it is user-defined, then the
+    /// other user-defined networks of `NetworkingConfig.EndpointsConfig`; with moby's refusals for
+    /// an address or aliases on the default network and for a static address a network cannot give.
+    func networkJoins(networkMode: String, settings: [String: EndpointSettingsRequest]) throws -> [NetworkJoin] {
+        let predefined: Set<String> = ["bridge", "default", "none", "host", ""]
+        if predefined.contains(networkMode) || networkMode.hasPrefix("container:") {
+            for (name, endpoint) in settings where predefined.contains(name) || name == networkMode {
+                if !endpoint.ipv4Address.isEmpty {
+                    throw EngineError(.invalidArgument, "user specified IP address is supported on user defined networks only")
+                }
+                if !endpoint.aliases.isEmpty {
+                    throw EngineError(.invalidArgument, "network-scoped alias is supported only for containers in user defined networks")
+                }
+            }
+            let others = settings.keys.filter { !predefined.contains($0) && $0 != networkMode }.sorted()
+            if !others.isEmpty {
+                throw EngineError(.invalidArgument, "Container cannot be connected to network endpoints: \((others + [networkMode]).joined(separator: ", "))")
+            }
+            return []
+        }
+        var joins: [NetworkJoin] = []
+        let names = [networkMode] + settings.keys.filter { $0 != networkMode && !predefined.contains($0) }.sorted()
+        for name in names {
+            guard case .user(let network) = try findNetwork(name) else {
+                throw EngineError(.invalidArgument, "Container cannot be connected to network endpoints: \(names.joined(separator: ", "))")
+            }
+            if joins.contains(where: { $0.network.id == network.id }) { continue }
+            let endpoint = settings[name] ?? EndpointSettingsRequest()
+            joins.append(NetworkJoin(network: network, aliases: endpoint.aliases,
+                                     address: try Engine.staticAddress(endpoint.ipv4Address, on: network)))
+        }
+        return joins
+    }
+
+    /// Published ports need the user networks' uplink, which is not built: refused, not dropped.
+    static func refusePublishing(_ host: CreateRequest.HostConfig, network: String) throws {
+        if !(try ContainerPorts.bindings(host.portBindings)).isEmpty {
+            throw EngineError(.invalidArgument, "network \(network): publishing ports of a container on a user-defined network is not supported by Skiff yet")
+        }
+    }
+
+    /// A static address checked against the network (moby's `validateEndpointSettings`): nil
+    /// when none was asked for.
+    static func staticAddress(_ text: String, on network: NetworkRecord) throws -> UInt32? {
+        guard !text.isEmpty else { return nil }
+        guard let address = IPv4Subnet.parseAddress(text) else {
+            throw EngineError(.invalidArgument, "invalid endpoint settings:\ninvalid IPv4 address: \(text)")
+        }
+        guard network.isSubnetGiven else {
+            throw EngineError(.invalidArgument, "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets")
+        }
+        guard let subnet = IPv4Subnet(cidr: network.subnet), subnet.contains(address),
+              address != subnet.network, address != subnet.broadcast || subnet.prefixLength >= 31 else {
+            throw EngineError(.invalidArgument, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address \(text)")
+        }
+        return address
+    }
+
+    /// The container's endpoint rows, all in one transaction: each address picked (the lowest
+    /// free one of the network's range, skipping the gateway) or checked free (403 `Address
+    /// already in use`, moby's); a full network 503 as moby's IPAM.
+    @discardableResult
+    func addEndpoints(containerID: String, _ joins: [NetworkJoin]) throws -> [NetworkEndpointRecord] {
+        guard !joins.isEmpty else { return [] }
+        let requests = joins.map { join in
+            let wanted = join.address
+            return EndpointRequest(networkID: join.network.id, aliases: join.aliases, isStatic: wanted != nil) { network, existing in
+                try Engine.pickAddress(on: network, taken: existing.map(\.address), wanted: wanted)
+            }
+        }
+        return try withStore { store in try store.addEndpoints(containerID: containerID, requests) }
+    }
+
+    /// An address of `network` (CIDR text with the subnet's prefix) not in `taken`.
+    static func pickAddress(on network: NetworkRecord, taken: [String], wanted: UInt32?) throws -> String {
+        guard let subnet = IPv4Subnet(cidr: network.subnet) else {
+            throw EngineError(.internal, "network \(network.name): its subnet \(network.subnet) does not parse")
+        }
+        var used = Set(taken.compactMap { IPv4Subnet(cidr: $0)?.address })
+        if let gateway = IPv4Subnet.parseAddress(network.gateway) { used.insert(gateway) }
+        if let wanted {
+            guard !used.contains(wanted) else { throw EngineError(.forbidden, "Address already in use") }
+            return IPv4Subnet.format(wanted) + "/\(subnet.prefixLength)"
+        }
+        let range = IPv4Subnet(cidr: network.ipRange) ?? subnet
+        var candidate = range.network == subnet.network ? range.network + 1 : range.network
+        let last = range.broadcast == subnet.broadcast ? range.broadcast - 1 : range.broadcast
+        while candidate <= last {
+            if !used.contains(candidate) { return IPv4Subnet.format(candidate) + "/\(subnet.prefixLength)" }
+            if candidate == UInt32.max { break }
+            candidate += 1
+        }
+        throw EngineError(.unavailable, "no available IPv4 addresses on this network's address pools: \(network.name) (\(network.id))")
+    }
+
+    /// A container's endpoints with their networks, the network of its `NetworkMode` first, then
+    /// by name: the order of its interfaces (eth0, eth1, ...).
+    func joinedNetworks(of record: ContainerRecord) -> [(endpoint: NetworkEndpointRecord, network: NetworkRecord)] {
+        guard let endpoints = try? withStore({ try $0.endpoints(ofContainer: record.id) }), !endpoints.isEmpty,
+              let networks = try? withStore({ try $0.networks() }) else { return [] }
+        let mode = (try? StoredContainer(record))?.networkMode ?? ""
+        var pairs: [(endpoint: NetworkEndpointRecord, network: NetworkRecord)] = endpoints.compactMap { endpoint in
+            networks.first(where: { $0.id == endpoint.networkID }).map { (endpoint, $0) }
+        }
+        pairs.sort { a, b in
+            let aFirst = a.network.name == mode || a.network.id == mode
+            let bFirst = b.network.name == mode || b.network.id == mode
+            if aFirst != bFirst { return aFirst }
+            return a.network.name < b.network.name
+        }
+        return pairs
+    }
+
+    /// The endpoints a start gives the monitor; a container whose `NetworkMode` names a network
+    /// it has no endpoint on (its create was cut short between its row and its endpoints', or a
+    /// Store edited by hand) is refused rather than started with loopback only.
+    func monitorEndpoints(starting record: ContainerRecord, networkMode: String) throws -> [NetworkEndpoint] {
+        let endpoints = monitorEndpoints(of: record)
+        let predefined: Set<String> = ["bridge", "default", "none", "host", ""]
+        if endpoints.isEmpty && !predefined.contains(networkMode) && !networkMode.hasPrefix("container:") {
+            throw EngineError(.conflict, "container \(record.name) has no endpoint on network \(networkMode): its create was cut short; remove the container and create it again")
+        }
+        return endpoints
+    }
+
+    /// What the monitor makes at each run: one interface per endpoint, the default route by the
+    /// first network's gateway.
+    func monitorEndpoints(of record: ContainerRecord) -> [NetworkEndpoint] {
+        joinedNetworks(of: record).enumerated().compactMap { index, pair in
+            guard let cidr = IPv4Subnet(cidr: pair.endpoint.address) else { return nil }
+            let mtu = pair.network.options["com.docker.network.driver.mtu"].flatMap { Int($0) } ?? 1500
+            return NetworkEndpoint(interface: "eth\(index)", bridge: NetworkEndpoint.bridgeName(networkID: pair.network.id),
+                                   address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
+                                   gateway: pair.network.gateway, mtu: mtu, defaultRoute: index == 0)
+        }
+    }
+
+    /// moby's EndpointID: an id of the container's place on the network, the same each time
+    /// (network inspect's `Containers` shows the same).
+    static func endpointID(networkID: String, containerID: String) -> String {
+        Hex.lowercase(PortableSHA256.hash(Array((networkID + " " + containerID).utf8)))
+    }
+
+    /// Inspect's `NetworkSettings.Networks` entries of a container on user-defined networks
+    /// (the addresses only while it runs, as moby).
+    func joinedNetworkViews(of record: ContainerRecord) -> [ContainerView.JoinedNetwork] {
+        let running = record.state == .running || record.state == .paused
+        return joinedNetworks(of: record).map { pair in
+            let cidr = IPv4Subnet(cidr: pair.endpoint.address)
+            let address = cidr.map { IPv4Subnet.format($0.address) } ?? ""
+            return ContainerView.JoinedNetwork(
+                name: pair.network.name, networkID: pair.network.id,
+                endpointID: running ? Engine.endpointID(networkID: pair.network.id, containerID: record.id) : "",
+                address: running ? address : "", prefixLength: running ? cidr?.prefixLength ?? 0 : 0,
+                gateway: running ? pair.network.gateway : "",
+                macAddress: running ? NetworkEndpoint.macAddress(for: address) : "",
+                aliases: pair.endpoint.aliases + [Store.shortID(record.id)],
+                ipamAddress: pair.endpoint.isStatic ? address : "")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Platform
+
+/// A container's endpoints on several networks, made in one transaction (`POST
+/// /containers/create` with `--network NAME` and `NetworkingConfig.EndpointsConfig`).
+public struct EndpointRequest: Sendable {
+    public var networkID: String
+    public var aliases: [String]
+    public var isStatic: Bool
+    /// Given the network and every endpoint it has, the container's address (CIDR): one picked
+    /// from the free ones, or the one asked for, checked; throws when there is none.
+    public var address: @Sendable (NetworkRecord, [NetworkEndpointRecord]) throws -> String
+
+    public init(networkID: String, aliases: [String], isStatic: Bool,
+                address: @escaping @Sendable (NetworkRecord, [NetworkEndpointRecord]) throws -> String) {
+        self.networkID = networkID
+        self.aliases = aliases
+        self.isStatic = isStatic
+        self.address = address
+    }
+}
+
+extension Store {
+    /// Adds the container's endpoints, all or none, under one write lock, so that two creates
+    /// never take one address; returns them in the order asked. A network gone is `.notFound`;
+    /// the container already on one `.exists`.
+    public func addEndpoints(containerID: String, _ requests: [EndpointRequest]) throws -> [NetworkEndpointRecord] {
+        try database.transaction {
+            var made: [NetworkEndpointRecord] = []
+            for request in requests {
+                guard let network = try network(id: request.networkID) else {
+                    throw StoreError(.notFound, "network \(request.networkID) not found")
+                }
+                let existing = try endpoints(onNetwork: network.id)
+                if existing.contains(where: { $0.containerID == containerID }) {
+                    throw StoreError(.exists, "endpoint with name \(containerID) already exists in network \(network.name)")
+                }
+                let endpoint = NetworkEndpointRecord(networkID: network.id, containerID: containerID,
+                                                     address: try request.address(network, existing),
+                                                     aliases: request.aliases, isStatic: request.isStatic)
+                try database.query("INSERT INTO network_endpoints (network_id, container_id, address, aliases, static) VALUES (?, ?, ?, ?, ?)",
+                                   [.text(network.id), .text(containerID), .text(endpoint.address),
+                                    .blob(JSON.array(endpoint.aliases.map { JSON.string($0) }).bytes),
+                                    .integer(endpoint.isStatic ? 1 : 0)])
+                made.append(endpoint)
+            }
+            return made
+        }
+    }
+
+    /// Removes every endpoint of the container (its removal; the rows also go with the
+    /// container's row, by the foreign key).
+    public func removeEndpoints(ofContainer containerID: String) throws {
+        try database.query("DELETE FROM network_endpoints WHERE container_id = ?", [.text(containerID)])
+    }
+}

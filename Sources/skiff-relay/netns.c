@@ -1,0 +1,312 @@
+/*
+ * skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|-: the network namespace keeper,
+ * one per user (docs/networking.md, "Containers on user-defined networks").
+ *
+ * A container on a user-defined network has a veth pair: one end, ethN, in its own network
+ * namespace, the other on a Linux bridge (one per network, `br-<id12>`, with the gateway's
+ * address) inside a network namespace of the user's, which this process makes and holds, as
+ * Podman's rootless-netns. skiff-monitor starts it (fd 3: the listening SOCK_SEQPACKET socket at
+ * SOCKET-PATH; with USERNS-FD, rootless, the user namespace the containers are in, which it
+ * joins first so that the namespace it makes is owned by it: moving a veth into a container's
+ * namespace takes CAP_NET_ADMIN over both namespaces' owners).
+ *
+ * Each connection first gets this process's pid (4 bytes) with a descriptor of its user
+ * namespace (SCM_RIGHTS): the container joins that one. Then one request per message, with a
+ * container's network namespace attached, each answered by `ok` or `error STEP: REASON`:
+ *
+ *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1    (1: default route by GATEWAY)
+ *   detach IFNAME
+ *
+ * A container's end goes with its network namespace (the kernel removes both ends), so nothing
+ * has to be torn down when a container exits or its monitor is killed. The namespace does not
+ * forward IPv4 (ip_forward 0), so one network's containers do not reach another's. A bridge with no port
+ * left is removed; the keeper ends after IDLE-SECONDS with no connection and no container
+ * attached, taking the namespace and its bridges with it (the path goes first).
+ */
+#define _GNU_SOURCE
+#include "relay.h"
+#include "fdpass.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNECTIONS 64
+
+static long long netns_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec;
+}
+
+static int reply(int connection, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static int reply(int connection, const char *format, ...) {
+    char text[512];
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(text, sizeof text, format, args);
+    va_end(args);
+    if (n < 0) return -1;
+    if ((size_t)n >= sizeof text) n = (int)sizeof text - 1;
+    return send(connection, text, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
+}
+
+static int parse_mac(const char *text, unsigned char mac[6]) {
+    unsigned v[6];
+    if (sscanf(text, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return -1;
+    for (int i = 0; i < 6; i++) {
+        if (v[i] > 255) return -1;
+        mac[i] = (unsigned char)v[i];
+    }
+    return 0;
+}
+
+struct keeper_state {
+    int netlink;     /* in the keeper's namespace */
+    int own_netns;   /* the keeper's namespace, to come back to */
+};
+
+/* The container's side: address, up, default route; in its namespace, then back. */
+static int configure_peer(struct keeper_state *state, int connection, int netns, const char *ifname,
+                          struct in_addr address, unsigned prefix, struct in_addr gateway, int route) {
+    if (setns(netns, CLONE_NEWNET) != 0) return reply(connection, "error setns container: %s", strerror(errno));
+    int rc = 0;
+    const char *step = "";
+    int nl = nl_open();
+    int index = nl < 0 ? 0 : (int)if_nametoindex(ifname);
+    if (nl < 0) {
+        rc = nl;
+        step = "netlink container";
+    } else if (index == 0) {
+        rc = -errno;
+        step = "find the container's interface";
+    } else if ((rc = nl_address_add(nl, index, address, prefix)) != 0) {
+        step = "address";
+    } else if ((rc = nl_link_up(nl, index)) != 0) {
+        step = "up";
+    } else if (route && (rc = nl_default_route(nl, index, gateway)) != 0) {
+        step = "default route";
+    }
+    if (rc != 0 && index > 0) (void)nl_link_delete(nl, index);
+    if (nl >= 0) close(nl);
+    if (setns(state->own_netns, CLONE_NEWNET) != 0) {
+        (void)reply(connection, "error setns back: %s", strerror(errno));
+        _exit(1);
+    }
+    if (rc != 0) return reply(connection, "error %s %s: %s", step, ifname, strerror(-rc));
+    return reply(connection, "ok");
+}
+
+static int attach(struct keeper_state *state, int connection, int netns, char *arguments) {
+    char bridge[IFNAMSIZ + 1], gateway_text[32], ifname[IFNAMSIZ + 1], address_text[32], mac_text[32];
+    unsigned prefix = 0, mtu = 0;
+    int route = 0;
+    if (sscanf(arguments, "%15s %31s %u %u %15s %31s %31s %d", bridge, gateway_text, &prefix, &mtu, ifname,
+               address_text, mac_text, &route) != 8 || prefix > 32) {
+        return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE");
+    }
+    struct in_addr gateway, address;
+    unsigned char mac[6];
+    if (inet_pton(AF_INET, gateway_text, &gateway) != 1 || inet_pton(AF_INET, address_text, &address) != 1 ||
+        parse_mac(mac_text, mac) != 0) {
+        return reply(connection, "error request: bad address");
+    }
+    int master = (int)if_nametoindex(bridge);
+    if (master == 0) {
+        int rc = nl_bridge_add(state->netlink, bridge, mtu);
+        if (rc != 0 && rc != -EEXIST) return reply(connection, "error bridge %s: %s", bridge, strerror(-rc));
+        master = (int)if_nametoindex(bridge);
+        if (master == 0) return reply(connection, "error bridge %s: %s", bridge, strerror(errno));
+        rc = nl_address_add(state->netlink, master, gateway, prefix);
+        if (rc != 0 && rc != -EEXIST) {
+            (void)nl_link_delete(state->netlink, master);
+            return reply(connection, "error bridge %s: address %s/%u: %s", bridge, gateway_text, prefix, strerror(-rc));
+        }
+    }
+    int rc = nl_veth_add(state->netlink, master, mtu, ifname, mac, netns);
+    if (rc != 0) return reply(connection, "error veth %s: %s", ifname, strerror(-rc));
+    return configure_peer(state, connection, netns, ifname, address, prefix, gateway, route);
+}
+
+static int detach(struct keeper_state *state, int connection, int netns, const char *ifname) {
+    if (setns(netns, CLONE_NEWNET) != 0) return reply(connection, "error setns container: %s", strerror(errno));
+    int rc = 0;
+    int nl = nl_open();
+    int index = (int)if_nametoindex(ifname);
+    if (nl < 0) {
+        rc = nl;
+    } else if (index == 0) {
+        rc = -ENODEV;
+    } else {
+        rc = nl_link_delete(nl, index);
+    }
+    if (nl >= 0) close(nl);
+    if (setns(state->own_netns, CLONE_NEWNET) != 0) _exit(1);
+    if (rc != 0) return reply(connection, "error detach %s: %s", ifname, strerror(-rc));
+    return reply(connection, "ok");
+}
+
+static void serve(struct keeper_state *state, int connection) {
+    char request[512];
+    int netns = -1;
+    ssize_t n = skiff_fd_recv(connection, request, sizeof request - 1, &netns);
+    if (n <= 0) return;
+    request[n] = 0;
+    if (netns < 0) {
+        (void)reply(connection, "error request: no network namespace attached");
+    } else if (strncmp(request, "attach ", 7) == 0) {
+        (void)attach(state, connection, netns, request + 7);
+    } else if (strncmp(request, "detach ", 7) == 0) {
+        char ifname[IFNAMSIZ + 1];
+        if (sscanf(request + 7, "%15s", ifname) != 1) (void)reply(connection, "error request: detach IFNAME");
+        else (void)detach(state, connection, netns, ifname);
+    } else {
+        (void)reply(connection, "error request: unknown");
+    }
+    if (netns >= 0) close(netns);
+}
+
+/* Links of the keeper's namespace: veths counted, bridges with no port remembered. */
+struct census {
+    int veths;
+    int bridges[64];
+    int bridge_count;
+    int masters[256];
+    int master_count;
+};
+
+static void count_link(void *context, int index, const char *name, const char *kind, int master) {
+    (void)name;
+    struct census *census = context;
+    if (strcmp(kind, "veth") == 0) census->veths++;
+    if (strcmp(kind, "bridge") == 0 && census->bridge_count < 64) census->bridges[census->bridge_count++] = index;
+    if (master > 0 && census->master_count < 256) census->masters[census->master_count++] = master;
+}
+
+/* Removes the bridges no container is on; returns the veths left (-1 when the dump failed). */
+static int tidy(struct keeper_state *state) {
+    struct census census = {0};
+    if (nl_links(state->netlink, count_link, &census) != 0) return -1;
+    for (int i = 0; i < census.bridge_count; i++) {
+        int used = 0;
+        for (int j = 0; j < census.master_count; j++) used |= census.masters[j] == census.bridges[i];
+        if (!used) (void)nl_link_delete(state->netlink, census.bridges[i]);
+    }
+    return census.veths;
+}
+
+int netns_keeper_main(int argc, char **argv) {
+    if (argc != 5) {
+        (void)fprintf(stderr, "usage: skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|-\n");
+        return 2;
+    }
+    const char *path = argv[2];
+    long idle = strtol(argv[3], NULL, 10);
+    if (idle <= 0) idle = 3;
+    const int listener = 3;
+    int userns = strcmp(argv[4], "-") == 0 ? -1 : (int)strtol(argv[4], NULL, 10);
+    struct stat bound;
+    if (fcntl(listener, F_SETFD, FD_CLOEXEC) != 0 || lstat(path, &bound) != 0) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (userns >= 0) {
+        if (setns(userns, CLONE_NEWUSER) != 0) {
+            (void)fprintf(stderr, "skiff-relay --keep-netns: join the containers' user namespace: %s\n", strerror(errno));
+            return 1;
+        }
+        (void)close(userns);
+    }
+    if (syscall(SYS_close_range, 4, ~0U, 0) != 0) {
+        for (int fd = 4; fd < 1024; fd++) (void)close(fd);
+    }
+    if (unshare(CLONE_NEWNET) != 0) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: unshare the network namespace: %s\n", strerror(errno));
+        return 1;
+    }
+    /* No forwarding between the bridges: a container reaches its own network only (a new
+     * namespace inherits the host's IPv4 ip_forward). */
+    int forward = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+    if (forward < 0 || write(forward, "0\n", 2) != 2) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: ip_forward: %s\n", strerror(errno));
+        return 1;
+    }
+    (void)close(forward);
+    struct keeper_state state;
+    state.netlink = nl_open();
+    state.own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int own_userns = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+    if (state.netlink < 0 || state.own_netns < 0 || own_userns < 0 || nl_link_up(state.netlink, 1) != 0) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: set up the namespace: %s\n", strerror(errno));
+        return 1;
+    }
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        (void)dup2(null, 0);
+        (void)dup2(null, 1);
+        (void)dup2(null, 2);
+        if (null > 2) close_fd(null);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    if (chdir("/") != 0) return 1;
+
+    struct pollfd fds[1 + MAX_CONNECTIONS];
+    int connections = 0;
+    long long last = netns_now();
+    for (;;) {
+        fds[0] = (struct pollfd){listener, POLLIN, 0};
+        int ready = poll(fds, (nfds_t)(1 + connections), 1000);
+        if (ready < 0 && errno != EINTR) return 1;
+        if (ready > 0) {
+            for (int i = connections; i >= 1; i--) {
+                if (fds[i].revents & POLLIN) serve(&state, fds[i].fd);
+                if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                    (void)close(fds[i].fd);
+                    fds[i] = fds[connections--];
+                }
+            }
+            if ((fds[0].revents & POLLIN) && connections < MAX_CONNECTIONS) {
+                int connection = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+                if (connection >= 0) {
+                    int me = (int)getpid();
+                    if (skiff_fd_send(connection, &me, sizeof me, own_userns) == 0) {
+                        connections++;
+                        fds[connections] = (struct pollfd){connection, POLLIN, 0};
+                    } else {
+                        (void)close(connection);
+                    }
+                }
+            }
+            last = netns_now();
+            continue;
+        }
+        if (connections > 0) continue;
+        int veths = tidy(&state);
+        if (veths != 0) {
+            last = netns_now();
+            continue;
+        }
+        if (netns_now() - last >= idle) {
+            /* The path goes first (when it is still ours): a monitor that comes from now on makes
+             * a new keeper; one already queued is refused when the listener closes, and does too. */
+            struct stat now;
+            if (lstat(path, &now) == 0 && now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) (void)unlink(path);
+            return 0;
+        }
+    }
+}
