@@ -170,6 +170,26 @@ for c in "${columns[@]}"; do
     done
 done
 
+# ---------------------------------------------------------------- the kernel's part: clone3 into a cgroup vs a move
+# bench/cgroup-spawn.c, as root, on an empty cgroup of this run's: what the runtime's two ways of
+# putting the container's process into its cgroup cost on this kernel, with a gap between calls
+# as between container starts (docs/cgroups.md "Measured").
+SPAWN=()
+SPAWN_ROUNDS=${BENCH_CG_SPAWN_ROUNDS:-40}
+if command -v cc >/dev/null && cc -O2 -o "$T/cgroup-spawn" "$ROOT/bench/cgroup-spawn.c" 2>"$T/logs/cgroup-spawn-cc.log"; then
+    for hierarchy in "$UNIFIED" /sys/fs/cgroup/memory /sys/fs/cgroup; do
+        [ -f "$hierarchy/cgroup.procs" ] || continue
+        d=$hierarchy/skiff-bench-spawn-$$
+        mkdir "$d" 2>/dev/null || continue
+        while IFS= read -r line; do SPAWN+=("$(findmnt -no FSTYPE -T "$hierarchy") $hierarchy: $line"); done \
+            < <("$T/cgroup-spawn" "$d" "$SPAWN_ROUNDS" 50 2>&1)
+        rmdir "$d" 2>/dev/null || true
+        [ "$hierarchy" = /sys/fs/cgroup/memory ] && break
+    done
+else
+    note "no C compiler (cc): bench/cgroup-spawn.c not run"
+fi
+
 # ---------------------------------------------------------------- the table
 diffms() { awk -v a="$(field "$1" 1)" -v b="$(field "$2" 1)" 'BEGIN{printf "%+.1f", a - b}'; }
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -203,6 +223,11 @@ TABLE=$OUT/cgroups-$STAMP.txt
     echo
     if [ -n "${R[skiffcg2.plain]:-}" ] && [ -n "${R[skiff.plain]:-}" ]; then
         echo "cost of a cgroup2 cgroup per container (skiff-cg2 - skiff, run --rm true): $(diffms "${R[skiffcg2.plain]}" "${R[skiff.plain]}") ms"
+    fi
+    if [ ${#SPAWN[@]} -gt 0 ]; then
+        echo
+        echo "a new process into a cgroup, this kernel (bench/cgroup-spawn.c, $SPAWN_ROUNDS rounds, 50 ms apart):"
+        for line in "${SPAWN[@]}"; do echo "  $line"; done
     fi
     for n in "${NOTES[@]}"; do echo "note: $n"; done
 } | tee "$TABLE"

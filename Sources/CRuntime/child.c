@@ -35,6 +35,16 @@
 #include <net/if.h>
 #include <unistd.h>
 
+/* clone3's arguments up to `cgroup` (linux/sched.h's struct clone_args, CLONE_ARGS_SIZE_VER2:
+ * Linux 5.7), spelled here so that the kernel's header and glibc's <sched.h> do not clash. */
+struct skiff_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define SKIFF_CLONE_INTO_CGROUP 0x200000000ULL
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -611,7 +621,37 @@ static void reset_signals(void) {
     }
 }
 
-static void __attribute__((noreturn)) child_main(const struct skiff_child_config *c) {
+/* A copy of this process with `flags` (CLONE_NEW*), as fork makes it: no CLONE_VM, the child
+ * runs on a copy of this stack, so no separate stack is needed. With into_cgroup it is made in
+ * the container's cgroup (clone3, CLONE_INTO_CGROUP: the kernel takes no migration lock for
+ * writing, which a move through cgroup.procs does) and *placed is 1 in parent and child. Where
+ * that fails (clone3 or CLONE_INTO_CGROUP unknown, or filtered by an outer seccomp profile:
+ * ENOSYS, EINVAL, E2BIG, EOPNOTSUPP, EPERM; or the cgroup itself refused, whose error the move
+ * then reports with its path) a plain clone, *placed 0: the process asks to be moved. */
+static long clone_process(unsigned long flags, const struct skiff_child_config *c, int *placed) {
+    *placed = 0;
+    if (c->into_cgroup) {
+        long pid;
+        if (c->clone3_test_errno) {
+            errno = c->clone3_test_errno;
+            pid = -1;
+        } else {
+            struct skiff_clone_args args;
+            memset(&args, 0, sizeof args);
+            args.flags = flags | SKIFF_CLONE_INTO_CGROUP;
+            args.exit_signal = SIGCHLD;
+            args.cgroup = (uint64_t)c->cgroup_fd;
+            pid = syscall(SYS_clone3, &args, sizeof args);
+        }
+        if (pid >= 0) {
+            *placed = 1;
+            return pid;
+        }
+    }
+    return syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+}
+
+static void __attribute__((noreturn)) child_main(const struct skiff_child_config *c, int placed) {
     sync_fd = c->sync_fd;
     /* Until the container is created, it dies with its creator. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -625,18 +665,24 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         write_file("/proc/self/oom_score_adj", text, SKIFF_STEP_OOM_SCORE, -1);
     }
 
+    int fork_into_pid_namespace = c->join_pid_namespace ||
+                                  (c->unshare_after_join && (c->clone_flags & CLONE_NEWPID));
+    /* The process forked below is made in the container's cgroup from here: a cgroup namespace
+     * joined first would hide that cgroup from us (clone3 checks both ends against our cgroup
+     * namespace's root), so the forked process joins it. */
+    int defer_cgroupns = fork_into_pid_namespace && c->into_cgroup;
     for (int i = 0; i < c->n_setns; i++) {
+        if (defer_cgroupns && c->setns_types[i] == CLONE_NEWCGROUP) continue;
         CHECK(setns(c->setns_fds[i], c->setns_types[i]), SKIFF_STEP_SETNS, i, "setns");
         close(c->setns_fds[i]);
     }
-    int fork_into_pid_namespace = c->join_pid_namespace;
     if (c->unshare_after_join && c->clone_flags) {
         CHECK(unshare(c->clone_flags), SKIFF_STEP_SETNS, -1, "unshare");
-        if (c->clone_flags & CLONE_NEWPID) fork_into_pid_namespace = 1;
     }
     if (fork_into_pid_namespace) {
-        /* setns(CLONE_NEWPID) applies to children: the container process is our child. */
-        pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        /* setns(CLONE_NEWPID) applies to children: the container process is our child, made in
+         * the container's cgroup where the kernel allows (the intermediate stays outside). */
+        pid_t pid = (pid_t)clone_process(0, c, &placed);
         if (pid < 0) fail(SKIFF_STEP_SETNS, errno, -1, "fork into pid namespace");
         if (pid > 0) {
             if (c->pid_report_delay_us) usleep(c->pid_report_delay_us);
@@ -658,9 +704,14 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
          * `ready` read first would make the parent take the intermediate for the container. */
         struct skiff_msg recorded;
         if (skiff_msg_recv(sync_fd, &recorded) < 0 || recorded.type != SKIFF_MSG_PID_RECORDED) _exit(127);
+        for (int i = 0; defer_cgroupns && i < c->n_setns; i++) {
+            if (c->setns_types[i] != CLONE_NEWCGROUP) continue;
+            CHECK(setns(c->setns_fds[i], c->setns_types[i]), SKIFF_STEP_SETNS, i, "setns");
+            close(c->setns_fds[i]);
+        }
     }
 
-    if (c->join_cgroups) {
+    if (c->join_cgroups && !placed) {
         /* This is the container's process (after any fork into a pid namespace): the parent
          * moves it into the container's cgroups before anything else runs here, so set-up and
          * program are limited and charged there, and every later process inherits them. */
@@ -792,11 +843,14 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
 }
 
 pid_t skiff_clone_child(const struct skiff_child_config *config) {
-    /* A raw clone without CLONE_VM behaves like fork (the child runs on a copy of this stack),
-     * so no separate stack is needed; the namespaces come from the flags. */
+    /* The namespaces come from the flags (or are unshared by the child after joining a user
+     * namespace). A child that forks the container's process into a pid namespace is only an
+     * intermediate: it is not made in the cgroup, its child is. */
     unsigned long flags = config->unshare_after_join ? 0 : (unsigned long)config->clone_flags;
-    long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+    int forks = config->join_pid_namespace || (config->unshare_after_join && (config->clone_flags & CLONE_NEWPID));
+    int placed = 0;
+    long pid = forks ? syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0) : clone_process(flags, config, &placed);
     if (pid < 0) return -errno;
-    if (pid == 0) child_main(config);
+    if (pid == 0) child_main(config, placed);
     return (pid_t)pid;
 }

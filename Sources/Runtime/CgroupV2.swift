@@ -1,3 +1,4 @@
+import CRuntime
 import OCI
 import Platform
 
@@ -286,6 +287,15 @@ struct CgroupV2: Sendable, Equatable {
             return
         }
         try CgroupV2.write(path + "/cgroup.procs", String(pid), context: context, create: emulated)
+    }
+
+    /// An O_PATH descriptor of the cgroup's directory, for making a process in it (clone3 with
+    /// CLONE_INTO_CGROUP); the caller closes it. Nil where a process cannot be made there: a
+    /// recorded tree, or a systemd scope that systemd makes only once the process exists.
+    func openForClone() -> Int32? {
+        guard !emulated, CgroupV2.isCgroupFS(path) else { return nil }
+        let fd = open(path, Int32(SKIFF_O_PATH) | O_DIRECTORY | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
     }
 
     /// Removes the directory, retrying for up to `milliseconds` while processes are still in it

@@ -251,6 +251,22 @@ enum ChildLauncher {
             config.set_stdio = 1
             config.stdio_fds = stdio
         }
+        // cgroup v2: the container's process is made in its cgroup (clone3, CLONE_INTO_CGROUP),
+        // not moved there; the child falls back to asking for the move where clone3 refuses.
+        var cgroupFD: Int32 = -1
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
+        if let cgroup = plan.cgroupV2, plan.cgroups == nil, let fd = cgroup.openForClone() {
+            cgroupFD = fd
+            config.into_cgroup = 1
+            config.cgroup_fd = fd
+            #if DEBUG
+            // Tests only (debug builds): clone3 "fails" with this errno, as on a kernel before 5.7
+            // or under a seccomp profile that refuses it, so that the fallback (the move) runs.
+            if let text = getenv("SKIFF_DEBUG_CLONE3_ERRNO"), let value = Int32(String(cString: text)) {
+                config.clone3_test_errno = value
+            }
+            #endif
+        }
         if plan.cgroups != nil || plan.cgroupV2 != nil {
             config.join_cgroups = 1
             if plan.cloneFlags & Int32(SKIFF_CLONE_NEWCGROUP) != 0 {

@@ -239,8 +239,24 @@ struct CgroupV2Tests {
         try cgroup.thaw(context: "resume c3")
         #expect(!cgroup.isFrozen)
         #expect(!cgroup.oomKilled)
-        try FileSystem.writeAtomically(cgroup.path + "/memory.events", Array("low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n".utf8))
-        #expect(cgroup.oomKilled)
+        // memory.events, hand-written (no public recording of the file with a named source was
+        // found; Tests/Fixtures/cgroup2/README.md). The keys and their order are the kernel's
+        // (Documentation/admin-guide/cgroup-v2.rst); the counts are what the kernel's own
+        // selftest asserts after one allocation past memory.max, swap off: `oom 1`, `oom_kill 1`
+        // (torvalds/linux tools/testing/selftests/cgroup/test_memcontrol.c,
+        // test_memcg_oom_events, commit 00c010e130e58301db2ea0cec1eadc931e1cb8cf).
+        for (events, killed) in [("low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n", true),
+                                  // Only the kill counted here, the `oom` in the parent whose equal
+                                  // limit was hit first (containerd PR #6323, a pod's slice and scope).
+                                  ("low 0\nhigh 0\nmax 0\noom 0\noom_kill 1\noom_group_kill 0\n", true),
+                                  // An OOM that killed nothing (the kernel doc's `oom` without `oom_kill`).
+                                  ("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n", false),
+                                  // memory.oom.group: the selftest's test_memcg_oom_group_score_events
+                                  // counts three kills.
+                                  ("low 0\nhigh 0\nmax 5\noom 1\noom_kill 3\noom_group_kill 1\n", true)] {
+            try FileSystem.writeAtomically(cgroup.path + "/memory.events", Array(events.utf8))
+            #expect(cgroup.oomKilled == killed, "\(events)")
+        }
         // state.json's record reads back as v2, never as v1 controllers.
         let again = try #require(CgroupV2(recorded: cgroup.recorded))
         #expect(again.path == cgroup.path && again.emulated)

@@ -16,7 +16,9 @@ Limits cannot be checked here (no controller is on the unified hierarchy): they 
 which is checked; their files are checked against a recorded v2 tree in the Swift tests
 (Tests/RuntimeTests/CgroupV2Tests.swift). Nothing of this machine's own cgroups is touched.
 """
+import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -25,8 +27,9 @@ import uuid
 
 import pytest
 
+import bundle as bundles
 from conftest import Service
-from containerkit import wait_for
+from containerkit import make_engine, skiff_run_dir, wait_for
 
 UNIFIED = "/sys/fs/cgroup/unified"
 HAS_UNIFIED = os.path.exists(f"{UNIFIED}/cgroup.procs") and os.path.exists(f"{UNIFIED}/cgroup.controllers")
@@ -316,3 +319,124 @@ def test_stats_read_cpu_from_the_containers_cgroup2_cpu_stat(engine, delegated):
     assert before * 1000 <= total <= after * 1000, (before, total, after)
     assert body["pids_stats"]["current"] >= 1
     engine.cli("rm", "-f", cid)
+
+
+# --- made in its cgroup (clone3 CLONE_INTO_CGROUP), and the move where clone3 is refused ----------
+
+# A debug build's hook (not reachable through the API): clone3 into the cgroup "fails" with this
+# errno (ENOSYS: a kernel before 5.7, or a seccomp profile refusing clone3), so that the fallback
+# runs: a plain clone, then the move through cgroup.procs.
+CLONE3_REFUSED = {"SKIFF_DEBUG_CLONE3_ERRNO": "38"}
+
+
+@BOTH
+@pytest.mark.parametrize("clone3", ["used", "refused"])
+def test_the_containers_program_and_exec_start_inside_the_containers_cgroup(user, workdir, start_service, service_env,
+                                                                            run_dir_base, test_images, delegated, clone3):
+    env = dict(service_env, **(CLONE3_REFUSED if clone3 == "refused" else {}))
+    engine = make_engine(user, workdir, start_service, env, skiff_run_dir(user, run_dir_base), test_images.busybox)
+    try:
+        # The program's first read: its own cgroup, with the host's view (--cgroupns host) and as
+        # the root of its private cgroup namespace (made after it was in the cgroup).
+        host_cid = engine.run_id("--cgroupns", "host", "busybox", "sh", "-c", "cat /proc/self/cgroup; sleep 1000")
+        private_cid = engine.run_id("busybox", "sh", "-c", "cat /proc/self/cgroup; sleep 1000")
+        for cid, expected in ((host_cid, container_cgroup(delegated, host_cid)[len(UNIFIED):]), (private_cid, "/")):
+            wait_for(lambda: "0::" in engine.cli.out("logs", cid), what="the program's own cgroup in its log")
+            assert f"0::{expected}\n" in engine.cli.out("logs", cid)
+            # exec'd processes too (into the private cgroup namespace: joined after the clone).
+            assert f"0::{expected}\n" in engine.cli.out("exec", cid, "cat", "/proc/self/cgroup")
+            assert engine.pid(cid) in procs(container_cgroup(delegated, cid))
+        engine.cli("rm", "-f", host_cid, private_cid)
+        assert not os.path.exists(container_cgroup(delegated, host_cid))
+        assert not os.path.exists(container_cgroup(delegated, private_cid))
+    finally:
+        engine.cleanup()
+
+
+def runtime_in_cgroup(user, runtime, root, cgroup, env, args, trace, follow):
+    """`skiff-runtime --root ROOT args` as the user, started in `cgroup`, under strace (-y:
+    descriptors with their paths) writing `trace`; returns finish() -> (status, stdout, stderr),
+    which waits for strace to end. With `follow`, every
+    process it makes too (-f), each let go at its execve (-b execve); without, the runtime's own
+    calls only: a traced process runs setuid programs without their privilege, and a rootless
+    create runs newuidmap and newgidmap (its clone3 and its move are the runtime's own calls)."""
+    strace = ["strace", *(["-f", "-b", "execve"] if follow else []), "-y", "-s", "64",
+              "-e", "trace=clone,clone3,write", "-o", trace]
+    command = ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$@"', "sh",
+               *user.command([*strace, runtime, "--root", root, *args], env)]
+    # Output to files: a created container keeps the runtime's stdout and stderr open.
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+
+    def finish(timeout=30):
+        process.wait(timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+
+    return finish
+
+
+def cgroup_steps(trace, path):
+    """From an strace -f -y file: the clone3 calls with CLONE_INTO_CGROUP (the pids they made; the
+    runtime opens no other cgroup), and the pids written to `path`/cgroup.procs (a move)."""
+    made, moved = [], []
+    for line in open(trace):
+        if "clone3(" in line and "CLONE_INTO_CGROUP" in line:
+            result = re.search(r"\) = (\d+)$", line.strip())
+            if result:
+                made.append(int(result.group(1)))
+        written = re.search(r'write\(\d+<' + re.escape(path) + r'/cgroup.procs>, "(\d+)"', line)
+        if written:
+            moved.append(int(written.group(1)))
+    return made, moved
+
+
+@BOTH
+@pytest.mark.parametrize("clone3", ["used", "refused"])
+def test_the_runtime_makes_the_process_in_its_cgroup_and_moves_it_only_where_clone3_is_refused(
+        user, skiff_binary, workdir, delegated, clone3):
+    runtime = os.path.join(os.path.dirname(skiff_binary), "skiff-runtime")
+    root = os.path.join(workdir, "state")
+    cfg = bundles.config(["sh", "-c", "cat /proc/self/cgroup > /tmp/first; sleep 1000"])
+    # A private cgroup namespace too: exec joins it, after its process was made in the cgroup.
+    cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    if user.is_root:
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
+    bundle = bundles.write_bundle(os.path.join(workdir, "bundle"), cfg, owner=(user.uid, user.gid))
+    env = {"SKIFF_CGROUP_PARENT": delegated} if user.is_root else {}
+    env.update(CLONE3_REFUSED if clone3 == "refused" else {})
+    cid = "t-" + uuid.uuid4().hex[:12]
+    path = container_cgroup(delegated, cid)
+    traces = {step: os.path.join(workdir, f"{step}.trace") for step in ("create", "exec")}
+    for trace in traces.values():
+        open(trace, "w").close()
+        os.chown(trace, user.uid, user.gid)
+    try:
+        created = runtime_in_cgroup(user, runtime, root, f"{delegated}/service", env,
+                                    ["create", "--bundle", bundle, cid], traces["create"], follow=False)
+        returncode, _, stderr = created()
+        assert returncode == 0, stderr
+        assert user.run([runtime, "--root", root, "start", cid], env).returncode == 0
+        pid = json.loads(user.run([runtime, "--root", root, "state", cid], env).stdout)["pid"]
+        first = f"{bundle}/rootfs/tmp/first"
+        wait_for(lambda: os.path.exists(first) and "0::" in read(first), what="the program's first read")
+        assert "0::/" in read(first).splitlines()   # (a hybrid host lists its v1 hierarchies too)
+        executed = runtime_in_cgroup(user, runtime, root, f"{delegated}/service", env,
+                                     ["exec", cid, "cat", "/proc/self/cgroup"], traces["exec"], follow=True)
+        returncode, stdout, stderr = executed()
+        assert returncode == 0 and "0::/" in stdout.splitlines(), stderr
+        assert pid in procs(path)
+        made, moved = cgroup_steps(traces["create"], path)
+        exec_made, exec_moved = cgroup_steps(traces["exec"], path)
+        if clone3 == "used":
+            # Made there by clone3 (the container's process itself: no intermediate in between
+            # when the container is created; exec's forks once into the pid namespace), never moved.
+            assert (made, moved) == ([pid], [])
+            assert len(exec_made) == 1 and exec_moved == []
+        else:
+            assert (made, moved) == ([], [pid])
+            assert exec_made == [] and len(exec_moved) == 1
+    finally:
+        user.run([runtime, "--root", root, "delete", "--force", cid], env)
+    assert not os.path.exists(path)

@@ -185,6 +185,13 @@ struct skiff_child_config {
                                     * helper joins them by descriptor: the process is not dumpable) */
     unsigned int pid_report_delay_us; /* tests (debug builds) only: the intermediate waits this long
                                     * before it reports the forked process's pid */
+    int into_cgroup;               /* cgroup v2: create the container's process in the cgroup of
+                                    * cgroup_fd (clone3 with CLONE_INTO_CGROUP), so that it is
+                                    * never moved; where clone3 refuses, a plain clone, and the
+                                    * process asks to be moved (join_cgroups) as on cgroup v1 */
+    int cgroup_fd;                 /* with into_cgroup: an O_PATH descriptor of the cgroup's directory */
+    int clone3_test_errno;         /* tests (debug builds) only: clone3 into the cgroup fails with
+                                    * this errno without being called (forces the fallback) */
 };
 
 /* Clones the container's first process. Returns its pid (in the parent's pid namespace), or
