@@ -17,6 +17,8 @@
 # SKIFF_TEST_USER), and
 #   BENCH_BUILD_FILES=1000      small files in the copied directory
 #   BENCH_BUILD_RUNS=5          measured builds of each kind per peer
+#   BENCH_BUILD_STEPS=0         1: before the measured builds, one of each kind per peer through
+#                               bench/buildsteps.py, its time per step logged (where it goes)
 BENCH_NAME=build
 # shellcheck source=bench/prelude.sh
 . "$(dirname "${BASH_SOURCE[0]}")/prelude.sh"
@@ -60,6 +62,17 @@ for peer in "${peers[@]}"; do
     n=$(dk "$peer" run --rm --network none benchbuild) || die "$peer: running the built image failed"
     [ "$(echo "$n" | tr -d ' ')" = "$BUILD_FILES" ] || die "$peer: the image counts $n files, not $BUILD_FILES"
 done
+
+# ---------------------------------------------------------------- per step (BENCH_BUILD_STEPS=1)
+if [ "${BENCH_BUILD_STEPS:-0}" = 1 ]; then
+    for peer in "${peers[@]}"; do
+        for kind in cold cached changed; do
+            [ "$kind" = changed ] && echo "steps $peer" >"$CTX/files/f$((BUILD_FILES / 2))"
+            python3 "$ROOT/bench/buildsteps.py" "${SOCK[$peer]}" "$CTX" "$peer $kind" \
+                $([ "$kind" = cold ] && echo nocache) >&2 || die "$peer: the $kind build (per step) failed"
+        done
+    done
+fi
 
 # ---------------------------------------------------------------- cold, cached, one changed file
 for ((i = 0; i <= BUILD_RUNS; i++)); do

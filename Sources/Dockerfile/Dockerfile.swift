@@ -28,13 +28,17 @@ public struct Dockerfile: Sendable, Equatable {
         public var line: Int
         /// The instruction as written, continuations joined (`RUN echo hi`): history and messages.
         public var original: String
+        /// RUN, COPY and ADD: the here-documents the line opens, in order, with their content.
+        public var heredocs: [Heredoc]
 
-        public init(keyword: String, flags: [Flag] = [], arguments: String, line: Int, original: String) {
+        public init(keyword: String, flags: [Flag] = [], arguments: String, line: Int, original: String,
+                    heredocs: [Heredoc] = []) {
             self.keyword = keyword
             self.flags = flags
             self.arguments = arguments
             self.line = line
             self.original = original
+            self.heredocs = heredocs
         }
 
         /// A flag's value (`--from=build` gives "build"); nil when not given.
@@ -108,9 +112,37 @@ public struct Dockerfile: Sendable, Equatable {
                     break
                 }
             }
-            instructions.append(try instruction(joined, line: start))
+            var parsed = try instruction(joined, line: start)
+            if ["RUN", "COPY", "ADD"].contains(parsed.keyword) {
+                // Here-documents: their content is the lines that follow, up to each terminator.
+                for var heredoc in heredocs(in: parsed.arguments) {
+                    var terminated = false
+                    while index < lines.count {
+                        let candidate = lines[index]
+                        index += 1
+                        if (heredoc.chomp ? candidate.drop(while: { $0 == "\t" }) : candidate) == heredoc.name {
+                            terminated = true
+                            break
+                        }
+                        heredoc.content += candidate + "\n"
+                    }
+                    guard terminated else {
+                        throw DockerfileError(line: start, "unterminated heredoc")
+                    }
+                    parsed.heredocs.append(heredoc)
+                }
+            }
+            instructions.append(parsed)
         }
         return Dockerfile(escape: escape, instructions: instructions)
+    }
+
+    /// The here-documents the words of `arguments` open (quotes kept in the words, as the
+    /// frontend reads them). An exec form (JSON) opens none.
+    static func heredocs(in arguments: String) -> [Heredoc] {
+        guard jsonArray(arguments) == nil else { return [] }
+        let words = (try? ShellLexer(escape: "\\").rawWords(arguments)) ?? []
+        return words.compactMap(Heredoc.marker)
     }
 
     static func instruction(_ text: String, line: Int) throws(DockerfileError) -> Instruction {

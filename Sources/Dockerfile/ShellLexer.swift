@@ -93,6 +93,40 @@ public struct ShellLexer: Sendable {
         return words
     }
 
+    /// `text` with its variables expanded and nothing else changed: quotes and escapes stay as
+    /// written, an escaped `$` and a single-quoted one are not expanded (a COPY here-document's
+    /// content, as the frontend expands it with raw quotes and escapes).
+    public func expandVariables(_ text: String, _ environment: [String: String]) throws(DockerfileError) -> String {
+        let chars = Array(text)
+        var i = 0
+        var result = ""
+        var inDouble = false
+        while i < chars.count {
+            let c = chars[i]
+            if c == "\"" { inDouble.toggle() }
+            if c == "'" && !inDouble {
+                // Up to the closing quote, as written (none: the rest of the text).
+                let end = chars[(i + 1)...].firstIndex(of: "'") ?? chars.count - 1
+                result += String(chars[i...end])
+                i = end + 1
+                continue
+            }
+            if c == escape && i + 1 < chars.count {
+                result.append(c)
+                result.append(chars[i + 1])
+                i += 2
+                continue
+            }
+            if c == "$" {
+                result += try variable(chars, &i, environment)
+                continue
+            }
+            result.append(c)
+            i += 1
+        }
+        return result
+    }
+
     /// Expands the variable at `chars[i]` (a `$`), moving `i` past it.
     private func variable(_ chars: [Character], _ i: inout Int, _ environment: [String: String]) throws(DockerfileError) -> String {
         i += 1

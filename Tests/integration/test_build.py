@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import urllib.parse
@@ -431,3 +432,166 @@ def test_quiet_build_reports_a_failing_run_in_the_stream(engine):
     assert status == 200
     assert messages == [{"errorDetail": {"code": 4, "message": "The command '/bin/sh -c echo hidden; exit 4' returned a non-zero code: 4"},
                          "error": "The command '/bin/sh -c echo hidden; exit 4' returned a non-zero code: 4"}]
+
+
+HEREDOC_DOCKERFILE = """\
+FROM busybox
+ARG WHO=world
+RUN <<EOF
+echo "script line one" > /one
+echo two >> /one
+EOF
+RUN cat <<-A > /shell-heredoc && cat <<'B' >> /shell-heredoc
+\tindented $WHO
+\tA
+kept $WHO
+B
+RUN <<EOF
+#!/bin/sh
+echo "from the shebang script $0" > /shebang
+EOF
+COPY <<EOF /etc/greeting
+hello $WHO
+EOF
+COPY --chmod=755 <<-"RAW" <<CONF /srv/
+\tliteral $WHO
+\tRAW
+conf=${WHO}
+CONF
+CMD ["cat", "/etc/greeting"]
+"""
+
+
+@BOTH
+def test_heredocs_in_run_and_copy(engine, contexts):
+    directory = contexts({"Dockerfile": HEREDOC_DOCKERFILE})
+    build(engine, directory, "-t", "heredoc17", "--build-arg", "WHO=skiff")
+    assert engine.cli.out("run", "--rm", "heredoc17") == "hello skiff\n"
+    out = engine.cli.out("run", "--rm", "heredoc17", "sh", "-c",
+                         "cat /one /shell-heredoc /shebang /srv/RAW /srv/CONF;"
+                         " stat -c '%n %a' /srv/RAW /srv/CONF /etc/greeting")
+    assert out.splitlines() == [
+        "script line one", "two", "indented skiff", "kept $WHO", "from the shebang script /dev/pipes/EOF",
+        "literal $WHO", "conf=skiff", "/srv/RAW 755", "/srv/CONF 755", "/etc/greeting 644"], out
+    # The here-document is part of its step's cache key: another content runs that step again.
+    again = build(engine, directory, "--build-arg", "WHO=skiff")
+    assert again.stdout.count(" ---> Using cache") == 7, again.stdout
+    (directory / "Dockerfile").write_text(HEREDOC_DOCKERFILE.replace("echo two >> /one", "echo three >> /one"))
+    changed = build(engine, directory, "--build-arg", "WHO=skiff")
+    assert changed.stdout.count(" ---> Using cache") == 1, changed.stdout
+    image = changed.stdout.strip().splitlines()[-1].split()[-1]
+    assert engine.cli.out("run", "--rm", image, "cat", "/one") == "script line one\nthree\n"
+
+
+@pytest.mark.parametrize("dockerfile,message", [
+    ("FROM busybox\nRUN <<EOF\necho never ends\n", "dockerfile parse error line 2: unterminated heredoc"),
+    ("FROM busybox\nCOPY <<EOF\nx\nEOF\n", "Dockerfile line 2: COPY requires at least two arguments"),
+])
+def test_heredoc_errors_name_the_line(engine, dockerfile, message):
+    status, messages = post_build(engine, tar_of({"Dockerfile": dockerfile}))
+    if status == 200:
+        assert messages[-1]["errorDetail"]["message"] == message
+    else:
+        assert (status, messages[0]["message"]) == (400, message)
+    assert leftovers(engine) == []
+
+
+COMPOSE_FILE = """\
+version: "3.7"
+services:
+  web:
+    image: compose17/web:built
+    build:
+      context: ./app
+      dockerfile: docker/Web.Dockerfile
+      target: final
+      args:
+        GREETING: hello from compose
+      labels:
+        org.test.compose: "yes"
+"""
+
+COMPOSE_DOCKERFILE = """\
+FROM busybox AS base
+ARG GREETING=unset
+RUN echo "$GREETING" > /greeting
+FROM base AS final
+COPY message.txt /message.txt
+CMD ["sh", "-c", "cat /greeting /message.txt"]
+FROM busybox AS unused
+RUN exit 1
+"""
+
+
+def test_docker_compose_build_makes_an_image_docker_run_runs(engine, contexts):
+    """docker-compose 1.29's `build:` (context, dockerfile, args, target, labels) through docker-py's
+    POST /build; the image it tags runs with `docker run`."""
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (scripts/install-deps.sh installs it)")
+    project = contexts({"docker-compose.yml": COMPOSE_FILE,
+                        "app/docker/Web.Dockerfile": COMPOSE_DOCKERFILE,
+                        "app/message.txt": "the message\n"})
+    argv = engine.cli.user.command(["docker-compose", "--no-ansi", "-p", "compose17", "-f",
+                                    str(project / "docker-compose.yml"), "build", "web"], engine.cli.env)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Successfully tagged compose17/web:built" in output, output
+    assert engine.cli.out("run", "--rm", "compose17/web:built") == "hello from compose\nthe message\n"
+    labels = json.loads(engine.cli.out("image", "inspect", "compose17/web:built"))[0]["Config"]["Labels"]
+    assert labels == {"org.test.compose": "yes"}, labels
+    # Built again: every step from the cache; the stage after the target (its RUN fails) never ran.
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=project)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (again.stdout + again.stderr).count("Using cache") == 5, again.stdout + again.stderr
+
+
+DIRECT_DOCKERFILE = """\
+FROM busybox
+RUN mkdir -p /opt && mkdir -m 700 /opt/private && ln -s /tmp /linkdir && mkdir /opt/seven && chown 7:7 /opt/seven
+COPY files/ /app/files/
+COPY files/a /opt/private/new/
+COPY other/d /linkdir/sub/
+COPY files/a /opt/seven/sub/
+COPY files/ /app/files/again/
+RUN ls -l /app/files > /listing
+"""
+
+
+@BOTH
+def test_copy_layers_keep_the_images_directories_and_a_changed_file_invalidates_from_its_step(engine, contexts):
+    """COPY into a directory the image does not have makes its layer from the context's tar
+    (Builder+DirectLayer); into one it has, or through a symlink or a directory of another
+    owner, through a container of the image: the same files either way."""
+    directory = contexts({"Dockerfile": DIRECT_DOCKERFILE, "files/a": "A", "files/b": "B", "files/sub/c": "C",
+                          "other/d": "D"})
+    build(engine, directory, "-t", "direct17")
+    script = ("stat -c '%n %a %u:%g %F' /app /app/files /app/files/a /app/files/sub /app/files/sub/c"
+              " /opt/private /opt/private/new/a /linkdir /tmp/sub/d /opt/seven /opt/seven/sub/a /app/files/again/sub/c;"
+              " cat /app/files/a /app/files/sub/c /tmp/sub/d; wc -l < /listing")
+    out = engine.cli.out("run", "--rm", "--user", "0", "direct17", "sh", "-c", script)
+    assert out.splitlines() == [
+        "/app 755 0:0 directory", "/app/files 755 0:0 directory", "/app/files/a 644 0:0 regular file",
+        "/app/files/sub 755 0:0 directory", "/app/files/sub/c 644 0:0 regular file",
+        "/opt/private 700 0:0 directory", "/opt/private/new/a 644 0:0 regular file",
+        "/linkdir 777 0:0 symbolic link", "/tmp/sub/d 644 0:0 regular file",
+        "/opt/seven 755 7:7 directory", "/opt/seven/sub/a 644 0:0 regular file",
+        "/app/files/again/sub/c 644 0:0 regular file",
+        "ACD5"], out
+    # docker save takes the layers as any other image's.
+    layers = json.loads(engine.cli.out("image", "inspect", "direct17"))[0]["RootFS"]["Layers"]
+    assert len(saved_layers(engine, "direct17")) == len(layers)
+    # All cached; a changed file runs its COPY steps again and every step after them, only those.
+    again = build(engine, directory)
+    assert again.stdout.count(" ---> Using cache") == 7, again.stdout
+    (directory / "other" / "d").write_text("changed")
+    changed = build(engine, directory)
+    # RUN, COPY files/ and COPY files/a are cached; COPY other/d and every step after it run.
+    assert changed.stdout.count(" ---> Using cache") == 3, changed.stdout
+    image = changed.stdout.strip().splitlines()[-1].split()[-1]
+    assert engine.cli.out("run", "--rm", image, "cat", "/tmp/sub/d", "/app/files/b") == "changedB"
+    (directory / "files" / "sub" / "c").write_text("C2")
+    changed = build(engine, directory)
+    assert changed.stdout.count(" ---> Using cache") == 1, changed.stdout
+    image = changed.stdout.strip().splitlines()[-1].split()[-1]
+    assert engine.cli.out("run", "--rm", image, "cat", "/app/files/sub/c", "/app/files/again/sub/c") == "C2C2"

@@ -84,6 +84,8 @@ final class BuildContext {
         /// Its path in the context, cleaned, relative (`dir/a.txt`; `.` for the root).
         var path: String
         var isDirectory: Bool
+        /// A here-document's content (`path` is then its name): written as a regular file.
+        var inline: [UInt8]? = nil
     }
 
     /// The context paths `pattern` names (a path or a glob, cleaned as moby cleans it); refuses
@@ -142,10 +144,10 @@ final class BuildContext {
     /// What a COPY adds, written as a tar to `fd`: each source under `name` (a directory's
     /// contents under `name`, which is then "" for the extraction point itself), `.dockerignore`d
     /// paths left out, every mode replaced by `mode` when given. Returns a checksum of names,
-    /// modes, sizes and contents (the cache key of the step).
-    func write(_ items: [(source: Source, name: String)], mode: UInt32?, to fd: Int32) throws -> String {
-        let sink = FileByteSink(fd: fd, name: "the step's archive")
-        let writer = TarWriter(sink: sink)
+    /// modes, sizes and contents (the cache key of the step). Without `fd` nothing is written:
+    /// the checksum alone, to look the step up in the cache before writing anything.
+    func write(_ items: [(source: Source, name: String)], mode: UInt32?, to fd: Int32?) throws -> String {
+        let writer = fd.map { TarWriter(sink: FileByteSink(fd: $0, name: "the step's archive")) }
         var hasher = SHA256()
         func add(_ relative: String, as name: String, followLast: Bool) throws {
             let location = try root.resolve("/" + relative, followLast: followLast)
@@ -156,7 +158,7 @@ final class BuildContext {
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 entry.kind = .directory
-                if !name.isEmpty { try writer.entry(entry) }
+                if !name.isEmpty { try writer?.entry(entry) }
                 hasher.update(Array("d \(name) \(entry.mode)\n".utf8))
                 let fd = try location.open(O_RDONLY | O_DIRECTORY)
                 let names: [String]
@@ -171,11 +173,11 @@ final class BuildContext {
                 entry.kind = .symlink
                 entry.mode = UInt32(info.st_mode & 0o7777)
                 entry.linkTarget = ScopedRoot.readLink(location.parent, location.name ?? "") ?? ""
-                try writer.entry(entry)
+                try writer?.entry(entry)
                 hasher.update(Array("l \(name) \(entry.linkTarget)\n".utf8))
             case S_IFREG:
                 entry.size = Int(info.st_size)
-                try writer.entry(entry)
+                try writer?.entry(entry)
                 hasher.update(Array("f \(name) \(entry.mode) \(entry.size)\n".utf8))
                 let file = try location.open(O_RDONLY)
                 defer { close(file) }
@@ -187,7 +189,7 @@ final class BuildContext {
                     guard n > 0 else { throw EngineError(.internal, "build: read \(relative): \(String(cString: strerror(errno)))") }
                     let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
                     hasher.update(chunk)
-                    try writer.write(chunk)
+                    try writer?.write(chunk)
                     left -= n
                 }
             default:
@@ -197,9 +199,18 @@ final class BuildContext {
             }
         }
         for (source, name) in items {
+            if let data = source.inline {
+                let entry = TarEntry(path: name, kind: .regular, size: data.count, mode: mode ?? 0o644, uid: 0, gid: 0,
+                                     mtime: 0, linkTarget: "", deviceMajor: 0, deviceMinor: 0, xattrs: [])
+                try writer?.entry(entry)
+                hasher.update(Array("f \(name) \(entry.mode) \(entry.size)\n".utf8))
+                hasher.update(data)
+                if let writer { try data.withUnsafeBytes { try writer.write($0) } }
+                continue
+            }
             try add(source.path, as: name, followLast: true)
         }
-        try writer.finish()
+        try writer?.finish()
         return hasher.finalize().description
     }
 }

@@ -80,7 +80,7 @@ extension Builder {
         if try cached(instruction, createdBy: createdBy, key: key) { return }
         guard let parent = imageID else {
             guard owner == "0:0" else { throw fail(instruction, "\(keyword) onto scratch: --chown needs a base image") }
-            try commit(instruction, createdBy: createdBy, layer: .tar(fd, under: directory), key: key)
+            try commit(instruction, createdBy: createdBy, layer: .tar(fd, under: directory, modes: []), key: key)
             return
         }
         let id = try createContainer(parent, command: ["/bin/sh"])

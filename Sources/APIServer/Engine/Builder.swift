@@ -344,7 +344,8 @@ final class Builder {
 
     func runStep(_ instruction: Dockerfile.Instruction) throws {
         guard stages.count > 0 else { throw fail(instruction, "no build stage in current context") }
-        let command = instruction.jsonForm ?? (shell + [instruction.arguments])
+        let command = instruction.heredocs.isEmpty ? instruction.jsonForm ?? (shell + [instruction.arguments])
+            : try heredocCommand(instruction)
         let argNames = args.keys.sorted()
         let argPrefix = argNames.isEmpty ? "" : "|\(argNames.count) " + argNames.map { $0 + "=" + (args[$0] ?? "") }.joined(separator: " ") + " "
         let createdBy = argPrefix + command.joined(separator: " ")
@@ -427,7 +428,15 @@ final class Builder {
             return
         }
         var sources: [BuildContext.Source] = []
-        for word in words { sources += try context.sources(word, keyword: keyword) }
+        var heredocs = instruction.heredocs[...]
+        for word in words {
+            // A here-document (`COPY <<EOF /dst`): a file of its content, named as its terminator.
+            if !heredocs.isEmpty, Heredoc.marker(word) != nil, let heredoc = heredocs.popFirst() {
+                sources.append(try inlineSource(instruction, heredoc))
+                continue
+            }
+            sources += try context.sources(word, keyword: keyword)
+        }
         if !destination.hasPrefix("/") {
             let base = config.workingDir ?? "/"
             destination = (base.hasSuffix("/") ? base : base + "/") + destination
@@ -438,7 +447,7 @@ final class Builder {
         }
         // ADD of a local tar archive: unpacked at the destination (the worker's safe extraction).
         var archives: [BuildContext.Source] = []
-        if keyword == "ADD" { archives = try sources.filter { try !$0.isDirectory && context.isArchive($0.path) } }
+        if keyword == "ADD" { archives = try sources.filter { try !$0.isDirectory && $0.inline == nil && context.isArchive($0.path) } }
         let plain = sources.filter { s in !archives.contains { $0.path == s.path } }
         // Where the tar is extracted, and each source's name in it.
         var directory = destination
@@ -461,17 +470,28 @@ final class Builder {
         let fd = open(tarPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw EngineError(.internal, "build: open \(tarPath): \(String(cString: strerror(errno)))") }
         defer { close(fd); unlink(tarPath) }
-        let checksum = try context.write(items, mode: mode, to: fd)
+        // With the cache: the checksum first, the tar only when the step is not found.
+        let checksum = try context.write(items, mode: mode, to: request.noCache ? fd : nil)
         var archiveSums: [String] = []
         for archive in archives { archiveSums.append(try context.checksum(archive.path)) }
         let createdBy = "/bin/sh -c #(nop) \(keyword) \(instruction.flags.isEmpty ? "" : instruction.flags.map { "--" + $0.name + "=" + ($0.value ?? "") }.joined(separator: " ") + " ")dir:\(checksum.dropFirst(7)) in \(destination) "
         let key = "\(keyword)\n\(owner)\n\(mode.map { String($0, radix: 8) } ?? "")\n\(directory)\n\(checksum)\n\(archiveSums.joined(separator: ","))"
         if try cached(instruction, createdBy: createdBy, key: key) { return }
+        if !request.noCache {
+            let written = try context.write(items, mode: mode, to: fd)
+            guard written == checksum else {
+                throw fail(instruction, "\(keyword) failed: the build context changed while it was read")
+            }
+        }
         guard let parent = imageID else {
             guard archives.isEmpty, owner == "0:0" else {
                 throw fail(instruction, "\(keyword) onto scratch: --chown and archives need a base image")
             }
-            try commit(instruction, createdBy: createdBy, layer: .tar(fd, under: directory), key: key)
+            try commit(instruction, createdBy: createdBy, layer: .tar(fd, under: directory, modes: []), key: key)
+            return
+        }
+        if archives.isEmpty, instruction.flag("chown") == nil, let modes = try directLayerModes(directory) {
+            try commit(instruction, createdBy: createdBy, layer: .tar(fd, under: directory, modes: modes), key: key)
             return
         }
         let id = try createContainer(parent, command: ["/bin/sh"])
@@ -510,8 +530,9 @@ final class Builder {
     enum Layer {
         case none
         case container(String)
-        /// An uncompressed tar (its descriptor) of paths relative to `under` (scratch stages).
-        case tar(Int32, under: String)
+        /// An uncompressed tar (its descriptor) of paths relative to `under` (scratch stages, and
+        /// `Builder+DirectLayer`), with the modes of the directories on the way (0755 without).
+        case tar(Int32, under: String, modes: [UInt32])
     }
 
     /// Looks the step up in the cache: on a hit the current image becomes the cached one.
@@ -533,6 +554,12 @@ final class Builder {
     func commit(_ instruction: Dockerfile.Instruction, createdBy: String, layer: Layer, key: String) throws {
         if case .none = layer, try cached(instruction, createdBy: createdBy, key: key) { return }
         let full = cacheKey(createdBy: createdBy, key: key)
+        if case .none = layer {
+            let id = try commitMetadata(createdBy: createdBy)
+            cache.record(full, id)
+            imageID = id
+            return
+        }
         var arguments = ["--config", config.json.text, "--created-by", createdBy]
         if let imageID { arguments += ["--image", imageID] }
         var stdin: Int32?
@@ -540,10 +567,10 @@ final class Builder {
         switch layer {
         case .none: break
         case .container(let id): arguments += ["--container", id]
-        case .tar(let fd, let under):
+        case .tar(let fd, let under, let modes):
             // The context's tar names paths under the destination: a tar with the directories on
             // the way as entries is written for the layer.
-            tarFD = try prefixed(fd, under: under)
+            tarFD = try prefixed(fd, under: under, modes: modes)
             stdin = tarFD
             arguments.append("--layer-stdin")
         }
@@ -565,7 +592,7 @@ final class Builder {
 
     /// The tar at `fd` rewritten with every name under `directory` and the directories on the
     /// way as entries (a layer onto nothing has no directories to extract into).
-    func prefixed(_ fd: Int32, under directory: String) throws -> Int32 {
+    func prefixed(_ fd: Int32, under directory: String, modes: [UInt32]) throws -> Int32 {
         lseek(fd, 0, SEEK_SET)
         let path = scratch + "/layer.tar"
         let out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -575,7 +602,8 @@ final class Builder {
             let writer = TarWriter(sink: FileByteSink(fd: out, name: "the step's layer"))
             let components = DockerIgnore.clean(directory).split(separator: "/").map(String.init)
             for count in components.indices.map({ $0 + 1 }) {
-                try writer.directory(components.prefix(count).joined(separator: "/"))
+                try writer.directory(components.prefix(count).joined(separator: "/"),
+                                     mode: count <= modes.count ? modes[count - 1] : 0o755)
             }
             let prefix = components.isEmpty ? "" : components.joined(separator: "/") + "/"
             let reader = TarReader(source: FileByteSource(fd: fd, name: "the step's archive"))

@@ -1,5 +1,6 @@
 import Dockerfile
 import Images
+import NIOPosix
 import Platform
 
 #if canImport(Glibc)
@@ -38,7 +39,9 @@ extension Engine {
         guard mkdir(directory, 0o700) == 0 else {
             throw EngineError(.internal, "build: make \(directory): \(String(cString: strerror(errno)))")
         }
-        defer { FileSystem.removeTree(directory) }
+        // Removed once the build is over, off the request's path: removing a context of many
+        // files took as long as a step, and the client waits for the stream's end.
+        defer { NIOThreadPool.singleton.submit { _ in FileSystem.removeTree(directory) } }
         let limit = Int(getenv("SKIFF_MAX_LAYER_SIZE").flatMap { Int(String(cString: $0)) } ?? LayerStream.defaultLimit)
         let context = try BuildContext(body: body, directory: directory + "/context", limit: limit)
         let dockerfileBytes: [UInt8]
