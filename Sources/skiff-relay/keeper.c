@@ -31,10 +31,24 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long monotonic_seconds(void) {
+long long keeper_now(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (long long)now.tv_sec;
+}
+
+int keeper_detach(void) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        (void)dup2(null, 0);
+        (void)dup2(null, 1);
+        (void)dup2(null, 2);
+        if (null > 2) close_fd(null);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    return chdir("/");
 }
 
 /* Whether `path` is still the file our socket was bound to (a socket's own fstat tells the
@@ -73,19 +87,9 @@ int keeper_main(int argc, char **argv) {
         (void)fprintf(stderr, "skiff-relay --keep-userns: /proc/self/ns/user: %s\n", strerror(errno));
         return 1;
     }
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        (void)dup2(null, 0);
-        (void)dup2(null, 1);
-        (void)dup2(null, 2);
-        if (null > 2) close_fd(null);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    if (chdir("/") != 0) return 1;
+    if (keeper_detach() != 0) return 1;
 
-    long long last = monotonic_seconds();
+    long long last = keeper_now();
     for (;;) {
         struct pollfd waiting = {listener, POLLIN, 0};
         int ready = poll(&waiting, 1, 1000);
@@ -95,12 +99,12 @@ int keeper_main(int argc, char **argv) {
             if (connection >= 0) {
                 hand_out(connection, namespace);
                 (void)close(connection);
-                last = monotonic_seconds();
+                last = keeper_now();
             }
             continue;
         }
         if (!still_ours(path, &bound)) return 0;
-        if (monotonic_seconds() - last >= idle) {
+        if (keeper_now() - last >= idle) {
             /* The path goes first: a monitor that connects from now on makes a new keeper. */
             (void)unlink(path);
             return 0;

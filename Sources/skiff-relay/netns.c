@@ -46,12 +46,6 @@
 
 #define MAX_CONNECTIONS 64
 
-static long long netns_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)now.tv_sec;
-}
-
 static int reply(int connection, const char *format, ...) __attribute__((format(printf, 2, 3)));
 static int reply(int connection, const char *format, ...) {
     char text[512];
@@ -253,21 +247,11 @@ int netns_keeper_main(int argc, char **argv) {
         (void)fprintf(stderr, "skiff-relay --keep-netns: set up the namespace: %s\n", strerror(errno));
         return 1;
     }
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        (void)dup2(null, 0);
-        (void)dup2(null, 1);
-        (void)dup2(null, 2);
-        if (null > 2) close_fd(null);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    if (chdir("/") != 0) return 1;
+    if (keeper_detach() != 0) return 1;
 
     struct pollfd fds[1 + MAX_CONNECTIONS];
     int connections = 0;
-    long long last = netns_now();
+    long long last = keeper_now();
     for (;;) {
         fds[0] = (struct pollfd){listener, POLLIN, 0};
         int ready = poll(fds, (nfds_t)(1 + connections), 1000);
@@ -292,16 +276,16 @@ int netns_keeper_main(int argc, char **argv) {
                     }
                 }
             }
-            last = netns_now();
+            last = keeper_now();
             continue;
         }
         if (connections > 0) continue;
         int veths = tidy(&state);
         if (veths != 0) {
-            last = netns_now();
+            last = keeper_now();
             continue;
         }
-        if (netns_now() - last >= idle) {
+        if (keeper_now() - last >= idle) {
             /* The path goes first (when it is still ours): a monitor that comes from now on makes
              * a new keeper; one already queued is refused when the listener closes, and does too. */
             struct stat now;

@@ -6,6 +6,11 @@
 
 /* keeper.c: `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS`, the user namespace keeper. */
 int keeper_main(int argc, char **argv);
+/* What both keepers do before they serve: stdio on /dev/null, SIGPIPE/SIGHUP/SIGINT ignored, cwd
+ * `/`; chdir's result. */
+int keeper_detach(void);
+/* CLOCK_MONOTONIC in seconds, for the keepers' idle time. */
+long long keeper_now(void);
 
 /* netns.c: `skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|-`, the per-user network
  * namespace of user-defined networks; netlink.c: its rtnetlink requests (0 or -errno). */

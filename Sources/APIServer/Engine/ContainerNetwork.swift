@@ -57,23 +57,7 @@ enum ContainerNetwork {
 
     /// The first IPv4 address of an interface that is up and not loopback.
     static func firstHostIPv4() -> String? {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0, let first = list else { return nil }
-        defer { freeifaddrs(list) }
-        var entry: UnsafeMutablePointer<ifaddrs>? = first
-        while let current = entry {
-            defer { entry = current.pointee.ifa_next }
-            let flags = current.pointee.ifa_flags
-            guard let address = current.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
-                  flags & UInt32(IFF_UP) != 0, flags & UInt32(IFF_LOOPBACK) == 0 else { continue }
-            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            let ok = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                var a = sin.pointee.sin_addr
-                return inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil
-            }
-            if ok { return String(cString: text) }
-        }
-        return nil
+        PastaAddressing.interfaceAddresses().first?.address
     }
 }
 
