@@ -85,27 +85,35 @@ extension Monitor {
     func finishNetwork() throws(MonitorError) {
         if let pasta = options.pasta { return try finishPasta(pasta) }
         guard let network = options.network, let helper = options.runState.networkHelper else { return }
-        if networkReadyFD >= 0 {
-            defer {
-                close(networkReadyFD)
-                networkReadyFD = -1
-            }
-            var fds = [pollfd(fd: networkReadyFD, events: Int16(POLLIN), revents: 0)]
-            guard Sys.poll(&fds, timeout: 10_000) > 0 else {
-                throw MonitorError("network: \(network.program) (pid \(helper.pid)) was not ready within 10 s")
-            }
-            var byte: UInt8 = 0
-            guard Syscall.retrying({ read(networkReadyFD, &byte, 1) }) == 1 else {
-                throw MonitorError("network: \(network.program) (pid \(helper.pid)) exited before the network was up; see \(options.paths.diagnostics)")
-            }
+        if networkReadyFD >= 0 { try awaitNetworkReady(network.program, pid: helper.pid) }
+        for port in try publishedPorts() {
+            try forward(port, guest: network.containerAddress)
         }
+    }
+
+    /// The ports the service resolved for this start (`<run>/ports`); none without the file.
+    func publishedPorts() throws(MonitorError) -> [PublishedPort] {
         let path = options.runDirectory + "/" + PublishedPort.fileName
-        guard let bytes = try? FileSystem.readFile(path) else { return }
+        guard let bytes = try? FileSystem.readFile(path) else { return [] }
         guard let ports = PublishedPort.parse(file: String(decoding: bytes, as: UTF8.self)) else {
             throw MonitorError("network: \(path): not a list of ports")
         }
-        for port in ports {
-            try forward(port, guest: network.containerAddress)
+        return ports
+    }
+
+    /// Waits (10 s at most) for the helper's ready byte on `networkReadyFD`, which it closes.
+    func awaitNetworkReady(_ program: String, pid: Int32) throws(MonitorError) {
+        defer {
+            close(networkReadyFD)
+            networkReadyFD = -1
+        }
+        var fds = [pollfd(fd: networkReadyFD, events: Int16(POLLIN), revents: 0)]
+        guard Sys.poll(&fds, timeout: 10_000) > 0 else {
+            throw MonitorError("network: \(program) (pid \(pid)) was not ready within 10 s")
+        }
+        var byte: UInt8 = 0
+        guard Syscall.retrying({ read(networkReadyFD, &byte, 1) }) == 1 else {
+            throw MonitorError("network: \(program) (pid \(pid)) exited before the network was up; see \(options.paths.diagnostics)")
         }
     }
 

@@ -41,29 +41,10 @@ extension Monitor {
                 throw MonitorError("network: pasta: the container's namespaces are gone")
             }
             defer { closePastaNamespaces() }
-            let path = options.runDirectory + "/" + PublishedPort.fileName
-            var ports: [PublishedPort] = []
-            if let bytes = try? FileSystem.readFile(path) {
-                guard let parsed = PublishedPort.parse(file: String(decoding: bytes, as: UTF8.self)) else {
-                    throw MonitorError("network: \(path): not a list of ports")
-                }
-                ports = parsed
-            }
-            try spawnPasta(pasta, network: pastaNamespaces[0], user: pastaNamespaces[1], ports: ports)
+            try spawnPasta(pasta, network: pastaNamespaces[0], user: pastaNamespaces[1], ports: try publishedPorts())
         }
         guard let helper = options.runState.networkHelper, networkReadyFD >= 0 else { return }
-        defer {
-            close(networkReadyFD)
-            networkReadyFD = -1
-        }
-        var fds = [pollfd(fd: networkReadyFD, events: Int16(POLLIN), revents: 0)]
-        guard Sys.poll(&fds, timeout: 10_000) > 0 else {
-            throw MonitorError("network: pasta (pid \(helper.pid)) was not ready within 10 s")
-        }
-        var byte: UInt8 = 0
-        guard Syscall.retrying({ read(networkReadyFD, &byte, 1) }) == 1 else {
-            throw MonitorError("network: pasta (pid \(helper.pid)) exited before the network was up; see \(options.paths.diagnostics)")
-        }
+        try awaitNetworkReady("pasta", pid: helper.pid)
     }
 
     /// Spawns pasta into the namespaces `network` (and `user`, rootless) with `ports`; records
