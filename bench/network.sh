@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/network.sh — the network part of `make bench` (BENCH_PARTS=network): the default
 # network's cost and published ports, Skiff vs Podman (rootless, its default slirp4netns with
-# rootlessport) and, when asked (BENCH_PEERS), Docker (the bench's dockerd runs with
-# --bridge=none, so its "default" network is none: its rows are a floor, not a peer).
+# rootlessport) and Docker (rootful, with its defaults: the docker0 bridge, iptables NAT and
+# docker-proxy, all inside a network namespace this run makes, so nothing of it touches the
+# host's network; its published ports are reached from inside that namespace).
 # Set-up, peers and cleanup are bench/containers.sh's (bench/peers.sh). Measures:
 #   1. `docker run --rm busybox true` on the default network against `--network none`, round-robin
 #      over peers and modes, BENCH_NET_RUNS runs after BENCH_NET_WARMUPS; median (min-max) and the
@@ -14,8 +15,10 @@
 #      rootlessport) of the published container.
 #   3. iperf3 (Debian's, in an image the bench builds) host -> container through a published port,
 #      and connections per second of short HTTP requests through one.
-#   4. `docker network create --subnet` and `network rm` of a user-defined network (not Docker's:
-#      its bridge driver would touch the host).
+#   4. `docker network create --subnet` and `network rm` of a user-defined network.
+#   5. iperf3 container -> container on one user-defined network (both containers on it, the
+#      client by the server's address), and the PSS of what runs for the network meanwhile
+#      (Skiff's network keeper; Podman's rootless-netns slirp4netns and aardvark-dns; Docker none).
 # With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
 # its own) runs with containers.conf `default_rootless_network_cmd = "pasta"` and is measured as one
 # more peer (BENCH_NET_PASTA=0 leaves it out), so slirp4netns and pasta sit side by side.
@@ -23,7 +26,7 @@
 #
 # Knobs (environment):
 #   SKIFF_BIN=PATH              use this skiff (skiff-image, skiff-monitor, skiff-relay beside it), do not build
-#   BENCH_PEERS="skiff podman"  which peers to run
+#   BENCH_PEERS="skiff podman docker"  which peers to run
 #   BENCH_NET_RUNS=10           measured `docker run --rm` per peer and mode
 #   BENCH_NET_WARMUPS=2         unmeasured ones first
 #   BENCH_NET_BYTES=200000000   bytes pushed through the published port
@@ -40,7 +43,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/bench/common.sh"
 OUT=$ROOT/bench/out
 USER_NAME=${SKIFF_TEST_USER:-skiff-test}
-PEERS=${BENCH_PEERS:-skiff podman}
+PEERS=${BENCH_PEERS:-skiff podman docker}
 RUNS=${BENCH_NET_RUNS:-10}
 WARMUPS=${BENCH_NET_WARMUPS:-2}
 BYTES=${BENCH_NET_BYTES:-200000000}
@@ -125,6 +128,7 @@ fi
 
 mkdir -p "$OUT"
 BENCH_TAG=net BENCH_PART=network
+DOCKER_OWN_NETNS=1   # Docker with its bridge, in a network namespace of this run's (bench/peers.sh)
 # shellcheck source=bench/peers.sh
 source "$ROOT/bench/peers.sh"
 
@@ -177,7 +181,6 @@ done
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 log "2. TCP host -> container through a published port, $BYTES bytes"
 for peer in "${peers[@]}"; do
-    [ "$peer" = docker ] && continue
     port=$(free_port)
     cid=$(dk "$peer" run -d -p "127.0.0.1:$port:5001" busybox sh -c 'nc -l -p 5001 > /dev/null; echo done') ||
         die "$peer: the listening container did not start"
@@ -187,16 +190,20 @@ for peer in "${peers[@]}"; do
     # are counted, Podman 4.3 has none)
     pastas=""; [ "$peer" = skiffpasta ] && pastas=$(pgrep -u "$TUID" -x 'passt.avx2|passt|pasta' || true)
     for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child') \
-             $pastas; do
+             $pastas $(pgrep -x docker-proxy || true); do
         # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
         parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
-        grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || [ "$peer" = podman ] || continue
+        case $peer in
+            docker) [ "$parent" = "${SVC[docker]}" ] || continue ;;   # docker-proxy, dockerd's child
+            podman) [ "$(stat -c %u "/proc/$p")" = "$TUID" ] || continue ;;
+            *) [ "$(stat -c %u "/proc/$p")" = "$TUID" ] && grep -q "$T" "/proc/$p/cmdline" "/proc/$parent/cmdline" 2>/dev/null || continue ;;
+        esac
         v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
         pss=$((pss + ${v:-0}))
     done
     R[$peer.helper_pss]=$(awk -v k="$pss" 'BEGIN{printf "%.2f", k / 1024}')
     sleep 0.5
-    mbps=$(python3 - "$port" "$BYTES" <<'PY'
+    mbps=$(peer_net "$peer" python3 - "$port" "$BYTES" <<'PY'
 import socket, sys, time
 port, total = int(sys.argv[1]), int(sys.argv[2])
 chunk = b"x" * 262144
@@ -230,8 +237,8 @@ done
 # iperf3 (Debian's, copied with its libraries into a busybox image: images.build_iperf3) serving
 # in the container behind `-p 127.0.0.1:PORT:5201`, the host's iperf3 as client for
 # BENCH_NET_IPERF_SECONDS; then short HTTP/1.0 requests (a new connection each) to busybox httpd
-# behind a published port for BENCH_NET_CPS_SECONDS, connections per second. Docker is left out:
-# the bench's dockerd runs with --bridge=none (no docker-proxy to measure).
+# behind a published port for BENCH_NET_CPS_SECONDS, connections per second. Docker's clients run
+# in its network namespace (its docker-proxy serves their loopback connections).
 IPERF_SECONDS=${BENCH_NET_IPERF_SECONDS:-5}
 CPS_SECONDS=${BENCH_NET_CPS_SECONDS:-3}
 if command -v iperf3 >/dev/null; then
@@ -245,13 +252,12 @@ PY
 ) || die "building the iperf3 image failed"
     chmod -R a+rX "$T/image-iperf3"
     for peer in "${peers[@]}"; do
-        [ "$peer" = docker ] && continue
         dk "$peer" load -i "$IPERF_ARCHIVE" >/dev/null 2>&1 || die "$peer: loading the iperf3 image failed"
         port=$(free_port)
         cid=$(dk "$peer" run -d -p "127.0.0.1:$port:5201" iperf3 iperf3 -s -1) || die "$peer: the iperf3 container did not start"
         out=""
         for ((i = 0; i < 50; i++)); do
-            out=$(iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J 2>>"$T/logs/iperf3-$peer.log") && break
+            out=$(peer_net "$peer" iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J 2>>"$T/logs/iperf3-$peer.log") && break
             sleep 0.1
         done
         R[$peer.iperf]=$(python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' <<<"$out" 2>/dev/null || echo n/a)
@@ -260,7 +266,7 @@ PY
         port=$(free_port)
         cid=$(dk "$peer" run -d -p "127.0.0.1:$port:8080" busybox sh -c 'mkdir /w; echo ok > /w/index.html; exec httpd -f -p 8080 -h /w') ||
             die "$peer: the httpd container did not start"
-        R[$peer.cps]=$(python3 - "$port" "$CPS_SECONDS" <<'PY'
+        R[$peer.cps]=$(peer_net "$peer" python3 - "$port" "$CPS_SECONDS" <<'PY'
 import socket, sys, time
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 def one():
@@ -296,11 +302,11 @@ fi
 
 # ---------------------------------------------------------------- 4. network create / rm
 # A user-defined network: `docker network create --subnet` then `network rm`, BENCH_NET_RUNS
-# each after the warm-ups; median (min-max) per peer. Docker is left out: its bridge driver
-# would make a bridge on the host.
+# each after the warm-ups; median (min-max) per peer (Docker's bridge is made in its own
+# network namespace).
 log "4. docker network create / rm: $WARMUPS warm-up + $RUNS each"
 for peer in "${peers[@]}"; do
-    [ "$peer" = docker ] || [ "$peer" = skiffpasta ] && continue
+    [ "$peer" = skiffpasta ] && continue
     for ((i = 0; i < WARMUPS + RUNS; i++)); do
         name=benchnet$i
         t0=$(now)
@@ -317,6 +323,57 @@ for peer in "${peers[@]}"; do
     # shellcheck disable=SC2086
     R[$peer.net_rm]=$(stats ${V[$peer.net_rm]})
 done
+
+# ---------------------------------------------------------------- 5. container -> container
+# iperf3 between two containers on one user-defined network (10.124.0.0/24, the server at
+# .10 by --ip; the client a second container on the network) for BENCH_NET_IPERF_SECONDS; while
+# the server runs, the PSS of what runs per user or per network for networking: Skiff's network
+# keeper (and its uplink, if any), Podman's rootless-netns (slirp4netns) and aardvark-dns;
+# Docker's bridge is the kernel's (nothing counted). skiffpasta is left out: user-defined
+# networks are the same keeper in both Skiff services.
+# (pss_of_user NAMES... : the summed PSS, KiB, of the test user's processes with those names,
+# or, for "keep-netns", skiff-relay --keep-netns of this run)
+pss_of_user() {
+    local total=0 p v name
+    for p in /proc/[0-9]*; do
+        [ "$(stat -c %u "$p" 2>/dev/null)" = "$TUID" ] || continue
+        name=$(cat "$p/comm" 2>/dev/null) || continue
+        case " $* " in
+            *" $name "*) ;;
+            *" keep-netns "*) tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--keep-netns" || continue ;;
+            *) continue ;;
+        esac
+        v=$(awk '/^Pss:/{print $2}' "$p/smaps_rollup" 2>/dev/null || echo 0)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+if command -v iperf3 >/dev/null; then
+    log "5. iperf3 container -> container on a user-defined network (${IPERF_SECONDS}s)"
+    for peer in "${peers[@]}"; do
+        [ "$peer" = skiffpasta ] && continue
+        dk "$peer" network create --subnet 10.124.0.0/24 benchc2c >/dev/null || die "$peer: network create benchc2c failed"
+        sid=$(dk "$peer" run -d --network benchc2c --ip 10.124.0.10 iperf3 iperf3 -s) ||
+            die "$peer: the iperf3 server container did not start"
+        case $peer in
+            skiff) kib=$(pss_of_user keep-netns slirp4netns pasta passt passt.avx2) ;;
+            podman) kib=$(pss_of_user slirp4netns aardvark-dns rootlessport) ;;
+            *) kib=0 ;;
+        esac
+        R[$peer.net_pss]=$(awk -v k="$kib" 'BEGIN{printf "%.2f", k / 1024}')
+        out=""
+        for ((i = 0; i < 20; i++)); do
+            out=$(dk "$peer" run --rm --network benchc2c iperf3 iperf3 -c 10.124.0.10 -t "$IPERF_SECONDS" -J 2>>"$T/logs/c2c-$peer.log") && break
+            sleep 0.2
+        done
+        R[$peer.c2c]=$(python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' <<<"$out" 2>/dev/null || echo n/a)
+        [ "${R[$peer.c2c]}" = n/a ] && note "$peer: container -> container iperf3 gave no figure: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
+        dk "$peer" rm -f "$sid" >/dev/null 2>&1 || true
+        dk "$peer" network rm benchc2c >/dev/null 2>&1 || note "$peer: network rm benchc2c failed"
+        log "$peer: container -> container ${R[$peer.c2c]} MB/s, per-network helpers ${R[$peer.net_pss]} MiB PSS"
+        sleep 4   # Skiff's keeper ends 3 s after its last container; Podman's rootless-netns likewise
+    done
+fi
 
 # ---------------------------------------------------------------- table
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -348,6 +405,10 @@ TABLE=$OUT/network-$STAMP.txt
     done
     printf '%-44s' "network helpers' PSS, 1 container (MiB)"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.helper_pss]:-n/a}"; done; echo
+    printf '%-44s' "iperf3 container->container, user net (MB/s)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.c2c]:-n/a}"; done; echo
+    printf '%-44s' "per-network helpers' PSS (MiB)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.net_pss]:-n/a}"; done; echo
     if has_peer skiff; then
         r=$(awk -v a="$(field "${R[skiff.run_default]}" 1)" -v b="$(field "${R[skiff.run_none]}" 1)" 'BEGIN{printf "%.2f", a / b}')
         echo

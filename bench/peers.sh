@@ -116,6 +116,12 @@ dk() {
         "$DOCKER_CLI" "$@"
 }
 api() { local peer=$1; shift; python3 "$ROOT/bench/ctclient.py" "${SOCK[$peer]}" "$@"; }
+# peer_net PEER CMD... : CMD in the network namespace where PEER's published ports are (the
+# host's, but Docker's own with DOCKER_OWN_NETNS=1)
+peer_net() {
+    local peer=$1; shift
+    if [ "$peer" = docker ] && [ -n "${DOCKER_NETNS:-}" ]; then nsenter --net="$DOCKER_NETNS" "$@"; else "$@"; fi
+}
 
 # stats VALUE_S... : seconds in, "median min max p90" in milliseconds out
 stats() {
@@ -212,10 +218,27 @@ EOF
         sleep 0.02
     done
     SOCK[docker]=$D/docker.sock
-    env -i PATH="$SYS_PATH" dockerd --containerd "$D/containerd/containerd.sock" \
+    # Without a network namespace of its own dockerd must not touch the host's network: no
+    # bridge, no iptables. With DOCKER_OWN_NETNS=1 (bench/network.sh) it runs in a network
+    # namespace this run makes, held by a sleeping process, with Docker's defaults there (the
+    # docker0 bridge, iptables NAT, docker-proxy): Docker as its users have it, and nothing of
+    # it on the host. Clients of its published ports run in that namespace (peer_net).
+    local wrap=() net=(--iptables=false --ip-forward=false --ip-masq=false --bridge=none)
+    if [ "${DOCKER_OWN_NETNS:-0}" = 1 ]; then
+        unshare --net sleep infinity &
+        local holder=$!; track "$holder"
+        for ((i = 0; i < 500; i++)); do
+            [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
+            sleep 0.01
+        done
+        DOCKER_NETNS=/proc/$holder/ns/net
+        nsenter --net="$DOCKER_NETNS" ip link set lo up || die "docker: lo up in its network namespace failed"
+        wrap=(nsenter --net="$DOCKER_NETNS")
+        net=()
+    fi
+    env -i PATH="$SYS_PATH" "${wrap[@]}" dockerd --containerd "$D/containerd/containerd.sock" \
         --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
-        -H "unix://${SOCK[docker]}" --iptables=false --ip-forward=false --ip-masq=false \
-        --bridge=none --cgroup-parent "/$CGPARENT" >"$T/logs/dockerd.log" 2>&1 &
+        -H "unix://${SOCK[docker]}" "${net[@]}" --cgroup-parent "/$CGPARENT" >"$T/logs/dockerd.log" 2>&1 &
     SVC[docker]=$!; track "${SVC[docker]}"
     wait_ping docker "$T/logs/dockerd.log"
 }

@@ -71,6 +71,7 @@ extension Monitor {
         }
         networkReadyFD = ready.read
         options.runState.networkHelper = NetworkHelperHandle(pid: helper, exitFD: exit.write)
+        if network.portHandler == .rootlessport { keepForForwarder(exit: exit.read, namespaces) }
     }
 
     /// Whether `fd` is this process's own user namespace (same inode as /proc/self/ns/user).
@@ -85,10 +86,15 @@ extension Monitor {
     func finishNetwork() throws(MonitorError) {
         if let pasta = options.pasta { return try finishPasta(pasta) }
         guard let network = options.network, let helper = options.runState.networkHelper else { return }
+        defer { closeForwarderSource() }
         if networkReadyFD >= 0 { try awaitNetworkReady(network.program, pid: helper.pid) }
-        for port in try publishedPorts() {
+        let ports = try publishedPorts()
+        // TCP through the forwarder (`port_handler` rootlessport, the default), the rest by slirp4netns.
+        let forwarded = network.portHandler == .rootlessport ? ports.filter { $0.proto == "tcp" } : []
+        for port in ports where !forwarded.contains(port) {
             try forward(port, guest: network.containerAddress)
         }
+        if !forwarded.isEmpty { try startForwarder(forwarded, target: network.containerAddress) }
     }
 
     /// The ports the service resolved for this start (`<run>/ports`); none without the file.
@@ -165,6 +171,7 @@ extension Monitor {
             networkReadyFD = -1
         }
         closePastaNamespaces()
+        closeForwarderSource()
         guard let helper = options.runState.networkHelper else { return }
         options.runState.networkHelper = nil
         if options.pasta != nil { signalPasta(helper) }

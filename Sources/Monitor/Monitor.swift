@@ -37,6 +37,9 @@ public final class Monitor {
     var networkReadyFD: Int32 = -1
     /// pasta's namespaces (network, user) from create until `start` starts it (`Monitor+Pasta`).
     var pastaNamespaces: [Int32] = []
+    /// What the published-port forwarder will need (the helper's exit pipe, the container's network
+    /// and user namespaces) from create until `start` starts it (`Monitor+PortForwarder`).
+    var forwarderSource: [Int32] = []
     /// The network namespace keeper's connection while a run's endpoints are made (`Monitor+UserNetworks`).
     var networkKeeper = NetworkKeeperConnection()
 

@@ -16,6 +16,16 @@ public struct UserModeNetwork: Sendable, Equatable {
     public var enableIPv6 = false
     /// The host address outbound connections leave from (`outbound_addr`); empty: the kernel's choice.
     public var outboundAddress = ""
+    /// Who forwards published TCP ports (`port_handler`, Podman's names): `rootlessport` (the
+    /// default, as Podman's) is Skiff's forwarder, `skiff-relay --forward-ports` (kernel sockets
+    /// on both sides, splice(2) between them); `slirp4netns` is slirp4netns's own `add_hostfwd`
+    /// (user-mode TCP, slower, but the container sees the client's address). UDP ports are always
+    /// slirp4netns's.
+    public var portHandler = PortHandler.rootlessport
+
+    public enum PortHandler: String, Sendable, Equatable {
+        case rootlessport, slirp4netns
+    }
 
     /// The name of the interface in the container.
     public static let interface = "tap0"
@@ -25,8 +35,7 @@ public struct UserModeNetwork: Sendable, Equatable {
     }
 
     /// The options Podman accepts in `network_cmd_options` for slirp4netns, applied to this;
-    /// the error is Podman's sentence. `port_handler` is accepted: Skiff's forwarding is always
-    /// slirp4netns's own (docs/networking.md).
+    /// the error is Podman's sentence.
     public mutating func apply(options: [String]) throws(NetworkOptionError) {
         for option in options {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
@@ -54,9 +63,10 @@ public struct UserModeNetwork: Sendable, Equatable {
                 guard UserModeNetwork.isIPv4(value) else { throw NetworkOptionError("outbound_addr \(value) is not an IPv4 address") }
                 outboundAddress = value
             case "port_handler":
-                guard value == "slirp4netns" || value == "rootlessport" else {
+                guard let handler = PortHandler(rawValue: value) else {
                     throw NetworkOptionError("unknown port_handler for slirp4netns: \(value)")
                 }
+                portHandler = handler
             default:
                 throw NetworkOptionError("unknown option for slirp4netns: \(option)")
             }
@@ -93,7 +103,7 @@ public struct UserModeNetwork: Sendable, Equatable {
     /// `--network`'s value.
     public var argument: String {
         var parts = [program, "mtu=\(mtu)", "cidr=\(cidr)", "allow_host_loopback=\(allowHostLoopback)",
-                     "enable_ipv6=\(enableIPv6)"]
+                     "enable_ipv6=\(enableIPv6)", "port_handler=\(portHandler.rawValue)"]
         if !outboundAddress.isEmpty { parts.append("outbound_addr=\(outboundAddress)") }
         return parts.joined(separator: ",")
     }

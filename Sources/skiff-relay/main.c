@@ -25,7 +25,8 @@
  *
  * `skiff-relay --keep-userns SOCKET-PATH IDLE-SECONDS` is another program: the user namespace
  * keeper of rootless containers (keeper.c); `skiff-relay --keep-netns ...` the per-user network
- * namespace of user-defined networks (netns.c).
+ * namespace of user-defined networks (netns.c); `skiff-relay --forward-ports ...` the TCP
+ * forwarder of a container's published ports (portfwd.c).
  *
  * Every descriptor it is given is made close-on-exec at once; the listening sockets and the
  * control connections lose that flag again just before the exec back.
@@ -320,6 +321,7 @@ static void __attribute__((noreturn)) give_up(const struct options *options, con
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--keep-userns") == 0) return keeper_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--keep-netns") == 0) return netns_keeper_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--forward-ports") == 0) return portfwd_main(argc, argv);
     struct options options;
     parse(argc, argv, &options);
     set_up_signals();

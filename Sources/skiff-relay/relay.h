@@ -16,6 +16,8 @@ long long keeper_now(void);
  * namespace of user-defined networks; netlink.c: its rtnetlink requests (0 or -errno). */
 #include <netinet/in.h>
 int netns_keeper_main(int argc, char **argv);
+/* portfwd.c: `skiff-relay --forward-ports ...`, the TCP forwarder of published ports. */
+int portfwd_main(int argc, char **argv);
 int nl_open(void);
 int nl_bridge_add(int fd, const char *name, unsigned mtu);
 int nl_link_up(int fd, int index);

@@ -4,9 +4,12 @@ import Testing
 @Suite struct UserModeNetworkTests {
     @Test func argumentRoundTripsAndDerivesTheAddresses() throws {
         var network = UserModeNetwork(program: "/usr/bin/slirp4netns")
-        try network.apply(options: ["allow_host_loopback=true", "mtu=1500", "cidr=10.9.8.0/24", "outbound_addr=192.0.2.7"])
+        #expect(network.portHandler == .rootlessport)
+        try network.apply(options: ["allow_host_loopback=true", "mtu=1500", "cidr=10.9.8.0/24", "outbound_addr=192.0.2.7",
+                                    "port_handler=slirp4netns"])
         let parsed = try #require(UserModeNetwork(argument: network.argument))
         #expect(parsed == network)
+        #expect(parsed.portHandler == .slirp4netns)
         #expect((parsed.containerAddress, parsed.gateway, parsed.dnsServer) == ("10.9.8.100", "10.9.8.2", "10.9.8.3"))
     }
 

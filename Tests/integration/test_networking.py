@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from containerkit import BOTH, ROOTLESS, alive, children, wait_for
+from containerkit import BOTH, ROOTLESS, alive, children, make_engine, skiff_run_dir, wait_for
 
 DAEMON = "Error response from daemon: "
 
@@ -221,9 +221,11 @@ def test_published_port_serves_and_shows_in_inspect_ps_and_port(engine):
     cid = engine.run_id("--name", "web", "-p", f"127.0.0.1:{host_port}:8080", "--expose", "9000",
                         "busybox", "sh", "-c", CGI)
     assert "hello" in http_get(host_port, "/index.html")
-    # The client address the container sees: slirp4netns maps a loopback client to its gateway.
-    # (busybox httpd listens on IPv6 too, so it shows the IPv4-mapped form.)
-    assert re.search(r"addr=(\[::ffff:)?10\.0\.2\.2\]?\n", http_get(host_port, "/cgi-bin/a"))
+    # The client address the container sees: Skiff's forwarder (port_handler rootlessport, the
+    # default) connects from inside the container's network namespace, to its address, so the
+    # container sees its own address. (busybox httpd listens on IPv6 too: the IPv4-mapped form.)
+    assert re.search(r"addr=(\[::ffff:)?10\.0\.2\.100\]?\n", http_get(host_port, "/cgi-bin/a"))
+    assert len(forwarders_of(engine)) == 1
     ports = engine.cli.inspect("web")["NetworkSettings"]["Ports"]
     assert ports == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}], "9000/tcp": None}, ports
     settings = engine.cli.inspect("web")["NetworkSettings"]
@@ -238,6 +240,93 @@ def test_published_port_serves_and_shows_in_inspect_ps_and_port(engine):
     assert engine.cli.inspect("web")["NetworkSettings"]["Ports"] == {}
     wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
     assert helpers_of(engine, cid) == []
+    assert forwarders_of(engine) == []
+
+
+def forwarders_of(engine):
+    """The `skiff-relay --forward-ports` processes under the engine's monitors."""
+    found = []
+    for pid in engine.store.monitors():
+        for child in children(pid):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1] == b"--forward-ports":
+                found.append(child)
+    return found
+
+
+@pytest.fixture
+def slirp_ports_env(run_dir_base, workdir, user):
+    """containers.conf override: published ports by slirp4netns's own forwarding."""
+    conf = os.path.join(workdir, "slirp-ports.conf")
+    with open(conf, "w") as f:
+        f.write('[engine]\nnetwork_cmd_options = ["allow_host_loopback=true", "port_handler=slirp4netns"]\n')
+    os.chown(conf, user.uid, user.gid)
+    env = {"CONTAINERS_CONF_OVERRIDE": conf}
+    if run_dir_base:
+        env["XDG_RUNTIME_DIR"] = run_dir_base
+    return env
+
+
+@BOTH
+def test_port_handler_slirp4netns_forwards_with_slirp4netns(user, start_service, slirp_ports_env, workdir,
+                                                            run_dir_base, test_images):
+    """`port_handler=slirp4netns`: slirp4netns's add_hostfwd, no forwarder; a loopback client
+    is shown to the container as slirp4netns's gateway."""
+    engine = make_engine(user, workdir, start_service, slirp_ports_env, skiff_run_dir(user, run_dir_base),
+                         test_images.busybox)
+    try:
+        host_port = free_port()
+        engine.run_id("--name", "web", "-p", f"127.0.0.1:{host_port}:8080", "busybox", "sh", "-c", CGI)
+        assert re.search(r"addr=(\[::ffff:)?10\.0\.2\.2\]?\n", http_get(host_port, "/cgi-bin/a"))
+        assert forwarders_of(engine) == []
+        engine.cli("rm", "-f", "web")
+        wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
+    finally:
+        engine.cleanup()
+
+
+@BOTH
+def test_forwarder_moves_data_both_ways_and_ends_with_its_monitor(engine):
+    """A megabyte each way through the forwarder, a half-close honoured, a refused
+    connection when nothing listens in the container, and the forwarder gone with a monitor
+    killed with -9 (the exit pipe closes), with the port free again."""
+    host_port, idle_port = free_port(), free_port()
+    engine.run_id("--name", "echo", "-p", f"127.0.0.1:{host_port}:7000", "-p", f"127.0.0.1:{idle_port}:7001",
+                  "busybox", "sh", "-c", "while true; do nc -l -p 7000 -e cat; done")
+    payload = os.urandom(1 << 20)
+    got = None
+    for _ in range(50):
+        try:
+            with socket.create_connection(("127.0.0.1", host_port), timeout=10) as s:
+                sender = threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
+                sender.start()
+                data = bytearray()
+                while True:
+                    chunk = s.recv(1 << 16)
+                    if not chunk:
+                        break
+                    data += chunk
+                sender.join()
+            if data:
+                got = bytes(data)
+                break
+        except OSError:
+            pass
+        threading.Event().wait(0.1)
+    assert got == payload, (len(got or b""), len(payload))
+    # Nothing listens on 7001 in the container: the client's connection is closed.
+    with socket.create_connection(("127.0.0.1", idle_port), timeout=10) as s:
+        s.settimeout(10)
+        assert s.recv(16) == b""
+    [forwarder] = forwarders_of(engine)
+    for m in engine.store.monitors():
+        os.kill(m, signal.SIGKILL)
+    wait_for(lambda: not alive(forwarder), 10, what="the forwarder to end with its monitor")
+    wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
 
 
 def _bindable(port, address="127.0.0.1", kind=socket.SOCK_STREAM):
