@@ -11,8 +11,8 @@
 #   2. TCP throughput host -> container through a published port (`-p 127.0.0.1:PORT:5001`, the
 #      container's `nc -l -p 5001 > /dev/null`): BENCH_NET_BYTES bytes sent by a Python client
 #      on the host, MB/s from connect to the end of the container's read (one run per peer).
-#   3. the memory (PSS) of the per-container network helper (slirp4netns, and Podman's
-#      rootlessport) of the published container.
+#   3. the memory (PSS) of the per-container network helpers (slirp4netns and Skiff's port
+#      forwarder, Podman's rootlessport, Docker's docker-proxy) of the published container.
 #   3. iperf3 (Debian's, in an image the bench builds) host -> container through a published port,
 #      and connections per second of short HTTP requests through one.
 #   4. `docker network create --subnet` and `network rm` of a user-defined network.
@@ -190,7 +190,7 @@ for peer in "${peers[@]}"; do
     # are counted, Podman 4.3 has none)
     pastas=""; [ "$peer" = skiffpasta ] && pastas=$(pgrep -u "$TUID" -x 'passt.avx2|passt|pasta' || true)
     for p in $(pgrep -u "$TUID" -x slirp4netns) $(pgrep -u "$TUID" -x rootlessport) $(pgrep -u "$TUID" -f 'rootlessport-child') \
-             $pastas $(pgrep -x docker-proxy || true); do
+             $pastas $(pgrep -x docker-proxy || true) $(pgrep -u "$TUID" -f -- ' --forward-ports ' || true); do
         # this run's: the parent (Skiff's monitor, Podman's conmon or podman) names the temp tree
         parent=$(awk '{sub(/.*\) /, ""); print $2}' "/proc/$p/stat" 2>/dev/null) || continue
         case $peer in

@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ struct end {                   /* what epoll's data points at for a connection's
     struct conn *conn;
     int fd;
     bool watched;              /* still in the epoll set (not after its hang-up, below) */
+    uint32_t registered;       /* the events asked of epoll now */
 };
 
 struct conn {
@@ -213,8 +215,10 @@ static void conn_rearm(struct conn *c) {
     struct end *ends[] = {&c->client, &c->upstream};
     for (int i = 0; i < 2; i++) {
         if (!ends[i]->watched) continue;
-        struct epoll_event ev = {.events = interest(c, ends[i]->fd), .data.ptr = ends[i]};
-        (void)epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ends[i]->fd, &ev);
+        uint32_t wanted = interest(c, ends[i]->fd);
+        if (wanted == ends[i]->registered) continue;   /* one system call less per event */
+        struct epoll_event ev = {.events = wanted, .data.ptr = ends[i]};
+        if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ends[i]->fd, &ev) == 0) ends[i]->registered = wanted;
     }
 }
 
@@ -278,8 +282,8 @@ static void accept_on(const struct listener *l) {
         int one = 1;
         (void)setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         (void)setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->client = (struct end){.conn = c, .fd = client, .watched = true};
-        c->upstream = (struct end){.conn = c, .fd = upstream, .watched = true};
+        c->client = (struct end){.conn = c, .fd = client, .watched = true, .registered = 0};
+        c->upstream = (struct end){.conn = c, .fd = upstream, .watched = true, .registered = EPOLLOUT};
         c->up.pipe_r = c->up.pipe_w = c->down.pipe_r = c->down.pipe_w = -1;
         c->connecting = true;
         struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(l->port), .sin_addr = target};
