@@ -79,8 +79,10 @@ struct NetworkCreateRequest {
         if name.isEmpty {
             throw EngineError(.invalidArgument, "network name cannot be empty")
         }
-        if !NetworkCreateRequest.isValidName(name) {
-            throw EngineError(.invalidArgument, "invalid network name \"\(name)\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        // moby takes any name that is not blank (libnetwork's NewNetwork): a network's name is
+        // not an interface's or a DNS name here either (its bridge is br-<id12>).
+        if name.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) {
+            throw EngineError(.invalidArgument, "invalid name: name is empty")
         }
         switch driver {
         case "", "bridge": break
@@ -179,14 +181,5 @@ struct NetworkCreateRequest {
               let subnet = IPv4Subnet(cidr: config.subnet) else { return nil }
         return IPv4Config(subnet: subnet, ipRange: config.ipRange.isEmpty ? nil : IPv4Subnet(cidr: config.ipRange),
                           gateway: config.gateway.isEmpty ? nil : IPv4Subnet.parseAddress(config.gateway))
-    }
-
-    /// Podman's rule for network names (they name interfaces and DNS zones): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
-    static func isValidName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, first.isASCII,
-              first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
-        return name.unicodeScalars.allSatisfy { c in
-            c.isASCII && (("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_" || c == "." || c == "-")
-        }
     }
 }
