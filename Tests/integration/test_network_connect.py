@@ -1,0 +1,211 @@
+"""`docker network connect` / `disconnect` (docs/networking.md, "Connect and disconnect"):
+a created or stopped container gets or loses its endpoint row (the next start makes the
+interface, eth1, eth2 ... in a stable order); a running one gets or loses its interface at once,
+made by the per-user network keeper in the container's namespace. moby's refusals with their
+status and message leave no row. Through the docker CLI, raw HTTP and docker-py. Rootless by
+default; @BOTH tests run as root too. All traffic stays in the namespaces the tests make."""
+import json
+import time
+
+from containerkit import BOTH, ROOTLESS, wait_for
+from test_network_join import ask, keepers, serve
+
+DAEMON = "Error response from daemon: "
+
+
+def interfaces(engine, name):
+    """The container's interfaces, from /sys/class/net inside it."""
+    return sorted(engine.cli.out("exec", name, "ls", "/sys/class/net").split())
+
+
+def network_events(engine, since):
+    status, data = engine.api.request("GET", f"/events?since={since}&until={int(time.time()) + 1}"
+                                      '&filters={"type":["network"]}')
+    assert status == 200
+    events = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+    return [(e["Action"], e["Actor"]["Attributes"]) for e in events if e["Action"] in ("connect", "disconnect")]
+
+
+def endpoint_rows(engine):
+    return sorted(engine.store.rows("network_endpoints", "container_id, address"))
+
+
+@BOTH
+def test_a_created_container_connected_then_started_reaches_the_network(engine):
+    cli = engine.cli
+    since = int(time.time())
+    nid = cli.out("network", "create", "--subnet", "10.71.0.0/24", "conn").strip()
+    cli("network", "create", "--subnet", "10.72.0.0/24", "second")
+    serve(engine, "server", "conn")
+    # On the default network, connected before its start (docker-compose's order).
+    cid = cli.out("create", "--name", "client", "busybox", "sleep", "300").strip()
+    cli("network", "connect", "--alias", "cli", "--ip", "10.71.0.50", "conn", "client")
+    settings = cli.inspect("client")["NetworkSettings"]["Networks"]
+    assert sorted(settings) == ["bridge", "conn"], settings
+    assert settings["conn"]["IPAMConfig"] == {"IPv4Address": "10.71.0.50"} and settings["conn"]["IPAddress"] == ""
+    assert settings["conn"]["Aliases"] == ["cli", cid[:12]], settings["conn"]
+    cli("start", "client")
+    assert "eth1" in interfaces(engine, "client")
+    assert cli.out("exec", "client", "cat", "/sys/class/net/eth1/address").strip() == "02:42:0a:47:00:32"
+    assert cli.out("exec", "client", "nc", "-w", "3", "10.71.0.2", "8000").strip() == "pong server"
+    net = json.loads(cli.out("network", "inspect", "conn"))[0]
+    assert net["Containers"][cid]["IPv4Address"] == "10.71.0.50/24", net["Containers"]
+    # Created on a user network and connected to another before its start: eth0, eth1.
+    cli("create", "--name", "two", "--network", "conn", "busybox", "sleep", "300")
+    cli("network", "connect", "second", "two")
+    cli("start", "two")
+    assert [n for n in interfaces(engine, "two") if n.startswith("eth")] == ["eth0", "eth1"]
+    assert cli.out("exec", "two", "cat", "/sys/class/net/eth1/address").strip() == "02:42:0a:48:00:02"
+    assert "default via 10.71.0.1 dev eth0" in cli.out("exec", "two", "ip", "route")
+    # Disconnected while stopped: the next start has no such interface.
+    cli("stop", "-t", "0", "two")
+    cli("network", "disconnect", "second", "two")
+    cli("start", "two")
+    assert [n for n in interfaces(engine, "two") if n.startswith("eth")] == ["eth0"]
+    assert ("connect", {"container": cid, "name": "conn", "type": "bridge"}) in network_events(engine, since)
+    assert any(a == "disconnect" and attrs["name"] == "second" for a, attrs in network_events(engine, since))
+    cli("rm", "-f", "server", "client", "two")
+    assert engine.store.rows("network_endpoints") == []
+    cli("network", "rm", "conn", "second")
+    assert nid
+
+
+@BOTH
+def test_a_running_container_is_connected_and_disconnected_at_once(engine):
+    cli = engine.cli
+    since = int(time.time())
+    cli("network", "create", "--subnet", "10.73.0.0/24", "live")
+    cli("network", "create", "--subnet", "10.74.0.0/24", "other")
+    # Running on the default network before any keeper runs: the service makes the keeper.
+    cid = engine.run_id("--name", "runner", "busybox", "sh", "-c",
+                        "while true; do echo pong runner | nc -l -p 8000; done")
+    assert "eth1" not in interfaces(engine, "runner")
+    cli("network", "connect", "live", "runner")
+    assert "eth1" in interfaces(engine, "runner")
+    settings = cli.inspect("runner")["NetworkSettings"]["Networks"]["live"]
+    assert settings["IPAddress"] == "10.73.0.2" and settings["Gateway"] == "10.73.0.1", settings
+    assert json.loads(cli.out("network", "inspect", "live"))[0]["Containers"][cid]["IPv4Address"] == "10.73.0.2/24"
+    # Reached by a container started on the network afterwards, and reaches it.
+    assert ask(engine, "live", "10.73.0.2") == (0, "pong runner")
+    serve(engine, "peer", "live")
+    assert cli.out("exec", "runner", "nc", "-w", "3", "10.73.0.3", "8000").strip() == "pong peer"
+    # A running container on a user network connected to a second one: eth1, no default route there.
+    cli("network", "connect", "--ip", "10.74.0.9", "other", "peer")
+    assert cli.out("exec", "peer", "cat", "/sys/class/net/eth1/address").strip() == "02:42:0a:4a:00:09"
+    assert "default via 10.73.0.1 dev eth0" in cli.out("exec", "peer", "ip", "route")
+    # Disconnect: the interface goes at once, and the row.
+    cli("network", "disconnect", "live", "runner")
+    assert "eth1" not in interfaces(engine, "runner")
+    assert cid not in [r[0] for r in endpoint_rows(engine)]
+    assert cid not in json.loads(cli.out("network", "inspect", "live"))[0]["Containers"]
+    assert "live" not in cli.inspect("runner")["NetworkSettings"]["Networks"]
+    status, out = ask(engine, "live", "10.73.0.2")
+    assert status != 0 and out == "", (status, out)
+    cli("network", "disconnect", "other", "peer")
+    assert [n for n in interfaces(engine, "peer") if n.startswith("eth")] == ["eth0"]
+    actions = [(a, attrs["container"][:12], attrs["name"]) for a, attrs in network_events(engine, since)]
+    assert actions == [("connect", cid[:12], "live"), ("connect", actions[1][1], "other"),
+                       ("disconnect", cid[:12], "live"), ("disconnect", actions[1][1], "other")], actions
+    cli("rm", "-f", "runner", "peer")
+    cli("network", "rm", "live", "other")
+    wait_for(lambda: not keepers(engine), timeout=20, what="the keeper to end")
+
+
+@BOTH
+def test_refusals_get_mobys_answers_and_leave_no_row(engine):
+    api, cli = engine.api, engine.cli
+    cli("network", "create", "--subnet", "10.75.0.0/24", "ref")
+    cli("network", "create", "--subnet", "10.76.0.0/24", "ref2")
+    on = cli.out("create", "--name", "on", "--network", "ref", "--ip", "10.75.0.5", "busybox", "sleep", "300").strip()
+    plain = cli.out("create", "--name", "plain", "busybox", "sleep", "300").strip()
+    cli("create", "--name", "nonet", "--network", "none", "busybox", "sleep", "300")
+    cli("create", "--name", "hostnet", "--network", "host", "busybox", "sleep", "300")
+    cli("create", "--name", "shared", "--network", f"container:{on}", "busybox", "sleep", "300")
+    before = endpoint_rows(engine)
+    sharing = "container sharing network namespace with another container or host cannot be connected to any other network"
+    private = "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+    connect = [
+        ("ref", {"Container": "on"}, 403, "endpoint with name on already exists in network ref"),
+        ("host", {"Container": "plain"}, 400, "cannot connect container to host network - container must be created in host network mode"),
+        ("none", {"Container": "plain"}, 400, private),
+        ("ref", {"Container": "nonet"}, 400, private),
+        ("ref", {"Container": "hostnet"}, 400, sharing),
+        ("ref", {"Container": "shared"}, 400, sharing),
+        ("bridge", {"Container": "plain"}, 403, "endpoint with name plain already exists in network bridge"),
+        ("ref", {"Container": "plain", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.75.0.5"}}}, 403, "Address already in use"),
+        ("ref", {"Container": "plain", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.99.0.5"}}}, 400,
+         "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address 10.99.0.5"),
+        ("ref", {"Container": "plain", "EndpointConfig": {"IPAMConfig": {"IPv4Address": "nonsense"}}}, 400,
+         "invalid endpoint settings:\ninvalid IPv4 address: nonsense"),
+        ("ref", {"Container": "nope"}, 404, "No such container: nope"),
+        ("nope", {"Container": "plain"}, 404, "network nope not found"),
+        ("ref", {"Container": 5}, 400,
+         "invalid JSON: json: cannot unmarshal number 5 into Go struct field NetworkConnect.Container of type string"),
+        ("ref", ["plain"], 400, "invalid JSON: json: cannot unmarshal array into Go value of type types.NetworkConnect"),
+    ]
+    for network, body, status, message in connect:
+        assert api.message("POST", f"/networks/{network}/connect", body) == (status, message), (network, body)
+    assert api.message("POST", "/networks/ref/connect", raw=b"{")[0] == 400
+    assert api.message("POST", "/networks/ref/connect", {"Container": "on", "Bogus": 1}) == \
+        (403, "endpoint with name on already exists in network ref"), "unknown fields are ignored, as moby"
+    # The user-defined network of a container's NetworkMode: Skiff's sentence.
+    bridge = api.message("POST", "/networks/bridge/connect", {"Container": "on"})
+    assert bridge[0] == 400 and "cannot connect a container on a user-defined network to the default network" in bridge[1]
+    disconnect = [
+        ("ref2", {"Container": "plain"}, 500, f"container {plain} is not connected to the network ref2"),
+        ("none", {"Container": "plain"}, 500, f"container {plain} is not connected to the network none"),
+        ("host", {"Container": "hostnet"}, 400, "cannot disconnect container from host network - container was created in host network mode"),
+        ("bridge", {"Container": "plain"}, 400, "cannot disconnect container from bridge network - container was created in bridge network mode"),
+        ("ref", {"Container": "nope"}, 404, "No such container: nope"),
+        ("nope", {"Container": "plain"}, 404, "network nope not found"),
+        ("ref", {"Container": "plain", "Force": "yes"}, 400,
+         "invalid JSON: json: cannot unmarshal string into Go struct field NetworkDisconnect.Force of type bool"),
+    ]
+    for network, body, status, message in disconnect:
+        assert api.message("POST", f"/networks/{network}/disconnect", body) == (status, message), (network, body)
+    primary = api.message("POST", "/networks/ref/disconnect", {"Container": "on"})
+    assert primary[0] == 400 and primary[1].startswith("cannot disconnect container from ref network"), primary
+    assert endpoint_rows(engine) == before
+    # Through the docker CLI: its exit status and the daemon's message.
+    result = cli.fails("network", "connect", "ref", "on")
+    assert DAEMON + "endpoint with name on already exists in network ref" in result.stderr
+    result = cli.fails("network", "disconnect", "ref2", "plain")
+    assert DAEMON + f"container {plain} is not connected to the network ref2" in result.stderr
+    # Running: twice is refused too, the running form of "not connected".
+    cli("network", "connect", "ref2", "plain")
+    cli("start", "plain")
+    assert api.message("POST", "/networks/ref2/connect", {"Container": "plain"}) == \
+        (403, "endpoint with name plain already exists in network ref2")
+    assert api.message("POST", "/networks/ref/disconnect", {"Container": "plain"}) == \
+        (500, f"container {plain} is not connected to network ref")
+    # A network with a connected container stays.
+    assert "has active endpoints" in cli.fails("network", "rm", "ref2").stderr
+    cli("rm", "-f", "on", "plain", "nonet", "hostnet", "shared")
+    assert engine.store.rows("network_endpoints") == []
+    cli("network", "rm", "ref", "ref2")
+
+
+@ROOTLESS
+def test_docker_py_connects_and_disconnects(engine):
+    import docker
+    client = docker.DockerClient(base_url=f"unix://{engine.socket}", version="1.44")
+    try:
+        network = client.networks.create("pynet", ipam=docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet="10.77.0.0/24")]))
+        container = client.containers.create("busybox", ["sleep", "300"], name="py1")
+        network.connect(container, aliases=["pyalias"], ipv4_address="10.77.0.7")
+        container.reload()
+        assert container.attrs["NetworkSettings"]["Networks"]["pynet"]["Aliases"][0] == "pyalias"
+        container.start()
+        assert "eth1" in interfaces(engine, "py1")
+        network.reload()
+        assert [c.name for c in network.containers] == ["py1"]
+        network.disconnect(container)
+        assert "eth1" not in interfaces(engine, "py1")
+        with __import__("pytest").raises(docker.errors.APIError) as failed:
+            network.disconnect(container)
+        assert failed.value.status_code == 500 and "is not connected to network pynet" in str(failed.value)
+        container.remove(force=True)
+        network.remove()
+    finally:
+        client.close()
