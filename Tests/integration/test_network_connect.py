@@ -209,3 +209,36 @@ def test_docker_py_connects_and_disconnects(engine):
         network.remove()
     finally:
         client.close()
+
+
+@ROOTLESS
+def test_a_running_container_in_another_user_namespace_is_refused_with_nothing_changed(engine):
+    """The network keeper moves interfaces only into namespaces of its own user namespace. The
+    shared user namespace keeper is made to go (its socket removed), so the next container is in
+    a new user namespace while the network keeper stays in the first one: connecting that running
+    container is refused (500, the cause named), no row, no interface; stopped, it is connected
+    and its next start joins the keeper's namespace."""
+    import os
+    cli = engine.cli
+    cli("network", "create", "--subnet", "10.78.0.0/24", "userns")
+    serve(engine, "first", "userns")
+    os.unlink(os.path.join(engine.run, "runtime", ".userns.sock"))
+    time.sleep(1.5)
+    cli("run", "-d", "--name", "later", "busybox", "sleep", "300")
+
+    def namespace(name):
+        return os.readlink(f"/proc/{engine.pid(name)}/ns/user")
+
+    assert namespace("later") != namespace("first")
+    status, message = engine.api.message("POST", "/networks/userns/connect", {"Container": "later"})
+    assert status == 500 and message.startswith("network userns: cannot connect or disconnect container later while it runs: "
+                                                "it is in another user namespace than the network namespace keeper"), message
+    assert "stop the container, connect it, and start it again" in message
+    assert [r for r in endpoint_rows(engine) if r[0].startswith(engine.cli.fmt("later", "{{.Id}}"))] == []
+    assert "eth1" not in interfaces(engine, "later")
+    cli("stop", "-t", "0", "later")
+    cli("network", "connect", "userns", "later")
+    cli("start", "later")
+    assert cli.out("exec", "later", "nc", "-w", "3", "10.78.0.2", "8000").strip() == "pong first"
+    cli("rm", "-f", "first", "later")
+    cli("network", "rm", "userns")
