@@ -242,3 +242,41 @@ def test_a_running_container_in_another_user_namespace_is_refused_with_nothing_c
     assert cli.out("exec", "later", "nc", "-w", "3", "10.78.0.2", "8000").strip() == "pong first"
     cli("rm", "-f", "first", "later")
     cli("network", "rm", "userns")
+
+
+def test_the_user_namespace_keeper_stays_while_a_process_is_in_its_namespace(skiff_binary, tmp_path):
+    """`skiff-relay --keep-userns` (idle 1 s here) does not end while another process is in its
+    user namespace (a container, or the network keeper: docs/containers.md), and ends once none
+    is. Run directly: made in a new user namespace by unshare(1), a sleeper joined with nsenter."""
+    import os
+    import socket
+    import subprocess
+    relay = os.path.join(os.path.dirname(skiff_binary), "skiff-relay")
+    path = str(tmp_path / "userns.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(8)
+    fd = listener.fileno()
+    # The listener becomes the keeper's descriptor 3 (in the child only).
+    keeper = subprocess.Popen(["bash", "-c", f'exec 3<&{fd} {fd}<&-; exec unshare --user --map-root-user "$@"', "bash",
+                               relay, "--keep-userns", path, "1"], pass_fds=(fd,), stdin=subprocess.DEVNULL)
+    listener.close()
+    try:
+        wait_for(lambda: os.readlink(f"/proc/{keeper.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+                 and b"--keep-userns" in open(f"/proc/{keeper.pid}/cmdline", "rb").read(), what="the keeper")
+        sleeper = subprocess.Popen(["nsenter", "--user", "-t", str(keeper.pid), "--preserve-credentials", "sleep", "60"])
+        try:
+            wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/ns/user") == os.readlink(f"/proc/{keeper.pid}/ns/user"),
+                     what="the sleeper in the keeper's namespace")
+            time.sleep(3.5)
+            assert keeper.poll() is None, "the keeper ended while a process was in its namespace"
+            assert os.path.exists(path)
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        keeper.wait(timeout=10)
+        assert not os.path.exists(path), "the keeper removes its socket's path when it ends"
+    finally:
+        if keeper.poll() is None:
+            keeper.kill()
+            keeper.wait()
