@@ -280,3 +280,62 @@ def test_the_user_namespace_keeper_stays_while_a_process_is_in_its_namespace(ski
         if keeper.poll() is None:
             keeper.kill()
             keeper.wait()
+
+
+COMPOSE_TWO_NETWORKS = """\
+version: "3.7"
+services:
+  server:
+    image: busybox
+    command: sh -c "while true; do echo pong server | nc -l -p 8000; done"
+    networks: [back]
+  client:
+    image: busybox
+    command: sleep 300
+    networks:
+      front: {}
+      back:
+        aliases: [cli]
+networks:
+  front:
+    ipam: {config: [{subnet: 10.80.0.0/24}]}
+  back:
+    ipam: {config: [{subnet: 10.81.0.0/24}]}
+"""
+
+
+def test_docker_compose_puts_a_service_on_two_networks(engine):
+    """docker-compose 1.29 creates a container on its first network and connects the others
+    before its start: the client is on both (eth0, eth1) and reaches the server on `back`;
+    `down` leaves no container, network or endpoint row."""
+    import shutil
+    import subprocess
+    import pytest
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (scripts/install-deps.sh installs it)")
+    import os
+    import pathlib
+    os_dir = pathlib.Path(engine.workdir) / "twonets"
+    os_dir.mkdir()
+    (os_dir / "docker-compose.yml").write_text(COMPOSE_TWO_NETWORKS)
+    for path in (os_dir, os_dir / "docker-compose.yml"):
+        os.chown(path, engine.user.uid, engine.user.gid)
+
+    def compose(*args):
+        argv = engine.cli.user.command(["docker-compose", "--ansi", "never", "-p", "twonets", "-f",
+                                        str(os_dir / "docker-compose.yml"), *args], engine.cli.env)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=os_dir)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    compose("up", "-d")
+    client = "twonets_client_1"
+    networks = engine.cli.inspect(client)["NetworkSettings"]["Networks"]
+    assert sorted(networks) == ["twonets_back", "twonets_front"], networks
+    assert "cli" in networks["twonets_back"]["Aliases"]
+    assert [n for n in interfaces(engine, client) if n.startswith("eth")] == ["eth0", "eth1"]
+    server = engine.cli.inspect("twonets_server_1")["NetworkSettings"]["Networks"]["twonets_back"]["IPAddress"]
+    assert engine.cli.out("exec", client, "nc", "-w", "3", server, "8000").strip() == "pong server"
+    compose("down", "-v")
+    assert engine.store.rows("network_endpoints") == []
+    assert [n["Name"] for n in engine.api.get("/networks")[1]] == ["bridge", "host", "none"]
