@@ -9,8 +9,15 @@ import Store
 /// attach that fails takes its row back.
 extension Engine {
     /// moby's `ConnectContainerToNetwork`, with its refusals in its order.
+    /// Not while the container starts (`startGate`): a start reads the endpoints when it spawns
+    /// the monitor, so a row added meanwhile would be recorded but not made.
     func connectNetwork(_ term: String, container: String, endpoint: EndpointSettingsRequest) throws {
-        let record = try currentContainer(container)
+        let id = try currentContainer(container).id
+        try startGate.withStart(of: id) { try connectNetwork(term, id: id, endpoint: endpoint) }
+    }
+
+    private func connectNetwork(_ term: String, id: String, endpoint: EndpointSettingsRequest) throws {
+        let record = try currentContainer(id)
         let found = try findNetwork(term)
         try Engine.refuseRemoval(record)
         let mode = try StoredContainer(record).networkMode
@@ -77,7 +84,12 @@ extension Engine {
     /// moby's `DisconnectContainerFromNetwork`. `force`: the row goes even when the running
     /// container's interface could not be removed.
     func disconnectNetwork(_ term: String, container: String, force: Bool) throws {
-        let record = try currentContainer(container)
+        let id = try currentContainer(container).id
+        try startGate.withStart(of: id) { try disconnectNetwork(term, id: id, force: force) }
+    }
+
+    private func disconnectNetwork(_ term: String, id: String, force: Bool) throws {
+        let record = try currentContainer(id)
         let found = try findNetwork(term)
         try Engine.refuseRemoval(record)
         let mode = try StoredContainer(record).networkMode
