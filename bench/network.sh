@@ -16,6 +16,7 @@
 #      and connections per second of short HTTP requests through one.
 #   4. `docker network create --subnet` and `network rm` of a user-defined network (not Docker's:
 #      its bridge driver would touch the host).
+#   5. `docker network connect` and `network disconnect` of a running container (not Docker's).
 # With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
 # its own) runs with containers.conf `default_rootless_network_cmd = "pasta"` and is measured as one
 # more peer (BENCH_NET_PASTA=0 leaves it out), so slirp4netns and pasta sit side by side.
@@ -318,6 +319,37 @@ for peer in "${peers[@]}"; do
     R[$peer.net_rm]=$(stats ${V[$peer.net_rm]})
 done
 
+# ---------------------------------------------------------------- 5. network connect / disconnect
+# `docker network connect` then `network disconnect` of a running container (on the default
+# network) to a user-defined one, BENCH_NET_RUNS each after the warm-ups; median (min-max). The
+# interface is made or removed while the request runs (Skiff: the service asks the per-user
+# network keeper; Podman: netavark in its rootless network namespace). Docker is left out (as 4).
+log "5. docker network connect / disconnect of a running container: $WARMUPS warm-up + $RUNS each"
+for peer in "${peers[@]}"; do
+    [ "$peer" = docker ] || [ "$peer" = skiffpasta ] && continue
+    dk "$peer" network create --subnet 10.124.0.0/24 benchconn >/dev/null || die "$peer: network create benchconn failed"
+    cid=$(dk "$peer" run -d busybox sleep 600) || die "$peer: run -d for connect failed"
+    for ((i = 0; i < WARMUPS + RUNS; i++)); do
+        t0=$(now)
+        if ! dk "$peer" network connect benchconn "$cid" >/dev/null 2>"$T/connect.err"; then
+            note "$peer: network connect of a running container failed: $(head -c 300 "$T/connect.err")"
+            break
+        fi
+        t=$(since "$t0")
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.net_connect]+=" $t"
+        t0=$(now)
+        dk "$peer" network disconnect benchconn "$cid" >/dev/null || die "$peer: network disconnect failed"
+        t=$(since "$t0")
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.net_disconnect]+=" $t"
+    done
+    dk "$peer" rm -f "$cid" >/dev/null || true
+    dk "$peer" network rm benchconn >/dev/null || true
+    # shellcheck disable=SC2086
+    [ -n "${V[$peer.net_connect]:-}" ] && R[$peer.net_connect]=$(stats ${V[$peer.net_connect]})
+    # shellcheck disable=SC2086
+    [ -n "${V[$peer.net_disconnect]:-}" ] && R[$peer.net_disconnect]=$(stats ${V[$peer.net_disconnect]})
+done
+
 # ---------------------------------------------------------------- table
 STAMP=$(date +%Y%m%d-%H%M%S)
 TABLE=$OUT/network-$STAMP.txt
@@ -336,7 +368,7 @@ TABLE=$OUT/network-$STAMP.txt
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.iperf]:-n/a}"; done; echo
     printf '%-44s' "HTTP/1.0 connections/s via -p"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.cps]:-n/a}"; done; echo
-    for op in create rm; do
+    for op in create rm connect disconnect; do
         printf '%-44s' "network $op (ms)"
         for p in "${peers[@]}"; do
             if [ -n "${R[$p.net_$op]:-}" ]; then

@@ -28,22 +28,17 @@ extension Engine {
             }
             throw EngineError(.invalidArgument, "container sharing network namespace with another container or host cannot be connected to any other network")
         }
-        let network: NetworkRecord
-        switch found {
-        case .predefined(let p) where p.name == "host":
+        if case .predefined(let p) = found, p.name == "host" {
             throw EngineError(.invalidArgument, "cannot connect container to host network - container must be created in host network mode")
-        case .predefined(let p) where p.name == mode || (p.name == "bridge" && modeIsDefault):
-            throw EngineError(.forbidden, "endpoint with name \(record.name) already exists in network \(p.name)")
-        case .predefined(let p) where p.name == "none" || mode == "none":
-            _ = p
-            throw EngineError(.invalidArgument, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
-        case .predefined(let p):
-            throw EngineError(.invalidArgument, "network \(p.name): Skiff cannot connect a container on a user-defined network to the default network: its user-mode helper (slirp4netns or pasta) is made only for a container created on it; create the container on the default network and connect it to user-defined networks instead")
-        case .user(let r):
-            network = r
         }
-        if mode == "none" {
+        if found.name == mode || (found.name == "bridge" && modeIsDefault) {
+            throw EngineError(.forbidden, "endpoint with name \(record.name) already exists in network \(found.name)")
+        }
+        if found.name == "none" || mode == "none" {
             throw EngineError(.invalidArgument, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
+        }
+        guard case .user(let network) = found else {
+            throw EngineError(.invalidArgument, "network \(found.name): Skiff cannot connect a container on a user-defined network to the default network: its user-mode helper (slirp4netns or pasta) is made only for a container created on it; create the container on the default network and connect it to user-defined networks instead")
         }
         let joins = try withStore { try $0.endpoints(ofContainer: record.id) }
         if joins.contains(where: { $0.networkID == network.id }) {
