@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "Dockerfile"),
         // The HTTP service: route table, Docker wire types, idle shutdown.
         .target(name: "APIServer", dependencies: [
-            "Dockerfile", "Config", "Store", "Images", "CLinux", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",
+            "Dockerfile", "Config", "Store", "Images", "CLinux", "CRuntime", "OCI", "Platform", "ContainerLogs", "MonitorProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -16,7 +16,8 @@
 #   3. iperf3 (Debian's, in an image the bench builds) host -> container through a published port,
 #      and connections per second of short HTTP requests through one.
 #   4. `docker network create --subnet` and `network rm` of a user-defined network.
-#   5. iperf3 container -> container on one user-defined network (both containers on it, the
+#   5. `docker network connect` and `network disconnect` of a running container.
+#   6. iperf3 container -> container on one user-defined network (both containers on it, the
 #      client by the server's address), and the PSS of what runs for the network meanwhile
 #      (Skiff's network keeper; Podman's rootless-netns slirp4netns and aardvark-dns; Docker none).
 # With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
@@ -324,7 +325,39 @@ for peer in "${peers[@]}"; do
     R[$peer.net_rm]=$(stats ${V[$peer.net_rm]})
 done
 
-# ---------------------------------------------------------------- 5. container -> container
+# ---------------------------------------------------------------- 5. network connect / disconnect
+# `docker network connect` then `network disconnect` of a running container (on the default
+# network) to a user-defined one, BENCH_NET_RUNS each after the warm-ups; median (min-max). The
+# interface is made or removed while the request runs (Skiff: the service asks the per-user
+# network keeper; Podman: netavark in its rootless network namespace; Docker: its bridge driver, in
+# its own network namespace).
+log "5. docker network connect / disconnect of a running container: $WARMUPS warm-up + $RUNS each"
+for peer in "${peers[@]}"; do
+    [ "$peer" = skiffpasta ] && continue
+    dk "$peer" network create --subnet 10.124.0.0/24 benchconn >/dev/null || die "$peer: network create benchconn failed"
+    cid=$(dk "$peer" run -d busybox sleep 600) || die "$peer: run -d for connect failed"
+    for ((i = 0; i < WARMUPS + RUNS; i++)); do
+        t0=$(now)
+        if ! dk "$peer" network connect benchconn "$cid" >/dev/null 2>"$T/connect.err"; then
+            note "$peer: network connect of a running container failed: $(head -c 300 "$T/connect.err")"
+            break
+        fi
+        t=$(since "$t0")
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.net_connect]+=" $t"
+        t0=$(now)
+        dk "$peer" network disconnect benchconn "$cid" >/dev/null || die "$peer: network disconnect failed"
+        t=$(since "$t0")
+        [ "$i" -ge "$WARMUPS" ] && V[$peer.net_disconnect]+=" $t"
+    done
+    dk "$peer" rm -f "$cid" >/dev/null || true
+    dk "$peer" network rm benchconn >/dev/null || true
+    # shellcheck disable=SC2086
+    [ -n "${V[$peer.net_connect]:-}" ] && R[$peer.net_connect]=$(stats ${V[$peer.net_connect]})
+    # shellcheck disable=SC2086
+    [ -n "${V[$peer.net_disconnect]:-}" ] && R[$peer.net_disconnect]=$(stats ${V[$peer.net_disconnect]})
+done
+
+# ---------------------------------------------------------------- 6. container -> container
 # iperf3 between two containers on one user-defined network (10.124.0.0/24, the server at
 # .10 by --ip; the client a second container on the network) for BENCH_NET_IPERF_SECONDS; while
 # the server runs, the PSS of what runs per user or per network for networking: Skiff's network
@@ -349,11 +382,11 @@ pss_of_user() {
     echo "$total"
 }
 if command -v iperf3 >/dev/null; then
-    log "5. iperf3 container -> container on a user-defined network (${IPERF_SECONDS}s)"
+    log "6. iperf3 container -> container on a user-defined network (${IPERF_SECONDS}s)"
     for peer in "${peers[@]}"; do
         [ "$peer" = skiffpasta ] && continue
-        dk "$peer" network create --subnet 10.124.0.0/24 benchc2c >/dev/null || die "$peer: network create benchc2c failed"
-        sid=$(dk "$peer" run -d --network benchc2c --ip 10.124.0.10 iperf3 iperf3 -s) ||
+        dk "$peer" network create --subnet 10.125.0.0/24 benchc2c >/dev/null || die "$peer: network create benchc2c failed"
+        sid=$(dk "$peer" run -d --network benchc2c --ip 10.125.0.10 iperf3 iperf3 -s) ||
             die "$peer: the iperf3 server container did not start"
         case $peer in
             skiff) kib=$(pss_of_user keep-netns slirp4netns pasta passt passt.avx2) ;;
@@ -363,7 +396,7 @@ if command -v iperf3 >/dev/null; then
         R[$peer.net_pss]=$(awk -v k="$kib" 'BEGIN{printf "%.2f", k / 1024}')
         out=""
         for ((i = 0; i < 20; i++)); do
-            out=$(dk "$peer" run --rm --network benchc2c iperf3 iperf3 -c 10.124.0.10 -t "$IPERF_SECONDS" -J 2>>"$T/logs/c2c-$peer.log") && break
+            out=$(dk "$peer" run --rm --network benchc2c iperf3 iperf3 -c 10.125.0.10 -t "$IPERF_SECONDS" -J 2>>"$T/logs/c2c-$peer.log") && break
             sleep 0.2
         done
         R[$peer.c2c]=$(python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' <<<"$out" 2>/dev/null || echo n/a)
@@ -393,7 +426,7 @@ TABLE=$OUT/network-$STAMP.txt
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.iperf]:-n/a}"; done; echo
     printf '%-44s' "HTTP/1.0 connections/s via -p"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.cps]:-n/a}"; done; echo
-    for op in create rm; do
+    for op in create rm connect disconnect; do
         printf '%-44s' "network $op (ms)"
         for p in "${peers[@]}"; do
             if [ -n "${R[$p.net_$op]:-}" ]; then

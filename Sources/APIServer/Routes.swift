@@ -72,6 +72,8 @@ enum Routes {
         Route("POST", "/networks/create", "NetworkCreate", blocking: true, NetworkHandlers.networkCreate),
         Route("DELETE", "/networks/{id}", "NetworkDelete", blocking: true, NetworkHandlers.networkDelete),
         Route("POST", "/networks/prune", "NetworkPrune", blocking: true, NetworkHandlers.networkPrune),
+        Route("POST", "/networks/{id}/connect", "NetworkConnect", blocking: true, NetworkConnectHandlers.networkConnect),
+        Route("POST", "/networks/{id}/disconnect", "NetworkDisconnect", blocking: true, NetworkConnectHandlers.networkDisconnect),
 
         // Volume (docs/volumes.md)
         Route("GET", "/volumes", "VolumeList", blocking: true, VolumeHandlers.volumeList),

@@ -20,8 +20,17 @@ extension Monitor {
     /// Starts the helper for the container `created` (it joins the namespaces the container's
     /// process handed over, then they are closed here); nothing without a network.
     func startNetwork(_ created: CreatedProcess) throws(MonitorError) {
-        if let pasta = options.pasta { return try startPasta(pasta, created.namespaces) }
         let namespaces = created.namespaces
+        if let pasta = options.pasta {
+            // User-defined networks connected to a container on the default network (pasta's).
+            do {
+                try joinUserNetworks(namespaces)
+            } catch {
+                for fd in [namespaces.network, namespaces.user] where fd >= 0 { close(fd) }
+                throw error
+            }
+            return try startPasta(pasta, namespaces)
+        }
         defer { for fd in [namespaces.network, namespaces.user] where fd >= 0 { close(fd) } }
         try joinUserNetworks(namespaces)
         guard let network = options.network else { return }

@@ -9,9 +9,10 @@
  * socket SOCKET-PATH as descriptor 3. Each connection gets this process's pid (4 bytes, for a
  * look at its id maps) with a descriptor of the namespace (SCM_RIGHTS), and is closed.
  *
- * It ends after IDLE-SECONDS without a connection, or as soon as SOCKET-PATH no longer names its
- * socket (the runtime directory went away): the containers keep the namespace while they run,
- * and the next one to start makes a new keeper. It holds no other descriptor, and its working
+ * It ends after IDLE-SECONDS without a connection when no other process is in its namespace
+ * (userns_census.c), or as soon as SOCKET-PATH no longer names its socket (the runtime directory
+ * went away): the containers keep the namespace while they run, and the next one to start makes
+ * a new keeper. It holds no other descriptor, and its working
  * directory is /.
  */
 #define _GNU_SOURCE
@@ -105,6 +106,11 @@ int keeper_main(int argc, char **argv) {
         }
         if (!still_ours(path, &bound)) return 0;
         if (keeper_now() - last >= idle) {
+            /* Not while containers are in the namespace: they and the network keeper share it. */
+            if (userns_in_use(namespace)) {
+                last = keeper_now();
+                continue;
+            }
             /* The path goes first: a monitor that connects from now on makes a new keeper. */
             (void)unlink(path);
             return 0;

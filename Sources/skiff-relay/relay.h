@@ -11,6 +11,8 @@ int keeper_main(int argc, char **argv);
 int keeper_detach(void);
 /* CLOCK_MONOTONIC in seconds, for the keepers' idle time. */
 long long keeper_now(void);
+/* userns_census.c: whether another process is in the user namespace of `namespace_fd`. */
+int userns_in_use(int namespace_fd);
 
 /* netns.c: `skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|-`, the per-user network
  * namespace of user-defined networks; netlink.c: its rtnetlink requests (0 or -errno). */

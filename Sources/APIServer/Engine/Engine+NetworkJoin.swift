@@ -150,13 +150,17 @@ extension Engine {
 
     /// What the monitor makes at each run: one interface per endpoint, the default route by the
     /// first network's gateway.
+    /// A container on the default network connected to user-defined ones (`network connect`)
+    /// keeps its default route (slirp4netns's or pasta's); its endpoints are eth1, eth2, ...
     func monitorEndpoints(of record: ContainerRecord) -> [NetworkEndpoint] {
-        joinedNetworks(of: record).enumerated().compactMap { index, pair in
+        let onDefault = Engine.isDefaultMode((try? StoredContainer(record))?.networkMode ?? "")
+        return joinedNetworks(of: record).enumerated().compactMap { position, pair in
+            let index = onDefault ? position + 1 : position
             guard let cidr = IPv4Subnet(cidr: pair.endpoint.address) else { return nil }
             let mtu = pair.network.options["com.docker.network.driver.mtu"].flatMap { Int($0) } ?? 1500
             return NetworkEndpoint(interface: "eth\(index)", bridge: NetworkEndpoint.bridgeName(networkID: pair.network.id),
                                    address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
-                                   gateway: pair.network.gateway, mtu: mtu, defaultRoute: index == 0)
+                                   gateway: pair.network.gateway, mtu: mtu, defaultRoute: !onDefault && index == 0)
         }
     }
 

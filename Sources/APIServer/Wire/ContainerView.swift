@@ -156,7 +156,9 @@ public enum ContainerView {
         // `container:X`: no endpoint of its own (moby's updateContainerNetworkSettings).
         if mode.hasPrefix("container:") { return .object([]) }
         if !network.joined.isEmpty {
-            return .object(network.joined.map { n in
+            // A container on the default network connected to user-defined ones shows both.
+            let predefined: [JSON.Member] = ["", "bridge", "default"].contains(mode) ? [defaultEntry(mode, network: network)] : []
+            return .object(predefined + network.joined.map { n in
                 JSON.Member(n.name, .object([
                     JSON.Member("IPAMConfig", n.ipamAddress.isEmpty ? .null : .object([JSON.Member("IPv4Address", .string(n.ipamAddress))])),
                     JSON.Member("Links", .null), JSON.Member("Aliases", n.aliases.isEmpty ? .null : JSON(n.aliases)),
@@ -169,14 +171,19 @@ public enum ContainerView {
                 ]))
             })
         }
-        return .object([JSON.Member(mode.isEmpty ? "bridge" : mode, .object([
+        return .object([defaultEntry(mode, network: network)])
+    }
+
+    /// The entry of a predefined network (the container's mode) in `NetworkSettings.Networks`.
+    static func defaultEntry(_ mode: String, network: NetworkState) -> JSON.Member {
+        JSON.Member(mode.isEmpty || mode == "default" ? "bridge" : mode, .object([
             JSON.Member("IPAMConfig", .null), JSON.Member("Links", .null), JSON.Member("Aliases", .null),
             JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),
             JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
             JSON.Member("IPAddress", .string(network.address)),
             JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
             JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("DNSNames", .null),
-        ]))])
+        ]))
     }
 
     /// `ContainerSummary.Ports`: what a running container publishes.
