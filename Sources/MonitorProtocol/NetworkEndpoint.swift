@@ -47,9 +47,10 @@ public struct NetworkEndpoint: Sendable, Equatable {
 
     public var macAddress: String { NetworkEndpoint.macAddress(for: address) }
 
-    /// The keeper's `attach` request.
+    /// The keeper's `attach` request (a last token `1`: an Internal network; without it, not).
     public var attachRequest: String {
-        "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0) \(isInternal ? 1 : 0)"
+        "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
+            + (isInternal ? " 1" : "")
     }
 
     public static func argument(_ endpoints: [NetworkEndpoint]) -> String {
