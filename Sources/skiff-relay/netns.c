@@ -257,12 +257,12 @@ int netns_keeper_main(int argc, char **argv) {
     if (uplink_start(state.own_netns, userns >= 0 ? own_userns : -1) != 0) return 1;
     if (keeper_detach() != 0) return 1;
 
-    struct pollfd fds[1 + MAX_CONNECTIONS + 256];
+    struct pollfd fds[1 + MAX_CONNECTIONS + 512];
     int connections = 0;
     long long last = keeper_now();
     for (;;) {
         fds[0] = (struct pollfd){listener, POLLIN, 0};
-        int forwards = uplink_poll_fill(fds + 1 + connections, 256);
+        int forwards = uplink_poll_fill(fds + 1 + connections, 512);
         int ready = poll(fds, (nfds_t)(1 + connections + forwards), 1000);
         if (ready < 0 && errno != EINTR) return 1;
         if (ready > 0) uplink_poll_handle(fds + 1 + connections, forwards);

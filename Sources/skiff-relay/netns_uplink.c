@@ -20,7 +20,8 @@
  *   postrouting: masquerade out of tap0.
  * A published port is slirp4netns's `add_hostfwd` (host port -> the keeper's tap0, a guest port
  * of the keeper's choosing) plus the map's element; both go when the container's process (its
- * pidfd, sent with the request) ends, whoever ends it.
+ * pidfd, sent with the request) or the monitor that asked (the connection's peer) ends, whoever
+ * ends it.
  */
 #define _GNU_SOURCE
 #include "netns_uplink.h"
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +45,8 @@
 #define UPLINK_FIRST_GUEST_PORT 30000
 
 struct forward {
-    int pidfd;
+    int pidfd;           /* the container's process */
+    int monitor;         /* the monitor that asked (the peer of the connection), -1: unknown */
     long id;             /* slirp4netns's hostfwd id */
     char proto[4];
     unsigned guest_port; /* on the keeper's tap0 */
@@ -301,6 +304,7 @@ static void drop_forward(int index) {
     (void)snprintf(rules, sizeof rules, "delete element ip skiff published { %s . %u }\n", forward->proto, forward->guest_port);
     (void)run_nft(rules, error, sizeof error);
     close(forward->pidfd);
+    if (forward->monitor >= 0) close(forward->monitor);
     uplink.forwards[index] = uplink.forwards[--uplink.count];
 }
 
@@ -358,8 +362,16 @@ int uplink_publish(int connection, int pidfd, const char *arguments) {
         return reply(connection, text);
     }
     id = strchr(id + 4, ':');
+    /* The monitor too: the forward ends with whichever ends first, as the default network's
+     * slirp4netns ends with its monitor. It is blocked in this request, so its pid is its own. */
+    struct ucred peer;
+    socklen_t length = sizeof peer;
+    int monitor = getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.pid > 0
+                      ? (int)syscall(SYS_pidfd_open, peer.pid, 0) : -1;
+    if (monitor >= 0) (void)fcntl(monitor, F_SETFD, FD_CLOEXEC);
     struct forward *forward = &uplink.forwards[uplink.count++];
     forward->pidfd = kept;
+    forward->monitor = monitor;
     forward->id = id ? strtol(id + 1, NULL, 10) : 0;
     (void)snprintf(forward->proto, sizeof forward->proto, "%s", proto);
     forward->guest_port = guest;
@@ -368,7 +380,10 @@ int uplink_publish(int connection, int pidfd, const char *arguments) {
 
 int uplink_poll_fill(struct pollfd *fds, int room) {
     int n = 0;
-    for (int i = 0; i < uplink.count && n < room; i++) fds[n++] = (struct pollfd){uplink.forwards[i].pidfd, POLLIN, 0};
+    for (int i = 0; i < uplink.count && n + 1 < room; i++) {
+        fds[n++] = (struct pollfd){uplink.forwards[i].pidfd, POLLIN, 0};
+        if (uplink.forwards[i].monitor >= 0) fds[n++] = (struct pollfd){uplink.forwards[i].monitor, POLLIN, 0};
+    }
     return n;
 }
 
@@ -376,7 +391,7 @@ void uplink_poll_handle(const struct pollfd *fds, int count) {
     for (int i = count - 1; i >= 0; i--) {
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) continue;
         for (int j = 0; j < uplink.count; j++) {
-            if (uplink.forwards[j].pidfd == fds[i].fd) {
+            if (uplink.forwards[j].pidfd == fds[i].fd || uplink.forwards[j].monitor == fds[i].fd) {
                 drop_forward(j);
                 break;
             }

@@ -99,7 +99,8 @@ def test_publish_on_a_user_network_serves_and_ends_with_the_container(engine):
     engine.cli("stop", "-t", "1", "web")
     assert engine.cli.inspect("web")["NetworkSettings"]["Ports"] == {}
     wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
-    # Again after a start, then with the monitor and the container's process killed -9.
+    # Again after a start, then with the monitor killed -9 (the container's process goes on, as
+    # on the default network, without the forward), then the process.
     engine.cli("start", "web")
     assert "hello" in http_get(host_port, "/index.html")
     [keeper] = keepers(engine)
@@ -107,8 +108,9 @@ def test_publish_on_a_user_network_serves_and_ends_with_the_container(engine):
     pid = engine.pid("web")
     [monitor] = list(engine.store.monitors())
     os.kill(monitor, signal.SIGKILL)
+    wait_for(lambda: _bindable(host_port), 10, what="the host port to be released after kill -9 of the monitor")
+    assert alive(pid)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: _bindable(host_port), 10, what="the host port to be released after kill -9")
     # Nothing left: the keeper ends 3 s after the last container, with its slirp4netns.
     wait_for(lambda: not keepers(engine), timeout=30, what="the keeper to end")
     wait_for(lambda: not alive(uplink), timeout=5, what="the keeper's slirp4netns to end")
