@@ -118,6 +118,16 @@ def test_publish_on_a_user_network_serves_and_ends_with_the_container(engine):
     engine.cli("network", "rm", "pub")
 
 
+def test_publish_all_on_a_user_network(engine):
+    engine.cli("network", "create", "--subnet", "10.77.0.0/24", "all")
+    engine.run_id("--name", "webp", "--network", "all", "-P", "--expose", "8080", "busybox", "sh", "-c",
+                  "mkdir /w; echo every > /w/index.html; exec httpd -f -p 8080 -h /w")
+    [line] = engine.cli.out("port", "webp").splitlines()
+    match = re.fullmatch(r"8080/tcp -> 0\.0\.0\.0:(\d+)", line)
+    assert match, line
+    assert "every" in http_get(int(match.group(1)), "/index.html")
+
+
 def test_publish_on_a_user_network_gets_the_default_networks_refusals(engine):
     engine.cli("network", "create", "--subnet", "10.76.0.0/24", "ref")
     result = engine.cli("run", "-d", "--network", "ref", "-p", "80/sctp", "busybox", "true", ok=False)
