@@ -20,6 +20,9 @@
 #   6. iperf3 container -> container on one user-defined network (both containers on it, the
 #      client by the server's address), and the PSS of what runs for the network meanwhile
 #      (Skiff's network keeper; Podman's rootless-netns slirp4netns and aardvark-dns; Docker none).
+#   7. a user-defined network (Skiff's keeper with its slirp4netns uplink, Podman's rootless-netns):
+#      `docker run --rm --network NET busybox true` against `--network none`, round-robin, with
+#      one container kept on NET (the keeper warm); iperf3 host -> container through `-p` on NET.
 # With Skiff among the peers, a second Skiff service ("skiffpasta": the same binaries, a store of
 # its own) runs with containers.conf `default_rootless_network_cmd = "pasta"` and is measured as one
 # more peer (BENCH_NET_PASTA=0 leaves it out), so slirp4netns and pasta sit side by side.
@@ -408,6 +411,42 @@ if command -v iperf3 >/dev/null; then
     done
 fi
 
+# ---------------------------------------------------------------- 7. a user-defined network
+log "7. user-defined network: run --rm --network NET vs none ($WARMUPS warm-up + $RUNS), iperf3 through -p on NET"
+for peer in "${peers[@]}"; do
+    [ "$peer" = skiffpasta ] && continue
+    dk "$peer" network create --subnet 10.124.0.0/24 benchup >/dev/null || die "$peer: network create benchup failed"
+    keep=$(dk "$peer" run -d --network benchup busybox sleep 600) || die "$peer: the container kept on benchup did not start"
+    for ((i = 0; i < WARMUPS + RUNS; i++)); do
+        for mode in net none; do
+            args=(run --rm --network); [ "$mode" = none ] && args+=(none) || args+=(benchup)
+            t0=$(now)
+            dk "$peer" "${args[@]}" busybox true >/dev/null || die "$peer: docker ${args[*]} failed (run $i)"
+            t=$(since "$t0")
+            [ "$i" -ge "$WARMUPS" ] && V[$peer.unet_$mode]+=" $t"
+        done
+    done
+    # shellcheck disable=SC2086
+    R[$peer.unet_net]=$(stats ${V[$peer.unet_net]})
+    # shellcheck disable=SC2086
+    R[$peer.unet_none]=$(stats ${V[$peer.unet_none]})
+    if command -v iperf3 >/dev/null && [ -n "${IPERF_ARCHIVE:-}" ]; then
+        port=$(free_port)
+        cid=$(dk "$peer" run -d --network benchup -p "127.0.0.1:$port:5201" iperf3 iperf3 -s -1) ||
+            die "$peer: the iperf3 container on benchup did not start"
+        out=""
+        for ((i = 0; i < 50; i++)); do
+            out=$(peer_net "$peer" iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J 2>>"$T/logs/iperf3-net-$peer.log") && break
+            sleep 0.1
+        done
+        R[$peer.unet_iperf]=$(python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8e6))' <<<"$out" 2>/dev/null || echo n/a)
+        dk "$peer" rm -f "$cid" >/dev/null 2>&1 || true
+    fi
+    dk "$peer" rm -f "$keep" >/dev/null 2>&1 || true
+    dk "$peer" network rm benchup >/dev/null 2>&1 || true
+    log "$peer: run --rm on NET ${R[$peer.unet_net]}, none ${R[$peer.unet_none]}, iperf3 via -p on NET ${R[$peer.unet_iperf]:-n/a} MB/s"
+done
+
 # ---------------------------------------------------------------- table
 STAMP=$(date +%Y%m%d-%H%M%S)
 TABLE=$OUT/network-$STAMP.txt
@@ -436,6 +475,18 @@ TABLE=$OUT/network-$STAMP.txt
             fi
         done; echo
     done
+    for mode in net none; do
+        printf '%-44s' "user network: run --rm, $mode (ms)"
+        for p in "${peers[@]}"; do
+            if [ -n "${R[$p.unet_$mode]:-}" ]; then
+                printf '%-32s' "$(awk -v s="${R[$p.unet_$mode]}" 'BEGIN{split(s,a," "); printf "%.1f (%.1f-%.1f)", a[1], a[2], a[3]}')"
+            else
+                printf '%-32s' "n/a"
+            fi
+        done; echo
+    done
+    printf '%-44s' "user network: iperf3 via -p (MB/s)"
+    for p in "${peers[@]}"; do printf '%-32s' "${R[$p.unet_iperf]:-n/a}"; done; echo
     printf '%-44s' "network helpers' PSS, 1 container (MiB)"
     for p in "${peers[@]}"; do printf '%-32s' "${R[$p.helper_pss]:-n/a}"; done; echo
     printf '%-44s' "iperf3 container->container, user net (MB/s)"

@@ -22,6 +22,8 @@ fi
 # slirp4netns, passt (pasta): the default network's user-mode networking, containers.conf's
 # default_rootless_network_cmd chooses (docs/networking.md).
 packages+=(catatonit slirp4netns passt)
+# nftables: the rules of the user-defined networks' uplink in the keeper's namespace (nft -f -).
+packages+=(nftables)
 
 bash "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
 

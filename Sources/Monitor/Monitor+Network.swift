@@ -93,6 +93,7 @@ extension Monitor {
     /// Before the program runs: waits until the helper has configured the container's interface
     /// (up to 10 s), then forwards the published ports (`<run>/ports`, the service's).
     func finishNetwork() throws(MonitorError) {
+        try publishOnUserNetworks()
         if let pasta = options.pasta { return try finishPasta(pasta) }
         guard let network = options.network, let helper = options.runState.networkHelper else { return }
         defer { closeForwarderSource() }

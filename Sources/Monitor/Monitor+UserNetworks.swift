@@ -91,9 +91,9 @@ extension Monitor {
         guard listener >= 0 else { throw MonitorError("network: listen on \(socket): \(errnoText(-listener))") }
         defer { close(listener) }
         let relay = SelfExecutable.beside("skiff-relay")
-        var argv: [UnsafeMutablePointer<CChar>?] = [
+        var argv: [UnsafeMutablePointer<CChar>?] = ([
             relay, "--keep-netns", socket, String(Monitor.networkKeeperIdleSeconds), userNamespace >= 0 ? "4" : "-",
-        ].map { (text: String) in strdup(text) } + [nil]
+        ] + uplinkCommandLine(userNamespace: userNamespace)).map { (text: String) in strdup(text) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         let pid = skiff_netns_keeper_start(relay, &argv, listener, userNamespace)
         guard pid > 0 else {

@@ -7,7 +7,7 @@ import MonitorProtocol
 ///                   [--restart no|always|unless-stopped|on-failure[:N]] [--auto-remove]
 ///                   [--health INTERVAL,TIMEOUT,START-PERIOD,START-INTERVAL,RETRIES]
 ///                   [--network SLIRP4NETNS,KEY=VALUE,...] [--pasta PASTA,map_gw=B,publishes=B,OPTION,...]
-///                   [--endpoints IFNAME,BRIDGE,...;...]
+///                   [--endpoints IFNAME,BRIDGE,...;...] [--uplink SLIRP4NETNS,KEY=VALUE,...]
 ///
 /// plus, from skiff-relay once the container's process exited (docs/containers.md, "The relay"):
 ///
@@ -39,6 +39,9 @@ public struct MonitorOptions: Sendable, Equatable {
     public var pasta: PastaNetwork?
     /// The container's interfaces on user-defined networks (`NetworkEndpoint`); none: none.
     public var endpoints: [NetworkEndpoint] = []
+    /// The uplink of the user-defined networks' keeper, when this monitor makes it (slirp4netns,
+    /// `Monitor+Uplink.swift`); nil: a keeper without one.
+    public var uplink: UserModeNetwork?
     /// Set when skiff-relay execs this program back after the process exited.
     public var handBack: HandBack?
     /// What a run carries through skiff-relay and back.
@@ -55,7 +58,7 @@ public struct MonitorOptions: Sendable, Equatable {
     static let valued: Set<String> = ["--id", "--bundle", "--run-dir", "--runtime-root", "--store",
                                       "--image-worker", "--restart", "--exited", "--finished-at", "--listeners",
                                       "--controls", "--log-lost", "--started", "--restarts", "--backoff", "--health",
-                                      "--network", "--network-helper", "--pasta", "--endpoints"]
+                                      "--network", "--network-helper", "--pasta", "--endpoints", "--uplink"]
 
     /// Whether these arguments come from skiff-relay (then fd 3 is no sync socket, and the
     /// process is detached already).
@@ -146,6 +149,12 @@ public struct MonitorOptions: Sendable, Equatable {
             }
             self.endpoints = endpoints
         }
+        if let text = values["--uplink"] {
+            guard let uplink = UserModeNetwork(argument: text) else {
+                throw MonitorError("skiff-monitor: --uplink: not PROGRAM,KEY=VALUE,...: '\(text)'")
+            }
+            self.uplink = uplink
+        }
         runState = try RunState(values)
         handBack = try HandBack(values)
     }
@@ -165,6 +174,7 @@ public struct MonitorOptions: Sendable, Equatable {
         if let network { list += ["--network", network.argument] }
         if let pasta { list += ["--pasta", pasta.argument] }
         if !endpoints.isEmpty { list += ["--endpoints", NetworkEndpoint.argument(endpoints)] }
+        if let uplink { list += ["--uplink", uplink.argument] }
         if runState != RunState() {
             list += ["--started", String(runState.startedAt), "--restarts", String(runState.restarts),
                      "--backoff", String(runState.backoffDelay)]

@@ -3,7 +3,8 @@
 /// namespace keeper (`skiff-relay --keep-netns`) to make it at each run's create.
 ///
 /// On the command line the endpoints are one value, `;` between endpoints, each
-/// `IFNAME,BRIDGE,ADDRESS/PREFIX,GATEWAY,MTU,ROUTE` (ROUTE 1: the default route goes by GATEWAY).
+/// `IFNAME,BRIDGE,ADDRESS/PREFIX,GATEWAY,MTU,ROUTE[,internal]` (ROUTE 1: the default route goes by
+/// GATEWAY; `internal`: an Internal network, which the keeper's uplink does not serve).
 public struct NetworkEndpoint: Sendable, Equatable {
     /// In the container: `eth0`, `eth1`, ...
     public var interface: String
@@ -14,6 +15,8 @@ public struct NetworkEndpoint: Sendable, Equatable {
     public var gateway: String
     public var mtu: Int
     public var defaultRoute: Bool
+    /// An Internal network: no route out through the keeper's uplink.
+    public var isInternal = false
 
     public init(interface: String, bridge: String, address: String, prefixLength: Int, gateway: String,
                 mtu: Int = 1500, defaultRoute: Bool = false) {
@@ -44,14 +47,16 @@ public struct NetworkEndpoint: Sendable, Equatable {
 
     public var macAddress: String { NetworkEndpoint.macAddress(for: address) }
 
-    /// The keeper's `attach` request.
+    /// The keeper's `attach` request (a last token `1`: an Internal network; without it, not).
     public var attachRequest: String {
         "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
+            + (isInternal ? " 1" : "")
     }
 
     public static func argument(_ endpoints: [NetworkEndpoint]) -> String {
         endpoints.map { e in
             "\(e.interface),\(e.bridge),\(e.address)/\(e.prefixLength),\(e.gateway),\(e.mtu),\(e.defaultRoute ? 1 : 0)"
+                + (e.isInternal ? ",internal" : "")
         }.joined(separator: ";")
     }
 
@@ -60,14 +65,16 @@ public struct NetworkEndpoint: Sendable, Equatable {
         var list: [NetworkEndpoint] = []
         for entry in argument.split(separator: ";") {
             let fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 6 else { return nil }
+            guard fields.count == 6 || (fields.count == 7 && fields[6] == "internal") else { return nil }
             let cidr = fields[2].split(separator: "/")
             guard cidr.count == 2, let prefix = Int(cidr[1]), (0...32).contains(prefix), let mtu = Int(fields[4]),
                   !fields[0].isEmpty, fields[0].utf8.count < 16, !fields[1].isEmpty, fields[1].utf8.count < 16,
                   macAddress(for: String(cidr[0])) != "", macAddress(for: fields[3]) != "",
                   fields[5] == "0" || fields[5] == "1" else { return nil }
-            list.append(NetworkEndpoint(interface: fields[0], bridge: fields[1], address: String(cidr[0]),
-                                        prefixLength: prefix, gateway: fields[3], mtu: mtu, defaultRoute: fields[5] == "1"))
+            var endpoint = NetworkEndpoint(interface: fields[0], bridge: fields[1], address: String(cidr[0]),
+                                           prefixLength: prefix, gateway: fields[3], mtu: mtu, defaultRoute: fields[5] == "1")
+            endpoint.isInternal = fields.count == 7
+            list.append(endpoint)
         }
         return list
     }

@@ -14,18 +14,22 @@
  * namespace (SCM_RIGHTS): the container joins that one. Then one request per message, with a
  * container's network namespace attached, each answered by `ok` or `error STEP: REASON`:
  *
- *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1    (1: default route by GATEWAY)
+ *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1]  (1: default route by GATEWAY;
+ *                                                                 then 1: an Internal network)
+ *   publish tcp|udp HOSTIP HOSTPORT ADDRESS PORT   (the container's pidfd attached; netns_uplink.c)
  *   detach IFNAME
  *
  * A container's end goes with its network namespace (the kernel removes both ends), so nothing
- * has to be torn down when a container exits or its monitor is killed. The namespace does not
- * forward IPv4 (ip_forward 0), so one network's containers do not reach another's. A bridge with no port
+ * has to be torn down when a container exits or its monitor is killed. Without an uplink the
+ * namespace does not forward IPv4 (ip_forward 0); with one (UPLINK-ARGV, netns_uplink.c) it does,
+ * and nftables refuses forwarding between bridges: one network's containers do not reach another's. A bridge with no port
  * left is removed; the keeper ends after IDLE-SECONDS with no connection and no container
  * attached, taking the namespace and its bridges with it (the path goes first).
  */
 #define _GNU_SOURCE
 #include "relay.h"
 #include "fdpass.h"
+#include "netns_uplink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -107,9 +111,10 @@ static int configure_peer(struct keeper_state *state, int connection, int netns,
 static int attach(struct keeper_state *state, int connection, int netns, char *arguments) {
     char bridge[IFNAMSIZ + 1], gateway_text[32], ifname[IFNAMSIZ + 1], address_text[32], mac_text[32];
     unsigned prefix = 0, mtu = 0;
-    int route = 0;
-    if (sscanf(arguments, "%15s %31s %u %u %15s %31s %31s %d", bridge, gateway_text, &prefix, &mtu, ifname,
-               address_text, mac_text, &route) != 8 || prefix > 32) {
+    int route = 0, internal = 0;
+    int fields = sscanf(arguments, "%15s %31s %u %u %15s %31s %31s %d %d", bridge, gateway_text, &prefix, &mtu, ifname,
+                        address_text, mac_text, &route, &internal);
+    if ((fields != 8 && fields != 9) || prefix > 32) {
         return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE");
     }
     struct in_addr gateway, address;
@@ -128,6 +133,11 @@ static int attach(struct keeper_state *state, int connection, int netns, char *a
         if (rc != 0 && rc != -EEXIST) {
             (void)nl_link_delete(state->netlink, master);
             return reply(connection, "error bridge %s: address %s/%u: %s", bridge, gateway_text, prefix, strerror(-rc));
+        }
+        char error[512];
+        if (uplink_bridge_added(bridge, internal, error, sizeof error) != 0) {
+            (void)nl_link_delete(state->netlink, master);
+            return reply(connection, "error bridge %s: uplink: %s", bridge, error);
         }
     }
     int rc = nl_veth_add(state->netlink, master, mtu, ifname, mac, netns);
@@ -167,6 +177,8 @@ static void serve(struct keeper_state *state, int connection) {
         char ifname[IFNAMSIZ + 1];
         if (sscanf(request + 7, "%15s", ifname) != 1) (void)reply(connection, "error request: detach IFNAME");
         else (void)detach(state, connection, netns, ifname);
+    } else if (strncmp(request, "publish ", 8) == 0) {
+        (void)uplink_publish(connection, netns, request + 8);
     } else {
         (void)reply(connection, "error request: unknown");
     }
@@ -203,8 +215,8 @@ static int tidy(struct keeper_state *state) {
 }
 
 int netns_keeper_main(int argc, char **argv) {
-    if (argc != 5) {
-        (void)fprintf(stderr, "usage: skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|-\n");
+    if (argc < 5) {
+        (void)fprintf(stderr, "usage: skiff-relay --keep-netns SOCKET-PATH IDLE-SECONDS USERNS-FD|- [UPLINK-ARGV...]\n");
         return 2;
     }
     const char *path = argv[2];
@@ -217,6 +229,11 @@ int netns_keeper_main(int argc, char **argv) {
         (void)fprintf(stderr, "skiff-relay --keep-netns: %s: %s\n", path, strerror(errno));
         return 1;
     }
+    /* Nothing else stays open (but the user namespace's descriptor, 4, until it is joined). */
+    if (syscall(SYS_close_range, userns == 4 ? 5 : 4, ~0U, 0) != 0) {
+        for (int fd = userns == 4 ? 5 : 4; fd < 1024; fd++) (void)close(fd);
+    }
+    if (uplink_prepare(argc - 5, argv + 5, path) != 0) return 1;
     if (userns >= 0) {
         if (setns(userns, CLONE_NEWUSER) != 0) {
             (void)fprintf(stderr, "skiff-relay --keep-netns: join the containers' user namespace: %s\n", strerror(errno));
@@ -224,21 +241,10 @@ int netns_keeper_main(int argc, char **argv) {
         }
         (void)close(userns);
     }
-    if (syscall(SYS_close_range, 4, ~0U, 0) != 0) {
-        for (int fd = 4; fd < 1024; fd++) (void)close(fd);
-    }
     if (unshare(CLONE_NEWNET) != 0) {
         (void)fprintf(stderr, "skiff-relay --keep-netns: unshare the network namespace: %s\n", strerror(errno));
         return 1;
     }
-    /* No forwarding between the bridges: a container reaches its own network only (a new
-     * namespace inherits the host's IPv4 ip_forward). */
-    int forward = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-    if (forward < 0 || write(forward, "0\n", 2) != 2) {
-        (void)fprintf(stderr, "skiff-relay --keep-netns: ip_forward: %s\n", strerror(errno));
-        return 1;
-    }
-    (void)close(forward);
     struct keeper_state state;
     state.netlink = nl_open();
     state.own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -247,15 +253,19 @@ int netns_keeper_main(int argc, char **argv) {
         (void)fprintf(stderr, "skiff-relay --keep-netns: set up the namespace: %s\n", strerror(errno));
         return 1;
     }
+    /* Forwarding off, or the uplink with its rules and forwarding on (netns_uplink.c). */
+    if (uplink_start(state.own_netns, userns >= 0 ? own_userns : -1) != 0) return 1;
     if (keeper_detach() != 0) return 1;
 
-    struct pollfd fds[1 + MAX_CONNECTIONS];
+    struct pollfd fds[1 + MAX_CONNECTIONS + 512];
     int connections = 0;
     long long last = keeper_now();
     for (;;) {
         fds[0] = (struct pollfd){listener, POLLIN, 0};
-        int ready = poll(fds, (nfds_t)(1 + connections), 1000);
+        int forwards = uplink_poll_fill(fds + 1 + connections, 512);
+        int ready = poll(fds, (nfds_t)(1 + connections + forwards), 1000);
         if (ready < 0 && errno != EINTR) return 1;
+        if (ready > 0) uplink_poll_handle(fds + 1 + connections, forwards);
         if (ready > 0) {
             for (int i = connections; i >= 1; i--) {
                 if (fds[i].revents & POLLIN) serve(&state, fds[i].fd);
@@ -290,6 +300,7 @@ int netns_keeper_main(int argc, char **argv) {
              * a new keeper; one already queued is refused when the listener closes, and does too. */
             struct stat now;
             if (lstat(path, &now) == 0 && now.st_ino == bound.st_ino && now.st_dev == bound.st_dev) (void)unlink(path);
+            uplink_end();
             return 0;
         }
     }

@@ -16,6 +16,17 @@ import Testing
         #expect(endpoints[1].attachRequest == "attach br-ba9876543210 10.9.0.254 24 1400 eth1 10.9.0.77 02:42:0a:09:00:4d 0")
     }
 
+    @Test func anInternalNetworkIsMarkedForTheKeeper() throws {
+        var endpoint = NetworkEndpoint(interface: "eth0", bridge: "br-0123456789ab", address: "10.72.0.2", prefixLength: 24,
+                                       gateway: "10.72.0.1", mtu: 1500, defaultRoute: true)
+        endpoint.isInternal = true
+        let argument = NetworkEndpoint.argument([endpoint])
+        #expect(argument == "eth0,br-0123456789ab,10.72.0.2/24,10.72.0.1,1500,1,internal")
+        #expect(NetworkEndpoint.parse(argument: argument) == [endpoint])
+        #expect(endpoint.attachRequest == "attach br-0123456789ab 10.72.0.1 24 1500 eth0 10.72.0.2 02:42:0a:48:00:02 1 1")
+        #expect(NetworkEndpoint.parse(argument: "eth0,br-0123456789ab,10.72.0.2/24,10.72.0.1,1500,1,external") == nil)
+    }
+
     @Test(arguments: [
         "eth0,br-x,172.18.0.2/16,172.18.0.1,1500",          // a field short
         "eth0,br-x,172.18.0.2/33,172.18.0.1,1500,1",        // prefix

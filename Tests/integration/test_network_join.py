@@ -20,7 +20,8 @@ DAEMON = "Error response from daemon: "
 
 
 def keepers(engine):
-    """Pids of the test's network namespace keepers (`skiff-relay --keep-netns <run>/...`)."""
+    """Pids of the test's network namespace keepers (`skiff-relay --keep-netns <run>/...`), not
+    counting a keeper's child in the instant between its fork and its exec (its uplink, nft)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -32,7 +33,15 @@ def keepers(engine):
             continue
         if len(argv) > 2 and argv[1] == b"--keep-netns" and argv[2].decode().startswith(engine.run):
             found.append(int(pid))
-    return found
+    return [pid for pid in found if _parent(pid) not in found]
+
+
+def _parent(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def links(pid):

@@ -113,10 +113,12 @@ def test_bad_input_gets_mobys_status_and_message(engine):
     assert api.message("DELETE", "/networks/") [0] in (404, 405)
     result = engine.cli("network", "rm", "none", ok=False)
     assert DAEMON + "none is a pre-defined network and cannot be removed" in result.stderr
-    # A container joins a user-defined network (test_network_join.py); publishing its ports is
-    # not built: said plainly, nothing made.
-    result = engine.cli("run", "--rm", "-p", "8080:80", "--network", "taken", "busybox", "true", ok=False)
-    assert DAEMON + "network taken: publishing ports of a container on a user-defined network is not supported by Skiff yet" in result.stderr, result.stderr
+    # A container joins a user-defined network (test_network_join.py) and publishes its ports
+    # through the keeper's uplink (test_network_uplink.py); a bad port spec is refused as on the
+    # default network, nothing made.
+    assert api.message("POST", "/containers/create", {
+        "Image": "busybox", "HostConfig": {"NetworkMode": "taken", "PortBindings": {"80/xyz": [{"HostPort": "8080"}]}}}) == (
+        400, "invalid proto: xyz")
     assert engine.api.containers() == []
 
 

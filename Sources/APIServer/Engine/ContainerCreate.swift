@@ -335,7 +335,6 @@ struct ContainerPlanner {
         // Network, namespaces.
         try ContainerPlanner.validateHostModes(&host, config: config, isUserNetwork: engine.isUserNetwork)
         let joins = try engine.networkJoins(networkMode: host.networkMode, settings: original.endpointSettings)
-        if !joins.isEmpty { try Engine.refusePublishing(host, network: host.networkMode) }
 
         let security = try ContainerValidation.securityOptions(host.securityOpt)
         if let learn = security.seccompLearn {

@@ -92,7 +92,7 @@ enum ContainerLifecycle {
     /// the monitor (before `start`) and for inspect and the list.
     static func publishPorts(_ record: ContainerRecord, options: StoredContainer, paths: ContainerPaths,
                              engine: Engine) throws {
-        guard options.networkMode == "bridge" else { return }
+        guard options.networkMode == "bridge" || engine.isUserNetwork(options.networkMode) else { return }
         let requested = try ContainerPorts.requested(options)
         guard !requested.isEmpty else { return }
         let ports = try ContainerPorts.resolve(requested, id: record.id, name: record.name, isRoot: !engine.isRootless)

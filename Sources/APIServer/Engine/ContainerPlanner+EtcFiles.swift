@@ -39,7 +39,10 @@ extension ContainerPlanner {
         } else {
             text = defaults
         }
-        let hostAddress = pasta?.hostAddress ?? network.flatMap { ContainerNetwork.hostAddress($0, settings: engine.config) }
+        // A user-defined network: the host through the keeper's uplink (none on an Internal one).
+        let uplink = network == nil && pasta == nil ? uplinkOfUserNetwork(networkMode) : nil
+        let hostAddress = pasta?.hostAddress
+            ?? (network ?? uplink).flatMap { ContainerNetwork.hostAddress($0, settings: engine.config) }
         for entry in extraHosts {
             let address = entry.address == "host-gateway" ? (hostAddress ?? "127.0.0.1") : entry.address
             text += "\(address)\t\(entry.name)\n"
@@ -54,6 +57,7 @@ extension ContainerPlanner {
             if let hostAddress { text += "\(hostAddress)\thost.containers.internal host.docker.internal\n" }
         } else if networkMode != "host" && networkMode != "none" {
             text += "127.0.0.1\t\(names)\n"
+            if uplink != nil, let hostAddress { text += "\(hostAddress)\thost.containers.internal host.docker.internal\n" }
         }
         return text
     }
@@ -94,5 +98,14 @@ extension ContainerPlanner {
         for server in servers { text += "nameserver \(server)\n" }
         if !options.isEmpty { text += "options " + options.joined(separator: " ") + "\n" }
         return text
+    }
+}
+
+extension ContainerPlanner {
+    /// The uplink a container on the user-defined network `mode` reaches the host through
+    /// (containers.conf's slirp4netns); nil for another mode or an Internal network.
+    func uplinkOfUserNetwork(_ mode: String) -> UserModeNetwork? {
+        guard case .user(let record)? = try? engine.findNetwork(mode), !record.isInternal else { return nil }
+        return try? ContainerNetwork.userMode(engine.config)
     }
 }

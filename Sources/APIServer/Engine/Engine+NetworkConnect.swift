@@ -60,9 +60,10 @@ extension Engine {
                         throw EngineError(.internal, "network \(network.name): the address \(added.address) does not parse")
                     }
                     let mtu = network.options["com.docker.network.driver.mtu"].flatMap { Int($0) } ?? 1500
-                    let endpoint = NetworkEndpoint(interface: "", bridge: NetworkEndpoint.bridgeName(networkID: network.id),
+                    var endpoint = NetworkEndpoint(interface: "", bridge: NetworkEndpoint.bridgeName(networkID: network.id),
                                                    address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
                                                    gateway: network.gateway, mtu: mtu)
+                    endpoint.isInternal = network.isInternal
                     _ = try liveEndpoints(record).attach(endpoint, networkName: network.name, firstIndex: modeIsDefault ? 1 : 0)
                 }
             } catch {
@@ -145,6 +146,6 @@ extension Engine {
 
     func liveEndpoints(_ record: ContainerRecord) -> LiveEndpoints {
         LiveEndpoints(pid: record.pid, runtimeRoot: ContainerPaths(engine: self, id: record.id).runtimeRoot,
-                      containerName: record.name)
+                      containerName: record.name, uplink: try? ContainerNetwork.userMode(config))
     }
 }

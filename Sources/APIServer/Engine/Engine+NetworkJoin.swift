@@ -57,13 +57,6 @@ extension Engine {
         return joins
     }
 
-    /// Published ports need the user networks' uplink, which is not built: refused, not dropped.
-    static func refusePublishing(_ host: CreateRequest.HostConfig, network: String) throws {
-        if !(try ContainerPorts.bindings(host.portBindings)).isEmpty {
-            throw EngineError(.invalidArgument, "network \(network): publishing ports of a container on a user-defined network is not supported by Skiff yet")
-        }
-    }
-
     /// A static address checked against the network (moby's `validateEndpointSettings`): nil
     /// when none was asked for.
     static func staticAddress(_ text: String, on network: NetworkRecord) throws -> UInt32? {
@@ -158,9 +151,11 @@ extension Engine {
             let index = onDefault ? position + 1 : position
             guard let cidr = IPv4Subnet(cidr: pair.endpoint.address) else { return nil }
             let mtu = pair.network.options["com.docker.network.driver.mtu"].flatMap { Int($0) } ?? 1500
-            return NetworkEndpoint(interface: "eth\(index)", bridge: NetworkEndpoint.bridgeName(networkID: pair.network.id),
-                                   address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
-                                   gateway: pair.network.gateway, mtu: mtu, defaultRoute: !onDefault && index == 0)
+            var endpoint = NetworkEndpoint(interface: "eth\(index)", bridge: NetworkEndpoint.bridgeName(networkID: pair.network.id),
+                                           address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
+                                           gateway: pair.network.gateway, mtu: mtu, defaultRoute: !onDefault && index == 0)
+            endpoint.isInternal = pair.network.isInternal
+            return endpoint
         }
     }
 

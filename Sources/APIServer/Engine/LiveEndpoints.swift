@@ -21,6 +21,9 @@ struct LiveEndpoints {
     /// `<run>/runtime`: the keeper's socket and lock.
     let runtimeRoot: String
     let containerName: String
+    /// containers.conf's user-mode network, the uplink a keeper made here runs (as the monitor's
+    /// `--uplink`: docs/networking.md, "The uplink of user-defined networks"); nil: none.
+    var uplink: UserModeNetwork?
 
     var socketPath: String { runtimeRoot + "/.netns.sock" }
 
@@ -177,7 +180,13 @@ struct LiveEndpoints {
         defer { close(listener) }
         let relay = Engine.executableBeside("skiff-relay")
         // The monitor's idle time (Monitor.networkKeeperIdleSeconds).
-        var argv: [UnsafeMutablePointer<CChar>?] = [relay, "--keep-netns", socketPath, "3", user >= 0 ? "4" : "-"]
+        // The uplink's command line follows, for the descriptors the keeper gives it (as
+        // `Monitor.uplinkCommandLine`): 3 ready, 4 exit, 5 the runtime root, 6 the keeper's
+        // network namespace, 7 its user namespace.
+        let uplinkArguments = uplink?.commandLine(networkNamespace: "/proc/self/fd/6",
+                                                  userNamespace: user >= 0 ? "/proc/self/fd/7" : nil,
+                                                  readyFD: 3, exitFD: 4, apiSocket: "/proc/self/fd/5/.uplink") ?? []
+        var argv: [UnsafeMutablePointer<CChar>?] = ([relay, "--keep-netns", socketPath, "3", user >= 0 ? "4" : "-"] + uplinkArguments)
             .map { (text: String) in strdup(text) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         let pid = skiff_netns_keeper_start(relay, &argv, listener, user)

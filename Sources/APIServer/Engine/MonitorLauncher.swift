@@ -30,7 +30,10 @@ struct MonitorLauncher {
         if let health = options.healthSchedule { arguments += ["--health", health.argument] }
         if options.networkMode == "bridge" { arguments += try ContainerNetwork.monitorArguments(engine, options) }
         let endpoints = try engine.monitorEndpoints(starting: record, networkMode: options.networkMode)
-        if !endpoints.isEmpty { arguments += ["--endpoints", NetworkEndpoint.argument(endpoints)] }
+        if !endpoints.isEmpty {
+            // The keeper's uplink, should this monitor make the keeper (docs/networking.md).
+            arguments += ["--endpoints", NetworkEndpoint.argument(endpoints), "--uplink", try ContainerNetwork.userMode(engine.config).argument]
+        }
         if let warm = engine.warmMonitors.take(engine: engine) {
             let channel = ServiceChannel(fd: warm)
             do {
