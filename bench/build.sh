@@ -10,7 +10,9 @@
 #   cached:  the same context again (every step from the cache);
 #   changed: one of the small files changed (the COPY and the steps after it run again).
 # BENCH_BUILD_RUNS runs of each after one unmeasured, round-robin over the peers. Target: Skiff
-# at most 0.5x the faster peer on each. Table in bench/out/build-<time>.txt (and build-last.txt).
+# at most 0.5x the faster peer on each. In the same rounds, the client alone: the same
+# `docker build -q` against bench/instant_engine.py, which reads the context the CLI tars and
+# sends and answers an image id at once (the floor under every engine's figure). Table in bench/out/build-<time>.txt (and build-last.txt).
 #
 # Knobs: those of bench/containers.sh that pick peers and binaries (SKIFF_BIN, BENCH_PEERS,
 # BENCH_PODMAN_DRIVER, BENCH_DOCKER_CLI, BENCH_NO_INSTALL, BENCH_STRICT, BENCH_TMPDIR,
@@ -75,7 +77,17 @@ if [ "${BENCH_BUILD_STEPS:-0}" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- cold, cached, one changed file
+INSTANT_SOCK=$T/instant.sock
+python3 "$ROOT/bench/instant_engine.py" "$INSTANT_SOCK" &
+INSTANT_PID=$!; track "$INSTANT_PID"
+for ((i = 0; i < 100; i++)); do [ -S "$INSTANT_SOCK" ] && break; sleep 0.05; done
+[ -S "$INSTANT_SOCK" ] || die "bench/instant_engine.py did not listen"
+INSTANT=()
 for ((i = 0; i <= BUILD_RUNS; i++)); do
+    t0=$(now)
+    env -i PATH="$SYS_PATH" HOME="$T/home" DOCKER_CONFIG="$T/dockercfg" DOCKER_HOST="unix://$INSTANT_SOCK" \
+        DOCKER_BUILDKIT=0 "$DOCKER_CLI" build -q "$CTX" >/dev/null || die "docker build against the instant engine failed"
+    [ "$i" = 0 ] || INSTANT+=("$(since "$t0")")
     for peer in "${peers[@]}"; do
         t0=$(now); bk "$peer" --no-cache >/dev/null || die "$peer: cold build failed"
         tcold=$(since "$t0")
@@ -91,6 +103,8 @@ for ((i = 0; i <= BUILD_RUNS; i++)); do
     done
 done
 
+stop_pids 2 "$INSTANT_PID"
+
 # ---------------------------------------------------------------- stop the services, report
 # shellcheck source=bench/report.sh
 source "$ROOT/bench/report.sh"
@@ -100,11 +114,19 @@ report_figures cold cached changed
     report_head "a 10-step Dockerfile with a COPY of $BUILD_FILES small files; DOCKER_BUILDKIT=0"
     row "build, cold --no-cache (ms), n=$BUILD_RUNS"       cold    low "%.0f"
     row "build, fully cached (ms), n=$BUILD_RUNS"          cached  low "%.0f"
+    INSTANT_MS=$(stats "${INSTANT[@]}")
+    printf '%-46s%s\n' "  the client alone, an instant engine (ms)" \
+        "$(awk -v r="$INSTANT_MS" 'BEGIN{split(r, a, " "); printf "%.0f (%.0f-%.0f)", a[1], a[2], a[3]}')"
     row "build, one file changed (ms), n=$BUILD_RUNS"      changed low "%.0f"
     echo
     echo "targets (Skiff):"
     ratio_target "cold build <= 0.5x the faster peer" cold 0.5
     ratio_target "cached build <= 0.5x the faster peer" cached 0.5
+    b=$(best_of cached low "${others[@]}")
+    if [ -n "$b" ]; then
+        printf '  %-50s %s\n' "  (the client alone, an instant engine:" \
+            "$(awk -v f="$(field "$INSTANT_MS" 1)" -v o="$(field "${R[$b.cached]}" 1)" 'BEGIN{printf "%.0f ms = %.3fx of the faster peer: %s)", f, f / o, (f <= 0.5 * o) ? "the target is within reach" : "no engine can meet the target through this CLI on this machine"}')"
+    fi
     ratio_target "one-file-changed build <= 0.5x the faster peer" changed 0.5
     report_tail
 } | tee "$TABLE"

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """An engine that answers at once: canned replies to the five requests `docker exec C true` makes
 (HEAD /_ping, GET /containers/C/json, POST /containers/C/exec, POST /exec/ID/start hijacked and
-closed at once, GET /exec/ID/json with exit code 0), and to any GET whose path ends with a
+closed at once, GET /exec/ID/json with exit code 0), to any GET whose path ends with a
 SUFFIX given as `--get SUFFIX=FILE`, FILE's bytes (bench/volumes.sh serves the body a real engine
-gave to `GET /volumes`). bench/exec.sh and bench/volumes.sh time the docker CLI against it: what a
-command costs the client alone, the floor under every engine's figure.
+gave to `GET /volumes`), and to `POST /build`: the context read to its end (chunked or not), then
+an image id as a classic build's stream ends (`aux` and, for `q`, the id). bench/exec.sh,
+bench/volumes.sh and bench/build.sh time the docker CLI against it: what a command costs the
+client alone, the floor under every engine's figure.
 
 usage: instant_engine.py SOCKET [--get SUFFIX=FILE]...
 """
@@ -28,6 +30,26 @@ def reply(status, body=b""):
 GETS = {}   # path suffix -> body, from --get
 
 
+def read_chunked(conn, pending):
+    """Reads a chunked body to its end; what follows it (None when the peer went away)."""
+    while True:
+        while b"\r\n" not in pending:
+            data = conn.recv(65536)
+            if not data:
+                return None
+            pending += data
+        size_line, _, pending = pending.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(pending) < size + 2:
+            data = conn.recv(1 << 20)
+            if not data:
+                return None
+            pending += data
+        pending = pending[size + 2:]
+        if size == 0:
+            return pending
+
+
 def serve(conn):
     pending = b""
     with conn:
@@ -42,13 +64,25 @@ def serve(conn):
             method, target = lines[0].split(b" ")[:2]
             length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
                            if line.lower().startswith(b"content-length:")), 0)
-            while len(pending) < length:
-                data = conn.recv(65536)
-                if not data:
+            chunked = any(line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower()
+                          for line in lines[1:])
+            if chunked:
+                pending = read_chunked(conn, pending)
+                if pending is None:
                     return
-                pending += data
-            pending = pending[length:]
+            else:
+                while len(pending) < length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    pending += data
+                pending = pending[length:]
             path = target.decode().split("?")[0]
+            if method == b"POST" and path.endswith("/build"):
+                image = "sha256:" + "b" * 64
+                stream = json.dumps({"aux": {"ID": image}}) + "\r\n" + json.dumps({"stream": image + "\n"}) + "\r\n"
+                conn.sendall(reply("200 OK", stream.encode()))
+                continue
             canned = next((body for suffix, body in GETS.items() if method == b"GET" and path.endswith(suffix)), None)
             if path.endswith("/_ping"):
                 conn.sendall(reply("200 OK", b"" if method == b"HEAD" else b"OK"))

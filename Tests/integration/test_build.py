@@ -584,3 +584,41 @@ def test_copy_layers_keep_the_images_directories_and_a_changed_file_invalidates_
     assert changed.stdout.count(" ---> Using cache") == 1, changed.stdout
     image = changed.stdout.strip().splitlines()[-1].split()[-1]
     assert engine.cli.out("run", "--rm", image, "cat", "/app/files/sub/c", "/app/files/again/sub/c") == "C2C2"
+
+
+def test_a_build_directory_left_by_a_killed_service_is_removed_at_the_next_start(engine):
+    """A service killed mid-build never removes its build's directory under <root>/build; the
+    next service start does (also one of an older layout: an unpacked context of many files)."""
+    import socket
+    import time
+    build = os.path.join(engine.root, "build")
+    body = tar_of({"Dockerfile": "FROM busybox\nCOPY files /files\nRUN echo st''arted; sleep 60\n",
+                   **{f"files/f{i}": f"file {i}" for i in range(50)}})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(engine.socket)
+    s.sendall(b"POST /v1.44/build HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"started\\n" not in seen:
+        assert time.monotonic() < deadline, seen
+        chunk = s.recv(4096)
+        assert chunk, seen
+        seen += chunk
+    left = os.listdir(build)
+    assert len(left) == 1, left
+    engine.service.stop()
+    s.close()
+    assert os.listdir(build) == left
+    # A context unpacked by an older service, as the service's user left it.
+    old = os.path.join(build, left[0], "context", "files")
+    subprocess.run(engine.user.command(["sh", "-c", f"mkdir -p {old} && for i in 1 2 3; do echo $i > {old}/f$i; done"], {}),
+                   check=True)
+    engine.restart_service()
+    deadline = time.monotonic() + 20
+    while os.listdir(build):
+        assert time.monotonic() < deadline, os.listdir(build)
+        time.sleep(0.1)
+    # The killed build's step container is still recorded: removed like any other.
+    for container in leftovers(engine):
+        engine.cli("rm", "-f", container["Id"])

@@ -8,21 +8,23 @@ import Glibc
 #endif
 
 /// The build context of `docker build`: the request's tar (plain, gzip or zstd; bzip2 and xz are
-/// refused by name) unpacked by `LayerApplier` in copy mode into a directory of the build's own
-/// (no entry may leave it; symlinks are kept, never followed), `.dockerignore` read from it, and
-/// the sources of COPY and ADD resolved inside it (`ScopedRoot`: a symlink that points out of
-/// the context lands inside it, as moby's `FollowSymlinkInScope`) and written as a tar.
+/// refused by name) read once and indexed (`TarIndex`), never unpacked: the entries
+/// `LayerApplier`'s copy mode refuses are refused the same way, the content of a plain tar is
+/// read again from the spooled body itself (a compressed one's is copied to one file first),
+/// `.dockerignore` is read from it, and the sources of COPY and ADD are resolved in the index
+/// as `ScopedRoot` resolves them on disk (a symlink that points out of the context lands inside
+/// it, as moby's `FollowSymlinkInScope`), checksummed and written as a tar from it. A fully
+/// cached build then reads each file once and writes none.
 final class BuildContext {
-    let directory: String
-    let root: ScopedRoot
+    let index: TarIndex
     let ignore: DockerIgnore
+    /// The body, and the copy of a compressed one's content: kept while the index is used.
+    private let body: SpooledBody
+    private let copy: SpooledBody?
 
-    /// Unpacks `body` into `directory` (made here; the caller removes it).
-    init(body: SpooledBody, directory: String, limit: Int) throws {
-        self.directory = directory
-        guard mkdir(directory, 0o700) == 0 else {
-            throw EngineError(.internal, "build: make \(directory): \(String(cString: strerror(errno)))")
-        }
+    /// Indexes `body`; `spool` makes an unnamed file for a compressed context's content.
+    init(body: SpooledBody, limit: Int, spool: () throws -> SpooledBody) throws {
+        self.body = body
         var magic = [UInt8](repeating: 0, count: 6)
         let n = pread(body.fd, &magic, 6, 0)
         magic = Array(magic.prefix(max(0, n)))
@@ -32,23 +34,26 @@ final class BuildContext {
         if magic.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) {
             throw EngineError(.invalidArgument, "the build context is xz-compressed: send it plain, gzip or zstd")
         }
+        let compression = LayerStream.sniff(magic)
+        var isCompressed = true
+        if case .none = compression { isCompressed = false }
+        let copy: SpooledBody? = try body.size > 0 && isCompressed ? spool() : nil
+        self.copy = copy
+        let index: TarIndex
         if body.size > 0 {
-            lseek(body.fd, 0, SEEK_SET)
-            let options = LayerApplier.Options(mode: .copy(noOverwriteDirNonDir: false, destination: "/"),
-                                               tolerateEPERM: true)
             do {
+                lseek(body.fd, 0, SEEK_SET)
                 let source = try LayerStream.decompressed(FileByteSource(fd: body.fd, name: "the build context"),
-                                                          LayerStream.sniff(magic), limit: limit)
-                _ = try LayerApplier(root: directory, options: options).apply(TarReader(source: source))
+                                                          compression, limit: limit)
+                index = try TarIndex(TarReader(source: source), archiveFD: body.fd, copyTo: copy?.fd)
             } catch {
-                throw EngineError(error.code == .io ? .internal : .invalidArgument,
-                                  "Error processing tar file: \(error.message)")
+                throw EngineError(error.code == .io ? .internal : .invalidArgument, "Error processing tar file: \(error.message)")
             }
+        } else {
+            index = TarIndex(empty: body.fd)
         }
-        let fd = open(directory, SKIFF_O_PATH_FLAG | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError(.internal, "build: open \(directory): \(String(cString: strerror(errno)))") }
-        root = ScopedRoot(fd: fd)
-        if let bytes = try? BuildContext.readFile(root, ".dockerignore") {
+        self.index = index
+        if let bytes = try? BuildContext.readFile(index, ".dockerignore") {
             do {
                 ignore = try DockerIgnore(String(decoding: bytes, as: UTF8.self))
             } catch {
@@ -60,22 +65,17 @@ final class BuildContext {
     }
 
     /// A regular file of the context (the Dockerfile, .dockerignore), resolved inside it.
-    static func readFile(_ root: ScopedRoot, _ path: String, limit: Int = 4 << 20) throws -> [UInt8] {
-        let location = try root.resolve("/" + path, followLast: true)
-        let fd = try location.open(O_RDONLY)
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+    func readFile(_ path: String) throws -> [UInt8] { try BuildContext.readFile(index, path) }
+
+    static func readFile(_ index: TarIndex, _ path: String, limit: Int = 4 << 20) throws -> [UInt8] {
+        let resolved = try index.resolve("/" + path, followLast: true)
+        guard let node = index.node(resolved), node.kind == .regular else {
             throw EngineError(.invalidArgument, "\(path) is not a regular file")
         }
+        guard node.size <= limit else { throw EngineError(.invalidArgument, "\(path) is larger than \(limit >> 20) MiB") }
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        while bytes.count <= limit {
-            let n = Glibc.read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        guard bytes.count <= limit else { throw EngineError(.invalidArgument, "\(path) is larger than \(limit >> 20) MiB") }
+        bytes.reserveCapacity(node.size)
+        try index.withContent(node, name: path) { bytes += $0 }
         return bytes
     }
 
@@ -104,12 +104,12 @@ final class BuildContext {
         if !compiled.hasWildcards {
             if cleaned != "." && ignore.excludes(cleaned) { throw notFound }
             guard let info = try lstatResolved(cleaned) else { throw notFound }
-            return [Source(path: cleaned, isDirectory: info.st_mode & S_IFMT == S_IFDIR)]
+            return [Source(path: cleaned, isDirectory: info.kind == .directory)]
         }
         var found: [Source] = []
         try walk("", depth: cleaned.split(separator: "/").count) { path, info in
             if compiled.matches(path) && !ignore.excludes(path) {
-                found.append(Source(path: path, isDirectory: info.st_mode & S_IFMT == S_IFDIR))
+                found.append(Source(path: path, isDirectory: info.kind == .directory))
             }
         }
         guard !found.isEmpty else {
@@ -118,26 +118,27 @@ final class BuildContext {
         return found
     }
 
-    /// The stat of `path` with every symlink followed inside the context; nil when missing.
-    func lstatResolved(_ path: String) throws(ImageError) -> stat? {
+    /// The node of `path` with every symlink followed inside the context; nil when missing.
+    func lstatResolved(_ path: String) throws(ImageError) -> TarIndex.Node? {
         do {
-            return try root.resolve("/" + path, followLast: true).lstat()
+            return index.node(try index.resolve("/" + path, followLast: true))
         } catch where error.code == .notFound {
             return nil
         }
     }
 
     /// Calls `body` for every path down to `depth` components, in name order.
-    private func walk(_ prefix: String, depth: Int, _ body: (String, stat) throws -> Void) throws {
+    private func walk(_ prefix: String, depth: Int, _ body: (String, TarIndex.Node) throws -> Void) throws {
         guard depth > 0 else { return }
-        let fd = try root.resolve("/" + prefix, followLast: true).open(O_RDONLY | O_DIRECTORY)
-        defer { close(fd) }
-        for name in try TreeArchiver.names(fd, "/" + prefix).sorted() {
-            var info = stat()
-            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+        let directory = try index.resolve("/" + prefix, followLast: true)
+        guard let node = index.node(directory), node.kind == .directory else {
+            throw ImageError(.notFound, "open /\(prefix): \(String(cString: strerror(ENOTDIR)))")
+        }
+        for name in index.names(directory) {
+            guard let info = index.node(directory.isEmpty ? name : directory + "/" + name) else { continue }
             let path = prefix.isEmpty ? name : prefix + "/" + name
             try body(path, info)
-            if info.st_mode & S_IFMT == S_IFDIR { try walk(path, depth: depth - 1, body) }
+            if info.kind == .directory { try walk(path, depth: depth - 1, body) }
         }
     }
 
@@ -150,49 +151,38 @@ final class BuildContext {
         let writer = fd.map { TarWriter(sink: FileByteSink(fd: $0, name: "the step's archive")) }
         var hasher = SHA256()
         func add(_ relative: String, as name: String, followLast: Bool) throws {
-            let location = try root.resolve("/" + relative, followLast: followLast)
-            let info = try location.lstat()
-            var entry = TarEntry(path: name, kind: .regular, size: 0, mode: mode ?? UInt32(info.st_mode & 0o7777),
-                                 uid: 0, gid: 0, mtime: Int64(info.st_mtim.tv_sec), linkTarget: "",
+            let resolved = try index.resolve("/" + relative, followLast: followLast)
+            guard let info = index.node(resolved) else {
+                throw ImageError(.notFound, "lstat /\(resolved): \(String(cString: strerror(ENOENT)))")
+            }
+            var entry = TarEntry(path: name, kind: .regular, size: 0, mode: mode ?? info.mode,
+                                 uid: 0, gid: 0, mtime: info.mtime, linkTarget: "",
                                  deviceMajor: 0, deviceMinor: 0, xattrs: [])
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR:
+            switch info.kind {
+            case .directory:
                 entry.kind = .directory
                 if !name.isEmpty { try writer?.entry(entry) }
                 hasher.update(Array("d \(name) \(entry.mode)\n".utf8))
-                let fd = try location.open(O_RDONLY | O_DIRECTORY)
-                let names: [String]
-                do { names = try TreeArchiver.names(fd, "/" + relative).sorted() } catch { close(fd); throw error }
-                close(fd)
-                for child in names {
+                for child in index.names(resolved) {
                     let childRelative = relative == "." || relative.isEmpty ? child : relative + "/" + child
                     if ignore.excludes(childRelative) { continue }
                     try add(childRelative, as: name.isEmpty ? child : name + "/" + child, followLast: false)
                 }
-            case S_IFLNK:
+            case .symlink:
                 entry.kind = .symlink
-                entry.mode = UInt32(info.st_mode & 0o7777)
-                entry.linkTarget = ScopedRoot.readLink(location.parent, location.name ?? "") ?? ""
+                entry.mode = info.mode
+                entry.linkTarget = info.linkTarget
                 try writer?.entry(entry)
                 hasher.update(Array("l \(name) \(entry.linkTarget)\n".utf8))
-            case S_IFREG:
-                entry.size = Int(info.st_size)
+            case .regular:
+                entry.size = info.size
                 try writer?.entry(entry)
                 hasher.update(Array("f \(name) \(entry.mode) \(entry.size)\n".utf8))
-                let file = try location.open(O_RDONLY)
-                defer { close(file) }
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
-                defer { buffer.deallocate() }
-                var left = entry.size
-                while left > 0 {
-                    let n = Glibc.read(file, buffer.baseAddress, min(left, buffer.count))
-                    guard n > 0 else { throw EngineError(.internal, "build: read \(relative): \(String(cString: strerror(errno)))") }
-                    let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                try index.withContent(info, name: relative) { chunk in
                     hasher.update(chunk)
                     try writer?.write(chunk)
-                    left -= n
                 }
-            default:
+            case .other:
                 // Devices, fifos and sockets of a context are not copied (moby's tar of the
                 // context keeps them; a rootless build could not make them).
                 return
@@ -219,10 +209,9 @@ extension BuildContext {
     /// Whether ADD unpacks the context file at `path`: a tar, plain or compressed with gzip or
     /// zstd. bzip2 and xz archives are refused by name (nothing here decompresses them).
     func isArchive(_ path: String) throws -> Bool {
-        let fd = try root.resolve("/" + path, followLast: true).open(O_RDONLY)
-        defer { close(fd) }
-        var head = [UInt8](repeating: 0, count: 512)
-        let n = pread(fd, &head, 512, 0)
+        guard let node = try lstatResolved(path), node.kind == .regular else { return false }
+        var head = [UInt8](repeating: 0, count: min(node.size, 512))
+        let n = pread(index.contentFD, &head, head.count, off_t(node.offset))
         head = Array(head.prefix(max(0, n)))
         if head.starts(with: [0x42, 0x5A, 0x68]) || head.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) {
             throw EngineError(.invalidArgument, "ADD failed: \(path) is a bzip2 or xz archive: only plain, gzip and zstd tar archives are unpacked")
@@ -237,16 +226,29 @@ extension BuildContext {
 
     /// The sha256 of a context file (an archive ADD unpacks: part of the step's cache key).
     func checksum(_ path: String) throws -> String {
-        let fd = try root.resolve("/" + path, followLast: true).open(O_RDONLY)
-        defer { close(fd) }
+        let node = try regularFile(path)
         var hasher = SHA256()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n <= 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
+        try index.withContent(node, name: path) { hasher.update($0) }
         return hasher.finalize().description
+    }
+
+    /// A context file's content in an unnamed file of `spool`'s, at its start (an archive ADD
+    /// unpacks, given to the worker as its input).
+    func open(_ path: String, spool: () throws -> SpooledBody) throws -> SpooledBody {
+        let node = try regularFile(path)
+        let file = try spool()
+        let sink = FileByteSink(fd: file.fd, name: "the context's \(path)")
+        try index.withContent(node, name: path) { try sink.write($0) }
+        lseek(file.fd, 0, SEEK_SET)
+        return file
+    }
+
+    /// The node of a regular file of the context (symlinks followed inside it).
+    private func regularFile(_ path: String) throws -> TarIndex.Node {
+        let resolved = try index.resolve("/" + path, followLast: true)
+        guard let node = index.node(resolved), node.kind == .regular else {
+            throw ImageError(.invalidArgument, "open /\(resolved): not a regular file")
+        }
+        return node
     }
 }

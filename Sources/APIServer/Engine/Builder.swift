@@ -500,9 +500,8 @@ final class Builder {
             try put(record, fd: fd, at: directory, owner: owner)
         }
         for archive in archives {
-            let file = try context.root.resolve("/" + archive.path, followLast: true).open(O_RDONLY)
-            defer { close(file) }
-            try put(record, fd: file, at: destination, owner: instruction.flag("chown") == nil ? nil : owner)
+            let file = try context.open(archive.path, spool: engine.spoolFile)
+            try put(record, fd: file.fd, at: destination, owner: instruction.flag("chown") == nil ? nil : owner)
         }
         try commit(instruction, createdBy: createdBy, layer: .container(id), key: key)
     }

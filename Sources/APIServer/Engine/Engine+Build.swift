@@ -39,14 +39,13 @@ extension Engine {
         guard mkdir(directory, 0o700) == 0 else {
             throw EngineError(.internal, "build: make \(directory): \(String(cString: strerror(errno)))")
         }
-        // Removed once the build is over, off the request's path: removing a context of many
-        // files took as long as a step, and the client waits for the stream's end.
-        defer { NIOThreadPool.singleton.submit { _ in FileSystem.removeTree(directory) } }
+        // The step's scratch files (the context is not unpacked: `BuildContext` indexes it).
+        defer { FileSystem.removeTree(directory) }
         let limit = Int(getenv("SKIFF_MAX_LAYER_SIZE").flatMap { Int(String(cString: $0)) } ?? LayerStream.defaultLimit)
-        let context = try BuildContext(body: body, directory: directory + "/context", limit: limit)
+        let context = try BuildContext(body: body, limit: limit, spool: spoolFile)
         let dockerfileBytes: [UInt8]
         do {
-            dockerfileBytes = try BuildContext.readFile(context.root, request.dockerfile)
+            dockerfileBytes = try context.readFile(request.dockerfile)
         } catch {
             throw EngineError(.invalidArgument, "Cannot locate specified Dockerfile: \(request.dockerfile)")
         }
@@ -64,5 +63,18 @@ extension Engine {
             try tagImage(id, as: reference)
         }
         return id
+    }
+}
+
+extension Engine {
+    /// Removes what builds of an earlier service left in `<root>/build` (a service killed
+    /// mid-build never removed its build's directory). Called at the service's start, before it
+    /// serves: the names are read then, their removal runs in the background.
+    public func removeLeftoverBuilds() {
+        let base = config.skiffRoot + "/build"
+        guard let names = FileSystem.directoryEntries(base), !names.isEmpty else { return }
+        NIOThreadPool.singleton.submit { _ in
+            for name in names { FileSystem.removeTree(base + "/" + name) }
+        }
     }
 }

@@ -51,6 +51,7 @@ public struct Service {
         if case .path(let path, let ownDirectory) = listen {
             try ListenSocket.prepare(path: path, ownDirectory: ownDirectory)
         }
+        engine.removeLeftoverBuilds()
         // Connections and streams hold descriptors: the soft limit goes up to the hard one (the
         // programs the service starts put the original back, FileLimit).
         let descriptors = FileLimit.raiseForService()
