@@ -33,6 +33,11 @@ extension Monitor {
         }
         defer { for fd in [namespaces.network, namespaces.user] where fd >= 0 { close(fd) } }
         try joinUserNetworks(namespaces)
+        // A container on a user-defined network: its published TCP ports are forwarded into its
+        // namespace (`publishOnUserNetworks`), with an exit pipe of the forwarder's own.
+        if options.network == nil, !options.endpoints.isEmpty, (options.uplink?.portHandler ?? .rootlessport) == .rootlessport {
+            keepForForwarder(exit: -1, namespaces)
+        }
         guard let network = options.network else { return }
         guard namespaces.network >= 0 else {
             throw MonitorError("network: the container's process did not hand over its network namespace")

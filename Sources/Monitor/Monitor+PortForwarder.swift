@@ -38,11 +38,23 @@ extension Monitor {
 
     /// Starts the forwarder for `ports` (TCP) to `target` in the container, and waits (10 s at
     /// most) for it to say the ports are bound and the namespaces joined.
+    /// Without the network helper's exit pipe (a container on a user-defined network has no
+    /// helper) the forwarder gets a pipe of its own and takes the helper's place in the run's
+    /// state: its write end is held through skiff-relay and back, and closed, the forwarder
+    /// reaped, when the run ends (`endNetwork`).
     func startForwarder(_ ports: [PublishedPort], target: String) throws(MonitorError) {
-        guard forwarderSource.count == 3, forwarderSource[0] >= 0, forwarderSource[1] >= 0 else {
+        guard forwarderSource.count == 3, forwarderSource[1] >= 0 else {
             throw MonitorError("network: publish ports: the container's namespaces were not kept for the forwarder")
         }
-        let (exit, network, user) = (forwarderSource[0], forwarderSource[1], forwarderSource[2])
+        var ownExit: (read: Int32, write: Int32)?
+        if forwarderSource[0] < 0 {
+            guard options.runState.networkHelper == nil else {
+                throw MonitorError("network: publish ports: no exit pipe for the forwarder")
+            }
+            ownExit = try Sys.pipe()
+        }
+        defer { if let ownExit { close(ownExit.read) } }
+        let (exit, network, user) = (ownExit?.read ?? forwarderSource[0], forwarderSource[1], forwarderSource[2])
         let joinsUser = user >= 0 && !Monitor.isOwnUserNamespace(user)
         let ready = try Sys.pipe()
         defer { close(ready.read) }
@@ -59,9 +71,11 @@ extension Monitor {
             pid = try Spawn.start(argv, Spawn.Options(descriptors: descriptors))
         } catch {
             close(ready.write)
+            if let ownExit { close(ownExit.write) }
             throw MonitorError("network: start the port forwarder: \(error)")
         }
         close(ready.write)
+        if let ownExit { options.runState.networkHelper = NetworkHelperHandle(pid: pid, exitFD: ownExit.write) }
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 512)
         while answer.count < 4096 {

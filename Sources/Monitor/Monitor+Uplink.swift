@@ -28,9 +28,20 @@ extension Monitor {
 
     /// Before the program runs: each published port (`<run>/ports`) forwarded by the keeper to
     /// the container's address on its first network. A refusal names the port and the keeper's step.
+    /// TCP ports go through Skiff's forwarder into the container's own namespace instead
+    /// (`port_handler` rootlessport, the default; `Monitor+PortForwarder`), as on the default
+    /// network: kernel TCP on both sides rather than slirp4netns's. Only a container whose own
+    /// network (`NetworkMode`) is user-defined publishes here; one on the default network that
+    /// was connected to user networks publishes on the default network.
     func publishOnUserNetworks() throws(MonitorError) {
-        guard let endpoint = options.endpoints.first else { return }
-        let ports = try publishedPorts()
+        guard options.network == nil, options.pasta == nil, let endpoint = options.endpoints.first else { return }
+        defer { closeForwarderSource() }
+        let all = try publishedPorts()
+        guard !all.isEmpty else { return }
+        let handler = options.uplink?.portHandler ?? .rootlessport
+        let forwarded = handler == .rootlessport ? all.filter { $0.proto == "tcp" } : []
+        if !forwarded.isEmpty { try startForwarder(forwarded, target: endpoint.address) }
+        let ports = all.filter { !forwarded.contains($0) }
         guard !ports.isEmpty else { return }
         let pidfd = skiff_pidfd_open(loop.pointee.pid)
         guard pidfd >= 0 else {

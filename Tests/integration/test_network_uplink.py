@@ -13,7 +13,9 @@ import subprocess
 
 from containerkit import BOTH, alive, children, wait_for
 from test_network_join import keepers
-from test_networking import CGI, DAEMON, HostServer, _bindable, free_port, http_get, service_env  # noqa: F401
+from test_networking import (CGI, DAEMON, HostServer, _bindable, forwarders_of, free_port, http_get,  # noqa: F401
+                             service_env, slirp_ports_env)
+from containerkit import make_engine, skiff_run_dir
 
 
 def uplinks(keeper):
@@ -88,9 +90,11 @@ def test_publish_on_a_user_network_serves_and_ends_with_the_container(engine):
     engine.run_id("--name", "web", "--network", "pub", "-p", f"127.0.0.1:{host_port}:8080", "--expose", "9000",
                   "busybox", "sh", "-c", CGI)
     assert "hello" in http_get(host_port, "/index.html")
-    # The client address the container sees: the uplink's gateway (slirp4netns rewrites loopback
-    # sources; the keeper's DNAT keeps the source).
-    assert re.search(r"addr=(\[::ffff:)?10\.0\.2\.2\]?\n", http_get(host_port, "/cgi-bin/a"))
+    # The client address the container sees: TCP goes through Skiff's forwarder (port_handler
+    # rootlessport, the default), which connects from inside the container's namespace to its
+    # address: the container's own (the keeper's path, below, shows the uplink's gateway).
+    assert re.search(r"addr=(\[::ffff:)?10\.75\.0\.2\]?\n", http_get(host_port, "/cgi-bin/a"))
+    assert len(forwarders_of(engine)) == 1
     ports = engine.cli.inspect("web")["NetworkSettings"]["Ports"]
     assert ports == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}], "9000/tcp": None}, ports
     assert engine.cli.out("port", "web") == f"8080/tcp -> 127.0.0.1:{host_port}\n"
@@ -199,3 +203,24 @@ def test_compose_projects_on_their_default_networks_publish_and_leave_nothing(en
             subprocess.run(engine.user.command(["docker-compose", "-f", f"{directory}/docker-compose.yml", "-p", project,
                                                 "down", "-v"], engine.cli.env), capture_output=True, timeout=120)
             shutil.rmtree(directory, ignore_errors=True)
+
+
+@BOTH
+def test_publish_on_a_user_network_by_the_keeper_with_port_handler_slirp4netns(user, start_service, slirp_ports_env,
+                                                                               workdir, run_dir_base, test_images):
+    """`port_handler=slirp4netns`: the keeper's slirp4netns `add_hostfwd` and DNAT, no forwarder;
+    the container sees the uplink's gateway as a loopback client's address. UDP always goes this
+    way."""
+    engine = make_engine(user, workdir, start_service, slirp_ports_env, skiff_run_dir(user, run_dir_base),
+                         test_images.busybox)
+    try:
+        engine.cli("network", "create", "--subnet", "10.76.0.0/24", "pubk")
+        host_port = free_port()
+        engine.run_id("--name", "webk", "--network", "pubk", "-p", f"127.0.0.1:{host_port}:8080", "busybox", "sh", "-c", CGI)
+        assert re.search(r"addr=(\[::ffff:)?10\.0\.2\.2\]?\n", http_get(host_port, "/cgi-bin/a"))
+        assert forwarders_of(engine) == []
+        engine.cli("rm", "-f", "webk")
+        wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
+        engine.cli("network", "rm", "pubk")
+    finally:
+        engine.cleanup()
