@@ -151,12 +151,15 @@ extension Engine {
     /// What the monitor makes at each run: one interface per endpoint, the default route by the
     /// first network's gateway.
     func monitorEndpoints(of record: ContainerRecord) -> [NetworkEndpoint] {
-        joinedNetworks(of: record).enumerated().compactMap { index, pair in
+        let upstreams = dnsUpstreams(of: record)
+        return joinedNetworks(of: record).enumerated().compactMap { index, pair in
             guard let cidr = IPv4Subnet(cidr: pair.endpoint.address) else { return nil }
             let mtu = pair.network.options["com.docker.network.driver.mtu"].flatMap { Int($0) } ?? 1500
             return NetworkEndpoint(interface: "eth\(index)", bridge: NetworkEndpoint.bridgeName(networkID: pair.network.id),
                                    address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
-                                   gateway: pair.network.gateway, mtu: mtu, defaultRoute: index == 0)
+                                   gateway: pair.network.gateway, mtu: mtu, defaultRoute: index == 0,
+                                   names: Engine.dnsNames(containerName: record.name, aliases: pair.endpoint.aliases, id: record.id),
+                                   upstreams: upstreams)
         }
     }
 
