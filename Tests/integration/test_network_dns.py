@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -257,7 +258,6 @@ def test_a_compose_project_reaches_its_service_by_name(engine):
     import pathlib
     import shutil
     import tempfile
-    import time
     from test_volumes import compose
     directory = tempfile.mkdtemp(prefix="skiff-compose-dns-")
     try:
@@ -279,3 +279,67 @@ def test_a_compose_project_reaches_its_service_by_name(engine):
         subprocess.run(engine.user.command(["docker-compose", "-f", f"{directory}/docker-compose.yml", "-p", "cdns",
                                             "down", "-v"], engine.cli.env), capture_output=True, timeout=120)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_keeper_forwards_to_the_hosts_resolv_conf_and_keeps_the_older_attach(tmp_path):
+    """The keeper itself (as root, as skiff-monitor starts it), in a mount namespace of the test's
+    whose /etc/resolv.conf is the test's own file: a container without servers of its own has its
+    other names forwarded to that file's servers, read again when it changes; none: SERVFAIL at
+    once. The older `attach` form (eight tokens) still makes the endpoint; names that are no host
+    names are refused with the request's message, nothing made."""
+    from conftest import REPO
+    relay = os.path.join(os.path.dirname(os.environ.get("SKIFF_BIN") or os.path.join(REPO, ".build", "debug", "skiff")), "skiff-relay")
+    first = Upstream(f"127.55.{random.randint(1, 254)}.{random.randint(1, 254)}", {"outside.skiff.test": "192.0.2.77"})
+    second = Upstream(f"127.56.{random.randint(1, 254)}.{random.randint(1, 254)}", {"outside.skiff.test": "192.0.2.88"})
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(f"search example.test\nnameserver {first.sock.getsockname()[0]}\n")
+    path = str(tmp_path / ".netns.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(4)
+    keeper = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                               f'mount --bind "$0" /etc/resolv.conf && exec "$1" --keep-netns "$2" 30 -', str(resolv), relay, path],
+                              pass_fds=(listener.fileno(), 3), preexec_fn=lambda: os.dup2(listener.fileno(), 3))
+    target = subprocess.Popen(["unshare", "-n", "sleep", "120"])
+    try:
+        wait_for(lambda: os.path.exists(f"/proc/{target.pid}/ns/net") and open(f"/proc/{target.pid}/comm").read() == "sleep\n",
+                 what="the test's network namespace")
+        netns = os.open(f"/proc/{target.pid}/ns/net", os.O_RDONLY)
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        connection.connect(path)
+        _, fds, _, _ = socket.recv_fds(connection, 16, 1)
+        for fd in fds:
+            os.close(fd)
+
+        def attach(request):
+            socket.send_fds(connection, [request.encode()], [netns])
+            return connection.recv(512).decode()
+
+        assert attach("attach br-dnstest 10.81.0.1 24 1500 eth0 10.81.0.2 02:42:0a:51:00:02 1") == "ok"
+        assert attach("attach br-dnstest 10.81.0.1 24 1500 eth1 10.81.0.3 02:42:0a:51:00:03 0 bad!name -") == \
+            "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE [NAMES UPSTREAMS]"
+        assert attach("attach br-dnstest 10.81.0.1 24 1500 eth1 10.81.0.3 02:42:0a:51:00:03 0 a,b 192.0.2.1,x") == \
+            "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE [NAMES UPSTREAMS]"
+        os.close(netns)
+        out = subprocess.run(["nsenter", "-t", str(target.pid), "-n", "ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+        assert "eth0" in out and "eth1" not in out, out
+        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x7777)])
+        assert answer[:2] == b"\x77\x77" and answer.endswith(socket.inet_aton("192.0.2.77")), answer
+        # The host's file changes: its new server from the next second on.
+        time.sleep(1.1)
+        resolv.write_text(f"nameserver {second.sock.getsockname()[0]}\n")
+        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test")])
+        assert answer.endswith(socket.inet_aton("192.0.2.88")), answer
+        # No server at all: SERVFAIL, at once.
+        time.sleep(1.1)
+        resolv.write_text("options ndots:1\n")
+        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x0101)])
+        assert answer[:2] == b"\x01\x01" and answer[3] & 0x0F == 2, answer
+        assert keeper.poll() is None
+    finally:
+        target.kill()
+        target.wait()
+        keeper.kill()
+        keeper.wait()
+        first.stop()
+        second.stop()
