@@ -43,7 +43,11 @@
 #define DNS_PACKET 4096
 #define DNS_TTL 60
 #define DNS_FORWARD_SECONDS 5
+#define DNS_MAX_TCP 32
+#define DNS_TCP_SECONDS 10
 #define UPSTREAM_SLOT 0xffffffffu
+#define TCP_LISTENER 0x10000u /* | the network's slot */
+#define TCP_CONNECTION 0x20000u /* | the connection's slot */
 
 struct dns_network {
     int used;
@@ -51,6 +55,26 @@ struct dns_network {
     int bridge_index;
     struct in_addr gateway;
     int fd;
+    int tcp; /* the listener */
+};
+
+/* Where an answer goes: a UDP client of the network's socket, or a TCP connection (its slot + 1
+ * and generation, so that an answer never reaches a connection made since in the same slot). */
+struct dns_client {
+    int network;
+    struct sockaddr_in address;
+    int tcp;
+    unsigned generation;
+};
+
+struct dns_tcp {
+    int fd;
+    unsigned generation;
+    int network;
+    struct in_addr address;
+    long long deadline;
+    size_t have;
+    unsigned char buffer[2 + 1536];
 };
 
 struct dns_record {
@@ -66,8 +90,7 @@ struct dns_pending {
     int used;
     uint16_t id;        /* the id sent upstream */
     uint16_t client_id; /* the query's own */
-    int network;
-    struct sockaddr_in client;
+    struct dns_client client;
     struct in_addr servers[DNS_MAX_UPSTREAMS];
     int server_count;
     long long deadline;
@@ -80,6 +103,8 @@ static struct {
     struct dns_network networks[DNS_MAX_NETWORKS];
     struct dns_record records[DNS_MAX_RECORDS];
     struct dns_pending pending[DNS_MAX_PENDING];
+    struct dns_tcp tcp[DNS_MAX_TCP];
+    unsigned tcp_generation;
     /* The host's resolv.conf servers, read again when the file changes (looked at once a second). */
     struct in_addr host_servers[DNS_MAX_UPSTREAMS];
     int host_server_count;
@@ -107,7 +132,8 @@ static uint16_t next_id(void) {
 
 int dns_init(void) {
     dns.epoll = dns.upstream = dns.ioctl_fd = -1;
-    for (int i = 0; i < DNS_MAX_NETWORKS; i++) dns.networks[i].fd = -1;
+    for (int i = 0; i < DNS_MAX_NETWORKS; i++) dns.networks[i].fd = dns.networks[i].tcp = -1;
+    for (int i = 0; i < DNS_MAX_TCP; i++) dns.tcp[i].fd = -1;
     if (getrandom(&dns.random, sizeof dns.random, 0) != sizeof dns.random || dns.random == 0) {
         dns.random = (uint32_t)time(NULL) | 1u;
     }
@@ -220,17 +246,50 @@ int dns_peer_link(int netlink, int index, int *peer) {
     }
 }
 
+static void close_tcp(int index) {
+    struct dns_tcp *connection = &dns.tcp[index];
+    (void)epoll_ctl(dns.epoll, EPOLL_CTL_DEL, connection->fd, NULL);
+    (void)close(connection->fd);
+    connection->fd = -1;
+}
+
+/* A socket of `type` on port 53 of the gateway, bound to the bridge; -errno. */
+static int open_socket(int type, const char *bridge, struct in_addr gateway, uint32_t tag) {
+    int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr = gateway};
+    struct epoll_event event = {.events = EPOLLIN, .data.u32 = tag};
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, bridge, (socklen_t)strlen(bridge)) != 0 ||
+        bind(fd, (struct sockaddr *)&local, sizeof local) != 0 ||
+        (type == SOCK_STREAM && listen(fd, 16) != 0) ||
+        epoll_ctl(dns.epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
+        int error = errno;
+        (void)close(fd);
+        return -error;
+    }
+    return fd;
+}
+
 static void close_network(int slot) {
     struct dns_network *network = &dns.networks[slot];
     if (network->fd >= 0) {
         (void)epoll_ctl(dns.epoll, EPOLL_CTL_DEL, network->fd, NULL);
         (void)close(network->fd);
     }
+    if (network->tcp >= 0) {
+        (void)epoll_ctl(dns.epoll, EPOLL_CTL_DEL, network->tcp, NULL);
+        (void)close(network->tcp);
+    }
+    for (int i = 0; i < DNS_MAX_TCP; i++) {
+        if (dns.tcp[i].fd >= 0 && dns.tcp[i].network == slot) close_tcp(i);
+    }
     for (int i = 0; i < DNS_MAX_RECORDS; i++) {
         if (dns.records[i].used && dns.records[i].network == slot) dns.records[i].used = 0;
     }
     memset(network, 0, sizeof *network);
-    network->fd = -1;
+    network->fd = network->tcp = -1;
 }
 
 /* The bridge's responder, opened when missing (or when its bridge was made again). */
@@ -250,18 +309,13 @@ static int open_network(const char *bridge, struct in_addr gateway) {
         if (free_slot < 0 || free_slot > i) free_slot = i;
     }
     if (free_slot < 0) return -ENOSPC;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    int one = 1;
-    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(53), .sin_addr = gateway};
-    struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)free_slot};
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, bridge, (socklen_t)strlen(bridge)) != 0 ||
-        bind(fd, (struct sockaddr *)&local, sizeof local) != 0 ||
-        epoll_ctl(dns.epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
-        int error = errno;
+    int fd = open_socket(SOCK_DGRAM, bridge, gateway, (uint32_t)free_slot);
+    if (fd < 0) return fd;
+    int tcp = open_socket(SOCK_STREAM, bridge, gateway, TCP_LISTENER | (uint32_t)free_slot);
+    if (tcp < 0) {
+        (void)epoll_ctl(dns.epoll, EPOLL_CTL_DEL, fd, NULL);
         (void)close(fd);
-        return -error;
+        return tcp;
     }
     struct dns_network *network = &dns.networks[free_slot];
     network->used = 1;
@@ -269,6 +323,7 @@ static int open_network(const char *bridge, struct in_addr gateway) {
     network->bridge_index = index;
     network->gateway = gateway;
     network->fd = fd;
+    network->tcp = tcp;
     return free_slot;
 }
 
@@ -327,6 +382,9 @@ void dns_sweep(void) {
     long long now = now_seconds();
     for (int i = 0; i < DNS_MAX_PENDING; i++) {
         if (dns.pending[i].used && dns.pending[i].deadline < now) dns.pending[i].used = 0;
+    }
+    for (int i = 0; i < DNS_MAX_TCP; i++) {
+        if (dns.tcp[i].fd >= 0 && dns.tcp[i].deadline < now) close_tcp(i);
     }
 }
 
@@ -426,9 +484,27 @@ static void send_to(int fd, const void *bytes, size_t length, const struct socka
     (void)sendto(fd, bytes, length, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, sizeof *to);
 }
 
+/* An answer to its client: a datagram, or on its TCP connection with the length first (an answer
+ * that does not fit the socket's buffer at once ends the connection). */
+static void reply_to(const struct dns_client *client, const unsigned char *bytes, size_t length) {
+    if (client->tcp == 0) {
+        struct dns_network *network = &dns.networks[client->network];
+        if (network->used && network->fd >= 0) send_to(network->fd, bytes, length, &client->address);
+        return;
+    }
+    int index = client->tcp - 1;
+    struct dns_tcp *connection = &dns.tcp[index];
+    if (connection->fd < 0 || connection->generation != client->generation) return;
+    unsigned char framed[2 + DNS_PACKET];
+    if (length > DNS_PACKET) return;
+    put16(framed, (unsigned)length);
+    memcpy(framed + 2, bytes, length);
+    if (send(connection->fd, framed, length + 2, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(length + 2)) close_tcp(index);
+}
+
 /* Sends the query on to the upstream servers (all at once; the first answer wins). */
-static void forward(int slot, const unsigned char *query, size_t length, size_t question_end,
-                    const struct sockaddr_in *client, const struct dns_record *asker) {
+static void forward(const unsigned char *query, size_t length, size_t question_end, const struct dns_client *client,
+                    const struct dns_record *asker) {
     struct in_addr servers[DNS_MAX_UPSTREAMS];
     int count = 0;
     if (asker != NULL && asker->endpoint.upstream_count > 0) {
@@ -451,7 +527,7 @@ static void forward(int slot, const unsigned char *query, size_t length, size_t 
         memcpy(answer, query, question_end);
         answer_header(answer, query, 2 /* SERVFAIL */, 0);
         answer[2] &= (unsigned char)~0x04;
-        send_to(dns.networks[slot].fd, answer, question_end, client);
+        reply_to(client, answer, question_end);
         return;
     }
     if (free_slot < 0) free_slot = oldest; /* full: the oldest query waiting is given up */
@@ -464,7 +540,7 @@ static void forward(int slot, const unsigned char *query, size_t length, size_t 
         for (int i = 0; i < DNS_MAX_PENDING; i++) clash |= dns.pending[i].used && dns.pending[i].id == id;
     } while (clash);
     *pending = (struct dns_pending){.used = 1, .id = id, .client_id = (uint16_t)(query[0] << 8 | query[1]),
-                                    .network = slot, .client = *client, .server_count = count,
+                                    .client = *client, .server_count = count,
                                     .deadline = now + DNS_FORWARD_SECONDS};
     memcpy(pending->servers, servers, sizeof servers);
     unsigned char copy[DNS_PACKET];
@@ -476,7 +552,8 @@ static void forward(int slot, const unsigned char *query, size_t length, size_t 
     }
 }
 
-static void answer_query(int slot, unsigned char *query, size_t length, const struct sockaddr_in *client) {
+static void answer_query(unsigned char *query, size_t length, const struct dns_client *client) {
+    int slot = client->network;
     char name[256];
     uint16_t type = 0, class_ = 0;
     int end = parse_question(query, length, name, &type, &class_);
@@ -491,7 +568,7 @@ static void answer_query(int slot, unsigned char *query, size_t length, const st
         struct dns_record *record = &dns.records[i];
         if (!record->used || record->network != slot) continue;
         int matches = has_name(record, name);
-        int is_asker = record->address.s_addr == client->sin_addr.s_addr;
+        int is_asker = record->address.s_addr == client->address.sin_addr.s_addr;
         int reversed = is_reverse && record->address.s_addr == reverse.s_addr;
         if (!matches && !is_asker && !reversed) continue;
         if (!record_alive(record)) {
@@ -506,7 +583,7 @@ static void answer_query(int slot, unsigned char *query, size_t length, const st
         }
     }
     if (class_ != 1 /* IN */ || (!known && reverse_found == NULL)) {
-        forward(slot, query, length, (size_t)end, client, asker);
+        forward(query, length, (size_t)end, client, asker);
         return;
     }
     unsigned char answer[DNS_PACKET];
@@ -549,7 +626,7 @@ static void answer_query(int slot, unsigned char *query, size_t length, const st
         }
     }
     answer_header(answer, query, 0, count);
-    send_to(dns.networks[slot].fd, answer, at, client);
+    reply_to(client, answer, at);
 }
 
 static void answer_upstream(void) {
@@ -568,10 +645,8 @@ static void answer_upstream(void) {
             for (int s = 0; s < pending->server_count; s++) from_server |= pending->servers[s].s_addr == from.sin_addr.s_addr;
             if (!from_server) break;
             pending->used = 0;
-            struct dns_network *network = &dns.networks[pending->network];
-            if (!network->used || network->fd < 0) break;
             put16(packet, pending->client_id);
-            send_to(network->fd, packet, (size_t)n, &pending->client);
+            reply_to(&pending->client, packet, (size_t)n);
             break;
         }
     }
@@ -587,7 +662,69 @@ static void answer_network(int slot) {
         ssize_t n = recvfrom(network->fd, packet, sizeof packet, MSG_DONTWAIT, (struct sockaddr *)&client, &client_length);
         if (n < 0) return;
         if (client.sin_family != AF_INET || n > 512 + 1024) continue;
-        answer_query(slot, packet, (size_t)n, &client);
+        struct dns_client to = {.network = slot, .address = client};
+        answer_query(packet, (size_t)n, &to);
+    }
+}
+
+static void accept_tcp(int slot) {
+    struct dns_network *network = &dns.networks[slot];
+    if (!network->used || network->tcp < 0) return;
+    struct sockaddr_in client;
+    socklen_t client_length = sizeof client;
+    int fd = accept4(network->tcp, (struct sockaddr *)&client, &client_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    int index = -1;
+    for (int i = 0; i < DNS_MAX_TCP && index < 0; i++) {
+        if (dns.tcp[i].fd < 0) index = i;
+    }
+    struct epoll_event event = {.events = EPOLLIN, .data.u32 = TCP_CONNECTION | (uint32_t)index};
+    if (index < 0 || client.sin_family != AF_INET || epoll_ctl(dns.epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
+        (void)close(fd); /* full: the client retries */
+        return;
+    }
+    struct dns_tcp *connection = &dns.tcp[index];
+    connection->fd = fd;
+    connection->generation = ++dns.tcp_generation;
+    connection->network = slot;
+    connection->address = client.sin_addr;
+    connection->deadline = now_seconds() + DNS_TCP_SECONDS;
+    connection->have = 0;
+}
+
+/* A TCP connection's bytes: each query (its length first) answered as it is complete; one that
+ * does not parse, or is longer than a query can be, ends the connection. */
+static void read_tcp(int index) {
+    struct dns_tcp *connection = &dns.tcp[index];
+    if (connection->fd < 0) return;
+    ssize_t n = recv(connection->fd, connection->buffer + connection->have, sizeof connection->buffer - connection->have,
+                     MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close_tcp(index);
+        return;
+    }
+    if (n < 0) return;
+    connection->have += (size_t)n;
+    while (connection->fd >= 0 && connection->have >= 2) {
+        size_t length = (size_t)(connection->buffer[0] << 8 | connection->buffer[1]);
+        if (length < 12 || length > sizeof connection->buffer - 2) {
+            close_tcp(index);
+            return;
+        }
+        if (connection->have < 2 + length) return;
+        unsigned char query[sizeof connection->buffer];
+        memcpy(query, connection->buffer + 2, length);
+        connection->have -= 2 + length;
+        memmove(connection->buffer, connection->buffer + 2 + length, connection->have);
+        struct dns_client to = {.network = connection->network, .tcp = index + 1, .generation = connection->generation};
+        to.address = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = connection->address};
+        char name[256];
+        uint16_t type, class_;
+        if (parse_question(query, length, name, &type, &class_) < 0) {
+            close_tcp(index);
+            return;
+        }
+        answer_query(query, length, &to);
     }
 }
 
@@ -595,7 +732,10 @@ void dns_serve(void) {
     struct epoll_event events[16];
     int n = epoll_wait(dns.epoll, events, 16, 0);
     for (int i = 0; i < n; i++) {
-        if (events[i].data.u32 == UPSTREAM_SLOT) answer_upstream();
-        else if (events[i].data.u32 < DNS_MAX_NETWORKS) answer_network((int)events[i].data.u32);
+        uint32_t tag = events[i].data.u32;
+        if (tag == UPSTREAM_SLOT) answer_upstream();
+        else if (tag < DNS_MAX_NETWORKS) answer_network((int)tag);
+        else if ((tag & ~0xffffu) == TCP_LISTENER && (tag & 0xffffu) < DNS_MAX_NETWORKS) accept_tcp((int)(tag & 0xffffu));
+        else if ((tag & ~0xffffu) == TCP_CONNECTION && (tag & 0xffffu) < DNS_MAX_TCP) read_tcp((int)(tag & 0xffffu));
     }
 }

@@ -130,6 +130,31 @@ print(repr(answers))
     return ast.literal_eval(out.strip())
 
 
+def tcp_query_from(pid, server, packets):
+    """Sends the packets, each with its length first, on one TCP connection to SERVER:53 from the
+    network namespace of `pid`; the answers (without their lengths), or the connection's error."""
+    script = f"""
+import socket, struct
+s = socket.create_connection(({server!r}, 53), timeout=2)
+answers = []
+try:
+    for packet in {packets!r}:
+        s.sendall(struct.pack(">H", len(packet)) + packet)
+        length = struct.unpack(">H", s.recv(2, socket.MSG_WAITALL))[0]
+        answers.append(s.recv(length, socket.MSG_WAITALL))
+    s.shutdown(socket.SHUT_WR)
+    answers.append(s.recv(10))
+finally:
+    s.close()
+print(repr(answers))
+"""
+    result = subprocess.run(["nsenter", "-t", str(pid), "-n", "python3", "-c", script], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        return result.stderr.strip().splitlines()[-1]
+    import ast
+    return ast.literal_eval(result.stdout.strip())
+
+
 def dns_query(name, qtype=1, ident=0x4242):
     return struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + encode_name(name) + struct.pack(">HH", qtype, 1)
 
@@ -216,21 +241,29 @@ def test_the_responder_drops_what_does_not_parse_and_answers_only_its_network(en
         struct.pack(">HHHHHH", 7, 0x2900, 1, 0, 0, 0) + encode_name("probe") + b"\0\1\0\1",  # an UPDATE
         bytes(random.Random(18).randrange(256) for _ in range(1400)),                        # noise
     ]
-    answers = query_from(engine.pid("probe"), "10.74.0.1", malformed + [good], timeout=0.5)
-    assert answers[:-1] == [None] * len(malformed), answers
+    answers = query_from(engine.pid("probe"), "10.74.0.1", malformed, timeout=0.5)
+    assert answers == [None] * len(malformed), answers
     # The keeper lives on and answers with the query's id: A, the address; AAAA, none (NOERROR).
-    answer = answers[-1]
+    [answer] = query_from(engine.pid("probe"), "10.74.0.1", [good], timeout=5)
     assert answer[:2] == b"\x12\x34" and answer[3] & 0x0F == 0 and struct.unpack(">H", answer[6:8])[0] == 1, answer
     assert answer.endswith(socket.inet_aton("10.74.0.2")), answer
     assert keepers(engine) == [keeper]
-    [aaaa] = query_from(engine.pid("probe"), "10.74.0.1", [dns_query("PROBE", qtype=28, ident=0x99)])
+    [aaaa] = query_from(engine.pid("probe"), "10.74.0.1", [dns_query("PROBE", qtype=28, ident=0x99)], timeout=5)
     assert aaaa[:2] == b"\x00\x99" and aaaa[3] & 0x0F == 0 and aaaa[6:8] == b"\0\0", aaaa
     # The reverse name of its address: the container's name.
-    [ptr] = query_from(engine.pid("probe"), "10.74.0.1", [dns_query("2.0.74.10.in-addr.arpa", qtype=12)])
+    [ptr] = query_from(engine.pid("probe"), "10.74.0.1", [dns_query("2.0.74.10.in-addr.arpa", qtype=12)], timeout=5)
     assert ptr[3] & 0x0F == 0 and ptr.endswith(encode_name("probe")), ptr
+    # TCP too: two queries on one connection, each answered with its id, then the end.
+    first, second, end = tcp_query_from(engine.pid("probe"), "10.74.0.1", [good, dns_query("probe", ident=0x5678)])
+    assert first[:2] == b"\x12\x34" and first.endswith(socket.inet_aton("10.74.0.2")), first
+    assert second[:2] == b"\x56\x78" and second.endswith(socket.inet_aton("10.74.0.2")) and end == b"", second
+    # A TCP query that does not parse ends its connection, and the keeper answers on.
+    assert tcp_query_from(engine.pid("probe"), "10.74.0.1", [header + b"\xc0\x0c\0\1\0\1"]) == \
+        "struct.error: unpack requires a buffer of 2 bytes"
     # A container of another network reaching this gateway's address (through its own gateway)
     # is not answered: the responder is bound to its bridge.
     assert query_from(engine.pid("stranger"), "10.74.0.1", [good], timeout=1.0) == [None]
+    assert tcp_query_from(engine.pid("stranger"), "10.74.0.1", [good]) == "ConnectionRefusedError: [Errno 111] Connection refused"
     assert keepers(engine) == [keeper]
 
 
@@ -323,17 +356,20 @@ def test_the_keeper_forwards_to_the_hosts_resolv_conf_and_keeps_the_older_attach
         os.close(netns)
         out = subprocess.run(["nsenter", "-t", str(target.pid), "-n", "ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
         assert "eth0" in out and "eth1" not in out, out
-        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x7777)])
+        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x7777)], timeout=5)
         assert answer[:2] == b"\x77\x77" and answer.endswith(socket.inet_aton("192.0.2.77")), answer
+        # Over TCP the same (the keeper forwards by UDP and answers on the connection).
+        answer, end = tcp_query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x7878)])
+        assert answer[:2] == b"\x78\x78" and answer.endswith(socket.inet_aton("192.0.2.77")) and end == b"", answer
         # The host's file changes: its new server from the next second on.
         time.sleep(1.1)
         resolv.write_text(f"nameserver {second.sock.getsockname()[0]}\n")
-        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test")])
+        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test")], timeout=5)
         assert answer.endswith(socket.inet_aton("192.0.2.88")), answer
         # No server at all: SERVFAIL, at once.
         time.sleep(1.1)
         resolv.write_text("options ndots:1\n")
-        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x0101)])
+        [answer] = query_from(target.pid, "10.81.0.1", [dns_query("outside.skiff.test", ident=0x0101)], timeout=5)
         assert answer[:2] == b"\x01\x01" and answer[3] & 0x0F == 2, answer
         assert keeper.poll() is None
     finally:
