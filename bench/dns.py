@@ -7,6 +7,7 @@ N containers named; the cost of a container's join (aardvark-dns: its config lin
 SIGHUP, as netavark does, until the name answers; Skiff: the keeper's `attach` request with the
 names, against the same request without); the time of one query answered locally."""
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -93,6 +94,7 @@ def aardvark():
         return empty, full, median(joins), median(q)
     finally:
         os.kill(pid, 15)
+        shutil.rmtree(conf, ignore_errors=True)
 
 
 def skiff(relay):
@@ -158,6 +160,8 @@ print(median(q))
         target.wait()
         keeper.kill()
         keeper.wait()
+        listener.close()
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def main():
