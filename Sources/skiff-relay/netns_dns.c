@@ -3,7 +3,8 @@
  * docs/decisions.md says why Skiff's own and not aardvark-dns): aardvark-dns's role, in the
  * keeper's own process.
  *
- * Each bridge gets a UDP socket on port 53 of its gateway address, bound to the bridge
+ * Each bridge gets a UDP socket and a TCP listener (queries with their length first) on port 53
+ * of its gateway address, bound to the bridge
  * (SO_BINDTODEVICE: a container on another network reaching this address through its own
  * gateway is not answered). A query for a name of a container on THAT network (its name, its
  * aliases, its short id; case-insensitive) is answered here with the container's address (A;

@@ -28,7 +28,7 @@ int dns_endpoint_parse(const char *text, struct dns_endpoint *endpoint);
 /* In the container's namespace: the index of the peer of its interface `index`, in the keeper's
  * namespace (its IFLA_LINK). 0 or -errno. */
 int dns_peer_link(int netlink, int index, int *peer);
-/* After the container's interface is made: the responder of the bridge (UDP port 53 on its
+/* After the container's interface is made: the responder of the bridge (UDP and TCP port 53 on its
  * gateway address) opened when it is not, and the container's names recorded. 0 or -errno. */
 int dns_add(const char *bridge, struct in_addr gateway, struct in_addr address, const struct dns_endpoint *endpoint);
 /* The descriptor the keeper polls (readable when a query or an upstream's answer waits), -1. */
