@@ -24,7 +24,7 @@
 # at the end, also on failure.
 #
 # Knobs (environment):
-#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network volumes build"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
+#   BENCH_PARTS="api runtime images containers exec pressure resources health files cgroups denials network volumes build dns"  which parts to run (exec: bench/exec.sh): api (this script's /_ping
 #                           benchmark), runtime (bench/runtime.sh: `run` of /bin/true with Skiff's
 #                           runtime, crun and runc; see its knobs there), images (bench/images.sh:
 #                           pull, load, import and list through the API, Skiff vs Podman, against
@@ -50,7 +50,8 @@
 #                           --network none, TCP through a published port, the helpers' memory;
 #                           Skiff vs Podman; see its knobs there), volumes (bench/volumes.sh:
 #                           `docker volume ls` with 1000 volumes, /system/df, a new volume's
-#                           copy-up of 10k files; see its knobs there)
+#                           copy-up of 10k files; see its knobs there), dns (bench/dns.sh: names
+#                           between containers, aardvark-dns against the network keeper's responder)
 #   SKIFF_BIN=PATH          use this skiff binary, do not build
 #   BENCH_PEERS="skiff podman docker"   which peers to run (the table shows those)
 #   BENCH_COLD_RUNS=10      measured cold starts per peer (after one warm-up start)
@@ -80,15 +81,15 @@ log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages and starts a rootful dockerd)"
-PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network volumes build}
+PARTS=${BENCH_PARTS:-api runtime images containers exec pressure resources health files cgroups denials network volumes build dns}
 for p in $PARTS; do
-    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network|volumes|build) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network, volumes, build)" ;; esac
+    case $p in api|runtime|images|containers|exec|pressure|resources|health|files|cgroups|denials|network|volumes|build|dns) ;; *) die "unknown part '$p' in BENCH_PARTS (api, runtime, images, containers, exec, pressure, resources, health, files, cgroups, denials, network, volumes, build, dns)" ;; esac
 done
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 # the parts in scripts of their own (after the api part): each runs even when another failed
 other_parts() {
     local part rc=0
-    for part in runtime images containers exec pressure resources health files cgroups denials network volumes build; do
+    for part in runtime images containers exec pressure resources health files cgroups denials network volumes build dns; do
         if has_part "$part"; then
             bash "$ROOT/bench/$part.sh" || { rc=$?; log "bench/$part.sh failed (exit status $rc)"; }
         fi

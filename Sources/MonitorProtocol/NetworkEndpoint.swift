@@ -3,8 +3,11 @@
 /// namespace keeper (`skiff-relay --keep-netns`) to make it at each run's create.
 ///
 /// On the command line the endpoints are one value, `;` between endpoints, each
-/// `IFNAME,BRIDGE,ADDRESS/PREFIX,GATEWAY,MTU,ROUTE[,internal]` (ROUTE 1: the default route goes by
-/// GATEWAY; `internal`: an Internal network, which the keeper's uplink does not serve).
+/// `IFNAME,BRIDGE,ADDRESS/PREFIX,GATEWAY,MTU,ROUTE[,NAMES,UPSTREAMS][,internal]` (ROUTE 1: the
+/// default route goes by GATEWAY; NAMES and UPSTREAMS `|`-separated, possibly empty: the
+/// container's names on the network and the DNS servers the keeper's responder forwards its other
+/// names to, none: the host's; docs/networking.md, "Names between containers"; `internal`: an
+/// Internal network, which the keeper's uplink does not serve).
 public struct NetworkEndpoint: Sendable, Equatable {
     /// In the container: `eth0`, `eth1`, ...
     public var interface: String
@@ -17,9 +20,13 @@ public struct NetworkEndpoint: Sendable, Equatable {
     public var defaultRoute: Bool
     /// An Internal network: no route out through the keeper's uplink.
     public var isInternal = false
+    /// The names the network's DNS responder answers with this address (lowercase host names).
+    public var names: [String]
+    /// IPv4 servers for the container's other names; empty: the host's resolv.conf's.
+    public var upstreams: [String]
 
     public init(interface: String, bridge: String, address: String, prefixLength: Int, gateway: String,
-                mtu: Int = 1500, defaultRoute: Bool = false) {
+                mtu: Int = 1500, defaultRoute: Bool = false, names: [String] = [], upstreams: [String] = []) {
         self.interface = interface
         self.bridge = bridge
         self.address = address
@@ -27,6 +34,30 @@ public struct NetworkEndpoint: Sendable, Equatable {
         self.gateway = gateway
         self.mtu = mtu
         self.defaultRoute = defaultRoute
+        self.names = names
+        self.upstreams = upstreams
+    }
+
+    /// The names of a container the responder can answer (docs/networking.md, "Names between
+    /// containers"): host names of 1..253 characters (letters, digits, `-`, `_`, labels of 1..63,
+    /// the first a letter or digit),
+    /// lowercase, without repeats, at most 16 and 500 bytes in all (the keeper's bounds); others
+    /// are not DNS names and are left out.
+    public static func dnsNames(_ candidates: [String]) -> [String] {
+        var names: [String] = []
+        var bytes = 0
+        for candidate in candidates {
+            let name = candidate.lowercased()
+            let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+            guard (1...253).contains(name.utf8.count), let first = name.utf8.first,
+                  (first >= 0x61 && first <= 0x7a) || (first >= 0x30 && first <= 0x39),
+                  labels.allSatisfy({ (1...63).contains($0.utf8.count) }),
+                  name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e }),
+                  !names.contains(name), names.count < 16, bytes + name.utf8.count + 1 <= 500 else { continue }
+            names.append(name)
+            bytes += name.utf8.count + 1
+        }
+        return names
     }
 
     /// The bridge of the network with this id.
@@ -47,15 +78,21 @@ public struct NetworkEndpoint: Sendable, Equatable {
 
     public var macAddress: String { NetworkEndpoint.macAddress(for: address) }
 
-    /// The keeper's `attach` request (a last token `1`: an Internal network; without it, not).
+    /// Whether the endpoint carries DNS names or servers (the older forms, without them, still hold).
+    var hasDNS: Bool { !names.isEmpty || !upstreams.isEmpty }
+
+    /// The keeper's `attach` request: after ROUTE, `INTERNAL` (1: an Internal network) when it is
+    /// one or names follow, then with names or servers `NAMES UPSTREAMS`, each comma-separated or `-`.
     public var attachRequest: String {
         "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
-            + (isInternal ? " 1" : "")
+            + (isInternal || hasDNS ? (isInternal ? " 1" : " 0") : "")
+            + (hasDNS ? " \(names.isEmpty ? "-" : names.joined(separator: ",")) \(upstreams.isEmpty ? "-" : upstreams.joined(separator: ","))" : "")
     }
 
     public static func argument(_ endpoints: [NetworkEndpoint]) -> String {
         endpoints.map { e in
             "\(e.interface),\(e.bridge),\(e.address)/\(e.prefixLength),\(e.gateway),\(e.mtu),\(e.defaultRoute ? 1 : 0)"
+                + (e.hasDNS ? ",\(e.names.joined(separator: "|")),\(e.upstreams.joined(separator: "|"))" : "")
                 + (e.isInternal ? ",internal" : "")
         }.joined(separator: ";")
     }
@@ -65,15 +102,21 @@ public struct NetworkEndpoint: Sendable, Equatable {
         var list: [NetworkEndpoint] = []
         for entry in argument.split(separator: ";") {
             let fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 6 || (fields.count == 7 && fields[6] == "internal") else { return nil }
+            let isInternal = fields.count == 7 || fields.count == 9
+            guard fields.count >= 6, fields.count <= 9, !isInternal || fields[fields.count - 1] == "internal" else { return nil }
+            let names = fields.count >= 8 ? fields[6].split(separator: "|").map(String.init) : []
+            let upstreams = fields.count >= 8 ? fields[7].split(separator: "|").map(String.init) : []
+            guard dnsNames(names) == names, upstreams.count <= 3,
+                  upstreams.allSatisfy({ macAddress(for: $0) != "" }) else { return nil }
             let cidr = fields[2].split(separator: "/")
             guard cidr.count == 2, let prefix = Int(cidr[1]), (0...32).contains(prefix), let mtu = Int(fields[4]),
                   !fields[0].isEmpty, fields[0].utf8.count < 16, !fields[1].isEmpty, fields[1].utf8.count < 16,
                   macAddress(for: String(cidr[0])) != "", macAddress(for: fields[3]) != "",
                   fields[5] == "0" || fields[5] == "1" else { return nil }
             var endpoint = NetworkEndpoint(interface: fields[0], bridge: fields[1], address: String(cidr[0]),
-                                           prefixLength: prefix, gateway: fields[3], mtu: mtu, defaultRoute: fields[5] == "1")
-            endpoint.isInternal = fields.count == 7
+                                           prefixLength: prefix, gateway: fields[3], mtu: mtu, defaultRoute: fields[5] == "1",
+                                           names: names, upstreams: upstreams)
+            endpoint.isInternal = isInternal
             list.append(endpoint)
         }
         return list

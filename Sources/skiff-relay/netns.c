@@ -14,8 +14,10 @@
  * namespace (SCM_RIGHTS): the container joins that one. Then one request per message, with a
  * container's network namespace attached, each answered by `ok` or `error STEP: REASON`:
  *
- *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1]  (1: default route by GATEWAY;
- *                                                                 then 1: an Internal network)
+ *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1 [NAMES UPSTREAMS]]
+ *          (1: default route by GATEWAY; then 1: an Internal network; NAMES, UPSTREAMS: the
+ *          container's names on the network and its DNS servers, comma-separated or `-`, for the
+ *          DNS responder of netns_dns.c)
  *   publish tcp|udp HOSTIP HOSTPORT ADDRESS PORT   (the container's pidfd attached; netns_uplink.c)
  *   detach IFNAME
  *
@@ -29,6 +31,7 @@
 #define _GNU_SOURCE
 #include "relay.h"
 #include "fdpass.h"
+#include "netns_dns.h"
 #include "netns_uplink.h"
 
 #include <arpa/inet.h>
@@ -79,7 +82,8 @@ struct keeper_state {
 
 /* The container's side: address, up, default route; in its namespace, then back. */
 static int configure_peer(struct keeper_state *state, int connection, int netns, const char *ifname,
-                          struct in_addr address, unsigned prefix, struct in_addr gateway, int route) {
+                          struct in_addr address, unsigned prefix, struct in_addr gateway, int route,
+                          const char *bridge, struct dns_endpoint *names) {
     if (setns(netns, CLONE_NEWNET) != 0) return reply(connection, "error setns container: %s", strerror(errno));
     int rc = 0;
     const char *step = "";
@@ -97,6 +101,8 @@ static int configure_peer(struct keeper_state *state, int connection, int netns,
         step = "up";
     } else if (route && (rc = nl_default_route(nl, index, gateway)) != 0) {
         step = "default route";
+    } else if ((rc = dns_peer_link(nl, index, &names->veth)) != 0) {
+        step = "find the keeper's end of";
     }
     if (rc != 0 && index > 0) (void)nl_link_delete(nl, index);
     if (nl >= 0) close(nl);
@@ -105,17 +111,34 @@ static int configure_peer(struct keeper_state *state, int connection, int netns,
         _exit(1);
     }
     if (rc != 0) return reply(connection, "error %s %s: %s", step, ifname, strerror(-rc));
+    if ((rc = dns_add(bridge, gateway, address, names)) != 0) {
+        (void)nl_link_delete(state->netlink, names->veth);
+        return reply(connection, "error dns %s: %s", bridge, strerror(-rc));
+    }
     return reply(connection, "ok");
 }
 
 static int attach(struct keeper_state *state, int connection, int netns, char *arguments) {
     char bridge[IFNAMSIZ + 1], gateway_text[32], ifname[IFNAMSIZ + 1], address_text[32], mac_text[32];
     unsigned prefix = 0, mtu = 0;
-    int route = 0, internal = 0;
-    int fields = sscanf(arguments, "%15s %31s %u %u %15s %31s %31s %d %d", bridge, gateway_text, &prefix, &mtu, ifname,
-                        address_text, mac_text, &route, &internal);
-    if ((fields != 8 && fields != 9) || prefix > 32) {
-        return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE");
+    int route = 0, internal = 0, consumed = 0, more = 0;
+    struct dns_endpoint names;
+    /* After ROUTE: nothing; INTERNAL (0|1); or INTERNAL NAMES UPSTREAMS. */
+    if (sscanf(arguments, "%15s %31s %u %u %15s %31s %31s %d%n", bridge, gateway_text, &prefix, &mtu, ifname,
+               address_text, mac_text, &route, &consumed) != 8 || prefix > 32) {
+        return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE [INTERNAL [NAMES UPSTREAMS]]");
+    }
+    const char *rest = arguments + consumed;
+    while (*rest == ' ') rest++;
+    if (*rest != '\0') {
+        if ((rest[0] != '0' && rest[0] != '1') || (rest[1] != '\0' && rest[1] != ' ')) {
+            return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE [INTERNAL [NAMES UPSTREAMS]]");
+        }
+        internal = rest[0] == '1';
+        more = 1;
+    }
+    if (dns_endpoint_parse(more ? rest + 1 : rest, &names) != 0) {
+        return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE [INTERNAL [NAMES UPSTREAMS]]");
     }
     struct in_addr gateway, address;
     unsigned char mac[6];
@@ -142,7 +165,7 @@ static int attach(struct keeper_state *state, int connection, int netns, char *a
     }
     int rc = nl_veth_add(state->netlink, master, mtu, ifname, mac, netns);
     if (rc != 0) return reply(connection, "error veth %s: %s", ifname, strerror(-rc));
-    return configure_peer(state, connection, netns, ifname, address, prefix, gateway, route);
+    return configure_peer(state, connection, netns, ifname, address, prefix, gateway, route, bridge, &names);
 }
 
 static int detach(struct keeper_state *state, int connection, int netns, const char *ifname) {
@@ -164,7 +187,7 @@ static int detach(struct keeper_state *state, int connection, int netns, const c
 }
 
 static void serve(struct keeper_state *state, int connection) {
-    char request[512];
+    char request[2048];
     int netns = -1;
     ssize_t n = skiff_fd_recv(connection, request, sizeof request - 1, &netns);
     if (n <= 0) return;
@@ -211,6 +234,7 @@ static int tidy(struct keeper_state *state) {
         for (int j = 0; j < census.master_count; j++) used |= census.masters[j] == census.bridges[i];
         if (!used) (void)nl_link_delete(state->netlink, census.bridges[i]);
     }
+    dns_sweep();
     return census.veths;
 }
 
@@ -241,6 +265,10 @@ int netns_keeper_main(int argc, char **argv) {
         }
         (void)close(userns);
     }
+    if (dns_init() != 0) { /* its upstream socket in the host's namespace: before the unshare */
+        (void)fprintf(stderr, "skiff-relay --keep-netns: the DNS responder: %s\n", strerror(errno));
+        return 1;
+    }
     if (unshare(CLONE_NEWNET) != 0) {
         (void)fprintf(stderr, "skiff-relay --keep-netns: unshare the network namespace: %s\n", strerror(errno));
         return 1;
@@ -257,15 +285,22 @@ int netns_keeper_main(int argc, char **argv) {
     if (uplink_start(state.own_netns, userns >= 0 ? own_userns : -1) != 0) return 1;
     if (keeper_detach() != 0) return 1;
 
-    struct pollfd fds[1 + MAX_CONNECTIONS + 512];
+    struct pollfd fds[2 + MAX_CONNECTIONS + 512];
     int connections = 0;
-    long long last = keeper_now();
+    long long last = keeper_now(), dns_tidied = 0;
     for (;;) {
         fds[0] = (struct pollfd){listener, POLLIN, 0};
-        int forwards = uplink_poll_fill(fds + 1 + connections, 512);
-        int ready = poll(fds, (nfds_t)(1 + connections + forwards), 1000);
+        fds[1 + connections] = (struct pollfd){dns_poll_fd(), POLLIN, 0};
+        int forwards = uplink_poll_fill(fds + 2 + connections, 512);
+        int ready = poll(fds, (nfds_t)(2 + connections + forwards), 1000);
         if (ready < 0 && errno != EINTR) return 1;
-        if (ready > 0) uplink_poll_handle(fds + 1 + connections, forwards);
+        if (ready > 0) uplink_poll_handle(fds + 2 + connections, forwards);
+        if (ready > 0 && (fds[1 + connections].revents & POLLIN)) {
+            /* DNS alone is no activity of the keeper's; its tidy below then runs once a second at most. */
+            dns_serve();
+            if (--ready == 0 && keeper_now() == dns_tidied) continue;
+            if (ready == 0) dns_tidied = keeper_now();
+        }
         if (ready > 0) {
             for (int i = connections; i >= 1; i--) {
                 if (fds[i].revents & POLLIN) serve(&state, fds[i].fd);

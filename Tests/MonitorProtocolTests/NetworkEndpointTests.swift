@@ -47,3 +47,43 @@ import Testing
         #expect(NetworkEndpoint.bridgeName(networkID: String(repeating: "ab", count: 32)) == "br-abababababab")
     }
 }
+
+/// The names and servers an endpoint gives the keeper's DNS responder (docs/networking.md,
+/// "Names between containers").
+@Suite struct NetworkEndpointDNSTests {
+    @Test func namesAndServersRoundTripAndExtendTheAttachRequest() throws {
+        let endpoint = NetworkEndpoint(interface: "eth0", bridge: "br-0123456789ab", address: "172.18.0.2", prefixLength: 16,
+                                       gateway: "172.18.0.1", defaultRoute: true, names: ["web", "db.local", "0123456789ab"],
+                                       upstreams: ["192.0.2.53", "127.0.0.1"])
+        let argument = NetworkEndpoint.argument([endpoint])
+        #expect(argument == "eth0,br-0123456789ab,172.18.0.2/16,172.18.0.1,1500,1,web|db.local|0123456789ab,192.0.2.53|127.0.0.1")
+        #expect(NetworkEndpoint.parse(argument: argument) == [endpoint])
+        #expect(endpoint.attachRequest == "attach br-0123456789ab 172.18.0.1 16 1500 eth0 172.18.0.2 02:42:ac:12:00:02 1 0 web,db.local,0123456789ab 192.0.2.53,127.0.0.1")
+        var namesOnly = endpoint
+        namesOnly.upstreams = []
+        #expect(namesOnly.attachRequest.hasSuffix(" 1 0 web,db.local,0123456789ab -"))
+        #expect(NetworkEndpoint.parse(argument: NetworkEndpoint.argument([namesOnly])) == [namesOnly])
+    }
+
+    @Test(arguments: [
+        "eth0,br-x,172.18.0.2/16,172.18.0.1,1500,1,web",                 // a field short
+        "eth0,br-x,172.18.0.2/16,172.18.0.1,1500,1,Web,",                // not lowercase
+        "eth0,br-x,172.18.0.2/16,172.18.0.1,1500,1,a b,",                // not a host name
+        "eth0,br-x,172.18.0.2/16,172.18.0.1,1500,1,web,dns.example",     // a server that is no address
+        "eth0,br-x,172.18.0.2/16,172.18.0.1,1500,1,web,1.1.1.1|2.2.2.2|3.3.3.3|4.4.4.4", // four servers
+    ])
+    func refusesBadNamesAndServers(_ argument: String) {
+        #expect(NetworkEndpoint.parse(argument: argument) == nil)
+    }
+
+    @Test(arguments: [
+        (["Web", "web", "WEB.example"], ["web", "web.example"]),          // lowercase, once each
+        (["my_app", "x-1.y"], ["my_app", "x-1.y"]),
+        (["with space", "-", "a..b", ".a", "a.", "", "ünï"], []),         // not host names
+        ([String(repeating: "a", count: 64), String(repeating: "b", count: 63)], [String(repeating: "b", count: 63)]),
+        ((0..<20).map { "n\($0)" }, (0..<16).map { "n\($0)" }),            // sixteen at most
+    ])
+    func dnsNamesKeepHostNamesOnly(_ candidates: [String], _ expected: [String]) {
+        #expect(NetworkEndpoint.dnsNames(candidates) == expected)
+    }
+}

@@ -672,6 +672,7 @@ struct ContainerPlanner {
                              extraHosts: validated.extraHosts, network: validated.network, pasta: validated.pasta,
                              lowerDirs: lowerDirs),
             resolvConf: validated.joined.flatMap { ContainerNetworkMode.etcFile("resolv.conf", of: $0, engine: engine) }
-                ?? resolvConf(host, network: validated.network, pasta: validated.pasta), autoRemove: host.autoRemove, joins: validated.joins)
+                ?? resolvConf(host, network: validated.network, pasta: validated.pasta,
+                              gateway: validated.joins.first?.network.gateway), autoRemove: host.autoRemove, joins: validated.joins)
     }
 }

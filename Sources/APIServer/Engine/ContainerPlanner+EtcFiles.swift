@@ -63,8 +63,12 @@ extension ContainerPlanner {
     }
 
     /// resolv.conf: the request's Dns/DnsSearch/DnsOptions over the host's file; without host
-    /// networking, loopback name servers of the host are dropped (they are not reachable).
-    func resolvConf(_ host: CreateRequest.HostConfig, network: UserModeNetwork? = nil, pasta: PastaAddressing? = nil) -> String {
+    /// networking, loopback name servers of the host are dropped (they are not reachable). On a
+    /// user-defined network (`gateway`: its gateway) the only server is the network keeper's DNS
+    /// responder on the gateway, which forwards other names to the Dns servers (Docker's
+    /// embedded DNS does so too; docs/networking.md, "Names between containers").
+    func resolvConf(_ host: CreateRequest.HostConfig, network: UserModeNetwork? = nil, pasta: PastaAddressing? = nil,
+                    gateway: String? = nil) -> String {
         let hostText = (try? FileSystem.readFile(hostResolvConf)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var servers: [String] = [], search: [String] = [], options: [String] = []
         for line in hostText.split(separator: "\n") {
@@ -93,6 +97,7 @@ extension ContainerPlanner {
         if !host.dns.isEmpty { servers = host.dns }
         if !host.dnsSearch.isEmpty { search = host.dnsSearch == ["."] ? [] : host.dnsSearch }
         if !host.dnsOptions.isEmpty { options = host.dnsOptions }
+        if let gateway { servers = [gateway] }
         var text = ""
         if !search.isEmpty { text += "search " + search.joined(separator: " ") + "\n" }
         for server in servers { text += "nameserver \(server)\n" }

@@ -64,6 +64,8 @@ extension Engine {
                                                    address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
                                                    gateway: network.gateway, mtu: mtu)
                     endpoint.isInternal = network.isInternal
+                    endpoint.names = Engine.dnsNames(containerName: record.name, aliases: added.aliases, id: record.id)
+                    endpoint.upstreams = dnsUpstreams(of: record)
                     _ = try liveEndpoints(record).attach(endpoint, networkName: network.name, firstIndex: modeIsDefault ? 1 : 0)
                 }
             } catch {

@@ -147,13 +147,16 @@ extension Engine {
     /// keeps its default route (slirp4netns's or pasta's); its endpoints are eth1, eth2, ...
     func monitorEndpoints(of record: ContainerRecord) -> [NetworkEndpoint] {
         let onDefault = Engine.isDefaultMode((try? StoredContainer(record))?.networkMode ?? "")
+        let upstreams = dnsUpstreams(of: record)
         return joinedNetworks(of: record).enumerated().compactMap { position, pair in
             let index = onDefault ? position + 1 : position
             guard let cidr = IPv4Subnet(cidr: pair.endpoint.address) else { return nil }
             let mtu = pair.network.options["com.docker.network.driver.mtu"].flatMap { Int($0) } ?? 1500
             var endpoint = NetworkEndpoint(interface: "eth\(index)", bridge: NetworkEndpoint.bridgeName(networkID: pair.network.id),
                                            address: IPv4Subnet.format(cidr.address), prefixLength: cidr.prefixLength,
-                                           gateway: pair.network.gateway, mtu: mtu, defaultRoute: !onDefault && index == 0)
+                                           gateway: pair.network.gateway, mtu: mtu, defaultRoute: !onDefault && index == 0,
+                                           names: Engine.dnsNames(containerName: record.name, aliases: pair.endpoint.aliases, id: record.id),
+                                           upstreams: upstreams)
             endpoint.isInternal = pair.network.isInternal
             return endpoint
         }
