@@ -150,61 +150,6 @@ def test_publish_on_a_user_network_gets_the_default_networks_refusals(engine):
     assert keepers(engine) == []
 
 
-# --- docker-compose on its default (user-defined) network ------------------------------------------
-
-COMPOSE_WEB = """\
-version: "3.8"
-services:
-  web:
-    image: busybox
-    command: sh -c 'mkdir -p /w; echo {project} > /w/index.html; echo serving {project}; exec httpd -f -p 8080 -h /w'
-    ports:
-      - "127.0.0.1:{port}:8080"
-  worker:
-    image: busybox
-    command: sh -c 'echo worker {project} up; trap "exit 0" TERM; sleep 600 & wait'
-"""
-
-
-def test_compose_projects_on_their_default_networks_publish_and_leave_nothing(engine):
-    """docker-compose 1.29: two projects with the same service names at once, each on its own
-    `<project>_default` network, web's port reached from the host; `ps`, `logs`; `down -v`
-    leaves no container, no network, and then no keeper. (Names between services are not used.)"""
-    import pathlib
-    import shutil
-    import tempfile
-    from test_volumes import compose
-    directories, projects = {}, {"cnet1": free_port(), "cnet2": free_port()}
-    try:
-        for project, port in projects.items():
-            directory = tempfile.mkdtemp(prefix="skiff-compose-")
-            os.chmod(directory, 0o755)
-            pathlib.Path(directory, "docker-compose.yml").write_text(COMPOSE_WEB.format(project=project, port=port))
-            directories[project] = directory
-            compose(engine, directory, project, "up", "-d")
-        for project, port in projects.items():
-            assert http_get(port, "/index.html").endswith(f"\r\n\r\n{project}\n")
-            listed = compose(engine, directories[project], project, "ps")
-            assert f"{project}_web_1" in listed and f"{project}_worker_1" in listed, listed
-            assert f"127.0.0.1:{port}->8080/tcp" in listed, listed
-            logs = wait_for(lambda: (lambda text: text if f"worker {project} up" in text else None)(
-                compose(engine, directories[project], project, "logs", "--no-color")), what="the worker's log line")
-            assert f"serving {project}" in logs, logs
-            [net] = [n for n in engine.api.json("GET", "/networks")[1] if n["Name"] == f"{project}_default"]
-            assert net["Labels"].get("com.docker.compose.project") == project, net
-        for project, port in projects.items():
-            compose(engine, directories[project], project, "down", "-v")
-            wait_for(lambda: _bindable(port), 10, what="the host port to be released")
-            assert engine.cli.out("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}") == ""
-            assert f"{project}_default" not in engine.cli.out("network", "ls", "--format", "{{.Name}}")
-        wait_for(lambda: not keepers(engine), timeout=30, what="the keeper to end")
-    finally:
-        for project, directory in directories.items():
-            subprocess.run(engine.user.command(["docker-compose", "-f", f"{directory}/docker-compose.yml", "-p", project,
-                                                "down", "-v"], engine.cli.env), capture_output=True, timeout=120)
-            shutil.rmtree(directory, ignore_errors=True)
-
-
 @BOTH
 def test_publish_on_a_user_network_by_the_keeper_with_port_handler_slirp4netns(user, start_service, slirp_ports_env,
                                                                                workdir, run_dir_base, test_images):
