@@ -173,17 +173,21 @@ def test_a_killed_monitor_leaves_no_veth_and_the_next_rm_no_row(engine):
     cli("network", "rm", "kill")
 
 
-def test_a_container_without_its_endpoint_is_not_started(engine):
+def test_a_container_without_its_endpoint_joins_its_network_again_at_start(engine):
     """A create cut short between the container's row and its endpoint rows (the service killed
-    there), made by deleting the row: the start is refused (409) and runs nothing; rm cleans up."""
+    there; made here by deleting the row), or a container disconnected from the network of its
+    NetworkMode: the start gives it an endpoint there again (as moby's start does for a
+    container without networks) and it runs on it."""
     import sqlite3
     engine.cli("network", "create", "--subnet", "10.67.0.0/24", "cut")
-    cid = engine.cli.out("create", "--name", "cut1", "--network", "cut", "busybox", "true").strip()
+    cid = engine.cli.out("create", "--name", "cut1", "--network", "cut", "busybox", "sh", "-c",
+                         "cat /sys/class/net/eth0/address").strip()
     with sqlite3.connect(os.path.join(engine.store.root, "skiff.db"), timeout=10) as db:
         db.execute("DELETE FROM network_endpoints WHERE container_id = ?", (cid,))
-    message = "container cut1 has no endpoint on network cut: its create was cut short; remove the container and create it again"
-    assert engine.api.message("POST", f"/containers/{cid}/start") == (409, message)
-    assert engine.cli.fmt("cut1", "{{.State.Status}}") == "created"
-    assert keepers(engine) == []
+    assert engine.store.rows("network_endpoints") == []
+    engine.cli("start", "-a", "cut1")
+    assert [row[0] for row in engine.store.rows("network_endpoints", "container_id")] == [cid]
+    assert engine.cli.out("logs", "cut1") == "02:42:0a:43:00:02\n"
+    engine.cli("network", "disconnect", "cut", "cut1")
     engine.cli("rm", "cut1")
     engine.cli("network", "rm", "cut")

@@ -31,7 +31,9 @@ extension Engine {
         if case .predefined(let p) = found, p.name == "host" {
             throw EngineError(.invalidArgument, "cannot connect container to host network - container must be created in host network mode")
         }
-        if found.name == mode || (found.name == "bridge" && modeIsDefault) {
+        // (A user-defined network of its mode that it was disconnected from may be joined again:
+        // the endpoint rows below decide.)
+        if case .predefined = found, found.name == mode || (found.name == "bridge" && modeIsDefault) {
             throw EngineError(.forbidden, "endpoint with name \(record.name) already exists in network \(found.name)")
         }
         if found.name == "none" || mode == "none" {
@@ -101,9 +103,6 @@ extension Engine {
             throw EngineError(.internal, "\(notConnected) \(p.name)")
         case .user(let r):
             network = r
-        }
-        if mode == network.name || mode == network.id {
-            throw EngineError(.invalidArgument, "cannot disconnect container from \(network.name) network - container was created in \(network.name) network mode (its NetworkMode): Skiff keeps that network while the container exists")
         }
         guard let endpoint = try withStore({ try $0.endpoints(ofContainer: record.id) }).first(where: { $0.networkID == network.id }) else {
             throw EngineError(.internal, "\(notConnected) \(network.name)")

@@ -129,16 +129,22 @@ extension Engine {
         return pairs
     }
 
-    /// The endpoints a start gives the monitor; a container whose `NetworkMode` names a network
-    /// it has no endpoint on (its create was cut short between its row and its endpoints', or a
-    /// Store edited by hand) is refused rather than started with loopback only.
+    /// The endpoints a start gives the monitor. A container whose `NetworkMode` names a
+    /// user-defined network and that has no endpoint at all (disconnected from it, or a create
+    /// cut short between its row and its endpoints') joins that network again with a picked
+    /// address, as moby's start gives a container without networks its mode's network; the
+    /// network gone: 404 `network X not found`.
     func monitorEndpoints(starting record: ContainerRecord, networkMode: String) throws -> [NetworkEndpoint] {
         let endpoints = monitorEndpoints(of: record)
         let predefined: Set<String> = ["bridge", "default", "none", "host", ""]
-        if endpoints.isEmpty && !predefined.contains(networkMode) && !networkMode.hasPrefix("container:") {
-            throw EngineError(.conflict, "container \(record.name) has no endpoint on network \(networkMode): its create was cut short; remove the container and create it again")
+        guard endpoints.isEmpty, !predefined.contains(networkMode), !networkMode.hasPrefix("container:") else { return endpoints }
+        guard case .user(let network) = try findNetwork(networkMode) else { return endpoints }
+        do {
+            _ = try addEndpoints(containerID: record.id, [NetworkJoin(network: network, aliases: [], address: nil)])
+        } catch let error as StoreError where error.code == .exists {
+            // joined meanwhile: what is there is used
         }
-        return endpoints
+        return monitorEndpoints(of: record)
     }
 
     /// What the monitor makes at each run: one interface per endpoint, the default route by the
