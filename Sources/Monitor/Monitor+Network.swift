@@ -191,6 +191,14 @@ extension Monitor {
         options.runState.networkHelper = nil
         if options.pasta != nil { signalPasta(helper) }
         close(helper.exitFD)
+        // slirp4netns takes 14-21 ms to exit after its exit pipe closes (measured here), which a
+        // `run --rm` waited for; the container's namespace is gone, so it has nothing left to
+        // do: it is killed (its API socket, below, is the only thing it leaves). The forwarder,
+        // in its place for a container on a user-defined network, likewise.
+        // Only while it is still this process's unreaped child (waitpid 0): its pid cannot be
+        // another process's then.
+        var status: Int32 = 0
+        if options.pasta == nil, waitpid(helper.pid, &status, WNOHANG) == 0 { kill(helper.pid, SIGKILL) }
         for _ in 0..<200 {
             var status: Int32 = 0
             let rc = waitpid(helper.pid, &status, WNOHANG)
