@@ -8,12 +8,12 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
 from containerkit import wait_for
+from test_network_join import keepers
+from test_networking import _bindable as bindable, free_port, http_get
 
 PROJECT = """\
 version: "3.8"
@@ -28,41 +28,6 @@ services:
     depends_on: [web]
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do printf 'GET /index.html HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc web 8080 | tail -n 1; sleep 0.5; done"]
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(port):
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            if data:
-                return data.decode(errors="replace")
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"nothing answered on 127.0.0.1:{port}")
-
-
-def bindable(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 class Project:
@@ -85,32 +50,14 @@ class Project:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def keepers(engine):
-    """The test user's network keepers (skiff-relay --keep-netns)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid != engine.user.uid:
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 1 and argv[1] == b"--keep-netns":
-            found.append(int(entry))
-    return found
-
-
 def test_two_projects_with_the_same_services_on_their_default_networks(engine):
     one, two = Project(engine, "cnetone", free_port()), Project(engine, "cnettwo", free_port())
     try:
         one("up", "-d")
         two("up", "-d")
         # The host reaches each project's web through its own published port.
-        assert "hello-from-web-cnetone" in http_get(one.port)
-        assert "hello-from-web-cnettwo" in http_get(two.port)
+        assert "hello-from-web-cnetone" in http_get(one.port, "/index.html")
+        assert "hello-from-web-cnettwo" in http_get(two.port, "/index.html")
         # Each client reaches its own project's web by the service name.
         for project in (one, two):
             wait_for(lambda: f"hello-from-web-{project.name}" in project("logs", "--no-color", "client"), 30,

@@ -20,17 +20,23 @@ from containerkit import BOTH, ROOTLESS, alive, children, make_engine, skiff_run
 DAEMON = "Error response from daemon: "
 
 
-@pytest.fixture
-def service_env(run_dir_base, workdir, user):
-    """containers.conf override: the gateway reaches the host's loopback (Podman's option)."""
-    conf = os.path.join(workdir, "network.conf")
+def conf_override_env(run_dir_base, workdir, user, name, text):
+    """A service environment whose containers.conf override (`name` in the workdir) says `text`."""
+    conf = os.path.join(workdir, name)
     with open(conf, "w") as f:
-        f.write('[engine]\nnetwork_cmd_options = ["allow_host_loopback=true"]\n')
+        f.write(text)
     os.chown(conf, user.uid, user.gid)
     env = {"CONTAINERS_CONF_OVERRIDE": conf}
     if run_dir_base:
         env["XDG_RUNTIME_DIR"] = run_dir_base
     return env
+
+
+@pytest.fixture
+def service_env(run_dir_base, workdir, user):
+    """containers.conf override: the gateway reaches the host's loopback (Podman's option)."""
+    return conf_override_env(run_dir_base, workdir, user, "network.conf",
+                             '[engine]\nnetwork_cmd_options = ["allow_host_loopback=true"]\n')
 
 
 class HostServer:
@@ -97,8 +103,8 @@ def http_get(port, path="/", host="127.0.0.1", timeout=10):
     raise AssertionError(f"no answer on {host}:{port}: {last}")
 
 
-def helpers_of(engine, cid):
-    """The slirp4netns processes the container's monitor runs."""
+def monitor_children(engine, wanted):
+    """The children of the engine's monitors whose argv (bytes) `wanted` accepts."""
     found = []
     for pid in engine.store.monitors():
         for child in children(pid):
@@ -107,9 +113,14 @@ def helpers_of(engine, cid):
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if argv and argv[0].endswith(b"slirp4netns"):
+            if wanted(argv):
                 found.append(child)
     return found
+
+
+def helpers_of(engine, cid):
+    """The slirp4netns processes the container's monitor runs."""
+    return monitor_children(engine, lambda argv: bool(argv) and argv[0].endswith(b"slirp4netns"))
 
 
 # --- the default network ----------------------------------------------------------------------
@@ -245,30 +256,14 @@ def test_published_port_serves_and_shows_in_inspect_ps_and_port(engine):
 
 def forwarders_of(engine):
     """The `skiff-relay --forward-ports` processes under the engine's monitors."""
-    found = []
-    for pid in engine.store.monitors():
-        for child in children(pid):
-            try:
-                with open(f"/proc/{child}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if len(argv) > 1 and argv[1] == b"--forward-ports":
-                found.append(child)
-    return found
+    return monitor_children(engine, lambda argv: len(argv) > 1 and argv[1] == b"--forward-ports")
 
 
 @pytest.fixture
 def slirp_ports_env(run_dir_base, workdir, user):
     """containers.conf override: published ports by slirp4netns's own forwarding."""
-    conf = os.path.join(workdir, "slirp-ports.conf")
-    with open(conf, "w") as f:
-        f.write('[engine]\nnetwork_cmd_options = ["allow_host_loopback=true", "port_handler=slirp4netns"]\n')
-    os.chown(conf, user.uid, user.gid)
-    env = {"CONTAINERS_CONF_OVERRIDE": conf}
-    if run_dir_base:
-        env["XDG_RUNTIME_DIR"] = run_dir_base
-    return env
+    return conf_override_env(run_dir_base, workdir, user, "slirp-ports.conf",
+                             '[engine]\nnetwork_cmd_options = ["allow_host_loopback=true", "port_handler=slirp4netns"]\n')
 
 
 @BOTH
