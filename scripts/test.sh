@@ -14,4 +14,4 @@ bash scripts/setup-test-user.sh
 
 swift build --build-tests
 swift test
-"${SKIFF_TEST_VENV:-$PWD/.venv}/bin/python" -m pytest Tests/integration -v -p no:cacheprovider
+"${SKIFF_TEST_VENV:-$PWD/.venv}/bin/python" -m pytest Tests/integration -v -p no:cacheprovider --durations=30

@@ -111,7 +111,6 @@ def test_a_running_container_is_connected_and_disconnected_at_once(engine):
     wait_for(lambda: not keepers(engine), timeout=20, what="the keeper to end")
 
 
-@BOTH
 def test_refusals_get_mobys_answers_and_leave_no_row(engine):
     api, cli = engine.api, engine.cli
     cli("network", "create", "--subnet", "10.75.0.0/24", "ref")

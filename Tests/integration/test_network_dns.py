@@ -217,7 +217,6 @@ def test_dns_servers_of_the_container_win_and_the_default_network_is_unchanged(e
         other.stop()
 
 
-@BOTH
 def test_the_responder_drops_what_does_not_parse_and_answers_only_its_network(engine, upstream):
     cli = engine.cli
     cli("network", "create", "--subnet", "10.74.0.0/24", "cyan")
@@ -265,53 +264,6 @@ def test_the_responder_drops_what_does_not_parse_and_answers_only_its_network(en
     assert query_from(engine.pid("stranger"), "10.74.0.1", [good], timeout=1.0) == [None]
     assert tcp_query_from(engine.pid("stranger"), "10.74.0.1", [good]) == "ConnectionRefusedError: [Errno 111] Connection refused"
     assert keepers(engine) == [keeper]
-
-
-COMPOSE = """\
-version: "3.8"
-services:
-  web:
-    image: busybox
-    command: sh -c 'mkdir -p /www && echo hello from web > /www/index.html && exec httpd -f -p 80 -h /www'
-    networks: [front]
-  client:
-    image: busybox
-    command: sh -c 'for i in $$(seq 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 3 web 80 && break; sleep 0.5; done; exec sleep 600'
-    networks: [front]
-    depends_on: [web]
-networks:
-  front: {}
-"""
-
-
-def test_a_compose_project_reaches_its_service_by_name(engine):
-    """docker-compose (Debian's 1.29) on a network declared in the compose file: the client
-    service fetches from `web` by its service name (compose's alias) through the responder.
-    (The project's default network needs the uplink, another part; no published port here.)"""
-    import pathlib
-    import shutil
-    import tempfile
-    from test_volumes import compose
-    directory = tempfile.mkdtemp(prefix="skiff-compose-dns-")
-    try:
-        os.chmod(directory, 0o755)
-        pathlib.Path(directory, "docker-compose.yml").write_text(COMPOSE)
-        compose(engine, directory, "cdns", "up", "-d")
-        [net] = json.loads(engine.cli.out("network", "inspect", "cdns_front"))
-        assert net["Labels"]["com.docker.compose.network"] == "front"
-        deadline = time.time() + 60
-        logs = ""
-        while time.time() < deadline and "hello from web" not in logs:
-            time.sleep(0.5)
-            logs = compose(engine, directory, "cdns", "logs", "--no-color", "client")
-        assert "200 OK" in logs and "hello from web" in logs, logs
-        compose(engine, directory, "cdns", "down", "-v")
-        assert engine.cli.out("ps", "-aq", "--filter", "label=com.docker.compose.project=cdns") == ""
-        assert "cdns_front" not in engine.cli.out("network", "ls", "--format", "{{.Name}}")
-    finally:
-        subprocess.run(engine.user.command(["docker-compose", "-f", f"{directory}/docker-compose.yml", "-p", "cdns",
-                                            "down", "-v"], engine.cli.env), capture_output=True, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_the_keeper_forwards_to_the_hosts_resolv_conf_and_keeps_the_older_attach(tmp_path):

@@ -66,7 +66,6 @@ def test_a_user_network_reaches_the_host_and_an_internal_one_does_not(engine):
         server.close()
 
 
-@BOTH
 def test_networks_stay_apart_with_forwarding_on(engine):
     """A container on one network reaches another network's neither directly nor through its
     gateway address, although the namespace now forwards (to the uplink only)."""
@@ -150,7 +149,6 @@ def test_publish_on_a_user_network_gets_the_default_networks_refusals(engine):
     assert keepers(engine) == []
 
 
-@BOTH
 def test_publish_on_a_user_network_by_the_keeper_with_port_handler_slirp4netns(user, start_service, slirp_ports_env,
                                                                                workdir, run_dir_base, test_images):
     """`port_handler=slirp4netns`: the keeper's slirp4netns `add_hostfwd` and DNAT, no forwarder;

@@ -266,7 +266,6 @@ def slirp_ports_env(run_dir_base, workdir, user):
                              '[engine]\nnetwork_cmd_options = ["allow_host_loopback=true", "port_handler=slirp4netns"]\n')
 
 
-@BOTH
 def test_port_handler_slirp4netns_forwards_with_slirp4netns(user, start_service, slirp_ports_env, workdir,
                                                             run_dir_base, test_images):
     """`port_handler=slirp4netns`: slirp4netns's add_hostfwd, no forwarder; a loopback client
@@ -284,7 +283,6 @@ def test_port_handler_slirp4netns_forwards_with_slirp4netns(user, start_service,
         engine.cleanup()
 
 
-@BOTH
 def test_forwarder_moves_data_both_ways_and_ends_with_its_monitor(engine):
     """A megabyte each way through the forwarder, a half-close honoured, a refused
     connection when nothing listens in the container, and the forwarder gone with a monitor

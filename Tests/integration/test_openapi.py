@@ -27,6 +27,7 @@ def test_openapi_yaml_is_valid():
                           "ContainerChanges", "ImageCommit",
                           # issue 18, the predefined networks
                           "NetworkList", "NetworkInspect", "NetworkCreate", "NetworkDelete", "NetworkPrune",
+                          "NetworkConnect", "NetworkDisconnect",
                           # issue 14, volumes and system
                           "VolumeList", "VolumeCreate", "VolumeInspect", "VolumeDelete", "VolumePrune",
                           "SystemDataUsage", "BuildPrune", "DistributionInspect", "SystemAuth", "ImageSearch",
