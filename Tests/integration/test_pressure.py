@@ -121,7 +121,11 @@ def test_the_service_raises_its_limit_and_containers_keep_the_one_it_was_started
     assert out == ["100", "200"]
     # The monitor (the relay while the container runs) has the original limit too.
     name_id = engine.run_id("--name", "held", "busybox", "sleep", "1000")
-    monitors = engine.store.monitors()
+    # Looked for until found: a scan of /proc can miss the monitor while it execs into
+    # skiff-relay (its command line changes then).
+    seen = {}
+    wait_for(lambda: seen.update(monitors=engine.store.monitors()) or seen["monitors"], 10, what="the container's monitor")
+    monitors = seen["monitors"]
     assert monitors, "no monitor"
     for pid in monitors:
         assert limits_of(pid) == (1024, hard), f"monitor {pid} ({monitors[pid]}) has the service's raised limit"
