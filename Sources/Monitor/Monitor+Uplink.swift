@@ -56,16 +56,7 @@ extension Monitor {
         for port in ports {
             let host = port.hostIP.isEmpty ? "0.0.0.0" : port.hostIP
             let request = "publish \(port.proto) \(host) \(port.hostPort) \(endpoint.address) \(port.containerPort)"
-            var answer = [CChar](repeating: 0, count: 512)
-            let rc = skiff_netns_keeper_request(networkKeeper.connection, request, pidfd, &answer, answer.count)
-            guard rc == 0 else {
-                throw MonitorError("network: publish \(host):\(port.hostPort)/\(port.proto): the network namespace keeper (pid \(networkKeeper.pid)): \(errnoText(-rc))")
-            }
-            let text = String(cString: answer)
-            guard text == "ok" else {
-                let reason = text.hasPrefix("error ") ? String(text.dropFirst(6)) : text
-                throw MonitorError("network: \(reason)")
-            }
+            try keeperRequest(request, descriptor: pidfd, step: "publish \(host):\(port.hostPort)/\(port.proto)", refusalStep: nil)
         }
     }
 }

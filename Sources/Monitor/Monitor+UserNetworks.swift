@@ -51,17 +51,24 @@ extension Monitor {
             throw MonitorError("network: the container is not in the user namespace of the network namespace keeper (pid \(networkKeeper.pid)): it cannot join user-defined networks")
         }
         for endpoint in options.endpoints {
-            var answer = [CChar](repeating: 0, count: 512)
-            let rc = skiff_netns_keeper_request(networkKeeper.connection, endpoint.attachRequest, namespaces.network,
-                                                &answer, answer.count)
-            guard rc == 0 else {
-                throw MonitorError("network: attach \(endpoint.interface) to \(endpoint.bridge): the network namespace keeper (pid \(networkKeeper.pid)): \(errnoText(-rc))")
-            }
-            let text = String(cString: answer)
-            guard text == "ok" else {
-                let reason = text.hasPrefix("error ") ? String(text.dropFirst(6)) : text
-                throw MonitorError("network: attach \(endpoint.interface) to \(endpoint.bridge): \(reason)")
-            }
+            let step = "attach \(endpoint.interface) to \(endpoint.bridge)"
+            try keeperRequest(endpoint.attachRequest, descriptor: namespaces.network, step: step, refusalStep: step)
+        }
+    }
+
+    /// One request on the keeper's connection with `descriptor` attached, answered `ok`. `step`
+    /// names it when the request cannot be made; the keeper's refusal (`error REASON`) follows
+    /// `refusalStep` (nil: the reason names its step itself).
+    func keeperRequest(_ request: String, descriptor: Int32, step: String, refusalStep: String?) throws(MonitorError) {
+        var answer = [CChar](repeating: 0, count: 512)
+        let rc = skiff_netns_keeper_request(networkKeeper.connection, request, descriptor, &answer, answer.count)
+        guard rc == 0 else {
+            throw MonitorError("network: \(step): the network namespace keeper (pid \(networkKeeper.pid)): \(errnoText(-rc))")
+        }
+        let text = String(cString: answer)
+        guard text == "ok" else {
+            let reason = text.hasPrefix("error ") ? String(text.dropFirst(6)) : text
+            throw MonitorError("network: " + (refusalStep.map { "\($0): " } ?? "") + reason)
         }
     }
 
