@@ -191,20 +191,36 @@ extension Monitor {
         options.runState.networkHelper = nil
         if options.pasta != nil { signalPasta(helper) }
         close(helper.exitFD)
-        // slirp4netns takes 14-21 ms to exit after its exit pipe closes (measured here), which a
-        // `run --rm` waited for; the container's namespace is gone, so it has nothing left to
-        // do: it is killed (its API socket, below, is the only thing it leaves). The forwarder,
-        // in its place for a container on a user-defined network, likewise.
-        // Only while it is still this process's unreaped child (waitpid 0): its pid cannot be
-        // another process's then.
+        // slirp4netns takes 14-21 ms to exit after its exit pipe closes (measured here); the
+        // container's namespace is gone, so it has nothing left to do: it is killed (its API
+        // socket, below, is the only thing it leaves). The forwarder, in its place for a
+        // container on a user-defined network, likewise. Only while it is still this process's
+        // unreaped child (waitpid 0): its pid cannot be another process's then.
+        // Even killed, it takes 14-26 ms to be gone (measured here: its tap device is
+        // unregistered as its descriptor closes, a synchronous step in the kernel), most of what
+        // the default network added to a `run --rm` while the exit was recorded only after it.
+        // Nothing needs that wait unless the helper holds published ports (slirp4netns's own
+        // forwards, pasta's), which must be free once the container is seen to have exited:
+        // only then is it reaped here; otherwise before the next run or the end of this process.
         var status: Int32 = 0
         if options.pasta == nil, waitpid(helper.pid, &status, WNOHANG) == 0 { kill(helper.pid, SIGKILL) }
-        // Reaped within 1 s (a killed one within a fraction of a millisecond: looked at every
-        // 0.2 ms, not 5, since a `run --rm` waits for this).
+        dyingHelper = helper.pid
+        if !((try? publishedPorts()) ?? []).isEmpty { reapDyingHelper() }
+        unlink(options.runDirectory + "/" + Monitor.networkSocketName)
+    }
+
+    /// Reaps the network helper `endNetwork` ended (within 1 s; a killed one within a fraction
+    /// of a millisecond, looked at every 0.2 ms): before the exit is recorded when it held
+    /// published ports, else before the next run is created or this process ends. Only this
+    /// process's loop calls waitpid(-1) (CRelay, while a run is relayed), so the pid is still
+    /// this process's unreaped child here.
+    func reapDyingHelper() {
+        guard dyingHelper > 0 else { return }
+        defer { dyingHelper = -1 }
+        var status: Int32 = 0
         for _ in 0..<5_000 {
-            if waitpid(helper.pid, &status, WNOHANG) != 0 { break }
+            if waitpid(dyingHelper, &status, WNOHANG) != 0 { return }
             usleep(200)
         }
-        unlink(options.runDirectory + "/" + Monitor.networkSocketName)
     }
 }

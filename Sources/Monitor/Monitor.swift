@@ -42,6 +42,8 @@ public final class Monitor {
     var forwarderSource: [Int32] = []
     /// The network namespace keeper's connection while a run's endpoints are made (`Monitor+UserNetworks`).
     var networkKeeper = NetworkKeeperConnection()
+    /// The network helper of the run that ended, killed and not yet reaped (`Monitor+Network`).
+    var dyingHelper: pid_t = -1
 
     init(options: MonitorOptions, sync: MonitorChannel, signals: Int32) throws {
         self.options = options
@@ -241,6 +243,7 @@ public final class Monitor {
             return false
         }
         restarts += 1
+        reapDyingHelper()
         do {
             let created = try create()
             acceptQueuedClients()
@@ -278,6 +281,7 @@ public final class Monitor {
             unlink(options.paths.controlSocket)
         }
         closeStore()
+        reapDyingHelper()
         return 0
     }
 
@@ -401,6 +405,7 @@ public final class Monitor {
     /// Closes the run's descriptors (the process is gone or abandoned).
     func closeRun() {
         endNetwork()
+        reapDyingHelper()
         relay_close_run(loop)
     }
 }

@@ -199,6 +199,32 @@ def test_the_helper_ends_with_the_container_also_without_the_service(engine):
     wait_for(lambda: not alive(helper2), 10, what="slirp4netns to end with its monitor")
 
 
+def test_a_restarted_container_leaves_no_helper_behind(engine):
+    """Each run's slirp4netns is killed when the run ends and reaped before the next run (not
+    waited for before the exit is recorded: docs/networking.md); none is left, not even a zombie."""
+    cid = engine.run_id("--restart", "on-failure:2", "busybox", "sh", "-c", "sleep 0.3; exit 3")
+    seen = set()
+
+    def helper_children():
+        # By /proc/PID/comm, which a zombie keeps (its command line is gone).
+        found = []
+        for pid in engine.store.monitors():
+            for child in children(pid):
+                try:
+                    with open(f"/proc/{child}/comm") as f:
+                        if f.read().strip() == "slirp4netns":
+                            found.append(child)
+                except OSError:
+                    pass
+        assert len(found) <= 1, f"more than one slirp4netns under the monitor: {found}"
+        seen.update(found)
+        return engine.cli.fmt(cid, "{{.State.Status}} {{.RestartCount}}") == "exited 2"
+    wait_for(helper_children, 20, interval=0.02, what="the third run to end")
+    assert len(seen) >= 2, seen
+    wait_for(lambda: not any(alive(p) or os.path.exists(f"/proc/{p}") for p in seen), 10,
+             what="every run's slirp4netns to be gone")
+
+
 def test_network_cmd_options_and_command_are_checked(user, start_service, workdir, run_dir_base):
     from containerkit import API
     cases = [('[engine]\nnetwork_cmd_options = ["bogus=1"]\n',
@@ -277,6 +303,10 @@ def test_port_handler_slirp4netns_forwards_with_slirp4netns(user, start_service,
         engine.run_id("--name", "web", "-p", f"127.0.0.1:{host_port}:8080", "busybox", "sh", "-c", CGI)
         assert re.search(r"addr=(\[::ffff:)?10\.0\.2\.2\]?\n", http_get(host_port, "/cgi-bin/a"))
         assert forwarders_of(engine) == []
+        # slirp4netns holds the port: its end is waited for before the exit is recorded, so
+        # the port is free as soon as the stop is answered.
+        engine.cli("stop", "-t", "0", "web")
+        assert _bindable(host_port)
         engine.cli("rm", "-f", "web")
         wait_for(lambda: _bindable(host_port), 10, what="the host port to be released")
     finally:
