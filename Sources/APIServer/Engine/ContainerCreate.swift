@@ -661,6 +661,8 @@ struct ContainerPlanner {
             JSON.Member("MountLabel", ""),
             JSON.Member("AppArmorProfile", ""),
             JSON.Member("Endpoints", JSON(request.endpoints)),
+            // The client's settings for the predefined network of its mode, echoed by inspect.
+            JSON.Member("EndpointSettings", request.endpointSettings[host.networkMode]?.echo ?? .object([])),
         ])
 
         return ContainerPlan(
