@@ -391,6 +391,16 @@ def test_links_on_a_user_network_name_the_target_for_the_linking_container_alone
         assert lookup(engine, "bystander", "baz") == (0, [target])
         assert lookup(engine, "bystander", "linker") == (0, [network_entry(engine, "linker", "linked")["IPAddress"]])
         assert lookup(engine, "linker", "baz")[0] != 0
+        # The docker CLI's `--link` on a user-defined network (it sends them in HostConfig.Links,
+        # which moby ignores there, and in EndpointsConfig.NAME.Links).
+        cli("run", "-d", "--name", "clilinker", "--network", "linked", "--link", "upstream:viacli", "--dns", UPSTREAM,
+            "busybox", "sleep", "300")
+        assert network_entry(engine, "clilinker", "linked")["Links"] == ["upstream:viacli"]
+        assert lookup(engine, "clilinker", "viacli") == (0, [target])
+        # Legacy links (the default network) are not built: refused, nothing made.
+        result = cli("create", "--name", "legacy", "--link", "upstream:old", "busybox", "true", ok=False)
+        assert result.returncode != 0 and DAEMON + ("Links are not supported on the bridge network by Skiff: legacy links are not "
+                                                    "built; on a user-defined network they are (docs/networking.md)") in result.stderr, result.stderr
         # A restart keeps the link (the monitor's attach carries it).
         cli("restart", "-t", "0", "linker")
         assert lookup(engine, "linker", "bar") == (0, [target])
