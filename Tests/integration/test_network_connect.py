@@ -474,7 +474,6 @@ def test_endpoint_settings_are_echoed_and_the_mac_address_is_used(engine):
     assert not {"bad1", "bad2", "bad3"} & {c["Names"][0][1:] for c in engine.api.containers()}
 
 
-@BOTH
 def test_etc_hosts_follows_connect_and_disconnect(engine):
     """moby 25's sandbox adds `ADDRESS<TAB>HOSTNAME` to a container's /etc/hosts when it joins a
     network and removes it when it leaves: while it runs (the file is rewritten in place, so
