@@ -7,7 +7,8 @@
 /// default route goes by GATEWAY; NAMES and UPSTREAMS `|`-separated, possibly empty: the
 /// container's names on the network and the DNS servers the keeper's responder forwards its other
 /// names to, none: the host's; docs/networking.md, "Names between containers"; `internal`: an
-/// Internal network, which the keeper's uplink does not serve).
+/// Internal network, which the keeper's uplink does not serve), then optionally
+/// `links=ALIAS=NAME|...` and `mac=XX:XX:XX:XX:XX:XX`.
 public struct NetworkEndpoint: Sendable, Equatable {
     /// In the container: `eth0`, `eth1`, ...
     public var interface: String
@@ -24,6 +25,14 @@ public struct NetworkEndpoint: Sendable, Equatable {
     public var names: [String]
     /// IPv4 servers for the container's other names; empty: the host's resolv.conf's.
     public var upstreams: [String]
+    /// The container's links on this network, `ALIAS=NAME` (lowercase host names): the
+    /// responder answers ALIAS with NAME's addresses to this container alone, as moby's.
+    public var links: [String] = []
+    /// The MAC address asked for (`EndpointSettings.MacAddress`); nil: Docker's 02:42 form.
+    public var mac: String?
+
+    /// The keeper's bound on links per endpoint (netns_dns.h, DNS_MAX_LINKS).
+    public static let maxLinks = 8
 
     public init(interface: String, bridge: String, address: String, prefixLength: Int, gateway: String,
                 mtu: Int = 1500, defaultRoute: Bool = false, names: [String] = [], upstreams: [String] = []) {
@@ -76,24 +85,33 @@ public struct NetworkEndpoint: Sendable, Equatable {
         }).joined(separator: ":")
     }
 
-    public var macAddress: String { NetworkEndpoint.macAddress(for: address) }
+    public var macAddress: String { mac ?? NetworkEndpoint.macAddress(for: address) }
 
     /// Whether the endpoint carries DNS names or servers (the older forms, without them, still hold).
     var hasDNS: Bool { !names.isEmpty || !upstreams.isEmpty }
 
     /// The keeper's `attach` request: after ROUTE, `INTERNAL` (1: an Internal network) when it is
-    /// one or names follow, then with names or servers `NAMES UPSTREAMS`, each comma-separated or `-`.
+    /// one or names follow, then with names or servers `NAMES UPSTREAMS`, each comma-separated or `-`,
+    /// then, with links, `LINKS` (`ALIAS=NAME` comma-separated).
     public var attachRequest: String {
-        "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
-            + (isInternal || hasDNS ? (isInternal ? " 1" : " 0") : "")
-            + (hasDNS ? " \(names.isEmpty ? "-" : names.joined(separator: ",")) \(upstreams.isEmpty ? "-" : upstreams.joined(separator: ","))" : "")
+        var request = "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
+        if isInternal || hasDNS { request += isInternal ? " 1" : " 0" }
+        if hasDNS {
+            request += " " + (names.isEmpty ? "-" : names.joined(separator: ","))
+            request += " " + (upstreams.isEmpty ? "-" : upstreams.joined(separator: ","))
+            if !links.isEmpty { request += " " + links.joined(separator: ",") }
+        }
+        return request
     }
 
     public static func argument(_ endpoints: [NetworkEndpoint]) -> String {
-        endpoints.map { e in
-            "\(e.interface),\(e.bridge),\(e.address)/\(e.prefixLength),\(e.gateway),\(e.mtu),\(e.defaultRoute ? 1 : 0)"
-                + (e.hasDNS ? ",\(e.names.joined(separator: "|")),\(e.upstreams.joined(separator: "|"))" : "")
-                + (e.isInternal ? ",internal" : "")
+        endpoints.map { (e: NetworkEndpoint) -> String in
+            var text = "\(e.interface),\(e.bridge),\(e.address)/\(e.prefixLength),\(e.gateway),\(e.mtu),\(e.defaultRoute ? 1 : 0)"
+            if e.hasDNS { text += ",\(e.names.joined(separator: "|")),\(e.upstreams.joined(separator: "|"))" }
+            if e.isInternal { text += ",internal" }
+            if !e.links.isEmpty { text += ",links=" + e.links.joined(separator: "|") }
+            if let mac = e.mac { text += ",mac=" + mac }
+            return text
         }.joined(separator: ";")
     }
 
@@ -101,7 +119,25 @@ public struct NetworkEndpoint: Sendable, Equatable {
     public static func parse(argument: String) -> [NetworkEndpoint]? {
         var list: [NetworkEndpoint] = []
         for entry in argument.split(separator: ";") {
-            let fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            var fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            // Trailing `links=...` and `mac=...` (added after the positional fields; no name,
+            // server or `internal` has `=`).
+            var links: [String] = []
+            var mac: String?
+            while let last = fields.last, last.hasPrefix("links=") || last.hasPrefix("mac=") {
+                fields.removeLast()
+                if last.hasPrefix("mac=") {
+                    let value = String(last.dropFirst(4))
+                    guard value.split(separator: ":").count == 6, value.split(separator: ":").allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else { return nil }
+                    mac = value
+                } else {
+                    links = last.dropFirst(6).split(separator: "|").map(String.init)
+                    guard links.count <= maxLinks, links.allSatisfy({ link in
+                        let sides = link.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
+                        return sides.count == 2 && sides.allSatisfy { dnsNames([$0]) == [$0] }
+                    }) else { return nil }
+                }
+            }
             let isInternal = fields.count == 7 || fields.count == 9
             guard fields.count >= 6, fields.count <= 9, !isInternal || fields[fields.count - 1] == "internal" else { return nil }
             let names = fields.count >= 8 ? fields[6].split(separator: "|").map(String.init) : []
@@ -117,6 +153,8 @@ public struct NetworkEndpoint: Sendable, Equatable {
                                            prefixLength: prefix, gateway: fields[3], mtu: mtu, defaultRoute: fields[5] == "1",
                                            names: names, upstreams: upstreams)
             endpoint.isInternal = isInternal
+            endpoint.links = links
+            endpoint.mac = mac
             list.append(endpoint)
         }
         return list

@@ -202,6 +202,15 @@ extension Migration {
             -- static address, as moby allows); 0: Skiff picked it from the default pools.
             ALTER TABLE networks ADD COLUMN subnet_given INTEGER NOT NULL DEFAULT 0;
             """),
+        Migration(version: 15, summary: "networks' IPAM auxiliary addresses and options, endpoints' settings as given (NetworkIPAMRecords.swift)", sql: """
+            -- aux_addresses: IPAM.Config's AuxiliaryAddresses (JSON object of strings), reserved;
+            -- ipam_options: IPAM.Options as given (JSON object), NULL when not given (inspect: null).
+            ALTER TABLE networks ADD COLUMN aux_addresses BLOB NOT NULL DEFAULT X'7B7D';
+            ALTER TABLE networks ADD COLUMN ipam_options BLOB;
+            -- What the client gave of the endpoint's settings that inspect echoes and the start
+            -- uses (Links, DriverOpts, IPAMConfig.LinkLocalIPs, MacAddress), a JSON object.
+            ALTER TABLE network_endpoints ADD COLUMN settings BLOB NOT NULL DEFAULT X'7B7D';
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -6,6 +6,8 @@ public struct EndpointRequest: Sendable {
     public var networkID: String
     public var aliases: [String]
     public var isStatic: Bool
+    /// The settings inspect echoes (`NetworkEndpointRecord.settings`).
+    public var settings: JSON = .object([])
     /// Given the network and every endpoint it has, the container's address (CIDR): one picked
     /// from the free ones, or the one asked for, checked; throws when there is none.
     public var address: @Sendable (NetworkRecord, [NetworkEndpointRecord]) throws -> String
@@ -34,13 +36,14 @@ extension Store {
                 if existing.contains(where: { $0.containerID == containerID }) {
                     throw StoreError(.exists, "endpoint with name \(containerID) already exists in network \(network.name)")
                 }
-                let endpoint = NetworkEndpointRecord(networkID: network.id, containerID: containerID,
+                var endpoint = NetworkEndpointRecord(networkID: network.id, containerID: containerID,
                                                      address: try request.address(network, existing),
                                                      aliases: request.aliases, isStatic: request.isStatic)
-                try database.query("INSERT INTO network_endpoints (network_id, container_id, address, aliases, static) VALUES (?, ?, ?, ?, ?)",
+                try database.query("INSERT INTO network_endpoints (network_id, container_id, address, aliases, static, settings) VALUES (?, ?, ?, ?, ?, ?)",
                                    [.text(network.id), .text(containerID), .text(endpoint.address),
                                     .blob(JSON.array(endpoint.aliases.map { JSON.string($0) }).bytes),
-                                    .integer(endpoint.isStatic ? 1 : 0)])
+                                    .integer(endpoint.isStatic ? 1 : 0), .blob(request.settings.bytes)])
+                endpoint.settings = request.settings
                 made.append(endpoint)
             }
             return made

@@ -20,6 +20,10 @@ public struct NetworkRecord: Sendable, Equatable {
     public var isSubnetGiven: Bool
     public var labels: [String: String]
     public var options: [String: String]
+    /// `IPAM.Config[0].AuxiliaryAddresses` (migration 15): names of addresses no container gets.
+    public var auxAddresses: [String: String] = [:]
+    /// `IPAM.Options` as given; nil when the request had none (inspect shows null, as moby).
+    public var ipamOptions: [String: String]? = nil
 
     public init(id: String, name: String, created: Int64, driver: String, subnet: String, gateway: String,
                 ipRange: String = "", isInternal: Bool = false, isAttachable: Bool = false,
@@ -48,6 +52,9 @@ public struct NetworkEndpointRecord: Sendable, Equatable {
     public var aliases: [String]
     /// The address was asked for (`--ip`, `IPAMConfig.IPv4Address`).
     public var isStatic: Bool
+    /// The settings as the client gave them that inspect echoes (migration 15): a JSON object
+    /// with `Links`, `DriverOpts`, `LinkLocalIPs`, `MacAddress` when given.
+    public var settings: JSON = .object([])
 
     public init(networkID: String, containerID: String, address: String, aliases: [String] = [], isStatic: Bool = false) {
         self.networkID = networkID
@@ -79,6 +86,7 @@ extension Store {
                       .integer(record.isInternal ? 1 : 0), .integer(record.isAttachable ? 1 : 0),
                       .blob(Store.stringMap(record.labels).bytes), .blob(Store.stringMap(record.options).bytes),
                       .integer(record.isSubnetGiven ? 1 : 0)])
+            try writeIPAMExtras(of: record)
             return record
         }
     }
@@ -153,30 +161,35 @@ extension Store {
 
     func networkRecords(where filter: String, _ arguments: [SQLValue]) throws -> [NetworkRecord] {
         try database.query("""
-            SELECT id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options, subnet_given
+            SELECT id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options, subnet_given,
+                   aux_addresses, ipam_options
             FROM networks \(filter) ORDER BY created, name
             """, arguments).compactMap { row in
                 guard let id = row.text(0), let name = row.text(1) else { return nil }
                 var labels: [String: String] = [:], options: [String: String] = [:]
                 if case .blob(let bytes) = row.values[9] { labels = Store.decodeStringMap(bytes) }
                 if case .blob(let bytes) = row.values[10] { options = Store.decodeStringMap(bytes) }
-                return NetworkRecord(id: id, name: name, created: row.int(2) ?? 0, driver: row.text(3) ?? "bridge",
-                                     subnet: row.text(4) ?? "", gateway: row.text(5) ?? "", ipRange: row.text(6) ?? "",
-                                     isInternal: (row.int(7) ?? 0) != 0, isAttachable: (row.int(8) ?? 0) != 0,
-                                     labels: labels, options: options, isSubnetGiven: (row.int(11) ?? 0) != 0)
+                var record = NetworkRecord(id: id, name: name, created: row.int(2) ?? 0, driver: row.text(3) ?? "bridge",
+                                           subnet: row.text(4) ?? "", gateway: row.text(5) ?? "", ipRange: row.text(6) ?? "",
+                                           isInternal: (row.int(7) ?? 0) != 0, isAttachable: (row.int(8) ?? 0) != 0,
+                                           labels: labels, options: options, isSubnetGiven: (row.int(11) ?? 0) != 0)
+                Store.readIPAMExtras(aux: row.values[12], options: row.values[13], into: &record)
+                return record
             }
     }
 
     func endpointRecords(where filter: String, _ arguments: [SQLValue]) throws -> [NetworkEndpointRecord] {
-        try database.query("SELECT network_id, container_id, address, aliases, static FROM network_endpoints \(filter) ORDER BY container_id",
+        try database.query("SELECT network_id, container_id, address, aliases, static, settings FROM network_endpoints \(filter) ORDER BY container_id",
                            arguments).compactMap { row in
             guard let networkID = row.text(0), let containerID = row.text(1) else { return nil }
             var aliases: [String] = []
             if case .blob(let bytes) = row.values[3], case .array(let items)? = try? JSONParser.parse(bytes) {
                 aliases = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             }
-            return NetworkEndpointRecord(networkID: networkID, containerID: containerID, address: row.text(2) ?? "",
-                                         aliases: aliases, isStatic: (row.int(4) ?? 0) != 0)
+            var record = NetworkEndpointRecord(networkID: networkID, containerID: containerID, address: row.text(2) ?? "",
+                                               aliases: aliases, isStatic: (row.int(4) ?? 0) != 0)
+            if case .blob(let bytes) = row.values[5], let settings = try? JSONParser.parse(bytes) { record.settings = settings }
+            return record
         }
     }
 }

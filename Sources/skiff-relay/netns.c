@@ -14,10 +14,10 @@
  * namespace (SCM_RIGHTS): the container joins that one. Then one request per message, with a
  * container's network namespace attached, each answered by `ok` or `error STEP: REASON`:
  *
- *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1 [NAMES UPSTREAMS]]
+ *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1 [NAMES UPSTREAMS [LINKS]]]
  *          (1: default route by GATEWAY; then 1: an Internal network; NAMES, UPSTREAMS: the
  *          container's names on the network and its DNS servers, comma-separated or `-`, for the
- *          DNS responder of netns_dns.c)
+ *          DNS responder of netns_dns.c; LINKS: its link aliases, `ALIAS=NAME` comma-separated)
  *   publish tcp|udp HOSTIP HOSTPORT ADDRESS PORT   (the container's pidfd attached; netns_uplink.c)
  *   detach IFNAME
  *

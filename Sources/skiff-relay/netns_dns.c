@@ -171,12 +171,45 @@ static int normalize_name(const char *text, size_t length, char out[254]) {
     return 0;
 }
 
+/* `ALIAS=NAME,...` into endpoint->links; 0 or -1. */
+static int parse_links(char *text, struct dns_endpoint *endpoint) {
+    size_t used = 0;
+    for (char *start = text; *start;) {
+        char *end = strchrnul(start, ',');
+        char *equals = memchr(start, '=', (size_t)(end - start));
+        char alias[254], name[254];
+        if (equals == NULL || endpoint->link_count == DNS_MAX_LINKS ||
+            normalize_name(start, (size_t)(equals - start), alias) != 0 ||
+            normalize_name(equals + 1, (size_t)(end - equals - 1), name) != 0) return -1;
+        size_t alias_length = strlen(alias) + 1, name_length = strlen(name) + 1;
+        if (used + alias_length + name_length > sizeof endpoint->links) return -1;
+        memcpy(endpoint->links + used, alias, alias_length);
+        memcpy(endpoint->links + used + alias_length, name, name_length);
+        used += alias_length + name_length;
+        endpoint->link_count++;
+        start = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* The name a link of the asking container's gives ALIAS, or NULL. */
+static const char *link_target(const struct dns_endpoint *endpoint, const char *alias) {
+    const char *at = endpoint->links;
+    for (int i = 0; i < endpoint->link_count; i++) {
+        const char *name = at + strlen(at) + 1;
+        if (strcmp(at, alias) == 0) return name;
+        at = name + strlen(name) + 1;
+    }
+    return NULL;
+}
+
 int dns_endpoint_parse(const char *text, struct dns_endpoint *endpoint) {
     memset(endpoint, 0, sizeof *endpoint);
-    char names[2048] = "", upstreams[256] = "", extra[2];
-    int fields = sscanf(text, " %2047s %255s %1s", names, upstreams, extra);
+    char names[2048] = "", upstreams[256] = "", links[1024] = "", extra[2];
+    int fields = sscanf(text, " %2047s %255s %1023s %1s", names, upstreams, links, extra);
     if (fields == EOF || fields == 0) return 0; /* the older form */
-    if (fields != 2) return -1;
+    if (fields != 2 && fields != 3) return -1;
+    if (fields == 3 && parse_links(links, endpoint) != 0) return -1;
     if (strcmp(names, "-") != 0) {
         size_t used = 0;
         for (char *start = names; *start;) {
@@ -559,6 +592,15 @@ static void answer_query(unsigned char *query, size_t length, const struct dns_c
     uint16_t type = 0, class_ = 0;
     int end = parse_question(query, length, name, &type, &class_);
     if (end < 0) return;
+    /* A link alias of the asking container names its target, for it alone (moby's). */
+    for (int i = 0; i < DNS_MAX_RECORDS; i++) {
+        struct dns_record *record = &dns.records[i];
+        if (!record->used || record->network != slot || record->endpoint.link_count == 0 ||
+            record->address.s_addr != client->address.sin_addr.s_addr) continue;
+        const char *target = link_target(&record->endpoint, name);
+        if (target != NULL && record_alive(record)) snprintf(name, sizeof name, "%s", target);
+        break;
+    }
     const struct dns_record *asker = NULL;
     const struct dns_record *found[32];
     int found_count = 0, known = 0;

@@ -8,6 +8,7 @@
 #define DNS_MAX_NAMES 16
 #define DNS_NAMES_BYTES 512
 #define DNS_MAX_UPSTREAMS 3
+#define DNS_MAX_LINKS 8
 
 /* What an `attach` request's added tokens say: the container's names on this network and the
  * servers its other names go to (none: the host's resolv.conf's). */
@@ -16,14 +17,18 @@ struct dns_endpoint {
     int name_count;
     struct in_addr upstreams[DNS_MAX_UPSTREAMS];
     int upstream_count;
+    /* The container's links on this network: ALIAS then NAME, each NUL-terminated, per link; a
+     * query of this container for ALIAS is answered as one for NAME (moby's link aliases). */
+    char links[DNS_NAMES_BYTES];
+    int link_count;
     int veth; /* the keeper's end of the container's veth pair (found in the container's namespace) */
 };
 
 /* Before the keeper leaves the host's network namespace: the socket other names are forwarded
  * through. 0 or -errno. */
 int dns_init(void);
-/* `NAMES UPSTREAMS` after an attach request's eight tokens (each a comma-separated list or `-`;
- * both missing: the older form, no names). 0, or -1 when they do not parse. */
+/* `NAMES UPSTREAMS [LINKS]` after an attach request's eight tokens (each a comma-separated list or
+ * `-`, LINKS `ALIAS=NAME,...`; all missing: the older form, no names). 0, or -1 when they do not parse. */
 int dns_endpoint_parse(const char *text, struct dns_endpoint *endpoint);
 /* In the container's namespace: the index of the peer of its interface `index`, in the keeper's
  * namespace (its IFLA_LINK). 0 or -errno. */

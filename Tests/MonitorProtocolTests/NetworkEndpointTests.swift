@@ -87,3 +87,34 @@ import Testing
         #expect(NetworkEndpoint.dnsNames(candidates) == expected)
     }
 }
+
+/// Links and a MAC address asked for (docs/networking.md, "Containers on user-defined networks"):
+/// trailing fields of the monitor's argument, the last token and the MAC of the attach request.
+@Suite struct NetworkEndpointSettingsTests {
+    @Test func linksAndMACRoundTripAndExtendTheAttachRequest() throws {
+        var endpoint = NetworkEndpoint(interface: "eth1", bridge: "br-0123456789ab", address: "10.79.0.3", prefixLength: 24,
+                                       gateway: "10.79.0.1", names: ["linker"], upstreams: [])
+        endpoint.links = ["bar=upstream", "linker=linker"]
+        endpoint.mac = "02:42:ac:11:00:02"
+        endpoint.isInternal = true
+        let argument = NetworkEndpoint.argument([endpoint])
+        #expect(argument == "eth1,br-0123456789ab,10.79.0.3/24,10.79.0.1,1500,0,linker,,internal,links=bar=upstream|linker=linker,mac=02:42:ac:11:00:02")
+        #expect(NetworkEndpoint.parse(argument: argument) == [endpoint])
+        #expect(endpoint.attachRequest == "attach br-0123456789ab 10.79.0.1 24 1500 eth1 10.79.0.3 02:42:ac:11:00:02 0 1 linker - bar=upstream,linker=linker")
+        endpoint.links = []
+        endpoint.isInternal = false
+        #expect(NetworkEndpoint.parse(argument: NetworkEndpoint.argument([endpoint])) == [endpoint])
+        #expect(endpoint.attachRequest.hasSuffix(" 02:42:ac:11:00:02 0 0 linker -"))
+    }
+
+    @Test(arguments: [
+        "eth0,br-x,10.0.0.2/24,10.0.0.1,1500,1,web,,links=Bar=web",       // not lowercase
+        "eth0,br-x,10.0.0.2/24,10.0.0.1,1500,1,web,,links=bar",           // no target
+        "eth0,br-x,10.0.0.2/24,10.0.0.1,1500,1,web,,mac=02:42:zz:00:00:01",
+        "eth0,br-x,10.0.0.2/24,10.0.0.1,1500,1,web,,mac=02:42",
+        "eth0,br-x,10.0.0.2/24,10.0.0.1,1500,1,web,,links=" + (0..<9).map { "a\($0)=web" }.joined(separator: "|"),
+    ])
+    func refusesBadLinksAndMACs(_ argument: String) {
+        #expect(NetworkEndpoint.parse(argument: argument) == nil)
+    }
+}

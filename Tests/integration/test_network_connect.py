@@ -343,3 +343,161 @@ def test_docker_compose_puts_a_service_on_two_networks(engine):
     compose("down", "-v")
     assert engine.store.rows("network_endpoints") == []
     assert [n["Name"] for n in engine.api.get("/networks")[1]] == ["bridge", "host", "none"]
+
+
+def create(engine, name, image="busybox", cmd=("sleep", "300"), network="bridge", endpoints=None, **host):
+    """POST /containers/create with NetworkingConfig; -> (status, body)."""
+    body = {"Image": image, "Cmd": list(cmd), "HostConfig": {"NetworkMode": network, **host}}
+    if endpoints is not None:
+        body["NetworkingConfig"] = {"EndpointsConfig": endpoints}
+    return engine.api.json("POST", f"/containers/create?name={name}", body)
+
+
+def network_entry(engine, name, network):
+    return json.loads(engine.cli.out("inspect", name))[0]["NetworkSettings"]["Networks"][network]
+
+
+@BOTH
+def test_links_on_a_user_network_name_the_target_for_the_linking_container_alone(engine):
+    """moby's links on a user-defined network (EndpointsConfig.NAME.Links, at create and at
+    connect): shown as given in inspect, and the alias resolves, by the keeper's responder, to
+    the target's address for the container that has the link and for no other."""
+    from test_network_dns import UPSTREAM, Upstream, lookup
+    upstream = Upstream(UPSTREAM, {})
+    try:
+        cli = engine.cli
+        cli("network", "create", "--subnet", "10.79.0.0/24", "linked")
+        dns = {"Dns": [UPSTREAM]}
+        # The link names a container that does not exist yet (docker-py's order).
+        status, body = create(engine, "linker", network="linked", endpoints={"linked": {"Links": ["upstream:bar"]}}, **dns)
+        assert status == 201, body
+        cli("start", "linker")
+        entry = network_entry(engine, "linker", "linked")
+        assert entry["Links"] == ["upstream:bar"] and entry["DriverOpts"] is None, entry
+        cli("run", "-d", "--name", "upstream", "--network", "linked", "--dns", UPSTREAM, "busybox", "sleep", "300")
+        cli("run", "-d", "--name", "bystander", "--network", "linked", "--dns", UPSTREAM, "busybox", "sleep", "300")
+        target = network_entry(engine, "upstream", "linked")["IPAddress"]
+        assert lookup(engine, "linker", "bar") == (0, [target])
+        assert lookup(engine, "linker", "BAR") == (0, [target])
+        assert "bar" not in upstream.asked
+        # The alias is the linking container's own: another container's query goes upstream.
+        assert lookup(engine, "bystander", "bar")[0] != 0 and "bar" in upstream.asked
+        # At connect (a running container): disconnected, then connected with a link.
+        cli("network", "disconnect", "linked", "bystander")
+        status, message = engine.api.message("POST", "/networks/linked/connect", {
+            "Container": "bystander", "EndpointConfig": {"Links": ["upstream:baz", "linker"]}})
+        assert (status, message) == (200, ""), message
+        assert network_entry(engine, "bystander", "linked")["Links"] == ["upstream:baz", "linker"]
+        assert lookup(engine, "bystander", "baz") == (0, [target])
+        assert lookup(engine, "bystander", "linker") == (0, [network_entry(engine, "linker", "linked")["IPAddress"]])
+        assert lookup(engine, "linker", "baz")[0] != 0
+        # The docker CLI's `--link` on a user-defined network (it sends them in HostConfig.Links,
+        # which moby ignores there, and in EndpointsConfig.NAME.Links).
+        cli("run", "-d", "--name", "clilinker", "--network", "linked", "--link", "upstream:viacli", "--dns", UPSTREAM,
+            "busybox", "sleep", "300")
+        assert network_entry(engine, "clilinker", "linked")["Links"] == ["upstream:viacli"]
+        assert lookup(engine, "clilinker", "viacli") == (0, [target])
+        # Legacy links (the default network) are not built: refused, nothing made.
+        result = cli("create", "--name", "legacy", "--link", "upstream:old", "busybox", "true", ok=False)
+        assert result.returncode != 0 and DAEMON + ("Links are not supported on the bridge network by Skiff: legacy links are not "
+                                                    "built; on a user-defined network they are (docs/networking.md)") in result.stderr, result.stderr
+        # A restart keeps the link (the monitor's attach carries it).
+        cli("restart", "-t", "0", "linker")
+        assert lookup(engine, "linker", "bar") == (0, [target])
+        # moby's ParseLink refusals (moby finds them at start; Skiff at create and connect), nothing made.
+        before = endpoint_rows(engine)
+        assert engine.api.message("POST", "/containers/create?name=bad", {
+            "Image": "busybox", "HostConfig": {"NetworkMode": "linked"},
+            "NetworkingConfig": {"EndpointsConfig": {"linked": {"Links": ["a:b:c"]}}}}) == (400, "bad format for links: a:b:c")
+        assert engine.api.message("POST", "/networks/linked/connect", {
+            "Container": "bystander", "EndpointConfig": {"Links": [""]}}) == (403, "endpoint with name bystander already exists in network linked")
+        cli("create", "--name", "idle", "busybox", "true")
+        assert engine.api.message("POST", "/networks/linked/connect", {
+            "Container": "idle", "EndpointConfig": {"Links": [""]}}) == (400, "empty string specified for links")
+        assert endpoint_rows(engine) == before
+        assert "bad" not in [c["Names"][0][1:] for c in engine.api.containers()]
+    finally:
+        upstream.stop()
+
+
+@BOTH
+def test_endpoint_settings_are_echoed_and_the_mac_address_is_used(engine):
+    """EndpointsConfig's DriverOpts, IPAMConfig.LinkLocalIPs and MacAddress shown in inspect as
+    moby shows them, on the default network and on user-defined ones; a MAC address asked for is
+    the interface's, shown before the first start; moby's refusals for bad ones."""
+    cli = engine.cli
+    settings = {"DriverOpts": {"com.docker-py.setting": "on"}, "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}}
+    status, body = create(engine, "plain", endpoints={"bridge": settings})
+    assert status == 201, body
+    for moment in ("created", "running"):
+        entry = network_entry(engine, "plain", "bridge")
+        assert entry["DriverOpts"] == {"com.docker-py.setting": "on"}, entry
+        assert entry["IPAMConfig"] == {"LinkLocalIPs": ["169.254.8.8"]} and entry["Links"] is None, entry
+        cli("start", "plain")
+    cli("network", "create", "--subnet", "10.80.0.0/24", "echo")
+    status, body = create(engine, "onnet", network="echo", endpoints={"echo": {
+        **settings, "MacAddress": "02:42:0A:50:00:99", "IPAMConfig": {"IPv4Address": "10.80.0.9", "LinkLocalIPs": ["169.254.8.9"]}}})
+    assert status == 201, body
+    entry = network_entry(engine, "onnet", "echo")
+    # Before the first start: the MAC asked for (moby's; "" when none was), no address yet.
+    assert entry["MacAddress"] == "02:42:0a:50:00:99" and entry["IPAddress"] == "", entry
+    assert entry["IPAMConfig"] == {"IPv4Address": "10.80.0.9", "LinkLocalIPs": ["169.254.8.9"]}, entry
+    assert entry["DriverOpts"] == {"com.docker-py.setting": "on"}, entry
+    cli("start", "onnet")
+    assert cli.out("exec", "onnet", "cat", "/sys/class/net/eth0/address").strip() == "02:42:0a:50:00:99"
+    net = json.loads(cli.out("network", "inspect", "echo"))[0]
+    assert [c["MacAddress"] for c in net["Containers"].values()] == ["02:42:0a:50:00:99"]
+    # docker-py's connect with a MAC address, before the start (its test_connect_with_mac_address).
+    cli("create", "--name", "later", "busybox", "sleep", "300")
+    assert network_entry(engine, "later", "bridge")["MacAddress"] == ""
+    assert engine.api.message("POST", "/networks/echo/connect", {
+        "Container": "later", "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02"}}) == (200, "")
+    assert network_entry(engine, "later", "echo")["MacAddress"] == "02:42:ac:11:00:02"
+    cli("start", "later")
+    assert cli.out("exec", "later", "cat", "/sys/class/net/eth1/address").strip() == "02:42:ac:11:00:02"
+    # No MAC asked for: "" before the first start (moby's), Docker's 02:42 form once running.
+    cli("create", "--name", "nomac", "--network", "echo", "--ip", "10.80.0.20", "busybox", "sleep", "300")
+    assert network_entry(engine, "nomac", "echo")["MacAddress"] == ""
+    cli("start", "nomac")
+    assert network_entry(engine, "nomac", "echo")["MacAddress"] == "02:42:0a:50:00:14"
+    # Refusals: moby's messages, nothing made.
+    rows = endpoint_rows(engine)
+    assert create(engine, "bad1", endpoints={"bridge": {"IPAMConfig": {"LinkLocalIPs": ["nope", "0.0.0.0"]}}}) == (
+        400, {"message": "invalid endpoint settings:\ninvalid link-local IP address: nope\ninvalid link-local IP address: 0.0.0.0"})
+    assert create(engine, "bad2", network="echo", endpoints={"echo": {"MacAddress": "02:42:zz:00:00:01"}}) == (
+        400, {"message": "invalid MAC address 02:42:zz:00:00:01"})
+    assert engine.api.message("POST", "/networks/echo/connect", {
+        "Container": "plain", "EndpointConfig": {"MacAddress": "nope"}}) == (400, "invalid MAC address nope")
+    assert create(engine, "bad3", endpoints={"bridge": {"DriverOpts": {"x": 1}}}) == (400, {"message": (
+        "invalid JSON: json: cannot unmarshal number 1 into Go struct field CreateRequest.NetworkingConfig.EndpointsConfig.DriverOpts of type string")})
+    assert endpoint_rows(engine) == rows
+    assert not {"bad1", "bad2", "bad3"} & {c["Names"][0][1:] for c in engine.api.containers()}
+
+
+def test_etc_hosts_follows_connect_and_disconnect(engine):
+    """moby 25's sandbox adds `ADDRESS<TAB>HOSTNAME` to a container's /etc/hosts when it joins a
+    network and removes it when it leaves: while it runs (the file is rewritten in place, so
+    the container sees it), and for a stopped container at its next start."""
+    cli = engine.cli
+    cli("network", "create", "--subnet", "10.81.0.0/24", "hostsnet")
+    cli("run", "-d", "--name", "runner", "--hostname", "runner-host", "busybox", "sleep", "300")
+
+    def hosts(name):
+        return cli.out("exec", name, "cat", "/etc/hosts").splitlines()
+
+    before = hosts("runner")
+    assert "10.81.0.2\trunner-host" not in before
+    cli("network", "connect", "hostsnet", "runner")
+    assert hosts("runner") == before + ["10.81.0.2\trunner-host"]
+    cli("network", "disconnect", "hostsnet", "runner")
+    assert hosts("runner") == before
+    # Stopped: connected, started: the line is there; disconnected, started: gone.
+    cli("create", "--name", "sleeper", "busybox", "sleep", "300")
+    cli("network", "connect", "--ip", "10.81.0.9", "hostsnet", "sleeper")
+    cli("start", "sleeper")
+    cid = cli.out("inspect", "-f", "{{.Id}}", "sleeper").strip()
+    assert hosts("sleeper")[-1] == f"10.81.0.9\t{cid[:12]}"
+    cli("stop", "-t", "0", "sleeper")
+    cli("network", "disconnect", "hostsnet", "sleeper")
+    cli("start", "sleeper")
+    assert not any(line.startswith("10.81.0.9\t") for line in hosts("sleeper"))

@@ -167,3 +167,26 @@ def test_publish_on_a_user_network_by_the_keeper_with_port_handler_slirp4netns(u
         engine.cli("network", "rm", "pubk")
     finally:
         engine.cleanup()
+
+
+def test_a_port_published_on_an_internal_network_is_not_published(engine):
+    """moby publishes a container's ports through its gateway endpoint, the first network that is
+    not Internal: on an Internal network only, `-p` is accepted and nothing is published (no
+    forwarder, the host port free, `Ports` null in inspect, nothing in `port` and `ps`)."""
+    engine.cli("network", "create", "--internal", "--subnet", "10.78.0.0/24", "closed")
+    host_port = free_port()
+    engine.run_id("--name", "shut", "--network", "closed", "-p", f"127.0.0.1:{host_port}:8080", "busybox", "sh", "-c",
+                  "mkdir /w; echo inside > /w/index.html; exec httpd -f -p 8080 -h /w")
+    assert engine.cli.inspect("shut")["NetworkSettings"]["Ports"] == {"8080/tcp": None}
+    assert engine.cli.out("port", "shut") == ""
+    assert engine.cli.out("ps", "--format", "{{.Ports}}") == "\n"
+    assert forwarders_of(engine) == []
+    assert _bindable(host_port)
+    # The same container connected to a network that is not Internal is reached there (moby's
+    # gateway endpoint moves to it at the next start).
+    engine.cli("network", "create", "--subnet", "10.79.0.0/24", "open")
+    engine.cli("stop", "-t", "0", "shut")
+    engine.cli("network", "connect", "open", "shut")
+    engine.cli("start", "shut")
+    assert engine.cli.out("port", "shut") == f"8080/tcp -> 127.0.0.1:{host_port}\n"
+    assert "inside" in http_get(host_port, "/index.html")

@@ -268,3 +268,54 @@ def test_any_name_that_is_not_blank_is_taken_as_moby_takes_it(engine):
     assert status == 200 and shown["Name"] == "test 01" and shown["Id"] == created["Id"], shown
     status, _ = engine.api.request("DELETE", "/networks/test%2001")
     assert status == 204
+
+
+def test_ipam_auxiliary_addresses_and_options_as_moby(engine):
+    """IPAM.Options: null when the request has none (docker-py), `{}` when the CLI sends `{}`;
+    AuxiliaryAddresses kept, shown and never given to a container (picked or asked for), with
+    moby's refusals: outside the subnet (400), taken by the gateway or another (500)."""
+    api, cli = engine.api, engine.cli
+    status, body = api.json("POST", "/networks/create", {"Name": "aux", "IPAM": {"Driver": "default", "Config": [{
+        "Subnet": "172.28.0.0/16", "IPRange": "172.28.5.0/24", "Gateway": "172.28.5.254",
+        "AuxiliaryAddresses": {"a": "172.28.1.5", "b": "172.28.5.0", "c": "172.28.5.1"}}]}})
+    assert status == 201, body
+    ipam = api.get("/networks/aux")[1]["IPAM"]
+    assert ipam == {"Driver": "default", "Options": None, "Config": [{
+        "Subnet": "172.28.0.0/16", "IPRange": "172.28.5.0/24", "Gateway": "172.28.5.254",
+        "AuxiliaryAddresses": {"a": "172.28.1.5", "b": "172.28.5.0", "c": "172.28.5.1"}}]}, ipam
+    # A picked address skips them (the range's first address is one, as moby's IPAM gives it);
+    # a static one of theirs is in use (403).
+    cli("create", "--name", "first", "--network", "aux", "busybox", "true")
+    assert engine.store.rows("network_endpoints", "address") == [("172.28.5.2/16",)]
+    result = cli("create", "--name", "second", "--network", "aux", "--ip", "172.28.5.1", "busybox", "true", ok=False)
+    assert result.returncode != 0 and DAEMON + "Address already in use" in result.stderr, result.stderr
+    # The CLI sends IPAM.Options {} and --ipam-opt values: shown as sent.
+    cli("network", "create", "--subnet", "10.83.0.0/24", "--aux-address", "printer=10.83.0.2", "clinet")
+    [net] = json.loads(cli.out("network", "inspect", "clinet"))
+    assert net["IPAM"] == {"Driver": "default", "Options": {}, "Config": [{
+        "Subnet": "10.83.0.0/24", "Gateway": "10.83.0.1", "AuxiliaryAddresses": {"printer": "10.83.0.2"}}]}, net["IPAM"]
+    cli("network", "create", "--subnet", "10.84.0.0/24", "--ipam-opt", "x=y", "optnet")
+    assert json.loads(cli.out("network", "inspect", "optnet"))[0]["IPAM"]["Options"] == {"x": "y"}
+    # Kept across the service.
+    engine.service.stop()
+    engine.restart_service()
+    assert api.get("/networks/aux")[1]["IPAM"] == ipam
+    # Refusals, nothing made.
+    before = rows(engine)
+    cases = [
+        ({"Subnet": "10.85.0.0/24", "AuxiliaryAddresses": {"out": "10.86.0.5"}}, 400,
+         "invalid network config:\ninvalid auxiliary address out: parent subnet 10.85.0.0/24 doesn't contain this address"),
+        ({"Subnet": "10.85.0.0/24", "AuxiliaryAddresses": {"bad": "nope"}}, 400,
+         "invalid network config:\ninvalid auxiliary address bad: invalid address"),
+        ({"Subnet": "10.85.0.0/24", "AuxiliaryAddresses": {"gw": "10.85.0.1"}}, 500,
+         "failed to allocate secondary ip address (gw:10.85.0.1): Address already in use"),
+        ({"Subnet": "10.85.0.0/24", "AuxiliaryAddresses": {"x": "10.85.0.7", "y": "10.85.0.7"}}, 500,
+         "failed to allocate secondary ip address (y:10.85.0.7): Address already in use"),
+        ({"Subnet": "10.85.0.0/24", "AuxiliaryAddresses": {"net": "10.85.0.0"}}, 500,
+         "failed to allocate secondary ip address (net:10.85.0.0): Address already in use"),
+    ]
+    for config, status, message in cases:
+        assert api.message("POST", "/networks/create", {"Name": "refused", "IPAM": {"Config": [config]}}) == (status, message), config
+    assert api.message("POST", "/networks/create", {"Name": "refused", "IPAM": {"Options": {"x": 1}}}) == (
+        400, "invalid JSON: json: cannot unmarshal number 1 into Go struct field CreateRequest.IPAM.Options of type string")
+    assert rows(engine) == before

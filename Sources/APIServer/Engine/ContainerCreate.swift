@@ -418,7 +418,13 @@ struct ContainerPlanner {
             throw EngineError(.invalidArgument, "invalid UsernsMode: \(host.usernsMode) is not supported")
         }
         for spec in host.volumesFrom { _ = try ContainerPlanner.parseVolumesFrom(spec) }
-        if !host.links.isEmpty { throw EngineError(.invalidArgument, "Links are not supported: Skiff has no container networks") }
+        // Legacy links (the default network's /etc/hosts entries and environment) are not
+        // built; on a user-defined network moby ignores HostConfig.Links (registerLinks) and
+        // uses EndpointsConfig.NAME.Links, where the docker CLI also puts `--link`.
+        let userNetwork = !["bridge", "none", "host"].contains(host.networkMode) && !host.networkMode.hasPrefix(ContainerNetworkMode.prefix)
+        if !host.links.isEmpty && !userNetwork {
+            throw EngineError(.invalidArgument, "Links are not supported on the \(host.networkMode) network by Skiff: legacy links are not built; on a user-defined network they are (docs/networking.md)")
+        }
         if let devices = host.devices, devices != .array([]) { throw EngineError(.invalidArgument, "Devices are not supported") }
         switch host.logType {
         // The file is conmon's k8s-file layout, but clients read the type to decide whether
@@ -661,6 +667,8 @@ struct ContainerPlanner {
             JSON.Member("MountLabel", ""),
             JSON.Member("AppArmorProfile", ""),
             JSON.Member("Endpoints", JSON(request.endpoints)),
+            // The client's settings for the predefined network of its mode, echoed by inspect.
+            JSON.Member("EndpointSettings", request.endpointSettings[host.networkMode]?.echo ?? .object([])),
         ])
 
         return ContainerPlan(

@@ -95,6 +95,13 @@ enum ContainerLifecycle {
         guard options.networkMode == "bridge" || engine.isUserNetwork(options.networkMode) else { return }
         let requested = try ContainerPorts.requested(options)
         guard !requested.isEmpty else { return }
+        // moby publishes through the sandbox's gateway endpoint, the first network that is not
+        // Internal: a container on Internal networks only publishes nothing (its exposed
+        // ports show as null in inspect, none in the list).
+        if options.networkMode != "bridge" {
+            let networks = engine.joinedNetworks(of: record).map(\.network)
+            if !networks.isEmpty && networks.allSatisfy(\.isInternal) { return }
+        }
         let ports = try ContainerPorts.resolve(requested, id: record.id, name: record.name, isRoot: !engine.isRootless)
         do {
             try FileSystem.writeAtomically(paths.run + "/" + PublishedPort.fileName, Array(PublishedPort.file(ports).utf8))

@@ -74,6 +74,7 @@ extension ContainerNetwork {
     static func state(of record: ContainerRecord, engine: Engine) -> ContainerView.NetworkState {
         var state = ContainerView.NetworkState()
         state.joined = engine.joinedNetworkViews(of: record)
+        if let settings = (try? StoredContainer(record))?.json["EndpointSettings"] { state.predefinedSettings = settings }
         guard record.state == .running || record.state == .paused else { return state }
         state.running = true
         state.ports = publishedPorts(of: record, engine: engine)

@@ -46,8 +46,9 @@ extension Engine {
         if joins.contains(where: { $0.networkID == network.id }) {
             throw EngineError(.forbidden, "endpoint with name \(record.name) already exists in network \(network.name)")
         }
+        try endpoint.validate()
         let join = NetworkJoin(network: network, aliases: endpoint.aliases,
-                               address: try Engine.staticAddress(endpoint.ipv4Address, on: network))
+                               address: try Engine.staticAddress(endpoint.ipv4Address, on: network), settings: endpoint)
         let running = (record.state == .running || record.state == .paused) && record.pid > 0
         let made: [NetworkEndpointRecord]
         do {
@@ -68,6 +69,7 @@ extension Engine {
                     endpoint.isInternal = network.isInternal
                     endpoint.names = Engine.dnsNames(containerName: record.name, aliases: added.aliases, id: record.id)
                     endpoint.upstreams = dnsUpstreams(of: record)
+                    Engine.applySettings(added.settings, to: &endpoint)
                     _ = try liveEndpoints(record).attach(endpoint, networkName: network.name, firstIndex: modeIsDefault ? 1 : 0)
                 }
             } catch {
@@ -75,6 +77,7 @@ extension Engine {
                 throw error
             }
         }
+        if let added = made.first { updateHostsFile(of: record, address: added.address, add: true) }
         try withStore { store in
             _ = try store.addEvent(type: "network", action: "connect", actorID: network.id,
                                    attributes: ["container": record.id, "name": network.name, "type": network.driver])
@@ -119,6 +122,7 @@ extension Engine {
                 // -f: the row goes anyway (the container keeps its interface until it stops).
             }
         }
+        updateHostsFile(of: record, address: endpoint.address, add: false)
         try withStore { store in
             _ = try store.removeEndpoint(containerID: record.id, networkID: network.id)
             _ = try store.addEvent(type: "network", action: "disconnect", actorID: network.id,

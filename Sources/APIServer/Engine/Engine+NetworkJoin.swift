@@ -12,6 +12,8 @@ struct NetworkJoin: Sendable {
     var aliases: [String]
     /// `--ip` / `IPAMConfig.IPv4Address`; nil: one picked from the network's range.
     var address: UInt32?
+    /// The rest of what the client gave (links, MAC, what inspect echoes).
+    var settings = EndpointSettingsRequest()
 }
 
 /// Containers joining user-defined networks: the checks and the address allocation of a create
@@ -28,6 +30,7 @@ extension Engine {
     /// an address or aliases on the default network and for a static address a network cannot give.
     func networkJoins(networkMode: String, settings: [String: EndpointSettingsRequest]) throws -> [NetworkJoin] {
         let predefined: Set<String> = ["bridge", "default", "none", "host", ""]
+        for name in settings.keys.sorted() { try settings[name]?.validate() }
         if predefined.contains(networkMode) || networkMode.hasPrefix("container:") {
             for (name, endpoint) in settings where predefined.contains(name) || name == networkMode {
                 if !endpoint.ipv4Address.isEmpty {
@@ -52,7 +55,8 @@ extension Engine {
             if joins.contains(where: { $0.network.id == network.id }) { continue }
             let endpoint = settings[name] ?? EndpointSettingsRequest()
             joins.append(NetworkJoin(network: network, aliases: endpoint.aliases,
-                                     address: try Engine.staticAddress(endpoint.ipv4Address, on: network)))
+                                     address: try Engine.staticAddress(endpoint.ipv4Address, on: network),
+                                     settings: endpoint))
         }
         return joins
     }
@@ -82,9 +86,11 @@ extension Engine {
         guard !joins.isEmpty else { return [] }
         let requests = joins.map { join in
             let wanted = join.address
-            return EndpointRequest(networkID: join.network.id, aliases: join.aliases, isStatic: wanted != nil) { network, existing in
+            var request = EndpointRequest(networkID: join.network.id, aliases: join.aliases, isStatic: wanted != nil) { network, existing in
                 try Engine.pickAddress(on: network, taken: existing.map(\.address), wanted: wanted)
             }
+            request.settings = join.settings.echo
+            return request
         }
         return try withStore { store in try store.addEndpoints(containerID: containerID, requests) }
     }
@@ -96,6 +102,7 @@ extension Engine {
         }
         var used = Set(taken.compactMap { IPv4Subnet(cidr: $0)?.address })
         if let gateway = IPv4Subnet.parseAddress(network.gateway) { used.insert(gateway) }
+        used.formUnion(network.auxAddresses.values.compactMap(IPv4Subnet.parseAddress))
         if let wanted {
             guard !used.contains(wanted) else { throw EngineError(.forbidden, "Address already in use") }
             return IPv4Subnet.format(wanted) + "/\(subnet.prefixLength)"
@@ -140,7 +147,9 @@ extension Engine {
         guard endpoints.isEmpty, !predefined.contains(networkMode), !networkMode.hasPrefix("container:") else { return endpoints }
         guard case .user(let network) = try findNetwork(networkMode) else { return endpoints }
         do {
-            _ = try addEndpoints(containerID: record.id, [NetworkJoin(network: network, aliases: [], address: nil)])
+            for added in try addEndpoints(containerID: record.id, [NetworkJoin(network: network, aliases: [], address: nil)]) {
+                updateHostsFile(of: record, address: added.address, add: true)
+            }
         } catch let error as StoreError where error.code == .exists {
             // joined meanwhile: what is there is used
         }
@@ -164,6 +173,7 @@ extension Engine {
                                            names: Engine.dnsNames(containerName: record.name, aliases: pair.endpoint.aliases, id: record.id),
                                            upstreams: upstreams)
             endpoint.isInternal = pair.network.isInternal
+            Engine.applySettings(pair.endpoint.settings, to: &endpoint)
             return endpoint
         }
     }
@@ -186,9 +196,10 @@ extension Engine {
                 endpointID: running ? Engine.endpointID(networkID: pair.network.id, containerID: record.id) : "",
                 address: running ? address : "", prefixLength: running ? cidr?.prefixLength ?? 0 : 0,
                 gateway: running ? pair.network.gateway : "",
-                macAddress: running ? NetworkEndpoint.macAddress(for: address) : "",
+                macAddress: Engine.configuredMAC(pair.endpoint.settings)
+                    ?? (running ? NetworkEndpoint.macAddress(for: address) : ""),
                 aliases: pair.endpoint.aliases + [Store.shortID(record.id)],
-                ipamAddress: pair.endpoint.isStatic ? address : "")
+                ipamAddress: pair.endpoint.isStatic ? address : "", settings: pair.endpoint.settings)
         }
     }
 }

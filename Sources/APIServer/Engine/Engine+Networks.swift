@@ -66,11 +66,15 @@ extension Engine {
                     subnet = free
                 }
                 let gateway = config?.gateway ?? subnet.network + 1
-                return NetworkRecord(id: ContainerNames.newID(), name: request.name, created: created, driver: "bridge",
+                let aux = try request.reservedAuxAddresses(subnet: subnet, gateway: gateway)
+                var record = NetworkRecord(id: ContainerNames.newID(), name: request.name, created: created, driver: "bridge",
                                      subnet: subnet.description, gateway: IPv4Subnet.format(gateway),
                                      ipRange: config?.ipRange?.description ?? "", isInternal: request.isInternal,
                                      isAttachable: request.isAttachable, labels: request.labels, options: request.options,
                                      isSubnetGiven: config?.subnet != nil)
+                record.auxAddresses = aux
+                record.ipamOptions = request.ipamOptions
+                return record
             }
         }
         try withStore { store in
@@ -150,6 +154,8 @@ extension Engine {
         var name: String
         var endpointID: String
         var address: String
+        /// The MAC address asked for; nil: Docker's 02:42 form of the address.
+        var mac: String? = nil
     }
 
     /// The endpoints of the running (or paused) containers on a user-defined network: moby
@@ -160,7 +166,8 @@ extension Engine {
                 guard let container = try store.container(id: endpoint.containerID),
                       container.state == .running || container.state == .paused else { return nil }
                 let endpointID = Engine.endpointID(networkID: networkID, containerID: endpoint.containerID)
-                return EndpointView(containerID: container.id, name: container.name, endpointID: endpointID, address: endpoint.address)
+                return EndpointView(containerID: container.id, name: container.name, endpointID: endpointID, address: endpoint.address,
+                                    mac: Engine.configuredMAC(endpoint.settings))
             }
         }
     }

@@ -79,19 +79,20 @@ enum NetworkHandlers {
         var config: [JSON.Member] = [JSON.Member("Subnet", .string(record.subnet))]
         if !record.ipRange.isEmpty { config.append(JSON.Member("IPRange", .string(record.ipRange))) }
         config.append(JSON.Member("Gateway", .string(record.gateway)))
+        if !record.auxAddresses.isEmpty { config.append(JSON.Member("AuxiliaryAddresses", map(record.auxAddresses))) }
         let created = timespec(tv_sec: Int(record.created / 1_000_000_000), tv_nsec: Int(record.created % 1_000_000_000))
         return .object([
             JSON.Member("Name", .string(record.name)), JSON.Member("Id", .string(record.id)),
             JSON.Member("Created", .string(Timestamp.rfc3339Nano(created))), JSON.Member("Scope", "local"),
             JSON.Member("Driver", .string(record.driver)), JSON.Member("EnableIPv6", false),
-            JSON.Member("IPAM", .object([JSON.Member("Driver", "default"), JSON.Member("Options", .object([])),
+            JSON.Member("IPAM", .object([JSON.Member("Driver", "default"), JSON.Member("Options", record.ipamOptions.map(map) ?? .null),
                                          JSON.Member("Config", .array([.object(config)]))])),
             JSON.Member("Internal", .bool(record.isInternal)), JSON.Member("Attachable", .bool(record.isAttachable)),
             JSON.Member("Ingress", false), JSON.Member("ConfigFrom", .object([JSON.Member("Network", "")])),
             JSON.Member("ConfigOnly", false),
             JSON.Member("Containers", .object((containers ?? []).map { c in
                 JSON.Member(c.containerID, .object([JSON.Member("Name", .string(c.name)), JSON.Member("EndpointID", .string(c.endpointID)),
-                                                    JSON.Member("MacAddress", .string(NetworkEndpoint.macAddress(for: String(c.address.prefix { $0 != "/" })))),
+                                                    JSON.Member("MacAddress", .string(c.mac ?? NetworkEndpoint.macAddress(for: String(c.address.prefix { $0 != "/" })))),
                                                     JSON.Member("IPv4Address", .string(c.address)),
                                                     JSON.Member("IPv6Address", "")]))
             })),

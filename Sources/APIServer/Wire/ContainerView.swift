@@ -103,6 +103,9 @@ public enum ContainerView {
         public var running = false
         /// Its user-defined networks, in the order of its interfaces (`Engine+NetworkJoin`).
         public var joined: [JoinedNetwork] = []
+        /// The settings the client gave for the predefined network of its mode, echoed
+        /// (`EndpointSettingsRequest.echo`, kept in the stored container as `EndpointSettings`).
+        public var predefinedSettings: JSON = .object([])
         public init() {}
     }
 
@@ -118,6 +121,18 @@ public enum ContainerView {
         public var macAddress: String
         public var aliases: [String]
         public var ipamAddress: String
+        /// What the client gave that inspect echoes (`NetworkEndpointRecord.settings`).
+        public var settings: JSON = .object([])
+    }
+
+    /// The members of an endpoint entry that echo the client's settings, as moby keeps its
+    /// `EndpointSettings` (given fields shown, the others null): `IPAMConfig` (with
+    /// `IPv4Address` when static, `LinkLocalIPs` when given), `Links`, `DriverOpts`.
+    static func echoedSettings(_ settings: JSON, ipv4Address: String) -> (ipam: JSON, links: JSON, driverOpts: JSON) {
+        var ipam: [JSON.Member] = []
+        if !ipv4Address.isEmpty { ipam.append(JSON.Member("IPv4Address", .string(ipv4Address))) }
+        if let linkLocal = settings["LinkLocalIPs"] { ipam.append(JSON.Member("LinkLocalIPs", linkLocal)) }
+        return (ipam.isEmpty ? .null : .object(ipam), settings["Links"] ?? .null, settings["DriverOpts"] ?? .null)
     }
 
     /// `NetworkSettings` for inspect: one network named after the mode, with the address and
@@ -159,10 +174,11 @@ public enum ContainerView {
             // A container on the default network connected to user-defined ones shows both.
             let predefined: [JSON.Member] = ["", "bridge", "default"].contains(mode) ? [defaultEntry(mode, network: network)] : []
             return .object(predefined + network.joined.map { n in
-                JSON.Member(n.name, .object([
-                    JSON.Member("IPAMConfig", n.ipamAddress.isEmpty ? .null : .object([JSON.Member("IPv4Address", .string(n.ipamAddress))])),
-                    JSON.Member("Links", .null), JSON.Member("Aliases", n.aliases.isEmpty ? .null : JSON(n.aliases)),
-                    JSON.Member("MacAddress", .string(n.macAddress)), JSON.Member("DriverOpts", .null),
+                let echoed = echoedSettings(n.settings, ipv4Address: n.ipamAddress)
+                return JSON.Member(n.name, .object([
+                    JSON.Member("IPAMConfig", echoed.ipam),
+                    JSON.Member("Links", echoed.links), JSON.Member("Aliases", n.aliases.isEmpty ? .null : JSON(n.aliases)),
+                    JSON.Member("MacAddress", .string(n.macAddress)), JSON.Member("DriverOpts", echoed.driverOpts),
                     JSON.Member("NetworkID", .string(n.networkID)), JSON.Member("EndpointID", .string(n.endpointID)),
                     JSON.Member("Gateway", .string(n.gateway)), JSON.Member("IPAddress", .string(n.address)),
                     JSON.Member("IPPrefixLen", .int(Int64(n.prefixLength))), JSON.Member("IPv6Gateway", ""),
@@ -176,9 +192,12 @@ public enum ContainerView {
 
     /// The entry of a predefined network (the container's mode) in `NetworkSettings.Networks`.
     static func defaultEntry(_ mode: String, network: NetworkState) -> JSON.Member {
-        JSON.Member(mode.isEmpty || mode == "default" ? "bridge" : mode, .object([
-            JSON.Member("IPAMConfig", .null), JSON.Member("Links", .null), JSON.Member("Aliases", .null),
-            JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),
+        let echoed = echoedSettings(network.predefinedSettings, ipv4Address: "")
+        var mac = ""
+        if case .string(let given)? = network.predefinedSettings["MacAddress"] { mac = given }
+        return JSON.Member(mode.isEmpty || mode == "default" ? "bridge" : mode, .object([
+            JSON.Member("IPAMConfig", echoed.ipam), JSON.Member("Links", echoed.links), JSON.Member("Aliases", .null),
+            JSON.Member("MacAddress", .string(mac)), JSON.Member("DriverOpts", echoed.driverOpts), JSON.Member("NetworkID", ""),
             JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
             JSON.Member("IPAddress", .string(network.address)),
             JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),

@@ -20,6 +20,8 @@ struct NetworkCreateRequest {
     var name: String
     var driver: String
     var ipamDriver: String
+    /// `IPAM.Options`; nil when absent or null (inspect then shows null, as moby).
+    var ipamOptions: [String: String]? = nil
     var ipamConfigs: [IPAMConfig]
     var isInternal: Bool
     var isAttachable: Bool
@@ -46,9 +48,11 @@ struct NetworkCreateRequest {
         let f = try d.object(json, "CreateRequest")
         var configs: [IPAMConfig] = []
         var ipamDriver = ""
+        var ipamOptions: [String: String]?
         if let ipam = f["ipam"] {
             let i = try d.object(ipam, "IPAM")
             ipamDriver = try d.string(i, "Driver", "IPAM")
+            if let options = i["options"], options != .null { ipamOptions = try d.stringMap(i, "Options", "IPAM") }
             if let list = i["config"] {
                 guard case .array(let items) = list else { throw d.fail(list, "IPAM.Config", "[]network.IPAMConfig") }
                 for item in items {
@@ -61,7 +65,7 @@ struct NetworkCreateRequest {
             }
         }
         return NetworkCreateRequest(name: try d.string(f, "Name", ""), driver: try d.string(f, "Driver", ""),
-                                    ipamDriver: ipamDriver, ipamConfigs: configs,
+                                    ipamDriver: ipamDriver, ipamOptions: ipamOptions, ipamConfigs: configs,
                                     isInternal: try d.bool(f, "Internal", ""), isAttachable: try d.bool(f, "Attachable", ""),
                                     isIngress: try d.bool(f, "Ingress", ""), enableIPv6: try d.optionalBool(f, "EnableIPv6", ""),
                                     labels: try d.stringMap(f, "Labels", ""), options: try d.stringMap(f, "Options", ""))
@@ -173,6 +177,27 @@ struct NetworkCreateRequest {
         guard let value = IPv4Subnet.parseAddress(address) else { return "invalid address" }
         if !subnet.contains(value) { return "parent subnet \(subnet) doesn't contain this address" }
         return nil
+    }
+
+    /// The auxiliary addresses of the IPv4 pool, reserved as moby's IPAM reserves them at create:
+    /// after the gateway, one by one (by name here; moby's order is its map's), those inside
+    /// the range containers get addresses from (the IP range, else the subnet) are taken, and one
+    /// already taken (the gateway's, another's, the subnet's network or broadcast address) is
+    /// moby's 500 `failed to allocate secondary ip address (NAME:ADDRESS): Address already in use`.
+    /// Those outside the range are kept and shown, as moby, and are no container's anyway.
+    func reservedAuxAddresses(subnet: IPv4Subnet, gateway: UInt32) throws -> [String: String] {
+        guard let config = ipamConfigs.first(where: { !IPv4Subnet.looksIPv6($0.subnet) }) else { return [:] }
+        let range = config.ipRange.isEmpty ? subnet : IPv4Subnet(cidr: config.ipRange) ?? subnet
+        var taken: Set<UInt32> = [gateway]
+        if subnet.prefixLength < 31 { taken.formUnion([subnet.network, subnet.broadcast]) }
+        for (name, text) in config.auxAddresses.sorted(by: { $0.key < $1.key }) {
+            guard let address = IPv4Subnet.parseAddress(text), range.contains(address) else { continue }
+            if taken.contains(address) {
+                throw EngineError(.internal, "failed to allocate secondary ip address (\(name):\(text)): Address already in use")
+            }
+            taken.insert(address)
+        }
+        return config.auxAddresses
     }
 
     /// The IPv4 pool asked for, parsed; nil when none was (a subnet is then picked).
