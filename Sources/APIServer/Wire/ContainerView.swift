@@ -98,6 +98,11 @@ public enum ContainerView {
         public var address = ""
         public var gateway = ""
         public var prefixLength = 0
+        /// IPv6 on the default network (slirp4netns's SLAAC address, its default route's next
+        /// hop), as the container's namespace has it; "" / 0 without.
+        public var ipv6Address = ""
+        public var ipv6PrefixLength = 0
+        public var ipv6Gateway = ""
         public var ports: [PublishedPort] = []
         /// Whether it runs (Ports lists exposed ports then, published or not).
         public var running = false
@@ -144,10 +149,11 @@ public enum ContainerView {
             JSON.Member("Ports", .object(ports)), JSON.Member("HairpinMode", false),
             JSON.Member("LinkLocalIPv6Address", ""), JSON.Member("LinkLocalIPv6PrefixLen", 0),
             JSON.Member("SecondaryIPAddresses", .null), JSON.Member("SecondaryIPv6Addresses", .null),
-            JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)), JSON.Member("GlobalIPv6Address", ""),
-            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("IPAddress", .string(network.address)),
+            JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
+            JSON.Member("GlobalIPv6Address", .string(network.ipv6Address)),
+            JSON.Member("GlobalIPv6PrefixLen", .int(Int64(network.ipv6PrefixLength))), JSON.Member("IPAddress", .string(network.address)),
             JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))),
-            JSON.Member("IPv6Gateway", ""), JSON.Member("MacAddress", ""),
+            JSON.Member("IPv6Gateway", .string(network.ipv6Gateway)), JSON.Member("MacAddress", ""),
             JSON.Member("Networks", networks(mode, network: network)),
         ])
     }
@@ -181,8 +187,9 @@ public enum ContainerView {
             JSON.Member("MacAddress", ""), JSON.Member("DriverOpts", .null), JSON.Member("NetworkID", ""),
             JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
             JSON.Member("IPAddress", .string(network.address)),
-            JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
-            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("DNSNames", .null),
+            JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", .string(network.ipv6Gateway)),
+            JSON.Member("GlobalIPv6Address", .string(network.ipv6Address)),
+            JSON.Member("GlobalIPv6PrefixLen", .int(Int64(network.ipv6PrefixLength))), JSON.Member("DNSNames", .null),
         ]))
     }
 
