@@ -49,7 +49,7 @@ enum PredefinedNetworks {
     }
 
     /// Docker's network object; `containers`: id -> (name, IPv4 with its prefix), for inspect.
-    static func view(_ network: Network, containers: [(id: String, name: String, address: String, ipv6: String)]? = nil) -> JSON {
+    static func view(_ network: Network, containers: [(id: String, name: String, address: String)]? = nil) -> JSON {
         var ipamConfig: [JSON] = []
         if network.name == "bridge" {
             ipamConfig = [.object([JSON.Member("Subnet", "10.0.2.0/24"), JSON.Member("Gateway", "10.0.2.2")])]
@@ -66,7 +66,7 @@ enum PredefinedNetworks {
         members.append(JSON.Member("Containers", .object((containers ?? []).map { c in
             JSON.Member(c.id, .object([JSON.Member("Name", .string(c.name)), JSON.Member("EndpointID", ""),
                                        JSON.Member("MacAddress", ""), JSON.Member("IPv4Address", .string(c.address)),
-                                       JSON.Member("IPv6Address", .string(c.ipv6))]))
+                                       JSON.Member("IPv6Address", "")]))
         })))
         members += [JSON.Member("Options", .object([])), JSON.Member("Labels", .object([]))]
         return .object(members)
@@ -76,18 +76,17 @@ enum PredefinedNetworks {
 extension Engine {
     /// The running containers on a predefined network, for its inspect: on `bridge` with the
     /// address their user-mode network gives them.
-    func containers(onNetwork name: String) throws -> [(id: String, name: String, address: String, ipv6: String)] {
+    func containers(onNetwork name: String) throws -> [(id: String, name: String, address: String)] {
         let records = try withStore { try $0.containers(withConfig: true) }
-        var result: [(id: String, name: String, address: String, ipv6: String)] = []
+        var result: [(id: String, name: String, address: String)] = []
         for record in records where record.state == .running || record.state == .paused {
             guard let stored = try? StoredContainer(record), stored.networkMode == name else { continue }
-            var address = "", ipv6 = ""
+            var address = ""
             if name == "bridge" {
                 let state = ContainerNetwork.state(of: record, engine: self)
                 if !state.address.isEmpty { address = "\(state.address)/\(state.prefixLength)" }
-                if !state.ipv6Address.isEmpty { ipv6 = "\(state.ipv6Address)/\(state.ipv6PrefixLength)" }
             }
-            result.append((record.id, record.name, address, ipv6))
+            result.append((record.id, record.name, address))
         }
         return result
     }
