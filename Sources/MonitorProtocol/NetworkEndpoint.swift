@@ -7,7 +7,8 @@
 /// default route goes by GATEWAY; NAMES and UPSTREAMS `|`-separated, possibly empty: the
 /// container's names on the network and the DNS servers the keeper's responder forwards its other
 /// names to, none: the host's; docs/networking.md, "Names between containers"; `internal`: an
-/// Internal network, which the keeper's uplink does not serve).
+/// Internal network, which the keeper's uplink does not serve), then on an IPv6 network
+/// `ip6=ADDRESS6/PREFIX6@GATEWAY6` (docs/networking.md, "IPv6").
 public struct NetworkEndpoint: Sendable, Equatable {
     /// In the container: `eth0`, `eth1`, ...
     public var interface: String
@@ -24,6 +25,11 @@ public struct NetworkEndpoint: Sendable, Equatable {
     public var names: [String]
     /// IPv4 servers for the container's other names; empty: the host's resolv.conf's.
     public var upstreams: [String]
+    /// On an IPv6 network: the container's IPv6 address, its prefix length and the network's
+    /// IPv6 gateway (the bridge's); "" otherwise.
+    public var ipv6Address = ""
+    public var ipv6PrefixLength = 0
+    public var ipv6Gateway = ""
 
     public init(interface: String, bridge: String, address: String, prefixLength: Int, gateway: String,
                 mtu: Int = 1500, defaultRoute: Bool = false, names: [String] = [], upstreams: [String] = []) {
@@ -83,10 +89,13 @@ public struct NetworkEndpoint: Sendable, Equatable {
 
     /// The keeper's `attach` request: after ROUTE, `INTERNAL` (1: an Internal network) when it is
     /// one or names follow, then with names or servers `NAMES UPSTREAMS`, each comma-separated or `-`.
+    /// On an IPv6 network two tokens more, `ADDRESS6/PREFIX6 GATEWAY6`, after all of those.
     public var attachRequest: String {
-        "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
-            + (isInternal || hasDNS ? (isInternal ? " 1" : " 0") : "")
-            + (hasDNS ? " \(names.isEmpty ? "-" : names.joined(separator: ",")) \(upstreams.isEmpty ? "-" : upstreams.joined(separator: ","))" : "")
+        let ipv6 = !ipv6Address.isEmpty
+        return "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
+            + (isInternal || hasDNS || ipv6 ? (isInternal ? " 1" : " 0") : "")
+            + (hasDNS || ipv6 ? " \(names.isEmpty ? "-" : names.joined(separator: ",")) \(upstreams.isEmpty ? "-" : upstreams.joined(separator: ","))" : "")
+            + (ipv6 ? " \(ipv6Address)/\(ipv6PrefixLength) \(ipv6Gateway)" : "")
     }
 
     public static func argument(_ endpoints: [NetworkEndpoint]) -> String {
@@ -94,6 +103,7 @@ public struct NetworkEndpoint: Sendable, Equatable {
             "\(e.interface),\(e.bridge),\(e.address)/\(e.prefixLength),\(e.gateway),\(e.mtu),\(e.defaultRoute ? 1 : 0)"
                 + (e.hasDNS ? ",\(e.names.joined(separator: "|")),\(e.upstreams.joined(separator: "|"))" : "")
                 + (e.isInternal ? ",internal" : "")
+                + (e.ipv6Address.isEmpty ? "" : ",ip6=\(e.ipv6Address)/\(e.ipv6PrefixLength)@\(e.ipv6Gateway)")
         }.joined(separator: ";")
     }
 
@@ -101,7 +111,18 @@ public struct NetworkEndpoint: Sendable, Equatable {
     public static func parse(argument: String) -> [NetworkEndpoint]? {
         var list: [NetworkEndpoint] = []
         for entry in argument.split(separator: ";") {
-            let fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            var fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            var ipv6: (String, Int, String)?
+            if let last = fields.last, last.hasPrefix("ip6=") {
+                let value = last.dropFirst(4).split(separator: "@", omittingEmptySubsequences: false)
+                let cidr = value.first?.split(separator: "/") ?? []
+                guard value.count == 2, cidr.count == 2, let prefix = Int(cidr[1]), (1...128).contains(prefix),
+                      cidr[0].contains(":"), value[1].contains(":"),
+                      cidr[0].allSatisfy({ $0.isHexDigit || $0 == ":" }), value[1].allSatisfy({ $0.isHexDigit || $0 == ":" })
+                else { return nil }
+                ipv6 = (String(cidr[0]), prefix, String(value[1]))
+                fields.removeLast()
+            }
             let isInternal = fields.count == 7 || fields.count == 9
             guard fields.count >= 6, fields.count <= 9, !isInternal || fields[fields.count - 1] == "internal" else { return nil }
             let names = fields.count >= 8 ? fields[6].split(separator: "|").map(String.init) : []
@@ -117,6 +138,7 @@ public struct NetworkEndpoint: Sendable, Equatable {
                                            prefixLength: prefix, gateway: fields[3], mtu: mtu, defaultRoute: fields[5] == "1",
                                            names: names, upstreams: upstreams)
             endpoint.isInternal = isInternal
+            if let ipv6 { (endpoint.ipv6Address, endpoint.ipv6PrefixLength, endpoint.ipv6Gateway) = ipv6 }
             list.append(endpoint)
         }
         return list

@@ -613,6 +613,19 @@ static void answer_query(unsigned char *query, size_t length, const struct dns_c
             put16(answer + rdlength_at, (unsigned)(at - start));
             count = 1;
         }
+    } else if (type == 28 /* AAAA */) {
+        for (int i = 0; i < found_count && at + 28 <= sizeof answer; i++) {
+            if (!found[i]->endpoint.has_address6) continue;
+            at += put16(answer + at, 0xc00c);
+            at += put16(answer + at, 28);
+            at += put16(answer + at, 1);
+            at += put16(answer + at, 0);
+            at += put16(answer + at, DNS_TTL);
+            at += put16(answer + at, 16);
+            memcpy(answer + at, &found[i]->endpoint.address6, 16);
+            at += 16;
+            count++;
+        }
     } else if (type == 1 /* A */ || type == 255) {
         for (int i = 0; i < found_count && at + 16 <= sizeof answer; i++) {
             at += put16(answer + at, 0xc00c);

@@ -4,6 +4,7 @@ container's fd00::/64 address by SLAAC and its default route; "outbound" IPv6 is
 test runs on the host's ::1, reached from the container at fd00::2, which slirp4netns maps to the
 host's loopback with `allow_host_loopback=true` (set here in a containers.conf override). All
 traffic stays on loopback or in namespaces the test made. Rootless by default; @BOTH as root too."""
+import json
 import os
 import re
 import socket
@@ -132,3 +133,126 @@ def test_a_bad_enable_ipv6_value_is_refused_at_create(user, start_service, workd
     assert API(service.socket_path).message("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"]}) == \
         (400, "network_cmd_options: cannot parse enable_ipv6 value yes")
     service.stop()
+
+
+# --- user-defined networks with EnableIPv6 ------------------------------------------------------
+
+def test_ipv6_network_create_is_checked_as_moby_25_checks_it(engine):
+    api = engine.api
+    invalid = "invalid network config:\n"
+    cases = [
+        # moby 25 (API 1.44) has no default IPv6 pool.
+        ({"Name": "n", "EnableIPv6": True}, 404,
+         "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"),
+        ({"Name": "n", "Options": {"com.docker.network.enable_ipv6": "true"}}, 404,
+         "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::/129"}]}}, 400, invalid + "invalid subnet fd12::/129: invalid CIDR block notation"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::1/64"}]}}, 400, invalid + "invalid subnet fd12::1/64: it should be fd12::/64"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::/64", "Gateway": "fd13::1"}]}}, 400,
+         invalid + "invalid gateway fd13::1: parent subnet fd12::/64 doesn't contain this address"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::/64", "Gateway": "10.0.0.1"}]}}, 400,
+         invalid + "invalid gateway 10.0.0.1: parent subnet is an IPv6 block"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::/64", "IPRange": "fd12::/48"}]}}, 400,
+         invalid + "invalid ip-range fd12::/48: CIDR block is bigger than its parent subnet fd12::/64"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::/64", "IPRange": "fd13::/80"}]}}, 400,
+         invalid + "invalid ip-range fd13::/80: parent subnet fd12::/64 doesn't contain ip-range"),
+        ({"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12::/64"}, {"Subnet": "fd13::/64"}]}}, 400,
+         "more than one IPv6 subnet per network is not supported by Skiff"),
+        # slirp4netns's own fd00::/64 (the uplink's), as 10.0.2.0/24 for IPv4.
+        ({"Name": "n", "EnableIPv6": True, "IPAM": {"Config": [{"Subnet": "fd00::/48"}]}}, 403,
+         "Pool overlaps with other one on this address space"),
+    ]
+    for body, status, message in cases:
+        assert api.message("POST", "/networks/create", body) == (status, message), body
+    status, _ = api.json("POST", "/networks/create", {"Name": "six", "EnableIPv6": True,
+                                                      "IPAM": {"Config": [{"Subnet": "fd12:1::/64"}]}})
+    assert status == 201
+    # An IPv6 subnet alone turns EnableIPv6 on (moby's HasIPv6Subnets); overlapping ones are refused.
+    engine.cli("network", "create", "--subnet", "fd12:2::/64", "--ip-range", "fd12:2::/80", "--gateway", "fd12:2::fe", "six2")
+    assert api.message("POST", "/networks/create", {"Name": "n", "IPAM": {"Config": [{"Subnet": "fd12:1::/56"}]}}) == \
+        (403, "Pool overlaps with other one on this address space")
+    six = json.loads(engine.cli.out("network", "inspect", "six"))[0]
+    assert six["EnableIPv6"] is True
+    assert six["IPAM"]["Config"][1] == {"Subnet": "fd12:1::/64", "Gateway": "fd12:1::1"}
+    six2 = json.loads(engine.cli.out("network", "inspect", "six2"))[0]
+    assert six2["EnableIPv6"] is True
+    assert six2["IPAM"]["Config"][1] == {"Subnet": "fd12:2::/64", "IPRange": "fd12:2::/80", "Gateway": "fd12:2::fe"}
+    four = api.json("POST", "/networks/create", {"Name": "four"})
+    assert four[0] == 201 and json.loads(engine.cli.out("network", "inspect", "four"))[0]["EnableIPv6"] is False
+    engine.cli("network", "rm", "six", "six2", "four")
+
+
+def test_static_ipv6_addresses_are_checked_as_moby_checks_them(engine):
+    engine.cli("network", "create", "--ipv6", "--subnet", "fd12:3::/64", "six")
+    engine.cli("network", "create", "four")
+    invalid = "invalid endpoint settings:\n"
+    cases = [
+        ("six", "nonsense", 400, invalid + "invalid IPv6 address: nonsense"),
+        ("six", "10.1.2.3", 400, invalid + "invalid IPv6 address: 10.1.2.3"),
+        ("six", "fd12:4::5", 400, invalid + "no configured subnet or ip-range contain the IP address fd12:4::5"),
+        ("four", "fd12:3::5", 400,
+         invalid + "user specified IP address is supported only when connecting to networks with user configured subnets"),
+        ("six", "fd12:3::1", 403, "Address already in use"),   # the gateway's
+    ]
+    for network, address, status, message in cases:
+        body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": network},
+                "NetworkingConfig": {"EndpointsConfig": {network: {"IPAMConfig": {"IPv6Address": address}}}}}
+        assert engine.api.message("POST", "/containers/create", body) == (status, message), address
+    assert engine.api.message("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["true"],
+        "NetworkingConfig": {"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv6Address": "fd12:3::5"}}}}}) == \
+        (400, "user specified IP address is supported on user defined networks only")
+    assert engine.cli.out("ps", "-aq") == ""
+    engine.cli("create", "--name", "taken", "--network", "six", "--ip6", "fd12:3::5", "busybox", "true")
+    result = engine.cli.fails("create", "--network", "six", "--ip6", "fd12:3::5", "busybox", "true")
+    assert "Address already in use" in result.stderr
+    engine.cli("rm", "taken")
+    engine.cli("network", "rm", "six", "four")
+
+
+@BOTH
+def test_containers_on_an_ipv6_network_reach_each_other_by_ipv6_and_name_and_reach_out(engine, server6):
+    engine.cli("network", "create", "--ipv6", "--subnet", "fd12:5::/64", "six")
+    engine.cli("network", "create", "--internal", "--ipv6", "--subnet", "fd12:6::/64", "inner")
+    engine.run_id("--name", "srv", "--network", "six", "--ip6", "fd12:5::99", "--network-alias", "web",
+                  "busybox", "sh", "-c", "while true; do echo hello over the network | nc -l -p 8000; done")
+    script = "; ".join(["ip -6 -o addr show dev eth0 scope global", "ip -6 route",
+                        "nc -w 5 fd12:5::99 8000 </dev/null", "nslookup -type=aaaa srv", "nslookup -type=aaaa web",
+                        f"nc -w 5 fd00::2 {server6.port} </dev/null"])
+    out = engine.cli.out("run", "--rm", "--network", "six", "busybox", "sh", "-c", script)
+    assert re.search(r"eth0\s+inet6 fd12:5::2/64 scope global", out), out      # picked: the lowest free
+    assert "default via fd12:5::1 dev eth0" in out, out
+    assert "hello over the network" in out, out
+    assert out.count("Address: fd12:5::99") == 2, out                          # AAAA by name and alias
+    assert "hello over ipv6 from ::1" in out, out                              # out through the uplink
+    settings = engine.cli.inspect("srv")["NetworkSettings"]["Networks"]["six"]
+    assert (settings["GlobalIPv6Address"], settings["GlobalIPv6PrefixLen"], settings["IPv6Gateway"]) == \
+        ("fd12:5::99", 64, "fd12:5::1")
+    assert settings["IPAMConfig"] == {"IPv6Address": "fd12:5::99"}
+    containers = json.loads(engine.cli.out("network", "inspect", "six"))[0]["Containers"]
+    assert [c["IPv6Address"] for c in containers.values()] == ["fd12:5::99/64"]
+    # Internal: the network's own addresses, nothing out.
+    out = engine.cli.out("run", "--rm", "--network", "inner", "busybox", "sh", "-c",
+                         f"ip -6 -o addr show dev eth0 scope global; nc -w 3 fd00::2 {server6.port} </dev/null; echo rc=$?")
+    assert re.search(r"inet6 fd12:6::2/64", out) and "hello over ipv6" not in out and "rc=1" in out, out
+    assert server6.clients == ["::1"]
+    engine.cli("rm", "-f", "srv")
+    engine.cli("network", "rm", "six", "inner")
+
+
+def test_connect_with_an_ipv6_address(engine):
+    engine.cli("network", "create", "--ipv6", "--subnet", "fd12:7::/64", "six")
+    engine.run_id("--name", "c1", "busybox", "sleep", "300")
+    engine.cli("network", "connect", "--ip6", "fd12:7::77", "six", "c1")
+    out = engine.cli.out("exec", "c1", "ip", "-6", "-o", "addr", "show", "scope", "global")
+    assert re.search(r"eth1\s+inet6 fd12:7::77/64", out), out   # tap0 is the default network's
+    net = engine.cli.inspect("c1")["NetworkSettings"]["Networks"]["six"]
+    assert (net["GlobalIPv6Address"], net["IPAMConfig"]) == ("fd12:7::77", {"IPv6Address": "fd12:7::77"})
+    result = engine.cli.fails("network", "connect", "--ip6", "fd12:8::1", "six", "c1")
+    assert "endpoint with name c1 already exists in network six" in result.stderr
+    engine.cli("network", "disconnect", "six", "c1")
+    assert engine.api.message("POST", "/networks/six/connect", {"Container": "c1", "EndpointConfig": {
+        "IPAMConfig": {"IPv6Address": "fd12:8::1"}}}) == \
+        (400, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address fd12:8::1")
+    engine.cli("rm", "-f", "c1")
+    engine.cli("network", "rm", "six")

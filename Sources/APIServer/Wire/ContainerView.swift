@@ -123,6 +123,11 @@ public enum ContainerView {
         public var macAddress: String
         public var aliases: [String]
         public var ipamAddress: String
+        /// On an IPv6 network ("" / 0 while it does not run), and the static one asked for.
+        public var ipv6Address = ""
+        public var ipv6PrefixLength = 0
+        public var ipv6Gateway = ""
+        public var ipamIPv6Address = ""
     }
 
     /// `NetworkSettings` for inspect: one network named after the mode, with the address and
@@ -166,13 +171,16 @@ public enum ContainerView {
             let predefined: [JSON.Member] = ["", "bridge", "default"].contains(mode) ? [defaultEntry(mode, network: network)] : []
             return .object(predefined + network.joined.map { n in
                 JSON.Member(n.name, .object([
-                    JSON.Member("IPAMConfig", n.ipamAddress.isEmpty ? .null : .object([JSON.Member("IPv4Address", .string(n.ipamAddress))])),
+                    JSON.Member("IPAMConfig", n.ipamAddress.isEmpty && n.ipamIPv6Address.isEmpty ? .null : .object(
+                        (n.ipamAddress.isEmpty ? [] : [JSON.Member("IPv4Address", .string(n.ipamAddress))])
+                            + (n.ipamIPv6Address.isEmpty ? [] : [JSON.Member("IPv6Address", .string(n.ipamIPv6Address))]))),
                     JSON.Member("Links", .null), JSON.Member("Aliases", n.aliases.isEmpty ? .null : JSON(n.aliases)),
                     JSON.Member("MacAddress", .string(n.macAddress)), JSON.Member("DriverOpts", .null),
                     JSON.Member("NetworkID", .string(n.networkID)), JSON.Member("EndpointID", .string(n.endpointID)),
                     JSON.Member("Gateway", .string(n.gateway)), JSON.Member("IPAddress", .string(n.address)),
-                    JSON.Member("IPPrefixLen", .int(Int64(n.prefixLength))), JSON.Member("IPv6Gateway", ""),
-                    JSON.Member("GlobalIPv6Address", ""), JSON.Member("GlobalIPv6PrefixLen", 0),
+                    JSON.Member("IPPrefixLen", .int(Int64(n.prefixLength))), JSON.Member("IPv6Gateway", .string(n.ipv6Gateway)),
+                    JSON.Member("GlobalIPv6Address", .string(n.ipv6Address)),
+                    JSON.Member("GlobalIPv6PrefixLen", .int(Int64(n.ipv6PrefixLength))),
                     JSON.Member("DNSNames", .null),
                 ]))
             })
