@@ -225,6 +225,9 @@ def test_containers_on_an_ipv6_network_reach_each_other_by_ipv6_and_name_and_rea
     assert "hello over the network" in out, out
     assert out.count("Address: fd12:5::99") == 2, out                          # AAAA by name and alias
     assert "hello over ipv6 from ::1" in out, out                              # out through the uplink
+    hosts = engine.cli.out("exec", "srv", "cat", "/etc/hosts")
+    hostname = engine.cli.inspect("srv")["Config"]["Hostname"]
+    assert f"fd12:5::99\t{hostname}\n" in hosts and re.search(r"^172\.\d+\.0\.2\t" + hostname + "$", hosts, re.M), hosts
     settings = engine.cli.inspect("srv")["NetworkSettings"]["Networks"]["six"]
     assert (settings["GlobalIPv6Address"], settings["GlobalIPv6PrefixLen"], settings["IPv6Gateway"]) == \
         ("fd12:5::99", 64, "fd12:5::1")
