@@ -757,6 +757,15 @@ static void __attribute__((noreturn)) child_main(const struct skiff_child_config
         if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(SKIFF_STEP_NETWORK, errno, -1, "lo");
         close(s);
         if (c->send_namespaces) {
+            /* Interfaces made in this namespace later (slirp4netns's tap0, a user network's eth0)
+             * skip IPv6 duplicate address detection, as Podman sets it for slirp4netns: the
+             * namespace is private, and DAD holds a SLAAC or static address back for 1-2 s.
+             * Nothing waits for IPv6 here; a host without IPv6 has no such file. */
+            int dad = open("/proc/sys/net/ipv6/conf/default/accept_dad", O_WRONLY | O_CLOEXEC);
+            if (dad >= 0) {
+                if (write(dad, "0", 1) < 0) { /* IPv6 then keeps its DAD; nothing else depends on it */ }
+                close(dad);
+            }
             /* For the network helper (slirp4netns): this process is not dumpable, so nobody else
              * may open its /proc/PID/ns files; it hands them over itself. */
             const char *paths[2] = {"/proc/self/ns/net", "/proc/self/ns/user"};

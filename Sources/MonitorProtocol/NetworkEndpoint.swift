@@ -8,7 +8,8 @@
 /// container's names on the network and the DNS servers the keeper's responder forwards its other
 /// names to, none: the host's; docs/networking.md, "Names between containers"; `internal`: an
 /// Internal network, which the keeper's uplink does not serve), then optionally
-/// `links=ALIAS=NAME|...` and `mac=XX:XX:XX:XX:XX:XX`.
+/// `links=ALIAS=NAME|...`, `mac=XX:XX:XX:XX:XX:XX` and, on an IPv6 network,
+/// `ip6=ADDRESS6/PREFIX6@GATEWAY6` (docs/networking.md, "IPv6").
 public struct NetworkEndpoint: Sendable, Equatable {
     /// In the container: `eth0`, `eth1`, ...
     public var interface: String
@@ -33,6 +34,11 @@ public struct NetworkEndpoint: Sendable, Equatable {
 
     /// The keeper's bound on links per endpoint (netns_dns.h, DNS_MAX_LINKS).
     public static let maxLinks = 8
+    /// On an IPv6 network: the container's IPv6 address, its prefix length and the network's
+    /// IPv6 gateway (the bridge's); "" otherwise.
+    public var ipv6Address = ""
+    public var ipv6PrefixLength = 0
+    public var ipv6Gateway = ""
 
     public init(interface: String, bridge: String, address: String, prefixLength: Int, gateway: String,
                 mtu: Int = 1500, defaultRoute: Bool = false, names: [String] = [], upstreams: [String] = []) {
@@ -91,16 +97,19 @@ public struct NetworkEndpoint: Sendable, Equatable {
     var hasDNS: Bool { !names.isEmpty || !upstreams.isEmpty }
 
     /// The keeper's `attach` request: after ROUTE, `INTERNAL` (1: an Internal network) when it is
-    /// one or names follow, then with names or servers `NAMES UPSTREAMS`, each comma-separated or `-`,
-    /// then, with links, `LINKS` (`ALIAS=NAME` comma-separated).
+    /// one or names follow, then with names, servers, links or IPv6 `NAMES UPSTREAMS`, each
+    /// comma-separated or `-`, then, with links, `LINKS` (`ALIAS=NAME` comma-separated), then on an
+    /// IPv6 network `ADDRESS6/PREFIX6 GATEWAY6` (the keeper tells LINKS from it by its colons).
     public var attachRequest: String {
+        let ipv6 = !ipv6Address.isEmpty
         var request = "attach \(bridge) \(gateway) \(prefixLength) \(mtu) \(interface) \(address) \(macAddress) \(defaultRoute ? 1 : 0)"
-        if isInternal || hasDNS { request += isInternal ? " 1" : " 0" }
-        if hasDNS {
+        if isInternal || hasDNS || ipv6 { request += isInternal ? " 1" : " 0" }
+        if hasDNS || ipv6 {
             request += " " + (names.isEmpty ? "-" : names.joined(separator: ","))
             request += " " + (upstreams.isEmpty ? "-" : upstreams.joined(separator: ","))
             if !links.isEmpty { request += " " + links.joined(separator: ",") }
         }
+        if ipv6 { request += " \(ipv6Address)/\(ipv6PrefixLength) \(ipv6Gateway)" }
         return request
     }
 
@@ -111,6 +120,7 @@ public struct NetworkEndpoint: Sendable, Equatable {
             if e.isInternal { text += ",internal" }
             if !e.links.isEmpty { text += ",links=" + e.links.joined(separator: "|") }
             if let mac = e.mac { text += ",mac=" + mac }
+            if !e.ipv6Address.isEmpty { text += ",ip6=\(e.ipv6Address)/\(e.ipv6PrefixLength)@\(e.ipv6Gateway)" }
             return text
         }.joined(separator: ";")
     }
@@ -120,13 +130,22 @@ public struct NetworkEndpoint: Sendable, Equatable {
         var list: [NetworkEndpoint] = []
         for entry in argument.split(separator: ";") {
             var fields = entry.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            // Trailing `links=...` and `mac=...` (added after the positional fields; no name,
-            // server or `internal` has `=`).
+            // Trailing `links=...`, `mac=...` and `ip6=...` (added after the positional fields; no
+            // name, server or `internal` has `=`).
             var links: [String] = []
             var mac: String?
-            while let last = fields.last, last.hasPrefix("links=") || last.hasPrefix("mac=") {
+            var ipv6: (String, Int, String)?
+            while let last = fields.last, last.hasPrefix("links=") || last.hasPrefix("mac=") || last.hasPrefix("ip6=") {
                 fields.removeLast()
-                if last.hasPrefix("mac=") {
+                if last.hasPrefix("ip6=") {
+                    let value = last.dropFirst(4).split(separator: "@", omittingEmptySubsequences: false)
+                    let cidr = value.first?.split(separator: "/") ?? []
+                    guard value.count == 2, cidr.count == 2, let prefix = Int(cidr[1]), (1...128).contains(prefix),
+                          cidr[0].contains(":"), value[1].contains(":"),
+                          cidr[0].allSatisfy({ $0.isHexDigit || $0 == ":" }), value[1].allSatisfy({ $0.isHexDigit || $0 == ":" })
+                    else { return nil }
+                    ipv6 = (String(cidr[0]), prefix, String(value[1]))
+                } else if last.hasPrefix("mac=") {
                     let value = String(last.dropFirst(4))
                     guard value.split(separator: ":").count == 6, value.split(separator: ":").allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else { return nil }
                     mac = value
@@ -155,6 +174,7 @@ public struct NetworkEndpoint: Sendable, Equatable {
             endpoint.isInternal = isInternal
             endpoint.links = links
             endpoint.mac = mac
+            if let ipv6 { (endpoint.ipv6Address, endpoint.ipv6PrefixLength, endpoint.ipv6Gateway) = ipv6 }
             list.append(endpoint)
         }
         return list

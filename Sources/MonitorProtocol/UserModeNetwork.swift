@@ -13,7 +13,9 @@ public struct UserModeNetwork: Sendable, Equatable {
     /// Whether the gateway address reaches the host's loopback (Podman's `allow_host_loopback`;
     /// off: slirp4netns `--disable-host-loopback`).
     public var allowHostLoopback = false
-    public var enableIPv6 = false
+    /// IPv6 (slirp4netns `--enable-ipv6`: SLAAC in fd00::/64, gateway fe80::2, fd00::2 the host):
+    /// on by default, as Podman 4 has it (`enable_ipv6=true` unless containers.conf says false).
+    public var enableIPv6 = true
     /// The host address outbound connections leave from (`outbound_addr`); empty: the kernel's choice.
     public var outboundAddress = ""
     /// Who forwards published TCP ports (`port_handler`, Podman's names): `rootlessport` (the

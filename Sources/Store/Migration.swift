@@ -211,6 +211,16 @@ extension Migration {
             -- uses (Links, DriverOpts, IPAMConfig.LinkLocalIPs, MacAddress), a JSON object.
             ALTER TABLE network_endpoints ADD COLUMN settings BLOB NOT NULL DEFAULT X'7B7D';
             """),
+        Migration(version: 16, summary: "IPv6 of user-defined networks and their endpoints (NetworkRecords.swift)", sql: """
+            -- An IPv6 network's subnet (CIDR), gateway and ip-range; "" for an IPv4-only one.
+            ALTER TABLE networks ADD COLUMN ipv6_subnet TEXT NOT NULL DEFAULT '';
+            ALTER TABLE networks ADD COLUMN ipv6_gateway TEXT NOT NULL DEFAULT '';
+            ALTER TABLE networks ADD COLUMN ipv6_range TEXT NOT NULL DEFAULT '';
+            -- The container's IPv6 address there (CIDR, "" on an IPv4-only network), and whether
+            -- it was asked for (IPAMConfig.IPv6Address, --ip6).
+            ALTER TABLE network_endpoints ADD COLUMN ipv6_address TEXT NOT NULL DEFAULT '';
+            ALTER TABLE network_endpoints ADD COLUMN ipv6_static INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }

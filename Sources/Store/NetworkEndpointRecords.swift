@@ -11,6 +11,9 @@ public struct EndpointRequest: Sendable {
     /// Given the network and every endpoint it has, the container's address (CIDR): one picked
     /// from the free ones, or the one asked for, checked; throws when there is none.
     public var address: @Sendable (NetworkRecord, [NetworkEndpointRecord]) throws -> String
+    /// Likewise the IPv6 address (CIDR; "" on an IPv4-only network), and whether it was asked for.
+    public var ipv6Address: @Sendable (NetworkRecord, [NetworkEndpointRecord]) throws -> String = { _, _ in "" }
+    public var isIPv6Static = false
 
     public init(networkID: String, aliases: [String], isStatic: Bool,
                 address: @escaping @Sendable (NetworkRecord, [NetworkEndpointRecord]) throws -> String) {
@@ -39,11 +42,10 @@ extension Store {
                 var endpoint = NetworkEndpointRecord(networkID: network.id, containerID: containerID,
                                                      address: try request.address(network, existing),
                                                      aliases: request.aliases, isStatic: request.isStatic)
-                try database.query("INSERT INTO network_endpoints (network_id, container_id, address, aliases, static, settings) VALUES (?, ?, ?, ?, ?, ?)",
-                                   [.text(network.id), .text(containerID), .text(endpoint.address),
-                                    .blob(JSON.array(endpoint.aliases.map { JSON.string($0) }).bytes),
-                                    .integer(endpoint.isStatic ? 1 : 0), .blob(request.settings.bytes)])
+                endpoint.ipv6Address = try request.ipv6Address(network, existing)
+                endpoint.isIPv6Static = request.isIPv6Static
                 endpoint.settings = request.settings
+                try insertEndpoint(endpoint)
                 made.append(endpoint)
             }
             return made

@@ -24,6 +24,11 @@ public struct NetworkRecord: Sendable, Equatable {
     public var auxAddresses: [String: String] = [:]
     /// `IPAM.Options` as given; nil when the request had none (inspect shows null, as moby).
     public var ipamOptions: [String: String]? = nil
+    /// IPv6 (`EnableIPv6`, migration 16): the subnet (CIDR), its gateway and ip-range; "" on an
+    /// IPv4-only network.
+    public var ipv6Subnet = ""
+    public var ipv6Gateway = ""
+    public var ipv6Range = ""
 
     public init(id: String, name: String, created: Int64, driver: String, subnet: String, gateway: String,
                 ipRange: String = "", isInternal: Bool = false, isAttachable: Bool = false,
@@ -55,6 +60,10 @@ public struct NetworkEndpointRecord: Sendable, Equatable {
     /// The settings as the client gave them that inspect echoes (migration 15): a JSON object
     /// with `Links`, `DriverOpts`, `LinkLocalIPs`, `MacAddress` when given.
     public var settings: JSON = .object([])
+    /// CIDR on an IPv6 network (`fd12::2/64`); "" otherwise.
+    public var ipv6Address = ""
+    /// The IPv6 address was asked for (`--ip6`, `IPAMConfig.IPv6Address`).
+    public var isIPv6Static = false
 
     public init(networkID: String, containerID: String, address: String, aliases: [String] = [], isStatic: Bool = false) {
         self.networkID = networkID
@@ -79,13 +88,14 @@ extension Store {
             }
             try database.query("""
                 INSERT INTO networks (id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options,
-                                      subnet_given)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      subnet_given, ipv6_subnet, ipv6_gateway, ipv6_range)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(record.id), .text(record.name), .integer(record.created), .text(record.driver),
                       .text(record.subnet), .text(record.gateway), .text(record.ipRange),
                       .integer(record.isInternal ? 1 : 0), .integer(record.isAttachable ? 1 : 0),
                       .blob(Store.stringMap(record.labels).bytes), .blob(Store.stringMap(record.options).bytes),
-                      .integer(record.isSubnetGiven ? 1 : 0)])
+                      .integer(record.isSubnetGiven ? 1 : 0), .text(record.ipv6Subnet), .text(record.ipv6Gateway),
+                      .text(record.ipv6Range)])
             try writeIPAMExtras(of: record)
             return record
         }
@@ -118,20 +128,31 @@ extension Store {
     /// one asked for). A container already on the network is `.exists`.
     @discardableResult
     public func addEndpoint(networkID: String, containerID: String, aliases: [String], isStatic: Bool,
-                            address: ([NetworkEndpointRecord]) throws -> String) throws -> NetworkEndpointRecord {
+                            isIPv6Static: Bool = false,
+                            address: ([NetworkEndpointRecord]) throws -> String,
+                            ipv6Address: ([NetworkEndpointRecord]) throws -> String = { _ in "" }) throws -> NetworkEndpointRecord {
         try database.transaction {
             guard let record = try network(id: networkID) else { throw StoreError(.notFound, "network \(networkID) not found") }
             let existing = try endpoints(onNetwork: networkID)
             if existing.contains(where: { $0.containerID == containerID }) {
                 throw StoreError(.exists, "endpoint with name \(containerID) already exists in network \(record.name)")
             }
-            let endpoint = NetworkEndpointRecord(networkID: networkID, containerID: containerID, address: try address(existing),
+            var endpoint = NetworkEndpointRecord(networkID: networkID, containerID: containerID, address: try address(existing),
                                                  aliases: aliases, isStatic: isStatic)
-            try database.query("INSERT INTO network_endpoints (network_id, container_id, address, aliases, static) VALUES (?, ?, ?, ?, ?)",
-                               [.text(networkID), .text(containerID), .text(endpoint.address),
-                                .blob(JSON.array(aliases.map { JSON.string($0) }).bytes), .integer(isStatic ? 1 : 0)])
+            endpoint.ipv6Address = try ipv6Address(existing)
+            endpoint.isIPv6Static = isIPv6Static
+            try insertEndpoint(endpoint)
             return endpoint
         }
+    }
+
+    func insertEndpoint(_ endpoint: NetworkEndpointRecord) throws {
+        try database.query("""
+            INSERT INTO network_endpoints (network_id, container_id, address, aliases, static, settings, ipv6_address, ipv6_static)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(endpoint.networkID), .text(endpoint.containerID), .text(endpoint.address),
+                  .blob(JSON.array(endpoint.aliases.map { JSON.string($0) }).bytes), .integer(endpoint.isStatic ? 1 : 0),
+                  .blob(endpoint.settings.bytes), .text(endpoint.ipv6Address), .integer(endpoint.isIPv6Static ? 1 : 0)])
     }
 
     /// Removes the container's endpoint; false when it had none there.
@@ -162,7 +183,7 @@ extension Store {
     func networkRecords(where filter: String, _ arguments: [SQLValue]) throws -> [NetworkRecord] {
         try database.query("""
             SELECT id, name, created, driver, subnet, gateway, ip_range, internal, attachable, labels, options, subnet_given,
-                   aux_addresses, ipam_options
+                   aux_addresses, ipam_options, ipv6_subnet, ipv6_gateway, ipv6_range
             FROM networks \(filter) ORDER BY created, name
             """, arguments).compactMap { row in
                 guard let id = row.text(0), let name = row.text(1) else { return nil }
@@ -174,22 +195,24 @@ extension Store {
                                            isInternal: (row.int(7) ?? 0) != 0, isAttachable: (row.int(8) ?? 0) != 0,
                                            labels: labels, options: options, isSubnetGiven: (row.int(11) ?? 0) != 0)
                 Store.readIPAMExtras(aux: row.values[12], options: row.values[13], into: &record)
+                (record.ipv6Subnet, record.ipv6Gateway, record.ipv6Range) = (row.text(14) ?? "", row.text(15) ?? "", row.text(16) ?? "")
                 return record
             }
     }
 
     func endpointRecords(where filter: String, _ arguments: [SQLValue]) throws -> [NetworkEndpointRecord] {
-        try database.query("SELECT network_id, container_id, address, aliases, static, settings FROM network_endpoints \(filter) ORDER BY container_id",
+        try database.query("SELECT network_id, container_id, address, aliases, static, settings, ipv6_address, ipv6_static FROM network_endpoints \(filter) ORDER BY container_id",
                            arguments).compactMap { row in
             guard let networkID = row.text(0), let containerID = row.text(1) else { return nil }
             var aliases: [String] = []
             if case .blob(let bytes) = row.values[3], case .array(let items)? = try? JSONParser.parse(bytes) {
                 aliases = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             }
-            var record = NetworkEndpointRecord(networkID: networkID, containerID: containerID, address: row.text(2) ?? "",
-                                               aliases: aliases, isStatic: (row.int(4) ?? 0) != 0)
-            if case .blob(let bytes) = row.values[5], let settings = try? JSONParser.parse(bytes) { record.settings = settings }
-            return record
+            var endpoint = NetworkEndpointRecord(networkID: networkID, containerID: containerID, address: row.text(2) ?? "",
+                                                 aliases: aliases, isStatic: (row.int(4) ?? 0) != 0)
+            if case .blob(let bytes) = row.values[5], let settings = try? JSONParser.parse(bytes) { endpoint.settings = settings }
+            (endpoint.ipv6Address, endpoint.isIPv6Static) = (row.text(6) ?? "", (row.int(7) ?? 0) != 0)
+            return endpoint
         }
     }
 }

@@ -14,10 +14,11 @@
  * namespace (SCM_RIGHTS): the container joins that one. Then one request per message, with a
  * container's network namespace attached, each answered by `ok` or `error STEP: REASON`:
  *
- *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1 [NAMES UPSTREAMS [LINKS]]]
+ *   attach BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC 0|1 [0|1 [NAMES UPSTREAMS [LINKS] [ADDRESS6/PREFIX6 GATEWAY6]]]
  *          (1: default route by GATEWAY; then 1: an Internal network; NAMES, UPSTREAMS: the
  *          container's names on the network and its DNS servers, comma-separated or `-`, for the
- *          DNS responder of netns_dns.c; LINKS: its link aliases, `ALIAS=NAME` comma-separated)
+ *          DNS responder of netns_dns.c; LINKS: its link aliases, `ALIAS=NAME` comma-separated or `-`;
+ *          on an IPv6 network its IPv6 address and the network's IPv6 gateway, netns_ipv6.c)
  *   publish tcp|udp HOSTIP HOSTPORT ADDRESS PORT   (the container's pidfd attached; netns_uplink.c)
  *   detach IFNAME
  *
@@ -32,6 +33,7 @@
 #include "relay.h"
 #include "fdpass.h"
 #include "netns_dns.h"
+#include "netns_ipv6.h"
 #include "netns_uplink.h"
 
 #include <arpa/inet.h>
@@ -83,7 +85,7 @@ struct keeper_state {
 /* The container's side: address, up, default route; in its namespace, then back. */
 static int configure_peer(struct keeper_state *state, int connection, int netns, const char *ifname,
                           struct in_addr address, unsigned prefix, struct in_addr gateway, int route,
-                          const char *bridge, struct dns_endpoint *names) {
+                          const char *bridge, struct dns_endpoint *names, const struct ipv6_endpoint *ipv6) {
     if (setns(netns, CLONE_NEWNET) != 0) return reply(connection, "error setns container: %s", strerror(errno));
     int rc = 0;
     const char *step = "";
@@ -101,6 +103,10 @@ static int configure_peer(struct keeper_state *state, int connection, int netns,
         step = "up";
     } else if (route && (rc = nl_default_route(nl, index, gateway)) != 0) {
         step = "default route";
+    } else if (ipv6->present && (rc = ipv6_address_add(nl, index, &ipv6->address, ipv6->prefix)) != 0) {
+        step = "IPv6 address";
+    } else if (ipv6->present && route && (rc = ipv6_default_route(nl, index, &ipv6->gateway)) != 0) {
+        step = "IPv6 default route";
     } else if ((rc = dns_peer_link(nl, index, &names->veth)) != 0) {
         step = "find the keeper's end of";
     }
@@ -123,6 +129,7 @@ static int attach(struct keeper_state *state, int connection, int netns, char *a
     unsigned prefix = 0, mtu = 0;
     int route = 0, internal = 0, consumed = 0, more = 0;
     struct dns_endpoint names;
+    struct ipv6_endpoint ipv6;
     /* After ROUTE: nothing; INTERNAL (0|1); or INTERNAL NAMES UPSTREAMS. */
     if (sscanf(arguments, "%15s %31s %u %u %15s %31s %31s %d%n", bridge, gateway_text, &prefix, &mtu, ifname,
                address_text, mac_text, &route, &consumed) != 8 || prefix > 32) {
@@ -137,9 +144,11 @@ static int attach(struct keeper_state *state, int connection, int netns, char *a
         internal = rest[0] == '1';
         more = 1;
     }
-    if (dns_endpoint_parse(more ? rest + 1 : rest, &names) != 0) {
+    if (ipv6_endpoint_take((char *)(more ? rest + 1 : rest), &ipv6) != 0 || dns_endpoint_parse(more ? rest + 1 : rest, &names) != 0) {
         return reply(connection, "error request: not BRIDGE GATEWAY PREFIX MTU IFNAME ADDRESS MAC ROUTE [INTERNAL [NAMES UPSTREAMS]]");
     }
+    names.has_address6 = ipv6.present;
+    names.address6 = ipv6.address;
     struct in_addr gateway, address;
     unsigned char mac[6];
     if (inet_pton(AF_INET, gateway_text, &gateway) != 1 || inet_pton(AF_INET, address_text, &address) != 1 ||
@@ -163,9 +172,13 @@ static int attach(struct keeper_state *state, int connection, int netns, char *a
             return reply(connection, "error bridge %s: uplink: %s", bridge, error);
         }
     }
+    if (ipv6.present) {
+        int rc6 = ipv6_address_add(state->netlink, master, &ipv6.gateway, ipv6.prefix);
+        if (rc6 != 0) return reply(connection, "error bridge %s: IPv6 address: %s", bridge, strerror(-rc6));
+    }
     int rc = nl_veth_add(state->netlink, master, mtu, ifname, mac, netns);
     if (rc != 0) return reply(connection, "error veth %s: %s", ifname, strerror(-rc));
-    return configure_peer(state, connection, netns, ifname, address, prefix, gateway, route, bridge, &names);
+    return configure_peer(state, connection, netns, ifname, address, prefix, gateway, route, bridge, &names, &ipv6);
 }
 
 static int detach(struct keeper_state *state, int connection, int netns, const char *ifname) {

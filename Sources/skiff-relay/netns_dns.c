@@ -209,7 +209,7 @@ int dns_endpoint_parse(const char *text, struct dns_endpoint *endpoint) {
     int fields = sscanf(text, " %2047s %255s %1023s %1s", names, upstreams, links, extra);
     if (fields == EOF || fields == 0) return 0; /* the older form */
     if (fields != 2 && fields != 3) return -1;
-    if (fields == 3 && parse_links(links, endpoint) != 0) return -1;
+    if (fields == 3 && strcmp(links, "-") != 0 && parse_links(links, endpoint) != 0) return -1;
     if (strcmp(names, "-") != 0) {
         size_t used = 0;
         for (char *start = names; *start;) {
@@ -654,6 +654,19 @@ static void answer_query(unsigned char *query, size_t length, const struct dns_c
             answer[at++] = 0;
             put16(answer + rdlength_at, (unsigned)(at - start));
             count = 1;
+        }
+    } else if (type == 28 /* AAAA */) {
+        for (int i = 0; i < found_count && at + 28 <= sizeof answer; i++) {
+            if (!found[i]->endpoint.has_address6) continue;
+            at += put16(answer + at, 0xc00c);
+            at += put16(answer + at, 28);
+            at += put16(answer + at, 1);
+            at += put16(answer + at, 0);
+            at += put16(answer + at, DNS_TTL);
+            at += put16(answer + at, 16);
+            memcpy(answer + at, &found[i]->endpoint.address6, 16);
+            at += 16;
+            count++;
         }
     } else if (type == 1 /* A */ || type == 255) {
         for (int i = 0; i < found_count && at + 16 <= sizeof answer; i++) {

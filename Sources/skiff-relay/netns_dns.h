@@ -22,6 +22,8 @@ struct dns_endpoint {
     char links[DNS_NAMES_BYTES];
     int link_count;
     int veth; /* the keeper's end of the container's veth pair (found in the container's namespace) */
+    int has_address6;         /* on an IPv6 network: its IPv6 address, for AAAA (netns_ipv6.c) */
+    struct in6_addr address6;
 };
 
 /* Before the keeper leaves the host's network namespace: the socket other names are forwarded

@@ -209,6 +209,48 @@ static const char base_rules[] =
     "add rule ip skiff prerouting iifname \"tap0\" dnat ip to meta l4proto . th dport map @published\n"
     "add rule ip skiff postrouting oifname \"tap0\" masquerade\n";
 
+/* IPv6 (docs/networking.md, "IPv6"): the same policy in table `ip6 skiff`, masquerading the
+ * networks' IPv6 subnets to slirp4netns's (SLAAC) address on tap0. */
+static const char ipv6_rules[] =
+    "add table ip6 skiff\n"
+    "add chain ip6 skiff forward { type filter hook forward priority 0; policy drop; }\n"
+    "add chain ip6 skiff postrouting { type nat hook postrouting priority 100; }\n"
+    "add set ip6 skiff uplinked { type ifname; }\n"
+    "add set ip6 skiff bridged { type ifname . ifname; }\n"
+    "add rule ip6 skiff forward ct state established,related accept\n"
+    "add rule ip6 skiff forward iifname . oifname @bridged accept\n"
+    "add rule ip6 skiff forward iifname @uplinked oifname \"tap0\" accept\n"
+    "add rule ip6 skiff postrouting oifname \"tap0\" masquerade\n";
+
+static int ipv6_uplinked;   /* the ip6 table is in place and IPv6 forwards */
+
+static int write_sysctl(const char *path, const char *value) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+    if (fd >= 0) close(fd);
+    return ok ? 0 : -1;
+}
+
+/* IPv6 through the uplink: tap0 keeps taking slirp4netns's router advertisements once the
+ * namespace forwards (accept_ra 2), the ip6 rules, then forwarding. A host without IPv6, or an
+ * nft without ip6 nat, leaves IPv6 unforwarded (said on stderr), IPv4 unaffected. */
+static void ipv6_uplink_start(void) {
+    char error[512];
+    if (write_sysctl("/proc/sys/net/ipv6/conf/tap0/accept_ra", "2\n") != 0) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: IPv6 uplink: accept_ra: %s\n", strerror(errno));
+        return;
+    }
+    if (run_nft(ipv6_rules, error, sizeof error) != 0) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: IPv6 uplink rules: %s\n", error);
+        return;
+    }
+    if (write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1\n") != 0) {
+        (void)fprintf(stderr, "skiff-relay --keep-netns: IPv6 forwarding: %s\n", strerror(errno));
+        return;
+    }
+    ipv6_uplinked = 1;
+}
+
 static int write_forwarding(const char *value) {
     int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
     int ok = fd >= 0 && write(fd, value, 2) == 2;
@@ -226,6 +268,9 @@ int uplink_start(int netns, int userns) {
         }
         return 0;
     }
+    /* slirp4netns's tap0 skips duplicate address detection, so its SLAAC address (the IPv6
+     * masquerade's source) is there within milliseconds (docs/networking.md, "IPv6"). */
+    (void)write_sysctl("/proc/sys/net/ipv6/conf/default/accept_dad", "0\n");
     int rc = skiff_fd_send(uplink.channel, userns >= 0 ? "u" : "n", 1, netns);
     if (rc == 0 && userns >= 0) rc = skiff_fd_send(uplink.channel, "u", 1, userns);
     close(uplink.channel);
@@ -254,14 +299,19 @@ int uplink_start(int netns, int userns) {
         (void)fprintf(stderr, "skiff-relay --keep-netns: ip_forward: %s\n", strerror(errno));
         return -1;
     }
+    ipv6_uplink_start();
     return 0;
 }
 
 int uplink_bridge_added(const char *bridge, int internal, char *error, size_t size) {
     if (uplink.pid <= 0) return 0;
-    char rules[256];
+    char rules[512];
     int n = snprintf(rules, sizeof rules, "add element ip skiff bridged { \"%s\" . \"%s\" }\n", bridge, bridge);
-    if (!internal) (void)snprintf(rules + n, sizeof rules - (size_t)n, "add element ip skiff uplinked { \"%s\" }\n", bridge);
+    if (!internal) n += snprintf(rules + n, sizeof rules - (size_t)n, "add element ip skiff uplinked { \"%s\" }\n", bridge);
+    if (ipv6_uplinked) {
+        n += snprintf(rules + n, sizeof rules - (size_t)n, "add element ip6 skiff bridged { \"%s\" . \"%s\" }\n", bridge, bridge);
+        if (!internal) (void)snprintf(rules + n, sizeof rules - (size_t)n, "add element ip6 skiff uplinked { \"%s\" }\n", bridge);
+    }
     return run_nft(rules, error, size);
 }
 

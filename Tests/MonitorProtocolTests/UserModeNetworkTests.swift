@@ -32,7 +32,18 @@ import Testing
                                        readyFD: 3, exitFD: 4, apiSocket: "/run/x/net")
         #expect(argv == ["/usr/bin/slirp4netns", "--configure", "--mtu=65520", "--cidr=10.0.2.0/24", "--ready-fd=3",
                          "--exit-fd=4", "--netns-type=path", "--userns-path=/proc/self/fd/6", "--disable-host-loopback",
-                         "--api-socket=/run/x/net", "/proc/self/fd/5", "tap0"])
+                         "--enable-ipv6", "--api-socket=/run/x/net", "/proc/self/fd/5", "tap0"])
+    }
+
+    @Test func ipv6IsOnByDefaultAsInPodman4AndCanBeTurnedOff() throws {
+        var network = UserModeNetwork(program: "/usr/bin/slirp4netns")
+        #expect(network.enableIPv6)
+        try network.apply(options: ["enable_ipv6=false"])
+        #expect(!network.commandLine(networkNamespace: "/n", userNamespace: nil, readyFD: 3, exitFD: 4, apiSocket: nil)
+            .contains("--enable-ipv6"))
+        #expect(try #require(UserModeNetwork(argument: network.argument)).enableIPv6 == false)
+        #expect(try #require(UserModeNetwork(argument: "/usr/bin/slirp4netns,mtu=65520")).enableIPv6)
+        #expect(throws: NetworkOptionError("cannot parse enable_ipv6 value yes")) { try network.apply(options: ["enable_ipv6=yes"]) }
     }
 
     @Test(arguments: [("tcp - 8080 80", true), ("udp 127.0.0.1 5353 53", true), ("sctp - 1 1", false),

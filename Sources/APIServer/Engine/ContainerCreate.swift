@@ -52,6 +52,10 @@ extension Engine {
                 if let address = IPv4Subnet(cidr: endpoint.address) {
                     plan.hostsFile += "\(IPv4Subnet.format(address.address))\t\(plan.hostnameFile.split(separator: "\n").first ?? "")\n"
                 }
+                // On an IPv6 network its IPv6 address too, as Docker writes it.
+                if let address = IPv6Subnet(cidr: endpoint.ipv6Address) {
+                    plan.hostsFile += "\(IPv6Subnet.format(address.address))\t\(plan.hostnameFile.split(separator: "\n").first ?? "")\n"
+                }
             }
 
             // Volumes: rows first (a new one is ours to remove on failure), then their directories.

@@ -87,6 +87,9 @@ extension ContainerNetwork {
         state.address = network.containerAddress
         state.gateway = network.gateway
         state.prefixLength = network.prefixLength
+        if network.enableIPv6, let ipv6 = ContainerIPv6.read(pid: record.pid, interface: UserModeNetwork.interface) {
+            (state.ipv6Address, state.ipv6PrefixLength, state.ipv6Gateway) = (ipv6.address, ipv6.prefixLength, ipv6.gateway)
+        }
         return state
     }
 }

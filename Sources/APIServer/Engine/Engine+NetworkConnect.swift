@@ -48,7 +48,8 @@ extension Engine {
         }
         try endpoint.validate()
         let join = NetworkJoin(network: network, aliases: endpoint.aliases,
-                               address: try Engine.staticAddress(endpoint.ipv4Address, on: network), settings: endpoint)
+                               address: try Engine.staticAddress(endpoint.ipv4Address, on: network),
+                               ipv6Address: try Engine.staticIPv6Address(endpoint.ipv6Address, on: network), settings: endpoint)
         let running = (record.state == .running || record.state == .paused) && record.pid > 0
         let made: [NetworkEndpointRecord]
         do {
@@ -70,6 +71,10 @@ extension Engine {
                     endpoint.names = Engine.dnsNames(containerName: record.name, aliases: added.aliases, id: record.id)
                     endpoint.upstreams = dnsUpstreams(of: record)
                     Engine.applySettings(added.settings, to: &endpoint)
+                    if let v6 = IPv6Subnet(cidr: added.ipv6Address) {
+                        (endpoint.ipv6Address, endpoint.ipv6PrefixLength, endpoint.ipv6Gateway)
+                            = (IPv6Subnet.format(v6.address), v6.prefixLength, network.ipv6Gateway)
+                    }
                     _ = try liveEndpoints(record).attach(endpoint, networkName: network.name, firstIndex: modeIsDefault ? 1 : 0)
                 }
             } catch {

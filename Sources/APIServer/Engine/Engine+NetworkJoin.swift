@@ -12,6 +12,8 @@ struct NetworkJoin: Sendable {
     var aliases: [String]
     /// `--ip` / `IPAMConfig.IPv4Address`; nil: one picked from the network's range.
     var address: UInt32?
+    /// `--ip6` / `IPAMConfig.IPv6Address` on an IPv6 network; nil: one picked there.
+    var ipv6Address: IPv6Subnet.Address? = nil
     /// The rest of what the client gave (links, MAC, what inspect echoes).
     var settings = EndpointSettingsRequest()
 }
@@ -33,7 +35,7 @@ extension Engine {
         for name in settings.keys.sorted() { try settings[name]?.validate() }
         if predefined.contains(networkMode) || networkMode.hasPrefix("container:") {
             for (name, endpoint) in settings where predefined.contains(name) || name == networkMode {
-                if !endpoint.ipv4Address.isEmpty {
+                if !endpoint.ipv4Address.isEmpty || !endpoint.ipv6Address.isEmpty {
                     throw EngineError(.invalidArgument, "user specified IP address is supported on user defined networks only")
                 }
                 if !endpoint.aliases.isEmpty {
@@ -56,6 +58,7 @@ extension Engine {
             let endpoint = settings[name] ?? EndpointSettingsRequest()
             joins.append(NetworkJoin(network: network, aliases: endpoint.aliases,
                                      address: try Engine.staticAddress(endpoint.ipv4Address, on: network),
+                                     ipv6Address: try Engine.staticIPv6Address(endpoint.ipv6Address, on: network),
                                      settings: endpoint))
         }
         return joins
@@ -78,6 +81,44 @@ extension Engine {
         return address
     }
 
+    /// A static IPv6 address checked as moby checks it (`EndpointIPAMConfig.Validate`,
+    /// `IsInRange`): nil when none was asked for.
+    static func staticIPv6Address(_ text: String, on network: NetworkRecord) throws -> IPv6Subnet.Address? {
+        guard !text.isEmpty else { return nil }
+        guard let address = IPv6Subnet.parseAddress(text), address != IPv6Subnet.Address(0, 0) else {
+            throw EngineError(.invalidArgument, "invalid endpoint settings:\ninvalid IPv6 address: \(text)")
+        }
+        guard let subnet = IPv6Subnet(cidr: network.ipv6Subnet) else {
+            throw EngineError(.invalidArgument, "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets")
+        }
+        guard subnet.contains(address), address != subnet.masked.address else {
+            throw EngineError(.invalidArgument, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address \(text)")
+        }
+        return address
+    }
+
+    /// An IPv6 address of `network` (CIDR) not in `taken`: `wanted`, or the lowest free one of its
+    /// ip-range (else its subnet) past the subnet's first address, skipping the gateway; "" on an
+    /// IPv4-only network.
+    static func pickIPv6Address(on network: NetworkRecord, taken: [String], wanted: IPv6Subnet.Address?) throws -> String {
+        guard let subnet = IPv6Subnet(cidr: network.ipv6Subnet) else { return "" }
+        var used = Set(taken.compactMap { IPv6Subnet(cidr: $0)?.address })
+        if let gateway = IPv6Subnet.parseAddress(network.ipv6Gateway) { used.insert(gateway) }
+        if let wanted {
+            guard !used.contains(wanted) else { throw EngineError(.forbidden, "Address already in use") }
+            return IPv6Subnet.format(wanted) + "/\(subnet.prefixLength)"
+        }
+        let range = IPv6Subnet(cidr: network.ipv6Range) ?? subnet
+        let start: UInt64 = range.masked.address == subnet.masked.address ? 1 : 0
+        // The lowest free one among the first 65536 of the range (more containers than that on
+        // one network are not expected; an endpoint table that large is refused below).
+        for offset in start..<(start + 65536) {
+            guard let candidate = range.address(at: offset) else { break }
+            if !used.contains(candidate) { return IPv6Subnet.format(candidate) + "/\(subnet.prefixLength)" }
+        }
+        throw EngineError(.unavailable, "no available IPv6 addresses on this network's address pools: \(network.name) (\(network.id))")
+    }
+
     /// The container's endpoint rows, all in one transaction: each address picked (the lowest
     /// free one of the network's range, skipping the gateway) or checked free (403 `Address
     /// already in use`, moby's); a full network 503 as moby's IPAM.
@@ -85,10 +126,14 @@ extension Engine {
     func addEndpoints(containerID: String, _ joins: [NetworkJoin]) throws -> [NetworkEndpointRecord] {
         guard !joins.isEmpty else { return [] }
         let requests = joins.map { join in
-            let wanted = join.address
+            let wanted = join.address, wanted6 = join.ipv6Address
             var request = EndpointRequest(networkID: join.network.id, aliases: join.aliases, isStatic: wanted != nil) { network, existing in
                 try Engine.pickAddress(on: network, taken: existing.map(\.address), wanted: wanted)
             }
+            request.ipv6Address = { network, existing in
+                try Engine.pickIPv6Address(on: network, taken: existing.map(\.ipv6Address), wanted: wanted6)
+            }
+            request.isIPv6Static = wanted6 != nil
             request.settings = join.settings.echo
             return request
         }
@@ -174,6 +219,10 @@ extension Engine {
                                            upstreams: upstreams)
             endpoint.isInternal = pair.network.isInternal
             Engine.applySettings(pair.endpoint.settings, to: &endpoint)
+            if let v6 = IPv6Subnet(cidr: pair.endpoint.ipv6Address) {
+                (endpoint.ipv6Address, endpoint.ipv6PrefixLength, endpoint.ipv6Gateway)
+                    = (IPv6Subnet.format(v6.address), v6.prefixLength, pair.network.ipv6Gateway)
+            }
             return endpoint
         }
     }
@@ -191,6 +240,7 @@ extension Engine {
         return joinedNetworks(of: record).map { pair in
             let cidr = IPv4Subnet(cidr: pair.endpoint.address)
             let address = cidr.map { IPv4Subnet.format($0.address) } ?? ""
+            let ipv6 = IPv6Subnet(cidr: pair.endpoint.ipv6Address)
             return ContainerView.JoinedNetwork(
                 name: pair.network.name, networkID: pair.network.id,
                 endpointID: running ? Engine.endpointID(networkID: pair.network.id, containerID: record.id) : "",
@@ -199,7 +249,12 @@ extension Engine {
                 macAddress: Engine.configuredMAC(pair.endpoint.settings)
                     ?? (running ? NetworkEndpoint.macAddress(for: address) : ""),
                 aliases: pair.endpoint.aliases + [Store.shortID(record.id)],
-                ipamAddress: pair.endpoint.isStatic ? address : "", settings: pair.endpoint.settings)
+                ipamAddress: pair.endpoint.isStatic ? address : "",
+                ipv6Address: running ? ipv6.map { IPv6Subnet.format($0.address) } ?? "" : "",
+                ipv6PrefixLength: running ? ipv6?.prefixLength ?? 0 : 0,
+                ipv6Gateway: running && ipv6 != nil ? pair.network.ipv6Gateway : "",
+                ipamIPv6Address: pair.endpoint.isIPv6Static ? ipv6.map { IPv6Subnet.format($0.address) } ?? "" : "",
+                settings: pair.endpoint.settings)
         }
     }
 }

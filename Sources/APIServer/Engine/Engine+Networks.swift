@@ -36,6 +36,8 @@ extension Engine {
     /// The subnet of the default network's user-mode uplink (slirp4netns's `--cidr`): a
     /// user-defined network may not take it.
     static let uplinkSubnet = IPv4Subnet(cidr: "10.0.2.0/24")!
+    /// slirp4netns's IPv6 network (`--enable-ipv6`), likewise.
+    static let uplinkIPv6Subnet = IPv6Subnet(cidr: "fd00::/64")!
 
     /// `POST /networks/create`: checks the request as moby does, picks a subnet when none is
     /// given (moby's default pools: 172.17-31.0.0/16, then 192.168.N.0/20), skipping those
@@ -67,6 +69,18 @@ extension Engine {
                 }
                 let gateway = config?.gateway ?? subnet.network + 1
                 let aux = try request.reservedAuxAddresses(subnet: subnet, gateway: gateway)
+                var ipv6 = ("", "", "")
+                if let v6 = request.ipv6Config {
+                    // slirp4netns's fd00::/64 is the uplink's (and the default network's) IPv6 network.
+                    if existing.contains(where: { IPv6Subnet(cidr: $0.ipv6Subnet)?.overlaps(v6.subnet) ?? false })
+                        || Engine.uplinkIPv6Subnet.overlaps(v6.subnet) {
+                        throw EngineError(.forbidden, "Pool overlaps with other one on this address space")
+                    }
+                    guard let gateway6 = v6.gateway ?? v6.subnet.address(at: 1) else {
+                        throw EngineError(.forbidden, "no available IPv6 addresses on this network's address pools: \(request.name)")
+                    }
+                    ipv6 = (v6.subnet.description, IPv6Subnet.format(gateway6), v6.ipRange?.description ?? "")
+                }
                 var record = NetworkRecord(id: ContainerNames.newID(), name: request.name, created: created, driver: "bridge",
                                      subnet: subnet.description, gateway: IPv4Subnet.format(gateway),
                                      ipRange: config?.ipRange?.description ?? "", isInternal: request.isInternal,
@@ -74,6 +88,7 @@ extension Engine {
                                      isSubnetGiven: config?.subnet != nil)
                 record.auxAddresses = aux
                 record.ipamOptions = request.ipamOptions
+                (record.ipv6Subnet, record.ipv6Gateway, record.ipv6Range) = ipv6
                 return record
             }
         }
@@ -156,6 +171,7 @@ extension Engine {
         var address: String
         /// The MAC address asked for; nil: Docker's 02:42 form of the address.
         var mac: String? = nil
+        var ipv6Address = ""
     }
 
     /// The endpoints of the running (or paused) containers on a user-defined network: moby
@@ -167,7 +183,7 @@ extension Engine {
                       container.state == .running || container.state == .paused else { return nil }
                 let endpointID = Engine.endpointID(networkID: networkID, containerID: endpoint.containerID)
                 return EndpointView(containerID: container.id, name: container.name, endpointID: endpointID, address: endpoint.address,
-                                    mac: Engine.configuredMAC(endpoint.settings))
+                                    mac: Engine.configuredMAC(endpoint.settings), ipv6Address: endpoint.ipv6Address)
             }
         }
     }

@@ -80,13 +80,20 @@ enum NetworkHandlers {
         if !record.ipRange.isEmpty { config.append(JSON.Member("IPRange", .string(record.ipRange))) }
         config.append(JSON.Member("Gateway", .string(record.gateway)))
         if !record.auxAddresses.isEmpty { config.append(JSON.Member("AuxiliaryAddresses", map(record.auxAddresses))) }
+        var configs: [JSON] = [.object(config)]
+        if !record.ipv6Subnet.isEmpty {
+            var v6: [JSON.Member] = [JSON.Member("Subnet", .string(record.ipv6Subnet))]
+            if !record.ipv6Range.isEmpty { v6.append(JSON.Member("IPRange", .string(record.ipv6Range))) }
+            v6.append(JSON.Member("Gateway", .string(record.ipv6Gateway)))
+            configs.append(.object(v6))
+        }
         let created = timespec(tv_sec: Int(record.created / 1_000_000_000), tv_nsec: Int(record.created % 1_000_000_000))
         return .object([
             JSON.Member("Name", .string(record.name)), JSON.Member("Id", .string(record.id)),
             JSON.Member("Created", .string(Timestamp.rfc3339Nano(created))), JSON.Member("Scope", "local"),
-            JSON.Member("Driver", .string(record.driver)), JSON.Member("EnableIPv6", false),
+            JSON.Member("Driver", .string(record.driver)), JSON.Member("EnableIPv6", .bool(!record.ipv6Subnet.isEmpty)),
             JSON.Member("IPAM", .object([JSON.Member("Driver", "default"), JSON.Member("Options", record.ipamOptions.map(map) ?? .null),
-                                         JSON.Member("Config", .array([.object(config)]))])),
+                                         JSON.Member("Config", .array(configs))])),
             JSON.Member("Internal", .bool(record.isInternal)), JSON.Member("Attachable", .bool(record.isAttachable)),
             JSON.Member("Ingress", false), JSON.Member("ConfigFrom", .object([JSON.Member("Network", "")])),
             JSON.Member("ConfigOnly", false),
@@ -94,7 +101,7 @@ enum NetworkHandlers {
                 JSON.Member(c.containerID, .object([JSON.Member("Name", .string(c.name)), JSON.Member("EndpointID", .string(c.endpointID)),
                                                     JSON.Member("MacAddress", .string(c.mac ?? NetworkEndpoint.macAddress(for: String(c.address.prefix { $0 != "/" })))),
                                                     JSON.Member("IPv4Address", .string(c.address)),
-                                                    JSON.Member("IPv6Address", "")]))
+                                                    JSON.Member("IPv6Address", .string(c.ipv6Address))]))
             })),
             JSON.Member("Options", map(record.options)), JSON.Member("Labels", map(record.labels)),
         ])

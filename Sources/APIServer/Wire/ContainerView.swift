@@ -98,6 +98,11 @@ public enum ContainerView {
         public var address = ""
         public var gateway = ""
         public var prefixLength = 0
+        /// IPv6 on the default network (slirp4netns's SLAAC address, its default route's next
+        /// hop), as the container's namespace has it; "" / 0 without.
+        public var ipv6Address = ""
+        public var ipv6PrefixLength = 0
+        public var ipv6Gateway = ""
         public var ports: [PublishedPort] = []
         /// Whether it runs (Ports lists exposed ports then, published or not).
         public var running = false
@@ -121,16 +126,22 @@ public enum ContainerView {
         public var macAddress: String
         public var aliases: [String]
         public var ipamAddress: String
+        /// On an IPv6 network ("" / 0 while it does not run), and the static one asked for.
+        public var ipv6Address = ""
+        public var ipv6PrefixLength = 0
+        public var ipv6Gateway = ""
+        public var ipamIPv6Address = ""
         /// What the client gave that inspect echoes (`NetworkEndpointRecord.settings`).
         public var settings: JSON = .object([])
     }
 
     /// The members of an endpoint entry that echo the client's settings, as moby keeps its
     /// `EndpointSettings` (given fields shown, the others null): `IPAMConfig` (with
-    /// `IPv4Address` when static, `LinkLocalIPs` when given), `Links`, `DriverOpts`.
-    static func echoedSettings(_ settings: JSON, ipv4Address: String) -> (ipam: JSON, links: JSON, driverOpts: JSON) {
+    /// `IPv4Address` and `IPv6Address` when static, `LinkLocalIPs` when given), `Links`, `DriverOpts`.
+    static func echoedSettings(_ settings: JSON, ipv4Address: String, ipv6Address: String = "") -> (ipam: JSON, links: JSON, driverOpts: JSON) {
         var ipam: [JSON.Member] = []
         if !ipv4Address.isEmpty { ipam.append(JSON.Member("IPv4Address", .string(ipv4Address))) }
+        if !ipv6Address.isEmpty { ipam.append(JSON.Member("IPv6Address", .string(ipv6Address))) }
         if let linkLocal = settings["LinkLocalIPs"] { ipam.append(JSON.Member("LinkLocalIPs", linkLocal)) }
         return (ipam.isEmpty ? .null : .object(ipam), settings["Links"] ?? .null, settings["DriverOpts"] ?? .null)
     }
@@ -159,10 +170,11 @@ public enum ContainerView {
             JSON.Member("Ports", .object(ports)), JSON.Member("HairpinMode", false),
             JSON.Member("LinkLocalIPv6Address", ""), JSON.Member("LinkLocalIPv6PrefixLen", 0),
             JSON.Member("SecondaryIPAddresses", .null), JSON.Member("SecondaryIPv6Addresses", .null),
-            JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)), JSON.Member("GlobalIPv6Address", ""),
-            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("IPAddress", .string(network.address)),
+            JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
+            JSON.Member("GlobalIPv6Address", .string(network.ipv6Address)),
+            JSON.Member("GlobalIPv6PrefixLen", .int(Int64(network.ipv6PrefixLength))), JSON.Member("IPAddress", .string(network.address)),
             JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))),
-            JSON.Member("IPv6Gateway", ""), JSON.Member("MacAddress", ""),
+            JSON.Member("IPv6Gateway", .string(network.ipv6Gateway)), JSON.Member("MacAddress", ""),
             JSON.Member("Networks", networks(mode, network: network)),
         ])
     }
@@ -174,15 +186,16 @@ public enum ContainerView {
             // A container on the default network connected to user-defined ones shows both.
             let predefined: [JSON.Member] = ["", "bridge", "default"].contains(mode) ? [defaultEntry(mode, network: network)] : []
             return .object(predefined + network.joined.map { n in
-                let echoed = echoedSettings(n.settings, ipv4Address: n.ipamAddress)
+                let echoed = echoedSettings(n.settings, ipv4Address: n.ipamAddress, ipv6Address: n.ipamIPv6Address)
                 return JSON.Member(n.name, .object([
                     JSON.Member("IPAMConfig", echoed.ipam),
                     JSON.Member("Links", echoed.links), JSON.Member("Aliases", n.aliases.isEmpty ? .null : JSON(n.aliases)),
                     JSON.Member("MacAddress", .string(n.macAddress)), JSON.Member("DriverOpts", echoed.driverOpts),
                     JSON.Member("NetworkID", .string(n.networkID)), JSON.Member("EndpointID", .string(n.endpointID)),
                     JSON.Member("Gateway", .string(n.gateway)), JSON.Member("IPAddress", .string(n.address)),
-                    JSON.Member("IPPrefixLen", .int(Int64(n.prefixLength))), JSON.Member("IPv6Gateway", ""),
-                    JSON.Member("GlobalIPv6Address", ""), JSON.Member("GlobalIPv6PrefixLen", 0),
+                    JSON.Member("IPPrefixLen", .int(Int64(n.prefixLength))), JSON.Member("IPv6Gateway", .string(n.ipv6Gateway)),
+                    JSON.Member("GlobalIPv6Address", .string(n.ipv6Address)),
+                    JSON.Member("GlobalIPv6PrefixLen", .int(Int64(n.ipv6PrefixLength))),
                     JSON.Member("DNSNames", .null),
                 ]))
             })
@@ -200,8 +213,9 @@ public enum ContainerView {
             JSON.Member("MacAddress", .string(mac)), JSON.Member("DriverOpts", echoed.driverOpts), JSON.Member("NetworkID", ""),
             JSON.Member("EndpointID", ""), JSON.Member("Gateway", .string(network.gateway)),
             JSON.Member("IPAddress", .string(network.address)),
-            JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", ""), JSON.Member("GlobalIPv6Address", ""),
-            JSON.Member("GlobalIPv6PrefixLen", 0), JSON.Member("DNSNames", .null),
+            JSON.Member("IPPrefixLen", .int(Int64(network.prefixLength))), JSON.Member("IPv6Gateway", .string(network.ipv6Gateway)),
+            JSON.Member("GlobalIPv6Address", .string(network.ipv6Address)),
+            JSON.Member("GlobalIPv6PrefixLen", .int(Int64(network.ipv6PrefixLength))), JSON.Member("DNSNames", .null),
         ]))
     }
 

@@ -2,7 +2,7 @@ import Platform
 
 /// moby's `network.EndpointSettings` as a client asks for a container's place on a network
 /// (`NetworkingConfig.EndpointsConfig.NAME` at create, `EndpointConfig` of `/networks/{id}/connect`):
-/// the fields Skiff acts on or echoes in inspect (docs/networking.md). IPv6 is another part's.
+/// the fields Skiff acts on or echoes in inspect (docs/networking.md).
 struct EndpointSettingsRequest: Sendable, Equatable {
     var aliases: [String] = []
     /// `IPAMConfig.IPv4Address`; "" for one picked from the network's range.
@@ -16,6 +16,8 @@ struct EndpointSettingsRequest: Sendable, Equatable {
     var linkLocalIPs: [String] = []
     /// `MacAddress`: the interface's MAC on a user-defined network; "" for Docker's 02:42 form.
     var macAddress = ""
+    /// `IPAMConfig.IPv6Address` (`--ip6`); "" for one picked on an IPv6 network.
+    var ipv6Address = ""
 
     /// Decodes one `EndpointSettings` object at `path` (a wrong type is Go's 400).
     static func decode(_ json: JSON, _ d: GoDecoder, path: String) throws -> EndpointSettingsRequest {
@@ -30,6 +32,7 @@ struct EndpointSettingsRequest: Sendable, Equatable {
             let ipamFields = try d.object(ipam, ipamPath)
             settings.ipv4Address = try d.string(ipamFields, "IPv4Address", ipamPath)
             settings.linkLocalIPs = try d.strings(ipamFields, "LinkLocalIPs", ipamPath)
+            settings.ipv6Address = try d.string(ipamFields, "IPv6Address", ipamPath)
         }
         return settings
     }

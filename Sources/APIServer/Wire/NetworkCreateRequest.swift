@@ -1,7 +1,7 @@
 import Platform
 
 /// moby's `network.CreateRequest` (`POST /networks/create`), decoded and checked as moby checks
-/// it for the bridge driver (docs/networking.md). IPv4 only.
+/// it for the bridge driver (docs/networking.md): one IPv4 pool and one IPv6 pool at most.
 struct NetworkCreateRequest {
     struct IPAMConfig {
         var subnet: String
@@ -112,27 +112,82 @@ struct NetworkCreateRequest {
             }
             ipv6 = value
         }
-        if ipv6 {
-            throw EngineError(.invalidArgument, "IPv6 is not supported by Skiff's networks yet: create the network without EnableIPv6")
-        }
         if let mtu = options[NetworkCreateRequest.mtuOption], Int(mtu).map({ !(68...65535).contains($0) }) ?? true {
             throw EngineError(.invalidArgument, "invalid MTU \"\(mtu)\" in \(NetworkCreateRequest.mtuOption): a number from 68 to 65535")
         }
         try validateIPAM()
         let v4 = ipamConfigs.filter { !IPv4Subnet.looksIPv6($0.subnet) }
-        if v4.count < ipamConfigs.count {
-            let v6 = ipamConfigs.first { IPv4Subnet.looksIPv6($0.subnet) }?.subnet ?? ""
-            throw EngineError(.invalidArgument, "invalid subnet \(v6): IPv6 is not supported by Skiff's networks yet")
-        }
         if v4.count > 1 {
             throw EngineError(.invalidArgument, "more than one IPv4 subnet per network is not supported by Skiff")
         }
+        if ipamConfigs.count - v4.count > 1 {
+            throw EngineError(.invalidArgument, "more than one IPv6 subnet per network is not supported by Skiff")
+        }
+        // moby 25 (API 1.44) has no default IPv6 pool: EnableIPv6 needs a subnet (an IPv6 subnet
+        // turns EnableIPv6 on, `HasIPv6Subnets`).
+        if ipv6 && ipv6Config == nil {
+            throw EngineError(.notFound, "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network")
+        }
     }
 
-    /// moby's `ValidateIPAM` for IPv4 pools: every error, joined under `invalid network config:`.
+    /// One IPv6 pool, parsed (after `validate`).
+    struct IPv6Config {
+        var subnet: IPv6Subnet
+        var ipRange: IPv6Subnet?
+        var gateway: IPv6Subnet.Address?
+    }
+
+    /// The IPv6 pool asked for; nil when none was.
+    var ipv6Config: IPv6Config? {
+        guard let config = ipamConfigs.first(where: { IPv4Subnet.looksIPv6($0.subnet) }),
+              let subnet = IPv6Subnet(cidr: config.subnet) else { return nil }
+        return IPv6Config(subnet: subnet, ipRange: config.ipRange.isEmpty ? nil : IPv6Subnet(cidr: config.ipRange),
+                          gateway: config.gateway.isEmpty ? nil : IPv6Subnet.parseAddress(config.gateway))
+    }
+
+    /// moby's `ValidateIPAM` for an IPv6 pool: its problems, in moby's order.
+    static func ipv6Problems(_ config: IPAMConfig) -> [String] {
+        guard let subnet = IPv6Subnet(cidr: config.subnet) else {
+            return ["invalid subnet \(config.subnet): invalid CIDR block notation"]
+        }
+        var errors: [String] = []
+        if !subnet.isMasked { errors.append("invalid subnet \(subnet): it should be \(subnet.masked)") }
+        if !config.ipRange.isEmpty {
+            if let range = IPv6Subnet(cidr: config.ipRange) {
+                if range.prefixLength < subnet.prefixLength {
+                    errors.append("invalid ip-range \(config.ipRange): CIDR block is bigger than its parent subnet \(subnet)")
+                }
+                if !range.isMasked { errors.append("invalid ip-range \(range): it should be \(range.masked)") }
+                if !subnet.overlaps(range) {
+                    errors.append("invalid ip-range \(config.ipRange): parent subnet \(subnet) doesn't contain ip-range")
+                }
+            } else if IPv4Subnet(cidr: config.ipRange) != nil {
+                errors.append("invalid ip-range \(config.ipRange): parent subnet is an IPv6 block")
+            } else {
+                errors.append("invalid ip-range \(config.ipRange): invalid CIDR block notation")
+            }
+        }
+        func problem(_ address: String) -> String? {
+            if address.isEmpty { return nil }
+            if IPv4Subnet.parseAddress(address) != nil { return "parent subnet is an IPv6 block" }
+            guard let value = IPv6Subnet.parseAddress(address) else { return "invalid address" }
+            return subnet.contains(value) ? nil : "parent subnet \(subnet) doesn't contain this address"
+        }
+        if let p = problem(config.gateway) { errors.append("invalid gateway \(config.gateway): \(p)") }
+        for (name, address) in config.auxAddresses.sorted(by: { $0.key < $1.key }) {
+            if let p = problem(address) { errors.append("invalid auxiliary address \(name): \(p)") }
+        }
+        return errors
+    }
+
+    /// moby's `ValidateIPAM`: every error, joined under `invalid network config:`.
     func validateIPAM() throws {
         var errors: [String] = []
-        for config in ipamConfigs where !IPv4Subnet.looksIPv6(config.subnet) {
+        for config in ipamConfigs {
+            if IPv4Subnet.looksIPv6(config.subnet) {
+                errors += NetworkCreateRequest.ipv6Problems(config)
+                continue
+            }
             guard let subnet = IPv4Subnet(cidr: config.subnet) else {
                 errors.append("invalid subnet \(config.subnet): invalid CIDR block notation")
                 continue
