@@ -28,4 +28,17 @@ import Testing
         #expect(Self.endpoint(ipv6: false).attachRequest
                 == "attach br-0123456789ab 172.18.0.1 16 1500 eth0 172.18.0.2 02:42:ac:12:00:02 1")
     }
+
+    @Test func linksAndMACAndIPv6TogetherGoInTheirOrder() {
+        var e = Self.endpoint(ipv6: true)
+        e.names = ["web"]
+        e.links = ["db=postgres"]
+        e.mac = "02:00:00:00:00:01"
+        #expect(e.attachRequest.hasSuffix(" 1 0 web - db=postgres fd12::2/64 fd12::1"))
+        let argument = NetworkEndpoint.argument([e])
+        #expect(argument.hasSuffix(",web,,links=db=postgres,mac=02:00:00:00:00:01,ip6=fd12::2/64@fd12::1"))
+        #expect(NetworkEndpoint.parse(argument: argument) == [e])
+        // The trailing fields in another order parse the same.
+        #expect(NetworkEndpoint.parse(argument: "eth0,br-0123456789ab,172.18.0.2/16,172.18.0.1,1500,1,web,,ip6=fd12::2/64@fd12::1,mac=02:00:00:00:00:01,links=db=postgres") == [e])
+    }
 }
