@@ -13,5 +13,6 @@ bash scripts/install-deps.sh --test
 bash scripts/setup-test-user.sh
 
 swift build --build-tests
-swift test
+# --skip-build: the line above built everything; a second look costs ~6 s (planning, no work).
+swift test --skip-build
 "${SKIFF_TEST_VENV:-$PWD/.venv}/bin/python" -m pytest Tests/integration -v -p no:cacheprovider --durations=30

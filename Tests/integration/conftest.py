@@ -175,7 +175,11 @@ class Service:
         """The skiff process itself (runuser forks it as a child)."""
         if self.user.is_root:
             return self.process.pid
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        try:   # runuser's children from /proc (a pgrep costs ~70 ms on a loaded machine)
+            with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
         return int(children[0]) if children else self.process.pid
 
     def signal(self, sig):

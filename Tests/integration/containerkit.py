@@ -295,6 +295,30 @@ def listeners(path):
     return found
 
 
+def holds_listener(pid, path):
+    """`pid` holds a listening unix socket bound at `path` (its network namespace's
+    /proc/<pid>/net/unix names the socket's inode, its /proc/<pid>/fd the descriptors)."""
+    inodes = set()
+    try:
+        with open(f"/proc/{pid}/net/unix") as f:
+            next(f, None)
+            for line in f:
+                fields = line.split()
+                # Num RefCount Protocol Flags Type St Inode Path; Flags 00010000: __SO_ACCEPTCON
+                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                    inodes.add(f"socket:[{fields[6]}]")
+        held = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in held:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def command_lines():
     """(pid, argv as bytes) of every process whose command line can be read."""
     for name in os.listdir("/proc"):
@@ -401,12 +425,14 @@ class Engine:
             status, _ = self.api.request("GET", "/_ping", timeout=5)
         except OSError as e:
             status = f"no answer ({e})"
-        time.sleep(0.1)
+        # Who answered: the socket bound at the path is one the service holds (rather than a pause
+        # for a service that could not bind to exit in, with the answer from another process).
         alive_now = self.service.process.poll() is None
-        assert status == 200 and alive_now, (
+        listening = alive_now and holds_listener(self.service.pid, self.socket)
+        assert status == 200 and listening, (
             f"the service does not serve {self.socket}: /_ping {status}, service "
-            f"{'running' if alive_now else f'exited {self.service.process.returncode}'}: {self.service.errors()}; "
-            f"processes holding a listening socket there: {listeners(self.socket)}")
+            f"{('running, not listening there' if not listening else 'running') if alive_now else f'exited {self.service.process.returncode}'}: "
+            f"{self.service.errors()}; processes holding a listening socket there: {listeners(self.socket)}")
 
     def restart_service(self, args=None):
         """A new service instance on the same socket (the old one must be gone). Ready means it

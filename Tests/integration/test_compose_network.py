@@ -33,6 +33,7 @@ services:
 class Project:
     def __init__(self, engine, name, port):
         self.engine, self.name, self.port = engine, name, port
+        self.down = False       # `down -v` done: remove() need not run it again
         self.directory = tempfile.mkdtemp(prefix=f"skiff-compose-{name}-")
         os.chmod(self.directory, 0o755)
         pathlib.Path(self.directory, "docker-compose.yml").write_text(PROJECT.format(project=name, port=port))
@@ -43,10 +44,13 @@ class Project:
                                 capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
         if check:
             assert result.returncode == 0, f"docker-compose {' '.join(args)} -> {result.returncode}: {result.stderr}{result.stdout}"
+        if args == ("down", "-v") and result.returncode == 0:
+            self.down = True
         return result.stdout + result.stderr
 
     def remove(self):
-        self("down", "-v", check=False)
+        if not self.down:
+            self("down", "-v", check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -60,9 +64,13 @@ def test_two_projects_with_the_same_services_on_their_default_networks(engine):
         assert "hello-from-web-cnettwo" in http_get(two.port, "/index.html")
         # Each client reaches its own project's web by the service name.
         for project in (one, two):
-            wait_for(lambda: f"hello-from-web-{project.name}" in project("logs", "--no-color", "client"), 30,
-                     what=f"{project.name}'s client to fetch from web by name")
-            assert f"hello-from-web-{'cnettwo' if project is one else 'cnetone'}" not in project("logs", "--no-color", "client")
+            def fetched(project=project):
+                out = project("logs", "--no-color", "client")
+                return out if f"hello-from-web-{project.name}" in out else ""
+            # The client's logs once it fetched from its web (one docker-compose call, ~3 s here,
+            # for the wait and the check on the other project's page alike).
+            logs = wait_for(fetched, 30, what=f"{project.name}'s client to fetch from web by name")
+            assert f"hello-from-web-{'cnettwo' if project is one else 'cnetone'}" not in logs
             listed = project("ps")
             assert f"{project.name}_web_1" in listed and f"{project.name}_client_1" in listed, listed
             assert len(re.findall(r"\bUp\b", listed)) >= 2, listed

@@ -26,10 +26,10 @@ QUICK = ["busybox", "multilayer", "multiarch", "zstd", "bad_diffid", *images.HOS
 
 
 @pytest.fixture(scope="module")
-def cache():
-    c = images.ImageCache()
-    yield c
-    c.remove()
+def cache(test_images):
+    """The session's test images (images.py's ImageCache, which the image tests use): each is built
+    once in a run, the gzip bomb's ~6-15 s included, and checked here as those tests get it."""
+    return test_images
 
 
 @pytest.fixture(scope="module")
