@@ -273,8 +273,10 @@ def read_response(s):
         s.settimeout(5)
         try:
             closed = s.recv(1) == b""
+        except socket.timeout:
+            closed = False   # still open after 5 s: not closed
         except OSError:
-            closed = True
+            closed = True    # reset by the server
     return status, headers, body, closed
 
 

@@ -90,6 +90,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// A request that does not parse: `HTTPServerProtocolErrorHandler`, before this handler, has
+    /// written and flushed its 400 with `Connection: close`; the connection is closed here (NIO
+    /// leaves that to the rest of the pipeline, and it stayed open until the client went).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError {
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .hijacked = state { return }
         switch unwrapInboundIn(data) {
