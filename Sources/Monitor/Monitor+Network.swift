@@ -201,7 +201,7 @@ extension Monitor {
         // the default network added to a `run --rm` while the exit was recorded only after it.
         // Nothing needs that wait unless the helper holds published ports (slirp4netns's own
         // forwards, pasta's), which must be free once the container is seen to have exited:
-        // only then is it reaped here; otherwise before the next run or the end of this process.
+        // only then is it reaped here; otherwise before the next run (or not at all: below).
         var status: Int32 = 0
         if options.pasta == nil, waitpid(helper.pid, &status, WNOHANG) == 0 { kill(helper.pid, SIGKILL) }
         dyingHelper = helper.pid
@@ -211,14 +211,16 @@ extension Monitor {
 
     /// Reaps the network helper `endNetwork` ended (within 1 s; a killed one within a fraction
     /// of a millisecond, looked at every 0.2 ms): before the exit is recorded when it held
-    /// published ports, else before the next run is created or this process ends. Only this
-    /// process's loop calls waitpid(-1) (CRelay, while a run is relayed), so the pid is still
-    /// this process's unreaped child here.
-    func reapDyingHelper() {
+    /// published ports, else before the next run is created. At this process's end it is not
+    /// waited for (`waiting` false): the service sees a container removed (`run --rm`) when
+    /// this process exits, and a helper still dying is reaped with this process by its reaper.
+    /// Only this process's loop calls waitpid(-1) (CRelay, while a run is relayed), so the pid
+    /// is still this process's unreaped child here.
+    func reapDyingHelper(waiting: Bool = true) {
         guard dyingHelper > 0 else { return }
         defer { dyingHelper = -1 }
         var status: Int32 = 0
-        for _ in 0..<5_000 {
+        for _ in 0..<(waiting ? 5_000 : 1) {
             if waitpid(dyingHelper, &status, WNOHANG) != 0 { return }
             usleep(200)
         }

@@ -281,7 +281,7 @@ public final class Monitor {
             unlink(options.paths.controlSocket)
         }
         closeStore()
-        reapDyingHelper()
+        reapDyingHelper(waiting: false)
         return 0
     }
 
@@ -405,7 +405,7 @@ public final class Monitor {
     /// Closes the run's descriptors (the process is gone or abandoned).
     func closeRun() {
         endNetwork()
-        reapDyingHelper()
+        reapDyingHelper(waiting: false)
         relay_close_run(loop)
     }
 }
