@@ -253,7 +253,14 @@ def test_connect_with_an_ipv6_address(engine):
     assert (net["GlobalIPv6Address"], net["IPAMConfig"]) == ("fd12:7::77", {"IPv6Address": "fd12:7::77"})
     result = engine.cli.fails("network", "connect", "--ip6", "fd12:8::1", "six", "c1")
     assert "endpoint with name c1 already exists in network six" in result.stderr
+    # /etc/hosts gets both of the network's lines at connect and loses both at disconnect.
+    hostname = engine.cli.out("exec", "c1", "hostname").strip()
+    lines = [f"{net['IPAddress']}\t{hostname}", f"fd12:7::77\t{hostname}"]
+    hosts = engine.cli.out("exec", "c1", "cat", "/etc/hosts").splitlines()
+    assert all(line in hosts for line in lines), hosts
     engine.cli("network", "disconnect", "six", "c1")
+    hosts = engine.cli.out("exec", "c1", "cat", "/etc/hosts").splitlines()
+    assert not any(line in hosts for line in lines), hosts
     assert engine.api.message("POST", "/networks/six/connect", {"Container": "c1", "EndpointConfig": {
         "IPAMConfig": {"IPv6Address": "fd12:8::1"}}}) == \
         (400, "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address fd12:8::1")

@@ -82,7 +82,7 @@ extension Engine {
                 throw error
             }
         }
-        if let added = made.first { updateHostsFile(of: record, address: added.address, add: true) }
+        if let added = made.first { updateHostsFile(of: record, endpoint: added, add: true) }
         try withStore { store in
             _ = try store.addEvent(type: "network", action: "connect", actorID: network.id,
                                    attributes: ["container": record.id, "name": network.name, "type": network.driver])
@@ -127,7 +127,7 @@ extension Engine {
                 // -f: the row goes anyway (the container keeps its interface until it stops).
             }
         }
-        updateHostsFile(of: record, address: endpoint.address, add: false)
+        updateHostsFile(of: record, endpoint: endpoint, add: false)
         try withStore { store in
             _ = try store.removeEndpoint(containerID: record.id, networkID: network.id)
             _ = try store.addEvent(type: "network", action: "disconnect", actorID: network.id,

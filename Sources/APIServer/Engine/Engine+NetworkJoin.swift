@@ -193,7 +193,7 @@ extension Engine {
         guard case .user(let network) = try findNetwork(networkMode) else { return endpoints }
         do {
             for added in try addEndpoints(containerID: record.id, [NetworkJoin(network: network, aliases: [], address: nil)]) {
-                updateHostsFile(of: record, address: added.address, add: true)
+                updateHostsFile(of: record, endpoint: added, add: true)
             }
         } catch let error as StoreError where error.code == .exists {
             // joined meanwhile: what is there is used
