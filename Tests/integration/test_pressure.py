@@ -147,7 +147,11 @@ def test_running_out_of_descriptors_marks_no_live_container_exited(make):
                 s = connect(engine.socket, timeout=5)
             except OSError:
                 break           # the backlog is full too
-            request(s, "GET", f"/containers/{container}/logs?follow=1&stdout=1")
+            try:
+                request(s, "GET", f"/containers/{container}/logs?follow=1&stdout=1")
+            except OSError:
+                s.close()
+                break           # out of descriptors, the service answered 503 and closed already
             streams.append(s)
         wait_for(lambda: open_fds(service) >= 155, 20, what="the service to run out of descriptors")
         time.sleep(1.5)         # followers poll the container meanwhile

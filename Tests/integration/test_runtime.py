@@ -481,10 +481,12 @@ def test_terminal_master_is_handed_to_the_console_socket(runtime, make_bundle, w
     server.bind(listen_path)
     os.chown(listen_path, user.uid, user.gid)
     server.listen(1)
+    server.settimeout(30)   # a runtime that never connects fails the test, never hangs the run
     name = container_id()
     path = make_bundle(["sh", "-c", "tty; test -t 0 && echo stdin-is-tty; read line; echo got:$line"], terminal=True)
     assert runtime("create", "--bundle", path, "--console-socket", listen_path, name).returncode == 0
     connection, _ = server.accept()
+    connection.settimeout(30)
     _, fds, _, _ = sock.recv_fds(connection, 1024, 1)
     assert len(fds) == 1
     master = fds[0]
