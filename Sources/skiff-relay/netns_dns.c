@@ -502,6 +502,19 @@ static size_t put16(unsigned char *at, unsigned value) {
     return 2;
 }
 
+/* One answer record for the question's name (a pointer to offset 12), class IN, DNS_TTL:
+ * TYPE and LENGTH bytes of DATA (an A's 4, an AAAA's 16); its size. */
+static size_t put_address_record(unsigned char *at, unsigned type, const void *data, unsigned length) {
+    size_t n = put16(at, 0xc00c);
+    n += put16(at + n, type);
+    n += put16(at + n, 1);
+    n += put16(at + n, 0);
+    n += put16(at + n, DNS_TTL);
+    n += put16(at + n, length);
+    memcpy(at + n, data, length);
+    return n + length;
+}
+
 /* The header of an answer to `query` (its id, RD; authoritative, recursion available). */
 static void answer_header(unsigned char *answer, const unsigned char *query, unsigned rcode, unsigned count) {
     answer[0] = query[0];
@@ -658,26 +671,12 @@ static void answer_query(unsigned char *query, size_t length, const struct dns_c
     } else if (type == 28 /* AAAA */) {
         for (int i = 0; i < found_count && at + 28 <= sizeof answer; i++) {
             if (!found[i]->endpoint.has_address6) continue;
-            at += put16(answer + at, 0xc00c);
-            at += put16(answer + at, 28);
-            at += put16(answer + at, 1);
-            at += put16(answer + at, 0);
-            at += put16(answer + at, DNS_TTL);
-            at += put16(answer + at, 16);
-            memcpy(answer + at, &found[i]->endpoint.address6, 16);
-            at += 16;
+            at += put_address_record(answer + at, 28, &found[i]->endpoint.address6, 16);
             count++;
         }
     } else if (type == 1 /* A */ || type == 255) {
         for (int i = 0; i < found_count && at + 16 <= sizeof answer; i++) {
-            at += put16(answer + at, 0xc00c);
-            at += put16(answer + at, 1);
-            at += put16(answer + at, 1);
-            at += put16(answer + at, 0);
-            at += put16(answer + at, DNS_TTL);
-            at += put16(answer + at, 4);
-            memcpy(answer + at, &found[i]->address, 4);
-            at += 4;
+            at += put_address_record(answer + at, 1, &found[i]->address, 4);
             count++;
         }
     }

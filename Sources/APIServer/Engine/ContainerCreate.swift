@@ -47,15 +47,11 @@ extension Engine {
                 }
             }
             undo.append { [self] in _ = try? self.withStore { try $0.deleteContainer(id) } }
-            // Its addresses on user-defined networks, in one transaction (they go with the row).
+            // Its addresses on user-defined networks, in one transaction (they go with the row),
+            // and their /etc/hosts lines (IPv6 too on an IPv6 network), as Docker writes them.
+            let hostname = String(plan.hostnameFile.split(separator: "\n").first ?? "")
             for endpoint in try addEndpoints(containerID: id, plan.joins) {
-                if let address = IPv4Subnet(cidr: endpoint.address) {
-                    plan.hostsFile += "\(IPv4Subnet.format(address.address))\t\(plan.hostnameFile.split(separator: "\n").first ?? "")\n"
-                }
-                // On an IPv6 network its IPv6 address too, as Docker writes it.
-                if let address = IPv6Subnet(cidr: endpoint.ipv6Address) {
-                    plan.hostsFile += "\(IPv6Subnet.format(address.address))\t\(plan.hostnameFile.split(separator: "\n").first ?? "")\n"
-                }
+                for line in Engine.hostsLines(endpoint, hostname: hostname) { plan.hostsFile += line + "\n" }
             }
 
             // Volumes: rows first (a new one is ours to remove on failure), then their directories.

@@ -10,17 +10,22 @@ import Store
 /// address a second line), leaving removes them (`deleteHostsEntries`). The file is rewritten
 /// in place, so a running container, which has it bind-mounted, sees the change.
 extension Engine {
-    /// The lines a container's endpoint on a user-defined network has in its /etc/hosts (as
-    /// create writes them): its IPv4 address's, and its IPv6 address's on an IPv6 network.
+    /// The lines a container's endpoint on a user-defined network has in its /etc/hosts: its
+    /// IPv4 address's, and its IPv6 address's on an IPv6 network (create writes them too).
+    static func hostsLines(_ endpoint: NetworkEndpointRecord, hostname: String) -> [String] {
+        var lines: [String] = []
+        if let address = IPv4Subnet(cidr: endpoint.address)?.address { lines.append("\(IPv4Subnet.format(address))\t\(hostname)") }
+        if let address = IPv6Subnet(cidr: endpoint.ipv6Address)?.address { lines.append("\(IPv6Subnet.format(address))\t\(hostname)") }
+        return lines
+    }
+
+    /// The same for a created container: its host name is its config's, else its short id.
     static func hostsLines(_ endpoint: NetworkEndpointRecord, record: ContainerRecord) -> [String] {
         guard let stored = try? StoredContainer(record) else { return [] }
         var hostname = ""
         if case .string(let name)? = stored.config["Hostname"] { hostname = name }
         if hostname.isEmpty { hostname = String(record.id.prefix(12)) }
-        var lines: [String] = []
-        if let address = IPv4Subnet(cidr: endpoint.address)?.address { lines.append("\(IPv4Subnet.format(address))\t\(hostname)") }
-        if let address = IPv6Subnet(cidr: endpoint.ipv6Address)?.address { lines.append("\(IPv6Subnet.format(address))\t\(hostname)") }
-        return lines
+        return hostsLines(endpoint, hostname: hostname)
     }
 
     /// Adds (or, `add` false, removes every copy of) the lines of the container's `endpoint`.
