@@ -325,10 +325,26 @@ def command_lines():
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                yield int(name), f.read().split(b"\0")
+            yield int(name), command_line(name).split(b"\0")
         except OSError:
             continue
+
+
+def command_line(pid):
+    """/proc/PID/cmdline. It reads empty for a moment while the process execs (a monitor handing
+    over to skiff-relay: a scan that reads it then misses the monitor and its children), and for
+    kernel threads, which have no /proc/PID/exe: a user process's empty read is read again."""
+    for _ in range(200):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            data = f.read()
+        if data:
+            return data
+        try:
+            os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return data   # a kernel thread, or gone
+        time.sleep(0.001)
+    return data
 
 
 def environment(pid):

@@ -16,7 +16,7 @@ import urllib.parse
 import docker
 import pytest
 
-from containerkit import alive, children, engine, stop, wait_for  # noqa: F401  (engine: fixture)
+from containerkit import alive, children, command_line, engine, stop, wait_for  # noqa: F401  (engine: fixture)
 from images import Image, history_for, image_config, make_layer, busybox_tar, write_single
 
 BOTH = pytest.mark.parametrize("user", ["rootless", "root"], indirect=True)
@@ -40,8 +40,7 @@ def probe_pids(container_id):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                words = f.read().split(b"\0")
+            words = command_line(entry).split(b"\0")
         except OSError:
             continue
         if b"--health-probe" in words and container_id.encode() in words:

@@ -19,6 +19,7 @@ import uuid
 import pytest
 
 import bundle as bundles
+from containerkit import command_line
 
 BOTH = pytest.mark.parametrize("user", ["rootless", "root"], indirect=True)
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
@@ -50,9 +51,8 @@ def processes_mentioning(text):
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                if text.encode() in f.read() and alive(int(name)):
-                    found.append(int(name))
+            if text.encode() in command_line(name) and alive(int(name)):
+                found.append(int(name))
         except OSError:
             pass
     return found

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from containerkit import BOTH, ROOTLESS, alive, children, make_engine, skiff_run_dir, wait_for
+from containerkit import BOTH, ROOTLESS, alive, children, command_line, make_engine, skiff_run_dir, wait_for
 
 DAEMON = "Error response from daemon: "
 
@@ -109,8 +109,7 @@ def monitor_children(engine, wanted):
     for pid in engine.store.monitors():
         for child in children(pid):
             try:
-                with open(f"/proc/{child}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
+                argv = command_line(child).split(b"\0")
             except OSError:
                 continue
             if wanted(argv):

@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from containerkit import ROOTLESS, alive, children, wait_for
+from containerkit import ROOTLESS, alive, children, command_line, wait_for
 from test_networking import CGI, DAEMON, HostServer, _bindable, free_port, http_get
 
 ROOT = pytest.mark.parametrize("user", ["root"], indirect=True)
@@ -86,8 +86,7 @@ def pastas_of(engine):
     for pid in engine.store.monitors():
         for child in children(pid):
             try:
-                with open(f"/proc/{child}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
+                argv = command_line(child).split(b"\0")
             except OSError:
                 continue
             if argv and os.path.basename(argv[0]).startswith(b"pasta"):
