@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import select
 import stat
 import subprocess
 import tempfile
@@ -495,10 +496,18 @@ def test_terminal_master_is_handed_to_the_console_socket(runtime, make_bundle, w
     output = b""
     deadline = time.monotonic() + 10
     while b"got:typed" not in output and time.monotonic() < deadline:
+        # A read waits only as long as the deadline allows: a container that stops writing
+        # fails the test, never hangs the run.
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
         try:
-            output += os.read(master, 4096)
+            chunk = os.read(master, 4096)
         except OSError:
             break
+        if not chunk:
+            break
+        output += chunk
     text = output.decode(errors="replace").replace("\r", "")
     assert "/dev/pts/0" in text and "stdin-is-tty" in text and "got:typed" in text, text
     os.close(master)
