@@ -143,6 +143,33 @@ int nl_default_route(int fd, int index, struct in_addr gateway) {
     return nl_talk(fd, &request);
 }
 
+int nl_address6_add(int fd, int index, const struct in6_addr *address, unsigned prefix) {
+    struct nl_request request;
+    struct ifaddrmsg *message = nl_start(&request, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof *message);
+    message->ifa_family = AF_INET6;
+    message->ifa_prefixlen = (unsigned char)prefix;
+    message->ifa_flags = IFA_F_NODAD;
+    message->ifa_index = (unsigned)index;
+    nl_attr(&request, IFA_LOCAL, address, sizeof *address);
+    nl_attr(&request, IFA_ADDRESS, address, sizeof *address);
+    int rc = nl_talk(fd, &request);
+    return rc == -EEXIST ? 0 : rc;
+}
+
+int nl_default_route6(int fd, int index, const struct in6_addr *gateway) {
+    struct nl_request request;
+    struct rtmsg *route = nl_start(&request, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof *route);
+    route->rtm_family = AF_INET6;
+    route->rtm_table = RT_TABLE_MAIN;
+    route->rtm_protocol = RTPROT_BOOT;
+    route->rtm_scope = RT_SCOPE_UNIVERSE;
+    route->rtm_type = RTN_UNICAST;
+    nl_attr(&request, RTA_GATEWAY, gateway, sizeof *gateway);
+    unsigned oif = (unsigned)index;
+    nl_attr(&request, RTA_OIF, &oif, sizeof oif);
+    return nl_talk(fd, &request);
+}
+
 /* A veth pair: this end (named by the kernel, vethN) up on `master`, the peer `peer_name` with
  * `mac` in the namespace `netns_fd`. */
 int nl_veth_add(int fd, int master, unsigned mtu, const char *peer_name, const unsigned char mac[6], int netns_fd) {

@@ -103,9 +103,9 @@ static int configure_peer(struct keeper_state *state, int connection, int netns,
         step = "up";
     } else if (route && (rc = nl_default_route(nl, index, gateway)) != 0) {
         step = "default route";
-    } else if (ipv6->present && (rc = ipv6_address_add(nl, index, &ipv6->address, ipv6->prefix)) != 0) {
+    } else if (ipv6->present && (rc = nl_address6_add(nl, index, &ipv6->address, ipv6->prefix)) != 0) {
         step = "IPv6 address";
-    } else if (ipv6->present && route && (rc = ipv6_default_route(nl, index, &ipv6->gateway)) != 0) {
+    } else if (ipv6->present && route && (rc = nl_default_route6(nl, index, &ipv6->gateway)) != 0) {
         step = "IPv6 default route";
     } else if ((rc = dns_peer_link(nl, index, &names->veth)) != 0) {
         step = "find the keeper's end of";
@@ -173,7 +173,7 @@ static int attach(struct keeper_state *state, int connection, int netns, char *a
         }
     }
     if (ipv6.present) {
-        int rc6 = ipv6_address_add(state->netlink, master, &ipv6.gateway, ipv6.prefix);
+        int rc6 = nl_address6_add(state->netlink, master, &ipv6.gateway, ipv6.prefix);
         if (rc6 != 0) return reply(connection, "error bridge %s: IPv6 address: %s", bridge, strerror(-rc6));
     }
     int rc = nl_veth_add(state->netlink, master, mtu, ifname, mac, netns);

@@ -1,6 +1,6 @@
 /* netns_ipv6.c: IPv6 on user-defined networks in the network namespace keeper (docs/networking.md,
- * "IPv6"): the `attach` request's last two tokens, `ADDRESS6/PREFIX6 GATEWAY6`, the gateway's
- * address on the bridge, the container's address and its IPv6 default route. */
+ * "IPv6"): the `attach` request's last two tokens, `ADDRESS6/PREFIX6 GATEWAY6` (the netlink
+ * requests that apply them are netlink.c's nl_address6_add and nl_default_route6). */
 #ifndef SKIFF_NETNS_IPV6_H
 #define SKIFF_NETNS_IPV6_H
 
@@ -17,10 +17,5 @@ struct ipv6_endpoint {
  * GATEWAY6`: the text is cut after UPSTREAMS), fills `endpoint`; nothing there: not present. 0 or
  * -1 when they do not parse. */
 int ipv6_endpoint_take(char *rest, struct ipv6_endpoint *endpoint);
-/* An IPv6 address on interface `index` over netlink socket `fd`, without duplicate address
- * detection (the link is the keeper's own); an address already there is not an error. 0 or -errno. */
-int ipv6_address_add(int fd, int index, const struct in6_addr *address, unsigned prefix);
-/* The IPv6 default route via `gateway` on interface `index`. 0 or -errno. */
-int ipv6_default_route(int fd, int index, const struct in6_addr *gateway);
 
 #endif

@@ -26,6 +26,10 @@ int nl_link_up(int fd, int index);
 int nl_link_delete(int fd, int index);
 int nl_address_add(int fd, int index, struct in_addr address, unsigned prefix);
 int nl_default_route(int fd, int index, struct in_addr gateway);
+/* An IPv6 address without duplicate address detection (the link is the keeper's own); one
+ * already there is not an error. */
+int nl_address6_add(int fd, int index, const struct in6_addr *address, unsigned prefix);
+int nl_default_route6(int fd, int index, const struct in6_addr *gateway);
 int nl_veth_add(int fd, int master, unsigned mtu, const char *peer_name, const unsigned char mac[6], int netns_fd);
 int nl_links(int fd, void (*visit)(void *context, int index, const char *name, const char *kind, int master),
              void *context);

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Platform
 
 /// A running container's IPv6 on an interface, read from its network namespace as the kernel
@@ -45,19 +42,11 @@ struct ContainerIPv6: Equatable {
         return ContainerIPv6(address: address, prefixLength: prefix, gateway: gateway)
     }
 
-    /// 32 hex digits as an IPv6 address in its shortest text.
+    /// 32 hex digits as an IPv6 address in its shortest text (`IPv6Subnet.format`).
     static func text(hex: Substring) -> String? {
-        guard hex.count == 32 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        var index = hex.startIndex
-        for i in 0..<16 {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes[i] = byte
-            index = next
-        }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let ok = bytes.withUnsafeBytes { raw in inet_ntop(AF_INET6, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil }
-        return ok ? String(cString: buffer) : nil
+        guard hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return nil }
+        let middle = hex.index(hex.startIndex, offsetBy: 16)
+        guard let high = UInt64(hex[..<middle], radix: 16), let low = UInt64(hex[middle...], radix: 16) else { return nil }
+        return IPv6Subnet.format(IPv6Subnet.Address(high, low))
     }
 }
