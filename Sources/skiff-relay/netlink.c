@@ -129,18 +129,23 @@ int nl_address_add(int fd, int index, struct in_addr address, unsigned prefix) {
     return nl_talk(fd, &request);
 }
 
-int nl_default_route(int fd, int index, struct in_addr gateway) {
+/* The default route of `family` via `gateway` (`length` bytes) on interface `index`. */
+static int nl_default_route_of(int fd, int index, unsigned char family, const void *gateway, size_t length) {
     struct nl_request request;
     struct rtmsg *route = nl_start(&request, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof *route);
-    route->rtm_family = AF_INET;
+    route->rtm_family = family;
     route->rtm_table = RT_TABLE_MAIN;
     route->rtm_protocol = RTPROT_BOOT;
     route->rtm_scope = RT_SCOPE_UNIVERSE;
     route->rtm_type = RTN_UNICAST;
-    nl_attr(&request, RTA_GATEWAY, &gateway, sizeof gateway);
+    nl_attr(&request, RTA_GATEWAY, gateway, length);
     unsigned oif = (unsigned)index;
     nl_attr(&request, RTA_OIF, &oif, sizeof oif);
     return nl_talk(fd, &request);
+}
+
+int nl_default_route(int fd, int index, struct in_addr gateway) {
+    return nl_default_route_of(fd, index, AF_INET, &gateway, sizeof gateway);
 }
 
 int nl_address6_add(int fd, int index, const struct in6_addr *address, unsigned prefix) {
@@ -157,17 +162,7 @@ int nl_address6_add(int fd, int index, const struct in6_addr *address, unsigned 
 }
 
 int nl_default_route6(int fd, int index, const struct in6_addr *gateway) {
-    struct nl_request request;
-    struct rtmsg *route = nl_start(&request, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof *route);
-    route->rtm_family = AF_INET6;
-    route->rtm_table = RT_TABLE_MAIN;
-    route->rtm_protocol = RTPROT_BOOT;
-    route->rtm_scope = RT_SCOPE_UNIVERSE;
-    route->rtm_type = RTN_UNICAST;
-    nl_attr(&request, RTA_GATEWAY, gateway, sizeof *gateway);
-    unsigned oif = (unsigned)index;
-    nl_attr(&request, RTA_OIF, &oif, sizeof oif);
-    return nl_talk(fd, &request);
+    return nl_default_route_of(fd, index, AF_INET6, gateway, sizeof *gateway);
 }
 
 /* A veth pair: this end (named by the kernel, vethN) up on `master`, the peer `peer_name` with
